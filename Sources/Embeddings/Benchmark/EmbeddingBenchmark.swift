@@ -1,0 +1,213 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One measured figure of the embedding benchmark.
+public struct ThroughputResult: Sendable, Codable {
+    /// Word pieces per text, `[CLS]` and `[SEP]` included.
+    public var tokensPerText: Int
+    /// Texts per call.
+    public var batchSize: Int
+    /// Sentences embedded per second (tokenisation included).
+    public var sentencesPerSecond: Double
+    /// Word pieces per second.
+    public var tokensPerSecond: Double
+    /// Model FLOPs per second, from ``ModelCost``.
+    public var effectiveGFLOPS: Double
+}
+
+/// The sgemm rate on one of the encoder's layer shapes.
+public struct GEMMResult: Sendable, Codable {
+    /// `m×k · k×n`.
+    public var m: Int, k: Int, n: Int
+    /// Billions of FLOPs per second.
+    public var gflops: Double
+}
+
+/// Everything `mcp-rag bench` reports.
+public struct EmbeddingBenchmarkReport: Sendable, Codable {
+    public var backend: String
+    public var threads: Int
+    public var blasCore: String
+    public var modelLoadMilliseconds: Double
+    public var gemm: [GEMMResult]
+    /// The FLOP-weighted sgemm rate over the layer shapes: what the dense layers could reach.
+    public var gemmGFLOPS: Double
+    public var throughput: [ThroughputResult]
+    public var singleQueryTokens: Int
+    public var singleQueryP50Milliseconds: Double
+    public var singleQueryP99Milliseconds: Double
+    public var tokenizerTokensPerSecond: Double
+    public var peakResidentMegabytes: Double
+}
+
+/// Measures the CPU embedding path: the matrix-product rate on the layer shapes, embedding
+/// throughput, single-query latency, tokenizer speed, model load time and peak memory.
+public struct EmbeddingBenchmark: Sendable {
+    /// Seconds each throughput figure is measured over (at least one batch runs).
+    public var secondsPerMeasurement: Double = 3
+    /// Texts per batch for the throughput figures.
+    public var batchSize = 32
+    /// Lengths (in word pieces) measured for throughput.
+    public var lengths = [32, 240]
+    /// Single-query repetitions.
+    public var queryRepetitions = 300
+
+    /// A benchmark with the default settings.
+    public init() {}
+
+    /// Runs every measurement against the model in `directory`.
+    public func run(modelDirectory: URL, threads: Int?) throws -> EmbeddingBenchmarkReport {
+        // Load twice and keep the second figure: the first mostly measures the page cache.
+        _ = try SentenceEmbedder(directory: modelDirectory, threads: threads)
+        let embedder = try SentenceEmbedder(directory: modelDirectory, threads: threads)
+        let threadCount = (embedder.backend as? CPUBackend)?.threadCount ?? 1
+        let cost = ModelCost(configuration: embedder.configuration)
+
+        let gemm = measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount)
+        let gemmFlops = gemm.reduce(0.0) { $0 + 2 * Double($1.m * $1.k * $1.n) }
+        let gemmSeconds = gemm.reduce(0.0) { $0 + 2 * Double($1.m * $1.k * $1.n) / ($1.gflops * 1e9) }
+
+        let generator = BenchmarkTexts(tokenizer: embedder.tokenizer, maxLength: embedder.configuration.maxSequenceLength)
+        var throughput: [ThroughputResult] = []
+        for length in lengths {
+            let texts = generator.texts(count: batchSize * 8, tokens: length)
+            let seconds = try timeBatches(texts: texts, batchSize: batchSize, embedder: embedder)
+            let sentences = seconds.sentencesPerSecond
+            throughput.append(ThroughputResult(
+                tokensPerText: length, batchSize: batchSize, sentencesPerSecond: sentences,
+                tokensPerSecond: sentences * Double(length),
+                effectiveGFLOPS: sentences * cost.flops(tokens: length) / 1e9))
+        }
+
+        let query = "How do I configure the connection pool timeout for Redis?"
+        let queryTokens = embedder.tokenize(query).count
+        for _ in 0..<20 { _ = try embedder.embedBlocking([query]) }
+        var latencies: [Double] = []
+        for _ in 0..<queryRepetitions {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try embedder.embedBlocking([query])
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        latencies.sort()
+
+        let tokenizerRate = BertTokenizer.benchmarkTokensPerSecond(tokenizer: embedder.tokenizer)
+
+        return EmbeddingBenchmarkReport(
+            backend: embedder.backend.name, threads: threadCount,
+            blasCore: openblas_get_corename().map { String(cString: $0) } ?? "unknown",
+            modelLoadMilliseconds: embedder.loadSeconds * 1000,
+            gemm: gemm, gemmGFLOPS: gemmFlops / gemmSeconds / 1e9,
+            throughput: throughput,
+            singleQueryTokens: queryTokens,
+            singleQueryP50Milliseconds: percentile(latencies, 0.50),
+            singleQueryP99Milliseconds: percentile(latencies, 0.99),
+            tokenizerTokensPerSecond: tokenizerRate,
+            peakResidentMegabytes: peakResidentMegabytes())
+    }
+
+    private struct Rate { var sentencesPerSecond: Double }
+
+    private func timeBatches(texts: [String], batchSize: Int, embedder: SentenceEmbedder) throws -> Rate {
+        let batches = stride(from: 0, to: texts.count, by: batchSize).map { Array(texts[$0..<min($0 + batchSize, texts.count)]) }
+        _ = try embedder.embedBlocking(batches[0])  // warm-up: scratch buffers, page faults
+        var sentences = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        var index = 0
+        repeat {
+            let batch = batches[index % batches.count]
+            _ = try embedder.embedBlocking(batch)
+            sentences += batch.count
+            index += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < secondsPerMeasurement
+        return Rate(sentencesPerSecond: Double(sentences) / elapsed)
+    }
+
+    /// sgemm on the four dense shapes of a layer, split across threads exactly as the encoder splits them.
+    private func measureGEMM(configuration c: ModelConfiguration, rows: Int, threads: Int) -> [GEMMResult] {
+        let shapes = [(c.hiddenSize, 3 * c.hiddenSize), (c.hiddenSize, c.hiddenSize),
+                      (c.hiddenSize, c.intermediateSize), (c.intermediateSize, c.hiddenSize)]
+        return shapes.map { k, n in
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
+            defer { a.deallocate(); b.deallocate(); out.deallocate() }
+            for i in 0..<(rows * k) { a[i] = Float(i % 7) * 0.01 }
+            for i in 0..<(n * k) { b[i] = Float(i % 5) * 0.01 }
+            let run = {
+                parallelRanges(count: rows, parts: threads) { range in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), Int32(n), Int32(k),
+                                1, a + range.lowerBound * k, Int32(k), b, Int32(k), 0, out + range.lowerBound * n, Int32(n))
+                }
+            }
+            run()
+            var repetitions = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                run()
+                repetitions += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < 0.5
+            let flops = 2 * Double(rows * k * n) * Double(repetitions)
+            return GEMMResult(m: rows, k: k, n: n, gflops: flops / elapsed / 1e9)
+        }
+    }
+
+    private func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+    }
+}
+
+/// The process's peak resident memory so far, in megabytes.
+public func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+}
+
+/// Deterministic English-like texts of an exact length in word pieces, for benchmarks.
+public struct BenchmarkTexts: Sendable {
+    private static let words = """
+        the system stores documents and answers questions about configuration deployment retrieval vector \
+        search embedding model server client request response timeout cache memory latency throughput index \
+        query language network database connection pool thread process kernel library function module package \
+        install update version error warning message log file folder path user setting option default value \
+        performance benchmark measure result report table figure chart compare faster slower better larger \
+        smaller because although however therefore while during after before between within without across
+        """.split(separator: " ").map(String.init)
+
+    let tokenizer: BertTokenizer
+    let maxLength: Int
+
+    /// A generator using `tokenizer`'s word pieces, capped at `maxLength`.
+    public init(tokenizer: BertTokenizer, maxLength: Int) {
+        self.tokenizer = tokenizer
+        self.maxLength = maxLength
+    }
+
+    /// `count` different texts, each exactly `tokens` word pieces long (specials included) when the
+    /// vocabulary allows, never longer than `maxLength`.
+    public func texts(count: Int, tokens: Int) -> [String] {
+        let target = min(tokens, maxLength)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        return (0..<count).map { _ in
+            var text = ""
+            while tokenizer.encode(text, maxLength: Int.max / 2).count < target {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let word = Self.words[Int(state >> 33) % Self.words.count]
+                let candidate = text.isEmpty ? word : text + " " + word
+                if tokenizer.encode(candidate, maxLength: Int.max / 2).count > target { break }
+                text = candidate
+            }
+            return text
+        }
+    }
+}

@@ -1,0 +1,273 @@
+import COpenBLAS
+import Foundation
+
+/// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for every matrix product, the
+/// vectorised kernels of ``VectorMath`` for the rest.
+///
+/// Sequences are *packed*, not padded: the tokens of every sequence in a pass are stacked into one
+/// `[tokens × hidden]` matrix for the dense layers, and attention runs per sequence. No compute is
+/// spent on padding, no mask is needed, and a text's embedding cannot depend on its neighbours.
+///
+/// Parallelism is ours, not OpenBLAS's: OpenBLAS is set to one thread and each product is split
+/// across `threadCount` workers (by rows for large passes, by output columns for single queries).
+/// That keeps the bias, GELU and LayerNorm work on the same threads and caches as the product that
+/// fed it, and avoids OpenBLAS's spinning workers competing with ours between calls.
+///
+/// `@unchecked Sendable`: the weights are immutable, and the mutable scratch memory is only touched
+/// while `lock` is held, so one pass runs at a time.
+final class CPUBertEncoder: @unchecked Sendable {
+    let weights: BertWeights
+    let threadCount: Int
+    /// Upper bound on the tokens stacked into one pass: large enough for efficient GEMMs, small
+    /// enough that the scratch buffers (about 15 KB per token) stay in the tens of megabytes.
+    let maxTokensPerPass: Int
+    private let lock = NSLock()
+    private var scratch = Scratch()
+
+    init(weights: BertWeights, threadCount: Int, maxTokensPerPass: Int = 2048) {
+        self.weights = weights
+        self.threadCount = max(1, threadCount)
+        self.maxTokensPerPass = max(maxTokensPerPass, weights.configuration.maxPositions)
+        openblas_set_num_threads(1)
+    }
+
+    deinit {
+        scratch.release()
+    }
+
+    /// Sentence vectors for already tokenised sequences (each at most `maxPositions` long, at
+    /// least one token), in input order.
+    func encode(_ sequences: [[Int32]]) -> [[Float]] {
+        lock.lock()
+        defer { lock.unlock() }
+        var results = [[Float]](repeating: [], count: sequences.count)
+        // Longest first: the passes then hold sequences of similar length, which balances the
+        // attention work between threads.
+        let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
+        var start = 0
+        while start < order.count {
+            var tokens = 0
+            var end = start
+            while end < order.count, end == start || tokens + sequences[order[end]].count <= maxTokensPerPass {
+                tokens += sequences[order[end]].count
+                end += 1
+            }
+            let pass = order[start..<end].map { sequences[$0] }
+            let vectors = runPass(pass, tokenCount: tokens)
+            for (offset, index) in order[start..<end].enumerated() {
+                results[index] = vectors[offset]
+            }
+            start = end
+        }
+        return results
+    }
+
+    // MARK: one pass
+
+    private func runPass(_ sequences: [[Int32]], tokenCount: Int) -> [[Float]] {
+        let c = weights.configuration
+        let h = c.hiddenSize
+        scratch.reserve(tokens: tokenCount, limit: maxTokensPerPass, configuration: c, threads: threadCount)
+        let hidden = scratch.hidden!
+        let qkv = scratch.qkv!
+        let context = scratch.context!
+        let projected = scratch.projected!
+        let intermediate = scratch.intermediate!
+
+        var offsets: [Int] = []
+        offsets.reserveCapacity(sequences.count)
+        var running = 0
+        for sequence in sequences {
+            offsets.append(running)
+            running += sequence.count
+        }
+
+        embed(sequences, offsets: offsets, into: hidden)
+        for layer in weights.layers {
+            linear(hidden, rows: tokenCount, inputs: h, weight: layer.qkvWeight.pointer, bias: layer.qkvBias.pointer,
+                   outputs: 3 * h, into: qkv, gelu: false)
+            attention(qkv: qkv, context: context, sequences: sequences, offsets: offsets)
+            linear(context, rows: tokenCount, inputs: h, weight: layer.attentionOutputWeight.pointer,
+                   bias: layer.attentionOutputBias.pointer, outputs: h, into: projected, gelu: false)
+            normalizeRows(projected, residual: hidden, into: hidden, rows: tokenCount,
+                          weight: layer.attentionNormWeight, bias: layer.attentionNormBias)
+            linear(hidden, rows: tokenCount, inputs: h, weight: layer.intermediateWeight.pointer,
+                   bias: layer.intermediateBias.pointer, outputs: c.intermediateSize, into: intermediate, gelu: true)
+            linear(intermediate, rows: tokenCount, inputs: c.intermediateSize, weight: layer.outputWeight.pointer,
+                   bias: layer.outputBias.pointer, outputs: h, into: projected, gelu: false)
+            normalizeRows(projected, residual: hidden, into: hidden, rows: tokenCount,
+                          weight: layer.outputNormWeight, bias: layer.outputNormBias)
+        }
+        return zip(sequences, offsets).map { sequence, offset in
+            pool(hidden + offset * h, tokens: sequence.count)
+        }
+    }
+
+    /// Word + position + token-type embeddings, then LayerNorm.
+    private func embed(_ sequences: [[Int32]], offsets: [Int], into hidden: UnsafeMutablePointer<Float>) {
+        let c = weights.configuration
+        let h = c.hiddenSize
+        let words = weights.wordEmbeddings.pointer
+        let positions = weights.positionEmbeddings.pointer
+        let types = weights.tokenTypeEmbeddings.pointer
+        for (sequence, offset) in zip(sequences, offsets) {
+            for (position, id) in sequence.enumerated() {
+                let row = hidden + (offset + position) * h
+                let word = words + Int(id) * h
+                let place = positions + position * h
+                for i in 0..<h { row[i] = word[i] + place[i] + types[i] }
+            }
+        }
+        let rows = offsets.last.map { $0 + sequences[sequences.count - 1].count } ?? 0
+        normalizeRows(hidden, residual: nil, into: hidden, rows: rows,
+                      weight: weights.embeddingNormWeight, bias: weights.embeddingNormBias)
+    }
+
+    /// `output = input · weightᵀ + bias` (then GELU), split across the worker threads.
+    private func linear(
+        _ input: UnsafeMutablePointer<Float>, rows: Int, inputs: Int, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, outputs: Int, into output: UnsafeMutablePointer<Float>, gelu: Bool
+    ) {
+        // Row splits keep each worker's share of the product large; with few rows (one query)
+        // there is not enough to split, so the output columns are divided instead.
+        let splitRows = rows >= 32 * threadCount
+        let parts = splitRows ? threadCount : min(threadCount, max(1, outputs / 64))
+        let work: (Int) -> Void = { part in
+            if splitRows {
+                let range = partRange(part, of: parts, count: rows, alignment: 1)
+                guard !range.isEmpty else { return }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), Int32(outputs), Int32(inputs),
+                            1, input + range.lowerBound * inputs, Int32(inputs), weight, Int32(inputs),
+                            0, output + range.lowerBound * outputs, Int32(outputs))
+                VectorMath.addBias(output + range.lowerBound * outputs, rows: range.count, columns: outputs,
+                                   stride: outputs, bias: bias, gelu: gelu)
+            } else {
+                let range = partRange(part, of: parts, count: outputs, alignment: VectorMath.lanes)
+                guard !range.isEmpty else { return }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(range.count), Int32(inputs),
+                            1, input, Int32(inputs), weight + range.lowerBound * inputs, Int32(inputs),
+                            0, output + range.lowerBound, Int32(outputs))
+                VectorMath.addBias(output + range.lowerBound, rows: rows, columns: range.count,
+                                   stride: outputs, bias: bias + range.lowerBound, gelu: gelu)
+            }
+        }
+        parallelFor(parts, work)
+    }
+
+    /// Multi-head self-attention of every sequence; reads Q, K and V from the fused `qkv` rows and
+    /// writes the heads side by side into `context`.
+    private func attention(
+        qkv: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>, sequences: [[Int32]], offsets: [Int]
+    ) {
+        let c = weights.configuration
+        let h = c.hiddenSize
+        let d = c.headSize
+        let stride = 3 * h
+        let scale = 1 / Float(d).squareRoot()
+        let items = sequences.count * c.headCount
+        let scores = scratch.scores
+        let scoreCapacity = scratch.scoreCapacity
+        parallelRanges(count: threadCount, parts: threadCount) { workers in
+            for worker in workers {
+                let buffer = scores[worker]
+                // Interleaved items: sequences arrive longest first, so every worker gets a fair mix.
+                var item = worker
+                while item < items {
+                    let sequence = item / c.headCount
+                    let head = item % c.headCount
+                    let length = sequences[sequence].count
+                    precondition(length * length <= scoreCapacity, "attention scratch too small")
+                    let base = qkv + offsets[sequence] * stride + head * d
+                    let n = Int32(length)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
+                                scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
+                    VectorMath.softmaxRows(buffer, rows: length, columns: length)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
+                                1, buffer, n, base + 2 * h, Int32(stride),
+                                0, context + offsets[sequence] * h + head * d, Int32(h))
+                    item += threadCount
+                }
+            }
+        }
+    }
+
+    private func normalizeRows(
+        _ input: UnsafeMutablePointer<Float>, residual: UnsafeMutablePointer<Float>?, into output: UnsafeMutablePointer<Float>,
+        rows: Int, weight: FloatTensor, bias: FloatTensor
+    ) {
+        let h = weights.configuration.hiddenSize
+        let epsilon = weights.configuration.layerNormEpsilon
+        let parts = rows >= 16 * threadCount ? threadCount : 1
+        parallelRanges(count: rows, parts: parts) { range in
+            VectorMath.layerNorm(
+                input: input + range.lowerBound * h, residual: residual.map { UnsafePointer($0 + range.lowerBound * h) },
+                output: output + range.lowerBound * h, rows: range.count, columns: h,
+                weight: weight.pointer, bias: bias.pointer, epsilon: epsilon)
+        }
+    }
+
+    /// Mean (or CLS) pooling over one sequence's rows, then L2 normalisation when configured.
+    private func pool(_ rows: UnsafeMutablePointer<Float>, tokens: Int) -> [Float] {
+        let c = weights.configuration
+        let h = c.hiddenSize
+        var vector = [Float](repeating: 0, count: h)
+        switch c.pooling {
+        case .cls:
+            for i in 0..<h { vector[i] = rows[i] }
+        case .mean:
+            for token in 0..<tokens {
+                let row = rows + token * h
+                for i in 0..<h { vector[i] += row[i] }
+            }
+            let inverse = 1 / Float(tokens)
+            for i in 0..<h { vector[i] *= inverse }
+        }
+        if c.normalize {
+            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let inverse = 1 / max(norm, 1e-12)
+            for i in 0..<h { vector[i] *= inverse }
+        }
+        return vector
+    }
+}
+
+/// Scratch memory for one pass, grown on demand and reused: allocation per pass would cost more
+/// than a short query's whole forward pass.
+private struct Scratch {
+    var capacity = 0
+    var hidden: UnsafeMutablePointer<Float>?
+    var qkv: UnsafeMutablePointer<Float>?
+    var context: UnsafeMutablePointer<Float>?
+    var projected: UnsafeMutablePointer<Float>?
+    var intermediate: UnsafeMutablePointer<Float>?
+    /// One `maxPositions²` score matrix per worker thread.
+    var scores: [UnsafeMutablePointer<Float>] = []
+    var scoreCapacity = 0
+
+    mutating func reserve(tokens: Int, limit: Int, configuration c: ModelConfiguration, threads: Int) {
+        if scores.count != threads {
+            scores.forEach { $0.deallocate() }
+            scoreCapacity = c.maxPositions * c.maxPositions
+            scores = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: scoreCapacity) }
+        }
+        guard tokens > capacity else { return }
+        releaseActivations()
+        // Grow in steps so that a run of slightly longer queries does not reallocate each time.
+        capacity = max(tokens, min(limit, max(2 * capacity, 64)))
+        hidden = .allocate(capacity: capacity * c.hiddenSize)
+        qkv = .allocate(capacity: capacity * 3 * c.hiddenSize)
+        context = .allocate(capacity: capacity * c.hiddenSize)
+        projected = .allocate(capacity: capacity * c.hiddenSize)
+        intermediate = .allocate(capacity: capacity * c.intermediateSize)
+    }
+
+    mutating func releaseActivations() {
+        [hidden, qkv, context, projected, intermediate].forEach { $0?.deallocate() }
+    }
+
+    mutating func release() {
+        releaseActivations()
+        scores.forEach { $0.deallocate() }
+        scores = []
+    }
+}

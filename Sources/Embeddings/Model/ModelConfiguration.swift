@@ -1,0 +1,157 @@
+import Foundation
+
+/// How token vectors become one sentence vector (`1_Pooling/config.json`).
+public enum PoolingMode: String, Sendable {
+    /// The average of every token's vector (the mask holds only real tokens).
+    case mean
+    /// The vector of the first token, `[CLS]`.
+    case cls
+}
+
+/// The shape of a BERT encoder and the sentence-transformers settings around it, read from a
+/// Hugging Face model folder.
+public struct ModelConfiguration: Sendable, Equatable {
+    /// Width of every token vector (384 for all-MiniLM-L6-v2).
+    public var hiddenSize: Int
+    /// Number of encoder layers.
+    public var layerCount: Int
+    /// Number of attention heads; `hiddenSize` must be a multiple of it.
+    public var headCount: Int
+    /// Width of the feed-forward layer.
+    public var intermediateSize: Int
+    /// Rows of the word-embedding table.
+    public var vocabularySize: Int
+    /// Rows of the position-embedding table: the longest sequence the model can read.
+    public var maxPositions: Int
+    /// Rows of the token-type table.
+    public var typeVocabularySize: Int
+    /// Epsilon of every LayerNorm.
+    public var layerNormEpsilon: Float
+    /// Longest input in word pieces, `[CLS]` and `[SEP]` included (sentence-transformers' `max_seq_length`).
+    public var maxSequenceLength: Int
+    /// Pooling applied to the last layer's token vectors.
+    public var pooling: PoolingMode
+    /// Whether sentence vectors are scaled to unit length (a `Normalize` module in `modules.json`).
+    public var normalize: Bool
+
+    /// Width of one attention head.
+    public var headSize: Int { hiddenSize / headCount }
+
+    /// The all-MiniLM-L6-v2 configuration, used by tests that build small synthetic models.
+    public init(
+        hiddenSize: Int = 384, layerCount: Int = 6, headCount: Int = 12, intermediateSize: Int = 1536,
+        vocabularySize: Int = 30522, maxPositions: Int = 512, typeVocabularySize: Int = 2,
+        layerNormEpsilon: Float = 1e-12, maxSequenceLength: Int = 256, pooling: PoolingMode = .mean,
+        normalize: Bool = true
+    ) {
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.intermediateSize = intermediateSize
+        self.vocabularySize = vocabularySize
+        self.maxPositions = maxPositions
+        self.typeVocabularySize = typeVocabularySize
+        self.layerNormEpsilon = layerNormEpsilon
+        self.maxSequenceLength = maxSequenceLength
+        self.pooling = pooling
+        self.normalize = normalize
+    }
+
+    /// Reads `config.json`, `sentence_bert_config.json`, `1_Pooling/config.json` and `modules.json`
+    /// from `directory`; only `config.json` is required.
+    public init(directory: URL) throws {
+        let configPath = directory.appendingPathComponent("config.json").path
+        let config = try Self.readJSONObject(configPath, required: true) ?? [:]
+
+        let modelType = config["model_type"] as? String
+        guard modelType == "bert" else {
+            throw ModelLoadError.unsupported(
+                configPath, "model_type is \(modelType.map { "'\($0)'" } ?? "missing"); only BERT models ('bert') are supported")
+        }
+        if let activation = config["hidden_act"] as? String, activation != "gelu" {
+            throw ModelLoadError.unsupported(configPath, "hidden_act '\(activation)' is not supported; only 'gelu' (exact erf) is")
+        }
+        if let positions = config["position_embedding_type"] as? String, positions != "absolute" {
+            throw ModelLoadError.unsupported(configPath, "position_embedding_type '\(positions)' is not supported; only 'absolute' is")
+        }
+        func integer(_ key: String) throws -> Int {
+            guard let value = config[key] as? Int, value > 0 else {
+                throw ModelLoadError.malformed(configPath, "'\(key)' is missing or not a positive integer")
+            }
+            return value
+        }
+        hiddenSize = try integer("hidden_size")
+        layerCount = try integer("num_hidden_layers")
+        headCount = try integer("num_attention_heads")
+        intermediateSize = try integer("intermediate_size")
+        vocabularySize = try integer("vocab_size")
+        maxPositions = try integer("max_position_embeddings")
+        typeVocabularySize = (config["type_vocab_size"] as? Int) ?? 2
+        layerNormEpsilon = Float((config["layer_norm_eps"] as? Double) ?? 1e-12)
+        guard hiddenSize % headCount == 0 else {
+            throw ModelLoadError.malformed(configPath, "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
+        }
+        guard typeVocabularySize > 0 else {
+            throw ModelLoadError.malformed(configPath, "type_vocab_size must be at least 1")
+        }
+
+        let sbertPath = directory.appendingPathComponent("sentence_bert_config.json").path
+        let sbert = try Self.readJSONObject(sbertPath, required: false)
+        let maxLength = (sbert?["max_seq_length"] as? Int) ?? maxPositions
+        guard maxLength >= 2, maxLength <= maxPositions else {
+            throw ModelLoadError.malformed(sbertPath, "max_seq_length \(maxLength) must be between 2 and max_position_embeddings (\(maxPositions))")
+        }
+        maxSequenceLength = maxLength
+
+        let poolingPath = directory.appendingPathComponent("1_Pooling/config.json").path
+        if let poolingConfig = try Self.readJSONObject(poolingPath, required: false) {
+            let meanTokens = (poolingConfig["pooling_mode_mean_tokens"] as? Bool) ?? false
+            let clsToken = (poolingConfig["pooling_mode_cls_token"] as? Bool) ?? false
+            let others = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                          "pooling_mode_lasttoken"].filter { (poolingConfig[$0] as? Bool) == true }
+            guard others.isEmpty, meanTokens != clsToken else {
+                throw ModelLoadError.unsupported(
+                    poolingPath, "exactly one of pooling_mode_mean_tokens and pooling_mode_cls_token must be true (other modes are not supported)")
+            }
+            pooling = meanTokens ? .mean : .cls
+        } else {
+            pooling = .mean
+        }
+
+        let modulesPath = directory.appendingPathComponent("modules.json").path
+        if let modules = try Self.readJSONArray(modulesPath) {
+            normalize = modules.contains { ($0["type"] as? String)?.hasSuffix("Normalize") == true }
+        } else {
+            // sentence-transformers folders without modules.json are rare; all-MiniLM normalises.
+            normalize = true
+        }
+    }
+
+    private static func readJSONObject(_ path: String, required: Bool) throws -> [String: Any]? {
+        guard let data = try readFile(path, required: required) else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelLoadError.malformed(path, "not a JSON object")
+        }
+        return object
+    }
+
+    private static func readJSONArray(_ path: String) throws -> [[String: Any]]? {
+        guard let data = try readFile(path, required: false) else { return nil }
+        guard let array = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            throw ModelLoadError.malformed(path, "not a JSON array of objects")
+        }
+        return array
+    }
+
+    private static func readFile(_ path: String, required: Bool) throws -> Data? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if required { throw ModelLoadError.notFound(path, "the file does not exist") }
+            return nil
+        }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ModelLoadError.unreadable(path, "cannot read the file: \(error.localizedDescription)")
+        }
+    }
+}

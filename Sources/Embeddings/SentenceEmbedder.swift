@@ -1,0 +1,80 @@
+import Dispatch
+import Foundation
+
+/// A loaded sentence-transformers model: tokenizer, weights and a backend that runs them.
+///
+/// `embed` is safe to call from any task; the forward pass runs on a thread of its own, never on
+/// Swift's cooperative pool.
+public final class SentenceEmbedder: Sendable {
+    /// The folder the model was loaded from.
+    public let directory: URL
+    /// The model's shape and sentence-transformers settings.
+    public let configuration: ModelConfiguration
+    /// The tokenizer that matches Hugging Face's ids.
+    public let tokenizer: BertTokenizer
+    /// The weights, kept to build other backends (e.g. a GPU one) from the same files.
+    public let weights: BertWeights
+    /// The backend that runs the forward pass.
+    public let backend: any EmbeddingBackend
+    /// Seconds spent loading (files read, validated and weights prepared).
+    public let loadSeconds: Double
+    private let queue = DispatchQueue(label: "mcp-rag.embeddings", qos: .userInitiated)
+
+    /// Width of the sentence vectors.
+    public var dimension: Int { configuration.hiddenSize }
+
+    /// Loads the model in `directory` with a CPU backend using `threads` workers (default: all cores).
+    public convenience init(directory: URL, threads: Int? = nil) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let configuration = try ModelConfiguration(directory: directory)
+        let tokenizer = try BertTokenizer(modelDirectory: directory)
+        let weightsPath = directory.appendingPathComponent("model.safetensors").path
+        let file = try SafeTensorsFile(path: weightsPath)
+        let weights = try BertWeights(file: file, configuration: configuration)
+        guard tokenizer.vocabularySize <= configuration.vocabularySize else {
+            throw ModelLoadError.malformed(
+                directory.path,
+                "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's embedding table only \(configuration.vocabularySize)")
+        }
+        let backend = CPUBackend(weights: weights, threads: threads)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        self.init(directory: directory, configuration: configuration, tokenizer: tokenizer, weights: weights,
+                  backend: backend, loadSeconds: seconds)
+    }
+
+    /// Assembles an embedder from parts already loaded.
+    public init(directory: URL, configuration: ModelConfiguration, tokenizer: BertTokenizer, weights: BertWeights,
+                backend: any EmbeddingBackend, loadSeconds: Double) {
+        self.directory = directory
+        self.configuration = configuration
+        self.tokenizer = tokenizer
+        self.weights = weights
+        self.backend = backend
+        self.loadSeconds = loadSeconds
+    }
+
+    /// Token ids for `text` as the model sees it: `[CLS] … [SEP]`, truncated to `maxSequenceLength`.
+    public func tokenize(_ text: String) -> [Int32] {
+        tokenizer.encode(text, maxLength: configuration.maxSequenceLength)
+    }
+
+    /// Unit-length sentence vectors for `texts`, in order, computed on the embedder's own thread.
+    public func embed(_ texts: [String]) async throws -> [[Float]] {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try self.embedBlocking(texts) })
+            }
+        }
+    }
+
+    /// The same as ``embed(_:)`` but on the calling thread, for command-line tools and benchmarks
+    /// that own their thread.
+    public func embedBlocking(_ texts: [String]) throws -> [[Float]] {
+        try backend.embed(tokenized: texts.map(tokenize))
+    }
+
+    /// Vectors for sequences that are already tokenised (for benchmarks that time the model alone).
+    public func embedBlocking(tokenized sequences: [[Int32]]) throws -> [[Float]] {
+        try backend.embed(tokenized: sequences)
+    }
+}

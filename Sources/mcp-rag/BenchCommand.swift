@@ -1,0 +1,75 @@
+import ArgumentParser
+import Embeddings
+import Foundation
+
+/// `mcp-rag bench`: the CPU embedding benchmark, as a table or as JSON.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure embedding speed: sgemm rate, throughput, single-query latency, tokenizer, load time, memory."
+    )
+
+    @OptionGroup var model: ModelOptions
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Option(help: "Seconds per throughput measurement.")
+    var seconds: Double = 3
+
+    func validate() throws {
+        guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600].") }
+    }
+
+    func run() throws {
+        let directory: URL
+        do { directory = try model.locateModel() } catch let error as ModelLoadError { throw CLIError(error.description) }
+        var benchmark = EmbeddingBenchmark()
+        benchmark.secondsPerMeasurement = seconds
+        let report: EmbeddingBenchmarkReport
+        do {
+            report = try benchmark.run(modelDirectory: directory, threads: model.threads)
+        } catch let error as ModelLoadError {
+            throw CLIError(error.description)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(report))
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } else {
+            print(Self.table(report))
+        }
+    }
+
+    /// sentence-transformers (PyTorch, 2 threads, fp32) on these 2-core machines, for comparison.
+    static let referenceSentencesPerSecond = [32: 179.0, 240: 21.0]
+    static let referenceQueryMilliseconds = 7.8
+
+    static func table(_ r: EmbeddingBenchmarkReport) -> String {
+        func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        var lines = ["mcp-rag bench — backend \(r.backend), \(r.threads) threads, OpenBLAS core \(r.blasCore)", ""]
+        lines.append("sgemm (rows × k · k × n)        GFLOP/s")
+        for g in r.gemm { lines.append("  \(g.m) × \(g.k) · \(g.k) × \(g.n)".padding(toLength: 32, withPad: " ", startingAt: 0) + f(g.gflops)) }
+        lines.append("  weighted over the layer".padding(toLength: 32, withPad: " ", startingAt: 0) + f(r.gemmGFLOPS))
+        lines.append("")
+        lines.append("throughput    batch  sentences/s  tokens/s   GFLOP/s  % of sgemm  vs sentence-transformers")
+        for t in r.throughput {
+            let reference = referenceSentencesPerSecond[t.tokensPerText].map { f(t.sentencesPerSecond / $0, 2) + "×" } ?? "–"
+            lines.append("  \(t.tokensPerText) tokens".padding(toLength: 14, withPad: " ", startingAt: 0)
+                + "\(t.batchSize)".padding(toLength: 7, withPad: " ", startingAt: 0)
+                + f(t.sentencesPerSecond).padding(toLength: 13, withPad: " ", startingAt: 0)
+                + f(t.tokensPerSecond, 0).padding(toLength: 11, withPad: " ", startingAt: 0)
+                + f(t.effectiveGFLOPS).padding(toLength: 9, withPad: " ", startingAt: 0)
+                + (f(100 * t.effectiveGFLOPS / r.gemmGFLOPS, 0) + "%").padding(toLength: 12, withPad: " ", startingAt: 0)
+                + reference)
+        }
+        lines.append("")
+        lines.append("single query (\(r.singleQueryTokens) tokens): p50 \(f(r.singleQueryP50Milliseconds, 2)) ms, p99 \(f(r.singleQueryP99Milliseconds, 2)) ms"
+            + " (sentence-transformers: \(f(referenceQueryMilliseconds)) ms)")
+        lines.append("tokenizer: \(f(r.tokenizerTokensPerSecond / 1e6, 2)) M tokens/s on one thread")
+        lines.append("model load: \(f(r.modelLoadMilliseconds)) ms")
+        lines.append("peak RSS: \(f(r.peakResidentMegabytes)) MB")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,2 @@
+BLASCoreSelection.reexecIfBeneficial()
+MCPRag.main()

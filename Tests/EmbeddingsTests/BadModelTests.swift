@@ -1,0 +1,155 @@
+import Embeddings
+import Foundation
+import Testing
+
+/// Every way a model folder can be broken gives a ModelLoadError naming the file and the problem.
+@Suite("Broken model folders")
+struct BadModelTests {
+    private func loadError(_ folder: TemporaryFolder) throws -> ModelLoadError {
+        do {
+            _ = try SentenceEmbedder(directory: folder.url)
+        } catch let error as ModelLoadError {
+            return error
+        }
+        Issue.record("the broken model loaded without an error")
+        throw CancellationError()
+    }
+
+    @Test("a truncated model.safetensors")
+    func truncatedWeights() throws {
+        let source = try realModelDirectory()
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: source, excluding: ["model.safetensors"])
+        let full = try Data(contentsOf: source.appendingPathComponent("model.safetensors"), options: .alwaysMapped)
+        try folder.write("model.safetensors", full.prefix(full.count / 2))
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("model.safetensors"))
+        #expect(error.problem.contains("truncated"))
+    }
+
+    @Test("a safetensors file cut inside its header")
+    func truncatedHeader() throws {
+        let source = try realModelDirectory()
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: source, excluding: ["model.safetensors"])
+        let full = try Data(contentsOf: source.appendingPathComponent("model.safetensors"), options: .alwaysMapped)
+        try folder.write("model.safetensors", full.prefix(100))
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("model.safetensors"))
+        #expect(error.problem.contains("truncated"))
+    }
+
+    @Test("weights whose shapes disagree with config.json")
+    func wrongShapes() throws {
+        let source = try realModelDirectory()
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: source, excluding: ["config.json"])
+        var config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"intermediate_size\": 1536", with: "\"intermediate_size\": 1024")
+        try folder.write("config.json", config)
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("model.safetensors"))
+        #expect(error.problem.contains("intermediate.dense.weight"))
+        #expect(error.problem.contains("[1536, 384]"))
+    }
+
+    @Test("a missing tensor")
+    func missingTensor() throws {
+        let source = try realModelDirectory()
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: source, excluding: ["config.json"])
+        var config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"num_hidden_layers\": 6", with: "\"num_hidden_layers\": 7")
+        try folder.write("config.json", config)
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("model.safetensors"))
+        #expect(error.problem.contains("encoder.layer.6"))
+        #expect(error.problem.contains("missing"))
+    }
+
+    @Test("no vocabulary (neither tokenizer.json nor vocab.txt)")
+    func missingVocabulary() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["tokenizer.json", "vocab.txt"])
+        let error = try loadError(folder)
+        #expect(error.isNotFound)
+        #expect(error.path.contains(folder.url.lastPathComponent))
+    }
+
+    @Test("a config for another architecture")
+    func nonBertConfig() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["config.json"])
+        try folder.write("config.json", #"{"model_type": "gpt2", "n_embd": 768}"#)
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("config.json"))
+        #expect(error.problem.contains("gpt2"))
+        #expect(error.problem.contains("BERT"))
+    }
+
+    @Test("config.json that is not JSON")
+    func configNotJSON() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["config.json"])
+        try folder.write("config.json", "hidden_size = 384")
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("config.json"))
+        #expect(error.problem.contains("JSON"))
+    }
+
+    @Test("no config.json at all")
+    func missingConfig() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["config.json"])
+        let error = try loadError(folder)
+        #expect(error.isNotFound)
+        #expect(error.path.hasSuffix("config.json"))
+    }
+
+    @Test("an unsupported pooling mode")
+    func unsupportedPooling() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["1_Pooling"])
+        try folder.write("1_Pooling/config.json", #"{"pooling_mode_max_tokens": true}"#)
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("1_Pooling/config.json"))
+    }
+
+    @Test("max_seq_length beyond the position table")
+    func sequenceTooLong() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["sentence_bert_config.json"])
+        try folder.write("sentence_bert_config.json", #"{"max_seq_length": 4096}"#)
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("sentence_bert_config.json"))
+        #expect(error.problem.contains("4096"))
+    }
+}
+
+@Suite("Half-precision weights")
+struct HalfPrecisionWeightTests {
+    /// Re-encodes the real weights as F16 or BF16 and checks they load (upcast) and still embed
+    /// close to the fp32 model.
+    @Test("F16 and BF16 safetensors load and embed close to fp32", arguments: ["F16", "BF16"])
+    func halfPrecision(dtype: String) throws {
+        let source = try realModelDirectory()
+        let original = try SafeTensorsFile(path: source.appendingPathComponent("model.safetensors").path)
+        var tensors: [(name: String, dtype: String, shape: [Int], bytes: Data)] = []
+        for (name, info) in original.tensors.sorted(by: { $0.key < $1.key }) where info.dtype == "F32" {
+            let values = try original.floats(name, shape: info.shape).toArray()
+            tensors.append((name, dtype, info.shape, tensorBytes(values, dtype: dtype)))
+        }
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: source, excluding: ["model.safetensors"])
+        try folder.write("model.safetensors", safetensorsData(tensors))
+
+        let reduced = try SentenceEmbedder(directory: folder.url)
+        let full = try SentenceEmbedder(directory: source)
+        let texts = ["The quick brown fox jumps over the lazy dog.", "How do I configure Redis?"]
+        for (a, b) in zip(try reduced.embedBlocking(texts), try full.embedBlocking(texts)) {
+            // The weights lost precision, so the vectors move a little, but not far.
+            #expect(cosine(a, b) > 0.999)
+            #expect(a != b)
+        }
+    }
+}

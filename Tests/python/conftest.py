@@ -1,0 +1,38 @@
+"""Shared fixtures for the tests that drive the real mcp-rag binary (run by tools/test)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        # Fail rather than skip: tools/test always provides these.
+        pytest.fail(f"{name} is not set: run the suite with tools/test")
+    return value
+
+
+@pytest.fixture(scope="session")
+def binary() -> str:
+    path = _required_env("MCP_RAG_BINARY")
+    assert os.access(path, os.X_OK), f"{path} is not an executable: build it with swift build -c release"
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    path = Path(_required_env("MCP_RAG_MODEL_DIR"))
+    assert (path / "model.safetensors").is_file(), f"no model in {path}: run tools/fetch-model"
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden() -> list:
+    import json
+
+    fixture = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "golden.jsonl"
+    return [json.loads(line) for line in fixture.read_text(encoding="utf-8").splitlines()]

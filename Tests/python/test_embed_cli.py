@@ -1,0 +1,98 @@
+"""`mcp-rag embed` as a user pipes it: JSON strings in, one JSON object per line out."""
+
+import importlib.util
+import json
+import math
+import os
+import random
+import subprocess
+
+from conftest import ROOT
+
+
+def run_embed(binary, lines, *args, env=None):
+    return subprocess.run(
+        [binary, "embed", *args],
+        input="".join(line + "\n" for line in lines).encode("utf-8"),
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+def test_golden_texts_match_sentence_transformers(binary, model_dir, golden):
+    result = run_embed(binary, [json.dumps(case["text"]) for case in golden], "--model-dir", str(model_dir))
+    assert result.returncode == 0, result.stderr.decode()
+    outputs = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(outputs) == len(golden)
+    for case, output in zip(golden, outputs):
+        assert output["input_ids"] == case["input_ids"], case["text"]
+        assert len(output["embedding"]) == 384
+        assert cosine(output["embedding"], case["embedding"]) >= 0.99999, case["text"]
+        assert max(abs(x - y) for x, y in zip(output["embedding"], case["embedding"])) <= 1e-4
+
+
+def test_text_option_embeds_without_reading_stdin(binary, model_dir):
+    result = subprocess.run(
+        [binary, "embed", "--model-dir", str(model_dir), "--text", "hello world", "--text", "second"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert [json.loads(line)["input_ids"] for line in lines] == [[101, 7592, 2088, 102], [101, 2117, 102]]
+
+
+def test_bad_lines_get_an_error_object_and_the_rest_still_embed(binary, model_dir):
+    result = run_embed(binary, ['"first"', "not json", "42", '"last"'], "--model-dir", str(model_dir))
+    assert result.returncode == 1
+    outputs = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(outputs) == 4
+    assert outputs[0]["input_ids"][0] == 101 and "embedding" in outputs[0]
+    assert "line 2" in outputs[1]["error"] and "JSON" in outputs[1]["error"]
+    assert "line 3" in outputs[2]["error"] and "string" in outputs[2]["error"]
+    assert outputs[3]["input_ids"] == [101, 2197, 102]
+    assert "line 2" in result.stderr.decode()
+
+
+def test_missing_model_names_the_folders_and_the_fetch_command(binary, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("MCP_RAG_MODEL_DIR", "HF_HOME", "XDG_DATA_HOME")}
+    env["HOME"] = str(tmp_path)
+    env["MCP_RAG_DATA_DIR"] = str(tmp_path / "data")
+    result = run_embed(binary, ['"text"'], env=env)
+    assert result.returncode != 0
+    message = result.stderr.decode()
+    assert str(tmp_path / "data" / "models" / "all-MiniLM-L6-v2") in message
+    assert ".cache/huggingface/hub" in message
+    assert "tools/fetch-model" in message
+    assert result.stdout == b""
+
+
+def _load_text_generator():
+    spec = importlib.util.spec_from_file_location("tokenizer_diff", ROOT / "tools" / "tokenizer-diff.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.random_text
+
+
+def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir):
+    """Differential test against the reference implementation on texts nobody chose by hand."""
+    from tokenizers import Tokenizer
+
+    random_text = _load_text_generator()
+    rng = random.Random(20261122)
+    texts = [random_text(rng) for _ in range(1500)]
+    reference = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    reference.no_padding()
+    reference.enable_truncation(256)
+    expected = [encoding.ids for encoding in reference.encode_batch(texts)]
+
+    result = run_embed(binary, [json.dumps(text) for text in texts], "--model-dir", str(model_dir))
+    assert result.returncode == 0, result.stderr.decode()[:2000]
+    actual = [json.loads(line)["input_ids"] for line in result.stdout.decode().splitlines()]
+    assert len(actual) == len(texts)
+    mismatches = [(text, e, a) for text, e, a in zip(texts, expected, actual) if e != a]
+    assert not mismatches, f"{len(mismatches)} texts differ, first: {mismatches[0]!r}"
