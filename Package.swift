@@ -19,11 +19,15 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // AVX2/AVX-512 matrix kernel for a few rows against pre-packed weights (single queries),
+        // chosen at run time; C because Swift cannot target a function at a CPU feature.
+        .target(name: "CSmallGEMM"),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
         .target(
             name: "Embeddings",
             dependencies: [
                 "COpenBLAS",
+                "CSmallGEMM",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -37,7 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EmbeddingsTests",
-            dependencies: ["Embeddings"],
+            dependencies: ["Embeddings", "CSmallGEMM", "COpenBLAS"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CSmallGEMM
 import Foundation
 
 /// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for every matrix product, the
@@ -13,22 +14,34 @@ import Foundation
 /// That keeps the bias, GELU and LayerNorm work on the same threads and caches as the product that
 /// fed it, and avoids OpenBLAS's spinning workers competing with ours between calls.
 ///
+/// Passes of at most ``smallPassRows`` tokens (a single query) use ``PackedLayerWeights`` and the
+/// CSmallGEMM kernel instead: OpenBLAS repacks all 42 MB of weights on every call, which for a
+/// handful of rows costs more than the arithmetic (a third of a query's time, measured).
+///
 /// `@unchecked Sendable`: the weights are immutable, and the mutable scratch memory is only touched
 /// while `lock` is held, so one pass runs at a time.
 final class CPUBertEncoder: @unchecked Sendable {
     let weights: BertWeights
     let threadCount: Int
+    /// The layers' matrices in CSmallGEMM's panel layout; nil where the CPU lacks AVX2 and FMA.
+    let packedLayers: [PackedLayerWeights]?
+    /// Passes with at most this many tokens use the packed kernel (measured faster than OpenBLAS
+    /// up to 64 rows; kept lower so batches always go through OpenBLAS).
+    static let smallPassRows = 32
     /// Upper bound on the tokens stacked into one pass: large enough for efficient GEMMs, small
     /// enough that the scratch buffers (about 15 KB per token) stay in the tens of megabytes.
     let maxTokensPerPass: Int
     private let lock = NSLock()
     private var scratch = Scratch()
+    private let pool: WorkerPool
 
     init(weights: BertWeights, threadCount: Int, maxTokensPerPass: Int = 2048) {
         self.weights = weights
         self.threadCount = max(1, threadCount)
         self.maxTokensPerPass = max(maxTokensPerPass, weights.configuration.maxPositions)
         openblas_set_num_threads(1)
+        pool = WorkerPool(threadCount: self.threadCount)
+        packedLayers = PackedLayerWeights.pack(weights, threads: self.threadCount)
     }
 
     deinit {
@@ -83,18 +96,22 @@ final class CPUBertEncoder: @unchecked Sendable {
         }
 
         embed(sequences, offsets: offsets, into: hidden)
-        for layer in weights.layers {
-            linear(hidden, rows: tokenCount, inputs: h, weight: layer.qkvWeight.pointer, bias: layer.qkvBias.pointer,
-                   outputs: 3 * h, into: qkv, gelu: false)
+        let packed = tokenCount <= Self.smallPassRows ? packedLayers : nil
+        for (index, layer) in weights.layers.enumerated() {
+            let small = packed?[index]
+            linear(hidden, rows: tokenCount, inputs: h, weight: layer.qkvWeight.pointer, packed: small?.qkv,
+                   bias: layer.qkvBias.pointer, outputs: 3 * h, into: qkv, gelu: false)
             attention(qkv: qkv, context: context, sequences: sequences, offsets: offsets)
             linear(context, rows: tokenCount, inputs: h, weight: layer.attentionOutputWeight.pointer,
-                   bias: layer.attentionOutputBias.pointer, outputs: h, into: projected, gelu: false)
+                   packed: small?.attentionOutput, bias: layer.attentionOutputBias.pointer, outputs: h,
+                   into: projected, gelu: false)
             normalizeRows(projected, residual: hidden, into: hidden, rows: tokenCount,
                           weight: layer.attentionNormWeight, bias: layer.attentionNormBias)
             linear(hidden, rows: tokenCount, inputs: h, weight: layer.intermediateWeight.pointer,
-                   bias: layer.intermediateBias.pointer, outputs: c.intermediateSize, into: intermediate, gelu: true)
+                   packed: small?.intermediate, bias: layer.intermediateBias.pointer, outputs: c.intermediateSize,
+                   into: intermediate, gelu: true)
             linear(intermediate, rows: tokenCount, inputs: c.intermediateSize, weight: layer.outputWeight.pointer,
-                   bias: layer.outputBias.pointer, outputs: h, into: projected, gelu: false)
+                   packed: small?.output, bias: layer.outputBias.pointer, outputs: h, into: projected, gelu: false)
             normalizeRows(projected, residual: hidden, into: hidden, rows: tokenCount,
                           weight: layer.outputNormWeight, bias: layer.outputNormBias)
         }
@@ -123,11 +140,28 @@ final class CPUBertEncoder: @unchecked Sendable {
                       weight: weights.embeddingNormWeight, bias: weights.embeddingNormBias)
     }
 
-    /// `output = input · weightᵀ + bias` (then GELU), split across the worker threads.
+    /// `output = input · weightᵀ + bias` (then GELU), split across the worker threads; through the
+    /// packed kernel when `packed` is given.
     private func linear(
         _ input: UnsafeMutablePointer<Float>, rows: Int, inputs: Int, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>, outputs: Int, into output: UnsafeMutablePointer<Float>, gelu: Bool
+        packed: FloatTensor?, bias: UnsafePointer<Float>, outputs: Int, into output: UnsafeMutablePointer<Float>,
+        gelu: Bool
     ) {
+        if let packed {
+            // Whole pairs of panels per thread: the AVX-512 kernel computes two at a time.
+            let panels = outputs / PackedLayerWeights.panelWidth
+            let parts = min(threadCount, max(1, panels / 2))
+            pool.run(parts: parts) { part in
+                let range = partRange(part, of: parts, count: panels, alignment: 2)
+                guard !range.isEmpty else { return }
+                CSmallGEMM_multiply(input, Int32(rows), Int32(inputs), packed.pointer,
+                                    Int32(range.lowerBound), Int32(range.upperBound), output, Int32(outputs))
+                let columns = range.lowerBound * PackedLayerWeights.panelWidth
+                VectorMath.addBias(output + columns, rows: rows, columns: range.count * PackedLayerWeights.panelWidth,
+                                   stride: outputs, bias: bias + columns, gelu: gelu)
+            }
+            return
+        }
         // Row splits keep each worker's share of the product large; with few rows (one query)
         // there is not enough to split, so the output columns are divided instead.
         let splitRows = rows >= 32 * threadCount
@@ -151,7 +185,7 @@ final class CPUBertEncoder: @unchecked Sendable {
                                    stride: outputs, bias: bias + range.lowerBound, gelu: gelu)
             }
         }
-        parallelFor(parts, work)
+        pool.run(parts: parts, work)
     }
 
     /// Multi-head self-attention of every sequence; reads Q, K and V from the fused `qkv` rows and
@@ -167,9 +201,11 @@ final class CPUBertEncoder: @unchecked Sendable {
         let items = sequences.count * c.headCount
         let scores = scratch.scores
         let scoreCapacity = scratch.scoreCapacity
-        parallelRanges(count: threadCount, parts: threadCount) { workers in
-            for worker in workers {
+        let rowSums = scratch.rowSums
+        pool.run(parts: threadCount) { worker in
+            do {
                 let buffer = scores[worker]
+                let sums = rowSums[worker]
                 // Interleaved items: sequences arrive longest first, so every worker gets a fair mix.
                 var item = worker
                 while item < items {
@@ -181,10 +217,14 @@ final class CPUBertEncoder: @unchecked Sendable {
                     let n = Int32(length)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
                                 scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
-                    VectorMath.softmaxRows(buffer, rows: length, columns: length)
+                    VectorMath.exponentiateRows(buffer, rows: length, columns: length, inverseSums: sums)
+                    let output = context + offsets[sequence] * h + head * d
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
-                                1, buffer, n, base + 2 * h, Int32(stride),
-                                0, context + offsets[sequence] * h + head * d, Int32(h))
+                                1, buffer, n, base + 2 * h, Int32(stride), 0, output, Int32(h))
+                    // The softmax's normalisation, applied to d values per row instead of length.
+                    for row in 0..<length {
+                        VectorMath.scale(output + row * h, count: d, by: sums[row])
+                    }
                     item += threadCount
                 }
             }
@@ -198,7 +238,8 @@ final class CPUBertEncoder: @unchecked Sendable {
         let h = weights.configuration.hiddenSize
         let epsilon = weights.configuration.layerNormEpsilon
         let parts = rows >= 16 * threadCount ? threadCount : 1
-        parallelRanges(count: rows, parts: parts) { range in
+        pool.run(parts: parts) { part in
+            let range = partRange(part, of: parts, count: rows, alignment: 1)
             VectorMath.layerNorm(
                 input: input + range.lowerBound * h, residual: residual.map { UnsafePointer($0 + range.lowerBound * h) },
                 output: output + range.lowerBound * h, rows: range.count, columns: h,
@@ -242,13 +283,16 @@ private struct Scratch {
     var intermediate: UnsafeMutablePointer<Float>?
     /// One `maxPositions²` score matrix per worker thread.
     var scores: [UnsafeMutablePointer<Float>] = []
+    /// One `maxPositions` vector of softmax normalisers per worker thread.
+    var rowSums: [UnsafeMutablePointer<Float>] = []
     var scoreCapacity = 0
 
     mutating func reserve(tokens: Int, limit: Int, configuration c: ModelConfiguration, threads: Int) {
         if scores.count != threads {
-            scores.forEach { $0.deallocate() }
+            releaseAttention()
             scoreCapacity = c.maxPositions * c.maxPositions
             scores = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: scoreCapacity) }
+            rowSums = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: c.maxPositions) }
         }
         guard tokens > capacity else { return }
         releaseActivations()
@@ -265,9 +309,14 @@ private struct Scratch {
         [hidden, qkv, context, projected, intermediate].forEach { $0?.deallocate() }
     }
 
+    mutating func releaseAttention() {
+        (scores + rowSums).forEach { $0.deallocate() }
+        scores = []
+        rowSums = []
+    }
+
     mutating func release() {
         releaseActivations()
-        scores.forEach { $0.deallocate() }
-        scores = []
+        releaseAttention()
     }
 }

@@ -101,6 +101,22 @@ enum VectorMath {
 
     /// Softmax of each of `rows` rows of length `columns`, in place.
     static func softmaxRows(_ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))
+        defer { inverseSums.deallocate() }
+        exponentiateRows(data, rows: rows, columns: columns, inverseSums: inverseSums)
+        for row in 0..<rows {
+            scale(data + row * columns, count: columns, by: inverseSums[row])
+        }
+    }
+
+    /// The first two thirds of a softmax: each row becomes `exp(x − max(row))`, and `inverseSums[row]`
+    /// receives the factor that would normalise it.
+    ///
+    /// Attention applies that factor to the (much narrower) product of the row with V instead of to
+    /// the row itself, which saves a full pass over the scores.
+    static func exponentiateRows(
+        _ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int, inverseSums: UnsafeMutablePointer<Float>
+    ) {
         let vectorEnd = columns - columns % lanes
         for row in 0..<rows {
             let line = data + row * columns
@@ -132,7 +148,7 @@ enum VectorMath {
                 total += value
                 column += 1
             }
-            scale(line, count: columns, by: 1 / total)
+            inverseSums[row] = 1 / total
         }
     }
 
