@@ -19,15 +19,16 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // AVX2/AVX-512 matrix kernel for a few rows against pre-packed weights (single queries),
-        // chosen at run time; C because Swift cannot target a function at a CPU feature.
-        .target(name: "CSmallGEMM"),
+        // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
+        // cannot target one function at a CPU feature): the small-row matrix product against
+        // pre-packed weights used for single queries, exp, and bias + GELU.
+        .target(name: "CKernels"),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
         .target(
             name: "Embeddings",
             dependencies: [
                 "COpenBLAS",
-                "CSmallGEMM",
+                "CKernels",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -41,7 +42,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EmbeddingsTests",
-            dependencies: ["Embeddings", "CSmallGEMM", "COpenBLAS"],
+            dependencies: ["Embeddings", "CKernels", "COpenBLAS"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -29,10 +29,40 @@ public struct CPUBackend: EmbeddingBackend {
     public var threadCount: Int { encoder.threadCount }
 
     public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
-        encoder.encode(sequences)
+        try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
+        return encoder.encode(sequences)
     }
 }
 
 enum ProcessInfoCores {
     static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
+
+/// Token sequences a backend cannot run: empty, longer than the model reads, or holding ids outside
+/// its vocabulary. Checked before any work, so bad input changes nothing and crashes nothing.
+public struct EmbeddingInputError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Which sequence (its index in the batch) is at fault.
+    public let index: Int
+    /// What is wrong with it.
+    public let problem: String
+
+    public var description: String { "sequence \(index): \(problem)" }
+
+    /// Throws for the first sequence that `configuration`'s model cannot encode.
+    public static func validate(_ sequences: [[Int32]], configuration: ModelConfiguration) throws {
+        for (index, sequence) in sequences.enumerated() {
+            if sequence.isEmpty {
+                throw EmbeddingInputError(index: index, problem: "no tokens (it needs at least [CLS] and [SEP])")
+            }
+            if sequence.count > configuration.maxSequenceLength {
+                throw EmbeddingInputError(
+                    index: index,
+                    problem: "\(sequence.count) tokens, more than the model's \(configuration.maxSequenceLength)")
+            }
+            if let bad = sequence.first(where: { $0 < 0 || Int($0) >= configuration.vocabularySize }) {
+                throw EmbeddingInputError(
+                    index: index, problem: "token id \(bad) is outside the vocabulary (0..<\(configuration.vocabularySize))")
+            }
+        }
+    }
 }

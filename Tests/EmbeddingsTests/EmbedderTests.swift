@@ -77,3 +77,25 @@ struct EmbedderTests {
         #expect(cost.flops(tokens: 10) == expected)
     }
 }
+
+@Suite("Token input the model cannot run")
+struct EmbeddingInputTests {
+    @Test("empty, too long and out-of-vocabulary sequences are refused before any work")
+    func refused() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory())
+        let good: [Int32] = [101, 7592, 102]
+        let cases: [([Int32], String)] = [
+            ([], "no tokens"),
+            (Array(repeating: 7592, count: 257), "257 tokens"),
+            ([101, 30522, 102], "30522"),
+            ([101, -1, 102], "-1"),
+        ]
+        for (bad, fragment) in cases {
+            let error = #expect(throws: EmbeddingInputError.self) { try embedder.embedBlocking(tokenized: [good, bad]) }
+            #expect(error?.index == 1)
+            #expect(error?.problem.contains(fragment) == true, "\(error?.problem ?? "")")
+        }
+        // The embedder still works afterwards.
+        #expect(try embedder.embedBlocking(tokenized: [good])[0].count == 384)
+    }
+}

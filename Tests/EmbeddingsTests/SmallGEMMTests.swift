@@ -1,5 +1,5 @@
 import COpenBLAS
-import CSmallGEMM
+import CKernels
 import Foundation
 import Testing
 
@@ -19,10 +19,10 @@ struct SmallGEMMTests {
     @Test("agrees with cblas_sgemm for every row count up to 40 and odd panel ranges",
           arguments: [(16, 7), (48, 384), (384, 384), (1152, 384), (384, 1536)])
     func matchesOpenBLAS(outputs: Int, inputs: Int) throws {
-        try #require(CSmallGEMM_available() == 1, "this CPU lacks AVX2/FMA; the kernel is not used here")
+        try #require(CKernels_small_gemm_available() == 1, "this CPU lacks AVX2/FMA; the kernel is not used here")
         let weight = values(outputs * inputs, seed: UInt64(outputs * 31 + inputs))
         var packed = [Float](repeating: .nan, count: outputs * inputs)
-        CSmallGEMM_pack(weight, Int32(outputs), Int32(inputs), &packed)
+        CKernels_pack_panels(weight, Int32(outputs), Int32(inputs), &packed)
         let panels = outputs / 16
         for rows in [1, 2, 3, 5, 6, 7, 8, 13, 18, 31, 40] {
             let input = values(rows * inputs, seed: UInt64(rows))
@@ -32,8 +32,8 @@ struct SmallGEMMTests {
             // Computed in two pieces split at an odd panel, as a thread split could.
             var actual = [Float](repeating: .nan, count: rows * outputs)
             let split = panels / 2 | 1
-            CSmallGEMM_multiply(input, Int32(rows), Int32(inputs), packed, 0, Int32(min(split, panels)), &actual, Int32(outputs))
-            CSmallGEMM_multiply(input, Int32(rows), Int32(inputs), packed, Int32(min(split, panels)), Int32(panels), &actual, Int32(outputs))
+            CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed, 0, Int32(min(split, panels)), &actual, Int32(outputs))
+            CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed, Int32(min(split, panels)), Int32(panels), &actual, Int32(outputs))
             let worst = zip(expected, actual).map { abs($0 - $1) }.max() ?? .nan
             // Sums of `inputs` products of values below 1: the two only differ in summation order.
             #expect(worst <= 1e-5 * Float(inputs).squareRoot(), "rows \(rows): max diff \(worst)")

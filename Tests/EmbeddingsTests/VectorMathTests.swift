@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -7,30 +8,38 @@ import Testing
 struct VectorMathTests {
     @Test("exp: relative error below 1e-6 from -80 to 80")
     func exp() {
+        let inputs = stride(from: Float(-80), through: 80, by: 0.0137).map { $0 }
+        var outputs = [Float](repeating: 0, count: inputs.count)
+        CKernels_exp(inputs, &outputs, inputs.count)
+        let worst = zip(inputs, outputs).map { abs(Double($1) - Foundation.exp(Double($0))) / Foundation.exp(Double($0)) }.max()!
+        #expect(worst < 1e-6)
+    }
+
+    @Test("bias + GELU: within 1e-6 of x·Φ(x) computed with libm's erf in double precision")
+    func gelu() {
+        // Rows of an odd width, so both the vector body and the scalar tail are checked.
+        let columns = 37
+        let values = stride(from: Float(-12), through: 12, by: 0.00377).map { $0 }
+        let rows = values.count / columns
+        let bias = (0..<columns).map { Float($0) * 0.001 }
+        var data = Array(values.prefix(rows * columns))
+        data.withUnsafeMutableBufferPointer { buffer in
+            VectorMath.addBias(buffer.baseAddress!, rows: rows, columns: columns, stride: columns, bias: bias, gelu: true)
+        }
         var worst = 0.0
-        var x: Float = -80
-        while x <= 80 {
-            let lanes = VectorMath.Vector((0..<VectorMath.lanes).map { x + Float($0) * 0.001 })
-            let result = VectorMath.exp(lanes)
-            for lane in 0..<VectorMath.lanes {
-                let reference = Foundation.exp(Double(lanes[lane]))
-                worst = max(worst, abs(Double(result[lane]) - reference) / reference)
-            }
-            x += 0.0731
+        for index in 0..<(rows * columns) {
+            let x = Double(values[index] + bias[index % columns])
+            let reference = 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
+            worst = max(worst, abs(Double(data[index]) - reference))
         }
         #expect(worst < 1e-6)
     }
 
-    @Test("GELU: within 1e-6 of x·Φ(x) computed with libm's erf in double precision")
-    func gelu() {
-        var worst = 0.0
-        var x: Float = -12
-        while x <= 12 {
-            let reference = 0.5 * Double(x) * (1 + erf(Double(x) / 2.0.squareRoot()))
-            worst = max(worst, abs(Double(VectorMath.gelu(x)) - reference))
-            x += 0.00377
-        }
-        #expect(worst < 1e-6)
+    @Test("bias without GELU is a plain addition that respects the row stride")
+    func biasOnly() {
+        var data: [Float] = [1, 2, 3, 100, 4, 5, 6, 200]
+        VectorMath.addBias(&data, rows: 2, columns: 3, stride: 4, bias: [10, 20, 30], gelu: false)
+        #expect(data == [11, 22, 33, 100, 14, 25, 36, 200])
     }
 
     @Test("softmax rows sum to one, keep order and survive large inputs")

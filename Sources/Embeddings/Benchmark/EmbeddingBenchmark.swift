@@ -133,6 +133,7 @@ public struct EmbeddingBenchmark: Sendable {
     private func measureGEMM(configuration c: ModelConfiguration, rows: Int, threads: Int) -> [GEMMResult] {
         let shapes = [(c.hiddenSize, 3 * c.hiddenSize), (c.hiddenSize, c.hiddenSize),
                       (c.hiddenSize, c.intermediateSize), (c.intermediateSize, c.hiddenSize)]
+        let pool = WorkerPool(threadCount: threads)
         return shapes.map { k, n in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
@@ -141,7 +142,8 @@ public struct EmbeddingBenchmark: Sendable {
             for i in 0..<(rows * k) { a[i] = Float(i % 7) * 0.01 }
             for i in 0..<(n * k) { b[i] = Float(i % 5) * 0.01 }
             let run = {
-                parallelRanges(count: rows, parts: threads) { range in
+                pool.run(parts: threads) { part in
+                    let range = partRange(part, of: threads, count: rows, alignment: 1)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), Int32(n), Int32(k),
                                 1, a + range.lowerBound * k, Int32(k), b, Int32(k), 0, out + range.lowerBound * n, Int32(n))
                 }

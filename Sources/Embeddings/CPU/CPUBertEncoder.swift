@@ -1,21 +1,22 @@
 import COpenBLAS
-import CSmallGEMM
+import CKernels
 import Foundation
 
-/// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for every matrix product, the
-/// vectorised kernels of ``VectorMath`` for the rest.
+/// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for the matrix products of batches,
+/// the vectorised kernels of ``VectorMath`` (and CKernels) for the rest.
 ///
 /// Sequences are *packed*, not padded: the tokens of every sequence in a pass are stacked into one
 /// `[tokens × hidden]` matrix for the dense layers, and attention runs per sequence. No compute is
 /// spent on padding, no mask is needed, and a text's embedding cannot depend on its neighbours.
 ///
-/// Parallelism is ours, not OpenBLAS's: OpenBLAS is set to one thread and each product is split
-/// across `threadCount` workers (by rows for large passes, by output columns for single queries).
-/// That keeps the bias, GELU and LayerNorm work on the same threads and caches as the product that
-/// fed it, and avoids OpenBLAS's spinning workers competing with ours between calls.
+/// Parallelism is ours, not OpenBLAS's: OpenBLAS is set to one thread and each step is split
+/// across the `threadCount` threads of a ``WorkerPool`` (products by rows for large passes, by
+/// output columns for single queries). That keeps the bias, GELU and LayerNorm work on the same
+/// threads and caches as the product that fed it, and avoids OpenBLAS's spinning workers
+/// competing with ours between calls.
 ///
 /// Passes of at most ``smallPassRows`` tokens (a single query) use ``PackedLayerWeights`` and the
-/// CSmallGEMM kernel instead: OpenBLAS repacks all 42 MB of weights on every call, which for a
+/// CKernels small-row kernel instead: OpenBLAS repacks all 42 MB of weights on every call, which for a
 /// handful of rows costs more than the arithmetic (a third of a query's time, measured).
 ///
 /// `@unchecked Sendable`: the weights are immutable, and the mutable scratch memory is only touched
@@ -23,7 +24,7 @@ import Foundation
 final class CPUBertEncoder: @unchecked Sendable {
     let weights: BertWeights
     let threadCount: Int
-    /// The layers' matrices in CSmallGEMM's panel layout; nil where the CPU lacks AVX2 and FMA.
+    /// The layers' matrices in CKernels's panel layout; nil where the CPU lacks AVX2 and FMA.
     let packedLayers: [PackedLayerWeights]?
     /// Passes with at most this many tokens use the packed kernel (measured faster than OpenBLAS
     /// up to 64 rows; kept lower so batches always go through OpenBLAS).
@@ -41,7 +42,7 @@ final class CPUBertEncoder: @unchecked Sendable {
         self.maxTokensPerPass = max(maxTokensPerPass, weights.configuration.maxPositions)
         openblas_set_num_threads(1)
         pool = WorkerPool(threadCount: self.threadCount)
-        packedLayers = PackedLayerWeights.pack(weights, threads: self.threadCount)
+        packedLayers = PackedLayerWeights.pack(weights, pool: pool)
     }
 
     deinit {
@@ -116,7 +117,7 @@ final class CPUBertEncoder: @unchecked Sendable {
                           weight: layer.outputNormWeight, bias: layer.outputNormBias)
         }
         return zip(sequences, offsets).map { sequence, offset in
-            pool(hidden + offset * h, tokens: sequence.count)
+            sentenceVector(hidden + offset * h, tokens: sequence.count)
         }
     }
 
@@ -154,7 +155,7 @@ final class CPUBertEncoder: @unchecked Sendable {
             pool.run(parts: parts) { part in
                 let range = partRange(part, of: parts, count: panels, alignment: 2)
                 guard !range.isEmpty else { return }
-                CSmallGEMM_multiply(input, Int32(rows), Int32(inputs), packed.pointer,
+                CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed.pointer,
                                     Int32(range.lowerBound), Int32(range.upperBound), output, Int32(outputs))
                 let columns = range.lowerBound * PackedLayerWeights.panelWidth
                 VectorMath.addBias(output + columns, rows: rows, columns: range.count * PackedLayerWeights.panelWidth,
@@ -203,30 +204,29 @@ final class CPUBertEncoder: @unchecked Sendable {
         let scoreCapacity = scratch.scoreCapacity
         let rowSums = scratch.rowSums
         pool.run(parts: threadCount) { worker in
-            do {
-                let buffer = scores[worker]
-                let sums = rowSums[worker]
-                // Interleaved items: sequences arrive longest first, so every worker gets a fair mix.
-                var item = worker
-                while item < items {
-                    let sequence = item / c.headCount
-                    let head = item % c.headCount
-                    let length = sequences[sequence].count
-                    precondition(length * length <= scoreCapacity, "attention scratch too small")
-                    let base = qkv + offsets[sequence] * stride + head * d
-                    let n = Int32(length)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
-                                scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
-                    VectorMath.exponentiateRows(buffer, rows: length, columns: length, inverseSums: sums)
-                    let output = context + offsets[sequence] * h + head * d
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
-                                1, buffer, n, base + 2 * h, Int32(stride), 0, output, Int32(h))
-                    // The softmax's normalisation, applied to d values per row instead of length.
-                    for row in 0..<length {
-                        VectorMath.scale(output + row * h, count: d, by: sums[row])
-                    }
-                    item += threadCount
+            let buffer = scores[worker]
+            let sums = rowSums[worker]
+            // Interleaved items: sequences arrive longest first, so every worker gets a fair mix.
+            var item = worker
+            while item < items {
+                let sequence = item / c.headCount
+                let head = item % c.headCount
+                let length = sequences[sequence].count
+                // Guaranteed by the backend's input validation (length ≤ maxPositions).
+                precondition(length * length <= scoreCapacity, "attention scratch too small")
+                let base = qkv + offsets[sequence] * stride + head * d
+                let n = Int32(length)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
+                            scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
+                VectorMath.exponentiateRows(buffer, rows: length, columns: length, inverseSums: sums)
+                let output = context + offsets[sequence] * h + head * d
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
+                            1, buffer, n, base + 2 * h, Int32(stride), 0, output, Int32(h))
+                // The softmax's normalisation, applied to d values per row instead of length.
+                for row in 0..<length {
+                    VectorMath.scale(output + row * h, count: d, by: sums[row])
                 }
+                item += threadCount
             }
         }
     }
@@ -248,7 +248,7 @@ final class CPUBertEncoder: @unchecked Sendable {
     }
 
     /// Mean (or CLS) pooling over one sequence's rows, then L2 normalisation when configured.
-    private func pool(_ rows: UnsafeMutablePointer<Float>, tokens: Int) -> [Float] {
+    private func sentenceVector(_ rows: UnsafeMutablePointer<Float>, tokens: Int) -> [Float] {
         let c = weights.configuration
         let h = c.hiddenSize
         var vector = [Float](repeating: 0, count: h)

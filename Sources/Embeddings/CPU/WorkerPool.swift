@@ -94,7 +94,9 @@ private final class WorkerPoolState: @unchecked Sendable {
     }
 
     func workerLoop(part: Int) {
-        var seen = generation.load(ordering: .acquiring)
+        // Generation 0 is the pool's initial state, not what the counter reads when this thread
+        // gets going: a step may already have been posted by then, and must not be missed.
+        var seen = 0
         while true {
             var current = generation.load(ordering: .acquiring)
             var spins = 0

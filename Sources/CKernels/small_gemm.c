@@ -8,24 +8,24 @@
 // Swift cannot compile one function for AVX2 and pick it at run time, which is why this is C:
 // the kernel carries a target attribute and is only called when the CPU reports AVX2 and FMA.
 
-#include "small_gemm.h"
+#include "ckernels.h"
 
 #include <stddef.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define CSMALLGEMM_X86 1
+#define CKERNELS_X86 1
 #endif
 
-#ifdef CSMALLGEMM_X86
+#ifdef CKERNELS_X86
 static int has_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }
 #endif
 
-int CSmallGEMM_available(void) {
-#ifdef CSMALLGEMM_X86
+int CKernels_small_gemm_available(void) {
+#ifdef CKERNELS_X86
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -33,19 +33,19 @@ int CSmallGEMM_available(void) {
 #endif
 }
 
-void CSmallGEMM_pack(const float *w, int n, int k, float *packed) {
-    for (int p = 0; p < n / CSmallGEMM_PANEL; p++) {
-        float *panel = packed + (size_t)p * k * CSmallGEMM_PANEL;
-        const float *rows = w + (size_t)p * CSmallGEMM_PANEL * k;
+void CKernels_pack_panels(const float *w, int n, int k, float *packed) {
+    for (int p = 0; p < n / CKernels_PANEL; p++) {
+        float *panel = packed + (size_t)p * k * CKernels_PANEL;
+        const float *rows = w + (size_t)p * CKernels_PANEL * k;
         for (int i = 0; i < k; i++) {
-            for (int j = 0; j < CSmallGEMM_PANEL; j++) {
-                panel[(size_t)i * CSmallGEMM_PANEL + j] = rows[(size_t)j * k + i];
+            for (int j = 0; j < CKernels_PANEL; j++) {
+                panel[(size_t)i * CKernels_PANEL + j] = rows[(size_t)j * k + i];
             }
         }
     }
 }
 
-#ifdef CSMALLGEMM_X86
+#ifdef CKERNELS_X86
 
 // Rows per register block: 6 rows × 2 vectors of 8 = 12 accumulators, leaving registers for the
 // two panel vectors and a broadcast (16 ymm registers in all).
@@ -65,8 +65,8 @@ block(const float *x, int rows, int k, const float *panel, float *y, int ldy) {
         acc[r][1] = _mm256_setzero_ps();
     }
     for (int i = 0; i < k; i++) {
-        __m256 b0 = _mm256_loadu_ps(panel + (size_t)i * CSmallGEMM_PANEL);
-        __m256 b1 = _mm256_loadu_ps(panel + (size_t)i * CSmallGEMM_PANEL + 8);
+        __m256 b0 = _mm256_loadu_ps(panel + (size_t)i * CKernels_PANEL);
+        __m256 b1 = _mm256_loadu_ps(panel + (size_t)i * CKernels_PANEL + 8);
         for (int r = 0; r < ROWS; r++) {
             if (r < rows) {
                 __m256 a = _mm256_broadcast_ss(x + (size_t)r * k + i);
@@ -86,8 +86,8 @@ block(const float *x, int rows, int k, const float *panel, float *y, int ldy) {
 __attribute__((target("avx2,fma"))) static void
 multiply_avx2(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end, float *y, int ldy) {
     for (int p = panel_begin; p < panel_end; p++) {
-        const float *panel = packed + (size_t)p * k * CSmallGEMM_PANEL;
-        float *out = y + (size_t)p * CSmallGEMM_PANEL;
+        const float *panel = packed + (size_t)p * k * CKernels_PANEL;
+        float *out = y + (size_t)p * CKernels_PANEL;
         int blocks = (m + ROWS - 1) / ROWS;
         for (int b = 0; b < blocks; b++) {
             int r = block_start(m, blocks, b);
@@ -115,8 +115,8 @@ block512(const float *x, int rows, int k, const float *panel0, const float *pane
         acc[r][1] = _mm512_setzero_ps();
     }
     for (int i = 0; i < k; i++) {
-        __m512 b0 = _mm512_loadu_ps(panel0 + (size_t)i * CSmallGEMM_PANEL);
-        __m512 b1 = _mm512_loadu_ps(panel1 + (size_t)i * CSmallGEMM_PANEL);
+        __m512 b0 = _mm512_loadu_ps(panel0 + (size_t)i * CKernels_PANEL);
+        __m512 b1 = _mm512_loadu_ps(panel1 + (size_t)i * CKernels_PANEL);
         for (int r = 0; r < ROWS; r++) {
             if (r < rows) {
                 __m512 a = _mm512_set1_ps(x[(size_t)r * k + i]);
@@ -128,7 +128,7 @@ block512(const float *x, int rows, int k, const float *panel0, const float *pane
     for (int r = 0; r < ROWS; r++) {
         if (r < rows) {
             _mm512_storeu_ps(y + (size_t)r * ldy, acc[r][0]);
-            _mm512_storeu_ps(y + (size_t)r * ldy + CSmallGEMM_PANEL, acc[r][1]);
+            _mm512_storeu_ps(y + (size_t)r * ldy + CKernels_PANEL, acc[r][1]);
         }
     }
 }
@@ -137,9 +137,9 @@ __attribute__((target("avx512f"))) static void
 multiply_avx512(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end, float *y, int ldy) {
     int p = panel_begin;
     for (; p + 2 <= panel_end; p += 2) {
-        const float *panel0 = packed + (size_t)p * k * CSmallGEMM_PANEL;
-        const float *panel1 = panel0 + (size_t)k * CSmallGEMM_PANEL;
-        float *out = y + (size_t)p * CSmallGEMM_PANEL;
+        const float *panel0 = packed + (size_t)p * k * CKernels_PANEL;
+        const float *panel1 = panel0 + (size_t)k * CKernels_PANEL;
+        float *out = y + (size_t)p * CKernels_PANEL;
         int blocks = (m + ROWS - 1) / ROWS;
         for (int b = 0; b < blocks; b++) {
             int r = block_start(m, blocks, b);
@@ -161,23 +161,23 @@ multiply_avx512(const float *x, int m, int k, const float *packed, int panel_beg
 
 #endif
 
-void CSmallGEMM_multiply(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
+void CKernels_small_gemm(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
                          float *y, int ldy) {
-#ifdef CSMALLGEMM_X86
+#ifdef CKERNELS_X86
     if (has_avx512()) {
         multiply_avx512(x, m, k, packed, panel_begin, panel_end, y, ldy);
     } else {
         multiply_avx2(x, m, k, packed, panel_begin, panel_end, y, ldy);
     }
 #else
-    // Not reached: callers check CSmallGEMM_available() first. Kept correct all the same.
+    // Not reached: callers check CKernels_small_gemm_available() first. Kept correct all the same.
     for (int p = panel_begin; p < panel_end; p++) {
-        const float *panel = packed + (size_t)p * k * CSmallGEMM_PANEL;
+        const float *panel = packed + (size_t)p * k * CKernels_PANEL;
         for (int r = 0; r < m; r++) {
-            for (int j = 0; j < CSmallGEMM_PANEL; j++) {
+            for (int j = 0; j < CKernels_PANEL; j++) {
                 float sum = 0;
-                for (int i = 0; i < k; i++) sum += x[(size_t)r * k + i] * panel[(size_t)i * CSmallGEMM_PANEL + j];
-                y[(size_t)r * ldy + p * CSmallGEMM_PANEL + j] = sum;
+                for (int i = 0; i < k; i++) sum += x[(size_t)r * k + i] * panel[(size_t)i * CKernels_PANEL + j];
+                y[(size_t)r * ldy + p * CKernels_PANEL + j] = sum;
             }
         }
     }

@@ -1,0 +1,128 @@
+// Element-wise kernels of the encoder: exp (for the attention softmax) and bias + exact-erf GELU.
+//
+// Each loop body is written once, as plain scalar C that the compiler vectorises, and compiled
+// three times: for AVX-512, for AVX2+FMA and for baseline x86-64. The transcendental functions are
+// polynomial approximations because libm's expf and erff do not vectorise, and at one call per
+// element they would cost as much as the matrix products (a 240-token batch needs over a hundred
+// million exps).
+
+#include "ckernels.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CKERNELS_X86 1
+#endif
+
+#define ALWAYS_INLINE __attribute__((always_inline)) static inline
+
+// e^x, relative error below 1e-6 on [-87, 88]; inputs outside are clamped.
+ALWAYS_INLINE float exp_approx(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    // Round x·log2(e) to the nearest integer n by adding 1.5·2²³: the sum's low mantissa bits are n.
+    const float shifter = 12582912.0f;
+    float shifted = x * 1.44269504f + shifter;
+    float n = shifted - shifter;
+    // r = x − n·ln2 in two steps (Cody–Waite), so r keeps its low bits; |r| ≤ ln2/2.
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    // Taylor series of e^r to degree 7: the first omitted term is below 6e-9 relative.
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    // 2^n, built directly in the exponent field.
+    int bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    int scale_bits = (bits - 0x4B400000 + 127) << 23;
+    float scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    return p * scale;
+}
+
+// GELU with the exact error function, x·½·(1 + erf(x/√2)), as PyTorch's default `gelu`; erf from
+// Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7).
+ALWAYS_INLINE float gelu_approx(float x) {
+    float z = (x < 0 ? -x : x) * 0.70710678f;
+    float t = 1.0f / (1.0f + 0.3275911f * z);
+    float poly = 1.061405429f;
+    poly = poly * t - 1.453152027f;
+    poly = poly * t + 1.421413741f;
+    poly = poly * t - 0.284496736f;
+    poly = poly * t + 0.254829592f;
+    poly = poly * t;
+    float erf_abs = 1.0f - poly * exp_approx(-(z * z));
+    float erf = x < 0 ? -erf_abs : erf_abs;
+    return 0.5f * x * (1.0f + erf);
+}
+
+ALWAYS_INLINE void exp_body(const float *in, float *out, long count) {
+    for (long i = 0; i < count; i++) out[i] = exp_approx(in[i]);
+}
+
+ALWAYS_INLINE void bias_gelu_body(float *data, int rows, int columns, int stride, const float *bias, int gelu) {
+    for (int r = 0; r < rows; r++) {
+        float *line = data + (long)r * stride;
+        if (gelu) {
+            for (int c = 0; c < columns; c++) line[c] = gelu_approx(line[c] + bias[c]);
+        } else {
+            for (int c = 0; c < columns; c++) line[c] += bias[c];
+        }
+    }
+}
+
+ALWAYS_INLINE void exp_rows_body(float *data, int rows, int columns, float *inverse_sums) {
+    for (int r = 0; r < rows; r++) {
+        float *line = data + (long)r * columns;
+        float maximum = -__builtin_inff();
+        for (int c = 0; c < columns; c++) maximum = __builtin_fmaxf(maximum, line[c]);
+        float sum = 0;
+        {
+            // The sum may be taken in any order: that lets the compiler keep a partial sum per lane.
+#pragma clang fp reassociate(on)
+            for (int c = 0; c < columns; c++) {
+                float value = exp_approx(line[c] - maximum);
+                line[c] = value;
+                sum += value;
+            }
+        }
+        inverse_sums[r] = 1.0f / sum;
+    }
+}
+
+// One entry point per kernel, dispatching to the widest variant this CPU runs.
+#ifdef CKERNELS_X86
+#define VARIANTS(name, params, args)                                                       \
+    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; } \
+    __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }  \
+    static void name##_base params { name##_body args; }                                    \
+    static void name##_dispatch params {                                                   \
+        __builtin_cpu_init();                                                              \
+        if (__builtin_cpu_supports("avx512f")) name##_avx512 args;                         \
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) name##_avx2 args; \
+        else name##_base args;                                                             \
+    }
+#else
+#define VARIANTS(name, params, args) \
+    static void name##_dispatch params { name##_body args; }
+#endif
+
+VARIANTS(exp, (const float *in, float *out, long count), (in, out, count))
+VARIANTS(bias_gelu, (float *data, int rows, int columns, int stride, const float *bias, int gelu),
+         (data, rows, columns, stride, bias, gelu))
+VARIANTS(exp_rows, (float *data, int rows, int columns, float *inverse_sums), (data, rows, columns, inverse_sums))
+
+void CKernels_exp(const float *in, float *out, long count) { exp_dispatch(in, out, count); }
+
+void CKernels_bias_gelu(float *data, int rows, int columns, int stride, const float *bias, int gelu) {
+    bias_gelu_dispatch(data, rows, columns, stride, bias, gelu);
+}
+
+void CKernels_exp_rows(float *data, int rows, int columns, float *inverse_sums) {
+    exp_rows_dispatch(data, rows, columns, inverse_sums);
+}

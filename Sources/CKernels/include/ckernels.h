@@ -1,0 +1,47 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+// CPU kernels for the encoder that need the CPU's widest vectors. Each is compiled several times
+// (AVX-512, AVX2+FMA, baseline) and the best one this CPU supports is picked at run time: a
+// build for baseline x86-64 alone would leave three quarters of the vector width unused, and one
+// for a newer CPU would not start on an older one.
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: small-row matrix products
+
+/// Output columns per packed panel.
+#define CKernels_PANEL 16
+
+/// 1 when this CPU runs the small-row kernel (AVX2 and FMA), 0 otherwise.
+int CKernels_small_gemm_available(void);
+
+/// Packs `w` (`n` × `k`, row-major, `n` a multiple of 16) into panels of 16 output columns:
+/// `packed[(p·k + i)·16 + j] = w[(p·16 + j)·k + i]`. `packed` holds `n·k` floats.
+void CKernels_pack_panels(const float *w, int n, int k, float *packed);
+
+/// `y[r][p·16 + j] = Σ_i x[r][i] · w[p·16 + j][i]` for rows `r < m` and panels
+/// `panel_begin ≤ p < panel_end`, with `w` given packed. `x` is `m` × `k` (row stride `k`),
+/// `y` has row stride `ldy`. Only call when `CKernels_small_gemm_available()` is 1.
+void CKernels_small_gemm(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
+                         float *y, int ldy);
+
+// MARK: element-wise
+
+/// `out[i] = e^in[i]`; relative error below 1e-6 for inputs in [-87, 88]. `out` may be `in`.
+void CKernels_exp(const float *in, float *out, long count);
+
+/// Adds `bias` to each of `rows` rows of `columns` values (row stride `stride`), then applies
+/// exact-erf GELU when `gelu` is non-zero.
+void CKernels_bias_gelu(float *data, int rows, int columns, int stride, const float *bias, int gelu);
+
+/// Each row of `columns` values becomes `e^(x − max(row))`, and `inverse_sums[row]` the factor that
+/// normalises it to a softmax.
+void CKernels_exp_rows(float *data, int rows, int columns, float *inverse_sums);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
