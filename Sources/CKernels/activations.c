@@ -7,6 +7,7 @@
 // million exps).
 
 #include "ckernels.h"
+#include "isa.h"
 
 #include <string.h>
 
@@ -102,10 +103,11 @@ ALWAYS_INLINE void exp_rows_body(float *data, int rows, int columns, float *inve
     __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }  \
     static void name##_base params { name##_body args; }                                    \
     static void name##_dispatch params {                                                   \
-        __builtin_cpu_init();                                                              \
-        if (__builtin_cpu_supports("avx512f")) name##_avx512 args;                         \
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) name##_avx2 args; \
-        else name##_base args;                                                             \
+        switch (CKernels_isa()) {                                                          \
+        case 2: name##_avx512 args; break;                                                 \
+        case 1: name##_avx2 args; break;                                                   \
+        default: name##_base args; break;                                                  \
+        }                                                                                  \
     }
 #else
 #define VARIANTS(name, params, args) \

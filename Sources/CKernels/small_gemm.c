@@ -9,6 +9,7 @@
 // the kernel carries a target attribute and is only called when the CPU reports AVX2 and FMA.
 
 #include "ckernels.h"
+#include "isa.h"
 
 #include <stddef.h>
 
@@ -17,20 +18,8 @@
 #define CKERNELS_X86 1
 #endif
 
-#ifdef CKERNELS_X86
-static int has_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-#endif
-
 int CKernels_small_gemm_available(void) {
-#ifdef CKERNELS_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
+    return CKernels_supported_isa() >= 1;
 }
 
 void CKernels_pack_panels(const float *w, int n, int k, float *packed) {
@@ -164,7 +153,7 @@ multiply_avx512(const float *x, int m, int k, const float *packed, int panel_beg
 void CKernels_small_gemm(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
                          float *y, int ldy) {
 #ifdef CKERNELS_X86
-    if (has_avx512()) {
+    if (CKernels_isa() >= 2) {
         multiply_avx512(x, m, k, packed, panel_begin, panel_end, y, ldy);
     } else {
         multiply_avx2(x, m, k, packed, panel_begin, panel_end, y, ldy);

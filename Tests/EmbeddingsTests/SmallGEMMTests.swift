@@ -50,3 +50,68 @@ struct SmallGEMMTests {
         #expect(maxAbsDifference(alone, batched) <= 1e-5)
     }
 }
+
+@Suite("Kernel variants agree", .serialized)
+struct KernelVariantTests {
+    private func withISA<T>(_ level: Int32, _ body: () throws -> T) rethrows -> T {
+        CKernels_limit_isa(level)
+        defer { CKernels_limit_isa(2) }
+        return try body()
+    }
+
+    @Test("baseline, AVX2 and AVX-512 element-wise kernels compute the same values")
+    func elementWise() {
+        let columns = 77
+        let rows = 9
+        let input = (0..<(rows * columns)).map { Float(sin(Double($0) * 0.37)) * 9 }
+        let bias = (0..<columns).map { Float($0) * 0.01 - 0.3 }
+        var results: [[Float]] = []
+        for level: Int32 in [0, 1, 2] {
+            results.append(withISA(level) {
+                var gelu = input
+                VectorMath.addBias(&gelu, rows: rows, columns: columns, stride: columns, bias: bias, gelu: true)
+                var softmax = input
+                var sums = [Float](repeating: 0, count: rows)
+                VectorMath.exponentiateRows(&softmax, rows: rows, columns: columns, inverseSums: &sums)
+                return gelu + softmax + sums
+            })
+        }
+        for other in results.dropFirst() {
+            let worst = zip(results[0], other).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? .nan
+            #expect(worst <= 1e-6)
+        }
+    }
+
+    @Test("the OpenBLAS path and the packed kernel embed short texts alike")
+    func openBLASSmallPath() throws {
+        let directory = try realModelDirectory()
+        let embedder = try SentenceEmbedder(directory: directory)
+        let plain = CPUBertEncoder(weights: embedder.weights, threadCount: 2, smallRowKernel: false)
+        #expect(plain.packedLayers == nil)
+        for golden in try goldenCases() where golden.inputIDs.count <= CPUBertEncoder.smallPassRows {
+            let viaOpenBLAS = plain.encode([golden.inputIDs])[0]
+            let viaPacked = try embedder.embedBlocking(tokenized: [golden.inputIDs])[0]
+            #expect(maxAbsDifference(viaOpenBLAS, viaPacked) <= 1e-5, "\(golden.text.debugDescription)")
+            #expect(cosine(viaOpenBLAS, golden.embedding) >= 0.99999)
+        }
+    }
+
+    @Test("the AVX2 small-row kernel agrees with the AVX-512 one")
+    func smallGEMMVariants() throws {
+        try #require(CKernels_small_gemm_available() == 1, "this CPU lacks AVX2/FMA; the kernel is not used here")
+        let rows = 13, inputs = 384, outputs = 1152
+        let weight = (0..<(outputs * inputs)).map { Float(cos(Double($0) * 0.011)) * 0.05 }
+        let input = (0..<(rows * inputs)).map { Float(sin(Double($0) * 0.07)) }
+        var packed = [Float](repeating: 0, count: outputs * inputs)
+        CKernels_pack_panels(weight, Int32(outputs), Int32(inputs), &packed)
+        var results: [[Float]] = []
+        for level: Int32 in [1, 2] {
+            results.append(withISA(level) {
+                var out = [Float](repeating: .nan, count: rows * outputs)
+                CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed, 0, Int32(outputs / 16), &out, Int32(outputs))
+                return out
+            })
+        }
+        #expect(zip(results[0], results[1]).allSatisfy { abs($0 - $1) <= 1e-4 })
+    }
+}

@@ -10,6 +10,10 @@
 extern "C" {
 #endif
 
+/// Caps the instruction set the kernels may use: 0 baseline, 1 AVX2+FMA, 2 AVX-512 (the default:
+/// the best the CPU has). Lets the tests run every variant on one machine; safe to call at any time.
+void CKernels_limit_isa(int level);
+
 // MARK: small-row matrix products
 
 /// Output columns per packed panel.

@@ -48,8 +48,10 @@ public struct EmbeddingBenchmarkReport: Sendable, Codable {
 /// Measures the CPU embedding path: the matrix-product rate on the layer shapes, embedding
 /// throughput, single-query latency, tokenizer speed, model load time and peak memory.
 public struct EmbeddingBenchmark: Sendable {
-    /// Seconds each throughput figure is measured over (at least one batch runs).
+    /// Seconds each throughput figure is measured over, split into ``trials`` runs.
     public var secondsPerMeasurement: Double = 3
+    /// Timed runs per throughput figure; the best is reported.
+    public var trials = 5
     /// Texts per batch for the throughput figures.
     public var batchSize = 32
     /// Lengths (in word pieces) measured for throughput.
@@ -76,8 +78,7 @@ public struct EmbeddingBenchmark: Sendable {
         var throughput: [ThroughputResult] = []
         for length in lengths {
             let texts = generator.texts(count: batchSize * 8, tokens: length)
-            let seconds = try timeBatches(texts: texts, batchSize: batchSize, embedder: embedder)
-            let sentences = seconds.sentencesPerSecond
+            let sentences = try sentencesPerSecond(texts: texts, batchSize: batchSize, embedder: embedder)
             throughput.append(ThroughputResult(
                 tokensPerText: length, batchSize: batchSize, sentencesPerSecond: sentences,
                 tokensPerSecond: sentences * Double(length),
@@ -110,23 +111,35 @@ public struct EmbeddingBenchmark: Sendable {
             peakResidentMegabytes: peakResidentMegabytes())
     }
 
-    private struct Rate { var sentencesPerSecond: Double }
-
-    private func timeBatches(texts: [String], batchSize: Int, embedder: SentenceEmbedder) throws -> Rate {
+    /// Sentences per second over `texts` in batches, the best of ``trials`` timed runs.
+    private func sentencesPerSecond(texts: [String], batchSize: Int, embedder: SentenceEmbedder) throws -> Double {
         let batches = stride(from: 0, to: texts.count, by: batchSize).map { Array(texts[$0..<min($0 + batchSize, texts.count)]) }
         _ = try embedder.embedBlocking(batches[0])  // warm-up: scratch buffers, page faults
-        var sentences = 0
-        let start = DispatchTime.now().uptimeNanoseconds
-        var elapsed = 0.0
         var index = 0
-        repeat {
+        return try bestRate(seconds: secondsPerMeasurement) {
             let batch = batches[index % batches.count]
-            _ = try embedder.embedBlocking(batch)
-            sentences += batch.count
             index += 1
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        } while elapsed < secondsPerMeasurement
-        return Rate(sentencesPerSecond: Double(sentences) / elapsed)
+            _ = try embedder.embedBlocking(batch)
+            return Double(batch.count)
+        }
+    }
+
+    /// The highest rate (units per second) of ``trials`` runs of `work`, each repeated for an equal
+    /// share of `seconds`. On a shared machine, other tenants only ever slow a run down, so the
+    /// best run is the one closest to what the code itself can do.
+    private func bestRate(seconds: Double, _ work: () throws -> Double) rethrows -> Double {
+        var best = 0.0
+        for _ in 0..<trials {
+            var units = 0.0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                units += try work()
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < seconds / Double(trials)
+            best = max(best, units / elapsed)
+        }
+        return best
     }
 
     /// sgemm on the four dense shapes of a layer, split across threads exactly as the encoder splits them.
@@ -149,16 +162,11 @@ public struct EmbeddingBenchmark: Sendable {
                 }
             }
             run()
-            var repetitions = 0
-            let start = DispatchTime.now().uptimeNanoseconds
-            var elapsed = 0.0
-            repeat {
+            let flopsPerSecond = bestRate(seconds: 1) {
                 run()
-                repetitions += 1
-                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } while elapsed < 0.5
-            let flops = 2 * Double(rows * k * n) * Double(repetitions)
-            return GEMMResult(m: rows, k: k, n: n, gflops: flops / elapsed / 1e9)
+                return 2 * Double(rows * k * n)
+            }
+            return GEMMResult(m: rows, k: k, n: n, gflops: flopsPerSecond / 1e9)
         }
     }
 

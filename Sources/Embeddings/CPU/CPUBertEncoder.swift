@@ -36,13 +36,15 @@ final class CPUBertEncoder: @unchecked Sendable {
     private var scratch = Scratch()
     private let pool: WorkerPool
 
-    init(weights: BertWeights, threadCount: Int, maxTokensPerPass: Int = 2048) {
+    /// - Parameter smallRowKernel: use the packed kernel for short passes where the CPU allows
+    ///   (tests turn it off to check the OpenBLAS path gives the same vectors).
+    init(weights: BertWeights, threadCount: Int, maxTokensPerPass: Int = 2048, smallRowKernel: Bool = true) {
         self.weights = weights
         self.threadCount = max(1, threadCount)
         self.maxTokensPerPass = max(maxTokensPerPass, weights.configuration.maxPositions)
         openblas_set_num_threads(1)
         pool = WorkerPool(threadCount: self.threadCount)
-        packedLayers = PackedLayerWeights.pack(weights, pool: pool)
+        packedLayers = smallRowKernel ? PackedLayerWeights.pack(weights, pool: pool) : nil
     }
 
     deinit {
