@@ -3,10 +3,10 @@
 // OpenBLAS packs its operands on every call. With a handful of rows that repacking of the weights
 // (42 MB per query for MiniLM) costs a third of the query's time, and its micro-kernels are tuned
 // for many rows. Here the weights are packed once into 16-column panels, and a register-blocked
-// AVX2/FMA kernel streams each panel exactly once while every row of the input reuses it from L1.
+// kernel (AVX-512, or AVX2+FMA) streams each panel once while every input row reuses it from cache.
 //
-// Swift cannot compile one function for AVX2 and pick it at run time, which is why this is C:
-// the kernel carries a target attribute and is only called when the CPU reports AVX2 and FMA.
+// Swift cannot compile one function for AVX2 and pick it at run time, which is why this is C: the
+// kernels carry target attributes and are only called when the CPU reports the features.
 
 #include "ckernels.h"
 #include "isa.h"
@@ -44,6 +44,27 @@ void CKernels_pack_panels(const float *w, int n, int k, float *packed) {
 // not 6 + 2): a block of few rows has too few accumulators to hide the FMA latency.
 static inline int block_start(int m, int blocks, int b) { return (int)((long)m * b / blocks); }
 
+// Runs CALL(n) for each block of the `m` rows of `x`, with `in` and `o` pointing at the block's
+// first input and output row and `n` its row count as a literal, so that every call site inlines
+// a copy of the block kernel specialised for that count.
+#define FOR_EACH_ROW_BLOCK(m, k, x, out, ldy, CALL)                                          \
+    do {                                                                                     \
+        int blocks_ = ((m) + ROWS - 1) / ROWS;                                               \
+        for (int b_ = 0; b_ < blocks_; b_++) {                                               \
+            int r_ = block_start((m), blocks_, b_);                                          \
+            const float *in = (x) + (size_t)r_ * (k);                                        \
+            float *o = (out) + (size_t)r_ * (ldy);                                           \
+            switch (block_start((m), blocks_, b_ + 1) - r_) {                                \
+            case 6: CALL(6); break;                                                          \
+            case 5: CALL(5); break;                                                          \
+            case 4: CALL(4); break;                                                          \
+            case 3: CALL(3); break;                                                          \
+            case 2: CALL(2); break;                                                          \
+            default: CALL(1); break;                                                         \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+
 // One block of up to ROWS rows against one panel. `rows` is a compile-time constant at each call
 // site below, so the compiler unrolls the row loops and keeps everything in registers.
 __attribute__((target("avx2,fma"), always_inline)) static inline void
@@ -77,20 +98,9 @@ multiply_avx2(const float *x, int m, int k, const float *packed, int panel_begin
     for (int p = panel_begin; p < panel_end; p++) {
         const float *panel = packed + (size_t)p * k * CKernels_PANEL;
         float *out = y + (size_t)p * CKernels_PANEL;
-        int blocks = (m + ROWS - 1) / ROWS;
-        for (int b = 0; b < blocks; b++) {
-            int r = block_start(m, blocks, b);
-            const float *in = x + (size_t)r * k;
-            float *o = out + (size_t)r * ldy;
-            switch (block_start(m, blocks, b + 1) - r) {
-            case 6: block(in, 6, k, panel, o, ldy); break;
-            case 5: block(in, 5, k, panel, o, ldy); break;
-            case 4: block(in, 4, k, panel, o, ldy); break;
-            case 3: block(in, 3, k, panel, o, ldy); break;
-            case 2: block(in, 2, k, panel, o, ldy); break;
-            default: block(in, 1, k, panel, o, ldy); break;
-            }
-        }
+#define BLOCK_AVX2(n) block(in, n, k, panel, o, ldy)
+        FOR_EACH_ROW_BLOCK(m, k, x, out, ldy, BLOCK_AVX2);
+#undef BLOCK_AVX2
     }
 }
 
@@ -129,20 +139,9 @@ multiply_avx512(const float *x, int m, int k, const float *packed, int panel_beg
         const float *panel0 = packed + (size_t)p * k * CKernels_PANEL;
         const float *panel1 = panel0 + (size_t)k * CKernels_PANEL;
         float *out = y + (size_t)p * CKernels_PANEL;
-        int blocks = (m + ROWS - 1) / ROWS;
-        for (int b = 0; b < blocks; b++) {
-            int r = block_start(m, blocks, b);
-            const float *in = x + (size_t)r * k;
-            float *o = out + (size_t)r * ldy;
-            switch (block_start(m, blocks, b + 1) - r) {
-            case 6: block512(in, 6, k, panel0, panel1, o, ldy); break;
-            case 5: block512(in, 5, k, panel0, panel1, o, ldy); break;
-            case 4: block512(in, 4, k, panel0, panel1, o, ldy); break;
-            case 3: block512(in, 3, k, panel0, panel1, o, ldy); break;
-            case 2: block512(in, 2, k, panel0, panel1, o, ldy); break;
-            default: block512(in, 1, k, panel0, panel1, o, ldy); break;
-            }
-        }
+#define BLOCK_AVX512(n) block512(in, n, k, panel0, panel1, o, ldy)
+        FOR_EACH_ROW_BLOCK(m, k, x, out, ldy, BLOCK_AVX512);
+#undef BLOCK_AVX512
     }
     // An odd panel left over goes through the AVX2 kernel (every AVX-512 CPU has AVX2 and FMA).
     if (p < panel_end) multiply_avx2(x, m, k, packed, p, panel_end, y, ldy);

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// The `mcp-rag` command line.
-
+@main
 struct MCPRag: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcp-rag",

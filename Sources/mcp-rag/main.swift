@@ -1,2 +1,0 @@
-BLASCoreSelection.reexecIfBeneficial()
-MCPRag.main()
