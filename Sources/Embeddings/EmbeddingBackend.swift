@@ -20,7 +20,8 @@ public struct CPUBackend: EmbeddingBackend {
     /// A CPU backend over `weights`, splitting work across `threads` workers (default: all cores).
     public init(weights: BertWeights, threads: Int? = nil, maxTokensPerPass: Int = 2048) {
         encoder = CPUBertEncoder(
-            weights: weights, threadCount: threads ?? ProcessInfoCores.active, maxTokensPerPass: maxTokensPerPass)
+            weights: weights, threadCount: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            maxTokensPerPass: maxTokensPerPass)
     }
 
     public var name: String { "cpu" }
@@ -32,10 +33,6 @@ public struct CPUBackend: EmbeddingBackend {
         try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
         return encoder.encode(sequences)
     }
-}
-
-enum ProcessInfoCores {
-    static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
 }
 
 /// Token sequences a backend cannot run: empty, longer than the model reads, or holding ids outside
