@@ -99,3 +99,19 @@ struct EmbeddingInputTests {
         #expect(try embedder.embedBlocking(tokenized: [good])[0].count == 384)
     }
 }
+
+@Suite("Benchmark inputs")
+struct BenchmarkTextTests {
+    @Test("generated texts have exactly the requested number of word pieces, and differ")
+    func exactLengths() throws {
+        let tokenizer = try BertTokenizer(modelDirectory: try realModelDirectory())
+        let generator = BenchmarkTexts(tokenizer: tokenizer, maxLength: 256)
+        for length in [3, 32, 240] {
+            let texts = generator.texts(count: 8, tokens: length)
+            #expect(texts.allSatisfy { tokenizer.encode($0, maxLength: 1000).count == length })
+            #expect(Set(texts).count > 1)
+        }
+        // Never longer than the model reads.
+        #expect(generator.texts(count: 1, tokens: 400).allSatisfy { tokenizer.encode($0, maxLength: 1000).count == 256 })
+    }
+}

@@ -162,7 +162,7 @@ public struct EmbeddingBenchmark: Sendable {
                 }
             }
             run()
-            let flopsPerSecond = bestRate(seconds: 1) {
+            let flopsPerSecond = bestRate(seconds: min(1, secondsPerMeasurement)) {
                 run()
                 return 2 * Double(rows * k * n)
             }
@@ -210,12 +210,22 @@ public struct BenchmarkTexts: Sendable {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         return (0..<count).map { _ in
             var text = ""
-            while tokenizer.encode(text, maxLength: Int.max / 2).count < target {
+            var length = tokenizer.encode(text, maxLength: Int.max / 2).count
+            while length < target {
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                let word = Self.words[Int(state >> 33) % Self.words.count]
-                let candidate = text.isEmpty ? word : text + " " + word
-                if tokenizer.encode(candidate, maxLength: Int.max / 2).count > target { break }
+                var word = Self.words[Int(state >> 33) % Self.words.count]
+                var candidate = text.isEmpty ? word : text + " " + word
+                var candidateLength = tokenizer.encode(candidate, maxLength: Int.max / 2).count
+                if candidateLength > target {
+                    // A word of several pieces overshot: finish with one-piece words instead.
+                    word = "the"
+                    candidate = text.isEmpty ? word : text + " " + word
+                    candidateLength = tokenizer.encode(candidate, maxLength: Int.max / 2).count
+                }
+                // Stop rather than loop if the vocabulary cannot spell even that in one piece.
+                guard candidateLength > length, candidateLength <= target else { break }
                 text = candidate
+                length = candidateLength
             }
             return text
         }
