@@ -1,14 +1,13 @@
 import CKernels
 import Foundation
 
-/// Element-wise kernels for the encoder: bias + GELU and softmax (in CKernels, whose variants use
+/// Element-wise kernels for the encoder: bias + GELU and the softmax's exponentials (in CKernels, whose variants use
 /// the CPU's widest vectors: they are the costly ones), LayerNorm and scaling (here, in Swift).
 ///
 /// The Swift loops use 8-lane SIMD vectors with a scalar tail; wider vectors spill registers when
 /// the build targets baseline x86-64.
 enum VectorMath {
     typealias Vector = SIMD8<Float>
-    typealias IntVector = SIMD8<Int32>
     static let lanes = Vector.scalarCount
 
     // MARK: bias and GELU
@@ -24,16 +23,6 @@ enum VectorMath {
     }
 
     // MARK: softmax
-
-    /// Softmax of each of `rows` rows of length `columns`, in place.
-    static func softmaxRows(_ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))
-        defer { inverseSums.deallocate() }
-        exponentiateRows(data, rows: rows, columns: columns, inverseSums: inverseSums)
-        for row in 0..<rows {
-            scale(data + row * columns, count: columns, by: inverseSums[row])
-        }
-    }
 
     /// The first two thirds of a softmax: each row becomes `exp(x − max(row))`, and `inverseSums[row]`
     /// receives the factor that would normalise it.

@@ -14,7 +14,7 @@ final class WorkerPool: Sendable {
     let threadCount: Int
     private let state: WorkerPoolState
 
-    /// A pool of `threadCount - 1` worker threads (the caller is the last one).
+    /// A pool of `threadCount - 1` worker threads; the calling thread makes up the count.
     init(threadCount: Int) {
         self.threadCount = max(1, threadCount)
         state = WorkerPoolState(workerCount: self.threadCount - 1)
