@@ -7,10 +7,14 @@ let package = Package(
     products: [
         .executable(name: "mcp-rag", targets: ["mcp-rag"]),
         .library(name: "Embeddings", targets: ["Embeddings"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "KnowledgeBase", targets: ["KnowledgeBase"]),
+        .library(name: "MCPServer", targets: ["MCPServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
@@ -18,6 +22,12 @@ let package = Package(
             name: "COpenBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
+        ),
+        // SQLite 3 with FTS5 (Debian: libsqlite3-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
         // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
         // cannot target one function at a CPU feature): the small-row matrix product against
@@ -32,9 +42,42 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The SQLite knowledge store (sources, chunks, FTS5, the in-memory vector matrix), query
+        // statistics and the result cache.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "CSQLite",
+                "COpenBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Configuration, loading and chunking documents, ingestion, the query service, health.
+        .target(
+            name: "KnowledgeBase",
+            dependencies: [
+                "Storage",
+                "Embeddings",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The MCP tools (schemas, annotations, handlers) over the official Swift SDK.
+        .target(
+            name: "MCPServer",
+            dependencies: [
+                "KnowledgeBase",
+                "Storage",
+                "Embeddings",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "mcp-rag",
             dependencies: [
+                "MCPServer",
+                "KnowledgeBase",
+                "Storage",
                 "Embeddings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -44,6 +87,14 @@ let package = Package(
             name: "EmbeddingsTests",
             dependencies: ["Embeddings", "CKernels", "COpenBLAS"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage"]
+        ),
+        .testTarget(
+            name: "KnowledgeBaseTests",
+            dependencies: ["KnowledgeBase", "Storage", "Embeddings"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,1 @@
+// The knowledge base: configuration, ingestion, queries. (Filled in by the following commits.)
