@@ -1,0 +1,124 @@
+@testable import Storage
+import Testing
+
+@Suite struct VectorIndexTests {
+    private static let technologies = ["swift", "postgres", "redis"]
+
+    /// An index of `count` random unit vectors, technologies in turn, with the same rows as a list.
+    private func makeIndex(count: Int, dimension: Int, seed: UInt64) -> (VectorIndex, [Row]) {
+        var generator = SeededGenerator(seed: seed)
+        let index = VectorIndex(dimension: dimension)
+        var rows: [Row] = []
+        for row in 0..<count {
+            let entry: Row = (id: "chunk-\(row)", technology: Self.technologies[row % 3],
+                              vector: randomUnitVector(dimension: dimension, using: &generator))
+            index.upsert(id: entry.id, technology: entry.technology, vector: entry.vector)
+            rows.append(entry)
+        }
+        return (index, rows)
+    }
+
+    private typealias Row = (id: String, technology: String, vector: [Float])
+
+    private func dot(_ first: [Float], _ second: [Float]) -> Double {
+        var sum = 0.0
+        for (a, b) in zip(first, second) { sum += Double(a) * Double(b) }
+        return sum
+    }
+
+    /// The expected scores: every row scored in double precision and fully sorted, best first.
+    private func bruteForceScores(_ rows: [Row], query: [Float], limit: Int, technology: String?) -> [Double] {
+        let eligible = rows.filter { technology == nil || $0.technology == technology }
+        let scores = eligible.map { dot($0.vector, query) }
+        return Array(scores.sorted(by: >).prefix(max(0, limit)))
+    }
+
+    @Test(arguments: [(1, 1), (7, 3), (50, 10), (50, 50), (300, 5), (300, 400), (1000, 25)])
+    func topKMatchesBruteForce(count: Int, limit: Int) throws {
+        let dimension = 24
+        let (index, rows) = makeIndex(count: count, dimension: dimension, seed: UInt64(count * 31 + limit))
+        let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
+        var generator = SeededGenerator(seed: 99)
+        for technology in [nil, "swift", "redis"] as [String?] {
+            let query = randomUnitVector(dimension: dimension, using: &generator)
+            let found = index.search(query: query, limit: limit, technology: technology)
+            let expected = bruteForceScores(rows, query: query, limit: limit, technology: technology)
+            // BLAS sums in its own order, so scores are compared within rounding rather than ids
+            // (two rows within rounding of each other may come in either order).
+            #expect(found.count == expected.count)
+            #expect(Set(found.map(\.id)).count == found.count)
+            for (result, score) in zip(found, expected) {
+                #expect(abs(result.score - score) < 1e-5)
+                let row = try #require(byID[result.id])
+                #expect(abs(dot(row.vector, query) - result.score) < 1e-5)
+                if let technology { #expect(row.technology == technology) }
+            }
+        }
+    }
+
+    @Test func scoresAreDotProducts() {
+        let index = VectorIndex(dimension: 3)
+        index.upsert(id: "x", technology: "t", vector: [1, 0, 0])
+        index.upsert(id: "y", technology: "t", vector: [0, 1, 0])
+        index.upsert(id: "d", technology: "t", vector: [0.6, 0.8, 0])
+        let found = index.search(query: [0.6, 0.8, 0], limit: 3, technology: nil)
+        #expect(found.map(\.id) == ["d", "y", "x"])
+        #expect(abs(found[0].score - 1) < 1e-6)
+        #expect(abs(found[1].score - 0.8) < 1e-6)
+        #expect(abs(found[2].score - 0.6) < 1e-6)
+    }
+
+    @Test func tiesGoToTheSmallerID() {
+        let index = VectorIndex(dimension: 2)
+        for id in ["c", "a", "d", "b"] { index.upsert(id: id, technology: "t", vector: [1, 0]) }
+        #expect(index.search(query: [1, 0], limit: 3, technology: nil).map(\.id) == ["a", "b", "c"])
+    }
+
+    @Test func emptyIndexAndDegenerateLimits() {
+        let index = VectorIndex(dimension: 4)
+        #expect(index.count == 0)
+        #expect(index.search(query: [1, 0, 0, 0], limit: 10, technology: nil).isEmpty)
+        index.upsert(id: "a", technology: "t", vector: [1, 0, 0, 0])
+        #expect(index.search(query: [1, 0, 0, 0], limit: 0, technology: nil).isEmpty)
+        #expect(index.search(query: [1, 0, 0, 0], limit: -1, technology: nil).isEmpty)
+        #expect(index.search(query: [1, 0, 0, 0], limit: 10, technology: nil).map(\.id) == ["a"])
+        #expect(index.search(query: [1, 0, 0, 0], limit: 10, technology: "unknown").isEmpty)
+    }
+
+    @Test func removeSwapsTheLastRowIn() {
+        let (index, rows) = makeIndex(count: 20, dimension: 8, seed: 5)
+        #expect(index.remove("chunk-3"))
+        #expect(!index.remove("chunk-3"))
+        #expect(index.remove("chunk-19"))  // the last row itself
+        #expect(index.count == 18)
+        #expect(!index.contains("chunk-3"))
+        for row in rows where row.id != "chunk-3" && row.id != "chunk-19" {
+            #expect(index.vector(for: row.id) == row.vector)
+            #expect(index.technology(for: row.id) == row.technology)
+            // Each remaining vector is its own best match.
+            #expect(index.search(query: row.vector, limit: 1, technology: nil).first?.id == row.id)
+        }
+        for row in rows { _ = index.remove(row.id) }
+        #expect(index.count == 0)
+        #expect(index.search(query: rows[0].vector, limit: 5, technology: nil).isEmpty)
+    }
+
+    @Test func upsertReplacesInPlaceAndRelabels() {
+        let index = VectorIndex(dimension: 2)
+        index.upsert(id: "a", technology: "swift", vector: [1, 0])
+        index.upsert(id: "a", technology: "redis", vector: [0, 1])
+        #expect(index.count == 1)
+        #expect(index.vector(for: "a") == [0, 1])
+        #expect(index.search(query: [0, 1], limit: 1, technology: "swift").isEmpty)
+        #expect(index.setTechnology("swift", for: "a"))
+        #expect(!index.setTechnology("swift", for: "missing"))
+        #expect(index.search(query: [0, 1], limit: 1, technology: "swift").map(\.id) == ["a"])
+    }
+
+    @Test func memoryGrowsWithTheMatrix() {
+        let index = VectorIndex(dimension: 384)
+        let empty = index.memoryBytes
+        index.reserveCapacity(100)
+        #expect(index.memoryBytes >= empty + 100 * 384 * 4)
+    }
+}
