@@ -1,0 +1,79 @@
+/// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
+enum KnowledgeStoreSchema {
+    /// The schema version this build writes and reads.
+    static let version = 1
+
+    /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
+    /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
+    /// second copy of the text; triggers keep it in step with every insert, delete and text change,
+    /// including deletes cascading from `sources`. Vectors are blobs of native-order float32.
+    static let version1 = """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE sources (
+            source TEXT PRIMARY KEY,
+            technology TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            chunk_count INTEGER NOT NULL,
+            ingested_at REAL NOT NULL
+        );
+        CREATE TABLE chunks (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL REFERENCES sources(source) ON DELETE CASCADE,
+            heading TEXT NOT NULL,
+            technology TEXT NOT NULL,
+            text TEXT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX chunks_by_source ON chunks(source);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, heading,
+            content = 'chunks', content_rowid = 'rowid',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
+        END;
+        CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+                VALUES ('delete', old.rowid, old.text, old.heading);
+        END;
+        -- Only text changes touch the index: relabelling a technology leaves it alone.
+        CREATE TRIGGER chunks_fts_update AFTER UPDATE OF text, heading ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+                VALUES ('delete', old.rowid, old.text, old.heading);
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
+        END;
+        """
+
+    /// Creates the schema in a new database, or checks an existing one: its version and its
+    /// vector dimension must match. `path` only serves the error messages.
+    static func prepare(_ connection: SQLiteConnection, dimension: Int, path: String) throws {
+        // The version is read inside the write transaction so two processes opening a new file
+        // at once cannot both decide to create the tables.
+        try connection.transaction {
+            let found = try connection.scalarInt("PRAGMA user_version") ?? 0
+            if found == 0 {
+                try connection.execute(version1)
+                let insert = try connection.cached("INSERT INTO meta(key, value) VALUES ('dimension', ?1)")
+                try insert.bind(String(dimension), at: 1)
+                try insert.run()
+                try connection.execute("PRAGMA user_version = \(version)")
+            } else if found > version {
+                throw KnowledgeStoreError.newerSchema(version: found, supported: version, path: path)
+            }
+        }
+        let select = try connection.cached("SELECT value FROM meta WHERE key = 'dimension'")
+        defer { select.reset() }
+        guard try select.step(), let stored = Int(select.string(at: 0)) else {
+            throw KnowledgeStoreError.missingDimension(path: path)
+        }
+        guard stored == dimension else {
+            throw KnowledgeStoreError.dimensionMismatch(stored: stored, loaded: dimension, path: path)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+extension SQLiteKnowledgeStore {
+    /// The `limit` chunks whose vectors are most similar to `vector` (cosine similarity), best first,
+    /// optionally only those labelled `technology`.
+    ///
+    /// Throws `KnowledgeStoreError.wrongVectorLength` when `vector` does not have `dimension` values.
+    public func semanticSearch(vector: [Float], limit: Int, technology: String?) throws -> [ScoredChunk] {
+        guard vector.count == dimension else {
+            throw KnowledgeStoreError.wrongVectorLength(chunk: nil, count: vector.count, expected: dimension)
+        }
+        // Searches take turns: one sgemv streams the whole matrix and is bound by memory
+        // bandwidth (OpenBLAS already splits a large one over threads), so running them side by
+        // side would gain little.
+        return vectors.withLock { $0.search(query: vector, limit: limit, technology: technology) }
+    }
+
+    /// The `limit` chunks best matching the words of `text` by BM25 (score: the positive `-bm25`,
+    /// higher is better), best first, optionally only those labelled `technology`.
+    ///
+    /// Any text is accepted: only its words are searched for (see `FTSQuery`), and a chunk
+    /// containing any of them matches. Text without letters or digits finds nothing.
+    public func keywordSearch(_ text: String, limit: Int, technology: String?) throws -> [ScoredChunk] {
+        guard limit > 0, let match = FTSQuery.matchExpression(for: text) else { return [] }
+        return try reader.withLock { connection in
+            // Heading matches count half as much as text matches: headings are short and shared
+            // by every chunk of a section. Ties go to the smaller id so results are reproducible.
+            let select = try connection.cached("""
+                SELECT chunks.id, -bm25(chunks_fts, 1.0, 0.5) AS score
+                FROM chunks_fts JOIN chunks ON chunks.rowid = chunks_fts.rowid
+                WHERE chunks_fts MATCH ?1 AND (?2 IS NULL OR chunks.technology = ?2)
+                ORDER BY score DESC, chunks.id
+                LIMIT ?3
+                """)
+            try select.bind(match, at: 1)
+            try select.bind(technology, at: 2)
+            try select.bind(limit, at: 3)
+            var results: [ScoredChunk] = []
+            try select.forEachRow { results.append(ScoredChunk(id: select.string(at: 0), score: select.double(at: 1))) }
+            return results
+        }
+    }
+}

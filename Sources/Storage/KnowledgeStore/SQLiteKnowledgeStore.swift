@@ -1,0 +1,184 @@
+import CSQLite
+import Foundation
+import Logging
+
+/// The knowledge base on disk: one SQLite file with the sources, their chunks (text, metadata,
+/// vector) and an FTS5 index for keyword search, plus every vector in memory for semantic search.
+///
+/// Synchronous and thread-safe; calls block (on SQLite's locks, on disk), so callers run them on
+/// their own threads. Writes go through one connection and keyword searches through another, so a
+/// long ingest transaction does not hold up searches (WAL lets the reader see the last commit).
+/// The in-memory vectors follow each write once it has committed.
+public final class SQLiteKnowledgeStore: Sendable {
+    /// The database file.
+    public let path: String
+    /// Number of floats in every vector.
+    public let dimension: Int
+    let logger: Logger
+    /// Every write, and the FTS integrity check (an INSERT command), go through this connection.
+    let writer: Locked<SQLiteConnection>
+    /// Reads that must not wait for a write transaction.
+    let reader: Locked<SQLiteConnection>
+    /// Lock order: `writer` before `vectors`, never the reverse.
+    let vectors: Locked<VectorIndex>
+
+    /// Opens the store at `path` (creating the file and its folder if missing) for vectors of
+    /// `dimension` floats, and loads every stored vector into memory.
+    ///
+    /// Throws `KnowledgeStoreError.dimensionMismatch` when the file was built for another dimension.
+    public init(path: String, dimension: Int, logger: Logger) throws {
+        precondition(dimension > 0, "a knowledge store needs a positive vector dimension")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let writer = try SQLiteConnection(path: path)
+        try KnowledgeStoreSchema.prepare(writer, dimension: dimension, path: path)
+        // Opened after the writer, which has created the file and switched it to WAL.
+        let reader = try SQLiteConnection(path: path, readOnly: true)
+        let index = try Self.loadVectors(from: reader, dimension: dimension)
+        self.path = path
+        self.dimension = dimension
+        self.logger = logger
+        self.writer = Locked(writer)
+        self.reader = Locked(reader)
+        self.vectors = Locked(index)
+        logger.debug("knowledge store opened", metadata: [
+            "rag.store.path": "\(path)", "rag.store.chunks": "\(index.count)",
+            "rag.store.vector_bytes": "\(index.memoryBytes)",
+        ])
+    }
+
+    private static func loadVectors(from connection: SQLiteConnection, dimension: Int) throws -> VectorIndex {
+        let index = VectorIndex(dimension: dimension)
+        index.reserveCapacity(try connection.scalarInt("SELECT count(*) FROM chunks") ?? 0)
+        let expectedBytes = dimension * MemoryLayout<Float>.size
+        let select = try connection.prepare("SELECT id, technology, vector FROM chunks ORDER BY rowid")
+        try select.forEachRow {
+            let id = select.string(at: 0)
+            let bytes = select.byteCount(at: 2)
+            guard bytes == expectedBytes else {
+                throw KnowledgeStoreError.corruptVector(chunk: id, bytes: bytes, expected: expectedBytes)
+            }
+            index.upsert(id: id, technology: select.string(at: 1), vector: select.floats(at: 2))
+        }
+        return index
+    }
+
+    // MARK: sources
+
+    /// The ledger entry for `source`, nil when it was never ingested (or has been removed).
+    public func source(_ source: String) throws -> SourceRecord? {
+        try reader.withLock { connection in
+            let select = try connection.cached("""
+                SELECT source, technology, content_hash, chunk_count, ingested_at FROM sources WHERE source = ?1
+                """)
+            try select.bind(source, at: 1)
+            defer { select.reset() }
+            return try select.step() ? Self.sourceRecord(from: select) : nil
+        }
+    }
+
+    /// Every source, ordered by name.
+    public func listSources() throws -> [SourceRecord] {
+        try reader.withLock { connection in
+            let select = try connection.cached("""
+                SELECT source, technology, content_hash, chunk_count, ingested_at FROM sources ORDER BY source
+                """)
+            var records: [SourceRecord] = []
+            try select.forEachRow { records.append(Self.sourceRecord(from: select)) }
+            return records
+        }
+    }
+
+    /// The distinct technology labels of the stored sources, sorted.
+    public func technologies() throws -> [String] {
+        try reader.withLock { connection in
+            let select = try connection.cached("SELECT DISTINCT technology FROM sources ORDER BY technology")
+            var labels: [String] = []
+            try select.forEachRow { labels.append(select.string(at: 0)) }
+            return labels
+        }
+    }
+
+    private static func sourceRecord(from row: SQLiteStatement) -> SourceRecord {
+        SourceRecord(source: row.string(at: 0), technology: row.string(at: 1), contentHash: row.string(at: 2),
+                     chunkCount: row.int(at: 3), ingestedAt: Date(timeIntervalSince1970: row.double(at: 4)))
+    }
+
+    // MARK: chunks
+
+    /// Number of chunks stored.
+    public func chunkCount() -> Int {
+        vectors.withLock { $0.count }
+    }
+
+    /// Bytes of memory held by the vector matrix and its bookkeeping.
+    public var vectorMemoryBytes: Int {
+        vectors.withLock { $0.memoryBytes }
+    }
+
+    /// The stored vectors of those of `ids` that exist, so an ingest can skip embedding them again.
+    public func existingVectors(ids: [String]) throws -> [String: [Float]] {
+        vectors.withLock { index in
+            var found: [String: [Float]] = [:]
+            for id in ids {
+                if let vector = index.vector(for: id) { found[id] = vector }
+            }
+            return found
+        }
+    }
+
+    /// The stored chunks among `ids` (missing ids are left out), by id.
+    public func chunks(ids: [String]) throws -> [String: StoredChunk] {
+        try reader.withLock { connection in
+            let select = try connection.cached("SELECT id, source, heading, technology, text FROM chunks WHERE id = ?1")
+            var found: [String: StoredChunk] = [:]
+            for id in ids where found[id] == nil {
+                try select.bind(id, at: 1)
+                try select.forEachRow {
+                    found[id] = StoredChunk(id: select.string(at: 0), source: select.string(at: 1),
+                                            heading: select.string(at: 2), technology: select.string(at: 3),
+                                            text: select.string(at: 4))
+                }
+            }
+            return found
+        }
+    }
+
+    // MARK: health
+
+    /// Runs a trivial query on the reading connection: throws when the database cannot be read.
+    public func ping() throws {
+        _ = try reader.withLock { try $0.scalarInt("SELECT 1") }
+    }
+
+    /// SQLite's `PRAGMA integrity_check` report followed by the FTS index's check against the
+    /// chunks: "ok" when both are fine, otherwise the problems found, one per line.
+    ///
+    /// Reads the whole file: meant for a health command, not for every request.
+    public func integrityCheck() throws -> String {
+        // A connection of its own, so the long scan holds up neither searches nor writes.
+        let connection = try SQLiteConnection(path: path, readOnly: true)
+        let check = try connection.prepare("PRAGMA integrity_check")
+        var problems: [String] = []
+        try check.forEachRow {
+            let line = check.string(at: 0)
+            if line != "ok" { problems.append(line) }
+        }
+        if let fts = try ftsIntegrityProblem() { problems.append("chunks_fts: \(fts)") }
+        return problems.isEmpty ? "ok" : problems.joined(separator: "\n")
+    }
+
+    /// Nil when the FTS index matches the chunks table, otherwise SQLite's description of the mismatch.
+    func ftsIntegrityProblem() throws -> String? {
+        try writer.withLock { connection in
+            do {
+                // rank = 1 compares the index with the content table too; without it SQLite 3.40
+                // only checks the index's internal structure and misses a missed delete or insert.
+                try connection.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+                return nil
+            } catch let error as SQLiteError where error.primaryCode == SQLITE_CORRUPT {
+                return error.message
+            }
+        }
+    }
+}

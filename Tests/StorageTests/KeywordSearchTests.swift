@@ -1,0 +1,82 @@
+import Foundation
+@testable import Storage
+import Testing
+
+@Suite struct KeywordSearchTests {
+    @Test func termsAreWordsLowercasedDistinctAndCapped() {
+        #expect(FTSQuery.terms(in: "C++ AND \"quoted\" NEAR(x y) pre* -neg col:val Naïve naïve") ==
+                ["c", "and", "quoted", "near", "x", "y", "pre", "neg", "col", "val", "naïve"])
+        #expect(FTSQuery.terms(in: "  🙂 ?! ").isEmpty)
+        let many = (0..<200).map { "w\($0)" }.joined(separator: " ")
+        #expect(FTSQuery.terms(in: many).count == FTSQuery.maximumTerms)
+        #expect(FTSQuery.matchExpression(for: "Hello, world") == "\"hello\" OR \"world\"")
+        #expect(FTSQuery.matchExpression(for: "...") == nil)
+    }
+
+    private let documents = [
+        makeChunk("install", source: "swift.md", text: "Install Swift on Linux with swiftly, then run swift build."),
+        makeChunk("vacuum", source: "pg.md", technology: "postgres",
+                  text: "VACUUM reclaims storage occupied by dead tuples; autovacuum tunes when tables are vacuumed."),
+        makeChunk("persist", source: "redis.md", technology: "redis",
+                  text: "Redis persistence: RDB snapshots and the AOF log. Tables are not a Redis concept."),
+    ]
+
+    private func withDocuments(_ body: (SQLiteKnowledgeStore) throws -> Void) throws {
+        try withStore { store, _ in
+            for source in ["swift.md", "pg.md", "redis.md"] {
+                let chunks = documents.filter { $0.source == source }
+                _ = try store.replaceSource(makeRecord(source, technology: chunks[0].technology, chunks: chunks),
+                                            chunks: chunks)
+            }
+            try body(store)
+        }
+    }
+
+    @Test func ranksTheObviousDocumentFirst() throws {
+        try withDocuments { store in
+            let found = try store.keywordSearch("How do I VACUUM my Postgres tables?", limit: 3, technology: nil)
+            #expect(found.first?.id == "vacuum")
+            #expect(found.allSatisfy { $0.score > 0 })
+            #expect(zip(found, found.dropFirst()).allSatisfy { $0.score >= $1.score })
+            #expect(try store.keywordSearch("swiftly", limit: 3, technology: nil).map(\.id) == ["install"])
+        }
+    }
+
+    @Test func technologyFilterApplies() throws {
+        try withDocuments { store throws in
+            #expect(try store.keywordSearch("tables", limit: 5, technology: "redis").map(\.id) == ["persist"])
+            #expect(try store.keywordSearch("vacuum", limit: 5, technology: "redis").isEmpty)
+            #expect(try store.keywordSearch("tables", limit: 5, technology: "nothing").isEmpty)
+            #expect(Set(try store.keywordSearch("tables", limit: 5, technology: nil).map(\.id)) == ["vacuum", "persist"])
+            #expect(try store.keywordSearch("tables", limit: 1, technology: nil).count == 1)
+            #expect(try store.keywordSearch("tables", limit: 0, technology: nil).isEmpty)
+        }
+    }
+
+    @Test func hostileTextNeverFails() throws {
+        let hostile = [
+            "", "   ", "\"", "\"\"\"", "'; DROP TABLE chunks; --", "NEAR(", "NEAR(vacuum tables, 2)", "*", "vac*",
+            "-vacuum", "text:vacuum", "heading:", "AND", "OR", "NOT", "vacuum AND OR NOT", "(vacuum", "vacuum)",
+            "{text heading}: vacuum", "^vacuum", "+", "🙂🔥", "👩‍💻 swift", "\u{0}", "\\", "%_", "x\"y",
+            String(repeating: "vacuum \"NEAR( ", count: 800), String(repeating: "é", count: 10_000),
+        ]
+        try withDocuments { store throws in
+            for text in hostile {
+                #expect(throws: Never.self) { _ = try store.keywordSearch(text, limit: 5, technology: nil) }
+                #expect(throws: Never.self) { _ = try store.keywordSearch(text, limit: 5, technology: text) }
+            }
+            #expect(try store.keywordSearch("NEAR(vacuum tables, 2)", limit: 5, technology: nil).first?.id == "vacuum")
+            #expect(try store.keywordSearch("🙂🔥", limit: 5, technology: nil).isEmpty)
+            #expect(store.chunkCount() == 3)
+        }
+    }
+
+    @Test func stemmingAndDiacriticsMatch() throws {
+        try withStore { store, _ in
+            let chunks = [makeChunk("cafe", text: "Le café est ouvert"), makeChunk("run", text: "She was running")]
+            _ = try store.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
+            #expect(try store.keywordSearch("cafe", limit: 5, technology: nil).map(\.id) == ["cafe"])
+            #expect(try store.keywordSearch("runs", limit: 5, technology: nil).map(\.id) == ["run"])
+        }
+    }
+}
