@@ -63,6 +63,7 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
         Self(.chunkOwnedByAnotherSource(id: id, owner: owner, source: source))
     }
 
+    /// What went wrong and, where there is one, what to do about it.
     public var description: String {
         switch code {
         case let .dimensionMismatch(stored, loaded, path):

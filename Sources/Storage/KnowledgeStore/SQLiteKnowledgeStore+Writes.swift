@@ -26,10 +26,7 @@ extension SQLiteKnowledgeStore {
     public func removeSource(_ source: String) throws -> Int? {
         try writer.withLock { connection in
             let removed: [String]? = try connection.transaction {
-                let exists = try connection.cached("SELECT 1 FROM sources WHERE source = ?1")
-                try exists.bind(source, at: 1)
-                defer { exists.reset() }
-                guard try exists.step() else { return nil }
+                guard try Self.technology(of: source, on: connection) != nil else { return nil }
                 let ids = try Self.chunkIDs(of: source, on: connection)
                 let deleteChunks = try connection.cached("DELETE FROM chunks WHERE source = ?1")
                 try deleteChunks.bind(source, at: 1)
@@ -162,6 +159,7 @@ extension SQLiteKnowledgeStore {
         try insert.run()
     }
 
+    /// The technology label of `source`, nil when the source is not stored.
     private static func technology(of source: String, on connection: SQLiteConnection) throws -> String? {
         let select = try connection.cached("SELECT technology FROM sources WHERE source = ?1")
         try select.bind(source, at: 1)
@@ -169,6 +167,7 @@ extension SQLiteKnowledgeStore {
         return try select.step() ? select.string(at: 0) : nil
     }
 
+    /// The source holding chunk `id`, nil when no source does.
     private static func owner(of id: String, on connection: SQLiteConnection) throws -> String? {
         let select = try connection.cached("SELECT source FROM chunks WHERE id = ?1")
         try select.bind(id, at: 1)
