@@ -1,0 +1,304 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A document read and decoded: its kind and its text, ready to be split into sections.
+public struct LoadedDocument: Sendable, Equatable {
+    /// The kind the file was read as (an HTML file stays `.html`, although its text is Markdown-like).
+    public var kind: DocumentKind
+    /// The text: valid Unicode, LF line ends, no byte-order mark. For HTML, the Markdown-like text
+    /// the page was turned into; for MDX, the Markdown without its top-level `import`/`export` lines.
+    public var text: String
+
+    public init(kind: DocumentKind, text: String) {
+        self.kind = kind
+        self.text = text
+    }
+}
+
+/// Why a file was not loaded although it could be read: the caller reports it and goes on.
+public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
+    /// The file's extension names no supported kind (the extension, without the dot).
+    case unsupportedType(extension: String)
+    /// A directory, device, FIFO or socket.
+    case notRegularFile
+    /// The file is larger than the configured limit.
+    case tooLarge(bytes: Int, limit: Int)
+    /// A NUL byte in the first 8 KiB: a binary file.
+    case binary
+    /// The bytes are not UTF-8; `offset` is where the first invalid sequence begins.
+    case notUTF8(offset: Int)
+
+    public var description: String {
+        switch self {
+        case .unsupportedType(let ext):
+            ext.isEmpty ? "unsupported file type" : "unsupported file type \".\(ext)\""
+        case .notRegularFile:
+            "not a regular file"
+        case .tooLarge(let bytes, let limit):
+            "too large (\(bytes) bytes; the limit is \(limit))"
+        case .binary:
+            "binary content (a NUL byte in the first 8 KiB)"
+        case .notUTF8(let offset):
+            "not UTF-8 text (invalid byte sequence at offset \(offset))"
+        }
+    }
+}
+
+/// The result of loading one file: the document, or why it was skipped.
+public enum DocumentLoadOutcome: Sendable, Equatable {
+    case loaded(LoadedDocument)
+    case skipped(SkipReason)
+
+    /// The document, or nil when skipped.
+    public var document: LoadedDocument? {
+        if case .loaded(let document) = self { document } else { nil }
+    }
+
+    /// The reason, or nil when loaded.
+    public var skipReason: SkipReason? {
+        if case .skipped(let reason) = self { reason } else { nil }
+    }
+}
+
+/// A file that could not be read at all (as opposed to one read and skipped): names the path and
+/// keeps the system's error number.
+public struct DocumentLoadError: Error, Sendable, Equatable, CustomStringConvertible {
+    private enum Code: Sendable, Equatable {
+        case open
+        case read
+    }
+
+    private let code: Code
+    /// The file's path.
+    public let path: String
+    /// The `errno` the failing call left.
+    public let errorNumber: Int32
+
+    private init(_ code: Code, path: String, errorNumber: Int32) {
+        self.code = code
+        self.path = path
+        self.errorNumber = errorNumber
+    }
+
+    /// `open` or `stat` failed (no such file, permission denied, …).
+    public static func cannotOpen(_ path: String, errorNumber: Int32) -> DocumentLoadError {
+        DocumentLoadError(.open, path: path, errorNumber: errorNumber)
+    }
+
+    /// Reading the open file failed.
+    public static func cannotRead(_ path: String, errorNumber: Int32) -> DocumentLoadError {
+        DocumentLoadError(.read, path: path, errorNumber: errorNumber)
+    }
+
+    /// True when the file does not exist.
+    public var isNotFound: Bool { code == .open && errorNumber == ENOENT }
+
+    public var description: String {
+        let what = code == .open ? "cannot open" : "cannot read"
+        return "\(what) \(path): \(String(cString: strerror(errorNumber)))"
+    }
+}
+
+/// Reads files into `LoadedDocument`s: detects the kind, refuses binary, non-UTF-8 and oversized
+/// files with a `SkipReason`, and normalises the text (BOM, line ends, HTML, MDX).
+///
+/// The value is immutable and may be shared between tasks.
+public struct DocumentLoader: Sendable {
+    /// Settings for `DocumentLoader`.
+    public struct Configuration: Sendable, Equatable {
+        /// Files larger than this many bytes are skipped.
+        public var maxFileBytes: Int
+
+        /// - Parameter maxFileBytes: the size limit; 10 MiB by default.
+        public init(maxFileBytes: Int = 10 * 1024 * 1024) {
+            self.maxFileBytes = maxFileBytes
+        }
+    }
+
+    /// How many leading bytes are searched for a NUL.
+    public static let binarySniffLength = 8 * 1024
+
+    /// The settings in force.
+    public let configuration: Configuration
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Loads the file at `url`, with the kind its name implies.
+    ///
+    /// - Returns: the document, or the reason it is skipped (unsupported type, not a regular file,
+    ///   too large, binary, not UTF-8).
+    /// - Throws: `DocumentLoadError` when the file cannot be opened or read.
+    public func load(url: URL) throws(DocumentLoadError) -> DocumentLoadOutcome {
+        guard let kind = DocumentKind(url: url) else {
+            let name = url.lastPathComponent
+            let ext = name.lastIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? ""
+            return .skipped(.unsupportedType(extension: ext))
+        }
+        switch try FileContents.read(path: url.path, limit: configuration.maxFileBytes) {
+        case .notRegularFile:
+            return .skipped(.notRegularFile)
+        case .tooLarge(let size):
+            return .skipped(.tooLarge(bytes: size, limit: configuration.maxFileBytes))
+        case .bytes(let bytes):
+            return load(bytes: bytes, kind: kind)
+        }
+    }
+
+    /// Decodes bytes already read (the size limit applies here too).
+    public func load(bytes: some Collection<UInt8>, kind: DocumentKind) -> DocumentLoadOutcome {
+        guard bytes.count <= configuration.maxFileBytes else {
+            return .skipped(.tooLarge(bytes: bytes.count, limit: configuration.maxFileBytes))
+        }
+        if bytes.prefix(Self.binarySniffLength).contains(0) {
+            return .skipped(.binary)
+        }
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) {
+            body = body.dropFirst(3)
+        }
+        let normalised = Self.normalisingLineEnds(body)
+        guard let decoded = Self.decodeUTF8(normalised) else {
+            // The offset is counted in the file, so add back the BOM when there was one.
+            let offset = Self.firstInvalidUTF8Offset(body) + (bytes.count - body.count)
+            return .skipped(.notUTF8(offset: offset))
+        }
+        let text: String
+        switch kind {
+        case .html:
+            text = HTMLText.markdown(fromHTML: decoded)
+        case .mdx:
+            text = MDX.strippingModuleLines(decoded)
+        default:
+            text = decoded
+        }
+        return .loaded(LoadedDocument(kind: kind, text: text))
+    }
+
+    /// Lowercase hex SHA-256 of the file's bytes, read in 1 MiB pieces: the change-detection hash.
+    ///
+    /// - Throws: `DocumentLoadError` when the file cannot be opened or read.
+    public func contentHash(of url: URL) throws(DocumentLoadError) -> String {
+        var hasher = SHA256()
+        try FileContents.stream(path: url.path) { hasher.update($0) }
+        return SHA256.hex(hasher.finalize())
+    }
+
+    /// `bytes` with CRLF and lone CR turned into LF.
+    static func normalisingLineEnds(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var afterCR = false
+        for byte in bytes {
+            if byte == 0x0D {
+                out.append(0x0A)
+                afterCR = true
+            } else {
+                if !(byte == 0x0A && afterCR) { out.append(byte) }
+                afterCR = false
+            }
+        }
+        return out
+    }
+
+    /// The string `bytes` spell, or nil when they are not well-formed UTF-8.
+    static func decodeUTF8(_ bytes: [UInt8]) -> String? {
+        if #available(macOS 15, *) {
+            return String(validating: bytes, as: UTF8.self)
+        }
+        let decoded = String(decoding: bytes, as: UTF8.self)
+        return decoded.utf8.elementsEqual(bytes) ? decoded : nil
+    }
+
+    /// Where the first ill-formed UTF-8 sequence of `bytes` starts (its length when there is none).
+    static func firstInvalidUTF8Offset(_ bytes: some Collection<UInt8>) -> Int {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return offset
+            case .error:
+                return offset
+            }
+        }
+    }
+}
+
+/// Whole-file reads with POSIX calls, so failures keep their `errno` and FIFOs are never opened
+/// for a blocking read.
+enum FileContents {
+    enum Result {
+        case bytes([UInt8])
+        case notRegularFile
+        case tooLarge(Int)
+    }
+
+    /// Reads the whole file if it is a regular file of at most `limit` bytes.
+    static func read(path: String, limit: Int) throws(DocumentLoadError) -> Result {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .cannotOpen(path, errorNumber: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return .notRegularFile }
+        guard Int(info.st_size) <= limit else { return .tooLarge(Int(info.st_size)) }
+
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(info.st_size))
+        var total = 0
+        var overLimit = false
+        try stream(path: path) { piece in
+            total += piece.count
+            if total > limit {
+                overLimit = true  // it grew since the stat
+            } else {
+                bytes.append(contentsOf: piece)
+            }
+        }
+        return overLimit ? .tooLarge(total) : .bytes(bytes)
+    }
+
+    /// Calls `body` with successive pieces of the file (each at most 1 MiB).
+    static func stream(path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(DocumentLoadError) {
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw .cannotOpen(path, errorNumber: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .cannotOpen(path, errorNumber: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .cannotRead(path, errorNumber: EISDIR) }
+
+        let capacity = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = systemRead(fd, buffer.baseAddress, capacity)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .cannotRead(path, errorNumber: errno)
+            }
+            if count == 0 { return }
+            body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+    }
+}
+
+/// `read(2)`, named so it does not clash with the methods called `read`.
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.read(fd, buffer, count)
+    #elseif canImport(Musl)
+    Musl.read(fd, buffer, count)
+    #else
+    Darwin.read(fd, buffer, count)
+    #endif
+}

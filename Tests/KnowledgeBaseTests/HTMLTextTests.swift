@@ -1,0 +1,115 @@
+import Testing
+@testable import KnowledgeBase
+
+@Suite struct HTMLTextTests {
+    func convert(_ html: String) -> String { HTMLText.markdown(fromHTML: html) }
+
+    @Test func headingsParagraphsAndLists() {
+        let html = """
+            <!DOCTYPE html>
+            <html><head><title>Page title</title><meta charset="utf-8">
+            <style>body { color: red } h1 > p { }</style></head>
+            <body>
+              <h1>Getting   <em>started</em></h1>
+              <p>First paragraph
+                 spread over lines.</p>
+              <div>Second<br>line</div>
+              <h2 class="x">Install</h2>
+              <ul><li>one</li><li>two<ul><li>nested</li></ul></li></ul>
+              <h3></h3>
+              <table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>
+            </body></html>
+            """
+        #expect(convert(html) == """
+            # Getting started
+
+            First paragraph spread over lines.
+
+            Second
+            line
+
+            ## Install
+
+            - one
+            - two
+              - nested
+
+            a b
+            c d
+            """)
+    }
+
+    @Test func scriptsStylesCommentsAndSVGVanish() {
+        let html = """
+            <p>keep 1</p>
+            <script type="text/javascript">if (a < b && c > d) { document.write("<p>no</p>") }</script>
+            <p>keep 2</p><!-- a comment with <p>tags</p> -->
+            <noscript><p>enable JavaScript</p></noscript>
+            <template><p>template</p></template>
+            <svg viewBox="0 0 10 10"><svg><text>inner</text></svg><text>outer</text></svg>
+            <STYLE>.x { }</STYLE>
+            <p>keep 3</p>
+            """
+        #expect(convert(html) == "keep 1\n\nkeep 2\n\nkeep 3")
+    }
+
+    @Test func entitiesAreDecoded() {
+        let html = "<p>&lt;tag&gt; &amp;&amp; &quot;q&quot; &apos;a&apos; x&nbsp;y &copy; &mdash; &#65;&#x42;&#X43; &#128512; &unknown; & alone &#; &#0; &#xD800;</p>"
+        #expect(convert(html) == "<tag> && \"q\" 'a' x y © — ABC 😀 &unknown; & alone &#; \u{FFFD} \u{FFFD}")
+    }
+
+    @Test func preBecomesAFencedBlock() {
+        let html = """
+            <p>Run:</p>
+            <pre><code class="language-swift">let x = 1
+            if x &lt; 2 {
+                print(x)   // <b>kept</b> indentation
+            }
+            </code></pre>
+            <p>Inline <code>let y</code> code.</p>
+            <pre>has ``` inside</pre>
+            """
+        #expect(convert(html) == """
+            Run:
+
+            ```swift
+            let x = 1
+            if x < 2 {
+                print(x)   // kept indentation
+            }
+            ```
+
+            Inline `let y` code.
+
+            ````
+            has ``` inside
+            ````
+            """)
+    }
+
+    @Test func malformedInputNeverBreaksTheScanner() {
+        // Unclosed tags, a bare `<`, `>` inside a quoted attribute, an unterminated comment.
+        #expect(convert("<p>a < b and 1<2</p>") == "a < b and 1<2")
+        #expect(convert("<a title=\"x > y\" href='z'>link</a> text") == "link text")
+        #expect(convert("<p>open <b>bold <i>both") == "open bold both")
+        #expect(convert("text <!-- never closed <p>hidden</p>") == "text")
+        #expect(convert("<h2>Unclosed heading<p>body") == "## Unclosed heading body")
+        #expect(convert("<script>never closed") == "")
+        #expect(convert("<a title=\"unterminated>text</a> after") == "text after")
+        #expect(convert("<pre>unclosed pre\n  indented") == "```\nunclosed pre\n  indented\n```")
+        #expect(convert("a <") == "a <")
+        #expect(convert("<") == "<")
+        #expect(convert("&") == "&")
+        #expect(convert("&#x110000000000000000000;") == "\u{FFFD}")
+        #expect(convert("</p></div></pre></code></h1>text") == "text")
+        // Every prefix of a messy document converts without trapping.
+        let messy = "<div a='1' b=\"2>\"><h1>T&amp;<x</h1><pre>c<!--d--></pre><script>s</scr"
+        for length in 0...messy.count {
+            _ = convert(String(messy.prefix(length)))
+        }
+    }
+
+    @Test func runsOfBlankLinesCollapse() {
+        #expect(convert("<p>a</p><p></p><div></div><br><br><br><p>b</p>") == "a\n\nb")
+    }
+}
