@@ -7,6 +7,7 @@ public struct DocumentSection: Sendable, Equatable {
     /// The section's lines, as written (not trimmed), without the heading line itself.
     public var text: String
 
+    /// A section under `headingPath` holding `text`.
     public init(headingPath: [String], text: String) {
         self.headingPath = headingPath
         self.text = text
