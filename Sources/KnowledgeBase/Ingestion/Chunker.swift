@@ -9,6 +9,7 @@ public struct TextChunk: Sendable, Equatable {
     /// The chunk's position in its document, from 0.
     public var ordinal: Int
 
+    /// A chunk with the given fields.
     public init(heading: String, text: String, ordinal: Int) {
         self.heading = heading
         self.text = text

@@ -16,6 +16,7 @@ public struct LoadedDocument: Sendable, Equatable {
     /// the page was turned into; for MDX, the Markdown without its top-level `import`/`export` lines.
     public var text: String
 
+    /// A document of `kind` with `text` as it stands (no normalisation is applied here).
     public init(kind: DocumentKind, text: String) {
         self.kind = kind
         self.text = text
@@ -35,6 +36,7 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     /// The bytes are not UTF-8; `offset` is where the first invalid sequence begins.
     case notUTF8(offset: Int)
 
+    /// A short phrase for the skipped-file report ("binary content (…)").
     public var description: String {
         switch self {
         case .unsupportedType(let ext):
@@ -53,7 +55,9 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
 
 /// The result of loading one file: the document, or why it was skipped.
 public enum DocumentLoadOutcome: Sendable, Equatable {
+    /// The file was read and decoded.
     case loaded(LoadedDocument)
+    /// The file was left out, for this reason.
     case skipped(SkipReason)
 
     /// The document, or nil when skipped.
@@ -100,6 +104,7 @@ public struct DocumentLoadError: Error, Sendable, Equatable, CustomStringConvert
     /// True when the file does not exist.
     public var isNotFound: Bool { code == .open && errorNumber == ENOENT }
 
+    /// "cannot open PATH: No such file or directory" and the like.
     public var description: String {
         let what = code == .open ? "cannot open" : "cannot read"
         return "\(what) \(path): \(String(cString: strerror(errorNumber)))"
@@ -128,6 +133,7 @@ public struct DocumentLoader: Sendable {
     /// The settings in force.
     public let configuration: Configuration
 
+    /// A loader with `configuration` (10 MiB limit by default).
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
     }

@@ -7,6 +7,7 @@ public struct DocumentSection: Sendable, Equatable {
     /// The section's lines, as written (not trimmed), without the heading line itself.
     public var text: String
 
+    /// A section under `headingPath` holding `text`.
     public init(headingPath: [String], text: String) {
         self.headingPath = headingPath
         self.text = text
@@ -112,6 +113,7 @@ public enum SectionSplitter {
 
     /// The level and title of an ATX heading line, or nil.
     static func atxHeading(_ line: Substring) -> (Int, String)? {
+        guard TextLines.firstSignificantByte(line) == UInt8(ascii: "#") else { return nil }
         let bytes = Array(line.utf8)
         var index = 0
         while index < bytes.count, index < 4, bytes[index] == UInt8(ascii: " ") { index += 1 }
@@ -140,7 +142,10 @@ public enum SectionSplitter {
 
     /// 1 for a "===" underline, 2 for "---", nil for anything else.
     static func setextLevel(_ line: Substring) -> Int? {
-        guard TextLines.indentation(line) <= 3 else { return nil }
+        let lead = TextLines.firstSignificantByte(line)
+        guard lead == UInt8(ascii: "=") || lead == UInt8(ascii: "-"), TextLines.indentation(line) <= 3 else {
+            return nil
+        }
         let body = TextLines.trimmed(line)
         guard let first = body.first, first == "=" || first == "-" else { return nil }
         return body.allSatisfy { $0 == first } ? (first == "=" ? 1 : 2) : nil
@@ -148,7 +153,9 @@ public enum SectionSplitter {
 
     /// A thematic break: three or more `-`, `*` or `_` (spaces between allowed), indented at most three.
     static func isThematicBreak(_ line: Substring) -> Bool {
-        guard TextLines.indentation(line) <= 3 else { return false }
+        let lead = TextLines.firstSignificantByte(line)
+        guard lead == UInt8(ascii: "-") || lead == UInt8(ascii: "*") || lead == UInt8(ascii: "_"),
+              TextLines.indentation(line) <= 3 else { return false }
         let marks = line.filter { $0 != " " && $0 != "\t" }
         guard let first = marks.first, first == "-" || first == "*" || first == "_" else { return false }
         return marks.count >= 3 && marks.allSatisfy { $0 == first }

@@ -38,6 +38,11 @@ enum TextLines {
         return width
     }
 
+    /// The first byte that is not a space or tab, for cheap rejection before a closer look.
+    static func firstSignificantByte(_ line: Substring) -> UInt8? {
+        line.utf8.first { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+    }
+
     /// `line` without leading and trailing spaces and tabs.
     static func trimmed(_ line: Substring) -> Substring {
         var result = line
@@ -65,6 +70,8 @@ struct CodeFence: Equatable {
 
     /// The fence `line` opens, or nil when it opens none.
     static func opening(_ line: Substring) -> CodeFence? {
+        let lead = TextLines.firstSignificantByte(line)
+        guard lead == UInt8(ascii: "`") || lead == UInt8(ascii: "~") else { return nil }
         let bytes = Array(line.utf8)
         var index = 0
         while index < bytes.count, index < 4, bytes[index] == UInt8(ascii: " ") { index += 1 }
@@ -81,6 +88,7 @@ struct CodeFence: Equatable {
 
     /// True when `line` closes this fence: the same character, at least as many, nothing after.
     func isClosed(by line: Substring) -> Bool {
+        guard TextLines.firstSignificantByte(line) == character else { return false }
         let bytes = Array(line.utf8)
         var index = 0
         while index < bytes.count, index < 4, bytes[index] == UInt8(ascii: " ") { index += 1 }
