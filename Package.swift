@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "mcp-rag",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mcp-rag", targets: ["mcp-rag"]),
         .library(name: "Embeddings", targets: ["Embeddings"]),
@@ -95,6 +95,10 @@ let package = Package(
         .testTarget(
             name: "KnowledgeBaseTests",
             dependencies: ["KnowledgeBase", "Storage", "Embeddings"]
+        ),
+        .testTarget(
+            name: "MCPServerTests",
+            dependencies: ["MCPServer", "KnowledgeBase", .product(name: "MCP", package: "swift-sdk")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,16 +1,15 @@
 import ArgumentParser
+import KnowledgeBase
 
-/// The `mcp-rag` command line.
+/// The `mcp-rag` command line. With no subcommand it serves MCP over stdio.
 @main
-struct MCPRag: ParsableCommand {
+struct MCPRag: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcp-rag",
         abstract: "A retrieval knowledge base for AI assistants, served over the Model Context Protocol.",
         version: MCPRagVersion.current,
-        subcommands: [EmbedCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, SelftestCommand.self, IngestCommand.self, QueryCommand.self,
+                      ConfigCommand.self, EmbedCommand.self, BenchCommand.self],
+        defaultSubcommand: ServeCommand.self
     )
-}
-
-enum MCPRagVersion {
-    static let current = "0.1.0"
 }

@@ -36,3 +36,8 @@ def golden() -> list:
 
     fixture = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "golden.jsonl"
     return [json.loads(line) for line in fixture.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -98,7 +98,7 @@ public struct ReplaceOutcome: Sendable, Equatable {
 
 /// One tracked query: how often it was asked and when last.
 public struct TrackedQuery: Sendable, Equatable, Codable {
-    /// The query as first asked (whitespace collapsed), for display.
+    /// The query as most recently asked (whitespace collapsed, case kept), for display.
     public var query: String
     /// How many times its normalised form was asked within the retention window.
     public var count: Int

@@ -1,0 +1,63 @@
+import Dispatch
+import Foundation
+import Logging
+import Storage
+import Synchronization
+
+/// Runs the most asked queries once at startup so their answers are cached before anyone asks.
+///
+/// Warming uses the defaults a client would (5 results, the default mode) and the technology filter
+/// each query was last asked with; it does not count as asking (the tracker is left alone).
+public final class CacheWarmer: Sendable {
+    /// What the last warm-up did.
+    public struct Statistics: Sendable, Codable, Equatable {
+        /// Queries answered into the cache.
+        public var warmed: Int
+        /// When the last warm-up finished; nil before the first.
+        public var lastWarmAt: Date?
+        /// How long it took, in milliseconds.
+        public var warmMs: Double?
+        /// Set while a warm-up is running.
+        public var running: Bool
+    }
+
+    private let queries: QueryService
+    private let tracker: any QueryTracker
+    private let topQueries: Int
+    private let logger: Logger
+    private let statistics = Mutex(Statistics(warmed: 0, lastWarmAt: nil, warmMs: nil, running: false))
+
+    public init(queries: QueryService, tracker: any QueryTracker, topQueries: Int, logger: Logger) {
+        self.queries = queries
+        self.tracker = tracker
+        self.topQueries = topQueries
+        self.logger = logger
+    }
+
+    /// The figures of the last warm-up.
+    public var current: Statistics { statistics.withLock { $0 } }
+
+    /// Answers the top queries into the cache; failures are logged and skipped.
+    public func warm() async {
+        guard topQueries > 0 else { return }
+        statistics.withLock { $0.running = true }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let tracker = self.tracker
+        let limit = topQueries
+        let top = (try? await BlockingExecutor.run { try tracker.topQueries(limit: limit, now: Date()) }) ?? []
+        var warmed = 0
+        for entry in top {
+            if Task.isCancelled { break }
+            let request = QueryRequest(query: entry.query, technology: entry.technologyFilter, tracked: false)
+            do {
+                let response = try await queries.query(request)
+                if !response.degraded { warmed += 1 }
+            } catch {
+                logger.debug("cache warming skipped a query", metadata: ["rag.warm.error": "\(error)"])
+            }
+        }
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        statistics.withLock { $0 = Statistics(warmed: warmed, lastWarmAt: Date(), warmMs: milliseconds, running: false) }
+        logger.info("result cache warmed", metadata: ["rag.warm.queries": "\(warmed)", "rag.warm.ms": "\(Int(milliseconds))"])
+    }
+}

@@ -1,0 +1,100 @@
+import Embeddings
+import Foundation
+import Storage
+
+/// A file read and chunked, waiting for its new chunks' vectors before it is written.
+struct PreparedFile: Sendable {
+    /// A chunk with its id and the text the model sees.
+    struct Draft: Sendable {
+        let id: String
+        let chunk: TextChunk
+        /// The heading path and the text: the heading often names what a passage is about when
+        /// the passage itself does not ("Linux" above "run the installer").
+        let embeddingText: String
+    }
+
+    let source: SourceRecord
+    let drafts: [Draft]
+    /// Vectors known so far: reused from the store, then filled in by embedding.
+    var vectors: [String: [Float]]
+
+    /// The drafts still without a vector.
+    var missing: [Draft] { drafts.filter { vectors[$0.id] == nil } }
+
+    /// The records to write; every draft must have its vector by now.
+    func records() throws -> (SourceRecord, [ChunkRecord]) {
+        let chunks = try drafts.map { draft in
+            guard let vector = vectors[draft.id] else {
+                throw IngestInconsistency("chunk \(draft.chunk.ordinal) of \(source.source) was never embedded")
+            }
+            return ChunkRecord(id: draft.id, source: source.source, heading: draft.chunk.heading, technology: source.technology,
+                               text: draft.chunk.text, ordinal: draft.chunk.ordinal, vector: vector)
+        }
+        return (source, chunks)
+    }
+}
+
+/// An internal inconsistency during ingestion (a bug, not bad input).
+struct IngestInconsistency: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Turns one path into a `PreparedFile`, or says why there is nothing to write.
+struct FilePreparer: Sendable {
+    enum Outcome: Sendable {
+        /// Same bytes and label as the stored version.
+        case unchanged
+        case skipped(String)
+        case ready(PreparedFile)
+    }
+
+    let store: SQLiteKnowledgeStore
+    let technology: String
+    let loader: DocumentLoader
+    let chunker: Chunker
+
+    init(store: SQLiteKnowledgeStore, technology: String, maxFileBytes: Int, tokenizer: BertTokenizer) {
+        self.store = store
+        self.technology = technology
+        loader = DocumentLoader(configuration: .init(maxFileBytes: maxFileBytes))
+        chunker = Chunker(tokenizer: tokenizer)
+    }
+
+    /// Reads `path` (absolute and resolved). Blocking: call it off the cooperative pool.
+    func prepare(_ path: String) throws -> Outcome {
+        let url = URL(fileURLWithPath: path)
+        guard let kind = DocumentKind(url: url) else {
+            return .skipped(SkipReason.unsupportedType(extension: url.pathExtension).description)
+        }
+        // Hashing first makes an unchanged file cost one read: no decoding, chunking or embedding.
+        let hash = try loader.contentHash(of: url)
+        let stored = try store.source(path)
+        if let stored, stored.contentHash == hash, stored.technology == technology {
+            return .unchanged
+        }
+        let document: LoadedDocument
+        switch try loader.load(url: url) {
+        case .skipped(let reason): return .skipped(reason.description)
+        case .loaded(let loaded): document = loaded
+        }
+        var chunks = chunker.chunks(of: document)
+        if case .sourceCode = kind {
+            // Code has no headings; the file name is what a reader would look for.
+            chunks = chunks.map { TextChunk(heading: $0.heading.isEmpty ? url.lastPathComponent : $0.heading, text: $0.text,
+                                            ordinal: $0.ordinal) }
+        }
+        guard !chunks.isEmpty else { return .skipped("no text to index") }
+        let ids = ChunkID.make(source: path, chunks: chunks)
+        let drafts = zip(ids, chunks).map { id, chunk in
+            PreparedFile.Draft(id: id, chunk: chunk,
+                               embeddingText: chunk.heading.isEmpty ? chunk.text : chunk.heading + "\n" + chunk.text)
+        }
+        // A label change keeps every chunk's text but not its id (ids do not include the label),
+        // so vectors are reused and only the rows are rewritten.
+        let known = try store.existingVectors(ids: ids)
+        let record = SourceRecord(source: path, technology: technology, contentHash: hash, chunkCount: drafts.count,
+                                  ingestedAt: Date())
+        return .ready(PreparedFile(source: record, drafts: drafts, vectors: known))
+    }
+}

@@ -1,0 +1,153 @@
+import Dispatch
+import Embeddings
+import Foundation
+import Logging
+import Storage
+
+/// Reads files into the knowledge base: load, chunk, embed what is new, write each file in one
+/// transaction.
+///
+/// Unchanged files (same bytes, same label) are recognised by their hash and cost one read.
+/// Chunks whose id is already stored reuse their vector, so editing one paragraph re-embeds one
+/// chunk. Embedding runs in small bulk batches through `EmbeddingService`, so a query arriving
+/// mid-ingest waits for at most one batch.
+public final class Ingestor: Sendable {
+    /// Chunks per embedding job: small enough that a query waits little behind one, large enough
+    /// that the matrix products stay efficient (16 × ~200 tokens is ~3,000 rows).
+    static let embeddingBatch = 16
+    /// Chunks gathered across files before embedding, so small files share batches.
+    static let pendingChunkTarget = 64
+
+    private let store: SQLiteKnowledgeStore
+    private let embeddings: EmbeddingService
+    private let cache: any ResultCache
+    private let maxFileBytes: Int
+    private let maxFiles: Int
+    private let logger: Logger
+
+    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache, maxFileBytes: Int,
+                maxFiles: Int, logger: Logger) {
+        self.store = store
+        self.embeddings = embeddings
+        self.cache = cache
+        self.maxFileBytes = maxFileBytes
+        self.maxFiles = maxFiles
+        self.logger = logger
+    }
+
+    /// Ingests `request`, reporting progress after each file. Cancelling the calling task stops
+    /// it between batches: files already written stay written, the rest are untouched.
+    public func ingest(_ request: IngestRequest,
+                       progress: @escaping @Sendable (IngestProgress) async -> Void = { _ in }) async throws -> IngestReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let technology = try TechnologyLabel.validate(request.technology)
+        let walker = FileWalker(maxFiles: maxFiles)
+        let files = try await BlockingExecutor.run { try walker.files(under: request.paths) }
+        let embedder = try await embeddings.embedder()
+        let preparer = FilePreparer(store: store, technology: technology, maxFileBytes: maxFileBytes,
+                                    tokenizer: embedder.tokenizer)
+        var report = IngestReport()
+        report.filesScanned = files.count
+        var pending: [PreparedFile] = []
+        var embedded = 0
+        defer { if report.chunksAdded + report.chunksRemoved > 0 { cache.removeAll() } }
+
+        for (index, path) in files.enumerated() {
+            try Task.checkCancellation()
+            await progress(IngestProgress(filesDone: index, filesTotal: files.count, chunksEmbedded: embedded, currentFile: path))
+            if let roots = request.allowedRoots, (try? roots.check(path)) == nil {
+                report.filesSkipped.append(SkippedFile(path: path, reason: "outside the allowed folders (reached through a symlink)"))
+                continue
+            }
+            switch try await BlockingExecutor.run({ try preparer.prepare(path) }) {
+            case .unchanged:
+                report.filesUnchanged += 1
+            case .skipped(let reason):
+                report.filesSkipped.append(SkippedFile(path: path, reason: reason))
+                logger.warning("skipped a file", metadata: ["rag.ingest.path": "\(path)", "rag.ingest.reason": "\(reason)"])
+            case .ready(let file):
+                pending.append(file)
+            }
+            if pending.reduce(0, { $0 + $1.missing.count }) >= Self.pendingChunkTarget {
+                embedded += try await flush(&pending, into: &report)
+            }
+        }
+        embedded += try await flush(&pending, into: &report)
+        report.chunksEmbedded = embedded
+        if request.pruneMissing {
+            for path in request.paths where FileWalker.type(of: path) == S_IFDIR {
+                let removal = try await remove(under: AllowedRoots.resolve(path) ?? path, onlyMissing: true)
+                report.sourcesRemoved += removal.sources
+                report.chunksRemoved += removal.chunks
+            }
+        }
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        await progress(IngestProgress(filesDone: files.count, filesTotal: files.count, chunksEmbedded: embedded, currentFile: nil))
+        logger.info("ingest finished", metadata: [
+            "rag.ingest.files": "\(report.filesScanned)", "rag.ingest.written": "\(report.filesWritten)",
+            "rag.ingest.embedded": "\(embedded)", "rag.ingest.seconds": "\(report.seconds)",
+        ])
+        return report
+    }
+
+    /// Embeds every pending file's new chunks, then writes each file; returns chunks embedded.
+    private func flush(_ pending: inout [PreparedFile], into report: inout IngestReport) async throws -> Int {
+        guard !pending.isEmpty else { return 0 }
+        // Similar lengths together: the packed forward pass wastes nothing on padding, but the
+        // attention and softmax passes run per sequence, so uniform batches balance its workers.
+        let jobs = pending.enumerated().flatMap { file in file.element.missing.map { (file: file.offset, chunk: $0) } }
+            .sorted { $0.chunk.embeddingText.utf8.count < $1.chunk.embeddingText.utf8.count }
+        var start = 0
+        while start < jobs.count {
+            try Task.checkCancellation()
+            let batch = jobs[start..<min(start + Self.embeddingBatch, jobs.count)]
+            let vectors = try await embeddings.embed(batch.map(\.chunk.embeddingText), priority: .bulk)
+            for (job, vector) in zip(batch, vectors) {
+                pending[job.file].vectors[job.chunk.id] = vector
+            }
+            start += batch.count
+        }
+        try Task.checkCancellation()
+        let store = self.store
+        for file in pending {
+            let (record, chunks) = try file.records()
+            let outcome = try await BlockingExecutor.run { try store.replaceSource(record, chunks: chunks) }
+            report.filesWritten += 1
+            report.chunksAdded += outcome.added
+            report.chunksRemoved += outcome.removed
+            report.chunksUnchanged += outcome.unchanged
+        }
+        pending.removeAll()
+        return jobs.count
+    }
+
+    /// Forgets `path`: the source of that name, or every source under it when it is a folder.
+    public func remove(_ path: String) async throws -> (sources: [String], chunks: Int) {
+        let store = self.store
+        if let removed = try await BlockingExecutor.run({ try store.removeSource(path) }) {
+            cache.removeAll()
+            return ([path], removed)
+        }
+        return try await remove(under: path, onlyMissing: false)
+    }
+
+    /// Removes the sources below the folder `folder` (only those whose files are gone, if asked).
+    private func remove(under folder: String, onlyMissing: Bool) async throws -> (sources: [String], chunks: Int) {
+        let store = self.store
+        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+        let result = try await BlockingExecutor.run { () -> (sources: [String], chunks: Int) in
+            var removed: [String] = []
+            var chunks = 0
+            for source in try store.listSources() where source.source.hasPrefix(prefix) {
+                if onlyMissing && FileManager.default.fileExists(atPath: source.source) { continue }
+                if let count = try store.removeSource(source.source) {
+                    removed.append(source.source)
+                    chunks += count
+                }
+            }
+            return (removed, chunks)
+        }
+        if !result.sources.isEmpty { cache.removeAll() }
+        return result
+    }
+}

@@ -1,1 +1,0 @@
-// The knowledge base: configuration, ingestion, queries. (Filled in by the following commits.)

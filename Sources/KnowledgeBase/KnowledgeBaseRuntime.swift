@@ -1,0 +1,77 @@
+import Dispatch
+import Embeddings
+import Foundation
+import Logging
+import Storage
+
+/// Everything a running mcp-rag holds: store, tracker, cache, model, and the services over them.
+///
+/// Opening is quick (the SQLite file and its vectors); the model loads on its own thread after
+/// `start()`, and the cache warms once it is ready.
+public final class KnowledgeBaseRuntime: Sendable {
+    public let configuration: KnowledgeBaseConfiguration
+    public let store: SQLiteKnowledgeStore
+    public let tracker: any QueryTracker
+    public let cache: any ResultCache
+    public let embeddings: EmbeddingService
+    public let queries: QueryService
+    public let ingestor: Ingestor
+    public let health: HealthMonitor
+    public let warmer: CacheWarmer
+    public let allowedRoots: AllowedRoots
+    private let logger: Logger
+
+    /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
+    ///
+    /// `startedAt` is the process's start (uptime nanoseconds), for `uptime_s`.
+    public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
+                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let modelDirectory = Self.locateModel(configuration)
+        // The store needs the vector width before the model is loaded; config.json is tiny. Without
+        // a model, MiniLM's width keeps the store usable for keyword search.
+        let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
+        store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger)
+        tracker = try SQLiteQueryTracker(path: configuration.databasePath, retention: configuration.trackingRetention,
+                                         logger: logger)
+        cache = MemoryResultCache(capacity: configuration.cacheCapacity, timeToLive: max(configuration.cacheTimeToLive, 1))
+        let threads = configuration.embeddingThreads
+        embeddings = EmbeddingService(logger: logger) {
+            try SentenceEmbedder(directory: modelDirectory.get(), threads: threads)
+        }
+        let modelKey = (try? modelDirectory.get().lastPathComponent) ?? "none"
+        let cacheEnabled = configuration.cacheTimeToLive > 0
+        queries = QueryService(store: store, embeddings: embeddings, tracker: tracker, cache: cache,
+                               cacheEnabled: cacheEnabled, modelKey: modelKey, logger: logger)
+        ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, maxFileBytes: configuration.maxFileBytes,
+                            maxFiles: configuration.maxFilesPerIngest, logger: logger)
+        health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,
+                               embeddings: embeddings, startedAt: startedAt)
+        warmer = CacheWarmer(queries: queries, tracker: tracker,
+                             topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
+        allowedRoots = AllowedRoots(configuration.allowedRoots)
+    }
+
+    /// The model folder: the usual search with this data folder, then with the default one, so a
+    /// knowledge base kept elsewhere (`--data-dir`) still finds the model `tools/fetch-model` installed.
+    static func locateModel(_ configuration: KnowledgeBaseConfiguration) -> Result<URL, Error> {
+        let own = Result { try ModelLocator(explicitDirectory: configuration.modelDirectory,
+                                            dataDirectory: configuration.dataDirectory).locate() }
+        guard case .failure = own, configuration.modelDirectory == nil,
+              let fallback = try? ModelLocator().locate() else { return own }
+        return .success(fallback)
+    }
+
+    /// Starts loading the model; when `warmCache`, the top queries are answered into the cache
+    /// once it is ready.
+    public func start(warmCache: Bool = true) {
+        embeddings.start()
+        guard warmCache else { return }
+        let (embeddings, warmer) = (self.embeddings, self.warmer)
+        Task.detached(priority: .utility) {
+            guard (try? await embeddings.embedder()) != nil else { return }
+            await warmer.warm()
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Dispatch
+import Embeddings
+import Foundation
+import Logging
+import Storage
+
+/// Answers queries: cache, embedding, semantic and keyword search, fusion, tracking.
+public final class QueryService: Sendable {
+    private let store: SQLiteKnowledgeStore
+    private let embeddings: EmbeddingService
+    private let tracker: any QueryTracker
+    private let cache: any ResultCache
+    private let cacheEnabled: Bool
+    private let logger: Logger
+    /// Names the model in cache keys, so results from another model are never served.
+    private let modelKey: String
+
+    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, tracker: any QueryTracker,
+                cache: any ResultCache, cacheEnabled: Bool, modelKey: String, logger: Logger) {
+        self.store = store
+        self.embeddings = embeddings
+        self.tracker = tracker
+        self.cache = cache
+        self.cacheEnabled = cacheEnabled
+        self.modelKey = modelKey
+        self.logger = logger
+    }
+
+    /// Candidates taken from each ranking before fusion: enough that a passage ranked well by one
+    /// method but outside the other's top k still gets fused.
+    static func candidateCount(limit: Int) -> Int { max(limit * 4, 50) }
+
+    /// Checks `request` and returns it normalised (query trimmed, empty filter dropped).
+    public static func validate(_ request: QueryRequest) throws -> QueryRequest {
+        var request = request
+        request.query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !request.query.isEmpty else { throw InvalidRequest("query is empty: give the words or question to search for") }
+        guard request.query.count <= QueryRequest.maxQueryCharacters else {
+            throw InvalidRequest("query is \(request.query.count) characters long; the limit is \(QueryRequest.maxQueryCharacters)")
+        }
+        guard QueryRequest.resultLimitRange.contains(request.limit) else {
+            throw InvalidRequest("n_results must be between \(QueryRequest.resultLimitRange.lowerBound) and \(QueryRequest.resultLimitRange.upperBound); got \(request.limit)")
+        }
+        if let technology = request.technology?.trimmingCharacters(in: .whitespaces) {
+            request.technology = technology.isEmpty ? nil : technology
+            if technology.count > TechnologyLabel.maxLength {
+                throw InvalidRequest("technology_filter is longer than \(TechnologyLabel.maxLength) characters")
+            }
+        }
+        return request
+    }
+
+    /// The answer to `request`. Throws `InvalidRequest` for bad input; a failing part (the model)
+    /// degrades the answer instead of failing it.
+    public func query(_ request: QueryRequest) async throws -> QueryResponse {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let request = try Self.validate(request)
+        let key = cacheKey(request)
+        if cacheEnabled && request.useCache, let cached = cache.value(forKey: key, now: Date()),
+           let results = try? JSONDecoder().decode([QueryResult].self, from: cached) {
+            track(request)
+            return QueryResponse(query: request.query, mode: request.mode, results: results,
+                                 tookMs: Self.milliseconds(since: start), cacheHit: true, degraded: false, degradedReason: nil)
+        }
+
+        var mode = request.mode
+        var degradedReason: String?
+        var vector: [Float]?
+        if mode != .keyword {
+            do {
+                vector = try await embeddings.embed([request.query], priority: .interactive).first
+            } catch {
+                degradedReason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
+                mode = .keyword
+            }
+        }
+        let candidates = Self.candidateCount(limit: request.limit)
+        let store = self.store
+        let technology = request.technology
+        let ranked: [ScoredChunk] = try await BlockingExecutor.run { [vector, mode] in
+            switch mode {
+            case .semantic:
+                return try store.semanticSearch(vector: vector!, limit: request.limit, technology: technology)
+            case .keyword:
+                return try store.keywordSearch(request.query, limit: request.limit, technology: technology)
+            case .hybrid:
+                let semantic = try store.semanticSearch(vector: vector!, limit: candidates, technology: technology)
+                let keyword = try store.keywordSearch(request.query, limit: candidates, technology: technology)
+                return Array(RankFusion.reciprocalRank([semantic, keyword]).prefix(request.limit))
+            }
+        }
+        let results = try await resolve(ranked)
+        if degradedReason == nil && cacheEnabled, let encoded = try? JSONEncoder().encode(results) {
+            cache.store(encoded, forKey: key, now: Date())
+        }
+        track(request)
+        return QueryResponse(query: request.query, mode: mode, results: results, tookMs: Self.milliseconds(since: start),
+                             cacheHit: false, degraded: degradedReason != nil, degradedReason: degradedReason)
+    }
+
+    /// Looks up the text and metadata of ranked ids, keeping the ranking's order.
+    private func resolve(_ ranked: [ScoredChunk]) async throws -> [QueryResult] {
+        guard !ranked.isEmpty else { return [] }
+        let store = self.store
+        let chunks = try await BlockingExecutor.run { try store.chunks(ids: ranked.map(\.id)) }
+        var results: [QueryResult] = []
+        for hit in ranked {
+            // A chunk removed between search and lookup is simply left out.
+            guard let chunk = chunks[hit.id] else { continue }
+            results.append(QueryResult(id: chunk.id, text: chunk.text, source: chunk.source, heading: chunk.heading,
+                                       technology: chunk.technology, score: hit.score, rank: results.count + 1))
+        }
+        return results
+    }
+
+    /// Counts the query without making the caller wait; a tracking failure is logged, never raised.
+    private func track(_ request: QueryRequest) {
+        guard request.tracked else { return }
+        let tracker = self.tracker
+        let logger = self.logger
+        BlockingExecutor.detach {
+            do {
+                try tracker.track(query: request.query, technologyFilter: request.technology, at: Date())
+            } catch {
+                logger.warning("query tracking failed", metadata: ["rag.tracker.error": "\(error)"])
+            }
+        }
+    }
+
+    /// The cache key: everything that changes the answer.
+    func cacheKey(_ request: QueryRequest) -> String {
+        [modelKey, request.mode.rawValue, String(request.limit), request.technology ?? "",
+         QueryNormalizer.normalize(request.query)].joined(separator: "\u{1F}")
+    }
+
+    static func milliseconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    }
+}

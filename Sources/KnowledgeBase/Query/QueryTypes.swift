@@ -1,0 +1,82 @@
+import Foundation
+
+/// How a query finds passages.
+public enum SearchMode: String, Sendable, Codable, CaseIterable {
+    /// Semantic and keyword rankings fused with reciprocal rank fusion.
+    case hybrid
+    /// Cosine similarity of embeddings only.
+    case semantic
+    /// BM25 over the full-text index only.
+    case keyword
+
+    /// The mode used when a client names none.
+    public static let `default` = SearchMode.hybrid
+}
+
+/// A question for the knowledge base.
+public struct QueryRequest: Sendable, Equatable {
+    /// Longest query text accepted, in characters: the model reads about 256 word pieces anyway.
+    public static let maxQueryCharacters = 4_096
+    /// The most results one query may ask for.
+    public static let resultLimitRange = 1...50
+
+    public var query: String
+    public var limit: Int
+    public var technology: String?
+    public var mode: SearchMode
+    /// False skips the result cache (benchmarks measure the full path this way).
+    public var useCache: Bool
+    /// False leaves the query out of the statistics (cache warming is not someone asking).
+    public var tracked: Bool
+
+    public init(query: String, limit: Int = 5, technology: String? = nil, mode: SearchMode = .default,
+                useCache: Bool = true, tracked: Bool = true) {
+        self.query = query
+        self.limit = limit
+        self.technology = technology
+        self.mode = mode
+        self.useCache = useCache
+        self.tracked = tracked
+    }
+}
+
+/// One passage in an answer.
+public struct QueryResult: Sendable, Codable, Equatable {
+    public var id: String
+    public var text: String
+    public var source: String
+    public var heading: String
+    public var technology: String
+    /// The score of the ranking that produced the list: cosine similarity (semantic), BM25
+    /// (keyword) or the fused reciprocal-rank score (hybrid).
+    public var score: Double
+    /// Position in the answer, from 1.
+    public var rank: Int
+}
+
+/// An answer, as `query_knowledge_base` returns it.
+public struct QueryResponse: Sendable, Codable, Equatable {
+    public var query: String
+    public var mode: SearchMode
+    public var results: [QueryResult]
+    public var tookMs: Double
+    public var cacheHit: Bool
+    /// True when a part of the search was unavailable and the answer comes from what was left.
+    public var degraded: Bool
+    /// Why the answer is degraded; nil when it is not.
+    public var degradedReason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case query, mode, results
+        case tookMs = "took_ms"
+        case cacheHit = "cache_hit"
+        case degraded
+        case degradedReason = "degraded_reason"
+    }
+}
+
+/// A request that cannot be served as given; the message says what to change.
+public struct InvalidRequest: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,95 @@
+import Embeddings
+import Foundation
+
+/// Everything a knowledge base needs to run, resolved once at startup.
+///
+/// Precedence: command-line flags (applied by the caller after `fromEnvironment`) over the
+/// environment over these defaults.
+public struct KnowledgeBaseConfiguration: Sendable {
+    /// Where the SQLite file (and by default the model) lives.
+    public var dataDirectory: URL
+    /// A model folder named by `--model-dir`; nil searches the usual places (see `ModelLocator`).
+    public var modelDirectory: String?
+    /// Folders `ingest_documents` and `remove_source` may touch; none by default, so an MCP client
+    /// cannot read files until the user says which.
+    public var allowedRoots: [URL]
+    /// Worker threads for the CPU embedding backend; nil uses every core.
+    public var embeddingThreads: Int?
+    /// Result-cache entries kept in memory.
+    public var cacheCapacity: Int
+    /// How long a cached result stays valid, in seconds; 0 turns the cache off.
+    public var cacheTimeToLive: TimeInterval
+    /// How many of the most asked queries are run at startup to warm the cache.
+    public var warmTopQueries: Int
+    /// Files larger than this are skipped by ingestion.
+    public var maxFileBytes: Int
+    /// An ingest touching more files than this is refused before it starts.
+    public var maxFilesPerIngest: Int
+    /// Tracked queries not asked for this long are forgotten.
+    public var trackingRetention: TimeInterval
+
+    /// The SQLite file inside the data folder.
+    public var databasePath: String { dataDirectory.appendingPathComponent("knowledge.sqlite3").path }
+
+    public init(dataDirectory: URL, modelDirectory: String? = nil, allowedRoots: [URL] = [],
+                embeddingThreads: Int? = nil, cacheCapacity: Int = 1024, cacheTimeToLive: TimeInterval = 600,
+                warmTopQueries: Int = 50, maxFileBytes: Int = 10 << 20, maxFilesPerIngest: Int = 10_000,
+                trackingRetention: TimeInterval = 30 * 86_400) {
+        self.dataDirectory = dataDirectory
+        self.modelDirectory = modelDirectory
+        self.allowedRoots = allowedRoots
+        self.embeddingThreads = embeddingThreads
+        self.cacheCapacity = cacheCapacity
+        self.cacheTimeToLive = cacheTimeToLive
+        self.warmTopQueries = warmTopQueries
+        self.maxFileBytes = maxFileBytes
+        self.maxFilesPerIngest = maxFilesPerIngest
+        self.trackingRetention = trackingRetention
+    }
+
+    /// The configuration the environment describes (`MCP_RAG_*`), with defaults for the rest.
+    ///
+    /// A variable that is set but malformed is an error naming it: silently ignoring a typo in,
+    /// say, `MCP_RAG_CACHE_TTL` would leave a person wondering why it has no effect.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> KnowledgeBaseConfiguration
+    {
+        var configuration = KnowledgeBaseConfiguration(dataDirectory: DataDirectory.resolve(environment: environment))
+        let reader = EnvironmentReader(environment: environment)
+        if let roots = reader.string("MCP_RAG_ALLOWED_ROOTS") {
+            configuration.allowedRoots = roots.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
+        }
+        configuration.embeddingThreads = try reader.integer("MCP_RAG_THREADS", in: 1...1024) ?? configuration.embeddingThreads
+        configuration.cacheCapacity = try reader.integer("MCP_RAG_CACHE_SIZE", in: 1...1_000_000) ?? configuration.cacheCapacity
+        configuration.cacheTimeToLive = try reader.integer("MCP_RAG_CACHE_TTL", in: 0...86_400 * 30).map(TimeInterval.init)
+            ?? configuration.cacheTimeToLive
+        configuration.warmTopQueries = try reader.integer("MCP_RAG_WARM_TOP", in: 0...10_000) ?? configuration.warmTopQueries
+        configuration.maxFileBytes = try reader.integer("MCP_RAG_MAX_FILE_BYTES", in: 1...(1 << 34)) ?? configuration.maxFileBytes
+        configuration.maxFilesPerIngest = try reader.integer("MCP_RAG_MAX_FILES", in: 1...10_000_000)
+            ?? configuration.maxFilesPerIngest
+        return configuration
+    }
+}
+
+/// A configuration value that cannot be used, with the name of where it came from.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+private struct EnvironmentReader {
+    let environment: [String: String]
+
+    func string(_ name: String) -> String? {
+        guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = string(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError("\(name)=\(text) is not a whole number between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,115 @@
+import Dispatch
+import Foundation
+import KnowledgeBase
+import Logging
+import MCP
+
+/// The mcp-rag MCP server: the tools over the official Swift SDK, on any transport.
+public struct MCPRagServer: Sendable {
+    /// What the model is told about when to use which tool (the `instructions` of `initialize`).
+    public static let instructions = """
+        mcp-rag searches the user's own ingested documents. Call query_knowledge_base to find passages that answer \
+        a question about their documentation, code or notes, and cite the source of what you use; mode keyword suits \
+        exact names and error codes. list_sources shows what has been ingested and its technology labels (use one as \
+        technology_filter). ingest_documents and remove_source change the knowledge base (only inside folders the \
+        user allowed). health_check, get_cache_warming_stats and verify_gpu_acceleration report on the server itself.
+        """
+
+    private let runtime: RuntimeHandle
+    private let tools: [String: any RagTool]
+    private let logger: Logger
+
+    /// A server whose knowledge base starts opening now, in the background.
+    public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
+                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, warmCache: Bool = true) {
+        self.init(runtime: RuntimeHandle(configuration: configuration, logger: logger, startedAt: startedAt, warmCache: warmCache),
+                  startedAt: startedAt, logger: logger)
+    }
+
+    /// A server over a knowledge base that is already open.
+    public init(runtime: KnowledgeBaseRuntime, startedAt: UInt64, logger: Logger) {
+        self.init(runtime: RuntimeHandle(runtime: runtime), startedAt: startedAt, logger: logger)
+    }
+
+    private init(runtime: RuntimeHandle, startedAt: UInt64, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+        let all: [any RagTool] = [
+            QueryKnowledgeBaseTool(), HealthCheckTool(startedAt: startedAt), CacheWarmingStatsTool(),
+            VerifyGPUAccelerationTool(), ListSourcesTool(), IngestDocumentsTool(), RemoveSourceTool(),
+        ]
+        tools = Dictionary(uniqueKeysWithValues: all.map { ($0.definition.name, $0) })
+    }
+
+    /// The tool definitions in a stable order (the four core tools first).
+    var definitions: [Tool] {
+        let order = [QueryKnowledgeBaseTool.name, HealthCheckTool.name, CacheWarmingStatsTool.name,
+                     VerifyGPUAccelerationTool.name, ListSourcesTool.name, IngestDocumentsTool.name, RemoveSourceTool.name]
+        return order.compactMap { tools[$0]?.definition }
+    }
+
+    /// Builds the SDK server with every handler registered; `start(transport:)` it to serve.
+    public func makeServer() async -> Server {
+        let server = Server(name: "mcp-rag", version: MCPRagVersion.current, title: "mcp-rag knowledge base",
+                            instructions: Self.instructions,
+                            capabilities: .init(tools: .init(listChanged: false)))
+        let definitions = self.definitions
+        await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: definitions) }
+        await server.withMethodHandler(CallTool.self) { [self] params in
+            try await call(params, server: server)
+        }
+        return server
+    }
+
+    /// Serves over `transport` until the client goes away.
+    public func run(transport: any Transport) async throws {
+        let server = await makeServer()
+        try await server.start(transport: transport)
+        await server.waitUntilCompleted()
+        await server.stop()
+    }
+
+    private func call(_ params: CallTool.Parameters, server: Server) async throws -> CallTool.Result {
+        guard let tool = tools[params.name] else {
+            // A protocol error, as the MCP specification asks for unknown tools.
+            throw MCPError.invalidParams("Unknown tool: \(params.name.prefix(200)); tools/list shows the \(tools.count) tools")
+        }
+        let token = params._meta?.progressToken
+        let context = ToolContext(runtime: runtime) { done, total, message in
+            guard let token else { return }
+            let notification = ProgressNotification.message(.init(progressToken: token, progress: done, total: total, message: message))
+            try? await server.notify(notification)
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let output = try await tool.call(params.arguments, context: context)
+            logger.debug("tool call", metadata: ["rag.tool": "\(params.name)",
+                                                 "rag.tool.ms": "\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)"])
+            return CallTool.Result(content: [.text(text: output.text, annotations: nil, _meta: nil)], structuredContent: .some(output.value),
+                                   isError: false)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            let message = Self.message(for: error)
+            logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(message)"])
+            return CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true)
+        }
+    }
+
+    /// A sentence for a person: our own errors carry one; anything else is named with its tool.
+    static func message(for error: Error) -> String {
+        switch error {
+        case let error as InvalidRequest: "Invalid arguments: \(error.description)."
+        case let error as ToolFailure: "\(error.description.prefix(1).uppercased())\(error.description.dropFirst())."
+        case let error as EmbeddingUnavailable: "The \(error.description.dropFirst(4)). Run tools/fetch-model or set MCP_RAG_MODEL_DIR."
+        default: "The request failed: \(error)."
+        }
+    }
+}
+
+extension MCPRagServer {
+    /// Serves over stdin/stdout until the client closes stdin. Nothing else may write to stdout.
+    public func runOverStdio() async throws {
+        try await run(transport: StdioTransport(logger: logger))
+    }
+}

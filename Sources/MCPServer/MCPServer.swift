@@ -1,2 +1,0 @@
-// The MCP tools over the official Swift SDK. (Filled in by the following commits.)
-import MCP

@@ -1,0 +1,147 @@
+import Dispatch
+import Foundation
+import KnowledgeBase
+import Logging
+import MCP
+
+/// `mcp-rag --selftest`: ingests a small sample and calls every tool through the real server code
+/// (the SDK's server and client joined by an in-memory transport), checking each answer.
+public struct SelfTest: Sendable {
+    /// One line of the report.
+    public struct Check: Sendable, Codable {
+        public enum Outcome: String, Sendable, Codable {
+            case pass, fail
+            /// An optional part (Redis, Chroma, a GPU) that is not set up: reported, never a failure.
+            case notConfigured = "not_configured"
+        }
+
+        public var name: String
+        public var outcome: Outcome
+        public var detail: String
+        public var milliseconds: Double
+    }
+
+    /// The whole report.
+    public struct Report: Sendable, Codable {
+        public var passed: Bool
+        public var version: String
+        public var dataDirectory: String
+        public var checks: [Check]
+
+        enum CodingKeys: String, CodingKey {
+            case passed, version
+            case dataDirectory = "data_directory"
+            case checks
+        }
+    }
+
+    let configuration: KnowledgeBaseConfiguration
+    let logger: Logger
+
+    /// A self-test over `configuration`; its data folder and allowed roots are replaced by the
+    /// test's own unless `keepDataDirectory`.
+    public init(configuration: KnowledgeBaseConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs every check; never throws for a failing check (that is a line of the report).
+    public func run() async -> Report {
+        var checks = SelfTestChecks()
+        let sampleFolder = configuration.dataDirectory.appendingPathComponent("selftest-sample")
+        var configuration = self.configuration
+        configuration.allowedRoots = [sampleFolder]
+        configuration.warmTopQueries = 0
+
+        await checks.run("sample written") {
+            try FileManager.default.createDirectory(at: sampleFolder, withIntermediateDirectories: true)
+            for document in SelfTestSample.documents {
+                try document.text.write(to: sampleFolder.appendingPathComponent(document.name), atomically: true, encoding: .utf8)
+            }
+            return "\(SelfTestSample.documents.count) documents in \(sampleFolder.path)"
+        }
+        let startedAt = DispatchTime.now().uptimeNanoseconds
+        guard let runtime = await checks.value("knowledge base opened", {
+            let runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: logger, startedAt: startedAt)
+            runtime.start(warmCache: false)
+            return (runtime, "SQLite at \(runtime.store.path)")
+        }) else {
+            return checks.report(dataDirectory: configuration.dataDirectory)
+        }
+        await checks.run("embedding model loaded") {
+            let embedder = try await runtime.embeddings.embedder()
+            return "\(embedder.directory.lastPathComponent), \(embedder.dimension) dimensions, \(embedder.backend.name), "
+                + String(format: "%.0f ms", runtime.embeddings.loadMilliseconds)
+        }
+        let server = MCPRagServer(runtime: runtime, startedAt: startedAt, logger: logger)
+        let session = SelfTestSession(server: server)
+        await session.exercise(&checks, sampleFolder: sampleFolder)
+        await session.close()
+        checks.notConfigured("redis", ProcessInfo.processInfo.environment["REDIS_URL"] == nil
+            ? "REDIS_URL is not set: query statistics and the result cache stay in this process"
+            : "REDIS_URL is set, but this build keeps query statistics in SQLite (Redis support comes later)")
+        checks.notConfigured("chroma", ProcessInfo.processInfo.environment["CHROMA_URL"] == nil
+            ? "CHROMA_URL is not set: vectors stay in the embedded SQLite store"
+            : "CHROMA_URL is set, but this build keeps vectors in SQLite (Chroma support comes later)")
+        checks.notConfigured("gpu", GPUProbe.probe().map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
+        return checks.report(dataDirectory: configuration.dataDirectory)
+    }
+
+    /// The report as aligned lines for a terminal.
+    public static func text(_ report: Report) -> String {
+        var lines = ["mcp-rag \(report.version) self-test (data in \(report.dataDirectory))", ""]
+        for check in report.checks {
+            let mark = switch check.outcome {
+            case .pass: "PASS"
+            case .fail: "FAIL"
+            case .notConfigured: "----"
+            }
+            let time = check.milliseconds > 0 ? String(format: " (%.1f ms)", check.milliseconds) : ""
+            lines.append("\(mark)  \(check.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(check.detail)\(time)")
+        }
+        let failed = report.checks.filter { $0.outcome == .fail }.count
+        lines.append("")
+        lines.append(report.passed ? "All required checks passed." : "\(failed) required check(s) failed.")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Collects check results, timing each.
+struct SelfTestChecks {
+    private(set) var checks: [SelfTest.Check] = []
+
+    mutating func run(_ name: String, _ body: () async throws -> String) async {
+        _ = await value(name) { ((), try await body()) }
+    }
+
+    mutating func value<T>(_ name: String, _ body: () async throws -> (T, String)) async -> T? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let (value, detail) = try await body()
+            checks.append(.init(name: name, outcome: .pass, detail: detail, milliseconds: Self.since(start)))
+            return value
+        } catch {
+            checks.append(.init(name: name, outcome: .fail, detail: "\(error)", milliseconds: Self.since(start)))
+            return nil
+        }
+    }
+
+    mutating func notConfigured(_ name: String, _ detail: String) {
+        checks.append(.init(name: name, outcome: .notConfigured, detail: detail, milliseconds: 0))
+    }
+
+    func report(dataDirectory: URL) -> SelfTest.Report {
+        SelfTest.Report(passed: !checks.contains { $0.outcome == .fail }, version: MCPRagVersion.current,
+                        dataDirectory: dataDirectory.path, checks: checks)
+    }
+
+    private static func since(_ start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    }
+}
+
+/// A failed expectation inside a self-test check.
+struct SelfTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

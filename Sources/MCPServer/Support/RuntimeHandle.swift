@@ -1,0 +1,33 @@
+import Dispatch
+import KnowledgeBase
+import Logging
+
+/// The knowledge base, opened off the MCP loop so that `initialize` is answered at once.
+final class RuntimeHandle: Sendable {
+    private let opening: Task<KnowledgeBaseRuntime, Error>
+
+    /// Starts opening `configuration`'s knowledge base and, once open, loading its model.
+    init(configuration: KnowledgeBaseConfiguration, logger: Logger, startedAt: UInt64, warmCache: Bool) {
+        opening = Task.detached {
+            let runtime = try await BlockingExecutor.run {
+                try KnowledgeBaseRuntime(configuration: configuration, logger: logger, startedAt: startedAt)
+            }
+            runtime.start(warmCache: warmCache)
+            return runtime
+        }
+    }
+
+    /// Wraps a runtime that is already open (tests, the self-test).
+    init(runtime: KnowledgeBaseRuntime) {
+        opening = Task { runtime }
+    }
+
+    /// The open knowledge base; throws a `ToolFailure` saying why it could not be opened.
+    func runtime() async throws -> KnowledgeBaseRuntime {
+        do {
+            return try await opening.value
+        } catch {
+            throw ToolFailure("the knowledge base could not be opened: \(error)")
+        }
+    }
+}

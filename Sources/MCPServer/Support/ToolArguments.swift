@@ -1,0 +1,108 @@
+import KnowledgeBase
+import MCP
+
+/// A tool call's arguments, read with the checks the tool's input schema promises.
+///
+/// Clients do not all validate against the schema before calling, and models make mistakes, so
+/// every rule is enforced here too and broken ones become one sentence that says what to change.
+struct ToolArguments {
+    private let values: [String: Value]
+    private let tool: String
+
+    /// Arguments for `tool`; names not in `allowed` are refused (a typo such as `n_result` would
+    /// otherwise be silently ignored).
+    init(_ values: [String: Value]?, tool: String, allowed: Set<String>) throws {
+        self.values = values ?? [:]
+        self.tool = tool
+        let unknown = self.values.keys.filter { !allowed.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            throw InvalidRequest("\(tool) has no argument \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")); "
+                + "it takes \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// A string argument; nil when absent (or null) and not required.
+    func string(_ name: String, required: Bool = false, maxLength: Int) throws -> String? {
+        guard let value = present(name) else {
+            if required { throw InvalidRequest("\(tool) needs \"\(name)\" (a string)") }
+            return nil
+        }
+        guard case .string(let text) = value else { throw typeError(name, "a string", value) }
+        guard text.count <= maxLength else {
+            throw InvalidRequest("\"\(name)\" is \(text.count) characters long; the limit is \(maxLength)")
+        }
+        return text
+    }
+
+    /// An integer argument within `range`, or `defaultValue` when absent.
+    func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let value = present(name) else { return defaultValue }
+        let number: Int
+        switch value {
+        case .int(let integer): number = integer
+        // JSON has one number type: 5.0 is a fine 5, 5.5 is not.
+        case .double(let double) where double.isFinite && double == double.rounded() && abs(double) < 1e15:
+            number = Int(double)
+        default: throw typeError(name, "a whole number", value)
+        }
+        guard range.contains(number) else {
+            throw InvalidRequest("\"\(name)\" must be between \(range.lowerBound) and \(range.upperBound); got \(number)")
+        }
+        return number
+    }
+
+    /// A boolean argument, or `defaultValue` when absent.
+    func boolean(_ name: String, default defaultValue: Bool) throws -> Bool {
+        guard let value = present(name) else { return defaultValue }
+        guard case .bool(let flag) = value else { throw typeError(name, "true or false", value) }
+        return flag
+    }
+
+    /// One of `E`'s raw values, or `defaultValue` when absent.
+    func choice<E: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: E) throws -> E
+    where E.RawValue == String {
+        guard let text = try string(name, maxLength: 64) else { return defaultValue }
+        guard let choice = E(rawValue: text) else {
+            throw InvalidRequest("\"\(name)\" must be one of \(E.allCases.map(\.rawValue).joined(separator: ", ")); got \"\(text.prefix(64))\"")
+        }
+        return choice
+    }
+
+    /// A non-empty array of strings, each at most `maxLength` characters.
+    func strings(_ name: String, maxCount: Int, maxLength: Int) throws -> [String] {
+        guard let value = present(name) else { throw InvalidRequest("\(tool) needs \"\(name)\" (a list of strings)") }
+        guard case .array(let items) = value else { throw typeError(name, "a list of strings", value) }
+        guard !items.isEmpty else { throw InvalidRequest("\"\(name)\" is empty: give at least one") }
+        guard items.count <= maxCount else {
+            throw InvalidRequest("\"\(name)\" has \(items.count) entries; the limit is \(maxCount)")
+        }
+        return try items.map { item in
+            guard case .string(let text) = item else { throw typeError(name, "a list of strings", item) }
+            guard !text.isEmpty, text.count <= maxLength else {
+                throw InvalidRequest("each entry of \"\(name)\" must be 1 to \(maxLength) characters long")
+            }
+            return text
+        }
+    }
+
+    private func present(_ name: String) -> Value? {
+        guard let value = values[name], !value.isNull else { return nil }
+        return value
+    }
+
+    private func typeError(_ name: String, _ expected: String, _ value: Value) -> InvalidRequest {
+        InvalidRequest("\"\(name)\" must be \(expected), not \(Self.describe(value))")
+    }
+
+    private static func describe(_ value: Value) -> String {
+        switch value {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .data: "binary data"
+        case .array: "a list"
+        case .object: "an object"
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import KnowledgeBase
+import MCP
+
+/// `health_check`: the truth about every dependency.
+struct HealthCheckTool: RagTool {
+    static let name = "health_check"
+    let startedAt: UInt64
+
+    var definition: Tool {
+        Tool(
+            name: Self.name,
+            title: "Check mcp-rag's health",
+            description: """
+                Report whether the knowledge base and each dependency (vector store, query tracker, result cache, \
+                embedding model, GPU) work, how fast they answer, and the process's memory and CPU use. \
+                Use it when searches fail or seem slow.
+                """,
+            inputSchema: Schema.object([
+                "level": Schema.string("liveness: the process answers; readiness: every dependency; deep: also embeds a probe and searches.",
+                                       enumeration: HealthLevel.allCases.map(\.rawValue), defaultValue: HealthLevel.readiness.rawValue),
+            ]),
+            annotations: .init(title: "Check mcp-rag's health", readOnlyHint: true, openWorldHint: false),
+            outputSchema: Self.outputSchema)
+    }
+
+    static let statusValues = ["healthy", "degraded", "unhealthy", "not_configured"]
+
+    static let outputSchema = Schema.object([
+        "status": Schema.string("healthy, degraded or unhealthy overall.", enumeration: statusValues),
+        "level": Schema.string("The level checked.", enumeration: HealthLevel.allCases.map(\.rawValue)),
+        "uptime_s": Schema.number("Seconds since the server started."),
+        "version": Schema.string("mcp-rag's version."),
+        "duration_ms": Schema.number("Time the check took, in milliseconds."),
+        "dependencies": Schema.map(Schema.object([
+            "status": Schema.string("This dependency's state.", enumeration: statusValues),
+            "latency_ms": Schema.number("Time its check took, in milliseconds."),
+            "detail": Schema.string("What to know, in words."),
+            "circuit_breaker": Schema.string("closed, open or half_open, for dependencies behind a breaker."),
+            "facts": Schema.map(Schema.string("A figure."), "Further figures by name."),
+        ], required: ["status", "detail", "facts"], additional: true), "One entry per dependency, by name."),
+        "process": Schema.object([
+            "resident_bytes": Schema.integer("Resident memory."),
+            "peak_resident_bytes": Schema.integer("Peak resident memory."),
+            "cpu_seconds": Schema.number("User plus system CPU time."),
+            "open_file_descriptors": Schema.integer("Open file descriptors."),
+            "vector_bytes": Schema.integer("Memory held by the vector matrix."),
+            "cache_bytes": Schema.integer("Memory held by cached results."),
+        ], additional: true),
+    ], required: ["status", "level", "uptime_s", "version", "duration_ms", "dependencies"], additional: true)
+
+    func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
+        let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["level"])
+        let level = try arguments.choice("level", default: HealthLevel.readiness)
+        if level == .liveness {
+            return try ToolOutput(HealthMonitor.liveness(startedAt: startedAt))
+        }
+        do {
+            let runtime = try await context.runtime.runtime()
+            return try ToolOutput(await runtime.health.report(level: level))
+        } catch let failure as ToolFailure {
+            // The store could not be opened: that is the report, not an error of the tool.
+            return try ToolOutput(HealthMonitor.unopened(level: level, startedAt: startedAt, reason: failure.description))
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import KnowledgeBase
+import MCP
+
+/// `remove_source`: forgets a file (or every file under a folder).
+struct RemoveSourceTool: RagTool {
+    static let name = "remove_source"
+
+    struct Output: Encodable {
+        let removedSources: [String]
+        let chunksRemoved: Int
+
+        enum CodingKeys: String, CodingKey {
+            case removedSources = "removed_sources"
+            case chunksRemoved = "chunks_removed"
+        }
+    }
+
+    var definition: Tool {
+        Tool(
+            name: Self.name,
+            title: "Remove a source",
+            description: """
+                Remove a file's passages from the knowledge base (the file itself is not touched), or those of every \
+                file under a folder. The path must be inside the folders the user allowed; it may no longer exist on disk.
+                """,
+            inputSchema: Schema.object([
+                "source": Schema.string("The file or folder path, as listed by list_sources.",
+                                        maxLength: IngestDocumentsTool.maxPathLength, minLength: 1),
+            ], required: ["source"]),
+            annotations: .init(title: "Remove a source", readOnlyHint: false, destructiveHint: true, idempotentHint: true,
+                               openWorldHint: false),
+            outputSchema: Schema.object([
+                "removed_sources": Schema.array(Schema.string("A path."), "Sources removed."),
+                "chunks_removed": Schema.integer("Passages deleted."),
+            ], required: ["removed_sources", "chunks_removed"], additional: true))
+    }
+
+    func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
+        let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["source"])
+        let source = try arguments.string("source", required: true, maxLength: IngestDocumentsTool.maxPathLength) ?? ""
+        let runtime = try await context.runtime.runtime()
+        let resolved = try runtime.allowedRoots.check(source, mustExist: false)
+        let removal = try await runtime.ingestor.remove(resolved)
+        guard !removal.sources.isEmpty else {
+            throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")
+        }
+        return try ToolOutput(Output(removedSources: removal.sources, chunksRemoved: removal.chunks))
+    }
+}

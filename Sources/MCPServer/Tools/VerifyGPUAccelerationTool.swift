@@ -1,0 +1,55 @@
+import KnowledgeBase
+import MCP
+
+/// `verify_gpu_acceleration`: which GPU runtimes exist, which backend serves, and how fast.
+struct VerifyGPUAccelerationTool: RagTool {
+    static let name = "verify_gpu_acceleration"
+
+    var definition: Tool {
+        let measurement = Schema.object([
+            "backend": Schema.string("cpu, hip or cuda."),
+            "threads": Schema.integer("Worker threads."),
+            "batch_size": Schema.integer("Texts per batch in the throughput run."),
+            "tokens_per_text": Schema.integer("Word pieces per text in the throughput run."),
+            "sentences_per_second": Schema.number("Throughput on the fixed batch."),
+            "single_query_ms": Schema.number("Median time to embed one short query."),
+        ], required: ["backend", "threads", "batch_size", "tokens_per_text", "sentences_per_second", "single_query_ms"],
+           additional: true)
+        return Tool(
+            name: Self.name,
+            title: "GPU acceleration",
+            description: """
+                Report which GPU runtimes (ROCm/HIP, CUDA) were found and why each is or is not used, which backend \
+                computes embeddings, and (with run_benchmark) measured embedding speed. Takes a few seconds with the benchmark.
+                """,
+            inputSchema: Schema.object([
+                "run_benchmark": Schema.boolean("Time the serving backend on a fixed batch (a few seconds).", defaultValue: true),
+            ]),
+            annotations: .init(title: "GPU acceleration", readOnlyHint: true, openWorldHint: false),
+            outputSchema: Schema.object([
+                "selected_backend": Schema.string("The backend computing embeddings."),
+                "gpu_available": Schema.boolean("Whether a GPU runtime is usable."),
+                "runtimes": Schema.array(Schema.object([
+                    "name": Schema.string("hip or cuda."),
+                    "library": Schema.string("The library that was found."),
+                    "usable": Schema.boolean("Whether it can serve."),
+                    "reason": Schema.string("Why (not)."),
+                ], required: ["name", "usable", "reason"], additional: true), "Each runtime probed."),
+                "cpu": measurement,
+                "gpu": measurement,
+                "speedup": Schema.number("GPU over CPU throughput."),
+                "detail": Schema.string("A summary in words."),
+            ], required: ["selected_backend", "gpu_available", "runtimes", "detail"], additional: true))
+    }
+
+    func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
+        let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["run_benchmark"])
+        let runBenchmark = try arguments.boolean("run_benchmark", default: true)
+        let runtime = try await context.runtime.runtime()
+        do {
+            return try ToolOutput(try await runtime.accelerationReport(runBenchmark: runBenchmark))
+        } catch let error as EmbeddingUnavailable {
+            throw ToolFailure("\(error); run tools/fetch-model or set MCP_RAG_MODEL_DIR")
+        }
+    }
+}

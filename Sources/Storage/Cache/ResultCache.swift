@@ -1,0 +1,40 @@
+import Foundation
+
+/// Figures a result cache reports in `get_cache_warming_stats` and `health_check`.
+public struct ResultCacheStatistics: Sendable, Equatable, Codable {
+    /// Entries held now (expired ones not yet evicted included).
+    public var entries: Int
+    /// Lookups answered from the cache.
+    public var hits: Int
+    /// Lookups that found nothing (or an expired entry).
+    public var misses: Int
+    /// Bytes held by the cached values and keys.
+    public var bytes: Int
+
+    /// hits / (hits + misses), 0 before the first lookup.
+    public var hitRate: Double { hits + misses == 0 ? 0 : Double(hits) / Double(hits + misses) }
+
+    public init(entries: Int, hits: Int, misses: Int, bytes: Int) {
+        self.entries = entries
+        self.hits = hits
+        self.misses = misses
+        self.bytes = bytes
+    }
+}
+
+/// Holds encoded query results by key for a limited time.
+///
+/// Implementations are synchronous and thread-safe. Values are opaque bytes so that a remote cache
+/// (Redis) can hold exactly what the in-process one does.
+public protocol ResultCache: Sendable {
+    /// A short name for reports ("memory", "redis").
+    var backendName: String { get }
+    /// The value stored under `key`, unless it has expired at `now`.
+    func value(forKey key: String, now: Date) -> Data?
+    /// Stores `value` under `key` until `now + timeToLive`.
+    func store(_ value: Data, forKey key: String, now: Date)
+    /// Drops every entry (after the knowledge base changed, say).
+    func removeAll()
+    /// Current figures.
+    func statistics() -> ResultCacheStatistics
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import KnowledgeBase
+
+/// `mcp-rag ingest PATH... --technology LABEL`: fills the knowledge base from the shell.
+///
+/// Paths given here are not limited to the allowed roots: those guard what an MCP client (a model)
+/// may read, while a person at a shell can read the files anyway.
+struct IngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Add or update files and folders in the knowledge base (markdown, mdx, text, rst, html, source code)."
+    )
+
+    @OptionGroup var options: KnowledgeBaseOptions
+
+    @Argument(help: "Files and folders to ingest.")
+    var paths: [String]
+
+    @Option(help: "A short label for these documents, used as a query filter.")
+    var technology: String
+
+    @Flag(name: .customLong("no-prune"), help: "Keep sources whose files were deleted from an ingested folder.")
+    var noPrune = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard !paths.isEmpty else { throw ValidationError("Give at least one file or folder.") }
+    }
+
+    func run() async throws {
+        let runtime = try options.openRuntime(logger: options.logger())
+        let bar = ProgressBar()
+        let report: IngestReport
+        do {
+            report = try await runtime.ingestor.ingest(IngestRequest(paths: paths, technology: technology,
+                                                                     pruneMissing: !noPrune)) { step in
+                bar.update(step)
+            }
+        } catch let error as InvalidRequest {
+            bar.finish()
+            throw CLIError(error.description)
+        }
+        bar.finish()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print("""
+                \(report.filesScanned) files: \(report.filesWritten) written, \(report.filesUnchanged) unchanged, \
+                \(report.filesSkipped.count) skipped; \(report.chunksAdded) passages added, \(report.chunksRemoved) removed, \
+                \(report.chunksUnchanged) unchanged; \(report.chunksEmbedded) embedded in \(String(format: "%.1f", report.seconds)) s
+                """)
+            for skipped in report.filesSkipped { print("  skipped \(skipped.path): \(skipped.reason)") }
+            for removed in report.sourcesRemoved { print("  removed \(removed) (file deleted)") }
+        }
+    }
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+final class ProgressBar: Sendable {
+    private let enabled = isatty(2) == 1
+
+    func update(_ step: IngestProgress) {
+        guard enabled, step.filesTotal > 0 else { return }
+        let width = 30
+        let filled = width * step.filesDone / step.filesTotal
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let line = "\r\(bar) \(step.filesDone)/\(step.filesTotal) files, \(step.chunksEmbedded) passages embedded"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KnowledgeBase
+import Logging
+
+/// Options of every command that opens the knowledge base; flags win over the environment.
+struct KnowledgeBaseOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The data folder (default: MCP_RAG_DATA_DIR, then $XDG_DATA_HOME/mcp-rag, then ~/.local/share/mcp-rag).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("model-dir"), help: "A sentence-transformers model folder (default: MCP_RAG_MODEL_DIR, then <data>/models, then the Hugging Face cache).")
+    var modelDirectory: String?
+
+    @Option(help: "Worker threads for the CPU embedding backend (default: every core; MCP_RAG_THREADS).")
+    var threads: Int?
+
+    @Option(name: .customLong("allow-root"), help: "A folder MCP clients may ingest from (repeatable; added to MCP_RAG_ALLOWED_ROOTS).")
+    var allowedRoots: [String] = []
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default: MCP_RAG_LOG_LEVEL, else info). Logs go to stderr.")
+    var logLevel: String?
+
+    func validate() throws {
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024.") }
+        if let logLevel, Logger.Level(rawValue: logLevel.lowercased()) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.")
+        }
+    }
+
+    /// The configuration from the environment with these flags applied.
+    func configuration() throws -> KnowledgeBaseConfiguration {
+        var configuration: KnowledgeBaseConfiguration
+        do {
+            configuration = try KnowledgeBaseConfiguration.fromEnvironment()
+        } catch let error as ConfigurationError {
+            throw CLIError(error.description)
+        }
+        if let dataDirectory { configuration.dataDirectory = URL(fileURLWithPath: dataDirectory) }
+        if let modelDirectory { configuration.modelDirectory = modelDirectory }
+        if let threads { configuration.embeddingThreads = threads }
+        configuration.allowedRoots += allowedRoots.map { URL(fileURLWithPath: $0) }
+        return configuration
+    }
+
+    /// A logger writing to stderr at the chosen level.
+    func logger(label: String = "mcp-rag") -> Logger {
+        let level = (logLevel ?? ProcessInfo.processInfo.environment["MCP_RAG_LOG_LEVEL"])
+            .flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = level
+        return logger
+    }
+
+    /// Opens the knowledge base for a one-shot command (no cache warming).
+    func openRuntime(logger: Logger) throws -> KnowledgeBaseRuntime {
+        do {
+            let runtime = try KnowledgeBaseRuntime(configuration: try configuration(), logger: logger)
+            runtime.start(warmCache: false)
+            return runtime
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("the knowledge base could not be opened: \(error)")
+        }
+    }
+}

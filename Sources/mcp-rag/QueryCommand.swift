@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import KnowledgeBase
+
+/// `mcp-rag query TEXT`: one search from the shell.
+struct QueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Search the knowledge base and print the best passages."
+    )
+
+    @OptionGroup var options: KnowledgeBaseOptions
+
+    @Argument(help: "The question or keywords.")
+    var text: String
+
+    @Option(name: [.customShort("n"), .customLong("n-results")], help: "Passages to return (1–50).")
+    var count = 5
+
+    @Option(help: "Only passages with this technology label.")
+    var technology: String?
+
+    @Option(help: "hybrid, semantic or keyword.")
+    var mode: String = SearchMode.default.rawValue
+
+    @Flag(help: "Print the answer as JSON (the tool's structured output).")
+    var json = false
+
+    func run() async throws {
+        guard let mode = SearchMode(rawValue: mode) else {
+            throw ValidationError("--mode must be one of \(SearchMode.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let runtime = try options.openRuntime(logger: options.logger())
+        let response: QueryResponse
+        do {
+            response = try await runtime.queries.query(
+                QueryRequest(query: text, limit: count, technology: technology, mode: mode, useCache: false))
+        } catch let error as InvalidRequest {
+            throw CLIError(error.description)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(response), as: UTF8.self))
+            return
+        }
+        if let reason = response.degradedReason { FileHandle.standardError.write(Data("warning: \(reason)\n".utf8)) }
+        if response.results.isEmpty {
+            print("No passages found (\(response.mode.rawValue) search, \(String(format: "%.1f", response.tookMs)) ms).")
+        }
+        for result in response.results {
+            let heading = result.heading.isEmpty ? "" : " — \(result.heading)"
+            print("\(result.rank). \(result.source)\(heading)  [\(result.technology), score \(String(format: "%.4f", result.score))]")
+            print(result.text.split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+            print("")
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Embeddings
+import Foundation
+import KnowledgeBase
+import MCPServer
+
+/// `mcp-rag selftest` (also `mcp-rag --selftest`): checks every part and prints a report.
+struct SelftestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest",
+        abstract: "Ingest a small sample into a temporary knowledge base, call every tool through the MCP server, and report."
+    )
+
+    @OptionGroup var options: KnowledgeBaseOptions
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await Self.run(options: options, json: json)
+    }
+
+    /// The self-test with these options (shared with `mcp-rag --selftest`).
+    static func run(options: KnowledgeBaseOptions, json: Bool) async throws {
+        var configuration = try options.configuration()
+        // A temporary folder unless one was named: the self-test must not touch a real knowledge base.
+        let temporary = options.dataDirectory == nil
+            ? FileManager.default.temporaryDirectory.appendingPathComponent("mcp-rag-selftest-\(UUID().uuidString)")
+            : nil
+        if let temporary {
+            // The model stays where it is: find it before the data folder moves.
+            if configuration.modelDirectory == nil,
+               let found = try? ModelLocator(dataDirectory: configuration.dataDirectory).locate() {
+                configuration.modelDirectory = found.path
+            }
+            configuration.dataDirectory = temporary
+        }
+        defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+        var logger = options.logger()
+        if options.logLevel == nil { logger.logLevel = .warning }  // the report is the output
+        let report = await SelfTest(configuration: configuration, logger: logger).run()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(SelfTest.text(report))
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+}

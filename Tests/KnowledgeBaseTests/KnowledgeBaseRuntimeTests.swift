@@ -1,0 +1,164 @@
+import Foundation
+@testable import KnowledgeBase
+import Logging
+import Storage
+import Embeddings
+import Testing
+
+/// Ingestion and queries over a real store and the real model.
+@Suite(.serialized) struct KnowledgeBaseRuntimeTests {
+    let folder: TemporaryFolder
+    let docs: URL
+
+    init() throws {
+        folder = try TemporaryFolder()
+        docs = folder.url.appendingPathComponent("docs")
+        try FileManager.default.createDirectory(at: docs, withIntermediateDirectories: true)
+        try write("a.md", "# Alpha\n\nThe alpha service stores invoices in a ledger.\n\nIt rotates keys every night.\n")
+        try write("b.txt", "Beta answers questions about parking permits and street cleaning days.\n")
+    }
+
+    private func write(_ name: String, _ text: String) throws {
+        try text.write(to: docs.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    private func runtime(modelDirectory: String? = nil) throws -> KnowledgeBaseRuntime {
+        var configuration = KnowledgeBaseConfiguration(dataDirectory: folder.url.appendingPathComponent("data"))
+        configuration.modelDirectory = try modelDirectory ?? realModelDirectory().path
+        configuration.allowedRoots = [docs]
+        let runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: Logger(label: "test"))
+        runtime.start(warmCache: false)
+        return runtime
+    }
+
+    private func ingest(_ runtime: KnowledgeBaseRuntime, technology: String = "demo") async throws -> IngestReport {
+        try await runtime.ingestor.ingest(IngestRequest(paths: [docs.path], technology: technology))
+    }
+
+    @Test func reingestingUnchangedFilesWritesNothing() async throws {
+        let runtime = try runtime()
+        let first = try await ingest(runtime)
+        #expect(first.filesWritten == 2 && first.chunksAdded == first.chunksEmbedded && first.chunksAdded >= 2)
+        let second = try await ingest(runtime)
+        #expect(second.filesUnchanged == 2 && second.filesWritten == 0)
+        #expect(second.chunksAdded == 0 && second.chunksEmbedded == 0)
+        #expect(runtime.store.chunkCount() == first.chunksAdded)
+    }
+
+    @Test func aChangedFileReplacesOnlyItsChangedChunks() async throws {
+        let runtime = try runtime()
+        let first = try await ingest(runtime)
+        try write("a.md", "# Alpha\n\nThe alpha service stores invoices in a ledger.\n\nIt rotates keys every hour.\n")
+        let second = try await ingest(runtime)
+        #expect(second.filesWritten == 1 && second.filesUnchanged == 1)
+        // One paragraph changed: its chunk is replaced; the rest reuse their vectors.
+        #expect(second.chunksAdded == second.chunksEmbedded)
+        #expect(second.chunksAdded >= 1 && second.chunksRemoved == second.chunksAdded)
+        #expect(runtime.store.chunkCount() == first.chunksAdded)
+        let hits = try await runtime.queries.query(QueryRequest(query: "every hour", mode: .keyword, useCache: false))
+        #expect(hits.results.first?.text.contains("every hour") == true)
+        let stale = try await runtime.queries.query(QueryRequest(query: "every night", mode: .keyword, useCache: false))
+        #expect(stale.results.allSatisfy { !$0.text.contains("every night") })
+    }
+
+    @Test func relabellingReusesVectorsAndMovesTheFilter() async throws {
+        let runtime = try runtime()
+        _ = try await ingest(runtime, technology: "old")
+        let relabelled = try await ingest(runtime, technology: "new")
+        #expect(relabelled.filesWritten == 2 && relabelled.chunksEmbedded == 0)
+        let old = try await runtime.queries.query(QueryRequest(query: "invoices", technology: "old", mode: .semantic))
+        let new = try await runtime.queries.query(QueryRequest(query: "invoices", technology: "new", mode: .semantic))
+        #expect(old.results.isEmpty)
+        #expect(new.results.first?.source.hasSuffix("/a.md") == true)
+    }
+
+    @Test func deletedFilesArePrunedAndSourcesRemovable() async throws {
+        let runtime = try runtime()
+        _ = try await ingest(runtime)
+        try FileManager.default.removeItem(at: docs.appendingPathComponent("b.txt"))
+        let pruned = try await ingest(runtime)
+        #expect(pruned.sourcesRemoved.count == 1 && pruned.sourcesRemoved[0].hasSuffix("/b.txt"))
+        #expect(try runtime.store.listSources().count == 1)
+        let removal = try await runtime.ingestor.remove(try #require(AllowedRoots.resolve(docs.path)))
+        #expect(removal.sources.count == 1 && removal.chunks >= 1)
+        #expect(runtime.store.chunkCount() == 0)
+    }
+
+    @Test func anIngestInvalidatesCachedAnswers() async throws {
+        let runtime = try runtime()
+        _ = try await ingest(runtime)
+        let request = QueryRequest(query: "parking permits")
+        _ = try await runtime.queries.query(request)
+        #expect(try await runtime.queries.query(request).cacheHit)
+        try write("c.md", "# Permits\n\nParking permits are issued by the town hall.\n")
+        _ = try await ingest(runtime)
+        let fresh = try await runtime.queries.query(request)
+        #expect(!fresh.cacheHit)
+        #expect(fresh.results.contains { $0.source.hasSuffix("/c.md") })
+    }
+
+    @Test func withoutAModelQueriesDegradeToKeywordSearch() async throws {
+        let ready = try runtime()
+        _ = try await ingest(ready)
+        let broken = try runtime(modelDirectory: folder.url.appendingPathComponent("no-model").path)
+        let answer = try await broken.queries.query(QueryRequest(query: "parking permits", mode: .hybrid))
+        #expect(answer.degraded && answer.mode == .keyword)
+        #expect(answer.degradedReason?.contains("keyword search alone") == true)
+        #expect(answer.results.first?.source.hasSuffix("/b.txt") == true)
+        let health = await broken.health.report(level: .readiness)
+        #expect(health.status == .unhealthy)
+        #expect(health.dependencies["embedding_model"]?.status == .unhealthy)
+        await #expect(throws: EmbeddingUnavailable.self) { _ = try await broken.ingestor.ingest(IngestRequest(paths: [docs.path], technology: "x")) }
+    }
+
+    @Test func queriesGoAheadOfQueuedIngestionBatches() async throws {
+        let runtime = try runtime()
+        let embedder = try await runtime.embeddings.embedder()
+        let batch = BenchmarkTextsForTests.long(embedder: embedder, count: 16)
+        let order = OrderRecorder()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<6 {
+                group.addTask {
+                    _ = try await runtime.embeddings.embed(batch, priority: .bulk)
+                    await order.record("bulk\(index)")
+                }
+            }
+            // Let the bulk jobs queue up, then ask one query.
+            try await Task.sleep(for: .milliseconds(50))
+            group.addTask {
+                _ = try await runtime.embeddings.embed(["a question"], priority: .interactive)
+                await order.record("query")
+            }
+            try await group.waitForAll()
+        }
+        let names = await order.names
+        let position = try #require(names.firstIndex(of: "query"))
+        // At most the batches already running (one) and one racing the query in can finish first.
+        #expect(position <= 2, "order: \(names)")
+    }
+
+    @Test func cacheWarmingAnswersTheTopQueriesWithoutCountingThem() async throws {
+        let runtime = try runtime()
+        _ = try await ingest(runtime)
+        try runtime.tracker.track(query: "parking permits", technologyFilter: nil, at: Date())
+        try runtime.tracker.track(query: "key rotation", technologyFilter: "demo", at: Date())
+        await runtime.warmer.warm()
+        #expect(runtime.warmer.current.warmed == 2)
+        #expect(try runtime.tracker.totals(now: Date()).total == 2)
+        #expect(try await runtime.queries.query(QueryRequest(query: "Parking  permits")).cacheHit)
+        let report = try await runtime.cacheWarmingReport(top: 5)
+        #expect(report.cache.warmed == 2 && report.cache.lastWarmAt != nil)
+    }
+}
+
+actor OrderRecorder {
+    private(set) var names: [String] = []
+    func record(_ name: String) { names.append(name) }
+}
+
+enum BenchmarkTextsForTests {
+    /// `count` different texts of about 200 word pieces.
+    static func long(embedder: SentenceEmbedder, count: Int) -> [String] {
+        BenchmarkTexts(tokenizer: embedder.tokenizer, maxLength: 256).texts(count: count, tokens: 200)
+    }
+}

@@ -1,0 +1,70 @@
+"""Helpers for driving mcp-rag with the official Python MCP client (the `mcp` package)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+def server_parameters(binary: str, data_dir: Path, model_dir: Path, allowed_roots: list[Path] | None = None,
+                      extra_env: dict[str, str] | None = None) -> StdioServerParameters:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "MCP_RAG_DATA_DIR": str(data_dir),
+        "MCP_RAG_MODEL_DIR": str(model_dir),
+        "MCP_RAG_LOG_LEVEL": "warning",
+    }
+    if allowed_roots:
+        env["MCP_RAG_ALLOWED_ROOTS"] = ":".join(str(root) for root in allowed_roots)
+    env.update(extra_env or {})
+    return StdioServerParameters(command=binary, args=["serve"], env=env)
+
+
+@contextlib.asynccontextmanager
+async def connected(params: StdioServerParameters):
+    """An initialised ClientSession on a freshly spawned server."""
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            yield session, init
+
+
+def structured(result) -> dict:
+    """A successful tool result's structured content, checked against its text twin."""
+    assert not result.isError, result.content[0].text if result.content else "isError without content"
+    assert result.structuredContent is not None, "no structuredContent"
+    texts = [item.text for item in result.content if item.type == "text"]
+    assert len(texts) == 1, f"expected one text item, got {len(texts)}"
+    assert json.loads(texts[0]) == result.structuredContent, "text and structuredContent differ"
+    return result.structuredContent
+
+
+def error_text(result) -> str:
+    """The message of a tool result that must be an error."""
+    assert result.isError, f"expected isError, got {result.structuredContent}"
+    return " ".join(item.text for item in result.content if item.type == "text")
+
+
+def write_corpus(folder: Path, files: int, paragraphs: int = 3) -> list[Path]:
+    """`files` markdown files of distinct, deterministic prose."""
+    topics = ["storage", "network", "security", "memory", "scheduling", "logging", "caching", "parsing"]
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index in range(files):
+        topic = topics[index % len(topics)]
+        body = [f"# Note {index} about {topic}", ""]
+        for paragraph in range(paragraphs):
+            body.append(" ".join(
+                f"Paragraph {paragraph} of note {index} explains how the {topic} layer handles case {index * 7 + paragraph}"
+                f" with detail {word}." for word in range(12)))
+            body.append("")
+        path = folder / f"note-{index:04d}.md"
+        path.write_text("\n".join(body), encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,256 @@
+"""End to end: the release binary driven over stdio by the official Python MCP client."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import jsonschema
+import pytest
+from mcp import types
+from mcp.shared.exceptions import McpError
+
+from mcp_support import connected, error_text, server_parameters, structured, write_corpus
+
+pytestmark = pytest.mark.anyio
+
+CORE_TOOLS = {"query_knowledge_base", "health_check", "get_cache_warming_stats", "verify_gpu_acceleration"}
+READ_ONLY = CORE_TOOLS | {"list_sources"}
+
+
+@pytest.fixture
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "install.md").write_text(
+        "# Install\n\n## Debian\n\nInstall the zebrafish package with apt-get install zebrafish-server.\n\n"
+        "## macOS\n\nUse brew install zebrafish on a Mac.\n", encoding="utf-8")
+    (folder / "tuning.rst").write_text(
+        "Tuning\n======\n\nThe quokka cache keeps 512 entries; raise quokka.size for busy servers.\n", encoding="utf-8")
+    (folder / "page.html").write_text(
+        "<html><head><script>var ignored = 'marmoset';</script></head><body><h1>Errors</h1>"
+        "<p>Error ZX-42 means the disk is full &amp; must be cleaned.</p></body></html>", encoding="utf-8")
+    (folder / "pool.py").write_text(
+        "def connection_pool_size(default=16):\n    \"\"\"How many pelican connections to keep open.\"\"\"\n"
+        "    return default\n", encoding="utf-8")
+    (folder / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    return folder
+
+
+@pytest.fixture
+def params(binary, model_dir, tmp_path, docs):
+    return server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[docs])
+
+
+async def test_initialize_names_the_server_and_instructs_the_model(params):
+    async with connected(params) as (_, init):
+        assert init.serverInfo.name == "mcp-rag"
+        assert init.serverInfo.version
+        assert init.protocolVersion == types.LATEST_PROTOCOL_VERSION == "2025-11-25"
+        assert "query_knowledge_base" in (init.instructions or "")
+        assert init.capabilities.tools is not None
+
+
+async def test_tools_have_valid_schemas_and_honest_annotations(params):
+    async with connected(params) as (session, _):
+        tools = (await session.list_tools()).tools
+    names = {tool.name for tool in tools}
+    assert CORE_TOOLS <= names
+    assert {"list_sources", "ingest_documents", "remove_source"} <= names
+    for tool in tools:
+        for schema in (tool.inputSchema, tool.outputSchema):
+            assert schema is not None, f"{tool.name} lacks a schema"
+            jsonschema.Draft202012Validator.check_schema(schema)
+            assert schema["type"] == "object"
+        for name, field in tool.inputSchema["properties"].items():
+            assert field.get("description"), f"{tool.name}.{name} has no description"
+        assert tool.description
+        assert tool.annotations is not None
+        assert tool.annotations.openWorldHint is False, tool.name
+        assert tool.annotations.readOnlyHint is (tool.name in READ_ONLY), tool.name
+    query = next(tool for tool in tools if tool.name == "query_knowledge_base")
+    assert query.inputSchema["required"] == ["query"]
+    assert query.inputSchema["properties"]["n_results"]["minimum"] == 1
+    assert query.inputSchema["properties"]["n_results"]["maximum"] == 50
+    assert query.inputSchema["properties"]["mode"]["enum"] == ["hybrid", "semantic", "keyword"]
+
+
+async def test_ingest_with_progress_then_query_every_mode(params, docs):
+    progress = []
+
+    async def on_progress(done, total, message):
+        progress.append((done, total, message))
+
+    async with connected(params) as (session, _):
+        report = structured(await session.call_tool(
+            "ingest_documents", {"paths": [str(docs)], "technology": "zoo"}, progress_callback=on_progress))
+        assert report["files_scanned"] == 5
+        assert report["files_written"] == 4
+        assert [skip["path"].rsplit("/", 1)[1] for skip in report["files_skipped"]] == ["blob.bin"]
+        assert report["chunks_added"] >= 4 and report["chunks_embedded"] == report["chunks_added"]
+        assert progress, "no progress notification arrived"
+        assert progress[-1][0] == progress[-1][1] == 5
+        assert all(later[0] >= earlier[0] for earlier, later in zip(progress, progress[1:]))
+
+        again = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
+        assert again["files_unchanged"] == 4 and again["chunks_added"] == 0 and again["chunks_embedded"] == 0
+
+        expectations = {
+            "how do I install it on a mac": "install.md",
+            "quokka cache size": "tuning.rst",
+            "ZX-42": "page.html",
+            "pelican connections": "pool.py",
+        }
+        for mode in ("hybrid", "semantic", "keyword"):
+            for question, source in expectations.items():
+                answer = structured(await session.call_tool(
+                    "query_knowledge_base", {"query": question, "mode": mode, "n_results": 3}))
+                assert answer["mode"] == mode and answer["degraded"] is False
+                assert answer["results"], f"{mode}: nothing for {question!r}"
+                top = answer["results"][0]
+                assert top["source"].endswith("/" + source), f"{mode}: {question!r} -> {top['source']}"
+                assert top["rank"] == 1 and top["technology"] == "zoo"
+                assert [r["rank"] for r in answer["results"]] == list(range(1, len(answer["results"]) + 1))
+        html = structured(await session.call_tool("query_knowledge_base", {"query": "ZX-42 disk full", "mode": "keyword"}))
+        assert "marmoset" not in json.dumps(html), "script content was ingested"
+        assert "disk is full & must be cleaned" in html["results"][0]["text"]
+
+        filtered = structured(await session.call_tool(
+            "query_knowledge_base", {"query": "install", "technology_filter": "nothing-like-this"}))
+        assert filtered["results"] == []
+
+        repeat = structured(await session.call_tool("query_knowledge_base", {"query": "  QUOKKA   cache size "}))
+        first = structured(await session.call_tool("query_knowledge_base", {"query": "quokka cache size"}))
+        assert first["cache_hit"] is True and repeat["results"] == first["results"]
+
+
+async def test_every_tool_answers(params, docs):
+    async with connected(params) as (session, _):
+        structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
+        for question in ["install on debian", "install on debian", "quokka"]:
+            structured(await session.call_tool("query_knowledge_base", {"query": question}))
+
+        live = structured(await session.call_tool("health_check", {"level": "liveness"}))
+        assert live["status"] == "healthy" and live["dependencies"] == {} and live["uptime_s"] > 0
+        ready = structured(await session.call_tool("health_check", {}))
+        assert ready["status"] == "healthy", ready
+        assert {"vector_store", "query_tracker", "result_cache", "embedding_model", "gpu"} <= set(ready["dependencies"])
+        assert ready["dependencies"]["vector_store"]["facts"]["chunks"] != "0"
+        assert ready["process"]["resident_bytes"] > 0 and ready["process"]["open_file_descriptors"] > 0
+        assert ready["process"]["vector_bytes"] > 0
+        deep = structured(await session.call_tool("health_check", {"level": "deep"}))
+        assert deep["status"] == "healthy", deep
+        assert deep["dependencies"]["embedding_model"]["latency_ms"] > 0
+        assert "search" in deep["dependencies"]
+
+        stats = {}
+        for _ in range(100):  # tracking is written off the query's path
+            stats = structured(await session.call_tool("get_cache_warming_stats", {"top_n": 2}))
+            if stats["total_queries"] >= 3:
+                break
+            await anyio.sleep(0.02)
+        assert stats["total_queries"] == 3 and stats["total_unique_queries"] == 2
+        assert stats["top_queries"][0]["query"] == "install on debian" and stats["top_queries"][0]["count"] == 2
+        assert len(stats["top_queries"]) == 2
+        assert stats["cache"]["hits"] == 1 and stats["backend"] == "sqlite"
+
+        gpu = structured(await session.call_tool("verify_gpu_acceleration", {"run_benchmark": False}))
+        assert gpu["selected_backend"] == "cpu" and {r["name"] for r in gpu["runtimes"]} == {"hip", "cuda"}
+        assert all(r["reason"] for r in gpu["runtimes"]) and gpu.get("cpu") is None
+        measured = structured(await session.call_tool("verify_gpu_acceleration", {}))
+        assert measured["cpu"]["sentences_per_second"] > 0 and measured["cpu"]["single_query_ms"] > 0
+
+        listed = structured(await session.call_tool("list_sources", {}))
+        assert len(listed["sources"]) == 4 and listed["technologies"] == ["zoo"]
+        removed = structured(await session.call_tool("remove_source", {"source": str(docs / "tuning.rst")}))
+        assert removed["removed_sources"] == [str((docs / "tuning.rst").resolve())] and removed["chunks_removed"] >= 1
+        assert len(structured(await session.call_tool("list_sources", {}))["sources"]) == 3
+        gone = structured(await session.call_tool("query_knowledge_base", {"query": "quokka", "mode": "keyword"}))
+        assert all(not r["source"].endswith("tuning.rst") for r in gone["results"])
+
+
+@pytest.mark.parametrize("arguments, fragment", [
+    ({}, "needs \"query\""),
+    ({"query": ""}, "query is empty"),
+    ({"query": "x", "n_results": 0}, "between 1 and 50"),
+    ({"query": "x", "n_results": 51}, "between 1 and 50"),
+    ({"query": "x", "n_results": "five"}, "whole number"),
+    ({"query": "x", "n_results": 2.5}, "whole number"),
+    ({"query": "x", "mode": "fuzzy"}, "hybrid, semantic, keyword"),
+    ({"query": "x", "n_result": 3}, "no argument \"n_result\""),
+    ({"query": 42}, "must be a string"),
+    ({"query": "x" * 5000}, "limit is 4096"),
+])
+async def test_bad_arguments_are_tool_errors(params, arguments, fragment):
+    async with connected(params) as (session, _):
+        message = error_text(await session.call_tool("query_knowledge_base", arguments))
+        assert fragment in message, message
+        # The server is still there and answers.
+        structured(await session.call_tool("health_check", {"level": "liveness"}))
+
+
+async def test_unknown_tool_is_a_protocol_error(params):
+    async with connected(params) as (session, _):
+        with pytest.raises(McpError) as raised:
+            await session.call_tool("no_such_tool", {})
+        assert raised.value.error.code == types.INVALID_PARAMS
+        assert "no_such_tool" in raised.value.error.message
+
+
+async def test_ingest_is_confined_to_allowed_roots(binary, model_dir, tmp_path, docs):
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\n\nThe password is swordfish.\n", encoding="utf-8")
+    (docs / "link.md").symlink_to(outside)
+    async with connected(server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[docs])) as (session, _):
+        for path in [str(outside), str(docs / ".." / "secret.md"), str(docs / "link.md"), "/proc/self/environ", "/etc/passwd"]:
+            message = error_text(await session.call_tool("ingest_documents", {"paths": [path], "technology": "x"}))
+            assert "outside the allowed folders" in message or "never ingested" in message, message
+        assert error_text(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "bad label!"}))
+        # A folder walk follows the symlink to its target, which is outside: it must not be read either.
+        report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
+        assert all("secret" not in s["source"] for s in structured(await session.call_tool("list_sources", {}))["sources"])
+        assert report["files_written"] == 4
+    async with connected(server_parameters(binary, tmp_path / "data2", model_dir)) as (session, _):
+        message = error_text(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "x"}))
+        assert "MCP_RAG_ALLOWED_ROOTS" in message
+
+
+async def test_cancelling_an_ingest_stops_it_cleanly(binary, model_dir, tmp_path):
+    corpus = tmp_path / "corpus"
+    # About two passages per file: the first 64 passages (32 files) are embedded and written
+    # together, and the cancellation arrives while the next group is being read.
+    files = write_corpus(corpus, files=60, paragraphs=2)
+    params = server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[corpus])
+    async with connected(params) as (session, _):
+        started = anyio.Event()
+
+        async def on_progress(done, total, message):
+            if done >= 40:
+                started.set()
+
+        async def ingest():
+            await session.call_tool("ingest_documents", {"paths": [str(corpus)], "technology": "notes"},
+                                    progress_callback=on_progress)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(ingest)
+            await started.wait()
+            # The request in flight is the last one the session numbered.
+            request_id = session._request_id - 1
+            await session.send_notification(types.ClientNotification(types.CancelledNotification(
+                params=types.CancelledNotificationParams(requestId=request_id, reason="test"))))
+            await anyio.sleep(1.0)
+            group.cancel_scope.cancel()
+
+        listed = structured(await session.call_tool("list_sources", {}))
+        assert 0 < len(listed["sources"]) < len(files), len(listed["sources"])
+        await anyio.sleep(1.0)
+        assert len(structured(await session.call_tool("list_sources", {}))["sources"]) == len(listed["sources"]), \
+            "the ingest went on after it was cancelled"
+        health = structured(await session.call_tool("health_check", {"level": "deep"}))
+        assert health["status"] == "healthy"
+
+        finished = structured(await session.call_tool("ingest_documents", {"paths": [str(corpus)], "technology": "notes"}))
+        assert finished["files_unchanged"] == len(listed["sources"])
+        assert finished["files_written"] == len(files) - len(listed["sources"])
+        assert len(structured(await session.call_tool("list_sources", {}))["sources"]) == len(files)

@@ -1,0 +1,66 @@
+"""The raw stdio stream: every byte on stdout is JSON-RPC, and the process ends when stdin closes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+
+
+def spawn(binary, model_dir, tmp_path):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "MCP_RAG_MODEL_DIR": str(model_dir),
+           "MCP_RAG_LOG_LEVEL": "debug"}  # the most logging there is: all of it must go to stderr
+    return subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
+    process = spawn(binary, model_dir, tmp_path)
+    stderr_lines = []
+    threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
+            "name": "query_knowledge_base", "arguments": {"query": "anything at all"}}},
+        {"jsonrpc": "2.0", "id": 5, "method": "no/such/method"},
+    ]
+    # Sent once the query has been answered, so the model has loaded by then.
+    deep_health = {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+                   "params": {"name": "health_check", "arguments": {"level": "deep"}}}
+    for request in requests:
+        process.stdin.write((json.dumps(request) + "\n").encode())
+    process.stdin.flush()
+
+    answers = {}
+    lines = []
+    while len(answers) < 6:
+        if 4 in answers and 6 not in answers and deep_health:
+            process.stdin.write((json.dumps(deep_health) + "\n").encode())
+            process.stdin.flush()
+            deep_health = None
+        line = process.stdout.readline()
+        assert line, f"stdout closed early; stderr: {b''.join(stderr_lines)[-2000:]!r}"
+        lines.append(line)
+        message = json.loads(line)
+        assert message["jsonrpc"] == "2.0"
+        if "id" in message:
+            answers[message["id"]] = message
+    process.stdin.close()
+    assert process.wait(timeout=20) == 0
+    rest = process.stdout.read()
+    for line in rest.splitlines():
+        assert json.loads(line)["jsonrpc"] == "2.0"
+
+    assert answers[1]["result"]["serverInfo"]["name"] == "mcp-rag"
+    assert len(answers[2]["result"]["tools"]) == 7
+    assert answers[3]["result"] == {}
+    assert answers[4]["result"]["isError"] is False
+    assert answers[4]["result"]["structuredContent"]["results"] == []
+    assert answers[5]["error"]["code"] == -32601
+    assert answers[6]["result"]["structuredContent"]["status"] == "healthy"
+    assert any(b"embedding model ready" in line for line in stderr_lines), "logs did not reach stderr"

@@ -1,0 +1,143 @@
+"""The server benchmark behind tools/bench-server (see that script)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "python"))
+from mcp_support import connected, server_parameters, structured  # noqa: E402
+
+
+def model_dir() -> str:
+    if os.environ.get("MCP_RAG_MODEL_DIR"):
+        return os.environ["MCP_RAG_MODEL_DIR"]
+    data = os.environ.get("MCP_RAG_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "mcp-rag")
+    return os.path.join(data, "models", "all-MiniLM-L6-v2")
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def startup(binary: str, data: Path, model: str, runs: int = 10) -> dict:
+    """Spawn → initialize answer and spawn → first query answer, over raw pipes (no client overhead)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "MCP_RAG_DATA_DIR": str(data),
+           "MCP_RAG_MODEL_DIR": model, "MCP_RAG_LOG_LEVEL": "error", "MCP_RAG_CACHE_TTL": "0"}
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}}
+    query = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "query_knowledge_base", "arguments": {"query": "vitamin D deficiency and bone fractures"}}}
+    health = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "health_check", "arguments": {}}}
+    init_ms, query_ms, health_ms, health_server_ms = [], [], [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        process = subprocess.Popen([binary, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env=env)
+        process.stdin.write((json.dumps(initialize) + "\n").encode())
+        process.stdin.flush()
+        json.loads(process.stdout.readline())
+        init_ms.append((time.perf_counter() - start) * 1e3)
+        process.stdin.write((json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n"
+                             + json.dumps(query) + "\n").encode())
+        process.stdin.flush()
+        answer = json.loads(process.stdout.readline())
+        assert not answer["result"]["isError"], answer
+        query_ms.append((time.perf_counter() - start) * 1e3)
+        for _ in range(5):
+            sent = time.perf_counter()
+            process.stdin.write((json.dumps(health) + "\n").encode())
+            process.stdin.flush()
+            report = json.loads(process.stdout.readline())["result"]["structuredContent"]
+            health_ms.append((time.perf_counter() - sent) * 1e3)
+            health_server_ms.append(report["duration_ms"])
+        process.stdin.close()
+        process.wait(timeout=30)
+    return {"spawn_to_initialize_ms_p50": statistics.median(init_ms),
+            "spawn_to_first_query_ms_p50": statistics.median(query_ms),
+            "readiness_health_round_trip_ms_p50": statistics.median(health_ms),
+            "readiness_health_duration_ms_p50": statistics.median(health_server_ms)}
+
+
+def ingest(binary: str, dataset: Path, data: Path, model: str, scratch: Path) -> dict:
+    """SciFact written as one markdown file per document, ingested with the CLI; then the same
+    passages embedded raw with `mcp-rag embed`, for the ratio."""
+    folder = scratch / "scifact"
+    folder.mkdir()
+    with open(dataset / "corpus.jsonl", encoding="utf-8") as corpus:
+        for line in corpus:
+            document = json.loads(line)
+            (folder / f"{document['_id']}.md").write_text(f"# {document['title']}\n\n{document['text']}\n", encoding="utf-8")
+    env = dict(os.environ, MCP_RAG_DATA_DIR=str(data), MCP_RAG_MODEL_DIR=model, MCP_RAG_LOG_LEVEL="error")
+    run = subprocess.run([binary, "ingest", str(folder), "--technology", "scifact", "--json"], env=env,
+                         capture_output=True, check=True)
+    report = json.loads(run.stdout)
+    with sqlite3.connect(data / "knowledge.sqlite3") as database:
+        rows = database.execute("SELECT heading, text FROM chunks").fetchall()
+    texts = [f"{heading}\n{text}" if heading else text for heading, text in rows]
+    lines = "".join(json.dumps(text) + "\n" for text in texts).encode()
+    start = time.perf_counter()
+    subprocess.run([binary, "embed", "--model-dir", model, "--batch-size", "16"], input=lines,
+                   capture_output=True, check=True)
+    raw_seconds = time.perf_counter() - start
+    ingest_rate = report["chunks_embedded"] / report["seconds"]
+    raw_rate = len(texts) / raw_seconds
+    return {"documents": report["files_scanned"], "chunks": report["chunks_added"], "ingest_seconds": report["seconds"],
+            "ingest_chunks_per_second": ingest_rate, "raw_embed_chunks_per_second": raw_rate,
+            "ingest_over_raw": ingest_rate / raw_rate}
+
+
+async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
+    """The 300 SciFact test queries through the MCP client, cache off, one at a time."""
+    wanted = {line.split("\t")[0] for line in (dataset / "qrels" / "test.tsv").read_text().splitlines()[1:]}
+    texts = [q["text"] for q in map(json.loads, open(dataset / "queries.jsonl", encoding="utf-8")) if q["_id"] in wanted]
+    params = server_parameters(binary, data, Path(model), extra_env={"MCP_RAG_CACHE_TTL": "0"})
+    results = {}
+    async with connected(params) as (session, _):
+        for mode in ("hybrid", "semantic", "keyword"):
+            client_ms, server_ms = [], []
+            for text in texts[:20]:  # warm-up
+                await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
+            for text in texts:
+                start = time.perf_counter()
+                answer = structured(await session.call_tool("query_knowledge_base", {"query": text, "mode": mode}))
+                client_ms.append((time.perf_counter() - start) * 1e3)
+                server_ms.append(answer["took_ms"])
+                assert not answer["cache_hit"]
+            results[mode] = {"queries": len(texts), "client_p50_ms": percentile(client_ms, 0.5),
+                             "client_p99_ms": percentile(client_ms, 0.99), "server_p50_ms": percentile(server_ms, 0.5),
+                             "server_p99_ms": percentile(server_ms, 0.99)}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
+    parser.add_argument("--json", help="also write the figures to this file")
+    arguments = parser.parse_args()
+    binary, dataset, model = os.path.abspath(arguments.binary), Path(arguments.dataset), model_dir()
+    with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
+        scratch = Path(scratch)
+        data = scratch / "data"
+        figures = {"ingest": ingest(binary, dataset, data, model, scratch)}
+        figures["startup"] = startup(binary, data, model)
+        figures["query"] = asyncio.run(queries(binary, dataset, data, model))
+    print(json.dumps(figures, indent=2))
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
