@@ -8,8 +8,8 @@ struct PreparedFile: Sendable {
     struct Draft: Sendable {
         let id: String
         let chunk: TextChunk
-        /// The heading path and the text: the heading often names what a passage is about when
-        /// the passage itself does not ("Linux" above "run the installer").
+        /// The heading path and the text (see `FilePreparer.embeddingText`): the heading often names
+        /// what a passage is about when the passage itself does not ("Linux" above "run the installer").
         let embeddingText: String
     }
 
@@ -61,6 +61,18 @@ struct FilePreparer: Sendable {
         chunker = Chunker(tokenizer: tokenizer)
     }
 
+    /// The heading path and the text, as long as the model's window holds both; else the last
+    /// heading alone, else the text alone: the passage itself must never be cut off.
+    static func embeddingText(of chunk: TextChunk, chunker: Chunker) -> String {
+        guard !chunk.heading.isEmpty else { return chunk.text }
+        let textTokens = chunker.tokenCount(chunk.text)
+        let lastHeading = chunk.heading.components(separatedBy: DocumentSection.headingSeparator).last ?? chunk.heading
+        for heading in [chunk.heading, lastHeading] where textTokens + chunker.tokenCount(heading) <= chunker.maxTokens {
+            return heading + "\n" + chunk.text
+        }
+        return chunk.text
+    }
+
     /// Reads `path` (absolute and resolved). Blocking: call it off the cooperative pool.
     func prepare(_ path: String) throws -> Outcome {
         let url = URL(fileURLWithPath: path)
@@ -87,8 +99,7 @@ struct FilePreparer: Sendable {
         guard !chunks.isEmpty else { return .skipped("no text to index") }
         let ids = ChunkID.make(source: path, chunks: chunks)
         let drafts = zip(ids, chunks).map { id, chunk in
-            PreparedFile.Draft(id: id, chunk: chunk,
-                               embeddingText: chunk.heading.isEmpty ? chunk.text : chunk.heading + "\n" + chunk.text)
+            PreparedFile.Draft(id: id, chunk: chunk, embeddingText: Self.embeddingText(of: chunk, chunker: chunker))
         }
         // A label change keeps every chunk's text but not its id (ids do not include the label),
         // so vectors are reused and only the rows are rewritten.
