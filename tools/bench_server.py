@@ -126,12 +126,16 @@ def main() -> None:
     parser.add_argument("--binary", required=True)
     parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--reuse", help="a folder to keep the ingested knowledge base in; when it already holds one, "
+                                        "the ingestion measurement is skipped and only startup and queries are timed")
     arguments = parser.parse_args()
     binary, dataset, model = os.path.abspath(arguments.binary), Path(arguments.dataset), model_dir()
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
         scratch = Path(scratch)
-        data = scratch / "data"
-        figures = {"ingest": ingest(binary, dataset, data, model, scratch)}
+        data = Path(arguments.reuse) if arguments.reuse else scratch / "data"
+        figures = {}
+        if not (data / "knowledge.sqlite3").exists():
+            figures["ingest"] = ingest(binary, dataset, data, model, scratch)
         figures["startup"] = startup(binary, data, model)
         figures["query"] = asyncio.run(queries(binary, dataset, data, model))
     print(json.dumps(figures, indent=2))

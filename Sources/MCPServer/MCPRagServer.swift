@@ -96,20 +96,30 @@ public struct MCPRagServer: Sendable {
         }
     }
 
-    /// A sentence for a person: our own errors carry one; anything else is named with its tool.
+    /// A sentence for a person: our own errors say what to do; anything else is passed on as it is.
     static func message(for error: Error) -> String {
         switch error {
-        case let error as InvalidRequest: "Invalid arguments: \(error.description)."
-        case let error as ToolFailure: "\(error.description.prefix(1).uppercased())\(error.description.dropFirst())."
-        case let error as EmbeddingUnavailable: "The \(error.description.dropFirst(4)). Run tools/fetch-model or set MCP_RAG_MODEL_DIR."
-        default: "The request failed: \(error)."
+        case let error as InvalidRequest: sentence("invalid arguments: \(error.description)")
+        case let error as ToolFailure: sentence(error.description)
+        case let error as EmbeddingUnavailable: sentence(error.description)
+        default: sentence("the request failed: \(error)")
         }
+    }
+
+    /// `text` with a capital first letter and a full stop, unless it already ends a sentence.
+    static func sentence(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let capitalised = trimmed.prefix(1).uppercased() + trimmed.dropFirst()
+        return [".", "!", "?"].contains(where: capitalised.hasSuffix) ? capitalised : capitalised + "."
     }
 }
 
 extension MCPRagServer {
     /// Serves over stdin/stdout until the client closes stdin. Nothing else may write to stdout.
     public func runOverStdio() async throws {
-        try await run(transport: StdioTransport(logger: logger))
+        // A client that goes away must end this process through EOF, not kill it with SIGPIPE
+        // in the middle of a write to the database.
+        signal(SIGPIPE, SIG_IGN)
+        try await run(transport: StdioLineTransport(logger: logger))
     }
 }

@@ -83,3 +83,14 @@ import Testing
         #expect(text.hasPrefix("{\"count\":3,"))
     }
 }
+
+@Suite struct ErrorMessageTests {
+    @Test func messagesAreSentences() {
+        #expect(MCPRagServer.sentence("no folders are allowed") == "No folders are allowed.")
+        #expect(MCPRagServer.sentence("done already.") == "Done already.")
+        #expect(MCPRagServer.message(for: InvalidRequest("n_results must be between 1 and 50"))
+            == "Invalid arguments: n_results must be between 1 and 50.")
+        #expect(MCPRagServer.message(for: EmbeddingUnavailable(reason: "no model. Run tools/fetch-model."))
+            == "The embedding model is not available: no model. Run tools/fetch-model.")
+    }
+}

@@ -5,12 +5,17 @@ import Testing
 @Suite struct KeywordSearchTests {
     @Test func termsAreWordsLowercasedDistinctAndCapped() {
         #expect(FTSQuery.terms(in: "C++ AND \"quoted\" NEAR(x y) pre* -neg col:val Naïve naïve") ==
-                ["c", "and", "quoted", "near", "x", "y", "pre", "neg", "col", "val", "naïve"])
+                ["c", "quoted", "near", "x", "y", "pre", "neg", "col", "val", "naïve"])
         #expect(FTSQuery.terms(in: "  🙂 ?! ").isEmpty)
         let many = (0..<200).map { "w\($0)" }.joined(separator: " ")
         #expect(FTSQuery.terms(in: many).count == FTSQuery.maximumTerms)
         #expect(FTSQuery.matchExpression(for: "Hello, world") == "\"hello\" OR \"world\"")
         #expect(FTSQuery.matchExpression(for: "...") == nil)
+    }
+
+    @Test func stopWordsAreDroppedUnlessTheyAreAllThereIs() {
+        #expect(FTSQuery.terms(in: "What is the state of the art in tuning?") == ["what", "state", "art", "tuning"])
+        #expect(FTSQuery.terms(in: "To be or not to be") == ["to", "be", "or", "not"])
     }
 
     private let documents = [
@@ -39,6 +44,8 @@ import Testing
             #expect(found.allSatisfy { $0.score > 0 })
             #expect(zip(found, found.dropFirst()).allSatisfy { $0.score >= $1.score })
             #expect(try store.keywordSearch("swiftly", limit: 3, technology: nil).map(\.id) == ["install"])
+            // Only stop words: searched as they are ("not" and "a" appear in one passage only).
+            #expect(try store.keywordSearch("not a", limit: 3, technology: nil).map(\.id) == ["persist"])
         }
     }
 

@@ -64,3 +64,19 @@ def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
     assert answers[5]["error"]["code"] == -32601
     assert answers[6]["result"]["structuredContent"]["status"] == "healthy"
     assert any(b"embedding model ready" in line for line in stderr_lines), "logs did not reach stderr"
+
+
+def initialize_with(binary, model_dir, tmp_path, version):
+    process = spawn(binary, model_dir, tmp_path)
+    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
+    output, _ = process.communicate((json.dumps(request) + "\n").encode(), timeout=20)
+    assert process.returncode == 0
+    return json.loads(output.splitlines()[0])["result"]
+
+
+def test_older_protocol_versions_are_negotiated(binary, model_dir, tmp_path):
+    for version in ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]:
+        assert initialize_with(binary, model_dir, tmp_path, version)["protocolVersion"] == version
+    # A version newer than the server knows is answered with the newest it speaks.
+    assert initialize_with(binary, model_dir, tmp_path, "2099-01-01")["protocolVersion"] == "2025-11-25"

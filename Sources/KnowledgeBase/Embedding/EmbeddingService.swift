@@ -166,5 +166,6 @@ public final class EmbeddingService: Sendable {
 /// The embedding model could not be loaded; `reason` says why and what to do.
 public struct EmbeddingUnavailable: Error, CustomStringConvertible, Sendable {
     public let reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { "the embedding model is not available: \(reason)" }
 }

@@ -63,32 +63,7 @@ public final class QueryService: Sendable {
                                  tookMs: Self.milliseconds(since: start), cacheHit: true, degraded: false, degradedReason: nil)
         }
 
-        var mode = request.mode
-        var degradedReason: String?
-        var vector: [Float]?
-        if mode != .keyword {
-            do {
-                vector = try await embeddings.embed([request.query], priority: .interactive).first
-            } catch {
-                degradedReason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
-                mode = .keyword
-            }
-        }
-        let candidates = Self.candidateCount(limit: request.limit)
-        let store = self.store
-        let technology = request.technology
-        let ranked: [ScoredChunk] = try await BlockingExecutor.run { [vector, mode] in
-            switch mode {
-            case .semantic:
-                return try store.semanticSearch(vector: vector!, limit: request.limit, technology: technology)
-            case .keyword:
-                return try store.keywordSearch(request.query, limit: request.limit, technology: technology)
-            case .hybrid:
-                let semantic = try store.semanticSearch(vector: vector!, limit: candidates, technology: technology)
-                let keyword = try store.keywordSearch(request.query, limit: candidates, technology: technology)
-                return Array(RankFusion.reciprocalRank([semantic, keyword]).prefix(request.limit))
-            }
-        }
+        let (ranked, mode, degradedReason) = try await rank(request)
         let results = try await resolve(ranked)
         if degradedReason == nil && cacheEnabled, let encoded = try? JSONEncoder().encode(results) {
             cache.store(encoded, forKey: key, now: Date())
@@ -96,6 +71,38 @@ public final class QueryService: Sendable {
         track(request)
         return QueryResponse(query: request.query, mode: mode, results: results, tookMs: Self.milliseconds(since: start),
                              cacheHit: false, degraded: degradedReason != nil, degradedReason: degradedReason)
+    }
+
+    /// The ranked ids for `request`, the mode that produced them, and why it differs from the
+    /// requested one, if it does.
+    ///
+    /// In hybrid mode the keyword search runs on a Dispatch thread while the model embeds the
+    /// query on its own, so the slower of the two sets the time, not their sum.
+    private func rank(_ request: QueryRequest) async throws -> ([ScoredChunk], SearchMode, String?) {
+        let store = self.store
+        let candidates = request.mode == .hybrid ? Self.candidateCount(limit: request.limit) : request.limit
+        async let keywordRanking: [ScoredChunk] = request.mode == .semantic ? [] : BlockingExecutor.run {
+            try store.keywordSearch(request.query, limit: candidates, technology: request.technology)
+        }
+        guard request.mode != .keyword else { return (try await keywordRanking, .keyword, nil) }
+        let vector: [Float]
+        do {
+            vector = try await embeddings.embed([request.query], priority: .interactive)[0]
+        } catch {
+            let reason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
+            let keyword = request.mode == .semantic
+                ? try await BlockingExecutor.run {
+                    try store.keywordSearch(request.query, limit: request.limit, technology: request.technology)
+                }
+                : Array(try await keywordRanking.prefix(request.limit))
+            return (keyword, .keyword, reason)
+        }
+        let semanticRanking = try await BlockingExecutor.run {
+            try store.semanticSearch(vector: vector, limit: candidates, technology: request.technology)
+        }
+        guard request.mode == .hybrid else { return (semanticRanking, .semantic, nil) }
+        let fused = RankFusion.reciprocalRank([semanticRanking, try await keywordRanking])
+        return (Array(fused.prefix(request.limit)), .hybrid, nil)
     }
 
     /// Looks up the text and metadata of ranked ids, keeping the ranking's order.

@@ -38,8 +38,8 @@ public struct SelfTest: Sendable {
     let configuration: KnowledgeBaseConfiguration
     let logger: Logger
 
-    /// A self-test over `configuration`; its data folder and allowed roots are replaced by the
-    /// test's own unless `keepDataDirectory`.
+    /// A self-test in `configuration`'s data folder (the caller picks a temporary one); the allowed
+    /// roots are replaced by the sample's folder inside it.
     public init(configuration: KnowledgeBaseConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger

@@ -9,11 +9,16 @@ final class RuntimeHandle: Sendable {
     /// Starts opening `configuration`'s knowledge base and, once open, loading its model.
     init(configuration: KnowledgeBaseConfiguration, logger: Logger, startedAt: UInt64, warmCache: Bool) {
         opening = Task.detached {
-            let runtime = try await BlockingExecutor.run {
-                try KnowledgeBaseRuntime(configuration: configuration, logger: logger, startedAt: startedAt)
+            do {
+                let runtime = try await BlockingExecutor.run {
+                    try KnowledgeBaseRuntime(configuration: configuration, logger: logger, startedAt: startedAt)
+                }
+                runtime.start(warmCache: warmCache)
+                return runtime
+            } catch {
+                logger.error("the knowledge base could not be opened", metadata: ["rag.store.error": "\(error)"])
+                throw error
             }
-            runtime.start(warmCache: warmCache)
-            return runtime
         }
     }
 

@@ -23,15 +23,23 @@ extension SQLiteKnowledgeStore {
         return try reader.withLock { connection in
             // Heading matches count half as much as text matches: headings are short and shared
             // by every chunk of a section. Ties go to the smaller id so results are reproducible.
-            let select = try connection.cached("""
+            // Without a filter, the best rows are found in the index alone and only they are
+            // joined to their ids; with one, every match must be joined to read its label.
+            let select = try connection.cached(technology == nil ? """
+                SELECT chunks.id, best.score
+                FROM (SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) AS score FROM chunks_fts
+                      WHERE chunks_fts MATCH ?1 ORDER BY score DESC, rowid LIMIT ?3) AS best
+                JOIN chunks ON chunks.rowid = best.rowid
+                ORDER BY best.score DESC, chunks.id
+                """ : """
                 SELECT chunks.id, -bm25(chunks_fts, 1.0, 0.5) AS score
                 FROM chunks_fts JOIN chunks ON chunks.rowid = chunks_fts.rowid
-                WHERE chunks_fts MATCH ?1 AND (?2 IS NULL OR chunks.technology = ?2)
+                WHERE chunks_fts MATCH ?1 AND chunks.technology = ?2
                 ORDER BY score DESC, chunks.id
                 LIMIT ?3
                 """)
             try select.bind(match, at: 1)
-            try select.bind(technology, at: 2)
+            if let technology { try select.bind(technology, at: 2) }
             try select.bind(limit, at: 3)
             var results: [ScoredChunk] = []
             try select.forEachRow { results.append(ScoredChunk(id: select.string(at: 0), score: select.double(at: 1))) }
