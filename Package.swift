@@ -33,6 +33,9 @@ let package = Package(
         // cannot target one function at a CPU feature): the small-row matrix product against
         // pre-packed weights used for single queries, exp, and bias + GELU.
         .target(name: "CKernels"),
+        // rag_bm25, FTS5's BM25 with each row's length kept in memory: keyword search reads no
+        // per-row length from disk.
+        .target(name: "CFTSRank", dependencies: ["CSQLite"]),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
         .target(
             name: "Embeddings",
@@ -48,6 +51,7 @@ let package = Package(
             name: "Storage",
             dependencies: [
                 "CSQLite",
+                "CFTSRank",
                 "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]

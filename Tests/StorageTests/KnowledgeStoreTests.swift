@@ -104,10 +104,37 @@ import Testing
 
     @Test func newerSchemaIsRefused() throws {
         try withStore { _, path in
-            try SQLiteConnection(path: path).execute("PRAGMA user_version = 2")
-            #expect(throws: KnowledgeStoreError.newerSchema(version: 2, supported: 1, path: path)) {
+            let newer = KnowledgeStoreSchema.version + 1
+            try SQLiteConnection(path: path).execute("PRAGMA user_version = \(newer)")
+            #expect(throws: KnowledgeStoreError.newerSchema(version: newer, supported: KnowledgeStoreSchema.version, path: path)) {
                 try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             }
+        }
+    }
+
+    @Test func version1StoreIsUpgradedInPlace() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            do {
+                let old = try SQLiteConnection(path: path)
+                try old.execute(KnowledgeStoreSchema.version1)
+                try old.execute("""
+                    INSERT INTO meta VALUES ('dimension', '\(testDimension)');
+                    INSERT INTO sources VALUES ('old.md', 'swift', 'h', 1, 0);
+                    PRAGMA user_version = 1;
+                    """)
+                let insert = try old.prepare("INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES ('old', 'old.md', '', 'swift', 'an ocelot from before', 0, ?1)")
+                try insert.bind(floats: axisVector(0), at: 1)
+                try insert.run()
+            }
+            let store = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
+            #expect(try store.keywordSearch("ocelot", limit: 5, technology: nil).map(\.id) == ["old"])
+            let check = try SQLiteConnection(path: path, readOnly: true)
+            #expect(try check.scalarInt("PRAGMA user_version") == KnowledgeStoreSchema.version)
+            let before = try check.scalarInt(SQLiteKnowledgeStore.textVersion)
+            _ = try store.replaceSource(makeRecord(chunks: three), chunks: three)
+            // Each inserted chunk counts as one change to the indexed text.
+            #expect(try check.scalarInt(SQLiteKnowledgeStore.textVersion) == (before ?? -99) + three.count)
         }
     }
 

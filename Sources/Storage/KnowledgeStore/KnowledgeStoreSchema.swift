@@ -1,7 +1,7 @@
 /// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
 enum KnowledgeStoreSchema {
     /// The schema version this build writes and reads.
-    static let version = 1
+    static let version = 2
 
     /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
     /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
@@ -50,22 +50,54 @@ enum KnowledgeStoreSchema {
         END;
         """
 
-    /// Creates the schema in a new database, or checks an existing one: its version and its
-    /// vector dimension must match. `path` only serves the error messages.
+    /// Version 2: `meta.text_version` counts every change to the indexed text, by any process, in
+    /// the same transaction as the change. Keyword search passes it to `rag_bm25`, which keeps
+    /// row lengths in memory only while it stays the same (query statistics, which share the
+    /// file, do not count as changes).
+    static let version2 = """
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('text_version', '0');
+        DROP TRIGGER chunks_fts_insert;
+        DROP TRIGGER chunks_fts_delete;
+        DROP TRIGGER chunks_fts_update;
+        CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
+            UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'text_version';
+        END;
+        CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+                VALUES ('delete', old.rowid, old.text, old.heading);
+            UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'text_version';
+        END;
+        CREATE TRIGGER chunks_fts_update AFTER UPDATE OF text, heading ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+                VALUES ('delete', old.rowid, old.text, old.heading);
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.rowid, new.text, new.heading);
+            UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'text_version';
+        END;
+        """
+
+    /// The steps from each version to the next: `migrations[n]` takes a database from version n to n + 1.
+    static let migrations = [version1, version2]
+
+    /// Creates the schema in a new database, brings an older one up to date, or checks an existing
+    /// one: its version must not be newer and its vector dimension must match. `path` only serves the error messages.
     static func prepare(_ connection: SQLiteConnection, dimension: Int, path: String) throws {
         // The version is read inside the write transaction so two processes opening a new file
         // at once cannot both decide to create the tables.
         try connection.transaction {
             let found = try connection.scalarInt("PRAGMA user_version") ?? 0
+            if found > version {
+                throw KnowledgeStoreError.newerSchema(version: found, supported: version, path: path)
+            }
+            for step in migrations[found..<version] {
+                try connection.execute(step)
+            }
             if found == 0 {
-                try connection.execute(version1)
                 let insert = try connection.cached("INSERT INTO meta(key, value) VALUES ('dimension', ?1)")
                 try insert.bind(String(dimension), at: 1)
                 try insert.run()
-                try connection.execute("PRAGMA user_version = \(version)")
-            } else if found > version {
-                throw KnowledgeStoreError.newerSchema(version: found, supported: version, path: path)
             }
+            if found < version { try connection.execute("PRAGMA user_version = \(version)") }
         }
         let select = try connection.cached("SELECT value FROM meta WHERE key = 'dimension'")
         defer { select.reset() }

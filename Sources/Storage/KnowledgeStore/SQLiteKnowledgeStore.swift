@@ -34,6 +34,7 @@ public final class SQLiteKnowledgeStore: Sendable {
         try KnowledgeStoreSchema.prepare(writer, dimension: dimension, path: path)
         // Opened after the writer, which has created the file and switched it to WAL.
         let reader = try SQLiteConnection(path: path, readOnly: true)
+        try reader.registerRankingFunction()
         let index = try Self.loadVectors(from: reader, dimension: dimension)
         self.path = path
         self.dimension = dimension

@@ -1,3 +1,4 @@
+import CFTSRank
 import CSQLite
 
 /// One SQLite connection, closed when the last reference goes.
@@ -111,6 +112,12 @@ final class SQLiteConnection {
 
     /// Rows changed by the last INSERT, UPDATE or DELETE (not counting trigger changes).
     var changes: Int { Int(sqlite3_changes64(handle)) }
+
+    /// Makes `rag_bm25` (see `CFTSRank_register`) available to this connection's FTS5 queries.
+    func registerRankingFunction() throws {
+        let code = CFTSRank_register(handle)
+        guard code == SQLITE_OK else { throw SQLiteError.from(code, db: handle, context: "register rag_bm25") }
+    }
 
     /// Integer result of a query's first column in its first row, nil when there is no row.
     func scalarInt(_ sql: String) throws -> Int? {

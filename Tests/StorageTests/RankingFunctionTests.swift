@@ -1,0 +1,110 @@
+import Foundation
+@testable import Storage
+import Testing
+
+/// `rag_bm25` must rank exactly as FTS5's own `bm25` does, including after every kind of write:
+/// its in-memory row lengths must never go stale. The writes go through the store's schema, whose
+/// triggers count text changes.
+@Suite struct RankingFunctionTests {
+    /// A seeded corpus of rows of 1 to 120 words drawn unevenly from a small vocabulary, so some
+    /// terms are in most rows and some in few.
+    private static func randomText(_ generator: inout SeededGenerator, words: ClosedRange<Int>) -> String {
+        let vocabulary = (0..<40).map { "w\($0)" }
+        return (0..<Int.random(in: words, using: &generator)).map { _ in
+            // The minimum of two draws favours the low-numbered words.
+            vocabulary[min(Int.random(in: 0..<40, using: &generator), Int.random(in: 0..<40, using: &generator))]
+        }.joined(separator: " ")
+    }
+
+    /// Both functions' scores for `match`, by rowid: ours, then the built-in's (negated).
+    private static func scores(_ connection: SQLiteConnection, _ match: String) throws -> ([Int: Double], [Int: Double]) {
+        let select = try connection.cached("""
+            SELECT rowid, rag_bm25(chunks_fts, (\(SQLiteKnowledgeStore.textVersion)), 1.0, 0.5), -bm25(chunks_fts, 1.0, 0.5)
+            FROM chunks_fts WHERE chunks_fts MATCH ?1
+            """)
+        try select.bind(match, at: 1)
+        var ours: [Int: Double] = [:]
+        var builtIn: [Int: Double] = [:]
+        try select.forEachRow {
+            ours[select.int(at: 0)] = select.double(at: 1)
+            builtIn[select.int(at: 0)] = select.double(at: 2)
+        }
+        return (ours, builtIn)
+    }
+
+    private static let queries = ["\"w0\"", "\"w3\" OR \"w17\"", "\"w39\" OR \"w38\" OR \"w1\"", "\"w5\" OR \"w5\"", "\"w20\"",
+                                  "\"w2\" \"w9\""]
+
+    private static func expectAgreement(_ connection: SQLiteConnection, _ comment: String) throws {
+        for query in queries {
+            let (ours, builtIn) = try scores(connection, query)
+            #expect(!ours.isEmpty, "\(comment): \(query) matched nothing")
+            #expect(Set(ours.keys) == Set(builtIn.keys))
+            for (rowid, score) in builtIn {
+                let mine = ours[rowid] ?? .nan
+                #expect(abs(mine - score) <= 1e-12 * max(1, abs(score)),
+                        "\(comment): \(query), row \(rowid): rag_bm25 \(mine), -bm25 \(score)")
+            }
+        }
+    }
+
+    @Test func agreesWithBuiltInBM25AcrossWrites() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let writer = try SQLiteConnection(path: path)
+            try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
+            try writer.execute("INSERT INTO sources VALUES ('s', 't', 'h', 0, 0)")
+            var generator = SeededGenerator(seed: 7)
+            let insert = try writer.prepare(
+                "INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES (?1, 's', ?2, 't', ?3, 0, x'00000000')")
+            try writer.transaction {
+                for row in 0..<300 {
+                    try insert.bind("c\(row)", at: 1)
+                    try insert.bind(Self.randomText(&generator, words: 0...3), at: 2)
+                    try insert.bind(Self.randomText(&generator, words: 1...120), at: 3)
+                    try insert.run()
+                }
+            }
+            let reader = try SQLiteConnection(path: path, readOnly: true)
+            try reader.registerRankingFunction()
+            try Self.expectAgreement(reader, "fresh")
+            // Second pass: every length now comes from the cache.
+            try Self.expectAgreement(reader, "cached")
+
+            // Another connection changes row lengths in place (same rowids), deletes rows and adds some.
+            try writer.transaction {
+                try writer.execute("UPDATE chunks SET text = text || ' w0 w0 w0 w1' WHERE rowid % 3 = 0")
+                try writer.execute("DELETE FROM chunks WHERE rowid % 7 = 0")
+            }
+            try Self.expectAgreement(reader, "after another connection's update")
+            try writer.execute("DELETE FROM chunks WHERE rowid = (SELECT max(rowid) FROM chunks)")
+            // The deleted last rowid is reused by this insert, with a different length.
+            try insert.bind("reused", at: 1)
+            try insert.bind("", at: 2)
+            try insert.bind("w0 w3 w17 w39 w38 w20", at: 3)
+            try insert.run()
+            try Self.expectAgreement(reader, "after a rowid was reused")
+
+            // The reading connection's own writes count too.
+            let both = try SQLiteConnection(path: path)
+            try both.registerRankingFunction()
+            try Self.expectAgreement(both, "second connection")
+            try both.execute("UPDATE chunks SET text = 'w0' WHERE rowid % 5 = 1")
+            try Self.expectAgreement(both, "after its own update")
+        }
+    }
+
+    @Test func registersOnAReadOnlyConnectionTwice() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let writer = try SQLiteConnection(path: path)
+            try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
+            let reader = try SQLiteConnection(path: path, readOnly: true)
+            try reader.registerRankingFunction()
+            try reader.registerRankingFunction()
+            // An empty table: the function is known and simply finds nothing.
+            let (ours, _) = try Self.scores(reader, "\"w0\"")
+            #expect(ours.isEmpty)
+        }
+    }
+}
