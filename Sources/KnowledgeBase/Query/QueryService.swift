@@ -63,45 +63,55 @@ public final class QueryService: Sendable {
                                  tookMs: Self.milliseconds(since: start), cacheHit: true, degraded: false, degradedReason: nil)
         }
 
-        let (ranked, mode, degradedReason) = try await rank(request)
-        let results = try await resolve(ranked)
+        let timings = StageTimings()
+        let (ranked, mode, degradedReason) = try await rank(request, timings: timings)
+        let results = try await timings.measure("resolve") { try await resolve(ranked) }
         if degradedReason == nil && cacheEnabled, let encoded = try? JSONEncoder().encode(results) {
             cache.store(encoded, forKey: key, now: Date())
         }
         track(request)
-        return QueryResponse(query: request.query, mode: mode, results: results, tookMs: Self.milliseconds(since: start),
+        let tookMs = Self.milliseconds(since: start)
+        logger.debug("query answered", metadata: timings.metadata(total: tookMs, mode: mode))
+        return QueryResponse(query: request.query, mode: mode, results: results, tookMs: tookMs,
                              cacheHit: false, degraded: degradedReason != nil, degradedReason: degradedReason)
     }
 
     /// The ranked ids for `request`, the mode that produced them, and why it differs from the
-    /// requested one, if it does.
+    /// requested one, if it does; `timings` gets the time of each stage.
     ///
-    /// In hybrid mode the keyword search runs on a Dispatch thread while the model embeds the
-    /// query on its own, so the slower of the two sets the time, not their sum.
-    private func rank(_ request: QueryRequest) async throws -> ([ScoredChunk], SearchMode, String?) {
+    /// In hybrid mode the two searches run one after the other, not side by side: the CPU encoder
+    /// already spreads one query over every core, and a keyword search competing with it for a
+    /// core slowed the embedding down by more than the search itself took.
+    private func rank(_ request: QueryRequest, timings: StageTimings) async throws -> ([ScoredChunk], SearchMode, String?) {
         let store = self.store
         let candidates = request.mode == .hybrid ? Self.candidateCount(limit: request.limit) : request.limit
-        async let keywordRanking: [ScoredChunk] = request.mode == .semantic ? [] : BlockingExecutor.run {
-            try store.keywordSearch(request.query, limit: candidates, technology: request.technology)
+        let keywordRanking = request.mode == .semantic ? [] : try await BlockingExecutor.run {
+            try timings.measure("keyword") {
+                try store.keywordSearch(request.query, limit: candidates, technology: request.technology)
+            }
         }
-        guard request.mode != .keyword else { return (try await keywordRanking, .keyword, nil) }
+        guard request.mode != .keyword else { return (keywordRanking, .keyword, nil) }
         let vector: [Float]
         do {
+            let started = DispatchTime.now().uptimeNanoseconds
             vector = try await embeddings.embed([request.query], priority: .interactive)[0]
+            timings.record("embed", since: started)
         } catch {
             let reason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
             let keyword = request.mode == .semantic
                 ? try await BlockingExecutor.run {
                     try store.keywordSearch(request.query, limit: request.limit, technology: request.technology)
                 }
-                : Array(try await keywordRanking.prefix(request.limit))
+                : Array(keywordRanking.prefix(request.limit))
             return (keyword, .keyword, reason)
         }
         let semanticRanking = try await BlockingExecutor.run {
-            try store.semanticSearch(vector: vector, limit: candidates, technology: request.technology)
+            try timings.measure("semantic") {
+                try store.semanticSearch(vector: vector, limit: candidates, technology: request.technology)
+            }
         }
         guard request.mode == .hybrid else { return (semanticRanking, .semantic, nil) }
-        let fused = RankFusion.reciprocalRank([semanticRanking, try await keywordRanking])
+        let fused = RankFusion.reciprocalRank([semanticRanking, keywordRanking])
         return (Array(fused.prefix(request.limit)), .hybrid, nil)
     }
 
