@@ -20,16 +20,13 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "Only passages with this technology label.")
     var technology: String?
 
-    @Option(help: "hybrid, semantic or keyword.")
-    var mode: String = SearchMode.default.rawValue
+    @Option(help: "How to search.")
+    var mode: SearchMode = .default
 
     @Flag(help: "Print the answer as JSON (the tool's structured output).")
     var json = false
 
     func run() async throws {
-        guard let mode = SearchMode(rawValue: mode) else {
-            throw ValidationError("--mode must be one of \(SearchMode.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
         let runtime = try options.openRuntime(logger: options.logger())
         let response: QueryResponse
         do {
@@ -56,3 +53,6 @@ struct QueryCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// Lets ArgumentParser check `--mode` while parsing (and list the choices in `--help`).
+extension SearchMode: ExpressibleByArgument {}

@@ -38,8 +38,10 @@ public struct SelfTest: Sendable {
     let configuration: KnowledgeBaseConfiguration
     let logger: Logger
 
-    /// A self-test in `configuration`'s data folder (the caller picks a temporary one); the allowed
-    /// roots are replaced by the sample's folder inside it.
+    /// A self-test in `configuration`'s data folder, usually a temporary one. A folder that already
+    /// holds a knowledge base works too: the sample gets a label of its own, the checks count
+    /// relative to what was there, and the sample is removed at the end (its queries stay in the
+    /// statistics). The allowed roots are replaced by the sample's folder inside the data folder.
     public init(configuration: KnowledgeBaseConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
@@ -77,6 +79,8 @@ public struct SelfTest: Sendable {
         let session = SelfTestSession(server: server)
         await session.exercise(&checks, sampleFolder: sampleFolder)
         await session.close()
+        // The knowledge base no longer lists the sample; its files go too.
+        try? FileManager.default.removeItem(at: sampleFolder)
         checks.notConfigured("redis", ProcessInfo.processInfo.environment["REDIS_URL"] == nil
             ? "REDIS_URL is not set: query statistics and the result cache stay in this process"
             : "REDIS_URL is set, but this build keeps query statistics in SQLite (Redis support comes later)")

@@ -8,6 +8,10 @@ enum SelfTestSample {
         let question: String
     }
 
+    /// The sample's technology label, which the self-test's searches filter on so that a knowledge
+    /// base already in the data folder cannot outrank the sample.
+    static let technology = "mcp-rag-selftest"
+
     static let documents: [Document] = [
         Document(name: "install.md", text: """
             # Installing Harbor

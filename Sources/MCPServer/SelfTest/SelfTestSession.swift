@@ -35,21 +35,28 @@ final class SelfTestSession: Sendable {
             try expect(tools.allSatisfy { $0.outputSchema != nil }, "a tool has no output schema")
             return "\(tools.count) tools: \(tools.map(\.name).joined(separator: ", "))"
         }
+        // The data folder may already hold a knowledge base (`--data-dir`): counts are taken
+        // relative to what was there, and searches are confined to the sample's label.
+        let before = await checks.value("list_sources (before)") { () -> (Int, String) in
+            let count = try await self.call("list_sources", [:])["sources"]?.arrayValue?.count ?? 0
+            return (count, count == 0 ? "the knowledge base is empty" : "\(count) sources already there")
+        } ?? 0
+        let label = Value.string(SelfTestSample.technology)
         await checks.run("ingest_documents") {
-            let result = try await self.call("ingest_documents", ["paths": [.string(sampleFolder.path)], "technology": "harbor"])
+            let result = try await self.call("ingest_documents", ["paths": [.string(sampleFolder.path)], "technology": label])
             let written = result["files_written"]?.intValue ?? -1
             try expect(written == SelfTestSample.documents.count, "wrote \(written) files")
             return "\(written) files, \(result["chunks_added"]?.intValue ?? 0) passages"
         }
         await checks.run("ingest again (unchanged)") {
-            let result = try await self.call("ingest_documents", ["paths": [.string(sampleFolder.path)], "technology": "harbor"])
+            let result = try await self.call("ingest_documents", ["paths": [.string(sampleFolder.path)], "technology": label])
             try expect(result["files_unchanged"]?.intValue == SelfTestSample.documents.count, "files were rewritten")
             return "nothing rewritten"
         }
         await checks.run("list_sources") {
             let result = try await self.call("list_sources", [:])
             let count = result["sources"]?.arrayValue?.count ?? 0
-            try expect(count == SelfTestSample.documents.count, "lists \(count) sources")
+            try expect(count == before + SelfTestSample.documents.count, "lists \(count) sources, \(before) before the sample")
             return "\(count) sources, \(result["total_chunks"]?.intValue ?? 0) passages"
         }
         for mode in SearchMode.allCases {
@@ -57,7 +64,8 @@ final class SelfTestSession: Sendable {
                 var found: [String] = []
                 for document in SelfTestSample.documents {
                     let result = try await self.call("query_knowledge_base", ["query": .string(document.question),
-                                                                               "mode": .string(mode.rawValue), "n_results": 3])
+                                                                               "mode": .string(mode.rawValue), "n_results": 3,
+                                                                               "technology_filter": label])
                     let top = result["results"]?.arrayValue?.first?.objectValue?["source"]?.stringValue ?? "nothing"
                     try expect(top.hasSuffix("/" + document.name), "\"\(document.question)\" found \(top) first")
                     found.append(String(format: "%.1f ms", result["took_ms"]?.doubleValue ?? 0))
@@ -68,7 +76,7 @@ final class SelfTestSession: Sendable {
         await checks.run("result cache") {
             let question = SelfTestSample.documents[0].question
             let result = try await self.call("query_knowledge_base", ["query": .string(question.uppercased()),
-                                                                       "mode": "hybrid", "n_results": 3])
+                                                                       "mode": "hybrid", "n_results": 3, "technology_filter": label])
             try expect(result["cache_hit"]?.boolValue == true, "a repeated query missed the cache")
             return String(format: "repeated query answered from the cache in %.2f ms", result["took_ms"]?.doubleValue ?? 0)
         }
@@ -104,7 +112,7 @@ final class SelfTestSession: Sendable {
             let result = try await self.call("remove_source", ["source": .string(path)])
             try expect(result["chunks_removed"]?.intValue ?? 0 > 0, "nothing removed")
             let listed = try await self.call("list_sources", [:])["sources"]?.arrayValue?.count ?? 0
-            try expect(listed == SelfTestSample.documents.count - 1, "\(listed) sources left")
+            try expect(listed == before + SelfTestSample.documents.count - 1, "\(listed) sources left, \(before) before the sample")
             return "\(result["chunks_removed"]?.intValue ?? 0) passages removed"
         }
         await checks.run("bad arguments are tool errors") {
@@ -112,6 +120,12 @@ final class SelfTestSession: Sendable {
             let result = try await client.send(request).value
             try expect(result.isError == true, "n_results 500 was accepted")
             return "n_results 500 → isError"
+        }
+        await checks.run("sample removed") {
+            let result = try await self.call("remove_source", ["source": .string(sampleFolder.path)])
+            let listed = try await self.call("list_sources", [:])["sources"]?.arrayValue?.count ?? 0
+            try expect(listed == before, "\(listed) sources left, \(before) before the sample")
+            return "\(result["chunks_removed"]?.intValue ?? 0) passages removed, \(listed) sources as before"
         }
         await checks.run("unknown tool is a protocol error") {
             do {
