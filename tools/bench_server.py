@@ -105,6 +105,13 @@ async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
     params = server_parameters(binary, data, Path(model), extra_env={"MCP_RAG_CACHE_TTL": "0"})
     results = {}
     async with connected(params) as (session, _):
+        # What the client and the protocol cost by themselves: the cheapest tool call there is.
+        floor_ms = []
+        for _ in range(200):
+            start = time.perf_counter()
+            structured(await session.call_tool("health_check", {"level": "liveness"}))
+            floor_ms.append((time.perf_counter() - start) * 1e3)
+        results["liveness_call"] = {"client_p50_ms": percentile(floor_ms, 0.5), "client_p99_ms": percentile(floor_ms, 0.99)}
         for mode in ("hybrid", "semantic", "keyword"):
             client_ms, server_ms = [], []
             for text in texts[:20]:  # warm-up

@@ -37,17 +37,17 @@ async def connected(params: StdioServerParameters):
 
 def structured(result) -> dict:
     """A successful tool result's structured content, checked against its text twin."""
-    assert not result.isError, result.content[0].text if result.content else "isError without content"
-    assert result.structuredContent is not None, "no structuredContent"
+    assert not result.is_error, result.content[0].text if result.content else "isError without content"
+    assert result.structured_content is not None, "no structuredContent"
     texts = [item.text for item in result.content if item.type == "text"]
     assert len(texts) == 1, f"expected one text item, got {len(texts)}"
-    assert json.loads(texts[0]) == result.structuredContent, "text and structuredContent differ"
-    return result.structuredContent
+    assert json.loads(texts[0]) == result.structured_content, "text and structuredContent differ"
+    return result.structured_content
 
 
 def error_text(result) -> str:
     """The message of a tool result that must be an error."""
-    assert result.isError, f"expected isError, got {result.structuredContent}"
+    assert result.is_error, f"expected isError, got {result.structured_content}"
     return " ".join(item.text for item in result.content if item.type == "text")
 
 
