@@ -36,10 +36,13 @@ let package = Package(
         // rag_bm25, FTS5's BM25 with each row's length kept in memory: keyword search reads no
         // per-row length from disk.
         .target(name: "CFTSRank", dependencies: ["CSQLite"]),
+        // A strict, fast JSON reader: tokenizer files, and tool results turned into the SDK's values.
+        .target(name: "StrictJSON"),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
         .target(
             name: "Embeddings",
             dependencies: [
+                "StrictJSON",
                 "COpenBLAS",
                 "CKernels",
                 .product(name: "Logging", package: "swift-log"),
@@ -72,6 +75,7 @@ let package = Package(
                 "KnowledgeBase",
                 "Storage",
                 "Embeddings",
+                "StrictJSON",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -91,6 +95,10 @@ let package = Package(
             name: "EmbeddingsTests",
             dependencies: ["Embeddings", "CKernels", "COpenBLAS"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "StrictJSONTests",
+            dependencies: ["StrictJSON"]
         ),
         .testTarget(
             name: "StorageTests",

@@ -60,7 +60,7 @@ import Testing
     }
 }
 
-@Suite struct JSONValueTests {
+@Suite struct ToolJSONTests {
     struct Sample: Encodable {
         let text: String
         let count: Int
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func keepsTypesAndDoesNotTurnDataURLsIntoBinary() throws {
-        let (text, value) = try JSONValue.encode(Sample(text: "data:text/plain;base64,aGk=", count: 3, ratio: 0.5,
+        let (text, value) = try ToolJSON.encode(Sample(text: "data:text/plain;base64,aGk=", count: 3, ratio: 0.5,
                                                         flag: true, missing: nil, nested: ["a": [1, 2]]))
         let object = try #require(value.objectValue)
         #expect(object["text"] == .string("data:text/plain;base64,aGk="))

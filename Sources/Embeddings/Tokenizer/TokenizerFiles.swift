@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 
 /// Everything a `BertTokenizer` is built from, whether read from files or given in code.
 struct TokenizerSpec {

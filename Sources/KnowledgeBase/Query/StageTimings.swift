@@ -5,7 +5,7 @@ import Synchronization
 /// How long each stage of one query took, for the debug log (`--log-level debug`), so a slow
 /// answer can be traced to the embedding, one of the searches or the lookup of the passages.
 ///
-/// Stages of a hybrid query run on different threads at once, hence the lock.
+/// The stages run on different threads (Dispatch's and the embedder's), hence the lock.
 final class StageTimings: Sendable {
     private let milliseconds = Mutex<[(stage: String, ms: Double)]>([])
 

@@ -23,7 +23,7 @@ struct ToolOutput: Sendable {
     let value: Value
 
     init<T: Encodable>(_ output: T) throws {
-        (text, value) = try JSONValue.encode(output)
+        (text, value) = try ToolJSON.encode(output)
     }
 }
 

@@ -13,14 +13,14 @@ extension SQLiteKnowledgeStore {
         return vectors.withLock { $0.search(query: vector, limit: limit, technology: technology) }
     }
 
+    /// The count of changes to the indexed text, as SQL: `rag_bm25` keeps row lengths while it holds.
+    static let textVersion = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'text_version'"
+
     /// The `limit` chunks best matching the words of `text` by BM25 (score: the positive `-bm25`,
     /// higher is better), best first, optionally only those labelled `technology`.
     ///
     /// Any text is accepted: only its words are searched for (see `FTSQuery`), and a chunk
     /// containing any of them matches. Text without letters or digits finds nothing.
-    /// The count of changes to the indexed text, as SQL: `rag_bm25` keeps row lengths while it holds.
-    static let textVersion = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'text_version'"
-
     public func keywordSearch(_ text: String, limit: Int, technology: String?) throws -> [ScoredChunk] {
         guard limit > 0, let match = FTSQuery.matchExpression(for: text) else { return [] }
         return try reader.withLock { connection in

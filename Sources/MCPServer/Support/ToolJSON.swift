@@ -1,0 +1,38 @@
+import Foundation
+import MCP
+import StrictJSON
+
+/// Turns our Codable outputs into JSON text and the SDK's `Value`, the two forms of a tool result.
+///
+/// The `Value` is read back from the text, so the two always say the same. It is not read with
+/// `Value`'s own decoder, which takes any string that looks like a `data:` URL for binary data (a
+/// chunk whose text starts that way would change) and builds a regular expression for every string,
+/// nor with a JSONDecoder trying each type in turn, whose failed attempts cost 2 ms on a
+/// five-passage answer: the strict reader reads the bytes once, in about 30 µs.
+enum ToolJSON {
+    /// The JSON text of `output` (keys sorted, so outputs are stable) and the same as a `Value`.
+    static func encode<T: Encodable>(_ output: T) throws -> (text: String, value: Value) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try encoder.encode(output)
+        let bytes = [UInt8](data)
+        return (String(decoding: bytes, as: UTF8.self), value(of: try JSONReader.parse(bytes)))
+    }
+
+    /// `json` as the SDK's value. JSON has one number type and JSONEncoder writes 2.0 as `2`, so a
+    /// number that is a whole, exactly representable integer becomes `.int`, any other `.double`.
+    static func value(of json: JSONValue) -> Value {
+        switch json {
+        case .null: .null
+        case .bool(let flag): .bool(flag)
+        case .number(let number): Int(exactly: number).map(Value.int) ?? .double(number)
+        case .string(let text): .string(text)
+        case .array(let elements): .array(elements.map(value(of:)))
+        case .object(let members):
+            // The last of duplicate keys wins, as the reader's subscript has it.
+            .object(Dictionary(members.map { ($0.key, value(of: $0.value)) }, uniquingKeysWith: { _, last in last }))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import StrictJSON
+import Testing
+
+@Suite struct JSONReaderTests {
+    private func read(_ text: String) throws -> JSONValue {
+        try JSONReader.parse(Array(text.utf8))
+    }
+
+    @Test func readsEveryKindOfValue() throws {
+        let document = try read(#" {"a": [1, -2, 0.5, -1.5e3, 1E-2, true, false, null], "b": {}, "c": [], "d": "", "d": "last"} "#)
+        guard case .array(let numbers)? = document["a"] else {
+            Issue.record("no array under a")
+            return
+        }
+        #expect(numbers.count == 8)
+        #expect(numbers[0].integer == 1 && numbers[1].integer == -2)
+        if case .number(let half) = numbers[2] { #expect(half == 0.5) } else { Issue.record("0.5") }
+        if case .number(let big) = numbers[3] { #expect(big == -1500) } else { Issue.record("-1.5e3") }
+        #expect(numbers[5].bool == true && numbers[6].bool == false && numbers[7].isNull)
+        #expect(document["d"]?.string == "last", "the last of duplicate keys wins")
+        if case .number(let huge) = try read("12345678901234567890") { #expect(huge == 1.2345678901234567e19) }
+    }
+
+    @Test func decodesEscapesAndKeepsUnicode() throws {
+        #expect(try read(#""q\"b\\s\/n\nt\tr\rb\bf\f""#).string == "q\"b\\s/n\nt\tr\rb\u{08}f\u{0C}")
+        #expect(try read(#""\u00e9\u4e2d\ud83d\ude00 é中😀""#).string == "é中😀 é中😀")
+        // A byte-order mark before the document is allowed, as in files.
+        #expect(try JSONReader.parse([0xEF, 0xBB, 0xBF] + Array("true".utf8)).bool == true)
+    }
+
+    @Test func refusesWhatIsNotJSON() {
+        let bad = ["", " ", "{", "[1,]", "[1 2]", #"{"a" 1}"#, #"{"a":1,}"#, "{1:2}", "01", "1.", ".5", "+1", "-", "1e", "inf", "NaN",
+                   #""\x""#, "\"a\u{01}b\"", #""\ud800""#, #""\udc00""#, #""\ud800\u0041""#, #""\u12G4""#, "\"open", "tru", "nul",
+                   "[1] x", String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)]
+        for text in bad {
+            #expect(throws: JSONReadError.self, "\(text.prefix(40))") { try read(text) }
+        }
+        #expect(throws: JSONReadError.self, "invalid UTF-8 in a string") {
+            try JSONReader.parse([UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\"")])
+        }
+    }
+}
