@@ -96,21 +96,23 @@ let package = Package(
             dependencies: ["Embeddings", "CKernels", "COpenBLAS"],
             resources: [.copy("Fixtures")]
         ),
+        // Helpers the test suites share (a seeded random generator).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "StrictJSONTests",
             dependencies: ["StrictJSON"]
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage"]
+            dependencies: ["Storage", "TestSupport"]
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "Storage", "Embeddings"]
+            dependencies: ["KnowledgeBase", "Storage", "Embeddings", "TestSupport"]
         ),
         .testTarget(
             name: "MCPServerTests",
-            dependencies: ["MCPServer", "KnowledgeBase", .product(name: "MCP", package: "swift-sdk")]
+            dependencies: ["MCPServer", "KnowledgeBase", "TestSupport", .product(name: "MCP", package: "swift-sdk")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,20 +1,9 @@
+import TestSupport
 import Testing
 @testable import KnowledgeBase
 
 /// Generated documents of awkward fragments, with a fixed seed: the invariants must hold for all.
 @Suite struct RandomInputTests {
-    /// A small deterministic generator (SplitMix64), so failures reproduce.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments = [
         "# Heading", "## Sub", "###### Deep", "Title\n=====", "Sub\n---", "---", "```", "````swift", "~~~", "\n", "\n\n",
         "Plain sentence. ", "Another one! ", "Question? ", "e.g. abbreviations.", "- item", "1. item", "| a | b |",
@@ -23,7 +12,7 @@ import Testing
         "<p>html</p>", "&amp;", "***", "+++", "title: x", "import x from 'y'", "====", "~~~~",
     ]
 
-    func document(_ generator: inout Generator) -> String {
+    func document(_ generator: inout SeededGenerator) -> String {
         let count = Int.random(in: 1...120, using: &generator)
         var text = ""
         for _ in 0..<count {
@@ -36,7 +25,7 @@ import Testing
     @Test func chunkInvariantsHoldOnRandomDocuments() {
         let chunker = Chunker(tokenCount: simpleTokenCount, targetTokens: 60, overlapTokens: 12, maxTokens: 80,
                               maxChunkBytes: 600)
-        var generator = Generator(state: 42)
+        var generator = SeededGenerator(seed: 42)
         let kinds: [DocumentKind] = [.markdown, .mdx, .text, .restructuredText, .html, .sourceCode(language: "c")]
         for round in 0..<300 {
             let text = document(&generator)
@@ -63,7 +52,7 @@ import Testing
         let pieces = ["<", ">", "</", "/>", "<p", "<pre>", "</pre>", "<h2>", "</h2>", "<script>", "</script>", "<!--",
                       "-->", "<svg>", "</svg>", "&", "&#", "&#x", ";", "amp", "\"", "'", "=", "a", " ", "\n", "<li>",
                       "<ul>", "</ul>", "<code>", "</code>", "<br>", "<!", "<?", "é", "<title>", "<template>"]
-        var generator = Generator(state: 7)
+        var generator = SeededGenerator(seed: 7)
         for _ in 0..<2000 {
             let count = Int.random(in: 0...60, using: &generator)
             let html = (0..<count).map { _ in pieces.randomElement(using: &generator)! }.joined()

@@ -1,13 +1,14 @@
 import Foundation
 import MCP
 @testable import MCPServer
+import TestSupport
 import Testing
 
 /// Seeded random values written by JSONEncoder and read back into the SDK's `Value` must come back
 /// as they went in: the text and the structured content of a tool result say the same.
 @Suite struct ToolJSONRoundTripTests {
     @Test func readsBackWhatJSONEncoderWrites() throws {
-        var generator = SplitMix(state: 11)
+        var generator = SeededGenerator(seed: 11)
         let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "中", "😀", "\u{7F}", "\u{2028}"]
         func randomValue(depth: Int) -> Value {
             switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
@@ -30,17 +31,5 @@ import Testing
             let (text, read) = try ToolJSON.encode(value)
             #expect(read == value, "\(text)")
         }
-    }
-}
-
-/// SplitMix64, so a failing random case reproduces.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

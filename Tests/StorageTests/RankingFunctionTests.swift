@@ -1,5 +1,6 @@
 import Foundation
 @testable import Storage
+import TestSupport
 import Testing
 
 /// `rag_bm25` must rank exactly as FTS5's own `bm25` does, including after every kind of write:

@@ -1,4 +1,5 @@
 @testable import Storage
+import TestSupport
 import Testing
 
 @Suite struct VectorIndexTests {
