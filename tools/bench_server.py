@@ -109,8 +109,9 @@ async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
         floor_ms = []
         for _ in range(200):
             start = time.perf_counter()
-            structured(await session.call_tool("health_check", {"level": "liveness"}))
+            result = await session.call_tool("health_check", {"level": "liveness"})
             floor_ms.append((time.perf_counter() - start) * 1e3)
+            structured(result)
         results["liveness_call"] = {"client_p50_ms": percentile(floor_ms, 0.5), "client_p99_ms": percentile(floor_ms, 0.99)}
         for mode in ("hybrid", "semantic", "keyword"):
             client_ms, server_ms = [], []
@@ -118,8 +119,9 @@ async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
                 await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
             for text in texts:
                 start = time.perf_counter()
-                answer = structured(await session.call_tool("query_knowledge_base", {"query": text, "mode": mode}))
+                result = await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
                 client_ms.append((time.perf_counter() - start) * 1e3)
+                answer = structured(result)  # checked outside the timed part: it is the benchmark's own work
                 server_ms.append(answer["took_ms"])
                 assert not answer["cache_hit"]
             results[mode] = {"queries": len(texts), "client_p50_ms": percentile(client_ms, 0.5),
