@@ -61,10 +61,20 @@ public struct MCPRagServer: Sendable {
         return server
     }
 
+    /// Starts serving over `transport`: `tools/call` is answered by a `ToolCallRouter` in front of
+    /// the SDK's server (see there why), everything else by the SDK. Returns the running server.
+    public func start(transport: any Transport) async throws -> Server {
+        let server = await makeServer()
+        let router = ToolCallRouter(inner: transport, logger: logger) { [self] params in
+            try await call(params, server: server)
+        }
+        try await server.start(transport: router)
+        return server
+    }
+
     /// Serves over `transport` until the client goes away.
     public func run(transport: any Transport) async throws {
-        let server = await makeServer()
-        try await server.start(transport: transport)
+        let server = try await start(transport: transport)
         await server.waitUntilCompleted()
         await server.stop()
     }

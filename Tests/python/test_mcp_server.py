@@ -191,6 +191,20 @@ async def test_bad_arguments_are_tool_errors(params, arguments, fragment):
         structured(await session.call_tool("health_check", {"level": "liveness"}))
 
 
+async def test_passages_that_look_like_data_urls_stay_text(binary, model_dir, tmp_path):
+    """A passage is text, whatever it looks like: the SDK's generic value type would turn this one into
+    base64 binary data in structuredContent."""
+    folder = tmp_path / "urls"
+    folder.mkdir()
+    (folder / "inline.txt").write_text("data:text/plain,Hello%20World\n", encoding="utf-8")
+    params = server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[folder])
+    async with connected(params) as (session, _):
+        structured(await session.call_tool("ingest_documents", {"paths": [str(folder)], "technology": "urls"}))
+        # structured() also checks that the text content says the same.
+        answer = structured(await session.call_tool("query_knowledge_base", {"query": "hello world", "mode": "keyword"}))
+    assert answer["results"][0]["text"] == "data:text/plain,Hello%20World"
+
+
 async def test_unknown_tool_is_a_protocol_error(params):
     async with connected(params) as (session, _):
         with pytest.raises(MCPError) as raised:

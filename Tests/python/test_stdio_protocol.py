@@ -28,6 +28,7 @@ def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
         {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
             "name": "query_knowledge_base", "arguments": {"query": "anything at all"}}},
         {"jsonrpc": "2.0", "id": 5, "method": "no/such/method"},
+        {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"arguments": {}}},
     ]
     # Sent once the query has been answered, so the model has loaded by then.
     deep_health = {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
@@ -38,7 +39,7 @@ def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
 
     answers = {}
     lines = []
-    while len(answers) < 6:
+    while len(answers) < 7:
         if 4 in answers and 6 not in answers and deep_health:
             process.stdin.write((json.dumps(deep_health) + "\n").encode())
             process.stdin.flush()
@@ -62,6 +63,7 @@ def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
     assert answers[4]["result"]["isError"] is False
     assert answers[4]["result"]["structuredContent"]["results"] == []
     assert answers[5]["error"]["code"] == -32601
+    assert answers[7]["error"]["code"] == -32602 and "name" in answers[7]["error"]["message"]
     assert answers[6]["result"]["structuredContent"]["status"] == "healthy"
     assert any(b"embedding model ready" in line for line in stderr_lines), "logs did not reach stderr"
 

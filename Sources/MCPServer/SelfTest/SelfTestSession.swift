@@ -17,9 +17,8 @@ final class SelfTestSession: Sendable {
         let client = self.client
         let connected = await checks.value("initialize") { () -> (Bool, String) in
             let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
-            let sdkServer = await server.makeServer()
+            let sdkServer = try await server.start(transport: serverTransport)
             self.sdkServer.withLock { $0 = sdkServer }
-            try await sdkServer.start(transport: serverTransport)
             let result = try await client.connect(transport: clientTransport)
             try expect(result.serverInfo.name == "mcp-rag", "server name is \(result.serverInfo.name)")
             try expect(!(result.instructions ?? "").isEmpty, "no instructions")
