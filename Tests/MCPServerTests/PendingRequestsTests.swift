@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MCP
 @testable import MCPServer
 import Testing
 
@@ -10,32 +11,33 @@ import Testing
 
     @Test func requestIDsKeepStringsAndNumbersApart() {
         #expect(PendingRequests.requestIDs(in: data(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#))
-            == (["n:1"], []))
-        #expect(PendingRequests.requestIDs(in: data(#"{"jsonrpc":"2.0","id":"1","method":"ping"}"#)) == (["s:1"], []))
+            == ([.number(1)], []))
+        #expect(PendingRequests.requestIDs(in: data(#"{"jsonrpc":"2.0","id":"1","method":"ping"}"#)) == ([.string("1")], []))
         // A notification has no id and awaits no answer.
         #expect(PendingRequests.requestIDs(in: data(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)) == ([], []))
         #expect(PendingRequests.requestIDs(in: data(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"x"}}"#))
-            == ([], ["n:7"]))
+            == ([], [.number(7)]))
     }
 
     @Test func batchesAreReadElementByElement() {
         let batch = #"  [{"jsonrpc":"2.0","id":1,"method":"a"}, 5, {"jsonrpc":"2.0","id":"x","method":"b"}, {"id":2,"result":{}}]"#
-        #expect(PendingRequests.requestIDs(in: data(batch)) == (["n:1", "s:x"], []))
-        #expect(PendingRequests.responseIDs(in: data(batch)) == ["n:2"])
+        #expect(PendingRequests.requestIDs(in: data(batch)) == ([.number(1), .string("x")], []))
+        #expect(PendingRequests.responseIDs(in: data(batch)) == [.number(2)])
     }
 
     @Test func answersAreResultsAndErrors() {
         let big = String(repeating: "passage text ", count: 2000)
         #expect(PendingRequests.responseIDs(in: data(#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"\#(big)"}]}}"#))
-            == ["n:3"])
-        #expect(PendingRequests.responseIDs(in: data(#"{"jsonrpc":"2.0","id":"q","error":{"code":-32601,"message":"no"}}"#)) == ["s:q"])
+            == [.number(3)])
+        #expect(PendingRequests.responseIDs(in: data(#"{"jsonrpc":"2.0","id":"q","error":{"code":-32601,"message":"no"}}"#)) == [.string("q")])
         // Requests and notifications the server sends are not answers.
         #expect(PendingRequests.responseIDs(in: data(#"{"jsonrpc":"2.0","id":9,"method":"roots/list"}"#)).isEmpty)
         #expect(PendingRequests.responseIDs(in: data(#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#)).isEmpty)
     }
 
     @Test func malformedMessagesNameNothing() {
-        for text in ["{", "", "null", "[1, 2]", #"{"id": {"nested": 1}, "method": "x"}"#, "\u{FF}"] {
+        // An id the SDK cannot represent (1.5) is not awaited either: no answer could name it.
+        for text in ["{", "", "null", "[1, 2]", #"{"id": {"nested": 1}, "method": "x"}"#, #"{"id": 1.5, "method": "x"}"#, "\u{FF}"] {
             #expect(PendingRequests.requestIDs(in: data(text)) == ([], []), "\(text)")
             #expect(PendingRequests.responseIDs(in: data(text)).isEmpty, "\(text)")
         }

@@ -126,9 +126,7 @@ actor ToolCallRouter: Transport {
 
     static func classify(_ message: Data) -> Kind {
         // Batches and anything that is not a single object go to the SDK untouched.
-        guard message.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{"),
-              let envelope = try? JSONDecoder().decode(Envelope.self, from: message) else { return .other }
-        guard envelope.version == "2.0" else { return .other }
+        guard let envelope = JSONRPCEnvelope.single(in: message), envelope.version == "2.0" else { return .other }
         switch envelope.method {
         case CallTool.name where envelope.id != nil:
             guard let request = try? JSONDecoder().decode(Request<CallTool>.self, from: message) else {
@@ -139,26 +137,6 @@ actor ToolCallRouter: Transport {
             return envelope.cancelledRequest.map(Kind.cancellation) ?? .other
         default:
             return .other
-        }
-    }
-
-    /// Just enough of a message to route it.
-    private struct Envelope: Decodable {
-        let version: String?
-        let method: String?
-        let id: ID?
-        let cancelledRequest: ID?
-
-        private enum Keys: String, CodingKey { case jsonrpc, method, id, params }
-        private enum ParamsKeys: String, CodingKey { case requestId }
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: Keys.self)
-            version = try? container.decode(String.self, forKey: .jsonrpc)
-            method = try? container.decode(String.self, forKey: .method)
-            id = try? container.decode(ID.self, forKey: .id)
-            let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params)
-            cancelledRequest = try? params?.decode(ID.self, forKey: .requestId)
         }
     }
 }

@@ -1,0 +1,53 @@
+import Foundation
+import MCP
+
+/// Just enough of a JSON-RPC message to tell what it is and which request it concerns.
+///
+/// Only these fields are decoded: a response carries a whole tool result, and JSONDecoder skips
+/// what no key asks for, where JSONSerialization would build every string and dictionary of it
+/// (about 20 µs instead of 300 for a typical answer). Ids are the SDK's `ID`, so "1" is not 1.
+struct JSONRPCEnvelope: Decodable {
+    /// `jsonrpc`, which must be "2.0".
+    let version: String?
+    let method: String?
+    let id: ID?
+    /// Whether it has a result or an error: what makes it an answer.
+    let isAnswer: Bool
+    /// `params.requestId` (of a cancellation).
+    let cancelledRequest: ID?
+
+    private enum Keys: String, CodingKey { case jsonrpc, method, id, result, error, params }
+    private enum ParamsKeys: String, CodingKey { case requestId }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        version = try? container.decode(String.self, forKey: .jsonrpc)
+        method = try? container.decode(String.self, forKey: .method)
+        id = try? container.decode(ID.self, forKey: .id)
+        isAnswer = container.contains(.result) || container.contains(.error)
+        let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params)
+        cancelledRequest = try? params?.decode(ID.self, forKey: .requestId)
+    }
+
+    /// The envelope of `message` when it is one JSON object; nil for a batch or anything else.
+    static func single(in message: Data) -> JSONRPCEnvelope? {
+        guard firstByte(of: message) == UInt8(ascii: "{") else { return nil }
+        return try? JSONDecoder().decode(JSONRPCEnvelope.self, from: message)
+    }
+
+    /// The envelopes of `message`: its own for an object, one per object element of a batch (other
+    /// elements are skipped, not fatal to the rest), none for anything else.
+    static func all(in message: Data) -> [JSONRPCEnvelope] {
+        guard firstByte(of: message) == UInt8(ascii: "[") else { return single(in: message).map { [$0] } ?? [] }
+        return (try? JSONDecoder().decode([Lenient].self, from: message))?.compactMap(\.envelope) ?? []
+    }
+
+    private static func firstByte(of message: Data) -> UInt8? {
+        message.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) })
+    }
+
+    private struct Lenient: Decodable {
+        let envelope: JSONRPCEnvelope?
+        init(from decoder: Decoder) throws { envelope = try? JSONRPCEnvelope(from: decoder) }
+    }
+}
