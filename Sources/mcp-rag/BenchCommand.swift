@@ -48,7 +48,8 @@ struct BenchCommand: ParsableCommand {
 
     static func table(_ r: EmbeddingBenchmarkReport) -> String {
         func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
-        var lines = ["mcp-rag bench — backend \(r.backend), \(r.threads) threads, OpenBLAS core \(r.blasCore)", ""]
+        let replaced = r.blasCoreReplaced.map { " (OpenBLAS chose \($0), not knowing this CPU)" } ?? ""
+        var lines = ["mcp-rag bench — backend \(r.backend), \(r.threads) threads, OpenBLAS core \(r.blasCore)\(replaced)", ""]
         lines.append("sgemm (rows × k · k × n)        GFLOP/s")
         for g in r.gemm { lines.append("  \(g.m) × \(g.k) · \(g.k) × \(g.n)".padding(toLength: 32, withPad: " ", startingAt: 0) + f(g.gflops)) }
         lines.append("  weighted over the layer".padding(toLength: 32, withPad: " ", startingAt: 0) + f(r.gemmGFLOPS))

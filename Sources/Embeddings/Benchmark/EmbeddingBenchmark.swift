@@ -33,6 +33,8 @@ public struct EmbeddingBenchmarkReport: Sendable, Codable {
     public var backend: String
     public var threads: Int
     public var blasCore: String
+    /// The kernels OpenBLAS had chosen before the startup correction replaced them; nil when kept.
+    public var blasCoreReplaced: String?
     public var modelLoadMilliseconds: Double
     public var gemm: [GEMMResult]
     /// The FLOP-weighted sgemm rate over the layer shapes: what the dense layers could reach.
@@ -100,7 +102,7 @@ public struct EmbeddingBenchmark: Sendable {
 
         return EmbeddingBenchmarkReport(
             backend: embedder.backend.name, threads: threadCount,
-            blasCore: openblas_get_corename().map { String(cString: $0) } ?? "unknown",
+            blasCore: BLASKernels.current, blasCoreReplaced: BLASKernels.replaced,
             modelLoadMilliseconds: embedder.loadSeconds * 1000,
             gemm: gemm, gemmGFLOPS: gemmFlops / gemmSeconds / 1e9,
             throughput: throughput,

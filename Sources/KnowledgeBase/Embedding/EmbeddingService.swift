@@ -125,6 +125,7 @@ public final class EmbeddingService: Sendable {
             return
         }
         loadTimes.withLock { $0.end = DispatchTime.now().uptimeNanoseconds }
+        if let correction = BLASKernels.correction { logger.notice("\(correction)") }
         logger.info("embedding model ready", metadata: [
             "rag.model.path": "\(embedder.directory.path)", "rag.model.load_ms": "\(Int(loadMilliseconds))",
         ])
