@@ -47,6 +47,28 @@ static int count_row(const Fts5ExtensionApi *api, Fts5Context *fts, void *counte
     return SQLITE_OK;
 }
 
+/// A phrase's IDF given the rows in all and the rows holding it, as bm25() computes it.
+static double inverse_document_frequency(sqlite3_int64 rows, sqlite3_int64 hits) {
+    // A term in more than half the rows would get a negative IDF; it gets a tiny positive one
+    // instead, so matching it never lowers a score.
+    double idf = log((0.5 + (double)rows - (double)hits) / (0.5 + (double)hits));
+    return idf <= 0.0 ? 1e-6 : idf;
+}
+
+/// The current row's frequency of `phrase`: each occurrence counts its column's weight (1 for a
+/// column without one).
+static int phrase_frequency(const Fts5ExtensionApi *api, Fts5Context *fts, int phrase, sqlite3_value **weights,
+                            int weight_count, double *frequency) {
+    *frequency = 0;
+    Fts5PhraseIter iterator;
+    int column = 0, offset = 0;
+    int rc = api->xPhraseFirst(fts, phrase, &iterator, &column, &offset);
+    for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &iterator, &column, &offset)) {
+        *frequency += column < weight_count ? sqlite3_value_double(weights[column]) : 1.0;
+    }
+    return rc;
+}
+
 /// The statistics of the current query, computed on its first row.
 static int query_statistics(const Fts5ExtensionApi *api, Fts5Context *fts, QueryStatistics **result) {
     QueryStatistics *statistics = api->xGetAuxdata(fts, 0);
@@ -73,10 +95,7 @@ static int query_statistics(const Fts5ExtensionApi *api, Fts5Context *fts, Query
     for (int phrase = 0; rc == SQLITE_OK && phrase < phrases; phrase++) {
         sqlite3_int64 hits = 0;
         rc = api->xQueryPhrase(fts, phrase, &hits, count_row);
-        // As bm25(): a term in more than half the rows would get a negative IDF; it gets a tiny
-        // positive one instead, so matching it never lowers a score.
-        double idf = log((0.5 + (double)rows - (double)hits) / (0.5 + (double)hits));
-        statistics->idf[phrase] = idf <= 0.0 ? 1e-6 : idf;
+        statistics->idf[phrase] = inverse_document_frequency(rows, hits);
     }
     if (rc == SQLITE_OK) rc = api->xSetAuxdata(fts, statistics, free_statistics);
     else free_statistics(statistics);
@@ -133,14 +152,7 @@ static void rag_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
 
     // Term frequency per phrase, each occurrence weighted by its column's weight.
     for (int phrase = 0; rc == SQLITE_OK && phrase < statistics->phrase_count; phrase++) {
-        double frequency = 0;
-        Fts5PhraseIter iterator;
-        int column = 0, offset = 0;
-        rc = api->xPhraseFirst(fts, phrase, &iterator, &column, &offset);
-        for (; rc == SQLITE_OK && column >= 0; api->xPhraseNext(fts, &iterator, &column, &offset)) {
-            frequency += column < weight_count ? sqlite3_value_double(weights[column]) : 1.0;
-        }
-        statistics->frequency[phrase] = frequency;
+        rc = phrase_frequency(api, fts, phrase, weights, weight_count, &statistics->frequency[phrase]);
     }
     int length = 0;
     if (rc == SQLITE_OK) rc = row_length(api, fts, cache, &length);
@@ -156,6 +168,198 @@ static void rag_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
         score += statistics->idf[phrase] * (frequency * (k1 + 1.0)) / (frequency + normaliser);
     }
     sqlite3_result_double(context, score);
+}
+
+// ---- rag_bm25_top: the best rows of an OR query, scored phrase by phrase ----
+
+/// Rowid → score, open addressing with linear probing (rowids are spread too thinly over their
+/// range for an array indexed by rowid).
+typedef struct {
+    sqlite3_int64 *rowids;
+    double *scores;
+    unsigned char *used;
+    size_t capacity; // a power of two
+    size_t count;
+} ScoreTable;
+
+static void free_table(ScoreTable *table) {
+    free(table->rowids);
+    free(table->scores);
+    free(table->used);
+}
+
+static size_t slot_of(sqlite3_int64 rowid, size_t capacity) {
+    // Fibonacci hashing: consecutive rowids land far apart.
+    return (size_t)(((uint64_t)rowid * 0x9E3779B97F4A7C15ull) >> 20) & (capacity - 1);
+}
+
+static int table_resize(ScoreTable *table, size_t capacity) {
+    ScoreTable grown = {calloc(capacity, sizeof(sqlite3_int64)), calloc(capacity, sizeof(double)),
+                        calloc(capacity, 1), capacity, table->count};
+    if (!grown.rowids || !grown.scores || !grown.used) {
+        free_table(&grown);
+        return SQLITE_NOMEM;
+    }
+    for (size_t old = 0; old < table->capacity; old++) {
+        if (!table->used[old]) continue;
+        size_t slot = slot_of(table->rowids[old], capacity);
+        while (grown.used[slot]) slot = (slot + 1) & (capacity - 1);
+        grown.used[slot] = 1;
+        grown.rowids[slot] = table->rowids[old];
+        grown.scores[slot] = table->scores[old];
+    }
+    free_table(table);
+    *table = grown;
+    return SQLITE_OK;
+}
+
+/// Adds `score` to the row's total, starting from 0.0 as bm25() does, so that each row's terms are
+/// summed in the same order (phrase order) and the totals are bit for bit the same.
+static int table_add(ScoreTable *table, sqlite3_int64 rowid, double score) {
+    if ((table->count + 1) * 2 > table->capacity) {
+        int rc = table_resize(table, table->capacity ? table->capacity * 2 : 1024);
+        if (rc != SQLITE_OK) return rc;
+    }
+    size_t slot = slot_of(rowid, table->capacity);
+    while (table->used[slot] && table->rowids[slot] != rowid) slot = (slot + 1) & (table->capacity - 1);
+    if (!table->used[slot]) {
+        table->used[slot] = 1;
+        table->rowids[slot] = rowid;
+        table->scores[slot] = 0.0;
+        table->count++;
+    }
+    table->scores[slot] += score;
+    return SQLITE_OK;
+}
+
+/// One matched row of one phrase: its weighted term frequency and its length in tokens.
+typedef struct {
+    sqlite3_int64 rowid;
+    double frequency;
+    int length;
+} PhraseHit;
+
+/// What the xQueryPhrase callback fills in for one phrase.
+typedef struct {
+    LengthCache *cache;
+    sqlite3_value **weights;
+    int weight_count;
+    PhraseHit *hits;
+    size_t count;
+    size_t capacity;
+} PhraseScan;
+
+static int collect_hit(const Fts5ExtensionApi *api, Fts5Context *fts, void *pointer) {
+    PhraseScan *scan = pointer;
+    if (scan->count == scan->capacity) {
+        size_t capacity = scan->capacity ? scan->capacity * 2 : 256;
+        PhraseHit *grown = realloc(scan->hits, capacity * sizeof *grown);
+        if (!grown) return SQLITE_NOMEM;
+        scan->hits = grown;
+        scan->capacity = capacity;
+    }
+    // The callback's context is a query of this phrase alone: it is phrase 0 there.
+    double frequency = 0;
+    int rc = phrase_frequency(api, fts, 0, scan->weights, scan->weight_count, &frequency);
+    int length = 0;
+    if (rc == SQLITE_OK) rc = row_length(api, fts, scan->cache, &length);
+    if (rc != SQLITE_OK) return rc;
+    scan->hits[scan->count++] = (PhraseHit){api->xRowid(fts), frequency, length};
+    return SQLITE_OK;
+}
+
+typedef struct {
+    sqlite3_int64 rowid;
+    double score;
+} ScoredRow;
+
+/// Whether `a` ranks below `b`: a lower score, or the same score and a larger rowid.
+static int ranks_below(ScoredRow a, ScoredRow b) {
+    return a.score < b.score || (a.score == b.score && a.rowid > b.rowid);
+}
+
+/// Keeps the best `limit` rows in a heap whose root is the worst of them.
+static void heap_offer(ScoredRow *heap, int *size, int limit, ScoredRow row) {
+    int at;
+    if (*size < limit) {
+        at = (*size)++;
+        while (at > 0 && ranks_below(row, heap[(at - 1) / 2])) {
+            heap[at] = heap[(at - 1) / 2];
+            at = (at - 1) / 2;
+        }
+        heap[at] = row;
+        return;
+    }
+    if (!ranks_below(heap[0], row)) return;
+    at = 0;
+    for (;;) {
+        int child = 2 * at + 1;
+        if (child >= *size) break;
+        if (child + 1 < *size && ranks_below(heap[child + 1], heap[child])) child++;
+        if (!ranks_below(heap[child], row)) break;
+        heap[at] = heap[child];
+        at = child;
+    }
+    heap[at] = row;
+}
+
+static int best_first(const void *a, const void *b) {
+    ScoredRow x = *(const ScoredRow *)a, y = *(const ScoredRow *)b;
+    return ranks_below(y, x) ? -1 : ranks_below(x, y) ? 1 : 0;
+}
+
+/// Scores every row of every phrase into `table` (see rag_bm25_top).
+static int score_phrases(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCache *cache, sqlite3_value **weights,
+                         int weight_count, ScoreTable *table) {
+    sqlite3_int64 rows = 0, tokens = 0;
+    int rc = api->xRowCount(fts, &rows);
+    if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
+    double mean = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1;
+    PhraseScan scan = {cache, weights, weight_count, NULL, 0, 0};
+    int phrases = api->xPhraseCount(fts);
+    for (int phrase = 0; rc == SQLITE_OK && phrase < phrases; phrase++) {
+        scan.count = 0;
+        rc = api->xQueryPhrase(fts, phrase, &scan, collect_hit);
+        if (rc != SQLITE_OK) break;
+        double idf = inverse_document_frequency(rows, (sqlite3_int64)scan.count);
+        for (size_t hit = 0; rc == SQLITE_OK && hit < scan.count; hit++) {
+            double frequency = scan.hits[hit].frequency;
+            double normaliser = k1 * (1 - b + b * (double)scan.hits[hit].length / mean);
+            rc = table_add(table, scan.hits[hit].rowid, idf * (frequency * (k1 + 1.0)) / (frequency + normaliser));
+        }
+    }
+    free(scan.hits);
+    return rc;
+}
+
+static void rag_bm25_top(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *context,
+                         int argument_count, sqlite3_value **arguments) {
+    if (argument_count < 2) {
+        sqlite3_result_error(context, "rag_bm25_top needs the text version and the row limit after the table", -1);
+        return;
+    }
+    // Everything is done on the query's first row; its caller asks for no more.
+    LengthCache *cache = api->xUserData(fts);
+    revalidate(cache, sqlite3_value_int64(arguments[0]));
+    sqlite3_int64 wanted = sqlite3_value_int64(arguments[1]);
+    int limit = wanted <= 0 ? 0 : wanted > 100000 ? 100000 : (int)wanted;
+
+    ScoreTable table = {0};
+    int rc = score_phrases(api, fts, cache, arguments + 2, argument_count - 2, &table);
+    ScoredRow *best = rc == SQLITE_OK ? malloc((size_t)(limit > 0 ? limit : 1) * sizeof *best) : NULL;
+    if (rc == SQLITE_OK && !best) rc = SQLITE_NOMEM;
+    if (rc != SQLITE_OK) {
+        free_table(&table);
+        sqlite3_result_error_code(context, rc);
+        return;
+    }
+    int size = 0;
+    for (size_t slot = 0; limit > 0 && slot < table.capacity; slot++) {
+        if (table.used[slot]) heap_offer(best, &size, limit, (ScoredRow){table.rowids[slot], table.scores[slot]});
+    }
+    free_table(&table);
+    qsort(best, (size_t)size, sizeof *best, best_first);
+    sqlite3_result_blob(context, best, size * (int)sizeof *best, free);
 }
 
 int CFTSRank_register(sqlite3 *db) {
@@ -174,6 +378,10 @@ int CFTSRank_register(sqlite3 *db) {
     // Once registered, the cache belongs to FTS5, which calls free_cache when the connection
     // closes; a failed registration leaves it with us.
     rc = api->xCreateFunction(api, "rag_bm25", cache, rag_bm25, free_cache);
-    if (rc != SQLITE_OK) free_cache(cache);
-    return rc;
+    if (rc != SQLITE_OK) {
+        free_cache(cache);
+        return rc;
+    }
+    // Both functions share the cache; FTS5 frees it once, with rag_bm25.
+    return api->xCreateFunction(api, "rag_bm25_top", cache, rag_bm25_top, NULL);
 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Storage
+import TestSupport
 import Testing
 
 @Suite struct KeywordSearchTests {
@@ -75,6 +76,33 @@ import Testing
             #expect(try store.keywordSearch("NEAR(vacuum tables, 2)", limit: 5, technology: nil).first?.id == "vacuum")
             #expect(try store.keywordSearch("🙂🔥", limit: 5, technology: nil).isEmpty)
             #expect(store.chunkCount() == 3)
+        }
+    }
+
+    /// The unfiltered search (rag_bm25_top) and the filtered one (rag_bm25 and SQL's ORDER BY) take
+    /// different paths: with one label on every chunk they must give the same answers. Many rows
+    /// share words and scores, so ties and the limit are exercised too.
+    @Test func filteredAndUnfilteredSearchesAgree() throws {
+        try withStore { store, _ in
+            var generator = SeededGenerator(seed: 11)
+            let words = ["tables", "vacuum", "index", "query", "plan", "cost", "row", "page", "lock", "wal"]
+            let chunks = (0..<120).map { row in
+                let text = (0..<Int.random(in: 1...12, using: &generator))
+                    .map { _ in words[Int.random(in: 0..<words.count, using: &generator)] }.joined(separator: " ")
+                return makeChunk("c\(row)", text: text, heading: words[row % 3], ordinal: row)
+            }
+            _ = try store.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
+            for query in ["tables", "vacuum index", "the plan and its cost", "wal lock page row query", "absent", "tables absent"] {
+                for limit in [1, 5, 50, 500] {
+                    let unfiltered = try store.keywordSearch(query, limit: limit, technology: nil)
+                    let filtered = try store.keywordSearch(query, limit: limit, technology: "swift")
+                    #expect(unfiltered.map(\.id) == filtered.map(\.id), "\(query), limit \(limit)")
+                    #expect(unfiltered.map(\.score) == filtered.map(\.score), "\(query), limit \(limit)")
+                    #expect(unfiltered.count <= limit)
+                }
+            }
+            #expect(try store.keywordSearch("tables", limit: 500, technology: nil).count
+                    == chunks.filter { $0.text.contains("tables") || $0.heading == "tables" }.count)
         }
     }
 

@@ -3,8 +3,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `rag_bm25` must rank exactly as FTS5's own `bm25` does, including after every kind of write:
-/// its in-memory row lengths must never go stale. The writes go through the store's schema, whose
+/// `rag_bm25` must rank exactly as FTS5's own `bm25` does, and `rag_bm25_top` must pick exactly
+/// the rows `rag_bm25` ranks best, including after every kind of write: their in-memory row
+/// lengths must never go stale. The writes go through the store's schema, whose
 /// triggers count text changes.
 @Suite struct RankingFunctionTests {
     /// A seeded corpus of rows of 1 to 120 words drawn unevenly from a small vocabulary, so some
@@ -36,7 +37,49 @@ import Testing
     private static let queries = ["\"w0\"", "\"w3\" OR \"w17\"", "\"w39\" OR \"w38\" OR \"w1\"", "\"w5\" OR \"w5\"", "\"w20\"",
                                   "\"w2\" \"w9\""]
 
+    /// rag_bm25_top's rows for `match`: (rowid, score), best first.
+    private static func top(_ connection: SQLiteConnection, _ match: String, limit: Int) throws -> [(Int, Double)] {
+        let select = try connection.cached("""
+            SELECT rag_bm25_top(chunks_fts, (\(SQLiteKnowledgeStore.textVersion)), ?2, 1.0, 0.5)
+            FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT 1
+            """)
+        defer { select.reset() }
+        try select.bind(match, at: 1)
+        try select.bind(limit, at: 2)
+        guard try select.step() else { return [] }
+        return select.withBlob(at: 0) { bytes in
+            (0..<bytes.count / 16).map {
+                (Int(bytes.loadUnaligned(fromByteOffset: $0 * 16, as: Int64.self)),
+                 bytes.loadUnaligned(fromByteOffset: $0 * 16 + 8, as: Double.self))
+            }
+        }
+    }
+
+    /// The best `limit` rows by rag_bm25, as SQL orders them: (rowid, score).
+    private static func sortedByRagBM25(_ connection: SQLiteConnection, _ match: String, limit: Int) throws -> [(Int, Double)] {
+        let select = try connection.cached("""
+            SELECT rowid, rag_bm25(chunks_fts, (\(SQLiteKnowledgeStore.textVersion)), 1.0, 0.5) AS score
+            FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY score DESC, rowid LIMIT ?2
+            """)
+        try select.bind(match, at: 1)
+        try select.bind(limit, at: 2)
+        var rows: [(Int, Double)] = []
+        try select.forEachRow { rows.append((select.int(at: 0), select.double(at: 1))) }
+        return rows
+    }
+
     private static func expectAgreement(_ connection: SQLiteConnection, _ comment: String) throws {
+        // rag_bm25_top takes OR queries only: the last query (an AND) is left out.
+        for query in queries.dropLast() + ["\"w0\" OR \"absent\""] {
+            for limit in [1, 7, 1000] {
+                let expected = try sortedByRagBM25(connection, query, limit: limit)
+                let found = try top(connection, query, limit: limit)
+                // Bit for bit: the same sums in the same order, and ties broken the same way.
+                #expect(found.map(\.0) == expected.map(\.0), "\(comment): \(query), limit \(limit)")
+                #expect(found.map(\.1) == expected.map(\.1), "\(comment): \(query), limit \(limit)")
+            }
+        }
+        #expect(try top(connection, "\"absent\"", limit: 5).isEmpty)
         for query in queries {
             let (ours, builtIn) = try scores(connection, query)
             #expect(!ours.isEmpty, "\(comment): \(query) matched nothing")

@@ -17,37 +17,71 @@ extension SQLiteKnowledgeStore {
     static let textVersion = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'text_version'"
 
     /// The `limit` chunks best matching the words of `text` by BM25 (score: the positive `-bm25`,
-    /// higher is better), best first, optionally only those labelled `technology`.
+    /// higher is better), best first, optionally only those labelled `technology`. Among rows tied
+    /// at the limit the earlier-written ones are kept; ties are listed by id.
     ///
     /// Any text is accepted: only its words are searched for (see `FTSQuery`), and a chunk
     /// containing any of them matches. Text without letters or digits finds nothing.
     public func keywordSearch(_ text: String, limit: Int, technology: String?) throws -> [ScoredChunk] {
         guard limit > 0, let match = FTSQuery.matchExpression(for: text) else { return [] }
         return try reader.withLock { connection in
-            // Heading matches count half as much as text matches: headings are short and shared
-            // by every chunk of a section. Ties go to the smaller id so results are reproducible.
-            // rag_bm25 is -bm25, computed without a disk read per matched row (see CFTSRank).
-            // Without a filter, the best rows are found in the index alone and only they are
-            // joined to their ids; with one, every match must be joined to read its label.
-            let select = try connection.cached(technology == nil ? """
-                SELECT chunks.id, best.score
-                FROM (SELECT rowid, rag_bm25(chunks_fts, (\(Self.textVersion)), 1.0, 0.5) AS score FROM chunks_fts
-                      WHERE chunks_fts MATCH ?1 ORDER BY score DESC, rowid LIMIT ?3) AS best
-                JOIN chunks ON chunks.rowid = best.rowid
-                ORDER BY best.score DESC, chunks.id
-                """ : """
-                SELECT chunks.id, rag_bm25(chunks_fts, (\(Self.textVersion)), 1.0, 0.5) AS score
-                FROM chunks_fts JOIN chunks ON chunks.rowid = chunks_fts.rowid
-                WHERE chunks_fts MATCH ?1 AND chunks.technology = ?2
-                ORDER BY score DESC, chunks.id
-                LIMIT ?3
-                """)
-            try select.bind(match, at: 1)
-            if let technology { try select.bind(technology, at: 2) }
-            try select.bind(limit, at: 3)
-            var results: [ScoredChunk] = []
-            try select.forEachRow { results.append(ScoredChunk(id: select.string(at: 0), score: select.double(at: 1))) }
-            return results
+            if let technology { return try Self.filteredKeywordSearch(connection, match, limit: limit, technology: technology) }
+            return try connection.readTransaction { try Self.keywordSearch(connection, match, limit: limit) }
         }
+    }
+
+    // Heading matches count half as much as text matches (the weights 1.0 and 0.5 below): headings
+    // are short and shared by every chunk of a section. Both functions are -bm25, computed without
+    // a disk read per matched row (see CFTSRank).
+
+    /// Without a filter: rag_bm25_top finds the best rows phrase by phrase in the index alone, and
+    /// only they are looked up by rowid.
+    private static func keywordSearch(_ connection: SQLiteConnection, _ match: String, limit: Int) throws -> [ScoredChunk] {
+        let top = try connection.cached("""
+            SELECT rag_bm25_top(chunks_fts, (\(textVersion)), ?2, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT 1
+            """)
+        defer { top.reset() }
+        try top.bind(match, at: 1)
+        try top.bind(limit, at: 2)
+        guard try top.step() else { return [] }
+        let best: [(rowid: Int64, score: Double)] = top.withBlob(at: 0) { bytes in
+            let stride = MemoryLayout<Int64>.size + MemoryLayout<Double>.size
+            return (0..<bytes.count / stride).map { row in
+                (bytes.loadUnaligned(fromByteOffset: row * stride, as: Int64.self),
+                 bytes.loadUnaligned(fromByteOffset: row * stride + MemoryLayout<Int64>.size, as: Double.self))
+            }
+        }
+        let idOfRow = try connection.cached("SELECT id FROM chunks WHERE rowid = ?1")
+        var results: [ScoredChunk] = []
+        for (rowid, score) in best {
+            defer { idOfRow.reset() }
+            try idOfRow.bind(Int(rowid), at: 1)
+            if try idOfRow.step() { results.append(ScoredChunk(id: idOfRow.string(at: 0), score: score)) }
+        }
+        return bestFirst(results)
+    }
+
+    /// Both searches choose among tied rows by rowid (the order FTS5 keeps), then list their
+    /// choice by score and id.
+    private static func bestFirst(_ results: [ScoredChunk]) -> [ScoredChunk] {
+        results.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+    }
+
+    /// With a filter every match must be joined to its chunk to read its label.
+    private static func filteredKeywordSearch(_ connection: SQLiteConnection, _ match: String, limit: Int,
+                                              technology: String) throws -> [ScoredChunk] {
+        let select = try connection.cached("""
+            SELECT chunks.id, rag_bm25(chunks_fts, (\(textVersion)), 1.0, 0.5) AS score
+            FROM chunks_fts JOIN chunks ON chunks.rowid = chunks_fts.rowid
+            WHERE chunks_fts MATCH ?1 AND chunks.technology = ?2
+            ORDER BY score DESC, chunks.rowid
+            LIMIT ?3
+            """)
+        try select.bind(match, at: 1)
+        try select.bind(technology, at: 2)
+        try select.bind(limit, at: 3)
+        var results: [ScoredChunk] = []
+        try select.forEachRow { results.append(ScoredChunk(id: select.string(at: 0), score: select.double(at: 1))) }
+        return bestFirst(results)
     }
 }

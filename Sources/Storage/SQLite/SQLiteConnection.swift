@@ -104,6 +104,14 @@ final class SQLiteConnection {
         }
     }
 
+    /// Runs `body` in a `BEGIN DEFERRED` transaction, so that the statements it runs read one
+    /// snapshot of the database; ends it however `body` leaves.
+    func readTransaction<Result>(_ body: () throws -> Result) throws -> Result {
+        try execute("BEGIN DEFERRED")
+        defer { if !isAutocommit { try? execute("COMMIT") } }
+        return try body()
+    }
+
     /// False while a transaction is open.
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
 
@@ -113,7 +121,8 @@ final class SQLiteConnection {
     /// Rows changed by the last INSERT, UPDATE or DELETE (not counting trigger changes).
     var changes: Int { Int(sqlite3_changes64(handle)) }
 
-    /// Makes `rag_bm25` (see `CFTSRank_register`) available to this connection's FTS5 queries.
+    /// Makes `rag_bm25` and `rag_bm25_top` (see `CFTSRank_register`) available to this
+    /// connection's FTS5 queries.
     func registerRankingFunction() throws {
         let code = CFTSRank_register(handle)
         guard code == SQLITE_OK else { throw SQLiteError.from(code, db: handle, context: "register rag_bm25") }

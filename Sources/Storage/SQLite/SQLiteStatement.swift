@@ -142,6 +142,13 @@ final class SQLiteStatement {
         }
     }
 
+    /// Calls `body` with the bytes of the blob in column `index` (0-based) of the current row,
+    /// valid only during the call (empty for NULL or an empty blob).
+    func withBlob<Result>(at index: Int32, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        let pointer = sqlite3_column_blob(handle, index)
+        return try body(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : byteCount(at: index)))
+    }
+
     private func check(_ code: Int32) throws {
         guard code == SQLITE_OK else {
             throw SQLiteError.from(code, db: sqlite3_db_handle(handle), context: sql)
