@@ -46,9 +46,14 @@ static char replaced_name[32];
 
 const char *CBLASCore_replaced_core(void) { return replaced; }
 
-const char *CBLASCore_current_core(void) {
+/// What openblas_get_corename says, NULL when this BLAS has no such function.
+static const char *openblas_core(void) {
     char *(*corename)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "openblas_get_corename");
-    const char *name = corename ? corename() : NULL;
+    return corename ? corename() : NULL;
+}
+
+const char *CBLASCore_current_core(void) {
+    const char *name = openblas_core();
     return name ? name : "unknown";
 }
 
@@ -58,11 +63,10 @@ const char *CBLASCore_current_core(void) {
 // (DYNAMIC_ARCH, as Debian's), and without them there is nothing to correct.
 __attribute__((constructor)) static void correct_openblas_core(void) {
     if (getenv("OPENBLAS_CORETYPE")) return; // the user chose
-    char *(*corename)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "openblas_get_corename");
     void (*quit)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit");
     void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init");
-    if (!corename || !quit || !init) return;
-    const char *current = corename();
+    const char *current = openblas_core();
+    if (!current || !quit || !init) return;
     const char *better = CBLASCore_better_core(current, CBLASCore_cpu_level());
     if (!better) return;
     strncpy(replaced_name, current, sizeof replaced_name - 1);
@@ -72,5 +76,5 @@ __attribute__((constructor)) static void correct_openblas_core(void) {
     quit();
     init();
     unsetenv("OPENBLAS_CORETYPE");
-    replaced = strcmp(corename(), replaced_name) != 0 ? replaced_name : NULL;
+    replaced = strcmp(CBLASCore_current_core(), replaced_name) != 0 ? replaced_name : NULL;
 }

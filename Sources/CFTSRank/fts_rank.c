@@ -69,6 +69,28 @@ static int phrase_frequency(const Fts5ExtensionApi *api, Fts5Context *fts, int p
     return rc;
 }
 
+/// The table's row count and mean row length in tokens (1 when there is no text, so that the
+/// length normalisation stays finite).
+static int table_totals(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_int64 *rows, double *mean_length) {
+    sqlite3_int64 tokens = 0;
+    *rows = 0;
+    int rc = api->xRowCount(fts, rows);
+    if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
+    *mean_length = *rows > 0 && tokens > 0 ? (double)tokens / (double)*rows : 1;
+    return rc;
+}
+
+/// BM25's length normalisation for a row of `length` tokens.
+static double length_normaliser(int length, double mean_length) {
+    return k1 * (1 - b + b * (double)length / mean_length);
+}
+
+/// One phrase's share of a row's BM25 score. Both functions compute scores only through this, so
+/// their sums agree bit for bit.
+static double term_score(double idf, double frequency, double normaliser) {
+    return idf * (frequency * (k1 + 1.0)) / (frequency + normaliser);
+}
+
 /// The statistics of the current query, computed on its first row.
 static int query_statistics(const Fts5ExtensionApi *api, Fts5Context *fts, QueryStatistics **result) {
     QueryStatistics *statistics = api->xGetAuxdata(fts, 0);
@@ -88,10 +110,8 @@ static int query_statistics(const Fts5ExtensionApi *api, Fts5Context *fts, Query
     statistics->idf = buffers;
     statistics->frequency = buffers + phrases;
 
-    sqlite3_int64 rows = 0, tokens = 0;
-    int rc = api->xRowCount(fts, &rows);
-    if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
-    if (rc == SQLITE_OK) statistics->mean_length = rows > 0 ? (double)tokens / (double)rows : 0;
+    sqlite3_int64 rows = 0;
+    int rc = table_totals(api, fts, &rows, &statistics->mean_length);
     for (int phrase = 0; rc == SQLITE_OK && phrase < phrases; phrase++) {
         sqlite3_int64 hits = 0;
         rc = api->xQueryPhrase(fts, phrase, &hits, count_row);
@@ -161,11 +181,10 @@ static void rag_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
         return;
     }
     double score = 0;
-    double mean = statistics->mean_length > 0 ? statistics->mean_length : 1;
-    double normaliser = k1 * (1 - b + b * (double)length / mean);
+    double normaliser = length_normaliser(length, statistics->mean_length);
     for (int phrase = 0; phrase < statistics->phrase_count; phrase++) {
         double frequency = statistics->frequency[phrase];
-        score += statistics->idf[phrase] * (frequency * (k1 + 1.0)) / (frequency + normaliser);
+        score += term_score(statistics->idf[phrase], frequency, normaliser);
     }
     sqlite3_result_double(context, score);
 }
@@ -311,10 +330,9 @@ static int best_first(const void *a, const void *b) {
 /// Scores every row of every phrase into `table` (see rag_bm25_top).
 static int score_phrases(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCache *cache, sqlite3_value **weights,
                          int weight_count, ScoreTable *table) {
-    sqlite3_int64 rows = 0, tokens = 0;
-    int rc = api->xRowCount(fts, &rows);
-    if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
-    double mean = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1;
+    sqlite3_int64 rows = 0;
+    double mean = 1;
+    int rc = table_totals(api, fts, &rows, &mean);
     PhraseScan scan = {cache, weights, weight_count, NULL, 0, 0};
     int phrases = api->xPhraseCount(fts);
     for (int phrase = 0; rc == SQLITE_OK && phrase < phrases; phrase++) {
@@ -323,9 +341,8 @@ static int score_phrases(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCa
         if (rc != SQLITE_OK) break;
         double idf = inverse_document_frequency(rows, (sqlite3_int64)scan.count);
         for (size_t hit = 0; rc == SQLITE_OK && hit < scan.count; hit++) {
-            double frequency = scan.hits[hit].frequency;
-            double normaliser = k1 * (1 - b + b * (double)scan.hits[hit].length / mean);
-            rc = table_add(table, scan.hits[hit].rowid, idf * (frequency * (k1 + 1.0)) / (frequency + normaliser));
+            PhraseHit row = scan.hits[hit];
+            rc = table_add(table, row.rowid, term_score(idf, row.frequency, length_normaliser(row.length, mean)));
         }
     }
     free(scan.hits);

@@ -37,22 +37,9 @@ import Testing
     private static let queries = ["\"w0\"", "\"w3\" OR \"w17\"", "\"w39\" OR \"w38\" OR \"w1\"", "\"w5\" OR \"w5\"", "\"w20\"",
                                   "\"w2\" \"w9\""]
 
-    /// rag_bm25_top's rows for `match`: (rowid, score), best first.
+    /// rag_bm25_top's rows for `match`, as the store reads them: (rowid, score), best first.
     private static func top(_ connection: SQLiteConnection, _ match: String, limit: Int) throws -> [(Int, Double)] {
-        let select = try connection.cached("""
-            SELECT rag_bm25_top(chunks_fts, (\(SQLiteKnowledgeStore.textVersion)), ?2, 1.0, 0.5)
-            FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT 1
-            """)
-        defer { select.reset() }
-        try select.bind(match, at: 1)
-        try select.bind(limit, at: 2)
-        guard try select.step() else { return [] }
-        return select.withBlob(at: 0) { bytes in
-            (0..<bytes.count / 16).map {
-                (Int(bytes.loadUnaligned(fromByteOffset: $0 * 16, as: Int64.self)),
-                 bytes.loadUnaligned(fromByteOffset: $0 * 16 + 8, as: Double.self))
-            }
-        }
+        try SQLiteKnowledgeStore.bestKeywordRows(connection, match, limit: limit).map { ($0.rowid, $0.score) }
     }
 
     /// The best `limit` rows by rag_bm25, as SQL orders them: (rowid, score).

@@ -37,6 +37,18 @@ extension SQLiteKnowledgeStore {
     /// Without a filter: rag_bm25_top finds the best rows phrase by phrase in the index alone, and
     /// only they are looked up by rowid.
     private static func keywordSearch(_ connection: SQLiteConnection, _ match: String, limit: Int) throws -> [ScoredChunk] {
+        let idOfRow = try connection.cached("SELECT id FROM chunks WHERE rowid = ?1")
+        var results: [ScoredChunk] = []
+        for (rowid, score) in try bestKeywordRows(connection, match, limit: limit) {
+            defer { idOfRow.reset() }
+            try idOfRow.bind(rowid, at: 1)
+            if try idOfRow.step() { results.append(ScoredChunk(id: idOfRow.string(at: 0), score: score)) }
+        }
+        return bestFirst(results)
+    }
+
+    /// rag_bm25_top's answer for the FTS5 query `match`: the best `limit` rows, best first.
+    static func bestKeywordRows(_ connection: SQLiteConnection, _ match: String, limit: Int) throws -> [(rowid: Int, score: Double)] {
         let top = try connection.cached("""
             SELECT rag_bm25_top(chunks_fts, (\(textVersion)), ?2, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT 1
             """)
@@ -44,21 +56,14 @@ extension SQLiteKnowledgeStore {
         try top.bind(match, at: 1)
         try top.bind(limit, at: 2)
         guard try top.step() else { return [] }
-        let best: [(rowid: Int64, score: Double)] = top.withBlob(at: 0) { bytes in
+        // The blob holds (int64 rowid, double score) pairs in native byte order (see CFTSRank).
+        return top.withBlob(at: 0) { bytes in
             let stride = MemoryLayout<Int64>.size + MemoryLayout<Double>.size
             return (0..<bytes.count / stride).map { row in
-                (bytes.loadUnaligned(fromByteOffset: row * stride, as: Int64.self),
+                (Int(bytes.loadUnaligned(fromByteOffset: row * stride, as: Int64.self)),
                  bytes.loadUnaligned(fromByteOffset: row * stride + MemoryLayout<Int64>.size, as: Double.self))
             }
         }
-        let idOfRow = try connection.cached("SELECT id FROM chunks WHERE rowid = ?1")
-        var results: [ScoredChunk] = []
-        for (rowid, score) in best {
-            defer { idOfRow.reset() }
-            try idOfRow.bind(Int(rowid), at: 1)
-            if try idOfRow.step() { results.append(ScoredChunk(id: idOfRow.string(at: 0), score: score)) }
-        }
-        return bestFirst(results)
     }
 
     /// Both searches choose among tied rows by rowid (the order FTS5 keeps), then list their
