@@ -63,12 +63,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Configuration, loading and chunking documents, ingestion, the query service, health.
+        // Configuration, loading and chunking documents, ingestion, the query service, health,
+        // retrieval evaluation on BEIR-layout benchmarks.
         .target(
             name: "KnowledgeBase",
             dependencies: [
                 "Storage",
                 "Embeddings",
+                "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

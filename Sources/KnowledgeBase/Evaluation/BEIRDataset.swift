@@ -1,0 +1,113 @@
+import Foundation
+import StrictJSON
+
+/// A retrieval benchmark in the BEIR layout (Thakur et al., 2021): `corpus.jsonl` (`_id`, `title`,
+/// `text`), `queries.jsonl` (`_id`, `text`) and `qrels/<split>.tsv` (`query-id`, `corpus-id`,
+/// `score`, after a header line).
+///
+/// Of a query only `_id` and `text` are read: BEIR datasets keep other fields (SciFact's
+/// `metadata`) that hold relevance labels, and reading them would leak the answers.
+public struct BEIRDataset: Sendable {
+    public struct Document: Sendable, Equatable {
+        public var id: String
+        public var title: String
+        public var text: String
+
+        /// The text that gets embedded and indexed: title and body joined by a space, as MTEB and
+        /// BEIR's sentence-transformers runs do (just the body when there is no title).
+        public var indexedText: String { title.isEmpty ? text : title + " " + text }
+    }
+
+    public struct Query: Sendable, Equatable {
+        public var id: String
+        public var text: String
+    }
+
+    public var documents: [Document]
+    /// The queries that have judgements in the split, in file order.
+    public var queries: [Query]
+    /// Query id → document id → grade.
+    public var judgements: [String: RelevanceJudgements]
+
+    /// Reads `folder`; `split` names the qrels file (`test` for `qrels/test.tsv`).
+    public init(folder: URL, split: String = "test") throws {
+        let judgements = try Self.readJudgements(folder.appendingPathComponent("qrels/\(split).tsv"))
+        var documents: [Document] = []
+        try Self.forEachLine(of: folder.appendingPathComponent("corpus.jsonl")) { object, where_ in
+            documents.append(Document(id: try Self.identifier(object, where_),
+                                      title: try Self.optionalText(object, "title", where_),
+                                      text: try Self.optionalText(object, "text", where_)))
+        }
+        var queries: [Query] = []
+        try Self.forEachLine(of: folder.appendingPathComponent("queries.jsonl")) { object, where_ in
+            let id = try Self.identifier(object, where_)
+            guard judgements[id] != nil else { return }
+            queries.append(Query(id: id, text: try Self.optionalText(object, "text", where_)))
+        }
+        self.documents = documents
+        self.queries = queries
+        self.judgements = judgements
+    }
+
+    // MARK: reading
+
+    /// Calls `body` with each non-blank line's JSON object and a "file:line" for error messages.
+    private static func forEachLine(of file: URL, _ body: (JSONValue, String) throws -> Void) throws {
+        let contents = try read(file)
+        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let where_ = "\(file.lastPathComponent):\(index + 1)"
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            let value: JSONValue
+            do {
+                value = try JSONReader.parse(Array(line.utf8))
+            } catch {
+                throw BEIRDatasetError("\(where_): not JSON (\(error))")
+            }
+            guard case .object = value else { throw BEIRDatasetError("\(where_): expected a JSON object, found \(value.typeName)") }
+            try body(value, where_)
+        }
+    }
+
+    private static func readJudgements(_ file: URL) throws -> [String: RelevanceJudgements] {
+        var judgements: [String: RelevanceJudgements] = [:]
+        let lines = try read(file).split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() where !line.allSatisfy(\.isWhitespace) {
+            let fields = line.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
+            // The header line ("query-id corpus-id score") is the only one whose grade is not a number.
+            if index == 0 && fields.last.flatMap({ Int($0) }) == nil { continue }
+            guard fields.count == 3, let grade = Int(fields[2]), !fields[0].isEmpty, !fields[1].isEmpty else {
+                throw BEIRDatasetError("\(file.lastPathComponent):\(index + 1): expected query-id, corpus-id and an integer score separated by tabs")
+            }
+            judgements[fields[0], default: [:]][fields[1]] = grade
+        }
+        guard !judgements.isEmpty else { throw BEIRDatasetError("\(file.path) holds no relevance judgements") }
+        return judgements
+    }
+
+    private static func read(_ file: URL) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw BEIRDatasetError("cannot read \(file.path): a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else { throw BEIRDatasetError("\(file.path) is not UTF-8 text") }
+        return text
+    }
+
+    /// `_id` as a string; some BEIR exports write numeric ids as numbers.
+    private static func identifier(_ object: JSONValue, _ where_: String) throws -> String {
+        if let id = object["_id"]?.string, !id.isEmpty { return id }
+        if let id = object["_id"]?.integer { return String(id) }
+        throw BEIRDatasetError("\(where_): missing \"_id\" (a string)")
+    }
+
+    private static func optionalText(_ object: JSONValue, _ key: String, _ where_: String) throws -> String {
+        guard let value = object[key], !value.isNull else { return "" }
+        guard let text = value.string else { throw BEIRDatasetError("\(where_): \"\(key)\" is \(value.typeName), not a string") }
+        return text
+    }
+}
+
+/// Why a BEIR folder cannot be read, naming the file and line.
+public struct BEIRDatasetError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
