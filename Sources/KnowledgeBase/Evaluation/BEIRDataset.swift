@@ -33,16 +33,16 @@ public struct BEIRDataset: Sendable {
     public init(folder: URL, split: String = "test") throws {
         let judgements = try Self.readJudgements(folder.appendingPathComponent("qrels/\(split).tsv"))
         var documents: [Document] = []
-        try Self.forEachLine(of: folder.appendingPathComponent("corpus.jsonl")) { object, where_ in
-            documents.append(Document(id: try Self.identifier(object, where_),
-                                      title: try Self.optionalText(object, "title", where_),
-                                      text: try Self.optionalText(object, "text", where_)))
+        try Self.forEachLine(of: folder.appendingPathComponent("corpus.jsonl")) { object, location in
+            documents.append(Document(id: try Self.identifier(object, location),
+                                      title: try Self.optionalText(object, "title", location),
+                                      text: try Self.optionalText(object, "text", location)))
         }
         var queries: [Query] = []
-        try Self.forEachLine(of: folder.appendingPathComponent("queries.jsonl")) { object, where_ in
-            let id = try Self.identifier(object, where_)
+        try Self.forEachLine(of: folder.appendingPathComponent("queries.jsonl")) { object, location in
+            let id = try Self.identifier(object, location)
             guard judgements[id] != nil else { return }
-            queries.append(Query(id: id, text: try Self.optionalText(object, "text", where_)))
+            queries.append(Query(id: id, text: try Self.optionalText(object, "text", location)))
         }
         self.documents = documents
         self.queries = queries
@@ -55,16 +55,16 @@ public struct BEIRDataset: Sendable {
     private static func forEachLine(of file: URL, _ body: (JSONValue, String) throws -> Void) throws {
         let contents = try read(file)
         for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let where_ = "\(file.lastPathComponent):\(index + 1)"
+            let location = "\(file.lastPathComponent):\(index + 1)"
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             let value: JSONValue
             do {
                 value = try JSONReader.parse(Array(line.utf8))
             } catch {
-                throw BEIRDatasetError("\(where_): not JSON (\(error))")
+                throw BEIRDatasetError("\(location): not JSON (\(error))")
             }
-            guard case .object = value else { throw BEIRDatasetError("\(where_): expected a JSON object, found \(value.typeName)") }
-            try body(value, where_)
+            guard case .object = value else { throw BEIRDatasetError("\(location): expected a JSON object, found \(value.typeName)") }
+            try body(value, location)
         }
     }
 
@@ -93,15 +93,15 @@ public struct BEIRDataset: Sendable {
     }
 
     /// `_id` as a string; some BEIR exports write numeric ids as numbers.
-    private static func identifier(_ object: JSONValue, _ where_: String) throws -> String {
+    private static func identifier(_ object: JSONValue, _ location: String) throws -> String {
         if let id = object["_id"]?.string, !id.isEmpty { return id }
         if let id = object["_id"]?.integer { return String(id) }
-        throw BEIRDatasetError("\(where_): missing \"_id\" (a string)")
+        throw BEIRDatasetError("\(location): missing \"_id\" (a string)")
     }
 
-    private static func optionalText(_ object: JSONValue, _ key: String, _ where_: String) throws -> String {
+    private static func optionalText(_ object: JSONValue, _ key: String, _ location: String) throws -> String {
         guard let value = object[key], !value.isNull else { return "" }
-        guard let text = value.string else { throw BEIRDatasetError("\(where_): \"\(key)\" is \(value.typeName), not a string") }
+        guard let text = value.string else { throw BEIRDatasetError("\(location): \"\(key)\" is \(value.typeName), not a string") }
         return text
     }
 }
