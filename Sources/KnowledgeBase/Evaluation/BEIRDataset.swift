@@ -51,12 +51,17 @@ public struct BEIRDataset: Sendable {
 
     // MARK: reading
 
+    /// The non-blank lines of `file`, each with its 1-based line number.
+    private static func numberedLines(of file: URL) throws -> [(number: Int, text: Substring)] {
+        try read(file).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .filter { !$0.element.allSatisfy(\.isWhitespace) }
+            .map { (number: $0.offset + 1, text: $0.element) }
+    }
+
     /// Calls `body` with each non-blank line's JSON object and a "file:line" for error messages.
     private static func forEachLine(of file: URL, _ body: (JSONValue, String) throws -> Void) throws {
-        let contents = try read(file)
-        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let location = "\(file.lastPathComponent):\(index + 1)"
-            guard !line.allSatisfy(\.isWhitespace) else { continue }
+        for (number, line) in try numberedLines(of: file) {
+            let location = "\(file.lastPathComponent):\(number)"
             let value: JSONValue
             do {
                 value = try JSONReader.parse(Array(line.utf8))
@@ -70,13 +75,12 @@ public struct BEIRDataset: Sendable {
 
     private static func readJudgements(_ file: URL) throws -> [String: RelevanceJudgements] {
         var judgements: [String: RelevanceJudgements] = [:]
-        let lines = try read(file).split(separator: "\n", omittingEmptySubsequences: false)
-        for (index, line) in lines.enumerated() where !line.allSatisfy(\.isWhitespace) {
+        for (number, line) in try numberedLines(of: file) {
             let fields = line.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
             // The header line ("query-id corpus-id score") is the only one whose grade is not a number.
-            if index == 0 && fields.last.flatMap({ Int($0) }) == nil { continue }
+            if number == 1 && fields.last.flatMap({ Int($0) }) == nil { continue }
             guard fields.count == 3, let grade = Int(fields[2]), !fields[0].isEmpty, !fields[1].isEmpty else {
-                throw BEIRDatasetError("\(file.lastPathComponent):\(index + 1): expected query-id, corpus-id and an integer score separated by tabs")
+                throw BEIRDatasetError("\(file.lastPathComponent):\(number): expected query-id, corpus-id and an integer score separated by tabs")
             }
             judgements[fields[0], default: [:]][fields[1]] = grade
         }

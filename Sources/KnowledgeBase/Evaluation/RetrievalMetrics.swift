@@ -15,7 +15,7 @@ public typealias RelevanceJudgements = [String: Int]
 /// documents before scoring).
 public enum RetrievalMetrics {
     public static func ndcg(_ ranking: [String], judgements: RelevanceJudgements, cutoff: Int) -> Double {
-        let ideal = judgements.values.filter { $0 > 0 }.sorted(by: >).prefix(cutoff)
+        let ideal = judgements.values.filter(isRelevant).sorted(by: >).prefix(cutoff)
         let idealGain = discountedGain(ideal)
         guard idealGain > 0 else { return 0 }
         let gains = ranking.prefix(cutoff).map { max(judgements[$0] ?? 0, 0) }
@@ -23,16 +23,19 @@ public enum RetrievalMetrics {
     }
 
     public static func recall(_ ranking: [String], judgements: RelevanceJudgements, cutoff: Int) -> Double {
-        let relevant = judgements.values.filter { $0 > 0 }.count
+        let relevant = judgements.values.filter(isRelevant).count
         guard relevant > 0 else { return 0 }
-        let found = ranking.prefix(cutoff).filter { (judgements[$0] ?? 0) > 0 }.count
+        let found = ranking.prefix(cutoff).filter { isRelevant(judgements[$0] ?? 0) }.count
         return Double(found) / Double(relevant)
     }
 
     public static func reciprocalRank(_ ranking: [String], judgements: RelevanceJudgements, cutoff: Int) -> Double {
-        guard let index = ranking.prefix(cutoff).firstIndex(where: { (judgements[$0] ?? 0) > 0 }) else { return 0 }
+        guard let index = ranking.prefix(cutoff).firstIndex(where: { isRelevant(judgements[$0] ?? 0) }) else { return 0 }
         return 1 / Double(index + 1)
     }
+
+    /// trec_eval's rule: a grade above zero; zero (or below) is judged not relevant.
+    static func isRelevant(_ grade: Int) -> Bool { grade > 0 }
 
     /// Σ gainᵢ / log2(i + 1) over 1-based ranks i.
     private static func discountedGain<Gains: Sequence<Int>>(_ gains: Gains) -> Double {
@@ -61,7 +64,7 @@ public struct RetrievalScores: Sendable, Equatable, Codable {
     /// query that has at least one relevant document. A judged query with no ranking scores zero: unlike
     /// pytrec_eval, which leaves such a query out, a query we failed to answer counts against us.
     public init(rankings: [String: [String]], judgements: [String: RelevanceJudgements]) {
-        let judged = judgements.filter { $0.value.values.contains { $0 > 0 } }
+        let judged = judgements.filter { $0.value.values.contains(where: RetrievalMetrics.isRelevant) }
         var sums = (ndcg: 0.0, recall10: 0.0, recall100: 0.0, mrr: 0.0)
         for (query, relevant) in judged {
             let ranking = rankings[query] ?? []
