@@ -59,22 +59,3 @@ struct IngestCommand: AsyncParsableCommand {
         }
     }
 }
-
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
-final class ProgressBar: Sendable {
-    private let enabled = isatty(2) == 1
-
-    func update(_ step: IngestProgress) {
-        guard enabled, step.filesTotal > 0 else { return }
-        let width = 30
-        let filled = width * step.filesDone / step.filesTotal
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let line = "\r\(bar) \(step.filesDone)/\(step.filesTotal) files, \(step.chunksEmbedded) passages embedded"
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Embeddings
 import Foundation
 import KnowledgeBase
 import Logging
@@ -41,6 +42,22 @@ struct KnowledgeBaseOptions: ParsableArguments {
         if let threads { configuration.embeddingThreads = threads }
         configuration.allowedRoots += allowedRoots.map { URL(fileURLWithPath: $0) }
         return configuration
+    }
+
+    /// The configuration for a command that fills a knowledge base of its own: the folder named by
+    /// `--data-dir`, else a new temporary folder (returned too, for the caller to delete). The
+    /// environment's data folder is never used.
+    func scratchConfiguration(prefix: String) throws -> (KnowledgeBaseConfiguration, temporary: URL?) {
+        var configuration = try configuration()
+        guard dataDirectory == nil else { return (configuration, nil) }
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        // The model stays where it is: find it before the data folder moves.
+        if configuration.modelDirectory == nil,
+           let found = try? ModelLocator(dataDirectory: configuration.dataDirectory).locate() {
+            configuration.modelDirectory = found.path
+        }
+        configuration.dataDirectory = temporary
+        return (configuration, temporary)
     }
 
     /// A logger writing to stderr at the chosen level.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Embeddings
 import Foundation
 import KnowledgeBase
 import MCPServer
@@ -22,19 +21,8 @@ struct SelftestCommand: AsyncParsableCommand {
 
     /// The self-test with these options (shared with `mcp-rag --selftest`).
     static func run(options: KnowledgeBaseOptions, json: Bool) async throws {
-        var configuration = try options.configuration()
-        // A temporary folder unless one was named: the self-test must not touch a real knowledge base.
-        let temporary = options.dataDirectory == nil
-            ? FileManager.default.temporaryDirectory.appendingPathComponent("mcp-rag-selftest-\(UUID().uuidString)")
-            : nil
-        if let temporary {
-            // The model stays where it is: find it before the data folder moves.
-            if configuration.modelDirectory == nil,
-               let found = try? ModelLocator(dataDirectory: configuration.dataDirectory).locate() {
-                configuration.modelDirectory = found.path
-            }
-            configuration.dataDirectory = temporary
-        }
+        // The self-test must not touch a real knowledge base.
+        let (configuration, temporary) = try options.scratchConfiguration(prefix: "mcp-rag-selftest")
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         var logger = options.logger()
         if options.logLevel == nil { logger.logLevel = .warning }  // the report is the output

@@ -107,6 +107,25 @@ import Testing
         #expect(error.description.contains("\"text\" is a number"))
     }
 
+    @Test func windowsLineEndsReadAsSeparateLines() throws {
+        let folder = try folder(corpus: "{\"_id\": \"d1\", \"text\": \"one\u{2028}line\"}\r\n{\"_id\": \"d2\", \"text\": \"two\"}\r\n",
+                                queries: "{\"_id\": \"q1\", \"text\": \"q\"}\r\n",
+                                qrels: "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1\td2\t2\r\n")
+        let dataset = try BEIRDataset(folder: folder.url)
+        #expect(dataset.documents.map(\.id) == ["d1", "d2"])
+        // A Unicode line separator inside a JSON string is text, not a line end.
+        #expect(dataset.documents[0].text == "one\u{2028}line")
+        #expect(dataset.judgements == ["q1": ["d1": 1, "d2": 2]])
+    }
+
+    @Test func aRepeatedDocumentIdIsAnError() throws {
+        let folder = try folder(corpus: "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d1\", \"text\": \"b\"}\n",
+                                queries: "{\"_id\": \"q1\", \"text\": \"q\"}\n", qrels: "q1\td1\t1\n")
+        let error = try #require(throws: BEIRDatasetError.self) { try BEIRDataset(folder: folder.url) }
+        #expect(error.description.contains("corpus.jsonl:2"))
+        #expect(error.description.contains("corpus.jsonl:1"))
+    }
+
     @Test func malformedQrelsAndMissingFilesAreClearErrors() throws {
         let badGrade = try folder(corpus: "", queries: "", qrels: "query-id\tcorpus-id\tscore\nq1\td1\thigh\n")
         let gradeError = try #require(throws: BEIRDatasetError.self) { try BEIRDataset(folder: badGrade.url) }

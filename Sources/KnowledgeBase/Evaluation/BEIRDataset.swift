@@ -33,8 +33,14 @@ public struct BEIRDataset: Sendable {
     public init(folder: URL, split: String = "test") throws {
         let judgements = try Self.readJudgements(folder.appendingPathComponent("qrels/\(split).tsv"))
         var documents: [Document] = []
+        var seen: [String: String] = [:]
         try Self.forEachLine(of: folder.appendingPathComponent("corpus.jsonl")) { object, location in
-            documents.append(Document(id: try Self.identifier(object, location),
+            let id = try Self.identifier(object, location)
+            // Two documents under one id would make every judgement of it ambiguous.
+            if let first = seen.updateValue(location, forKey: id) {
+                throw BEIRDatasetError("\(location): document id \"\(id)\" was already used at \(first)")
+            }
+            documents.append(Document(id: id,
                                       title: try Self.optionalText(object, "title", location),
                                       text: try Self.optionalText(object, "text", location)))
         }
@@ -53,7 +59,9 @@ public struct BEIRDataset: Sendable {
 
     /// The non-blank lines of `file`, each with its 1-based line number.
     private static func numberedLines(of file: URL) throws -> [(number: Int, text: Substring)] {
-        try read(file).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        // "\r\n" is one Character in Swift, so a CRLF file must be split on it too. Other Unicode
+        // line breaks (U+2028) may stand unescaped inside a JSON string and do not end a line.
+        try read(file).split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.enumerated()
             .filter { !$0.element.allSatisfy(\.isWhitespace) }
             .map { (number: $0.offset + 1, text: $0.element) }
     }

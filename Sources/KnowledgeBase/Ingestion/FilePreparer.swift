@@ -40,7 +40,8 @@ struct IngestInconsistency: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Turns one path into a `PreparedFile`, or says why there is nothing to write.
+/// Turns one path (or one text held in memory) into a `PreparedFile`, or says why there is
+/// nothing to write.
 struct FilePreparer: Sendable {
     enum Outcome: Sendable {
         /// Same bytes and label as the stored version.
@@ -54,11 +55,11 @@ struct FilePreparer: Sendable {
     let loader: DocumentLoader
     let chunker: Chunker
 
-    init(store: SQLiteKnowledgeStore, technology: String, maxFileBytes: Int, tokenizer: BertTokenizer) {
+    init(store: SQLiteKnowledgeStore, technology: String, maxFileBytes: Int, chunker: Chunker) {
         self.store = store
         self.technology = technology
         loader = DocumentLoader(configuration: .init(maxFileBytes: maxFileBytes))
-        chunker = Chunker(tokenizer: tokenizer)
+        self.chunker = chunker
     }
 
     /// The heading path and the text, as long as the model's window holds both; else the last
@@ -81,31 +82,71 @@ struct FilePreparer: Sendable {
         }
         // Hashing first makes an unchanged file cost one read: no decoding, chunking or embedding.
         let hash = try loader.contentHash(of: url)
-        let stored = try store.source(path)
-        if let stored, stored.contentHash == hash, stored.technology == technology {
-            return .unchanged
-        }
+        if try isStored(path, contentHash: hash) { return .unchanged }
         let document: LoadedDocument
         switch try loader.load(url: url) {
         case .skipped(let reason): return .skipped(reason.description)
         case .loaded(let loaded): document = loaded
         }
+        // Code has no headings; the file name is what a reader would look for.
+        let heading = if case .sourceCode = kind { url.lastPathComponent } else { "" }
+        return try prepare(source: path, document: document, contentHash: hash, headingWhenNone: heading)
+    }
+
+    /// How a text held in memory becomes chunks.
+    enum TextChunking: String, Sendable {
+        /// Split by the chunker, as files are.
+        case chunked
+        /// One chunk holding the whole text; the model reads as much as its window holds (what MTEB
+        /// does with a long document), the keyword index all of it.
+        case whole
+    }
+
+    /// Prepares `text` as plain text under the source name `source` (no file is read). Blocking.
+    func prepare(source: String, text: String, chunking: TextChunking = .chunked) throws -> Outcome {
+        // The scheme is part of the hash: the same text chunked the other way is a change.
+        let hash = SHA256.hex(SHA256.hash(Array(chunking.rawValue.utf8) + [0] + Array(text.utf8)))
+        if try isStored(source, contentHash: hash) { return .unchanged }
+        let document = LoadedDocument(kind: .text, text: text)
+        switch chunking {
+        case .chunked:
+            return try prepare(source: source, document: document, contentHash: hash, headingWhenNone: "")
+        case .whole:
+            let hasText = text.contains { !$0.isWhitespace }
+            return try prepare(source: source, chunks: hasText ? [TextChunk(heading: "", text: text, ordinal: 0)] : [],
+                               contentHash: hash)
+        }
+    }
+
+    /// True when `source` is stored with these bytes and this label.
+    private func isStored(_ source: String, contentHash: String) throws -> Bool {
+        guard let stored = try store.source(source) else { return false }
+        return stored.contentHash == contentHash && stored.technology == technology
+    }
+
+    /// Chunks `document`, giving chunks without a heading `headingWhenNone`.
+    private func prepare(source: String, document: LoadedDocument, contentHash: String,
+                         headingWhenNone: String) throws -> Outcome {
         var chunks = chunker.chunks(of: document)
-        if case .sourceCode = kind {
-            // Code has no headings; the file name is what a reader would look for.
-            chunks = chunks.map { TextChunk(heading: $0.heading.isEmpty ? url.lastPathComponent : $0.heading, text: $0.text,
+        if !headingWhenNone.isEmpty {
+            chunks = chunks.map { TextChunk(heading: $0.heading.isEmpty ? headingWhenNone : $0.heading, text: $0.text,
                                             ordinal: $0.ordinal) }
         }
+        return try prepare(source: source, chunks: chunks, contentHash: contentHash)
+    }
+
+    /// The drafts of `chunks`, with the vectors they already have.
+    private func prepare(source: String, chunks: [TextChunk], contentHash: String) throws -> Outcome {
         guard !chunks.isEmpty else { return .skipped("no text to index") }
-        let ids = ChunkID.make(source: path, chunks: chunks)
+        let ids = ChunkID.make(source: source, chunks: chunks)
         let drafts = zip(ids, chunks).map { id, chunk in
             PreparedFile.Draft(id: id, chunk: chunk, embeddingText: Self.embeddingText(of: chunk, chunker: chunker))
         }
         // A label change keeps every chunk's text but not its id (ids do not include the label),
         // so vectors are reused and only the rows are rewritten.
         let known = try store.existingVectors(ids: ids)
-        let record = SourceRecord(source: path, technology: technology, contentHash: hash, chunkCount: drafts.count,
-                                  ingestedAt: Date())
+        let record = SourceRecord(source: source, technology: technology, contentHash: contentHash,
+                                  chunkCount: drafts.count, ingestedAt: Date())
         return .ready(PreparedFile(source: record, drafts: drafts, vectors: known))
     }
 }

@@ -9,15 +9,9 @@ import Storage
 ///
 /// Unchanged files (same bytes, same label) are recognised by their hash and cost one read.
 /// Chunks whose id is already stored reuse their vector, so editing one paragraph re-embeds one
-/// chunk. Embedding runs in small bulk batches through `EmbeddingService`, so a query arriving
-/// mid-ingest waits for at most one batch.
+/// chunk. Embedding runs in small bulk batches through `EmbeddingService` (see `PendingWrites`), so a
+/// query arriving mid-ingest waits for at most one batch.
 public final class Ingestor: Sendable {
-    /// Chunks per embedding job: small enough that a query waits little behind one, large enough
-    /// that the matrix products stay efficient (16 × ~200 tokens is ~3,000 rows).
-    static let embeddingBatch = 16
-    /// Chunks gathered across files before embedding, so small files share batches.
-    static let pendingChunkTarget = 64
-
     private let store: SQLiteKnowledgeStore
     private let embeddings: EmbeddingService
     private let cache: any ResultCache
@@ -45,10 +39,11 @@ public final class Ingestor: Sendable {
         let files = try await BlockingExecutor.run { try walker.files(under: request.paths) }
         let embedder = try await embeddings.embedder()
         let preparer = FilePreparer(store: store, technology: technology, maxFileBytes: maxFileBytes,
-                                    tokenizer: embedder.tokenizer)
+                                    chunker: Chunker(tokenizer: embedder.tokenizer,
+                                                     windowTokens: embedder.configuration.maxSequenceLength))
         var report = IngestReport()
         report.filesScanned = files.count
-        var pending: [PreparedFile] = []
+        var pending = PendingWrites()
         var embedded = 0
         defer { if report.chunksAdded + report.chunksRemoved > 0 { cache.removeAll() } }
 
@@ -68,9 +63,7 @@ public final class Ingestor: Sendable {
             case .ready(let file):
                 pending.append(file)
             }
-            if pending.reduce(0, { $0 + $1.missing.count }) >= Self.pendingChunkTarget {
-                embedded += try await flush(&pending, into: &report)
-            }
+            if pending.isFull { embedded += try await flush(&pending, into: &report) }
         }
         embedded += try await flush(&pending, into: &report)
         report.chunksEmbedded = embedded
@@ -90,35 +83,14 @@ public final class Ingestor: Sendable {
         return report
     }
 
-    /// Embeds every pending file's new chunks, then writes each file; returns chunks embedded.
-    private func flush(_ pending: inout [PreparedFile], into report: inout IngestReport) async throws -> Int {
-        guard !pending.isEmpty else { return 0 }
-        // Similar lengths together: the packed forward pass wastes nothing on padding, but the
-        // attention and softmax passes run per sequence, so uniform batches balance its workers.
-        let jobs = pending.enumerated().flatMap { file in file.element.missing.map { (file: file.offset, chunk: $0) } }
-            .sorted { $0.chunk.embeddingText.utf8.count < $1.chunk.embeddingText.utf8.count }
-        var start = 0
-        while start < jobs.count {
-            try Task.checkCancellation()
-            let batch = jobs[start..<min(start + Self.embeddingBatch, jobs.count)]
-            let vectors = try await embeddings.embed(batch.map(\.chunk.embeddingText), priority: .bulk)
-            for (job, vector) in zip(batch, vectors) {
-                pending[job.file].vectors[job.chunk.id] = vector
-            }
-            start += batch.count
-        }
-        try Task.checkCancellation()
-        let store = self.store
-        for file in pending {
-            let (record, chunks) = try file.records()
-            let outcome = try await BlockingExecutor.run { try store.replaceSource(record, chunks: chunks) }
-            report.filesWritten += 1
-            report.chunksAdded += outcome.added
-            report.chunksRemoved += outcome.removed
-            report.chunksUnchanged += outcome.unchanged
-        }
-        pending.removeAll()
-        return jobs.count
+    /// Embeds and writes the pending files; returns chunks embedded.
+    private func flush(_ pending: inout PendingWrites, into report: inout IngestReport) async throws -> Int {
+        let outcome = try await pending.flush(embeddings: embeddings, store: store)
+        report.filesWritten += outcome.sourcesWritten
+        report.chunksAdded += outcome.chunks.added
+        report.chunksRemoved += outcome.chunks.removed
+        report.chunksUnchanged += outcome.chunks.unchanged
+        return outcome.chunksEmbedded
     }
 
     /// Forgets `path`: the source of that name, or every source under it when it is a folder.

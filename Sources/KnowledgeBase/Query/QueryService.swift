@@ -7,7 +7,7 @@ import Storage
 /// Answers queries: cache, embedding, semantic and keyword search, fusion, tracking.
 public final class QueryService: Sendable {
     private let store: SQLiteKnowledgeStore
-    private let embeddings: EmbeddingService
+    private let retriever: Retriever
     private let tracker: any QueryTracker
     private let cache: any ResultCache
     private let cacheEnabled: Bool
@@ -18,7 +18,7 @@ public final class QueryService: Sendable {
     public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, tracker: any QueryTracker,
                 cache: any ResultCache, cacheEnabled: Bool, modelKey: String, logger: Logger) {
         self.store = store
-        self.embeddings = embeddings
+        retriever = Retriever(store: store, embeddings: embeddings)
         self.tracker = tracker
         self.cache = cache
         self.cacheEnabled = cacheEnabled
@@ -76,43 +76,13 @@ public final class QueryService: Sendable {
                              cacheHit: false, degraded: degradedReason != nil, degradedReason: degradedReason)
     }
 
-    /// The ranked ids for `request`, the mode that produced them, and why it differs from the
-    /// requested one, if it does; `timings` gets the time of each stage.
-    ///
-    /// In hybrid mode the two searches run one after the other, not side by side: the CPU encoder
-    /// already spreads one query over every core, and a keyword search competing with it for a
-    /// core slowed the embedding down by more than the search itself took.
+    /// The ranked chunks for `request`, the mode that produced them, and why it differs from the
+    /// requested one, if it does.
     private func rank(_ request: QueryRequest, timings: StageTimings) async throws -> ([ScoredChunk], SearchMode, String?) {
-        let store = self.store
-        let candidates = request.mode == .hybrid ? Self.candidateCount(limit: request.limit) : request.limit
-        let keywordRanking = request.mode == .semantic ? [] : try await BlockingExecutor.run {
-            try timings.measure("keyword") {
-                try store.keywordSearch(request.query, limit: candidates, technology: request.technology)
-            }
-        }
-        guard request.mode != .keyword else { return (keywordRanking, .keyword, nil) }
-        let vector: [Float]
-        do {
-            let started = DispatchTime.now().uptimeNanoseconds
-            vector = try await embeddings.embed([request.query], priority: .interactive)[0]
-            timings.record("embed", since: started)
-        } catch {
-            let reason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
-            let keyword = request.mode == .semantic
-                ? try await BlockingExecutor.run {
-                    try store.keywordSearch(request.query, limit: request.limit, technology: request.technology)
-                }
-                : Array(keywordRanking.prefix(request.limit))
-            return (keyword, .keyword, reason)
-        }
-        let semanticRanking = try await BlockingExecutor.run {
-            try timings.measure("semantic") {
-                try store.semanticSearch(vector: vector, limit: candidates, technology: request.technology)
-            }
-        }
-        guard request.mode == .hybrid else { return (semanticRanking, .semantic, nil) }
-        let fused = RankFusion.reciprocalRank([semanticRanking, keywordRanking])
-        return (Array(fused.prefix(request.limit)), .hybrid, nil)
+        let depth = request.mode == .hybrid ? Self.candidateCount(limit: request.limit) : request.limit
+        let ranking = try await retriever.rank(request.query, technology: request.technology, mode: request.mode,
+                                               limit: request.limit, searchDepth: depth, timings: timings)
+        return (ranking.hits, ranking.mode, ranking.degradedReason)
     }
 
     /// Looks up the text and metadata of ranked ids, keeping the ranking's order.

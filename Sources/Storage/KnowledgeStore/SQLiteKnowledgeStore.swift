@@ -145,6 +145,17 @@ public final class SQLiteKnowledgeStore: Sendable {
         }
     }
 
+    /// Every stored chunk's id with its source: one read of the table, for callers that need to
+    /// map many ranked chunks to their sources (an evaluation judging whole documents).
+    public func sourcesByChunk() throws -> [String: String] {
+        try reader.withLock { connection in
+            let select = try connection.cached("SELECT id, source FROM chunks")
+            var sources: [String: String] = [:]
+            try select.forEachRow { sources[select.string(at: 0)] = select.string(at: 1) }
+            return sources
+        }
+    }
+
     // MARK: health
 
     /// Runs a trivial query on the reading connection: throws when the database cannot be read.

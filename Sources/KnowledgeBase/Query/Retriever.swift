@@ -1,0 +1,61 @@
+import Dispatch
+import Storage
+
+/// Ranks the stored chunks for one query in one of the three modes: the search itself, without
+/// validation, cache or tracking. `QueryService` answers clients with it; `RetrievalEvaluation`
+/// measures it.
+struct Retriever: Sendable {
+    /// A ranking, the mode that produced it, and why that differs from the requested one, if it does.
+    struct Ranking: Sendable {
+        var hits: [ScoredChunk]
+        var mode: SearchMode
+        var degradedReason: String?
+    }
+
+    let store: SQLiteKnowledgeStore
+    let embeddings: EmbeddingService
+
+    /// The best `limit` hits for `query`.
+    ///
+    /// - Parameters:
+    ///   - searchDepth: chunks taken from each search (semantic, keyword); in hybrid mode it should
+    ///     exceed `limit`, so that a passage ranked well by one method but outside the other's top
+    ///     `limit` still gets fused.
+    ///   - unit: turns each search's chunk ranking into a ranking of what is being retrieved, before
+    ///     fusion. Chunks themselves for a client; a benchmark that judges whole documents maps each
+    ///     chunk to its document, which then ranks where its best chunk does.
+    ///   - timings: gets the time of each stage.
+    ///
+    /// In hybrid mode the two searches run one after the other, not side by side: the CPU encoder
+    /// already spreads one query over every core, and a keyword search competing with it for a
+    /// core slowed the embedding down by more than the search itself took.
+    func rank(_ query: String, technology: String?, mode: SearchMode, limit: Int, searchDepth: Int,
+              unit: @Sendable ([ScoredChunk]) -> [ScoredChunk] = { $0 },
+              timings: StageTimings = StageTimings()) async throws -> Ranking {
+        let store = self.store
+        let keywordRanking = mode == .semantic ? [] : unit(try await BlockingExecutor.run {
+            try timings.measure("keyword") { try store.keywordSearch(query, limit: searchDepth, technology: technology) }
+        })
+        guard mode != .keyword else { return Ranking(hits: Array(keywordRanking.prefix(limit)), mode: .keyword) }
+        let vector: [Float]
+        do {
+            let started = DispatchTime.now().uptimeNanoseconds
+            vector = try await embeddings.embed([query], priority: .interactive)[0]
+            timings.record("embed", since: started)
+        } catch {
+            let reason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
+            let keyword = mode == .semantic
+                ? unit(try await BlockingExecutor.run {
+                    try store.keywordSearch(query, limit: searchDepth, technology: technology)
+                })
+                : keywordRanking
+            return Ranking(hits: Array(keyword.prefix(limit)), mode: .keyword, degradedReason: reason)
+        }
+        let semanticRanking = unit(try await BlockingExecutor.run {
+            try timings.measure("semantic") { try store.semanticSearch(vector: vector, limit: searchDepth, technology: technology) }
+        })
+        guard mode == .hybrid else { return Ranking(hits: Array(semanticRanking.prefix(limit)), mode: .semantic) }
+        let fused = RankFusion.reciprocalRank([semanticRanking, keywordRanking])
+        return Ranking(hits: Array(fused.prefix(limit)), mode: .hybrid)
+    }
+}
