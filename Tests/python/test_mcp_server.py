@@ -75,6 +75,8 @@ async def test_tools_have_valid_schemas_and_honest_annotations(params):
     assert query.input_schema["properties"]["n_results"]["minimum"] == 1
     assert query.input_schema["properties"]["n_results"]["maximum"] == 50
     assert query.input_schema["properties"]["mode"]["enum"] == ["hybrid", "semantic", "keyword"]
+    # The mode that won on SciFact (docs/evaluation.md) is the default.
+    assert query.input_schema["properties"]["mode"]["default"] == "hybrid"
 
 
 async def test_ingest_with_progress_then_query_every_mode(params, docs):
@@ -123,6 +125,7 @@ async def test_ingest_with_progress_then_query_every_mode(params, docs):
 
         repeat = structured(await session.call_tool("query_knowledge_base", {"query": "  QUOKKA   cache size "}))
         first = structured(await session.call_tool("query_knowledge_base", {"query": "quokka cache size"}))
+        assert first["mode"] == "hybrid", "a query naming no mode is answered in hybrid mode"
         assert first["cache_hit"] is True and repeat["results"] == first["results"]
 
 
