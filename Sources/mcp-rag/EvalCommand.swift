@@ -79,9 +79,7 @@ struct EvalCommand: AsyncParsableCommand {
         progress.finish()
         if let runsFolder { try Self.writeRuns(report.modes, to: URL(fileURLWithPath: runsFolder)) }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print(Self.table(report))
         }

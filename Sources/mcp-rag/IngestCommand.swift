@@ -45,9 +45,7 @@ struct IngestCommand: AsyncParsableCommand {
         }
         bar.finish()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print("""
                 \(report.filesScanned) files: \(report.filesWritten) written, \(report.filesUnchanged) unchanged, \

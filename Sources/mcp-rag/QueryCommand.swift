@@ -36,9 +36,7 @@ struct QueryCommand: AsyncParsableCommand {
             throw CLIError(error.description)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(response), as: UTF8.self))
+            try printJSON(response)
             return
         }
         if let reason = response.degradedReason { FileHandle.standardError.write(Data("warning: \(reason)\n".utf8)) }

@@ -28,9 +28,7 @@ struct SelftestCommand: AsyncParsableCommand {
         if options.logLevel == nil { logger.logLevel = .warning }  // the report is the output
         let report = await SelfTest(configuration: configuration, logger: logger).run()
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print(SelfTest.text(report))
         }
