@@ -39,6 +39,8 @@ let package = Package(
         // rag_bm25, FTS5's BM25 with each row's length kept in memory: keyword search reads no
         // per-row length from disk.
         .target(name: "CFTSRank", dependencies: ["CSQLite"]),
+        // Circuit breaker and retry policy for the remote dependencies (Redis, Chroma).
+        .target(name: "Resilience"),
         // A strict, fast JSON reader: tokenizer files, and tool results turned into the SDK's values.
         .target(name: "StrictJSON"),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
@@ -102,8 +104,12 @@ let package = Package(
             dependencies: ["Embeddings", "CKernels", "CBLASCore", "COpenBLAS"],
             resources: [.copy("Fixtures")]
         ),
-        // Helpers the test suites share (a seeded random generator).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Helpers the test suites share (a seeded random generator, a manual clock).
+        .target(name: "TestSupport", dependencies: ["Resilience"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "ResilienceTests",
+            dependencies: ["Resilience", "TestSupport"]
+        ),
         .testTarget(
             name: "StrictJSONTests",
             dependencies: ["StrictJSON"]
