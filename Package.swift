@@ -29,6 +29,13 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // hiredis, the Redis client library (Debian: libhiredis-dev; 0.14 and 1.x). No pkgConfig:
+        // hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a warning on every
+        // build, and the headers are found as <hiredis/hiredis.h> in the default include path.
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
         // cannot target one function at a CPU feature): the small-row matrix product against
         // pre-packed weights used for single queries, exp, and bias + GELU.
@@ -55,13 +62,15 @@ let package = Package(
             ]
         ),
         // The SQLite knowledge store (sources, chunks, FTS5, the in-memory vector matrix), query
-        // statistics and the result cache.
+        // statistics and the result cache; the Redis client.
         .target(
             name: "Storage",
             dependencies: [
                 "CSQLite",
                 "CFTSRank",
                 "COpenBLAS",
+                "CHiredis",
+                "Resilience",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
