@@ -1,0 +1,103 @@
+import Foundation
+
+/// Query statistics in Redis, shared by every mcp-rag process pointed at the same server.
+///
+/// Keys, under `prefix` (default `mcp-rag:`):
+/// - `{prefix}query_frequency`: a sorted set, member = the normalised query, score = its count;
+/// - `{prefix}query_meta:<sha1 of the normalised query>`: a hash with `query` (as last typed, whitespace
+///   collapsed), `last_accessed` (Unix seconds) and `technology_filter` (empty for none);
+/// - `{prefix}query_total`: the count of every tracked query.
+///
+/// Every write refreshes a `retention` TTL (30 days) on the keys it touches, in the same pipelined
+/// round trip. A query's hash expires on its own when it has not been asked for that long; its
+/// member in the sorted set is then left out of reports and removed by the next report that meets it.
+public final class RedisQueryTracker: QueryTracker {
+    public let backendName = "redis"
+    public let prefix: String
+    public let retention: TimeInterval
+    private let pool: RedisConnectionPool
+
+    public init(pool: RedisConnectionPool, prefix: String = "mcp-rag:", retention: TimeInterval = 30 * 86_400) {
+        self.pool = pool
+        self.prefix = prefix
+        self.retention = max(1, retention)
+    }
+
+    var frequencyKey: String { prefix + "query_frequency" }
+    var totalKey: String { prefix + "query_total" }
+    func metaKey(normalized: String) -> String { prefix + "query_meta:" + SHA1.hex(Array(normalized.utf8)) }
+
+    /// Records one use of `query` in one round trip; a blank query is ignored. Blocking.
+    public func track(query: String, technologyFilter: String?, at date: Date) throws {
+        let normalized = QueryNormalizer.normalize(query)
+        guard !normalized.isEmpty else { return }
+        let meta = metaKey(normalized: normalized)
+        let ttl = String(Int(retention.rounded(.up)))
+        let commands = [
+            ["ZINCRBY", frequencyKey, "1", normalized],
+            ["HSET", meta, "query", QueryNormalizer.displayForm(query), "last_accessed", Self.format(date),
+             "technology_filter", technologyFilter ?? ""],
+            ["INCR", totalKey],
+            ["EXPIRE", frequencyKey, ttl], ["EXPIRE", meta, ttl], ["EXPIRE", totalKey, ttl],
+        ]
+        let replies = try pool.withConnection { try $0.pipeline(commands) }
+        try Self.check(replies)
+    }
+
+    /// The `limit` most asked queries whose hashes have not expired, in two round trips. Blocking.
+    public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
+        guard limit > 0 else { return [] }
+        return try pool.withConnection { connection in
+            var found: [TrackedQuery] = []
+            var start = 0
+            // Expired members are skipped, so read on until `limit` live ones are found or the set ends.
+            while found.count < limit {
+                let page = max(limit - found.count, 16)
+                let ranked = try connection.send(["ZREVRANGE", frequencyKey, String(start), String(start + page - 1), "WITHSCORES"])
+                try Self.check([ranked])
+                let flat = ranked.elements ?? []
+                let members = stride(from: 0, to: flat.count - 1, by: 2).compactMap { index -> (String, Int)? in
+                    guard let member = flat[index].text, let score = flat[index + 1].number else { return nil }
+                    return (member, Int(score))
+                }
+                guard !members.isEmpty else { break }
+                let metas = try connection.pipeline(members.map { ["HMGET", metaKey(normalized: $0.0), "query", "last_accessed",
+                                                                   "technology_filter"] })
+                try Self.check(metas)
+                var expired: [String] = []
+                for ((member, count), meta) in zip(members, metas) {
+                    let fields = meta.elements ?? []
+                    guard fields.count == 3, let shown = fields[0].text, let last = fields[1].text.flatMap(Double.init) else {
+                        expired.append(member)
+                        continue
+                    }
+                    let filter = fields[2].text.flatMap { $0.isEmpty ? nil : $0 }
+                    found.append(TrackedQuery(query: shown, count: count, lastAccessed: Date(timeIntervalSince1970: last),
+                                              technologyFilter: filter))
+                }
+                if !expired.isEmpty { try Self.check([try connection.send(["ZREM", frequencyKey] + expired)]) }
+                start += members.count - expired.count
+                if members.count < page { break }
+            }
+            // Redis orders ties by member text; the protocol wants the most recent first.
+            return Array(found.sorted { ($0.count, $0.lastAccessed) > ($1.count, $1.lastAccessed) }.prefix(limit))
+        }
+    }
+
+    /// Distinct queries (`ZCARD`) and the count of all tracked queries. Blocking.
+    public func totals(now: Date) throws -> (unique: Int, total: Int) {
+        let replies = try pool.withConnection { try $0.pipeline([["ZCARD", frequencyKey], ["GET", totalKey]]) }
+        try Self.check(replies)
+        return (Int(replies[0].number ?? 0), Int(replies[1].number ?? 0))
+    }
+
+    /// Unix seconds with millisecond precision, in a form any Redis client reads.
+    private static func format(_ date: Date) -> String { String(format: "%.3f", date.timeIntervalSince1970) }
+
+    /// Throws the first error reply, if any.
+    private static func check(_ replies: [RedisReply]) throws {
+        for reply in replies {
+            if case .error(let message) = reply { throw RedisError.server("Redis refused a tracking command: \(message)") }
+        }
+    }
+}
