@@ -65,7 +65,10 @@ public final class RetrievalEvaluation: Sendable {
         for (index, document) in dataset.documents.enumerated() {
             try Task.checkCancellation()
             if index % 64 == 0 { await progress(index, dataset.documents.count) }
-            switch try await BlockingExecutor.run({ try preparer.prepare(source: document.id, text: document.indexedText, chunking: chunking) }) {
+            let prepared = try await BlockingExecutor.run {
+                try preparer.prepare(source: document.id, text: document.indexedText, chunking: chunking)
+            }
+            switch prepared {
             case .unchanged: figures.documentsUnchanged += 1
             case .skipped: figures.documentsEmpty += 1
             case .ready(let file): pending.append(file)
