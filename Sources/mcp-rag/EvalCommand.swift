@@ -61,10 +61,8 @@ struct EvalCommand: AsyncParsableCommand {
             let ingest = try await evaluation.ingest(dataset, truncate: truncate) { done, total in
                 progress.show("ingesting \(done)/\(total) documents")
             }
-            var results: [ModeEvaluation] = []
-            for mode in modes.isEmpty ? SearchMode.allCases : modes {
+            let results = try await evaluation.evaluate(dataset, modes: modes.isEmpty ? SearchMode.allCases : modes) { mode in
                 progress.show("running \(dataset.queries.count) queries, \(mode.rawValue)")
-                results += try await evaluation.evaluate(dataset, modes: [mode])
             }
             report = EvaluationReport(dataset: URL(fileURLWithPath: folder).lastPathComponent, split: split,
                                       passages: truncate ? "whole documents, truncated by the model" : "chunks",

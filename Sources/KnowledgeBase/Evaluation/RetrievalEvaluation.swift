@@ -82,14 +82,17 @@ public final class RetrievalEvaluation: Sendable {
         return figures
     }
 
-    /// Runs every judged query of `dataset` in each of `modes` and scores the rankings.
-    public func evaluate(_ dataset: BEIRDataset, modes: [SearchMode] = SearchMode.allCases) async throws -> [ModeEvaluation] {
+    /// Runs every judged query of `dataset` in each of `modes` and scores the rankings; `starting`
+    /// is told as each mode begins.
+    public func evaluate(_ dataset: BEIRDataset, modes: [SearchMode] = SearchMode.allCases,
+                         starting: @Sendable (SearchMode) async -> Void = { _ in }) async throws -> [ModeEvaluation] {
         let store = self.store
         let sourceOfChunk = try await BlockingExecutor.run { try store.sourcesByChunk() }
         let retriever = Retriever(store: store, embeddings: embeddings)
         let documents: @Sendable ([ScoredChunk]) -> [ScoredChunk] = { Self.bestChunkPerDocument($0, sourceOfChunk) }
         var results: [ModeEvaluation] = []
         for mode in modes {
+            await starting(mode)
             var rankings: [String: [ScoredChunk]] = [:]
             var milliseconds: [Double] = []
             let start = DispatchTime.now().uptimeNanoseconds

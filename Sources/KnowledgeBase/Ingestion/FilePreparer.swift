@@ -105,7 +105,11 @@ struct FilePreparer: Sendable {
     /// Prepares `text` as plain text under the source name `source` (no file is read). Blocking.
     func prepare(source: String, text: String, chunking: TextChunking = .chunked) throws -> Outcome {
         // The scheme is part of the hash: the same text chunked the other way is a change.
-        let hash = SHA256.hex(SHA256.hash(Array(chunking.rawValue.utf8) + [0] + Array(text.utf8)))
+        var hasher = SHA256()
+        hasher.update(chunking.rawValue.utf8)
+        hasher.update(CollectionOfOne(0))
+        hasher.update(text.utf8)
+        let hash = SHA256.hex(hasher.finalize())
         if try isStored(source, contentHash: hash) { return .unchanged }
         let document = LoadedDocument(kind: .text, text: text)
         switch chunking {
