@@ -80,6 +80,7 @@ let package = Package(
             name: "KnowledgeBase",
             dependencies: [
                 "Storage",
+                "Resilience",
                 "Embeddings",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),

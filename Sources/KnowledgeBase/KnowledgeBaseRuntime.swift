@@ -2,6 +2,7 @@ import Dispatch
 import Embeddings
 import Foundation
 import Logging
+import Resilience
 import Storage
 
 /// Everything a running mcp-rag holds: store, tracker, cache, model, and the services over them.
@@ -19,6 +20,8 @@ public final class KnowledgeBaseRuntime: Sendable {
     public let health: HealthMonitor
     public let warmer: CacheWarmer
     public let allowedRoots: AllowedRoots
+    /// The Redis server behind the tracker and the cache, when `REDIS_URL` names one.
+    public let redis: RedisDependency?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
@@ -33,9 +36,21 @@ public final class KnowledgeBaseRuntime: Sendable {
         // a model, MiniLM's width keeps the store usable for keyword search.
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
         store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger)
-        tracker = try SQLiteQueryTracker(path: configuration.databasePath, retention: configuration.trackingRetention,
-                                         logger: logger)
-        cache = MemoryResultCache(capacity: configuration.cacheCapacity, timeToLive: max(configuration.cacheTimeToLive, 1))
+        if let endpoint = configuration.redis {
+            let redis = Self.redisDependency(endpoint, configuration)
+            self.redis = redis
+            let remote = RedisQueryTracker(pool: redis.pool, prefix: configuration.redisPrefix,
+                                           retention: configuration.trackingRetention)
+            tracker = BufferedQueryTracker(inner: remote, breaker: redis.breaker, logger: logger)
+            cache = RedisResultCache(redis: redis, prefix: configuration.redisPrefix,
+                                     timeToLive: max(configuration.cacheTimeToLive, 1), logger: logger)
+            logger.info("query statistics and the result cache are in Redis", metadata: ["rag.redis": "\(endpoint)"])
+        } else {
+            redis = nil
+            tracker = try SQLiteQueryTracker(path: configuration.databasePath, retention: configuration.trackingRetention,
+                                             logger: logger)
+            cache = MemoryResultCache(capacity: configuration.cacheCapacity, timeToLive: max(configuration.cacheTimeToLive, 1))
+        }
         let threads = configuration.embeddingThreads
         embeddings = EmbeddingService(logger: logger) {
             try SentenceEmbedder(directory: modelDirectory.get(), threads: threads)
@@ -47,10 +62,26 @@ public final class KnowledgeBaseRuntime: Sendable {
         ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, maxFileBytes: configuration.maxFileBytes,
                             maxFiles: configuration.maxFilesPerIngest, logger: logger)
         health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,
-                               embeddings: embeddings, startedAt: startedAt)
+                               embeddings: embeddings, redis: redis, startedAt: startedAt)
         warmer = CacheWarmer(queries: queries, tracker: tracker,
                              topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
         allowedRoots = AllowedRoots(configuration.allowedRoots)
+    }
+
+    /// One pool and one breaker for everything that talks to the server.
+    private static func redisDependency(_ endpoint: RedisEndpoint, _ configuration: KnowledgeBaseConfiguration) -> RedisDependency {
+        let pool = RedisConnectionPool(configuration: .init(endpoint: endpoint, connectTimeout: configuration.redisTimeout,
+                                                            commandTimeout: configuration.redisTimeout))
+        let breaker = CircuitBreaker(name: "redis", configuration: .init(
+            failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration))
+        return RedisDependency(pool: pool, breaker: breaker)
+    }
+
+    /// Writes what tracking still holds (waiting up to `timeout`); call before the process exits,
+    /// so the last queries' counts are not lost.
+    public func close(timeout: TimeInterval = 2) async {
+        guard let buffered = tracker as? BufferedQueryTracker else { return }
+        _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
     }
 
     /// The model folder: the usual search with this data folder, then with the default one, so a

@@ -77,6 +77,7 @@ public struct MCPRagServer: Sendable {
         let server = try await start(transport: transport)
         await server.waitUntilCompleted()
         await server.stop()
+        await runtime.close()
     }
 
     private func call(_ params: CallTool.Parameters, server: Server) async throws -> CallTool.Result {

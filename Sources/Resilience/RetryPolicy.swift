@@ -56,5 +56,5 @@ public struct RetryPolicy: Sendable, Equatable {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -43,17 +43,13 @@ struct EvalCommand: AsyncParsableCommand {
         }
         // Before the long part: a run that cannot be saved should fail at once.
         if let runsFolder { try Self.createFolder(URL(fileURLWithPath: runsFolder)) }
-        let (configuration, temporary) = try options.scratchConfiguration(prefix: "mcp-rag-eval")
+        var (configuration, temporary) = try options.scratchConfiguration(prefix: "mcp-rag-eval")
+        // The benchmark's store is private, so its cache and statistics are too: a shared Redis
+        // would have its cache cleared by every evaluation's ingest.
+        configuration.redis = nil
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
-        var logger = options.logger()
-        if options.logLevel == nil { logger.logLevel = .warning }  // the report is the output
-        let runtime: KnowledgeBaseRuntime
-        do {
-            runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: logger)
-        } catch {
-            throw CLIError("the evaluation store could not be opened: \(error)")
-        }
-        runtime.start(warmCache: false)
+        let logger = options.reportLogger()
+        let runtime = try options.openScratchRuntime(configuration, logger: logger, purpose: "the evaluation store")
         let evaluation = RetrievalEvaluation(store: runtime.store, embeddings: runtime.embeddings)
         let progress = ProgressLine()
         let report: EvaluationReport

@@ -69,6 +69,27 @@ struct KnowledgeBaseOptions: ParsableArguments {
         return logger
     }
 
+    /// The logger of a command whose report is its output: warnings and worse, unless
+    /// `--log-level` asks for more.
+    func reportLogger() -> Logger {
+        var logger = logger()
+        if logLevel == nil { logger.logLevel = .warning }
+        return logger
+    }
+
+    /// Opens a knowledge base of the command's own (see `scratchConfiguration`) without cache
+    /// warming; `purpose` names it in the error ("the evaluation store").
+    func openScratchRuntime(_ configuration: KnowledgeBaseConfiguration, logger: Logger,
+                            purpose: String) throws -> KnowledgeBaseRuntime {
+        do {
+            let runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: logger)
+            runtime.start(warmCache: false)
+            return runtime
+        } catch {
+            throw CLIError("\(purpose) could not be opened: \(error)")
+        }
+    }
+
     /// Opens the knowledge base for a one-shot command (no cache warming).
     func openRuntime(logger: Logger) throws -> KnowledgeBaseRuntime {
         do {

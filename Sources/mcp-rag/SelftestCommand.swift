@@ -24,9 +24,7 @@ struct SelftestCommand: AsyncParsableCommand {
         // The self-test must not touch a real knowledge base.
         let (configuration, temporary) = try options.scratchConfiguration(prefix: "mcp-rag-selftest")
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
-        var logger = options.logger()
-        if options.logLevel == nil { logger.logLevel = .warning }  // the report is the output
-        let report = await SelfTest(configuration: configuration, logger: logger).run()
+        let report = await SelfTest(configuration: configuration, logger: options.reportLogger()).run()
         if json {
             try printJSON(report)
         } else {

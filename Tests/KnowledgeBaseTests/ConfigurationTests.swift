@@ -1,5 +1,6 @@
 import Foundation
 @testable import KnowledgeBase
+import Storage
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -23,7 +24,35 @@ import Testing
         #expect(configuration.cacheTimeToLive > 0)
     }
 
-    @Test(arguments: ["MCP_RAG_CACHE_TTL=-1", "MCP_RAG_THREADS=zero", "MCP_RAG_CACHE_SIZE=0", "MCP_RAG_MAX_FILES=1e9"])
+    @Test func redisSettingsComeFromTheEnvironment() throws {
+        let plain = try KnowledgeBaseConfiguration.fromEnvironment(["HOME": "/home/u"])
+        #expect(plain.redis == nil)
+        #expect(plain.redisPrefix == "mcp-rag:")
+        #expect(plain.breakerFailureThreshold == 5 && plain.breakerOpenDuration == .seconds(60))
+        let configured = try KnowledgeBaseConfiguration.fromEnvironment([
+            "REDIS_URL": "redis://:s3cret@cache.internal:6380/2", "MCP_RAG_REDIS_PREFIX": "team-a:",
+            "MCP_RAG_REDIS_TIMEOUT_MS": "250", "MCP_RAG_BREAKER_FAILURES": "2", "MCP_RAG_BREAKER_OPEN_SECONDS": "5",
+        ])
+        #expect(configured.redis == RedisEndpoint(address: .tcp(host: "cache.internal", port: 6380), password: "s3cret", database: 2))
+        #expect(configured.redisPrefix == "team-a:")
+        #expect(configured.redisTimeout == .milliseconds(250))
+        #expect(configured.breakerFailureThreshold == 2 && configured.breakerOpenDuration == .seconds(5))
+    }
+
+    @Test(arguments: ["rediss://:s3cret@host:6379", "redis://:s3cret@:6379", "http://:s3cret@host", "redis://:s3cret@host/db"])
+    func aRedisURLThatCannotBeServedIsAStartupErrorWithoutThePassword(_ url: String) {
+        do {
+            _ = try KnowledgeBaseConfiguration.fromEnvironment(["REDIS_URL": url])
+            Issue.record("\(url) was accepted")
+        } catch {
+            #expect("\(error)".contains("REDIS_URL"))
+            #expect(!"\(error)".contains("s3cret"))
+        }
+    }
+
+    @Test(arguments: ["MCP_RAG_CACHE_TTL=-1", "MCP_RAG_THREADS=zero", "MCP_RAG_CACHE_SIZE=0", "MCP_RAG_MAX_FILES=1e9",
+                      "MCP_RAG_REDIS_TIMEOUT_MS=0", "MCP_RAG_BREAKER_FAILURES=many", "MCP_RAG_BREAKER_OPEN_SECONDS=-3",
+                      "MCP_RAG_REDIS_PREFIX=has space"])
     func malformedValuesAreErrorsNamingTheVariable(_ assignment: String) {
         let parts = assignment.split(separator: "=").map(String.init)
         do {

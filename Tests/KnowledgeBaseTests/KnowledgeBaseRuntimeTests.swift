@@ -146,7 +146,7 @@ import Testing
         #expect(runtime.warmer.current.warmed == 2)
         #expect(try runtime.tracker.totals(now: Date()).total == 2)
         #expect(try await runtime.queries.query(QueryRequest(query: "Parking  permits")).cacheHit)
-        let report = try await runtime.cacheWarmingReport(top: 5)
+        let report = await runtime.cacheWarmingReport(top: 5)
         #expect(report.cache.warmed == 2 && report.cache.lastWarmAt != nil)
     }
 }

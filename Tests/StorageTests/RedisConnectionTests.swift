@@ -84,13 +84,23 @@ enum RedisTestServers {
         #expect(error.isAuthentication && error.countsAsOutage && !error.isTransient)
         #expect(error.description.contains("refused the login"))
         #expect(!error.description.contains("not-the-password") && !error.description.contains(good.password ?? "-"))
-        // Without one, the server answers every command with NOAUTH.
+        // Without one, the server answers every command with NOAUTH: an authentication error, not
+        // an answer, so it counts against the breaker like a wrong password does.
         var none = good
         none.password = nil
-        guard case .error(let message) = try RedisTestServers.connect(none).send(["GET", "k"]) else {
-            Issue.record("a server with a password answered without one"); return
-        }
-        #expect(message.hasPrefix("NOAUTH"))
+        let refusal = try #require(throws: RedisError.self) { try RedisTestServers.connect(none).send(["GET", "k"]) }
+        #expect(refusal.isAuthentication && refusal.countsAsOutage)
+        #expect(refusal.description.contains("NOAUTH") && refusal.description.contains("REDIS_URL"))
+    }
+
+    @Test func anOrdinaryErrorReplyIsAnAnswer() throws {
+        let connection = try RedisTestServers.connect(try RedisTestServers.plain)
+        let key = RedisTestServers.prefix() + "text"
+        let replies = try connection.pipeline([["SET", key, "x", "EX", "60"], ["INCR", key], ["GET", key]])
+        guard case .error(let message) = replies[1] else { Issue.record("INCR of text answered \(replies[1])"); return }
+        #expect(message.hasPrefix("ERR"))
+        #expect(replies[2].text == "x", "the pipeline stayed in step")
+        _ = try connection.send(["DEL", key])
     }
 
     @Test func aClosedPortIsATransientConnectionError() throws {

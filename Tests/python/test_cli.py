@@ -144,14 +144,41 @@ def test_selftest_text_prints_one_aligned_line_per_check(binary, model_dir, tmp_
 
 def test_dash_dash_selftest_is_the_same_report(binary, model_dir, tmp_path, selftest_run):
     reference = json.loads(selftest_run[0].stdout)
-    env = clean_env(tmp_path, model_dir)
-    env["REDIS_URL"] = "redis://127.0.0.1:1"  # set but unused: still not a failure
-    report, _ = run_json(binary, "--selftest", env=env, timeout=120)
+    report, _ = run_json(binary, "--selftest", env=clean_env(tmp_path, model_dir), timeout=120)
     assert report["passed"] is True
     assert [(c["name"], c["outcome"]) for c in report["checks"]] == \
         [(c["name"], c["outcome"]) for c in reference["checks"]]
+
+
+def test_selftest_exercises_a_configured_redis_and_removes_its_keys(binary, model_dir, tmp_path):
+    url = os.environ["MCP_RAG_TEST_REDIS_URL"]
+    env = clean_env(tmp_path, model_dir)
+    env["REDIS_URL"] = url
+    env["MCP_RAG_REDIS_PREFIX"] = prefix = f"selftest-test-{os.getpid()}:"
+    report, _ = run_json(binary, "selftest", env=env, timeout=120)
+    assert report["passed"] is True, [c for c in report["checks"] if c["outcome"] == "fail"]
     redis = next(check for check in report["checks"] if check["name"] == "redis")
-    assert "REDIS_URL is set" in redis["detail"]
+    assert redis["outcome"] == "pass" and url in redis["detail"], redis
+    outcomes = {check["name"]: check["outcome"] for check in report["checks"]}
+    assert outcomes["result cache"] == outcomes["get_cache_warming_stats"] == "pass"
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    left = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True)
+    assert left.returncode == 0 and left.stdout.strip() == "", "the self-test's keys were not removed"
+
+
+def test_selftest_with_an_unreachable_redis_fails_and_says_why(binary, model_dir, tmp_path):
+    env = clean_env(tmp_path, model_dir)
+    env["REDIS_URL"] = "redis://:hunter2@127.0.0.1:1"
+    result = run(binary, "selftest", "--json", env=env, timeout=120)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["passed"] is False
+    redis = next(check for check in report["checks"] if check["name"] == "redis")
+    assert redis["outcome"] == "fail" and "127.0.0.1:1" in redis["detail"], redis
+    # Queries still answered: only the parts that need Redis failed.
+    outcomes = {check["name"]: check["outcome"] for check in report["checks"]}
+    assert outcomes["query_knowledge_base (hybrid)"] == "pass"
+    assert "hunter2" not in result.stdout + result.stderr
 
 
 def test_selftest_with_a_missing_model_dir_fails_and_names_the_folder(binary, tmp_path):

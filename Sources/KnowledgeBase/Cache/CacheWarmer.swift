@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Resilience
 import Storage
 import Synchronization
 
@@ -24,11 +25,14 @@ public final class CacheWarmer: Sendable {
     private let queries: QueryService
     private let tracker: any QueryTracker
     private let topQueries: Int
+    private let retry: RetryPolicy
     private let logger: Logger
     private let statistics = Mutex(Statistics(warmed: 0, lastWarmAt: nil, warmMs: nil, running: false))
 
-    public init(queries: QueryService, tracker: any QueryTracker, topQueries: Int, logger: Logger) {
+    public init(queries: QueryService, tracker: any QueryTracker, topQueries: Int, retry: RetryPolicy = RetryPolicy(),
+                logger: Logger) {
         self.queries = queries
+        self.retry = retry
         self.tracker = tracker
         self.topQueries = topQueries
         self.logger = logger
@@ -44,7 +48,16 @@ public final class CacheWarmer: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let tracker = self.tracker
         let limit = topQueries
-        let top = (try? await BlockingExecutor.run { try tracker.topQueries(limit: limit, now: Date()) }) ?? []
+        // Warming runs in the background, so it can wait for a tracker that is restarting.
+        let top: [TrackedQuery]
+        do {
+            top = try await retry.run(isRetryable: { ($0 as? RedisError)?.isTransient ?? false }) { _ in
+                try await BlockingExecutor.run { try tracker.topQueries(limit: limit, now: Date()) }
+            }
+        } catch {
+            logger.warning("cache warming skipped: the top queries could not be read", metadata: ["rag.warm.error": "\(error)"])
+            top = []
+        }
         var warmed = 0
         for entry in top {
             if Task.isCancelled { break }

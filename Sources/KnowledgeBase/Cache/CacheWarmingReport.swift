@@ -22,6 +22,8 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
         public var entries: Int
         public var hits: Int
         public var misses: Int
+        /// Lookups that skipped a cache that was unavailable (Redis down).
+        public var bypassed: Int
         public var hitRate: Double
         /// Queries answered into the cache by the last warm-up.
         public var warmed: Int
@@ -29,7 +31,7 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
         public var warmMs: Double?
 
         enum CodingKeys: String, CodingKey {
-            case backend, enabled, entries, hits, misses
+            case backend, enabled, entries, hits, misses, bypassed
             case hitRate = "hit_rate"
             case warmed
             case lastWarmAt = "last_warm_at"
@@ -41,26 +43,36 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
     public var totalQueries: Int
     public var topQueries: [Query]
     public var cache: Cache
-    /// Where the query statistics live ("sqlite", later "redis").
+    /// Where the query statistics live ("sqlite" or "redis").
     public var backend: String
+    /// Uses this process holds back because the tracker does not take them now.
+    public var tracking: TrackingBacklog
+    /// True when the statistics could not be read (the figures above are then zero).
+    public var degraded: Bool
+    public var degradedReason: String?
 
     enum CodingKeys: String, CodingKey {
         case totalUniqueQueries = "total_unique_queries"
         case totalQueries = "total_queries"
         case topQueries = "top_queries"
-        case cache, backend
+        case cache, backend, tracking, degraded
+        case degradedReason = "degraded_reason"
     }
 }
 
 extension KnowledgeBaseRuntime {
-    /// The `top` most asked queries with totals and cache figures.
-    public func cacheWarmingReport(top: Int) async throws -> CacheWarmingReport {
+    /// The `top` most asked queries with totals and cache figures. A tracker that cannot be read
+    /// degrades the report; it does not fail it.
+    public func cacheWarmingReport(top: Int) async -> CacheWarmingReport {
         let tracker = self.tracker
-        let (queries, totals) = try await BlockingExecutor.run {
-            let now = Date()
-            return (try tracker.topQueries(limit: top, now: now), try tracker.totals(now: now))
-        }
-        let statistics = cache.statistics()
+        let read = await Result(awaiting: {
+            try await BlockingExecutor.run {
+                let now = Date()
+                return (try tracker.topQueries(limit: top, now: now), try tracker.totals(now: now))
+            }
+        })
+        let (queries, totals) = (try? read.get()) ?? ([], (unique: 0, total: 0))
+        let statistics = await cache.statistics()
         let warm = warmer.current
         return CacheWarmingReport(
             totalUniqueQueries: totals.unique, totalQueries: totals.total,
@@ -68,8 +80,22 @@ extension KnowledgeBaseRuntime {
                 .init(query: $0.query, count: $0.count, lastAccessed: $0.lastAccessed, technologyFilter: $0.technologyFilter)
             },
             cache: .init(backend: cache.backendName, enabled: configuration.cacheTimeToLive > 0, entries: statistics.entries,
-                         hits: statistics.hits, misses: statistics.misses, hitRate: statistics.hitRate, warmed: warm.warmed,
-                         lastWarmAt: warm.lastWarmAt, warmMs: warm.warmMs),
-            backend: tracker.backendName)
+                         hits: statistics.hits, misses: statistics.misses, bypassed: statistics.bypassed,
+                         hitRate: statistics.hitRate, warmed: warm.warmed, lastWarmAt: warm.lastWarmAt, warmMs: warm.warmMs),
+            backend: tracker.backendName, tracking: tracker.backlog,
+            degraded: read.failure != nil,
+            degradedReason: read.failure.map { "the \(tracker.backendName) query statistics cannot be read now: \($0)" })
+    }
+}
+
+extension Result where Failure == any Error {
+    /// Runs `body`, keeping its error.
+    init(awaiting body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+
+    var failure: (any Error)? {
+        if case .failure(let error) = self { return error }
+        return nil
     }
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Embeddings
 import Foundation
+import Resilience
 import Storage
 
 /// Builds `health_check` reports: each dependency checked for real, never guessed.
@@ -10,6 +11,8 @@ public struct HealthMonitor: Sendable {
     let cache: any ResultCache
     let cacheEnabled: Bool
     let embeddings: EmbeddingService
+    /// The Redis server behind the tracker and the cache, if there is one.
+    let redis: RedisDependency?
     let startedAt: UInt64
 
     /// The text embedded by a deep check.
@@ -22,15 +25,21 @@ public struct HealthMonitor: Sendable {
         guard level != .liveness else { return Self.liveness(startedAt: startedAt) }
         var dependencies: [String: DependencyHealth] = [:]
         dependencies["vector_store"] = await vectorStore()
-        dependencies["query_tracker"] = await queryTracker()
-        dependencies["result_cache"] = resultCache()
+        if let redis {
+            let probe = await redis.probe()
+            dependencies["query_tracker"] = redisTracker(probe, endpoint: redis.endpoint)
+            dependencies["result_cache"] = await redisCache(probe, endpoint: redis.endpoint)
+        } else {
+            dependencies["query_tracker"] = await queryTracker()
+            dependencies["result_cache"] = await resultCache()
+        }
         dependencies["embedding_model"] = await embeddingModel(deep: level == .deep)
         dependencies["gpu"] = gpu()
         if level == .deep, dependencies["vector_store"]?.status == .healthy {
             dependencies["search"] = await searchProbe()
         }
         let process = ProcessStatistics.current()
-        let cacheStatistics = cache.statistics()
+        let cacheStatistics = await cache.statistics()
         return HealthReport(
             status: HealthStatus.overall(dependencies.values.map(\.status)), level: level, uptimeS: uptime,
             version: MCPRagVersion.current, durationMs: milliseconds(since: start), dependencies: dependencies,
@@ -87,14 +96,60 @@ public struct HealthMonitor: Sendable {
         }
     }
 
-    private func resultCache() -> DependencyHealth {
-        guard cacheEnabled else {
-            return DependencyHealth(status: .notConfigured, detail: "the result cache is off (MCP_RAG_CACHE_TTL=0)")
-        }
-        let statistics = cache.statistics()
+    private func resultCache() async -> DependencyHealth {
+        guard cacheEnabled else { return Self.cacheOff }
+        let statistics = await cache.statistics()
         return DependencyHealth(
             status: .healthy, detail: "\(cache.backendName): \(statistics.entries) entries",
             facts: ["backend": cache.backendName, "hit_rate": String(format: "%.3f", statistics.hitRate)])
+    }
+
+    private static let cacheOff = DependencyHealth(status: .notConfigured,
+                                                   detail: "the result cache is off (MCP_RAG_CACHE_TTL=0)")
+
+    /// The Redis tracker: the server's answer, the breaker, and what is buffered meanwhile.
+    private func redisTracker(_ probe: RedisDependency.Probe, endpoint: RedisEndpoint) -> DependencyHealth {
+        let backlog = tracker.backlog
+        var facts = Self.facts(probe, endpoint: endpoint)
+        facts["pending"] = String(backlog.pending)
+        facts["dropped"] = String(backlog.dropped)
+        let detail: String
+        if let error = probe.error {
+            detail = "Redis at \(endpoint) is unavailable, so query counts are buffered in this process "
+                + "(\(backlog.pending) waiting, \(backlog.dropped) dropped) and queries still answer: \(error)"
+        } else if backlog.pending > 0 {
+            detail = "Redis at \(endpoint) answers; \(backlog.pending) buffered query counts are being written"
+        } else {
+            detail = "Redis at \(endpoint)"
+        }
+        return DependencyHealth(status: probe.error == nil ? .healthy : .degraded, latencyMs: probe.latencyMs,
+                                detail: detail, circuitBreaker: probe.breaker.state.rawValue, facts: facts)
+    }
+
+    /// The Redis result cache: bypassed while the server does not answer.
+    private func redisCache(_ probe: RedisDependency.Probe, endpoint: RedisEndpoint) async -> DependencyHealth {
+        guard cacheEnabled else { return Self.cacheOff }
+        let statistics = await cache.statistics()
+        var facts = Self.facts(probe, endpoint: endpoint)
+        facts["hit_rate"] = String(format: "%.3f", statistics.hitRate)
+        facts["bypassed"] = String(statistics.bypassed)
+        let detail = probe.error.map { "Redis at \(endpoint) is unavailable, so the cache is bypassed: \($0)" }
+            ?? "Redis at \(endpoint): \(statistics.entries) entries"
+        return DependencyHealth(status: probe.error == nil ? .healthy : .degraded, latencyMs: probe.latencyMs,
+                                detail: detail, circuitBreaker: probe.breaker.state.rawValue, facts: facts)
+    }
+
+    /// What both Redis entries show: the server, its version, and the breaker's last error and next trial.
+    private static func facts(_ probe: RedisDependency.Probe, endpoint: RedisEndpoint) -> [String: String] {
+        var facts = ["backend": "redis", "endpoint": endpoint.description,
+                     "breaker_failures": String(probe.breaker.consecutiveFailures),
+                     "breaker_opened": String(probe.breaker.timesOpened)]
+        facts["server_version"] = probe.serverVersion
+        facts["last_error"] = probe.breaker.lastError
+        if let wait = probe.breaker.nextTrialIn {
+            facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds)
+        }
+        return facts
     }
 
     private func embeddingModel(deep: Bool) async -> DependencyHealth {

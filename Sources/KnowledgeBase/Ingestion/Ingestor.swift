@@ -45,7 +45,6 @@ public final class Ingestor: Sendable {
         report.filesScanned = files.count
         var pending = PendingWrites()
         var embedded = 0
-        defer { if report.chunksAdded + report.chunksRemoved > 0 { cache.removeAll() } }
 
         for (index, path) in files.enumerated() {
             try Task.checkCancellation()
@@ -83,9 +82,12 @@ public final class Ingestor: Sendable {
         return report
     }
 
-    /// Embeds and writes the pending files; returns chunks embedded.
+    /// Embeds and writes the pending files; returns chunks embedded. Cached answers are dropped
+    /// after each write that changed chunks, so none outlives the text it came from, even when the
+    /// ingest is cancelled or fails later.
     private func flush(_ pending: inout PendingWrites, into report: inout IngestReport) async throws -> Int {
         let outcome = try await pending.flush(embeddings: embeddings, store: store)
+        if outcome.chunks.added + outcome.chunks.removed > 0 { await cache.removeAll() }
         report.filesWritten += outcome.sourcesWritten
         report.chunksAdded += outcome.chunks.added
         report.chunksRemoved += outcome.chunks.removed
@@ -97,7 +99,7 @@ public final class Ingestor: Sendable {
     public func remove(_ path: String) async throws -> (sources: [String], chunks: Int) {
         let store = self.store
         if let removed = try await BlockingExecutor.run({ try store.removeSource(path) }) {
-            cache.removeAll()
+            await cache.removeAll()
             return ([path], removed)
         }
         return try await remove(under: path, onlyMissing: false)
@@ -119,7 +121,7 @@ public final class Ingestor: Sendable {
             }
             return (removed, chunks)
         }
-        if !result.sources.isEmpty { cache.removeAll() }
+        if !result.sources.isEmpty { await cache.removeAll() }
         return result
     }
 }

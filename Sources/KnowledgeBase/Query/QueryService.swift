@@ -56,8 +56,8 @@ public final class QueryService: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let request = try Self.validate(request)
         let key = cacheKey(request)
-        if cacheEnabled && request.useCache, let cached = cache.value(forKey: key, now: Date()),
-           let results = try? JSONDecoder().decode([QueryResult].self, from: cached) {
+        if cacheEnabled && request.useCache, let cached = await cache.value(forKey: key, now: Date()),
+           let results = CachedResults.decode(cached) {
             track(request)
             return QueryResponse(query: request.query, mode: request.mode, results: results,
                                  tookMs: Self.milliseconds(since: start), cacheHit: true, degraded: false, degradedReason: nil)
@@ -66,8 +66,8 @@ public final class QueryService: Sendable {
         let timings = StageTimings()
         let (ranked, mode, degradedReason) = try await rank(request, timings: timings)
         let results = try await timings.measure("resolve") { try await resolve(ranked) }
-        if degradedReason == nil && cacheEnabled, let encoded = try? JSONEncoder().encode(results) {
-            cache.store(encoded, forKey: key, now: Date())
+        if degradedReason == nil && cacheEnabled {
+            await cache.store(CachedResults.encode(results), forKey: key, now: Date())
         }
         track(request)
         let tookMs = Self.milliseconds(since: start)
@@ -101,17 +101,20 @@ public final class QueryService: Sendable {
     }
 
     /// Counts the query without making the caller wait; a tracking failure is logged, never raised.
+    /// A tracker that only buffers is called inline, so the count is in before the answer goes
+    /// out (a report asked for next sees it); one that writes is called on a thread of its own.
     private func track(_ request: QueryRequest) {
         guard request.tracked else { return }
         let tracker = self.tracker
         let logger = self.logger
-        BlockingExecutor.detach {
+        let record: @Sendable () -> Void = {
             do {
                 try tracker.track(query: request.query, technologyFilter: request.technology, at: Date())
             } catch {
                 logger.warning("query tracking failed", metadata: ["rag.tracker.error": "\(error)"])
             }
         }
+        if tracker.tracksWithoutBlocking { record() } else { BlockingExecutor.detach(record) }
     }
 
     /// The cache key: everything that changes the answer.

@@ -1,5 +1,6 @@
 import Embeddings
 import Foundation
+import Storage
 
 /// Everything a knowledge base needs to run, resolved once at startup.
 ///
@@ -27,6 +28,17 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var maxFilesPerIngest: Int
     /// Tracked queries not asked for this long are forgotten.
     public var trackingRetention: TimeInterval
+    /// Where query statistics and the result cache live when they are shared (`REDIS_URL`); nil
+    /// keeps both in this process and its SQLite file.
+    public var redis: RedisEndpoint?
+    /// Prefix of every Redis key mcp-rag writes, so several knowledge bases can share one server.
+    public var redisPrefix: String
+    /// Connect and command timeout for Redis.
+    public var redisTimeout: Duration
+    /// Consecutive failures that open a remote dependency's circuit breaker.
+    public var breakerFailureThreshold: Int
+    /// How long an open breaker waits before its trial call.
+    public var breakerOpenDuration: Duration
 
     /// The SQLite file inside the data folder.
     public var databasePath: String { dataDirectory.appendingPathComponent("knowledge.sqlite3").path }
@@ -34,7 +46,9 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public init(dataDirectory: URL, modelDirectory: String? = nil, allowedRoots: [URL] = [],
                 embeddingThreads: Int? = nil, cacheCapacity: Int = 1024, cacheTimeToLive: TimeInterval = 600,
                 warmTopQueries: Int = 50, maxFileBytes: Int = 10 << 20, maxFilesPerIngest: Int = 10_000,
-                trackingRetention: TimeInterval = 30 * 86_400) {
+                trackingRetention: TimeInterval = 30 * 86_400, redis: RedisEndpoint? = nil, redisPrefix: String = "mcp-rag:",
+                redisTimeout: Duration = .milliseconds(500), breakerFailureThreshold: Int = 5,
+                breakerOpenDuration: Duration = .seconds(60)) {
         self.dataDirectory = dataDirectory
         self.modelDirectory = modelDirectory
         self.allowedRoots = allowedRoots
@@ -45,6 +59,11 @@ public struct KnowledgeBaseConfiguration: Sendable {
         self.maxFileBytes = maxFileBytes
         self.maxFilesPerIngest = maxFilesPerIngest
         self.trackingRetention = trackingRetention
+        self.redis = redis
+        self.redisPrefix = redisPrefix
+        self.redisTimeout = redisTimeout
+        self.breakerFailureThreshold = breakerFailureThreshold
+        self.breakerOpenDuration = breakerOpenDuration
     }
 
     /// The configuration the environment describes (`MCP_RAG_*`), with defaults for the rest.
@@ -67,6 +86,27 @@ public struct KnowledgeBaseConfiguration: Sendable {
         configuration.maxFileBytes = try reader.integer("MCP_RAG_MAX_FILE_BYTES", in: 1...(1 << 34)) ?? configuration.maxFileBytes
         configuration.maxFilesPerIngest = try reader.integer("MCP_RAG_MAX_FILES", in: 1...10_000_000)
             ?? configuration.maxFilesPerIngest
+        if let url = reader.string("REDIS_URL") {
+            do {
+                configuration.redis = try RedisEndpoint(url: url)
+            } catch {
+                throw ConfigurationError(error.description)
+            }
+        }
+        if let prefix = environment["MCP_RAG_REDIS_PREFIX"] {
+            guard prefix.utf8.count <= 128, !prefix.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+                throw ConfigurationError("MCP_RAG_REDIS_PREFIX must be at most 128 bytes with no whitespace")
+            }
+            configuration.redisPrefix = prefix
+        }
+        if let milliseconds = try reader.integer("MCP_RAG_REDIS_TIMEOUT_MS", in: 1...60_000) {
+            configuration.redisTimeout = .milliseconds(milliseconds)
+        }
+        configuration.breakerFailureThreshold = try reader.integer("MCP_RAG_BREAKER_FAILURES", in: 1...1_000)
+            ?? configuration.breakerFailureThreshold
+        if let seconds = try reader.integer("MCP_RAG_BREAKER_OPEN_SECONDS", in: 1...86_400) {
+            configuration.breakerOpenDuration = .seconds(seconds)
+        }
         return configuration
     }
 }

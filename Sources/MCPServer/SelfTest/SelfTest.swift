@@ -3,6 +3,7 @@ import Foundation
 import KnowledgeBase
 import Logging
 import MCP
+import Storage
 
 /// `mcp-rag --selftest`: ingests a small sample and calls every tool through the real server code
 /// (the SDK's server and client joined by an in-memory transport), checking each answer.
@@ -54,6 +55,13 @@ public struct SelfTest: Sendable {
         var configuration = self.configuration
         configuration.allowedRoots = [sampleFolder]
         configuration.warmTopQueries = 0
+        if configuration.redis != nil {
+            // The configured Redis is checked for real, under keys of this run's own that expire
+            // within the hour, so the user's statistics and cache are left alone.
+            configuration.redisPrefix += "selftest-\(UUID().uuidString.prefix(8).lowercased()):"
+            configuration.trackingRetention = 3_600
+            configuration.cacheTimeToLive = min(configuration.cacheTimeToLive, 3_600)
+        }
 
         await checks.run("sample written") {
             try FileManager.default.createDirectory(at: sampleFolder, withIntermediateDirectories: true)
@@ -81,9 +89,20 @@ public struct SelfTest: Sendable {
         await session.close()
         // The knowledge base no longer lists the sample; its files go too.
         try? FileManager.default.removeItem(at: sampleFolder)
-        checks.notConfigured("redis", ProcessInfo.processInfo.environment["REDIS_URL"] == nil
-            ? "REDIS_URL is not set: query statistics and the result cache stay in this process"
-            : "REDIS_URL is set, but this build keeps query statistics in SQLite (Redis support comes later)")
+        await runtime.close()
+        if let redis = runtime.redis {
+            let prefix = configuration.redisPrefix
+            await checks.run("redis") {
+                let probe = await redis.probe()
+                if let error = probe.error { throw SelfTestFailure(error) }
+                let removed = try await BlockingExecutor.run { try redis.call { try $0.deleteKeys(prefix: prefix) } }
+                return "\(redis.endpoint) answers (Redis \(probe.serverVersion ?? "of unknown version"), "
+                    + String(format: "%.1f ms", probe.latencyMs ?? 0)
+                    + "); the tools above tracked and cached through it under \(prefix), \(removed) keys removed after"
+            }
+        } else {
+            checks.notConfigured("redis", "REDIS_URL is not set: query statistics and the result cache stay in this process")
+        }
         checks.notConfigured("chroma", ProcessInfo.processInfo.environment["CHROMA_URL"] == nil
             ? "CHROMA_URL is not set: vectors stay in the embedded SQLite store"
             : "CHROMA_URL is set, but this build keeps vectors in SQLite (Chroma support comes later)")

@@ -27,6 +27,12 @@ final class RuntimeHandle: Sendable {
         opening = Task { runtime }
     }
 
+    /// Lets the runtime write what it still holds (buffered query counts) before the process ends.
+    func close() async {
+        guard let runtime = try? await opening.value else { return }
+        await runtime.close()
+    }
+
     /// The open knowledge base; throws a `ToolFailure` saying why it could not be opened.
     func runtime() async throws -> KnowledgeBaseRuntime {
         do {

@@ -33,23 +33,28 @@ struct CacheWarmingStatsTool: RagTool {
                     "entries": Schema.integer("Cached answers."),
                     "hits": Schema.integer("Lookups answered from the cache."),
                     "misses": Schema.integer("Lookups not in the cache."),
+                    "bypassed": Schema.integer("Lookups that skipped the cache because it was unavailable (Redis down)."),
                     "hit_rate": Schema.number("hits / (hits + misses)."),
                     "warmed": Schema.integer("Queries answered into the cache by the last warm-up."),
                     "last_warm_at": Schema.string("When the last warm-up finished (ISO 8601)."),
                     "warm_ms": Schema.number("How long it took, in milliseconds."),
                 ], required: ["backend", "enabled", "entries", "hits", "misses", "hit_rate", "warmed"], additional: true),
-                "backend": Schema.string("Where query statistics are kept."),
-            ], required: ["total_unique_queries", "total_queries", "top_queries", "cache", "backend"], additional: true))
+                "backend": Schema.string("Where query statistics are kept: sqlite or redis."),
+                "tracking": Schema.object([
+                    "pending": Schema.integer("Queries counted by this process but not yet written (the tracker is unavailable)."),
+                    "dropped": Schema.integer("Queries whose count was lost because the buffer of pending ones was full."),
+                    "last_error": Schema.string("Why the last write to the tracker failed."),
+                ], required: ["pending", "dropped"], additional: true),
+                "degraded": Schema.boolean("True when the statistics could not be read; the figures are then zero."),
+                "degraded_reason": Schema.string("Why they could not be read."),
+            ], required: ["total_unique_queries", "total_queries", "top_queries", "cache", "backend", "tracking", "degraded"],
+               additional: true))
     }
 
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["top_n"])
         let top = try arguments.integer("top_n", default: 20, in: Self.topRange)
         let runtime = try await context.runtime.runtime()
-        do {
-            return try ToolOutput(try await runtime.cacheWarmingReport(top: top))
-        } catch {
-            throw ToolFailure("the query statistics could not be read (\(runtime.tracker.backendName)): \(error)")
-        }
+        return try ToolOutput(await runtime.cacheWarmingReport(top: top))
     }
 }

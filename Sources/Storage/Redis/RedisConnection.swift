@@ -52,6 +52,11 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Sends every command, then reads every answer: one round trip for all of them.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        try pipeline(bytes: commands.map { $0.map { Array($0.utf8) } })
+    }
+
+    /// `pipeline` with arguments as raw bytes, for values that are not text (cached results).
+    public func pipeline(bytes commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         guard !isBroken else { throw RedisError.connection("the connection to \(endpoint) was lost") }
         for command in commands {
             let appended = Self.withArgv(command) { argc, argv, lengths in
@@ -67,6 +72,11 @@ public final class RedisConnection: @unchecked Sendable {
             defer { freeReplyObject(raw) }
             replies.append(RedisReply(raw.assumingMemoryBound(to: redisReply.self)))
         }
+        // Every answer is read first, so the connection stays in step; then an answer that says
+        // the server cannot serve anyone (not logged in, loading, read-only) fails the whole call.
+        for case .error(let message) in replies {
+            if let error = RedisError.serverState(message, endpoint: endpoint) { throw error }
+        }
         return replies
     }
 
@@ -81,14 +91,13 @@ public final class RedisConnection: @unchecked Sendable {
         return timedOut ? .timeout(message) : .connection(message)
     }
 
-    /// Calls `body` with C views of `arguments`: argc, argv (pointers into the UTF-8 bytes, not
+    /// Calls `body` with C views of `arguments`: argc, argv (pointers into the bytes, not
     /// NUL-terminated) and each argument's length.
-    private static func withArgv<R>(_ arguments: [String],
+    private static func withArgv<R>(_ arguments: [[UInt8]],
                                     _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
-        let storage = arguments.map { Array($0.utf8) }
-        let lengths = storage.map(\.count)
+        let lengths = arguments.map(\.count)
         // One buffer holds every argument, so the pointers stay valid for the whole call.
-        var joined = storage.flatMap { $0 }
+        var joined = arguments.flatMap { $0 }
         joined.append(0)  // never empty, so baseAddress exists
         return joined.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
@@ -105,5 +114,29 @@ public final class RedisConnection: @unchecked Sendable {
 
     private static func microseconds(_ duration: Duration) -> Int64 {
         Int64(duration / .microseconds(1))
+    }
+}
+
+extension RedisConnection {
+    /// Deletes every key that starts with `prefix` (SCAN, then UNLINK in batches); returns how many.
+    /// For keys of a run's own (the self-test's), never for a shared prefix.
+    public func deleteKeys(prefix: String) throws -> Int {
+        // SCAN's pattern is a glob: the prefix's own glob characters must match literally.
+        let pattern = prefix.reduce(into: "") { pattern, character in
+            if "*?[]\\".contains(character) { pattern.append("\\") }
+            pattern.append(character)
+        } + "*"
+        var cursor = "0"
+        var removed = 0
+        repeat {
+            let reply = try send(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
+            guard let parts = reply.elements, parts.count == 2, let next = parts[0].text else {
+                throw RedisError.unexpectedReply("SCAN answered \(reply)")
+            }
+            let keys = (parts[1].elements ?? []).compactMap(\.text)
+            if !keys.isEmpty { removed += Int(try send(["UNLINK"] + keys).number ?? 0) }
+            cursor = next
+        } while cursor != "0"
+        return removed
     }
 }

@@ -22,6 +22,22 @@ public struct RedisError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The answer was not what the command returns.
     public static func unexpectedReply(_ message: String) -> RedisError { RedisError(code: .protocolViolation, message: message) }
 
+    /// The error an error reply stands for when it is about the server or the login rather than
+    /// the command (so every command would get it); nil for an ordinary error reply.
+    static func serverState(_ message: String, endpoint: RedisEndpoint) -> RedisError? {
+        let code = message.prefix { !$0.isWhitespace }
+        switch code {
+        case "NOAUTH", "WRONGPASS", "NOPERM":
+            return .authentication("\(endpoint) refused the login: \(message) (give the password in REDIS_URL as redis://:PASSWORD@host:port)")
+        case "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN":
+            return .connection("\(endpoint) cannot answer yet: \(message)")
+        case "READONLY", "MISCONF", "OOM":
+            return .connection("\(endpoint) refuses writes: \(message)")
+        default:
+            return nil
+        }
+    }
+
     /// True when the same call may succeed later on its own: the server was unreachable, slow or restarting.
     public var isTransient: Bool { code == .connection || code == .timeout }
     /// True when the dependency itself is in trouble, so the call counts against its circuit breaker.

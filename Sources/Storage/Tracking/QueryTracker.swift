@@ -13,4 +13,53 @@ public protocol QueryTracker: Sendable {
     func topQueries(limit: Int, now: Date) throws -> [TrackedQuery]
     /// Unique queries and the sum of their counts, not expired at `now`.
     func totals(now: Date) throws -> (unique: Int, total: Int)
+    /// Uses accepted but not yet recorded where reports read them; nothing for a local tracker.
+    var backlog: TrackingBacklog { get }
+    /// True when `track` only hands the use over (it never waits on a disk or a network), so a
+    /// caller may call it inline instead of on a thread of its own.
+    var tracksWithoutBlocking: Bool { get }
+}
+
+extension QueryTracker {
+    public var backlog: TrackingBacklog { TrackingBacklog() }
+    public var tracksWithoutBlocking: Bool { false }
+}
+
+/// One use of a query, as a tracker records it.
+public struct QueryUse: Sendable, Equatable {
+    public var query: String
+    public var technologyFilter: String?
+    public var date: Date
+
+    public init(query: String, technologyFilter: String?, date: Date) {
+        self.query = query
+        self.technologyFilter = technologyFilter
+        self.date = date
+    }
+}
+
+/// A tracker that records many uses in one call (one round trip to a server).
+public protocol BatchQueryTracker: QueryTracker {
+    func track(_ uses: [QueryUse]) throws
+}
+
+/// Tracking work held back because the backend could not take it.
+public struct TrackingBacklog: Sendable, Equatable, Codable {
+    /// Uses waiting to be written.
+    public var pending: Int
+    /// Uses thrown away since start because the buffer was full (the oldest go first).
+    public var dropped: Int
+    /// Why the last write failed; nil once a write succeeds.
+    public var lastError: String?
+
+    public init(pending: Int = 0, dropped: Int = 0, lastError: String? = nil) {
+        self.pending = pending
+        self.dropped = dropped
+        self.lastError = lastError
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pending, dropped
+        case lastError = "last_error"
+    }
 }

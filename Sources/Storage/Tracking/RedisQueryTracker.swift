@@ -11,7 +11,7 @@ import Foundation
 /// Every write refreshes a `retention` TTL (30 days) on the keys it touches, in the same pipelined
 /// round trip. A query's hash expires on its own when it has not been asked for that long; its
 /// member in the sorted set is then left out of reports and removed by the next report that meets it.
-public final class RedisQueryTracker: QueryTracker {
+public final class RedisQueryTracker: BatchQueryTracker {
     public let backendName = "redis"
     public let prefix: String
     public let retention: TimeInterval
@@ -29,17 +29,27 @@ public final class RedisQueryTracker: QueryTracker {
 
     /// Records one use of `query` in one round trip; a blank query is ignored. Blocking.
     public func track(query: String, technologyFilter: String?, at date: Date) throws {
-        let normalized = QueryNormalizer.normalize(query)
-        guard !normalized.isEmpty else { return }
-        let meta = metaKey(normalized: normalized)
+        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)])
+    }
+
+    /// Records every use in `uses` in one pipelined round trip; blank queries are ignored. Blocking.
+    public func track(_ uses: [QueryUse]) throws {
         let ttl = String(Int(retention.rounded(.up)))
-        let commands = [
-            ["ZINCRBY", frequencyKey, "1", normalized],
-            ["HSET", meta, "query", QueryNormalizer.displayForm(query), "last_accessed", Self.format(date),
-             "technology_filter", technologyFilter ?? ""],
-            ["INCR", totalKey],
-            ["EXPIRE", frequencyKey, ttl], ["EXPIRE", meta, ttl], ["EXPIRE", totalKey, ttl],
-        ]
+        var commands: [[String]] = []
+        var metaKeys: [String] = []
+        for use in uses {
+            let normalized = QueryNormalizer.normalize(use.query)
+            guard !normalized.isEmpty else { continue }
+            let meta = metaKey(normalized: normalized)
+            commands.append(["ZINCRBY", frequencyKey, "1", normalized])
+            commands.append(["HSET", meta, "query", QueryNormalizer.displayForm(use.query), "last_accessed",
+                             Self.format(use.date), "technology_filter", use.technologyFilter ?? ""])
+            commands.append(["INCR", totalKey])
+            metaKeys.append(meta)
+        }
+        guard !commands.isEmpty else { return }
+        // Every key touched gets its TTL refreshed once, however many uses touched it.
+        for key in [frequencyKey, totalKey] + Set(metaKeys) { commands.append(["EXPIRE", key, ttl]) }
         let replies = try pool.withConnection { try $0.pipeline(commands) }
         try Self.check(replies)
     }

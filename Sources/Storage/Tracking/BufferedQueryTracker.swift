@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import Resilience
+
+/// Puts a remote tracker (Redis) behind a bounded buffer, a writer thread and a circuit breaker, so
+/// that tracking never slows or fails a query.
+///
+/// `track` only appends to the buffer. One writer thread sends what has accumulated, up to
+/// `batchLimit` uses per round trip, through the breaker. A failed write keeps its uses at the head
+/// of the buffer and waits: until the breaker's next trial while it is open, otherwise by the retry
+/// policy's backoff (×2 from 1 s up to 30 s, with jitter). The write after the pause is the breaker's
+/// trial, so a server that comes back is noticed within one pause without any query asking, and the
+/// buffered counts arrive. A full buffer drops its oldest uses and counts them.
+///
+/// Reads (`topQueries`, `totals`) first give the writer a moment to send what is buffered, so a
+/// report shows this process's own recent queries; they go through the breaker and throw when the
+/// server is unavailable.
+public final class BufferedQueryTracker: QueryTracker {
+    /// Uses held while the server is unavailable.
+    public static let defaultCapacity = 10_000
+    /// Uses sent in one pipelined round trip.
+    static let batchLimit = 256
+
+    public var backendName: String { inner.backendName }
+    private let inner: any BatchQueryTracker
+    private let breaker: CircuitBreaker
+    private let buffer: TrackingBuffer
+    /// How long a read waits for buffered uses to be written.
+    private let readPatience: TimeInterval
+
+    public init(inner: any BatchQueryTracker, breaker: CircuitBreaker, capacity: Int = BufferedQueryTracker.defaultCapacity,
+                backoff: RetryPolicy = RetryPolicy(), readPatience: TimeInterval = 1, logger: Logger) {
+        self.inner = inner
+        self.breaker = breaker
+        self.readPatience = readPatience
+        buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger) { [inner, breaker] uses in
+            try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.track(uses) }
+        }
+    }
+
+    deinit { buffer.stop() }
+
+    public func track(query: String, technologyFilter: String?, at date: Date) throws {
+        guard !QueryNormalizer.normalize(query).isEmpty else { return }
+        buffer.append(QueryUse(query: query, technologyFilter: technologyFilter, date: date))
+    }
+
+    public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
+        _ = buffer.waitUntilWritten(timeout: readPatience)
+        return try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.topQueries(limit: limit, now: now) }
+    }
+
+    public func totals(now: Date) throws -> (unique: Int, total: Int) {
+        _ = buffer.waitUntilWritten(timeout: readPatience)
+        return try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.totals(now: now) }
+    }
+
+    public var backlog: TrackingBacklog { buffer.backlog }
+
+    /// `track` appends to the buffer and returns.
+    public var tracksWithoutBlocking: Bool { true }
+
+    /// Waits up to `timeout` for every use accepted so far to be written; true when they were.
+    /// Returns early, false, when a write fails meanwhile: the server is not taking them now.
+    @discardableResult
+    public func flush(timeout: TimeInterval) -> Bool { buffer.waitUntilWritten(timeout: timeout) }
+
+    /// Makes a last attempt to write what is buffered (waiting up to `timeout`), then stops the
+    /// writer. Uses still buffered after that are lost, and logged as such.
+    public func close(timeout: TimeInterval) {
+        buffer.waitUntilWritten(timeout: timeout)
+        buffer.stop()
+    }
+}
+
+/// The buffer and writer thread behind `BufferedQueryTracker`.
+///
+/// `@unchecked Sendable`: every stored property that changes is read and written only while
+/// `condition` is locked; the condition is also how the writer sleeps and how readers wait.
+final class TrackingBuffer: @unchecked Sendable {
+    private let capacity: Int
+    private let backoff: RetryPolicy
+    private let logger: Logger
+    private let write: @Sendable ([QueryUse]) throws -> Void
+    private let condition = NSCondition()
+
+    // Guarded by `condition`.
+    private var queue: [QueryUse] = []
+    /// Uses accepted so far, and uses settled (written or dropped): everything accepted before the
+    /// n-th was settled once `settled >= n`, because the queue keeps its order.
+    private var accepted = 0
+    private var settled = 0
+    private var dropped = 0
+    private var inFlight = 0
+    private var consecutiveFailures = 0
+    /// Counts failed writes, so a waiting reader can tell that one failed while it waited.
+    private var failureEpoch = 0
+    private var lastError: String?
+    private var nextAttempt: Date?
+    private var writerStarted = false
+    private var stopping = false
+
+    init(capacity: Int, backoff: RetryPolicy, logger: Logger, write: @escaping @Sendable ([QueryUse]) throws -> Void) {
+        self.capacity = max(1, capacity)
+        self.backoff = backoff
+        self.logger = logger
+        self.write = write
+    }
+
+    func append(_ use: QueryUse) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return }
+        queue.append(use)
+        accepted += 1
+        dropOverflow()
+        if !writerStarted {
+            writerStarted = true
+            let thread = Thread { [self] in writerLoop() }
+            thread.name = "mcp-rag.tracking"
+            thread.start()
+        }
+        condition.broadcast()
+    }
+
+    var backlog: TrackingBacklog {
+        condition.lock()
+        defer { condition.unlock() }
+        return TrackingBacklog(pending: queue.count + inFlight, dropped: dropped, lastError: lastError)
+    }
+
+    @discardableResult
+    func waitUntilWritten(timeout: TimeInterval) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        let target = accepted
+        // Already failing: the next write waits out a pause, so waiting for it would only be slower.
+        if nextAttempt != nil { return settled >= target }
+        let epoch = failureEpoch
+        while settled < target && failureEpoch == epoch && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        return settled >= target
+    }
+
+    func stop() {
+        condition.lock()
+        stopping = true
+        let lost = queue.count
+        condition.broadcast()
+        condition.unlock()
+        if lost > 0 {
+            logger.warning("query tracking stopped with uses not written", metadata: ["rag.tracker.lost": "\(lost)"])
+        }
+    }
+
+    /// Drops the oldest uses beyond `capacity` (those being written count too).
+    private func dropOverflow() {
+        let excess = queue.count + inFlight - capacity
+        guard excess > 0 else { return }
+        let removed = min(excess, queue.count)
+        queue.removeFirst(removed)
+        dropped += removed
+        settled += removed
+    }
+
+    private func writerLoop() {
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopping {
+            if queue.isEmpty {
+                condition.wait()
+                continue
+            }
+            if let nextAttempt, nextAttempt > Date() {
+                _ = condition.wait(until: nextAttempt)
+                continue
+            }
+            let batch = Array(queue.prefix(BufferedQueryTracker.batchLimit))
+            queue.removeFirst(batch.count)
+            inFlight = batch.count
+            condition.unlock()
+            let outcome = Result { try write(batch) }
+            condition.lock()
+            inFlight = 0
+            switch outcome {
+            case .success:
+                if consecutiveFailures > 0 {
+                    logger.notice("query tracking recovered: buffered uses are being written",
+                                  metadata: ["rag.tracker.pending": "\(queue.count + batch.count)"])
+                }
+                settled += batch.count
+                consecutiveFailures = 0
+                nextAttempt = nil
+                lastError = nil
+            case .failure(let error):
+                queue.insert(contentsOf: batch, at: 0)
+                dropOverflow()
+                consecutiveFailures += 1
+                failureEpoch += 1
+                lastError = String(describing: error)
+                nextAttempt = Date().addingTimeInterval(pause(after: error).seconds)
+                if consecutiveFailures == 1 {
+                    logger.warning("query tracking is buffering: the tracker does not answer",
+                                   metadata: ["rag.tracker.error": "\(error)"])
+                }
+            }
+            condition.broadcast()
+        }
+    }
+
+    /// How long to wait before the next write: until an open breaker's trial, else the backoff.
+    private func pause(after error: any Error) -> Duration {
+        if let refused = error as? CircuitOpenError, refused.retryIn > .zero { return refused.retryIn }
+        return backoff.delay(afterAttempt: consecutiveFailures, unit: Double.random(in: 0..<1))
+    }
+}

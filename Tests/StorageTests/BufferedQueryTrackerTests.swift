@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import Resilience
+@testable import Storage
+import Synchronization
+import Testing
+import TestSupport
+
+/// A tracker that keeps what it is given in memory and fails while told to: the writer's
+/// behaviour, without a server.
+private final class RecordingTracker: BatchQueryTracker {
+    struct Refused: Error, CustomStringConvertible {
+        var description: String { "the server went away" }
+    }
+
+    let backendName = "recording"
+    private let state = Mutex((failing: false, written: [QueryUse](), batches: 0, attempts: 0))
+
+    var failing: Bool {
+        get { state.withLock { $0.failing } }
+        set { state.withLock { $0.failing = newValue } }
+    }
+    var written: [QueryUse] { state.withLock { $0.written } }
+    var batches: Int { state.withLock { $0.batches } }
+    var attempts: Int { state.withLock { $0.attempts } }
+
+    func track(_ uses: [QueryUse]) throws {
+        try state.withLock { state in
+            state.attempts += 1
+            if state.failing { throw Refused() }
+            state.written += uses
+            state.batches += 1
+        }
+    }
+
+    func track(query: String, technologyFilter: String?, at date: Date) throws {
+        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)])
+    }
+
+    func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
+        if failing { throw Refused() }
+        return []
+    }
+
+    func totals(now: Date) throws -> (unique: Int, total: Int) {
+        if failing { throw Refused() }
+        return (Set(written.map { QueryNormalizer.normalize($0.query) }).count, written.count)
+    }
+}
+
+@Suite struct BufferedQueryTrackerTests {
+    private let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    /// Pauses short enough that recovery is quick, so the tests wait on outcomes, not on clocks.
+    private let quickBackoff = RetryPolicy(initialDelay: .milliseconds(5), maxDelay: .milliseconds(20))
+
+    private func makeTracker(_ inner: RecordingTracker, capacity: Int = 10_000,
+                             breaker: CircuitBreaker = CircuitBreaker(name: "test")) -> BufferedQueryTracker {
+        BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: quickBackoff, logger: logger)
+    }
+
+    private func uses(_ count: Int, from start: Int = 0) -> [String] { (start..<start + count).map { "query \($0)" } }
+
+    @Test func everyUseIsWrittenInOrderInBatches() throws {
+        let inner = RecordingTracker()
+        let tracker = makeTracker(inner)
+        let queries = uses(1_000)
+        for query in queries { try tracker.track(query: query, technologyFilter: nil, at: Date()) }
+        #expect(tracker.flush(timeout: 10))
+        #expect(inner.written.map(\.query) == queries)
+        // Sent as they accumulated, but never more than a batch per round trip.
+        #expect(inner.batches >= queries.count / BufferedQueryTracker.batchLimit)
+        #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
+        tracker.close(timeout: 1)
+    }
+
+    @Test func blankQueriesAreNotBuffered() throws {
+        let inner = RecordingTracker()
+        let tracker = makeTracker(inner)
+        try tracker.track(query: " \n\t ", technologyFilter: nil, at: Date())
+        #expect(tracker.backlog.pending == 0)
+        #expect(inner.attempts == 0)
+    }
+
+    @Test func usesWaitWhileTheTrackerFailsAndArriveWhenItReturns() throws {
+        let inner = RecordingTracker()
+        inner.failing = true
+        let tracker = makeTracker(inner)
+        let queries = uses(50)
+        for query in queries { try tracker.track(query: query, technologyFilter: "docs", at: Date()) }
+        #expect(!tracker.flush(timeout: 10), "a failed write ends the wait early")
+        let backlog = tracker.backlog
+        #expect(backlog.pending == 50)
+        #expect(backlog.lastError == "the server went away")
+        #expect(inner.written.isEmpty)
+
+        inner.failing = false
+        try tracker.track(query: "query 50", technologyFilter: nil, at: Date())
+        #expect(eventually { tracker.flush(timeout: 0.05) })
+        #expect(inner.written.map(\.query) == queries + ["query 50"], "nothing lost, order kept")
+        #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
+        tracker.close(timeout: 1)
+    }
+
+    @Test func aFullBufferDropsTheOldestAndCountsThem() throws {
+        let inner = RecordingTracker()
+        inner.failing = true
+        let tracker = makeTracker(inner, capacity: 5)
+        for query in uses(8) { try tracker.track(query: query, technologyFilter: nil, at: Date()) }
+        #expect(tracker.backlog.pending == 5)
+        #expect(tracker.backlog.dropped == 3)
+        inner.failing = false
+        #expect(eventually { tracker.flush(timeout: 0.05) })
+        #expect(inner.written.map(\.query) == uses(5, from: 3), "the newest five were kept")
+        #expect(tracker.backlog.dropped == 3)
+        tracker.close(timeout: 1)
+    }
+
+    @Test func failuresOpenTheBreakerAndItsTrialBringsTheCountsBack() throws {
+        let inner = RecordingTracker()
+        inner.failing = true
+        let breaker = CircuitBreaker(name: "recording", configuration: .init(failureThreshold: 3, openDuration: .milliseconds(50)))
+        let tracker = makeTracker(inner, breaker: breaker)
+        try tracker.track(query: "kept", technologyFilter: nil, at: Date())
+        #expect(eventually { breaker.snapshot.timesOpened >= 1 })
+        // While open, reads fail fast with the breaker's refusal (or the failure itself during a trial).
+        #expect(throws: (any Error).self) { try tracker.totals(now: Date()) }
+
+        inner.failing = false
+        #expect(eventually { tracker.flush(timeout: 0.05) }, "the writer's own trial closed the breaker; no query had to")
+        #expect(breaker.snapshot.state == .closed)
+        #expect(inner.written.map(\.query) == ["kept"])
+        #expect(try tracker.totals(now: Date()) == (unique: 1, total: 1))
+        tracker.close(timeout: 1)
+    }
+
+    @Test func closingStopsTheWriterAndLaterUsesAreIgnored() throws {
+        let inner = RecordingTracker()
+        let tracker = makeTracker(inner)
+        try tracker.track(query: "before", technologyFilter: nil, at: Date())
+        tracker.close(timeout: 5)
+        #expect(inner.written.map(\.query) == ["before"])
+        try tracker.track(query: "after", technologyFilter: nil, at: Date())
+        #expect(tracker.backlog.pending == 0)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import Resilience
+@testable import Storage
+import Testing
+import TestSupport
+
+@Suite struct RedisResultCacheTests {
+    private let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    private let prefix = RedisTestServers.prefix()
+
+    private func dependency(_ endpoint: RedisEndpoint, breaker: CircuitBreaker = CircuitBreaker(name: "redis")) -> RedisDependency {
+        RedisDependency(pool: RedisConnectionPool(configuration: .init(endpoint: endpoint)), breaker: breaker)
+    }
+
+    private func cache(_ redis: RedisDependency, timeToLive: TimeInterval = 600) -> RedisResultCache {
+        RedisResultCache(redis: redis, prefix: prefix, timeToLive: timeToLive, logger: logger)
+    }
+
+    /// Every byte value, a NUL, protocol-shaped text and a megabyte: the cache holds bytes, not text.
+    private let awkwardValue = Data(Array(0...255) + Array("\r\n*3\r\n$3\r\nDEL\r\n".utf8) + [UInt8](repeating: 7, count: 1 << 20))
+
+    @Test func aStoredValueComesBackByteForByte() async throws {
+        let redis = dependency(try RedisTestServers.plain)
+        let cache = cache(redis)
+        let now = Date()
+        #expect(await cache.value(forKey: "k\u{1F}query", now: now) == nil)
+        await cache.store(awkwardValue, forKey: "k\u{1F}query", now: now)
+        #expect(await cache.value(forKey: "k\u{1F}query", now: now) == awkwardValue)
+        let statistics = await cache.statistics()
+        #expect(statistics.hits == 1 && statistics.misses == 1 && statistics.bypassed == 0)
+        #expect(statistics.entries == 1)
+        let ttl = try redis.call { try $0.send(["TTL", cache.entryKey("k\u{1F}query")]) }.number
+        #expect(ttl.map { $0 > 590 && $0 <= 600 } == true, "\(String(describing: ttl))")
+    }
+
+    @Test func anotherProcessSharesEntriesAndClearingReachesEveryone() async throws {
+        let first = cache(dependency(try RedisTestServers.plain))
+        let second = cache(dependency(try RedisTestServers.plain))
+        let now = Date()
+        _ = await first.value(forKey: "shared", now: now)
+        await first.store(Data("answer".utf8), forKey: "shared", now: now)
+        #expect(await second.value(forKey: "shared", now: now) == Data("answer".utf8))
+        await second.removeAll()
+        #expect(await first.value(forKey: "shared", now: now) == nil)
+        #expect(await first.statistics().entries == 0)
+    }
+
+    @Test func anAnswerComputedBeforeAClearIsNotServedAfterIt() async throws {
+        let cache = cache(dependency(try RedisTestServers.plain))
+        let now = Date()
+        _ = await cache.value(forKey: "racing", now: now)  // the lookup, before the knowledge base changes
+        await cache.removeAll()  // an ingest finishes while the query is being answered
+        await cache.store(Data("stale".utf8), forKey: "racing", now: now)
+        #expect(await cache.value(forKey: "racing", now: now) == nil)
+        // A key never looked up has no known generation, so it is not stored at all.
+        await cache.store(Data("unasked".utf8), forKey: "never looked up", now: now)
+        #expect(await cache.value(forKey: "never looked up", now: now) == nil)
+    }
+
+    @Test func anUnreachableServerIsBypassedAndOpensTheBreaker() async throws {
+        let breaker = CircuitBreaker(name: "redis", configuration: .init(failureThreshold: 3, openDuration: .seconds(60)))
+        let cache = cache(dependency(try RedisEndpoint(url: "redis://127.0.0.1:1/0"), breaker: breaker))
+        for _ in 0..<5 { #expect(await cache.value(forKey: "anything", now: Date()) == nil) }
+        await cache.store(Data("x".utf8), forKey: "anything", now: Date())
+        let statistics = await cache.statistics()
+        #expect(statistics.bypassed == 5 && statistics.misses == 5 && statistics.hits == 0)
+        #expect(breaker.snapshot.state == .open)
+        #expect(breaker.snapshot.lastError?.contains("127.0.0.1:1") == true)
+    }
+
+    @Test func aClearThatCouldNotBeSentIsSentBeforeTheNextLookup() async throws {
+        let breaker = CircuitBreaker(name: "redis", configuration: .init(failureThreshold: 1, openDuration: .milliseconds(20)))
+        let cache = cache(dependency(try RedisTestServers.plain, breaker: breaker))
+        let now = Date()
+        _ = await cache.value(forKey: "before", now: now)
+        await cache.store(Data("old".utf8), forKey: "before", now: now)
+        // Open the breaker as a failing call would, so the clear is refused.
+        _ = try? breaker.run { throw RedisError.connection("simulated outage") }
+        await cache.removeAll()
+        #expect(eventually { breaker.snapshot.state != .open })
+        #expect(await cache.value(forKey: "before", now: now) == nil, "the pending clear went first")
+    }
+}
+
+@Suite struct BufferedRedisTrackerTests {
+    @Test func bufferedCountsReachRedisInBatches() throws {
+        let pool = RedisConnectionPool(configuration: .init(endpoint: try RedisTestServers.plain))
+        let redis = RedisDependency(pool: pool, breaker: CircuitBreaker(name: "redis"))
+        let inner = RedisQueryTracker(pool: pool, prefix: RedisTestServers.prefix())
+        let tracker = BufferedQueryTracker(inner: inner, breaker: redis.breaker,
+                                           logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let now = Date()
+        for index in 0..<600 { try tracker.track(query: "Query \(index % 3)", technologyFilter: nil, at: now) }
+        // Reads wait for this process's buffered uses, so a report right after the queries shows them.
+        #expect(try tracker.totals(now: now) == (unique: 3, total: 600))
+        #expect(try tracker.topQueries(limit: 3, now: now).map(\.count) == [200, 200, 200])
+        tracker.close(timeout: 1)
+    }
+}

@@ -1,0 +1,215 @@
+"""Redis end to end: real mcp-rag processes sharing query statistics and the result cache through a
+real redis-server, and what they do when that server is killed, restarted or refuses the login."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from mcp_support import connected, server_parameters, structured, write_corpus
+
+pytestmark = pytest.mark.anyio
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own, so that it can be killed with SIGKILL and started again on
+    the same port. The append-only file is synced on every write, so a kill loses nothing the
+    server acknowledged: whatever is missing afterwards was lost by mcp-rag."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.cli("PING") == "PONG":
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"redis-server did not start; see {self.folder / 'redis.log'}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        return result.stdout.strip()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    assert shutil.which("redis-server"), "redis-server is missing: tools/setup installs it"
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def data_dir(binary, model_dir, tmp_path_factory) -> Path:
+    """A knowledge base of 24 notes, filled once with `mcp-rag ingest` and only read by the servers."""
+    tmp = tmp_path_factory.mktemp("redis-kb")
+    notes = write_corpus(tmp / "notes", 24)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "MCP_RAG_MODEL_DIR": str(model_dir)}
+    result = subprocess.run([binary, "ingest", str(notes[0].parent), "--technology", "notes", "--data-dir", str(tmp / "data")],
+                            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return tmp / "data"
+
+
+def redis_params(binary, data_dir, model_dir, url: str, prefix: str, **extra: str):
+    return server_parameters(binary, data_dir, model_dir, extra_env={"REDIS_URL": url, "MCP_RAG_REDIS_PREFIX": prefix, **extra})
+
+
+async def ask(session, query: str) -> dict:
+    return structured(await session.call_tool("query_knowledge_base", {"query": query}))
+
+
+async def test_two_processes_add_up_their_counts_and_share_the_cache(binary, data_dir, model_dir, redis_server):
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    params = redis_params(binary, data_dir, model_dir, redis_server.url, prefix)
+    async with connected(params) as (first, _), connected(params) as (second, _):
+        for _ in range(10):
+            await ask(first, "How does the storage layer handle a case?")
+        for _ in range(15):
+            await ask(second, "  how does the STORAGE layer handle a case?  ")
+        for index in range(5):
+            await ask(second, f"logging detail {index}")
+
+        computed = await ask(first, "which layer handles caching")
+        assert computed["cache_hit"] is False and computed["results"]
+        shared = await ask(second, "Which layer handles   caching")
+        assert shared["cache_hit"] is True, "the other process's answer came from Redis"
+        assert shared["results"] == computed["results"]
+
+        # Each report waits for its own process's buffered counts; read the second first so that
+        # the first's report sees everything.
+        structured(await second.call_tool("get_cache_warming_stats", {}))
+        stats = structured(await first.call_tool("get_cache_warming_stats", {"top_n": 3}))
+    assert stats["backend"] == "redis" and stats["degraded"] is False
+    assert stats["total_queries"] == 10 + 15 + 5 + 2
+    assert stats["total_unique_queries"] == 1 + 5 + 1
+    top = stats["top_queries"][0]
+    assert top["count"] == 25
+    assert top["query"] == "how does the STORAGE layer handle a case?", "the latest use's display form"
+    assert stats["cache"]["backend"] == "redis" and stats["cache"]["entries"] >= 7
+    # What another Redis client sees agrees.
+    assert redis_server.cli("ZSCORE", prefix + "query_frequency", "how does the storage layer handle a case?") == "25"
+    assert redis_server.cli("GET", prefix + "query_total") == "32"
+    ttl = int(redis_server.cli("TTL", prefix + "query_frequency"))
+    assert 29 * 86_400 < ttl <= 30 * 86_400
+
+
+async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive_after_restart(
+        binary, data_dir, model_dir, redis_server):
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    params = redis_params(binary, data_dir, model_dir, redis_server.url, prefix,
+                          MCP_RAG_BREAKER_OPEN_SECONDS="2", MCP_RAG_REDIS_TIMEOUT_MS="300")
+    burst = 200
+    async with connected(params) as (session, _):
+        for index in range(burst):
+            if index == 60:
+                redis_server.kill()
+            answer = await ask(session, f"note {index % 20} about storage")
+            assert answer["results"], f"query {index} found nothing"
+            assert answer["degraded"] is False, "Redis only ever degrades the cache, never the answer"
+
+        health = structured(await session.call_tool("health_check", {}))
+        tracker = health["dependencies"]["query_tracker"]
+        assert health["status"] == "degraded"
+        assert tracker["status"] == "degraded", tracker
+        assert tracker["circuit_breaker"] in ("open", "half_open"), tracker
+        assert int(tracker["facts"]["breaker_opened"]) >= 1
+        assert int(tracker["facts"]["pending"]) > 0, "the counts since the kill are buffered"
+        assert "last_error" in tracker["facts"] and "127.0.0.1" in tracker["facts"]["last_error"]
+        stats = structured(await session.call_tool("get_cache_warming_stats", {}))
+        assert stats["degraded"] is True and stats["degraded_reason"]
+        assert stats["tracking"]["pending"] > 0 and stats["tracking"]["dropped"] == 0
+        assert stats["cache"]["bypassed"] > 0
+
+        redis_server.start()
+        # No MCP call from here on until the counts are in: the writer's own trial closes the breaker.
+        deadline = time.monotonic() + 30
+        total = 0
+        while time.monotonic() < deadline:
+            total = int(redis_server.cli("GET", prefix + "query_total") or 0)
+            if total >= burst:
+                break
+            time.sleep(0.2)
+        # At least once: a batch Redis applied just as it was killed may be sent again.
+        assert burst <= total <= burst + 256, total
+
+        health = structured(await session.call_tool("health_check", {}))
+        tracker = health["dependencies"]["query_tracker"]
+        assert tracker["status"] == "healthy" and tracker["circuit_breaker"] == "closed", tracker
+        assert tracker["facts"]["pending"] == "0"
+        stats = structured(await session.call_tool("get_cache_warming_stats", {"top_n": 20}))
+        assert stats["degraded"] is False and stats["tracking"]["pending"] == 0
+        assert stats["total_unique_queries"] == 20
+        assert sum(query["count"] for query in stats["top_queries"]) == stats["total_queries"] >= burst
+
+
+async def test_a_wrong_password_shows_in_health_and_queries_still_answer(binary, data_dir, model_dir):
+    good = urlsplit(os.environ["MCP_RAG_TEST_REDIS_AUTH_URL"])
+    right_password = good.password
+    assert right_password, "tools/test starts the second redis-server with a password"
+    wrong_url = f"redis://:wrong-password-{uuid.uuid4().hex[:6]}@{good.hostname}:{good.port}/0"
+    wrong_password = urlsplit(wrong_url).password
+    params = redis_params(binary, data_dir, model_dir, wrong_url, f"t-{uuid.uuid4().hex[:8]}:")
+    async with connected(params) as (session, _):
+        for index in range(8):
+            answer = await ask(session, f"security note {index}")
+            assert answer["results"] and answer["degraded"] is False
+        health = structured(await session.call_tool("health_check", {}))
+        stats = structured(await session.call_tool("get_cache_warming_stats", {}))
+    tracker = health["dependencies"]["query_tracker"]
+    assert tracker["status"] == "degraded"
+    assert "refused the login" in tracker["detail"] and "REDIS_URL" in tracker["detail"], tracker["detail"]
+    assert health["dependencies"]["result_cache"]["status"] == "degraded"
+    assert stats["degraded"] is True and "refused the login" in stats["degraded_reason"]
+    everything = json.dumps(health) + json.dumps(stats)
+    assert wrong_password not in everything and right_password not in everything
+    assert ":***@" in tracker["facts"]["endpoint"]
+
+
+def test_a_redis_url_that_cannot_be_served_stops_the_server_at_startup(binary, model_dir, tmp_path):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir),
+           "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "REDIS_URL": "rediss://:hunter2@cache.example:6380/0"}
+    result = subprocess.run([binary, "serve"], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+    assert result.returncode != 0
+    assert result.stdout == "", "stdout is for MCP messages only"
+    assert "REDIS_URL" in result.stderr and "TLS" in result.stderr, result.stderr
+    assert "hunter2" not in result.stderr
