@@ -2,10 +2,20 @@ import ArgumentParser
 import Embeddings
 import Foundation
 
-/// `mcp-rag bench`: the CPU embedding benchmark, as a table or as JSON.
+/// `mcp-rag bench`: the benchmarks; the embedding one unless another is named.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Measure speed: embedding (the default) or what Redis adds to a query.",
+        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self],
+        defaultSubcommand: EmbeddingBenchCommand.self
+    )
+}
+
+/// `mcp-rag bench [embedding]`: the CPU embedding benchmark, as a table or as JSON.
+struct EmbeddingBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embedding",
         abstract: "Measure embedding speed: sgemm rate, throughput, single-query latency, tokenizer, load time, memory."
     )
 

@@ -1,6 +1,7 @@
 """`mcp-rag bench --json`: every figure present and plausible (no figure is judged on speed)."""
 
 import json
+import os
 import subprocess
 
 
@@ -42,3 +43,26 @@ def test_bench_rejects_bad_options(binary):
     result = subprocess.run([binary, "bench", "--seconds", "-1"], capture_output=True, timeout=60)
     assert result.returncode != 0
     assert b"--seconds" in result.stderr
+
+
+def test_bench_redis_measures_tracking_and_cache_hits_and_cleans_up(binary, model_dir, tmp_path):
+    url = os.environ["MCP_RAG_TEST_REDIS_URL"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    result = subprocess.run(
+        [binary, "bench", "redis", "--json", "--queries", "40", "--redis-url", url, "--model-dir", str(model_dir)],
+        capture_output=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["endpoint"] == url and report["server_version"]
+    assert report["chunks"] > 0 and report["mode"] == "hybrid"
+    for name in ("round_trip", "untracked", "tracked", "redis_cache_hit", "memory_cache_hit"):
+        figure = report[name]
+        assert 0 < figure["p50_ms"] <= figure["p99_ms"], name
+    assert report["untracked"]["samples"] == report["tracked"]["samples"] == 20
+    assert report["redis_cache_hit"]["samples"] == 40, "every repeat was a hit"
+    # Every tracked query reached Redis, and the benchmark's keys and scratch folder are gone.
+    assert report["tracked_written"] == report["tracked_sent"] == 20
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    left = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", "mcp-rag:bench-*"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+    assert not list(tmp_path.glob("mcp-rag-bench-*"))
