@@ -80,6 +80,7 @@ def selftest_run(binary, model_dir, tmp_path_factory):
 def test_selftest_json_passes_and_names_every_tool(selftest_run, binary):
     result, tmp = selftest_run
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == "", "a passing self-test logs nothing at its default level"
     report = json.loads(result.stdout)
     version = run(binary, "--version", env=clean_env(tmp, None)).stdout.strip()
     assert report["version"] == version

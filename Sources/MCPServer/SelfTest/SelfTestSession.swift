@@ -149,8 +149,8 @@ final class SelfTestSession: Sendable {
     }
 
     func close() async {
-        await client.disconnect()
         await sdkServer.withLock { $0 }?.stop()
+        await client.disconnect()
     }
 }
 
