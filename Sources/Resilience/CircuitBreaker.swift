@@ -55,6 +55,12 @@ public final class CircuitBreaker: Sendable {
         var trialInFlight = false
         var lastError: String?
         var timesOpened = 0
+
+        /// The dependency answered: calls go through again and the failure count starts over.
+        mutating func close() {
+            state = .closed
+            consecutiveFailures = 0
+        }
     }
 
     public init(name: String, configuration: Configuration = Configuration(), clock: any MonotonicClock = SystemClock()) {
@@ -135,9 +141,8 @@ public final class CircuitBreaker: Sendable {
 
     private func recordSuccess() {
         inner.withLock { inner in
-            inner.state = .closed
-            inner.consecutiveFailures = 0
             inner.trialInFlight = false
+            inner.close()
             inner.lastError = nil
         }
     }
@@ -149,8 +154,7 @@ public final class CircuitBreaker: Sendable {
             guard !(error is CancellationError) else { return }
             guard counts else {
                 // The dependency answered, if only to refuse: it is up.
-                inner.state = .closed
-                inner.consecutiveFailures = 0
+                inner.close()
                 return
             }
             inner.consecutiveFailures += 1
