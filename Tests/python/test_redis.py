@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio
 import pytest
 
 from mcp_support import connected, server_parameters, structured, write_corpus
@@ -168,7 +169,7 @@ async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive
             total = int(redis_server.cli("GET", prefix + "query_total") or 0)
             if total >= burst:
                 break
-            time.sleep(0.2)
+            await anyio.sleep(0.2)
         # At least once: a batch Redis applied just as it was killed may be sent again.
         assert burst <= total <= burst + 256, total
 
@@ -180,6 +181,30 @@ async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive
         assert stats["degraded"] is False and stats["tracking"]["pending"] == 0
         assert stats["total_unique_queries"] == 20
         assert sum(query["count"] for query in stats["top_queries"]) == stats["total_queries"] >= burst
+
+
+async def test_a_new_process_warms_the_cache_from_the_shared_top_queries(binary, data_dir, model_dir, redis_server):
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    params = redis_params(binary, data_dir, model_dir, redis_server.url, prefix, MCP_RAG_WARM_TOP="3")
+    asked = {"alpha storage": 5, "beta network": 4, "gamma memory": 3, "delta logging": 1}
+    async with connected(params) as (first, _):
+        for query, count in asked.items():
+            for _ in range(count):
+                await ask(first, query)
+    # The first process has gone; forget the answers it cached, so only warming can fill the cache.
+    redis_server.cli("INCR", prefix + "result_generation")
+    async with connected(params) as (second, _):
+        deadline = time.monotonic() + 30
+        while True:
+            stats = structured(await second.call_tool("get_cache_warming_stats", {}))
+            if stats["cache"]["warmed"] or time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.1)
+        assert stats["total_queries"] == 13, "every count of the first process arrived, its last ones included"
+        assert stats["cache"]["warmed"] == 3 and stats["cache"]["last_warm_at"], stats["cache"]
+        for query in ("alpha storage", "beta network", "gamma memory"):
+            assert (await ask(second, query))["cache_hit"] is True, query
+        assert (await ask(second, "delta logging"))["cache_hit"] is False, "only the top 3 were warmed"
 
 
 async def test_a_wrong_password_shows_in_health_and_queries_still_answer(binary, data_dir, model_dir):
