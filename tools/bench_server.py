@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "python"))
@@ -98,10 +99,15 @@ def ingest(binary: str, dataset: Path, data: Path, model: str, scratch: Path) ->
             "ingest_over_raw": ingest_rate / raw_rate}
 
 
+def test_queries(dataset: Path) -> list[str]:
+    """The text of every SciFact test query that has judgements."""
+    wanted = {line.split("\t")[0] for line in (dataset / "qrels" / "test.tsv").read_text().splitlines()[1:]}
+    return [q["text"] for q in map(json.loads, open(dataset / "queries.jsonl", encoding="utf-8")) if q["_id"] in wanted]
+
+
 async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
     """The 300 SciFact test queries through the MCP client, cache off, one at a time."""
-    wanted = {line.split("\t")[0] for line in (dataset / "qrels" / "test.tsv").read_text().splitlines()[1:]}
-    texts = [q["text"] for q in map(json.loads, open(dataset / "queries.jsonl", encoding="utf-8")) if q["_id"] in wanted]
+    texts = test_queries(dataset)
     params = server_parameters(binary, data, Path(model), extra_env={"MCP_RAG_CACHE_TTL": "0"})
     results = {}
     async with connected(params) as (session, _):
@@ -130,6 +136,38 @@ async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
     return results
 
 
+async def redis_queries(binary: str, dataset: Path, data: Path, model: str, url: str) -> dict:
+    """The same queries with Redis holding the statistics and the cache: each asked twice, the first
+    a miss (searched, stored, tracked), the second a hit. Keys go under a prefix of this run's own,
+    deleted afterwards."""
+    texts = test_queries(dataset)
+    prefix = f"mcp-rag-bench-{uuid.uuid4().hex[:8]}:"
+    params = server_parameters(binary, data, Path(model),
+                               extra_env={"REDIS_URL": url, "MCP_RAG_REDIS_PREFIX": prefix, "MCP_RAG_WARM_TOP": "0"})
+    timings = {"miss": ([], []), "hit": ([], [])}
+    try:
+        async with connected(params) as (session, _):
+            for text in texts[:20]:  # warm-up, under other keys than the measured queries'
+                await session.call_tool("query_knowledge_base", {"query": text, "n_results": 6})
+            for text in texts:
+                for kind in ("miss", "hit"):
+                    start = time.perf_counter()
+                    result = await session.call_tool("query_knowledge_base", {"query": text})
+                    timings[kind][0].append((time.perf_counter() - start) * 1e3)
+                    answer = structured(result)
+                    timings[kind][1].append(answer["took_ms"])
+                    assert answer["cache_hit"] == (kind == "hit"), (kind, text)
+    finally:
+        keys = subprocess.run(["redis-cli", "-u", url, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True)
+        names = keys.stdout.split()
+        for start in range(0, len(names), 500):
+            subprocess.run(["redis-cli", "-u", url, "UNLINK", *names[start:start + 500]], capture_output=True)
+    return {kind: {"queries": len(client), "client_p50_ms": percentile(client, 0.5),
+                   "client_p99_ms": percentile(client, 0.99), "server_p50_ms": percentile(server, 0.5),
+                   "server_p99_ms": percentile(server, 0.99)}
+            for kind, (client, server) in timings.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--binary", required=True)
@@ -137,6 +175,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--reuse", help="a folder to keep the ingested knowledge base in; when it already holds one, "
                                         "the ingestion measurement is skipped and only startup and queries are timed")
+    parser.add_argument("--redis-url", help="also time the queries with Redis holding the statistics and the cache "
+                                            "(misses and hits), e.g. redis://127.0.0.1:6379/0")
     arguments = parser.parse_args()
     binary, dataset, model = os.path.abspath(arguments.binary), Path(arguments.dataset), model_dir()
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
@@ -147,6 +187,8 @@ def main() -> None:
             figures["ingest"] = ingest(binary, dataset, data, model, scratch)
         figures["startup"] = startup(binary, data, model)
         figures["query"] = asyncio.run(queries(binary, dataset, data, model))
+        if arguments.redis_url:
+            figures["redis"] = asyncio.run(redis_queries(binary, dataset, data, model, arguments.redis_url))
     print(json.dumps(figures, indent=2))
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(figures, indent=2) + "\n")
