@@ -36,6 +36,13 @@ let package = Package(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // libcurl, the HTTP client behind the Chroma store (Debian: libcurl4-openssl-dev), with
+        // typed wrappers for its variadic calls. No pkgConfig: libcurl.pc only adds the multiarch
+        // include folder, which the compiler searches anyway.
+        .systemLibrary(
+            name: "CCurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
         // cannot target one function at a CPU feature): the small-row matrix product against
         // pre-packed weights used for single queries, exp, and bias + GELU.
@@ -70,6 +77,7 @@ let package = Package(
                 "CFTSRank",
                 "COpenBLAS",
                 "CHiredis",
+                "CCurl",
                 "Resilience",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,234 @@
+import Foundation
+import Synchronization
+
+/// One vector as Chroma stores it for us: our id, our embedding, and the metadata searches filter on.
+public struct ChromaRecord: Sendable, Equatable {
+    public var id: String
+    public var embedding: [Float]
+    public var source: String
+    public var technology: String
+
+    public init(id: String, embedding: [Float], source: String, technology: String) {
+        self.id = id
+        self.embedding = embedding
+        self.source = source
+        self.technology = technology
+    }
+}
+
+/// A metadata condition Chroma evaluates (`where`).
+public enum ChromaFilter: Sendable, Equatable {
+    case technology(String)
+    case source(String)
+    indirect case all([ChromaFilter])
+
+    var json: [String: Any] {
+        switch self {
+        case .technology(let label): ["technology": ["$eq": label]]
+        case .source(let source): ["source": ["$eq": source]]
+        case .all(let filters) where filters.count == 1: filters[0].json
+        case .all(let filters): ["$and": filters.map(\.json)]
+        }
+    }
+}
+
+/// Chroma's v2 HTTP API as served by chromadb 1.x, for one collection of our vectors.
+///
+/// Blocking: every call waits for its answer (up to the request timeout), on the calling thread,
+/// which must be allowed to block; connections (libcurl handles, kept alive) come from a small pool.
+/// The collection (cosine space, no embedding function: we send our own vectors) is found or created
+/// on first use, with its tenant and database.
+public final class ChromaClient: Sendable {
+    public let configuration: ChromaConfiguration
+    private let pool: BlockingPool<HTTPConnection>
+    /// The collection's id, once found or created.
+    private let collectionID = Mutex<String?>(nil)
+
+    public init(configuration: ChromaConfiguration, connections: Int = 4) {
+        self.configuration = configuration
+        pool = BlockingPool(size: connections, label: "mcp-rag.chroma",
+                            patience: configuration.connectTimeout + configuration.requestTimeout,
+                            open: {
+                                do {
+                                    return try HTTPConnection(connectTimeout: configuration.connectTimeout,
+                                                              totalTimeout: configuration.requestTimeout,
+                                                              verifyTLS: configuration.verifyTLS)
+                                } catch {
+                                    throw ChromaError(kind: .connection, message: "\(error)")
+                                }
+                            },
+                            isReusable: { _ in true },
+                            busy: { ChromaError(kind: .timeout, message: "every connection to \(configuration.baseURL) is busy") })
+    }
+
+    // MARK: Server
+
+    /// Nanoseconds since the epoch on the server: it answers.
+    public func heartbeat() throws(ChromaError) {
+        _ = try call(.get, "/api/v2/heartbeat", doing: "checking its heartbeat")
+    }
+
+    /// The server's version, e.g. "1.0.0".
+    public func version() throws(ChromaError) -> String {
+        let answer = try call(.get, "/api/v2/version", doing: "asking its version")
+        guard let version = answer as? String else { throw unexpected("the version", answer) }
+        return version
+    }
+
+    // MARK: Collection
+
+    /// The collection's id: found, or created with its tenant and database (cosine space).
+    @discardableResult
+    public func collection() throws(ChromaError) -> String {
+        if let id = collectionID.withLock({ $0 }) { return id }
+        let (tenant, database) = (configuration.tenant, configuration.database)
+        try ensure("/api/v2/tenants/\(tenant)", create: "/api/v2/tenants", name: tenant, what: "tenant")
+        try ensure("/api/v2/tenants/\(tenant)/databases/\(database)", create: "/api/v2/tenants/\(tenant)/databases",
+                   name: database, what: "database")
+        let answer = try call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections",
+                              body: ["name": configuration.collection, "get_or_create": true,
+                                     "configuration": ["hnsw": ["space": "cosine"]]],
+                              doing: "opening the collection \(configuration.collection)")
+        guard let object = answer as? [String: Any], let id = object["id"] as? String else { throw unexpected("the collection", answer) }
+        if let space = ((object["configuration_json"] as? [String: Any])?["hnsw"] as? [String: Any])?["space"] as? String,
+           space != "cosine" {
+            throw ChromaError(kind: .badRequest, message: """
+                the Chroma collection \(configuration.collection) measures \(space) distance, not cosine; \
+                name another one in CHROMA_COLLECTION
+                """)
+        }
+        collectionID.withLock { $0 = id }
+        return id
+    }
+
+    /// Gets `path`; when it is not found, creates it by posting `name` to `create`. A creation that
+    /// races another process's (and finds it already exists) is fine.
+    private func ensure(_ path: String, create: String, name: String, what: String) throws(ChromaError) {
+        do {
+            _ = try call(.get, path, doing: "looking up the \(what) \(name)")
+        } catch where error.kind == .notFound {
+            do {
+                _ = try call(.post, create, body: ["name": name], doing: "creating the \(what) \(name)")
+            } catch where error.message.contains("already exists") {}
+        }
+    }
+
+    /// Records in the collection.
+    public func count() throws(ChromaError) -> Int {
+        let answer = try call(.get, try collectionPath("count"), doing: "counting records")
+        guard let count = answer as? Int else { throw unexpected("the count", answer) }
+        return count
+    }
+
+    // MARK: Records
+
+    /// Adds or replaces `records` (ids are ours, so writing the same record twice changes nothing).
+    public func upsert(_ records: [ChromaRecord]) throws(ChromaError) {
+        guard !records.isEmpty else { return }
+        let body: [String: Any] = [
+            "ids": records.map(\.id),
+            "embeddings": records.map { $0.embedding.map(Double.init) },
+            "metadatas": records.map { ["source": $0.source, "technology": $0.technology] },
+        ]
+        _ = try call(.post, try collectionPath("upsert"), body: body, doing: "writing \(records.count) vectors")
+    }
+
+    /// The `limit` records nearest to `embedding` (cosine distance, smallest first) that pass `filter`.
+    public func query(_ embedding: [Float], limit: Int, filter: ChromaFilter? = nil) throws(ChromaError)
+        -> [(id: String, distance: Double)]
+    {
+        var body: [String: Any] = ["query_embeddings": [embedding.map(Double.init)], "n_results": limit, "include": ["distances"]]
+        if let filter { body["where"] = filter.json }
+        let answer = try call(.post, try collectionPath("query"), body: body, doing: "searching")
+        guard let object = answer as? [String: Any], let ids = (object["ids"] as? [[String]])?.first,
+              let distances = (object["distances"] as? [[Any]])?.first, distances.count == ids.count else {
+            throw unexpected("the search results", answer)
+        }
+        return zip(ids, distances).map { ($0, ($1 as? Double) ?? .infinity) }
+    }
+
+    /// The ids of the records that pass `filter`, in pages of `pageSize`.
+    public func ids(matching filter: ChromaFilter, pageSize: Int = 1_000) throws(ChromaError) -> [String] {
+        var found: [String] = []
+        while true {
+            let answer = try call(.post, try collectionPath("get"),
+                                  body: ["where": filter.json, "include": [String](), "limit": pageSize, "offset": found.count],
+                                  doing: "listing records")
+            guard let object = answer as? [String: Any], let page = object["ids"] as? [String] else {
+                throw unexpected("the records", answer)
+            }
+            found += page
+            if page.count < pageSize { return found }
+        }
+    }
+
+    /// The stored embeddings of `ids` (those that exist).
+    public func embeddings(ids: [String]) throws(ChromaError) -> [String: [Float]] {
+        guard !ids.isEmpty else { return [:] }
+        let answer = try call(.post, try collectionPath("get"), body: ["ids": ids, "include": ["embeddings"]],
+                              doing: "reading vectors")
+        guard let object = answer as? [String: Any], let found = object["ids"] as? [String],
+              let vectors = object["embeddings"] as? [[Double]], vectors.count == found.count else {
+            throw unexpected("the vectors", answer)
+        }
+        return Dictionary(zip(found, vectors.map { $0.map(Float.init) }), uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Deletes the records with these ids (missing ones are ignored).
+    public func delete(ids: [String]) throws(ChromaError) {
+        guard !ids.isEmpty else { return }
+        _ = try call(.post, try collectionPath("delete"), body: ["ids": ids], doing: "deleting \(ids.count) vectors")
+    }
+
+    /// Deletes the records that pass `filter`; returns how many, when the server says.
+    @discardableResult
+    public func delete(matching filter: ChromaFilter) throws(ChromaError) -> Int? {
+        let answer = try call(.post, try collectionPath("delete"), body: ["where": filter.json], doing: "deleting vectors")
+        return (answer as? [String: Any])?["deleted"] as? Int
+    }
+
+    // MARK: Plumbing
+
+    private func collectionPath(_ operation: String) throws(ChromaError) -> String {
+        let id = try collection()
+        return "/api/v2/tenants/\(configuration.tenant)/databases/\(configuration.database)/collections/\(id)/\(operation)"
+    }
+
+    /// Sends one request and returns its JSON answer (`NSNull` for an empty body).
+    private func call(_ method: HTTPRequest.Method, _ path: String, body: [String: Any]? = nil,
+                      doing: String) throws(ChromaError) -> Any {
+        var headers = configuration.authHeaders
+        var data: Data?
+        if let body {
+            headers.append(("Content-Type", "application/json"))
+            do { data = try JSONSerialization.data(withJSONObject: body) } catch {
+                throw ChromaError(kind: .badRequest, message: "a request could not be encoded while \(doing): \(error)")
+            }
+        }
+        let request = HTTPRequest(method: method, url: configuration.baseURL + path, headers: headers, body: data)
+        let response: HTTPResponse
+        do {
+            response = try pool.withConnection { try $0.send(request) }
+        } catch let error as HTTPError {
+            throw ChromaError(kind: error.kind == .timeout ? .timeout : .connection, message: "Chroma: \(error.message) while \(doing)")
+        } catch let error as ChromaError {
+            throw error
+        } catch {
+            throw ChromaError(kind: .connection, message: "Chroma at \(configuration.baseURL): \(error) while \(doing)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw ChromaError.status(response.status, body: Array(response.body), doing: doing,
+                                     server: "Chroma at \(configuration.baseURL)")
+        }
+        guard !response.body.isEmpty else { return NSNull() }
+        do {
+            return try JSONSerialization.jsonObject(with: response.body, options: [.fragmentsAllowed])
+        } catch {
+            throw ChromaError(kind: .unexpectedReply, message: "Chroma at \(configuration.baseURL) answered with something other than JSON while \(doing)")
+        }
+    }
+
+    private func unexpected(_ what: String, _ answer: Any) -> ChromaError {
+        ChromaError(kind: .unexpectedReply, message: "Chroma at \(configuration.baseURL) sent \(what) in a shape this client does not know: \(String(String(describing: answer).prefix(200)))")
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Where a Chroma server is and how to talk to it, from `CHROMA_URL` and its companions.
+public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible {
+    /// How the token travels.
+    public enum AuthHeader: String, Sendable, Equatable {
+        /// `x-chroma-token: TOKEN` (Chroma's own header).
+        case chromaToken = "x-chroma-token"
+        /// `Authorization: Bearer TOKEN`.
+        case authorization
+    }
+
+    /// scheme://host:port, without a trailing slash.
+    public var baseURL: String
+    /// Never printed: `description` leaves it out.
+    public var token: String?
+    public var authHeader: AuthHeader
+    public var tenant: String
+    public var database: String
+    public var collection: String
+    public var connectTimeout: Duration
+    /// For one request, the answer included.
+    public var requestTimeout: Duration
+    /// Off only when the user asks (a self-signed test server); on by default.
+    public var verifyTLS: Bool
+
+    public init(url: String, token: String? = nil, authHeader: AuthHeader = .chromaToken,
+                tenant: String = "default_tenant", database: String = "default_database", collection: String = "mcp_rag",
+                connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30),
+                verifyTLS: Bool = true) throws(ChromaError) {
+        let trimmed = url.trimmingCharacters(in: .whitespaces)
+        guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
+            throw ChromaError.configuration("CHROMA_URL must be an http:// or https:// URL such as http://localhost:8000")
+        }
+        guard components.user == nil, components.password == nil else {
+            throw ChromaError.configuration("CHROMA_URL must not hold a login; give the token in CHROMA_TOKEN")
+        }
+        guard components.query == nil, components.path.isEmpty || components.path == "/" else {
+            throw ChromaError.configuration("CHROMA_URL is the server's address only (no path or query), such as http://localhost:8000")
+        }
+        for (name, value) in [("CHROMA_TENANT", tenant), ("CHROMA_DATABASE", database), ("CHROMA_COLLECTION", collection)] {
+            guard Self.isValidName(value) else {
+                throw ChromaError.configuration("\(name)=\(value) is not a valid name: 3–512 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+            }
+        }
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        baseURL = "\(scheme)://\(hostPart)" + (components.port.map { ":\($0)" } ?? "")
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.authHeader = authHeader
+        self.tenant = tenant
+        self.database = database
+        self.collection = collection
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.verifyTLS = verifyTLS
+    }
+
+    /// Chroma's rule for collection names (also applied here to tenants and databases, which keeps
+    /// them safe in a URL path without escaping).
+    static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (3...512).contains(bytes.count) else { return false }
+        func alphanumeric(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard alphanumeric(bytes.first!), alphanumeric(bytes.last!) else { return false }
+        return bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// The header lines every request carries.
+    var authHeaders: [(name: String, value: String)] {
+        guard let token else { return [] }
+        switch authHeader {
+        case .chromaToken: return [("x-chroma-token", token)]
+        case .authorization: return [("Authorization", "Bearer \(token)")]
+        }
+    }
+
+    /// The server and collection, without the token.
+    public var description: String {
+        "\(baseURL) (\(tenant)/\(database)/\(collection)\(token == nil ? "" : ", with a token"))"
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Why a Chroma call failed, in words a person can act on. Never holds the token.
+public struct ChromaError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// `CHROMA_URL` or a companion setting cannot be used.
+        case configuration
+        /// No connection, or it broke.
+        case connection
+        /// No answer in time.
+        case timeout
+        /// The server (or a proxy in front of it) refused the token: 401 or 403.
+        case authentication
+        /// A tenant, database or collection does not exist.
+        case notFound
+        /// The server refused the request as malformed (another 4xx).
+        case badRequest
+        /// The server failed (5xx).
+        case server
+        /// The answer was not what the API returns.
+        case unexpectedReply
+    }
+
+    public let kind: Kind
+    public let message: String
+    public var description: String { message }
+
+    public static func configuration(_ message: String) -> ChromaError { ChromaError(kind: .configuration, message: message) }
+
+    /// True when the same call may succeed later on its own.
+    public var isTransient: Bool { kind == .connection || kind == .timeout || kind == .server }
+    /// True when the server itself is in trouble, so the call counts against the circuit breaker.
+    /// A refused token counts too: every call fails until someone fixes it.
+    public var countsAsOutage: Bool { isTransient || kind == .authentication }
+
+    /// The error for an HTTP answer with a status that is not success; `body` is Chroma's
+    /// `{"error": …, "message": …}` when it sent one.
+    static func status(_ status: Int, body: [UInt8], doing: String, server: String) -> ChromaError {
+        let detail = ChromaErrorBody(bytes: body).map { "\($0.message) (\($0.error))" }
+            ?? String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let said = detail.isEmpty ? "HTTP \(status)" : "HTTP \(status): \(detail)"
+        switch status {
+        case 401, 403:
+            return ChromaError(kind: .authentication, message: """
+                \(server) refused the token while \(doing) (\(said)); set CHROMA_TOKEN (and CHROMA_AUTH_HEADER=authorization \
+                if the server wants Authorization: Bearer)
+                """)
+        case 404: return ChromaError(kind: .notFound, message: "\(server) has no such resource while \(doing) (\(said))")
+        case 400..<500: return ChromaError(kind: .badRequest, message: "\(server) refused the request while \(doing) (\(said))")
+        default: return ChromaError(kind: .server, message: "\(server) failed while \(doing) (\(said))")
+        }
+    }
+}
+
+/// Chroma's error answer.
+private struct ChromaErrorBody: Decodable {
+    var error: String
+    var message: String
+
+    init?(bytes: [UInt8]) {
+        guard let decoded = try? JSONDecoder().decode(ChromaErrorBody.self, from: Data(bytes)) else { return nil }
+        self = decoded
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+@testable import Storage
+import Testing
+
+/// The Chroma server `tools/test` starts; tests fail, not skip, without it.
+enum ChromaTestServer {
+    static var url: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["MCP_RAG_TEST_CHROMA_URL"] else {
+                Issue.record("MCP_RAG_TEST_CHROMA_URL is not set: run the suite with tools/test, which starts chroma")
+                throw ChromaError.configuration("no test server")
+            }
+            return url
+        }
+    }
+
+    /// A client on a collection no other test uses.
+    static func client(collection: String = "test-\(UUID().uuidString.prefix(8).lowercased())") throws -> ChromaClient {
+        ChromaClient(configuration: try ChromaConfiguration(url: try url, collection: collection))
+    }
+}
+
+@Suite struct ChromaClientTests {
+    /// A unit vector along axis `axis` of a 4-dimensional space, tilted towards axis 0 by `tilt`.
+    private func vector(_ axis: Int, tilt: Float = 0) -> [Float] {
+        var values: [Float] = [tilt, 0, 0, 0]
+        values[axis] += 1
+        let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return values.map { $0 / norm }
+    }
+
+    @Test func theServerAnswersWithItsVersion() throws {
+        let client = try ChromaTestServer.client()
+        try client.heartbeat()
+        #expect(try !client.version().isEmpty)
+    }
+
+    @Test func upsertQueryFilterDeleteAndCountRoundTrip() throws {
+        let client = try ChromaTestServer.client()
+        #expect(try client.count() == 0)
+        try client.upsert([
+            ChromaRecord(id: "a", embedding: vector(0), source: "/docs/a.md", technology: "docs"),
+            ChromaRecord(id: "b", embedding: vector(1, tilt: 0.2), source: "/docs/b.md", technology: "docs"),
+            ChromaRecord(id: "c", embedding: vector(2, tilt: 0.5), source: "/code/c.swift", technology: "swift"),
+            ChromaRecord(id: "d", embedding: vector(3), source: "/code/c.swift", technology: "swift"),
+        ])
+        #expect(try client.count() == 4)
+
+        // Nearest first, by cosine distance (1 − cosine similarity).
+        let hits = try client.query(vector(0), limit: 3)
+        #expect(hits.map(\.id) == ["a", "c", "b"])
+        #expect(abs(hits[0].distance) < 1e-4)
+        let cosineC = vector(2, tilt: 0.5)[0]
+        #expect(abs(hits[1].distance - Double(1 - cosineC)) < 1e-4)
+
+        #expect(try client.query(vector(0), limit: 4, filter: .technology("swift")).map(\.id) == ["c", "d"])
+        #expect(try client.query(vector(0), limit: 4, filter: .source("/docs/b.md")).map(\.id) == ["b"])
+        #expect(try client.query(vector(0), limit: 4, filter: .all([.technology("swift"), .source("/docs/a.md")])).isEmpty)
+
+        // Writing a record again replaces it.
+        try client.upsert([ChromaRecord(id: "a", embedding: vector(3), source: "/docs/a.md", technology: "docs")])
+        #expect(try client.count() == 4)
+        #expect(try client.query(vector(3), limit: 2).map(\.id).sorted() == ["a", "d"])
+        let stored = try client.embeddings(ids: ["a", "missing"])
+        #expect(Array(stored.keys) == ["a"])
+        #expect(zip(stored["a"]!, vector(3)).allSatisfy { abs($0 - $1) < 1e-6 })
+
+        #expect(try client.ids(matching: .source("/code/c.swift"), pageSize: 1).sorted() == ["c", "d"])
+        try client.delete(matching: .source("/code/c.swift"))
+        #expect(try client.count() == 2)
+        try client.delete(ids: ["b", "never-there"])
+        #expect(try client.ids(matching: .technology("docs")) == ["a"])
+    }
+
+    @Test func anotherClientOfTheSameCollectionSeesTheSameRecords() throws {
+        let name = "test-\(UUID().uuidString.prefix(8).lowercased())"
+        let first = try ChromaTestServer.client(collection: name)
+        try first.upsert([ChromaRecord(id: "shared", embedding: vector(1), source: "s", technology: "t")])
+        let second = try ChromaTestServer.client(collection: name)
+        #expect(try second.collection() == first.collection(), "found, not created again")
+        #expect(try second.query(vector(1), limit: 1).map(\.id) == ["shared"])
+    }
+
+    @Test func hostileTextInIdsAndMetadataIsStoredAsIs() throws {
+        let client = try ChromaTestServer.client()
+        let source = "/tmp/ünïcødé \"quoted\" \\ {\"$ne\": 1} 🦆.md"
+        try client.upsert([ChromaRecord(id: "id with spaces/and?query=1", embedding: vector(0), source: source, technology: "c++")])
+        #expect(try client.ids(matching: .source(source)) == ["id with spaces/and?query=1"])
+        #expect(try client.ids(matching: .technology("c++")).count == 1)
+    }
+
+    @Test func anUnreachableServerIsATransientConnectionError() throws {
+        let client = ChromaClient(configuration: try ChromaConfiguration(url: "http://127.0.0.1:1", connectTimeout: .seconds(1)))
+        let error = try #require(throws: ChromaError.self) { try client.heartbeat() }
+        #expect(error.kind == .connection && error.isTransient && error.countsAsOutage)
+        #expect(error.description.contains("127.0.0.1:1"))
+    }
+
+    @Test(arguments: ["localhost:8000", "ftp://host", "http://user:pw@host:8000", "http://host:8000/api/v2", "http://host?x=1", "http://"])
+    func aURLThatCannotBeUsedIsAConfigurationError(_ url: String) {
+        #expect(throws: ChromaError.self) { try ChromaConfiguration(url: url) }
+    }
+
+    @Test func namesFollowChromasRulesAndTheTokenIsNeverShown() throws {
+        for bad in ["ab", "-starts-with-dash", "has space", "ends.", String(repeating: "a", count: 513), "slash/name"] {
+            #expect(throws: ChromaError.self) { try ChromaConfiguration(url: "http://h:1", collection: bad) }
+        }
+        let configured = try ChromaConfiguration(url: "https://chroma.example:8443/", token: "s3cret-token",
+                                                 authHeader: .authorization, collection: "my_docs.v2")
+        #expect(configured.baseURL == "https://chroma.example:8443")
+        #expect(configured.authHeaders.map(\.name) == ["Authorization"])
+        #expect(configured.authHeaders.first?.value == "Bearer s3cret-token")
+        #expect(!configured.description.contains("s3cret"))
+        #expect(try ChromaConfiguration(url: "http://h:1", token: "t").authHeaders.map(\.name) == ["x-chroma-token"])
+    }
+}
+
+@Suite struct HTTPConnectionTests {
+    @Test func aServerThatNeverAnswersTimesOut() throws {
+        // A listening socket that accepts nothing: the kernel completes the handshake, no answer follows.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                try #require(bind(listener, raw, length) == 0)
+                try #require(listen(listener, 4) == 0)
+                try #require(getsockname(listener, raw, &length) == 0)
+            }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let connection = try HTTPConnection(connectTimeout: .seconds(1), totalTimeout: .milliseconds(300))
+        let error = try #require(throws: HTTPError.self) {
+            try connection.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/api/v2/heartbeat?secret=x"))
+        }
+        #expect(error.kind == .timeout && error.isTransient)
+        #expect(error.description.contains("127.0.0.1:\(port)") && !error.description.contains("secret"))
+    }
+
+    @Test func anAnswerOverTheLimitIsRefused() throws {
+        let connection = try HTTPConnection(connectTimeout: .seconds(2), totalTimeout: .seconds(10), maxResponseBytes: 16)
+        let error = try #require(throws: HTTPError.self) {
+            try connection.send(HTTPRequest(method: .get, url: try ChromaTestServer.url + "/openapi.json"))
+        }
+        #expect(error.kind == .tooLarge)
+    }
+
+    @Test func oneConnectionServesManyRequests() throws {
+        let connection = try HTTPConnection(connectTimeout: .seconds(2), totalTimeout: .seconds(10))
+        for _ in 0..<50 {
+            let response = try connection.send(HTTPRequest(method: .get, url: try ChromaTestServer.url + "/api/v2/heartbeat"))
+            #expect(response.status == 200)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("heartbeat"))
+        }
+        let missing = try connection.send(HTTPRequest(method: .get, url: try ChromaTestServer.url + "/api/v2/tenants/no_such_tenant"))
+        #expect(missing.status == 404, "a status is an answer, not an error")
+    }
+}
