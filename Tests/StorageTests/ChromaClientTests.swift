@@ -14,6 +14,18 @@ enum ChromaTestServer {
         }
     }
 
+    /// The same server behind a proxy that wants `MCP_RAG_TEST_CHROMA_TOKEN`.
+    static var withToken: (url: String, token: String) {
+        get throws {
+            let environment = ProcessInfo.processInfo.environment
+            guard let url = environment["MCP_RAG_TEST_CHROMA_AUTH_URL"], let token = environment["MCP_RAG_TEST_CHROMA_TOKEN"] else {
+                Issue.record("MCP_RAG_TEST_CHROMA_AUTH_URL is not set: run the suite with tools/test")
+                throw ChromaError.configuration("no test proxy")
+            }
+            return (url, token)
+        }
+    }
+
     /// A client on a collection no other test uses.
     static func client(collection: String = "test-\(UUID().uuidString.prefix(8).lowercased())") throws -> ChromaClient {
         ChromaClient(configuration: try ChromaConfiguration(url: try url, collection: collection))
@@ -87,6 +99,25 @@ enum ChromaTestServer {
         try client.upsert([ChromaRecord(id: "id with spaces/and?query=1", embedding: vector(0), source: source, technology: "c++")])
         #expect(try client.ids(matching: .source(source)) == ["id with spaces/and?query=1"])
         #expect(try client.ids(matching: .technology("c++")).count == 1)
+    }
+
+    @Test(arguments: [ChromaConfiguration.AuthHeader.chromaToken, .authorization])
+    func theRightTokenIsLetThroughInEitherHeader(_ header: ChromaConfiguration.AuthHeader) throws {
+        let (url, token) = try ChromaTestServer.withToken
+        let client = ChromaClient(configuration: try ChromaConfiguration(
+            url: url, token: token, authHeader: header, collection: "test-\(UUID().uuidString.prefix(8).lowercased())"))
+        try client.upsert([ChromaRecord(id: "x", embedding: vector(0), source: "s", technology: "t")])
+        #expect(try client.count() == 1)
+    }
+
+    @Test(arguments: [nil, "wrong-token"])
+    func aMissingOrWrongTokenIsAClearAuthenticationError(_ token: String?) throws {
+        let (url, right) = try ChromaTestServer.withToken
+        let client = ChromaClient(configuration: try ChromaConfiguration(url: url, token: token))
+        let error = try #require(throws: ChromaError.self) { try client.collection() }
+        #expect(error.kind == .authentication && error.countsAsOutage && !error.isTransient)
+        #expect(error.description.contains("refused the token") && error.description.contains("CHROMA_TOKEN"))
+        #expect(!error.description.contains(right) && !error.description.contains("wrong-token"))
     }
 
     @Test func anUnreachableServerIsATransientConnectionError() throws {
