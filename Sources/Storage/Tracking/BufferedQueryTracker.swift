@@ -155,7 +155,9 @@ final class TrackingBuffer: @unchecked Sendable {
         }
     }
 
-    /// Drops the oldest uses beyond `capacity` (those being written count too).
+    /// Drops the oldest uses beyond `capacity` (those being written count too). While a batch is
+    /// being written, the oldest queued ones go: the batch itself is older, but may yet succeed; if
+    /// it fails it is put back at the head and the overflow then drops from it.
     private func dropOverflow() {
         let excess = queue.count + inFlight - capacity
         guard excess > 0 else { return }
