@@ -113,6 +113,16 @@ public final class ChromaClient: Sendable {
         }
     }
 
+    /// Deletes the whole collection (the self-test's own, say); a missing one is not an error.
+    public func deleteCollection() throws(ChromaError) {
+        let (tenant, database) = (configuration.tenant, configuration.database)
+        do {
+            _ = try call(.delete, "/api/v2/tenants/\(tenant)/databases/\(database)/collections/\(configuration.collection)",
+                         doing: "deleting the collection \(configuration.collection)")
+        } catch where error.kind == .notFound {}
+        collectionID.withLock { $0 = nil }
+    }
+
     /// Records in the collection.
     public func count() throws(ChromaError) -> Int {
         let answer = try call(.get, try collectionPath("count"), doing: "counting records")

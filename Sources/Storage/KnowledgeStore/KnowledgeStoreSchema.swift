@@ -1,7 +1,7 @@
 /// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
 enum KnowledgeStoreSchema {
     /// The schema version this build writes and reads.
-    static let version = 2
+    static let version = 3
 
     /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
     /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
@@ -76,8 +76,35 @@ enum KnowledgeStoreSchema {
         END;
         """
 
+    /// Version 3: the vector outbox, for a remote vector store (Chroma). Once a data folder is bound
+    /// to one (`meta.vector_target` set, `meta.vector_outbox` = 'on'), every change to a chunk's
+    /// vector or filterable metadata, by any process and whatever its configuration, leaves a row
+    /// here in the same transaction; the process that serves the remote store sends the rows in
+    /// order and deletes them once the store has them. So a write that reached SQLite but not the
+    /// remote store is never forgotten, and the two cannot drift apart.
+    static let version3 = """
+        CREATE TABLE vector_outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk_id TEXT NOT NULL,
+            op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+        );
+        INSERT OR IGNORE INTO meta(key, value) VALUES ('vector_outbox', 'off');
+        CREATE TRIGGER chunks_outbox_insert AFTER INSERT ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
+        END;
+        CREATE TRIGGER chunks_outbox_delete AFTER DELETE ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (old.id, 'delete');
+        END;
+        CREATE TRIGGER chunks_outbox_update AFTER UPDATE OF vector, technology, source ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
+        END;
+        """
+
     /// The steps from each version to the next: `migrations[n]` takes a database from version n to n + 1.
-    static let migrations = [version1, version2]
+    static let migrations = [version1, version2, version3]
 
     /// Creates the schema in a new database, brings an older one up to date, or checks an existing
     /// one: its version must not be newer and its vector dimension must match. `path` only serves the error messages.
