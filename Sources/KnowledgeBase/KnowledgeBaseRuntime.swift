@@ -22,6 +22,8 @@ public final class KnowledgeBaseRuntime: Sendable {
     public let allowedRoots: AllowedRoots
     /// The Redis server behind the tracker and the cache, when `REDIS_URL` names one.
     public let redis: RedisDependency?
+    /// Chroma, when `CHROMA_URL` names it: semantic search goes there, fed from the store's outbox.
+    public let remoteVectors: ChromaVectorStore?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
@@ -36,6 +38,7 @@ public final class KnowledgeBaseRuntime: Sendable {
         // a model, MiniLM's width keeps the store usable for keyword search.
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
         store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger)
+        remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
         if let endpoint = configuration.redis {
             let redis = Self.redisDependency(endpoint, configuration)
             self.redis = redis
@@ -57,15 +60,30 @@ public final class KnowledgeBaseRuntime: Sendable {
         }
         let modelKey = (try? modelDirectory.get().lastPathComponent) ?? "none"
         let cacheEnabled = configuration.cacheTimeToLive > 0
-        queries = QueryService(store: store, embeddings: embeddings, tracker: tracker, cache: cache,
+        queries = QueryService(store: store, vectors: remoteVectors, embeddings: embeddings, tracker: tracker, cache: cache,
                                cacheEnabled: cacheEnabled, modelKey: modelKey, logger: logger)
-        ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, maxFileBytes: configuration.maxFileBytes,
-                            maxFiles: configuration.maxFilesPerIngest, logger: logger)
+        ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, remoteVectors: remoteVectors,
+                            maxFileBytes: configuration.maxFileBytes, maxFiles: configuration.maxFilesPerIngest, logger: logger)
         health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,
-                               embeddings: embeddings, redis: redis, startedAt: startedAt)
+                               embeddings: embeddings, redis: redis, remoteVectors: remoteVectors, startedAt: startedAt)
         warmer = CacheWarmer(queries: queries, tracker: tracker,
                              topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
         allowedRoots = AllowedRoots(configuration.allowedRoots)
+    }
+
+    /// The Chroma store for `configuration`, with the data folder bound to its collection (which
+    /// queues every stored chunk when the folder was not bound to it before).
+    private static func chromaStore(_ configuration: KnowledgeBaseConfiguration, store: SQLiteKnowledgeStore,
+                                    logger: Logger) throws -> ChromaVectorStore? {
+        guard let chroma = configuration.chroma else { return nil }
+        let breaker = CircuitBreaker(name: "chroma", configuration: .init(
+            failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration))
+        let remote = ChromaVectorStore(client: ChromaClient(configuration: chroma), breaker: breaker, store: store, logger: logger)
+        let queued = try store.bindVectorTarget(remote.target)
+        logger.info("vectors are searched in Chroma", metadata: [
+            "rag.chroma": "\(chroma)", "rag.chroma.queued": "\(queued)",
+        ])
+        return remote
     }
 
     /// One pool and one breaker for everything that talks to the server.
@@ -98,6 +116,18 @@ public final class KnowledgeBaseRuntime: Sendable {
     /// once it is ready.
     public func start(warmCache: Bool = true) {
         embeddings.start()
+        if let remoteVectors {
+            // What earlier processes left in the outbox (or a first binding queued) goes out now.
+            let logger = self.logger
+            Task.detached(priority: .utility) {
+                do {
+                    let sent = try await remoteVectors.sync()
+                    if sent > 0 { logger.info("vectors sent to Chroma", metadata: ["rag.chroma.sent": "\(sent)"]) }
+                } catch {
+                    logger.warning("vectors wait for Chroma", metadata: ["rag.chroma.error": "\(error)"])
+                }
+            }
+        }
         guard warmCache else { return }
         let (embeddings, warmer) = (self.embeddings, self.warmer)
         Task.detached(priority: .utility) {

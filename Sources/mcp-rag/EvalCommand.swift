@@ -47,6 +47,7 @@ struct EvalCommand: AsyncParsableCommand {
         // The benchmark's store is private, so its cache and statistics are too: a shared Redis
         // would have its cache cleared by every evaluation's ingest.
         configuration.redis = nil
+        configuration.chroma = nil
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         let logger = options.reportLogger()
         let runtime = try options.openScratchRuntime(configuration, logger: logger, purpose: "the evaluation store")

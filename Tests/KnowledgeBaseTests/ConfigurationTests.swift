@@ -39,6 +39,30 @@ import Testing
         #expect(configured.breakerFailureThreshold == 2 && configured.breakerOpenDuration == .seconds(5))
     }
 
+    @Test func chromaSettingsComeFromTheEnvironment() throws {
+        #expect(try KnowledgeBaseConfiguration.fromEnvironment(["HOME": "/home/u"]).chroma == nil)
+        let configured = try KnowledgeBaseConfiguration.fromEnvironment([
+            "CHROMA_URL": "https://chroma.internal:8443", "CHROMA_TOKEN": "t0ken", "CHROMA_AUTH_HEADER": "Authorization",
+            "CHROMA_TENANT": "team", "CHROMA_DATABASE": "docs", "CHROMA_COLLECTION": "handbook",
+        ])
+        let chroma = try #require(configured.chroma)
+        #expect(chroma.baseURL == "https://chroma.internal:8443" && chroma.token == "t0ken" && chroma.authHeader == .authorization)
+        #expect(chroma.tenant == "team" && chroma.database == "docs" && chroma.collection == "handbook")
+        #expect(try KnowledgeBaseConfiguration.fromEnvironment(["CHROMA_URL": "http://h:8000"]).chroma?.collection == "mcp_rag")
+    }
+
+    @Test(arguments: [["CHROMA_URL": "chroma:8000"], ["CHROMA_URL": "http://h:8000", "CHROMA_AUTH_HEADER": "cookie"],
+                      ["CHROMA_URL": "http://h:8000", "CHROMA_COLLECTION": "no spaces allowed"]])
+    func chromaSettingsThatCannotBeUsedAreStartupErrors(_ environment: [String: String]) {
+        do {
+            _ = try KnowledgeBaseConfiguration.fromEnvironment(environment.merging(["CHROMA_TOKEN": "t0ken"]) { $1 })
+            Issue.record("\(environment) was accepted")
+        } catch {
+            #expect("\(error)".contains("CHROMA_"))
+            #expect(!"\(error)".contains("t0ken"))
+        }
+    }
+
     @Test(arguments: ["rediss://:s3cret@host:6379", "redis://:s3cret@:6379", "http://:s3cret@host", "redis://:s3cret@host/db"])
     func aRedisURLThatCannotBeServedIsAStartupErrorWithoutThePassword(_ url: String) {
         do {

@@ -68,3 +68,28 @@ def write_corpus(folder: Path, files: int, paragraphs: int = 3) -> list[Path]:
         path.write_text("\n".join(body), encoding="utf-8")
         written.append(path)
     return written
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """A server the test owns (redis-server, chroma), so that it can be killed with SIGKILL and
+    started again on the same port; subclasses say how to start it."""
+
+    process = None
+
+    def kill(self) -> None:
+        import signal
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)

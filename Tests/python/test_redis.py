@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -17,18 +15,12 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from mcp_support import connected, server_parameters, structured, write_corpus
+from mcp_support import ServerProcess, connected, free_port, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RedisServer:
+class RedisServer(ServerProcess):
     """A redis-server of the test's own, so that it can be killed with SIGKILL and started again on
     the same port. The append-only file is synced on every write, so a kill loses nothing the
     server acknowledged: whatever is missing afterwards was lost by mcp-rag."""
@@ -54,16 +46,6 @@ class RedisServer:
                 return
             time.sleep(0.05)
         raise AssertionError(f"redis-server did not start; see {self.folder / 'redis.log'}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)

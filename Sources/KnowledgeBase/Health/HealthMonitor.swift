@@ -13,6 +13,8 @@ public struct HealthMonitor: Sendable {
     let embeddings: EmbeddingService
     /// The Redis server behind the tracker and the cache, if there is one.
     let redis: RedisDependency?
+    /// Chroma, when it holds the vectors.
+    let remoteVectors: ChromaVectorStore?
     let startedAt: UInt64
 
     /// The text embedded by a deep check.
@@ -25,6 +27,9 @@ public struct HealthMonitor: Sendable {
         guard level != .liveness else { return Self.liveness(startedAt: startedAt) }
         var dependencies: [String: DependencyHealth] = [:]
         dependencies["vector_store"] = await vectorStore()
+        if let remoteVectors, dependencies["vector_store"]?.status == .healthy {
+            dependencies["vector_store"] = await chroma(remoteVectors)
+        }
         if let redis {
             let probe = await redis.probe()
             dependencies["query_tracker"] = redisTracker(probe, endpoint: redis.endpoint)
@@ -79,6 +84,30 @@ public struct HealthMonitor: Sendable {
             return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),
                                     detail: "SQLite at \(store.path) does not answer: \(error)", facts: ["backend": "sqlite"])
         }
+    }
+
+    /// Chroma's answer, the breaker and the outbox; the SQLite ledger was checked before.
+    private func chroma(_ remote: ChromaVectorStore) async -> DependencyHealth {
+        let probe = (try? await BlockingExecutor.run { remote.probe() })
+        let configuration = remote.client.configuration
+        var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe?.pending ?? 0),
+                     "ledger_chunks": String(store.chunkCount()),
+                     "breaker_opened": String(probe?.breaker.timesOpened ?? 0)]
+        facts["server_version"] = probe?.version
+        facts["count"] = probe?.count.map(String.init)
+        facts["last_error"] = probe?.breaker.lastError
+        if let wait = probe?.breaker.nextTrialIn { facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds) }
+        let pending = probe?.pending ?? 0
+        let detail: String
+        if let error = probe?.error ?? (probe == nil ? "no answer" : nil) {
+            detail = "Chroma at \(configuration.baseURL) is unavailable, so queries answer from the keyword index "
+                + "(marked degraded) and ingests keep their vectors for later (\(pending) waiting): \(error)"
+        } else {
+            detail = "Chroma \(probe?.version ?? "") at \(configuration.baseURL), collection \(configuration.collection): "
+                + "\(probe?.count ?? 0) vectors" + (pending > 0 ? ", \(pending) changes on their way" : "")
+        }
+        return DependencyHealth(status: probe?.error == nil && probe != nil ? .healthy : .degraded, latencyMs: probe?.latencyMs,
+                                detail: detail, circuitBreaker: probe?.breaker.state.rawValue, facts: facts)
     }
 
     private func queryTracker() async -> DependencyHealth {

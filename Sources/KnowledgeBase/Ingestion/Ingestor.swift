@@ -15,15 +15,18 @@ public final class Ingestor: Sendable {
     private let store: SQLiteKnowledgeStore
     private let embeddings: EmbeddingService
     private let cache: any ResultCache
+    /// A remote vector store fed from the store's outbox after each write; nil for the embedded one.
+    private let remoteVectors: ChromaVectorStore?
     private let maxFileBytes: Int
     private let maxFiles: Int
     private let logger: Logger
 
-    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache, maxFileBytes: Int,
-                maxFiles: Int, logger: Logger) {
+    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache,
+                remoteVectors: ChromaVectorStore? = nil, maxFileBytes: Int, maxFiles: Int, logger: Logger) {
         self.store = store
         self.embeddings = embeddings
         self.cache = cache
+        self.remoteVectors = remoteVectors
         self.maxFileBytes = maxFileBytes
         self.maxFiles = maxFiles
         self.logger = logger
@@ -88,6 +91,7 @@ public final class Ingestor: Sendable {
     private func flush(_ pending: inout PendingWrites, into report: inout IngestReport) async throws -> Int {
         let outcome = try await pending.flush(embeddings: embeddings, store: store)
         if outcome.chunks.added + outcome.chunks.removed > 0 { await cache.removeAll() }
+        try await syncRemoteVectors()
         report.filesWritten += outcome.sourcesWritten
         report.chunksAdded += outcome.chunks.added
         report.chunksRemoved += outcome.chunks.removed
@@ -100,6 +104,7 @@ public final class Ingestor: Sendable {
         let store = self.store
         if let removed = try await BlockingExecutor.run({ try store.removeSource(path) }) {
             await cache.removeAll()
+            try await syncRemoteVectors()
             return ([path], removed)
         }
         return try await remove(under: path, onlyMissing: false)
@@ -121,7 +126,38 @@ public final class Ingestor: Sendable {
             }
             return (removed, chunks)
         }
-        if !result.sources.isEmpty { await cache.removeAll() }
+        if !result.sources.isEmpty {
+            await cache.removeAll()
+            try await syncRemoteVectors()
+        }
         return result
+    }
+
+    /// Sends what the store's outbox holds to the remote vector store, if there is one; its failure
+    /// says what was kept and how to finish.
+    private func syncRemoteVectors() async throws {
+        guard let remoteVectors else { return }
+        do {
+            _ = try await remoteVectors.sync()
+        } catch {
+            throw VectorStoreUnavailable(pending: remoteVectors.pendingCount(), underlying: error)
+        }
+    }
+}
+
+/// The knowledge base took a change, but the remote vector store did not take its vectors yet.
+public struct VectorStoreUnavailable: Error, CustomStringConvertible, Sendable {
+    public let pending: Int
+    public let underlying: String
+
+    init(pending: Int, underlying: any Error) {
+        self.pending = pending
+        self.underlying = String(describing: underlying)
+    }
+
+    public var description: String {
+        "the change is saved in the knowledge base, but the vector store did not take its vectors (\(pending) changes wait; "
+            + "until they arrive, keyword search finds the new passages and semantic search does not): \(underlying). "
+            + "Run the same ingest again once it answers: it sends what waits and completes"
     }
 }

@@ -15,10 +15,10 @@ public final class QueryService: Sendable {
     /// Names the model in cache keys, so results from another model are never served.
     private let modelKey: String
 
-    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, tracker: any QueryTracker,
-                cache: any ResultCache, cacheEnabled: Bool, modelKey: String, logger: Logger) {
+    public init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
+                tracker: any QueryTracker, cache: any ResultCache, cacheEnabled: Bool, modelKey: String, logger: Logger) {
         self.store = store
-        retriever = Retriever(store: store, embeddings: embeddings)
+        retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings)
         self.tracker = tracker
         self.cache = cache
         self.cacheEnabled = cacheEnabled

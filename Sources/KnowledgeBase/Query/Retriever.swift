@@ -13,7 +13,15 @@ struct Retriever: Sendable {
     }
 
     let store: SQLiteKnowledgeStore
+    /// Where semantic search happens: the store's own vectors, or Chroma.
+    let vectors: any VectorSearch
     let embeddings: EmbeddingService
+
+    init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService) {
+        self.store = store
+        self.vectors = vectors ?? store
+        self.embeddings = embeddings
+    }
 
     /// The best `limit` hits for `query`.
     ///
@@ -37,12 +45,8 @@ struct Retriever: Sendable {
             try timings.measure("keyword") { try store.keywordSearch(query, limit: searchDepth, technology: technology) }
         })
         guard mode != .keyword else { return Ranking(hits: Array(keywordRanking.prefix(limit)), mode: .keyword) }
-        let vector: [Float]
-        do {
-            let started = DispatchTime.now().uptimeNanoseconds
-            vector = try await embeddings.embed([query], priority: .interactive)[0]
-            timings.record("embed", since: started)
-        } catch {
+        /// The answer when semantic search cannot be had: keyword search alone, saying why.
+        func keywordOnly(_ error: any Error) async throws -> Ranking {
             let reason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
             let keyword = mode == .semantic
                 ? unit(try await BlockingExecutor.run {
@@ -51,9 +55,25 @@ struct Retriever: Sendable {
                 : keywordRanking
             return Ranking(hits: Array(keyword.prefix(limit)), mode: .keyword, degradedReason: reason)
         }
-        let semanticRanking = unit(try await BlockingExecutor.run {
-            try timings.measure("semantic") { try store.semanticSearch(vector: vector, limit: searchDepth, technology: technology) }
-        })
+        let vector: [Float]
+        do {
+            let started = DispatchTime.now().uptimeNanoseconds
+            vector = try await embeddings.embed([query], priority: .interactive)[0]
+            timings.record("embed", since: started)
+        } catch {
+            return try await keywordOnly(error)
+        }
+        let vectors = self.vectors
+        let semanticRanking: [ScoredChunk]
+        do {
+            semanticRanking = unit(try await BlockingExecutor.run {
+                try timings.measure("semantic") { try vectors.semanticSearch(vector: vector, limit: searchDepth, technology: technology) }
+            })
+        } catch {
+            // A remote vector store that is down degrades the answer; the local one failing is a fault.
+            guard vectors.vectorBackendName != store.vectorBackendName else { throw error }
+            return try await keywordOnly(error)
+        }
         guard mode == .hybrid else { return Ranking(hits: Array(semanticRanking.prefix(limit)), mode: .semantic) }
         let fused = RankFusion.reciprocalRank([semanticRanking, keywordRanking])
         return Ranking(hits: Array(fused.prefix(limit)), mode: .hybrid)

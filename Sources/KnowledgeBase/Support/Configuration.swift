@@ -35,6 +35,9 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var redisPrefix: String
     /// Connect and command timeout for Redis.
     public var redisTimeout: Duration
+    /// The Chroma server that holds the vectors (`CHROMA_URL` and companions); nil keeps them in
+    /// the SQLite file and in memory.
+    public var chroma: ChromaConfiguration?
     /// Consecutive failures that open a remote dependency's circuit breaker.
     public var breakerFailureThreshold: Int
     /// How long an open breaker waits before its trial call.
@@ -107,7 +110,31 @@ public struct KnowledgeBaseConfiguration: Sendable {
         if let seconds = try reader.integer("MCP_RAG_BREAKER_OPEN_SECONDS", in: 1...86_400) {
             configuration.breakerOpenDuration = .seconds(seconds)
         }
+        configuration.chroma = try chroma(reader)
         return configuration
+    }
+}
+
+extension KnowledgeBaseConfiguration {
+    /// The Chroma settings, nil when `CHROMA_URL` is not set; settings that cannot be used are errors.
+    fileprivate static func chroma(_ reader: EnvironmentReader) throws -> ChromaConfiguration? {
+        guard let url = reader.string("CHROMA_URL") else { return nil }
+        let header: ChromaConfiguration.AuthHeader
+        switch reader.string("CHROMA_AUTH_HEADER")?.lowercased() {
+        case nil, "x-chroma-token": header = .chromaToken
+        case "authorization": header = .authorization
+        case let other?:
+            throw ConfigurationError("CHROMA_AUTH_HEADER=\(other) is neither x-chroma-token nor authorization")
+        }
+        do {
+            return try ChromaConfiguration(
+                url: url, token: reader.string("CHROMA_TOKEN"), authHeader: header,
+                tenant: reader.string("CHROMA_TENANT") ?? "default_tenant",
+                database: reader.string("CHROMA_DATABASE") ?? "default_database",
+                collection: reader.string("CHROMA_COLLECTION") ?? "mcp_rag")
+        } catch {
+            throw ConfigurationError(error.description)
+        }
     }
 }
 
@@ -117,7 +144,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-private struct EnvironmentReader {
+fileprivate struct EnvironmentReader {
     let environment: [String: String]
 
     func string(_ name: String) -> String? {

@@ -62,6 +62,8 @@ public struct SelfTest: Sendable {
             configuration.trackingRetention = 3_600
             configuration.cacheTimeToLive = min(configuration.cacheTimeToLive, 3_600)
         }
+        // Likewise Chroma: a collection of this run's own, deleted at the end.
+        configuration.chroma?.collection = "selftest-\(UUID().uuidString.prefix(8).lowercased())"
 
         await checks.run("sample written") {
             try FileManager.default.createDirectory(at: sampleFolder, withIntermediateDirectories: true)
@@ -103,9 +105,18 @@ public struct SelfTest: Sendable {
         } else {
             checks.notConfigured("redis", "REDIS_URL is not set: query statistics and the result cache stay in this process")
         }
-        checks.notConfigured("chroma", ProcessInfo.processInfo.environment["CHROMA_URL"] == nil
-            ? "CHROMA_URL is not set: vectors stay in the embedded SQLite store"
-            : "CHROMA_URL is set, but this build keeps vectors in SQLite (Chroma support comes later)")
+        if let remote = runtime.remoteVectors {
+            await checks.run("chroma") {
+                let probe = try await BlockingExecutor.run { remote.probe() }
+                if let error = probe.error { throw SelfTestFailure(error) }
+                try await BlockingExecutor.run { try remote.client.deleteCollection() }
+                return "\(remote.client.configuration.baseURL) answers (Chroma \(probe.version ?? "?"), "
+                    + String(format: "%.1f ms", probe.latencyMs ?? 0) + "); the searches above ran in its collection "
+                    + "\(remote.client.configuration.collection), deleted after"
+            }
+        } else {
+            checks.notConfigured("chroma", "CHROMA_URL is not set: vectors stay in the embedded SQLite store")
+        }
         checks.notConfigured("gpu", GPUProbe.probe().map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
         return checks.report(dataDirectory: configuration.dataDirectory)
     }
