@@ -168,6 +168,53 @@ async def redis_queries(binary: str, dataset: Path, data: Path, model: str, url:
             for kind, (client, server) in timings.items()}
 
 
+async def chroma_queries(binary: str, dataset: Path, data: Path, model: str, url: str) -> dict:
+    """The same queries with the vectors in Chroma: the whole knowledge base uploaded to a collection
+    of this run's own (through the outbox, as binding a data folder does), then the test queries
+    timed in hybrid and semantic mode, cache off. The collection is deleted afterwards."""
+    texts = test_queries(dataset)
+    collection = f"bench-{uuid.uuid4().hex[:8]}"
+    params = server_parameters(binary, data, Path(model), extra_env={
+        "CHROMA_URL": url, "CHROMA_COLLECTION": collection, "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_WARM_TOP": "0"})
+    results = {"collection": collection}
+    try:
+        async with connected(params) as (session, _):
+            start = time.perf_counter()
+            while True:
+                store = structured(await session.call_tool("health_check", {}))["dependencies"]["vector_store"]
+                if store["status"] == "healthy" and store["facts"].get("pending") == "0":
+                    break
+                if time.perf_counter() - start > 900:
+                    raise RuntimeError(f"the upload to Chroma did not finish: {store}")
+                await asyncio.sleep(0.5)
+            results["upload_seconds"] = time.perf_counter() - start
+            results["vectors"] = int(store["facts"]["count"])
+            assert store["facts"]["count"] == store["facts"]["ledger_chunks"], store
+            for mode in ("hybrid", "semantic"):
+                client_ms, server_ms = [], []
+                for text in texts[:20]:
+                    await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
+                for text in texts:
+                    begin = time.perf_counter()
+                    result = await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
+                    client_ms.append((time.perf_counter() - begin) * 1e3)
+                    answer = structured(result)
+                    assert not answer["degraded"] and answer["mode"] == mode, answer.get("degraded_reason")
+                    server_ms.append(answer["took_ms"])
+                results[mode] = {"queries": len(texts), "client_p50_ms": percentile(client_ms, 0.5),
+                                 "client_p99_ms": percentile(client_ms, 0.99), "server_p50_ms": percentile(server_ms, 0.5),
+                                 "server_p99_ms": percentile(server_ms, 0.99)}
+    finally:
+        import urllib.request
+        request = urllib.request.Request(
+            f"{url}/api/v2/tenants/default_tenant/databases/default_database/collections/{collection}", method="DELETE")
+        try:
+            urllib.request.urlopen(request, timeout=30)
+        except OSError:
+            pass
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--binary", required=True)
@@ -177,6 +224,8 @@ def main() -> None:
                                         "the ingestion measurement is skipped and only startup and queries are timed")
     parser.add_argument("--redis-url", help="also time the queries with Redis holding the statistics and the cache "
                                             "(misses and hits), e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--chroma-url", help="also time the queries with the vectors in this Chroma server "
+                                             "(the whole knowledge base is uploaded to a collection of the run's own)")
     arguments = parser.parse_args()
     binary, dataset, model = os.path.abspath(arguments.binary), Path(arguments.dataset), model_dir()
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
@@ -187,6 +236,8 @@ def main() -> None:
             figures["ingest"] = ingest(binary, dataset, data, model, scratch)
         figures["startup"] = startup(binary, data, model)
         figures["query"] = asyncio.run(queries(binary, dataset, data, model))
+        if arguments.chroma_url:
+            figures["chroma"] = asyncio.run(chroma_queries(binary, dataset, data, model, arguments.chroma_url))
         if arguments.redis_url:
             figures["redis"] = asyncio.run(redis_queries(binary, dataset, data, model, arguments.redis_url))
     print(json.dumps(figures, indent=2))
