@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "python"))
-from mcp_support import connected, server_parameters, structured  # noqa: E402
+from mcp_support import beir_test_queries, connected, server_parameters, structured, write_beir_corpus  # noqa: E402
 
 
 def model_dir() -> str:
@@ -75,11 +75,7 @@ def ingest(binary: str, dataset: Path, data: Path, model: str, scratch: Path) ->
     """SciFact written as one markdown file per document, ingested with the CLI; then the same
     passages embedded raw with `mcp-rag embed`, for the ratio."""
     folder = scratch / "scifact"
-    folder.mkdir()
-    with open(dataset / "corpus.jsonl", encoding="utf-8") as corpus:
-        for line in corpus:
-            document = json.loads(line)
-            (folder / f"{document['_id']}.md").write_text(f"# {document['title']}\n\n{document['text']}\n", encoding="utf-8")
+    write_beir_corpus(dataset, folder)
     env = dict(os.environ, MCP_RAG_DATA_DIR=str(data), MCP_RAG_MODEL_DIR=model, MCP_RAG_LOG_LEVEL="error")
     run = subprocess.run([binary, "ingest", str(folder), "--technology", "scifact", "--json"], env=env,
                          capture_output=True, check=True)
@@ -99,15 +95,9 @@ def ingest(binary: str, dataset: Path, data: Path, model: str, scratch: Path) ->
             "ingest_over_raw": ingest_rate / raw_rate}
 
 
-def test_queries(dataset: Path) -> list[str]:
-    """The text of every SciFact test query that has judgements."""
-    wanted = {line.split("\t")[0] for line in (dataset / "qrels" / "test.tsv").read_text().splitlines()[1:]}
-    return [q["text"] for q in map(json.loads, open(dataset / "queries.jsonl", encoding="utf-8")) if q["_id"] in wanted]
-
-
 async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
     """The 300 SciFact test queries through the MCP client, cache off, one at a time."""
-    texts = test_queries(dataset)
+    texts = beir_test_queries(dataset)
     params = server_parameters(binary, data, Path(model), extra_env={"MCP_RAG_CACHE_TTL": "0"})
     results = {}
     async with connected(params) as (session, _):
@@ -140,7 +130,7 @@ async def redis_queries(binary: str, dataset: Path, data: Path, model: str, url:
     """The same queries with Redis holding the statistics and the cache: each asked twice, the first
     a miss (searched, stored, tracked), the second a hit. Keys go under a prefix of this run's own,
     deleted afterwards."""
-    texts = test_queries(dataset)
+    texts = beir_test_queries(dataset)
     prefix = f"mcp-rag-bench-{uuid.uuid4().hex[:8]}:"
     params = server_parameters(binary, data, Path(model),
                                extra_env={"REDIS_URL": url, "MCP_RAG_REDIS_PREFIX": prefix, "MCP_RAG_WARM_TOP": "0"})
@@ -172,7 +162,7 @@ async def chroma_queries(binary: str, dataset: Path, data: Path, model: str, url
     """The same queries with the vectors in Chroma: the whole knowledge base uploaded to a collection
     of this run's own (through the outbox, as binding a data folder does), then the test queries
     timed in hybrid and semantic mode, cache off. The collection is deleted afterwards."""
-    texts = test_queries(dataset)
+    texts = beir_test_queries(dataset)
     collection = f"bench-{uuid.uuid4().hex[:8]}"
     params = server_parameters(binary, data, Path(model), extra_env={
         "CHROMA_URL": url, "CHROMA_COLLECTION": collection, "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_WARM_TOP": "0"})

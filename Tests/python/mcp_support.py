@@ -70,6 +70,26 @@ def write_corpus(folder: Path, files: int, paragraphs: int = 3) -> list[Path]:
     return written
 
 
+def write_beir_corpus(dataset: Path, folder: Path) -> int:
+    """A BEIR corpus (corpus.jsonl) written as one markdown file per document, its title as the
+    heading; returns the number of documents."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with open(dataset / "corpus.jsonl", encoding="utf-8") as corpus:
+        for line in corpus:
+            document = json.loads(line)
+            (folder / f"{document['_id']}.md").write_text(f"# {document['title']}\n\n{document['text']}\n", encoding="utf-8")
+            count += 1
+    return count
+
+
+def beir_test_queries(dataset: Path) -> list[str]:
+    """The text of every test query of a BEIR dataset that has judgements, in file order."""
+    wanted = {line.split("\t")[0] for line in (dataset / "qrels" / "test.tsv").read_text().splitlines()[1:]}
+    with open(dataset / "queries.jsonl", encoding="utf-8") as queries:
+        return [q["text"] for q in map(json.loads, queries) if q["_id"] in wanted]
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now."""
     import socket

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from mcp_support import ServerProcess, connected, free_port, server_parameters, structured, write_corpus
+from mcp_support import (ServerProcess, beir_test_queries, connected, free_port, server_parameters, structured,
+                         write_beir_corpus, write_corpus)
 
 pytestmark = pytest.mark.anyio
 VENV_BIN = Path(sys.executable).parent
@@ -148,3 +149,57 @@ async def test_killing_chroma_degrades_to_keywords_and_a_restart_brings_full_ans
             assert found["results"][0]["source"].endswith("late.md")
     finally:
         chroma.stop()
+
+
+async def test_the_whole_scifact_corpus_goes_into_chroma_and_is_searched_there(binary, model_dir, tmp_path):
+    """The benchmark corpus, 5,183 documents, ingested with Chroma configured: every chunk arrives,
+    semantic search in Chroma's index finds what the exact embedded search finds, and removing a
+    source removes its vectors."""
+    dataset = os.environ.get("MCP_RAG_TEST_SCIFACT")
+    if not dataset:
+        pytest.skip("MCP_RAG_TEST_SCIFACT is not set: tools/test sets it when ../shared/datasets/scifact exists")
+    dataset = Path(dataset)
+    url = os.environ["MCP_RAG_TEST_CHROMA_URL"]
+    collection = f"scifact-{uuid.uuid4().hex[:8]}"
+    corpus, data = tmp_path / "scifact", tmp_path / "data"
+    documents = write_beir_corpus(dataset, corpus)
+    env = {**os.environ, "MCP_RAG_DATA_DIR": str(data), "MCP_RAG_MODEL_DIR": str(model_dir),
+           "MCP_RAG_LOG_LEVEL": "error", "CHROMA_URL": url, "CHROMA_COLLECTION": collection}
+    import chromadb
+    parts = urlsplit(url)
+    client = chromadb.HttpClient(host=parts.hostname, port=parts.port)
+    try:
+        run = subprocess.run([binary, "ingest", str(corpus), "--technology", "scifact", "--json"],
+                             env=env, capture_output=True, text=True, timeout=1800)
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert report["files_scanned"] == documents == 5183
+        assert client.get_collection(collection).count() == report["chunks_added"] > documents
+
+        questions = beir_test_queries(dataset)[:40]
+        remote = chroma_params(binary, data, model_dir, corpus, url, collection, MCP_RAG_CACHE_TTL="0")
+        local = server_parameters(binary, data, model_dir, extra_env={"MCP_RAG_CACHE_TTL": "0"})
+        rankings = {}
+        for name, params in (("chroma", remote), ("embedded", local)):
+            async with connected(params) as (session, _):
+                answers = [structured(await session.call_tool(
+                    "query_knowledge_base", {"query": question, "mode": "semantic", "n_results": 10}))
+                    for question in questions]
+            assert all(a["mode"] == "semantic" and not a["degraded"] for a in answers), name
+            rankings[name] = [[result["id"] for result in answer["results"]] for answer in answers]
+        # Chroma's index is approximate (HNSW), the embedded search exact: nearly all of the top ten
+        # agree, and the best passage almost always.
+        overlap = sum(len(set(c) & set(e)) for c, e in zip(rankings["chroma"], rankings["embedded"])) / (10 * len(questions))
+        first = sum(c[0] == e[0] for c, e in zip(rankings["chroma"], rankings["embedded"])) / len(questions)
+        assert overlap >= 0.95 and first >= 0.95, (overlap, first)
+
+        async with connected(remote) as (session, _):
+            sources = structured(await session.call_tool("list_sources", {}))["sources"]
+            gone = max(sources, key=lambda source: source["chunks"])
+            structured(await session.call_tool("remove_source", {"source": gone["source"]}))
+        assert client.get_collection(collection).count() == report["chunks_added"] - gone["chunks"]
+    finally:
+        try:
+            client.delete_collection(collection)
+        except Exception:  # noqa: BLE001 - the ingest may have failed before creating it
+            pass
