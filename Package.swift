@@ -55,6 +55,9 @@ let package = Package(
         .target(name: "CFTSRank", dependencies: ["CSQLite"]),
         // Circuit breaker and retry policy for the remote dependencies (Redis, Chroma).
         .target(name: "Resilience"),
+        // GPU runtimes (ROCm HIP, CUDA) loaded with dlopen at run time: nothing GPU-related is
+        // linked, so one binary runs with or without them.
+        .target(name: "GPURuntime"),
         // A strict, fast JSON reader: tokenizer files, and tool results turned into the SDK's values.
         .target(name: "StrictJSON"),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
@@ -62,6 +65,7 @@ let package = Package(
             name: "Embeddings",
             dependencies: [
                 "StrictJSON",
+                "GPURuntime",
                 "COpenBLAS",
                 "CBLASCore",
                 "CKernels",
@@ -90,6 +94,7 @@ let package = Package(
                 "Storage",
                 "Resilience",
                 "Embeddings",
+                "GPURuntime",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,6 +106,7 @@ let package = Package(
                 "KnowledgeBase",
                 "Storage",
                 "Embeddings",
+                "GPURuntime",
                 "StrictJSON",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,20 +119,26 @@ let package = Package(
                 "KnowledgeBase",
                 "Storage",
                 "Embeddings",
+                "GPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "EmbeddingsTests",
-            dependencies: ["Embeddings", "CKernels", "CBLASCore", "COpenBLAS"],
+            dependencies: ["Embeddings", "GPURuntime", "CKernels", "CBLASCore", "COpenBLAS"],
             resources: [.copy("Fixtures")]
         ),
-        // Helpers the test suites share (a seeded random generator, a manual clock).
-        .target(name: "TestSupport", dependencies: ["Resilience"], path: "Tests/TestSupport"),
+        // Helpers the test suites share (a seeded random generator, a manual clock,
+        // and look-alike GPU libraries compiled by the tests with cc).
+        .target(name: "TestSupport", dependencies: ["Resilience"], path: "Tests/TestSupport", exclude: ["FakeLibraries"]),
         .testTarget(
             name: "ResilienceTests",
             dependencies: ["Resilience", "TestSupport"]
+        ),
+        .testTarget(
+            name: "GPURuntimeTests",
+            dependencies: ["GPURuntime", "TestSupport"]
         ),
         .testTarget(
             name: "StrictJSONTests",
@@ -138,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "Storage", "Embeddings", "TestSupport"]
+            dependencies: ["KnowledgeBase", "Storage", "Embeddings", "GPURuntime", "TestSupport"]
         ),
         .testTarget(
             name: "MCPServerTests",

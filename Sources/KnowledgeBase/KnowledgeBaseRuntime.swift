@@ -1,6 +1,7 @@
 import Dispatch
 import Embeddings
 import Foundation
+import GPURuntime
 import Logging
 import Resilience
 import Storage
@@ -15,6 +16,8 @@ public final class KnowledgeBaseRuntime: Sendable {
     public let tracker: any QueryTracker
     public let cache: any ResultCache
     public let embeddings: EmbeddingService
+    /// Chooses CPU or GPU once the model has loaded.
+    public let accelerator: GPUAccelerator
     public let queries: QueryService
     public let ingestor: Ingestor
     public let health: HealthMonitor
@@ -56,8 +59,12 @@ public final class KnowledgeBaseRuntime: Sendable {
         }
         let threads = configuration.embeddingThreads
         embeddings = EmbeddingService(logger: logger) {
-            try SentenceEmbedder(directory: modelDirectory.get(), threads: threads)
+            // The CPU serves from the first query; the accelerator may install a GPU later.
+            let embedder = try SentenceEmbedder(directory: modelDirectory.get(), threads: threads)
+            return embedder.replacingBackend(AcceleratedBackend(initial: embedder.backend))
         }
+        accelerator = GPUAccelerator(preference: configuration.device, search: configuration.gpuLibrarySearch,
+                                     kernelCache: configuration.kernelCache, logger: logger)
         let modelKey = (try? modelDirectory.get().lastPathComponent) ?? "none"
         let cacheEnabled = configuration.cacheTimeToLive > 0
         queries = QueryService(store: store, vectors: remoteVectors, embeddings: embeddings, tracker: tracker, cache: cache,
@@ -65,7 +72,7 @@ public final class KnowledgeBaseRuntime: Sendable {
         ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, remoteVectors: remoteVectors,
                             maxFileBytes: configuration.maxFileBytes, maxFiles: configuration.maxFilesPerIngest, logger: logger)
         health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,
-                               embeddings: embeddings, redis: redis, remoteVectors: remoteVectors, startedAt: startedAt)
+                               embeddings: embeddings, accelerator: accelerator, redis: redis, remoteVectors: remoteVectors, startedAt: startedAt)
         warmer = CacheWarmer(queries: queries, tracker: tracker,
                              topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
         allowedRoots = AllowedRoots(configuration.allowedRoots)
@@ -116,6 +123,11 @@ public final class KnowledgeBaseRuntime: Sendable {
     /// once it is ready.
     public func start(warmCache: Bool = true) {
         embeddings.start()
+        let (embeddings, accelerator) = (self.embeddings, self.accelerator)
+        Task.detached(priority: .utility) {
+            // On the embedding thread at bulk priority: queries asked meanwhile go first.
+            _ = try? await embeddings.onEmbeddingThread(priority: .bulk) { accelerator.select(embedder: $0) }
+        }
         if let remoteVectors {
             // What earlier processes left in the outbox (or a first binding queued) goes out now.
             let logger = self.logger
@@ -129,7 +141,7 @@ public final class KnowledgeBaseRuntime: Sendable {
             }
         }
         guard warmCache else { return }
-        let (embeddings, warmer) = (self.embeddings, self.warmer)
+        let warmer = self.warmer
         Task.detached(priority: .utility) {
             guard (try? await embeddings.embedder()) != nil else { return }
             await warmer.warm()

@@ -38,7 +38,7 @@ struct EmbeddingBenchCommand: ParsableCommand {
         benchmark.secondsPerMeasurement = seconds
         let report: EmbeddingBenchmarkReport
         do {
-            report = try benchmark.run(modelDirectory: directory, threads: model.threads)
+            report = try benchmark.run(modelDirectory: directory, threads: model.threads, prepare: model.onRequestedDevice)
         } catch let error as ModelLoadError {
             throw CLIError(error.description)
         }

@@ -64,12 +64,15 @@ public struct EmbeddingBenchmark: Sendable {
     /// A benchmark with the default settings.
     public init() {}
 
-    /// Runs every measurement against the model in `directory`.
-    public func run(modelDirectory: URL, threads: Int?) throws -> EmbeddingBenchmarkReport {
+    /// Runs every measurement against the model in `directory`; `prepare` may move the loaded
+    /// model to another backend (a GPU) first. The sgemm figures are the CPU's either way.
+    public func run(modelDirectory: URL, threads: Int?,
+                    prepare: (SentenceEmbedder) throws -> SentenceEmbedder = { $0 }) throws -> EmbeddingBenchmarkReport {
         // Load twice and keep the second figure: the first mostly measures the page cache.
         _ = try SentenceEmbedder(directory: modelDirectory, threads: threads)
-        let embedder = try SentenceEmbedder(directory: modelDirectory, threads: threads)
-        let threadCount = (embedder.backend as? CPUBackend)?.threadCount ?? 1
+        let cpuEmbedder = try SentenceEmbedder(directory: modelDirectory, threads: threads)
+        let threadCount = (cpuEmbedder.backend as? CPUBackend)?.threadCount ?? 1
+        let embedder = try prepare(cpuEmbedder)
         let cost = ModelCost(configuration: embedder.configuration)
 
         let gemm = measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount)

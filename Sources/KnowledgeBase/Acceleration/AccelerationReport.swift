@@ -1,6 +1,7 @@
 import Dispatch
 import Embeddings
 import Foundation
+import GPURuntime
 
 /// What `verify_gpu_acceleration` returns: runtimes probed, the backend serving, measured speed.
 public struct AccelerationReport: Sendable, Codable, Equatable {
@@ -26,19 +27,31 @@ public struct AccelerationReport: Sendable, Codable, Equatable {
 
     public var selectedBackend: String
     public var gpuAvailable: Bool
+    /// `MCP_RAG_DEVICE`: auto, cpu, hip or cuda.
+    public var devicePreference: String
     public var runtimes: [GPUProbe.Runtime]
-    /// Nil when no benchmark was asked for.
+    /// The serving backend timed now, when it is the CPU; nil when no benchmark was asked for.
     public var cpu: Measurement?
-    /// The GPU's figures; nil until a GPU backend exists and is found.
+    /// The same when a GPU serves.
     public var gpu: Measurement?
-    /// GPU sentences/s over CPU sentences/s; nil without both.
+    /// The startup benchmark (64 texts of 128 word pieces) per backend, the CPU first, with each
+    /// GPU's agreement with the CPU's vectors; empty when no GPU could be compared.
+    public var startupBenchmark: [BackendSelector.Trial]
+    /// The best GPU's sentences/s over the CPU's in the startup benchmark; nil without both.
     public var speedup: Double?
+    /// How the GPU kernels were obtained, when a GPU serves.
+    public var kernelCache: String?
+    /// Set when `MCP_RAG_DEVICE` asks for a GPU that cannot serve, or a serving GPU failed later.
+    public var error: String?
     public var detail: String
 
     enum CodingKeys: String, CodingKey {
         case selectedBackend = "selected_backend"
         case gpuAvailable = "gpu_available"
-        case runtimes, cpu, gpu, speedup, detail
+        case devicePreference = "device_preference"
+        case startupBenchmark = "startup_benchmark"
+        case kernelCache = "kernel_cache"
+        case runtimes, cpu, gpu, speedup, error, detail
     }
 }
 
@@ -46,12 +59,19 @@ extension KnowledgeBaseRuntime {
     /// Texts and word pieces of the fixed benchmark batch.
     static let benchmarkBatch = (texts: 32, tokens: 128)
 
-    /// Probes the GPU runtimes and, when `runBenchmark`, times the serving backend on a fixed batch.
+    /// What the accelerator chose and why and, when `runBenchmark`, the serving backend timed on a
+    /// fixed batch now.
     ///
     /// The batch runs at bulk priority, so a query arriving meanwhile still goes first.
     public func accelerationReport(runBenchmark: Bool) async throws -> AccelerationReport {
-        let runtimes = GPUProbe.probe()
         let embedder = try await embeddings.embedder()
+        // The choice is a bulk job queued when the runtime started; one queued after it returns
+        // once it is made (a GPU's compile and benchmark take seconds).
+        var state = accelerator.current
+        for _ in 0..<3 where !state.settled {
+            _ = try await embeddings.onEmbeddingThread(priority: .bulk) { _ in true }
+            state = accelerator.current
+        }
         var measurement: AccelerationReport.Measurement?
         if runBenchmark {
             let shape = Self.benchmarkBatch
@@ -71,13 +91,27 @@ extension KnowledgeBaseRuntime {
                 queryTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
             queryTimes.sort()
-            measurement = .init(backend: embedder.backend.name, threads: (embedder.backend as? CPUBackend)?.threadCount ?? 1, batchSize: shape.texts,
+            let serving = (embedder.backend as? AcceleratedBackend)?.serving ?? embedder.backend
+            let cpuThreads = ((serving as? FailoverBackend)?.fallback ?? serving) as? CPUBackend
+            measurement = .init(backend: embedder.backend.name, threads: cpuThreads?.threadCount ?? 1, batchSize: shape.texts,
                                 tokensPerText: shape.tokens, sentencesPerSecond: Double(shape.texts) / best,
                                 singleQueryMs: queryTimes[queryTimes.count / 2])
         }
+        let onGPU = embedder.backend.name != "cpu"
+        let failure = accelerator.gpuFailure
+        let cpuSpeed = state.trials.first?.sentencesPerSecond
+        let bestGPU = state.trials.dropFirst().filter(\.correct).compactMap(\.sentencesPerSecond).max()
+        let kernels = state.kernels.map { kernels in
+            kernels.fromCache ? "loaded from the cache (\(kernels.entry))"
+                : String(format: "compiled in %.2f s, cached as %@", kernels.seconds, kernels.entry)
+        }
+        let failureText = failure.map { "\($0.backend) failed (\($0.reason)); embeddings moved to the CPU" }
         return AccelerationReport(
-            selectedBackend: embedder.backend.name, gpuAvailable: runtimes.contains(where: \.usable), runtimes: runtimes,
-            cpu: measurement, gpu: nil, speedup: nil,
-            detail: "embeddings run on the \(embedder.backend.name); no GPU backend is usable (see runtimes for why)")
+            selectedBackend: embedder.backend.name, gpuAvailable: state.runtimes.contains(where: \.usable),
+            devicePreference: state.preference.rawValue, runtimes: state.runtimes,
+            cpu: onGPU ? nil : measurement, gpu: onGPU ? measurement : nil, startupBenchmark: state.trials,
+            speedup: cpuSpeed.flatMap { cpu in bestGPU.map { $0 / cpu } }, kernelCache: onGPU ? kernels : nil,
+            error: state.error ?? failureText,
+            detail: state.settled ? state.reason : "the GPU is still being probed; embeddings run on the \(embedder.backend.name) meanwhile")
     }
 }

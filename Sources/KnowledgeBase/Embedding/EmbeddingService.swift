@@ -26,9 +26,10 @@ public final class EmbeddingService: Sendable {
         case failed(String)
     }
 
+    /// Work for the embedding thread: run with the model, or told why there is none.
     private struct Job {
-        let texts: [String]
-        let continuation: CheckedContinuation<[[Float]], Error>
+        let run: @Sendable (SentenceEmbedder) -> Void
+        let fail: @Sendable (any Error) -> Void
     }
 
     private struct State {
@@ -95,8 +96,15 @@ public final class EmbeddingService: Sendable {
     /// Unit vectors for `texts`, computed in priority order on the service's thread.
     public func embed(_ texts: [String], priority: Priority) async throws -> [[Float]] {
         if texts.isEmpty { return [] }
-        return try await withCheckedThrowingContinuation { continuation in
-            let job = Job(texts: texts, continuation: continuation)
+        return try await onEmbeddingThread(priority: priority) { try $0.embedBlocking(texts) }
+    }
+
+    /// Runs `body` with the model on the service's thread, in `priority`'s queue: work that must
+    /// not run beside the forward pass (the startup benchmark) waits its turn like a batch.
+    public func onEmbeddingThread<T: Sendable>(priority: Priority, _ body: @escaping @Sendable (SentenceEmbedder) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = Job(run: { embedder in continuation.resume(with: Result { try body(embedder) }) },
+                          fail: { continuation.resume(throwing: $0) })
             let failure: String? = state.withLock { state in
                 if case .failed(let message) = state.status { return message }
                 switch priority {
@@ -143,7 +151,7 @@ public final class EmbeddingService: Sendable {
                 return nil
             }
             guard let job = next else { continue }
-            job.continuation.resume(with: Result { try embedder.embedBlocking(job.texts) })
+            job.run(embedder)
         }
     }
 
@@ -159,7 +167,7 @@ public final class EmbeddingService: Sendable {
             return (state.interactive + state.bulk, state.loadWaiters)
         }
         let error = EmbeddingUnavailable(reason: message)
-        jobs.forEach { $0.continuation.resume(throwing: error) }
+        jobs.forEach { $0.fail(error) }
         waiters.forEach { $0.resume(throwing: error) }
     }
 }

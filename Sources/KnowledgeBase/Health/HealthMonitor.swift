@@ -1,6 +1,7 @@
 import Dispatch
 import Embeddings
 import Foundation
+import GPURuntime
 import Resilience
 import Storage
 
@@ -11,6 +12,8 @@ public struct HealthMonitor: Sendable {
     let cache: any ResultCache
     let cacheEnabled: Bool
     let embeddings: EmbeddingService
+    /// The CPU-or-GPU choice and its outcome.
+    let accelerator: GPUAccelerator
     /// The Redis server behind the tracker and the cache, if there is one.
     let redis: RedisDependency?
     /// Chroma, when it holds the vectors.
@@ -213,9 +216,24 @@ public struct HealthMonitor: Sendable {
     }
 
     private func gpu() -> DependencyHealth {
-        let runtimes = GPUProbe.probe()
-        return DependencyHealth(status: .notConfigured,
-                                detail: "embeddings run on the CPU; " + runtimes.map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
+        let state = accelerator.current
+        var facts = ["device_preference": state.preference.rawValue]
+        if let device = state.device {
+            facts["device"] = device.summary
+            facts["driver_version"] = device.driverVersion
+        }
+        if let error = state.error {
+            return DependencyHealth(status: .unhealthy, detail: error, facts: facts)
+        }
+        if let failure = accelerator.gpuFailure {
+            facts["failed_at"] = ISO8601DateFormatter().string(from: failure.at)
+            return DependencyHealth(status: .degraded,
+                                    detail: "\(failure.backend) failed (\(failure.reason)); embeddings moved to the CPU", facts: facts)
+        }
+        guard state.settled, let device = state.device else {
+            return DependencyHealth(status: .notConfigured, detail: state.reason, facts: facts)
+        }
+        return DependencyHealth(status: .healthy, detail: "embeddings run on \(device.summary): \(state.reason)", facts: facts)
     }
 
     /// A semantic and a keyword search for the probe text, timed together.

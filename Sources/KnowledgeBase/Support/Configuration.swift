@@ -1,5 +1,6 @@
 import Embeddings
 import Foundation
+import GPURuntime
 import Storage
 
 /// Everything a knowledge base needs to run, resolved once at startup.
@@ -42,6 +43,12 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var breakerFailureThreshold: Int
     /// How long an open breaker waits before its trial call.
     public var breakerOpenDuration: Duration
+    /// Which device embeds (`MCP_RAG_DEVICE`): auto lets the startup benchmark choose.
+    public var device: DevicePreference = .auto
+    /// Extra folders the GPU libraries are looked for in (`MCP_RAG_GPU_LIBRARY_PATH`).
+    public var gpuLibrarySearch = LibrarySearch()
+    /// Where compiled GPU kernels are kept between runs.
+    public var kernelCache = KernelCache.standard()
 
     /// The SQLite file inside the data folder.
     public var databasePath: String { dataDirectory.appendingPathComponent("knowledge.sqlite3").path }
@@ -111,6 +118,13 @@ public struct KnowledgeBaseConfiguration: Sendable {
             configuration.breakerOpenDuration = .seconds(seconds)
         }
         configuration.chroma = try chroma(reader)
+        do {
+            configuration.device = try DevicePreference(parsing: reader.string(DevicePreference.environmentVariable))
+        } catch {
+            throw ConfigurationError("\(DevicePreference.environmentVariable): \(error)")
+        }
+        configuration.gpuLibrarySearch = LibrarySearch.fromEnvironment(environment)
+        configuration.kernelCache = KernelCache.standard(environment: environment)
         return configuration
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GPURuntime
 import KnowledgeBase
 import Logging
 import MCP
@@ -117,7 +118,21 @@ public struct SelfTest: Sendable {
         } else {
             checks.notConfigured("chroma", "CHROMA_URL is not set: vectors stay in the embedded SQLite store")
         }
-        checks.notConfigured("gpu", GPUProbe.probe().map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
+        // The accelerator settles once the model has loaded (it did, for the checks above); with a
+        // GPU it compiles and benchmarks, which takes seconds.
+        var state = runtime.accelerator.current
+        for _ in 0..<1200 where !state.settled {
+            if case .failed = runtime.embeddings.status { break }
+            try? await Task.sleep(for: .milliseconds(100))
+            state = runtime.accelerator.current
+        }
+        if let error = state.error {
+            await checks.run("gpu") { throw SelfTestFailure(error) }
+        } else if state.device != nil {
+            await checks.run("gpu") { state.reason }
+        } else {
+            checks.notConfigured("gpu", state.reason)
+        }
         return checks.report(dataDirectory: configuration.dataDirectory)
     }
 

@@ -29,15 +29,32 @@ struct VerifyGPUAccelerationTool: RagTool {
             outputSchema: Schema.object([
                 "selected_backend": Schema.string("The backend computing embeddings."),
                 "gpu_available": Schema.boolean("Whether a GPU runtime is usable."),
+                "device_preference": Schema.string("MCP_RAG_DEVICE: auto, cpu, hip or cuda."),
                 "runtimes": Schema.array(Schema.object([
                     "name": Schema.string("hip or cuda."),
                     "library": Schema.string("The library that was found."),
                     "usable": Schema.boolean("Whether it can serve."),
                     "reason": Schema.string("Why (not)."),
+                    "device": Schema.object([
+                        "name": Schema.string("The device's name."),
+                        "architecture": Schema.string("sm_XX (NVIDIA) or gfxNNNN (AMD)."),
+                        "memory_bytes": Schema.integer("Device memory."),
+                        "driver_version": Schema.string("The driver's version."),
+                    ], additional: true),
                 ], required: ["name", "usable", "reason"], additional: true), "Each runtime probed."),
                 "cpu": measurement,
                 "gpu": measurement,
+                "startup_benchmark": Schema.array(Schema.object([
+                    "backend": Schema.string("cpu, hip or cuda."),
+                    "sentences_per_second": Schema.number("Throughput on the startup batch (64 texts of 128 word pieces)."),
+                    "max_abs_difference": Schema.number("Largest difference of a vector component from the CPU's."),
+                    "min_cosine": Schema.number("Smallest cosine similarity with the CPU's vectors."),
+                    "correct": Schema.boolean("Whether its vectors agree with the CPU's (cosine ≥ 0.9999)."),
+                    "note": Schema.string("Why it was not chosen."),
+                ], required: ["backend", "correct"], additional: true), "The startup benchmark, the CPU first."),
                 "speedup": Schema.number("GPU over CPU throughput."),
+                "kernel_cache": Schema.string("How the GPU kernels were obtained: compiled now or from the cache."),
+                "error": Schema.string("Why a GPU asked for (MCP_RAG_DEVICE) cannot serve, or why a serving GPU stopped."),
                 "detail": Schema.string("A summary in words."),
             ], required: ["selected_backend", "gpu_available", "runtimes", "detail"], additional: true))
     }

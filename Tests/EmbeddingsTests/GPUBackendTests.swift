@@ -1,0 +1,52 @@
+import Foundation
+import GPURuntime
+import Testing
+
+@testable import Embeddings
+
+/// The GPU encoder's orchestration on ``HostComputeDevice``: the same passes, shapes and kernel
+/// launches a GPU runs, re-enacted on the CPU, must give the CPU encoder's vectors.
+@Suite struct GPUBackendTests {
+    @Test func theKernelSignaturesParseAndEveryEntryPointHasOne() {
+        let signatures = HostComputeDevice.parseSignatures(EncoderKernels.source)
+        #expect(Set(signatures.keys) == Set(EncoderKernels.functionNames))
+        #expect(signatures["rag_add_bias"] == ["pointer", "pointer", "int32", "int64"])
+        #expect(!signatures.values.joined().contains { $0.hasPrefix("unknown") })
+    }
+
+    @Test func theGoldenTextsMatchTheCPUEncoderAcrossPaddedPasses() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 2)
+        let cases = Array(try goldenCases().prefix(24))
+        let sequences = cases.map(\.inputIDs)
+        let device = HostComputeDevice()
+        // Small passes, so the batch is cut several times and each pass pads to its longest.
+        let gpu = try GPUBackend(weights: embedder.weights, device: device, maxTokensPerPass: 300)
+        let vectors = try gpu.embed(tokenized: sequences)
+        let reference = try embedder.embedBlocking(tokenized: sequences)
+        for (index, (vector, expected)) in zip(vectors, reference).enumerated() {
+            #expect(cosine(vector, expected) >= 0.99999, "case \(index): cosine \(cosine(vector, expected))")
+            #expect(maxAbsDifference(vector, expected) <= 1e-4, "case \(index)")
+            #expect(cosine(vector, cases[index].embedding) >= 0.99999, "case \(index) against sentence-transformers")
+        }
+        #expect(device.launches.withLock { $0["rag_attention"] ?? 0 } >= 6 * 2, "more than one pass ran")
+    }
+
+    @Test func badInputIsRefusedBeforeAnyWork() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 1)
+        let device = HostComputeDevice()
+        let gpu = try GPUBackend(weights: embedder.weights, device: device)
+        #expect(throws: EmbeddingInputError.self) { try gpu.embed(tokenized: [[101, 102], []]) }
+        #expect(device.launches.withLock { $0.isEmpty })
+    }
+
+    @Test func theBackendFreesWhatItAllocated() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 1)
+        let device = HostComputeDevice()
+        do {
+            let gpu = try GPUBackend(weights: embedder.weights, device: device)
+            _ = try gpu.embed(tokenized: [[101, 7592, 102]])
+            #expect(device.liveAllocations > 0)
+        }
+        #expect(device.liveAllocations == 0)
+    }
+}
