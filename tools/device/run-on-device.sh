@@ -21,6 +21,12 @@ PY
 export MCP_RAG_GPU_LIBRARY_PATH=${MCP_RAG_GPU_LIBRARY_PATH:-$gpu_libraries}
 export XDG_CACHE_HOME=$out/cache
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
+# The bundle leaves out what images that run PyTorch carry; if this one lacks any, say which.
+if ldd ./mcp-rag | grep "not found" > "$out/missing-libraries.txt"; then
+    echo "run-on-device: libraries missing on this machine:" >&2
+    cat "$out/missing-libraries.txt" >&2
+    exit 1
+fi
 ./mcp-rag --version > "$out/version.txt" 2>&1
 MCP_RAG_MODEL_DIR=$PWD/model ./mcp-rag selftest --json > "$out/selftest.json" 2> "$out/selftest.log"
 python3 compare.py "$PWD" "$out" 2> "$out/compare.log"
