@@ -70,11 +70,37 @@ public final class SentenceEmbedder: Sendable {
     /// The same as ``embed(_:)`` but on the calling thread, for command-line tools and benchmarks
     /// that own their thread.
     public func embedBlocking(_ texts: [String]) throws -> [[Float]] {
-        try backend.embed(tokenized: texts.map(tokenize))
+        try backend.embed(tokenized: tokenizeAll(texts))
+    }
+
+    /// Texts in a batch this large or larger are tokenised on several threads.
+    static let parallelTokenizationThreshold = 32
+
+    /// Token ids for every text, in order: on several threads for a large batch, so a fast backend
+    /// (a GPU embeds a batch in milliseconds) does not wait for one core to tokenise it.
+    public func tokenizeAll(_ texts: [String]) -> [[Int32]] {
+        guard texts.count >= Self.parallelTokenizationThreshold else { return texts.map(tokenize) }
+        let parts = min(ProcessInfo.processInfo.activeProcessorCount, texts.count / (Self.parallelTokenizationThreshold / 2))
+        let results = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: texts.count)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }  // runs after the deinitialize below
+        let base = UncheckedSendable(results)
+        DispatchQueue.concurrentPerform(iterations: max(parts, 1)) { part in
+            let range = partRange(part, of: max(parts, 1), count: texts.count, alignment: 1)
+            for index in range { base.value[index] = tokenize(texts[index]) }
+        }
+        defer { results.deinitialize() }
+        return Array(results)
     }
 
     /// Vectors for sequences that are already tokenised (for benchmarks that time the model alone).
     public func embedBlocking(tokenized sequences: [[Int32]]) throws -> [[Float]] {
         try backend.embed(tokenized: sequences)
     }
+}
+
+/// A value handed to concurrent workers that each touch a disjoint part of it.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

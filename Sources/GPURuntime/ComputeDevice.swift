@@ -26,6 +26,9 @@ public protocol ComputeDevice: AnyObject, Sendable {
     func launch(_ kernel: String, grid: (x: Int, y: Int, z: Int), sharedBytes: Int, _ arguments: [KernelArgument]) throws(GPUCallError)
     /// C = alpha · op(A) · op(B) + beta · C, column-major, optionally `batch` times with strides.
     func gemm(_ shape: GEMMShape, a: UInt64, b: UInt64, c: UInt64) throws(GPUCallError)
+    /// The same with A and B in IEEE half precision and C in single, accumulated in single
+    /// precision (the fp16 mode); `batch` must be 1.
+    func gemmHalf(_ shape: GEMMShape, a: UInt64, b: UInt64, c: UInt64) throws(GPUCallError)
     /// Bytes free and in all on the device.
     func memory() throws(GPUCallError) -> (free: Int, total: Int)
 }

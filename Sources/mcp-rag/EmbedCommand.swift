@@ -67,7 +67,7 @@ struct EmbedCommand: ParsableCommand {
 
     private func write(_ lines: [Result<String, CLIError>], embedder: SentenceEmbedder, to output: OutputBuffer) throws {
         let texts = lines.compactMap { try? $0.get() }
-        let ids = texts.map(embedder.tokenize)
+        let ids = embedder.tokenizeAll(texts)
         let vectors = try embedder.embedBlocking(tokenized: ids)
         var next = 0
         for line in lines {

@@ -124,3 +124,13 @@ private struct DeviceLost: Error, CustomStringConvertible {
         #expect(backend.name == "cuda")
     }
 }
+
+@Suite struct ParallelTokenizationTests {
+    @Test func aLargeBatchTokenisedOnSeveralThreadsGivesTheSameIdsInOrder() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 1)
+        let texts = try goldenCases().map(\.text) + (0..<57).map { "text number \($0) about café naïve résumé \(String(repeating: "x", count: $0))" }
+        #expect(texts.count >= SentenceEmbedder.parallelTokenizationThreshold * 2)
+        #expect(embedder.tokenizeAll(texts) == texts.map(embedder.tokenize))
+        #expect(embedder.tokenizeAll(Array(texts.prefix(3))) == texts.prefix(3).map(embedder.tokenize))
+    }
+}

@@ -31,6 +31,20 @@ import Testing
         #expect(device.launches.withLock { $0["rag_attention"] ?? 0 } >= 6 * 2, "more than one pass ran")
     }
 
+    @Test func theFP16ModeStaysWithinTheGateOfTheCPUsVectors() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 2)
+        let sequences = try goldenCases().prefix(24).map(\.inputIDs)
+        let device = HostComputeDevice()
+        let gpu = try GPUBackend(weights: embedder.weights, device: device, precision: .fp16, maxTokensPerPass: 600)
+        #expect(gpu.name == "cuda-fp16")
+        let vectors = try gpu.embed(tokenized: sequences)
+        let reference = try embedder.embedBlocking(tokenized: sequences)
+        let cosines = zip(vectors, reference).map { cosine($0, $1) }
+        #expect(cosines.min()! >= BackendSelector.minimumCosine, "fp16 cosines \(cosines.min()!)")
+        #expect(zip(vectors, reference).contains { maxAbsDifference($0, $1) > 1e-5 }, "half precision must actually have been used")
+        #expect(device.launches.withLock { $0["rag_to_half"] ?? 0 } > 0)
+    }
+
     @Test func badInputIsRefusedBeforeAnyWork() throws {
         let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 1)
         let device = HostComputeDevice()

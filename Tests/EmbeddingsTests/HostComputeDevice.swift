@@ -57,6 +57,20 @@ final class HostComputeDevice: ComputeDevice, @unchecked Sendable {
         }
     }
 
+    func gemmHalf(_ s: GEMMShape, a: UInt64, b: UInt64, c: UInt64) throws(GPUCallError) {
+        guard s.batch == 1 else { throw failure("gemmHalf takes no batch") }
+        // Half inputs widened to single, as the tensor cores do before accumulating in single.
+        func widened(_ address: UInt64, _ count: Int) -> [Float] {
+            let bits = raw(address).assumingMemoryBound(to: UInt16.self)
+            return (0..<count).map { Float(Float16(bitPattern: bits[$0])) }
+        }
+        let left = widened(a, (s.transposeA ? s.m : s.k) * s.lda)
+        let right = widened(b, (s.transposeB ? s.k : s.n) * s.ldb)
+        cblas_sgemm(CblasColMajor, s.transposeA ? CblasTrans : CblasNoTrans, s.transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(s.m), Int32(s.n), Int32(s.k), s.alpha, left, Int32(s.lda), right, Int32(s.ldb), s.beta,
+                    floats(c), Int32(s.ldc))
+    }
+
     func launch(_ kernel: String, grid: (x: Int, y: Int, z: Int), sharedBytes: Int, _ arguments: [KernelArgument]) throws(GPUCallError) {
         guard let kinds = signatures[kernel] else { throw failure("no kernel named \(kernel) in the source") }
         guard kinds == arguments.map(Self.kind) else {
@@ -105,6 +119,12 @@ final class HostComputeDevice: ComputeDevice, @unchecked Sendable {
                 let v = x[index] + bias[index % width]
                 x[index] = kernel == "rag_add_bias" ? v : 0.5 * v * (1 + erff(v * 0.70710678118654752))
             }
+        case "rag_to_half":
+            let (x, count) = (p(0), int(2))
+            guard case .pointer(let target) = arguments[1] else { fatalError() }
+            try requireThreads(count, grid)
+            let half = raw(target).assumingMemoryBound(to: UInt16.self)
+            for index in 0..<count { half[index] = Float16(x[index]).bitPattern }
         case "rag_bias_residual_layernorm":
             let (x, bias, residual, gamma, beta, epsilon, width) = (p(0), p(1), p(2), p(3), p(4), float(5), int(6))
             for r in 0..<grid.x {
@@ -194,6 +214,7 @@ final class HostComputeDevice: ComputeDevice, @unchecked Sendable {
             let parameters = part[part.index(after: open)..<close].split(separator: ",").map { parameter -> String in
                 let text = parameter.trimmingCharacters(in: .whitespacesAndNewlines)
                 if text.contains("*") { return "pointer" }
+                if text.hasPrefix("unsigned short") { return "unknown: \(text)" }
                 if text.hasPrefix("long") { return "int64" }
                 if text.hasPrefix("int") { return "int32" }
                 if text.hasPrefix("float") { return "float" }

@@ -8,9 +8,11 @@ import GPURuntime
 /// A batch is sorted by length and cut into passes of at most `maxTokensPerPass` padded tokens;
 /// sequences of like length share a pass, so little work goes to padding.
 public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
-    public var name: String { device.runtime.rawValue }
+    /// "cuda" or "hip", with "-fp16" in the fp16 mode.
+    public var name: String { device.runtime.rawValue + (precision == .fp16 ? "-fp16" : "") }
     public let device: any ComputeDevice
     public let configuration: ModelConfiguration
+    public let precision: GPUPrecision
     /// The most padded tokens (sequences × longest) one pass holds.
     public let maxTokensPerPass: Int
     private let model: DeviceModel
@@ -21,7 +23,8 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
     ///
     /// - Throws: ``GPUBackendError`` for a model the kernels do not cover (CLS pooling, vectors not
     ///   normalised, rows wider than ``EncoderKernels/maxWidth``), or the device's error.
-    public init(weights: BertWeights, device: any ComputeDevice, maxTokensPerPass: Int = 16_384) throws {
+    public init(weights: BertWeights, device: any ComputeDevice, precision: GPUPrecision = .fp32,
+                maxTokensPerPass: Int = 16_384) throws {
         let c = weights.configuration
         guard c.pooling == .mean, c.normalize else {
             throw GPUBackendError("the GPU kernels pool by mean and normalise; this model wants \(c.pooling) pooling"
@@ -32,8 +35,9 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         }
         self.device = device
         self.configuration = c
+        self.precision = precision
         self.maxTokensPerPass = max(maxTokensPerPass, c.maxSequenceLength)
-        model = try DeviceModel(weights: weights, device: device)
+        model = try DeviceModel(weights: weights, device: device, halfWeights: precision == .fp16)
         scratch = DeviceScratch(device: device)
     }
 
@@ -61,7 +65,7 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         let c = configuration
         let h = c.hiddenSize, batch = sequences.count, rows = batch * length
         let headDim = h / c.headCount
-        try scratch.reserve(rows: rows, batch: batch, hidden: h, intermediate: c.intermediateSize)
+        try scratch.reserve(rows: rows, batch: batch, hidden: h, intermediate: c.intermediateSize, half: precision == .fp16)
         var ids = [Int32](repeating: 0, count: rows)
         for (index, sequence) in sequences.enumerated() {
             for (position, id) in sequence.enumerated() { ids[index * length + position] = id }
@@ -72,6 +76,17 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         let L = Int32(length), width = Int32(h), epsilon = c.layerNormEpsilon
         let threads = EncoderKernels.blockThreads
         func elementwise(_ count: Int) -> (x: Int, y: Int, z: Int) { ((count + threads - 1) / threads, 1, 1) }
+        /// output = input · weightᵀ; in the fp16 mode through a half copy of the input.
+        func linear(_ weight: DeviceModel.Matrix, _ input: UInt64, inputs: Int, outputs: Int, into output: UInt64) throws {
+            let shape = GEMMShape.linear(rows: rows, inputs: inputs, outputs: outputs)
+            guard precision == .fp16, let half = weight.half else {
+                return try device.gemm(shape, a: weight.single, b: input, c: output)
+            }
+            try device.launch("rag_to_half", grid: elementwise(rows * inputs), sharedBytes: 0, [
+                .pointer(input), .pointer(scratch.half), .int64(Int64(rows * inputs)),
+            ])
+            try device.gemmHalf(shape, a: half, b: scratch.half, c: output)
+        }
 
         try device.launch("rag_embed_layernorm", grid: (length, batch, 1), sharedBytes: 0, [
             .pointer(scratch.ids), .pointer(scratch.lengths), .int32(L), .pointer(model.word), .pointer(model.position),
@@ -79,7 +94,7 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
             .pointer(scratch.hidden),
         ])
         for layer in model.layers {
-            try device.gemm(.linear(rows: rows, inputs: h, outputs: 3 * h), a: layer.qkvWeight, b: scratch.hidden, c: scratch.qkv)
+            try linear(layer.qkvWeight, scratch.hidden, inputs: h, outputs: 3 * h, into: scratch.qkv)
             try device.launch("rag_add_bias", grid: elementwise(rows * 3 * h), sharedBytes: 0, [
                 .pointer(scratch.qkv), .pointer(layer.qkvBias), .int32(Int32(3 * h)), .int64(Int64(rows * 3 * h)),
             ])
@@ -87,20 +102,17 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
                 .pointer(scratch.qkv), .pointer(scratch.lengths), .int32(L), .int32(Int32(c.headCount)), .int32(Int32(headDim)),
                 .float(1 / Float(headDim).squareRoot()), .pointer(scratch.context),
             ])
-            try device.gemm(.linear(rows: rows, inputs: h, outputs: h), a: layer.attentionOutputWeight, b: scratch.context,
-                            c: scratch.projected)
+            try linear(layer.attentionOutputWeight, scratch.context, inputs: h, outputs: h, into: scratch.projected)
             try device.launch("rag_bias_residual_layernorm", grid: (rows, 1, 1), sharedBytes: 0, [
                 .pointer(scratch.projected), .pointer(layer.attentionOutputBias), .pointer(scratch.hidden),
                 .pointer(layer.attentionNormWeight), .pointer(layer.attentionNormBias), .float(epsilon), .int32(width),
             ])
-            try device.gemm(.linear(rows: rows, inputs: h, outputs: c.intermediateSize), a: layer.intermediateWeight,
-                            b: scratch.hidden, c: scratch.intermediate)
+            try linear(layer.intermediateWeight, scratch.hidden, inputs: h, outputs: c.intermediateSize, into: scratch.intermediate)
             try device.launch("rag_bias_gelu", grid: elementwise(rows * c.intermediateSize), sharedBytes: 0, [
                 .pointer(scratch.intermediate), .pointer(layer.intermediateBias), .int32(Int32(c.intermediateSize)),
                 .int64(Int64(rows * c.intermediateSize)),
             ])
-            try device.gemm(.linear(rows: rows, inputs: c.intermediateSize, outputs: h), a: layer.outputWeight,
-                            b: scratch.intermediate, c: scratch.projected)
+            try linear(layer.outputWeight, scratch.intermediate, inputs: c.intermediateSize, outputs: h, into: scratch.projected)
             try device.launch("rag_bias_residual_layernorm", grid: (rows, 1, 1), sharedBytes: 0, [
                 .pointer(scratch.projected), .pointer(layer.outputBias), .pointer(scratch.hidden),
                 .pointer(layer.outputNormWeight), .pointer(layer.outputNormBias), .float(epsilon), .int32(width),
@@ -121,14 +133,30 @@ public struct GPUBackendError: Error, Sendable, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// How the GPU encoder's matrix products run.
+public enum GPUPrecision: String, Sendable, CaseIterable {
+    /// Single precision throughout: the CPU's vectors to float rounding.
+    case fp32
+    /// Weights and matrix-product inputs in IEEE half precision, accumulated in single precision
+    /// (tensor cores); everything else in single. Serves only if its vectors stay within
+    /// cosine 0.9999 of the CPU's.
+    case fp16
+}
+
 /// The weights in device memory, freed with it.
 private final class DeviceModel {
+    /// A weight matrix: single precision, and a half copy in the fp16 mode.
+    struct Matrix {
+        var single: UInt64
+        var half: UInt64?
+    }
+
     struct Layer {
-        var qkvWeight: UInt64, qkvBias: UInt64
-        var attentionOutputWeight: UInt64, attentionOutputBias: UInt64
+        var qkvWeight: Matrix, qkvBias: UInt64
+        var attentionOutputWeight: Matrix, attentionOutputBias: UInt64
         var attentionNormWeight: UInt64, attentionNormBias: UInt64
-        var intermediateWeight: UInt64, intermediateBias: UInt64
-        var outputWeight: UInt64, outputBias: UInt64
+        var intermediateWeight: Matrix, intermediateBias: UInt64
+        var outputWeight: Matrix, outputBias: UInt64
         var outputNormWeight: UInt64, outputNormBias: UInt64
     }
 
@@ -137,8 +165,11 @@ private final class DeviceModel {
     var word: UInt64 = 0, position: UInt64 = 0, tokenType: UInt64 = 0, normWeight: UInt64 = 0, normBias: UInt64 = 0
     var layers: [Layer] = []
 
-    init(weights: BertWeights, device: any ComputeDevice) throws {
+    init(weights: BertWeights, device: any ComputeDevice, halfWeights: Bool) throws {
         self.device = device
+        func matrix(_ tensor: FloatTensor) throws -> Matrix {
+            Matrix(single: try upload(tensor), half: halfWeights ? try uploadHalf(tensor) : nil)
+        }
         word = try upload(weights.wordEmbeddings)
         position = try upload(weights.positionEmbeddings)
         tokenType = try upload(weights.tokenTypeEmbeddings)
@@ -146,12 +177,12 @@ private final class DeviceModel {
         normBias = try upload(weights.embeddingNormBias)
         for layer in weights.layers {
             layers.append(Layer(
-                qkvWeight: try upload(layer.qkvWeight), qkvBias: try upload(layer.qkvBias),
-                attentionOutputWeight: try upload(layer.attentionOutputWeight),
+                qkvWeight: try matrix(layer.qkvWeight), qkvBias: try upload(layer.qkvBias),
+                attentionOutputWeight: try matrix(layer.attentionOutputWeight),
                 attentionOutputBias: try upload(layer.attentionOutputBias),
                 attentionNormWeight: try upload(layer.attentionNormWeight), attentionNormBias: try upload(layer.attentionNormBias),
-                intermediateWeight: try upload(layer.intermediateWeight), intermediateBias: try upload(layer.intermediateBias),
-                outputWeight: try upload(layer.outputWeight), outputBias: try upload(layer.outputBias),
+                intermediateWeight: try matrix(layer.intermediateWeight), intermediateBias: try upload(layer.intermediateBias),
+                outputWeight: try matrix(layer.outputWeight), outputBias: try upload(layer.outputBias),
                 outputNormWeight: try upload(layer.outputNormWeight), outputNormBias: try upload(layer.outputNormBias)))
         }
     }
@@ -164,6 +195,15 @@ private final class DeviceModel {
         try device.upload(UnsafeRawBufferPointer(start: tensor.pointer, count: tensor.count * 4), to: address)
         return address
     }
+
+    /// `tensor` rounded to half precision (to nearest even, as the device's conversion does).
+    private func uploadHalf(_ tensor: FloatTensor) throws -> UInt64 {
+        let bits = (0..<tensor.count).map { Float16(tensor.pointer[$0]).bitPattern }
+        let address = try device.allocate(bytes: tensor.count * 2)
+        allocations.append(address)
+        try bits.withUnsafeBytes { try device.upload($0, to: address) }
+        return address
+    }
 }
 
 /// Activations for one pass, grown on demand and kept: allocating per pass would cost more than a
@@ -173,6 +213,9 @@ private struct DeviceScratch {
     private(set) var rows = 0, batch = 0
     var ids: UInt64 = 0, lengths: UInt64 = 0, hidden: UInt64 = 0, qkv: UInt64 = 0, context: UInt64 = 0
     var projected: UInt64 = 0, intermediate: UInt64 = 0, pooled: UInt64 = 0
+    /// Half copies of a matrix product's input (the widest, the intermediate rows), in the fp16 mode.
+    var half: UInt64 = 0
+    private var halfReserved = false
     private var owner = Owner()
 
     init(device: any ComputeDevice) {
@@ -185,8 +228,8 @@ private struct DeviceScratch {
         deinit { release() }
     }
 
-    mutating func reserve(rows needed: Int, batch neededBatch: Int, hidden h: Int, intermediate width: Int) throws {
-        guard needed > rows || neededBatch > batch else { return }
+    mutating func reserve(rows needed: Int, batch neededBatch: Int, hidden h: Int, intermediate width: Int, half wantsHalf: Bool) throws {
+        guard needed > rows || neededBatch > batch || (wantsHalf && !halfReserved) else { return }
         let device = self.device
         owner.release()
         owner.release = {}
@@ -206,14 +249,17 @@ private struct DeviceScratch {
             projected = try take(newRows * h * 4)
             intermediate = try take(newRows * width * 4)
             pooled = try take(newBatch * h * 4)
+            half = wantsHalf ? try take(newRows * max(width, h) * 2) : 0
         } catch {
             taken.forEach(device.release)
             rows = 0
             batch = 0
+            halfReserved = false
             throw error
         }
         owner.release = { taken.forEach(device.release) }
         rows = newRows
         batch = newBatch
+        halfReserved = wantsHalf
     }
 }

@@ -19,8 +19,13 @@ public struct CUBLASAPI: @unchecked Sendable {
         OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UInt64, Int32, Int64, UInt64, Int32, Int64,
         UnsafePointer<Float>, UInt64, Int32, Int64, Int32) -> Int32
 
+    /// (handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo)
+    let cublasGemmEx: @convention(c) (
+        OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32, UInt64, Int32, Int32,
+        UnsafeRawPointer, UInt64, Int32, Int32, Int32, Int32) -> Int32
+
     static let symbols = ["cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2", "cublasGetVersion_v2",
-                          "cublasSgemm_v2", "cublasSgemmStridedBatched"]
+                          "cublasSgemm_v2", "cublasSgemmStridedBatched", "cublasGemmEx"]
 
     /// The library names tried, newest first.
     public static let libraryNames = ["libcublas.so.13", "libcublas.so.12", "libcublas.so"]
@@ -28,6 +33,10 @@ public struct CUBLASAPI: @unchecked Sendable {
     // cublas_api.h's values.
     static let operationNone: Int32 = 0
     static let operationTranspose: Int32 = 1
+    static let typeFloat: Int32 = 0        // CUDA_R_32F
+    static let typeHalf: Int32 = 2         // CUDA_R_16F
+    static let computeFloat: Int32 = 68    // CUBLAS_COMPUTE_32F
+    static let algorithmDefault: Int32 = -1  // CUBLAS_GEMM_DEFAULT
 
     public init(library: DynamicLibrary) throws(LibraryLoadError) {
         try library.require(Self.symbols)
@@ -38,6 +47,7 @@ public struct CUBLASAPI: @unchecked Sendable {
         cublasGetVersion = try library.function("cublasGetVersion_v2")
         cublasSgemm = try library.function("cublasSgemm_v2")
         cublasSgemmStridedBatched = try library.function("cublasSgemmStridedBatched")
+        cublasGemmEx = try library.function("cublasGemmEx")
     }
 
     func check(_ status: Int32, _ call: String) throws(GPUCallError) {

@@ -131,6 +131,17 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         }
     }
 
+    public func gemmHalf(_ shape: GEMMShape, a: UInt64, b: UInt64, c: UInt64) throws(GPUCallError) {
+        try makeCurrent()
+        var alpha = shape.alpha, beta = shape.beta
+        let opA = shape.transposeA ? CUBLASAPI.operationTranspose : CUBLASAPI.operationNone
+        let opB = shape.transposeB ? CUBLASAPI.operationTranspose : CUBLASAPI.operationNone
+        try blas.check(blas.cublasGemmEx(
+            handle, opA, opB, Int32(shape.m), Int32(shape.n), Int32(shape.k), &alpha, a, CUBLASAPI.typeHalf, Int32(shape.lda),
+            b, CUBLASAPI.typeHalf, Int32(shape.ldb), &beta, c, CUBLASAPI.typeFloat, Int32(shape.ldc), CUBLASAPI.computeFloat,
+            CUBLASAPI.algorithmDefault), "cublasGemmEx")
+    }
+
     public func memory() throws(GPUCallError) -> (free: Int, total: Int) {
         try makeCurrent()
         var free = 0, total = 0

@@ -17,13 +17,23 @@ public struct HIPBLASAPI: @unchecked Sendable {
         OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UInt64, Int32, Int64, UInt64, Int32, Int64,
         UnsafePointer<Float>, UInt64, Int32, Int64, Int32) -> Int32
 
-    static let symbols = ["hipblasCreate", "hipblasDestroy", "hipblasSetStream", "hipblasSgemm", "hipblasSgemmStridedBatched"]
+    /// (handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo),
+    /// and the type codes the symbol found takes: hipBLAS 2.x's `hipblasGemmEx_v2` and 3.x's
+    /// `hipblasGemmEx` take hipDataType and hipblasComputeType_t; 1.x's `hipblasGemmEx` the older
+    /// hipblasDatatype_t for all four.
+    let hipblasGemmEx: (function: @convention(c) (
+        OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32, UInt64, Int32, Int32,
+        UnsafeRawPointer, UInt64, Int32, Int32, Int32, Int32) -> Int32, half: Int32, float: Int32, compute: Int32)
+
+    static let symbols = ["hipblasCreate", "hipblasDestroy", "hipblasSetStream", "hipblasSgemm", "hipblasSgemmStridedBatched",
+                          "hipblasGemmEx"]
 
     /// The library names tried, newest first.
     public static let libraryNames = ["libhipblas.so.3", "libhipblas.so.2", "libhipblas.so.1", "libhipblas.so.0", "libhipblas.so"]
 
     static let operationNone: Int32 = 111
     static let operationTranspose: Int32 = 112
+    static let algorithmDefault: Int32 = 160  // HIPBLAS_GEMM_DEFAULT
 
     public init(library: DynamicLibrary) throws(LibraryLoadError) {
         try library.require(Self.symbols)
@@ -33,6 +43,16 @@ public struct HIPBLASAPI: @unchecked Sendable {
         hipblasSetStream = try library.function("hipblasSetStream")
         hipblasSgemm = try library.function("hipblasSgemm")
         hipblasSgemmStridedBatched = try library.function("hipblasSgemmStridedBatched")
+        let soname = (library.path as NSString).lastPathComponent
+        if let versioned: @convention(c) (
+            OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32, UInt64, Int32, Int32,
+            UnsafeRawPointer, UInt64, Int32, Int32, Int32, Int32) -> Int32 = library.optionalFunction("hipblasGemmEx_v2") {
+            hipblasGemmEx = (versioned, 2, 0, 2)  // HIP_R_16F, HIP_R_32F, HIPBLAS_COMPUTE_32F
+        } else if soname.hasPrefix("libhipblas.so.0") || soname.hasPrefix("libhipblas.so.1") {
+            hipblasGemmEx = (try library.function("hipblasGemmEx"), 150, 151, 151)  // HIPBLAS_R_16F, HIPBLAS_R_32F
+        } else {
+            hipblasGemmEx = (try library.function("hipblasGemmEx"), 2, 0, 2)
+        }
     }
 
     func check(_ status: Int32, _ call: String) throws(GPUCallError) {

@@ -117,6 +117,18 @@ public final class HIPDevice: ComputeDevice, @unchecked Sendable {
         }
     }
 
+    public func gemmHalf(_ shape: GEMMShape, a: UInt64, b: UInt64, c: UInt64) throws(GPUCallError) {
+        try select()
+        var alpha = shape.alpha, beta = shape.beta
+        let opA = shape.transposeA ? HIPBLASAPI.operationTranspose : HIPBLASAPI.operationNone
+        let opB = shape.transposeB ? HIPBLASAPI.operationTranspose : HIPBLASAPI.operationNone
+        let gemmEx = blas.hipblasGemmEx
+        try blas.check(gemmEx.function(
+            handle, opA, opB, Int32(shape.m), Int32(shape.n), Int32(shape.k), &alpha, a, gemmEx.half, Int32(shape.lda),
+            b, gemmEx.half, Int32(shape.ldb), &beta, c, gemmEx.float, Int32(shape.ldc), gemmEx.compute,
+            HIPBLASAPI.algorithmDefault), "hipblasGemmEx")
+    }
+
     public func memory() throws(GPUCallError) -> (free: Int, total: Int) {
         try select()
         var free = 0, total = 0

@@ -14,7 +14,7 @@ public enum EncoderKernels {
 
     /// The kernels' entry points, as `cuModuleGetFunction` / `hipModuleGetFunction` name them.
     public static let functionNames = [
-        "rag_embed_layernorm", "rag_add_bias", "rag_bias_gelu", "rag_bias_residual_layernorm", "rag_attention", "rag_mean_pool_normalize",
+        "rag_embed_layernorm", "rag_add_bias", "rag_to_half", "rag_bias_gelu", "rag_bias_residual_layernorm", "rag_attention", "rag_mean_pool_normalize",
     ]
 
     /// The source. `LayerNorm` and pooling keep the CPU encoder's order of operations (mean, then
@@ -92,6 +92,23 @@ public enum EncoderKernels {
     extern "C" __global__ void rag_add_bias(float* x, const float* bias, int width, long count) {
         const long index = (long)blockIdx.x * RAG_THREADS + threadIdx.x;
         if (index < count) x[index] += bias[index % width];
+    }
+
+    // half[i] = x[i] rounded to IEEE binary16 (to nearest even), as the bits `unsigned short` holds:
+    // the fp16 mode's matrix-product inputs. No header declares a half type for both compilers, so
+    // CUDA converts with PTX's cvt and HIP with its native _Float16.
+    extern "C" __global__ void rag_to_half(const float* x, unsigned short* half, long count) {
+        const long index = (long)blockIdx.x * RAG_THREADS + threadIdx.x;
+        if (index >= count) return;
+    #ifdef RAG_DEVICE_HIP
+        union { _Float16 value; unsigned short bits; } converted;
+        converted.value = (_Float16)x[index];
+        half[index] = converted.bits;
+    #else
+        unsigned short bits;
+        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(x[index]));
+        half[index] = bits;
+    #endif
     }
 
     // x[r, c] = gelu(x[r, c] + bias[c]) for `count` values in rows of `width`: the erf GELU BERT uses.

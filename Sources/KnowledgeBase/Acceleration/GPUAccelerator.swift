@@ -73,7 +73,11 @@ public final class GPUAccelerator: Sendable {
             if let loaded = outcome.loaded {
                 do {
                     let device = try loaded.open(builder: KernelBuilder(cache: kernelCache))
-                    candidates.append((try GPUBackend(weights: embedder.weights, device: device), device.kernelBuild))
+                    // Both modes run the startup batch; fp16 serves only if it is faster and agrees.
+                    for precision in GPUPrecision.allCases {
+                        candidates.append((try GPUBackend(weights: embedder.weights, device: device, precision: precision),
+                                           device.kernelBuild))
+                    }
                 } catch {
                     runtime.usable = false
                     runtime.reason = "found \(loaded.device.summary), but it could not be set up: \(error)"
@@ -102,14 +106,15 @@ public final class GPUAccelerator: Sendable {
         var reason = choice.reason
         var error: String?
         if let required, chosen == nil {
-            // Asked for by name: served when correct, even if the CPU was faster.
-            let trial = choice.trials.first { $0.backend == required.rawValue }
-            if let trial, trial.correct {
-                chosen = candidates.first
-                reason = "\(required.rawValue) serves, as \(DevicePreference.environmentVariable) asks (\(trial.note ?? "chosen"))"
+            // Asked for by name: its fastest correct mode serves, even if the CPU was faster.
+            let own = choice.trials.filter { $0.backend.hasPrefix(required.rawValue) }
+            let best = own.filter(\.correct).max { ($0.sentencesPerSecond ?? 0) < ($1.sentencesPerSecond ?? 0) }
+            if let best {
+                chosen = candidates.first { $0.backend.name == best.backend }
+                reason = "\(best.backend) serves, as \(DevicePreference.environmentVariable) asks (\(best.note ?? "chosen"))"
             } else {
                 let message = "\(DevicePreference.environmentVariable)=\(required.rawValue), but \(required.displayName) cannot serve: "
-                    + (trial?.note ?? "its startup benchmark did not run") + "; embeddings run on the CPU"
+                    + (own.compactMap(\.note).first ?? "its startup benchmark did not run") + "; embeddings run on the CPU"
                 error = message
                 reason = message
             }

@@ -74,6 +74,7 @@ EXPORT int cublasSetStream_v2(void) { return 1; }
 EXPORT int cublasGetVersion_v2(void) { return 1; }
 EXPORT int cublasSgemm_v2(void) { return 1; }
 EXPORT int cublasSgemmStridedBatched(void) { return 1; }
+EXPORT int cublasGemmEx(void) { return 1; }
 #endif
 
 #ifdef FAKE_HIP
@@ -129,4 +130,5 @@ EXPORT int hipblasDestroy(void) { return 1; }
 EXPORT int hipblasSetStream(void) { return 1; }
 EXPORT int hipblasSgemm(void) { return 1; }
 EXPORT int hipblasSgemmStridedBatched(void) { return 1; }
+EXPORT int hipblasGemmEx(void) { return 1; }
 #endif
