@@ -1,6 +1,7 @@
 import Foundation
 
-/// A shared library opened with `dlopen` and the C functions looked up in it.
+/// A shared library opened with `dlopen` and the C functions looked up in it; it stays loaded for
+/// the life of the process.
 ///
 /// mcp-rag links nothing GPU-related at build time: the same binary runs where no GPU runtime is
 /// installed, and finds ROCm or CUDA where one is. Every failure to open or resolve becomes a
@@ -15,7 +16,10 @@ public final class DynamicLibrary: @unchecked Sendable {
         self.handle = handle
     }
 
-    deinit { dlclose(handle) }
+    // No dlclose, ever: GPU runtimes start threads and register exit handlers when first called
+    // (ROCm's HIP runtime does, even when it then finds no GPU), and unloading one under them
+    // corrupts the heap, seen as "malloc(): unaligned fastbin chunk" at exit. A library opened
+    // once stays for the life of the process, as the runtimes' own loaders do.
 
     /// Opens the first of `names` that loads, looking in `search`'s folders before the system's.
     ///

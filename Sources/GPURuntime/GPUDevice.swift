@@ -25,6 +25,8 @@ public struct GPUDeviceInfo: Sendable, Codable, Equatable {
     public var driverVersion: String
     /// The runtime compiler's version, e.g. "13.0" (NVRTC); nil where it does not say (hiprtc).
     public var compilerVersion: String?
+    /// The runtime libraries' version: "HIP 6.2.41134" (hipRuntimeGetVersion) or "cuBLAS 13.1.0".
+    public var runtimeVersion: String?
     /// The libraries that would be used, in the order driver, compiler, BLAS.
     public var libraries: [String]
 
@@ -47,6 +49,7 @@ public struct GPUDeviceInfo: Sendable, Codable, Equatable {
         case warpSize = "warp_size"
         case driverVersion = "driver_version"
         case compilerVersion = "compiler_version"
+        case runtimeVersion = "runtime_version"
     }
 
     /// "NVIDIA H200 (sm_90, 139.8 GiB)".

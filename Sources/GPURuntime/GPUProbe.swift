@@ -41,14 +41,22 @@ public enum GPUProbe {
     }
 
     /// Every runtime (`only` one, when given), in the order auto-selection prefers them.
-    public static func probe(search: LibrarySearch = .fromEnvironment(), only: GPURuntimeKind? = nil) -> [Outcome] {
+    ///
+    /// - Parameter amdDriverNode: see ``amdDriverNode``; nil skips the check (tests).
+    public static func probe(search: LibrarySearch = .fromEnvironment(), only: GPURuntimeKind? = nil,
+                             amdDriverNode: String? = amdDriverNode) -> [Outcome] {
         GPURuntimeKind.allCases.filter { only == nil || $0 == only }.map { kind in
             switch kind {
             case .cuda: probeCUDA(search: search)
-            case .hip: probeHIP(search: search)
+            case .hip: probeHIP(search: search, driverNode: amdDriverNode)
             }
         }
     }
+
+    /// The AMD kernel driver's device node, which every ROCm GPU needs. Without it the HIP runtime
+    /// is not even loaded: started where no GPU is, it leaves threads and exit handlers behind that
+    /// race the process's exit (seen as heap corruption when a short command ends).
+    public static let amdDriverNode = "/dev/kfd"
 
     // MARK: - CUDA
 
@@ -108,6 +116,7 @@ public enum GPUProbe {
             return unusable("found \(device.summary), but not cuBLAS: \(error)", library: path, device: device)
         }
         device.libraries = [path, compiler.library.path, blas.library.path]
+        device.runtimeVersion = blas.version.map { "cuBLAS \($0)" }
         return Outcome(runtime: Runtime(name: "cuda", library: path, usable: true, reason: "found \(device.summary)", device: device),
                        loaded: .cuda(driver: driver, compiler: compiler, blas: blas, device: device))
     }
@@ -143,9 +152,15 @@ public enum GPUProbe {
 
     // MARK: - HIP
 
-    static func probeHIP(search: LibrarySearch) -> Outcome {
+    /// - Parameter driverNode: checked before anything is loaded; nil skips the check (the tests'
+    ///   look-alike libraries need no driver).
+    static func probeHIP(search: LibrarySearch, driverNode: String?) -> Outcome {
         func unusable(_ reason: String, library: String? = nil, device: GPUDeviceInfo? = nil) -> Outcome {
             Outcome(runtime: Runtime(name: "hip", library: library, usable: false, reason: reason, device: device), loaded: nil)
+        }
+        if let driverNode, !FileManager.default.fileExists(atPath: driverNode) {
+            return unusable("no AMD GPU driver (\(driverNode) is missing: the amdgpu kernel driver is not loaded, "
+                + "or this container was not given the device)")
         }
         let runtime: HIPRuntimeAPI
         do {
@@ -208,12 +223,18 @@ public enum GPUProbe {
             throw GPUCallError(runtime: "hip", call: "hipGetDeviceProperties", code: -1,
                                message: "the device reports no gfx architecture (\"\(architecture)\")")
         }
-        // HIP's version is major * 10,000,000 + minor * 100,000 + patch.
-        return GPUDeviceInfo(
+        var runtimeVersion: Int32 = 0
+        _ = runtime.hipRuntimeGetVersion(&runtimeVersion)
+        // HIP's versions are major * 10,000,000 + minor * 100,000 + patch.
+        var info = GPUDeviceInfo(
             name: String(nulTerminated: name), architecture: architecture, memoryBytes: memory,
             computeUnits: Int(try attribute(HIPRuntimeAPI.attributeMultiprocessorCount)),
             warpSize: Int(try attribute(HIPRuntimeAPI.attributeWarpSize)),
             driverVersion: "\(version / 10_000_000).\(version / 100_000 % 100)", compilerVersion: nil,
             libraries: [runtime.library.path])
+        if runtimeVersion > 0 {
+            info.runtimeVersion = "HIP \(runtimeVersion / 10_000_000).\(runtimeVersion / 100_000 % 100).\(runtimeVersion % 100_000)"
+        }
+        return info
     }
 }

@@ -83,32 +83,34 @@ import TestSupport
     }
 
     @Test func hipReadsTheArchitectureFromTheLayoutItsRuntimeFills() throws {
-        let fakes = try FakeLibraries()
-        defer { fakes.remove() }
-        let search = LibrarySearch(directories: [fakes.folder.path])
+        // A folder per variant: a loaded library is never unloaded, so a path cannot be reused.
+        func probe(_ libraries: [(String, [String])]) throws -> GPUProbe.Runtime {
+            let fakes = try FakeLibraries()
+            defer { fakes.remove() }
+            for (name, defines) in libraries { try fakes.build(name, defines) }
+            return GPUProbe.probeHIP(search: LibrarySearch(directories: [fakes.folder.path]), driverNode: nil).runtime
+        }
         // ROCm 5: only the unversioned properties call, gcnArchName at byte 396.
-        try fakes.build("libamdhip64.so.6", "FAKE_HIP")
-        var runtime = GPUProbe.probeHIP(search: search).runtime
+        var runtime = try probe([("libamdhip64.so.6", ["FAKE_HIP"])])
         #expect(runtime.device?.architecture == "gfx1030", "\(runtime.reason)")
         #expect(runtime.device?.name == "Fake Radeon RX 7900 XTX" && runtime.device?.driverVersion == "6.2")
         #expect(runtime.reason.contains("but not hiprtc"), "\(runtime.reason)")
         // ROCm 6: the R0600 call wins, gcnArchName at byte 1160, its feature suffix dropped.
-        try fakes.build("libamdhip64.so.6", "FAKE_HIP", "FAKE_HIP_R0600")
-        try fakes.build("libhiprtc.so.6", "FAKE_HIPRTC")
-        runtime = GPUProbe.probeHIP(search: search).runtime
+        runtime = try probe([("libamdhip64.so.6", ["FAKE_HIP", "FAKE_HIP_R0600"]), ("libhiprtc.so.6", ["FAKE_HIPRTC"])])
         #expect(runtime.device?.architecture == "gfx1100")
         #expect(runtime.reason.contains("but not hipBLAS"), "\(runtime.reason)")
-        try fakes.build("libhipblas.so.2", "FAKE_HIPBLAS")
-        runtime = GPUProbe.probeHIP(search: search).runtime
+        runtime = try probe([("libamdhip64.so.6", ["FAKE_HIP", "FAKE_HIP_R0600"]), ("libhiprtc.so.6", ["FAKE_HIPRTC"]),
+                             ("libhipblas.so.2", ["FAKE_HIPBLAS"])])
         #expect(runtime.usable && runtime.reason == "found Fake Radeon RX 7900 XTX (gfx1100, 24.0 GiB)", "\(runtime.reason)")
         #expect(runtime.device?.computeUnits == 96 && runtime.device?.warpSize == 32)
+        #expect(runtime.device?.runtimeVersion == "HIP 6.2.41134")
     }
 
     @Test func hipInstalledWithoutAGPUSaysNoGPU() throws {
         let fakes = try FakeLibraries()
         defer { fakes.remove() }
         try fakes.build("libamdhip64.so.6", "FAKE_HIP", "FAKE_HIP_INIT=101")
-        let runtime = GPUProbe.probeHIP(search: LibrarySearch(directories: [fakes.folder.path])).runtime
+        let runtime = GPUProbe.probeHIP(search: LibrarySearch(directories: [fakes.folder.path]), driverNode: nil).runtime
         #expect(!runtime.usable)
         #expect(runtime.reason == "no AMD GPU is visible (hipErrorInvalidDevice: invalid device ordinal)")
     }

@@ -17,7 +17,7 @@ import TestSupport
 
     func accelerator(_ preference: DevicePreference, _ fakes: FakeLibraries) -> GPUAccelerator {
         GPUAccelerator(preference: preference, search: LibrarySearch(directories: [fakes.folder.path]),
-                       kernelCache: KernelCache(directory: nil), logger: Logger(label: "test"))
+                       kernelCache: KernelCache(directory: nil), logger: Logger(label: "test"), amdDriverNode: nil)
     }
 
     func driversWithoutDevices() throws -> FakeLibraries {

@@ -15,6 +15,12 @@ public struct FakeLibraries: Sendable {
 
     /// Compiles the fake source with `defines` into `folder/name`.
     public func build(_ name: String, _ defines: String...) throws {
+        try build(name, defines)
+    }
+
+    /// The same with the defines as an array. A library is never unloaded once opened, so build
+    /// each variant into a folder of its own rather than over a file already loaded.
+    public func build(_ name: String, _ defines: [String]) throws {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("FakeLibraries/fake_gpu.c")
         let compiler = Process()

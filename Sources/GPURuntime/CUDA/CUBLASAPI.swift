@@ -24,6 +24,9 @@ public struct CUBLASAPI: @unchecked Sendable {
         OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32, UInt64, Int32, Int32,
         UnsafeRawPointer, UInt64, Int32, Int32, Int32, Int32) -> Int32
 
+    /// "13.1.0", from cublasGetProperty (no handle, so no context, is needed); nil if not exported.
+    public let version: String?
+
     static let symbols = ["cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2", "cublasGetVersion_v2",
                           "cublasSgemm_v2", "cublasSgemmStridedBatched", "cublasGemmEx"]
 
@@ -48,6 +51,17 @@ public struct CUBLASAPI: @unchecked Sendable {
         cublasSgemm = try library.function("cublasSgemm_v2")
         cublasSgemmStridedBatched = try library.function("cublasSgemmStridedBatched")
         cublasGemmEx = try library.function("cublasGemmEx")
+        let property: (@convention(c) (Int32, UnsafeMutablePointer<Int32>) -> Int32)? = library.optionalFunction("cublasGetProperty")
+        version = property.flatMap { get in
+            // libraryPropertyType: MAJOR_VERSION 0, MINOR_VERSION 1, PATCH_LEVEL 2.
+            var parts: [Int32] = []
+            for which: Int32 in 0...2 {
+                var value: Int32 = 0
+                guard get(which, &value) == 0 else { return nil }
+                parts.append(value)
+            }
+            return parts.map(String.init).joined(separator: ".")
+        }
     }
 
     func check(_ status: Int32, _ call: String) throws(GPUCallError) {

@@ -43,8 +43,14 @@ public final class GPUAccelerator: Sendable {
     private let state: Mutex<State>
     private let failover = Mutex<FailoverBackend?>(nil)
 
-    public init(preference: DevicePreference, search: LibrarySearch, kernelCache: KernelCache, logger: Logger) {
+    private let amdDriverNode: String?
+
+    /// - Parameter amdDriverNode: checked before the HIP runtime is loaded (nil: not checked, for
+    ///   tests with look-alike libraries).
+    public init(preference: DevicePreference, search: LibrarySearch, kernelCache: KernelCache, logger: Logger,
+                amdDriverNode: String? = GPUProbe.amdDriverNode) {
         self.preference = preference
+        self.amdDriverNode = amdDriverNode
         self.search = search
         self.kernelCache = kernelCache
         self.logger = logger
@@ -68,7 +74,7 @@ public final class GPUAccelerator: Sendable {
         }
         var runtimes: [GPUProbe.Runtime] = []
         var candidates: [(backend: GPUBackend, build: KernelBuilder.Built)] = []
-        for outcome in GPUProbe.probe(search: search, only: preference.requiredRuntime) {
+        for outcome in GPUProbe.probe(search: search, only: preference.requiredRuntime, amdDriverNode: amdDriverNode) {
             var runtime = outcome.runtime
             if let loaded = outcome.loaded {
                 do {

@@ -15,6 +15,10 @@ struct JSONRPCEnvelope: Decodable {
     let isAnswer: Bool
     /// `params.requestId` (of a cancellation).
     let cancelledRequest: ID?
+    /// Whether an `id` is there but neither a string, a number nor null (which JSON-RPC forbids).
+    let hasUnusableID: Bool
+    /// Whether `method` is there but not a string.
+    let hasUnusableMethod: Bool
 
     private enum Keys: String, CodingKey { case jsonrpc, method, id, result, error, params }
     private enum ParamsKeys: String, CodingKey { case requestId }
@@ -24,6 +28,8 @@ struct JSONRPCEnvelope: Decodable {
         version = try? container.decode(String.self, forKey: .jsonrpc)
         method = try? container.decode(String.self, forKey: .method)
         id = try? container.decode(ID.self, forKey: .id)
+        hasUnusableID = id == nil && container.contains(.id) && !((try? container.decodeNil(forKey: .id)) ?? false)
+        hasUnusableMethod = method == nil && container.contains(.method)
         isAnswer = container.contains(.result) || container.contains(.error)
         let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params)
         cancelledRequest = try? params?.decode(ID.self, forKey: .requestId)
@@ -42,11 +48,11 @@ struct JSONRPCEnvelope: Decodable {
         return (try? JSONDecoder().decode([Lenient].self, from: message))?.compactMap(\.envelope) ?? []
     }
 
-    private static func firstByte(of message: Data) -> UInt8? {
+    static func firstByte(of message: Data) -> UInt8? {
         message.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) })
     }
 
-    private struct Lenient: Decodable {
+    struct Lenient: Decodable {
         let envelope: JSONRPCEnvelope?
         init(from decoder: Decoder) throws { envelope = try? JSONRPCEnvelope(from: decoder) }
     }

@@ -154,6 +154,9 @@ final class PendingRequests: Sendable {
     /// The ids of the requests in `message` (one object or a batch), and the ids named by
     /// `notifications/cancelled`.
     static func requestIDs(in message: Data) -> (requests: [ID], cancelled: [ID]) {
+        // A frame the router rejects is answered at once, and with id null when its id cannot be
+        // trusted (bad UTF-8): waiting for an answer by its id would hold the exit for nothing.
+        guard FrameCheck.check(message) == .pass else { return ([], []) }
         var requests: [ID] = []
         var cancelled: [ID] = []
         for envelope in JSONRPCEnvelope.all(in: message) where envelope.method != nil {

@@ -68,6 +68,11 @@ actor ToolCallRouter: Transport {
     }
 
     private func route(_ message: Data) {
+        if case .reject(let code, let text, let id) = FrameCheck.check(message) {
+            let answer = FrameCheck.answer(code: code, message: text, id: id)
+            Task { [weak self] in await self?.sendRaw(answer) }
+            return
+        }
         switch Self.classify(message) {
         case .call(let request):
             let id = request.id
@@ -105,6 +110,14 @@ actor ToolCallRouter: Transport {
             try await inner.send(try encoder.encode(response))
         } catch {
             logger.error("a tool call's answer could not be sent", metadata: ["rag.error": "\(error)"])
+        }
+    }
+
+    private func sendRaw(_ data: Data) async {
+        do {
+            try await inner.send(data)
+        } catch {
+            logger.error("a protocol error could not be sent", metadata: ["rag.error": "\(error)"])
         }
     }
 

@@ -40,6 +40,8 @@ struct VerifyGPUAccelerationTool: RagTool {
                         "architecture": Schema.string("sm_XX (NVIDIA) or gfxNNNN (AMD)."),
                         "memory_bytes": Schema.integer("Device memory."),
                         "driver_version": Schema.string("The driver's version."),
+                        "runtime_version": Schema.string("The HIP runtime's or cuBLAS's version."),
+                        "compiler_version": Schema.string("NVRTC's version (hiprtc does not say)."),
                     ], additional: true),
                 ], required: ["name", "usable", "reason"], additional: true), "Each runtime probed."),
                 "cpu": measurement,
