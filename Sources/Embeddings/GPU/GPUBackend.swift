@@ -79,13 +79,15 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         /// output = input · weightᵀ; in the fp16 mode through a half copy of the input.
         func linear(_ weight: DeviceModel.Matrix, _ input: UInt64, inputs: Int, outputs: Int, into output: UInt64) throws {
             let shape = GEMMShape.linear(rows: rows, inputs: inputs, outputs: outputs)
-            guard precision == .fp16, let half = weight.half else {
-                return try device.gemm(shape, a: weight.single, b: input, c: output)
+            switch weight {
+            case .single(let matrix):
+                try device.gemm(shape, a: matrix, b: input, c: output)
+            case .half(let matrix):
+                try device.launch("rag_to_half", grid: elementwise(rows * inputs), sharedBytes: 0, [
+                    .pointer(input), .pointer(scratch.half), .int64(Int64(rows * inputs)),
+                ])
+                try device.gemmHalf(shape, a: matrix, b: scratch.half, c: output)
             }
-            try device.launch("rag_to_half", grid: elementwise(rows * inputs), sharedBytes: 0, [
-                .pointer(input), .pointer(scratch.half), .int64(Int64(rows * inputs)),
-            ])
-            try device.gemmHalf(shape, a: half, b: scratch.half, c: output)
         }
 
         try device.launch("rag_embed_layernorm", grid: (length, batch, 1), sharedBytes: 0, [
@@ -145,10 +147,10 @@ public enum GPUPrecision: String, Sendable, CaseIterable {
 
 /// The weights in device memory, freed with it.
 private final class DeviceModel {
-    /// A weight matrix: single precision, and a half copy in the fp16 mode.
-    struct Matrix {
-        var single: UInt64
-        var half: UInt64?
+    /// A weight matrix, in the precision of the backend's mode.
+    enum Matrix {
+        case single(UInt64)
+        case half(UInt64)
     }
 
     struct Layer {
@@ -168,7 +170,8 @@ private final class DeviceModel {
     init(weights: BertWeights, device: any ComputeDevice, halfWeights: Bool) throws {
         self.device = device
         func matrix(_ tensor: FloatTensor) throws -> Matrix {
-            Matrix(single: try upload(tensor), half: halfWeights ? try uploadHalf(tensor) : nil)
+            // Each mode reads only its own copy, so only that one goes to the device.
+            halfWeights ? .half(try uploadHalf(tensor)) : .single(try upload(tensor))
         }
         word = try upload(weights.wordEmbeddings)
         position = try upload(weights.positionEmbeddings)

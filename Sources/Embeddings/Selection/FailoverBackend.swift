@@ -12,6 +12,9 @@ public final class FailoverBackend: EmbeddingBackend, Sendable {
         public var backend: String
         public var reason: String
         public var at: Date
+
+        /// What reports say of it.
+        public var summary: String { "\(backend) failed (\(reason)); embeddings moved to the CPU" }
     }
 
     public let primary: any EmbeddingBackend

@@ -105,7 +105,7 @@ extension KnowledgeBaseRuntime {
             kernels.fromCache ? "loaded from the cache (\(kernels.entry))"
                 : String(format: "compiled in %.2f s, cached as %@", kernels.seconds, kernels.entry)
         }
-        let failureText = failure.map { "\($0.backend) failed (\($0.reason)); embeddings moved to the CPU" }
+        let failureText = failure?.summary
         return AccelerationReport(
             selectedBackend: embedder.backend.name, gpuAvailable: state.runtimes.contains(where: \.usable),
             devicePreference: state.preference.rawValue, runtimes: state.runtimes,

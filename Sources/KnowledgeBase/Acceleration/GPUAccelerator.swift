@@ -95,8 +95,7 @@ public final class GPUAccelerator: Sendable {
         guard !candidates.isEmpty else {
             let reasons = runtimes.map { "\($0.name): \($0.reason)" }.joined(separator: "; ")
             if let required {
-                let message = "\(DevicePreference.environmentVariable)=\(required.rawValue), but \(required.displayName) cannot serve: "
-                    + (runtimes.first?.reason ?? "it was not probed") + "; embeddings run on the CPU"
+                let message = Self.cannotServe(required, because: runtimes.first?.reason ?? "it was not probed")
                 logger.error("the GPU asked for is not usable", metadata: ["rag.gpu.error": "\(message)"])
                 settle { $0.runtimes = runtimes; $0.reason = message; $0.error = message }
             } else {
@@ -119,8 +118,7 @@ public final class GPUAccelerator: Sendable {
                 chosen = candidates.first { $0.backend.name == best.backend }
                 reason = "\(best.backend) serves, as \(DevicePreference.environmentVariable) asks (\(best.note ?? "chosen"))"
             } else {
-                let message = "\(DevicePreference.environmentVariable)=\(required.rawValue), but \(required.displayName) cannot serve: "
-                    + (own.compactMap(\.note).first ?? "its startup benchmark did not run") + "; embeddings run on the CPU"
+                let message = Self.cannotServe(required, because: own.compactMap(\.note).first ?? "its startup benchmark did not run")
                 error = message
                 reason = message
             }
@@ -146,6 +144,11 @@ public final class GPUAccelerator: Sendable {
             state.reason = reason
             state.error = error
         }
+    }
+
+    /// The error when `MCP_RAG_DEVICE` names a runtime that cannot serve.
+    private static func cannotServe(_ runtime: GPURuntimeKind, because reason: String) -> String {
+        "\(DevicePreference.environmentVariable)=\(runtime.rawValue), but \(runtime.displayName) cannot serve: \(reason); embeddings run on the CPU"
     }
 
     private func settle(_ update: (inout State) -> Void) {

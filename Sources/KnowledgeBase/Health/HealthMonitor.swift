@@ -228,7 +228,7 @@ public struct HealthMonitor: Sendable {
         if let failure = accelerator.gpuFailure {
             facts["failed_at"] = ISO8601DateFormatter().string(from: failure.at)
             return DependencyHealth(status: .degraded,
-                                    detail: "\(failure.backend) failed (\(failure.reason)); embeddings moved to the CPU", facts: facts)
+                                    detail: failure.summary, facts: facts)
         }
         guard state.settled, let device = state.device else {
             return DependencyHealth(status: .notConfigured, detail: state.reason, facts: facts)
