@@ -127,6 +127,17 @@ enum ChromaTestServer {
         #expect(error.description.contains("127.0.0.1:1"))
     }
 
+    @Test func aChromaThatStopsAnsweringFailsReadsWithinTheReadTimeout() throws {
+        try withSilentServer { port in
+            let client = ChromaClient(configuration: try ChromaConfiguration(
+                url: "http://127.0.0.1:\(port)", requestTimeout: .seconds(600), readTimeout: .milliseconds(300)))
+            let heartbeat = try #require(throws: ChromaError.self) { try client.heartbeat() }
+            #expect(heartbeat.kind == .timeout && heartbeat.isTransient)
+            let search = try #require(throws: ChromaError.self) { _ = try client.query(vector(0), limit: 3) }
+            #expect(search.kind == .timeout)
+        }
+    }
+
     @Test(arguments: ["localhost:8000", "ftp://host", "http://user:pw@host:8000", "http://host:8000/api/v2", "http://host?x=1", "http://"])
     func aURLThatCannotBeUsedIsAConfigurationError(_ url: String) {
         #expect(throws: ChromaError.self) { try ChromaConfiguration(url: url) }
@@ -146,29 +157,46 @@ enum ChromaTestServer {
     }
 }
 
+/// The port of a listening socket that accepts nothing: the kernel completes the handshake, no
+/// answer follows. Open until `body` returns.
+func withSilentServer<Result>(_ body: (Int) throws -> Result) throws -> Result {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    try withUnsafeMutablePointer(to: &address) { pointer in
+        try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+            try #require(bind(listener, raw, length) == 0)
+            try #require(listen(listener, 4) == 0)
+            try #require(getsockname(listener, raw, &length) == 0)
+        }
+    }
+    return try body(Int(UInt16(bigEndian: address.sin_port)))
+}
+
 @Suite struct HTTPConnectionTests {
     @Test func aServerThatNeverAnswersTimesOut() throws {
-        // A listening socket that accepts nothing: the kernel completes the handshake, no answer follows.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                try #require(bind(listener, raw, length) == 0)
-                try #require(listen(listener, 4) == 0)
-                try #require(getsockname(listener, raw, &length) == 0)
+        try withSilentServer { port in
+            let connection = try HTTPConnection(connectTimeout: .seconds(1), totalTimeout: .milliseconds(300))
+            let error = try #require(throws: HTTPError.self) {
+                try connection.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/api/v2/heartbeat?secret=x"))
             }
+            #expect(error.kind == .timeout && error.isTransient)
+            #expect(error.description.contains("127.0.0.1:\(port)") && !error.description.contains("secret"))
         }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        let connection = try HTTPConnection(connectTimeout: .seconds(1), totalTimeout: .milliseconds(300))
-        let error = try #require(throws: HTTPError.self) {
-            try connection.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/api/v2/heartbeat?secret=x"))
+    }
+
+    @Test func aRequestsOwnTimeoutOverridesTheConnections() throws {
+        try withSilentServer { port in
+            // Were the connection's ten minutes used, this test would not finish.
+            let connection = try HTTPConnection(connectTimeout: .seconds(1), totalTimeout: .seconds(600))
+            let error = try #require(throws: HTTPError.self) {
+                try connection.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/", timeout: .milliseconds(300)))
+            }
+            #expect(error.kind == .timeout)
         }
-        #expect(error.kind == .timeout && error.isTransient)
-        #expect(error.description.contains("127.0.0.1:\(port)") && !error.description.contains("secret"))
     }
 
     @Test func anAnswerOverTheLimitIsRefused() throws {

@@ -41,3 +41,20 @@ def golden() -> list:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+_figures: list[str] = []
+
+
+@pytest.fixture
+def report_figure():
+    """Records a line of measured figures (frames sent, faults injected, kills survived); they are
+    printed together at the end of the run, in a section of their own, passing or not."""
+    return _figures.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _figures:
+        terminalreporter.section("figures")
+        for line in _figures:
+            terminalreporter.write_line(line)

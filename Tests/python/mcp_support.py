@@ -27,9 +27,10 @@ def server_parameters(binary: str, data_dir: Path, model_dir: Path, allowed_root
 
 
 @contextlib.asynccontextmanager
-async def connected(params: StdioServerParameters):
-    """An initialised ClientSession on a freshly spawned server."""
-    async with stdio_client(params) as (read, write):
+async def connected(params: StdioServerParameters, errlog=None):
+    """An initialised ClientSession on a freshly spawned server; its stderr goes to `errlog` (a
+    file opened for writing) when given, else to the test's."""
+    async with stdio_client(params, **({"errlog": errlog} if errlog else {})) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             yield session, init
@@ -113,3 +114,44 @@ class ServerProcess:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=20)
+
+
+def knowledge_base_file(data_dir: Path) -> Path:
+    return data_dir / "knowledge.sqlite3"
+
+
+def check_store(data_dir: Path) -> dict:
+    """Opens the knowledge base with Python's own sqlite3 (no mcp-rag process may be running on it)
+    and checks it: SQLite's integrity check, the full-text index against the chunks, every ledger
+    row's chunk count against its chunks, and no chunk twice. Returns the counts."""
+    import sqlite3
+    connection = sqlite3.connect(knowledge_base_file(data_dir))
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        # rank = 1 compares the index with the content table, not only its own structure.
+        connection.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+        mismatched = connection.execute("""
+            SELECT s.source, s.chunk_count, count(c.id) FROM sources s LEFT JOIN chunks c ON c.source = s.source
+            GROUP BY s.source HAVING s.chunk_count != count(c.id)""").fetchall()
+        assert not mismatched, f"ledger rows whose chunk count is wrong: {mismatched[:5]}"
+        duplicates = connection.execute(
+            "SELECT source, ordinal, count(*) FROM chunks GROUP BY source, ordinal HAVING count(*) > 1").fetchall()
+        assert not duplicates, f"chunks stored twice: {duplicates[:5]}"
+        orphans = connection.execute(
+            "SELECT count(*) FROM chunks WHERE source NOT IN (SELECT source FROM sources)").fetchone()[0]
+        assert orphans == 0, f"{orphans} chunks without a ledger row"
+        return {
+            "sources": connection.execute("SELECT count(*) FROM sources").fetchone()[0],
+            "chunks": connection.execute("SELECT count(*) FROM chunks").fetchone()[0],
+        }
+    finally:
+        connection.close()
+
+
+def chunk_ids(data_dir: Path) -> set[str]:
+    import sqlite3
+    connection = sqlite3.connect(f"file:{knowledge_base_file(data_dir)}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in connection.execute("SELECT id FROM chunks")}
+    finally:
+        connection.close()

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,39 +14,10 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from mcp_support import (ServerProcess, beir_test_queries, connected, free_port, server_parameters, structured,
-                         write_beir_corpus, write_corpus)
+from mcp_support import beir_test_queries, connected, server_parameters, structured, write_beir_corpus, write_corpus
+from servers import ChromaServer
 
 pytestmark = pytest.mark.anyio
-VENV_BIN = Path(sys.executable).parent
-
-
-class ChromaServer(ServerProcess):
-    """A `chroma run` of the test's own, so that it can be killed and started again on the same
-    port and data folder."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-        self.process = subprocess.Popen(
-            [str(VENV_BIN / "chroma"), "run", "--path", str(self.folder), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/api/v2/heartbeat", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("chroma did not start")
 
 
 @pytest.fixture

@@ -93,7 +93,8 @@ def hostile_frames(rng: random.Random, count: int, base: int):
     return frames
 
 
-def test_ten_thousand_hostile_frames_each_get_their_answer_and_the_server_lives(binary, model_dir, tmp_path):
+def test_ten_thousand_hostile_frames_each_get_their_answer_and_the_server_lives(binary, model_dir, tmp_path,
+                                                                              report_figure):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MCP_RAG_DATA_DIR": str(tmp_path / "data"),
            "MCP_RAG_MODEL_DIR": str(model_dir), "MCP_RAG_LOG_LEVEL": "error"}
     process = subprocess.Popen([binary, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
@@ -175,5 +176,9 @@ def test_ten_thousand_hostile_frames_each_get_their_answer_and_the_server_lives(
     assert batches == expected_batches
     duplicated = [ident for ident, count in by_id.items() if count > 1]
     assert len(duplicated) == sum(1 for _, e in early + frames if e[0] == "result") // 2
-    print(f"\n{len(early) + len(frames)} hostile frames, {len(lines)} answers, RSS {before // 1024} → {after // 1024} MiB")
-    assert after - before < 256 * 1024, f"RSS grew from {before} kB to {after} kB"
+    report_figure(f"hostile input: {len(early) + len(frames)} frames, {len(lines)} answers, "
+                  f"RSS {before // 1024} → {after // 1024} MiB")
+    # The address sanitizer (tools/sanitize --server) keeps freed memory in quarantine and pads every
+    # allocation: resident memory says nothing about the server's own there.
+    if not os.environ.get("MCP_RAG_TEST_SANITIZED"):
+        assert after - before < 256 * 1024, f"RSS grew from {before} kB to {after} kB"

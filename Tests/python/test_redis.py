@@ -15,41 +15,10 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from mcp_support import ServerProcess, connected, free_port, server_parameters, structured, write_corpus
+from mcp_support import connected, server_parameters, structured, write_corpus
+from servers import RedisServer
 
 pytestmark = pytest.mark.anyio
-
-
-class RedisServer(ServerProcess):
-    """A redis-server of the test's own, so that it can be killed with SIGKILL and started again on
-    the same port. The append-only file is synced on every write, so a kill loses nothing the
-    server acknowledged: whatever is missing afterwards was lost by mcp-rag."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.cli("PING") == "PONG":
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"redis-server did not start; see {self.folder / 'redis.log'}")
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
-        return result.stdout.strip()
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ public final class QueryService: Sendable {
     public func query(_ request: QueryRequest) async throws -> QueryResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let request = try Self.validate(request)
+        await followOtherWriters()
         let key = cacheKey(request)
         if cacheEnabled && request.useCache, let cached = await cache.value(forKey: key, now: Date()),
            let results = CachedResults.decode(cached) {
@@ -83,6 +84,21 @@ public final class QueryService: Sendable {
         let ranking = try await retriever.rank(request.query, technology: request.technology, mode: request.mode,
                                                limit: request.limit, searchDepth: depth, timings: timings)
         return (ranking.hits, ranking.mode, ranking.degradedReason)
+    }
+
+    /// Brings the vectors in memory level with what other processes sharing the data folder have
+    /// written, and drops the cached answers those writes made stale. A failure is logged and the
+    /// query answered from what memory holds: a stale answer, not none.
+    private func followOtherWriters() async {
+        guard store.hasChangesFromOtherWriters() else { return }
+        let store = self.store
+        do {
+            let changed = try await BlockingExecutor.run { try store.catchUpWithOtherWriters() }
+            if changed > 0 { await cache.removeAll() }
+        } catch {
+            logger.warning("could not read other processes' changes to the knowledge base",
+                           metadata: ["rag.store.error": "\(error)"])
+        }
     }
 
     /// Looks up the text and metadata of ranked ids, keeping the ranking's order.

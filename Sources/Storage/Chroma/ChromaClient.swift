@@ -65,12 +65,12 @@ public final class ChromaClient: Sendable {
 
     /// Nanoseconds since the epoch on the server: it answers.
     public func heartbeat() throws(ChromaError) {
-        _ = try call(.get, "/api/v2/heartbeat", doing: "checking its heartbeat")
+        _ = try call(.get, "/api/v2/heartbeat", doing: "checking its heartbeat", timeout: configuration.readTimeout)
     }
 
     /// The server's version, e.g. "1.0.0".
     public func version() throws(ChromaError) -> String {
-        let answer = try call(.get, "/api/v2/version", doing: "asking its version")
+        let answer = try call(.get, "/api/v2/version", doing: "asking its version", timeout: configuration.readTimeout)
         guard let version = answer as? String else { throw unexpected("the version", answer) }
         return version
     }
@@ -88,7 +88,7 @@ public final class ChromaClient: Sendable {
         let answer = try call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections",
                               body: ["name": configuration.collection, "get_or_create": true,
                                      "configuration": ["hnsw": ["space": "cosine"]]],
-                              doing: "opening the collection \(configuration.collection)")
+                              doing: "opening the collection \(configuration.collection)", timeout: configuration.readTimeout)
         guard let object = answer as? [String: Any], let id = object["id"] as? String else { throw unexpected("the collection", answer) }
         if let space = ((object["configuration_json"] as? [String: Any])?["hnsw"] as? [String: Any])?["space"] as? String,
            space != "cosine" {
@@ -105,10 +105,11 @@ public final class ChromaClient: Sendable {
     /// races another process's (and finds it already exists) is fine.
     private func ensure(_ path: String, create: String, name: String, what: String) throws(ChromaError) {
         do {
-            _ = try call(.get, path, doing: "looking up the \(what) \(name)")
+            _ = try call(.get, path, doing: "looking up the \(what) \(name)", timeout: configuration.readTimeout)
         } catch where error.kind == .notFound {
             do {
-                _ = try call(.post, create, body: ["name": name], doing: "creating the \(what) \(name)")
+                _ = try call(.post, create, body: ["name": name], doing: "creating the \(what) \(name)",
+                             timeout: configuration.readTimeout)
             } catch where error.message.contains("already exists") {}
         }
     }
@@ -125,7 +126,7 @@ public final class ChromaClient: Sendable {
 
     /// Records in the collection.
     public func count() throws(ChromaError) -> Int {
-        let answer = try call(.get, try collectionPath("count"), doing: "counting records")
+        let answer = try call(.get, try collectionPath("count"), doing: "counting records", timeout: configuration.readTimeout)
         guard let count = answer as? Int else { throw unexpected("the count", answer) }
         return count
     }
@@ -149,7 +150,8 @@ public final class ChromaClient: Sendable {
     {
         var body: [String: Any] = ["query_embeddings": [embedding.map(Double.init)], "n_results": limit, "include": ["distances"]]
         if let filter { body["where"] = filter.json }
-        let answer = try call(.post, try collectionPath("query"), body: body, doing: "searching")
+        let answer = try call(.post, try collectionPath("query"), body: body, doing: "searching",
+                              timeout: configuration.readTimeout)
         guard let object = answer as? [String: Any], let ids = (object["ids"] as? [[String]])?.first,
               let distances = (object["distances"] as? [[Any]])?.first, distances.count == ids.count else {
             throw unexpected("the search results", answer)
@@ -204,9 +206,10 @@ public final class ChromaClient: Sendable {
         return "/api/v2/tenants/\(configuration.tenant)/databases/\(configuration.database)/collections/\(id)/\(operation)"
     }
 
-    /// Sends one request and returns its JSON answer (`NSNull` for an empty body).
+    /// Sends one request and returns its JSON answer (`NSNull` for an empty body). `timeout` bounds
+    /// the wait for a connection and the request each (nil: the pool's patience and the write timeout).
     private func call(_ method: HTTPRequest.Method, _ path: String, body: [String: Any]? = nil,
-                      doing: String) throws(ChromaError) -> Any {
+                      doing: String, timeout: Duration? = nil) throws(ChromaError) -> Any {
         var headers = configuration.authHeaders
         var data: Data?
         if let body {
@@ -215,10 +218,11 @@ public final class ChromaClient: Sendable {
                 throw ChromaError(kind: .badRequest, message: "a request could not be encoded while \(doing): \(error)")
             }
         }
-        let request = HTTPRequest(method: method, url: configuration.baseURL + path, headers: headers, body: data)
+        let request = HTTPRequest(method: method, url: configuration.baseURL + path, headers: headers, body: data,
+                                  timeout: timeout)
         let response: HTTPResponse
         do {
-            response = try pool.withConnection { try $0.send(request) }
+            response = try pool.withConnection(patience: timeout) { try $0.send(request) }
         } catch let error as HTTPError {
             throw ChromaError(kind: error.kind == .timeout ? .timeout : .connection, message: "Chroma: \(error.message) while \(doing)")
         } catch let error as ChromaError {

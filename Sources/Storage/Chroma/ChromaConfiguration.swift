@@ -19,15 +19,19 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
     public var database: String
     public var collection: String
     public var connectTimeout: Duration
-    /// For one request, the answer included.
+    /// For one write (an upload, a deletion), the answer included.
     public var requestTimeout: Duration
+    /// For one read a person is waiting on (a search, a count, a heartbeat, opening the
+    /// collection), waiting for a free connection included: a Chroma that has stopped answering
+    /// costs a query this long before it falls back to keyword search.
+    public var readTimeout: Duration
     /// Off only when the user asks (a self-signed test server); on by default.
     public var verifyTLS: Bool
 
     public init(url: String, token: String? = nil, authHeader: AuthHeader = .chromaToken,
                 tenant: String = "default_tenant", database: String = "default_database", collection: String = "mcp_rag",
                 connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30),
-                verifyTLS: Bool = true) throws(ChromaError) {
+                readTimeout: Duration = .seconds(2), verifyTLS: Bool = true) throws(ChromaError) {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
@@ -53,6 +57,7 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
         self.collection = collection
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
+        self.readTimeout = readTimeout
         self.verifyTLS = verifyTLS
     }
 

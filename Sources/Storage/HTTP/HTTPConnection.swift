@@ -12,12 +12,16 @@ public struct HTTPRequest: Sendable {
     /// Header lines as name and value; never logged (one may carry a token).
     public var headers: [(name: String, value: String)]
     public var body: Data?
+    /// How long this request may take, the answer included; nil: the connection's total timeout.
+    public var timeout: Duration?
 
-    public init(method: Method, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil) {
+    public init(method: Method, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
+                timeout: Duration? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.timeout = timeout
     }
 }
 
@@ -111,6 +115,7 @@ public final class HTTPConnection: @unchecked Sendable {
         let code: CURLcode = errorText.withUnsafeMutableBufferPointer { errorBuffer in
             body.withUnsafeMutableBytes { bodyBytes in
                 _ = CCurl_setString(handle, CURLOPT_URL, request.url)
+                _ = CCurl_setLong(handle, CURLOPT_TIMEOUT_MS, Int((request.timeout ?? totalTimeout) / .milliseconds(1)))
                 _ = CCurl_setHeaders(handle, headers)
                 _ = CCurl_setPointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
                 _ = CCurl_setPointer(handle, CURLOPT_ERRORBUFFER, errorBuffer.baseAddress)

@@ -1,7 +1,7 @@
 /// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
-enum KnowledgeStoreSchema {
+public enum KnowledgeStoreSchema {
     /// The schema version this build writes and reads.
-    static let version = 3
+    static let version = 4
 
     /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
     /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
@@ -103,8 +103,34 @@ enum KnowledgeStoreSchema {
         END;
         """
 
+    /// Version 4: the chunk journal. Each process holds every vector in memory, so it must learn of
+    /// the chunks other processes sharing the file insert, delete or relabel. Every such change, by
+    /// any process, leaves the chunk's id here in the same transaction (a sequence number that only
+    /// grows); a process applies the entries after the last one it has seen (see
+    /// `SQLiteKnowledgeStore+Sync`). Writers trim it to its newest `journalKeep` entries; a process
+    /// that has fallen further behind reloads every vector instead.
+    static let version4 = """
+        CREATE TABLE chunk_journal (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk_id TEXT NOT NULL
+        );
+        CREATE TRIGGER chunks_journal_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunk_journal(chunk_id) VALUES (new.id);
+        END;
+        CREATE TRIGGER chunks_journal_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunk_journal(chunk_id) VALUES (old.id);
+        END;
+        CREATE TRIGGER chunks_journal_update AFTER UPDATE OF vector, technology ON chunks BEGIN
+            INSERT INTO chunk_journal(chunk_id) VALUES (new.id);
+        END;
+        """
+
+    /// Journal entries kept by the trim after each write: enough that a process idle through a
+    /// large ingest by another catches up entry by entry.
+    public static let journalKeep = 200_000
+
     /// The steps from each version to the next: `migrations[n]` takes a database from version n to n + 1.
-    static let migrations = [version1, version2, version3]
+    static let migrations = [version1, version2, version3, version4]
 
     /// Creates the schema in a new database, brings an older one up to date, or checks an existing
     /// one: its version must not be newer and its vector dimension must match. `path` only serves the error messages.

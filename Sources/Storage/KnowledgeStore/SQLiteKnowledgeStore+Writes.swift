@@ -10,9 +10,14 @@ extension SQLiteKnowledgeStore {
     public func replaceSource(_ record: SourceRecord, chunks: [ChunkRecord]) throws -> ReplaceOutcome {
         try validate(record, chunks)
         return try writer.withLock { connection in
-            let change = try connection.transaction { try Self.write(record, chunks, on: connection) }
+            let (change, span) = try connection.transaction {
+                let first = try Self.lastJournalEntry(on: connection)
+                let change = try Self.write(record, chunks, on: connection)
+                return (change, try closeJournalSpan(from: first, on: connection))
+            }
             // Under the writer lock still, so memory sees the commits in the order SQLite did.
             vectors.withLock { change.apply(to: $0) }
+            advanceJournal(over: span)
             logger.debug("source replaced", metadata: [
                 "rag.store.source": "\(record.source)", "rag.store.added": "\(change.outcome.added)",
                 "rag.store.removed": "\(change.outcome.removed)",
@@ -25,8 +30,9 @@ extension SQLiteKnowledgeStore {
     /// Deletes `source` and its chunks; returns how many chunks went, nil when `source` is unknown.
     public func removeSource(_ source: String) throws -> Int? {
         try writer.withLock { connection in
-            let removed: [String]? = try connection.transaction {
+            let removal: (ids: [String], span: JournalSpan)? = try connection.transaction {
                 guard try Self.technology(of: source, on: connection) != nil else { return nil }
+                let first = try Self.lastJournalEntry(on: connection)
                 let ids = try Self.chunkIDs(of: source, on: connection)
                 let deleteChunks = try connection.cached("DELETE FROM chunks WHERE source = ?1")
                 try deleteChunks.bind(source, at: 1)
@@ -34,12 +40,14 @@ extension SQLiteKnowledgeStore {
                 let deleteSource = try connection.cached("DELETE FROM sources WHERE source = ?1")
                 try deleteSource.bind(source, at: 1)
                 try deleteSource.run()
-                return ids
+                return (ids, try closeJournalSpan(from: first, on: connection))
             }
-            guard let removed else { return nil }
+            guard let removal else { return nil }
+            let removed = removal.ids
             vectors.withLock { index in
                 for id in removed { index.remove(id) }
             }
+            advanceJournal(over: removal.span)
             logger.debug("source removed", metadata: [
                 "rag.store.source": "\(source)", "rag.store.removed": "\(removed.count)",
             ])

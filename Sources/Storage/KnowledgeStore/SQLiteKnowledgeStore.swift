@@ -8,7 +8,8 @@ import Logging
 /// Synchronous and thread-safe; calls block (on SQLite's locks, on disk), so callers run them on
 /// their own threads. Writes go through one connection and keyword searches through another, so a
 /// long ingest transaction does not hold up searches (WAL lets the reader see the last commit).
-/// The in-memory vectors follow each write once it has committed.
+/// The in-memory vectors follow each write once it has committed, and the writes of other
+/// processes sharing the file through its chunk journal (see `SQLiteKnowledgeStore+Sync`).
 public final class SQLiteKnowledgeStore: Sendable {
     /// The database file.
     public let path: String
@@ -21,12 +22,19 @@ public final class SQLiteKnowledgeStore: Sendable {
     let reader: Locked<SQLiteConnection>
     /// Lock order: `writer` before `vectors`, never the reverse.
     let vectors: Locked<VectorIndex>
+    /// Answers "has another connection committed?" without waiting for a search or a write.
+    let watcher: Locked<SQLiteConnection>
+    /// How far into the chunk journal the vectors in memory are. Taken last, after any other lock.
+    let journal: Locked<JournalPosition>
+    /// Journal entries each write leaves behind it (`KnowledgeStoreSchema.journalKeep`; tests use fewer).
+    let journalKeep: Int
 
     /// Opens the store at `path` (creating the file and its folder if missing) for vectors of
     /// `dimension` floats, and loads every stored vector into memory.
     ///
     /// Throws `KnowledgeStoreError.dimensionMismatch` when the file was built for another dimension.
-    public init(path: String, dimension: Int, logger: Logger) throws {
+    public init(path: String, dimension: Int, logger: Logger,
+                journalKeep: Int = KnowledgeStoreSchema.journalKeep) throws {
         precondition(dimension > 0, "a knowledge store needs a positive vector dimension")
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -35,20 +43,27 @@ public final class SQLiteKnowledgeStore: Sendable {
         // Opened after the writer, which has created the file and switched it to WAL.
         let reader = try SQLiteConnection(path: path, readOnly: true)
         try reader.registerRankingFunction()
-        let index = try Self.loadVectors(from: reader, dimension: dimension)
+        let watcher = try SQLiteConnection(path: path, readOnly: true)
+        // One snapshot, so the journal position says exactly which changes the vectors include.
+        let (index, seen) = try reader.readTransaction {
+            (try Self.loadVectors(from: reader, dimension: dimension), try Self.lastJournalEntry(on: reader))
+        }
         self.path = path
         self.dimension = dimension
         self.logger = logger
         self.writer = Locked(writer)
         self.reader = Locked(reader)
         self.vectors = Locked(index)
+        self.watcher = Locked(watcher)
+        self.journal = Locked(JournalPosition(seen: seen))
+        self.journalKeep = journalKeep
         logger.debug("knowledge store opened", metadata: [
             "rag.store.path": "\(path)", "rag.store.chunks": "\(index.count)",
             "rag.store.vector_bytes": "\(index.memoryBytes)",
         ])
     }
 
-    private static func loadVectors(from connection: SQLiteConnection, dimension: Int) throws -> VectorIndex {
+    static func loadVectors(from connection: SQLiteConnection, dimension: Int) throws -> VectorIndex {
         let index = VectorIndex(dimension: dimension)
         index.reserveCapacity(try connection.scalarInt("SELECT count(*) FROM chunks") ?? 0)
         let expectedBytes = dimension * MemoryLayout<Float>.size

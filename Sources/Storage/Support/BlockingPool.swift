@@ -39,8 +39,10 @@ public final class BlockingPool<Connection: Sendable>: Sendable {
         }
     }
 
-    /// Runs `body` with a connection on the calling thread (which must be allowed to block).
-    public func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
+    /// Runs `body` with a connection on the calling thread (which must be allowed to block),
+    /// waiting for one up to `patience` (the pool's own when nil).
+    public func withConnection<T>(patience: Duration? = nil, _ body: (Connection) throws -> T) throws -> T {
+        let patience = patience ?? self.patience
         guard available.wait(timeout: .now() + .nanoseconds(Int(patience / .nanoseconds(1)))) == .success else {
             throw busy()
         }

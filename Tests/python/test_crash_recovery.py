@@ -1,0 +1,128 @@
+"""kill -9 of `mcp-rag ingest` at random points of a 5,000-document ingest, again and again: the
+knowledge base always opens and passes its integrity checks, and running the ingest again always
+ends with exactly the chunks the files call for, none twice.
+
+The first kill interrupts the first ingest of all 5,000 files; each later round changes 500 of them,
+deletes 25 and adds 25, and kills the ingest that follows (which reads all 5,000)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from mcp_support import check_store
+
+DOCUMENTS = 5000
+KILLS = int(os.environ.get("MCP_RAG_TEST_KILLS", "20"))
+WORDS = ("storage network security memory scheduling logging caching parsing index query vector token "
+         "shard replica backup restore").split()
+
+
+def document_text(number: int, revision: int) -> str:
+    # Short enough to be one chunk, so the expected chunk count is the number of files.
+    words = " ".join(random.Random(number * 1000 + revision).choice(WORDS) for _ in range(6))
+    return f"# Document {number}\n\nRevision {revision} of document {number}: {words}.\n"
+
+
+def write_documents(folder: Path, numbers, revision: int) -> None:
+    for number in numbers:
+        (folder / f"doc-{number:05d}.md").write_text(document_text(number, revision), encoding="utf-8")
+
+
+def ingest_command(binary: str, docs: Path, data: Path) -> list[str]:
+    return [binary, "ingest", str(docs), "--technology", "crash", "--data-dir", str(data), "--json"]
+
+
+def test_kill_9_at_random_points_of_an_ingest_loses_nothing_and_duplicates_nothing(binary, model_dir, tmp_path,
+                                                                                    report_figure):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir),
+           "MCP_RAG_LOG_LEVEL": "error"}
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    present = set(range(DOCUMENTS))
+    revisions = {number: 0 for number in present}
+    write_documents(docs, present, 0)
+    rng = random.Random(20261203)
+    next_number = DOCUMENTS
+    # A round's work as the last round took it (both runs, start-up included): each kill falls
+    # uniformly within it. The first falls within a guess; a kill that comes after the ingest has
+    # finished is no kill, and the round does not count.
+    work_seconds = 8.0
+    kills, rounds, killed_at = 0, 0, []
+    while kills < KILLS:
+        rounds += 1
+        assert rounds <= KILLS + 10, "too many rounds ended before their kill: the ingest is faster than the guess"
+        if rounds > 1:
+            # A new revision of 500 random files, 25 files deleted and 25 new ones, so that the
+            # ingest killed (which reads all 5,000) replaces, removes and adds.
+            changed = rng.sample(sorted(present), 500)
+            for number in changed:
+                revisions[number] += 1
+            for number in changed:
+                (docs / f"doc-{number:05d}.md").write_text(document_text(number, revisions[number]), encoding="utf-8")
+            for number in rng.sample(sorted(present - set(changed)), 25):
+                (docs / f"doc-{number:05d}.md").unlink()
+                present.discard(number)
+            for number in range(next_number, next_number + 25):
+                revisions[number] = 0
+                present.add(number)
+            write_documents(docs, range(next_number, next_number + 25), 0)
+            next_number += 25
+
+        delay = rng.uniform(0.05, 0.95) * work_seconds
+        started = time.monotonic()
+        process = subprocess.Popen(ingest_command(binary, docs, data), env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            process.wait(timeout=delay)
+            finished_first = True
+        except subprocess.TimeoutExpired:
+            finished_first = False
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            kills += 1
+            killed_at.append(round(delay, 2))
+        partial = time.monotonic() - started
+        if finished_first:
+            assert process.returncode == 0, process.stderr.read().decode()
+        process.stderr.close()
+
+        # The store opens, intact, whatever the kill interrupted.
+        check_store(data)
+
+        started = time.monotonic()
+        rerun = subprocess.run(ingest_command(binary, docs, data), env=env, capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr
+        report = json.loads(rerun.stdout)
+        assert report["files_scanned"] == len(present)
+        work_seconds = partial + (time.monotonic() - started)
+
+        counts = check_store(data)
+        assert counts == {"sources": len(present), "chunks": len(present)}, (rounds, counts, len(present))
+        assert_every_file_is_stored_at_its_revision(data, revisions, present)
+
+    # What a person sees: the store serves a search after all that.
+    found = subprocess.run([binary, "query", "Revision of document 77", "--mode", "keyword", "--data-dir", str(data),
+                            "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert found.returncode == 0, found.stderr
+    report_figure(f"kill -9: {kills} kills in {rounds} rounds, at {killed_at} s into the ingest; after each, "
+                  f"{len(present)} documents and exactly {len(present)} passages, none twice")
+
+
+def assert_every_file_is_stored_at_its_revision(data: Path, revisions: dict[int, int], present: set[int]) -> None:
+    import sqlite3
+    connection = sqlite3.connect(f"file:{data / 'knowledge.sqlite3'}?mode=ro", uri=True)
+    try:
+        stored = {Path(source).name: text for source, text in connection.execute("SELECT source, text FROM chunks")}
+    finally:
+        connection.close()
+    expected = {f"doc-{number:05d}.md": f"Revision {revisions[number]} of document {number}:" for number in present}
+    assert stored.keys() == expected.keys()
+    stale = [name for name, marker in expected.items() if marker not in stored[name]]
+    assert not stale, f"{len(stale)} files stored at an old revision, e.g. {stale[:3]}"
