@@ -45,7 +45,8 @@ let package = Package(
         ),
         // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
         // cannot target one function at a CPU feature): the small-row matrix product against
-        // pre-packed weights used for single queries, exp, and bias + GELU.
+        // pre-packed weights used for single queries, exp, bias + GELU, and int8 dot products for
+        // the vector search.
         .target(name: "CKernels"),
         // Corrects OpenBLAS's kernel choice at startup on CPUs it does not recognise (it falls back
         // to SSE3 kernels, 5x slower on an AVX-512 machine).
@@ -79,6 +80,7 @@ let package = Package(
             dependencies: [
                 "CSQLite",
                 "CFTSRank",
+                "CKernels",
                 "COpenBLAS",
                 "CHiredis",
                 "CCurl",
@@ -92,6 +94,7 @@ let package = Package(
             name: "KnowledgeBase",
             dependencies: [
                 "Storage",
+                "COpenBLAS",
                 "Resilience",
                 "Embeddings",
                 "GPURuntime",
@@ -146,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "TestSupport"]
+            dependencies: ["Storage", "CKernels", "TestSupport"]
         ),
         .testTarget(
             name: "KnowledgeBaseTests",

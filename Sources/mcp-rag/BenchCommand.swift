@@ -6,8 +6,8 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure speed: embedding (the default) or what Redis adds to a query.",
-        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self],
+        abstract: "Measure speed: embedding (the default), what Redis adds to a query, or search at scale.",
+        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self, SearchBenchCommand.self],
         defaultSubcommand: EmbeddingBenchCommand.self
     )
 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Storage
+import TestSupport
 import Testing
 
 @Suite struct KnowledgeStoreTests {
@@ -89,6 +90,31 @@ import Testing
             #expect(try reopened.keywordSearch("word7 common", limit: 5, technology: nil) == keyword)
             #expect(try reopened.existingVectors(ids: ["c5"]) == ["c5": axisVector(5)])
             #expect(keyword.first?.id == "c7")
+        }
+    }
+
+    @Test func semanticSearchIsExactAfterRescoring() throws {
+        // Random vectors of the model's size: the int8 scan only picks candidates; the scores and
+        // order returned are those of an exact search over the stored float32 vectors.
+        try withTemporaryDirectory { directory in
+            let dimension = 384
+            let store = try SQLiteKnowledgeStore(path: directory.appendingPathComponent("kb.sqlite").path,
+                                                 dimension: dimension, logger: quietLogger)
+            var generator = SeededGenerator(seed: 41)
+            let chunks = (0..<600).map { index in
+                ChunkRecord(id: String(format: "r%03d", index), source: "random.md", heading: "", technology: "swift",
+                            text: "row \(index)", ordinal: index, vector: randomUnitVector(dimension: dimension, using: &generator))
+            }
+            _ = try store.replaceSource(makeRecord("random.md", chunks: chunks), chunks: chunks)
+            for _ in 0..<20 {
+                let query = randomUnitVector(dimension: dimension, using: &generator)
+                func exact(_ vector: [Float]) -> Double { zip(vector, query).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+                let expected = chunks.map { ScoredChunk(id: $0.id, score: exact($0.vector)) }
+                    .sorted { $0.score > $1.score }.prefix(10)
+                let found = try store.semanticSearch(vector: query, limit: 10, technology: nil)
+                #expect(found.map(\.id) == expected.map(\.id))
+                for (result, truth) in zip(found, expected) { #expect(abs(result.score - truth.score) < 1e-9) }
+            }
         }
     }
 
@@ -183,6 +209,7 @@ import Testing
             #expect(try store.listSources() == sources)
             #expect(store.chunkCount() == 3)
             #expect(try store.existingVectors(ids: ["w", "x", "y"]).keys.sorted() == ["x", "y"])
+            #expect(store.idsInMemory(["w", "x", "y"]) == ["x", "y"])
             #expect(try store.semanticSearch(vector: axisVector(4), limit: 3, technology: nil).map(\.id).contains("w") == false)
             #expect(try store.keywordSearch("walrus", limit: 5, technology: nil).isEmpty)
             #expect(try store.keywordSearch("xylophone", limit: 5, technology: nil).map(\.id) == ["x"])

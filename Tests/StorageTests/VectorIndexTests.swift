@@ -1,3 +1,4 @@
+import CKernels
 @testable import Storage
 import TestSupport
 import Testing
@@ -35,7 +36,7 @@ import Testing
     }
 
     @Test(arguments: [(1, 1), (7, 3), (50, 10), (50, 50), (300, 5), (300, 400), (1000, 25)])
-    func topKMatchesBruteForce(count: Int, limit: Int) throws {
+    func topKMatchesBruteForceToWithinTheQuantization(count: Int, limit: Int) throws {
         let dimension = 24
         let (index, rows) = makeIndex(count: count, dimension: dimension, seed: UInt64(count * 31 + limit))
         let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
@@ -44,17 +45,40 @@ import Testing
             let query = randomUnitVector(dimension: dimension, using: &generator)
             let found = index.search(query: query, limit: limit, technology: technology)
             let expected = bruteForceScores(rows, query: query, limit: limit, technology: technology)
-            // BLAS sums in its own order, so scores are compared within rounding rather than ids
-            // (two rows within rounding of each other may come in either order).
+            // int8 scores: each within the rounding of 24 products, and the k-th best score found
+            // within that of the true k-th best (rows whose scores are that close may swap).
             #expect(found.count == expected.count)
             #expect(Set(found.map(\.id)).count == found.count)
             for (result, score) in zip(found, expected) {
-                #expect(abs(result.score - score) < 1e-5)
                 let row = try #require(byID[result.id])
-                #expect(abs(dot(row.vector, query) - result.score) < 1e-5)
+                #expect(abs(dot(row.vector, query) - result.score) < 0.02)
+                #expect(abs(result.score - score) < 0.04)
                 if let technology { #expect(row.technology == technology) }
             }
         }
+    }
+
+    @Test func theExactBestAreAmongTwiceAsManyCandidates() {
+        // 384 values, as the model's vectors: the rounding error per score is about 1e-3.
+        let (index, rows) = makeIndex(count: 4000, dimension: 384, seed: 17)
+        var generator = SeededGenerator(seed: 3)
+        var kept = 0
+        for _ in 0..<50 {
+            let query = randomUnitVector(dimension: 384, using: &generator)
+            let scores = rows.map { dot($0.vector, query) }
+            let exact = Set(rows.indices.sorted { scores[$0] > scores[$1] }.prefix(10).map { rows[$0].id })
+            let candidates = Set(index.search(query: query, limit: 50, technology: nil).map(\.id))
+            kept += exact.intersection(candidates).count
+        }
+        #expect(kept == 500)
+    }
+
+    @Test func quantizationKeepsTheLargestValueAndRefusesNothing() {
+        let (codes, scale) = VectorIndex.quantize([0.5, -0.25, 0, 0.125])
+        #expect(codes == [127, -64, 0, 32])
+        #expect(abs(scale - 0.5 / 127) < 1e-9)
+        #expect(VectorIndex.quantize([0, 0]).codes == [0, 0])
+        #expect(VectorIndex.quantize([.nan, 1]).codes == [0, 127])
     }
 
     @Test func scoresAreDotProducts() {
@@ -64,9 +88,9 @@ import Testing
         index.upsert(id: "d", technology: "t", vector: [0.6, 0.8, 0])
         let found = index.search(query: [0.6, 0.8, 0], limit: 3, technology: nil)
         #expect(found.map(\.id) == ["d", "y", "x"])
-        #expect(abs(found[0].score - 1) < 1e-6)
-        #expect(abs(found[1].score - 0.8) < 1e-6)
-        #expect(abs(found[2].score - 0.6) < 1e-6)
+        #expect(abs(found[0].score - 1) < 0.01)
+        #expect(abs(found[1].score - 0.8) < 0.01)
+        #expect(abs(found[2].score - 0.6) < 0.01)
     }
 
     @Test func tiesGoToTheSmallerID() {
@@ -94,7 +118,7 @@ import Testing
         #expect(index.count == 18)
         #expect(!index.contains("chunk-3"))
         for row in rows where row.id != "chunk-3" && row.id != "chunk-19" {
-            #expect(index.vector(for: row.id) == row.vector)
+            #expect(index.contains(row.id))
             #expect(index.technology(for: row.id) == row.technology)
             // Each remaining vector is its own best match.
             #expect(index.search(query: row.vector, limit: 1, technology: nil).first?.id == row.id)
@@ -109,17 +133,38 @@ import Testing
         index.upsert(id: "a", technology: "swift", vector: [1, 0])
         index.upsert(id: "a", technology: "redis", vector: [0, 1])
         #expect(index.count == 1)
-        #expect(index.vector(for: "a") == [0, 1])
+        #expect(index.search(query: [0, 1], limit: 1, technology: nil).first?.score ?? 0 > 0.99)
         #expect(index.search(query: [0, 1], limit: 1, technology: "swift").isEmpty)
         #expect(index.setTechnology("swift", for: "a"))
         #expect(!index.setTechnology("swift", for: "missing"))
         #expect(index.search(query: [0, 1], limit: 1, technology: "swift").map(\.id) == ["a"])
     }
 
-    @Test func memoryGrowsWithTheMatrix() {
+    @Test func memoryGrowsByAByteAValue() {
         let index = VectorIndex(dimension: 384)
         let empty = index.memoryBytes
         index.reserveCapacity(100)
-        #expect(index.memoryBytes >= empty + 100 * 384 * 4)
+        #expect(index.memoryBytes >= empty + 100 * (384 + 4))
+        #expect(index.memoryBytes < empty + 100 * 384 * 2, "int8, not float32")
+    }
+
+    @Test(arguments: [0, 1, 2])
+    func everyInstructionSetGivesTheSameScores(level: Int32) {
+        let (index, rows) = makeIndex(count: 300, dimension: 384 + 7, seed: 11)
+        let query = rows[5].vector
+        CKernels_limit_isa(2)
+        let best = index.search(query: query, limit: 20, technology: nil)
+        CKernels_limit_isa(level)
+        defer { CKernels_limit_isa(2) }
+        #expect(index.search(query: query, limit: 20, technology: nil) == best)
+    }
+
+    @Test func aLargeIndexIsScannedOnSeveralThreadsWithTheSameResult() {
+        let count = VectorIndex.rowsPerThread * 2 + 123
+        let (index, rows) = makeIndex(count: count, dimension: 32, seed: 23)
+        let query = rows[count - 1].vector
+        let found = index.search(query: query, limit: 5, technology: nil)
+        #expect(found.first?.id == rows[count - 1].id, "the row in the last part is found")
+        #expect(found.count == 5)
     }
 }

@@ -1,7 +1,9 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
-// CPU kernels for the encoder that need the CPU's widest vectors. Each is compiled several times
+#include <stdint.h>
+
+// CPU kernels for the encoder and the vector search that need the CPU's widest vectors. Each is compiled several times
 // (AVX-512, AVX2+FMA, baseline) and the best one this CPU supports is picked at run time: a
 // build for baseline x86-64 alone would leave three quarters of the vector width unused, and one
 // for a newer CPU would not start on an older one.
@@ -44,6 +46,13 @@ void CKernels_bias_gelu(float *data, int rows, int columns, int stride, const fl
 /// Each row of `columns` values becomes `e^(x − max(row))`, and `inverse_sums[row]` the factor that
 /// normalises it to a softmax.
 void CKernels_exp_rows(float *data, int rows, int columns, float *inverse_sums);
+
+// MARK: int8 vectors
+
+/// `out[r] = Σ_i rows[r][i] · query[i]` for `begin ≤ r < end`, exactly, in int32: the dot products
+/// of an int8 query with rows of an int8 matrix (`dimension` values per row, row-major). Ranges
+/// let callers split one scan over threads.
+void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out);
 
 #ifdef __cplusplus
 }

@@ -134,13 +134,20 @@ public final class SQLiteKnowledgeStore: Sendable {
 
     /// The stored vectors of those of `ids` that exist, so an ingest can skip embedding them again.
     public func existingVectors(ids: [String]) throws -> [String: [Float]] {
-        vectors.withLock { index in
+        try reader.withLock { connection in
+            let select = try connection.cached("SELECT vector FROM chunks WHERE id = ?1")
             var found: [String: [Float]] = [:]
-            for id in ids {
-                if let vector = index.vector(for: id) { found[id] = vector }
+            for id in ids where found[id] == nil {
+                try select.bind(id, at: 1)
+                try select.forEachRow { found[id] = select.floats(at: 0) }
             }
             return found
         }
+    }
+
+    /// Which of `ids` the vectors in memory hold (what semantic search can find right now).
+    public func idsInMemory(_ ids: [String]) -> Set<String> {
+        vectors.withLock { index in Set(ids.filter(index.contains)) }
     }
 
     /// The stored chunks among `ids` (missing ids are left out), by id.

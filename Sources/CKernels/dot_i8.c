@@ -1,0 +1,93 @@
+#include <stdint.h>
+
+#include "ckernels.h"
+#include "isa.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+// Each int8 is widened to int16 and multiplied in pairs into int32 (vpmaddwd, or vpdpwssd with
+// VNNI): exact, with no saturation, and still bound by memory bandwidth, not arithmetic.
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static void dot_i8_vnni(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+    int whole = dimension / 32 * 32;
+    for (long r = begin; r < end; r++) {
+        const int8_t *row = rows + r * (long)dimension;
+        __m512i sum = _mm512_setzero_si512();
+        for (int i = 0; i < whole; i += 32) {
+            __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(row + i)));
+            __m512i q = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(query + i)));
+            sum = _mm512_dpwssd_epi32(sum, x, q);
+        }
+        int32_t total = _mm512_reduce_add_epi32(sum);
+        for (int i = whole; i < dimension; i++) total += (int32_t)row[i] * query[i];
+        out[r] = total;
+    }
+}
+
+__attribute__((target("avx512f,avx512bw")))
+static void dot_i8_avx512(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+    int whole = dimension / 32 * 32;
+    for (long r = begin; r < end; r++) {
+        const int8_t *row = rows + r * (long)dimension;
+        __m512i sum = _mm512_setzero_si512();
+        for (int i = 0; i < whole; i += 32) {
+            __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(row + i)));
+            __m512i q = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(query + i)));
+            sum = _mm512_add_epi32(sum, _mm512_madd_epi16(x, q));
+        }
+        int32_t total = _mm512_reduce_add_epi32(sum);
+        for (int i = whole; i < dimension; i++) total += (int32_t)row[i] * query[i];
+        out[r] = total;
+    }
+}
+
+__attribute__((target("avx2")))
+static void dot_i8_avx2(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+    int whole = dimension / 16 * 16;
+    for (long r = begin; r < end; r++) {
+        const int8_t *row = rows + r * (long)dimension;
+        __m256i sum = _mm256_setzero_si256();
+        for (int i = 0; i < whole; i += 16) {
+            __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row + i)));
+            __m256i q = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(query + i)));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(x, q));
+        }
+        __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        half = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0x4E));
+        half = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0xB1));
+        int32_t total = _mm_cvtsi128_si32(half);
+        for (int i = whole; i < dimension; i++) total += (int32_t)row[i] * query[i];
+        out[r] = total;
+    }
+}
+#endif
+
+static void dot_i8_baseline(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+    for (long r = begin; r < end; r++) {
+        const int8_t *row = rows + r * (long)dimension;
+        int32_t total = 0;
+        for (int i = 0; i < dimension; i++) total += (int32_t)row[i] * query[i];
+        out[r] = total;
+    }
+}
+
+void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+#if defined(__x86_64__) || defined(__i386__)
+    int level = CKernels_isa();
+    if (level >= 2 && __builtin_cpu_supports("avx512bw")) {
+        if (__builtin_cpu_supports("avx512vnni")) {
+            dot_i8_vnni(rows, begin, end, dimension, query, out);
+        } else {
+            dot_i8_avx512(rows, begin, end, dimension, query, out);
+        }
+        return;
+    }
+    if (level >= 1) {
+        dot_i8_avx2(rows, begin, end, dimension, query, out);
+        return;
+    }
+#endif
+    dot_i8_baseline(rows, begin, end, dimension, query, out);
+}

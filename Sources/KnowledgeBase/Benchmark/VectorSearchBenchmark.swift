@@ -1,0 +1,137 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+import Logging
+import Storage
+
+/// How the embedded store's semantic search scales: stores of synthetic chunks of each size are
+/// filled, reopened and searched, and the results checked against an exact float32 search.
+///
+/// The vectors are synthetic (unit vectors scattered around random topic centres, as embeddings of
+/// related passages cluster), so no model is needed and a million chunks take minutes, not a day of
+/// embedding; the latency is the store's alone (scan, rescoring, ranking), without the embedding of
+/// the query.
+public struct VectorSearchBenchmark: Sendable {
+    public struct Point: Codable, Sendable {
+        public var chunks: Int
+        public var fillSeconds: Double
+        /// Reopening the filled store: reading every vector into memory.
+        public var openSeconds: Double
+        /// Bytes the vectors take in memory (int8 codes and per-row tables).
+        public var vectorBytes: Int
+        /// What the process's resident memory grew by from just before the reopening to after the
+        /// reopened store had served every query: the store's own memory.
+        public var storeResidentBytes: Int
+        public var searchMsP50: Double
+        public var searchMsP99: Double
+        /// Share of the exact float32 top 10 that the store's search returns, over every query.
+        public var recallAt10: Double
+    }
+
+    public let dimension: Int
+    public let queries: Int
+    public let topics = 2_000
+
+    public init(dimension: Int = 384, queries: Int = 200) {
+        self.dimension = dimension
+        self.queries = queries
+    }
+
+    /// Measures one store of `chunks` synthetic chunks in a fresh file inside `folder`.
+    public func measure(chunks: Int, folder: URL, logger: Logger) throws -> Point {
+        let path = folder.appendingPathComponent("scale-\(chunks).sqlite3").path
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        var generator = SplitMix(seed: UInt64(chunks))
+        let centres = (0..<topics).map { _ in unitVector(&generator) }
+        // The exact search needs every vector; the benchmark keeps them, the store does not.
+        var matrix = [Float](repeating: 0, count: chunks * dimension)
+        let fillStart = DispatchTime.now().uptimeNanoseconds
+        do {
+            let store = try SQLiteKnowledgeStore(path: path, dimension: dimension, logger: logger)
+            let perSource = 1_000
+            for first in stride(from: 0, to: chunks, by: perSource) {
+                let source = "synthetic/\(first / perSource).md"
+                let records = (first..<min(chunks, first + perSource)).map { row -> ChunkRecord in
+                    let vector = near(centres[Int(generator.next() % UInt64(topics))], &generator)
+                    matrix.replaceSubrange(row * dimension ..< (row + 1) * dimension, with: vector)
+                    return ChunkRecord(id: String(format: "c%08d", row), source: source, heading: "", technology: "synthetic",
+                                       text: "synthetic passage \(row)", ordinal: row - first, vector: vector)
+                }
+                _ = try store.replaceSource(SourceRecord(source: source, technology: "synthetic", contentHash: "\(first)",
+                                                         chunkCount: records.count, ingestedAt: Date()), chunks: records)
+            }
+        }
+        let fillSeconds = Self.seconds(since: fillStart)
+
+        let residentBefore = ProcessStatistics.current().residentBytes
+        let openStart = DispatchTime.now().uptimeNanoseconds
+        let store = try SQLiteKnowledgeStore(path: path, dimension: dimension, logger: logger)
+        let openSeconds = Self.seconds(since: openStart)
+        var latencies: [Double] = []
+        var found = 0
+        for query in 0..<queries {
+            let vector = near(centres[query % topics], &generator)
+            let started = DispatchTime.now().uptimeNanoseconds
+            let results = try store.semanticSearch(vector: vector, limit: 10, technology: nil)
+            latencies.append(Self.seconds(since: started) * 1000)
+            let exact = Set(exactTop10(matrix, rows: chunks, query: vector).map { String(format: "c%08d", $0) })
+            found += results.filter { exact.contains($0.id) }.count
+        }
+        latencies.sort()
+        return Point(chunks: chunks, fillSeconds: fillSeconds, openSeconds: openSeconds, vectorBytes: store.vectorMemoryBytes,
+                     storeResidentBytes: ProcessStatistics.current().residentBytes - residentBefore,
+                     searchMsP50: latencies[latencies.count / 2], searchMsP99: latencies[latencies.count * 99 / 100],
+                     recallAt10: Double(found) / Double(10 * queries))
+    }
+
+    /// The rows of the 10 largest exact dot products (one sgemv over the float32 matrix).
+    private func exactTop10(_ matrix: [Float], rows: Int, query: [Float]) -> [Int] {
+        var scores = [Float](repeating: 0, count: rows)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(dimension), 1, matrix, Int32(dimension),
+                    query, 1, 0, &scores, 1)
+        return Array(scores.indices.sorted { scores[$0] > scores[$1] }.prefix(10))
+    }
+
+    private func unitVector(_ generator: inout SplitMix) -> [Float] {
+        normalized((0..<dimension).map { _ in generator.gaussian() })
+    }
+
+    /// A unit vector at a cosine of about 0.7 from `centre`: passages on one topic.
+    private func near(_ centre: [Float], _ generator: inout SplitMix) -> [Float] {
+        let noise = unitVector(&generator)
+        return normalized(zip(centre, noise).map { $0 + $1 })
+    }
+
+    private func normalized(_ vector: [Float]) -> [Float] {
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return vector.map { $0 / norm }
+    }
+
+    static func seconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+}
+
+/// A small seeded generator (SplitMix64), so every run measures the same stores.
+struct SplitMix {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A standard normal value (Box–Muller).
+    mutating func gaussian() -> Float {
+        let u = (Double(next() >> 11) + 0.5) / Double(1 << 53)
+        let v = Double(next() >> 11) / Double(1 << 53)
+        return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
+    }
+}
