@@ -25,8 +25,9 @@ struct SearchBenchCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let sizes = chunks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !sizes.isEmpty, sizes.allSatisfy({ (1_000...10_000_000).contains($0) }) else {
+        let listed = chunks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let sizes = listed.compactMap { Int($0) }
+        guard !listed.isEmpty, sizes.count == listed.count, sizes.allSatisfy({ (1_000...10_000_000).contains($0) }) else {
             throw ValidationError("--chunks must list sizes between 1000 and 10000000, such as 10000,100000,1000000")
         }
         let base = URL(fileURLWithPath: folder ?? NSTemporaryDirectory())

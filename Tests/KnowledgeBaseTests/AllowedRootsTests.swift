@@ -52,6 +52,18 @@ import Testing
         }
     }
 
+    @Test func aFIFOInsideARootIsRefusedAndSkippedByTheWalk() throws {
+        let root = try makeTree()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let docs = root.appendingPathComponent("docs")
+        let fifo = docs.appendingPathComponent("pipe.md").path
+        try #require(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: InvalidRequest.self) { try AllowedRoots([docs]).check(fifo) }
+        // Reading a FIFO would block the ingest until a writer came: the walk leaves it out.
+        let names = try FileWalker(maxFiles: 100).files(under: [docs.path]).map { URL(fileURLWithPath: $0).lastPathComponent }
+        #expect(!names.contains("pipe.md"))
+    }
+
     @Test func aDeletedFileCanStillBeNamedForRemoval() throws {
         let root = try makeTree()
         defer { try? FileManager.default.removeItem(at: root) }

@@ -148,10 +148,15 @@ def check_store(data_dir: Path) -> dict:
         connection.close()
 
 
-def chunk_ids(data_dir: Path) -> set[str]:
+def read_store(data_dir: Path, sql: str) -> list[tuple]:
+    """The rows of `sql` run on the knowledge base, opened read-only with Python's own sqlite3."""
     import sqlite3
     connection = sqlite3.connect(f"file:{knowledge_base_file(data_dir)}?mode=ro", uri=True)
     try:
-        return {row[0] for row in connection.execute("SELECT id FROM chunks")}
+        return connection.execute(sql).fetchall()
     finally:
         connection.close()
+
+
+def chunk_ids(data_dir: Path) -> set[str]:
+    return {row[0] for row in read_store(data_dir, "SELECT id FROM chunks")}

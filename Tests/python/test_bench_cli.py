@@ -66,3 +66,24 @@ def test_bench_redis_measures_tracking_and_cache_hits_and_cleans_up(binary, mode
     left = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", "mcp-rag:bench-*"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
     assert not list(tmp_path.glob("mcp-rag-bench-*"))
+
+
+def test_bench_search_measures_each_size_and_finds_the_exact_top_ten(binary, tmp_path):
+    result = subprocess.run([binary, "bench", "search", "--chunks", "1000,3000", "--json", "--folder", str(tmp_path)],
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    points = json.loads(result.stdout)
+    assert [p["chunks"] for p in points] == [1000, 3000]
+    for point in points:
+        assert point["recallAt10"] == 1.0, "the rescored search returns the exact best ten"
+        assert 0 < point["searchMsP50"] <= point["searchMsP99"]
+        assert point["fillSeconds"] > 0 and point["openSeconds"] > 0
+        # int8: 384 bytes of codes and a scale per passage, not 1,536 bytes of float32.
+        assert 388 * point["chunks"] <= point["vectorBytes"] < 1536 * point["chunks"]
+    assert list(tmp_path.iterdir()) == [], "the temporary stores are removed"
+
+
+def test_bench_search_refuses_sizes_it_cannot_measure(binary):
+    result = subprocess.run([binary, "bench", "search", "--chunks", "1000,abc"], capture_output=True, timeout=60)
+    assert result.returncode != 0
+    assert "--chunks" in result.stderr.decode()

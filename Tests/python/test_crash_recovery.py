@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mcp_support import check_store
+from mcp_support import check_store, read_store
 
 DOCUMENTS = 5000
 KILLS = int(os.environ.get("MCP_RAG_TEST_KILLS", "20"))
@@ -116,12 +116,7 @@ def test_kill_9_at_random_points_of_an_ingest_loses_nothing_and_duplicates_nothi
 
 
 def assert_every_file_is_stored_at_its_revision(data: Path, revisions: dict[int, int], present: set[int]) -> None:
-    import sqlite3
-    connection = sqlite3.connect(f"file:{data / 'knowledge.sqlite3'}?mode=ro", uri=True)
-    try:
-        stored = {Path(source).name: text for source, text in connection.execute("SELECT source, text FROM chunks")}
-    finally:
-        connection.close()
+    stored = {Path(source).name: text for source, text in read_store(data, "SELECT source, text FROM chunks")}
     expected = {f"doc-{number:05d}.md": f"Revision {revisions[number]} of document {number}:" for number in present}
     assert stored.keys() == expected.keys()
     stale = [name for name, marker in expected.items() if marker not in stored[name]]

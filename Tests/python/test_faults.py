@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from fault_proxy import FaultProxy
-from mcp_support import chunk_ids, connected, error_text, server_parameters, structured, write_corpus
+from mcp_support import chunk_ids, connected, error_text, read_store, server_parameters, structured, write_corpus
 from servers import ChromaServer, RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -218,7 +218,7 @@ async def test_two_minutes_of_load_through_delays_drops_cuts_and_kills_lose_noth
         client = chromadb.HttpClient(host="127.0.0.1", port=urlsplit(chroma.url).port)
         remote = set(client.get_collection("faults").get(include=[])["ids"])
         assert remote == ledger, (len(remote - ledger), len(ledger - remote))
-        sources = {Path(source) for source in ledger_sources(tmp_path / "data")}
+        sources = {Path(source) for (source,) in read_store(tmp_path / "data", "SELECT source FROM sources")}
         assert {path.resolve() for path in written_files} <= sources
         assert found["results"] and found["results"][0]["source"].endswith(f"live-{len(written_files) - 1:03d}.md")
         # Query counts: at least once each (a batch applied as its connection broke is sent again),
@@ -242,12 +242,3 @@ async def test_two_minutes_of_load_through_delays_drops_cuts_and_kills_lose_noth
         chroma_proxy.close()
         redis.stop()
         chroma.stop()
-
-
-def ledger_sources(data: Path) -> set[str]:
-    import sqlite3
-    connection = sqlite3.connect(f"file:{data / 'knowledge.sqlite3'}?mode=ro", uri=True)
-    try:
-        return {row[0] for row in connection.execute("SELECT source FROM sources")}
-    finally:
-        connection.close()

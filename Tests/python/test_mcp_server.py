@@ -234,6 +234,26 @@ async def test_ingest_is_confined_to_allowed_roots(binary, model_dir, tmp_path, 
         assert "MCP_RAG_ALLOWED_ROOTS" in message
 
 
+async def test_ingest_limits_and_special_files_are_refused_and_change_nothing(binary, model_dir, tmp_path, docs):
+    import os
+    (docs / "big.md").write_text("# Big\n\n" + "A paragraph of filler words. " * 40, encoding="utf-8")
+    fifo = docs / "pipe.md"
+    os.mkfifo(fifo)
+    params = server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[docs],
+                               extra_env={"MCP_RAG_MAX_FILES": "3", "MCP_RAG_MAX_FILE_BYTES": "600"})
+    async with connected(params) as (session, _):
+        message = error_text(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "x"}))
+        assert "MCP_RAG_MAX_FILES" in message, message
+        assert structured(await session.call_tool("list_sources", {}))["sources"] == [], "nothing was written"
+        message = error_text(await session.call_tool("ingest_documents", {"paths": [str(fifo)], "technology": "x"}))
+        assert "pipe.md" in message, message
+        small = structured(await session.call_tool("ingest_documents", {
+            "paths": [str(docs / "install.md"), str(docs / "big.md")], "technology": "x"}))
+        assert small["files_written"] == 1
+        assert any("big.md" in skipped["path"] and "MCP_RAG_MAX_FILE_BYTES" in skipped["reason"]
+                   for skipped in small["files_skipped"]), small["files_skipped"]
+
+
 async def test_cancelling_an_ingest_stops_it_cleanly(binary, model_dir, tmp_path):
     corpus = tmp_path / "corpus"
     # About two passages per file: the first 64 passages (32 files) are embedded and written

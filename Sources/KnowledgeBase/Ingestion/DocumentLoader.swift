@@ -44,7 +44,7 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
         case .notRegularFile:
             "not a regular file"
         case .tooLarge(let bytes, let limit):
-            "too large (\(bytes) bytes; the limit is \(limit))"
+            "too large (\(bytes) bytes; the limit is \(limit): raise MCP_RAG_MAX_FILE_BYTES to include it)"
         case .binary:
             "binary content (a NUL byte in the first 8 KiB)"
         case .notUTF8(let offset):
