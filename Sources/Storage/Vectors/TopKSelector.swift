@@ -27,6 +27,12 @@ struct TopKSelector<Element> {
         }
     }
 
+    /// The worst element kept once `capacity` are kept (nil before): a caller can turn away what
+    /// is plainly worse without the cost of `offer`.
+    var worstKeptWhenFull: Element? {
+        heap.count == capacity && capacity > 0 ? heap[0] : nil
+    }
+
     /// The elements kept, best first.
     func sortedBestFirst() -> [Element] {
         heap.sorted(by: isBetter)

@@ -152,6 +152,8 @@ public final class VectorIndex {
             scores[first] > scores[second] || (scores[first] == scores[second] && ids[first] < ids[second])
         }
         for row in 0..<rows where wanted == nil || rowTechnology[row] == wanted {
+            // Most rows of a large index score below the worst kept: one comparison turns them away.
+            if let worst = selector.worstKeptWhenFull, scores[row] < scores[worst] { continue }
             selector.offer(row)
         }
         return selector.sortedBestFirst().map { ScoredChunk(id: ids[$0], score: Double(scores[$0])) }
