@@ -73,7 +73,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The SQLite knowledge store (sources, chunks, FTS5, the in-memory vector matrix), query
+        // The SQLite knowledge store (sources, chunks, FTS5, the int8 vectors in memory), query
         // statistics and the result cache; the Redis client.
         .target(
             name: "Storage",

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 
 /// The knowledge base on disk: one SQLite file with the sources, their chunks (text, metadata,
-/// vector) and an FTS5 index for keyword search, plus every vector in memory for semantic search.
+/// float32 vector) and an FTS5 index for keyword search, plus every vector in memory, in int8, for
+/// semantic search (whose best candidates are then rescored with the float32 vectors).
 ///
 /// Synchronous and thread-safe; calls block (on SQLite's locks, on disk), so callers run them on
 /// their own threads. Writes go through one connection and keyword searches through another, so a
