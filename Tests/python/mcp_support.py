@@ -11,6 +11,13 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 
+def command_env(home: Path, model_dir: Path, **extra: str) -> dict[str, str]:
+    """A minimal environment for running the binary from a test: PATH, a HOME of the test's own,
+    the model, and `extra` (mcp-rag's settings); nothing else leaks in from the caller's."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "MCP_RAG_MODEL_DIR": str(model_dir),
+            **extra}
+
+
 def server_parameters(binary: str, data_dir: Path, model_dir: Path, allowed_roots: list[Path] | None = None,
                       extra_env: dict[str, str] | None = None) -> StdioServerParameters:
     env = {

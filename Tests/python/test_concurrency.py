@@ -3,14 +3,13 @@ data folder while two of them ingest and all of them query."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import anyio
 import pytest
 
-from mcp_support import check_store, connected, server_parameters, structured, write_corpus
+from mcp_support import check_store, command_env, connected, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +20,7 @@ QUESTIONS = [f"how does the {topic} layer handle case {case}"
 async def test_64_concurrent_calls_from_one_client_all_succeed_and_agree_with_calls_made_one_by_one(
         binary, model_dir, tmp_path):
     notes = write_corpus(tmp_path / "notes", 24)[0].parent
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir)}
+    env = command_env(tmp_path, model_dir)
     filled = subprocess.run([binary, "ingest", str(notes), "--technology", "notes", "--data-dir", str(tmp_path / "data")],
                             env=env, capture_output=True, text=True, timeout=300)
     assert filled.returncode == 0, filled.stderr

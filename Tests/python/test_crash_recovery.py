@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mcp_support import check_store, read_store
+from mcp_support import check_store, command_env, read_store
 
 DOCUMENTS = 5000
 KILLS = int(os.environ.get("MCP_RAG_TEST_KILLS", "20"))
@@ -40,8 +40,7 @@ def ingest_command(binary: str, docs: Path, data: Path) -> list[str]:
 
 def test_kill_9_at_random_points_of_an_ingest_loses_nothing_and_duplicates_nothing(binary, model_dir, tmp_path,
                                                                                     report_figure):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir),
-           "MCP_RAG_LOG_LEVEL": "error"}
+    env = command_env(tmp_path, model_dir, MCP_RAG_LOG_LEVEL="error")
     docs, data = tmp_path / "docs", tmp_path / "data"
     docs.mkdir()
     present = set(range(DOCUMENTS))

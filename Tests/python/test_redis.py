@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from mcp_support import connected, server_parameters, structured, write_corpus
+from mcp_support import command_env, connected, server_parameters, structured, write_corpus
 from servers import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,7 @@ def data_dir(binary, model_dir, tmp_path_factory) -> Path:
     """A knowledge base of 24 notes, filled once with `mcp-rag ingest` and only read by the servers."""
     tmp = tmp_path_factory.mktemp("redis-kb")
     notes = write_corpus(tmp / "notes", 24)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "MCP_RAG_MODEL_DIR": str(model_dir)}
+    env = command_env(tmp, model_dir)
     result = subprocess.run([binary, "ingest", str(notes[0].parent), "--technology", "notes", "--data-dir", str(tmp / "data")],
                             env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -182,8 +182,8 @@ async def test_a_wrong_password_shows_in_health_and_queries_still_answer(binary,
 
 
 def test_a_redis_url_that_cannot_be_served_stops_the_server_at_startup(binary, model_dir, tmp_path):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir),
-           "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "REDIS_URL": "rediss://:hunter2@cache.example:6380/0"}
+    env = command_env(tmp_path, model_dir, MCP_RAG_DATA_DIR=str(tmp_path / "data"),
+                      REDIS_URL="rediss://:hunter2@cache.example:6380/0")
     result = subprocess.run([binary, "serve"], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
     assert result.returncode != 0
     assert result.stdout == "", "stdout is for MCP messages only"

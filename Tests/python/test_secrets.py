@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mcp_support import connected, server_parameters, write_corpus
+from mcp_support import command_env, connected, server_parameters, write_corpus
 
 pytestmark = pytest.mark.anyio
 
@@ -76,8 +76,7 @@ async def test_no_secret_appears_in_logs_tool_output_or_the_selftest(binary, mod
     assert "trace" in logs.lower() or len(logs) > 1000, "the logs were captured at trace level"
     assert_secret_free("the server's logs", logs, secrets)
 
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir),
-           "MCP_RAG_LOG_LEVEL": "trace", **environment}
+    env = command_env(tmp_path, model_dir, MCP_RAG_LOG_LEVEL="trace", **environment)
     for args in (["selftest"], ["selftest", "--json"], ["query", "storage", "--data-dir", str(tmp_path / "data")],
                  ["ingest", str(docs), "--technology", "notes", "--data-dir", str(tmp_path / "data")]):
         run = subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=300,
@@ -95,8 +94,7 @@ async def test_no_secret_appears_in_logs_tool_output_or_the_selftest(binary, mod
 ])
 def test_a_setting_refused_at_startup_does_not_repeat_its_secret(binary, model_dir, tmp_path, variable, value):
     secret = f"s3cret-{uuid.uuid4().hex}"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "MCP_RAG_MODEL_DIR": str(model_dir),
-           "MCP_RAG_DATA_DIR": str(tmp_path / "data"), variable: value.format(secret=secret)}
+    env = command_env(tmp_path, model_dir, MCP_RAG_DATA_DIR=str(tmp_path / "data"), **{variable: value.format(secret=secret)})
     for args in (["serve"], ["selftest"], ["query", "anything"]):
         run = subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=60, input="")
         assert run.returncode != 0, f"{variable}={value} was accepted by {args}"

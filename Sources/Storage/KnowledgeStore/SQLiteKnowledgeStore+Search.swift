@@ -26,17 +26,9 @@ extension SQLiteKnowledgeStore {
     /// The best `limit` of `candidates`, scored exactly with their stored float32 vectors, best
     /// first (ties to the smaller id). A candidate deleted since the scan is left out.
     private func rescore(_ candidates: [ScoredChunk], query: [Float], limit: Int) throws -> [ScoredChunk] {
-        let exact: [ScoredChunk] = try reader.withLock { connection in
-            let select = try connection.cached("SELECT vector FROM chunks WHERE id = ?1")
-            var scored: [ScoredChunk] = []
-            scored.reserveCapacity(candidates.count)
-            for candidate in candidates {
-                try select.bind(candidate.id, at: 1)
-                try select.forEachRow {
-                    scored.append(ScoredChunk(id: candidate.id, score: Self.dot(query, select.floats(at: 0))))
-                }
-            }
-            return scored
+        let stored = try existingVectors(ids: candidates.map(\.id))
+        let exact = candidates.compactMap { candidate in
+            stored[candidate.id].map { ScoredChunk(id: candidate.id, score: Self.dot(query, $0)) }
         }
         return Array(exact.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
     }
