@@ -40,7 +40,8 @@ public final class KnowledgeBaseRuntime: Sendable {
         // The store needs the vector width before the model is loaded; config.json is tiny. Without
         // a model, MiniLM's width keeps the store usable for keyword search.
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
-        store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger)
+        store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger,
+                                         snapshotPolicy: configuration.vectorSnapshots)
         remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
         if let endpoint = configuration.redis {
             let redis = Self.redisDependency(endpoint, configuration)
@@ -102,9 +103,12 @@ public final class KnowledgeBaseRuntime: Sendable {
         return RedisDependency(pool: pool, breaker: breaker)
     }
 
-    /// Writes what tracking still holds (waiting up to `timeout`); call before the process exits,
-    /// so the last queries' counts are not lost.
+    /// Finishes a vector snapshot file being written (so the next opening maps it rather than
+    /// removing a partial one) and writes what tracking still holds (waiting up to `timeout`);
+    /// call before the process exits, so the last queries' counts are not lost.
     public func close(timeout: TimeInterval = 2) async {
+        let store = self.store
+        _ = try? await BlockingExecutor.run { store.waitForSnapshot() }
         guard let buffered = tracker as? BufferedQueryTracker else { return }
         _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
     }

@@ -44,6 +44,7 @@ struct IngestCommand: AsyncParsableCommand {
             throw CLIError(error.description)
         }
         bar.finish()
+        await runtime.close()
         if json {
             try printJSON(report)
         } else {

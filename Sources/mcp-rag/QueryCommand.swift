@@ -35,6 +35,7 @@ struct QueryCommand: AsyncParsableCommand {
         } catch let error as InvalidRequest {
             throw CLIError(error.description)
         }
+        await runtime.close()
         if json {
             try printJSON(response)
             return

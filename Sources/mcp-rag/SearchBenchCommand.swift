@@ -10,8 +10,9 @@ struct SearchBenchCommand: ParsableCommand {
         abstract: "Measure the embedded store's semantic search at growing sizes: latency, memory, opening, recall.",
         discussion: """
             Fills temporary stores with synthetic vectors (clustered, as embeddings are; no model needed), \
-            reopens each, and times 200 searches for the best 10, checking them against an exact float32 \
-            search. The latency is the store's: the query's embedding is not included.
+            reopens each (from its vector snapshot file, and once without it), and times 200 searches for \
+            the best 10, checking them against an exact float32 search. The latency is the store's: the \
+            query's embedding is not included.
             """
     )
 
@@ -44,10 +45,11 @@ struct SearchBenchCommand: ParsableCommand {
         if json {
             try printJSON(points)
         } else {
-            print("chunks      fill s   open s   vectors MiB   store RSS MiB   search p50 ms   p99 ms   recall@10")
+            print("chunks      fill s   open s   cold open s   vectors MiB   mapped MiB   store RSS MiB   search p50 ms   p99 ms   recall@10")
             for p in points {
-                print(String(format: "%-10d %7.1f %8.2f %13.1f %15.0f %15.2f %8.2f %11.4f", p.chunks, p.fillSeconds, p.openSeconds,
-                             Double(p.vectorBytes) / 1_048_576, Double(p.storeResidentBytes) / 1_048_576,
+                print(String(format: "%-10d %7.1f %8.2f %13.2f %13.1f %12.1f %15.0f %15.2f %8.2f %11.4f", p.chunks, p.fillSeconds,
+                             p.openSeconds, p.coldOpenSeconds, Double(p.vectorBytes) / 1_048_576, Double(p.mappedBytes) / 1_048_576,
+                             Double(p.storeResidentBytes) / 1_048_576,
                              p.searchMsP50, p.searchMsP99, p.recallAt10))
             }
         }

@@ -74,11 +74,11 @@ import Testing
     }
 
     @Test func quantizationKeepsTheLargestValueAndRefusesNothing() {
-        let (codes, scale) = VectorIndex.quantize([0.5, -0.25, 0, 0.125])
+        let (codes, scale) = Int8Rows.quantize([0.5, -0.25, 0, 0.125])
         #expect(codes == [127, -64, 0, 32])
         #expect(abs(scale - 0.5 / 127) < 1e-9)
-        #expect(VectorIndex.quantize([0, 0]).codes == [0, 0])
-        #expect(VectorIndex.quantize([.nan, 1]).codes == [0, 127])
+        #expect(Int8Rows.quantize([0, 0]).codes == [0, 0])
+        #expect(Int8Rows.quantize([.nan, 1]).codes == [0, 127])
     }
 
     @Test func scoresAreDotProducts() {
@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func aLargeIndexIsScannedOnSeveralThreadsWithTheSameResult() {
-        let count = VectorIndex.rowsPerThread * 2 + 123
+        let count = Int8Scan.rowsPerThread * 2 + 123
         let (index, rows) = makeIndex(count: count, dimension: 32, seed: 23)
         let query = rows[count - 1].vector
         let found = index.search(query: query, limit: 5, technology: nil)

@@ -53,7 +53,8 @@ public struct HealthMonitor: Sendable {
             version: MCPRagVersion.current, durationMs: milliseconds(since: start), dependencies: dependencies,
             process: ProcessHealth(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes,
                                    cpuSeconds: process.cpuSeconds, openFileDescriptors: process.openFileDescriptors,
-                                   vectorBytes: store.vectorMemoryBytes, cacheBytes: cacheStatistics.bytes))
+                                   vectorBytes: store.vectorMemoryBytes, vectorMappedBytes: store.vectorMappedBytes,
+                                   cacheBytes: cacheStatistics.bytes))
     }
 
     /// The liveness answer: the process runs; nothing else is looked at.
@@ -72,7 +73,7 @@ public struct HealthMonitor: Sendable {
             dependencies: ["vector_store": DependencyHealth(status: .unhealthy, detail: reason)],
             process: ProcessHealth(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes,
                                    cpuSeconds: process.cpuSeconds, openFileDescriptors: process.openFileDescriptors,
-                                   vectorBytes: 0, cacheBytes: 0))
+                                   vectorBytes: 0, vectorMappedBytes: 0, cacheBytes: 0))
     }
 
     private func vectorStore() async -> DependencyHealth {

@@ -71,8 +71,11 @@ public struct ProcessHealth: Sendable, Codable, Equatable {
     public var peakResidentBytes: Int
     public var cpuSeconds: Double
     public var openFileDescriptors: Int
-    /// Bytes of the in-memory vector matrix.
+    /// Bytes the vectors take, in memory and mapped.
     public var vectorBytes: Int
+    /// Of `vectorBytes`, those of the mapped snapshot file, which the processes sharing a data
+    /// folder share (the page cache holds them once).
+    public var vectorMappedBytes: Int
     /// Bytes of cached results.
     public var cacheBytes: Int
 
@@ -82,6 +85,7 @@ public struct ProcessHealth: Sendable, Codable, Equatable {
         case cpuSeconds = "cpu_seconds"
         case openFileDescriptors = "open_file_descriptors"
         case vectorBytes = "vector_bytes"
+        case vectorMappedBytes = "vector_mapped_bytes"
         case cacheBytes = "cache_bytes"
     }
 }

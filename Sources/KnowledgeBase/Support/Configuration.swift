@@ -43,6 +43,9 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var breakerFailureThreshold: Int
     /// How long an open breaker waits before its trial call.
     public var breakerOpenDuration: Duration
+    /// When the store writes its vectors to a snapshot file that later openings map
+    /// (`MCP_RAG_SNAPSHOT_MIN_CHUNKS` sets the size from which it does).
+    public var vectorSnapshots = VectorSnapshotPolicy()
     /// Which device embeds (`MCP_RAG_DEVICE`): auto lets the startup benchmark choose.
     public var device: DevicePreference = .auto
     /// Extra folders the GPU libraries are looked for in (`MCP_RAG_GPU_LIBRARY_PATH`).
@@ -96,6 +99,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
         configuration.maxFileBytes = try reader.integer("MCP_RAG_MAX_FILE_BYTES", in: 1...(1 << 34)) ?? configuration.maxFileBytes
         configuration.maxFilesPerIngest = try reader.integer("MCP_RAG_MAX_FILES", in: 1...10_000_000)
             ?? configuration.maxFilesPerIngest
+        configuration.vectorSnapshots.minimumRows = try reader.integer("MCP_RAG_SNAPSHOT_MIN_CHUNKS", in: 1...Int(Int32.max))
+            ?? configuration.vectorSnapshots.minimumRows
         if let url = reader.string("REDIS_URL") {
             do {
                 configuration.redis = try RedisEndpoint(url: url)

@@ -43,7 +43,8 @@ struct HealthCheckTool: RagTool {
             "peak_resident_bytes": Schema.integer("Peak resident memory."),
             "cpu_seconds": Schema.number("User plus system CPU time."),
             "open_file_descriptors": Schema.integer("Open file descriptors."),
-            "vector_bytes": Schema.integer("Memory held by the vector matrix."),
+            "vector_bytes": Schema.integer("Memory held by the vectors, in memory and mapped."),
+            "vector_mapped_bytes": Schema.integer("Of vector_bytes, the mapped snapshot file, shared between processes."),
             "cache_bytes": Schema.integer("Memory held by cached results."),
         ], additional: true),
     ], required: ["status", "level", "uptime_s", "version", "duration_ms", "dependencies"], additional: true)

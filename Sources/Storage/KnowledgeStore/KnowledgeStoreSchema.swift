@@ -151,6 +151,8 @@ public enum KnowledgeStoreSchema {
                 try insert.run()
             }
             if found < version { try connection.execute("PRAGMA user_version = \(version)") }
+            // Tells this database's vector snapshot files from a copy's or a predecessor's.
+            try connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', lower(hex(randomblob(16))))")
         }
         let select = try connection.cached("SELECT value FROM meta WHERE key = 'dimension'")
         defer { select.reset() }
@@ -160,5 +162,13 @@ public enum KnowledgeStoreSchema {
         guard stored == dimension else {
             throw KnowledgeStoreError.dimensionMismatch(stored: stored, loaded: dimension, path: path)
         }
+    }
+
+    /// The database's random identity, recorded in the vector snapshot files written from it
+    /// (`prepare` sets it, so it is there once the store has opened its writer).
+    static func storeID(on connection: SQLiteConnection) throws -> String {
+        let select = try connection.cached("SELECT value FROM meta WHERE key = 'store_id'")
+        defer { select.reset() }
+        return try select.step() ? select.string(at: 0) : ""
     }
 }

@@ -9,6 +9,20 @@ struct JournalPosition: Sendable {
     var dataVersion: Int?
 }
 
+/// Chunks changed in a span of the journal, as they are now.
+struct JournalChanges {
+    var present: [(id: String, technology: String, vector: [Float])] = []
+    var gone: [String] = []
+
+    var count: Int { present.count + gone.count }
+
+    func apply(to index: VectorIndex) {
+        for id in gone { index.remove(id) }
+        index.reserveCapacity(index.count + present.count)
+        for chunk in present { index.upsert(id: chunk.id, technology: chunk.technology, vector: chunk.vector) }
+    }
+}
+
 /// The journal entries one write transaction of this process added: `first` is the last entry
 /// before it, `last` the last one after it.
 struct JournalSpan {
@@ -46,7 +60,7 @@ extension SQLiteKnowledgeStore {
     /// Runs under the writer lock, so no write of this process interleaves with it.
     @discardableResult
     public func catchUpWithOtherWriters() throws -> Int {
-        try writer.withLock { connection in
+        let changed = try writer.withLock { connection in
             do {
                 return try connection.readTransaction { try catchUp(on: connection) }
             } catch {
@@ -55,6 +69,8 @@ extension SQLiteKnowledgeStore {
                 throw error
             }
         }
+        if changed > 0 { scheduleSnapshotIfDue() }
+        return changed
     }
 
     private func catchUp(on connection: SQLiteConnection) throws -> Int {
@@ -63,39 +79,44 @@ extension SQLiteKnowledgeStore {
         guard last > seen else { return 0 }
         let first = try connection.scalarInt("SELECT min(seq) FROM chunk_journal") ?? 0
         if first > seen + 1 {
-            let index = try Self.loadVectors(from: connection, dimension: dimension)
-            vectors.withLock { $0 = index }
-            journal.withLock { $0.seen = last }
+            let loaded = try Self.openVectors(on: connection, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
+            vectors.withLock { $0 = loaded.index }
+            journal.withLock { $0.seen = loaded.seen }
             logger.info("vectors reloaded: another process changed more chunks than the journal keeps",
-                        metadata: ["rag.store.chunks": "\(index.count)"])
-            return index.count
+                        metadata: ["rag.store.chunks": "\(loaded.index.count)", "rag.store.vectors_from": "\(loaded.origin)"])
+            return loaded.index.count
         }
+        // Read first, applied after: searches wait only for the updates, not for the reads.
+        let changes = try Self.journalChanges(after: seen, upTo: last, on: connection)
+        vectors.withLock { changes.apply(to: $0) }
+        journal.withLock { $0.seen = last }
+        logger.debug("vectors caught up with other writers", metadata: [
+            "rag.store.changed": "\(changes.present.count)", "rag.store.removed": "\(changes.gone.count)",
+        ])
+        return changes.count
+    }
+
+    /// The chunks changed by the journal entries after `seen` up to `last`, as they are now (a
+    /// chunk changed twice is read once).
+    static func journalChanges(after seen: Int, upTo last: Int, on connection: SQLiteConnection) throws -> JournalChanges {
+        var changes = JournalChanges()
+        guard last > seen else { return changes }
         let changedIDs = try connection.cached("SELECT DISTINCT chunk_id FROM chunk_journal WHERE seq > ?1 AND seq <= ?2")
         try changedIDs.bind(seen, at: 1)
         try changedIDs.bind(last, at: 2)
         var ids: [String] = []
         try changedIDs.forEachRow { ids.append(changedIDs.string(at: 0)) }
         let current = try connection.cached("SELECT technology, vector FROM chunks WHERE id = ?1")
-        var present: [(id: String, technology: String, vector: [Float])] = []
-        var gone: [String] = []
         for id in ids {
             try current.bind(id, at: 1)
+            defer { current.reset() }
             if try current.step() {
-                present.append((id, current.string(at: 0), current.floats(at: 1)))
+                changes.present.append((id, current.string(at: 0), current.floats(at: 1)))
             } else {
-                gone.append(id)
+                changes.gone.append(id)
             }
-            current.reset()
         }
-        vectors.withLock { index in
-            for id in gone { index.remove(id) }
-            for chunk in present { index.upsert(id: chunk.id, technology: chunk.technology, vector: chunk.vector) }
-        }
-        journal.withLock { $0.seen = last }
-        logger.debug("vectors caught up with other writers", metadata: [
-            "rag.store.changed": "\(present.count)", "rag.store.removed": "\(gone.count)",
-        ])
-        return ids.count
+        return changes
     }
 
     /// The sequence number of the newest journal entry, 0 when there is none.

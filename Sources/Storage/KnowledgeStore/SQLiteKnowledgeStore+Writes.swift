@@ -9,6 +9,7 @@ extension SQLiteKnowledgeStore {
     /// changes, on disk or in memory.
     public func replaceSource(_ record: SourceRecord, chunks: [ChunkRecord]) throws -> ReplaceOutcome {
         try validate(record, chunks)
+        defer { scheduleSnapshotIfDue() }
         return try writer.withLock { connection in
             let (change, span) = try connection.transaction {
                 let first = try Self.lastJournalEntry(on: connection)
@@ -29,7 +30,8 @@ extension SQLiteKnowledgeStore {
 
     /// Deletes `source` and its chunks; returns how many chunks went, nil when `source` is unknown.
     public func removeSource(_ source: String) throws -> Int? {
-        try writer.withLock { connection in
+        defer { scheduleSnapshotIfDue() }
+        return try writer.withLock { connection in
             let removal: (ids: [String], span: JournalSpan)? = try connection.transaction {
                 guard try Self.technology(of: source, on: connection) != nil else { return nil }
                 let first = try Self.lastJournalEntry(on: connection)

@@ -3,8 +3,10 @@ import Foundation
 import Logging
 
 /// The knowledge base on disk: one SQLite file with the sources, their chunks (text, metadata,
-/// float32 vector) and an FTS5 index for keyword search, plus every vector in memory, in int8, for
-/// semantic search (whose best candidates are then rescored with the float32 vectors).
+/// float32 vector) and an FTS5 index for keyword search, plus every vector in int8 for semantic
+/// search (whose best candidates are then rescored with the float32 vectors): mapped from a
+/// snapshot file beside the database once the store is large (see `SQLiteKnowledgeStore+Snapshot`),
+/// with the changes since held in memory.
 ///
 /// Synchronous and thread-safe; calls block (on SQLite's locks, on disk), so callers run them on
 /// their own threads. Writes go through one connection and keyword searches through another, so a
@@ -29,13 +31,23 @@ public final class SQLiteKnowledgeStore: Sendable {
     let journal: Locked<JournalPosition>
     /// Journal entries each write leaves behind it (`KnowledgeStoreSchema.journalKeep`; tests use fewer).
     let journalKeep: Int
+    /// This database's `meta.store_id`, recorded in its snapshot files.
+    let storeID: String
+    let snapshotPolicy: VectorSnapshotPolicy
+    /// True while a snapshot write is queued or running, so at most one is.
+    let snapshotWork = Locked(false)
+    /// Where snapshot files are written, one at a time.
+    let snapshotQueue = DispatchQueue(label: "mcp-rag.vector-snapshot", qos: .utility)
 
     /// Opens the store at `path` (creating the file and its folder if missing) for vectors of
-    /// `dimension` floats, and loads every stored vector into memory.
+    /// `dimension` floats: maps the snapshot file of its vectors when there is a usable one,
+    /// otherwise loads every stored vector into memory (and writes the file in the background
+    /// when `snapshotPolicy` says the store is large enough).
     ///
     /// Throws `KnowledgeStoreError.dimensionMismatch` when the file was built for another dimension.
     public init(path: String, dimension: Int, logger: Logger,
-                journalKeep: Int = KnowledgeStoreSchema.journalKeep) throws {
+                journalKeep: Int = KnowledgeStoreSchema.journalKeep,
+                snapshotPolicy: VectorSnapshotPolicy = VectorSnapshotPolicy()) throws {
         precondition(dimension > 0, "a knowledge store needs a positive vector dimension")
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -45,9 +57,12 @@ public final class SQLiteKnowledgeStore: Sendable {
         let reader = try SQLiteConnection(path: path, readOnly: true)
         try reader.registerRankingFunction()
         let watcher = try SQLiteConnection(path: path, readOnly: true)
-        // One snapshot, so the journal position says exactly which changes the vectors include.
-        let (index, seen) = try reader.readTransaction {
-            (try Self.loadVectors(from: reader, dimension: dimension), try Self.lastJournalEntry(on: reader))
+        let storeID = try KnowledgeStoreSchema.storeID(on: reader)
+        let snapshotPath = Self.snapshotPath(for: path)
+        Self.removeAbandonedSnapshots(beside: snapshotPath)
+        // One read transaction, so the journal position says exactly which changes the vectors include.
+        let (index, seen, origin) = try reader.readTransaction {
+            try Self.openVectors(on: reader, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
         }
         self.path = path
         self.dimension = dimension
@@ -58,10 +73,13 @@ public final class SQLiteKnowledgeStore: Sendable {
         self.watcher = Locked(watcher)
         self.journal = Locked(JournalPosition(seen: seen))
         self.journalKeep = journalKeep
+        self.storeID = storeID
+        self.snapshotPolicy = snapshotPolicy
         logger.debug("knowledge store opened", metadata: [
             "rag.store.path": "\(path)", "rag.store.chunks": "\(index.count)",
-            "rag.store.vector_bytes": "\(index.memoryBytes)",
+            "rag.store.vector_bytes": "\(index.memoryBytes)", "rag.store.vectors_from": "\(origin)",
         ])
+        scheduleSnapshotIfDue()
     }
 
     static func loadVectors(from connection: SQLiteConnection, dimension: Int) throws -> VectorIndex {
@@ -128,9 +146,15 @@ public final class SQLiteKnowledgeStore: Sendable {
         vectors.withLock { $0.count }
     }
 
-    /// Bytes of memory held by the vector matrix and its bookkeeping.
+    /// Bytes the vectors take, in memory and mapped (the mapped part is counted once for every
+    /// process that maps the same file).
     public var vectorMemoryBytes: Int {
         vectors.withLock { $0.memoryBytes }
+    }
+
+    /// Of `vectorMemoryBytes`, the bytes of the mapped snapshot file.
+    public var vectorMappedBytes: Int {
+        vectors.withLock { $0.mappedBytes }
     }
 
     /// The stored vectors of those of `ids` that exist, so an ingest can skip embedding them again.

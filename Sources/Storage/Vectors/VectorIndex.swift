@@ -1,5 +1,3 @@
-import CKernels
-import Dispatch
 import Foundation
 
 /// The chunk vectors in memory, in int8: each row is its vector divided by a scale of its own (its
@@ -7,127 +5,114 @@ import Foundation
 /// quarter of the bytes. Scores are approximate (off by about 1e-3 for unit vectors of 384
 /// values); `SQLiteKnowledgeStore` rescores the best candidates with the stored float32 vectors.
 ///
+/// The rows live in two places: a `VectorSnapshot` file mapped read-only (shared with every
+/// process that maps it), and the rows changed since it was written, held in memory. A row of the
+/// snapshot that is removed or replaced is only marked gone; `SQLiteKnowledgeStore` writes a new
+/// snapshot once enough rows are outside it (see `rowsOutsideSnapshot`).
+///
 /// Vectors are expected to be unit length, so the dot product is the cosine similarity. Each row
 /// carries its technology as a small integer code, so a filtered search compares integers, not
 /// strings. Not thread-safe: the store keeps it under a lock.
 public final class VectorIndex {
     /// Number of values in each vector.
     public let dimension: Int
-    /// Row-major int8 codes: row `r` is `codes[r * dimension ..< (r + 1) * dimension]`.
-    private var codes: [Int8] = []
-    /// Each row's scale: its vector is `codes × scale`, to rounding.
-    private var scales: [Float] = []
-    /// The chunk id of each row.
-    private var ids: [String] = []
-    private var idToRow: [String: Int] = [:]
-    /// Each row's technology as an index into `technologyLabels`.
-    private var rowTechnology: [Int32] = []
-    /// Labels seen so far. They are never removed: there are a handful, and keeping them keeps codes stable.
-    private var technologyLabels: [String] = []
-    private var technologyCodes: [String: Int32] = [:]
+    /// The mapped rows, if any.
+    private(set) var snapshot: VectorSnapshot?
+    /// Each snapshot row's technology code, or `Self.gone` once the row was removed or replaced:
+    /// a private copy, since the mapping is read-only.
+    private var snapshotTechnology: [Int32] = []
+    private var snapshotLiveRows = 0
+    /// Snapshot rows relabelled since it was written (a row relabelled twice counts twice).
+    private var snapshotRelabels = 0
+    /// The rows not in the snapshot.
+    private var recent: Int8Rows
+    private var labels = TechnologyLabels()
+    /// The ids changed since `snapshotRows()` was taken, while a snapshot is being written from
+    /// it: they are replayed on top of the new file when it is adopted. Nil when none is.
+    private var changedSinceCopy: Set<String>?
 
-    /// Rows a search scans on one thread; larger indexes are split over every core.
-    static let rowsPerThread = 65_536
+    /// The technology code of a snapshot row that is no longer stored.
+    static let gone: Int32 = -1
 
     /// An empty index for vectors of `dimension` values.
     public init(dimension: Int) {
         precondition(dimension > 0, "a vector index needs a positive dimension")
         self.dimension = dimension
+        recent = Int8Rows(dimension: dimension)
+    }
+
+    /// An index holding the rows of `snapshot` (whose dimension must be `dimension`).
+    init(snapshot: VectorSnapshot) {
+        self.dimension = snapshot.dimension
+        recent = Int8Rows(dimension: snapshot.dimension)
+        reset(to: snapshot)
     }
 
     /// Number of vectors stored.
-    public var count: Int { ids.count }
+    public var count: Int { snapshotLiveRows + recent.count }
 
-    /// Bytes held by the codes and the per-row tables, by capacity (the id strings' own bytes are not counted).
-    public var memoryBytes: Int {
-        codes.capacity * MemoryLayout<Int8>.stride
-            + scales.capacity * MemoryLayout<Float>.stride
-            + rowTechnology.capacity * MemoryLayout<Int32>.stride
-            + ids.capacity * MemoryLayout<String>.stride
-            + idToRow.capacity * (MemoryLayout<String>.stride + MemoryLayout<Int>.stride)
+    /// Rows the snapshot does not reflect: those held in memory, those of the snapshot marked
+    /// gone, and those of it relabelled.
+    public var rowsOutsideSnapshot: Int {
+        recent.count + (snapshot?.rowCount ?? 0) - snapshotLiveRows + snapshotRelabels
     }
+
+    /// Bytes the vectors take: those held in memory by capacity (the id strings' own bytes are not
+    /// counted) and the mapped snapshot file.
+    public var memoryBytes: Int {
+        recent.memoryBytes + snapshotTechnology.capacity * MemoryLayout<Int32>.stride + mappedBytes
+    }
+
+    /// Bytes of the mapped snapshot file: memory the page cache holds once for every process.
+    public var mappedBytes: Int { snapshot?.byteCount ?? 0 }
 
     /// True when a vector is stored under `id`.
     public func contains(_ id: String) -> Bool {
-        idToRow[id] != nil
+        recent.row(of: id) != nil || liveSnapshotRow(of: id) != nil
     }
 
     /// The technology label stored with `id`, if any.
     public func technology(for id: String) -> String? {
-        idToRow[id].map { technologyLabels[Int(rowTechnology[$0])] }
+        if let row = recent.row(of: id) { return labels.label(recent.technology[row]) }
+        return liveSnapshotRow(of: id).map { labels.label(snapshotTechnology[$0]) }
     }
 
     /// Makes room for `rows` vectors in all, so loading a large store grows the tables once.
     public func reserveCapacity(_ rows: Int) {
-        codes.reserveCapacity(rows * dimension)
-        scales.reserveCapacity(rows)
-        ids.reserveCapacity(rows)
-        rowTechnology.reserveCapacity(rows)
-        idToRow.reserveCapacity(rows)
+        recent.reserveCapacity(max(0, rows - snapshotLiveRows))
     }
 
     /// Stores `vector` (exactly `dimension` values) and `technology` under `id`, replacing any
     /// vector already stored under it.
     public func upsert(id: String, technology: String, vector: [Float]) {
         precondition(vector.count == dimension, "vector has \(vector.count) values, the index \(dimension)")
-        let code = self.code(for: technology)
-        let (rowCodes, scale) = Self.quantize(vector)
-        if let row = idToRow[id] {
-            codes.replaceSubrange(row * dimension ..< (row + 1) * dimension, with: rowCodes)
-            scales[row] = scale
-            rowTechnology[row] = code
-        } else {
-            idToRow[id] = ids.count
-            ids.append(id)
-            rowTechnology.append(code)
-            scales.append(scale)
-            codes.append(contentsOf: rowCodes)
-        }
-    }
-
-    /// `vector` as int8 codes and the scale that turns them back into values: the largest
-    /// magnitude maps to ±127. A zero vector gets zero codes (and scale 0).
-    static func quantize(_ vector: [Float]) -> (codes: [Int8], scale: Float) {
-        let largest = vector.reduce(Float(0)) { max($0, abs($1)) }
-        guard largest > 0, largest.isFinite else { return ([Int8](repeating: 0, count: vector.count), 0) }
-        let inverse = 127 / largest
-        // Clamped, and NaN taken as 0, so no value can trap the conversion.
-        return (vector.map { value in
-            let scaled = value * inverse
-            return scaled.isNaN ? 0 : Int8(min(127, max(-127, scaled)).rounded())
-        }, largest / 127)
+        let (codes, scale) = Int8Rows.quantize(vector)
+        markSnapshotRowGone(id)
+        recent.upsert(id: id, technology: labels.code(for: technology), codes: codes, scale: scale)
+        changedSinceCopy?.insert(id)
     }
 
     /// Changes the technology stored with `id`; returns false when `id` is not stored.
     @discardableResult
     public func setTechnology(_ technology: String, for id: String) -> Bool {
-        guard let row = idToRow[id] else { return false }
-        rowTechnology[row] = code(for: technology)
+        let code = labels.code(for: technology)
+        if let row = recent.row(of: id) {
+            recent.setTechnology(code, row: row)
+        } else if let row = liveSnapshotRow(of: id) {
+            snapshotTechnology[row] = code
+            snapshotRelabels += 1
+        } else {
+            return false
+        }
+        changedSinceCopy?.insert(id)
         return true
     }
 
     /// Removes the vector stored under `id`; returns false when there was none.
-    ///
-    /// The last row moves into the freed slot, so removal costs one row copy and rows stay contiguous.
     @discardableResult
     public func remove(_ id: String) -> Bool {
-        guard let row = idToRow.removeValue(forKey: id) else { return false }
-        let last = ids.count - 1
-        if row != last {
-            let lastStart = last * dimension
-            for column in 0..<dimension {
-                codes[row * dimension + column] = codes[lastStart + column]
-            }
-            ids[row] = ids[last]
-            scales[row] = scales[last]
-            rowTechnology[row] = rowTechnology[last]
-            idToRow[ids[row]] = row
-        }
-        // removeLast keeps the capacity, so a remove-then-add cycle does not reallocate.
-        codes.removeLast(dimension)
-        ids.removeLast()
-        scales.removeLast()
-        rowTechnology.removeLast()
+        guard recent.remove(id) || markSnapshotRowGone(id) else { return false }
+        changedSinceCopy?.insert(id)
         return true
     }
 
@@ -138,67 +123,126 @@ public final class VectorIndex {
     /// With `technology` set, only rows carrying that label take part.
     public func search(query: [Float], limit: Int, technology: String?) -> [ScoredChunk] {
         precondition(query.count == dimension, "query has \(query.count) values, the index \(dimension)")
-        let rows = ids.count
-        guard limit > 0, rows > 0 else { return [] }
+        guard limit > 0, count > 0 else { return [] }
         var wanted: Int32?
         if let technology {
             // A label never stored matches nothing.
-            guard let code = technologyCodes[technology] else { return [] }
+            guard let code = labels.existingCode(for: technology) else { return [] }
             wanted = code
         }
-        let scores = similarities(to: query)
-        let ids = self.ids
-        var selector = TopKSelector<Int>(capacity: min(limit, rows)) { first, second in
-            scores[first] > scores[second] || (scores[first] == scores[second] && ids[first] < ids[second])
+        let (queryCodes, queryScale) = Int8Rows.quantize(query)
+        var found: [ScoredChunk] = []
+        if let snapshot, snapshotLiveRows > 0 {
+            let scores = Int8Scan.similarities(codes: snapshot.codes, scales: snapshot.scales, rows: snapshot.rowCount,
+                                               dimension: dimension, query: queryCodes, queryScale: queryScale)
+            // Snapshot rows are in id order, so the smaller row is the smaller id.
+            let best = snapshotTechnology.withUnsafeBufferPointer {
+                Int8Scan.best(limit: limit, scores: scores, technology: $0, wanted: wanted, isBefore: <)
+            }
+            found += best.map { ScoredChunk(id: snapshot.id(at: $0), score: Double(scores[$0])) }
         }
-        for row in 0..<rows where wanted == nil || rowTechnology[row] == wanted {
-            // Most rows of a large index score below the worst kept: one comparison turns them away.
-            if let worst = selector.worstKeptWhenFull, scores[row] < scores[worst] { continue }
-            selector.offer(row)
-        }
-        return selector.sortedBestFirst().map { ScoredChunk(id: ids[$0], score: Double(scores[$0])) }
-    }
-
-    /// The approximate dot product of every row with `query`: the query quantized like a row, the
-    /// int8 products summed exactly, then both scales applied. A large index is scanned by every
-    /// core at once, each over its own range of rows.
-    private func similarities(to query: [Float]) -> [Float] {
-        let rows = ids.count
-        let (queryCodes, queryScale) = Self.quantize(query)
-        var products = [Int32](repeating: 0, count: rows)
-        let dimension = self.dimension
-        codes.withUnsafeBufferPointer { codes in
-            queryCodes.withUnsafeBufferPointer { queryCodes in
-                products.withUnsafeMutableBufferPointer { products in
-                    let (matrix, query, out) = (codes.baseAddress!, queryCodes.baseAddress!, products.baseAddress!)
-                    let parts = min(ProcessInfo.processInfo.activeProcessorCount, (rows + Self.rowsPerThread - 1) / Self.rowsPerThread)
-                    guard parts > 1 else {
-                        CKernels_dot_i8(matrix, 0, rows, Int32(dimension), query, out)
-                        return
-                    }
-                    let pointers = SendablePointers(matrix: matrix, query: query, out: out)
-                    DispatchQueue.concurrentPerform(iterations: parts) { part in
-                        let begin = rows * part / parts, end = rows * (part + 1) / parts
-                        CKernels_dot_i8(pointers.matrix, begin, end, Int32(dimension), pointers.query, pointers.out)
-                    }
+        if recent.count > 0 {
+            let scores = recent.codes.withUnsafeBufferPointer { codes in
+                recent.scales.withUnsafeBufferPointer { scales in
+                    Int8Scan.similarities(codes: codes.baseAddress!, scales: scales.baseAddress!, rows: recent.count,
+                                          dimension: dimension, query: queryCodes, queryScale: queryScale)
                 }
             }
+            let ids = recent.ids
+            let best = recent.technology.withUnsafeBufferPointer {
+                Int8Scan.best(limit: limit, scores: scores, technology: $0, wanted: wanted) { ids[$0] < ids[$1] }
+            }
+            found += best.map { ScoredChunk(id: ids[$0], score: Double(scores[$0])) }
         }
-        return zip(products, scales).map { Float($0) * $1 * queryScale }
+        guard snapshot != nil, recent.count > 0 else { return found }
+        return Array(found.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
     }
 
-    /// The scan's buffers, handed to its threads; each writes only its own range of `out`.
-    private struct SendablePointers: @unchecked Sendable {
-        let matrix: UnsafePointer<Int8>
-        let query: UnsafePointer<Int8>
-        let out: UnsafeMutablePointer<Int32>
+    /// Everything a snapshot writer needs, detached from the index: it stays valid while the index
+    /// changes (the arrays are copied on write). From now on the index notes which ids change, for
+    /// `adoptWrittenSnapshot(_:)` or `endSnapshotCopy()`.
+    func snapshotRows() -> VectorSnapshotRows {
+        changedSinceCopy = []
+        return VectorSnapshotRows(dimension: dimension, labels: labels.all, snapshot: snapshot,
+                                  snapshotTechnology: snapshotTechnology, recent: recent)
     }
 
-    private func code(for technology: String) -> Int32 {
-        if let code = technologyCodes[technology] { return code }
-        let code = Int32(technologyLabels.count)
-        technologyLabels.append(technology)
-        technologyCodes[technology] = code
+    /// Stops noting changes: the snapshot written from `snapshotRows()` will not be adopted.
+    func endSnapshotCopy() {
+        changedSinceCopy = nil
+    }
+
+    /// Serves from `snapshot`, written from this index's `snapshotRows()`, from now on: its rows
+    /// replace those held in memory, and the rows changed since the copy are carried over on top.
+    /// Returns false, changing nothing, when this index took no copy (the store replaced the
+    /// index meanwhile, reloading it).
+    @discardableResult
+    func adoptWrittenSnapshot(_ snapshot: VectorSnapshot) -> Bool {
+        guard let changed = changedSinceCopy else { return false }
+        changedSinceCopy = nil
+        let (previousSnapshot, previousTechnology, previousRecent, previousLabels)
+            = (self.snapshot, snapshotTechnology, recent, labels)
+        reset(to: snapshot)
+        for id in changed {
+            markSnapshotRowGone(id)
+            if let row = previousRecent.row(of: id) {
+                let codes = Array(previousRecent.codes[row * dimension ..< (row + 1) * dimension])
+                recent.upsert(id: id, technology: labels.code(for: previousLabels.label(previousRecent.technology[row])),
+                              codes: codes, scale: previousRecent.scales[row])
+            } else if let previousSnapshot, let row = previousSnapshot.row(of: id), previousTechnology[row] != Self.gone {
+                // A row of the old file relabelled since the copy.
+                let codes = Array(UnsafeBufferPointer(start: previousSnapshot.codes + row * dimension, count: dimension))
+                recent.upsert(id: id, technology: labels.code(for: previousLabels.label(previousTechnology[row])),
+                              codes: codes, scale: previousSnapshot.scales[row])
+            }
+        }
+        return true
+    }
+
+    /// Serves every row from `snapshot`, dropping the rows held in memory: a fresh index over a file.
+    private func reset(to snapshot: VectorSnapshot) {
+        precondition(snapshot.dimension == dimension, "a snapshot of \(snapshot.dimension) values for an index of \(dimension)")
+        labels = TechnologyLabels(snapshot.labels)
+        snapshotTechnology = Array(UnsafeBufferPointer(start: snapshot.technology, count: snapshot.rowCount))
+        snapshotLiveRows = snapshot.rowCount
+        snapshotRelabels = 0
+        self.snapshot = snapshot
+        recent = Int8Rows(dimension: dimension)
+    }
+
+    private func liveSnapshotRow(of id: String) -> Int? {
+        guard let row = snapshot?.row(of: id), snapshotTechnology[row] != Self.gone else { return nil }
+        return row
+    }
+
+    @discardableResult
+    private func markSnapshotRowGone(_ id: String) -> Bool {
+        guard let row = liveSnapshotRow(of: id) else { return false }
+        snapshotTechnology[row] = Self.gone
+        snapshotLiveRows -= 1
+        return true
+    }
+}
+
+/// Technology labels and their codes. Labels are never removed: there are a handful, and keeping
+/// them keeps codes stable.
+struct TechnologyLabels {
+    private(set) var all: [String] = []
+    private var codes: [String: Int32] = [:]
+
+    init(_ labels: [String] = []) {
+        for label in labels { _ = code(for: label) }
+    }
+
+    func label(_ code: Int32) -> String { all[Int(code)] }
+
+    func existingCode(for label: String) -> Int32? { codes[label] }
+
+    mutating func code(for label: String) -> Int32 {
+        if let code = codes[label] { return code }
+        let code = Int32(all.count)
+        all.append(label)
+        codes[label] = code
         return code
     }
 }

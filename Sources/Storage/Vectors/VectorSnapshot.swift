@@ -1,0 +1,268 @@
+import Foundation
+
+/// A file holding a vector index's int8 rows, mapped into memory read-only: opening a store of a
+/// million chunks maps 400 MB instead of reading and quantizing 1.5 GB of float32 vectors from
+/// SQLite, and processes sharing a data folder share the mapped pages (the page cache) instead of
+/// each holding a copy.
+///
+/// The file is a cache of what SQLite holds, never the only copy: it records the chunk journal
+/// entry it reflects, and a store opening it applies the journal entries after that one (see
+/// `SQLiteKnowledgeStore+Snapshot`). Rows are sorted by the UTF-8 bytes of their ids, so an id is
+/// found by binary search and row order is id order. Values are in native byte order: the file
+/// belongs to the machine that wrote it, like the SQLite file's vector blobs.
+///
+/// Immutable once mapped; replaced files are renamed over it, never rewritten in place, so a
+/// mapping stays valid for as long as it is held.
+public final class VectorSnapshot: @unchecked Sendable {
+    /// Values in each row.
+    public let dimension: Int
+    /// Rows in the file.
+    public let rowCount: Int
+    /// The chunk journal sequence number whose changes the rows include (0: the journal was empty).
+    public let journalSequence: Int
+    /// The chunk id of that journal entry ("" for 0), so a store can tell its own journal from
+    /// another database's that happens to reach the same number.
+    public let journalChunkID: String
+    /// The `meta.store_id` of the database the rows came from.
+    public let storeID: String
+    /// Technology labels; a row's code indexes this list.
+    public let labels: [String]
+    /// Bytes mapped (the file's size).
+    public let byteCount: Int
+
+    /// Row-major int8 codes, `rowCount × dimension`.
+    let codes: UnsafePointer<Int8>
+    /// Each row's scale: its vector is `codes × scale`.
+    let scales: UnsafePointer<Float>
+    /// Each row's technology code.
+    let technology: UnsafePointer<Int32>
+    private let idOffsets: UnsafePointer<UInt64>
+    private let idBytes: UnsafePointer<UInt8>
+    private let mapping: UnsafeMutableRawPointer
+
+    /// Maps the file at `path` and checks that it is whole and consistent (sizes, offsets, sorted
+    /// ids, codes within the label list); throws `VectorSnapshotError` otherwise.
+    public init(path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw VectorSnapshotError.unreadable(path: path, errno: errno) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw VectorSnapshotError.unreadable(path: path, errno: errno) }
+        let size = Int(status.st_size)
+        guard size >= VectorSnapshotLayout.headerBytes else { throw VectorSnapshotError.invalid(path: path, reason: "shorter than its header") }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, descriptor, 0), mapped != MAP_FAILED else {
+            throw VectorSnapshotError.unreadable(path: path, errno: errno)
+        }
+        do {
+            let base = UnsafeRawPointer(mapped)
+            let header = try VectorSnapshotHeader(reading: UnsafeRawBufferPointer(start: base, count: VectorSnapshotLayout.headerBytes), path: path)
+            let layout = header.layout
+            guard layout.totalBytes == size else {
+                throw VectorSnapshotError.invalid(path: path, reason: "\(size) bytes where its header implies \(layout.totalBytes)")
+            }
+            dimension = header.dimension
+            rowCount = header.rows
+            journalSequence = header.journalSequence
+            codes = (base + layout.codes).assumingMemoryBound(to: Int8.self)
+            scales = (base + layout.scales).assumingMemoryBound(to: Float.self)
+            technology = (base + layout.technology).assumingMemoryBound(to: Int32.self)
+            idOffsets = (base + layout.idOffsets).assumingMemoryBound(to: UInt64.self)
+            idBytes = (base + layout.idBytes).assumingMemoryBound(to: UInt8.self)
+            let labelOffsets = (base + layout.labelOffsets).assumingMemoryBound(to: UInt64.self)
+            let labelBytes = (base + layout.labelBytes).assumingMemoryBound(to: UInt8.self)
+            labels = try Self.strings(offsets: labelOffsets, count: header.labelCount, bytes: labelBytes,
+                                      byteCount: header.labelBytes, path: path)
+            guard Set(labels).count == labels.count else { throw VectorSnapshotError.invalid(path: path, reason: "a label twice") }
+            journalChunkID = Self.string(base + layout.marker, count: header.markerBytes)
+            storeID = Self.string(base + layout.storeID, count: header.storeIDBytes)
+            byteCount = size
+            mapping = mapped
+            try checkRows(idByteCount: header.idBytes, path: path)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+        // Searches read every code; ask for them ahead (the kernel reads in the background).
+        madvise(mapping, byteCount, MADV_WILLNEED)
+    }
+
+    deinit {
+        munmap(mapping, byteCount)
+    }
+
+    /// The id of row `row`.
+    public func id(at row: Int) -> String {
+        let range = idRange(row)
+        return String(decoding: UnsafeBufferPointer(start: idBytes + range.lowerBound, count: range.count), as: UTF8.self)
+    }
+
+    /// The row holding `id`, nil when the file has none.
+    public func row(of id: String) -> Int? {
+        var id = id
+        return id.withUTF8 { wanted in
+            var low = 0, high = rowCount
+            while low < high {
+                let middle = (low + high) / 2
+                let order = compare(row: middle, with: wanted)
+                if order == 0 { return middle }
+                if order < 0 { low = middle + 1 } else { high = middle }
+            }
+            return nil
+        }
+    }
+
+    /// The bytes of row `row`'s id, for writing it into another snapshot.
+    func idBytes(at row: Int) -> UnsafeBufferPointer<UInt8> {
+        let range = idRange(row)
+        return UnsafeBufferPointer(start: idBytes + range.lowerBound, count: range.count)
+    }
+
+    /// Negative, zero or positive as row `row`'s id sorts before, equal to or after `other`.
+    private func compare(row: Int, with other: UnsafeBufferPointer<UInt8>) -> Int {
+        let range = idRange(row)
+        let common = min(range.count, other.count)
+        let order = common == 0 ? 0 : Int(memcmp(idBytes + range.lowerBound, other.baseAddress!, common))
+        return order != 0 ? order : range.count - other.count
+    }
+
+    private func idRange(_ row: Int) -> Range<Int> {
+        Int(idOffsets[row]) ..< Int(idOffsets[row + 1])
+    }
+
+    /// What a search relies on without checking again: offsets that grow within the id bytes, ids
+    /// in strictly increasing order, technology codes within the labels, finite scales.
+    private func checkRows(idByteCount: Int, path: String) throws {
+        guard idOffsets[0] == 0, idOffsets[rowCount] == UInt64(idByteCount) else {
+            throw VectorSnapshotError.invalid(path: path, reason: "its id offsets do not span its id bytes")
+        }
+        for row in 0..<rowCount where idOffsets[row + 1] < idOffsets[row] {
+            throw VectorSnapshotError.invalid(path: path, reason: "id offset \(row + 1) goes backwards")
+        }
+        for row in 1..<max(1, rowCount) where compare(row: row, with: idBytes(at: row - 1)) <= 0 {
+            throw VectorSnapshotError.invalid(path: path, reason: "ids out of order at row \(row)")
+        }
+        for row in 0..<rowCount {
+            guard technology[row] >= 0, Int(technology[row]) < labels.count else {
+                throw VectorSnapshotError.invalid(path: path, reason: "row \(row) names label \(technology[row]) of \(labels.count)")
+            }
+            guard scales[row].isFinite else { throw VectorSnapshotError.invalid(path: path, reason: "row \(row) has no finite scale") }
+        }
+    }
+
+    private static func strings(offsets: UnsafePointer<UInt64>, count: Int, bytes: UnsafePointer<UInt8>,
+                                byteCount: Int, path: String) throws -> [String] {
+        guard offsets[0] == 0, offsets[count] == UInt64(byteCount) else {
+            throw VectorSnapshotError.invalid(path: path, reason: "its label offsets do not span its label bytes")
+        }
+        return try (0..<count).map { index in
+            let (start, end) = (Int(offsets[index]), Int(offsets[index + 1]))
+            guard start <= end, end <= byteCount else { throw VectorSnapshotError.invalid(path: path, reason: "label offset \(index + 1) goes backwards") }
+            return string(UnsafeRawPointer(bytes + start), count: end - start)
+        }
+    }
+
+    private static func string(_ start: UnsafeRawPointer, count: Int) -> String {
+        String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
+    }
+}
+
+/// Why a snapshot file could not be used. A store that meets one loads its vectors from SQLite
+/// instead and writes a new file.
+public enum VectorSnapshotError: Error, CustomStringConvertible {
+    case unreadable(path: String, errno: Int32)
+    case unwritable(path: String, errno: Int32)
+    case invalid(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, code): "vector snapshot \(path) cannot be read: \(String(cString: strerror(code)))"
+        case let .unwritable(path, code): "vector snapshot \(path) cannot be written: \(String(cString: strerror(code)))"
+        case let .invalid(path, reason): "vector snapshot \(path) is not usable: \(reason)"
+        }
+    }
+}
+
+/// The fixed-size header at the start of a snapshot file.
+struct VectorSnapshotHeader {
+    static let magic = Array("MRAGVEC1".utf8)
+    static let formatVersion = 1
+
+    var dimension: Int
+    var rows: Int
+    var journalSequence: Int
+    var idBytes: Int
+    var labelCount: Int
+    var labelBytes: Int
+    var markerBytes: Int
+    var storeIDBytes: Int
+
+    var layout: VectorSnapshotLayout { VectorSnapshotLayout(self) }
+
+    /// The fields in file order, after the magic and the format version.
+    private var fields: [Int] {
+        [dimension, rows, journalSequence, idBytes, labelCount, labelBytes, markerBytes, storeIDBytes]
+    }
+
+    init(dimension: Int, rows: Int, journalSequence: Int, idBytes: Int, labelCount: Int, labelBytes: Int,
+         markerBytes: Int, storeIDBytes: Int) {
+        (self.dimension, self.rows, self.journalSequence, self.idBytes) = (dimension, rows, journalSequence, idBytes)
+        (self.labelCount, self.labelBytes, self.markerBytes, self.storeIDBytes) = (labelCount, labelBytes, markerBytes, storeIDBytes)
+    }
+
+    init(reading bytes: UnsafeRawBufferPointer, path: String) throws {
+        guard Array(bytes.prefix(Self.magic.count)) == Self.magic else {
+            throw VectorSnapshotError.invalid(path: path, reason: "not a vector snapshot file")
+        }
+        let values = (0..<9).map { bytes.loadUnaligned(fromByteOffset: Self.magic.count + 8 * $0, as: Int64.self) }
+        guard values[0] == Self.formatVersion else {
+            throw VectorSnapshotError.invalid(path: path, reason: "format \(values[0]), this build reads \(Self.formatVersion)")
+        }
+        // Bounds that keep the layout's arithmetic far from overflow on any file.
+        let limits: [Int64] = [1 << 16, 1 << 40, Int64.max, 1 << 44, 1 << 20, 1 << 32, 1 << 20, 1 << 10]
+        for (value, limit) in zip(values.dropFirst(), limits) where value < 0 || value > limit {
+            throw VectorSnapshotError.invalid(path: path, reason: "a header field is out of range")
+        }
+        let field = values.dropFirst().map { Int($0) }
+        guard field[0] > 0 else { throw VectorSnapshotError.invalid(path: path, reason: "a zero dimension") }
+        self.init(dimension: field[0], rows: field[1], journalSequence: field[2], idBytes: field[3],
+                  labelCount: field[4], labelBytes: field[5], markerBytes: field[6], storeIDBytes: field[7])
+    }
+
+    /// The header as it is written: `VectorSnapshotLayout.headerBytes` bytes.
+    var bytes: [UInt8] {
+        var bytes = Self.magic
+        for value in [Self.formatVersion] + fields {
+            withUnsafeBytes(of: Int64(value)) { bytes.append(contentsOf: $0) }
+        }
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: VectorSnapshotLayout.headerBytes - bytes.count))
+        return bytes
+    }
+}
+
+/// Where each section of a snapshot file starts: each is aligned to 64 bytes (a cache line, and
+/// enough for any SIMD load of the codes).
+struct VectorSnapshotLayout {
+    static let headerBytes = 128
+    static let alignment = 64
+
+    let codes, scales, technology, idOffsets, idBytes, labelOffsets, labelBytes, marker, storeID, totalBytes: Int
+
+    init(_ header: VectorSnapshotHeader) {
+        var end = Self.headerBytes
+        func section(_ bytes: Int) -> Int {
+            let start = (end + Self.alignment - 1) / Self.alignment * Self.alignment
+            end = start + bytes
+            return start
+        }
+        codes = section(header.rows * header.dimension)
+        scales = section(header.rows * MemoryLayout<Float>.size)
+        technology = section(header.rows * MemoryLayout<Int32>.size)
+        idOffsets = section((header.rows + 1) * MemoryLayout<UInt64>.size)
+        idBytes = section(header.idBytes)
+        labelOffsets = section((header.labelCount + 1) * MemoryLayout<UInt64>.size)
+        labelBytes = section(header.labelBytes)
+        marker = section(header.markerBytes)
+        storeID = section(header.storeIDBytes)
+        totalBytes = end
+    }
+}

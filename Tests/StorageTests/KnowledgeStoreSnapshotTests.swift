@@ -1,0 +1,143 @@
+import Foundation
+@testable import Storage
+import Testing
+
+/// A store's snapshot file: written once the store is large, mapped by the next store to open it,
+/// brought up to date from the chunk journal, and ignored (for SQLite's vectors) whenever it
+/// cannot be trusted. Small policies stand for the large stores of real use.
+@Suite struct KnowledgeStoreSnapshotTests {
+    /// Writes a snapshot once four chunks are stored, and again once four are outside it.
+    private let eager = VectorSnapshotPolicy(minimumRows: 4, maximumRowsOutside: 4)
+    /// Never writes one by itself.
+    private let never = VectorSnapshotPolicy(minimumRows: .max, maximumRowsOutside: .max)
+
+    private func open(_ path: String, _ policy: VectorSnapshotPolicy, journalKeep: Int = KnowledgeStoreSchema.journalKeep)
+        throws -> SQLiteKnowledgeStore {
+        try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger, journalKeep: journalKeep,
+                                 snapshotPolicy: policy)
+    }
+
+    /// Stores `count` chunks of source `name` (ids `name-0`…), each along its own axis.
+    private func fill(_ store: SQLiteKnowledgeStore, _ name: String, count: Int, technology: String = "swift",
+                      firstAxis: Int = 0) throws {
+        let chunks = (0..<count).map {
+            makeChunk("\(name)-\($0)", source: "\(name).md", technology: technology, axis: firstAxis + $0)
+        }
+        _ = try store.replaceSource(makeRecord("\(name).md", technology: technology, chunks: chunks), chunks: chunks)
+    }
+
+    /// What each axis finds, with and without a filter: the store's answers to compare.
+    private func answers(_ store: SQLiteKnowledgeStore) throws -> [[String]] {
+        try (0..<testDimension).flatMap { axis in
+            try [nil, "swift", "rust"].map {
+                try store.semanticSearch(vector: axisVector(axis, tilt: 0.3), limit: 3, technology: $0).map(\.id)
+            }
+        }
+    }
+
+    @Test func aLargeStoreWritesItsSnapshotAndTheNextOpeningMapsIt() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let store = try open(path, eager)
+            try fill(store, "a", count: 3)
+            store.waitForSnapshot()
+            #expect(!FileManager.default.fileExists(atPath: store.snapshotPath), "three chunks stay in memory")
+            try fill(store, "b", count: 3, technology: "rust", firstAxis: 3)
+            store.waitForSnapshot()
+            #expect(FileManager.default.fileExists(atPath: store.snapshotPath))
+            #expect(store.vectorMappedBytes > 0, "the writer serves from the file it wrote")
+
+            let reopened = try open(path, never)
+            #expect(reopened.vectorMappedBytes > 0)
+            #expect(reopened.chunkCount() == 6)
+            #expect(try answers(reopened) == answers(store))
+            #expect(reopened.hasChangesFromOtherWriters() == false, "level with the journal")
+        }
+    }
+
+    @Test func changesAfterTheSnapshotAreAppliedWhenItIsOpened() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let store = try open(path, never)
+            try fill(store, "a", count: 4)
+            try fill(store, "b", count: 2, firstAxis: 4)
+            #expect(try store.writeSnapshot())
+            #expect(try store.writeSnapshot() == false, "nothing has changed since")
+            // After it: a source removed, one relabelled and shrunk, one added.
+            _ = try store.removeSource("b.md")
+            try fill(store, "a", count: 2, technology: "rust")
+            try fill(store, "c", count: 2, firstAxis: 6)
+
+            let reopened = try open(path, never)
+            #expect(reopened.vectorMappedBytes > 0)
+            #expect(reopened.idsInMemory(["a-0", "a-1", "a-2", "a-3", "b-0", "c-0", "c-1"]) == ["a-0", "a-1", "c-0", "c-1"])
+            #expect(try answers(reopened) == answers(store))
+            #expect(try reopened.semanticSearch(vector: axisVector(0), limit: 1, technology: "rust").map(\.id) == ["a-0"])
+        }
+    }
+
+    @Test func aSnapshotThatCannotBeTrustedIsIgnored() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let other = directory.appendingPathComponent("other.sqlite").path
+            let store = try open(path, never)
+            try fill(store, "a", count: 4)
+            let elsewhere = try open(other, never)
+            try fill(elsewhere, "z", count: 5)
+            #expect(try elsewhere.writeSnapshot())
+
+            // Another database's file, then a damaged one, in this store's place.
+            try FileManager.default.copyItem(atPath: elsewhere.snapshotPath, toPath: store.snapshotPath)
+            let foreign = try open(path, never)
+            #expect(foreign.vectorMappedBytes == 0)
+            #expect(foreign.idsInMemory(["a-0", "z-0"]) == ["a-0"])
+            try Data("damaged".utf8).write(to: URL(fileURLWithPath: store.snapshotPath))
+            let damaged = try open(path, never)
+            #expect(damaged.vectorMappedBytes == 0)
+            #expect(try answers(damaged) == answers(store))
+        }
+    }
+
+    @Test func aSnapshotOlderThanTheTrimmedJournalIsIgnored() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let store = try open(path, never, journalKeep: 3)
+            try fill(store, "a", count: 4)
+            #expect(try store.writeSnapshot())
+            try fill(store, "a", count: 4, technology: "rust")  // four relabels: the journal forgets the snapshot's entry
+            let reopened = try open(path, never, journalKeep: 3)
+            #expect(reopened.vectorMappedBytes == 0)
+            #expect(try answers(reopened) == answers(store))
+        }
+    }
+
+    @Test func anotherProcessesNewerSnapshotIsAdoptedInsteadOfWritten() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let writer = try open(path, never)
+            let follower = try open(path, never)
+            try fill(writer, "a", count: 6)
+            #expect(try writer.writeSnapshot())
+            try follower.catchUpWithOtherWriters()
+            #expect(follower.vectorMappedBytes == 0)
+            let written = try FileManager.default.attributesOfItem(atPath: writer.snapshotPath)[.modificationDate] as? Date
+            #expect(try follower.writeSnapshot() == false, "the writer's file already holds every vector")
+            #expect(follower.vectorMappedBytes > 0)
+            #expect(try FileManager.default.attributesOfItem(atPath: writer.snapshotPath)[.modificationDate] as? Date == written)
+            #expect(try answers(follower) == answers(writer))
+        }
+    }
+
+    @Test func aDeadWritersTemporaryFileIsRemovedAtOpening() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            // No process has the largest pid; a live process's file (our own) is left alone.
+            let dead = VectorSnapshotWriter.temporaryPath(for: SQLiteKnowledgeStore.snapshotPath(for: path), process: Int32.max)
+            let live = VectorSnapshotWriter.temporaryPath(for: SQLiteKnowledgeStore.snapshotPath(for: path), process: getppid())
+            for file in [dead, live] { try Data("partial".utf8).write(to: URL(fileURLWithPath: file)) }
+            _ = try open(path, never)
+            #expect(!FileManager.default.fileExists(atPath: dead))
+            #expect(FileManager.default.fileExists(atPath: live))
+        }
+    }
+}
