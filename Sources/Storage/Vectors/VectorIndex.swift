@@ -135,7 +135,8 @@ public final class VectorIndex {
         if let snapshot, snapshotLiveRows > 0 {
             let scores = Int8Scan.similarities(codes: snapshot.codes, scales: snapshot.scales, rows: snapshot.rowCount,
                                                dimension: dimension, query: queryCodes, queryScale: queryScale)
-            // Snapshot rows are in id order, so the smaller row is the smaller id.
+            // Snapshot rows are in the byte order of their ids' UTF-8, which is String order for
+            // the ASCII ids mcp-rag makes: the smaller row is the smaller id.
             let best = snapshotTechnology.withUnsafeBufferPointer {
                 Int8Scan.best(limit: limit, scores: scores, technology: $0, wanted: wanted, isBefore: <)
             }
