@@ -47,9 +47,7 @@ public struct VectorSearchBenchmark: Sendable {
     /// Measures one store of `chunks` synthetic chunks in a fresh file inside `folder`.
     public func measure(chunks: Int, folder: URL, logger: Logger) throws -> Point {
         let path = folder.appendingPathComponent("scale-\(chunks).sqlite3").path
-        defer {
-            for suffix in ["", "-wal", "-shm", "-vectors"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        }
+        defer { Self.removeStore(at: path) }
         var generator = SplitMix(seed: UInt64(chunks))
         let centres = (0..<topics).map { _ in unitVector(&generator) }
         // The exact search needs every vector; the benchmark keeps them, the store does not.
@@ -102,9 +100,7 @@ public struct VectorSearchBenchmark: Sendable {
     /// keeps the file the fill left.
     private func timeOpeningWithoutSnapshot(path: String, logger: Logger) throws -> Double {
         let copy = path + "-cold.sqlite3"
-        defer {
-            for suffix in ["", "-wal", "-shm", "-vectors"] { try? FileManager.default.removeItem(atPath: copy + suffix) }
-        }
+        defer { Self.removeStore(at: copy) }
         for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path + suffix) {
             try FileManager.default.copyItem(atPath: path + suffix, toPath: copy + suffix)
         }
@@ -113,6 +109,11 @@ public struct VectorSearchBenchmark: Sendable {
         let seconds = Self.seconds(since: started)
         store.waitForSnapshot()
         return seconds
+    }
+
+    /// Deletes the store at `path` with its SQLite companions and its vector snapshot file.
+    private static func removeStore(at path: String) {
+        for suffix in ["", "-wal", "-shm", "-vectors"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
     /// The rows of the 10 largest exact dot products (one sgemv over the float32 matrix).

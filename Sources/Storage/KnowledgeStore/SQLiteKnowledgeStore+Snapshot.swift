@@ -58,15 +58,23 @@ extension SQLiteKnowledgeStore {
             if let problem = try mismatch(of: snapshot, dimension: dimension, storeID: storeID, last: last, on: connection) {
                 reason = problem
             } else {
-                let index = VectorIndex(snapshot: snapshot)
-                let changes = try journalChanges(after: snapshot.journalSequence, upTo: last, on: connection)
-                changes.apply(to: index)
-                return (index, last, .snapshot(appliedEntries: changes.count))
+                let (index, applied) = try index(from: snapshot, upTo: last, on: connection)
+                return (index, last, .snapshot(appliedEntries: applied))
             }
         } catch let error as VectorSnapshotError {
             if case let .unreadable(_, code) = error, code == ENOENT { reason = "no snapshot file" } else { reason = "\(error)" }
         }
         return (try loadVectors(from: connection, dimension: dimension), last, .database(reason: reason))
+    }
+
+    /// An index over `snapshot` with the journal entries after it up to `last` applied, and how
+    /// many chunks those changed. Runs inside a read transaction on `connection`.
+    private static func index(from snapshot: VectorSnapshot, upTo last: Int,
+                              on connection: SQLiteConnection) throws -> (index: VectorIndex, applied: Int) {
+        let index = VectorIndex(snapshot: snapshot)
+        let changes = try journalChanges(after: snapshot.journalSequence, upTo: last, on: connection)
+        changes.apply(to: index)
+        return (index, changes.count)
     }
 
     /// Why `snapshot` cannot stand for this database's vectors, nil when it can: it must come from
@@ -175,16 +183,19 @@ extension SQLiteKnowledgeStore {
     /// Serves from the snapshot file on disk when another process has written one newer than the
     /// one this store maps (applying the journal entries after it): cheaper than writing one.
     private func adoptNewerSnapshot() throws -> Bool {
-        guard let onDisk = try? VectorSnapshot(path: snapshotPath), onDisk.storeID == storeID else { return false }
+        guard let onDisk = try? VectorSnapshot(path: snapshotPath) else { return false }
         let mapped = vectors.withLock { $0.snapshot?.journalSequence ?? -1 }
         guard onDisk.journalSequence > mapped else { return false }
+        // The file mapped above is the one used: it is checked against the database once, here.
         return try writer.withLock { connection in
             try connection.readTransaction {
-                let loaded = try Self.openVectors(on: connection, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
-                guard case .snapshot = loaded.origin else { return false }
-                vectors.withLock { $0 = loaded.index }
-                journal.withLock { $0.seen = loaded.seen }
-                logger.debug("vectors served from another process's snapshot", metadata: ["rag.store.origin": "\(loaded.origin)"])
+                let last = try Self.lastJournalEntry(on: connection)
+                guard try Self.mismatch(of: onDisk, dimension: dimension, storeID: storeID, last: last, on: connection) == nil
+                else { return false }
+                let (index, applied) = try Self.index(from: onDisk, upTo: last, on: connection)
+                vectors.withLock { $0 = index }
+                journal.withLock { $0.seen = last }
+                logger.debug("vectors served from another process's snapshot", metadata: ["rag.store.applied": "\(applied)"])
                 return true
             }
         }

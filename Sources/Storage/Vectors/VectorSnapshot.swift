@@ -203,12 +203,19 @@ struct VectorSnapshotHeader {
         [dimension, rows, journalSequence, idBytes, labelCount, labelBytes, markerBytes, storeIDBytes]
     }
 
-    init(dimension: Int, rows: Int, journalSequence: Int, idBytes: Int, labelCount: Int, labelBytes: Int,
-         markerBytes: Int, storeIDBytes: Int) {
-        (self.dimension, self.rows, self.journalSequence, self.idBytes) = (dimension, rows, journalSequence, idBytes)
-        (self.labelCount, self.labelBytes, self.markerBytes, self.storeIDBytes) = (labelCount, labelBytes, markerBytes, storeIDBytes)
+    /// The header as it is written: `VectorSnapshotLayout.headerBytes` bytes.
+    var bytes: [UInt8] {
+        var bytes = Self.magic
+        for value in [Self.formatVersion] + fields {
+            withUnsafeBytes(of: Int64(value)) { bytes.append(contentsOf: $0) }
+        }
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: VectorSnapshotLayout.headerBytes - bytes.count))
+        return bytes
     }
+}
 
+// In an extension, so the struct keeps its memberwise initializer.
+extension VectorSnapshotHeader {
     init(reading bytes: UnsafeRawBufferPointer, path: String) throws {
         guard Array(bytes.prefix(Self.magic.count)) == Self.magic else {
             throw VectorSnapshotError.invalid(path: path, reason: "not a vector snapshot file")
@@ -226,16 +233,6 @@ struct VectorSnapshotHeader {
         guard field[0] > 0 else { throw VectorSnapshotError.invalid(path: path, reason: "a zero dimension") }
         self.init(dimension: field[0], rows: field[1], journalSequence: field[2], idBytes: field[3],
                   labelCount: field[4], labelBytes: field[5], markerBytes: field[6], storeIDBytes: field[7])
-    }
-
-    /// The header as it is written: `VectorSnapshotLayout.headerBytes` bytes.
-    var bytes: [UInt8] {
-        var bytes = Self.magic
-        for value in [Self.formatVersion] + fields {
-            withUnsafeBytes(of: Int64(value)) { bytes.append(contentsOf: $0) }
-        }
-        bytes.append(contentsOf: [UInt8](repeating: 0, count: VectorSnapshotLayout.headerBytes - bytes.count))
-        return bytes
     }
 }
 
