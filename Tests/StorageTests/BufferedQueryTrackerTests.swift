@@ -14,11 +14,17 @@ private final class RecordingTracker: BatchQueryTracker {
     }
 
     let backendName = "recording"
-    private let state = Mutex((failing: false, written: [QueryUse](), batches: 0, attempts: 0))
+    private let state = Mutex((failure: (any Error & Sendable)?.none, written: [QueryUse](), batches: 0, attempts: 0))
 
+    /// Whether writes fail, as if the server had gone away.
     var failing: Bool {
-        get { state.withLock { $0.failing } }
-        set { state.withLock { $0.failing = newValue } }
+        get { state.withLock { $0.failure != nil } }
+        set { state.withLock { $0.failure = newValue ? Refused() : nil } }
+    }
+    /// What writes fail with; nil while they succeed.
+    var failure: (any Error & Sendable)? {
+        get { state.withLock { $0.failure } }
+        set { state.withLock { $0.failure = newValue } }
     }
     var written: [QueryUse] { state.withLock { $0.written } }
     var batches: Int { state.withLock { $0.batches } }
@@ -27,7 +33,7 @@ private final class RecordingTracker: BatchQueryTracker {
     func track(_ uses: [QueryUse]) throws {
         try state.withLock { state in
             state.attempts += 1
-            if state.failing { throw Refused() }
+            if let failure = state.failure { throw failure }
             state.written += uses
             state.batches += 1
         }
@@ -54,8 +60,9 @@ private final class RecordingTracker: BatchQueryTracker {
     private let quickBackoff = RetryPolicy(initialDelay: .milliseconds(5), maxDelay: .milliseconds(20))
 
     private func makeTracker(_ inner: RecordingTracker, capacity: Int = 10_000,
-                             breaker: CircuitBreaker = CircuitBreaker(name: "test")) -> BufferedQueryTracker {
-        BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: quickBackoff, logger: logger)
+                             breaker: CircuitBreaker = CircuitBreaker(name: "test"),
+                             backoff: RetryPolicy? = nil) -> BufferedQueryTracker {
+        BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: backoff ?? quickBackoff, logger: logger)
     }
 
     private func uses(_ count: Int, from start: Int = 0) -> [String] { (start..<start + count).map { "query \($0)" } }
@@ -131,6 +138,41 @@ private final class RecordingTracker: BatchQueryTracker {
         #expect(inner.written.map(\.query) == ["kept"])
         #expect(try tracker.totals(now: Date()) == (unique: 1, total: 1))
         tracker.close(timeout: 1)
+    }
+
+    @Test func theServerAnsweringAnotherCallerEndsTheWritersPause() throws {
+        let inner = RecordingTracker()
+        inner.failing = true
+        // A pause far longer than the test, and a breaker that stays closed: only recovery ends it.
+        let breaker = CircuitBreaker(name: "recording", configuration: .init(failureThreshold: 100))
+        let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)))
+        try tracker.track(query: "kept", technologyFilter: nil, at: Date())
+        #expect(eventually { tracker.backlog.lastError != nil })
+        inner.failing = false
+        Thread.sleep(forTimeInterval: 4 * TrackingBuffer.recoveryCheckInterval)
+        #expect(inner.attempts == 1, "nobody has seen the server answer yet: the writer keeps its pause")
+
+        // A read through the same breaker (as the result cache or health_check would make) succeeds.
+        _ = try tracker.totals(now: Date())
+        #expect(eventually { inner.written.map(\.query) == ["kept"] }, "the writer noticed and sent what it held")
+        #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
+        tracker.close(timeout: 1)
+    }
+
+    @Test func aRefusalThatIsNoOutageKeepsTheWritersPause() throws {
+        let inner = RecordingTracker()
+        // An error reply: the server answers, so the breaker counts no failure, and an early retry
+        // would only be refused again.
+        inner.failure = RedisError.server("ERR the command was refused")
+        let breaker = CircuitBreaker(name: "recording")
+        let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)))
+        try tracker.track(query: "kept", technologyFilter: nil, at: Date())
+        #expect(eventually { tracker.backlog.lastError != nil })
+        #expect(breaker.snapshot.consecutiveFailures == 0)
+        Thread.sleep(forTimeInterval: 4 * TrackingBuffer.recoveryCheckInterval)
+        #expect(inner.attempts == 1)
+        #expect(tracker.backlog.pending == 1)
+        tracker.close(timeout: 0)
     }
 
     @Test func closingStopsTheWriterAndLaterUsesAreIgnored() throws {

@@ -194,8 +194,8 @@ async def test_two_minutes_of_load_through_delays_drops_cuts_and_kills_lose_noth
                 # ... and running the same ingest again sends the vectors that waited, as promised.
                 final = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "notes"}))
                 health = structured(await session.call_tool("health_check", {}))
-                # The tracking writer sends what it buffered after its own pause, which grows x2 up
-                # to 30 s while writes fail (docs/configuration.md#redis): wait for it.
+                # The tracking writer sends what it buffered once a call through the breaker finds
+                # Redis back (docs/configuration.md#redis): wait for it.
                 deadline = time.monotonic() + 60
                 while True:
                     tracking = structured(await session.call_tool("get_cache_warming_stats", {}))["tracking"]

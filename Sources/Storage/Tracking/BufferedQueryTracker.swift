@@ -10,7 +10,10 @@ import Resilience
 /// of the buffer and waits: until the breaker's next trial while it is open, otherwise by the retry
 /// policy's backoff (×2 from 1 s up to 30 s, with jitter). The write after the pause is the breaker's
 /// trial, so a server that comes back is noticed within one pause without any query asking, and the
-/// buffered counts arrive. A full buffer drops its oldest uses and counts them.
+/// buffered counts arrive. The pause also ends as soon as anything else sharing the breaker (the
+/// result cache, a health check) finds the server answering again: a busy server would otherwise fill
+/// the buffer while the writer slept out a long backoff. A full buffer drops its oldest uses and
+/// counts them.
 ///
 /// Reads (`topQueries`, `totals`) first give the writer a moment to send what is buffered, so a
 /// report shows this process's own recent queries; they go through the breaker and throw when the
@@ -33,7 +36,11 @@ public final class BufferedQueryTracker: QueryTracker {
         self.inner = inner
         self.breaker = breaker
         self.readPatience = readPatience
-        buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger) { [inner, breaker] uses in
+        buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger, dependencyAnswers: { [breaker] in
+            // Closed with no failure counted: some call succeeded since the writer's last failure.
+            let state = breaker.snapshot
+            return state.state == .closed && state.consecutiveFailures == 0
+        }) { [inner, breaker] uses in
             try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.track(uses) }
         }
     }
@@ -78,10 +85,15 @@ public final class BufferedQueryTracker: QueryTracker {
 /// `@unchecked Sendable`: every stored property that changes is read and written only while
 /// `condition` is locked; the condition is also how the writer sleeps and how readers wait.
 final class TrackingBuffer: @unchecked Sendable {
+    /// How often a writer pausing after an outage looks whether the server answers others again.
+    static let recoveryCheckInterval: TimeInterval = 0.25
+
     private let capacity: Int
     private let backoff: RetryPolicy
     private let logger: Logger
     private let write: @Sendable ([QueryUse]) throws -> Void
+    /// Whether the server has answered someone since the last failure counted against it.
+    private let dependencyAnswers: @Sendable () -> Bool
     private let condition = NSCondition()
 
     // Guarded by `condition`.
@@ -97,13 +109,18 @@ final class TrackingBuffer: @unchecked Sendable {
     private var failureEpoch = 0
     private var lastError: String?
     private var nextAttempt: Date?
+    /// Whether the pause before `nextAttempt` may end early, when `dependencyAnswers` turns true.
+    /// False when it was already true as the write failed: that failure was no outage.
+    private var pauseEndsOnRecovery = false
     private var writerStarted = false
     private var stopping = false
 
-    init(capacity: Int, backoff: RetryPolicy, logger: Logger, write: @escaping @Sendable ([QueryUse]) throws -> Void) {
+    init(capacity: Int, backoff: RetryPolicy, logger: Logger, dependencyAnswers: @escaping @Sendable () -> Bool = { false },
+         write: @escaping @Sendable ([QueryUse]) throws -> Void) {
         self.capacity = max(1, capacity)
         self.backoff = backoff
         self.logger = logger
+        self.dependencyAnswers = dependencyAnswers
         self.write = write
     }
 
@@ -176,7 +193,12 @@ final class TrackingBuffer: @unchecked Sendable {
                 continue
             }
             if let nextAttempt, nextAttempt > Date() {
-                _ = condition.wait(until: nextAttempt)
+                if pauseEndsOnRecovery && dependencyAnswers() {
+                    self.nextAttempt = nil
+                    continue
+                }
+                let wake = pauseEndsOnRecovery ? min(nextAttempt, Date(timeIntervalSinceNow: Self.recoveryCheckInterval)) : nextAttempt
+                _ = condition.wait(until: wake)
                 continue
             }
             let batch = Array(queue.prefix(BufferedQueryTracker.batchLimit))
@@ -203,6 +225,7 @@ final class TrackingBuffer: @unchecked Sendable {
                 failureEpoch += 1
                 lastError = String(describing: error)
                 nextAttempt = Date().addingTimeInterval(pause(after: error).seconds)
+                pauseEndsOnRecovery = !dependencyAnswers()
                 if consecutiveFailures == 1 {
                     logger.warning("query tracking is buffering: the tracker does not answer",
                                    metadata: ["rag.tracker.error": "\(error)"])
