@@ -154,6 +154,26 @@ import Testing
         }
     }
 
+    @Test func theJournalPositionIsReadFromTheHeaderAlone() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("v").path
+            #expect(VectorSnapshot.journalSequence(ofFileAt: path) == nil, "no file")
+            _ = try write(randomIndex(rows: 50), to: path, sequence: 4_321)
+            #expect(VectorSnapshot.journalSequence(ofFileAt: path) == 4_321)
+            // The rest of the file is not read: a truncated body still gives the header's figure, and
+            // the full opening (which a newer figure leads to) refuses it.
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            try bytes.prefix(VectorSnapshotLayout.headerBytes).write(to: URL(fileURLWithPath: path))
+            #expect(VectorSnapshot.journalSequence(ofFileAt: path) == 4_321)
+            #expect(throws: VectorSnapshotError.self) { _ = try VectorSnapshot(path: path) }
+            try Data("not a snapshot at all, but long enough to fill a header of 128 bytes".utf8 + [UInt8](repeating: 32, count: 100))
+                .write(to: URL(fileURLWithPath: path))
+            #expect(VectorSnapshot.journalSequence(ofFileAt: path) == nil, "not a snapshot")
+            try bytes.prefix(64).write(to: URL(fileURLWithPath: path))
+            #expect(VectorSnapshot.journalSequence(ofFileAt: path) == nil, "shorter than a header")
+        }
+    }
+
     @Test func thePolicyWritesLargeStoresAtGrowingIntervals() {
         let policy = VectorSnapshotPolicy(minimumRows: 10_000, maximumRowsOutside: 50_000)
         #expect(!policy.isDue(rows: 9_999, outside: 9_999), "a small store keeps its vectors in memory")

@@ -183,9 +183,10 @@ extension SQLiteKnowledgeStore {
     /// Serves from the snapshot file on disk when another process has written one newer than the
     /// one this store maps (applying the journal entries after it): cheaper than writing one.
     private func adoptNewerSnapshot() throws -> Bool {
-        guard let onDisk = try? VectorSnapshot(path: snapshotPath) else { return false }
         let mapped = vectors.withLock { $0.snapshot?.journalSequence ?? -1 }
-        guard onDisk.journalSequence > mapped else { return false }
+        // The header first: mapping and checking the whole file is only worth it when it is newer.
+        guard let onDiskSequence = VectorSnapshot.journalSequence(ofFileAt: snapshotPath), onDiskSequence > mapped,
+              let onDisk = try? VectorSnapshot(path: snapshotPath), onDisk.journalSequence > mapped else { return false }
         // The file mapped above is the one used: it is checked against the database once, here.
         return try writer.withLock { connection in
             try connection.readTransaction {
