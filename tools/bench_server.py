@@ -95,6 +95,33 @@ def ingest(binary: str, dataset: Path, data: Path, model: str, scratch: Path) ->
             "ingest_over_raw": ingest_rate / raw_rate}
 
 
+def latency_summary(client_ms: list[float], server_ms: list[float]) -> dict:
+    """p50 and p99 as the client saw them and as the server reported them (`took_ms`)."""
+    return {"queries": len(client_ms), "client_p50_ms": percentile(client_ms, 0.5),
+            "client_p99_ms": percentile(client_ms, 0.99), "server_p50_ms": percentile(server_ms, 0.5),
+            "server_p99_ms": percentile(server_ms, 0.99)}
+
+
+async def time_queries(session, texts: list[str], mode: str, check=lambda answer: None) -> dict:
+    """`texts` through query_knowledge_base in `mode`, one at a time after 20 of them as a warm-up;
+    `check` sees each answer outside the timed part (it is the benchmark's own work)."""
+    for text in texts[:20]:
+        await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
+    client_ms, server_ms = [], []
+    for text in texts:
+        start = time.perf_counter()
+        result = await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
+        client_ms.append((time.perf_counter() - start) * 1e3)
+        answer = structured(result)
+        check(answer)
+        server_ms.append(answer["took_ms"])
+    return latency_summary(client_ms, server_ms)
+
+
+def not_cached(answer: dict) -> None:
+    assert not answer["cache_hit"], answer["query"]
+
+
 async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
     """The 300 SciFact test queries through the MCP client, cache off, one at a time."""
     texts = beir_test_queries(dataset)
@@ -110,19 +137,7 @@ async def queries(binary: str, dataset: Path, data: Path, model: str) -> dict:
             structured(result)
         results["liveness_call"] = {"client_p50_ms": percentile(floor_ms, 0.5), "client_p99_ms": percentile(floor_ms, 0.99)}
         for mode in ("hybrid", "semantic", "keyword"):
-            client_ms, server_ms = [], []
-            for text in texts[:20]:  # warm-up
-                await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
-            for text in texts:
-                start = time.perf_counter()
-                result = await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
-                client_ms.append((time.perf_counter() - start) * 1e3)
-                answer = structured(result)  # checked outside the timed part: it is the benchmark's own work
-                server_ms.append(answer["took_ms"])
-                assert not answer["cache_hit"]
-            results[mode] = {"queries": len(texts), "client_p50_ms": percentile(client_ms, 0.5),
-                             "client_p99_ms": percentile(client_ms, 0.99), "server_p50_ms": percentile(server_ms, 0.5),
-                             "server_p99_ms": percentile(server_ms, 0.99)}
+            results[mode] = await time_queries(session, texts, mode, check=not_cached)
     return results
 
 
@@ -152,10 +167,7 @@ async def redis_queries(binary: str, dataset: Path, data: Path, model: str, url:
         names = keys.stdout.split()
         for start in range(0, len(names), 500):
             subprocess.run(["redis-cli", "-u", url, "UNLINK", *names[start:start + 500]], capture_output=True)
-    return {kind: {"queries": len(client), "client_p50_ms": percentile(client, 0.5),
-                   "client_p99_ms": percentile(client, 0.99), "server_p50_ms": percentile(server, 0.5),
-                   "server_p99_ms": percentile(server, 0.99)}
-            for kind, (client, server) in timings.items()}
+    return {kind: latency_summary(client, server) for kind, (client, server) in timings.items()}
 
 
 async def chroma_queries(binary: str, dataset: Path, data: Path, model: str, url: str) -> dict:
@@ -181,19 +193,9 @@ async def chroma_queries(binary: str, dataset: Path, data: Path, model: str, url
             results["vectors"] = int(store["facts"]["count"])
             assert store["facts"]["count"] == store["facts"]["ledger_chunks"], store
             for mode in ("hybrid", "semantic"):
-                client_ms, server_ms = [], []
-                for text in texts[:20]:
-                    await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
-                for text in texts:
-                    begin = time.perf_counter()
-                    result = await session.call_tool("query_knowledge_base", {"query": text, "mode": mode})
-                    client_ms.append((time.perf_counter() - begin) * 1e3)
-                    answer = structured(result)
+                def from_chroma(answer: dict, mode=mode) -> None:
                     assert not answer["degraded"] and answer["mode"] == mode, answer.get("degraded_reason")
-                    server_ms.append(answer["took_ms"])
-                results[mode] = {"queries": len(texts), "client_p50_ms": percentile(client_ms, 0.5),
-                                 "client_p99_ms": percentile(client_ms, 0.99), "server_p50_ms": percentile(server_ms, 0.5),
-                                 "server_p99_ms": percentile(server_ms, 0.99)}
+                results[mode] = await time_queries(session, texts, mode, check=from_chroma)
     finally:
         import urllib.request
         request = urllib.request.Request(

@@ -22,6 +22,10 @@ struct SearchBenchCommand: ParsableCommand {
     @Option(help: "Folder for the temporary stores (default: the system's temporary folder).")
     var folder: String?
 
+    @Option(help: ArgumentHelp("Keep each store in <folder>/<chunks>/, a data folder a server can be pointed at "
+        + "(MCP_RAG_DATA_DIR), with queries.json: questions in the store's made-up words.", valueName: "folder"))
+    var keep: String?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -31,6 +35,7 @@ struct SearchBenchCommand: ParsableCommand {
         guard !listed.isEmpty, sizes.count == listed.count, sizes.allSatisfy({ (1_000...10_000_000).contains($0) }) else {
             throw ValidationError("--chunks must list sizes between 1000 and 10000000, such as 10000,100000,1000000")
         }
+        let kept = try keep.map { try Self.keptFolders(under: $0, sizes: sizes) }
         let base = URL(fileURLWithPath: folder ?? NSTemporaryDirectory())
             .appendingPathComponent("mcp-rag-search-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
@@ -40,7 +45,7 @@ struct SearchBenchCommand: ParsableCommand {
         var points: [VectorSearchBenchmark.Point] = []
         for size in sizes {
             if !json { FileHandle.standardError.write(Data("bench: \(size) chunks…\n".utf8)) }
-            points.append(try benchmark.measure(chunks: size, folder: base, logger: logger))
+            points.append(try benchmark.measure(chunks: size, folder: kept?[size] ?? base, keep: kept != nil, logger: logger))
         }
         if json {
             try printJSON(points)
@@ -53,5 +58,20 @@ struct SearchBenchCommand: ParsableCommand {
                              p.searchMsP50, p.searchMsP99, p.recallAt10))
             }
         }
+    }
+
+    /// `<keep>/<chunks>/` for each size, made empty folders; a knowledge base already in one is
+    /// refused, not overwritten.
+    static func keptFolders(under keep: String, sizes: [Int]) throws -> [Int: URL] {
+        var folders: [Int: URL] = [:]
+        for size in sizes {
+            let folder = URL(fileURLWithPath: keep).appendingPathComponent(String(size))
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("knowledge.sqlite3").path) {
+                throw ValidationError("\(folder.path) already holds a knowledge base; give --keep a new folder")
+            }
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            folders[size] = folder
+        }
+        return folders
     }
 }

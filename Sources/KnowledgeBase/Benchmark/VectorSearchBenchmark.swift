@@ -44,12 +44,15 @@ public struct VectorSearchBenchmark: Sendable {
         self.queries = queries
     }
 
-    /// Measures one store of `chunks` synthetic chunks in a fresh file inside `folder`.
-    public func measure(chunks: Int, folder: URL, logger: Logger) throws -> Point {
-        let path = folder.appendingPathComponent("scale-\(chunks).sqlite3").path
-        defer { Self.removeStore(at: path) }
+    /// Measures one store of `chunks` synthetic chunks in a fresh file inside `folder`. With
+    /// `keep`, the store stays there as a data folder's `knowledge.sqlite3` (with its snapshot
+    /// file), for a server to be pointed at, beside `queries.json`: questions in its words.
+    public func measure(chunks: Int, folder: URL, keep: Bool = false, logger: Logger) throws -> Point {
+        let path = folder.appendingPathComponent(keep ? "knowledge.sqlite3" : "scale-\(chunks).sqlite3").path
+        defer { if !keep { Self.removeStore(at: path) } }
         var generator = SplitMix(seed: UInt64(chunks))
         let centres = (0..<topics).map { _ in unitVector(&generator) }
+        let words = SyntheticWords(topics: topics)
         // The exact search needs every vector; the benchmark keeps them, the store does not.
         var matrix = [Float](repeating: 0, count: chunks * dimension)
         let fillStart = DispatchTime.now().uptimeNanoseconds
@@ -59,10 +62,11 @@ public struct VectorSearchBenchmark: Sendable {
             for first in stride(from: 0, to: chunks, by: perSource) {
                 let source = "synthetic/\(first / perSource).md"
                 let records = (first..<min(chunks, first + perSource)).map { row -> ChunkRecord in
-                    let vector = near(centres[Int(generator.next() % UInt64(topics))], &generator)
+                    let topic = Int(generator.next() % UInt64(topics))
+                    let vector = near(centres[topic], &generator)
                     matrix.replaceSubrange(row * dimension ..< (row + 1) * dimension, with: vector)
                     return ChunkRecord(id: String(format: "c%08d", row), source: source, heading: "", technology: "synthetic",
-                                       text: "synthetic passage \(row)", ordinal: row - first, vector: vector)
+                                       text: words.passage(topic: topic, &generator), ordinal: row - first, vector: vector)
                 }
                 _ = try store.replaceSource(SourceRecord(source: source, technology: "synthetic", contentHash: "\(first)",
                                                          chunkCount: records.count, ingestedAt: Date()), chunks: records)
@@ -71,6 +75,10 @@ public struct VectorSearchBenchmark: Sendable {
             store.waitForSnapshot()
         }
         let fillSeconds = Self.seconds(since: fillStart)
+        if keep {
+            let questions = (0..<queries).map { words.question(topic: $0 % topics, &generator) }
+            try JSONEncoder().encode(questions).write(to: folder.appendingPathComponent("queries.json"))
+        }
         let coldOpenSeconds = try timeOpeningWithoutSnapshot(path: path, logger: logger)
 
         let residentBefore = ProcessStatistics.current().residentBytes
@@ -141,6 +149,69 @@ public struct VectorSearchBenchmark: Sendable {
 
     static func seconds(since start: UInt64) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+}
+
+/// Made-up words for the synthetic passages, so that keyword search has the work it has on real
+/// text: each topic has words of its own, and every passage also draws from a common vocabulary by
+/// Zipf's law (a few words everywhere, most rare), as natural language does.
+struct SyntheticWords {
+    static let vocabulary = 30_000
+    static let wordsPerTopic = 40
+    private static let syllables = ["ba", "ke", "li", "mo", "nu", "ra", "si", "to", "ve", "zu",
+                                    "da", "fe", "gi", "ho", "ju", "la", "me", "no", "pi", "ru"]
+    let topics: Int
+    /// Cumulative Zipf weights of the common vocabulary's ranks, for drawing by binary search.
+    private let cumulative: [Double]
+
+    init(topics: Int) {
+        self.topics = topics
+        var total = 0.0
+        cumulative = (1...Self.vocabulary).map { rank in
+            total += 1 / Double(rank)
+            return total
+        }
+    }
+
+    /// About 40 words: 10 of the topic's, 30 common ones.
+    func passage(topic: Int, _ generator: inout SplitMix) -> String {
+        let own = (0..<10).map { _ in topicWord(topic, Int(generator.next() % UInt64(Self.wordsPerTopic))) }
+        let common = (0..<30).map { _ in word(commonRank(&generator)) }
+        return (own + common).joined(separator: " ")
+    }
+
+    /// A question as a user might type it: three of a topic's words and two common ones of middling
+    /// frequency.
+    func question(topic: Int, _ generator: inout SplitMix) -> String {
+        let own = (0..<3).map { _ in topicWord(topic, Int(generator.next() % UInt64(Self.wordsPerTopic))) }
+        let common = (0..<2).map { _ in word(50 + Int(generator.next() % 450)) }
+        return "how does " + (own + common).joined(separator: " ") + " work"
+    }
+
+    /// The topic words sit after the common vocabulary, so the two never share a word.
+    private func topicWord(_ topic: Int, _ index: Int) -> String {
+        word(Self.vocabulary + topic * Self.wordsPerTopic + index)
+    }
+
+    private func commonRank(_ generator: inout SplitMix) -> Int {
+        let target = Double(generator.next() >> 11) / Double(1 << 53) * cumulative[cumulative.count - 1]
+        var low = 0, high = cumulative.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulative[middle] < target { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Word number `n`: its digits in base 20, one syllable each, at least three.
+    private func word(_ n: Int) -> String {
+        var digits: [Int] = []
+        var rest = n
+        repeat {
+            digits.append(rest % Self.syllables.count)
+            rest /= Self.syllables.count
+        } while rest > 0 || digits.count < 3
+        return digits.reversed().map { Self.syllables[$0] }.joined()
     }
 }
 
