@@ -63,14 +63,14 @@ def embedding_section(figures: dict) -> tuple[list[str], list[str]]:
         rate = {item["tokensPerText"]: item["sentencesPerSecond"] for item in report["throughput"]}
         rows.append([f"{name}, {report['threads']} threads" if report["backend"] == name else
                      f"{name} ({report['backend']}, {report['threads']} threads)",
-                     number(rate.get(32, 0)), number(rate.get(240, 0)),
+                     number(report["gemmGFLOPS"], 0), number(rate.get(32, 0)), number(rate.get(240, 0)),
                      number(report["singleQueryP50Milliseconds"], 2), number(report["singleQueryP99Milliseconds"], 2),
                      number(report["modelLoadMilliseconds"], 0), number(report["peakResidentMegabytes"], 0),
                      number(report["tokenizerTokensPerSecond"] / 1e6, 1)])
     if any(line.startswith("- ") for line in lines):
         lines.append("")
     if rows:
-        lines += table(["backend", "32 tokens, sentences/s", "240 tokens, sentences/s", "query p50 ms", "query p99 ms",
+        lines += table(["backend", "sgemm GFLOP/s", "32 tokens, sentences/s", "240 tokens, sentences/s", "query p50 ms", "query p99 ms",
                         "model load ms", "peak RSS MB", "tokenizer M tokens/s"], rows)
         lines += ["", "![Embedding throughput per backend](embedding_throughput.png)", ""]
         plots.append("embedding_throughput.png")
@@ -193,10 +193,15 @@ def plot_query_latency(figures: dict, path: Path) -> None:
     save(figure, path)
 
 
-def plot_scale_latency(figures: dict, path: Path) -> None:
+def scale_series(figures: dict) -> tuple[list[dict], list[tuple[int, dict]]]:
+    """The in-process points and the through-MCP ones, each by store size."""
     scale = figures["scale"]
     search = sorted(scale["search"], key=lambda point: point["chunks"])
-    mcp = sorted(((int(chunks), point) for chunks, point in scale["mcp"].items()))
+    return search, sorted((int(chunks), point) for chunks, point in scale["mcp"].items())
+
+
+def plot_scale_latency(figures: dict, path: Path) -> None:
+    search, mcp = scale_series(figures)
     figure, axis = plt.subplots(figsize=(7, 4.5))
     axis.plot([p["chunks"] for p in search], [p["searchMsP50"] for p in search], "o-", label="store search p50 (no embedding)")
     for mode in MODES:
@@ -210,9 +215,7 @@ def plot_scale_latency(figures: dict, path: Path) -> None:
 
 
 def plot_scale_memory(figures: dict, path: Path) -> None:
-    scale = figures["scale"]
-    search = sorted(scale["search"], key=lambda point: point["chunks"])
-    mcp = sorted(((int(chunks), point) for chunks, point in scale["mcp"].items()))
+    search, mcp = scale_series(figures)
     figure, axis = plt.subplots(figsize=(7, 4.5))
     axis.plot([chunks for chunks, _ in mcp], [point["resident_bytes"] / MIB for _, point in mcp], "o-",
               label="server resident memory")

@@ -21,7 +21,6 @@ import traceback
 from pathlib import Path
 
 import bench_server
-from bench_report import write_report
 from bench_scale import scale_point
 
 STEPS = ("embedding", "server", "redis", "scale")
@@ -158,6 +157,9 @@ def main() -> int:
                 say(f"{step} failed:\n{traceback.format_exc()}")
     output.mkdir(parents=True, exist_ok=True)
     (output / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+    # Imported only now: matplotlib brings numpy and its BLAS threads, which have no business in the
+    # client process while it times the server.
+    from bench_report import write_report
     report = write_report(figures, output)
     say(f"wrote {report}")
     return 1 if failed else 0

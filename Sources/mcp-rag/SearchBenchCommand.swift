@@ -9,7 +9,8 @@ struct SearchBenchCommand: ParsableCommand {
         commandName: "search",
         abstract: "Measure the embedded store's semantic search at growing sizes: latency, memory, opening, recall.",
         discussion: """
-            Fills temporary stores with synthetic vectors (clustered, as embeddings are; no model needed), \
+            Fills temporary stores with synthetic vectors (clustered, as embeddings are; no model needed) \
+            and passages of made-up words, \
             reopens each (from its vector snapshot file, and once without it), and times 200 searches for \
             the best 10, checking them against an exact float32 search. The latency is the store's: the \
             query's embedding is not included.

@@ -10,7 +10,8 @@ import Storage
 /// The vectors are synthetic (unit vectors scattered around random topic centres, as embeddings of
 /// related passages cluster), so no model is needed and a million chunks take minutes, not a day of
 /// embedding; the latency is the store's alone (scan, rescoring, ranking), without the embedding of
-/// the query.
+/// the query. The passages are made-up words (`SyntheticWords`), so that a kept store also gives
+/// keyword and hybrid search through the server realistic work.
 public struct VectorSearchBenchmark: Sendable {
     public struct Point: Codable, Sendable {
         public var chunks: Int
@@ -173,7 +174,7 @@ struct SyntheticWords {
         }
     }
 
-    /// About 40 words: 10 of the topic's, 30 common ones.
+    /// 40 words: 10 of the topic's, 30 common ones.
     func passage(topic: Int, _ generator: inout SplitMix) -> String {
         let own = (0..<10).map { _ in topicWord(topic, Int(generator.next() % UInt64(Self.wordsPerTopic))) }
         let common = (0..<30).map { _ in word(commonRank(&generator)) }
