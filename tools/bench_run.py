@@ -58,9 +58,11 @@ def machine() -> dict:
                               if line.startswith("MemTotal")))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory_kib / 1024 / 1024,
-            "os": platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
-            if hasattr(platform, "freedesktop_os_release") else platform.platform()}
+    try:
+        system = platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
+    except OSError:  # no /etc/os-release
+        system = platform.platform()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory_kib / 1024 / 1024, "os": system}
 
 
 def embedding(arguments, scratch: Path) -> dict:
