@@ -86,7 +86,7 @@ def server(arguments, scratch: Path) -> dict:
     model = bench_server.model_dir()
     figures = {}
     if not (data / "knowledge.sqlite3").exists():
-        say("ingesting SciFact (about 15 minutes on two cores)")
+        say("ingesting SciFact (about 6 minutes on two cores)")
         figures["ingest"] = bench_server.ingest(arguments.binary, dataset, data, model, scratch)
     say("server startup and SciFact queries")
     figures["startup"] = bench_server.startup(arguments.binary, data, model)
