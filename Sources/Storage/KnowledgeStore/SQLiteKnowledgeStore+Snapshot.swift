@@ -87,7 +87,7 @@ extension SQLiteKnowledgeStore {
         guard snapshot.dimension == dimension else { return "the snapshot file holds vectors of \(snapshot.dimension) values" }
         guard snapshot.journalSequence <= last else { return "the snapshot file is ahead of the database" }
         if snapshot.journalSequence == 0 {
-            let first = try connection.scalarInt("SELECT min(seq) FROM chunk_journal") ?? 1
+            let first = try firstJournalEntry(on: connection) ?? 1
             return first <= 1 ? nil : "the chunk journal no longer reaches back to the snapshot file"
         }
         guard let marker = try journalChunkID(at: snapshot.journalSequence, on: connection) else {

@@ -77,7 +77,7 @@ extension SQLiteKnowledgeStore {
         let seen = journal.withLock { $0.seen }
         let last = try Self.lastJournalEntry(on: connection)
         guard last > seen else { return 0 }
-        let first = try connection.scalarInt("SELECT min(seq) FROM chunk_journal") ?? 0
+        let first = try Self.firstJournalEntry(on: connection) ?? 0
         if first > seen + 1 {
             let loaded = try Self.openVectors(on: connection, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
             vectors.withLock { $0 = loaded.index }
@@ -122,6 +122,11 @@ extension SQLiteKnowledgeStore {
     /// The sequence number of the newest journal entry, 0 when there is none.
     static func lastJournalEntry(on connection: SQLiteConnection) throws -> Int {
         try connection.scalarInt("SELECT max(seq) FROM chunk_journal") ?? 0
+    }
+
+    /// The sequence number of the oldest journal entry still kept, nil when there is none.
+    static func firstJournalEntry(on connection: SQLiteConnection) throws -> Int? {
+        try connection.scalarInt("SELECT min(seq) FROM chunk_journal")
     }
 
     /// Ends a write transaction's part in the journal: trims it to its newest entries and returns

@@ -105,8 +105,7 @@ public final class VectorSnapshot: @unchecked Sendable {
 
     /// The id of row `row`.
     public func id(at row: Int) -> String {
-        let range = idRange(row)
-        return String(decoding: UnsafeBufferPointer(start: idBytes + range.lowerBound, count: range.count), as: UTF8.self)
+        String(decoding: idBytes(at: row), as: UTF8.self)
     }
 
     /// The row holding `id`, nil when the file has none.
