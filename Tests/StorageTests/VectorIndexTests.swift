@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func aLargeIndexIsScannedOnSeveralThreadsWithTheSameResult() {
-        let count = Int8Scan.rowsPerThread * 2 + 123
+        let count = RowPartition.rowsPerThread * 2 + 123
         let (index, rows) = makeIndex(count: count, dimension: 32, seed: 23)
         let query = rows[count - 1].vector
         let found = index.search(query: query, limit: 5, technology: nil)

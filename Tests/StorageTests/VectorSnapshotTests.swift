@@ -147,6 +147,12 @@ import Testing
             var outOfRange = bytes
             outOfRange[layout.technology] = 9  // row 0 names label 9 of 3
             try refused(outOfRange, because: "names label 9")
+            var unscaled = bytes
+            unscaled.replaceSubrange(layout.int4Scales + 4 ..< layout.int4Scales + 8, with: withUnsafeBytes(of: Float.nan) { Data($0) })
+            try refused(unscaled, because: "row 1 has no finite scale")
+            var older = bytes
+            older[8] = 1  // the format field, after the 8-byte magic: a file of format 1 has no 4-bit codes
+            try refused(older, because: "format 1, this build reads 2")
             var unordered = bytes
             unordered[layout.idBytes + 1] = UInt8(ascii: "9")  // "r000" becomes "r900"
             try refused(unordered, because: "ids out of order")

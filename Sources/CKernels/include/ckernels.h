@@ -54,6 +54,17 @@ void CKernels_exp_rows(float *data, int rows, int columns, float *inverse_sums);
 /// let callers split one scan over threads.
 void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out);
 
+// MARK: 4-bit vectors
+
+/// `out[r] = (Σ_j low(rows[r][j]) · query_low[j] + high(rows[r][j]) · query_high[j] − offset)
+/// · scales[r] · query_scale` for `begin ≤ r < end`, the sum exact in int32: approximate dot
+/// products of an int8 query with rows of 4-bit codes, two to a byte (`low`: bits 0–3, `high`:
+/// bits 4–7, each 0–15), `row_bytes` bytes per row. `offset` takes out the codes' bias (see
+/// `Int4Rows` in Storage).
+void CKernels_scores_u4(const uint8_t *rows, const float *scales, long begin, long end, int row_bytes,
+                        const int8_t *query_low, const int8_t *query_high, int32_t offset, float query_scale,
+                        float *out);
+
 #ifdef __cplusplus
 }
 #endif

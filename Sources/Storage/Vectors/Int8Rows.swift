@@ -108,33 +108,57 @@ struct Int8Rows {
     }
 }
 
-/// Scores every row of an int8 matrix against a quantized query: the int8 products summed exactly,
-/// then both scales applied.
-enum Int8Scan {
+/// Splits a scan over the rows of a matrix between the cores: a large matrix is scanned by every
+/// core at once, each over its own range of rows.
+enum RowPartition {
     /// Rows a scan covers on one thread; larger matrices are split over every core.
     static let rowsPerThread = 65_536
 
+    /// Calls `body` with ranges that together cover `0..<rows` once, side by side on several
+    /// threads when there are more than `rowsPerThread` rows.
+    static func run(rows: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let parts = min(ProcessInfo.processInfo.activeProcessorCount, (rows + rowsPerThread - 1) / rowsPerThread)
+        guard parts > 1 else {
+            body(0..<rows)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            body(rows * part / parts ..< rows * (part + 1) / parts)
+        }
+    }
+}
+
+/// Scores the rows of an int8 matrix against a quantized query: the int8 products summed exactly,
+/// then both scales applied.
+enum Int8Scan {
     /// The approximate dot product of each of `rows` rows of `codes` (row-major, `dimension` wide)
-    /// with the query whose codes are `query` and scale `queryScale`. A large matrix is scanned by
-    /// every core at once, each over its own range of rows.
+    /// with the query whose codes are `query` and scale `queryScale`, spread over every core for a
+    /// large matrix.
     static func similarities(codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rows: Int, dimension: Int,
                              query: [Int8], queryScale: Float) -> [Float] {
         var products = [Int32](repeating: 0, count: rows)
         query.withUnsafeBufferPointer { query in
             products.withUnsafeMutableBufferPointer { products in
                 let pointers = SendablePointers(matrix: codes, query: query.baseAddress!, out: products.baseAddress!)
-                let parts = min(ProcessInfo.processInfo.activeProcessorCount, (rows + rowsPerThread - 1) / rowsPerThread)
-                guard parts > 1 else {
-                    CKernels_dot_i8(pointers.matrix, 0, rows, Int32(dimension), pointers.query, pointers.out)
-                    return
-                }
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    let begin = rows * part / parts, end = rows * (part + 1) / parts
-                    CKernels_dot_i8(pointers.matrix, begin, end, Int32(dimension), pointers.query, pointers.out)
+                RowPartition.run(rows: rows) { range in
+                    CKernels_dot_i8(pointers.matrix, range.lowerBound, range.upperBound, Int32(dimension), pointers.query, pointers.out)
                 }
             }
         }
         return (0..<rows).map { Float(products[$0]) * scales[$0] * queryScale }
+    }
+
+    /// The approximate dot product of each of `rows` (row numbers of `codes`, `dimension` wide)
+    /// with the query: for the few candidates a first pass kept.
+    static func similarities(of rows: [Int], codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, dimension: Int,
+                             query: [Int8], queryScale: Float) -> [Float] {
+        query.withUnsafeBufferPointer { query in
+            rows.map { row in
+                var product: Int32 = 0
+                CKernels_dot_i8(codes + row * dimension, 0, 1, Int32(dimension), query.baseAddress!, &product)
+                return Float(product) * scales[row] * queryScale
+            }
+        }
     }
 
     /// The scan's buffers, handed to its threads; each writes only its own range of `out`.
@@ -152,12 +176,16 @@ enum Int8Scan {
         var selector = TopKSelector<Int>(capacity: min(limit, scores.count)) { first, second in
             scores[first] > scores[second] || (scores[first] == scores[second] && isBefore(first, second))
         }
-        for row in scores.indices {
-            let code = technology[row]
-            if let wanted { if code != wanted { continue } } else if code < 0 { continue }
-            // Most rows of a large index score below the worst kept: one comparison turns them away.
-            if let worst = selector.worstKeptWhenFull, scores[row] < scores[worst] { continue }
-            selector.offer(row)
+        // Most rows of a large index score below the worst kept: one comparison with a local
+        // copy of its score turns them away, before their label is even read.
+        var bar = -Float.infinity
+        scores.withUnsafeBufferPointer { scores in
+            for row in scores.indices where !(scores[row] < bar) {
+                let code = technology[row]
+                if let wanted { if code != wanted { continue } } else if code < 0 { continue }
+                selector.offer(row)
+                if let worst = selector.worstKeptWhenFull { bar = scores[worst] }
+            }
         }
         return selector.sortedBestFirst()
     }

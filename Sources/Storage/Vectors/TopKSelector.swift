@@ -52,10 +52,12 @@ struct TopKSelector<Element> {
     private mutating func siftDown(from start: Int) {
         var parent = start
         while true {
+            // The two children compared one by one: a literal array of them would be allocated
+            // on every step, which cost more than the comparisons.
             var worst = parent
-            for child in [2 * parent + 1, 2 * parent + 2] where child < heap.count {
-                if isBetter(heap[worst], heap[child]) { worst = child }
-            }
+            let left = 2 * parent + 1, right = left + 1
+            if left < heap.count, isBetter(heap[worst], heap[left]) { worst = left }
+            if right < heap.count, isBetter(heap[worst], heap[right]) { worst = right }
             guard worst != parent else { return }
             heap.swapAt(parent, worst)
             parent = worst

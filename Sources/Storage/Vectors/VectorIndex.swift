@@ -6,7 +6,9 @@ import Foundation
 /// values); `SQLiteKnowledgeStore` rescores the best candidates with the stored float32 vectors.
 ///
 /// The rows live in two places: a `VectorSnapshot` file mapped read-only (shared with every
-/// process that maps it), and the rows changed since it was written, held in memory. A row of the
+/// process that maps it), and the rows changed since it was written, held in memory. The file's
+/// rows are searched in two passes: their 4-bit codes (`Int4Codes`) choose candidates, whose int8
+/// codes then rank them; the rows in memory are scanned in int8 directly. A row of the
 /// snapshot that is removed or replaced is only marked gone; `SQLiteKnowledgeStore` writes a new
 /// snapshot once enough rows are outside it (see `rowsOutsideSnapshot`).
 ///
@@ -133,14 +135,7 @@ public final class VectorIndex {
         let (queryCodes, queryScale) = Int8Rows.quantize(query)
         var found: [ScoredChunk] = []
         if let snapshot, snapshotLiveRows > 0 {
-            let scores = Int8Scan.similarities(codes: snapshot.codes, scales: snapshot.scales, rows: snapshot.rowCount,
-                                               dimension: dimension, query: queryCodes, queryScale: queryScale)
-            // Snapshot rows are in the byte order of their ids' UTF-8, which is String order for
-            // the ASCII ids mcp-rag makes: the smaller row is the smaller id.
-            let best = snapshotTechnology.withUnsafeBufferPointer {
-                Int8Scan.best(limit: limit, scores: scores, technology: $0, wanted: wanted, isBefore: <)
-            }
-            found += best.map { ScoredChunk(id: snapshot.id(at: $0), score: Double(scores[$0])) }
+            found += searchSnapshot(snapshot, queryCodes: queryCodes, queryScale: queryScale, limit: limit, wanted: wanted)
         }
         if recent.count > 0 {
             let scores = recent.codes.withUnsafeBufferPointer { codes in
@@ -157,6 +152,27 @@ public final class VectorIndex {
         }
         guard snapshot != nil, recent.count > 0 else { return found }
         return Array(found.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
+    }
+
+    /// The best `limit` live rows of `snapshot` among those labelled `wanted` (any when nil), best
+    /// first by their int8 scores. A first pass over every row's 4-bit codes keeps the
+    /// `Int4Codes.firstPassCandidates`, and only their int8 codes are read.
+    private func searchSnapshot(_ snapshot: VectorSnapshot, queryCodes: [Int8], queryScale: Float, limit: Int,
+                                wanted: Int32?) -> [ScoredChunk] {
+        let rough = Int4Codes.similarities(codes: snapshot.int4Codes, scales: snapshot.int4Scales, rows: snapshot.rowCount,
+                                           dimension: dimension, query: Int4Codes.Query(codes: queryCodes, scale: queryScale))
+        let candidates = snapshotTechnology.withUnsafeBufferPointer {
+            Int8Scan.best(limit: Int4Codes.firstPassCandidates(limit: limit), scores: rough, technology: $0, wanted: wanted,
+                          isBefore: <)
+        }
+        let scores = Int8Scan.similarities(of: candidates, codes: snapshot.codes, scales: snapshot.scales, dimension: dimension,
+                                           query: queryCodes, queryScale: queryScale)
+        // Snapshot rows are in the byte order of their ids' UTF-8, which is String order for the
+        // ASCII ids mcp-rag makes: the smaller row is the smaller id.
+        let best = candidates.indices.sorted {
+            scores[$0] > scores[$1] || (scores[$0] == scores[$1] && candidates[$0] < candidates[$1])
+        }.prefix(limit)
+        return best.map { ScoredChunk(id: snapshot.id(at: candidates[$0]), score: Double(scores[$0])) }
     }
 
     /// Everything a snapshot writer needs, detached from the index: it stays valid while the index

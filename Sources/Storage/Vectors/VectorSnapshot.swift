@@ -1,8 +1,8 @@
 import Foundation
 
-/// A file holding a vector index's int8 rows, mapped into memory read-only: opening a store of a
-/// million chunks maps 400 MB instead of reading and quantizing 1.5 GB of float32 vectors from
-/// SQLite, and processes sharing a data folder share the mapped pages (the page cache) instead of
+/// A file holding a vector index's int8 rows and their 4-bit form (a search's first pass, see
+/// `Int4Codes`), mapped into memory read-only: opening a store of a million chunks maps 600 MB
+/// instead of reading and quantizing 1.5 GB of float32 vectors from SQLite, and processes sharing a data folder share the mapped pages (the page cache) instead of
 /// each holding a copy.
 ///
 /// The file is a cache of what SQLite holds, never the only copy: it records the chunk journal
@@ -34,6 +34,10 @@ public final class VectorSnapshot: @unchecked Sendable {
     let codes: UnsafePointer<Int8>
     /// Each row's scale: its vector is `codes × scale`.
     let scales: UnsafePointer<Float>
+    /// The rows in 4-bit codes (see `Int4Codes`), `Int4Codes.rowBytes(dimension:)` bytes each.
+    let int4Codes: UnsafePointer<UInt8>
+    /// Each row's 4-bit scale.
+    let int4Scales: UnsafePointer<Float>
     /// Each row's technology code.
     let technology: UnsafePointer<Int32>
     private let idOffsets: UnsafePointer<UInt64>
@@ -65,6 +69,8 @@ public final class VectorSnapshot: @unchecked Sendable {
             journalSequence = header.journalSequence
             codes = (base + layout.codes).assumingMemoryBound(to: Int8.self)
             scales = (base + layout.scales).assumingMemoryBound(to: Float.self)
+            int4Codes = (base + layout.int4Codes).assumingMemoryBound(to: UInt8.self)
+            int4Scales = (base + layout.int4Scales).assumingMemoryBound(to: Float.self)
             technology = (base + layout.technology).assumingMemoryBound(to: Int32.self)
             idOffsets = (base + layout.idOffsets).assumingMemoryBound(to: UInt64.self)
             idBytes = (base + layout.idBytes).assumingMemoryBound(to: UInt8.self)
@@ -157,7 +163,9 @@ public final class VectorSnapshot: @unchecked Sendable {
             guard technology[row] >= 0, Int(technology[row]) < labels.count else {
                 throw VectorSnapshotError.invalid(path: path, reason: "row \(row) names label \(technology[row]) of \(labels.count)")
             }
-            guard scales[row].isFinite else { throw VectorSnapshotError.invalid(path: path, reason: "row \(row) has no finite scale") }
+            guard scales[row].isFinite, int4Scales[row].isFinite else {
+                throw VectorSnapshotError.invalid(path: path, reason: "row \(row) has no finite scale")
+            }
         }
     }
 
@@ -197,7 +205,9 @@ public enum VectorSnapshotError: Error, CustomStringConvertible {
 /// The fixed-size header at the start of a snapshot file.
 struct VectorSnapshotHeader {
     static let magic = Array("MRAGVEC1".utf8)
-    static let formatVersion = 1
+    /// 2 added the 4-bit codes. A file of another format is not used: the store loads its vectors
+    /// from SQLite and writes a file of this one.
+    static let formatVersion = 2
 
     var dimension: Int
     var rows: Int
@@ -254,7 +264,7 @@ struct VectorSnapshotLayout {
     static let headerBytes = 128
     static let alignment = 64
 
-    let codes, scales, technology, idOffsets, idBytes, labelOffsets, labelBytes, marker, storeID, totalBytes: Int
+    let codes, scales, int4Codes, int4Scales, technology, idOffsets, idBytes, labelOffsets, labelBytes, marker, storeID, totalBytes: Int
 
     init(_ header: VectorSnapshotHeader) {
         var end = Self.headerBytes
@@ -265,6 +275,8 @@ struct VectorSnapshotLayout {
         }
         codes = section(header.rows * header.dimension)
         scales = section(header.rows * MemoryLayout<Float>.size)
+        int4Codes = section(header.rows * Int4Codes.rowBytes(dimension: header.dimension))
+        int4Scales = section(header.rows * MemoryLayout<Float>.size)
         technology = section(header.rows * MemoryLayout<Int32>.size)
         idOffsets = section((header.rows + 1) * MemoryLayout<UInt64>.size)
         idBytes = section(header.idBytes)

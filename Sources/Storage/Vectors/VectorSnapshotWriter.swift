@@ -95,6 +95,10 @@ enum VectorSnapshotWriter {
             }
             try file.pad(to: layout.scales)
             try scales.withUnsafeBytes { try file.append($0) }
+            try file.pad(to: layout.int4Codes)
+            let int4Scales = try appendInt4Codes(of: order, from: rows, to: file)
+            try file.pad(to: layout.int4Scales)
+            try int4Scales.withUnsafeBytes { try file.append($0) }
             try file.pad(to: layout.technology)
             try technology.withUnsafeBytes { try file.append($0) }
             try file.pad(to: layout.idOffsets)
@@ -123,6 +127,34 @@ enum VectorSnapshotWriter {
             throw error
         }
         syncFolder(of: path)
+    }
+
+    /// Appends the 4-bit codes of the rows in `order` and returns their scales: a mapped row's
+    /// copied from its file, a row held in memory packed from its int8 codes.
+    private static func appendInt4Codes(of order: [VectorSnapshotRows.Origin], from rows: VectorSnapshotRows,
+                                        to file: SnapshotFile) throws -> [Float] {
+        let rowBytes = Int4Codes.rowBytes(dimension: rows.dimension)
+        var packed = [UInt8](repeating: 0, count: rowBytes)
+        var scales: [Float] = []
+        scales.reserveCapacity(order.count)
+        for origin in order {
+            switch origin {
+            case let .snapshot(row):
+                let snapshot = rows.snapshot!
+                try file.append(UnsafeRawBufferPointer(start: snapshot.int4Codes + row * rowBytes, count: rowBytes))
+                scales.append(snapshot.int4Scales[row])
+            case let .recent(row):
+                let scale = rows.recent.codes.withUnsafeBufferPointer { codes in
+                    packed.withUnsafeMutableBufferPointer {
+                        Int4Codes.pack(codes.baseAddress! + row * rows.dimension, dimension: rows.dimension,
+                                       scale: rows.recent.scales[row], into: $0.baseAddress!)
+                    }
+                }
+                try file.append(packed)
+                scales.append(scale)
+            }
+        }
+        return scales
     }
 
     /// Flushes the folder entry of the rename, so the new name survives a power cut.
