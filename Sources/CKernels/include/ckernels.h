@@ -60,7 +60,7 @@ void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, co
 /// · scales[r] · query_scale` for `begin ≤ r < end`, the sum exact in int32: approximate dot
 /// products of an int8 query with rows of 4-bit codes, two to a byte (`low`: bits 0–3, `high`:
 /// bits 4–7, each 0–15), `row_bytes` bytes per row. `offset` takes out the codes' bias (see
-/// `Int4Rows` in Storage).
+/// `Int4Codes` in Storage).
 void CKernels_scores_u4(const uint8_t *rows, const float *scales, long begin, long end, int row_bytes,
                         const int8_t *query_low, const int8_t *query_high, int32_t offset, float query_scale,
                         float *out);

@@ -23,7 +23,7 @@ public struct VectorSearchBenchmark: Sendable {
         /// Opening it with no snapshot file: every vector read from SQLite and quantized (the file
         /// is then written in the background, not timed).
         public var coldOpenSeconds: Double
-        /// Bytes the vectors take (int8 codes and per-row tables), in memory and mapped.
+        /// Bytes the vectors take (int8 and 4-bit codes and per-row tables), in memory and mapped.
         public var vectorBytes: Int
         /// Of those, the mapped snapshot file's.
         public var mappedBytes: Int
