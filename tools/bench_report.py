@@ -236,7 +236,10 @@ def size_axis(axis, sizes: list[int]) -> None:
     axis.set_xticks(sizes, [f"{size // 1_000_000}M" if size % 1_000_000 == 0 else f"{size // 1000}k" if size % 1000 == 0
                             else str(size) for size in sizes])
     axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    # Minor ticks too: a range of less than a decade labels them, in scientific notation otherwise.
+    axis.yaxis.set_major_formatter(plain)
+    axis.yaxis.set_minor_formatter(plain)
     axis.grid(True, which="both", alpha=0.3)
     axis.set_xlabel("chunks in the store")
 
