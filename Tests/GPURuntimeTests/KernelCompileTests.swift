@@ -99,6 +99,22 @@ import Testing
         }
     }
 
+    /// The same source through hiprtc: Debian's ROCm 5.2 (tools/fetch-test-hiprtc unpacks it; in
+    /// ROCm 5 hiprtc lives in libamdhip64), for an RDNA 2 card, whose wavefronts are 32 wide, and a
+    /// CDNA 2 one, 64 wide. No GPU is needed to compile, but the HIP runtime is not loaded into this
+    /// process: a child does it and reports on stderr (an exit test hands back nothing of a child
+    /// that exits with a failure). That ROCm is too old for the RX 7000 series' gfx1100: its
+    /// compiler crashes on it.
+    @Test func theEncoderKernelsCompileWithHiprtcForBothWavefrontWidths() async throws {
+        _ = try #require(ProcessInfo.processInfo.environment["MCP_RAG_TEST_HIPRTC_DIR"],
+                         "MCP_RAG_TEST_HIPRTC_DIR is not set: run the suite with tools/test")
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            HiprtcCompileCheck.run(architectures: ["gfx1030", "gfx90a"])
+        }
+        let report = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(report.contains("compiled gfx1030") && report.contains("compiled gfx90a"), "the child process said: \(report)")
+    }
+
     @Test func cacheNamesChangeWithTheSourceAndStayFileSafe() {
         let a = KernelCache.entryName(runtime: .hip, architecture: "gfx1100", driverVersion: "6.2", compilerVersion: nil,
                                       source: "x", options: [])
@@ -107,5 +123,43 @@ import Testing
         #expect(a != b)
         #expect(a.hasPrefix("hip-gfx1100-driver6.2-compiler--") && !a.contains("/"))
         #expect(fnv1a64("a") == 0xaf63_dc4c_8601_ec8c, "FNV-1a's published value for \"a\"")
+    }
+}
+
+/// The child process of the hiprtc test: compiles the encoder kernels for each architecture and
+/// checks each code object, writing to stderr what it compiled or why it could not.
+enum HiprtcCompileCheck {
+    static func run(architectures: [String]) {
+        let folder = ProcessInfo.processInfo.environment["MCP_RAG_TEST_HIPRTC_DIR"] ?? ""
+        // Unpacked, not installed: what libamdhip64 loads is found by loading it first from the
+        // folder, since the loader matches a library's dependencies to those already loaded.
+        for dependency in ["libLLVM-15.so.1", "libhsakmt.so.1", "libhsa-runtime64.so.1", "libamd_comgr.so.2"] {
+            let path = (folder as NSString).appendingPathComponent(dependency)
+            if FileManager.default.fileExists(atPath: path), dlopen(path, RTLD_NOW) == nil {
+                return report("cannot load \(path): \(dlerror().map { String(cString: $0) } ?? "")")
+            }
+        }
+        do {
+            let search = LibrarySearch(directories: [folder])
+            let compiler = try HIPRTCAPI(library: DynamicLibrary.open(["libamdhip64.so.5"], search: search))
+            for architecture in architectures {
+                let code = try compiler.compile(EncoderKernels.source, name: "encoder.hip", architecture: architecture,
+                                                options: KernelBuilder.options)
+                // A code object is an ELF file (an offload bundle would start "__CLANG_OFFLOAD_BUNDLE__").
+                guard Array(code.prefix(4)) == [0x7F, 0x45, 0x4C, 0x46] else {
+                    return report("\(architecture): \(code.count) bytes that are no ELF file")
+                }
+                let text = String(decoding: code, as: UTF8.self)
+                let absent = EncoderKernels.functionNames.filter { !text.contains($0) }
+                guard absent.isEmpty else { return report("\(architecture): the code object has no \(absent)") }
+                report("compiled \(architecture): \(code.count) bytes")
+            }
+        } catch {
+            report("\(error)")
+        }
+    }
+
+    private static func report(_ line: String) {
+        FileHandle.standardError.write(Data("\(line)\n".utf8))
     }
 }
