@@ -2,8 +2,8 @@ import Foundation
 
 /// A file holding a vector index's int8 rows and their 4-bit form (a search's first pass, see
 /// `Int4Codes`), mapped into memory read-only: opening a store of a million chunks maps 600 MB
-/// instead of reading and quantizing 1.5 GB of float32 vectors from SQLite, and processes sharing a data folder share the mapped pages (the page cache) instead of
-/// each holding a copy.
+/// instead of reading and quantizing 1.5 GB of float32 vectors from SQLite, and processes sharing
+/// a data folder share the mapped pages (the page cache) instead of each holding a copy.
 ///
 /// The file is a cache of what SQLite holds, never the only copy: it records the chunk journal
 /// entry it reflects, and a store opening it applies the journal entries after that one (see
