@@ -24,10 +24,11 @@ import Testing
     @Test func nulByteMeansBinary() throws {
         let folder = try TemporaryFolder()
         let file = try folder.write("data.txt", Array("hello".utf8) + [0] + Array("world".utf8))
-        #expect(try loader.load(url: file) == .skipped(.binary))
-        // Only the first 8 KiB are searched.
-        let late = [UInt8](repeating: UInt8(ascii: "a"), count: DocumentLoader.binarySniffLength) + [0]
-        #expect(loader.load(bytes: late, kind: .text).document != nil)
+        #expect(try loader.load(url: file) == .skipped(.binary(offset: 5)))
+        // Anywhere in the file: a NUL past the first 8 KiB used to cut the stored text short there.
+        let late = [UInt8](repeating: UInt8(ascii: "a"), count: 100_000) + [0] + Array("lost".utf8)
+        #expect(loader.load(bytes: late, kind: .text) == .skipped(.binary(offset: 100_000)))
+        #expect(SkipReason.binary(offset: 100_000).description.contains("offset 100000"))
     }
 
     @Test func invalidUTF8IsSkippedWithItsOffset() throws {
@@ -71,14 +72,25 @@ import Testing
         #expect(error?.description.contains("No such file") == true)
     }
 
-    @Test func contentHashStreamsTheFile() throws {
+    @Test func aReadStopsAtTheLimitAndChecksTheSizeFirst() throws {
         let folder = try TemporaryFolder()
         let bytes = (0..<(2 * 1024 * 1024 + 5)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let file = try folder.write("blob.txt", bytes)
-        #expect(try loader.contentHash(of: file) == SHA256.hex(SHA256.hash(bytes)))
-        #expect(throws: DocumentLoadError.self) {
-            try loader.contentHash(of: folder.url.appendingPathComponent("nope"))
-        }
+        #expect(try loader.read(path: file.path) == .loaded(bytes))
+        // A sparse file far past the limit is refused from its size, without reading a byte of it.
+        let sparse = folder.url.appendingPathComponent("sparse.md").path
+        let descriptor = open(sparse, O_CREAT | O_WRONLY, 0o600)
+        try #require(descriptor >= 0 && ftruncate(descriptor, 1 << 40) == 0)
+        close(descriptor)
+        #expect(try loader.read(path: sparse) == .skipped(.tooLarge(bytes: 1 << 40, limit: loader.configuration.maxFileBytes)))
+        #expect(throws: DocumentLoadError.self) { try loader.read(path: folder.url.appendingPathComponent("nope").path) }
+    }
+
+    @Test func aFileLargerThanItsSizeSaysIsReadOnlyToOneBytePastTheLimit() throws {
+        // /proc/self/maps reports a size of 0 yet holds kilobytes, like a file still being written
+        // when it was opened: the read must stop one byte past the limit, not at the writer's end.
+        let small = DocumentLoader(configuration: .init(maxFileBytes: 100))
+        #expect(try small.read(path: "/proc/self/maps") == .skipped(.tooLarge(bytes: 101, limit: 100)))
     }
 
     @Test func emptyFileLoadsAsEmptyText() throws {

@@ -79,7 +79,7 @@ import Testing
         let pruned = try await ingest(runtime)
         #expect(pruned.sourcesRemoved.count == 1 && pruned.sourcesRemoved[0].hasSuffix("/b.txt"))
         #expect(try runtime.store.listSources().count == 1)
-        let removal = try await runtime.ingestor.remove(try #require(AllowedRoots.resolve(docs.path)))
+        let removal = try await runtime.ingestor.remove(try #require(PathBytes.resolve(docs.path)))
         #expect(removal.sources.count == 1 && removal.chunks >= 1)
         #expect(runtime.store.chunkCount() == 0)
     }

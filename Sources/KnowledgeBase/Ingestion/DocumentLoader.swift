@@ -31,10 +31,13 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case notRegularFile
     /// The file is larger than the configured limit.
     case tooLarge(bytes: Int, limit: Int)
-    /// A NUL byte in the first 8 KiB: a binary file.
-    case binary
+    /// A NUL byte at this offset: a binary file (text never holds one, and it would cut the text short).
+    case binary(offset: Int)
     /// The bytes are not UTF-8; `offset` is where the first invalid sequence begins.
     case notUTF8(offset: Int)
+    /// The file opened is not the one the path named when it was found, or lies outside the
+    /// allowed roots: a symlink was swapped in.
+    case changedWhileReading
 
     /// A short phrase for the skipped-file report ("binary content (…)").
     public var description: String {
@@ -45,8 +48,10 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
             "not a regular file"
         case .tooLarge(let bytes, let limit):
             "too large (\(bytes) bytes; the limit is \(limit): raise MCP_RAG_MAX_FILE_BYTES to include it)"
-        case .binary:
-            "binary content (a NUL byte in the first 8 KiB)"
+        case .binary(let offset):
+            "binary content (a NUL byte at offset \(offset))"
+        case .changedWhileReading:
+            "changed while being read (a link or folder was swapped in), or leads outside the allowed folders"
         case .notUTF8(let offset):
             "not UTF-8 text (invalid byte sequence at offset \(offset))"
         }
@@ -127,9 +132,6 @@ public struct DocumentLoader: Sendable {
         }
     }
 
-    /// How many leading bytes are searched for a NUL.
-    public static let binarySniffLength = 8 * 1024
-
     /// The settings in force.
     public let configuration: Configuration
 
@@ -149,14 +151,32 @@ public struct DocumentLoader: Sendable {
             let ext = name.lastIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? ""
             return .skipped(.unsupportedType(extension: ext))
         }
-        switch try FileContents.read(path: url.path, limit: configuration.maxFileBytes) {
-        case .notRegularFile:
-            return .skipped(.notRegularFile)
-        case .tooLarge(let size):
-            return .skipped(.tooLarge(bytes: size, limit: configuration.maxFileBytes))
-        case .bytes(let bytes):
-            return load(bytes: bytes, kind: kind)
+        switch try read(path: url.path) {
+        case .skipped(let reason): return .skipped(reason)
+        case .loaded(let bytes): return load(bytes: bytes, kind: kind)
         }
+    }
+
+    /// The bytes of the regular file at `path`, read from one descriptor and never more than the
+    /// size limit, or why they were not read (not a regular file, too large, moved).
+    ///
+    /// - Parameter roots: when set, the file must not be a symlink and the opened descriptor must
+    ///   be the file `path` names, inside these roots: a name swapped for a link between the walk
+    ///   and the read is caught here, where it matters.
+    /// - Throws: `DocumentLoadError` when the file cannot be opened or read.
+    public func read(path: String, confinedTo roots: AllowedRoots? = nil) throws(DocumentLoadError) -> FileRead {
+        switch try FileContents.read(path: path, limit: configuration.maxFileBytes, confinedTo: roots) {
+        case .notRegularFile: .skipped(.notRegularFile)
+        case .tooLarge(let size): .skipped(.tooLarge(bytes: size, limit: configuration.maxFileBytes))
+        case .elsewhere: .skipped(.changedWhileReading)
+        case .bytes(let bytes): .loaded(bytes)
+        }
+    }
+
+    /// What `read(path:confinedTo:)` found.
+    public enum FileRead: Sendable, Equatable {
+        case loaded([UInt8])
+        case skipped(SkipReason)
     }
 
     /// Decodes bytes already read (the size limit applies here too).
@@ -164,8 +184,8 @@ public struct DocumentLoader: Sendable {
         guard bytes.count <= configuration.maxFileBytes else {
             return .skipped(.tooLarge(bytes: bytes.count, limit: configuration.maxFileBytes))
         }
-        if bytes.prefix(Self.binarySniffLength).contains(0) {
-            return .skipped(.binary)
+        if let nul = bytes.firstIndex(of: 0) {
+            return .skipped(.binary(offset: bytes.distance(from: bytes.startIndex, to: nul)))
         }
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -187,15 +207,6 @@ public struct DocumentLoader: Sendable {
             text = decoded
         }
         return .loaded(LoadedDocument(kind: kind, text: text))
-    }
-
-    /// Lowercase hex SHA-256 of the file's bytes, read in 1 MiB pieces: the change-detection hash.
-    ///
-    /// - Throws: `DocumentLoadError` when the file cannot be opened or read.
-    public func contentHash(of url: URL) throws(DocumentLoadError) -> String {
-        var hasher = SHA256()
-        try FileContents.stream(path: url.path) { hasher.update($0) }
-        return SHA256.hex(hasher.finalize())
     }
 
     /// `bytes` with CRLF and lone CR turned into LF.
@@ -248,53 +259,52 @@ enum FileContents {
     enum Result {
         case bytes([UInt8])
         case notRegularFile
+        /// At least this many bytes: more than the limit.
         case tooLarge(Int)
+        /// Not the file the path named, or outside the roots (see `DocumentLoader.read`).
+        case elsewhere
     }
 
-    /// Reads the whole file if it is a regular file of at most `limit` bytes.
-    static func read(path: String, limit: Int) throws(DocumentLoadError) -> Result {
+    /// Reads the whole file if it is a regular file of at most `limit` bytes: the size is checked
+    /// before anything is read, and no more than `limit` + 1 bytes are read from a file that grows.
+    static func read(path: String, limit: Int, confinedTo roots: AllowedRoots? = nil) throws(DocumentLoadError) -> Result {
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (roots == nil ? 0 : O_NOFOLLOW)
+        let descriptor = open(path, flags)
+        guard descriptor >= 0 else {
+            if errno == ELOOP && roots != nil { return .elsewhere }  // the last part became a link
+            throw .cannotOpen(path, errorNumber: errno)
+        }
+        defer { close(descriptor) }
         var info = stat()
-        guard stat(path, &info) == 0 else { throw .cannotOpen(path, errorNumber: errno) }
+        guard fstat(descriptor, &info) == 0 else { throw .cannotOpen(path, errorNumber: errno) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return .notRegularFile }
         guard Int(info.st_size) <= limit else { return .tooLarge(Int(info.st_size)) }
-
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(info.st_size))
-        var total = 0
-        var overLimit = false
-        try stream(path: path) { piece in
-            total += piece.count
-            if total > limit {
-                overLimit = true  // it grew since the stat
-            } else {
-                bytes.append(contentsOf: piece)
-            }
+        if let roots {
+            guard let real = PathBytes.realPath(ofDescriptor: descriptor), PathBytes.same(real, path), roots.contains(real)
+            else { return .elsewhere }
         }
-        return overLimit ? .tooLarge(total) : .bytes(bytes)
-    }
 
-    /// Calls `body` with successive pieces of the file (each at most 1 MiB).
-    static func stream(path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(DocumentLoadError) {
-        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw .cannotOpen(path, errorNumber: errno) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .cannotOpen(path, errorNumber: errno) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .cannotRead(path, errorNumber: EISDIR) }
-
-        let capacity = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = systemRead(fd, buffer.baseAddress, capacity)
+        var bytes = [UInt8](repeating: 0, count: min(Int(info.st_size), limit) + 1)
+        var total = 0
+        while total < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { buffer in
+                systemRead(descriptor, buffer.baseAddress! + total, min(buffer.count - total, 1 << 20))
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw .cannotRead(path, errorNumber: errno)
             }
-            if count == 0 { return }
-            body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            if count == 0 { break }
+            total += count
+            // It grew since the stat: keep reading, up to one byte past the limit.
+            if total == bytes.count && total <= limit {
+                bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count)))
+            }
         }
+        guard total <= limit else { return .tooLarge(total) }
+        bytes.removeSubrange(total...)
+        return .bytes(bytes)
     }
 }
 

@@ -74,17 +74,23 @@ struct FilePreparer: Sendable {
         return chunk.text
     }
 
-    /// Reads `path` (absolute and resolved). Blocking: call it off the cooperative pool.
-    func prepare(_ path: String) throws -> Outcome {
+    /// Reads `path` (absolute and resolved) from one descriptor, confined to `roots` when given.
+    /// Blocking: call it off the cooperative pool.
+    func prepare(_ path: String, confinedTo roots: AllowedRoots?) throws -> Outcome {
         let url = URL(fileURLWithPath: path)
         guard let kind = DocumentKind(url: url) else {
             return .skipped(SkipReason.unsupportedType(extension: url.pathExtension).description)
         }
-        // Hashing first makes an unchanged file cost one read: no decoding, chunking or embedding.
-        let hash = try loader.contentHash(of: url)
+        let bytes: [UInt8]
+        switch try loader.read(path: path, confinedTo: roots) {
+        case .skipped(let reason): return .skipped(reason.description)
+        case .loaded(let read): bytes = read
+        }
+        // The hash comes before decoding, so an unchanged file costs one read and nothing more.
+        let hash = SHA256.hex(SHA256.hash(bytes))
         if try isStored(path, contentHash: hash) { return .unchanged }
         let document: LoadedDocument
-        switch try loader.load(url: url) {
+        switch loader.load(bytes: bytes, kind: kind) {
         case .skipped(let reason): return .skipped(reason.description)
         case .loaded(let loaded): document = loaded
         }

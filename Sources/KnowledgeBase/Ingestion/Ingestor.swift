@@ -38,30 +38,27 @@ public final class Ingestor: Sendable {
                        progress: @escaping @Sendable (IngestProgress) async -> Void = { _ in }) async throws -> IngestReport {
         let start = DispatchTime.now().uptimeNanoseconds
         let technology = try TechnologyLabel.validate(request.technology)
-        let walker = FileWalker(maxFiles: maxFiles)
-        let files = try await BlockingExecutor.run { try walker.files(under: request.paths) }
+        let walker = FileWalker(maxFiles: maxFiles, roots: request.allowedRoots)
+        let listing = try await BlockingExecutor.run { try walker.walk(request.paths) }
+        let files = listing.files
         let embedder = try await embeddings.embedder()
         let preparer = FilePreparer(store: store, technology: technology, maxFileBytes: maxFileBytes,
                                     chunker: Chunker(tokenizer: embedder.tokenizer,
                                                      windowTokens: embedder.configuration.maxSequenceLength))
         var report = IngestReport()
-        report.filesScanned = files.count
+        report.filesScanned = files.count + listing.skipped.count
+        for skipped in listing.skipped { skip(skipped, in: &report) }
         var pending = PendingWrites()
         var embedded = 0
 
         for (index, path) in files.enumerated() {
             try Task.checkCancellation()
             await progress(IngestProgress(filesDone: index, filesTotal: files.count, chunksEmbedded: embedded, currentFile: path))
-            if let roots = request.allowedRoots, (try? roots.check(path)) == nil {
-                report.filesSkipped.append(SkippedFile(path: path, reason: "outside the allowed folders (reached through a symlink)"))
-                continue
-            }
-            switch try await BlockingExecutor.run({ try preparer.prepare(path) }) {
+            switch try await BlockingExecutor.run({ try preparer.prepare(path, confinedTo: request.allowedRoots) }) {
             case .unchanged:
                 report.filesUnchanged += 1
             case .skipped(let reason):
-                report.filesSkipped.append(SkippedFile(path: path, reason: reason))
-                logger.warning("skipped a file", metadata: ["rag.ingest.path": "\(path)", "rag.ingest.reason": "\(reason)"])
+                skip(SkippedFile(path: path, reason: reason), in: &report)
             case .ready(let file):
                 pending.append(file)
             }
@@ -71,7 +68,7 @@ public final class Ingestor: Sendable {
         report.chunksEmbedded = embedded
         if request.pruneMissing {
             for path in request.paths where FileWalker.type(of: path) == S_IFDIR {
-                let removal = try await remove(under: AllowedRoots.resolve(path) ?? path, onlyMissing: true)
+                let removal = try await remove(under: PathBytes.resolve(path) ?? path, onlyMissing: true)
                 report.sourcesRemoved += removal.sources
                 report.chunksRemoved += removal.chunks
             }
@@ -83,6 +80,11 @@ public final class Ingestor: Sendable {
             "rag.ingest.embedded": "\(embedded)", "rag.ingest.seconds": "\(report.seconds)",
         ])
         return report
+    }
+
+    private func skip(_ file: SkippedFile, in report: inout IngestReport) {
+        report.filesSkipped.append(file)
+        logger.warning("skipped a file", metadata: ["rag.ingest.path": "\(file.path)", "rag.ingest.reason": "\(file.reason)"])
     }
 
     /// Embeds and writes the pending files; returns chunks embedded. Cached answers are dropped
@@ -113,11 +115,10 @@ public final class Ingestor: Sendable {
     /// Removes the sources below the folder `folder` (only those whose files are gone, if asked).
     private func remove(under folder: String, onlyMissing: Bool) async throws -> (sources: [String], chunks: Int) {
         let store = self.store
-        let prefix = folder.hasSuffix("/") ? folder : folder + "/"
         let result = try await BlockingExecutor.run { () -> (sources: [String], chunks: Int) in
             var removed: [String] = []
             var chunks = 0
-            for source in try store.listSources() where source.source.hasPrefix(prefix) {
+            for source in try store.listSources() where PathBytes.isInside(source.source, folder) {
                 if onlyMissing && FileManager.default.fileExists(atPath: source.source) { continue }
                 if let count = try store.removeSource(source.source) {
                     removed.append(source.source)

@@ -35,17 +35,18 @@ public final class QueryService: Sendable {
         var request = request
         request.query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !request.query.isEmpty else { throw InvalidRequest("query is empty: give the words or question to search for") }
-        guard request.query.count <= QueryRequest.maxQueryCharacters else {
-            throw InvalidRequest("query is \(request.query.count) characters long; the limit is \(QueryRequest.maxQueryCharacters)")
+        guard InputLength.fits(request.query, QueryRequest.maxQueryCharacters) else {
+            throw InvalidRequest("query is \(InputLength.describe(request.query, limit: QueryRequest.maxQueryCharacters)) long; "
+                + "the limit is \(QueryRequest.maxQueryCharacters)")
         }
         guard QueryRequest.resultLimitRange.contains(request.limit) else {
             throw InvalidRequest("n_results must be between \(QueryRequest.resultLimitRange.lowerBound) and \(QueryRequest.resultLimitRange.upperBound); got \(request.limit)")
         }
-        if let technology = request.technology?.trimmingCharacters(in: .whitespaces) {
-            request.technology = technology.isEmpty ? nil : technology
-            if technology.count > TechnologyLabel.maxLength {
-                throw InvalidRequest("technology_filter is longer than \(TechnologyLabel.maxLength) characters")
-            }
+        if let technology = request.technology, !technology.allSatisfy(\.isWhitespace) {
+            // A label that could never have been stored matches nothing: say so rather than answer empty.
+            request.technology = try TechnologyLabel.validate(technology, field: "technology_filter")
+        } else {
+            request.technology = nil
         }
         return request
     }

@@ -6,19 +6,29 @@ public enum TechnologyLabel {
     /// `label` trimmed, or an error saying what a label may hold.
     ///
     /// Labels are shown in results and typed by models into filters, so they are kept to short
-    /// printable words: letters, digits and `.`, `_`, `-`, `+`, `#`.
-    public static func validate(_ label: String) throws -> String {
+    /// printable words: letters (with their combining marks), digits and `.`, `_`, `-`, `+`, `#`,
+    /// at most `maxLength` Unicode scalars. `field` names the argument in errors.
+    public static func validate(_ label: String, field: String = "technology") throws -> String {
         let trimmed = label.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else {
-            throw InvalidRequest("technology is empty: give a short label such as \"swift\" or \"postgres\"")
+            throw InvalidRequest("\(field) is empty: give a short label such as \"swift\" or \"postgres\"")
         }
-        guard trimmed.count <= maxLength else {
-            throw InvalidRequest("technology \"\(trimmed.prefix(20))…\" is longer than \(maxLength) characters")
+        guard InputLength.fits(trimmed, maxLength) else {
+            throw InvalidRequest("\(field) \"\(trimmed.unicodeScalars.prefix(20).map(String.init).joined())…\" is longer than \(maxLength) characters")
         }
-        let allowed = Set("._-+#")
-        guard trimmed.allSatisfy({ $0.isLetter || $0.isNumber || allowed.contains($0) }) else {
-            throw InvalidRequest("technology \"\(trimmed)\" may hold only letters, digits and . _ - + #")
+        guard trimmed.unicodeScalars.allSatisfy(isAllowed) else {
+            throw InvalidRequest("\(field) \"\(trimmed.debugDescription.dropFirst().dropLast())\" may hold only letters, digits and . _ - + #")
         }
         return trimmed
+    }
+
+    private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .decimalNumber, .letterNumber, .otherNumber:
+            true
+        default:
+            "._-+#".unicodeScalars.contains(scalar)
+        }
     }
 }

@@ -28,8 +28,8 @@ struct ToolArguments {
             return nil
         }
         guard case .string(let text) = value else { throw typeError(name, "a string", value) }
-        guard text.count <= maxLength else {
-            throw InvalidRequest("\"\(name)\" is \(text.count) characters long; the limit is \(maxLength)")
+        guard InputLength.fits(text, maxLength) else {
+            throw InvalidRequest("\"\(name)\" is \(InputLength.describe(text, limit: maxLength)) long; the limit is \(maxLength)")
         }
         return text
     }
@@ -78,7 +78,7 @@ struct ToolArguments {
         }
         return try items.map { item in
             guard case .string(let text) = item else { throw typeError(name, "a list of strings", item) }
-            guard !text.isEmpty, text.count <= maxLength else {
+            guard !text.isEmpty, InputLength.fits(text, maxLength) else {
                 throw InvalidRequest("each entry of \"\(name)\" must be 1 to \(maxLength) characters long")
             }
             return text

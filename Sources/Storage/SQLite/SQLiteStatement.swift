@@ -34,7 +34,8 @@ final class SQLiteStatement {
     /// Binds `value` as UTF-8 text to parameter `index` (1-based).
     func bind(_ value: String, at index: Int32) throws {
         // SQLITE_TRANSIENT: SQLite copies the bytes, since Swift's buffer only lives for the call.
-        try check(sqlite3_bind_text(handle, index, value, -1, CSQLite_transient()))
+        // The length is given, not left to a C string's NUL: "t1\0" must not be bound as "t1".
+        try check(sqlite3_bind_text(handle, index, value, Int32(value.utf8.count), CSQLite_transient()))
     }
 
     /// Binds `value` as text, or NULL when it is nil, to parameter `index` (1-based).
