@@ -109,6 +109,34 @@ import Testing
         }
     }
 
+    @Test func hostileMarkupIsConvertedInOnePass() {
+        // Shapes that made the scanner read the rest of the page again at every `<` (800 KB took
+        // 105 s): tags with no `>` after them, inside a dropped element and out of it, and quoted
+        // values that hide every `>`. 2 MB each; quadratic, they would take many minutes.
+        let size = 2 << 20
+        let shapes = ["<svg>" + String(repeating: "<a ", count: size / 3),
+                      "<p>text</p>" + String(repeating: "<a ", count: size / 3),
+                      String(repeating: "<a='>'", count: size / 6),
+                      "<svg>" + String(repeating: "<a x=\"", count: size / 6)]
+        for html in shapes {
+            #expect(convert(html).utf8.count < 16)
+        }
+        // A tag that never ends is dropped with the rest of the input, as browsers do.
+        #expect(convert("<p>before</p><a href=x") == "before")
+    }
+
+    @Test func aConversionStopsWhenAskedInsideThePage() {
+        let page = String(repeating: "<p>paragraph</p>", count: 100_000)  // 1.6 MB
+        var asked = 0
+        let stopped = HTMLText.markdown(fromHTML: page, stopIf: {
+            asked += 1
+            return asked == 3
+        })
+        #expect(stopped == nil)
+        #expect(asked == 3)
+        #expect(HTMLText.markdown(fromHTML: page, stopIf: { false })?.hasPrefix("paragraph") == true)
+    }
+
     @Test func runsOfBlankLinesCollapse() {
         #expect(convert("<p>a</p><p></p><div></div><br><br><br><p>b</p>") == "a\n\nb")
     }

@@ -38,6 +38,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     /// The file opened is not the one the path named when it was found, or lies outside the
     /// allowed roots: a symlink was swapped in.
     case changedWhileReading
+    /// The ingest was cancelled while this file was being read.
+    case cancelled
 
     /// A short phrase for the skipped-file report ("binary content (…)").
     public var description: String {
@@ -50,6 +52,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
             "too large (\(bytes) bytes; the limit is \(limit): raise MCP_RAG_MAX_FILE_BYTES to include it)"
         case .binary(let offset):
             "binary content (a NUL byte at offset \(offset))"
+        case .cancelled:
+            "the ingest was cancelled while this file was being read"
         case .changedWhileReading:
             "changed while being read (a link or folder was swapped in), or leads outside the allowed folders"
         case .notUTF8(let offset):
@@ -179,8 +183,10 @@ public struct DocumentLoader: Sendable {
         case skipped(SkipReason)
     }
 
-    /// Decodes bytes already read (the size limit applies here too).
-    public func load(bytes: some Collection<UInt8>, kind: DocumentKind) -> DocumentLoadOutcome {
+    /// Decodes bytes already read (the size limit applies here too). `stopIf` is asked now and then
+    /// during long conversions; when it says stop, the outcome is `.skipped(.cancelled)`.
+    public func load(bytes: some Collection<UInt8>, kind: DocumentKind,
+                     stopIf shouldStop: () -> Bool = { false }) -> DocumentLoadOutcome {
         guard bytes.count <= configuration.maxFileBytes else {
             return .skipped(.tooLarge(bytes: bytes.count, limit: configuration.maxFileBytes))
         }
@@ -200,7 +206,8 @@ public struct DocumentLoader: Sendable {
         let text: String
         switch kind {
         case .html:
-            text = HTMLText.markdown(fromHTML: decoded)
+            guard let converted = HTMLText.markdown(fromHTML: decoded, stopIf: shouldStop) else { return .skipped(.cancelled) }
+            text = converted
         case .mdx:
             text = MDX.strippingModuleLines(decoded)
         default:

@@ -76,7 +76,9 @@ struct FilePreparer: Sendable {
 
     /// Reads `path` (absolute and resolved) from one descriptor, confined to `roots` when given.
     /// Blocking: call it off the cooperative pool.
-    func prepare(_ path: String, confinedTo roots: AllowedRoots?) throws -> Outcome {
+    func prepare(_ path: String, confinedTo roots: AllowedRoots?, cancellation: CancellationFlag = CancellationFlag()) throws
+        -> Outcome
+    {
         let url = URL(fileURLWithPath: path)
         guard let kind = DocumentKind(url: url) else {
             return .skipped(SkipReason.unsupportedType(extension: url.pathExtension).description)
@@ -90,7 +92,8 @@ struct FilePreparer: Sendable {
         let hash = SHA256.hex(SHA256.hash(bytes))
         if try isStored(path, contentHash: hash) { return .unchanged }
         let document: LoadedDocument
-        switch loader.load(bytes: bytes, kind: kind) {
+        switch loader.load(bytes: bytes, kind: kind, stopIf: { cancellation.isSet }) {
+        case .skipped(.cancelled): throw CancellationError()
         case .skipped(let reason): return .skipped(reason.description)
         case .loaded(let loaded): document = loaded
         }

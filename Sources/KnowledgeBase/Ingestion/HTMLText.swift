@@ -8,12 +8,20 @@
 ///
 /// The scanner is hand-written and tolerant: it never fails, and every step advances, so malformed
 /// input (unclosed tags, a bare `<` in text, `>` inside quoted attributes, unterminated comments)
-/// cannot make it trap or loop.
+/// cannot make it trap or loop. It is linear: no byte is scanned more than a fixed number of times,
+/// whatever the markup (a tag with no `>` after it runs to the end and is dropped, as in browsers,
+/// instead of being read again as text).
 enum HTMLText {
     /// The Markdown-like text of an HTML document or fragment.
     static func markdown(fromHTML html: String) -> String {
+        markdown(fromHTML: html, stopIf: { false }) ?? ""
+    }
+
+    /// The Markdown-like text, or nil when `stopIf` said so (it is asked every 64 KiB of input), so
+    /// that cancelling an ingest takes effect inside a large page.
+    static func markdown(fromHTML html: String, stopIf shouldStop: () -> Bool) -> String? {
         var converter = HTMLConverter(input: Array(html.utf8))
-        return converter.run()
+        return converter.run(stopIf: shouldStop)
     }
 }
 
@@ -40,13 +48,25 @@ private struct HTMLConverter {
     var skipName: [UInt8]? = nil
     var skipDepth = 0
 
+    /// For each byte value, the last index where it occurs (-1 if nowhere): a search for a byte
+    /// that does not occur again answers at once instead of scanning to the end each time.
+    let lastIndex: [Int]
+
     init(input: [UInt8]) {
         self.input = input
+        var last = [Int](repeating: -1, count: 256)
+        for (index, byte) in input.enumerated() { last[Int(byte)] = index }
+        lastIndex = last
         out.reserveCapacity(input.count / 2)
     }
 
-    mutating func run() -> String {
+    mutating func run(stopIf shouldStop: () -> Bool) -> String? {
+        var nextCheck = 0
         while position < input.count {
+            if position >= nextCheck {
+                if shouldStop() { return nil }
+                nextCheck = position + (64 << 10)
+            }
             let byte = input[position]
             if byte == UInt8(ascii: "<"), scanMarkup() {
                 continue
@@ -180,7 +200,11 @@ private struct HTMLConverter {
         guard nameStart < input.count, Self.isLetter(input[nameStart]) else { return false }
         var nameEnd = nameStart
         while nameEnd < input.count, Self.isNameByte(input[nameEnd]) { nameEnd += 1 }
-        guard let close = tagEnd(from: nameEnd) else { return false }  // no `>` at all: text
+        guard let close = tagEnd(from: nameEnd) else {
+            // A tag that never ends runs to the end of the input and is dropped, as in browsers.
+            position = input.count
+            return true
+        }
         let name = input[nameStart..<nameEnd].map(Self.lowercased)
         let selfClosing = close > nameEnd && input[close - 1] == UInt8(ascii: "/")
         let attributes = input[nameEnd..<close]
@@ -421,7 +445,7 @@ private struct HTMLConverter {
     }
 
     func find(_ byte: UInt8, from: Int) -> Int? {
-        guard from < input.count else { return nil }
+        guard from < input.count, from <= lastIndex[Int(byte)] else { return nil }
         return input[from...].firstIndex(of: byte)
     }
 

@@ -54,7 +54,13 @@ public final class Ingestor: Sendable {
         for (index, path) in files.enumerated() {
             try Task.checkCancellation()
             await progress(IngestProgress(filesDone: index, filesTotal: files.count, chunksEmbedded: embedded, currentFile: path))
-            switch try await BlockingExecutor.run({ try preparer.prepare(path, confinedTo: request.allowedRoots) }) {
+            let cancellation = CancellationFlag()
+            let outcome = try await withTaskCancellationHandler {
+                try await BlockingExecutor.run { try preparer.prepare(path, confinedTo: request.allowedRoots, cancellation: cancellation) }
+            } onCancel: {
+                cancellation.set()
+            }
+            switch outcome {
             case .unchanged:
                 report.filesUnchanged += 1
             case .skipped(let reason):
