@@ -5,7 +5,14 @@ Cloud) in front that checks `x-chroma-token` or `Authorization: Bearer`. This is
 a request with the right token is forwarded as it is, anything else gets 401 with a body shaped like
 Chroma's errors.
 
-    python chroma_auth_proxy.py --listen-port P --upstream http://127.0.0.1:U --token T
+    python chroma_auth_proxy.py --listen-port P --upstream http://127.0.0.1:U --token T [--echo-credentials]
+
+With --echo-credentials it misbehaves as some proxies do, repeating the credentials it received in
+its error bodies, so that the tests can check mcp-rag never passes them on: a wrong token gets a 401
+whose JSON `message` quotes the `x-chroma-token` and `Authorization` values (plainly and
+percent-encoded); with the right token, asking the version gets a 503 saying the same, and an
+upsert a 500 whose plain-text body quotes them after padding that puts an `x-chroma-token` across
+the 300-byte mark, where a client might cut an error body short.
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 
-def make_handler(upstream: str, token: str):
+def make_handler(upstream: str, token: str, echo_credentials: bool = False):
     target = urlsplit(upstream)
     local = threading.local()
 
@@ -32,16 +39,31 @@ def make_handler(upstream: str, token: str):
             return (self.headers.get("x-chroma-token") == token
                     or self.headers.get("Authorization") == f"Bearer {token}")
 
+        def answer(self, status: int, payload: bytes, content_type: str = "application/json"):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def echo(self) -> str:
+            """The credentials received, as a careless proxy repeats them."""
+            received = [self.headers.get("x-chroma-token") or "", self.headers.get("Authorization") or ""]
+            return (f"credentials echoed: x-chroma-token={received[0]} authorization={received[1]} "
+                    f"(encoded: {quote(received[0], safe='')} {quote(received[1], safe='')})")
+
         def forward(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             if not self.authorised():
-                payload = json.dumps({"error": "AuthError", "message": "Unauthorized: a valid token is required"}).encode()
-                self.send_response(401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                message = f"Unauthorized: {self.echo()}" if echo_credentials else "Unauthorized: a valid token is required"
+                self.answer(401, json.dumps({"error": "AuthError", "message": message}).encode())
+                return
+            if echo_credentials and self.path.endswith("/version"):
+                self.answer(503, json.dumps({"error": "Unavailable", "message": self.echo()}).encode())
+                return
+            if echo_credentials and self.path.endswith("/upsert"):
+                self.answer(500, f"upstream refused the write {'.' * 220} {self.echo()}".encode(), "text/plain")
                 return
             connection = getattr(local, "connection", None)
             if connection is None:
@@ -73,8 +95,11 @@ def main() -> None:
     parser.add_argument("--listen-port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--token", required=True)
+    parser.add_argument("--echo-credentials", action="store_true",
+                        help="repeat the credentials received in error bodies (see above)")
     arguments = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", arguments.listen_port), make_handler(arguments.upstream, arguments.token))
+    server = ThreadingHTTPServer(("127.0.0.1", arguments.listen_port),
+                                 make_handler(arguments.upstream, arguments.token, arguments.echo_credentials))
     server.daemon_threads = True
     server.serve_forever()
 

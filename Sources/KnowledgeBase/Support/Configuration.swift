@@ -130,6 +130,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
         }
         configuration.gpuLibrarySearch = LibrarySearch.fromEnvironment(environment)
         configuration.kernelCache = KernelCache.standard(environment: environment)
+        // From here on no message built from a remote answer can repeat a configured secret.
+        SecretRedactor.register((configuration.redis?.secrets ?? []) + (configuration.chroma?.secrets ?? []))
         return configuration
     }
 }

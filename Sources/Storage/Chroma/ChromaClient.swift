@@ -46,6 +46,8 @@ public final class ChromaClient: Sendable {
 
     public init(configuration: ChromaConfiguration, connections: Int = 4) {
         self.configuration = configuration
+        // Whatever the server or a proxy answers, the token is never quoted back.
+        SecretRedactor.register(configuration.secrets)
         pool = BlockingPool(size: connections, label: "mcp-rag.chroma",
                             patience: configuration.connectTimeout + configuration.requestTimeout,
                             open: {
@@ -72,7 +74,8 @@ public final class ChromaClient: Sendable {
     public func version() throws(ChromaError) -> String {
         let answer = try call(.get, "/api/v2/version", doing: "asking its version", timeout: configuration.readTimeout)
         guard let version = answer as? String else { throw unexpected("the version", answer) }
-        return version
+        // Shown in health_check and the self-test: the server's words, so redacted and kept short.
+        return SecretRedactor.redact(bytes: Array(version.utf8), limit: 100)
     }
 
     // MARK: Collection
@@ -243,6 +246,9 @@ public final class ChromaClient: Sendable {
     }
 
     private func unexpected(_ what: String, _ answer: Any) -> ChromaError {
-        ChromaError(kind: .unexpectedReply, message: "Chroma at \(configuration.baseURL) sent \(what) in a shape this client does not know: \(String(String(describing: answer).prefix(200)))")
+        ChromaError(kind: .unexpectedReply, message: """
+            Chroma at \(configuration.baseURL) sent \(what) in a shape this client does not know: \
+            \(SecretRedactor.redact(bytes: Array(String(describing: answer).utf8), limit: 200))
+            """)
     }
 }

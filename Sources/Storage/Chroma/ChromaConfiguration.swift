@@ -83,6 +83,12 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
         }
     }
 
+    /// What must never be shown: the token, and the header value that carries it.
+    public var secrets: [String] {
+        guard let token else { return [] }
+        return [token] + (authHeader == .authorization ? ["Bearer \(token)"] : [])
+    }
+
     /// The server and collection, without the token.
     public var description: String {
         "\(baseURL) (\(tenant)/\(database)/\(collection)\(token == nil ? "" : ", with a token"))"

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Why a Chroma call failed, in words a person can act on. Never holds the token.
+/// Why a Chroma call failed, in words a person can act on. Never holds the token: the message is
+/// passed through `SecretRedactor` when the error is made, as it may quote the server's answer.
 public struct ChromaError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// `CHROMA_URL` or a companion setting cannot be used.
@@ -25,6 +26,11 @@ public struct ChromaError: Error, CustomStringConvertible, Sendable, Equatable {
     public let message: String
     public var description: String { message }
 
+    init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = SecretRedactor.redact(message)
+    }
+
     public static func configuration(_ message: String) -> ChromaError { ChromaError(kind: .configuration, message: message) }
 
     /// True when the same call may succeed later on its own.
@@ -34,10 +40,11 @@ public struct ChromaError: Error, CustomStringConvertible, Sendable, Equatable {
     public var countsAsOutage: Bool { isTransient || kind == .authentication }
 
     /// The error for an HTTP answer with a status that is not success; `body` is Chroma's
-    /// `{"error": …, "message": …}` when it sent one.
+    /// `{"error": …, "message": …}` when it sent one. At most 300 bytes of what the server said are
+    /// quoted, with every secret redacted before the cut (a server or proxy may repeat the token).
     static func status(_ status: Int, body: [UInt8], doing: String, server: String) -> ChromaError {
-        let detail = ChromaErrorBody(bytes: body).map { "\($0.message) (\($0.error))" }
-            ?? String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = ChromaErrorBody(bytes: body).map { Array("\($0.message) (\($0.error))".utf8) } ?? body
+        let detail = SecretRedactor.redact(bytes: text, limit: 300).trimmingCharacters(in: .whitespacesAndNewlines)
         let said = detail.isEmpty ? "HTTP \(status)" : "HTTP \(status): \(detail)"
         switch status {
         case 401, 403:

@@ -31,7 +31,8 @@ public struct HTTPResponse: Sendable {
     public var body: Data
 }
 
-/// Why a request got no HTTP answer. The message names the host, never a header.
+/// Why a request got no HTTP answer. The message names the host, never a header; libcurl's own
+/// words in it pass through `SecretRedactor`, as they may quote what the server sent.
 public struct HTTPError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// No connection (refused, unreachable, name not found) or it broke.
@@ -49,6 +50,11 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable, Equatable {
     public let kind: Kind
     public let message: String
     public var description: String { message }
+
+    init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = SecretRedactor.redact(message)
+    }
 
     /// True when the same request may succeed later on its own.
     public var isTransient: Bool { kind == .connection || kind == .timeout }

@@ -19,6 +19,9 @@ public final class RedisConnection: @unchecked Sendable {
     /// Connects, sets the command timeout, logs in and selects the database.
     public init(endpoint: RedisEndpoint, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
         self.endpoint = endpoint
+        // Whatever the server answers (a WRONGPASS that quotes the login, say), the password is
+        // never repeated in a message.
+        SecretRedactor.register(endpoint.secrets)
         let connected: UnsafeMutablePointer<redisContext>? = switch endpoint.address {
         case .tcp(let host, let port): CHiredis_connectTCP(host, Int32(port), Self.microseconds(connectTimeout))
         case .unixSocket(let path): CHiredis_connectUnix(path, Self.microseconds(connectTimeout))

@@ -64,10 +64,12 @@ public final class RedisDependency: Sendable {
         }
     }
 
-    /// The `redis_version:` line of an `INFO` answer.
+    /// The `redis_version:` line of an `INFO` answer (the server's words, shown in reports: redacted
+    /// and kept short).
     static func version(inInfo info: String) -> String? {
         for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
-            return String(line.dropFirst("redis_version:".count)).trimmingCharacters(in: .whitespaces)
+            let version = line.dropFirst("redis_version:".count).trimmingCharacters(in: .whitespaces)
+            return SecretRedactor.redact(bytes: Array(version.utf8), limit: 100)
         }
         return nil
     }

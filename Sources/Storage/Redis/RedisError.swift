@@ -1,4 +1,6 @@
-/// Why a Redis call failed. The message never holds the password.
+/// Why a Redis call failed. The message never holds the password: it is passed through
+/// `SecretRedactor` when the error is made, as it may quote the server (an error reply, hiredis's
+/// `errstr`).
 public struct RedisError: Error, CustomStringConvertible, Sendable, Equatable {
     private enum Code: Sendable, Equatable {
         case configuration, connection, timeout, authentication, server, protocolViolation
@@ -6,6 +8,11 @@ public struct RedisError: Error, CustomStringConvertible, Sendable, Equatable {
 
     private let code: Code
     public let message: String
+
+    private init(code: Code, message: String) {
+        self.code = code
+        self.message = SecretRedactor.redact(message)
+    }
 
     public var description: String { message }
 

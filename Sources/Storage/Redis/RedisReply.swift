@@ -21,7 +21,9 @@ public enum RedisReply: Sendable, Equatable {
         case REDIS_REPLY_STATUS: self = .status(String(decoding: bytes(), as: UTF8.self))
         case REDIS_REPLY_INTEGER: self = .integer(Int(value.integer))
         case REDIS_REPLY_NIL: self = .null
-        case REDIS_REPLY_ERROR: self = .error(String(decoding: bytes(), as: UTF8.self))
+        // An error reply is the server's words, quoted in messages (WRONGPASS, a proxy's complaint):
+        // no secret survives the copy.
+        case REDIS_REPLY_ERROR: self = .error(SecretRedactor.redact(String(decoding: bytes(), as: UTF8.self)))
         case REDIS_REPLY_ARRAY:
             self = .array((0..<Int(value.elements)).compactMap { index in value.element[index].map { RedisReply(UnsafePointer($0)) } })
         default: self = value.str == nil ? .null : .string(bytes())
