@@ -27,6 +27,23 @@ struct KnowledgeBaseOptions: ParsableArguments {
         if let logLevel, Logger.Level(rawValue: logLevel.lowercased()) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical.")
         }
+        // A malformed variable stops the program as a malformed flag does, even where a flag
+        // overrides it (as for every other MCP_RAG_* setting): a typo must not go unnoticed.
+        _ = try Self.environmentLogLevel()
+    }
+
+    /// `MCP_RAG_LOG_LEVEL`, nil when unset or empty; any other value that is not a level is an error
+    /// naming the variable.
+    static func environmentLogLevel(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> Logger.Level?
+    {
+        guard let text = environment["MCP_RAG_LOG_LEVEL"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            return nil
+        }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw CLIError("MCP_RAG_LOG_LEVEL=\(text) is not a log level; use trace, debug, info, notice, warning, error or critical")
+        }
+        return level
     }
 
     /// The configuration from the environment with these flags applied.
@@ -62,8 +79,8 @@ struct KnowledgeBaseOptions: ParsableArguments {
 
     /// A logger writing to stderr at the chosen level.
     func logger(label: String = "mcp-rag") -> Logger {
-        let level = (logLevel ?? ProcessInfo.processInfo.environment["MCP_RAG_LOG_LEVEL"])
-            .flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        // validate() has refused a malformed flag or variable already.
+        let level = logLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? (try? Self.environmentLogLevel()) ?? .info
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = level
         return logger

@@ -87,6 +87,15 @@ import Testing
         }
     }
 
+    @Test(arguments: ["", " "])
+    func anEmptyDataFolderVariableIsAnErrorNotTheDefault(_ value: String) {
+        #expect {
+            _ = try KnowledgeBaseConfiguration.fromEnvironment(["MCP_RAG_DATA_DIR": value, "HOME": "/home/u"])
+        } throws: { error in
+            "\(error)".contains("MCP_RAG_DATA_DIR is set but empty")
+        }
+    }
+
     @Test func technologyLabels() throws {
         #expect(try TechnologyLabel.validate(" c++ ") == "c++")
         #expect(try TechnologyLabel.validate("postgres-16.2_x#") == "postgres-16.2_x#")

@@ -536,6 +536,31 @@ def test_query_refuses_bad_input(binary, knowledge_base, args, phrase):
     assert_refused(result, phrase)
 
 
+# --- settings refused at startup ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["serve"], ["selftest"], ["query", "anything"]], ids=["serve", "selftest", "query"])
+def test_an_unknown_log_level_in_the_environment_is_refused_as_the_flag_is(binary, model_dir, tmp_path, args):
+    env = clean_env(tmp_path, model_dir)
+    refused = run(binary, *args, env={**env, "MCP_RAG_LOG_LEVEL": "verbose"}, cwd=tmp_path)
+    assert_refused(refused, "MCP_RAG_LOG_LEVEL=verbose is not a log level", "trace", "critical")
+    assert_refused(run(binary, *args, "--log-level", "verbose", env=env, cwd=tmp_path), "--log-level")
+    # Any case of a real level is fine, as for the flag.
+    assert run(binary, "query", "anything", "--json", env={**env, "MCP_RAG_LOG_LEVEL": "Error"}, cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("args", [["serve"], ["selftest"], ["query", "anything"], ["embed", "--text", "x"]],
+                         ids=["serve", "selftest", "query", "embed"])
+@pytest.mark.parametrize("value", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_data_dir_variable_is_refused_rather_than_the_default_folder_used(binary, model_dir, tmp_path, args, value):
+    env = clean_env(tmp_path, model_dir)
+    assert_refused(run(binary, *args, env={**env, "MCP_RAG_DATA_DIR": value}, cwd=tmp_path),
+                   "MCP_RAG_DATA_DIR is set but empty")
+    # Nothing went to the default folder (or a folder named by the blanks) instead.
+    assert not (tmp_path / "home" / ".local" / "share" / "mcp-rag").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "scratch"]
+
+
 # --- config -----------------------------------------------------------------------------------
 
 

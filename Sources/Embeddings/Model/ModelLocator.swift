@@ -15,12 +15,17 @@ public struct ModelLocator: Sendable {
     /// The data folder whose `models/` is searched.
     public var dataDirectory: URL
 
-    /// A locator over the given sources; every field defaults to the running process's.
+    /// A locator over the given sources; every field defaults to the running process's. Throws when
+    /// no `dataDirectory` is given and the environment's cannot be used (`DataDirectory.resolve`).
     public init(explicitDirectory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                dataDirectory: URL? = nil) {
+                dataDirectory: URL? = nil) throws(DataDirectoryError) {
         self.explicitDirectory = explicitDirectory
         self.environment = environment
-        self.dataDirectory = dataDirectory ?? DataDirectory.resolve(environment: environment)
+        if let dataDirectory {
+            self.dataDirectory = dataDirectory
+        } else {
+            self.dataDirectory = try DataDirectory.resolve(environment: environment)
+        }
     }
 
     /// The first folder that holds a model.
@@ -93,9 +98,25 @@ public struct ModelLocator: Sendable {
 /// The folder where mcp-rag keeps its models and data: `MCP_RAG_DATA_DIR`, else
 /// `$XDG_DATA_HOME/mcp-rag`, else `~/.local/share/mcp-rag`.
 public enum DataDirectory {
+    /// The variable naming the data folder.
+    public static let environmentVariable = "MCP_RAG_DATA_DIR"
+
     /// Resolves the data folder from `environment`; creates nothing.
-    public static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        if let explicit = environment["MCP_RAG_DATA_DIR"], !explicit.isEmpty {
+    ///
+    /// `MCP_RAG_DATA_DIR` set but empty (or blank) is an error, not the default: it is what a
+    /// script's unset variable expands to, and the default folder would put the knowledge base
+    /// somewhere its user did not ask for. (An empty `XDG_DATA_HOME` means the default, as the XDG
+    /// specification says.)
+    public static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws(DataDirectoryError)
+        -> URL
+    {
+        if let explicit = environment[environmentVariable] {
+            guard !explicit.allSatisfy(\.isWhitespace) else {
+                throw DataDirectoryError(description: """
+                    \(environmentVariable) is set but empty; give it a folder, or unset it to use the default \
+                    ($XDG_DATA_HOME/mcp-rag, else ~/.local/share/mcp-rag)
+                    """)
+            }
             return URL(fileURLWithPath: explicit)
         }
         if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
@@ -104,4 +125,9 @@ public enum DataDirectory {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
         return URL(fileURLWithPath: home).appendingPathComponent(".local/share/mcp-rag")
     }
+}
+
+/// The data folder's setting cannot be used; the message names the variable.
+public struct DataDirectoryError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
 }

@@ -86,7 +86,13 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> KnowledgeBaseConfiguration
     {
-        var configuration = KnowledgeBaseConfiguration(dataDirectory: DataDirectory.resolve(environment: environment))
+        let dataDirectory: URL
+        do {
+            dataDirectory = try DataDirectory.resolve(environment: environment)
+        } catch {
+            throw ConfigurationError(error.description)
+        }
+        var configuration = KnowledgeBaseConfiguration(dataDirectory: dataDirectory)
         let reader = EnvironmentReader(environment: environment)
         if let roots = reader.string("MCP_RAG_ALLOWED_ROOTS") {
             configuration.allowedRoots = roots.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
