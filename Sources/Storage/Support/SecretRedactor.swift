@@ -19,7 +19,7 @@ public struct SecretRedactor: Sendable, Equatable {
     public static let mask = "[redacted]"
 
     /// The secrets as bytes, longest first (so `Bearer TOKEN` wins over `TOKEN`).
-    public private(set) var secrets: [[UInt8]] = []
+    private(set) var secrets: [[UInt8]] = []
 
     /// A redactor for `secrets` (empty ones are ignored).
     public init(secrets: [String] = []) {
