@@ -65,7 +65,7 @@ public struct MCPRagServer: Sendable {
     /// the SDK's server (see there why), everything else by the SDK. Returns the running server.
     public func start(transport: any Transport) async throws -> Server {
         let server = await makeServer()
-        let router = ToolCallRouter(inner: transport, logger: logger) { [self] params in
+        let router = ToolCallRouter(inner: transport, tools: definitions, logger: logger) { [self] params in
             try await call(params, server: server)
         }
         try await server.start(transport: router)

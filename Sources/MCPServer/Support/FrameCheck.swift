@@ -1,7 +1,9 @@
 import Foundation
 import MCP
 
-/// JSON-RPC 2.0's checks on one frame from the client, before anyone acts on it.
+/// JSON-RPC 2.0's checks on one frame from the client, before anyone acts on it, with MCP's
+/// (2025-11-25) narrowing of them: an id is a string or an integer, never null, and there are no
+/// batches.
 ///
 /// The SDK (0.12.1) answers any frame it cannot decode with -32700 and an id of its own making (a
 /// fresh UUID), even when the frame was valid JSON with a usable id but, say, no method. JSON-RPC
@@ -9,7 +11,7 @@ import MCP
 /// request, with the request's id when it has a usable one. A client matching answers to requests
 /// by id can only do that with the right id, and a person reading the error with the right code.
 enum FrameCheck: Equatable {
-    /// A request, notification, answer or batch: for the router and the SDK.
+    /// A request, notification or answer: for the router and the SDK.
     case pass
     /// To be answered with this error and not acted on.
     case reject(code: Int, message: String, id: ID?)
@@ -20,13 +22,21 @@ enum FrameCheck: Equatable {
         switch JSONRPCEnvelope.firstByte(of: message) {
         case UInt8(ascii: "{"):
             guard let envelope = try? JSONDecoder().decode(JSONRPCEnvelope.self, from: message) else { return notJSON }
-            if envelope.isAnswer { return .pass }
             let id = envelope.hasUnusableID ? nil : envelope.id
+            if let escape = JSONEscapes.firstLoneSurrogate(in: message) {
+                return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
+                    + "without its other half, which is no character", id: id)
+            }
+            if envelope.isAnswer { return .pass }
             if envelope.version != "2.0" {
                 return .reject(code: -32600, message: "Invalid Request: \"jsonrpc\" must be \"2.0\"", id: id)
             }
             if envelope.hasUnusableID {
-                return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or a number", id: nil)
+                return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or an integer", id: nil)
+            }
+            if envelope.hasNullID {
+                return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or an integer, not null "
+                    + "(a notification has no \"id\" at all)", id: nil)
             }
             if envelope.method == nil {
                 return .reject(code: -32600, message: envelope.hasUnusableMethod
@@ -34,8 +44,9 @@ enum FrameCheck: Equatable {
             }
             return .pass
         case UInt8(ascii: "["):
-            guard let elements = try? JSONDecoder().decode([JSONRPCEnvelope.Lenient].self, from: message) else { return notJSON }
-            return elements.isEmpty ? .reject(code: -32600, message: "Invalid Request: an empty batch", id: nil) : .pass
+            guard (try? JSONSerialization.jsonObject(with: message)) != nil else { return notJSON }
+            return .reject(code: -32600, message: "Invalid Request: MCP has no batches (protocol 2025-11-25); "
+                + "send each request as a message of its own", id: nil)
         case nil:
             return .reject(code: -32600, message: "Invalid Request: an empty message", id: nil)
         default:

@@ -15,8 +15,10 @@ struct JSONRPCEnvelope: Decodable {
     let isAnswer: Bool
     /// `params.requestId` (of a cancellation).
     let cancelledRequest: ID?
-    /// Whether an `id` is there but neither a string, a number nor null (which JSON-RPC forbids).
+    /// Whether an `id` is there but neither a string, an integer nor null.
     let hasUnusableID: Bool
+    /// Whether `id` is null, which JSON-RPC allows and MCP does not.
+    let hasNullID: Bool
     /// Whether `method` is there but not a string.
     let hasUnusableMethod: Bool
 
@@ -28,7 +30,8 @@ struct JSONRPCEnvelope: Decodable {
         version = try? container.decode(String.self, forKey: .jsonrpc)
         method = try? container.decode(String.self, forKey: .method)
         id = try? container.decode(ID.self, forKey: .id)
-        hasUnusableID = id == nil && container.contains(.id) && !((try? container.decodeNil(forKey: .id)) ?? false)
+        hasNullID = container.contains(.id) && ((try? container.decodeNil(forKey: .id)) ?? false)
+        hasUnusableID = id == nil && container.contains(.id) && !hasNullID
         hasUnusableMethod = method == nil && container.contains(.method)
         isAnswer = container.contains(.result) || container.contains(.error)
         let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params)
@@ -41,19 +44,7 @@ struct JSONRPCEnvelope: Decodable {
         return try? JSONDecoder().decode(JSONRPCEnvelope.self, from: message)
     }
 
-    /// The envelopes of `message`: its own for an object, one per object element of a batch (other
-    /// elements are skipped, not fatal to the rest), none for anything else.
-    static func all(in message: Data) -> [JSONRPCEnvelope] {
-        guard firstByte(of: message) == UInt8(ascii: "[") else { return single(in: message).map { [$0] } ?? [] }
-        return (try? JSONDecoder().decode([Lenient].self, from: message))?.compactMap(\.envelope) ?? []
-    }
-
     static func firstByte(of message: Data) -> UInt8? {
         message.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) })
-    }
-
-    struct Lenient: Decodable {
-        let envelope: JSONRPCEnvelope?
-        init(from decoder: Decoder) throws { envelope = try? JSONRPCEnvelope(from: decoder) }
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import KnowledgeBase
 import Logging
 import MCP
 import Synchronization
@@ -12,42 +13,56 @@ import Synchronization
 /// of a long message. This one reads with blocking `read(2)` on a thread of its own, scans each
 /// byte once, and writes from a serial queue so a slow client never blocks Swift's cooperative pool.
 ///
-/// When stdin ends, the stream of messages ends only once every request read has been answered (or
-/// cancelled), so `echo '{"jsonrpc":"2.0","id":1,…}' | mcp-rag` gets its answer before the process exits.
-public actor StdioLineTransport: Transport {
+/// What waits is bounded on both sides: at most `maxUnconsumedMessages` lines read and not yet
+/// taken by the consumer, and while more than `maxPendingOutputBytes` of output wait (a client that
+/// sends requests but does not read the answers) no more input is read, so memory stays bounded and
+/// the client's own writes block instead. The stream of messages ends with stdin;
+/// the router decides how long answers are still awaited (see `ToolCallRouter`), and this transport
+/// tells it when the client can no longer read them (`OutputLossReporting`).
+public actor StdioLineTransport: Transport, OutputLossReporting {
     public nonisolated let logger: Logger
     /// Longest message accepted; longer lines are discarded whole (the JSON-RPC answer to a line
     /// nobody can parse could not carry its id anyway).
     public static let maxMessageBytes = 64 << 20
+    /// How much output may wait for the client before input stops being read.
+    public static let maxPendingOutputBytes = 8 << 20
+    /// How many lines may be read ahead of the consumer.
+    static let maxUnconsumedMessages = 16
 
     private let input: Int32
     private let output: Int32
     private let messages: AsyncThrowingStream<Data, Error>
     private let continuation: AsyncThrowingStream<Data, Error>.Continuation
     private let writer = DispatchQueue(label: "mcp-rag.stdout")
-    private let pending: PendingRequests
+    private let backlog: OutputBacklog
+    /// Free places for lines read ahead of the consumer: the reader takes one per line, `receive()`'s
+    /// stream gives it back as the line is taken.
+    private let readAhead: DispatchSemaphore
     private var connected = false
-    /// How long answers are awaited after stdin ends before the process gives up on them.
-    static let drainTimeout: DispatchTimeInterval = .seconds(600)
 
     public init(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, logger: Logger) {
         self.input = input
         self.output = output
         self.logger = logger
+        backlog = OutputBacklog(limit: Self.maxPendingOutputBytes)
+        // Made with 0 and raised: libdispatch traps when a semaphore is freed below the value it was
+        // made with, as this one is when the process ends with lines still read ahead.
+        readAhead = DispatchSemaphore(value: 0)
+        for _ in 0..<Self.maxUnconsumedMessages { readAhead.signal() }
         (messages, continuation) = AsyncThrowingStream.makeStream()
-        pending = PendingRequests(continuation: continuation)
     }
 
     public func connect() async throws {
         guard !connected else { return }
         connected = true
-        let (input, continuation, logger, pending) = (self.input, self.continuation, self.logger, self.pending)
+        let (input, continuation, logger, backlog, readAhead) = (self.input, self.continuation, self.logger, self.backlog, self.readAhead)
         let reader = Thread {
             LineReader(descriptor: input, logger: logger).run { line in
-                pending.received(line)
+                backlog.waitForRoom()
+                readAhead.wait()
                 continuation.yield(line)
             }
-            pending.inputEnded(timeout: Self.drainTimeout, logger: logger)
+            continuation.finish()
         }
         reader.name = "mcp-rag.stdin"
         reader.start()
@@ -61,16 +76,53 @@ public actor StdioLineTransport: Transport {
     public func send(_ data: Data) async throws {
         var framed = data
         framed.append(UInt8(ascii: "\n"))
-        let (line, output) = (framed, self.output)
+        let (line, output, backlog) = (framed, self.output, self.backlog)
+        guard backlog.add(line.count) else { throw MCPError.transportError(POSIXError(.EPIPE)) }
         // Enqueued before the first suspension, so messages leave in the order they were sent.
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, Error>) in
-            writer.async { done.resume(with: Result { try Self.writeAll(line, to: output) }) }
+            writer.async {
+                let result = Result { try Self.writeAll(line, to: output) }
+                if case .failure = result { backlog.close() }
+                backlog.remove(line.count)
+                done.resume(with: result)
+            }
         }
-        pending.sent(data)
     }
 
+    /// The messages read, for one consumer: each one taken frees a place for the reader.
     public nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
-        messages
+        let source = ConsumedLines(iterator: messages.makeAsyncIterator(), readAhead: readAhead)
+        return AsyncThrowingStream(unfolding: { try await source.next() })
+    }
+
+    /// Returns when stdout is a pipe or socket whose reading end has closed (the client died or
+    /// stopped reading for good); never for a file or terminal, where that cannot happen.
+    public nonisolated func waitForOutputLoss() async {
+        var status = stat()
+        guard fstat(output, &status) == 0, [S_IFIFO, S_IFSOCK].contains(status.st_mode & S_IFMT) else {
+            // Nothing to watch: wait until no longer wanted (a sleep cancellation ends).
+            try? await Task.sleep(nanoseconds: .max)
+            return
+        }
+        let stop = CancellationFlag()
+        let output = self.output
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let watcher = Thread {
+                    // POLLERR (a pipe without reader) and POLLHUP (a closed socket) are reported
+                    // whatever is asked for; the timeout only lets the thread notice it is no longer wanted.
+                    var descriptor = pollfd(fd: output, events: 0, revents: 0)
+                    while !stop.isSet {
+                        if poll(&descriptor, 1, 200) > 0, descriptor.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { break }
+                    }
+                    done.resume()
+                }
+                watcher.name = "mcp-rag.stdout-watch"
+                watcher.start()
+            }
+        } onCancel: {
+            stop.set()
+        }
     }
 
     private static func writeAll(_ data: Data, to descriptor: Int32) throws {
@@ -88,90 +140,66 @@ public actor StdioLineTransport: Transport {
     }
 }
 
-/// The requests read but not yet answered, so that the end of stdin can wait for their answers.
-final class PendingRequests: Sendable {
-    private struct State {
-        var ids: Set<ID> = []
-        var inputEnded = false
-        var finished = false
+/// The reader's lines as the one consumer takes them, each one taken giving its place back.
+///
+/// `@unchecked Sendable`: `iterator` is used by the single task that consumes `receive()`'s stream
+/// (the router's pump), one `next()` at a time, as an AsyncIterator requires anyway.
+private final class ConsumedLines: @unchecked Sendable {
+    private var iterator: AsyncThrowingStream<Data, Error>.AsyncIterator
+    private let readAhead: DispatchSemaphore
+
+    init(iterator: AsyncThrowingStream<Data, Error>.AsyncIterator, readAhead: DispatchSemaphore) {
+        self.iterator = iterator
+        self.readAhead = readAhead
     }
 
-    private let state = Mutex(State())
-    private let continuation: AsyncThrowingStream<Data, Error>.Continuation
+    func next() async throws -> Data? {
+        let line = try await iterator.next()
+        if line != nil { readAhead.signal() }
+        return line
+    }
+}
 
-    init(continuation: AsyncThrowingStream<Data, Error>.Continuation) {
-        self.continuation = continuation
+/// The bytes sent but not yet written, shared by the writer queue and the reading thread.
+///
+/// `@unchecked Sendable`: every field is read and written only with `condition` locked.
+final class OutputBacklog: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var bytes = 0
+    private var closed = false
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts `count` bytes in; false once the output has failed (nothing more can be written).
+    func add(_ count: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        bytes += count
+        return true
     }
 
-    /// Notes the requests in an incoming message (and the requests a cancellation gives up on).
-    func received(_ message: Data) {
-        let (requests, cancelled) = Self.requestIDs(in: message)
-        guard !requests.isEmpty || !cancelled.isEmpty else { return }
-        let finish = state.withLock { state in
-            state.ids.formUnion(requests)
-            state.ids.subtract(cancelled)
-            return state.inputEnded && state.ids.isEmpty
-        }
-        if finish { self.finish() }
+    func remove(_ count: Int) {
+        condition.lock()
+        bytes -= count
+        if bytes <= limit { condition.broadcast() }
+        condition.unlock()
     }
 
-    /// Notes the answers in an outgoing message; ends the stream if it was the last one awaited.
-    func sent(_ message: Data) {
-        let answered = Self.responseIDs(in: message)
-        guard !answered.isEmpty else { return }
-        let finish = state.withLock { state in
-            state.ids.subtract(answered)
-            return state.inputEnded && state.ids.isEmpty
-        }
-        if finish { self.finish() }
+    /// The output failed: refuse what comes, and never hold the reader again.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
     }
 
-    /// Stdin is done: end the stream now, or once the requests still open are answered (at most
-    /// `timeout` from now).
-    func inputEnded(timeout: DispatchTimeInterval, logger: Logger) {
-        let open = state.withLock { state in
-            state.inputEnded = true
-            return state.ids.count
-        }
-        guard open > 0 else { return finish() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in
-            let left = state.withLock { $0.ids.count }
-            if left > 0 {
-                logger.warning("stdin ended and requests are still unanswered; stopping", metadata: ["rag.requests": "\(left)"])
-            }
-            finish()
-        }
-    }
-
-    private func finish() {
-        let first = state.withLock { state in
-            defer { state.finished = true }
-            return !state.finished
-        }
-        if first { continuation.finish() }
-    }
-
-    /// The ids of the requests in `message` (one object or a batch), and the ids named by
-    /// `notifications/cancelled`.
-    static func requestIDs(in message: Data) -> (requests: [ID], cancelled: [ID]) {
-        // A frame the router rejects is answered at once, and with id null when its id cannot be
-        // trusted (bad UTF-8): waiting for an answer by its id would hold the exit for nothing.
-        guard FrameCheck.check(message) == .pass else { return ([], []) }
-        var requests: [ID] = []
-        var cancelled: [ID] = []
-        for envelope in JSONRPCEnvelope.all(in: message) where envelope.method != nil {
-            if let id = envelope.id {
-                requests.append(id)
-            } else if envelope.method == "notifications/cancelled", let id = envelope.cancelledRequest {
-                cancelled.append(id)
-            }
-        }
-        return (requests, cancelled)
-    }
-
-    /// The ids answered by `message` (a response or a batch of them).
-    static func responseIDs(in message: Data) -> [ID] {
-        JSONRPCEnvelope.all(in: message).compactMap { $0.method == nil && $0.isAnswer ? $0.id : nil }
+    /// Blocks the calling thread while more than `limit` bytes wait to be written.
+    func waitForRoom() {
+        condition.lock()
+        while bytes > limit && !closed { condition.wait() }
+        condition.unlock()
     }
 }
 

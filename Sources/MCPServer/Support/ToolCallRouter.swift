@@ -2,17 +2,25 @@ import Foundation
 import Logging
 import MCP
 
-/// A transport in front of the SDK's `Server` that answers `tools/call` itself and hands every
-/// other message (initialize, tools/list, ping, notifications, batches) to the SDK.
+/// A transport in front of the SDK's `Server` that checks every frame, keeps the book of requests
+/// in flight, answers `tools/call` and `tools/list` itself and hands every other message
+/// (initialize, ping, notifications) to the SDK.
 ///
-/// Why: the SDK (0.12.1) passes each handler's result through its `Value` type by encoding and
-/// decoding it, and `Value`'s decoder turns any string that looks like a data URL into binary data,
-/// so a passage reading `data:text/plain,Hello%20World` came back in `structuredContent` as
-/// `data:text/plain;base64,SGVsbG8gV29ybGQ=`, unlike the same passage in the text content. It also
-/// builds a regular expression for every string on the way, about 0.35 ms per passage of an answer.
-/// Here a call is decoded into the SDK's own `CallTool` types and its answer encoded straight from
-/// them, once. A `tools/call` whose parameters do not fit gets an invalid-params error saying so (the
-/// SDK answers it with an internal error).
+/// Why the calls: the SDK (0.12.1) passes each handler's result through its `Value` type by
+/// encoding and decoding it, and `Value`'s decoder turns any string that looks like a data URL into
+/// binary data, so a passage reading `data:text/plain,Hello%20World` came back in
+/// `structuredContent` as `data:text/plain;base64,SGVsbG8gV29ybGQ=`, unlike the same passage in the
+/// text content. It also builds a regular expression for every string on the way, about 0.35 ms
+/// per passage of an answer. Here a call is decoded into the SDK's own `CallTool` types and its
+/// answer encoded straight from them, once. A `tools/call` whose parameters do not fit gets an
+/// invalid-params error saying what is wrong (the SDK answers it with an internal error).
+///
+/// Why the list: it never changes, so it is encoded once (the SDK re-encodes it through `Value`
+/// on every request, 16 ms of CPU), and a malformed `cursor` gets invalid params, not an internal error.
+///
+/// Why the book: an id already in flight is refused (two answers with one id could not be told
+/// apart), and when the client's input ends the stream to the SDK ends as soon as every booked
+/// request is answered, or at once when the answers can no longer be delivered.
 actor ToolCallRouter: Transport {
     /// Runs one call: its result, or the protocol error to answer with. Cancellation is thrown.
     typealias Handler = @Sendable (CallTool.Parameters) async throws -> CallTool.Result
@@ -20,17 +28,33 @@ actor ToolCallRouter: Transport {
     nonisolated let logger: Logger
     private let inner: any Transport
     private let handler: Handler
+    /// `tools/list`'s `result`, encoded once.
+    private let toolList: Data
     private var calls: [ID: Task<Void, Never>] = [:]
+    private var ledger = RequestLedger()
     private let toServer: AsyncThrowingStream<Data, Error>
     private let toServerContinuation: AsyncThrowingStream<Data, Error>.Continuation
     private var pump: Task<Void, Never>?
+    private var outputWatch: Task<Void, Never>?
+    private var finished = false
+    /// The pump, waiting for a call to end before it starts another.
+    private var callSlotWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Calls running at once; the next waits (and with it the reading of input) for one to end.
+    static let maxCallsInFlight = 128
 
-    init(inner: any Transport, logger: Logger, handler: @escaping Handler) {
+    init(inner: any Transport, tools: [Tool], logger: Logger, handler: @escaping Handler) {
         self.inner = inner
         self.logger = logger
         self.handler = handler
+        toolList = (try? Self.encoder.encode(ListTools.Result(tools: tools))) ?? Data("{\"tools\":[]}".utf8)
         (toServer, toServerContinuation) = AsyncThrowingStream.makeStream()
     }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     func connect() async throws {
         try await inner.connect()
@@ -41,7 +65,7 @@ actor ToolCallRouter: Transport {
                 for try await message in messages {
                     await self?.route(message)
                 }
-                await self?.finish(throwing: nil)
+                await self?.inputEnded()
             } catch {
                 await self?.finish(throwing: error)
             }
@@ -51,30 +75,47 @@ actor ToolCallRouter: Transport {
     func disconnect() async {
         pump?.cancel()
         calls.values.forEach { $0.cancel() }
-        toServerContinuation.finish()
+        finish(throwing: nil)
         await inner.disconnect()
     }
 
+    /// What the SDK sends: its answers close their requests in the book.
     func send(_ data: Data) async throws {
-        try await inner.send(data)
+        do {
+            try await inner.send(data)
+        } catch {
+            abandon(because: error)
+            throw error
+        }
+        if let envelope = JSONRPCEnvelope.single(in: data), envelope.method == nil, envelope.isAnswer, let id = envelope.id {
+            ended(id)
+        }
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
         toServer
     }
 
-    private func finish(throwing error: Error?) {
-        toServerContinuation.finish(throwing: error)
-    }
-
-    private func route(_ message: Data) {
+    /// Handles one message. The pump awaits it, so that answers the router gives itself are written
+    /// (or fail) before the next message is read, and no more than `maxCallsInFlight` calls run:
+    /// a client that sends without reading what comes back is held by its own full pipe.
+    private func route(_ message: Data) async {
         if case .reject(let code, let text, let id) = FrameCheck.check(message) {
-            let answer = FrameCheck.answer(code: code, message: text, id: id)
-            Task { [weak self] in await self?.sendRaw(answer) }
+            await deliver(FrameCheck.answer(code: code, message: text, id: id), closing: nil)
             return
         }
-        switch Self.classify(message) {
+        let kind = Self.classify(message)
+        if let id = kind.requestID, !ledger.begin(id) {
+            await deliver(FrameCheck.answer(code: -32600, message: "Invalid Request: the id \(Self.describe(id)) belongs to a request "
+                + "still in flight; give each request an id of its own", id: id), closing: nil)
+            return
+        }
+        switch kind {
         case .call(let request):
+            while calls.count >= Self.maxCallsInFlight && !finished {
+                await withCheckedContinuation { callSlotWaiters.append($0) }
+            }
+            guard !finished else { return }  // abandoned while waiting: nobody would read the answer
             let id = request.id
             let handler = self.handler
             calls[id] = Task { [weak self] in
@@ -90,11 +131,12 @@ actor ToolCallRouter: Transport {
                 }
                 await self?.answer(response)
             }
-        case .malformedCall(let id):
-            Task { [weak self] in
-                await self?.answer(Response(id: id, error: .invalidParams(
-                    "tools/call needs params with \"name\" (a string) and optionally \"arguments\" (an object)")))
-            }
+        case .malformedCall(let id, let problem):
+            await deliver(encoded(Response<CallTool>(id: id, error: .invalidParams(problem))), closing: id)
+        case .listTools(let id, let problem?):
+            await deliver(encoded(Response<ListTools>(id: id, error: .invalidParams(problem))), closing: id)
+        case .listTools(let id, nil):
+            await deliver(toolListAnswer(id), closing: id)
         case .cancellation(let id) where calls[id] != nil:
             calls[id]?.cancel()
         default:
@@ -103,53 +145,255 @@ actor ToolCallRouter: Transport {
     }
 
     private func answer(_ response: Response<CallTool>) async {
-        calls[response.id] = nil
+        releaseCall(response.id)
+        await deliver(encoded(response), closing: response.id)
+    }
+
+    /// Forgets a finished call and lets a call waiting for a place start.
+    private func releaseCall(_ id: ID) {
+        calls[id] = nil
+        if !callSlotWaiters.isEmpty { callSlotWaiters.removeFirst().resume() }
+    }
+
+    private func encoded<M: MCP.Method>(_ response: Response<M>) -> Data {
         do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try await inner.send(try encoder.encode(response))
+            return try Self.encoder.encode(response)
         } catch {
-            logger.error("a tool call's answer could not be sent", metadata: ["rag.error": "\(error)"])
+            logger.error("an answer could not be encoded", metadata: ["rag.error": "\(error)"])
+            return FrameCheck.answer(code: -32603, message: "Internal error: the answer could not be encoded", id: response.id)
         }
     }
 
-    private func sendRaw(_ data: Data) async {
+    /// `{"id":…,"jsonrpc":"2.0","result":<the tool list>}`, keys sorted like every other answer.
+    private func toolListAnswer(_ id: ID) -> Data {
+        var answer = Data("{\"id\":".utf8)
+        answer.append((try? Self.encoder.encode(id)) ?? Data("null".utf8))
+        answer.append(contentsOf: ",\"jsonrpc\":\"2.0\",\"result\":".utf8)
+        answer.append(toolList)
+        answer.append(UInt8(ascii: "}"))
+        return answer
+    }
+
+    /// Sends an answer of the router's own; `id` is the request it closes, if it is booked.
+    private func deliver(_ data: Data, closing id: ID?) async {
         do {
             try await inner.send(data)
         } catch {
-            logger.error("a protocol error could not be sent", metadata: ["rag.error": "\(error)"])
+            abandon(because: error)
+            return
         }
+        if let id { ended(id) }
     }
 
     private func callEnded(_ id: ID) {
-        calls[id] = nil
+        releaseCall(id)
+        ended(id)
+    }
+
+    private func ended(_ id: ID) {
+        ledger.end(id)
+        finishIfDrained()
+    }
+
+    /// The client's input is over: finish once the requests in flight are answered, and watch
+    /// whether the client can still read them at all.
+    private func inputEnded() {
+        ledger.inputEnded = true
+        finishIfDrained()
+        guard !finished, let reporting = inner as? any OutputLossReporting else { return }
+        outputWatch = Task { [weak self] in
+            await reporting.waitForOutputLoss()
+            guard !Task.isCancelled else { return }
+            await self?.abandon(because: nil)
+        }
+    }
+
+    /// The answers can no longer be delivered: stop what runs and end.
+    private func abandon(because error: Error?) {
+        guard !finished else { return }
+        let open = ledger.inFlight.count
+        logger.notice("the client can no longer read answers; cancelling what runs",
+                      metadata: ["rag.requests": "\(open)", "rag.error": "\(error.map { "\($0)" } ?? "its end of the output closed")"])
+        calls.values.forEach { $0.cancel() }
+        calls.removeAll()
+        finish(throwing: nil)
+    }
+
+    /// Lets the pump go on when it waits for a place for a call: nothing more will run.
+    private func releaseWaiters() {
+        callSlotWaiters.forEach { $0.resume() }
+        callSlotWaiters.removeAll()
+    }
+
+    private func finishIfDrained() {
+        if ledger.isDrained { finish(throwing: nil) }
+    }
+
+    private func finish(throwing error: Error?) {
+        guard !finished else { return }
+        finished = true
+        outputWatch?.cancel()
+        releaseWaiters()
+        toServerContinuation.finish(throwing: error)
+    }
+
+    private static func describe(_ id: ID) -> String {
+        switch id {
+        case .string(let text): "\"\(text.prefix(100))\""
+        case .number(let number): "\(number)"
+        }
     }
 
     /// What a message is to the router.
     enum Kind {
         /// A `tools/call` request with parameters the SDK's types accept.
         case call(Request<CallTool>)
-        /// A `tools/call` request with this id whose parameters are not a tool call's.
-        case malformedCall(ID)
+        /// A `tools/call` request with this id whose parameters are not a tool call's, and why.
+        case malformedCall(ID, String)
+        /// A `tools/list` request, and what is wrong with its parameters, if anything.
+        case listTools(ID, problem: String?)
         /// `notifications/cancelled` for the request with this id.
         case cancellation(ID)
-        /// Anything else: the SDK's to answer.
-        case other
+        /// Anything else: the SDK's to answer (with the id of the request it is, if it is one).
+        case other(requestID: ID?)
+
+        /// The id of the request this is, which must be answered once.
+        var requestID: ID? {
+            switch self {
+            case .call(let request): request.id
+            case .malformedCall(let id, _), .listTools(let id, _): id
+            case .cancellation: nil
+            case .other(let id): id
+            }
+        }
     }
 
     static func classify(_ message: Data) -> Kind {
-        // Batches and anything that is not a single object go to the SDK untouched.
-        guard let envelope = JSONRPCEnvelope.single(in: message), envelope.version == "2.0" else { return .other }
+        guard let envelope = JSONRPCEnvelope.single(in: message), envelope.version == "2.0" else { return .other(requestID: nil) }
+        guard let id = envelope.id, envelope.method != nil, !envelope.isAnswer else {
+            if envelope.method == "notifications/cancelled", let cancelled = envelope.cancelledRequest { return .cancellation(cancelled) }
+            return .other(requestID: nil)
+        }
         switch envelope.method {
-        case CallTool.name where envelope.id != nil:
+        case CallTool.name:
             guard let request = try? JSONDecoder().decode(Request<CallTool>.self, from: message) else {
-                return envelope.id.map(Kind.malformedCall) ?? .other
+                return .malformedCall(id, CallProblem.describe(message))
             }
             return .call(request)
-        case "notifications/cancelled":
-            return envelope.cancelledRequest.map(Kind.cancellation) ?? .other
+        case ListTools.name:
+            return .listTools(id, problem: ListToolsProblem.describe(message))
         default:
-            return .other
+            return .other(requestID: id)
         }
     }
+}
+
+/// A transport that can tell when the client stops being able to read what is sent.
+protocol OutputLossReporting: Sendable {
+    /// Returns once nothing sent can reach the client any more; never, where that cannot be known.
+    func waitForOutputLoss() async
+}
+
+/// The requests read and not yet answered.
+struct RequestLedger {
+    private(set) var inFlight: Set<ID> = []
+    /// No more requests will come.
+    var inputEnded = false
+
+    /// Books `id`; false when a request with that id is already in flight.
+    mutating func begin(_ id: ID) -> Bool { inFlight.insert(id).inserted }
+
+    mutating func end(_ id: ID) { inFlight.remove(id) }
+
+    /// Nothing more will come and nothing is owed.
+    var isDrained: Bool { inputEnded && inFlight.isEmpty }
+}
+
+/// What is wrong with a `tools/call`'s parameters that the SDK's types refuse.
+private struct CallProblem: Decodable {
+    let problem: String
+
+    static let shape = "tools/call needs params with \"name\" (a string) and optionally \"arguments\" (an object)"
+
+    static func describe(_ message: Data) -> String {
+        (try? JSONDecoder().decode(CallProblem.self, from: message))?.problem ?? shape
+    }
+
+    private enum Keys: String, CodingKey { case params }
+    private enum ParamsKeys: String, CodingKey { case name, arguments }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        guard let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params),
+              (try? params.decode(String.self, forKey: .name)) != nil, params.contains(.arguments)
+        else {
+            problem = Self.shape
+            return
+        }
+        guard (try? params.nestedContainer(keyedBy: AnyKey.self, forKey: .arguments)) != nil else {
+            problem = "tools/call's \"arguments\" must be an object"
+            return
+        }
+        do {
+            _ = try params.decode([String: Value].self, forKey: .arguments)
+            problem = Self.shape
+        } catch let DecodingError.dataCorrupted(context) {
+            problem = Self.unreadable(context)
+        } catch let DecodingError.typeMismatch(_, context) {
+            problem = Self.unreadable(context)
+        } catch {
+            problem = "tools/call's arguments cannot be read: \(error)"
+        }
+    }
+
+    /// Names the argument that could not become a value. The frame check has passed the text as
+    /// UTF-8 JSON without lone surrogates, so what is left is a number past a 64-bit float's range.
+    private static func unreadable(_ context: DecodingError.Context) -> String {
+        let path = context.codingPath.dropFirst(2).map(\.stringValue).filter { !$0.isEmpty }
+        let place = path.isEmpty ? "tools/call's arguments" : "the argument \"\(path.joined(separator: "."))\""
+        return "\(place) cannot be read: it holds a number outside the range of a 64-bit float (such as 1e999)"
+    }
+}
+
+/// What is wrong with a `tools/list` request's parameters, if anything.
+private enum ListToolsProblem {
+    private struct Params: Decodable {
+        let problem: String?
+        private enum Keys: String, CodingKey { case params }
+        private enum ParamsKeys: String, CodingKey { case cursor }
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            guard container.contains(.params), !((try? container.decodeNil(forKey: .params)) ?? false) else {
+                problem = nil
+                return
+            }
+            guard let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params) else {
+                problem = "tools/list's params must be an object"
+                return
+            }
+            guard params.contains(.cursor), !((try? params.decodeNil(forKey: .cursor)) ?? false) else {
+                problem = nil
+                return
+            }
+            guard (try? params.decode(String.self, forKey: .cursor)) != nil else {
+                problem = "tools/list's \"cursor\" must be a string from an earlier answer's nextCursor"
+                return
+            }
+            // The list is one page and its answers carry no nextCursor: no cursor is valid.
+            problem = "invalid cursor: the tool list has a single page, so no cursor is needed"
+        }
+    }
+
+    static func describe(_ message: Data) -> String? {
+        (try? JSONDecoder().decode(Params.self, from: message))?.problem ?? nil
+    }
+}
+
+/// Any key, for looking into an object without naming its keys.
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
