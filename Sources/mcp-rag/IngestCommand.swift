@@ -53,8 +53,10 @@ struct IngestCommand: AsyncParsableCommand {
                 \(report.filesSkipped.count) skipped; \(report.chunksAdded) passages added, \(report.chunksRemoved) removed, \
                 \(report.chunksUnchanged) unchanged; \(report.chunksEmbedded) embedded in \(String(format: "%.1f", report.seconds)) s
                 """)
-            for skipped in report.filesSkipped { print("  skipped \(skipped.path): \(skipped.reason)") }
-            for removed in report.sourcesRemoved { print("  removed \(removed) (file deleted)") }
+            for skipped in report.filesSkipped {
+                print("  skipped \(TerminalText.escapingControls(skipped.path)): \(skipped.reason)")
+            }
+            for removed in report.sourcesRemoved { print("  removed \(TerminalText.escapingControls(removed)) (file deleted)") }
         }
     }
 }

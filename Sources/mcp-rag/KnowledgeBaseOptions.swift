@@ -81,7 +81,7 @@ struct KnowledgeBaseOptions: ParsableArguments {
     func logger(label: String = "mcp-rag") -> Logger {
         // validate() has refused a malformed flag or variable already.
         let level = logLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? (try? Self.environmentLogLevel()) ?? .info
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: label) { StderrLogHandler(label: $0) }
         logger.logLevel = level
         return logger
     }

@@ -44,10 +44,13 @@ struct QueryCommand: AsyncParsableCommand {
         if response.results.isEmpty {
             print("No passages found (\(response.mode.rawValue) search, \(String(format: "%.1f", response.tookMs)) ms).")
         }
+        // Passages and names come from the files: their control characters are shown, never obeyed.
         for result in response.results {
-            let heading = result.heading.isEmpty ? "" : " — \(result.heading)"
-            print("\(result.rank). \(result.source)\(heading)  [\(result.technology), score \(String(format: "%.4f", result.score))]")
-            print(result.text.split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+            let heading = result.heading.isEmpty ? "" : " — \(TerminalText.escapingControls(result.heading))"
+            print("\(result.rank). \(TerminalText.escapingControls(result.source))\(heading)  "
+                + "[\(result.technology), score \(String(format: "%.4f", result.score))]")
+            print(TerminalText.escapingControls(result.text, keepingLineBreaks: true)
+                .split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
             print("")
         }
     }
