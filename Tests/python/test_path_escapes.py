@@ -5,6 +5,7 @@ cannot read. Each case failed on the server before its fix."""
 from __future__ import annotations
 
 import os
+import socket
 import unicodedata
 
 import pytest
@@ -80,6 +81,11 @@ async def test_files_a_walk_cannot_take_are_listed_with_the_reason(binary, model
     docs = tmp_path / "docs"
     write(docs / "inside.md")
     os.mkfifo(docs / "pipe.md")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(docs / "socket.md"))
+    # 2 GB, sparse: refused from its size, before a byte of it is read (it used to be hashed whole first).
+    with open(docs / "sparse.md", "wb") as sparse:
+        sparse.truncate(2 << 30)
     os.close(os.open(os.fsencode(docs) + b"/caf\xe9.md", os.O_CREAT | os.O_WRONLY, 0o600))
     # A NUL byte past the first 8 KiB: the text after it used to be silently dropped.
     (docs / "late-nul.md").write_bytes(b"# Long\n\n" + b"tide " * 3000 + b"\0" + b"the part after the NUL")
@@ -87,11 +93,14 @@ async def test_files_a_walk_cannot_take_are_listed_with_the_reason(binary, model
     async with connected(params) as (session, _):
         report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "t"}))
     reasons = {os.path.basename(entry["path"]): entry["reason"] for entry in report["files_skipped"]}
+    listener.close()
     assert "FIFO" in reasons.get("pipe.md", ""), reasons
+    assert "socket" in reasons.get("socket.md", ""), reasons
+    assert "too large (2147483648 bytes" in reasons.get("sparse.md", ""), reasons
     assert "not valid UTF-8" in reasons.get("caf\ufffd.md", ""), reasons
     assert "NUL byte at offset" in reasons.get("late-nul.md", ""), reasons
     assert report["files_written"] == 1
-    assert report["files_scanned"] == 4
+    assert report["files_scanned"] == 6
 
 
 async def test_limits_count_scalars_and_labels_refuse_nul(binary, model_dir, tmp_path):
