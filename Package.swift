@@ -85,6 +85,7 @@ let package = Package(
                 "CHiredis",
                 "CCurl",
                 "Resilience",
+                "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

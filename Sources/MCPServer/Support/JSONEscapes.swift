@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 
 /// What a JSON text's string escapes spell, looked at without decoding the text.
 enum JSONEscapes {
@@ -22,7 +23,7 @@ enum JSONEscapes {
                 continue
             }
             if byte == UInt8(ascii: "\\"), index + 1 < bytes.count {
-                if bytes[index + 1] == UInt8(ascii: "u"), index + 5 < bytes.count, let unit = hexValue(bytes[(index + 2)...(index + 5)]) {
+                if bytes[index + 1] == UInt8(ascii: "u"), index + 5 < bytes.count, let unit = HexDigit.value(of: bytes[(index + 2)...(index + 5)]) {
                     let isHigh = (0xD800...0xDBFF).contains(unit), isLow = (0xDC00...0xDFFF).contains(unit)
                     if let high = pendingHigh, !isLow { return written(bytes, at: high) }
                     if isLow && pendingHigh == nil { return written(bytes, at: index) }
@@ -39,21 +40,6 @@ enum JSONEscapes {
             index += 1
         }
         return pendingHigh.map { written(bytes, at: $0) }
-    }
-
-    private static func hexValue(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
-        var value = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value * 16 + Int(nibble)
-        }
-        return value
     }
 
     private static func written(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> String {

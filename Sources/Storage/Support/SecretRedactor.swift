@@ -1,3 +1,4 @@
+import StrictJSON
 import Synchronization
 
 /// Takes every configured secret (the Redis password, the Chroma token and its `Bearer` header
@@ -106,7 +107,7 @@ public struct SecretRedactor: Sendable, Equatable {
         if first == byte { ends.append(position + 1) }
         if first == UInt8(ascii: "+"), byte == UInt8(ascii: " ") { ends.append(position + 1) }
         if first == UInt8(ascii: "%"), position + 2 < text.count,
-           let value = hexValue(text[(position + 1)...(position + 2)]), value == byte {
+           let value = HexDigit.value(of: text[(position + 1)...(position + 2)]), value == UInt32(byte) {
             ends.append(position + 3)
         }
         if first == UInt8(ascii: "\\"), position + 1 < text.count {
@@ -116,8 +117,7 @@ public struct SecretRedactor: Sendable, Equatable {
             }
             if let control = jsonEscapes[escaped], control == byte { ends.append(position + 2) }
             if escaped == UInt8(ascii: "u"), position + 5 < text.count,
-               let high = hexValue(text[(position + 2)...(position + 3)]), high == 0,
-               let value = hexValue(text[(position + 4)...(position + 5)]), value == byte, byte < 0x80 {
+               let value = HexDigit.value(of: text[(position + 2)...(position + 5)]), value == UInt32(byte), byte < 0x80 {
                 ends.append(position + 6)
             }
         }
@@ -128,22 +128,6 @@ public struct SecretRedactor: Sendable, Equatable {
     private static let jsonEscapes: [UInt8: UInt8] = [
         UInt8(ascii: "n"): 0x0A, UInt8(ascii: "t"): 0x09, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "b"): 0x08, UInt8(ascii: "f"): 0x0C,
     ]
-
-    /// The byte two hex digits (either case) stand for.
-    private static func hexValue(_ digits: ArraySlice<UInt8>) -> UInt8? {
-        var value: UInt8 = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value << 4 | nibble
-        }
-        return value
-    }
 }
 
 extension SecretRedactor {
