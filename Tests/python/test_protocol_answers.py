@@ -158,7 +158,10 @@ def test_output_waiting_for_a_client_that_does_not_read_stays_bounded(binary, mo
     assert sender.is_alive(), "the server read every request although no answer was read"
     held = rss_kb(process.pid)
     report_figure(f"pending output: RSS {baseline // 1024} → {held // 1024} MiB while 20,000 tool lists wait to be read")
-    assert held - baseline < 64 * 1024, f"RSS grew from {baseline} kB to {held} kB with nobody reading"
+    # Under the address sanitizer (tools/sanitize --server) freed memory stays in quarantine: resident
+    # memory says nothing there, and the sender held back is the proof.
+    if not os.environ.get("MCP_RAG_TEST_SANITIZED"):
+        assert held - baseline < 64 * 1024, f"RSS grew from {baseline} kB to {held} kB with nobody reading"
     # Reading again lets everything through: every request is answered, in order.
     answered = 0
     for line in process.stdout:
