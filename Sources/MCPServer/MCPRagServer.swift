@@ -61,8 +61,10 @@ public struct MCPRagServer: Sendable {
         return server
     }
 
-    /// Starts serving over `transport`: `tools/call` is answered by a `ToolCallRouter` in front of
-    /// the SDK's server (see there why), everything else by the SDK. Returns the running server.
+    /// Starts serving over `transport`: a `ToolCallRouter` in front of the SDK's server checks every
+    /// frame and answers `tools/call` and `tools/list` (see there why), the SDK everything else; the
+    /// SDK's own handlers for those two serve only a server made with `makeServer()` alone. Returns
+    /// the running server.
     public func start(transport: any Transport) async throws -> Server {
         let server = await makeServer()
         let router = ToolCallRouter(inner: transport, tools: definitions, logger: logger) { [self] params in
