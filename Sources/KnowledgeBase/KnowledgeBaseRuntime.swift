@@ -113,14 +113,11 @@ public final class KnowledgeBaseRuntime: Sendable {
         _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
     }
 
-    /// The model folder: the usual search with this data folder, then with the default one, so a
-    /// knowledge base kept elsewhere (`--data-dir`) still finds the model `tools/fetch-model` installed.
+    /// The model folder `ModelLocator` finds for this configuration (its search includes the
+    /// default data folder, so a knowledge base kept elsewhere still finds the quick start's model).
     static func locateModel(_ configuration: KnowledgeBaseConfiguration) -> Result<URL, Error> {
-        let own = Result { try ModelLocator(explicitDirectory: configuration.modelDirectory,
-                                            dataDirectory: configuration.dataDirectory).locate() }
-        guard case .failure = own, configuration.modelDirectory == nil,
-              let fallback = try? ModelLocator().locate() else { return own }
-        return .success(fallback)
+        Result { try ModelLocator(explicitDirectory: configuration.modelDirectory,
+                                  dataDirectory: configuration.dataDirectory).locate() }
     }
 
     /// Starts loading the model; when `warmCache`, the top queries are answered into the cache

@@ -80,7 +80,8 @@ struct ModelLocatorTests {
         for folder in [flag, env, data.appendingPathComponent("models/all-MiniLM-L6-v2"), snapshot] {
             try makeModel(in: folder)
         }
-        var environment = ["MCP_RAG_MODEL_DIR": env.path, "HF_HOME": hfHome.path, "MCP_RAG_DATA_DIR": data.path]
+        var environment = ["MCP_RAG_MODEL_DIR": env.path, "HF_HOME": hfHome.path, "MCP_RAG_DATA_DIR": data.path,
+                           "HOME": root.path("home")]
         #expect(try ModelLocator(explicitDirectory: flag.path, environment: environment).locate().path == flag.path)
         #expect(try ModelLocator(environment: environment).locate().path == env.path)
         environment["MCP_RAG_MODEL_DIR"] = nil
@@ -90,6 +91,28 @@ struct ModelLocatorTests {
         #expect(try ModelLocator(environment: environment).locate().path == snapshot.path)
     }
 
+    @Test("a data folder set elsewhere still finds the model installed in the default data folder")
+    func defaultDataFolderFallback() throws {
+        let root = try TemporaryFolder()
+        let installed = root.url.appendingPathComponent("xdg/mcp-rag/models/all-MiniLM-L6-v2")
+        try makeModel(in: installed)
+        let environment = ["HOME": root.path("home"), "XDG_DATA_HOME": root.path("xdg"),
+                           "MCP_RAG_DATA_DIR": root.path("elsewhere")]
+        #expect(try ModelLocator(environment: environment).locate().path == installed.path)
+        // The same with the folder given as --data-dir (the locator is handed the folder).
+        #expect(try ModelLocator(environment: environment, dataDirectory: root.url.appendingPathComponent("flag"))
+            .locate().path == installed.path)
+        // Without XDG_DATA_HOME the default folder is under HOME.
+        let underHome = root.url.appendingPathComponent("home/.local/share/mcp-rag/models/all-MiniLM-L6-v2")
+        try makeModel(in: underHome)
+        #expect(try ModelLocator(environment: ["HOME": root.path("home"), "MCP_RAG_DATA_DIR": root.path("elsewhere")])
+            .locate().path == underHome.path)
+        // The data folder's own model still comes first.
+        let own = root.url.appendingPathComponent("elsewhere/models/all-MiniLM-L6-v2")
+        try makeModel(in: own)
+        #expect(try ModelLocator(environment: environment).locate().path == own.path)
+    }
+
     @Test("nothing found: the error lists every folder searched and the fetch command")
     func notFound() throws {
         let root = try TemporaryFolder()
@@ -97,6 +120,7 @@ struct ModelLocatorTests {
         let error = #expect(throws: ModelLoadError.self) { try ModelLocator(environment: environment).locate() }
         let problem = error?.problem ?? ""
         #expect(problem.contains(root.path("data/models/all-MiniLM-L6-v2")))
+        #expect(problem.contains(root.path(".local/share/mcp-rag/models/all-MiniLM-L6-v2")))
         #expect(problem.contains(".cache/huggingface/hub"))
         #expect(problem.contains("tools/fetch-model"))
     }

@@ -208,6 +208,28 @@ async def test_passages_that_look_like_data_urls_stay_text(binary, model_dir, tm
     assert answer["results"][0]["text"] == "data:text/plain,Hello%20World"
 
 
+async def test_a_data_folder_elsewhere_finds_the_quick_starts_model(binary, model_dir, tmp_path, docs):
+    """The quick start installs the model in the default data folder (~/.local/share/mcp-rag); a user who
+    then keeps the knowledge base elsewhere (MCP_RAG_DATA_DIR) and names no model must still get semantic
+    answers, not keyword-only ones."""
+    home = tmp_path / "home"
+    installed = home / ".local/share/mcp-rag/models/all-MiniLM-L6-v2"
+    installed.parent.mkdir(parents=True)
+    installed.symlink_to(model_dir.resolve(), target_is_directory=True)
+    params = server_parameters(binary, tmp_path / "elsewhere", model_dir, allowed_roots=[docs])
+    del params.env["MCP_RAG_MODEL_DIR"]
+    params.env["HOME"] = str(home)
+    async with connected(params) as (session, _):
+        structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
+        answer = structured(await session.call_tool(
+            "query_knowledge_base", {"query": "which package do I install on Debian", "mode": "semantic"}))
+        ready = structured(await session.call_tool("health_check", {"level": "deep"}))
+    assert ready["dependencies"]["embedding_model"]["status"] == "healthy", ready
+    assert answer["mode"] == "semantic" and not answer["degraded"], answer
+    assert answer["results"] and answer["results"][0]["source"].endswith("install.md"), answer
+    assert not (tmp_path / "elsewhere/models").exists(), "the model is used where it is, not copied"
+
+
 async def test_unknown_tool_is_a_protocol_error(params):
     async with connected(params) as (session, _):
         with pytest.raises(MCPError) as raised:

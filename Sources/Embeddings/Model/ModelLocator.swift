@@ -1,7 +1,9 @@
 import Foundation
 
 /// Finds the model folder, in the order a user expects: an explicit `--model-dir`, then
-/// `MCP_RAG_MODEL_DIR`, then the data folder's `models/all-MiniLM-L6-v2`, then the Hugging Face cache.
+/// `MCP_RAG_MODEL_DIR`, then the data folder's `models/all-MiniLM-L6-v2`, then the default data
+/// folder's (where `tools/fetch-model` installs it when no data folder is set), then the Hugging
+/// Face cache.
 public struct ModelLocator: Sendable {
     /// The folder name of the default model under `<data folder>/models/`.
     public static let defaultModelName = "all-MiniLM-L6-v2"
@@ -50,9 +52,18 @@ public struct ModelLocator: Sendable {
                 + "or point --model-dir or MCP_RAG_MODEL_DIR at a sentence-transformers folder.")
     }
 
-    /// The data folder's copy, then every snapshot in the Hugging Face cache (newest first).
+    /// The data folder's copy, the default data folder's, then every snapshot in the Hugging Face
+    /// cache (newest first).
+    ///
+    /// The default folder matters to a user who ran the quick start (which installs the model there)
+    /// and then kept a knowledge base elsewhere (`MCP_RAG_DATA_DIR` or `--data-dir`): without it the
+    /// server would find no model and answer by keywords alone.
     func implicitCandidates() -> [URL] {
-        var candidates = [dataDirectory.appendingPathComponent("models").appendingPathComponent(Self.defaultModelName)]
+        var candidates = [Self.modelFolder(in: dataDirectory)]
+        let standard = Self.modelFolder(in: DataDirectory.standard(environment: environment))
+        if standard.standardizedFileURL.path != candidates[0].standardizedFileURL.path {
+            candidates.append(standard)
+        }
         let hub: URL
         if let hfHome = environment["HF_HOME"], !hfHome.isEmpty {
             hub = URL(fileURLWithPath: hfHome).appendingPathComponent("hub")
@@ -83,6 +94,10 @@ public struct ModelLocator: Sendable {
                 "the folder given by \(source) is not a sentence-transformers model folder (no config.json)")
         }
         return url
+    }
+
+    private static func modelFolder(in dataDirectory: URL) -> URL {
+        dataDirectory.appendingPathComponent("models").appendingPathComponent(defaultModelName)
     }
 
     private static func holdsModel(_ url: URL) -> Bool {
@@ -119,6 +134,12 @@ public enum DataDirectory {
             }
             return URL(fileURLWithPath: explicit)
         }
+        return standard(environment: environment)
+    }
+
+    /// The folder used when `MCP_RAG_DATA_DIR` is not set: `$XDG_DATA_HOME/mcp-rag`, else
+    /// `~/.local/share/mcp-rag`.
+    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
         if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
             return URL(fileURLWithPath: xdg).appendingPathComponent("mcp-rag")
         }
