@@ -96,12 +96,48 @@ import Testing
         }
     }
 
-    @Test func technologyLabels() throws {
+    @Test func technologyLabelsAreWhatPeopleWrite() throws {
         #expect(try TechnologyLabel.validate(" c++ ") == "c++")
         #expect(try TechnologyLabel.validate("postgres-16.2_x#") == "postgres-16.2_x#")
-        for bad in ["", "   ", "has space", "semi;colon", String(repeating: "a", count: 65)] {
-            #expect(throws: InvalidRequest.self) { try TechnologyLabel.validate(bad) }
-        }
+        #expect(try TechnologyLabel.validate("React Docs") == "React Docs")
+        #expect(try TechnologyLabel.validate("  React \u{A0}  Docs ") == "React Docs")
+        #expect(try TechnologyLabel.validate("Документация по API") == "Документация по API")
+        #expect(try TechnologyLabel.validate("日本語ドキュメント") == "日本語ドキュメント")
+        #expect(try TechnologyLabel.validate("semi;colon (v2) \"quoted\" 'x' % _") == "semi;colon (v2) \"quoted\" 'x' % _")
+        #expect(try TechnologyLabel.validate("می\u{200C}خواهم") == "می\u{200C}خواهم")
+        #expect(try TechnologyLabel.validate(String(repeating: "é", count: 64)).unicodeScalars.count == 64)
+    }
+
+    @Test(arguments: ["", "   ", "t1\0", "a\tb", "a\nb", "x\u{202E}y", "x\u{200B}y", "x\u{E000}y",
+                      String(repeating: "a", count: 65)])
+    func technologyLabelsRefused(_ bad: String) {
+        #expect(throws: InvalidRequest.self) { try TechnologyLabel.validate(bad) }
+    }
+
+    @Test func labelFiltersMatchIgnoringCase() {
+        #expect(TechnologyLabel.matches("React Docs", filter: "react docs"))
+        #expect(TechnologyLabel.matches("React Docs", filter: "REACT DOCS"))
+        #expect(TechnologyLabel.matches("Ärger", filter: "ärger"))
+        #expect(TechnologyLabel.matches("caf\u{E9}", filter: "CAFE\u{301}"))
+        #expect(!TechnologyLabel.matches("React Docs", filter: "React"))
+        #expect(!TechnologyLabel.matches("React Docs", filter: "ReactDocs"))
+        #expect(!TechnologyLabel.matches("c++", filter: "c"))
+    }
+
+    @Test func aFilterSearchesEveryStoredSpellingAndMergesByScore() throws {
+        let filter = LabelFilter("react docs", known: ["React Docs", "swift", "react docs", "REACT"])
+        #expect(filter.labels == ["React Docs", "react docs"])
+        let hits: [String: [ScoredChunk]] = [
+            "React Docs": [ScoredChunk(id: "a", score: 0.9), ScoredChunk(id: "b", score: 0.5)],
+            "react docs": [ScoredChunk(id: "c", score: 0.7), ScoredChunk(id: "d", score: 0.1)],
+        ]
+        #expect(filter.search(limit: 3) { hits[$0 ?? ""] ?? [] }.map(\.id) == ["a", "c", "b"])
+        let none = LabelFilter("kotlin", known: ["swift"])
+        #expect(none.matchesNothing)
+        #expect(none.search(limit: 3) { _ in [ScoredChunk(id: "x", score: 1)] }.isEmpty)
+        let unfiltered = LabelFilter(nil, known: [])
+        #expect(!unfiltered.matchesNothing)
+        #expect(unfiltered.search(limit: 3) { $0 == nil ? [ScoredChunk(id: "all", score: 1)] : [] }.map(\.id) == ["all"])
     }
 
     @Test func queryValidation() throws {

@@ -388,7 +388,7 @@ def test_a_new_label_rewrites_the_files_under_it(binary, ingest_setup):
 
 @pytest.mark.parametrize("args, phrases", [
     (["{missing}", "--technology", "notes"], ["does not exist"]),
-    (["{docs}", "--technology", "bad label!"], ["technology", "letters, digits"]),
+    (["{docs}", "--technology", "bad\tlabel"], ["technology", "control", "U+0009"]),
     (["{docs}"], ["--technology"]),
     (["--technology", "notes"], ["<paths>"]),
 ], ids=["missing-path", "bad-label", "no-label", "no-path"])

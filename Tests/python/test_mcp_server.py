@@ -129,6 +129,28 @@ async def test_ingest_with_progress_then_query_every_mode(params, docs):
         assert first["cache_hit"] is True and repeat["results"] == first["results"]
 
 
+async def test_labels_are_what_people_write_and_filters_ignore_case(params, docs):
+    """"React Docs" is the label the system mcp-rag descends from used: spaces and any letters are
+    accepted, stored as written, and a filter finds them whatever its case, in every mode."""
+    async with connected(params) as (session, _):
+        structured(await session.call_tool("ingest_documents", {"paths": [str(docs / "install.md")], "technology": "React  Docs"}))
+        structured(await session.call_tool("ingest_documents", {"paths": [str(docs / "tuning.rst")], "technology": "Документация"}))
+        for mode in ("hybrid", "semantic", "keyword"):
+            for label, question, source in [("react docs", "install zebrafish", "install.md"),
+                                            ("REACT DOCS", "install zebrafish", "install.md"),
+                                            ("документация", "quokka cache", "tuning.rst")]:
+                answer = structured(await session.call_tool(
+                    "query_knowledge_base", {"query": question, "mode": mode, "technology_filter": label}))
+                assert answer["results"], (mode, label)
+                assert all(r["source"].endswith(source) for r in answer["results"]), (mode, label, answer)
+            other = structured(await session.call_tool(
+                "query_knowledge_base", {"query": "install zebrafish", "mode": mode, "technology_filter": "React"}))
+            assert other["results"] == [], "a filter is the whole label, not a prefix"
+        listed = structured(await session.call_tool("list_sources", {"technology_filter": "react DOCS"}))
+        assert [s["source"].rsplit("/", 1)[1] for s in listed["sources"]] == ["install.md"]
+        assert listed["sources"][0]["technology"] == "React Docs", "stored as written, spaces made one"
+
+
 async def test_every_tool_answers(params, docs):
     async with connected(params) as (session, _):
         structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
@@ -246,7 +268,7 @@ async def test_ingest_is_confined_to_allowed_roots(binary, model_dir, tmp_path, 
         for path in [str(outside), str(docs / ".." / "secret.md"), str(docs / "link.md"), "/proc/self/environ", "/etc/passwd"]:
             message = error_text(await session.call_tool("ingest_documents", {"paths": [path], "technology": "x"}))
             assert "outside the allowed folders" in message or "never ingested" in message, message
-        assert error_text(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "bad label!"}))
+        assert error_text(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "bad\u202elabel"}))
         # A folder walk follows the symlink to its target, which is outside: it must not be read either.
         report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
         assert all("secret" not in s["source"] for s in structured(await session.call_tool("list_sources", {}))["sources"])

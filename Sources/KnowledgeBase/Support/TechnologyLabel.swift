@@ -1,34 +1,57 @@
-/// The label chunks carry ("swift", "postgres-16", "c++") and queries filter on.
+import Foundation
+
+/// The label chunks carry ("swift", "React Docs", "postgres 16") and queries filter on.
 public enum TechnologyLabel {
-    /// Longest label accepted.
+    /// Longest label accepted, in Unicode scalars.
     public static let maxLength = 64
 
-    /// `label` trimmed, or an error saying what a label may hold.
+    /// `label` trimmed, with each run of spaces made one space, or an error saying what is wrong.
     ///
-    /// Labels are shown in results and typed by models into filters, so they are kept to short
-    /// printable words: letters (with their combining marks), digits and `.`, `_`, `-`, `+`, `#`,
-    /// at most `maxLength` Unicode scalars. `field` names the argument in errors.
+    /// Labels are what people write ("React Docs", "Документация", "c++"): any letters, digits,
+    /// punctuation, symbols and spaces, up to `maxLength` Unicode scalars. Refused are the
+    /// characters that would hide or reorder what a person reads in a result or a log: control
+    /// characters (tabs, line breaks, NUL), invisible format characters other than the zero-width
+    /// joiners some scripts need (bidirectional overrides among them), and unassigned or private
+    /// code points. Every store keeps labels as bound values (SQL parameters, JSON strings, hashed
+    /// Redis keys), so no character needs escaping there. `field` names the argument in errors.
     public static func validate(_ label: String, field: String = "technology") throws -> String {
-        let trimmed = label.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else {
-            throw InvalidRequest("\(field) is empty: give a short label such as \"swift\" or \"postgres\"")
+        if let refused = label.unicodeScalars.first(where: isRefused) {
+            let code = "U+" + String(refused.value, radix: 16, uppercase: true).leftPadded(to: 4)
+            throw InvalidRequest("\(field) may not hold control, invisible formatting or unassigned characters (found \(code))")
         }
-        guard InputLength.fits(trimmed, maxLength) else {
-            throw InvalidRequest("\(field) \"\(trimmed.unicodeScalars.prefix(20).map(String.init).joined())…\" is longer than \(maxLength) characters")
+        let words = label.split(whereSeparator: \.isWhitespace)
+        let normalized = words.joined(separator: " ")
+        guard !normalized.isEmpty else {
+            throw InvalidRequest("\(field) is empty: give a short label such as \"swift\" or \"React Docs\"")
         }
-        guard trimmed.unicodeScalars.allSatisfy(isAllowed) else {
-            throw InvalidRequest("\(field) \"\(trimmed.debugDescription.dropFirst().dropLast())\" may hold only letters, digits and . _ - + #")
+        guard InputLength.fits(normalized, maxLength) else {
+            throw InvalidRequest("\(field) \"\(normalized.unicodeScalars.prefix(20).map(String.init).joined())…\" is longer than \(maxLength) characters")
         }
-        return trimmed
+        return normalized
     }
 
-    private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+    /// True when a stored `label` answers the filter `filter`: equal ignoring case, and with
+    /// canonically equivalent spellings (é as one code point or as e and an accent) equal.
+    public static func matches(_ label: String, filter: String) -> Bool {
+        label == filter || label.compare(filter, options: [.caseInsensitive]) == .orderedSame
+    }
+
+    private static func isRefused(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .decimalNumber, .letterNumber, .otherNumber:
+        case .control, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator:
+            // A tab or line break is whitespace, but not in a one-line label.
             true
+        case .format:
+            // Zero-width non-joiner and joiner shape words in Persian, Hindi and emoji sequences.
+            scalar.value != 0x200C && scalar.value != 0x200D
         default:
-            "._-+#".unicodeScalars.contains(scalar)
+            false
         }
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

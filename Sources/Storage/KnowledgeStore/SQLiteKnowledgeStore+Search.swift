@@ -16,6 +16,12 @@ extension SQLiteKnowledgeStore {
         return try rescore(candidates, query: vector, limit: limit)
     }
 
+    /// Every technology label the vectors in memory have carried (a superset of those stored now),
+    /// without a query: what a filter that is not an exact label is resolved against.
+    public func knownTechnologyLabels() -> [String] {
+        vectors.withLock { $0.knownLabels }
+    }
+
     /// Candidates taken from the int8 scan for a search of `limit`: the int8 scores are within
     /// about 1e-3 of the true ones, so the true best `limit` are among these far more often than
     /// not (recall@10 against an exact float32 search is 1.0 on the tests' data).

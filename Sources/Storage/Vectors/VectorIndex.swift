@@ -73,6 +73,10 @@ public final class VectorIndex {
         recent.row(of: id) != nil || liveSnapshotRow(of: id) != nil
     }
 
+    /// Every technology label a row has carried since the index was built or reset: a superset
+    /// of the labels stored now.
+    public var knownLabels: [String] { labels.all }
+
     /// The technology label stored with `id`, if any.
     public func technology(for id: String) -> String? {
         if let row = recent.row(of: id) { return labels.label(recent.technology[row]) }

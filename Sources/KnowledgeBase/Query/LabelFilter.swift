@@ -1,0 +1,31 @@
+import Storage
+
+/// A query's technology filter resolved against the labels the store holds: it names every stored
+/// label equal to it ignoring case (`TechnologyLabel.matches`), and each search runs once per
+/// label, exactly. Nearly always that is one label; "React Docs" and "react docs" both stored make
+/// two, whose results are merged by score (each search scores a passage the same whatever the
+/// filter, so the merged list is the best of their union).
+struct LabelFilter: Sendable {
+    /// The stored labels to search; nil when the query has no filter.
+    let labels: [String]?
+
+    /// `filter` (already validated) resolved against `known`.
+    init(_ filter: String?, known: @autoclosure () -> [String]) {
+        guard let filter else {
+            labels = nil
+            return
+        }
+        labels = known().filter { TechnologyLabel.matches($0, filter: filter) }
+    }
+
+    /// True when a filter was given and no stored label answers it.
+    var matchesNothing: Bool { labels?.isEmpty == true }
+
+    /// The best `limit` hits of `search` over the filter's labels (nil: unfiltered).
+    func search(limit: Int, _ search: (String?) throws -> [ScoredChunk]) rethrows -> [ScoredChunk] {
+        guard let labels else { return try search(nil) }
+        if labels.count == 1 { return try search(labels[0]) }
+        let merged = try labels.flatMap(search)
+        return Array(merged.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
+    }
+}
