@@ -103,6 +103,14 @@ public final class KnowledgeBaseRuntime: Sendable {
         return RedisDependency(pool: pool, breaker: breaker)
     }
 
+    /// What the knowledge base holds: totals and summaries per label and folder, then one page of
+    /// sources (see `SourceListing`).
+    public func listSources(_ request: SourceListRequest) async throws -> SourceListing {
+        let store = self.store
+        let records = try await BlockingExecutor.run { try store.listSources() }
+        return try SourceListing.make(records, request: request)
+    }
+
     /// Finishes a vector snapshot file being written (so the next opening maps it rather than
     /// removing a partial one) and writes what tracking still holds (waiting up to `timeout`);
     /// call before the process exits, so the last queries' counts are not lost.

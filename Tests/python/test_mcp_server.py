@@ -151,6 +151,58 @@ async def test_labels_are_what_people_write_and_filters_ignore_case(params, docs
         assert listed["sources"][0]["technology"] == "React Docs", "stored as written, spaces made one"
 
 
+def answer_bytes(result) -> int:
+    """The size of a tool result as it travels: its structured content and its text twin."""
+    return len(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True)).encode())
+
+
+async def test_answers_stay_small_on_a_big_knowledge_base(binary, model_dir, tmp_path):
+    """A knowledge base of many files with long paths, and an ingest that skips many more: every answer
+    stays under 64 KB; list_sources summarises, then pages through every file exactly once."""
+    root = tmp_path / "kb"
+    deep = "section-" + "d" * 180
+    paths = []
+    for group in ("alpha", "beta", "gamma"):
+        folder = root / group / deep
+        folder.mkdir(parents=True)
+        for index in range(400):
+            path = folder / f"note-{index:04d}-{'n' * 40}.md"
+            path.write_text(f"# Note {index} of {group}\n\nThe {group} fact number {index}.\n", encoding="utf-8")
+            paths.append(str(path))
+    blobs = root / "blobs"
+    blobs.mkdir()
+    for index in range(1500):
+        (blobs / f"blob-{index:04d}-{'b' * 60}.bin").write_bytes(b"\0" * 8)
+    params = server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[root])
+    async with connected(params) as (session, _):
+        ingest = await session.call_tool("ingest_documents", {"paths": [str(root)], "technology": "Big KB"})
+        report = structured(ingest)
+        assert answer_bytes(ingest) < 64_000, answer_bytes(ingest)
+        assert report["files_written"] == 1200
+        assert len(report["files_skipped"]) + report["files_skipped_omitted"] == 1500
+        assert 0 < len(report["files_skipped"]) <= 100
+
+        listed, cursor, pages = [], None, 0
+        while True:
+            result = await session.call_tool("list_sources", {"cursor": cursor} if cursor else {})
+            page = structured(result)
+            assert answer_bytes(result) < 64_000, answer_bytes(result)
+            assert page["total_sources"] == 1200 and page["total_chunks"] >= 1200
+            assert [(t["name"], t["sources"]) for t in page["technologies"]] == [("Big KB", 1200)]
+            assert [(f["name"].rsplit("/", 1)[1], f["sources"]) for f in page["folders"]] == [
+                ("alpha", 400), ("beta", 400), ("gamma", 400)]
+            listed += [source["source"] for source in page["sources"]]
+            pages += 1
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        assert pages > 1
+        assert listed == sorted(paths, key=lambda p: p.encode()), "every file once, in path order"
+
+        bad = await session.call_tool("list_sources", {"cursor": "not-a-cursor"})
+        assert "cursor" in error_text(bad)
+
+
 async def test_every_tool_answers(params, docs):
     async with connected(params) as (session, _):
         structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
@@ -188,7 +240,8 @@ async def test_every_tool_answers(params, docs):
         assert measured["cpu"]["sentences_per_second"] > 0 and measured["cpu"]["single_query_ms"] > 0
 
         listed = structured(await session.call_tool("list_sources", {}))
-        assert len(listed["sources"]) == 4 and listed["technologies"] == ["zoo"]
+        assert len(listed["sources"]) == 4 and [t["name"] for t in listed["technologies"]] == ["zoo"]
+        assert listed["total_sources"] == 4 and "next_cursor" not in listed
         removed = structured(await session.call_tool("remove_source", {"source": str(docs / "tuning.rst")}))
         assert removed["removed_sources"] == [str((docs / "tuning.rst").resolve())] and removed["chunks_removed"] >= 1
         assert len(structured(await session.call_tool("list_sources", {}))["sources"]) == 3
@@ -325,14 +378,14 @@ async def test_cancelling_an_ingest_stops_it_cleanly(binary, model_dir, tmp_path
         await anyio.sleep(1.0)
 
         listed = structured(await session.call_tool("list_sources", {}))
-        assert 0 < len(listed["sources"]) < len(files), len(listed["sources"])
+        assert 0 < listed["total_sources"] < len(files), listed["total_sources"]
         await anyio.sleep(1.0)
-        assert len(structured(await session.call_tool("list_sources", {}))["sources"]) == len(listed["sources"]), \
+        assert structured(await session.call_tool("list_sources", {}))["total_sources"] == listed["total_sources"], \
             "the ingest went on after it was cancelled"
         health = structured(await session.call_tool("health_check", {"level": "deep"}))
         assert health["status"] == "healthy"
 
         finished = structured(await session.call_tool("ingest_documents", {"paths": [str(corpus)], "technology": "notes"}))
-        assert finished["files_unchanged"] == len(listed["sources"])
-        assert finished["files_written"] == len(files) - len(listed["sources"])
-        assert len(structured(await session.call_tool("list_sources", {}))["sources"]) == len(files)
+        assert finished["files_unchanged"] == listed["total_sources"]
+        assert finished["files_written"] == len(files) - listed["total_sources"]
+        assert structured(await session.call_tool("list_sources", {}))["total_sources"] == len(files)

@@ -54,6 +54,9 @@ public struct IngestReport: Sendable, Codable, Equatable {
     /// Chunks that went through the model (new text); reused vectors are not counted.
     public var chunksEmbedded = 0
     public var seconds = 0.0
+    /// Skipped files and removed sources counted but left out of the lists (`cappedForAnswer`).
+    public var filesSkippedOmitted = 0
+    public var sourcesRemovedOmitted = 0
 
     enum CodingKeys: String, CodingKey {
         case filesScanned = "files_scanned"
@@ -66,7 +69,27 @@ public struct IngestReport: Sendable, Codable, Equatable {
         case chunksUnchanged = "chunks_unchanged"
         case chunksEmbedded = "chunks_embedded"
         case seconds
+        case filesSkippedOmitted = "files_skipped_omitted"
+        case sourcesRemovedOmitted = "sources_removed_omitted"
     }
 
     public init() {}
+
+    /// The report with its lists cut to what an assistant can take in (`AnswerBudget`): an
+    /// ingest of a folder of thousands of binaries skips every one. What is cut is counted;
+    /// `mcp-rag ingest --json`, and the server's log (a warning per skipped file), list them all.
+    public func cappedForAnswer(maxItems: Int = 100) -> IngestReport {
+        var capped = self
+        let skipped = AnswerBudget.prefix(filesSkipped, maxItems: maxItems, maxBytes: AnswerBudget.listBytes * 3 / 4) {
+            $0.path.utf8.count + $0.reason.utf8.count + 30
+        }
+        let removed = AnswerBudget.prefix(sourcesRemoved, maxItems: maxItems, maxBytes: AnswerBudget.listBytes / 4) {
+            $0.utf8.count + 4
+        }
+        capped.filesSkipped = skipped.kept
+        capped.filesSkippedOmitted += skipped.omitted
+        capped.sourcesRemoved = removed.kept
+        capped.sourcesRemovedOmitted += removed.omitted
+        return capped
+    }
 }

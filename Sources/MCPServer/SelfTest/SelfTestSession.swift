@@ -37,7 +37,7 @@ final class SelfTestSession: Sendable {
         // The data folder may already hold a knowledge base (`--data-dir`): counts are taken
         // relative to what was there, and searches are confined to the sample's label.
         let before = await checks.value("list_sources (before)") { () -> (Int, String) in
-            let count = try await self.call("list_sources", [:])["sources"]?.arrayValue?.count ?? 0
+            let count = try await self.call("list_sources", [:])["total_sources"]?.intValue ?? 0
             return (count, count == 0 ? "the knowledge base is empty" : "\(count) sources already there")
         } ?? 0
         let label = Value.string(SelfTestSample.technology)
@@ -54,7 +54,7 @@ final class SelfTestSession: Sendable {
         }
         await checks.run("list_sources") {
             let result = try await self.call("list_sources", [:])
-            let count = result["sources"]?.arrayValue?.count ?? 0
+            let count = result["total_sources"]?.intValue ?? 0
             try expect(count == before + SelfTestSample.documents.count, "lists \(count) sources, \(before) before the sample")
             return "\(count) sources, \(result["total_chunks"]?.intValue ?? 0) passages"
         }

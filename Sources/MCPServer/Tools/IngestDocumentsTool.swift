@@ -19,7 +19,7 @@ struct IngestDocumentsTool: RagTool {
             inputSchema: Schema.object([
                 "paths": Schema.array(Schema.string("A file or folder path.", maxLength: Self.maxPathLength, minLength: 1),
                                       "Files and folders to ingest.", maxItems: Self.maxPaths, minItems: 1),
-                "technology": Schema.string("A short label for these documents, used as a filter (letters, digits, . _ - + #).",
+                "technology": Schema.string("A short label for these documents, used as a filter (\"swift\", \"React Docs\").",
                                             maxLength: TechnologyLabel.maxLength, minLength: 1),
             ], required: ["paths", "technology"]),
             annotations: .init(title: "Ingest documents", readOnlyHint: false, destructiveHint: false, idempotentHint: true,
@@ -34,8 +34,11 @@ struct IngestDocumentsTool: RagTool {
         "files_skipped": Schema.array(Schema.object([
             "path": Schema.string("The file."),
             "reason": Schema.string("Why it was skipped."),
-        ], required: ["path", "reason"]), "Files left out."),
-        "sources_removed": Schema.array(Schema.string("A path."), "Sources removed because their files are gone."),
+        ], required: ["path", "reason"]), "Files left out (the first ones; see files_skipped_omitted)."),
+        "files_skipped_omitted": Schema.integer("Skipped files not listed, to keep the answer short."),
+        "sources_removed": Schema.array(Schema.string("A path."),
+                                        "Sources removed because their files are gone (the first ones; see sources_removed_omitted)."),
+        "sources_removed_omitted": Schema.integer("Removed sources not listed, to keep the answer short."),
         "chunks_added": Schema.integer("Passages written."),
         "chunks_removed": Schema.integer("Passages deleted."),
         "chunks_unchanged": Schema.integer("Passages kept as they were."),
@@ -56,6 +59,6 @@ struct IngestDocumentsTool: RagTool {
             await progress(Double(step.filesDone), Double(step.filesTotal),
                            "\(step.filesDone)/\(step.filesTotal) files, \(step.chunksEmbedded) passages embedded")
         }
-        return try ToolOutput(report)
+        return try ToolOutput(report.cappedForAnswer())
     }
 }
