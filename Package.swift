@@ -43,6 +43,12 @@ let package = Package(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // OpenSSL's libcrypto (Debian: libssl-dev), for SHA-1 and SHA-256: libcurl loads it already.
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
         // cannot target one function at a CPU feature): the small-row matrix product against
         // pre-packed weights used for single queries, exp, bias + GELU, and int8 dot products for
@@ -59,6 +65,8 @@ let package = Package(
         // GPU runtimes (ROCm HIP, CUDA) loaded with dlopen at run time: nothing GPU-related is
         // linked, so one binary runs with or without them.
         .target(name: "GPURuntime"),
+        // SHA-256 (content hashes, chunk ids) and SHA-1 (Redis key names) over libcrypto.
+        .target(name: "Digests", dependencies: ["CCrypto"]),
         // A strict, fast JSON reader: tokenizer files, and tool results turned into the SDK's values.
         .target(name: "StrictJSON"),
         // Tokenizer, safetensors reader, BERT forward pass and the CPU backend.
@@ -84,6 +92,7 @@ let package = Package(
                 "COpenBLAS",
                 "CHiredis",
                 "CCurl",
+                "Digests",
                 "Resilience",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
@@ -96,6 +105,7 @@ let package = Package(
             dependencies: [
                 "Storage",
                 "COpenBLAS",
+                "Digests",
                 "Resilience",
                 "Embeddings",
                 "GPURuntime",
@@ -145,16 +155,20 @@ let package = Package(
             dependencies: ["GPURuntime", "TestSupport"]
         ),
         .testTarget(
+            name: "DigestsTests",
+            dependencies: ["Digests"]
+        ),
+        .testTarget(
             name: "StrictJSONTests",
             dependencies: ["StrictJSON"]
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "CKernels", "TestSupport"]
+            dependencies: ["Storage", "CKernels", "Digests", "TestSupport"]
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "Storage", "Embeddings", "GPURuntime", "TestSupport"]
+            dependencies: ["KnowledgeBase", "Storage", "Embeddings", "GPURuntime", "Digests", "TestSupport"]
         ),
         .testTarget(
             name: "MCPServerTests",

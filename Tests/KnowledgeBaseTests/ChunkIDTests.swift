@@ -1,5 +1,6 @@
-import Testing
+import Digests
 @testable import KnowledgeBase
+import Testing
 
 @Suite struct ChunkIDTests {
     @Test func stableAndThirtyTwoHexDigits() {

@@ -1,3 +1,5 @@
+import Digests
+
 /// Stable, content-derived chunk ids.
 ///
 /// The same chunk of the same source always gets the same id, so re-ingesting an unchanged file

@@ -1,3 +1,4 @@
+import Digests
 import Embeddings
 import Foundation
 import Storage

@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 
 /// Query statistics in Redis, shared by every mcp-rag process pointed at the same server.

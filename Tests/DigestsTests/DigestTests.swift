@@ -1,6 +1,6 @@
+import Digests
 import Foundation
 import Testing
-@testable import KnowledgeBase
 
 @Suite struct SHA256Tests {
     @Test func fipsVectors() {
@@ -49,14 +49,17 @@ import Testing
     }
 
     @Test func matchesSha256sumForAFile() throws {
-        let folder = try TemporaryFolder()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("digests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
         var bytes: [UInt8] = []
         var state: UInt32 = 12345
         for _ in 0..<(3 * 1024 * 1024 + 17) {
             state = state &* 1_103_515_245 &+ 12345
             bytes.append(UInt8(truncatingIfNeeded: state >> 16))
         }
-        let file = try folder.write("random.bin", bytes)
+        let file = folder.appendingPathComponent("random.bin")
+        try Data(bytes).write(to: file)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
@@ -75,5 +78,15 @@ import Testing
 
     @Test func hexIsLowercaseTwoDigitsPerByte() {
         #expect(SHA256.hex([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+    }
+}
+
+@Suite struct SHA1Tests {
+    @Test func matchesThePublishedTestVectors() {
+        #expect(SHA1.hex([UInt8]()) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(SHA1.hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(SHA1.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+            == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        #expect(SHA1.hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
     }
 }
