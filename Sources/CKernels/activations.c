@@ -96,22 +96,24 @@ ALWAYS_INLINE void exp_rows_body(float *data, int rows, int columns, float *inve
     }
 }
 
-// One entry point per kernel, dispatching to the widest variant this CPU runs.
+// The variants of each kernel, and the switch that picks one for the level its caller asked for
+// (see CKernels_isa).
 #ifdef CKERNELS_X86
 #define VARIANTS(name, params, args)                                                       \
     __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; } \
     __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }  \
-    static void name##_base params { name##_body args; }                                    \
-    static void name##_dispatch params {                                                   \
-        switch (CKernels_isa()) {                                                          \
-        case 2: name##_avx512 args; break;                                                 \
-        case 1: name##_avx2 args; break;                                                   \
-        default: name##_base args; break;                                                  \
-        }                                                                                  \
+    static void name##_base params { name##_body args; }
+#define DISPATCH(isa, name, args)                                                          \
+    switch (CKernels_usable_isa(isa)) {                                                    \
+    case 2: name##_avx512 args; break;                                                     \
+    case 1: name##_avx2 args; break;                                                       \
+    default: name##_base args; break;                                                      \
     }
 #else
-#define VARIANTS(name, params, args) \
-    static void name##_dispatch params { name##_body args; }
+#define VARIANTS(name, params, args)
+#define DISPATCH(isa, name, args) \
+    (void)(isa);                  \
+    name##_body args
 #endif
 
 VARIANTS(exp, (const float *in, float *out, long count), (in, out, count))
@@ -119,12 +121,12 @@ VARIANTS(bias_gelu, (float *data, int rows, int columns, int stride, const float
          (data, rows, columns, stride, bias, gelu))
 VARIANTS(exp_rows, (float *data, int rows, int columns, float *inverse_sums), (data, rows, columns, inverse_sums))
 
-void CKernels_exp(const float *in, float *out, long count) { exp_dispatch(in, out, count); }
+void CKernels_exp(int isa, const float *in, float *out, long count) { DISPATCH(isa, exp, (in, out, count)); }
 
-void CKernels_bias_gelu(float *data, int rows, int columns, int stride, const float *bias, int gelu) {
-    bias_gelu_dispatch(data, rows, columns, stride, bias, gelu);
+void CKernels_bias_gelu(int isa, float *data, int rows, int columns, int stride, const float *bias, int gelu) {
+    DISPATCH(isa, bias_gelu, (data, rows, columns, stride, bias, gelu));
 }
 
-void CKernels_exp_rows(float *data, int rows, int columns, float *inverse_sums) {
-    exp_rows_dispatch(data, rows, columns, inverse_sums);
+void CKernels_exp_rows(int isa, float *data, int rows, int columns, float *inverse_sums) {
+    DISPATCH(isa, exp_rows, (data, rows, columns, inverse_sums));
 }

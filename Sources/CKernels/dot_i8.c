@@ -57,9 +57,9 @@ static void dot_i8_baseline(const int8_t *rows, long begin, long end, int dimens
     }
 }
 
-void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+void CKernels_dot_i8(int isa, const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
 #if defined(__x86_64__) || defined(__i386__)
-    int level = CKernels_isa();
+    int level = CKernels_usable_isa(isa);
     if (level >= 2 && __builtin_cpu_supports("avx512bw")) {
         dot_i8_avx512(rows, begin, end, dimension, query, out);
         return;
@@ -68,6 +68,8 @@ void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, co
         dot_i8_avx2(rows, begin, end, dimension, query, out);
         return;
     }
+#else
+    (void)isa;
 #endif
     dot_i8_baseline(rows, begin, end, dimension, query, out);
 }

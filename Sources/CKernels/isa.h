@@ -1,11 +1,8 @@
 #ifndef CKERNELS_ISA_H
 #define CKERNELS_ISA_H
 
-// The instruction-set level the kernels dispatch on: 2 AVX-512, 1 AVX2+FMA, 0 baseline; the
-// lower of what the CPU supports and the cap set by CKernels_limit_isa.
-int CKernels_isa(void);
-
-// What the CPU supports, whatever the cap.
-int CKernels_supported_isa(void);
+// The level a kernel dispatches on: the `isa` its caller asked for, lowered to what the CPU
+// supports (CKernels_isa) and raised to 0.
+int CKernels_usable_isa(int isa);
 
 #endif

@@ -55,14 +55,16 @@ static void scores_u4_baseline(const uint8_t *rows, const float *scales, long be
     }
 }
 
-void CKernels_scores_u4(const uint8_t *rows, const float *scales, long begin, long end, int row_bytes,
+void CKernels_scores_u4(int isa, const uint8_t *rows, const float *scales, long begin, long end, int row_bytes,
                         const int8_t *query_low, const int8_t *query_high, int32_t offset, float query_scale,
                         float *out) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (CKernels_isa() >= 1) {
+    if (CKernels_usable_isa(isa) >= 1) {
         scores_u4_avx2(rows, scales, begin, end, row_bytes, query_low, query_high, offset, query_scale, out);
         return;
     }
+#else
+    (void)isa;
 #endif
     scores_u4_baseline(rows, scales, begin, end, row_bytes, query_low, query_high, offset, query_scale, out);
 }

@@ -19,7 +19,7 @@
 #endif
 
 int CKernels_small_gemm_available(void) {
-    return CKernels_supported_isa() >= 1;
+    return CKernels_isa() >= 1;
 }
 
 void CKernels_pack_panels(const float *w, int n, int k, float *packed) {
@@ -149,16 +149,17 @@ multiply_avx512(const float *x, int m, int k, const float *packed, int panel_beg
 
 #endif
 
-void CKernels_small_gemm(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
+void CKernels_small_gemm(int isa, const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
                          float *y, int ldy) {
 #ifdef CKERNELS_X86
-    if (CKernels_isa() >= 2) {
+    if (CKernels_usable_isa(isa) >= 2) {
         multiply_avx512(x, m, k, packed, panel_begin, panel_end, y, ldy);
     } else {
         multiply_avx2(x, m, k, packed, panel_begin, panel_end, y, ldy);
     }
 #else
     // Not reached: callers check CKernels_small_gemm_available() first. Kept correct all the same.
+    (void)isa;
     for (int p = panel_begin; p < panel_end; p++) {
         const float *panel = packed + (size_t)p * k * CKernels_PANEL;
         for (int r = 0; r < m; r++) {

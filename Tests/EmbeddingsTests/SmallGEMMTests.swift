@@ -32,8 +32,9 @@ struct SmallGEMMTests {
             // Computed in two pieces split at an odd panel, as a thread split could.
             var actual = [Float](repeating: .nan, count: rows * outputs)
             let split = panels / 2 | 1
-            CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed, 0, Int32(min(split, panels)), &actual, Int32(outputs))
-            CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed, Int32(min(split, panels)), Int32(panels), &actual, Int32(outputs))
+            let isa = CKernels_isa()
+            CKernels_small_gemm(isa, input, Int32(rows), Int32(inputs), packed, 0, Int32(min(split, panels)), &actual, Int32(outputs))
+            CKernels_small_gemm(isa, input, Int32(rows), Int32(inputs), packed, Int32(min(split, panels)), Int32(panels), &actual, Int32(outputs))
             let worst = zip(expected, actual).map { abs($0 - $1) }.max() ?? .nan
             // Sums of `inputs` products of values below 1: the two only differ in summation order.
             #expect(worst <= 1e-5 * Float(inputs).squareRoot(), "rows \(rows): max diff \(worst)")
@@ -51,14 +52,10 @@ struct SmallGEMMTests {
     }
 }
 
-@Suite("Kernel variants agree", .serialized)
+/// Each variant is asked for by its level (the kernels' `isa` argument), never through a
+/// process-wide setting: kernels that other suites run meanwhile keep their own.
+@Suite("Kernel variants agree")
 struct KernelVariantTests {
-    private func withISA<T>(_ level: Int32, _ body: () throws -> T) rethrows -> T {
-        CKernels_limit_isa(level)
-        defer { CKernels_limit_isa(2) }
-        return try body()
-    }
-
     @Test("baseline, AVX2 and AVX-512 element-wise kernels compute the same values")
     func elementWise() {
         let columns = 77
@@ -67,14 +64,13 @@ struct KernelVariantTests {
         let bias = (0..<columns).map { Float($0) * 0.01 - 0.3 }
         var results: [[Float]] = []
         for level: Int32 in [0, 1, 2] {
-            results.append(withISA(level) {
-                var gelu = input
-                VectorMath.addBias(&gelu, rows: rows, columns: columns, stride: columns, bias: bias, gelu: true)
-                var softmax = input
-                var sums = [Float](repeating: 0, count: rows)
-                VectorMath.exponentiateRows(&softmax, rows: rows, columns: columns, inverseSums: &sums)
-                return gelu + softmax + sums
-            })
+            var gelu = input
+            VectorMath.addBias(&gelu, rows: rows, columns: columns, stride: columns, bias: bias, gelu: true,
+                               instructionSet: level)
+            var softmax = input
+            var sums = [Float](repeating: 0, count: rows)
+            VectorMath.exponentiateRows(&softmax, rows: rows, columns: columns, inverseSums: &sums, instructionSet: level)
+            results.append(gelu + softmax + sums)
         }
         for other in results.dropFirst() {
             let worst = zip(results[0], other).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? .nan
@@ -106,11 +102,9 @@ struct KernelVariantTests {
         CKernels_pack_panels(weight, Int32(outputs), Int32(inputs), &packed)
         var results: [[Float]] = []
         for level: Int32 in [1, 2] {
-            results.append(withISA(level) {
-                var out = [Float](repeating: .nan, count: rows * outputs)
-                CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed, 0, Int32(outputs / 16), &out, Int32(outputs))
-                return out
-            })
+            var out = [Float](repeating: .nan, count: rows * outputs)
+            CKernels_small_gemm(level, input, Int32(rows), Int32(inputs), packed, 0, Int32(outputs / 16), &out, Int32(outputs))
+            results.append(out)
         }
         #expect(zip(results[0], results[1]).allSatisfy { abs($0 - $1) <= 1e-4 })
     }

@@ -48,8 +48,6 @@ import Testing
     @Test(arguments: [0, 1, 2] as [Int32])
     func theKernelComputesItsDefinitionOnEveryInstructionSet(level: Int32) {
         var generator = SeededGenerator(seed: 41)
-        CKernels_limit_isa(level)
-        defer { CKernels_limit_isa(2) }
         // Row widths below, at and off the 32-byte vector width, and the model's 192.
         for dimension in [5, 64, 90, 384, 401] {
             let rowBytes = Int4Codes.rowBytes(dimension: dimension)
@@ -61,7 +59,7 @@ import Testing
             let found = rows.withUnsafeBufferPointer { rows in
                 scales.withUnsafeBufferPointer { scales in
                     Int4Codes.similarities(codes: rows.baseAddress!, scales: scales.baseAddress!, rows: count,
-                                           dimension: dimension, query: query)
+                                           dimension: dimension, query: query, instructionSet: level)
                 }
             }
             #expect(found == expectedScores(rows: rows, rowBytes: rowBytes, scales: scales, query: query), "dimension \(dimension)")

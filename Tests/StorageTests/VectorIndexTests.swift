@@ -152,11 +152,8 @@ import Testing
     func everyInstructionSetGivesTheSameScores(level: Int32) {
         let (index, rows) = makeIndex(count: 300, dimension: 384 + 7, seed: 11)
         let query = rows[5].vector
-        CKernels_limit_isa(2)
-        let best = index.search(query: query, limit: 20, technology: nil)
-        CKernels_limit_isa(level)
-        defer { CKernels_limit_isa(2) }
-        #expect(index.search(query: query, limit: 20, technology: nil) == best)
+        let best = index.search(query: query, limit: 20, technology: nil, instructionSet: 2)
+        #expect(index.search(query: query, limit: 20, technology: nil, instructionSet: level) == best)
     }
 
     @Test func aLargeIndexIsScannedOnSeveralThreadsWithTheSameResult() {

@@ -12,9 +12,13 @@
 extern "C" {
 #endif
 
-/// Caps the instruction set the kernels may use: 0 baseline, 1 AVX2+FMA, 2 AVX-512 (the default:
-/// the best the CPU has). Lets the tests run every variant on one machine; safe to call at any time.
-void CKernels_limit_isa(int level);
+/// The widest instruction set this CPU runs the kernels with: 2 AVX-512, 1 AVX2+FMA, 0 baseline.
+///
+/// Every kernel below takes the level to use as its first argument, `isa`: callers pass this, and
+/// the tests pass each level in turn to run every variant on one machine. A level above what the
+/// CPU supports is lowered to it. The level is an argument, not a process-wide setting, so that a
+/// test running one variant cannot change what kernels running beside it use.
+int CKernels_isa(void);
 
 // MARK: small-row matrix products
 
@@ -30,29 +34,30 @@ void CKernels_pack_panels(const float *w, int n, int k, float *packed);
 
 /// `y[r][p·16 + j] = Σ_i x[r][i] · w[p·16 + j][i]` for rows `r < m` and panels
 /// `panel_begin ≤ p < panel_end`, with `w` given packed. `x` is `m` × `k` (row stride `k`),
-/// `y` has row stride `ldy`. Only call when `CKernels_small_gemm_available()` is 1.
-void CKernels_small_gemm(const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
+/// `y` has row stride `ldy`. Only call when `CKernels_small_gemm_available()` is 1; `isa` below 1
+/// runs the AVX2 kernel all the same.
+void CKernels_small_gemm(int isa, const float *x, int m, int k, const float *packed, int panel_begin, int panel_end,
                          float *y, int ldy);
 
 // MARK: element-wise
 
 /// `out[i] = e^in[i]`; relative error below 1e-6 for inputs in [-87, 88]. `out` may be `in`.
-void CKernels_exp(const float *in, float *out, long count);
+void CKernels_exp(int isa, const float *in, float *out, long count);
 
 /// Adds `bias` to each of `rows` rows of `columns` values (row stride `stride`), then applies
 /// exact-erf GELU when `gelu` is non-zero.
-void CKernels_bias_gelu(float *data, int rows, int columns, int stride, const float *bias, int gelu);
+void CKernels_bias_gelu(int isa, float *data, int rows, int columns, int stride, const float *bias, int gelu);
 
 /// Each row of `columns` values becomes `e^(x − max(row))`, and `inverse_sums[row]` the factor that
 /// normalises it to a softmax.
-void CKernels_exp_rows(float *data, int rows, int columns, float *inverse_sums);
+void CKernels_exp_rows(int isa, float *data, int rows, int columns, float *inverse_sums);
 
 // MARK: int8 vectors
 
 /// `out[r] = Σ_i rows[r][i] · query[i]` for `begin ≤ r < end`, exactly, in int32: the dot products
 /// of an int8 query with rows of an int8 matrix (`dimension` values per row, row-major). Ranges
 /// let callers split one scan over threads.
-void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out);
+void CKernels_dot_i8(int isa, const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out);
 
 // MARK: 4-bit vectors
 
@@ -61,7 +66,7 @@ void CKernels_dot_i8(const int8_t *rows, long begin, long end, int dimension, co
 /// products of an int8 query with rows of 4-bit codes, two to a byte (`low`: bits 0–3, `high`:
 /// bits 4–7, each 0–15), `row_bytes` bytes per row. `offset` takes out the codes' bias (see
 /// `Int4Codes` in Storage).
-void CKernels_scores_u4(const uint8_t *rows, const float *scales, long begin, long end, int row_bytes,
+void CKernels_scores_u4(int isa, const uint8_t *rows, const float *scales, long begin, long end, int row_bytes,
                         const int8_t *query_low, const int8_t *query_high, int32_t offset, float query_scale,
                         float *out);
 

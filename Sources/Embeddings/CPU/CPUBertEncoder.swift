@@ -157,7 +157,7 @@ final class CPUBertEncoder: @unchecked Sendable {
             pool.run(parts: parts) { part in
                 let range = partRange(part, of: parts, count: panels, alignment: 2)
                 guard !range.isEmpty else { return }
-                CKernels_small_gemm(input, Int32(rows), Int32(inputs), packed.pointer,
+                CKernels_small_gemm(CKernels_isa(), input, Int32(rows), Int32(inputs), packed.pointer,
                                     Int32(range.lowerBound), Int32(range.upperBound), output, Int32(outputs))
                 let columns = range.lowerBound * PackedLayerWeights.panelWidth
                 VectorMath.addBias(output + columns, rows: rows, columns: range.count * PackedLayerWeights.panelWidth,

@@ -13,13 +13,13 @@ enum VectorMath {
     // MARK: bias and GELU
 
     /// Adds `bias` to each of `rows` rows of `columns` values (row stride `stride`), applying
-    /// exact-erf GELU afterwards when `activate` is set. Runs the CKernels variant for this CPU's
-    /// widest vectors.
+    /// exact-erf GELU afterwards when `activate` is set. Runs the CKernels variant for
+    /// `instructionSet` (see `CKernels_isa`; by default this CPU's widest vectors).
     static func addBias(
         _ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int,
-        bias: UnsafePointer<Float>, gelu activate: Bool
+        bias: UnsafePointer<Float>, gelu activate: Bool, instructionSet: Int32 = CKernels_isa()
     ) {
-        CKernels_bias_gelu(data, Int32(rows), Int32(columns), Int32(stride), bias, activate ? 1 : 0)
+        CKernels_bias_gelu(instructionSet, data, Int32(rows), Int32(columns), Int32(stride), bias, activate ? 1 : 0)
     }
 
     // MARK: softmax
@@ -28,11 +28,12 @@ enum VectorMath {
     /// receives the factor that would normalise it.
     ///
     /// Attention applies that factor to the (much narrower) product of the row with V instead of to
-    /// the row itself, which saves a full pass over the scores.
+    /// the row itself, which saves a full pass over the scores. `instructionSet` as for `addBias`.
     static func exponentiateRows(
-        _ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int, inverseSums: UnsafeMutablePointer<Float>
+        _ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int, inverseSums: UnsafeMutablePointer<Float>,
+        instructionSet: Int32 = CKernels_isa()
     ) {
-        CKernels_exp_rows(data, Int32(rows), Int32(columns), inverseSums)
+        CKernels_exp_rows(instructionSet, data, Int32(rows), Int32(columns), inverseSums)
     }
 
     /// Multiplies `count` values by `factor`, in place.

@@ -68,9 +68,10 @@ enum Int4Codes {
     }
 
     /// The approximate dot product of each of `rows` rows of 4-bit codes (`rowBytes(dimension:)`
-    /// bytes each, scales `scales`) with `query`, spread over every core for a large matrix.
+    /// bytes each, scales `scales`) with `query`, spread over every core for a large matrix, with
+    /// the kernel for `instructionSet` (see `CKernels_isa`; by default this CPU's widest).
     static func similarities(codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, rows: Int, dimension: Int,
-                             query: Query) -> [Float] {
+                             query: Query, instructionSet: Int32 = CKernels_isa()) -> [Float] {
         guard rows > 0 else { return [] }
         let rowBytes = rowBytes(dimension: dimension)
         return [Float](unsafeUninitializedCapacity: rows) { scores, initialized in
@@ -79,7 +80,7 @@ enum Int4Codes {
                     let pointers = ScanPointers(codes: codes, scales: scales, low: low.baseAddress!, high: high.baseAddress!,
                                                 out: scores.baseAddress!)
                     RowPartition.run(rows: rows) { range in
-                        CKernels_scores_u4(pointers.codes, pointers.scales, range.lowerBound, range.upperBound, Int32(rowBytes),
+                        CKernels_scores_u4(instructionSet, pointers.codes, pointers.scales, range.lowerBound, range.upperBound, Int32(rowBytes),
                                            pointers.low, pointers.high, query.offset, query.scale, pointers.out)
                     }
                 }

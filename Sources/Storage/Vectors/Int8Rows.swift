@@ -133,15 +133,15 @@ enum RowPartition {
 enum Int8Scan {
     /// The approximate dot product of each of `rows` rows of `codes` (row-major, `dimension` wide)
     /// with the query whose codes are `query` and scale `queryScale`, spread over every core for a
-    /// large matrix.
+    /// large matrix, with the kernel for `instructionSet` (see `CKernels_isa`; by default this CPU's widest).
     static func similarities(codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rows: Int, dimension: Int,
-                             query: [Int8], queryScale: Float) -> [Float] {
+                             query: [Int8], queryScale: Float, instructionSet: Int32 = CKernels_isa()) -> [Float] {
         var products = [Int32](repeating: 0, count: rows)
         query.withUnsafeBufferPointer { query in
             products.withUnsafeMutableBufferPointer { products in
                 let pointers = SendablePointers(matrix: codes, query: query.baseAddress!, out: products.baseAddress!)
                 RowPartition.run(rows: rows) { range in
-                    CKernels_dot_i8(pointers.matrix, range.lowerBound, range.upperBound, Int32(dimension), pointers.query, pointers.out)
+                    CKernels_dot_i8(instructionSet, pointers.matrix, range.lowerBound, range.upperBound, Int32(dimension), pointers.query, pointers.out)
                 }
             }
         }
@@ -151,11 +151,11 @@ enum Int8Scan {
     /// The approximate dot product of each of `rows` (row numbers of `codes`, `dimension` wide)
     /// with the query: for the few candidates a first pass kept.
     static func similarities(of rows: [Int], codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>, dimension: Int,
-                             query: [Int8], queryScale: Float) -> [Float] {
+                             query: [Int8], queryScale: Float, instructionSet: Int32 = CKernels_isa()) -> [Float] {
         query.withUnsafeBufferPointer { query in
             rows.map { row in
                 var product: Int32 = 0
-                CKernels_dot_i8(codes + row * dimension, 0, 1, Int32(dimension), query.baseAddress!, &product)
+                CKernels_dot_i8(instructionSet, codes + row * dimension, 0, 1, Int32(dimension), query.baseAddress!, &product)
                 return Float(product) * scales[row] * queryScale
             }
         }

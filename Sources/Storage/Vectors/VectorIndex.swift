@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The chunk vectors in memory, in int8: each row is its vector divided by a scale of its own (its
@@ -128,6 +129,12 @@ public final class VectorIndex {
     ///
     /// With `technology` set, only rows carrying that label take part.
     public func search(query: [Float], limit: Int, technology: String?) -> [ScoredChunk] {
+        search(query: query, limit: limit, technology: technology, instructionSet: CKernels_isa())
+    }
+
+    /// `search(query:limit:technology:)` with the scan kernels for `instructionSet` (see
+    /// `CKernels_isa`), so that the tests can compare every variant.
+    func search(query: [Float], limit: Int, technology: String?, instructionSet: Int32) -> [ScoredChunk] {
         precondition(query.count == dimension, "query has \(query.count) values, the index \(dimension)")
         guard limit > 0, count > 0 else { return [] }
         var wanted: Int32?
@@ -139,13 +146,15 @@ public final class VectorIndex {
         let (queryCodes, queryScale) = Int8Rows.quantize(query)
         var found: [ScoredChunk] = []
         if let snapshot, snapshotLiveRows > 0 {
-            found += searchSnapshot(snapshot, queryCodes: queryCodes, queryScale: queryScale, limit: limit, wanted: wanted)
+            found += searchSnapshot(snapshot, queryCodes: queryCodes, queryScale: queryScale, limit: limit, wanted: wanted,
+                                    instructionSet: instructionSet)
         }
         if recent.count > 0 {
             let scores = recent.codes.withUnsafeBufferPointer { codes in
                 recent.scales.withUnsafeBufferPointer { scales in
                     Int8Scan.similarities(codes: codes.baseAddress!, scales: scales.baseAddress!, rows: recent.count,
-                                          dimension: dimension, query: queryCodes, queryScale: queryScale)
+                                          dimension: dimension, query: queryCodes, queryScale: queryScale,
+                                          instructionSet: instructionSet)
                 }
             }
             let ids = recent.ids
@@ -162,15 +171,16 @@ public final class VectorIndex {
     /// first by their int8 scores. A first pass over every row's 4-bit codes keeps the
     /// `Int4Codes.firstPassCandidates`, and only their int8 codes are read.
     private func searchSnapshot(_ snapshot: VectorSnapshot, queryCodes: [Int8], queryScale: Float, limit: Int,
-                                wanted: Int32?) -> [ScoredChunk] {
+                                wanted: Int32?, instructionSet: Int32) -> [ScoredChunk] {
         let rough = Int4Codes.similarities(codes: snapshot.int4Codes, scales: snapshot.int4Scales, rows: snapshot.rowCount,
-                                           dimension: dimension, query: Int4Codes.Query(codes: queryCodes, scale: queryScale))
+                                           dimension: dimension, query: Int4Codes.Query(codes: queryCodes, scale: queryScale),
+                                           instructionSet: instructionSet)
         let candidates = snapshotTechnology.withUnsafeBufferPointer {
             Int8Scan.best(limit: Int4Codes.firstPassCandidates(limit: limit), scores: rough, technology: $0, wanted: wanted,
                           isBefore: <)
         }
         let scores = Int8Scan.similarities(of: candidates, codes: snapshot.codes, scales: snapshot.scales, dimension: dimension,
-                                           query: queryCodes, queryScale: queryScale)
+                                           query: queryCodes, queryScale: queryScale, instructionSet: instructionSet)
         // Snapshot rows are in the byte order of their ids' UTF-8, which is String order for the
         // ASCII ids mcp-rag makes: the smaller row is the smaller id.
         let best = candidates.indices.sorted {
