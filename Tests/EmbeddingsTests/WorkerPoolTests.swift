@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -37,15 +38,40 @@ struct WorkerPoolTests {
         #expect(counter.load(ordering: .relaxed) == 2)
     }
 
-    @Test("steps after the workers have parked still run", .timeLimit(.minutes(1)))
-    func afterParking() async throws {
-        let pool = WorkerPool(threadCount: 2)
-        let counter = Atomic<Int>(0)
-        for _ in 0..<3 {
-            pool.run(parts: 2) { _ in counter.add(1, ordering: .relaxed) }
-            // Long enough for the worker to stop spinning and park on the condition variable.
-            try await Task.sleep(for: .milliseconds(50))
+    @Test("steps after the workers have parked still run")
+    func afterParking() {
+        // Signalled by each worker as it parks on the condition variable, once per idle spell.
+        let parked = DispatchSemaphore(value: 0)
+        let pool = WorkerPool(threadCount: 3, workerParked: { parked.signal() })
+        let counter = PartCounter()
+        for round in 1...3 {
+            for _ in 0..<2 {
+                guard parked.wait(timeout: .now() + 30) == .success else {
+                    Issue.record("round \(round): a worker never parked")
+                    return
+                }
+            }
+            // Both workers are parked: the step has to wake them. It runs on a thread of its own,
+            // so that a worker left asleep fails the test instead of hanging it.
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                pool.run(parts: 3) { _ in counter.add() }
+                done.signal()
+            }.start()
+            guard done.wait(timeout: .now() + 30) == .success else {
+                Issue.record("round \(round): the step never finished: a parked worker was not woken")
+                return
+            }
+            #expect(counter.value == 3 * round)
         }
-        #expect(counter.load(ordering: .relaxed) == 6)
     }
+}
+
+/// Parts run, counted from any thread (a class, so that a step's own thread can share it).
+private final class PartCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    var value: Int { count.load(ordering: .relaxed) }
+
+    func add() { count.add(1, ordering: .relaxed) }
 }

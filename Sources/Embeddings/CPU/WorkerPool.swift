@@ -15,9 +15,11 @@ final class WorkerPool: Sendable {
     private let state: WorkerPoolState
 
     /// A pool of `threadCount - 1` worker threads; the calling thread makes up the count.
-    init(threadCount: Int) {
+    /// `workerParked` is called on a worker's thread each time it stops spinning and parks on the
+    /// condition variable: tests wait on it to post a step that has to wake a parked worker.
+    init(threadCount: Int, workerParked: @escaping @Sendable () -> Void = {}) {
         self.threadCount = max(1, threadCount)
-        state = WorkerPoolState(workerCount: self.threadCount - 1)
+        state = WorkerPoolState(workerCount: self.threadCount - 1, workerParked: workerParked)
         for index in 1..<self.threadCount {
             // Each thread holds the state, not the pool, so the pool's deinit can stop them.
             let thread = Thread { [state] in state.workerLoop(part: index) }
@@ -60,12 +62,14 @@ private final class WorkerPoolState: @unchecked Sendable {
     private let wakeup = NSCondition()
     private var job: ((Int) -> Void)?
     private var jobParts = 0
+    private let workerParked: @Sendable () -> Void
     /// Spin iterations before a worker parks: roughly 100 µs, longer than the gaps between the
     /// steps of one forward pass.
     private static let spinLimit = 100_000
 
-    init(workerCount: Int) {
+    init(workerCount: Int, workerParked: @escaping @Sendable () -> Void) {
         self.workerCount = workerCount
+        self.workerParked = workerParked
     }
 
     func run(parts: Int, _ body: @escaping (Int) -> Void) {
@@ -107,6 +111,7 @@ private final class WorkerPoolState: @unchecked Sendable {
             if current == seen {
                 wakeup.lock()
                 parked.add(1, ordering: .sequentiallyConsistent)
+                workerParked()
                 while generation.load(ordering: .sequentiallyConsistent) == seen {
                     wakeup.wait()
                 }
