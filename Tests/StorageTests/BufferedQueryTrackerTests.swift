@@ -54,6 +54,16 @@ private final class RecordingTracker: BatchQueryTracker {
     }
 }
 
+/// Counts the writer's pauses kept (`BufferedQueryTracker`'s `pauseKept` hook): each is a moment the
+/// writer woke during a pause and decided to go on waiting.
+private final class PauseWatcher: Sendable {
+    private let kept = Mutex(0)
+
+    var count: Int { kept.withLock { $0 } }
+
+    func record() { kept.withLock { $0 += 1 } }
+}
+
 @Suite struct BufferedQueryTrackerTests {
     private let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     /// Pauses short enough that recovery is quick, so the tests wait on outcomes, not on clocks.
@@ -61,8 +71,9 @@ private final class RecordingTracker: BatchQueryTracker {
 
     private func makeTracker(_ inner: RecordingTracker, capacity: Int = 10_000,
                              breaker: CircuitBreaker = CircuitBreaker(name: "test"),
-                             backoff: RetryPolicy? = nil) -> BufferedQueryTracker {
-        BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: backoff ?? quickBackoff, logger: logger)
+                             backoff: RetryPolicy? = nil, pauses: PauseWatcher = PauseWatcher()) -> BufferedQueryTracker {
+        BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: backoff ?? quickBackoff,
+                             readPatience: 1, logger: logger, pauseKept: { pauses.record() })
     }
 
     private func uses(_ count: Int, from start: Int = 0) -> [String] { (start..<start + count).map { "query \($0)" } }
@@ -145,11 +156,16 @@ private final class RecordingTracker: BatchQueryTracker {
         inner.failing = true
         // A pause far longer than the test, and a breaker that stays closed: only recovery ends it.
         let breaker = CircuitBreaker(name: "recording", configuration: .init(failureThreshold: 100))
-        let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)))
+        let pauses = PauseWatcher()
+        let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)),
+                                  pauses: pauses)
         try tracker.track(query: "kept", technologyFilter: nil, at: Date())
         #expect(eventually { tracker.backlog.lastError != nil })
         inner.failing = false
-        Thread.sleep(forTimeInterval: 4 * TrackingBuffer.recoveryCheckInterval)
+        // The writer looks whether the server answers others every recoveryCheckInterval: two
+        // looks begun after the server came back, each ending in a pause kept.
+        let before = pauses.count
+        #expect(eventually { pauses.count >= before + 2 }, "the writer woke during its pause and kept it")
         #expect(inner.attempts == 1, "nobody has seen the server answer yet: the writer keeps its pause")
 
         // A read through the same breaker (as the result cache or health_check would make) succeeds.
@@ -165,13 +181,20 @@ private final class RecordingTracker: BatchQueryTracker {
         // would only be refused again.
         inner.failure = RedisError.server("ERR the command was refused")
         let breaker = CircuitBreaker(name: "recording")
-        let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)))
+        let pauses = PauseWatcher()
+        let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)),
+                                  pauses: pauses)
         try tracker.track(query: "kept", technologyFilter: nil, at: Date())
         #expect(eventually { tracker.backlog.lastError != nil })
-        #expect(breaker.snapshot.consecutiveFailures == 0)
-        Thread.sleep(forTimeInterval: 4 * TrackingBuffer.recoveryCheckInterval)
+        #expect(breaker.snapshot.consecutiveFailures == 0, "the server answered: the breaker saw no outage")
+        // The writer's first look after the failure, then one it is woken for by a new use: the
+        // server answers the breaker both times, and the pause is kept all the same.
+        #expect(eventually { pauses.count >= 1 }, "the writer kept its pause after the failure")
+        let before = pauses.count
+        try tracker.track(query: "later", technologyFilter: nil, at: Date())
+        #expect(eventually { pauses.count > before }, "woken by the new use, the writer kept its pause")
         #expect(inner.attempts == 1)
-        #expect(tracker.backlog.pending == 1)
+        #expect(tracker.backlog.pending == 2)
         tracker.close(timeout: 0)
     }
 

@@ -31,16 +31,27 @@ public final class BufferedQueryTracker: QueryTracker {
     /// How long a read waits for buffered uses to be written.
     private let readPatience: TimeInterval
 
-    public init(inner: any BatchQueryTracker, breaker: CircuitBreaker, capacity: Int = BufferedQueryTracker.defaultCapacity,
-                backoff: RetryPolicy = RetryPolicy(), readPatience: TimeInterval = 1, logger: Logger) {
+    public convenience init(inner: any BatchQueryTracker, breaker: CircuitBreaker,
+                            capacity: Int = BufferedQueryTracker.defaultCapacity, backoff: RetryPolicy = RetryPolicy(),
+                            readPatience: TimeInterval = 1, logger: Logger) {
+        self.init(inner: inner, breaker: breaker, capacity: capacity, backoff: backoff, readPatience: readPatience,
+                  logger: logger, pauseKept: {})
+    }
+
+    /// As the public init, and `pauseKept` is called each time the writer, pausing after a failed
+    /// write, wakes and keeps its pause (see `TrackingBuffer`): tests wait on it, not on a clock.
+    init(inner: any BatchQueryTracker, breaker: CircuitBreaker, capacity: Int, backoff: RetryPolicy,
+         readPatience: TimeInterval, logger: Logger, pauseKept: @escaping @Sendable () -> Void) {
         self.inner = inner
         self.breaker = breaker
         self.readPatience = readPatience
-        buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger, dependencyAnswers: { [breaker] in
+        let dependencyAnswers: @Sendable () -> Bool = { [breaker] in
             // Closed with no failure counted: some call succeeded since the writer's last failure.
             let state = breaker.snapshot
             return state.state == .closed && state.consecutiveFailures == 0
-        }) { [inner, breaker] uses in
+        }
+        buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger, pauseKept: pauseKept,
+                                dependencyAnswers: dependencyAnswers) { [inner, breaker] uses in
             try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.track(uses) }
         }
     }
@@ -94,6 +105,9 @@ final class TrackingBuffer: @unchecked Sendable {
     private let write: @Sendable ([QueryUse]) throws -> Void
     /// Whether the server has answered someone since the last failure counted against it.
     private let dependencyAnswers: @Sendable () -> Bool
+    /// Called on the writer thread, with `condition` locked, each time the writer wakes during a
+    /// pause and keeps pausing (the server not yet seen answering, or the failure no outage).
+    private let pauseKept: @Sendable () -> Void
     private let condition = NSCondition()
 
     // Guarded by `condition`.
@@ -115,11 +129,12 @@ final class TrackingBuffer: @unchecked Sendable {
     private var writerStarted = false
     private var stopping = false
 
-    init(capacity: Int, backoff: RetryPolicy, logger: Logger, dependencyAnswers: @escaping @Sendable () -> Bool = { false },
-         write: @escaping @Sendable ([QueryUse]) throws -> Void) {
+    init(capacity: Int, backoff: RetryPolicy, logger: Logger, pauseKept: @escaping @Sendable () -> Void = {},
+         dependencyAnswers: @escaping @Sendable () -> Bool = { false }, write: @escaping @Sendable ([QueryUse]) throws -> Void) {
         self.capacity = max(1, capacity)
         self.backoff = backoff
         self.logger = logger
+        self.pauseKept = pauseKept
         self.dependencyAnswers = dependencyAnswers
         self.write = write
     }
@@ -197,6 +212,7 @@ final class TrackingBuffer: @unchecked Sendable {
                     self.nextAttempt = nil
                     continue
                 }
+                pauseKept()
                 let wake = pauseEndsOnRecovery ? min(nextAttempt, Date(timeIntervalSinceNow: Self.recoveryCheckInterval)) : nextAttempt
                 _ = condition.wait(until: wake)
                 continue
