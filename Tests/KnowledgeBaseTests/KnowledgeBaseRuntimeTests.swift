@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Storage
 import Embeddings
+import Synchronization
 import Testing
 
 /// Ingestion and queries over a real store and the real model.
@@ -113,28 +114,42 @@ import Testing
 
     @Test func queriesGoAheadOfQueuedIngestionBatches() async throws {
         let runtime = try runtime()
-        let embedder = try await runtime.embeddings.embedder()
-        let batch = BenchmarkTextsForTests.long(embedder: embedder, count: 16)
-        let order = OrderRecorder()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<6 {
-                group.addTask {
-                    _ = try await runtime.embeddings.embed(batch, priority: .bulk)
-                    await order.record("bulk\(index)")
-                }
+        let embeddings = runtime.embeddings
+        let batch = BenchmarkTextsForTests.long(embedder: try await embeddings.embedder(), count: 2)
+        let order = RunOrder()
+        // A bulk job holds the embedding thread, so the batches and the query below all wait in
+        // the queues; it says when it holds it, and lets go when told.
+        let (holding, held) = AsyncStream<Void>.makeStream()
+        let release = DispatchSemaphore(value: 0)
+        let gate = Task {
+            try await embeddings.onEmbeddingThread(priority: .bulk) { _ in
+                held.yield()
+                release.wait()
             }
-            // Let the bulk jobs queue up, then ask one query.
-            try await Task.sleep(for: .milliseconds(50))
-            group.addTask {
-                _ = try await runtime.embeddings.embed(["a question"], priority: .interactive)
-                await order.record("query")
-            }
-            try await group.waitForAll()
         }
-        let names = await order.names
-        let position = try #require(names.firstIndex(of: "query"))
-        // At most the batches already running (one) and one racing the query in can finish first.
-        #expect(position <= 2, "order: \(names)")
+        for await _ in holding { break }
+        // Task.immediate runs each task here up to its first suspension: the job has joined its
+        // queue when the call returns, so six batches are queued, in order, before the query.
+        var jobs: [Task<Void, Error>] = []
+        for index in 0..<6 {
+            jobs.append(Task.immediate {
+                try await embeddings.onEmbeddingThread(priority: .bulk) { embedder in
+                    order.record("bulk\(index)")
+                    _ = try embedder.embedBlocking(batch)
+                }
+            })
+        }
+        jobs.append(Task.immediate {
+            try await embeddings.onEmbeddingThread(priority: .interactive) { embedder in
+                order.record("query")
+                _ = try embedder.embedBlocking(["a question"])
+            }
+        })
+        release.signal()
+        try await gate.value
+        for job in jobs { try await job.value }
+        // Run in the order the embedding thread took them: the query first, then the batches.
+        #expect(order.names == ["query"] + (0..<6).map { "bulk\($0)" })
     }
 
     @Test func cacheWarmingAnswersTheTopQueriesWithoutCountingThem() async throws {
@@ -151,9 +166,13 @@ import Testing
     }
 }
 
-actor OrderRecorder {
-    private(set) var names: [String] = []
-    func record(_ name: String) { names.append(name) }
+/// Names recorded in the order jobs ran, from the thread that ran them.
+final class RunOrder: Sendable {
+    private let recorded = Mutex<[String]>([])
+
+    var names: [String] { recorded.withLock { $0 } }
+
+    func record(_ name: String) { recorded.withLock { $0.append(name) } }
 }
 
 enum BenchmarkTextsForTests {
