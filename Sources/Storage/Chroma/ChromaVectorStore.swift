@@ -15,7 +15,7 @@ import Resilience
 /// (×2 backoff from 1 s, 3 attempts). Searches are not retried: a query falls back to keyword
 /// search at once instead of waiting.
 public final class ChromaVectorStore: VectorSearch {
-    public let vectorBackendName = "chroma"
+    public let vectorBackend = VectorBackend.chroma
     public let client: ChromaClient
     public let breaker: CircuitBreaker
     private let store: SQLiteKnowledgeStore
