@@ -17,6 +17,8 @@ public enum BackendSelector {
         public var correct: Bool
         /// Why it was not chosen, or its error; nil for the chosen one.
         public var note: String?
+        /// Its index among the candidates `choose` was given; nil for the CPU. Not reported.
+        public var candidate: Int? = nil
 
         enum CodingKeys: String, CodingKey {
             case backend, correct, note
@@ -29,6 +31,8 @@ public enum BackendSelector {
     /// The chosen backend and every trial, the CPU's first.
     public struct Choice: Sendable {
         public var chosen: any EmbeddingBackend
+        /// The chosen backend's index among the candidates; nil when the CPU serves.
+        public var chosenCandidate: Int?
         public var trials: [Trial]
         /// One sentence on why.
         public var reason: String
@@ -51,15 +55,15 @@ public enum BackendSelector {
         } catch {
             let trial = Trial(backend: cpu.name, sentencesPerSecond: nil, maxAbsDifference: nil, minCosine: nil, correct: false,
                               note: "the CPU benchmark failed: \(error)")
-            return Choice(chosen: cpu, trials: [trial], reason: "the CPU serves; its benchmark failed (\(error))")
+            return Choice(chosen: cpu, chosenCandidate: nil, trials: [trial], reason: "the CPU serves; its benchmark failed (\(error))")
         }
         let count = Double(batch.count)
         var trials = [Trial(backend: cpu.name, sentencesPerSecond: count / reference.seconds, maxAbsDifference: 0, minCosine: 1,
                             correct: true, note: nil)]
         var best: (backend: any EmbeddingBackend, index: Int) = (cpu, 0)
-        for candidate in candidates {
+        for (index, candidate) in candidates.enumerated() {
             var trial = Trial(backend: candidate.name, sentencesPerSecond: nil, maxAbsDifference: nil, minCosine: nil,
-                              correct: false, note: nil)
+                              correct: false, note: nil, candidate: index)
             do {
                 let result = try measure(candidate, batch)
                 trial.sentencesPerSecond = count / result.seconds
@@ -90,7 +94,7 @@ public enum BackendSelector {
             ? (candidates.isEmpty ? "the CPU serves: no GPU backend to compare" : "the CPU serves: no GPU backend was both correct and faster")
             : String(format: "%@ serves: %.1f× the CPU's speed on the startup batch", best.backend.name,
                      (trials[best.index].sentencesPerSecond ?? 0) / (trials[0].sentencesPerSecond ?? 1))
-        return Choice(chosen: best.backend, trials: trials, reason: reason)
+        return Choice(chosen: best.backend, chosenCandidate: trials[best.index].candidate, trials: trials, reason: reason)
     }
 
     /// Largest component difference and smallest cosine between two sets of vectors, or nil when

@@ -107,15 +107,16 @@ public final class GPUAccelerator: Sendable {
         let generator = BenchmarkTexts(tokenizer: embedder.tokenizer, maxLength: embedder.configuration.maxSequenceLength)
         let batch = generator.texts(count: Self.benchmarkBatch.texts, tokens: Self.benchmarkBatch.tokens).map(embedder.tokenize)
         let choice = BackendSelector.choose(cpu: cpu, candidates: candidates.map(\.backend), batch: batch)
-        var chosen = candidates.first { $0.backend === (choice.chosen as AnyObject) }
+        var chosen = choice.chosenCandidate.map { candidates[$0] }
         var reason = choice.reason
         var error: String?
         if let required, chosen == nil {
-            // Asked for by name: its fastest correct mode serves, even if the CPU was faster.
-            let own = choice.trials.filter { $0.backend.hasPrefix(required.rawValue) }
+            // Asked for by name: its fastest correct mode serves, even if the CPU was faster. The
+            // probe looked for that runtime alone, so every candidate is one of its modes.
+            let own = choice.trials.filter { $0.candidate != nil }
             let best = own.filter(\.correct).max { ($0.sentencesPerSecond ?? 0) < ($1.sentencesPerSecond ?? 0) }
-            if let best {
-                chosen = candidates.first { $0.backend.name == best.backend }
+            if let best, let index = best.candidate {
+                chosen = candidates[index]
                 reason = "\(best.backend) serves, as \(DevicePreference.environmentVariable) asks (\(best.note ?? "chosen"))"
             } else {
                 let message = Self.cannotServe(required, because: own.compactMap(\.note).first ?? "its startup benchmark did not run")
