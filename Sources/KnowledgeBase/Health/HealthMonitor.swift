@@ -48,12 +48,15 @@ public struct HealthMonitor: Sendable {
         }
         let process = ProcessStatistics.current()
         let cacheStatistics = await cache.statistics()
+        // The vectors' lock is held through a whole scan: read their sizes off the cooperative pool.
+        let store = self.store
+        let vectorBytes = (try? await BlockingExecutor.run { (store.vectorMemoryBytes, store.vectorMappedBytes) }) ?? (0, 0)
         return HealthReport(
             status: HealthStatus.overall(dependencies.values.map(\.status)), level: level, uptimeS: uptime,
             version: MCPRagVersion.current, durationMs: milliseconds(since: start), dependencies: dependencies,
             process: ProcessHealth(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes,
                                    cpuSeconds: process.cpuSeconds, openFileDescriptors: process.openFileDescriptors,
-                                   vectorBytes: store.vectorMemoryBytes, vectorMappedBytes: store.vectorMappedBytes,
+                                   vectorBytes: vectorBytes.0, vectorMappedBytes: vectorBytes.1,
                                    cacheBytes: cacheStatistics.bytes))
     }
 
@@ -80,10 +83,13 @@ public struct HealthMonitor: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let store = self.store
         do {
-            try await BlockingExecutor.run { try store.ping() }
+            let chunks = try await BlockingExecutor.run {
+                try store.ping()
+                return store.chunkCount()
+            }
             return DependencyHealth(status: .healthy, latencyMs: milliseconds(since: start),
                                     detail: "SQLite at \(store.path)",
-                                    facts: ["backend": "sqlite", "chunks": String(store.chunkCount())])
+                                    facts: ["backend": "sqlite", "chunks": String(chunks)])
         } catch {
             return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),
                                     detail: "SQLite at \(store.path) does not answer: \(error)", facts: ["backend": "sqlite"])
@@ -92,10 +98,11 @@ public struct HealthMonitor: Sendable {
 
     /// Chroma's answer, the breaker and the outbox; the SQLite ledger was checked before.
     private func chroma(_ remote: ChromaVectorStore) async -> DependencyHealth {
-        let probe = (try? await BlockingExecutor.run { remote.probe() })
+        let store = self.store
+        let (probe, ledgerChunks) = (try? await BlockingExecutor.run { (remote.probe(), store.chunkCount()) }) ?? (nil, 0)
         let configuration = remote.client.configuration
         var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe?.pending ?? 0),
-                     "ledger_chunks": String(store.chunkCount()),
+                     "ledger_chunks": String(ledgerChunks),
                      "breaker_opened": String(probe?.breaker.timesOpened ?? 0)]
         facts["server_version"] = probe?.version
         facts["count"] = probe?.count.map(String.init)

@@ -91,8 +91,9 @@ public final class QueryService: Sendable {
     /// written, and drops the cached answers those writes made stale. A failure is logged and the
     /// query answered from what memory holds: a stale answer, not none.
     private func followOtherWriters() async {
-        guard store.hasChangesFromOtherWriters() else { return }
         let store = self.store
+        // A SQLite call, however short, stays off the cooperative pool.
+        guard (try? await BlockingExecutor.run { store.hasChangesFromOtherWriters() }) ?? true else { return }
         do {
             let changed = try await BlockingExecutor.run { try store.catchUpWithOtherWriters() }
             if changed > 0 { await cache.removeAll() }
