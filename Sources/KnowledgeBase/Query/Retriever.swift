@@ -48,7 +48,10 @@ struct Retriever: Sendable {
               unit: @Sendable ([ScoredChunk]) -> [ScoredChunk] = { $0 },
               timings: StageTimings = StageTimings()) async throws -> Ranking {
         let store = self.store
-        let filter = LabelFilter(technology, known: store.knownTechnologyLabels())
+        // The labels sit beside the vectors, under the lock a scan holds: read them off the
+        // cooperative pool, and only when there is a filter.
+        let filter = technology == nil ? LabelFilter(nil, known: [])
+            : try await BlockingExecutor.run { LabelFilter(technology, known: store.knownTechnologyLabels()) }
         // A filter no stored label answers finds nothing: no need to embed the query.
         guard !filter.matchesNothing else { return Ranking(hits: [], mode: mode) }
         @Sendable func keywordRanking() async throws -> [ScoredChunk] {
@@ -84,7 +87,7 @@ struct Retriever: Sendable {
             })
         } catch {
             // A remote vector store that is down degrades the answer; the local one failing is a fault.
-            guard vectors.vectorBackendName != store.vectorBackendName else { throw error }
+            guard vectors.vectorBackend.isRemote else { throw error }
             return try await keywordOnly(error, keyword: mode == .hybrid ? try await keyword : nil)
         }
         guard mode == .hybrid else { return Ranking(hits: Array(semanticRanking.prefix(limit)), mode: .semantic) }
