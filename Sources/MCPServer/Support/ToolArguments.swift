@@ -21,21 +21,23 @@ struct ToolArguments {
         }
     }
 
-    /// A string argument; nil when absent (or null) and not required.
-    func string(_ name: String, required: Bool = false, maxLength: Int) throws -> String? {
+    /// A string argument; nil when absent (or null) and not required. `maxLength` is for the
+    /// arguments no request type of the knowledge base checks (paths); the others leave limits to
+    /// their request's validation, so that each limit is checked in one place for every caller.
+    func string(_ name: String, required: Bool = false, maxLength: Int = .max) throws -> String? {
         guard let value = present(name) else {
             if required { throw InvalidRequest("\(tool) needs \"\(name)\" (a string)") }
             return nil
         }
         guard case .string(let text) = value else { throw typeError(name, "a string", value) }
-        guard InputLength.fits(text, maxLength) else {
+        guard maxLength == .max || InputLength.fits(text, maxLength) else {
             throw InvalidRequest("\"\(name)\" is \(InputLength.describe(text, limit: maxLength)) long; the limit is \(maxLength)")
         }
         return text
     }
 
-    /// An integer argument within `range`, or `defaultValue` when absent.
-    func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+    /// An integer argument, or `defaultValue` when absent; its range is the request's to check.
+    func integer(_ name: String, default defaultValue: Int) throws -> Int {
         guard let value = present(name) else { return defaultValue }
         let number: Int
         switch value {
@@ -44,9 +46,6 @@ struct ToolArguments {
         case .double(let double) where double.isFinite && double == double.rounded() && abs(double) < 1e15:
             number = Int(double)
         default: throw typeError(name, "a whole number", value)
-        }
-        guard range.contains(number) else {
-            throw InvalidRequest("\"\(name)\" must be between \(range.lowerBound) and \(range.upperBound); got \(number)")
         }
         return number
     }

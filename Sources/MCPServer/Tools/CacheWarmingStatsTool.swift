@@ -53,7 +53,10 @@ struct CacheWarmingStatsTool: RagTool {
 
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["top_n"])
-        let top = try arguments.integer("top_n", default: 20, in: Self.topRange)
+        let top = try arguments.integer("top_n", default: 20)
+        guard Self.topRange.contains(top) else {
+            throw InvalidRequest("top_n must be between \(Self.topRange.lowerBound) and \(Self.topRange.upperBound); got \(top)")
+        }
         let runtime = try await context.runtime.runtime()
         return try ToolOutput(await runtime.cacheWarmingReport(top: top))
     }

@@ -50,8 +50,8 @@ struct IngestDocumentsTool: RagTool {
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["paths", "technology"])
         let paths = try arguments.strings("paths", maxCount: Self.maxPaths, maxLength: Self.maxPathLength)
-        let technology = try TechnologyLabel.validate(try arguments.string("technology", required: true,
-                                                                            maxLength: TechnologyLabel.maxLength) ?? "")
+        // The Ingestor validates the label, for this tool and the CLI alike.
+        let technology = try arguments.string("technology", required: true) ?? ""
         let runtime = try await context.runtime.runtime()
         let resolved = try paths.map { try runtime.allowedRoots.check($0) }
         let progress = context.progress

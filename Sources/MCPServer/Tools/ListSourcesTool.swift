@@ -50,9 +50,8 @@ struct ListSourcesTool: RagTool {
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["technology_filter", "cursor", "limit"])
         let request = SourceListRequest(
-            technology: try arguments.string("technology_filter", maxLength: TechnologyLabel.maxLength),
-            cursor: try arguments.string("cursor", maxLength: 8_192),
-            limit: try arguments.integer("limit", default: SourceListRequest.defaultLimit, in: SourceListRequest.limitRange))
+            technology: try arguments.string("technology_filter"), cursor: try arguments.string("cursor"),
+            limit: try arguments.integer("limit", default: SourceListRequest.defaultLimit))
         return try ToolOutput(try await context.runtime.runtime().listSources(request))
     }
 }

@@ -48,10 +48,11 @@ struct QueryKnowledgeBaseTool: RagTool {
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name,
                                           allowed: ["query", "n_results", "technology_filter", "mode"])
+        // QueryService.validate checks the limits, for this tool and the CLI alike.
         let request = QueryRequest(
-            query: try arguments.string("query", required: true, maxLength: QueryRequest.maxQueryCharacters) ?? "",
-            limit: try arguments.integer("n_results", default: 5, in: QueryRequest.resultLimitRange),
-            technology: try arguments.string("technology_filter", maxLength: TechnologyLabel.maxLength),
+            query: try arguments.string("query", required: true) ?? "",
+            limit: try arguments.integer("n_results", default: 5),
+            technology: try arguments.string("technology_filter"),
             mode: try arguments.choice("mode", default: SearchMode.default))
         let runtime = try await context.runtime.runtime()
         return try ToolOutput(try await runtime.queries.query(request))
