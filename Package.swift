@@ -78,7 +78,6 @@ let package = Package(
                 "COpenBLAS",
                 "CBLASCore",
                 "CKernels",
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The SQLite knowledge store (sources, chunks, FTS5, the int8 vectors in memory), query
@@ -89,7 +88,6 @@ let package = Package(
                 "CSQLite",
                 "CFTSRank",
                 "CKernels",
-                "COpenBLAS",
                 "CHiredis",
                 "CCurl",
                 "Digests",
@@ -119,7 +117,6 @@ let package = Package(
             dependencies: [
                 "KnowledgeBase",
                 "Storage",
-                "Embeddings",
                 "GPURuntime",
                 "StrictJSON",
                 .product(name: "MCP", package: "swift-sdk"),

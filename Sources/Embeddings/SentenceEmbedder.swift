@@ -18,7 +18,6 @@ public final class SentenceEmbedder: Sendable {
     public let backend: any EmbeddingBackend
     /// Seconds spent loading (files read, validated and weights prepared).
     public let loadSeconds: Double
-    private let queue = DispatchQueue(label: "mcp-rag.embeddings", qos: .userInitiated)
 
     /// Width of the sentence vectors.
     public var dimension: Int { configuration.hiddenSize }
@@ -58,17 +57,8 @@ public final class SentenceEmbedder: Sendable {
         tokenizer.encode(text, maxLength: configuration.maxSequenceLength)
     }
 
-    /// Unit-length sentence vectors for `texts`, in order, computed on the embedder's own thread.
-    public func embed(_ texts: [String]) async throws -> [[Float]] {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try self.embedBlocking(texts) })
-            }
-        }
-    }
-
-    /// The same as ``embed(_:)`` but on the calling thread, for command-line tools and benchmarks
-    /// that own their thread.
+    /// Unit-length sentence vectors for `texts`, in order, on the calling thread (which must be
+    /// allowed to block): the server's embedding thread, or a command-line tool's own.
     public func embedBlocking(_ texts: [String]) throws -> [[Float]] {
         try backend.embed(tokenized: tokenizeAll(texts))
     }

@@ -31,15 +31,6 @@ struct EmbedderTests {
         }
     }
 
-    @Test("the async API gives the blocking API's vectors and keeps input order")
-    func asyncMatchesBlocking() async throws {
-        let embedder = try SentenceEmbedder(directory: try realModelDirectory())
-        let texts = ["a much longer text about vector databases and retrieval", "short", "", "medium length text here"]
-        let viaAsync = try await embedder.embed(texts)
-        let viaBlocking = try embedder.embedBlocking(texts)
-        #expect(viaAsync == viaBlocking)
-    }
-
     @Test("empty and whitespace-only texts give [CLS] [SEP] and a finite unit vector")
     func emptyTexts() throws {
         let embedder = try SentenceEmbedder(directory: try realModelDirectory())

@@ -46,13 +46,6 @@ enum Schema {
         return .object(schema)
     }
 
-    /// A value that may also be null (optional outputs).
-    static func nullable(_ schema: Value) -> Value {
-        guard case .object(var fields) = schema, case .string(let type)? = fields["type"] else { return schema }
-        fields["type"] = .array([.string(type), "null"])
-        return .object(fields)
-    }
-
     /// An object whose values all follow `schema` (maps keyed by name).
     static func map(_ schema: Value, _ description: String) -> Value {
         ["type": "object", "additionalProperties": schema, "description": .string(description)]

@@ -178,8 +178,8 @@ public final class SQLiteKnowledgeStore: Sendable {
         }
     }
 
-    /// Which of `ids` the vectors in memory hold (what semantic search can find right now).
-    public func idsInMemory(_ ids: [String]) -> Set<String> {
+    /// Which of `ids` the vectors in memory hold (what semantic search can find right now); for tests.
+    func idsInMemory(_ ids: [String]) -> Set<String> {
         vectors.withLock { index in Set(ids.filter(index.contains)) }
     }
 
@@ -221,8 +221,8 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// SQLite's `PRAGMA integrity_check` report followed by the FTS index's check against the
     /// chunks: "ok" when both are fine, otherwise the problems found, one per line.
     ///
-    /// Reads the whole file: meant for a health command, not for every request.
-    public func integrityCheck() throws -> String {
+    /// Reads the whole file: what the tests check after crashes and concurrent writers.
+    func integrityCheck() throws -> String {
         // A connection of its own, so the long scan holds up neither searches nor writes.
         let connection = try SQLiteConnection(path: path, readOnly: true)
         let check = try connection.prepare("PRAGMA integrity_check")
