@@ -104,19 +104,16 @@ public struct MCPRagServer: Sendable {
             throw CancellationError()
         } catch {
             let message = Self.message(for: error)
-            logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(message)"])
+            logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(error)",
+                                                       "rag.tool.code": "\(ClientError(error).code.rawValue)"])
             return CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true)
         }
     }
 
-    /// A sentence for a person: our own errors say what to do; anything else is passed on as it is.
+    /// A sentence for a person (see `ClientError`: our own errors say what to do, and nothing
+    /// internal such as SQL reaches the client).
     static func message(for error: Error) -> String {
-        switch error {
-        case let error as InvalidRequest: sentence("invalid arguments: \(error.description)")
-        case let error as ToolFailure: sentence(error.description)
-        case let error as EmbeddingUnavailable: sentence(error.description)
-        default: sentence("the request failed: \(error)")
-        }
+        sentence(ClientError(error).message)
     }
 
     /// `text` with a capital first letter and a full stop, unless it already ends a sentence.

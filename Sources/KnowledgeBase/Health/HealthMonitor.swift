@@ -92,7 +92,8 @@ public struct HealthMonitor: Sendable {
                                     facts: ["backend": "sqlite", "chunks": String(chunks)])
         } catch {
             return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),
-                                    detail: "SQLite at \(store.path) does not answer: \(error)", facts: ["backend": "sqlite"])
+                                    detail: "SQLite at \(store.path) does not answer: \(ClientError(error).message)",
+                                    facts: ["backend": "sqlite"])
         }
     }
 

@@ -5,7 +5,7 @@ import MCP
 protocol RagTool: Sendable {
     /// The definition listed by `tools/list`.
     var definition: Tool { get }
-    /// Runs a call; an `InvalidRequest` or `ToolFailure` becomes an `isError` result with its message.
+    /// Runs a call; whatever it throws becomes an `isError` result with `ClientError`'s sentence.
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput
 }
 
@@ -25,10 +25,4 @@ struct ToolOutput: Sendable {
     init<T: Encodable>(_ output: T) throws {
         (text, value) = try ToolJSON.encode(output)
     }
-}
-
-/// A tool could not do its job for a reason outside the request (a store that fails, say).
-struct ToolFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

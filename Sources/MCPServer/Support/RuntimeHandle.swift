@@ -33,12 +33,12 @@ final class RuntimeHandle: Sendable {
         await runtime.close()
     }
 
-    /// The open knowledge base; throws a `ToolFailure` saying why it could not be opened.
+    /// The open knowledge base; throws a `ClientError` saying why it could not be opened.
     func runtime() async throws -> KnowledgeBaseRuntime {
         do {
             return try await opening.value
         } catch {
-            throw ToolFailure("the knowledge base could not be opened: \(error)")
+            throw ClientError(.unavailable, "the knowledge base could not be opened: \(ClientError(error).message)")
         }
     }
 }

@@ -58,9 +58,9 @@ struct HealthCheckTool: RagTool {
         do {
             let runtime = try await context.runtime.runtime()
             return try ToolOutput(await runtime.health.report(level: level))
-        } catch let failure as ToolFailure {
+        } catch let failure as ClientError {
             // The store could not be opened: that is the report, not an error of the tool.
-            return try ToolOutput(HealthMonitor.unopened(level: level, startedAt: startedAt, reason: failure.description))
+            return try ToolOutput(HealthMonitor.unopened(level: level, startedAt: startedAt, reason: failure.message))
         }
     }
 }

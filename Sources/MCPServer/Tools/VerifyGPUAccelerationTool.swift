@@ -68,7 +68,7 @@ struct VerifyGPUAccelerationTool: RagTool {
         do {
             return try ToolOutput(try await runtime.accelerationReport(runBenchmark: runBenchmark))
         } catch let error as EmbeddingUnavailable {
-            throw ToolFailure("\(error); run tools/fetch-model or set MCP_RAG_MODEL_DIR")
+            throw ClientError(.unavailable, "\(error); run tools/fetch-model or set MCP_RAG_MODEL_DIR")
         }
     }
 }

@@ -25,6 +25,11 @@ public struct SQLiteError: Error, CustomStringConvertible, Equatable {
     /// True when a constraint (UNIQUE, NOT NULL, FOREIGN KEY, …) refused the change.
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
 
+    /// The code and its meaning, for a client: no SQL, no names from the schema.
+    public var summary: String {
+        "SQLite error \(code): \(String(cString: sqlite3_errstr(code)))"
+    }
+
     /// One line for logs: the code, its meaning, SQLite's message and the SQL or operation.
     public var description: String {
         "SQLite error \(code) (\(String(cString: sqlite3_errstr(code)))): \(message) [\(context)]"

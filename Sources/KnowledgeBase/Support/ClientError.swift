@@ -1,0 +1,47 @@
+import Embeddings
+import Storage
+
+/// What a failed call tells its client: a code a program can act on, and a sentence a person can.
+///
+/// Every error a tool or command can meet becomes one of these at the edge (`init(_:)`), so that
+/// the transports answer alike, metrics can count outcomes by code, and nothing internal leaks:
+/// a SQLite failure says which part failed and SQLite's code, never the statement that failed
+/// (the full error goes to the log).
+public struct ClientError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The kinds of failure, as a client sees them.
+    public enum Code: String, Sendable, CaseIterable {
+        /// The request itself is wrong: change it and ask again.
+        case invalidRequest = "invalid_request"
+        /// A part the answer needs (the model, Chroma, Redis) is not available now.
+        case unavailable
+        /// The knowledge base failed on its side; the log says more.
+        case internalFailure = "internal"
+    }
+
+    public let code: Code
+    /// One sentence for a person, without internals.
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The client's view of `error`.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as ClientError: self = error
+        case let error as InvalidRequest: self.init(.invalidRequest, "invalid arguments: \(error.description)")
+        case let error as EmbeddingUnavailable: self.init(.unavailable, error.description)
+        case let error as ModelLoadError: self.init(.unavailable, "the embedding model is not available: \(error.description)")
+        case let error as ChromaError: self.init(.unavailable, error.description)
+        case let error as RedisError: self.init(.unavailable, error.description)
+        case let error as SQLiteError:
+            self.init(.internalFailure, "the knowledge base's SQLite file failed (\(error.summary)); the server's log has the details")
+        case let error as KnowledgeStoreError: self.init(.internalFailure, error.description)
+        default: self.init(.internalFailure, "the request failed: \(error)")
+        }
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,29 @@
+import Embeddings
+@testable import KnowledgeBase
+import Storage
+import Testing
+
+@Suite("What a failed call tells its client")
+struct ClientErrorTests {
+    @Test func eachKindOfFailureHasItsCode() {
+        #expect(ClientError(InvalidRequest("n_results must be between 1 and 50")).code == .invalidRequest)
+        #expect(ClientError(EmbeddingUnavailable(reason: "no model")).code == .unavailable)
+        #expect(ClientError(ModelLoadError.notFound("/m", "no model")).code == .unavailable)
+        #expect(ClientError(KnowledgeStoreError.missingDimension(path: "/kb.sqlite3")).code == .internalFailure)
+        #expect(ClientError(ClientError(.unavailable, "Chroma is down")) == ClientError(.unavailable, "Chroma is down"))
+        struct Unknown: Error {}
+        #expect(ClientError(Unknown()).code == .internalFailure)
+    }
+
+    @Test func aSQLiteFailureNeverCarriesItsSQL() {
+        let failure = SQLiteError(code: 1, message: "near \"SELCT\": syntax error",
+                                  context: "SELCT id, text FROM chunks WHERE technology = ?1")
+        let client = ClientError(failure)
+        #expect(client.code == .internalFailure)
+        #expect(client.message.contains("SQLite error 1"))
+        for leak in ["SELCT", "FROM", "chunks", "technology", "syntax"] {
+            #expect(!client.message.contains(leak), "\(leak) reached the client: \(client.message)")
+        }
+        #expect("\(failure)".contains("SELCT"), "the log keeps the statement")
+    }
+}
