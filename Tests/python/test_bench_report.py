@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+MODES = ("hybrid", "semantic", "keyword")
+MIB = 1024 * 1024
 
 
 def bench(binary: str, model_dir: Path, output: Path, *options: str) -> subprocess.CompletedProcess:
@@ -48,15 +50,25 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     assert [point["chunks"] for point in figures["scale"]["search"]] == [1000, 3000]
     assert all(point["recallAt10"] == 1.0 for point in figures["scale"]["search"])
     assert sorted(figures["scale"]["mcp"]) == ["1000", "3000"]
-    for point in figures["scale"]["mcp"].values():
-        for mode in ("hybrid", "semantic", "keyword"):
-            latency = point[mode]
-            assert latency["queries"] == 200 and 0 < latency["client_p50_ms"] <= latency["client_p99_ms"]
-            assert latency["server_p50_ms"] < latency["client_p50_ms"], "the client's figure includes the server's"
-        assert point["resident_bytes"] > 0 and point["spawn_to_first_answer_ms"] > 0
-
     report = (folder / "report.md").read_text()
+    for chunks, point in figures["scale"]["mcp"].items():
+        for mode in MODES:
+            latency = point[mode]
+            assert latency["queries"] == 200
+            # Both sides' figures present; each pair is two percentiles of one sample.
+            assert 0 < latency["client_p50_ms"] <= latency["client_p99_ms"], (chunks, mode, latency)
+            assert 0 < latency["server_p50_ms"] <= latency["server_p99_ms"], (chunks, mode, latency)
+        assert point["resident_bytes"] > 0 and point["spawn_to_first_answer_ms"] > 0
+        assert point["vector_mapped_bytes"] >= 0
+        # The report's row for this size shows exactly these figures, in the table's column order.
+        row = [f"{int(chunks):,}", f"{point['spawn_to_first_answer_ms']:,.0f}"]
+        row += [f"{point[mode]['client_p50_ms']:,.1f} / {point[mode]['client_p99_ms']:,.1f}" for mode in MODES]
+        row += [f"{point['resident_bytes'] / MIB:,.0f}", f"{point['vector_mapped_bytes'] / MIB:,.0f}"]
+        assert "| " + " | ".join(row) + " |" in report, f"no row for {chunks} chunks showing {row}"
+
     assert "| 3,000 |" in report and "recall@10" in report and "hybrid p50 / p99 ms" in report
+    assert ("| chunks | spawn → first answer ms | hybrid p50 / p99 ms | semantic p50 / p99 ms | keyword p50 / p99 ms "
+            "| server RSS MiB | of it mapped MiB |") in report
     assert "## The MCP server on SciFact" in report and "Not measured: left out with --skip." in report
     assert "Tracking adds" in report
     plots = {name for name in os.listdir(folder) if name.endswith(".png")}
