@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "StrictJSON",
                 "GPURuntime",
+                "Digests",
                 "COpenBLAS",
                 "CBLASCore",
                 "CKernels",

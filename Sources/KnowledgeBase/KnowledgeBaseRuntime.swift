@@ -66,7 +66,8 @@ public final class KnowledgeBaseRuntime: Sendable {
         }
         accelerator = GPUAccelerator(preference: configuration.device, search: configuration.gpuLibrarySearch,
                                      kernelCache: configuration.kernelCache, logger: logger)
-        let modelKey = (try? modelDirectory.get().lastPathComponent) ?? "none"
+        // What the files compute, not the folder's name: two models never share cached answers.
+        let modelKey = (try? modelDirectory.get()).flatMap(ModelFingerprint.of(directory:)) ?? "none"
         let cacheEnabled = configuration.cacheTimeToLive > 0
         queries = QueryService(store: store, vectors: remoteVectors, embeddings: embeddings, tracker: tracker, cache: cache,
                                cacheEnabled: cacheEnabled, modelKey: modelKey, logger: logger)
