@@ -124,9 +124,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The benchmarks behind `mcp-rag bench`: embedding, the store at scale, Redis tracking.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "Embeddings",
+                "KnowledgeBase",
+                "Storage",
+                "COpenBLAS",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `mcp-rag selftest`: every tool through a real MCP session on a sample knowledge base.
+        .target(
+            name: "SelfTest",
+            dependencies: [
+                "MCPServer",
+                "KnowledgeBase",
+                "Storage",
+                "GPURuntime",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "mcp-rag",
             dependencies: [
+                "Benchmarks",
+                "SelfTest",
                 "MCPServer",
                 "KnowledgeBase",
                 "Storage",
@@ -151,6 +176,10 @@ let package = Package(
         .testTarget(
             name: "GPURuntimeTests",
             dependencies: ["GPURuntime", "TestSupport"]
+        ),
+        .testTarget(
+            name: "BenchmarksTests",
+            dependencies: ["Benchmarks", "Embeddings"]
         ),
         .testTarget(
             name: "DigestsTests",

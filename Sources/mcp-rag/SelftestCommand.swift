@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KnowledgeBase
 import MCPServer
+import SelfTest
 
 /// `mcp-rag selftest` (also `mcp-rag --selftest`): checks every part and prints a report.
 struct SelftestCommand: AsyncParsableCommand {

@@ -9,15 +9,15 @@ import Synchronization
 /// millisecond per query. Here workers spin on an atomic generation counter for a short while after
 /// each step, so back-to-back steps find them awake, and park on a condition variable once the burst
 /// of work is over, so an idle process uses no CPU.
-final class WorkerPool: Sendable {
+package final class WorkerPool: Sendable {
     /// Threads including the caller's.
-    let threadCount: Int
+    package let threadCount: Int
     private let state: WorkerPoolState
 
     /// A pool of `threadCount - 1` worker threads; the calling thread makes up the count.
     /// `workerParked` is called on a worker's thread each time it stops spinning and parks on the
     /// condition variable: tests wait on it to post a step that has to wake a parked worker.
-    init(threadCount: Int, workerParked: @escaping @Sendable () -> Void = {}) {
+    package init(threadCount: Int, workerParked: @escaping @Sendable () -> Void = {}) {
         self.threadCount = max(1, threadCount)
         state = WorkerPoolState(workerCount: self.threadCount - 1, workerParked: workerParked)
         for index in 1..<self.threadCount {
@@ -35,7 +35,7 @@ final class WorkerPool: Sendable {
     /// Runs `body(0)` … `body(parts - 1)`, part 0 on the calling thread, and returns when all are
     /// done. `parts` is capped at `threadCount`; a single part runs inline. Not reentrant: one
     /// caller at a time (the encoder's lock guarantees it).
-    func run(parts requested: Int, _ body: (Int) -> Void) {
+    package func run(parts requested: Int, _ body: (Int) -> Void) {
         let parts = min(requested, threadCount)
         if parts <= 1 {
             if parts == 1 { body(0) }

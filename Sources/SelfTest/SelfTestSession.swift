@@ -1,6 +1,7 @@
 import Foundation
 import KnowledgeBase
 import MCP
+import MCPServer
 import Synchronization
 
 /// An SDK client talking to the SDK server in this process, and the checks it runs.

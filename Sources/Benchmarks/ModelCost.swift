@@ -1,3 +1,5 @@
+import Embeddings
+
 /// Floating-point operations of one forward pass, counted from the model's shapes, so that a
 /// measured rate can be compared with what the hardware's matrix products reach.
 public struct ModelCost: Sendable {

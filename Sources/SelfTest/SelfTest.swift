@@ -4,6 +4,7 @@ import GPURuntime
 import KnowledgeBase
 import Logging
 import MCP
+import MCPServer
 import Storage
 
 /// `mcp-rag --selftest`: ingests a small sample and calls every tool through the real server code

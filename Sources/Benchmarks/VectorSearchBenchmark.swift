@@ -1,6 +1,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import KnowledgeBase
 import Logging
 import Storage
 

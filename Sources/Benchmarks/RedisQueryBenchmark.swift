@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import KnowledgeBase
 import Logging
 import Storage
 
