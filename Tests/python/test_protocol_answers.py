@@ -176,3 +176,27 @@ def test_output_waiting_for_a_client_that_does_not_read_stays_bounded(binary, mo
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_an_id_is_free_again_as_soon_as_its_answer_is_read(binary, model_dir, tmp_path):
+    """A client that reads an answer and at once sends another request with the same id (a script that
+    numbers every request 1) must get an answer, never "still in flight": the server lets go of an id
+    before it writes the answer, not after."""
+    process = spawn(binary, model_dir, tmp_path)
+    try:
+        process.stdin.write(frame(INITIALIZE) + frame(INITIALIZED))
+        process.stdin.flush()
+        json.loads(process.stdout.readline())
+        requests = [{"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                    {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                    {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "health_check", "arguments": {"level": "liveness"}}}]
+        for round_ in range(300):
+            request = requests[round_ % len(requests)]
+            process.stdin.write(frame(request))
+            process.stdin.flush()
+            answer = json.loads(process.stdout.readline())
+            assert answer["id"] == 1 and "result" in answer, (round_, request["method"], answer)
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0

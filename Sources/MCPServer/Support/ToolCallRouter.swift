@@ -37,6 +37,8 @@ actor ToolCallRouter: Transport {
     private var pump: Task<Void, Never>?
     private var outputWatch: Task<Void, Never>?
     private var finished = false
+    /// Answers unbooked but not yet written: the input's end waits for them too.
+    private var answersBeingWritten = 0
     /// The pump, waiting for a call to end before it starts another.
     private var callSlotWaiters: [CheckedContinuation<Void, Never>] = []
     /// Calls running at once; the next waits (and with it the reading of input) for one to end.
@@ -81,15 +83,19 @@ actor ToolCallRouter: Transport {
 
     /// What the SDK sends: its answers close their requests in the book.
     func send(_ data: Data) async throws {
+        if let envelope = JSONRPCEnvelope.single(in: data), envelope.method == nil, envelope.isAnswer, let id = envelope.id {
+            unbook(id)
+        }
+        answersBeingWritten += 1
         do {
             try await inner.send(data)
         } catch {
+            answersBeingWritten -= 1
             abandon(because: error)
             throw error
         }
-        if let envelope = JSONRPCEnvelope.single(in: data), envelope.method == nil, envelope.isAnswer, let id = envelope.id {
-            ended(id)
-        }
+        answersBeingWritten -= 1
+        finishIfDrained()
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
@@ -176,13 +182,24 @@ actor ToolCallRouter: Transport {
 
     /// Sends an answer of the router's own; `id` is the request it closes, if it is booked.
     private func deliver(_ data: Data, closing id: ID?) async {
+        if let id { unbook(id) }
+        answersBeingWritten += 1
         do {
             try await inner.send(data)
         } catch {
+            answersBeingWritten -= 1
             abandon(because: error)
             return
         }
-        if let id { ended(id) }
+        answersBeingWritten -= 1
+        finishIfDrained()
+    }
+
+    /// Lets go of `id` before its answer is written: a client may send a request with the same id
+    /// as soon as it has read the answer, and that request must not find the id still booked.
+    /// Finishing still waits for the answer (`answersBeingWritten`).
+    private func unbook(_ id: ID) {
+        ledger.end(id)
     }
 
     private func callEnded(_ id: ID) {
@@ -226,7 +243,7 @@ actor ToolCallRouter: Transport {
     }
 
     private func finishIfDrained() {
-        if ledger.isDrained { finish(throwing: nil) }
+        if ledger.isDrained && answersBeingWritten == 0 { finish(throwing: nil) }
     }
 
     private func finish(throwing error: Error?) {
