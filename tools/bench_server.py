@@ -56,9 +56,10 @@ def startup(binary: str, data: Path, model: str, runs: int = 10) -> dict:
         answer = json.loads(process.stdout.readline())
         assert not answer["result"]["isError"], answer
         query_ms.append((time.perf_counter() - start) * 1e3)
-        for _ in range(5):
+        for round_ in range(5):
             sent = time.perf_counter()
-            process.stdin.write((json.dumps(health) + "\n").encode())
+            # MCP: an id is never reused within a session.
+            process.stdin.write((json.dumps({**health, "id": 3 + round_}) + "\n").encode())
             process.stdin.flush()
             report = json.loads(process.stdout.readline())["result"]["structuredContent"]
             health_ms.append((time.perf_counter() - sent) * 1e3)
