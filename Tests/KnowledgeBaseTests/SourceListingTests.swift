@@ -52,6 +52,12 @@ struct SourceListingTests {
         }
     }
 
+    @Test func aPageHoldsAtLeastOneFileHoweverLongItsPath() {
+        let huge = (0..<3).map { "/kb/" + String(repeating: "p", count: 30_000) + "\($0)" }
+        let kept = AnswerBudget.prefix(huge, maxBytes: 1_000) { $0.utf8.count }
+        #expect(kept.kept == [huge[0]] && kept.omitted == 2)
+    }
+
     @Test func summariesCountWhatTheFilterKeeps() throws {
         let all = records(30)
         let listing = try SourceListing.make(all, request: SourceListRequest(technology: "react docs", limit: 5))

@@ -9,14 +9,15 @@ public enum AnswerBudget {
     public static let listBytes = 24_000
 
     /// The first items of `items` that fit in `maxBytes` (each item's size estimated by `bytes`)
-    /// and number at most `maxItems`, and how many were left out.
+    /// and number at most `maxItems`, and how many were left out. The first item is kept whatever
+    /// its size, so that a page always moves on.
     public static func prefix<Item>(_ items: [Item], maxItems: Int = .max, maxBytes: Int,
                                     bytes: (Item) -> Int) -> (kept: [Item], omitted: Int) {
         var used = 0
         var kept = 0
         for item in items.prefix(maxItems) {
             let size = bytes(item)
-            guard used + size <= maxBytes else { break }
+            guard used + size <= maxBytes || kept == 0 else { break }
             used += size
             kept += 1
         }
