@@ -1,0 +1,79 @@
+"""The answer path through a plain stdio client: SciFact's 300 test queries asked one after another
+over raw JSON lines (no MCP client library in the way), hybrid mode, result cache off, for each
+`n_results` size; prints the client round trip's p50 and p99 as JSON lines.
+
+    .venv/bin/python tools/bench_answer_path.py --binary .build/release/mcp-rag --data /tmp/bench-kb [--sizes 5,30]
+
+--data is a data folder holding SciFact, as `tools/bench-server --reuse DIR` leaves it. The first 30
+queries warm the server up (model loaded, pages in) and are not counted. MCP_RAG_MODEL_DIR names the
+model, as for the tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+
+def test_queries(dataset: Path) -> list[str]:
+    ids = {line.split("\t")[0] for line in (dataset / "qrels/test.tsv").read_text().splitlines()[1:]}
+    return [q["text"] for q in map(json.loads, (dataset / "queries.jsonl").read_text().splitlines()) if q["_id"] in ids]
+
+
+def measure(binary: str, data: str, queries: list[str], size: int) -> dict:
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "MCP_RAG_DATA_DIR": data,
+           "MCP_RAG_MODEL_DIR": os.environ["MCP_RAG_MODEL_DIR"], "MCP_RAG_LOG_LEVEL": "error",
+           "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_WARM_TOP": "0"}
+    server = subprocess.Popen([binary, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=env)
+    next_id = 0
+
+    def ask(method: str, params: dict) -> dict:
+        nonlocal next_id
+        next_id += 1
+        server.stdin.write((json.dumps({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params}) + "\n").encode())
+        server.stdin.flush()
+        return json.loads(server.stdout.readline())
+
+    ask("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "plain", "version": "0"}})
+    server.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    server.stdin.flush()
+
+    def query(text: str) -> dict:
+        return ask("tools/call", {"name": "query_knowledge_base",
+                                  "arguments": {"query": text, "n_results": size, "mode": "hybrid"}})
+
+    for text in queries[:30]:
+        answer = query(text)
+        assert "result" in answer and not answer["result"]["isError"], answer
+    times = []
+    for text in queries:
+        start = time.perf_counter()
+        answer = query(text)
+        times.append((time.perf_counter() - start) * 1e3)
+        assert len(answer["result"]["structuredContent"]["results"]) == size, answer
+    server.stdin.close()
+    server.wait(timeout=30)
+    times.sort()
+    return {"n_results": size, "queries": len(times), "p50_ms": round(statistics.median(times), 2),
+            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--data", required=True, help="a data folder holding SciFact (tools/bench-server --reuse DIR)")
+    parser.add_argument("--sizes", default="5,30", help="n_results values, comma-separated")
+    parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
+    arguments = parser.parse_args()
+    queries = test_queries(Path(arguments.dataset))
+    for size in (int(s) for s in arguments.sizes.split(",")):
+        print(json.dumps(measure(os.path.abspath(arguments.binary), arguments.data, queries, size)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
