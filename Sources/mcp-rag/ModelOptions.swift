@@ -2,6 +2,7 @@ import ArgumentParser
 import Embeddings
 import Foundation
 import GPURuntime
+import KnowledgeBase
 
 /// Options shared by every command that loads the embedding model.
 struct ModelOptions: ParsableArguments {
@@ -39,8 +40,9 @@ struct ModelOptions: ParsableArguments {
             throw CLIError("--device \(runtime.rawValue): \(runtime.displayName) cannot serve: \(outcome?.runtime.reason ?? "it was not probed")")
         }
         do {
-            let device = try loaded.open(builder: KernelBuilder(cache: .standard()))
-            return embedder.replacingBackend(try GPUBackend(weights: embedder.weights, device: device))
+            let backends = try GPUAccelerator.backends(on: loaded, weights: embedder.weights, kernelCache: .standard(),
+                                                       precisions: [.fp32])
+            return embedder.replacingBackend(backends[0].backend)
         } catch {
             throw CLIError("--device \(runtime.rawValue): setting up \(loaded.device.summary) failed: \(error)")
         }

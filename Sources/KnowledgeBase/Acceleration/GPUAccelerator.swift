@@ -78,12 +78,9 @@ public final class GPUAccelerator: Sendable {
             var runtime = outcome.runtime
             if let loaded = outcome.loaded {
                 do {
-                    let device = try loaded.open(builder: KernelBuilder(cache: kernelCache))
                     // Both modes run the startup batch; fp16 serves only if it is faster and agrees.
-                    for precision in GPUPrecision.allCases {
-                        candidates.append((try GPUBackend(weights: embedder.weights, device: device, precision: precision),
-                                           device.kernelBuild))
-                    }
+                    candidates += try Self.backends(on: loaded, weights: embedder.weights, kernelCache: kernelCache,
+                                                    precisions: GPUPrecision.allCases)
                 } catch {
                     runtime.usable = false
                     runtime.reason = "found \(loaded.device.summary), but it could not be set up: \(error)"
@@ -145,6 +142,15 @@ public final class GPUAccelerator: Sendable {
             state.reason = reason
             state.error = error
         }
+    }
+
+    /// `weights` on the device `loaded` found, once per precision, with how its kernels were built
+    /// (compiled or taken from `kernelCache`): how the server and the command line alike set up a
+    /// GPU. Throws the device's or the kernels' error.
+    public static func backends(on loaded: GPUProbe.Loaded, weights: BertWeights, kernelCache: KernelCache,
+                                precisions: [GPUPrecision]) throws -> [(backend: GPUBackend, build: KernelBuilder.Built)] {
+        let device = try loaded.open(builder: KernelBuilder(cache: kernelCache))
+        return try precisions.map { (try GPUBackend(weights: weights, device: device, precision: $0), device.kernelBuild) }
     }
 
     /// The error when `MCP_RAG_DEVICE` names a runtime that cannot serve.
