@@ -21,6 +21,6 @@ public enum RankFusion {
             }
         }
         return scores.map { ScoredChunk(id: $0.key, score: $0.value) }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            .sorted(by: ScoredChunk.ranksBefore)
     }
 }

@@ -36,7 +36,7 @@ extension SQLiteKnowledgeStore {
         let exact = candidates.compactMap { candidate in
             stored[candidate.id].map { ScoredChunk(id: candidate.id, score: Self.dot(query, $0)) }
         }
-        return Array(exact.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
+        return Array(exact.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
     }
 
     /// The dot product in double precision: exact enough that rescored rankings do not depend on
@@ -103,7 +103,7 @@ extension SQLiteKnowledgeStore {
     /// Both searches choose among tied rows by rowid (the order FTS5 keeps), then list their
     /// choice by score and id.
     private static func bestFirst(_ results: [ScoredChunk]) -> [ScoredChunk] {
-        results.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        results.sorted(by: ScoredChunk.ranksBefore)
     }
 
     /// With a filter every match must be joined to its chunk to read its label.

@@ -78,6 +78,12 @@ public struct ScoredChunk: Sendable, Equatable {
         self.id = id
         self.score = score
     }
+
+    /// The order every ranking is listed in: best score first, ties by id, so results are
+    /// reproducible.
+    public static func ranksBefore(_ first: ScoredChunk, _ second: ScoredChunk) -> Bool {
+        first.score > second.score || (first.score == second.score && first.id < second.id)
+    }
 }
 
 /// What replacing a source's chunks changed.

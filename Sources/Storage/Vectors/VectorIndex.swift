@@ -164,7 +164,7 @@ public final class VectorIndex {
             found += best.map { ScoredChunk(id: ids[$0], score: Double(scores[$0])) }
         }
         guard snapshot != nil, recent.count > 0 else { return found }
-        return Array(found.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
+        return Array(found.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
     }
 
     /// The best `limit` live rows of `snapshot` among those labelled `wanted` (any when nil), best
