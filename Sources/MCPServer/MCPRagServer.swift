@@ -103,10 +103,11 @@ public struct MCPRagServer: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            let message = Self.message(for: error)
+            let failure = ClientError(error)
             logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(error)",
-                                                       "rag.tool.code": "\(ClientError(error).code.rawValue)"])
-            return CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true)
+                                                       "rag.tool.code": "\(failure.code.rawValue)"])
+            return CallTool.Result(content: [.text(text: Self.message(for: failure), annotations: nil, _meta: nil)],
+                                   isError: true)
         }
     }
 

@@ -94,7 +94,7 @@ public struct SourceListing: Sendable, Encodable, Equatable {
         let start = try request.cursor.map(SourceCursor.decode) ?? ""
         let after = matching.drop { !start.utf8.isEmpty && !start.utf8.lexicographicallyPrecedes($0.source.utf8) }
         // Two thirds of the budget for the page, a sixth for each summary.
-        let page = AnswerBudget.prefix(Array(after.prefix(request.limit + 1)), maxItems: request.limit,
+        let page = AnswerBudget.prefix(Array(after.prefix(request.limit)),
                                        maxBytes: AnswerBudget.listBytes * 2 / 3) { $0.source.utf8.count + $0.technology.utf8.count + 90 }
         let technologies = AnswerBudget.prefix(groups(matching, by: { $0.technology }), maxItems: maxGroups,
                                                maxBytes: AnswerBudget.listBytes / 6, bytes: \.approximateBytes)

@@ -10,12 +10,8 @@ struct LabelFilter: Sendable {
     let labels: [String]?
 
     /// `filter` (already validated) resolved against `known`.
-    init(_ filter: String?, known: @autoclosure () -> [String]) {
-        guard let filter else {
-            labels = nil
-            return
-        }
-        labels = known().filter { TechnologyLabel.matches($0, filter: filter) }
+    init(_ filter: String?, known: [String]) {
+        labels = filter.map { filter in known.filter { TechnologyLabel.matches($0, filter: filter) } }
     }
 
     /// True when a filter was given and no stored label answers it.
@@ -26,6 +22,6 @@ struct LabelFilter: Sendable {
         guard let labels else { return try search(nil) }
         if labels.count == 1 { return try search(labels[0]) }
         let merged = try labels.flatMap(search)
-        return Array(merged.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
+        return Array(merged.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
     }
 }

@@ -131,8 +131,8 @@ public final class SQLiteKnowledgeStore: Sendable {
         }
     }
 
-    /// The distinct technology labels of the stored sources, sorted.
-    public func technologies() throws -> [String] {
+    /// The distinct technology labels of the stored sources, sorted; for tests.
+    func technologies() throws -> [String] {
         try reader.withLock { connection in
             let select = try connection.cached("SELECT DISTINCT technology FROM sources ORDER BY technology")
             var labels: [String] = []
