@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
@@ -65,6 +66,8 @@ let package = Package(
         // GPU runtimes (ROCm HIP, CUDA) loaded with dlopen at run time: nothing GPU-related is
         // linked, so one binary runs with or without them.
         .target(name: "GPURuntime"),
+        // The bounded set of threads every blocking C call (SQLite, hiredis, libcurl) runs on.
+        .target(name: "Blocking"),
         // SHA-256 (content hashes, chunk ids) and SHA-1 (Redis key names) over libcrypto.
         .target(name: "Digests", dependencies: ["CCrypto"]),
         // A strict, fast JSON reader: tokenizer files, and tool results turned into the SDK's values.
@@ -91,6 +94,7 @@ let package = Package(
                 "CKernels",
                 "CHiredis",
                 "CCurl",
+                "Blocking",
                 "Digests",
                 "Resilience",
                 "StrictJSON",
@@ -103,6 +107,7 @@ let package = Package(
             name: "KnowledgeBase",
             dependencies: [
                 "Storage",
+                "Blocking",
                 "COpenBLAS",
                 "Digests",
                 "Resilience",
@@ -110,6 +115,7 @@ let package = Package(
                 "GPURuntime",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The MCP tools (schemas, annotations, handlers) over the official Swift SDK.
@@ -117,11 +123,10 @@ let package = Package(
             name: "MCPServer",
             dependencies: [
                 "KnowledgeBase",
-                "Storage",
-                "GPURuntime",
                 "StrictJSON",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The benchmarks behind `mcp-rag bench`: embedding, the store at scale, Redis tracking.
@@ -131,6 +136,7 @@ let package = Package(
                 "Embeddings",
                 "KnowledgeBase",
                 "Storage",
+                "Blocking",
                 "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -141,8 +147,6 @@ let package = Package(
             dependencies: [
                 "MCPServer",
                 "KnowledgeBase",
-                "Storage",
-                "GPURuntime",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -154,11 +158,11 @@ let package = Package(
                 "SelfTest",
                 "MCPServer",
                 "KnowledgeBase",
-                "Storage",
                 "Embeddings",
                 "GPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -180,6 +184,10 @@ let package = Package(
         .testTarget(
             name: "BenchmarksTests",
             dependencies: ["Benchmarks", "Embeddings"]
+        ),
+        .testTarget(
+            name: "BlockingTests",
+            dependencies: ["Blocking"]
         ),
         .testTarget(
             name: "DigestsTests",

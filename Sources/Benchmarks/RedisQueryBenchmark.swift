@@ -1,3 +1,4 @@
+import Blocking
 import Dispatch
 import Foundation
 import KnowledgeBase
@@ -76,8 +77,33 @@ public struct RedisQueryBenchmark: Sendable {
         return "how does the \(topics[index % topics.count]) layer handle case \(index)"
     }
 
-    /// Runs every measurement against `runtime`, whose tracker and cache must be in Redis.
-    public func run(runtime: KnowledgeBaseRuntime, logger: Logger) async throws -> Report {
+    /// Runs every measurement against `knowledgeBase`, whose tracker and cache must be in Redis,
+    /// first filling it with generated notes when it is empty (files written to `scratch`). The
+    /// benchmark's own Redis keys are deleted at the end.
+    public func run(on knowledgeBase: KnowledgeBase, scratch: URL, logger: Logger) async throws -> Report {
+        let runtime = try await knowledgeBase.engine()
+        guard runtime.redis != nil, runtime.tracker is BufferedQueryTracker else {
+            throw InvalidRequest("the Redis benchmark needs REDIS_URL (or --redis-url)")
+        }
+        if runtime.store.chunkCount() == 0 { try await fill(runtime, folder: scratch) }
+        let report = try await measure(runtime, logger: logger)
+        _ = await knowledgeBase.deleteSharedData()
+        return report
+    }
+
+    /// Writes and ingests 200 short generated notes, so the searches have something to find.
+    private func fill(_ runtime: KnowledgeBaseEngine, folder: URL) async throws {
+        let notes = folder.appendingPathComponent("bench-notes")
+        try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: true)
+        for index in 0..<200 {
+            let text = "# Note \(index)\n\n" + (0..<4).map { "\(Self.question(index * 4 + $0)) with detail \($0)." }
+                .joined(separator: " ")
+            try text.write(to: notes.appendingPathComponent("note-\(index).md"), atomically: true, encoding: .utf8)
+        }
+        _ = try await runtime.ingestor.ingest(IngestRequest(paths: [notes.path], technology: "bench"))
+    }
+
+    private func measure(_ runtime: KnowledgeBaseEngine, logger: Logger) async throws -> Report {
         guard let redis = runtime.redis, let tracker = runtime.tracker as? BufferedQueryTracker else {
             throw InvalidRequest("the Redis benchmark needs REDIS_URL (or --redis-url)")
         }

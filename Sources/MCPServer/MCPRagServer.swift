@@ -3,6 +3,7 @@ import Foundation
 import KnowledgeBase
 import Logging
 import MCP
+import ServiceLifecycle
 
 /// The mcp-rag MCP server: the tools over the official Swift SDK, on any transport.
 public struct MCPRagServer: Sendable {
@@ -15,27 +16,20 @@ public struct MCPRagServer: Sendable {
         user allowed). health_check, get_cache_warming_stats and verify_gpu_acceleration report on the server itself.
         """
 
-    private let runtime: RuntimeHandle
+    private let knowledgeBase: KnowledgeBase
     private let tools: [String: any RagTool]
-    private let logger: Logger
+    let logger: Logger
 
-    /// A server whose knowledge base starts opening now, in the background.
-    public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
-                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, warmCache: Bool = true) {
-        self.init(runtime: RuntimeHandle(configuration: configuration, logger: logger, startedAt: startedAt, warmCache: warmCache),
-                  startedAt: startedAt, logger: logger)
-    }
+    /// The tools that may run for a long time (an ingest, a benchmark): at shutdown they stop and
+    /// answer so, where the other calls in flight finish.
+    static let stoppedAtShutdown: Set = [IngestDocumentsTool.name, VerifyGPUAccelerationTool.name]
 
-    /// A server over a knowledge base that is already open.
-    public init(runtime: KnowledgeBaseRuntime, startedAt: UInt64, logger: Logger) {
-        self.init(runtime: RuntimeHandle(runtime: runtime), startedAt: startedAt, logger: logger)
-    }
-
-    private init(runtime: RuntimeHandle, startedAt: UInt64, logger: Logger) {
-        self.runtime = runtime
+    /// A server over `knowledgeBase` (which may still be opening).
+    public init(knowledgeBase: KnowledgeBase, logger: Logger) {
+        self.knowledgeBase = knowledgeBase
         self.logger = logger
         let all: [any RagTool] = [
-            QueryKnowledgeBaseTool(), HealthCheckTool(startedAt: startedAt), CacheWarmingStatsTool(),
+            QueryKnowledgeBaseTool(), HealthCheckTool(), CacheWarmingStatsTool(),
             VerifyGPUAccelerationTool(), ListSourcesTool(), IngestDocumentsTool(), RemoveSourceTool(),
         ]
         tools = Dictionary(uniqueKeysWithValues: all.map { ($0.definition.name, $0) })
@@ -66,20 +60,30 @@ public struct MCPRagServer: Sendable {
     /// SDK's own handlers for those two serve only a server made with `makeServer()` alone. Returns
     /// the running server.
     public func start(transport: any Transport) async throws -> Server {
+        try await startRouted(transport).server
+    }
+
+    private func startRouted(_ transport: any Transport) async throws -> (server: Server, router: ToolCallRouter) {
         let server = await makeServer()
-        let router = ToolCallRouter(inner: transport, tools: definitions, logger: logger) { [self] params in
+        let router = ToolCallRouter(inner: transport, tools: definitions, stoppedAtShutdown: Self.stoppedAtShutdown,
+                                    logger: logger) { [self] params in
             try await call(params, server: server)
         }
         try await server.start(transport: router)
-        return server
+        return (server, router)
     }
 
-    /// Serves over `transport` until the client goes away.
+    /// Serves over `transport` until the client's input ends, or until a graceful shutdown of the
+    /// service group: then no more requests are read, the calls in flight answer (long ones stop
+    /// and say so) and this returns. The knowledge base is closed by its own service, after this.
     public func run(transport: any Transport) async throws {
-        let server = try await start(transport: transport)
-        await server.waitUntilCompleted()
+        let (server, router) = try await startRouted(transport)
+        await withGracefulShutdownHandler {
+            await server.waitUntilCompleted()
+        } onGracefulShutdown: {
+            Task { await router.shutDown() }
+        }
         await server.stop()
-        await runtime.close()
     }
 
     private func call(_ params: CallTool.Parameters, server: Server) async throws -> CallTool.Result {
@@ -88,7 +92,7 @@ public struct MCPRagServer: Sendable {
             throw MCPError.invalidParams("Unknown tool: \(params.name.prefix(200)); tools/list shows the \(tools.count) tools")
         }
         let token = params._meta?.progressToken
-        let context = ToolContext(runtime: runtime) { done, total, message in
+        let context = ToolContext(knowledgeBase: knowledgeBase) { done, total, message in
             guard let token else { return }
             let notification = ProgressNotification.message(.init(progressToken: token, progress: done, total: total, message: message))
             try? await server.notify(notification)
@@ -125,12 +129,19 @@ public struct MCPRagServer: Sendable {
     }
 }
 
-extension MCPRagServer {
-    /// Serves over stdin/stdout until the client closes stdin. Nothing else may write to stdout.
-    public func runOverStdio() async throws {
+/// The MCP server on stdin/stdout, as a service of the process's `ServiceGroup`: it ends when the
+/// client closes stdin or at a graceful shutdown. Nothing else may write to stdout.
+public struct StdioServerService: Service {
+    private let server: MCPRagServer
+
+    public init(server: MCPRagServer) {
+        self.server = server
+    }
+
+    public func run() async throws {
         // A client that goes away must end this process through EOF, not kill it with SIGPIPE
         // in the middle of a write to the database.
         signal(SIGPIPE, SIG_IGN)
-        try await run(transport: StdioLineTransport(logger: logger))
+        try await server.run(transport: StdioLineTransport(logger: server.logger))
     }
 }

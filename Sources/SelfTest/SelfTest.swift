@@ -1,11 +1,9 @@
 import Dispatch
 import Foundation
-import GPURuntime
 import KnowledgeBase
 import Logging
 import MCP
 import MCPServer
-import Storage
 
 /// `mcp-rag --selftest`: ingests a small sample and calls every tool through the real server code
 /// (the SDK's server and client joined by an in-memory transport), checking each answer.
@@ -74,70 +72,71 @@ public struct SelfTest: Sendable {
             }
             return "\(SelfTestSample.documents.count) documents in \(sampleFolder.path)"
         }
-        let startedAt = DispatchTime.now().uptimeNanoseconds
-        guard let runtime = await checks.value("knowledge base opened", {
-            let runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: logger, startedAt: startedAt)
-            runtime.start(warmCache: false)
-            return (runtime, "SQLite at \(runtime.store.path)")
-        }) else {
-            return checks.report(dataDirectory: configuration.dataDirectory)
-        }
-        await checks.run("embedding model loaded") {
-            let embedder = try await runtime.embeddings.embedder()
-            return "\(embedder.directory.lastPathComponent), \(embedder.dimension) dimensions, \(embedder.backend.name), "
-                + String(format: "%.0f ms", runtime.embeddings.loadMilliseconds)
-        }
-        let server = MCPRagServer(runtime: runtime, startedAt: startedAt, logger: logger)
-        let session = SelfTestSession(server: server)
-        await session.exercise(&checks, sampleFolder: sampleFolder)
-        await session.close()
-        // The knowledge base no longer lists the sample; its files go too.
-        try? FileManager.default.removeItem(at: sampleFolder)
-        await runtime.close()
-        if let redis = runtime.redis {
-            let prefix = configuration.redisPrefix
-            await checks.run("redis") {
-                let probe = await redis.probe()
-                if let error = probe.error { throw SelfTestFailure(error) }
-                let removed = try await BlockingExecutor.run { try redis.call { try $0.deleteKeys(prefix: prefix) } }
-                return "\(redis.endpoint) answers (Redis \(probe.serverVersion ?? "of unknown version"), "
-                    + String(format: "%.1f ms", probe.latencyMs ?? 0)
-                    + "); the tools above tracked and cached through it under \(prefix), \(removed) keys removed after"
+        let (logger, opening) = (self.logger, DispatchTime.now().uptimeNanoseconds)
+        do {
+            checks = try await KnowledgeBase.withRunning(configuration: configuration, logger: logger) { [checks, configuration] knowledgeBase in
+                var checks = checks
+                checks.record("knowledge base opened", .pass, "SQLite at \(configuration.databasePath)", since: opening)
+                await Self.exercise(knowledgeBase, sampleFolder: sampleFolder, logger: logger, checks: &checks)
+                return checks
             }
-        } else {
-            checks.notConfigured("redis", "REDIS_URL is not set: query statistics and the result cache stay in this process")
-        }
-        if let remote = runtime.remoteVectors {
-            await checks.run("chroma") {
-                let probe = try await BlockingExecutor.run { remote.probe() }
-                if let error = probe.error { throw SelfTestFailure(error) }
-                try await BlockingExecutor.run { try remote.client.deleteCollection() }
-                return "\(remote.client.configuration.baseURL) answers (Chroma \(probe.version ?? "?"), "
-                    + String(format: "%.1f ms", probe.latencyMs ?? 0) + "); the searches above ran in its collection "
-                    + "\(remote.client.configuration.collection), deleted after"
-            }
-        } else {
-            checks.notConfigured("chroma", "CHROMA_URL is not set: vectors stay in the embedded SQLite store")
-        }
-        // The accelerator settles once the model has loaded (it did, for the checks above); with a
-        // GPU it compiles and benchmarks, which takes seconds.
-        var state = runtime.accelerator.current
-        for _ in 0..<1200 where !state.settled {
-            if case .failed = runtime.embeddings.status { break }
-            try? await Task.sleep(for: .milliseconds(100))
-            state = runtime.accelerator.current
-        }
-        if let error = state.error {
-            await checks.run("gpu") { throw SelfTestFailure(error) }
-        } else if state.device != nil {
-            await checks.run("gpu") { state.reason }
-        } else {
-            checks.notConfigured("gpu", state.reason)
+        } catch {
+            checks.record("knowledge base opened", .fail, "\(error)", since: opening)
         }
         return checks.report(dataDirectory: configuration.dataDirectory)
     }
 
-    /// The report as aligned lines for a terminal.
+    /// The checks that need the open knowledge base: every tool through an MCP session, then the
+    /// shared engines (cleaned of what the checks left) and the accelerator's choice.
+    private static func exercise(_ knowledgeBase: KnowledgeBase, sampleFolder: URL, logger: Logger,
+                                 checks: inout SelfTestChecks) async {
+        await checks.run("embedding model loaded") {
+            let model = try await knowledgeBase.model()
+            return "\(model.name), \(model.dimension) dimensions, \(model.backend), " + String(format: "%.0f ms", model.loadMilliseconds)
+        }
+        let session = SelfTestSession(server: MCPRagServer(knowledgeBase: knowledgeBase, logger: logger))
+        await session.exercise(&checks, sampleFolder: sampleFolder)
+        await session.close()
+        // The knowledge base no longer lists the sample; its files go too.
+        try? FileManager.default.removeItem(at: sampleFolder)
+        let configuration = knowledgeBase.configuration
+        let deletions = await knowledgeBase.deleteSharedData()
+        if configuration.redis != nil, let redis = deletions.first(where: { $0.engine == "redis" }) {
+            await checks.run("redis") {
+                if let error = redis.error { throw SelfTestFailure(error) }
+                return "\(redis.endpoint) answers (Redis \(redis.version ?? "of unknown version"), "
+                    + String(format: "%.1f ms", redis.latencyMs ?? 0)
+                    + "); the tools above tracked and cached through it, \(redis.deleted) removed after"
+            }
+        } else {
+            checks.notConfigured("redis", "REDIS_URL is not set: query statistics and the result cache stay in this process")
+        }
+        if configuration.chroma != nil, let chroma = deletions.first(where: { $0.engine == "chroma" }) {
+            await checks.run("chroma") {
+                if let error = chroma.error { throw SelfTestFailure(error) }
+                return "\(chroma.endpoint) answers (Chroma \(chroma.version ?? "?"), "
+                    + String(format: "%.1f ms", chroma.latencyMs ?? 0) + "); the searches above ran in \(chroma.deleted), deleted after"
+            }
+        } else {
+            checks.notConfigured("chroma", "CHROMA_URL is not set: vectors stay in the embedded SQLite store")
+        }
+        // The report waits for the accelerator's choice (with a GPU it compiles and benchmarks,
+        // which takes seconds).
+        do {
+            let report = try await knowledgeBase.accelerationReport(runBenchmark: false)
+            if let error = report.error {
+                await checks.run("gpu") { throw SelfTestFailure(error) }
+            } else if report.selectedBackend != "cpu" {
+                await checks.run("gpu") { report.detail }
+            } else {
+                checks.notConfigured("gpu", report.detail)
+            }
+        } catch {
+            // Without a model there is nothing to accelerate; the model's check has failed already.
+            checks.notConfigured("gpu", "not checked: \(ClientError(error).message)")
+        }
+    }
+
     public static func text(_ report: Report) -> String {
         var lines = ["mcp-rag \(report.version) self-test (data in \(report.dataDirectory))", ""]
         for check in report.checks {
@@ -174,6 +173,10 @@ struct SelfTestChecks {
             checks.append(.init(name: name, outcome: .fail, detail: "\(error)", milliseconds: Self.since(start)))
             return nil
         }
+    }
+
+    mutating func record(_ name: String, _ outcome: SelfTest.Check.Outcome, _ detail: String, since start: UInt64) {
+        checks.append(.init(name: name, outcome: outcome, detail: detail, milliseconds: Self.since(start)))
     }
 
     mutating func notConfigured(_ name: String, _ detail: String) {

@@ -50,20 +50,23 @@ struct EvalCommand: AsyncParsableCommand {
         configuration.chroma = nil
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         let logger = options.reportLogger()
-        let runtime = try options.openScratchRuntime(configuration, logger: logger, purpose: "the evaluation store")
-        let evaluation = RetrievalEvaluation(store: runtime.store, embeddings: runtime.embeddings)
         let progress = ProgressLine()
         let report: EvaluationReport
+        let (truncate, modes, name, split) = (self.truncate, self.modes.isEmpty ? SearchMode.allCases : self.modes,
+                                              URL(fileURLWithPath: folder).lastPathComponent, self.split)
         do {
-            let ingest = try await evaluation.ingest(dataset, truncate: truncate) { done, total in
-                progress.show("ingesting \(done)/\(total) documents")
+            report = try await options.withKnowledgeBase(configuration, logger: logger) { knowledgeBase in
+                let evaluation = try await knowledgeBase.retrievalEvaluation()
+                let ingest = try await evaluation.ingest(dataset, truncate: truncate) { done, total in
+                    progress.show("ingesting \(done)/\(total) documents")
+                }
+                let results = try await evaluation.evaluate(dataset, modes: modes) { mode in
+                    progress.show("running \(dataset.queries.count) queries, \(mode.rawValue)")
+                }
+                return EvaluationReport(dataset: name, split: split,
+                                        passages: truncate ? "whole documents, truncated by the model" : "chunks",
+                                        queries: dataset.queries.count, ingest: ingest, modes: results)
             }
-            let results = try await evaluation.evaluate(dataset, modes: modes.isEmpty ? SearchMode.allCases : modes) { mode in
-                progress.show("running \(dataset.queries.count) queries, \(mode.rawValue)")
-            }
-            report = EvaluationReport(dataset: URL(fileURLWithPath: folder).lastPathComponent, split: split,
-                                      passages: truncate ? "whole documents, truncated by the model" : "chunks",
-                                      queries: dataset.queries.count, ingest: ingest, modes: results)
         } catch let error as InvalidRequest {
             progress.finish()
             throw CLIError(error.description)

@@ -31,20 +31,19 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let runtime = try options.openRuntime(logger: options.logger())
         let bar = ProgressBar()
         let report: IngestReport
+        let (paths, technology, pruneMissing) = (self.paths, self.technology, !noPrune)
         do {
-            report = try await runtime.ingestor.ingest(IngestRequest(paths: paths, technology: technology,
-                                                                     pruneMissing: !noPrune)) { step in
-                bar.update(step)
+            report = try await options.withKnowledgeBase(logger: options.logger()) { knowledgeBase in
+                try await knowledgeBase.ingest(paths: paths, technology: technology, reach: .anywhere,
+                                               pruneMissing: pruneMissing) { bar.update($0) }
             }
         } catch let error as InvalidRequest {
             bar.finish()
             throw CLIError(error.description)
         }
         bar.finish()
-        await runtime.close()
         if json {
             try printJSON(report)
         } else {

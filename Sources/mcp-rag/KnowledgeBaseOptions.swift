@@ -94,29 +94,10 @@ struct KnowledgeBaseOptions: ParsableArguments {
         return logger
     }
 
-    /// Opens a knowledge base of the command's own (see `scratchConfiguration`) without cache
-    /// warming; `purpose` names it in the error ("the evaluation store").
-    func openScratchRuntime(_ configuration: KnowledgeBaseConfiguration, logger: Logger,
-                            purpose: String) throws -> KnowledgeBaseRuntime {
-        do {
-            let runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: logger)
-            runtime.start(warmCache: false)
-            return runtime
-        } catch {
-            throw CLIError("\(purpose) could not be opened: \(error)")
-        }
-    }
-
-    /// Opens the knowledge base for a one-shot command (no cache warming).
-    func openRuntime(logger: Logger) throws -> KnowledgeBaseRuntime {
-        do {
-            let runtime = try KnowledgeBaseRuntime(configuration: try configuration(), logger: logger)
-            runtime.start(warmCache: false)
-            return runtime
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError("the knowledge base could not be opened: \(error)")
-        }
+    /// Runs `body` with the knowledge base these options name (or `configuration`, a command's
+    /// own) open, without cache warming, and closes it after (buffered counts written).
+    func withKnowledgeBase<T: Sendable>(_ configuration: KnowledgeBaseConfiguration? = nil, logger: Logger,
+                                        _ body: @Sendable (KnowledgeBase) async throws -> T) async throws -> T {
+        try await KnowledgeBase.withRunning(configuration: try configuration ?? self.configuration(), logger: logger, body)
     }
 }

@@ -27,15 +27,13 @@ struct QueryCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let runtime = try options.openRuntime(logger: options.logger())
+        let request = QueryRequest(query: text, limit: count, technology: technology, mode: mode, useCache: false)
         let response: QueryResponse
         do {
-            response = try await runtime.queries.query(
-                QueryRequest(query: text, limit: count, technology: technology, mode: mode, useCache: false))
+            response = try await options.withKnowledgeBase(logger: options.logger()) { try await $0.query(request) }
         } catch let error as InvalidRequest {
             throw CLIError(error.description)
         }
-        await runtime.close()
         if json {
             try printJSON(response)
             return

@@ -2,7 +2,6 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import KnowledgeBase
-import Storage
 
 /// `mcp-rag bench redis`: what tracking and the Redis result cache add to a query.
 struct RedisBenchCommand: AsyncParsableCommand {
@@ -38,43 +37,26 @@ struct RedisBenchCommand: AsyncParsableCommand {
         var (configuration, temporary) = try options.scratchConfiguration(prefix: "mcp-rag-bench")
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         if let redisURL {
-            do { configuration.redis = try RedisEndpoint(url: redisURL) } catch { throw CLIError("--redis-url: \(error)") }
+            do { try configuration.useRedis(url: redisURL) } catch { throw CLIError("--redis-url: \(error)") }
         }
         guard configuration.redis != nil else { throw CLIError("no Redis to measure: set REDIS_URL or give --redis-url") }
         configuration.redisPrefix += "bench-\(UUID().uuidString.prefix(8).lowercased()):"
         configuration.warmTopQueries = 0
         let logger = options.reportLogger()
-        let runtime = try options.openScratchRuntime(configuration, logger: logger, purpose: "the benchmark's knowledge base")
-        if runtime.store.chunkCount() == 0 { try await fill(runtime, folder: configuration.dataDirectory) }
-
         let report: RedisQueryBenchmark.Report
+        let (benchmark, scratch) = (RedisQueryBenchmark(queries: queries, mode: mode), configuration.dataDirectory)
         do {
-            report = try await RedisQueryBenchmark(queries: queries, mode: mode).run(runtime: runtime, logger: logger)
+            report = try await options.withKnowledgeBase(configuration, logger: logger) {
+                try await benchmark.run(on: $0, scratch: scratch, logger: logger)
+            }
         } catch let error as InvalidRequest {
             throw CLIError(error.description)
-        }
-        await runtime.close()
-        if let redis = runtime.redis {
-            let prefix = configuration.redisPrefix
-            _ = try? await BlockingExecutor.run { try redis.call { try $0.deleteKeys(prefix: prefix) } }
         }
         if json {
             try printJSON(report)
         } else {
             print(Self.table(report))
         }
-    }
-
-    /// Writes and ingests 200 short generated notes, so the searches have something to find.
-    private func fill(_ runtime: KnowledgeBaseRuntime, folder: URL) async throws {
-        let notes = folder.appendingPathComponent("bench-notes")
-        try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: true)
-        for index in 0..<200 {
-            let text = "# Note \(index)\n\n" + (0..<4).map { "\(RedisQueryBenchmark.question(index * 4 + $0)) with detail \($0)." }
-                .joined(separator: " ")
-            try text.write(to: notes.appendingPathComponent("note-\(index).md"), atomically: true, encoding: .utf8)
-        }
-        _ = try await runtime.ingestor.ingest(IngestRequest(paths: [notes.path], technology: "bench"))
     }
 
     static func table(_ r: RedisQueryBenchmark.Report) -> String {

@@ -55,7 +55,7 @@ public struct AccelerationReport: Sendable, Codable, Equatable {
     }
 }
 
-extension KnowledgeBaseRuntime {
+extension KnowledgeBaseEngine {
     /// Texts and word pieces of the fixed benchmark batch.
     static let benchmarkBatch = (texts: 32, tokens: 128)
 
@@ -63,7 +63,7 @@ extension KnowledgeBaseRuntime {
     /// fixed batch now.
     ///
     /// The batch runs at bulk priority, so a query arriving meanwhile still goes first.
-    public func accelerationReport(runBenchmark: Bool) async throws -> AccelerationReport {
+    func accelerationReport(runBenchmark: Bool) async throws -> AccelerationReport {
         let embedder = try await embeddings.embedder()
         // The choice is a bulk job queued when the runtime started; one queued after it returns
         // once it is made (a GPU's compile and benchmark take seconds).

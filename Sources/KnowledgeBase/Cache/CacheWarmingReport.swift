@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Storage
 
@@ -60,10 +61,10 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
     }
 }
 
-extension KnowledgeBaseRuntime {
+extension KnowledgeBaseEngine {
     /// The `top` most asked queries with totals and cache figures. A tracker that cannot be read
     /// degrades the report; it does not fail it.
-    public func cacheWarmingReport(top: Int) async -> CacheWarmingReport {
+    func cacheWarmingReport(top: Int) async -> CacheWarmingReport {
         let tracker = self.tracker
         let read = await Result(awaiting: {
             try await BlockingExecutor.run {

@@ -28,6 +28,8 @@ public final class EmbeddingService: Sendable {
 
     /// Work for the embedding thread: run with the model, or told why there is none.
     private struct Job {
+        /// Finds the job again when its caller is cancelled.
+        let id: UInt64
         let run: @Sendable (SentenceEmbedder) -> Void
         let fail: @Sendable (any Error) -> Void
     }
@@ -36,8 +38,23 @@ public final class EmbeddingService: Sendable {
         var status: Status = .loading
         var interactive: [Job] = []
         var bulk: [Job] = []
-        var loadWaiters: [CheckedContinuation<SentenceEmbedder, Error>] = []
+        var loadWaiters: [(id: UInt64, continuation: CheckedContinuation<SentenceEmbedder, Error>)] = []
         var started = false
+        /// `stop()` was called: the thread ends once the queued jobs are done.
+        var stopping = false
+        var lastID: UInt64 = 0
+
+        mutating func nextID() -> UInt64 {
+            lastID += 1
+            return lastID
+        }
+
+        /// Takes the job `id` out of its queue, if it has not started.
+        mutating func removeJob(_ id: UInt64) -> Job? {
+            if let index = interactive.firstIndex(where: { $0.id == id }) { return interactive.remove(at: index) }
+            if let index = bulk.firstIndex(where: { $0.id == id }) { return bulk.remove(at: index) }
+            return nil
+        }
     }
 
     private let state = Mutex(State())
@@ -66,6 +83,16 @@ public final class EmbeddingService: Sendable {
         thread.start()
     }
 
+    /// Lets the embedding thread end (and free the model) once the jobs already queued are done;
+    /// jobs asked for afterwards fail. Called when the knowledge base closes.
+    public func stop() {
+        let running = state.withLock { state in
+            state.stopping = true
+            return state.started
+        }
+        if running { jobsAvailable.signal() }
+    }
+
     /// The current loading status.
     public var status: Status { state.withLock { $0.status } }
 
@@ -77,19 +104,31 @@ public final class EmbeddingService: Sendable {
         return Double(end - times.start) / 1e6
     }
 
-    /// The loaded model, waiting for loading to finish; throws the loading error if it failed.
+    /// The loaded model, waiting for loading to finish; throws the loading error if it failed, and
+    /// `CancellationError` when the caller is cancelled while waiting.
     public func embedder() async throws -> SentenceEmbedder {
-        try await withCheckedThrowingContinuation { continuation in
-            let immediate: Result<SentenceEmbedder, Error>? = state.withLock { state in
-                switch state.status {
-                case .ready(let embedder): return .success(embedder)
-                case .failed(let message): return .failure(EmbeddingUnavailable(reason: message))
-                case .loading:
-                    state.loadWaiters.append(continuation)
-                    return nil
+        let id = state.withLock { $0.nextID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<SentenceEmbedder, Error>? = state.withLock { state in
+                    switch state.status {
+                    case .ready(let embedder): return .success(embedder)
+                    case .failed(let message): return .failure(EmbeddingUnavailable(reason: message))
+                    case .loading:
+                        // Checked under the lock the cancellation handler takes too: a handler that
+                        // ran before this found nothing to remove, and this sees the cancellation.
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        state.loadWaiters.append((id, continuation))
+                        return nil
+                    }
                 }
+                if let immediate { continuation.resume(with: immediate) }
             }
-            if let immediate { continuation.resume(with: immediate) }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                state.loadWaiters.firstIndex { $0.id == id }.map { state.loadWaiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
         }
     }
 
@@ -100,24 +139,33 @@ public final class EmbeddingService: Sendable {
     }
 
     /// Runs `body` with the model on the service's thread, in `priority`'s queue: work that must
-    /// not run beside the forward pass (the startup benchmark) waits its turn like a batch.
+    /// not run beside the forward pass (the startup benchmark) waits its turn like a batch. A
+    /// caller cancelled while its job waits gets `CancellationError` and the job never runs; one
+    /// already running finishes.
     public func onEmbeddingThread<T: Sendable>(priority: Priority, _ body: @escaping @Sendable (SentenceEmbedder) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let job = Job(run: { embedder in continuation.resume(with: Result { try body(embedder) }) },
-                          fail: { continuation.resume(throwing: $0) })
-            let failure: String? = state.withLock { state in
-                if case .failed(let message) = state.status { return message }
-                switch priority {
-                case .interactive: state.interactive.append(job)
-                case .bulk: state.bulk.append(job)
+        let id = state.withLock { $0.nextID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let job = Job(id: id, run: { embedder in continuation.resume(with: Result { try body(embedder) }) },
+                              fail: { continuation.resume(throwing: $0) })
+                let refusal: (any Error)? = state.withLock { state in
+                    if case .failed(let message) = state.status { return EmbeddingUnavailable(reason: message) }
+                    if state.stopping { return EmbeddingUnavailable(reason: "the knowledge base is closing") }
+                    if Task.isCancelled { return CancellationError() }
+                    switch priority {
+                    case .interactive: state.interactive.append(job)
+                    case .bulk: state.bulk.append(job)
+                    }
+                    return nil
                 }
-                return nil
+                if let refusal {
+                    continuation.resume(throwing: refusal)
+                } else {
+                    jobsAvailable.signal()
+                }
             }
-            if let failure {
-                continuation.resume(throwing: EmbeddingUnavailable(reason: failure))
-            } else {
-                jobsAvailable.signal()
-            }
+        } onCancel: {
+            state.withLock { $0.removeJob(id) }?.fail(CancellationError())
         }
     }
 
@@ -142,16 +190,16 @@ public final class EmbeddingService: Sendable {
             defer { state.loadWaiters = [] }
             return state.loadWaiters
         }
-        waiters.forEach { $0.resume(returning: embedder) }
+        waiters.forEach { $0.continuation.resume(returning: embedder) }
         while true {
             jobsAvailable.wait()
-            let next: Job? = state.withLock { state in
-                if !state.interactive.isEmpty { return state.interactive.removeFirst() }
-                if !state.bulk.isEmpty { return state.bulk.removeFirst() }
-                return nil
+            let next: (job: Job?, stop: Bool) = state.withLock { state in
+                if !state.interactive.isEmpty { return (state.interactive.removeFirst(), false) }
+                if !state.bulk.isEmpty { return (state.bulk.removeFirst(), false) }
+                return (nil, state.stopping)
             }
-            guard let job = next else { continue }
-            job.run(embedder)
+            if next.stop { return }
+            next.job?.run(embedder)
         }
     }
 
@@ -168,7 +216,7 @@ public final class EmbeddingService: Sendable {
         }
         let error = EmbeddingUnavailable(reason: message)
         jobs.forEach { $0.fail(error) }
-        waiters.forEach { $0.resume(throwing: error) }
+        waiters.forEach { $0.continuation.resume(throwing: error) }
     }
 }
 

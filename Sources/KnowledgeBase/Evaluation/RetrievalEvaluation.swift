@@ -1,3 +1,4 @@
+import Blocking
 import Dispatch
 import Foundation
 import Storage
@@ -23,7 +24,7 @@ public final class RetrievalEvaluation: Sendable {
     private let embeddings: EmbeddingService
 
     /// Evaluates against `store`, which should hold nothing but benchmark documents (see `ingest`).
-    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService) {
+    init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService) {
         self.store = store
         self.embeddings = embeddings
     }

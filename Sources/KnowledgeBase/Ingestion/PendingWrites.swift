@@ -1,3 +1,4 @@
+import Blocking
 import Storage
 
 /// Prepared sources waiting for their new chunks' vectors: gathered so that small sources share

@@ -1,3 +1,4 @@
+import Blocking
 import Embeddings
 import Foundation
 import GPURuntime
@@ -17,6 +18,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var allowedRoots: [URL]
     /// Worker threads for the CPU embedding backend; nil uses every core.
     public var embeddingThreads: Int?
+    /// Threads for blocking calls (SQLite, Redis, Chroma, file reads); fixed once the first runs.
+    public var blockingThreads = BlockingExecutor.defaultThreads
     /// Result-cache entries kept in memory.
     public var cacheCapacity: Int
     /// How long a cached result stays valid, in seconds; 0 turns the cache off.
@@ -98,6 +101,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
             configuration.allowedRoots = roots.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
         }
         configuration.embeddingThreads = try reader.integer("MCP_RAG_THREADS", in: 1...1024) ?? configuration.embeddingThreads
+        configuration.blockingThreads = try reader.integer("MCP_RAG_BLOCKING_THREADS", in: BlockingExecutor.threadRange)
+            ?? configuration.blockingThreads
         configuration.cacheCapacity = try reader.integer("MCP_RAG_CACHE_SIZE", in: 1...1_000_000) ?? configuration.cacheCapacity
         configuration.cacheTimeToLive = try reader.integer("MCP_RAG_CACHE_TTL", in: 0...86_400 * 30).map(TimeInterval.init)
             ?? configuration.cacheTimeToLive
@@ -107,13 +112,7 @@ public struct KnowledgeBaseConfiguration: Sendable {
             ?? configuration.maxFilesPerIngest
         configuration.vectorSnapshots.minimumRows = try reader.integer("MCP_RAG_SNAPSHOT_MIN_CHUNKS", in: 1...Int(Int32.max))
             ?? configuration.vectorSnapshots.minimumRows
-        if let url = reader.string("REDIS_URL") {
-            do {
-                configuration.redis = try RedisEndpoint(url: url)
-            } catch {
-                throw ConfigurationError(error.description)
-            }
-        }
+        if let url = reader.string("REDIS_URL") { try configuration.useRedis(url: url) }
         if let prefix = environment["MCP_RAG_REDIS_PREFIX"] {
             guard prefix.utf8.count <= 128, !prefix.contains(where: { $0.isWhitespace || $0.isNewline }) else {
                 throw ConfigurationError("MCP_RAG_REDIS_PREFIX must be at most 128 bytes with no whitespace")
@@ -188,5 +187,18 @@ fileprivate struct EnvironmentReader {
             throw ConfigurationError("\(name)=\(text) is not a whole number between \(range.lowerBound) and \(range.upperBound)")
         }
         return value
+    }
+}
+
+extension KnowledgeBaseConfiguration {
+    /// Keeps query statistics and the result cache in the Redis server at `url`
+    /// (`redis://[:password@]host[:port][/db]`, `rediss://` or `unix://`); throws
+    /// `ConfigurationError` saying what is wrong with it.
+    public mutating func useRedis(url: String) throws {
+        do {
+            redis = try RedisEndpoint(url: url)
+        } catch {
+            throw ConfigurationError(error.description)
+        }
     }
 }

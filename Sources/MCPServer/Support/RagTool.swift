@@ -11,8 +11,8 @@ protocol RagTool: Sendable {
 
 /// What a tool call can reach.
 struct ToolContext: Sendable {
-    /// The knowledge base, opening in the background.
-    let runtime: RuntimeHandle
+    /// The knowledge base (its calls wait while it opens).
+    let knowledgeBase: KnowledgeBase
     /// Sends progress to the client when the call carried a progress token; does nothing otherwise.
     let progress: @Sendable (_ done: Double, _ total: Double?, _ message: String?) async -> Void
 }

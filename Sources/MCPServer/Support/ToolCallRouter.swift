@@ -21,6 +21,10 @@ import MCP
 /// Why the book: an id already in flight is refused (two answers with one id could not be told
 /// apart), and when the client's input ends the stream to the SDK ends as soon as every booked
 /// request is answered, or at once when the answers can no longer be delivered.
+///
+/// Why the shutdown: a graceful shutdown (SIGTERM, SIGINT) reads no more requests, lets the calls in
+/// flight answer, and stops the long ones (`stoppedAtShutdown`) with an answer that says so, so a
+/// client is never left waiting for an id.
 actor ToolCallRouter: Transport {
     /// Runs one call: its result, or the protocol error to answer with. Cancellation is thrown.
     typealias Handler = @Sendable (CallTool.Parameters) async throws -> CallTool.Result
@@ -28,6 +32,13 @@ actor ToolCallRouter: Transport {
     nonisolated let logger: Logger
     private let inner: any Transport
     private let handler: Handler
+    /// Tools whose calls are cancelled, and answered so, at shutdown.
+    private let stoppedAtShutdown: Set<String>
+    /// The calls of those tools now running.
+    private var stoppable: Set<ID> = []
+    /// Calls cancelled by the shutdown: they get an answer, unlike those the client cancelled.
+    private var stoppedByShutdown: Set<ID> = []
+    private var shuttingDown = false
     /// `tools/list`'s `result`, encoded once.
     private let toolList: Data
     private var calls: [ID: Task<Void, Never>] = [:]
@@ -44,10 +55,12 @@ actor ToolCallRouter: Transport {
     /// Calls running at once; the next waits (and with it the reading of input) for one to end.
     static let maxCallsInFlight = 128
 
-    init(inner: any Transport, tools: [Tool], logger: Logger, handler: @escaping Handler) {
+    init(inner: any Transport, tools: [Tool], stoppedAtShutdown: Set<String> = [], logger: Logger,
+         handler: @escaping Handler) {
         self.inner = inner
         self.logger = logger
         self.handler = handler
+        self.stoppedAtShutdown = stoppedAtShutdown
         toolList = (try? Self.encoder.encode(ListTools.Result(tools: tools))) ?? Data("{\"tools\":[]}".utf8)
         (toServer, toServerContinuation) = AsyncThrowingStream.makeStream()
     }
@@ -102,10 +115,28 @@ actor ToolCallRouter: Transport {
         toServer
     }
 
+    /// Begins a graceful shutdown: no more requests are read; the stream to the SDK ends once the
+    /// calls in flight have answered, the long ones after being stopped.
+    func shutDown() {
+        guard !shuttingDown, !finished else { return }
+        // The pump is left waiting for input (cancelling it would end the stream to the SDK at
+        // once, abandoning the calls in flight); what it reads from now on is dropped.
+        shuttingDown = true
+        logger.info("shutting down: answering the calls in flight", metadata: [
+            "rag.requests": "\(ledger.inFlight.count)", "rag.stopped": "\(stoppable.count)",
+        ])
+        stoppedByShutdown = stoppable
+        for id in stoppable { calls[id]?.cancel() }
+        releaseWaiters()
+        ledger.inputEnded = true
+        finishIfDrained()
+    }
+
     /// Handles one message. The pump awaits it, so that answers the router gives itself are written
     /// (or fail) before the next message is read, and no more than `maxCallsInFlight` calls run:
     /// a client that sends without reading what comes back is held by its own full pipe.
     private func route(_ message: Data) async {
+        guard !shuttingDown else { return }
         if case .reject(let code, let text, let id) = FrameCheck.check(message) {
             await deliver(FrameCheck.answer(code: code, message: text, id: id), closing: nil)
             return
@@ -121,16 +152,21 @@ actor ToolCallRouter: Transport {
             while calls.count >= Self.maxCallsInFlight && !finished {
                 await withCheckedContinuation { callSlotWaiters.append($0) }
             }
-            guard !finished else { return }  // abandoned while waiting: nobody would read the answer
+            // Abandoned or shutting down while waiting: not started, so not answered.
+            guard !finished, !shuttingDown else {
+                ledger.end(request.id)
+                finishIfDrained()
+                return
+            }
             let id = request.id
             let handler = self.handler
+            if stoppedAtShutdown.contains(request.params.name) { stoppable.insert(id) }
             calls[id] = Task { [weak self] in
                 let response: Response<CallTool>
                 do {
                     response = Response(id: id, result: try await handler(request.params))
                 } catch is CancellationError {
-                    // A cancelled request gets no answer (MCP: cancellation).
-                    await self?.callEnded(id)
+                    await self?.cancelled(id)
                     return
                 } catch {
                     response = Response(id: id, error: error as? MCPError ?? .internalError("\(error)"))
@@ -155,8 +191,23 @@ actor ToolCallRouter: Transport {
         await deliver(encoded(response), closing: response.id)
     }
 
+    /// A call ended by cancellation: the client's own gets no answer (MCP: cancellation); one the
+    /// shutdown stopped is answered with why.
+    private func cancelled(_ id: ID) async {
+        guard stoppedByShutdown.remove(id) != nil else {
+            callEnded(id)
+            return
+        }
+        await answer(Response(id: id, result: CallTool.Result(content: [.text(text: Self.stoppedText, annotations: nil, _meta: nil)],
+                                                              isError: true)))
+    }
+
+    static let stoppedText = "The server is shutting down, so this call stopped before it finished; what an ingest had "
+        + "already written stays in the knowledge base. Call it again once the server is back."
+
     /// Forgets a finished call and lets a call waiting for a place start.
     private func releaseCall(_ id: ID) {
+        stoppable.remove(id)
         calls[id] = nil
         if !callSlotWaiters.isEmpty { callSlotWaiters.removeFirst().resume() }
     }

@@ -57,7 +57,6 @@ struct CacheWarmingStatsTool: RagTool {
         guard Self.topRange.contains(top) else {
             throw InvalidRequest("top_n must be between \(Self.topRange.lowerBound) and \(Self.topRange.upperBound); got \(top)")
         }
-        let runtime = try await context.runtime.runtime()
-        return try ToolOutput(await runtime.cacheWarmingReport(top: top))
+        return try ToolOutput(try await context.knowledgeBase.cacheWarmingReport(top: top))
     }
 }

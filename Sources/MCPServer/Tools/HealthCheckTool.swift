@@ -4,7 +4,6 @@ import MCP
 /// `health_check`: the truth about every dependency.
 struct HealthCheckTool: RagTool {
     static let name = "health_check"
-    let startedAt: UInt64
 
     var definition: Tool {
         Tool(
@@ -52,15 +51,6 @@ struct HealthCheckTool: RagTool {
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["level"])
         let level = try arguments.choice("level", default: HealthLevel.readiness)
-        if level == .liveness {
-            return try ToolOutput(HealthMonitor.liveness(startedAt: startedAt))
-        }
-        do {
-            let runtime = try await context.runtime.runtime()
-            return try ToolOutput(await runtime.health.report(level: level))
-        } catch let failure as ClientError {
-            // The store could not be opened: that is the report, not an error of the tool.
-            return try ToolOutput(HealthMonitor.unopened(level: level, startedAt: startedAt, reason: failure.message))
-        }
+        return try ToolOutput(await context.knowledgeBase.health(level: level))
     }
 }

@@ -52,10 +52,8 @@ struct IngestDocumentsTool: RagTool {
         let paths = try arguments.strings("paths", maxCount: Self.maxPaths, maxLength: Self.maxPathLength)
         // The Ingestor validates the label, for this tool and the CLI alike.
         let technology = try arguments.string("technology", required: true) ?? ""
-        let runtime = try await context.runtime.runtime()
-        let resolved = try paths.map { try runtime.allowedRoots.check($0) }
         let progress = context.progress
-        let report = try await runtime.ingestor.ingest(IngestRequest(paths: resolved, technology: technology, allowedRoots: runtime.allowedRoots)) { step in
+        let report = try await context.knowledgeBase.ingest(paths: paths, technology: technology) { step in
             await progress(Double(step.filesDone), Double(step.filesTotal),
                            "\(step.filesDone)/\(step.filesTotal) files, \(step.chunksEmbedded) passages embedded")
         }

@@ -52,6 +52,6 @@ struct ListSourcesTool: RagTool {
         let request = SourceListRequest(
             technology: try arguments.string("technology_filter"), cursor: try arguments.string("cursor"),
             limit: try arguments.integer("limit", default: SourceListRequest.defaultLimit))
-        return try ToolOutput(try await context.runtime.runtime().listSources(request))
+        return try ToolOutput(try await context.knowledgeBase.listSources(request))
     }
 }

@@ -54,7 +54,6 @@ struct QueryKnowledgeBaseTool: RagTool {
             limit: try arguments.integer("n_results", default: 5),
             technology: try arguments.string("technology_filter"),
             mode: try arguments.choice("mode", default: SearchMode.default))
-        let runtime = try await context.runtime.runtime()
-        return try ToolOutput(try await runtime.queries.query(request))
+        return try ToolOutput(try await context.knowledgeBase.query(request))
     }
 }

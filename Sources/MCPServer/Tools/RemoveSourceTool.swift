@@ -38,12 +38,7 @@ struct RemoveSourceTool: RagTool {
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["source"])
         let source = try arguments.string("source", required: true, maxLength: IngestDocumentsTool.maxPathLength) ?? ""
-        let runtime = try await context.runtime.runtime()
-        let resolved = try runtime.allowedRoots.check(source, mustExist: false)
-        let removal = try await runtime.ingestor.remove(resolved)
-        guard !removal.sources.isEmpty else {
-            throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")
-        }
+        let removal = try await context.knowledgeBase.remove(source: source)
         return try ToolOutput(Output(removedSources: removal.sources, chunksRemoved: removal.chunks))
     }
 }

@@ -64,11 +64,6 @@ struct VerifyGPUAccelerationTool: RagTool {
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["run_benchmark"])
         let runBenchmark = try arguments.boolean("run_benchmark", default: true)
-        let runtime = try await context.runtime.runtime()
-        do {
-            return try ToolOutput(try await runtime.accelerationReport(runBenchmark: runBenchmark))
-        } catch let error as EmbeddingUnavailable {
-            throw ClientError(.unavailable, "\(error); run tools/fetch-model or set MCP_RAG_MODEL_DIR")
-        }
+        return try ToolOutput(try await context.knowledgeBase.accelerationReport(runBenchmark: runBenchmark))
     }
 }

@@ -48,7 +48,7 @@ public final class ChromaClient: Sendable {
         self.configuration = configuration
         // Whatever the server or a proxy answers, the token is never quoted back.
         SecretRedactor.register(configuration.secrets)
-        pool = BlockingPool(size: connections, label: "mcp-rag.chroma",
+        pool = BlockingPool(size: connections,
                             patience: configuration.connectTimeout + configuration.requestTimeout,
                             open: {
                                 do {

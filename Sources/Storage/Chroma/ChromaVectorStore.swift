@@ -1,3 +1,4 @@
+import Blocking
 import Dispatch
 import Foundation
 import Logging
@@ -48,7 +49,8 @@ public final class ChromaVectorStore: VectorSearch {
     }
 
     /// Sends every pending change to Chroma; returns how many were sent. Throws when Chroma does not
-    /// take them (they stay pending). A sync already running is waited for first.
+    /// take them (they stay pending). A sync already running is waited for first. Cancelling stops
+    /// it between batches (what was not acknowledged stays pending).
     public func sync() async throws -> Int {
         try await syncs.run { try await self.sendPending() }
     }
@@ -56,6 +58,7 @@ public final class ChromaVectorStore: VectorSearch {
     private func sendPending() async throws -> Int {
         var sent = 0
         while true {
+            try Task.checkCancellation()
             let store = self.store
             let changes = try await Self.offPool { try store.pendingVectorChanges(limit: Self.batchSize) }
             guard let last = changes.last else { return sent }
@@ -120,13 +123,9 @@ public final class ChromaVectorStore: VectorSearch {
         try breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
     }
 
-    private static let queue = DispatchQueue(label: "mcp-rag.chroma.sync", qos: .utility, attributes: .concurrent)
-
-    /// `body` on a thread of its own, off Swift's cooperative pool.
+    /// `body` on `BlockingExecutor`'s threads, off Swift's cooperative pool.
     private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
+        try await BlockingExecutor.run(body)
     }
 }
 
@@ -140,6 +139,6 @@ private actor SyncQueue {
         let task = Task { try await operation() }
         running = task
         defer { running = nil }
-        return try await task.value
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 }

@@ -26,7 +26,7 @@ public final class RedisConnectionPool: Sendable {
         SecretRedactor.register(configuration.endpoint.secrets)
         // Waiting longer than a connect and a command would take means the pool is stuck behind a
         // dead server: give up as that server's timeout would.
-        pool = BlockingPool(size: configuration.size, label: "mcp-rag.redis",
+        pool = BlockingPool(size: configuration.size,
                             patience: configuration.connectTimeout + configuration.commandTimeout,
                             open: {
                                 try RedisConnection(endpoint: configuration.endpoint,

@@ -1,9 +1,10 @@
+import Blocking
 import Dispatch
 import Synchronization
 
 /// A few connections of a blocking client library (hiredis, libcurl), each lent to one thread at a
-/// time, with an async entry point that runs the blocking call on a queue of its own, off Swift's
-/// cooperative pool.
+/// time, with an async entry point that runs the blocking call on `BlockingExecutor`'s threads,
+/// off Swift's cooperative pool.
 ///
 /// Connections are opened when first needed and reused; one that `isReusable` rejects (it broke) is
 /// dropped, and the next call opens a new one, so a restarted server is picked up without anyone
@@ -16,27 +17,22 @@ public final class BlockingPool<Connection: Sendable>: Sendable {
     private let idle = Mutex<[Connection]>([])
     /// Counts the connections that may still be lent; waiting on it is what bounds the pool.
     private let available: DispatchSemaphore
-    private let queue: DispatchQueue
 
     /// - Parameters:
     ///   - size: the most connections open at once; callers beyond it wait up to `patience`, then
     ///     get `busy()`.
-    ///   - label: names the pool's queue (for debuggers and crash reports).
-    public init(size: Int, label: String, patience: Duration, open: @escaping @Sendable () throws -> Connection,
+    public init(size: Int, patience: Duration, open: @escaping @Sendable () throws -> Connection,
                 isReusable: @escaping @Sendable (Connection) -> Bool, busy: @escaping @Sendable () -> any Error) {
         self.open = open
         self.isReusable = isReusable
         self.busy = busy
         self.patience = patience
         available = DispatchSemaphore(value: max(1, size))
-        queue = DispatchQueue(label: label, qos: .userInitiated, attributes: .concurrent)
     }
 
-    /// Runs `body` with a connection on the pool's queue and returns its result.
+    /// Runs `body` with a connection on `BlockingExecutor`'s threads and returns its result.
     public func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try self.withConnection(body) }) }
-        }
+        try await BlockingExecutor.run { try self.withConnection(body) }
     }
 
     /// Runs `body` with a connection on the calling thread (which must be allowed to block),

@@ -1,3 +1,4 @@
+import Blocking
 import Dispatch
 import Embeddings
 import Foundation
@@ -6,35 +7,38 @@ import Logging
 import Resilience
 import Storage
 
-/// Everything a running mcp-rag holds: store, tracker, cache, model, and the services over them.
+/// The parts of an open knowledge base: store, tracker, cache, model, and the services over them.
 ///
-/// Opening is quick (the SQLite file and its vectors); the model loads on its own thread after
-/// `start()`, and the cache warms once it is ready.
-public final class KnowledgeBaseRuntime: Sendable {
-    public let configuration: KnowledgeBaseConfiguration
-    public let store: SQLiteKnowledgeStore
-    public let tracker: any QueryTracker
-    public let cache: any ResultCache
-    public let embeddings: EmbeddingService
+/// Only `KnowledgeBase` (the entrance) and the benchmarks reach it. Opening is quick (the SQLite
+/// file and its vectors); the model loads on its own thread once `embeddings.start()` is called.
+package final class KnowledgeBaseEngine: Sendable {
+    package let configuration: KnowledgeBaseConfiguration
+    /// The process's start (uptime nanoseconds), for `uptime_s`.
+    package let startedAt: UInt64
+    package let store: SQLiteKnowledgeStore
+    package let tracker: any QueryTracker
+    package let cache: any ResultCache
+    package let embeddings: EmbeddingService
     /// Chooses CPU or GPU once the model has loaded.
-    public let accelerator: GPUAccelerator
-    public let queries: QueryService
-    public let ingestor: Ingestor
-    public let health: HealthMonitor
-    public let warmer: CacheWarmer
-    public let allowedRoots: AllowedRoots
+    package let accelerator: GPUAccelerator
+    package let queries: QueryService
+    package let ingestor: Ingestor
+    package let health: HealthMonitor
+    package let warmer: CacheWarmer
+    package let allowedRoots: AllowedRoots
     /// The Redis server behind the tracker and the cache, when `REDIS_URL` names one.
-    public let redis: RedisDependency?
+    package let redis: RedisDependency?
     /// Chroma, when `CHROMA_URL` names it: semantic search goes there, fed from the store's outbox.
-    public let remoteVectors: ChromaVectorStore?
+    package let remoteVectors: ChromaVectorStore?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
     ///
     /// `startedAt` is the process's start (uptime nanoseconds), for `uptime_s`.
-    public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
+    package init(configuration: KnowledgeBaseConfiguration, logger: Logger,
                 startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds) throws {
         self.configuration = configuration
+        self.startedAt = startedAt
         self.logger = logger
         let modelDirectory = Self.locateModel(configuration)
         // The store needs the vector width before the model is loaded; config.json is tiny. Without
@@ -104,22 +108,19 @@ public final class KnowledgeBaseRuntime: Sendable {
         return RedisDependency(pool: pool, breaker: breaker)
     }
 
-    /// What the knowledge base holds: totals and summaries per label and folder, then one page of
-    /// sources (see `SourceListing`).
-    public func listSources(_ request: SourceListRequest) async throws -> SourceListing {
-        let store = self.store
-        let records = try await BlockingExecutor.run { try store.listSources() }
-        return try SourceListing.make(records, request: request)
-    }
-
-    /// Finishes a vector snapshot file being written (so the next opening maps it rather than
-    /// removing a partial one) and writes what tracking still holds (waiting up to `timeout`);
-    /// call before the process exits, so the last queries' counts are not lost.
-    public func close(timeout: TimeInterval = 2) async {
+    /// Stops what the engine runs on threads of its own, after the blocking work already started,
+    /// finishing a vector snapshot file
+    /// being written (so the next opening maps it rather than removing a partial one) and writing
+    /// what tracking still holds (waiting up to `timeout`), so the last queries' counts are not lost.
+    func close(timeout: TimeInterval = 2) async {
+        // Counts started without waiting (see `QueryService`) are written before the tracker closes.
+        await BlockingExecutor.drain()
         let store = self.store
         _ = try? await BlockingExecutor.run { store.waitForSnapshot() }
-        guard let buffered = tracker as? BufferedQueryTracker else { return }
-        _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
+        if let buffered = tracker as? BufferedQueryTracker {
+            _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
+        }
+        embeddings.stop()
     }
 
     /// The model folder `ModelLocator` finds for this configuration (its search includes the
@@ -129,32 +130,27 @@ public final class KnowledgeBaseRuntime: Sendable {
                                   dataDirectory: configuration.dataDirectory).locate() }
     }
 
-    /// Starts loading the model; when `warmCache`, the top queries are answered into the cache
-    /// once it is ready.
-    public func start(warmCache: Bool = true) {
-        embeddings.start()
-        let (embeddings, accelerator) = (self.embeddings, self.accelerator)
-        Task.detached(priority: .utility) {
-            // On the embedding thread at bulk priority: queries asked meanwhile go first.
-            _ = try? await embeddings.onEmbeddingThread(priority: .bulk) { accelerator.select(embedder: $0) }
+    /// Once the model has loaded, lets the accelerator choose CPU or GPU: on the embedding thread at
+    /// bulk priority, so queries asked meanwhile go first.
+    func selectAccelerator() async {
+        let accelerator = self.accelerator
+        _ = try? await embeddings.onEmbeddingThread(priority: .bulk) { accelerator.select(embedder: $0) }
+    }
+
+    /// Sends Chroma what earlier processes left in the outbox (or a first binding queued).
+    func sendOutbox() async {
+        guard let remoteVectors else { return }
+        do {
+            let sent = try await remoteVectors.sync()
+            if sent > 0 { logger.info("vectors sent to Chroma", metadata: ["rag.chroma.sent": "\(sent)"]) }
+        } catch {
+            logger.warning("vectors wait for Chroma", metadata: ["rag.chroma.error": "\(error)"])
         }
-        if let remoteVectors {
-            // What earlier processes left in the outbox (or a first binding queued) goes out now.
-            let logger = self.logger
-            Task.detached(priority: .utility) {
-                do {
-                    let sent = try await remoteVectors.sync()
-                    if sent > 0 { logger.info("vectors sent to Chroma", metadata: ["rag.chroma.sent": "\(sent)"]) }
-                } catch {
-                    logger.warning("vectors wait for Chroma", metadata: ["rag.chroma.error": "\(error)"])
-                }
-            }
-        }
-        guard warmCache else { return }
-        let warmer = self.warmer
-        Task.detached(priority: .utility) {
-            guard (try? await embeddings.embedder()) != nil else { return }
-            await warmer.warm()
-        }
+    }
+
+    /// Answers the most asked queries into the cache once the model is ready.
+    func warmCache() async {
+        guard (try? await embeddings.embedder()) != nil, !Task.isCancelled else { return }
+        await warmer.warm()
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 /// Ingestion and queries over a real store and the real model.
-@Suite(.serialized) struct KnowledgeBaseRuntimeTests {
+@Suite(.serialized) struct KnowledgeBaseEngineTests {
     let folder: TemporaryFolder
     let docs: URL
 
@@ -23,16 +23,16 @@ import Testing
         try text.write(to: docs.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
 
-    private func runtime(modelDirectory: String? = nil) throws -> KnowledgeBaseRuntime {
+    private func runtime(modelDirectory: String? = nil) throws -> KnowledgeBaseEngine {
         var configuration = KnowledgeBaseConfiguration(dataDirectory: folder.url.appendingPathComponent("data"))
         configuration.modelDirectory = try modelDirectory ?? realModelDirectory().path
         configuration.allowedRoots = [docs]
-        let runtime = try KnowledgeBaseRuntime(configuration: configuration, logger: Logger(label: "test"))
-        runtime.start(warmCache: false)
+        let runtime = try KnowledgeBaseEngine(configuration: configuration, logger: Logger(label: "test"))
+        runtime.embeddings.start()
         return runtime
     }
 
-    private func ingest(_ runtime: KnowledgeBaseRuntime, technology: String = "demo") async throws -> IngestReport {
+    private func ingest(_ runtime: KnowledgeBaseEngine, technology: String = "demo") async throws -> IngestReport {
         try await runtime.ingestor.ingest(IngestRequest(paths: [docs.path], technology: technology))
     }
 

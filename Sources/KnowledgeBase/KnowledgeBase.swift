@@ -1,0 +1,298 @@
+import Blocking
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A knowledge base: the one entrance for the MCP server, the command line and the self-test.
+///
+/// Made, it starts opening its data folder in the background (a server answers `initialize`
+/// meanwhile); every call waits for that and throws a `ClientError` saying why when it failed.
+/// As a `Service`, its `run()` owns the background work (choosing CPU or GPU once the model has
+/// loaded, sending Chroma its outbox, warming the cache) and, at shutdown, closes: a vector
+/// snapshot being written is finished, buffered query counts are written, the embedding thread
+/// ends. Run it in a `ServiceGroup` after the transport that calls it, so it closes only once the
+/// calls in flight have answered; one-shot commands use `withRunning`.
+public final class KnowledgeBase: Service, Sendable {
+    public let configuration: KnowledgeBaseConfiguration
+    /// The process's start (uptime nanoseconds), for `uptime_s`.
+    public let startedAt: UInt64
+    private let opening: Task<KnowledgeBaseEngine, Error>
+    private let warmsCache: Bool
+    private let closing = Mutex<Task<Void, Never>?>(nil)
+
+    /// Starts opening the knowledge base in `configuration.dataDirectory` (creating it if needed)
+    /// and loading its model. When `warmCache`, `run()` answers the most asked queries into the
+    /// result cache once the model is ready.
+    public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
+                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, warmCache: Bool = true) {
+        self.configuration = configuration
+        self.startedAt = startedAt
+        warmsCache = warmCache
+        // Before the first blocking call (the opening); a second knowledge base in the process
+        // (tests) finds the threads started and uses them as they are.
+        BlockingExecutor.configure(threads: configuration.blockingThreads)
+        opening = Task {
+            do {
+                let engine = try await BlockingExecutor.run {
+                    try KnowledgeBaseEngine(configuration: configuration, logger: logger, startedAt: startedAt)
+                }
+                engine.embeddings.start()
+                return engine
+            } catch {
+                logger.error("the knowledge base could not be opened", metadata: ["rag.store.error": "\(error)"])
+                throw error
+            }
+        }
+    }
+
+    /// A knowledge base over an engine that is already open (tests).
+    package init(engine: KnowledgeBaseEngine, warmCache: Bool = false) {
+        configuration = engine.configuration
+        startedAt = engine.startedAt
+        warmsCache = warmCache
+        engine.embeddings.start()
+        opening = Task { engine }
+    }
+
+    /// Opens `configuration`'s knowledge base, runs `body` with it while its background work runs,
+    /// then closes it: for commands that do one thing and end. Throws a `ClientError` when the
+    /// knowledge base cannot be opened.
+    public static func withRunning<T: Sendable>(configuration: KnowledgeBaseConfiguration, logger: Logger,
+                                                _ body: @Sendable (KnowledgeBase) async throws -> T) async throws -> T {
+        let knowledgeBase = KnowledgeBase(configuration: configuration, logger: logger, warmCache: false)
+        do {
+            _ = try await knowledgeBase.engine()
+        } catch {
+            await knowledgeBase.close()
+            throw error
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await knowledgeBase.run() }
+            let result: Result<T, Error>
+            do {
+                result = .success(try await body(knowledgeBase))
+            } catch {
+                result = .failure(error)
+            }
+            // Cancelling `run()` is its shutdown: it closes before returning.
+            group.cancelAll()
+            try? await group.waitForAll()
+            return try result.get()
+        }
+    }
+
+    /// The open engine; throws a `ClientError` saying why the knowledge base could not be opened.
+    package func engine() async throws -> KnowledgeBaseEngine {
+        do {
+            return try await opening.value
+        } catch {
+            throw ClientError(.unavailable, "the knowledge base could not be opened: \(ClientError(error).message)")
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    /// Runs the background work until a graceful shutdown (or cancellation), then closes.
+    public func run() async throws {
+        guard let engine = try? await opening.value else {
+            // Nothing to run; the calls keep answering why it could not be opened.
+            try? await gracefulShutdown()
+            return
+        }
+        let warmsCache = self.warmsCache && engine.configuration.warmTopQueries > 0
+        await withDiscardingTaskGroup { group in
+            group.addTask { await engine.selectAccelerator() }
+            group.addTask { await engine.sendOutbox() }
+            if warmsCache { group.addTask { await engine.warmCache() } }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        await close()
+    }
+
+    /// Finishes what must not be lost (a snapshot being written, buffered query counts) and stops
+    /// the embedding thread. `run()` does this at its end; later calls wait for the first.
+    public func close() async {
+        let opening = self.opening
+        let task = closing.withLock { closing in
+            if let closing { return closing }
+            let task = Task<Void, Never> {
+                guard let engine = try? await opening.value else { return }
+                await engine.close()
+            }
+            closing = task
+            return task
+        }
+        await task.value
+    }
+
+    // MARK: - Reading
+
+    /// The passages that best answer `request`. A failing dependency degrades the answer (see
+    /// `QueryResponse.degraded`); invalid input throws `InvalidRequest`.
+    public func query(_ request: QueryRequest) async throws -> QueryResponse {
+        try await engine().queries.query(request)
+    }
+
+    /// What the knowledge base holds: totals and summaries per label and folder, then one page of
+    /// sources (see `SourceListing`).
+    public func listSources(_ request: SourceListRequest) async throws -> SourceListing {
+        let store = try await engine().store
+        let records = try await BlockingExecutor.run { try store.listSources() }
+        return try SourceListing.make(records, request: request)
+    }
+
+    /// The state of the knowledge base and each dependency at `level`. Never throws: a knowledge
+    /// base that could not be opened is the report's subject, not an error.
+    public func health(level: HealthLevel) async -> HealthReport {
+        if level == .liveness { return HealthMonitor.liveness(startedAt: startedAt) }
+        do {
+            return try await engine().health.report(level: level)
+        } catch {
+            return HealthMonitor.unopened(level: level, startedAt: startedAt, reason: ClientError(error).message)
+        }
+    }
+
+    /// The `top` most asked queries, with totals and the result cache's figures.
+    public func cacheWarmingReport(top: Int) async throws -> CacheWarmingReport {
+        try await engine().cacheWarmingReport(top: top)
+    }
+
+    /// What the accelerator chose and why (once it has), and with `runBenchmark` the serving
+    /// backend timed on a fixed batch. Throws `ClientError(.unavailable)` without a model.
+    public func accelerationReport(runBenchmark: Bool) async throws -> AccelerationReport {
+        do {
+            return try await engine().accelerationReport(runBenchmark: runBenchmark)
+        } catch let error as EmbeddingUnavailable {
+            throw ClientError(.unavailable, "\(error); run tools/fetch-model or set MCP_RAG_MODEL_DIR")
+        }
+    }
+
+    /// The embedding model once loaded; throws `EmbeddingUnavailable` saying why there is none.
+    public func model() async throws -> ModelSummary {
+        let embeddings = try await engine().embeddings
+        let embedder = try await embeddings.embedder()
+        return ModelSummary(name: embedder.directory.lastPathComponent, dimension: embedder.dimension,
+                            backend: embedder.backend.name, loadMilliseconds: embeddings.loadMilliseconds)
+    }
+
+    /// A retrieval evaluation (BEIR-layout benchmarks) over this knowledge base's store.
+    public func retrievalEvaluation() async throws -> RetrievalEvaluation {
+        let engine = try await engine()
+        return RetrievalEvaluation(store: engine.store, embeddings: engine.embeddings)
+    }
+
+    // MARK: - Writing
+
+    /// Which files a caller may touch.
+    public enum Reach: Sendable {
+        /// Only inside `configuration.allowedRoots`: a client of the server.
+        case allowedRoots
+        /// Every file the process can read: the command line's own user.
+        case anywhere
+    }
+
+    /// Adds or updates `paths` (files and folders) under the label `technology`, reporting progress
+    /// after each file; with `pruneMissing`, sources under a given folder whose files are gone are
+    /// removed. Cancelling stops it between files: what was written stays.
+    public func ingest(paths: [String], technology: String, reach: Reach = .allowedRoots, pruneMissing: Bool = true,
+                       progress: @escaping @Sendable (IngestProgress) async -> Void = { _ in }) async throws -> IngestReport {
+        let engine = try await engine()
+        let request: IngestRequest
+        switch reach {
+        case .allowedRoots:
+            let resolved = try paths.map { try engine.allowedRoots.check($0) }
+            request = IngestRequest(paths: resolved, technology: technology, pruneMissing: pruneMissing,
+                                    allowedRoots: engine.allowedRoots)
+        case .anywhere:
+            request = IngestRequest(paths: paths, technology: technology, pruneMissing: pruneMissing)
+        }
+        return try await engine.ingestor.ingest(request, progress: progress)
+    }
+
+    /// Forgets `source`: the file of that path, or every file under it when it is a folder. The
+    /// files on disk are not touched. Throws `InvalidRequest` when nothing by that path is stored.
+    public func remove(source: String, reach: Reach = .allowedRoots) async throws -> SourceRemoval {
+        let engine = try await engine()
+        let path = reach == .allowedRoots ? try engine.allowedRoots.check(source, mustExist: false) : source
+        let removal = try await engine.ingestor.remove(path)
+        guard !removal.sources.isEmpty else {
+            throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")
+        }
+        return SourceRemoval(sources: removal.sources, chunks: removal.chunks)
+    }
+
+    /// Deletes everything this knowledge base keeps in the shared engines: the Redis keys under its
+    /// prefix and its Chroma collection. Only for namespaces made to be thrown away (the
+    /// self-test's); what each engine said is in the answer.
+    public func deleteSharedData() async -> [SharedDataDeletion] {
+        guard let engine = try? await engine() else { return [] }
+        var deletions: [SharedDataDeletion] = []
+        if let redis = engine.redis {
+            let prefix = configuration.redisPrefix
+            let probe = await redis.probe()
+            var deletion = SharedDataDeletion(engine: "redis", endpoint: "\(redis.endpoint)", version: probe.serverVersion,
+                                              latencyMs: probe.latencyMs, deleted: "", error: probe.error)
+            if probe.error == nil {
+                do {
+                    let removed = try await BlockingExecutor.run { try redis.call { try $0.deleteKeys(prefix: prefix) } }
+                    deletion.deleted = "\(removed) keys under \(prefix)"
+                } catch {
+                    deletion.error = "\(error)"
+                }
+            }
+            deletions.append(deletion)
+        }
+        if let remote = engine.remoteVectors {
+            let probe = try? await BlockingExecutor.run { remote.probe() }
+            let client = remote.client
+            var deletion = SharedDataDeletion(engine: "chroma", endpoint: "\(client.configuration.baseURL)",
+                                              version: probe?.version, latencyMs: probe?.latencyMs, deleted: "",
+                                              error: probe?.error ?? (probe == nil ? "not probed" : nil))
+            if deletion.error == nil {
+                do {
+                    try await BlockingExecutor.run { try client.deleteCollection() }
+                    deletion.deleted = "the collection \(client.configuration.collection)"
+                } catch {
+                    deletion.error = "\(error)"
+                }
+            }
+            deletions.append(deletion)
+        }
+        return deletions
+    }
+}
+
+/// The embedding model serving a knowledge base.
+public struct ModelSummary: Sendable, Equatable {
+    /// The model folder's name.
+    public var name: String
+    public var dimension: Int
+    /// cpu, hip or cuda.
+    public var backend: String
+    public var loadMilliseconds: Double
+}
+
+/// What a removal took out.
+public struct SourceRemoval: Sendable, Equatable {
+    /// The paths of the sources removed.
+    public var sources: [String]
+    /// Their passages.
+    public var chunks: Int
+}
+
+/// One shared engine's answer to `KnowledgeBase.deleteSharedData()`.
+public struct SharedDataDeletion: Sendable, Equatable {
+    /// redis or chroma.
+    public var engine: String
+    /// Where it answers (without credentials).
+    public var endpoint: String
+    public var version: String?
+    public var latencyMs: Double?
+    /// What was deleted, in words; empty when nothing was.
+    public var deleted: String
+    /// Why it could not be reached or deleted from.
+    public var error: String?
+}
