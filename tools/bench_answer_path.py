@@ -1,6 +1,7 @@
 """The answer path through a plain stdio client: SciFact's 300 test queries asked one after another
 over raw JSON lines (no MCP client library in the way), hybrid mode, result cache off, for each
-`n_results` size; prints the client round trip's p50 and p99 as JSON lines.
+`n_results` size; prints the client round trip's p50 and p99 as JSON lines, beside the server's own
+`took_ms` (the query inside the server; the difference is the transport and the encoding).
 
     .venv/bin/python tools/bench_answer_path.py --binary .build/release/mcp-rag --data /tmp/bench-kb [--sizes 5,30]
 
@@ -50,17 +51,20 @@ def measure(binary: str, data: str, queries: list[str], size: int) -> dict:
     for text in queries[:30]:
         answer = query(text)
         assert "result" in answer and not answer["result"]["isError"], answer
-    times = []
+    times, took = [], []
     for text in queries:
         start = time.perf_counter()
         answer = query(text)
         times.append((time.perf_counter() - start) * 1e3)
         assert len(answer["result"]["structuredContent"]["results"]) == size, answer
+        took.append(answer["result"]["structuredContent"]["took_ms"])
     server.stdin.close()
     server.wait(timeout=30)
     times.sort()
+    took.sort()
     return {"n_results": size, "queries": len(times), "p50_ms": round(statistics.median(times), 2),
-            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2)}
+            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2),
+            "server_p50_ms": round(statistics.median(took), 2), "server_p99_ms": round(took[int(0.99 * (len(took) - 1))], 2)}
 
 
 def main() -> None:

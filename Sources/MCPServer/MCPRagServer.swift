@@ -50,7 +50,7 @@ public struct MCPRagServer: Sendable {
         let definitions = self.definitions
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: definitions) }
         await server.withMethodHandler(CallTool.self) { [self] params in
-            try await call(params, server: server)
+            try await call(params, server: server).result()
         }
         return server
     }
@@ -86,7 +86,8 @@ public struct MCPRagServer: Sendable {
         await server.stop()
     }
 
-    private func call(_ params: CallTool.Parameters, server: Server) async throws -> CallTool.Result {
+    /// Runs one call: its answer, or the protocol error to answer with. Cancellation is thrown.
+    private func call(_ params: CallTool.Parameters, server: Server) async throws -> ToolAnswer {
         guard let tool = tools[params.name] else {
             // A protocol error, as the MCP specification asks for unknown tools.
             throw MCPError.invalidParams("Unknown tool: \(params.name.prefix(200)); tools/list shows the \(tools.count) tools")
@@ -102,16 +103,14 @@ public struct MCPRagServer: Sendable {
             let output = try await tool.call(params.arguments, context: context)
             logger.debug("tool call", metadata: ["rag.tool": "\(params.name)",
                                                  "rag.tool.ms": "\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)"])
-            return CallTool.Result(content: [.text(text: output.text, annotations: nil, _meta: nil)], structuredContent: .some(output.value),
-                                   isError: false)
+            return .output(output)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             let failure = ClientError(error)
             logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(error)",
                                                        "rag.tool.code": "\(failure.code.rawValue)"])
-            return CallTool.Result(content: [.text(text: Self.message(for: failure), annotations: nil, _meta: nil)],
-                                   isError: true)
+            return .failure(Self.message(for: failure))
         }
     }
 

@@ -5,7 +5,17 @@ import Testing
 
 /// The checks every frame passes before anyone acts on it, and the book of requests in flight.
 @Suite struct FrameCheckTests {
-    private func check(_ text: String) -> FrameCheck { FrameCheck.check(Data(text.utf8)) }
+    private enum Verdict: Equatable {
+        case pass
+        case reject(code: Int, message: String, id: ID?)
+    }
+
+    private func check(_ text: String) -> Verdict {
+        if case .reject(let code, let message, let id) = IncomingFrame.read(Data(text.utf8)) {
+            return .reject(code: code, message: message, id: id)
+        }
+        return .pass
+    }
 
     @Test func requestsNotificationsAndAnswersPass() {
         for text in [#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, #"{"jsonrpc":"2.0","id":"a","method":"ping"}"#,

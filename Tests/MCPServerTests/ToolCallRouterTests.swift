@@ -5,23 +5,23 @@ import Testing
 
 /// Which messages the router answers itself and which it leaves to the SDK.
 @Suite struct ToolCallRouterTests {
-    private func kind(_ text: String) -> ToolCallRouter.Kind {
-        ToolCallRouter.classify(Data(text.utf8))
+    private func kind(_ text: String) -> IncomingFrame {
+        IncomingFrame.read(Data(text.utf8))
     }
 
     @Test func toolCallsAreTakenWithTheirParameters() {
-        guard case .call(let request) = kind(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"health_check","arguments":{"level":"deep"}}}"#) else {
+        guard case .call(let id, let parameters) = kind(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"health_check","arguments":{"level":"deep"}}}"#) else {
             Issue.record("a tools/call was not taken")
             return
         }
-        #expect(request.id == .number(7))
-        #expect(request.params.name == "health_check")
-        #expect(request.params.arguments?["level"] == .string("deep"))
-        guard case .call(let named) = kind(#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"list_sources"}}"#) else {
+        #expect(id == .number(7))
+        #expect(parameters.name == "health_check")
+        #expect(parameters.arguments?["level"] == .string("deep"))
+        guard case .call(let named, _) = kind(#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"list_sources"}}"#) else {
             Issue.record("a tools/call without arguments was not taken")
             return
         }
-        #expect(named.id == .string("a"))
+        #expect(named == .string("a"))
     }
 
     @Test func malformedCallsAreAnsweredAsSuch() {
@@ -85,10 +85,8 @@ import Testing
             (#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#, .string("p")),
             // A notification named tools/call has no id: there is nobody to answer.
             (#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#, nil),
-            (#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"x"}}"#, nil),
             (#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#, nil),
             (#"{"jsonrpc":"2.0","id":4,"result":{}}"#, nil),
-            ("not json", nil), ("", nil),
         ]
         for (text, expected) in others {
             guard case .other(let id) = kind(text) else {
@@ -97,5 +95,48 @@ import Testing
             }
             #expect(id == expected, "\(text)")
         }
+        // What is not a JSON-RPC 2.0 request reaches neither the router's tools nor the SDK.
+        for text in [#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"x"}}"#, "not json", ""] {
+            guard case .reject = kind(text) else {
+                Issue.record("not rejected: \(text)")
+                continue
+            }
+        }
+    }
+
+    @Test func anAnswerIsTheToolsJSONOnceAsTextAndAsStructuredContent() throws {
+        struct Output: Encodable {
+            let text: String
+            let score: Double
+        }
+        // Every character JSON must escape, and some it must not.
+        let awkward = "quote \" backslash \\ slash / newline \n tab \t bell \u{07} unit \u{1F} del \u{7F} é 中 😀 \u{2028}"
+        let output = try ToolOutput(Output(text: awkward, score: 0.25))
+        for id in [ID.number(12), ID.string("a \"quoted\" id\n")] {
+            let data = ToolAnswer.output(output).response(id: id)
+            let answer = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(answer["jsonrpc"] as? String == "2.0")
+            let result = try #require(answer["result"] as? [String: Any])
+            #expect(result["isError"] as? Bool == false)
+            let structured = try #require(result["structuredContent"] as? [String: Any])
+            #expect(structured["text"] as? String == awkward)
+            let content = try #require(result["content"] as? [[String: Any]])
+            #expect(content.count == 1 && content[0]["type"] as? String == "text")
+            let text = try #require(content[0]["text"] as? String)
+            let reread = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            #expect(reread["text"] as? String == awkward && reread["score"] as? Double == 0.25)
+            // The id comes back as it was sent, a string as a string and a number as a number.
+            let decoded = try JSONDecoder().decode(Response<CallTool>.self, from: data)
+            #expect(decoded.id == id)
+        }
+        let failure = ToolAnswer.failure("No \"such\" file.\n").response(id: .number(1))
+        let decoded = try JSONDecoder().decode(Response<CallTool>.self, from: failure)
+        let result = try decoded.result.get()
+        #expect(result.isError == true && result.structuredContent == nil)
+        guard case .text(let text, _, _) = try #require(result.content.first) else {
+            Issue.record("not a text item")
+            return
+        }
+        #expect(text == "No \"such\" file.\n")
     }
 }

@@ -17,12 +17,13 @@ struct ToolContext: Sendable {
     let progress: @Sendable (_ done: Double, _ total: Double?, _ message: String?) async -> Void
 }
 
-/// A tool's result as JSON text and as the same structure.
+/// A tool's result, encoded once as JSON: the answer's structured content as it is, and its text.
 struct ToolOutput: Sendable {
-    let text: String
-    let value: Value
+    let json: [UInt8]
 
     init<T: Encodable>(_ output: T) throws {
-        (text, value) = try ToolJSON.encode(output)
+        json = try ToolJSON.bytes(output)
     }
+
+    var text: String { String(decoding: json, as: UTF8.self) }
 }

@@ -2,18 +2,20 @@ import Foundation
 import Logging
 import MCP
 
-/// A transport in front of the SDK's `Server` that checks every frame, keeps the book of requests
-/// in flight, answers `tools/call` and `tools/list` itself and hands every other message
-/// (initialize, ping, notifications) to the SDK.
+/// A transport in front of the SDK's `Server` that reads every frame once (`IncomingFrame`), keeps
+/// the book of requests in flight, answers `tools/call` and `tools/list` itself and hands every
+/// other message (initialize, ping, notifications) to the SDK. Any transport goes behind it (stdio
+/// today, HTTP next): the checks that make hostile frames safe and the tool dispatch are the same.
 ///
 /// Why the calls: the SDK (0.12.1) passes each handler's result through its `Value` type by
 /// encoding and decoding it, and `Value`'s decoder turns any string that looks like a data URL into
 /// binary data, so a passage reading `data:text/plain,Hello%20World` came back in
 /// `structuredContent` as `data:text/plain;base64,SGVsbG8gV29ybGQ=`, unlike the same passage in the
 /// text content. It also builds a regular expression for every string on the way, about 0.35 ms
-/// per passage of an answer. Here a call is decoded into the SDK's own `CallTool` types and its
-/// answer encoded straight from them, once. A `tools/call` whose parameters do not fit gets an
-/// invalid-params error saying what is wrong (the SDK answers it with an internal error).
+/// per passage of an answer. Here a call's parameters come from the frame's one reading and its
+/// answer is written straight from the tool's JSON (`ToolAnswer`): encoded once, never parsed
+/// back. A `tools/call` whose parameters do not fit gets an invalid-params error saying what is
+/// wrong (the SDK answers it with an internal error).
 ///
 /// Why the list: it never changes, so it is encoded once (the SDK re-encodes it through `Value`
 /// on every request, 16 ms of CPU), and a malformed `cursor` gets invalid params, not an internal error.
@@ -27,7 +29,7 @@ import MCP
 /// client is never left waiting for an id.
 actor ToolCallRouter: Transport {
     /// Runs one call: its result, or the protocol error to answer with. Cancellation is thrown.
-    typealias Handler = @Sendable (CallTool.Parameters) async throws -> CallTool.Result
+    typealias Handler = @Sendable (CallTool.Parameters) async throws -> ToolAnswer
 
     nonisolated let logger: Logger
     private let inner: any Transport
@@ -137,41 +139,42 @@ actor ToolCallRouter: Transport {
     /// a client that sends without reading what comes back is held by its own full pipe.
     private func route(_ message: Data) async {
         guard !shuttingDown else { return }
-        if case .reject(let code, let text, let id) = FrameCheck.check(message) {
-            await deliver(FrameCheck.answer(code: code, message: text, id: id), closing: nil)
+        let frame = IncomingFrame.read(message)
+        if case .reject(let code, let text, let id) = frame {
+            await deliver(IncomingFrame.errorAnswer(code: code, message: text, id: id), closing: nil)
             return
         }
-        let kind = Self.classify(message)
-        if let id = kind.requestID, !ledger.begin(id) {
-            await deliver(FrameCheck.answer(code: -32600, message: "Invalid Request: the id \(Self.describe(id)) belongs to a request "
+        if let id = frame.requestID, !ledger.begin(id) {
+            await deliver(IncomingFrame.errorAnswer(code: -32600, message: "Invalid Request: the id \(Self.describe(id)) belongs to a request "
                 + "still in flight; give each request an id of its own", id: id), closing: nil)
             return
         }
-        switch kind {
-        case .call(let request):
+        switch frame {
+        case .call(let id, let parameters):
             while calls.count >= Self.maxCallsInFlight && !finished {
                 await withCheckedContinuation { callSlotWaiters.append($0) }
             }
             // Abandoned or shutting down while waiting: not started, so not answered.
             guard !finished, !shuttingDown else {
-                ledger.end(request.id)
+                ledger.end(id)
                 finishIfDrained()
                 return
             }
-            let id = request.id
             let handler = self.handler
-            if stoppedAtShutdown.contains(request.params.name) { stoppable.insert(id) }
+            if stoppedAtShutdown.contains(parameters.name) { stoppable.insert(id) }
             calls[id] = Task { [weak self] in
-                let response: Response<CallTool>
+                let answer: Data
                 do {
-                    response = Response(id: id, result: try await handler(request.params))
+                    answer = try await handler(parameters).response(id: id)
                 } catch is CancellationError {
                     await self?.cancelled(id)
                     return
                 } catch {
-                    response = Response(id: id, error: error as? MCPError ?? .internalError("\(error)"))
+                    let failure = Response<CallTool>(id: id, error: error as? MCPError ?? .internalError("\(error)"))
+                    guard let self else { return }
+                    answer = await self.encoded(failure)
                 }
-                await self?.answer(response)
+                await self?.answer(id, answer)
             }
         case .malformedCall(let id, let problem):
             await deliver(encoded(Response<CallTool>(id: id, error: .invalidParams(problem))), closing: id)
@@ -186,9 +189,9 @@ actor ToolCallRouter: Transport {
         }
     }
 
-    private func answer(_ response: Response<CallTool>) async {
-        releaseCall(response.id)
-        await deliver(encoded(response), closing: response.id)
+    private func answer(_ id: ID, _ answer: Data) async {
+        releaseCall(id)
+        await deliver(answer, closing: id)
     }
 
     /// A call ended by cancellation: the client's own gets no answer (MCP: cancellation); one the
@@ -198,8 +201,7 @@ actor ToolCallRouter: Transport {
             callEnded(id)
             return
         }
-        await answer(Response(id: id, result: CallTool.Result(content: [.text(text: Self.stoppedText, annotations: nil, _meta: nil)],
-                                                              isError: true)))
+        await answer(id, ToolAnswer.failure(Self.stoppedText).response(id: id))
     }
 
     static let stoppedText = "The server is shutting down, so this call stopped before it finished; what an ingest had "
@@ -217,7 +219,7 @@ actor ToolCallRouter: Transport {
             return try Self.encoder.encode(response)
         } catch {
             logger.error("an answer could not be encoded", metadata: ["rag.error": "\(error)"])
-            return FrameCheck.answer(code: -32603, message: "Internal error: the answer could not be encoded", id: response.id)
+            return IncomingFrame.errorAnswer(code: -32603, message: "Internal error: the answer could not be encoded", id: response.id)
         }
     }
 
@@ -311,49 +313,6 @@ actor ToolCallRouter: Transport {
         case .number(let number): "\(number)"
         }
     }
-
-    /// What a message is to the router.
-    enum Kind {
-        /// A `tools/call` request with parameters the SDK's types accept.
-        case call(Request<CallTool>)
-        /// A `tools/call` request with this id whose parameters are not a tool call's, and why.
-        case malformedCall(ID, String)
-        /// A `tools/list` request, and what is wrong with its parameters, if anything.
-        case listTools(ID, problem: String?)
-        /// `notifications/cancelled` for the request with this id.
-        case cancellation(ID)
-        /// Anything else: the SDK's to answer (with the id of the request it is, if it is one).
-        case other(requestID: ID?)
-
-        /// The id of the request this is, which must be answered once.
-        var requestID: ID? {
-            switch self {
-            case .call(let request): request.id
-            case .malformedCall(let id, _), .listTools(let id, _): id
-            case .cancellation: nil
-            case .other(let id): id
-            }
-        }
-    }
-
-    static func classify(_ message: Data) -> Kind {
-        guard let envelope = JSONRPCEnvelope.single(in: message), envelope.version == "2.0" else { return .other(requestID: nil) }
-        guard let id = envelope.id, envelope.method != nil, !envelope.isAnswer else {
-            if envelope.method == "notifications/cancelled", let cancelled = envelope.cancelledRequest { return .cancellation(cancelled) }
-            return .other(requestID: nil)
-        }
-        switch envelope.method {
-        case CallTool.name:
-            guard let request = try? JSONDecoder().decode(Request<CallTool>.self, from: message) else {
-                return .malformedCall(id, CallProblem.describe(message))
-            }
-            return .call(request)
-        case ListTools.name:
-            return .listTools(id, problem: ListToolsProblem.describe(message))
-        default:
-            return .other(requestID: id)
-        }
-    }
 }
 
 /// A transport that can tell when the client stops being able to read what is sent.
@@ -375,93 +334,4 @@ struct RequestLedger {
 
     /// Nothing more will come and nothing is owed.
     var isDrained: Bool { inputEnded && inFlight.isEmpty }
-}
-
-/// What is wrong with a `tools/call`'s parameters that the SDK's types refuse.
-private struct CallProblem: Decodable {
-    let problem: String
-
-    static let shape = "tools/call needs params with \"name\" (a string) and optionally \"arguments\" (an object)"
-
-    static func describe(_ message: Data) -> String {
-        (try? JSONDecoder().decode(CallProblem.self, from: message))?.problem ?? shape
-    }
-
-    private enum Keys: String, CodingKey { case params }
-    private enum ParamsKeys: String, CodingKey { case name, arguments }
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: Keys.self)
-        guard let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params),
-              (try? params.decode(String.self, forKey: .name)) != nil, params.contains(.arguments)
-        else {
-            problem = Self.shape
-            return
-        }
-        guard (try? params.nestedContainer(keyedBy: AnyKey.self, forKey: .arguments)) != nil else {
-            problem = "tools/call's \"arguments\" must be an object"
-            return
-        }
-        do {
-            _ = try params.decode([String: Value].self, forKey: .arguments)
-            problem = Self.shape
-        } catch let DecodingError.dataCorrupted(context) {
-            problem = Self.unreadable(context)
-        } catch let DecodingError.typeMismatch(_, context) {
-            problem = Self.unreadable(context)
-        } catch {
-            problem = "tools/call's arguments cannot be read: \(error)"
-        }
-    }
-
-    /// Names the argument that could not become a value. The frame check has passed the text as
-    /// UTF-8 JSON without lone surrogates, so what is left is a number past a 64-bit float's range.
-    private static func unreadable(_ context: DecodingError.Context) -> String {
-        let path = context.codingPath.dropFirst(2).map(\.stringValue).filter { !$0.isEmpty }
-        let place = path.isEmpty ? "tools/call's arguments" : "the argument \"\(path.joined(separator: "."))\""
-        return "\(place) cannot be read: it holds a number outside the range of a 64-bit float (such as 1e999)"
-    }
-}
-
-/// What is wrong with a `tools/list` request's parameters, if anything.
-private enum ListToolsProblem {
-    private struct Params: Decodable {
-        let problem: String?
-        private enum Keys: String, CodingKey { case params }
-        private enum ParamsKeys: String, CodingKey { case cursor }
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: Keys.self)
-            guard container.contains(.params), !((try? container.decodeNil(forKey: .params)) ?? false) else {
-                problem = nil
-                return
-            }
-            guard let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params) else {
-                problem = "tools/list's params must be an object"
-                return
-            }
-            guard params.contains(.cursor), !((try? params.decodeNil(forKey: .cursor)) ?? false) else {
-                problem = nil
-                return
-            }
-            guard (try? params.decode(String.self, forKey: .cursor)) != nil else {
-                problem = "tools/list's \"cursor\" must be a string from an earlier answer's nextCursor"
-                return
-            }
-            // The list is one page and its answers carry no nextCursor: no cursor is valid.
-            problem = "invalid cursor: the tool list has a single page, so no cursor is needed"
-        }
-    }
-
-    static func describe(_ message: Data) -> String? {
-        (try? JSONDecoder().decode(Params.self, from: message))?.problem ?? nil
-    }
-}
-
-/// Any key, for looking into an object without naming its keys.
-private struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }

@@ -2,7 +2,8 @@ import Foundation
 import MCP
 import StrictJSON
 
-/// Turns our Codable outputs into JSON text and the SDK's `Value`, the two forms of a tool result.
+/// Turns our Codable outputs into JSON text and, where the SDK's types are wanted (a server made
+/// with `makeServer()` alone), into its `Value`.
 ///
 /// The `Value` is read back from the text, so the two always say the same. It is not read with
 /// `Value`'s own decoder, which takes any string that looks like a `data:` URL for binary data (a
@@ -10,14 +11,18 @@ import StrictJSON
 /// nor with a JSONDecoder trying each type in turn, whose failed attempts cost 2 ms on a
 /// five-passage answer: the strict reader reads the bytes once, in about 30 µs.
 enum ToolJSON {
-    /// The JSON text of `output` (keys sorted, so outputs are stable) and the same as a `Value`.
-    static func encode<T: Encodable>(_ output: T) throws -> (text: String, value: Value) {
+    /// The JSON text of `output` (keys sorted, so outputs are stable).
+    static func bytes<T: Encodable>(_ output: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try encoder.encode(output)
-        let bytes = [UInt8](data)
+        return [UInt8](try encoder.encode(output))
+    }
+
+    /// The JSON text of `output` and the same as a `Value`.
+    static func encode<T: Encodable>(_ output: T) throws -> (text: String, value: Value) {
+        let bytes = try bytes(output)
         return (String(decoding: bytes, as: UTF8.self), value(of: try JSONReader.parse(bytes)))
     }
 
