@@ -158,8 +158,6 @@ let package = Package(
                 "SelfTest",
                 "MCPServer",
                 "KnowledgeBase",
-                "Embeddings",
-                "GPURuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

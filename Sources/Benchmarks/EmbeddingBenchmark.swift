@@ -2,6 +2,7 @@ import COpenBLAS
 import Dispatch
 import Embeddings
 import Foundation
+import KnowledgeBase
 
 #if canImport(Glibc)
 import Glibc
@@ -65,15 +66,20 @@ public struct EmbeddingBenchmark: Sendable {
     /// A benchmark with the default settings.
     public init() {}
 
-    /// Runs every measurement against the model in `directory`; `prepare` may move the loaded
-    /// model to another backend (a GPU) first. The sgemm figures are the CPU's either way.
-    public func run(modelDirectory: URL, threads: Int?,
-                    prepare: (SentenceEmbedder) throws -> SentenceEmbedder = { $0 }) throws -> EmbeddingBenchmarkReport {
+    /// Runs every measurement against the model `model` names, on its device. The sgemm figures
+    /// are the CPU's either way. Throws `ConfigurationError` when the model cannot be loaded there.
+    public func run(_ model: ModelSelection) throws -> EmbeddingBenchmarkReport {
+        let (modelDirectory, threads) = (try model.locate(), model.threads)
         // Load twice and keep the second figure: the first mostly measures the page cache.
-        _ = try SentenceEmbedder(directory: modelDirectory, threads: threads)
-        let cpuEmbedder = try SentenceEmbedder(directory: modelDirectory, threads: threads)
+        let cpuEmbedder: SentenceEmbedder
+        do {
+            _ = try SentenceEmbedder(directory: modelDirectory, threads: threads)
+            cpuEmbedder = try SentenceEmbedder(directory: modelDirectory, threads: threads)
+        } catch let error as ModelLoadError {
+            throw ConfigurationError(error.description)
+        }
         let threadCount = (cpuEmbedder.backend as? CPUBackend)?.threadCount ?? 1
-        let embedder = try prepare(cpuEmbedder)
+        let embedder = try model.onDevice(cpuEmbedder)
         let cost = ModelCost(configuration: embedder.configuration)
 
         let gemm = measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount)

@@ -126,8 +126,7 @@ package final class KnowledgeBaseEngine: Sendable {
     /// The model folder `ModelLocator` finds for this configuration (its search includes the
     /// default data folder, so a knowledge base kept elsewhere still finds the quick start's model).
     static func locateModel(_ configuration: KnowledgeBaseConfiguration) -> Result<URL, Error> {
-        Result { try ModelLocator(explicitDirectory: configuration.modelDirectory,
-                                  dataDirectory: configuration.dataDirectory).locate() }
+        Result { try configuration.locateModel() }
     }
 
     /// Once the model has loaded, lets the accelerator choose CPU or GPU: on the embedding thread at

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Benchmarks
-import Embeddings
 import Foundation
+import KnowledgeBase
 
 /// `mcp-rag bench`: the benchmarks; the embedding one unless another is named.
 struct BenchCommand: ParsableCommand {
@@ -33,14 +33,12 @@ struct EmbeddingBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory: URL
-        do { directory = try model.locateModel() } catch let error as ModelLoadError { throw CLIError(error.description) }
         var benchmark = EmbeddingBenchmark()
         benchmark.secondsPerMeasurement = seconds
         let report: EmbeddingBenchmarkReport
         do {
-            report = try benchmark.run(modelDirectory: directory, threads: model.threads, prepare: model.onRequestedDevice)
-        } catch let error as ModelLoadError {
+            report = try benchmark.run(model.selection())
+        } catch let error as ConfigurationError {
             throw CLIError(error.description)
         }
         if json {

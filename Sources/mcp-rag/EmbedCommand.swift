@@ -1,6 +1,6 @@
 import ArgumentParser
-import Embeddings
 import Foundation
+import KnowledgeBase
 
 /// `mcp-rag embed`: JSON strings in, one `{"input_ids", "embedding"}` object out per input line.
 struct EmbedCommand: ParsableCommand {
@@ -27,7 +27,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let embedder = try model.loadEmbedder()
+        let embedder = try model.loadModel()
         let output = OutputBuffer()
         var failures = 0
         if !texts.isEmpty {
@@ -65,15 +65,13 @@ struct EmbedCommand: ParsableCommand {
         return .success(text)
     }
 
-    private func write(_ lines: [Result<String, CLIError>], embedder: SentenceEmbedder, to output: OutputBuffer) throws {
-        let texts = lines.compactMap { try? $0.get() }
-        let ids = embedder.tokenizeAll(texts)
-        let vectors = try embedder.embedBlocking(tokenized: ids)
+    private func write(_ lines: [Result<String, CLIError>], embedder: TextEmbedder, to output: OutputBuffer) throws {
+        let embedded = try embedder.embed(lines.compactMap { try? $0.get() })
         var next = 0
         for line in lines {
             switch line {
             case .success:
-                output.append(Self.encode(ids: ids[next], embedding: vectors[next]))
+                output.append(Self.encode(ids: embedded[next].inputIDs, embedding: embedded[next].vector))
                 next += 1
             case .failure(let error):
                 output.append("{\"error\":\(JSONText.quote(error.description))}")

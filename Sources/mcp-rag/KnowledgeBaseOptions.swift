@@ -1,6 +1,5 @@
 import ArgumentParser
 import Dispatch
-import Embeddings
 import Foundation
 import KnowledgeBase
 import Logging
@@ -69,8 +68,7 @@ struct KnowledgeBaseOptions: ParsableArguments {
         guard dataDirectory == nil else { return (configuration, nil) }
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
         // The model stays where it is: find it before the data folder moves.
-        if configuration.modelDirectory == nil,
-           let found = try? ModelLocator(dataDirectory: configuration.dataDirectory).locate() {
+        if configuration.modelDirectory == nil, let found = try? configuration.locateModel() {
             configuration.modelDirectory = found.path
         }
         configuration.dataDirectory = temporary

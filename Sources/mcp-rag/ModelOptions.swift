@@ -1,7 +1,5 @@
 import ArgumentParser
-import Embeddings
 import Foundation
-import GPURuntime
 import KnowledgeBase
 
 /// Options shared by every command that loads the embedding model.
@@ -19,45 +17,24 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 || threads > 1024 {
             throw ValidationError("--threads must be between 1 and 1024.")
         }
-        _ = try devicePreference()
+        _ = try selection()
     }
 
-    /// --device, else MCP_RAG_DEVICE.
-    func devicePreference() throws -> DevicePreference {
+    /// What these options name; --device wins over MCP_RAG_DEVICE.
+    func selection() throws -> ModelSelection {
         do {
-            return try DevicePreference(parsing: device ?? ProcessInfo.processInfo.environment[DevicePreference.environmentVariable])
+            return try ModelSelection(modelDirectory: modelDirectory, threads: threads,
+                                      device: device ?? ProcessInfo.processInfo.environment[ModelSelection.deviceVariable])
         } catch {
-            throw ValidationError(device == nil ? "\(DevicePreference.environmentVariable): \(error)" : "--device: \(error)")
+            throw ValidationError(device == nil ? "\(ModelSelection.deviceVariable): \(error)" : "--device: \(error)")
         }
     }
 
-    /// `embedder` on the GPU --device names (its kernels compiled or taken from the cache), or as it
-    /// is for cpu and auto; a GPU that cannot serve is an error saying why, never a silent CPU run.
-    func onRequestedDevice(_ embedder: SentenceEmbedder) throws -> SentenceEmbedder {
-        guard let runtime = try devicePreference().requiredRuntime else { return embedder }
-        let outcome = GPUProbe.probe(search: .fromEnvironment(), only: runtime).first
-        guard let outcome, let loaded = outcome.loaded else {
-            throw CLIError("--device \(runtime.rawValue): \(runtime.displayName) cannot serve: \(outcome?.runtime.reason ?? "it was not probed")")
-        }
+    /// Loads the model on the device asked for, turning what stops it into a message for the user.
+    func loadModel() throws -> TextEmbedder {
         do {
-            let backends = try GPUAccelerator.backends(on: loaded, weights: embedder.weights, kernelCache: .standard(),
-                                                       precisions: [.fp32])
-            return embedder.replacingBackend(backends[0].backend)
-        } catch {
-            throw CLIError("--device \(runtime.rawValue): setting up \(loaded.device.summary) failed: \(error)")
-        }
-    }
-
-    /// The model folder to use; throws with the folders searched when there is none.
-    func locateModel() throws -> URL {
-        try ModelLocator(explicitDirectory: modelDirectory).locate()
-    }
-
-    /// Loads the model, turning load errors into a message for the user.
-    func loadEmbedder() throws -> SentenceEmbedder {
-        do {
-            return try onRequestedDevice(try SentenceEmbedder(directory: try locateModel(), threads: threads))
-        } catch let error as ModelLoadError {
+            return try selection().load()
+        } catch let error as ConfigurationError {
             throw CLIError(error.description)
         }
     }

@@ -202,3 +202,12 @@ extension KnowledgeBaseConfiguration {
         }
     }
 }
+
+extension KnowledgeBaseConfiguration {
+    /// The model folder this configuration serves: `modelDirectory`, else the data folder's, the
+    /// default data folder's, the Hugging Face cache's (see `ModelLocator`); throws saying where
+    /// it looked.
+    public func locateModel() throws -> URL {
+        try ModelLocator(explicitDirectory: modelDirectory, dataDirectory: dataDirectory).locate()
+    }
+}
