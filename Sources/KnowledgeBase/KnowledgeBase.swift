@@ -21,6 +21,8 @@ public final class KnowledgeBase: Service, Sendable {
     private let opening: Task<KnowledgeBaseEngine, Error>
     private let warmsCache: Bool
     private let closing = Mutex<Task<Void, Never>?>(nil)
+    /// Ingests and removals, one at a time.
+    private let writers = WriterTurns()
 
     /// Starts opening the knowledge base in `configuration.dataDirectory` (creating it if needed)
     /// and loading its model. When `warmCache`, `run()` answers the most asked queries into the
@@ -196,7 +198,8 @@ public final class KnowledgeBase: Service, Sendable {
 
     /// Adds or updates `paths` (files and folders) under the label `technology`, reporting progress
     /// after each file; with `pruneMissing`, sources under a given folder whose files are gone are
-    /// removed. Cancelling stops it between files: what was written stays.
+    /// removed. Ingests and removals run one at a time, in the order they came. Cancelling stops it
+    /// between files: what was written stays.
     public func ingest(paths: [String], technology: String, reach: Reach = .allowedRoots, pruneMissing: Bool = true,
                        progress: @escaping @Sendable (IngestProgress) async -> Void = { _ in }) async throws -> IngestReport {
         let engine = try await engine()
@@ -209,7 +212,7 @@ public final class KnowledgeBase: Service, Sendable {
         case .anywhere:
             request = IngestRequest(paths: paths, technology: technology, pruneMissing: pruneMissing)
         }
-        return try await engine.ingestor.ingest(request, progress: progress)
+        return try await writers.run { try await engine.ingestor.ingest(request, progress: progress) }
     }
 
     /// Forgets `source`: the file of that path, or every file under it when it is a folder. The
@@ -217,7 +220,7 @@ public final class KnowledgeBase: Service, Sendable {
     public func remove(source: String, reach: Reach = .allowedRoots) async throws -> SourceRemoval {
         let engine = try await engine()
         let path = reach == .allowedRoots ? try engine.allowedRoots.check(source, mustExist: false) : source
-        let removal = try await engine.ingestor.remove(path)
+        let removal = try await writers.run { try await engine.ingestor.remove(path) }
         guard !removal.sources.isEmpty else {
             throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")
         }
