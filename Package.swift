@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "mcp-rag", targets: ["mcp-rag"]),
         .library(name: "Embeddings", targets: ["Embeddings"]),
-        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "Storage", targets: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma"]),
         .library(name: "KnowledgeBase", targets: ["KnowledgeBase"]),
         .library(name: "MCPServer", targets: ["MCPServer"]),
     ],
@@ -84,18 +84,54 @@ let package = Package(
                 "CKernels",
             ]
         ),
-        // The SQLite knowledge store (sources, chunks, FTS5, the int8 vectors in memory), query
-        // statistics and the result cache; the Redis client.
+        // What the stores share: the records they keep, the query-tracker, result-cache and
+        // vector-search protocols, the in-memory result cache, a pool of blocking connections,
+        // and the masking of secrets in URLs.
         .target(
             name: "Storage",
             dependencies: [
-                "CSQLite",
-                "CFTSRank",
-                "CKernels",
-                "CHiredis",
-                "CCurl",
                 "Blocking",
                 "Digests",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The embedded vector index: int8 rows in memory, the mapped snapshot file with its 4-bit
+        // codes, and the scan that ranks them.
+        .target(name: "EmbeddedVectors", dependencies: ["Storage", "CKernels"]),
+        // The SQLite ledger: sources, chunks and their FTS5 index, the Chroma outbox, keyword search,
+        // the vectors kept in step with other processes, query statistics in SQLite.
+        .target(
+            name: "SQLiteLedger",
+            dependencies: [
+                "Storage",
+                "EmbeddedVectors",
+                "CSQLite",
+                "CFTSRank",
+                "Blocking",
+                "Digests",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Redis client over hiredis, and the query tracker and result cache kept in Redis.
+        .target(
+            name: "Redis",
+            dependencies: [
+                "Storage",
+                "CHiredis",
+                "Blocking",
+                "Digests",
+                "Resilience",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Chroma client over libcurl, and semantic search in Chroma fed from the ledger's outbox.
+        .target(
+            name: "Chroma",
+            dependencies: [
+                "Storage",
+                "SQLiteLedger",
+                "CCurl",
+                "Blocking",
                 "Resilience",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
@@ -107,6 +143,10 @@ let package = Package(
             name: "KnowledgeBase",
             dependencies: [
                 "Storage",
+                "EmbeddedVectors",
+                "SQLiteLedger",
+                "Redis",
+                "Chroma",
                 "Blocking",
                 "COpenBLAS",
                 "Digests",
@@ -136,6 +176,8 @@ let package = Package(
                 "Embeddings",
                 "KnowledgeBase",
                 "Storage",
+                "SQLiteLedger",
+                "Redis",
                 "Blocking",
                 "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),
@@ -197,11 +239,12 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "CKernels", "Digests", "TestSupport"]
+            dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "CKernels", "Digests", "TestSupport"]
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "Storage", "Embeddings", "GPURuntime", "Digests", "TestSupport"]
+            dependencies: ["KnowledgeBase", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime", "Digests",
+                           "TestSupport"]
         ),
         .testTarget(
             name: "MCPServerTests",

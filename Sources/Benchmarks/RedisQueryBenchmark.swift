@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import KnowledgeBase
 import Logging
+import Redis
 import Storage
 
 /// What Redis costs a query: the tracking overhead and a cache hit's latency, measured in-process

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import KnowledgeBase
 import Logging
+import SQLiteLedger
 import Storage
 
 /// How the embedded store's semantic search scales: stores of synthetic chunks of each size are

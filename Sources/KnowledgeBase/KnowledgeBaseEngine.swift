@@ -1,10 +1,13 @@
 import Blocking
+import Chroma
 import Dispatch
 import Embeddings
 import Foundation
 import GPURuntime
 import Logging
+import Redis
 import Resilience
+import SQLiteLedger
 import Storage
 
 /// The parts of an open knowledge base: store, tracker, cache, model, and the services over them.

@@ -1,6 +1,6 @@
 import Embeddings
 @testable import KnowledgeBase
-import Storage
+import SQLiteLedger
 import Testing
 
 @Suite("What a failed call tells its client")

@@ -1,5 +1,6 @@
 import Foundation
 @testable import KnowledgeBase
+import Redis
 import Storage
 import Testing
 

@@ -1,8 +1,7 @@
+import Embeddings
 import Foundation
 @testable import KnowledgeBase
 import Logging
-import Storage
-import Embeddings
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+@testable import Redis
 import Resilience
 @testable import Storage
 import Synchronization

@@ -1,5 +1,5 @@
+@testable import Chroma
 import Foundation
-@testable import Storage
 import Testing
 
 /// The Chroma server `tools/test` starts; tests fail, not skip, without it.

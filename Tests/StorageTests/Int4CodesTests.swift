@@ -1,8 +1,8 @@
 import CKernels
+@testable import EmbeddedVectors
 import Foundation
-@testable import Storage
-import TestSupport
 import Testing
+import TestSupport
 
 /// The 4-bit first pass: packing, the kernel on every instruction set, the scores' error, and a
 /// mapped snapshot's search, which prunes with it, against the exact int8 search.

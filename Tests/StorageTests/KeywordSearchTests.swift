@@ -1,7 +1,7 @@
 import Foundation
-@testable import Storage
-import TestSupport
+@testable import SQLiteLedger
 import Testing
+import TestSupport
 
 @Suite struct KeywordSearchTests {
     @Test func termsAreWordsLowercasedDistinctAndCapped() {

@@ -1,5 +1,6 @@
+@testable import EmbeddedVectors
 import Foundation
-@testable import Storage
+@testable import SQLiteLedger
 import Testing
 
 /// A store's snapshot file: written once the store is large, mapped by the next store to open it,

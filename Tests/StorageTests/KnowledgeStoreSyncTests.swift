@@ -1,5 +1,5 @@
 import Foundation
-@testable import Storage
+@testable import SQLiteLedger
 import Testing
 
 /// Two stores opened on one file stand for two processes sharing a data folder: each has its own

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+@testable import SQLiteLedger
 @testable import Storage
 
 /// Vectors of this many floats keep the store tests small.

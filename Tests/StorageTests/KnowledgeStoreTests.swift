@@ -1,7 +1,8 @@
 import Foundation
+@testable import SQLiteLedger
 @testable import Storage
-import TestSupport
 import Testing
+import TestSupport
 
 @Suite struct KnowledgeStoreTests {
     private let three = [makeChunk("a", axis: 0), makeChunk("b", axis: 1), makeChunk("c", axis: 2)]

@@ -1,7 +1,7 @@
 import Foundation
-@testable import Storage
-import TestSupport
+@testable import SQLiteLedger
 import Testing
+import TestSupport
 
 /// `rag_bm25` must rank exactly as FTS5's own `bm25` does, and `rag_bm25_top` must pick exactly
 /// the rows `rag_bm25` ranks best, including after every kind of write: their in-memory row

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import Redis
 import Synchronization
 import Testing
 

@@ -1,4 +1,4 @@
-import Storage
+import Redis
 import Testing
 
 @Suite struct RedisEndpointTests {

@@ -1,5 +1,6 @@
 import Digests
 import Foundation
+@testable import Redis
 @testable import Storage
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
+@testable import Redis
 import Resilience
-@testable import Storage
 import Testing
 import TestSupport
 

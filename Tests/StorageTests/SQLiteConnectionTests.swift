@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-@testable import Storage
+@testable import SQLiteLedger
 import Testing
 
 @Suite struct SQLiteConnectionTests {

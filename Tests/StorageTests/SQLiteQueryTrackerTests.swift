@@ -1,4 +1,5 @@
 import Foundation
+@testable import SQLiteLedger
 @testable import Storage
 import Testing
 

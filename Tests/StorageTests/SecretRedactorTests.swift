@@ -1,4 +1,6 @@
+@testable import Chroma
 import Foundation
+@testable import Redis
 @testable import Storage
 import Testing
 import TestSupport

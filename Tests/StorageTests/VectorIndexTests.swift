@@ -1,7 +1,7 @@
 import CKernels
-@testable import Storage
-import TestSupport
+@testable import EmbeddedVectors
 import Testing
+import TestSupport
 
 @Suite struct VectorIndexTests {
     private static let technologies = ["swift", "postgres", "redis"]

@@ -1,5 +1,7 @@
+@testable import Chroma
 import Foundation
 import Resilience
+@testable import SQLiteLedger
 @testable import Storage
 import Testing
 import TestSupport

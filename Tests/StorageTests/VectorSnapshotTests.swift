@@ -1,7 +1,8 @@
+@testable import EmbeddedVectors
 import Foundation
-@testable import Storage
-import TestSupport
+@testable import SQLiteLedger
 import Testing
+import TestSupport
 
 /// The snapshot file by itself: what it holds, how an index serves from it and from the changes
 /// made since, and how a damaged file is refused.

@@ -2,6 +2,7 @@ import Blocking
 import Dispatch
 import Foundation
 import Logging
+import Redis
 import Resilience
 import Storage
 import Synchronization

@@ -1,6 +1,7 @@
 import Blocking
 import Dispatch
 import Foundation
+import SQLiteLedger
 import Storage
 
 /// How well each search mode finds the judged documents of a benchmark (`mcp-rag eval`).

@@ -1,9 +1,12 @@
 import Blocking
+import Chroma
 import Dispatch
 import Embeddings
 import Foundation
 import GPURuntime
+import Redis
 import Resilience
+import SQLiteLedger
 import Storage
 
 /// Builds `health_check` reports: each dependency checked for real, never guessed.

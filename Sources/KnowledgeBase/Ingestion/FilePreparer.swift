@@ -1,6 +1,7 @@
 import Digests
 import Embeddings
 import Foundation
+import SQLiteLedger
 import Storage
 
 /// A file read and chunked, waiting for its new chunks' vectors before it is written.

@@ -1,8 +1,10 @@
 import Blocking
+import Chroma
 import Dispatch
 import Embeddings
 import Foundation
 import Logging
+import SQLiteLedger
 import Storage
 
 /// Reads files into the knowledge base: load, chunk, embed what is new, write each file in one

@@ -1,4 +1,5 @@
 import Blocking
+import SQLiteLedger
 import Storage
 
 /// Prepared sources waiting for their new chunks' vectors: gathered so that small sources share

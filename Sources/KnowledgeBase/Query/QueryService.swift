@@ -3,6 +3,7 @@ import Dispatch
 import Embeddings
 import Foundation
 import Logging
+import SQLiteLedger
 import Storage
 
 /// Answers queries: cache, embedding, semantic and keyword search, fusion, tracking.

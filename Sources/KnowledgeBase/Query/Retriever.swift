@@ -1,5 +1,6 @@
 import Blocking
 import Dispatch
+import SQLiteLedger
 import Storage
 
 /// Ranks the stored chunks for one query in one of the three modes: the search itself, without

@@ -1,5 +1,7 @@
+import Chroma
 import Embeddings
-import Storage
+import Redis
+import SQLiteLedger
 
 /// What a failed call tells its client: a code a program can act on, and a sentence a person can.
 ///

@@ -1,7 +1,10 @@
 import Blocking
+import Chroma
 import Embeddings
 import Foundation
 import GPURuntime
+import Redis
+import SQLiteLedger
 import Storage
 
 /// Everything a knowledge base needs to run, resolved once at startup.

@@ -6,16 +6,16 @@ import Foundation
 /// the `NSLock`, so no two threads see it at once; callers must not let the value itself (a
 /// connection, an index) escape from the closure. `Synchronization.Mutex` would say this to the
 /// compiler but needs macOS 15, and the package supports macOS 14.
-final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
     }
 
     /// Runs `body` with exclusive access to the value.
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)

@@ -19,7 +19,3 @@ public enum VectorBackend: String, Sendable {
     /// True for a store reached over the network, whose failures are outages rather than faults.
     public var isRemote: Bool { self != .embedded }
 }
-
-extension SQLiteKnowledgeStore: VectorSearch {
-    public var vectorBackend: VectorBackend { .embedded }
-}

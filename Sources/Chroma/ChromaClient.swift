@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Synchronization
 
 /// One vector as Chroma stores it for us: our id, our embedding, and the metadata searches filter on.

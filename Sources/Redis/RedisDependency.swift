@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Resilience
+import Storage
 
 /// One Redis server as a dependency: its connection pool and the single circuit breaker that every
 /// part using it (query tracking, the result cache) goes through.

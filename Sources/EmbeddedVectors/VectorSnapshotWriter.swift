@@ -2,10 +2,10 @@ import Foundation
 
 /// A vector index's rows as a snapshot writer sees them: the mapped snapshot's live rows and the
 /// rows held in memory, each part in id order (see `VectorIndex.snapshotRows`).
-struct VectorSnapshotRows {
+package struct VectorSnapshotRows {
     let dimension: Int
     let labels: [String]
-    let snapshot: VectorSnapshot?
+    package let snapshot: VectorSnapshot?
     let snapshotTechnology: [Int32]
     let recent: Int8Rows
 
@@ -42,7 +42,7 @@ struct VectorSnapshotRows {
 /// Writes snapshot files. A file is written under a temporary name beside its final one, flushed
 /// to disk and renamed into place, so a reader finds either the old file or the whole new one,
 /// never a part (a crash leaves only a temporary file, removed by the next store to open).
-enum VectorSnapshotWriter {
+package enum VectorSnapshotWriter {
     /// The temporary name a process writes `path` under: the process id tells the next store to
     /// open whether the writer is still alive.
     static func temporaryPath(for path: String, process: Int32 = getpid()) -> String {
@@ -51,7 +51,7 @@ enum VectorSnapshotWriter {
 
     /// Writes `rows` as the snapshot at `path`, recording that they include the chunk journal up
     /// to `journalSequence` (whose entry names `journalChunkID`) of the store `storeID`.
-    static func write(_ rows: VectorSnapshotRows, journalSequence: Int, journalChunkID: String, storeID: String,
+    package static func write(_ rows: VectorSnapshotRows, journalSequence: Int, journalChunkID: String, storeID: String,
                       to path: String) throws {
         let order = rows.inIDOrder()
         let labelBytes = rows.labels.map { Array($0.utf8) }

@@ -1,3 +1,4 @@
+import Storage
 extension SQLiteKnowledgeStore {
     /// The `limit` chunks whose vectors are most similar to `vector` (cosine similarity), best first,
     /// optionally only those labelled `technology`.

@@ -1,3 +1,4 @@
+import EmbeddedVectors
 import Foundation
 
 /// When a store writes its vectors to a snapshot file (see `VectorSnapshot`).

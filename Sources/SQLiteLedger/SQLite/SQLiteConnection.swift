@@ -1,5 +1,6 @@
 import CFTSRank
 import CSQLite
+import Storage
 
 /// One SQLite connection, closed when the last reference goes.
 ///

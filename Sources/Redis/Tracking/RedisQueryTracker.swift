@@ -1,5 +1,6 @@
 import Digests
 import Foundation
+import Storage
 
 /// Query statistics in Redis, shared by every mcp-rag process pointed at the same server.
 ///

@@ -3,6 +3,8 @@ import Dispatch
 import Foundation
 import Logging
 import Resilience
+import SQLiteLedger
+import Storage
 
 /// Semantic search in Chroma, kept in step with the knowledge store through its vector outbox.
 ///

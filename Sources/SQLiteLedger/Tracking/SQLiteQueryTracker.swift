@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Storage
 
 /// Query statistics kept in a table of the knowledge base's SQLite file, on a connection of their own.
 ///

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Storage
 
 /// The chunk vectors in memory, in int8: each row is its vector divided by a scale of its own (its
 /// largest magnitude over 127) and rounded, a quarter of the float32 size, so a search streams a
@@ -20,7 +21,7 @@ public final class VectorIndex {
     /// Number of values in each vector.
     public let dimension: Int
     /// The mapped rows, if any.
-    private(set) var snapshot: VectorSnapshot?
+    package private(set) var snapshot: VectorSnapshot?
     /// Each snapshot row's technology code, or `Self.gone` once the row was removed or replaced:
     /// a private copy, since the mapping is read-only.
     private var snapshotTechnology: [Int32] = []
@@ -45,7 +46,7 @@ public final class VectorIndex {
     }
 
     /// An index holding the rows of `snapshot` (whose dimension must be `dimension`).
-    init(snapshot: VectorSnapshot) {
+    package init(snapshot: VectorSnapshot) {
         self.dimension = snapshot.dimension
         recent = Int8Rows(dimension: snapshot.dimension)
         reset(to: snapshot)
@@ -192,14 +193,14 @@ public final class VectorIndex {
     /// Everything a snapshot writer needs, detached from the index: it stays valid while the index
     /// changes (the arrays are copied on write). From now on the index notes which ids change, for
     /// `adoptWrittenSnapshot(_:)` or `endSnapshotCopy()`.
-    func snapshotRows() -> VectorSnapshotRows {
+    package func snapshotRows() -> VectorSnapshotRows {
         changedSinceCopy = []
         return VectorSnapshotRows(dimension: dimension, labels: labels.all, snapshot: snapshot,
                                   snapshotTechnology: snapshotTechnology, recent: recent)
     }
 
     /// Stops noting changes: the snapshot written from `snapshotRows()` will not be adopted.
-    func endSnapshotCopy() {
+    package func endSnapshotCopy() {
         changedSinceCopy = nil
     }
 
@@ -208,7 +209,7 @@ public final class VectorIndex {
     /// Returns false, changing nothing, when this index took no copy (the store replaced the
     /// index meanwhile, reloading it).
     @discardableResult
-    func adoptWrittenSnapshot(_ snapshot: VectorSnapshot) -> Bool {
+    package func adoptWrittenSnapshot(_ snapshot: VectorSnapshot) -> Bool {
         guard let changed = changedSinceCopy else { return false }
         changedSinceCopy = nil
         let (previousSnapshot, previousTechnology, previousRecent, previousLabels)

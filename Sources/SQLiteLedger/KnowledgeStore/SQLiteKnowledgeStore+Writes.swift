@@ -1,3 +1,5 @@
+import EmbeddedVectors
+import Storage
 extension SQLiteKnowledgeStore {
     /// Makes `chunks` the stored chunks of `record.source`, in one transaction: the source's ledger
     /// row is written (its chunk count set to `chunks.count`), stored chunks missing from `chunks`

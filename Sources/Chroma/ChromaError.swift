@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 
 /// Why a Chroma call failed, in words a person can act on. Never holds the token: the message is
 /// passed through `SecretRedactor` when the error is made, as it may quote the server's answer.

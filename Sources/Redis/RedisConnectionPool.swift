@@ -1,3 +1,4 @@
+import Storage
 /// A few Redis connections, each lent to one thread at a time, with the blocking calls run on a
 /// queue of their own, off Swift's cooperative pool (see `BlockingPool`).
 public final class RedisConnectionPool: Sendable {

@@ -1,6 +1,8 @@
 import CSQLite
+import EmbeddedVectors
 import Foundation
 import Logging
+import Storage
 
 /// The knowledge base on disk: one SQLite file with the sources, their chunks (text, metadata,
 /// float32 vector) and an FTS5 index for keyword search, plus every vector in int8 for semantic

@@ -1,6 +1,7 @@
 import Digests
 import Foundation
 import Logging
+import Storage
 import Synchronization
 
 /// The result cache in Redis, shared by every mcp-rag process that uses the same server and prefix.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Resilience
+import Storage
 
 /// Puts a remote tracker (Redis) behind a bounded buffer, a writer thread and a circuit breaker, so
 /// that tracking never slows or fails a query.

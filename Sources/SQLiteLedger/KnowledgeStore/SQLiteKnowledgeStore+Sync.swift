@@ -1,3 +1,4 @@
+import EmbeddedVectors
 import Foundation
 
 /// How far into the chunk journal a store's vectors in memory are.

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Storage
 
 /// An HTTP request as `HTTPConnection` sends it.
 public struct HTTPRequest: Sendable {

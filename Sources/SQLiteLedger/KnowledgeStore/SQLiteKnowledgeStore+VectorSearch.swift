@@ -1,0 +1,5 @@
+import Storage
+
+extension SQLiteKnowledgeStore: VectorSearch {
+    public var vectorBackend: VectorBackend { .embedded }
+}
