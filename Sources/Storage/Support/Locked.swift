@@ -4,8 +4,10 @@ import Foundation
 ///
 /// `@unchecked Sendable` holds because the value is only ever touched inside `withLock`, under
 /// the `NSLock`, so no two threads see it at once; callers must not let the value itself (a
-/// connection, an index) escape from the closure. `Synchronization.Mutex` would say this to the
-/// compiler but needs macOS 15, and the package supports macOS 14.
+/// connection, an index) escape from the closure. Why not `Synchronization.Mutex` (used for plain
+/// values elsewhere): it takes and hands back its value as `sending`, and the compiler cannot tell
+/// that an index built by reading through a connection shares nothing with it, so the store's
+/// connections and vector index would need `@unchecked Sendable` themselves, which is less true.
 package final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
