@@ -10,6 +10,9 @@ struct ClientErrorTests {
         #expect(ClientError(EmbeddingUnavailable(reason: "no model")).code == .unavailable)
         #expect(ClientError(ModelLoadError.notFound("/m", "no model")).code == .unavailable)
         #expect(ClientError(KnowledgeStoreError.missingDimension(path: "/kb.sqlite3")).code == .internalFailure)
+        // An ingest Chroma did not take is saved and waits: the dependency is unavailable, nothing failed here.
+        let waiting = ClientError(VectorStoreUnavailable(pending: 3, underlying: ClientError(.unavailable, "refused")))
+        #expect(waiting.code == .unavailable && waiting.message.hasPrefix("the change is saved"))
         #expect(ClientError(ClientError(.unavailable, "Chroma is down")) == ClientError(.unavailable, "Chroma is down"))
         struct Unknown: Error {}
         #expect(ClientError(Unknown()).code == .internalFailure)
