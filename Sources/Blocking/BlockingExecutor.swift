@@ -24,9 +24,6 @@ public enum BlockingExecutor {
         pool.resize(min(max(threads, threadRange.lowerBound), threadRange.upperBound))
     }
 
-    /// The threads the pool has (or will start with).
-    public static var threads: Int { pool.threads }
-
     /// The result of `body`, run on one of the pool's threads.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -40,8 +37,8 @@ public enum BlockingExecutor {
         pool.submit(body)
     }
 
-    /// Returns once every job submitted before the call has run: at shutdown, so that work
-    /// started without waiting (a query's count) is not lost when the process ends.
+    /// Returns once no job is left, those submitted before the call included: at shutdown, so that
+    /// work started without waiting (a query's count) is not lost when the process ends.
     public static func drain() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             pool.notifyWhenIdle { done.resume() }

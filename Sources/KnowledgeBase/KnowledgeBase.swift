@@ -49,15 +49,6 @@ public final class KnowledgeBase: Service, Sendable {
         }
     }
 
-    /// A knowledge base over an engine that is already open (tests).
-    package init(engine: KnowledgeBaseEngine, warmCache: Bool = false) {
-        configuration = engine.configuration
-        startedAt = engine.startedAt
-        warmsCache = warmCache
-        engine.embeddings.start()
-        opening = Task { engine }
-    }
-
     /// Opens `configuration`'s knowledge base, runs `body` with it while its background work runs,
     /// then closes it: for commands that do one thing and end. Throws a `ClientError` when the
     /// knowledge base cannot be opened.
@@ -116,7 +107,7 @@ public final class KnowledgeBase: Service, Sendable {
 
     /// Finishes what must not be lost (a snapshot being written, buffered query counts) and stops
     /// the embedding thread. `run()` does this at its end; later calls wait for the first.
-    public func close() async {
+    func close() async {
         let opening = self.opening
         let task = closing.withLock { closing in
             if let closing { return closing }

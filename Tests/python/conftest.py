@@ -1,6 +1,7 @@
 """Shared fixtures for the tests that drive the real mcp-rag binary (run by tools/test)."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,18 @@ def golden() -> list:
 
     fixture = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "golden.jsonl"
     return [json.loads(line) for line in fixture.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of the test's own (see servers.RedisServer), stopped after the test."""
+    from servers import RedisServer
+
+    assert shutil.which("redis-server"), "redis-server is missing: tools/setup installs it"
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -16,18 +15,8 @@ import anyio
 import pytest
 
 from mcp_support import command_env, connected, server_parameters, structured, write_corpus
-from servers import RedisServer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    assert shutil.which("redis-server"), "redis-server is missing: tools/setup installs it"
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -16,21 +15,11 @@ import threading
 import pytest
 
 from mcp_support import check_store, command_env, write_corpus
-from servers import RedisServer
 
 INITIALIZE = {"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 QUERIES = 50
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    assert shutil.which("redis-server"), "redis-server is missing: tools/setup installs it"
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def frame(message) -> bytes:

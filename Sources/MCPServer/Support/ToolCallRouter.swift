@@ -210,6 +210,7 @@ actor ToolCallRouter: Transport {
     /// Forgets a finished call and lets a call waiting for a place start.
     private func releaseCall(_ id: ID) {
         stoppable.remove(id)
+        stoppedByShutdown.remove(id)
         calls[id] = nil
         if !callSlotWaiters.isEmpty { callSlotWaiters.removeFirst().resume() }
     }
