@@ -32,9 +32,6 @@ public final class KnowledgeBase: Service, Sendable {
         self.configuration = configuration
         self.startedAt = startedAt
         warmsCache = warmCache
-        // Before the first blocking call (the opening); a second knowledge base in the process
-        // (tests) finds the threads started and uses them as they are.
-        BlockingExecutor.configure(threads: configuration.blockingThreads)
         opening = Task {
             do {
                 let engine = try await BlockingExecutor.run {

@@ -8,7 +8,7 @@ import Testing
     @Test func environmentOverridesDefaults() throws {
         let configuration = try KnowledgeBaseConfiguration.fromEnvironment([
             "MCP_RAG_DATA_DIR": "/srv/rag", "MCP_RAG_ALLOWED_ROOTS": "/a:/b", "MCP_RAG_CACHE_TTL": "0",
-            "MCP_RAG_THREADS": "3", "MCP_RAG_WARM_TOP": "7", "MCP_RAG_BLOCKING_THREADS": "5",
+            "MCP_RAG_THREADS": "3", "MCP_RAG_WARM_TOP": "7",
         ])
         #expect(configuration.dataDirectory.path == "/srv/rag")
         #expect(configuration.databasePath == "/srv/rag/knowledge.sqlite3")
@@ -16,7 +16,6 @@ import Testing
         #expect(configuration.cacheTimeToLive == 0)
         #expect(configuration.embeddingThreads == 3)
         #expect(configuration.warmTopQueries == 7)
-        #expect(configuration.blockingThreads == 5)
     }
 
     @Test func defaultsAllowNothingAndCache() throws {
@@ -78,7 +77,7 @@ import Testing
 
     @Test(arguments: ["MCP_RAG_CACHE_TTL=-1", "MCP_RAG_THREADS=zero", "MCP_RAG_CACHE_SIZE=0", "MCP_RAG_MAX_FILES=1e9",
                       "MCP_RAG_REDIS_TIMEOUT_MS=0", "MCP_RAG_BREAKER_FAILURES=many", "MCP_RAG_BREAKER_OPEN_SECONDS=-3",
-                      "MCP_RAG_REDIS_PREFIX=has space", "MCP_RAG_BLOCKING_THREADS=0", "MCP_RAG_BLOCKING_THREADS=1025"])
+                      "MCP_RAG_REDIS_PREFIX=has space"])
     func malformedValuesAreErrorsNamingTheVariable(_ assignment: String) {
         let parts = assignment.split(separator: "=").map(String.init)
         do {
