@@ -62,12 +62,12 @@ public final class ChromaVectorStore: VectorSearch {
         while true {
             try Task.checkCancellation()
             let store = self.store
-            let changes = try await Self.offPool { try store.pendingVectorChanges(limit: Self.batchSize) }
+            let changes = try await BlockingExecutor.run { try store.pendingVectorChanges(limit: Self.batchSize) }
             guard let last = changes.last else { return sent }
             try await retry.run(isRetryable: { ($0 as? ChromaError)?.isTransient ?? false }) { _ in
-                try await Self.offPool { try self.send(changes) }
+                try await BlockingExecutor.run { try self.send(changes) }
             }
-            try await Self.offPool { try store.acknowledgeVectorChanges(through: last.sequence) }
+            try await BlockingExecutor.run { try store.acknowledgeVectorChanges(through: last.sequence) }
             sent += changes.count
             logger.debug("vectors sent to Chroma", metadata: ["rag.chroma.sent": "\(sent)"])
         }
@@ -123,11 +123,6 @@ public final class ChromaVectorStore: VectorSearch {
 
     private func guarded<T>(_ body: () throws -> T) throws -> T {
         try breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
-    }
-
-    /// `body` on `BlockingExecutor`'s threads, off Swift's cooperative pool.
-    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await BlockingExecutor.run(body)
     }
 }
 

@@ -228,7 +228,7 @@ public final class KnowledgeBase: Service, Sendable {
                                               latencyMs: probe.latencyMs, deleted: "", error: probe.error)
             if probe.error == nil {
                 do {
-                    let removed = try await BlockingExecutor.run { try redis.call { try $0.deleteKeys(prefix: prefix) } }
+                    let removed = try await redis.run { try $0.deleteKeys(prefix: prefix) }
                     deletion.deleted = "\(removed) keys under \(prefix)"
                 } catch {
                     deletion.error = "\(error)"

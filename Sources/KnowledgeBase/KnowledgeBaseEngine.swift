@@ -43,7 +43,9 @@ package final class KnowledgeBaseEngine: Sendable {
         self.configuration = configuration
         self.startedAt = startedAt
         self.logger = logger
-        let modelDirectory = Self.locateModel(configuration)
+        // The search includes the default data folder, so a knowledge base kept elsewhere still
+        // finds the quick start's model.
+        let modelDirectory = Result { try configuration.locateModel() }
         // The store needs the vector width before the model is loaded; config.json is tiny. Without
         // a model, MiniLM's width keeps the store usable for keyword search.
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
@@ -111,10 +113,10 @@ package final class KnowledgeBaseEngine: Sendable {
         return RedisDependency(pool: pool, breaker: breaker)
     }
 
-    /// Stops what the engine runs on threads of its own, after the blocking work already started,
-    /// finishing a vector snapshot file
-    /// being written (so the next opening maps it rather than removing a partial one) and writing
-    /// what tracking still holds (waiting up to `timeout`), so the last queries' counts are not lost.
+    /// Stops what the engine runs on threads of its own once nothing can be lost: the blocking work
+    /// already started has run, a vector snapshot file being written is finished (so the next
+    /// opening maps it rather than removing a partial one), and what tracking still holds is
+    /// written (waiting up to `timeout`), so the last queries' counts stay.
     func close(timeout: TimeInterval = 2) async {
         // Counts started without waiting (see `QueryService`) are written before the tracker closes.
         await BlockingExecutor.drain()
@@ -124,12 +126,6 @@ package final class KnowledgeBaseEngine: Sendable {
             _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
         }
         embeddings.stop()
-    }
-
-    /// The model folder `ModelLocator` finds for this configuration (its search includes the
-    /// default data folder, so a knowledge base kept elsewhere still finds the quick start's model).
-    static func locateModel(_ configuration: KnowledgeBaseConfiguration) -> Result<URL, Error> {
-        Result { try configuration.locateModel() }
     }
 
     /// Once the model has loaded, lets the accelerator choose CPU or GPU: on the embedding thread at

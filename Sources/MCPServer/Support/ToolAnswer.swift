@@ -1,6 +1,5 @@
 import Foundation
 import MCP
-import StrictJSON
 
 /// What a tool call answers: its output, or a sentence saying why it failed.
 ///
@@ -20,12 +19,8 @@ enum ToolAnswer: Sendable {
         case .failure(let message): (Array(message.utf8), nil)
         }
         bytes.reserveCapacity(2 * text.count + 160)
-        bytes.append(contentsOf: #"{"id":"#.utf8)
-        switch id {
-        case .string(let string): JSONWriter.appendString(Array(string.utf8), to: &bytes)
-        case .number(let number): bytes.append(contentsOf: String(number).utf8)
-        }
-        bytes.append(contentsOf: #","jsonrpc":"2.0","result":{"content":[{"text":"#.utf8)
+        JSONWriter.appendResultOpening(id: id, to: &bytes)
+        bytes.append(contentsOf: #"{"content":[{"text":"#.utf8)
         JSONWriter.appendString(text, to: &bytes)
         bytes.append(contentsOf: #","type":"text"}],"isError":"#.utf8)
         if let structured {
@@ -43,7 +38,7 @@ enum ToolAnswer: Sendable {
         switch self {
         case .output(let output):
             CallTool.Result(content: [.text(text: output.text, annotations: nil, _meta: nil)],
-                            structuredContent: .some(ToolJSON.value(of: try JSONReader.parse(output.json))), isError: false)
+                            structuredContent: .some(try ToolJSON.value(ofJSON: output.json)), isError: false)
         case .failure(let message):
             CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true)
         }
@@ -53,6 +48,17 @@ enum ToolAnswer: Sendable {
 /// JSON strings written as JSONEncoder writes them (with `.withoutEscapingSlashes`): quote,
 /// backslash and control characters escaped, everything else as its UTF-8 bytes.
 enum JSONWriter {
+    /// `{"id":…,"jsonrpc":"2.0","result":`: how every answer the router writes itself begins, keys
+    /// sorted as JSONEncoder's `.sortedKeys` writes the others.
+    static func appendResultOpening(id: ID, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #"{"id":"#.utf8)
+        switch id {
+        case .string(let string): appendString(Array(string.utf8), to: &bytes)
+        case .number(let number): bytes.append(contentsOf: String(number).utf8)
+        }
+        bytes.append(contentsOf: #","jsonrpc":"2.0","result":"#.utf8)
+    }
+
     static func appendString(_ utf8: [UInt8], to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         var start = 0

@@ -226,12 +226,11 @@ actor ToolCallRouter: Transport {
 
     /// `{"id":…,"jsonrpc":"2.0","result":<the tool list>}`, keys sorted like every other answer.
     private func toolListAnswer(_ id: ID) -> Data {
-        var answer = Data("{\"id\":".utf8)
-        answer.append((try? Self.encoder.encode(id)) ?? Data("null".utf8))
-        answer.append(contentsOf: ",\"jsonrpc\":\"2.0\",\"result\":".utf8)
-        answer.append(toolList)
+        var answer: [UInt8] = []
+        JSONWriter.appendResultOpening(id: id, to: &answer)
+        answer.append(contentsOf: toolList)
         answer.append(UInt8(ascii: "}"))
-        return answer
+        return Data(answer)
     }
 
     /// Sends an answer of the router's own; `id` is the request it closes, if it is booked.

@@ -23,7 +23,12 @@ enum ToolJSON {
     /// The JSON text of `output` and the same as a `Value`.
     static func encode<T: Encodable>(_ output: T) throws -> (text: String, value: Value) {
         let bytes = try bytes(output)
-        return (String(decoding: bytes, as: UTF8.self), value(of: try JSONReader.parse(bytes)))
+        return (String(decoding: bytes, as: UTF8.self), try value(ofJSON: bytes))
+    }
+
+    /// The JSON text `bytes` (as `bytes(_:)` writes it) as the SDK's value.
+    static func value(ofJSON bytes: [UInt8]) throws -> Value {
+        value(of: try JSONReader.parse(bytes))
     }
 
     /// `json` as the SDK's value. JSON has one number type and JSONEncoder writes 2.0 as `2`, so a
