@@ -66,7 +66,8 @@ let package = Package(
         // GPU runtimes (ROCm HIP, CUDA) loaded with dlopen at run time: nothing GPU-related is
         // linked, so one binary runs with or without them.
         .target(name: "GPURuntime"),
-        // Where every blocking C call (SQLite, hiredis, libcurl) runs, off Swift's cooperative pool.
+        // The bounded set of threads every blocking C call (SQLite, hiredis, libcurl) runs on, and
+        // the connection slots network clients await before they take one.
         .target(name: "Blocking"),
         // SHA-256 (content hashes, chunk ids) and SHA-1 (Redis key names) over libcrypto.
         .target(name: "Digests", dependencies: ["CCrypto"]),
@@ -224,6 +225,10 @@ let package = Package(
         .testTarget(
             name: "BenchmarksTests",
             dependencies: ["Benchmarks", "Embeddings"]
+        ),
+        .testTarget(
+            name: "BlockingTests",
+            dependencies: ["Blocking"]
         ),
         .testTarget(
             name: "DigestsTests",

@@ -1,40 +1,78 @@
-import Dispatch
+import Synchronization
 
-/// Runs blocking work (SQLite, hiredis, libcurl, file reads) on Dispatch's threads and awaits it:
-/// the one way the process runs such calls.
+/// Runs blocking work (SQLite, hiredis, libcurl, file reads) on a bounded set of threads of its
+/// own and awaits it: the one place in the process where such calls run.
 ///
 /// Swift's cooperative pool has one thread per core (two on the machines we target); a blocking
-/// C call there stalls every task in the process, including the MCP message loop. Dispatch's
-/// threads exist apart from it, so blocking there costs nothing but the thread.
+/// C call there stalls every task in the process, including the MCP message loop.
 ///
-/// Why not a fixed number of threads: network calls (Redis, Chroma) wait here too, up to their
-/// timeouts, and with a fixed set a slow dependency would hold every thread and stall the SQLite
-/// reads behind it (the test suite saw a Redis write wait 10 s behind other suites' timeouts).
-/// Bounding needs those waits taken off the threads first (connection slots awaited, not blocked
-/// on); until then Dispatch sizes the pool.
+/// How many threads: `configure(threads:)` (from `MCP_RAG_BLOCKING_THREADS`) for local work, plus
+/// one for each connection a network client may hold (its pool reserves them, `reserve(threads:)`).
+/// A network call takes its connection before it takes a thread, and waits for a connection
+/// without holding one (`ConnectionSlots`), so at most one thread per connection ever waits on a
+/// server: a dependency that hangs until its timeouts holds its own threads, never those the
+/// SQLite reads need. Jobs beyond the threads wait their turn in order.
 public enum BlockingExecutor {
-    private static let queue = DispatchQueue(label: "mcp-rag.blocking", qos: .userInitiated, attributes: .concurrent)
-    /// Every job submitted and not yet finished, for `drain()`.
-    private static let outstanding = DispatchGroup()
+    /// Threads for local work when nothing is configured: enough for the SQLite reads of several
+    /// concurrent queries to overlap (each spends much of its time waiting on a lock or the disk).
+    public static let defaultThreads = 8
+    public static let threadRange = 1...1024
 
-    /// The result of `body`, run on a Dispatch thread.
+    static let pool = ThreadPool(capacity: defaultThreads)
+    /// The local share set by `configure`, so that a later call replaces it instead of adding.
+    private static let localThreads = Mutex(defaultThreads)
+
+    /// Sets the threads for local work (clamped to `threadRange`); the reserved ones come on top.
+    public static func configure(threads: Int) {
+        let threads = min(max(threads, threadRange.lowerBound), threadRange.upperBound)
+        let change = localThreads.withLock { current in
+            defer { current = threads }
+            return threads - current
+        }
+        pool.adjustCapacity(by: change)
+    }
+
+    /// Adds `threads` to the pool for as long as the reservation lives (a connection pool holds
+    /// one for its connections).
+    public static func reserve(threads: Int) -> ThreadReservation {
+        ThreadReservation(threads: threads)
+    }
+
+    /// The threads the pool may run now: the local ones and those reserved.
+    public static var capacity: Int { pool.capacity }
+
+    /// The result of `body`, run on one of the pool's threads.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async(group: outstanding) { continuation.resume(with: Result { try body() }) }
+            pool.submit { continuation.resume(with: Result { try body() }) }
         }
     }
 
-    /// Starts `body` on a Dispatch thread without waiting for it (bookkeeping such as counting a
-    /// query); `drain()` waits for it.
+    /// Starts `body` on the pool without waiting for it (bookkeeping such as counting a query);
+    /// `drain()` waits for it.
     public static func detach(_ body: @escaping @Sendable () -> Void) {
-        queue.async(group: outstanding, execute: body)
+        pool.submit(body)
     }
 
     /// Returns once no job is left, those submitted before the call included: at shutdown, so that
     /// work started without waiting (a query's count) is not lost when the process ends.
     public static func drain() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            outstanding.notify(queue: .global()) { done.resume() }
+            pool.notifyWhenIdle { done.resume() }
         }
+    }
+}
+
+/// Threads added to `BlockingExecutor` while this lives.
+public final class ThreadReservation: Sendable {
+    public let threads: Int
+
+    init(threads: Int) {
+        self.threads = max(0, threads)
+        BlockingExecutor.pool.adjustCapacity(by: self.threads)
+    }
+
+    deinit {
+        BlockingExecutor.pool.adjustCapacity(by: -threads)
     }
 }

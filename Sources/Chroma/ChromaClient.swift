@@ -35,8 +35,8 @@ public enum ChromaFilter: Sendable, Equatable {
 
 /// Chroma's v2 HTTP API as served by chromadb 1.x, for one collection of our vectors.
 ///
-/// Blocking: every call waits for its answer (up to the request timeout), on the calling thread,
-/// which must be allowed to block; connections (libcurl handles, kept alive) come from a small pool.
+/// Every call awaits its answer (up to the request timeout); the blocking libcurl transfer runs on
+/// a thread of `BlockingExecutor` that the connection pool (libcurl handles, kept alive) reserves.
 /// The collection (cosine space, no embedding function: we send our own vectors) is found or created
 /// on first use, with its tenant and database.
 public final class ChromaClient: Sendable {
@@ -67,13 +67,13 @@ public final class ChromaClient: Sendable {
     // MARK: Server
 
     /// Nanoseconds since the epoch on the server: it answers.
-    public func heartbeat() throws(ChromaError) {
-        _ = try call(.get, "/api/v2/heartbeat", doing: "checking its heartbeat", timeout: configuration.readTimeout)
+    public func heartbeat() async throws(ChromaError) {
+        _ = try await call(.get, "/api/v2/heartbeat", doing: "checking its heartbeat", timeout: configuration.readTimeout)
     }
 
     /// The server's version, e.g. "1.0.0".
-    public func version() throws(ChromaError) -> String {
-        let answer = try call(.get, "/api/v2/version", doing: "asking its version", timeout: configuration.readTimeout)
+    public func version() async throws(ChromaError) -> String {
+        let answer = try await call(.get, "/api/v2/version", doing: "asking its version", timeout: configuration.readTimeout)
         guard let version = answer as? String else { throw unexpected("the version", answer) }
         // Shown in health_check and the self-test: the server's words, so redacted and kept short.
         return SecretRedactor.redact(bytes: Array(version.utf8), limit: 100)
@@ -83,13 +83,13 @@ public final class ChromaClient: Sendable {
 
     /// The collection's id: found, or created with its tenant and database (cosine space).
     @discardableResult
-    public func collection() throws(ChromaError) -> String {
+    public func collection() async throws(ChromaError) -> String {
         if let id = collectionID.withLock({ $0 }) { return id }
         let (tenant, database) = (configuration.tenant, configuration.database)
-        try ensure("/api/v2/tenants/\(tenant)", create: "/api/v2/tenants", name: tenant, what: "tenant")
-        try ensure("/api/v2/tenants/\(tenant)/databases/\(database)", create: "/api/v2/tenants/\(tenant)/databases",
+        try await ensure("/api/v2/tenants/\(tenant)", create: "/api/v2/tenants", name: tenant, what: "tenant")
+        try await ensure("/api/v2/tenants/\(tenant)/databases/\(database)", create: "/api/v2/tenants/\(tenant)/databases",
                    name: database, what: "database")
-        let answer = try call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections",
+        let answer = try await call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections",
                               body: ["name": configuration.collection, "get_or_create": true,
                                      "configuration": ["hnsw": ["space": "cosine"]]],
                               doing: "opening the collection \(configuration.collection)", timeout: configuration.readTimeout)
@@ -107,30 +107,30 @@ public final class ChromaClient: Sendable {
 
     /// Gets `path`; when it is not found, creates it by posting `name` to `create`. A creation that
     /// races another process's (and finds it already exists) is fine.
-    private func ensure(_ path: String, create: String, name: String, what: String) throws(ChromaError) {
+    private func ensure(_ path: String, create: String, name: String, what: String) async throws(ChromaError) {
         do {
-            _ = try call(.get, path, doing: "looking up the \(what) \(name)", timeout: configuration.readTimeout)
+            _ = try await call(.get, path, doing: "looking up the \(what) \(name)", timeout: configuration.readTimeout)
         } catch where error.kind == .notFound {
             do {
-                _ = try call(.post, create, body: ["name": name], doing: "creating the \(what) \(name)",
+                _ = try await call(.post, create, body: ["name": name], doing: "creating the \(what) \(name)",
                              timeout: configuration.readTimeout)
             } catch where error.message.contains("already exists") {}
         }
     }
 
     /// Deletes the whole collection (the self-test's own, say); a missing one is not an error.
-    public func deleteCollection() throws(ChromaError) {
+    public func deleteCollection() async throws(ChromaError) {
         let (tenant, database) = (configuration.tenant, configuration.database)
         do {
-            _ = try call(.delete, "/api/v2/tenants/\(tenant)/databases/\(database)/collections/\(configuration.collection)",
+            _ = try await call(.delete, "/api/v2/tenants/\(tenant)/databases/\(database)/collections/\(configuration.collection)",
                          doing: "deleting the collection \(configuration.collection)")
         } catch where error.kind == .notFound {}
         collectionID.withLock { $0 = nil }
     }
 
     /// Records in the collection.
-    public func count() throws(ChromaError) -> Int {
-        let answer = try call(.get, try collectionPath("count"), doing: "counting records", timeout: configuration.readTimeout)
+    public func count() async throws(ChromaError) -> Int {
+        let answer = try await call(.get, try await collectionPath("count"), doing: "counting records", timeout: configuration.readTimeout)
         guard let count = answer as? Int else { throw unexpected("the count", answer) }
         return count
     }
@@ -138,23 +138,23 @@ public final class ChromaClient: Sendable {
     // MARK: Records
 
     /// Adds or replaces `records` (ids are ours, so writing the same record twice changes nothing).
-    public func upsert(_ records: [ChromaRecord]) throws(ChromaError) {
+    public func upsert(_ records: [ChromaRecord]) async throws(ChromaError) {
         guard !records.isEmpty else { return }
         let body: [String: Any] = [
             "ids": records.map(\.id),
             "embeddings": records.map { $0.embedding.map(Double.init) },
             "metadatas": records.map { ["source": $0.source, "technology": $0.technology] },
         ]
-        _ = try call(.post, try collectionPath("upsert"), body: body, doing: "writing \(records.count) vectors")
+        _ = try await call(.post, try await collectionPath("upsert"), body: body, doing: "writing \(records.count) vectors")
     }
 
     /// The `limit` records nearest to `embedding` (cosine distance, smallest first) that pass `filter`.
-    public func query(_ embedding: [Float], limit: Int, filter: ChromaFilter? = nil) throws(ChromaError)
+    public func query(_ embedding: [Float], limit: Int, filter: ChromaFilter? = nil) async throws(ChromaError)
         -> [(id: String, distance: Double)]
     {
         var body: [String: Any] = ["query_embeddings": [embedding.map(Double.init)], "n_results": limit, "include": ["distances"]]
         if let filter { body["where"] = filter.json }
-        let answer = try call(.post, try collectionPath("query"), body: body, doing: "searching",
+        let answer = try await call(.post, try await collectionPath("query"), body: body, doing: "searching",
                               timeout: configuration.readTimeout)
         guard let object = answer as? [String: Any], let ids = (object["ids"] as? [[String]])?.first,
               let distances = (object["distances"] as? [[Any]])?.first, distances.count == ids.count else {
@@ -164,10 +164,10 @@ public final class ChromaClient: Sendable {
     }
 
     /// The ids of the records that pass `filter`, in pages of `pageSize`.
-    public func ids(matching filter: ChromaFilter, pageSize: Int = 1_000) throws(ChromaError) -> [String] {
+    public func ids(matching filter: ChromaFilter, pageSize: Int = 1_000) async throws(ChromaError) -> [String] {
         var found: [String] = []
         while true {
-            let answer = try call(.post, try collectionPath("get"),
+            let answer = try await call(.post, try await collectionPath("get"),
                                   body: ["where": filter.json, "include": [String](), "limit": pageSize, "offset": found.count],
                                   doing: "listing records")
             guard let object = answer as? [String: Any], let page = object["ids"] as? [String] else {
@@ -179,9 +179,9 @@ public final class ChromaClient: Sendable {
     }
 
     /// The stored embeddings of `ids` (those that exist).
-    public func embeddings(ids: [String]) throws(ChromaError) -> [String: [Float]] {
+    public func embeddings(ids: [String]) async throws(ChromaError) -> [String: [Float]] {
         guard !ids.isEmpty else { return [:] }
-        let answer = try call(.post, try collectionPath("get"), body: ["ids": ids, "include": ["embeddings"]],
+        let answer = try await call(.post, try await collectionPath("get"), body: ["ids": ids, "include": ["embeddings"]],
                               doing: "reading vectors")
         guard let object = answer as? [String: Any], let found = object["ids"] as? [String],
               let vectors = object["embeddings"] as? [[Double]], vectors.count == found.count else {
@@ -191,29 +191,29 @@ public final class ChromaClient: Sendable {
     }
 
     /// Deletes the records with these ids (missing ones are ignored).
-    public func delete(ids: [String]) throws(ChromaError) {
+    public func delete(ids: [String]) async throws(ChromaError) {
         guard !ids.isEmpty else { return }
-        _ = try call(.post, try collectionPath("delete"), body: ["ids": ids], doing: "deleting \(ids.count) vectors")
+        _ = try await call(.post, try await collectionPath("delete"), body: ["ids": ids], doing: "deleting \(ids.count) vectors")
     }
 
     /// Deletes the records that pass `filter`; returns how many, when the server says.
     @discardableResult
-    public func delete(matching filter: ChromaFilter) throws(ChromaError) -> Int? {
-        let answer = try call(.post, try collectionPath("delete"), body: ["where": filter.json], doing: "deleting vectors")
+    public func delete(matching filter: ChromaFilter) async throws(ChromaError) -> Int? {
+        let answer = try await call(.post, try await collectionPath("delete"), body: ["where": filter.json], doing: "deleting vectors")
         return (answer as? [String: Any])?["deleted"] as? Int
     }
 
     // MARK: Plumbing
 
-    private func collectionPath(_ operation: String) throws(ChromaError) -> String {
-        let id = try collection()
+    private func collectionPath(_ operation: String) async throws(ChromaError) -> String {
+        let id = try await collection()
         return "/api/v2/tenants/\(configuration.tenant)/databases/\(configuration.database)/collections/\(id)/\(operation)"
     }
 
     /// Sends one request and returns its JSON answer (`NSNull` for an empty body). `timeout` bounds
     /// the wait for a connection and the request each (nil: the pool's patience and the write timeout).
     private func call(_ method: HTTPRequest.Method, _ path: String, body: [String: Any]? = nil,
-                      doing: String, timeout: Duration? = nil) throws(ChromaError) -> Any {
+                      doing: String, timeout: Duration? = nil) async throws(ChromaError) -> Any {
         var headers = configuration.authHeaders
         var data: Data?
         if let body {
@@ -226,7 +226,7 @@ public final class ChromaClient: Sendable {
                                   timeout: timeout)
         let response: HTTPResponse
         do {
-            response = try pool.withConnection(patience: timeout) { try $0.send(request) }
+            response = try await pool.run(patience: timeout) { try $0.send(request) }
         } catch let error as HTTPError {
             throw ChromaError(kind: error.kind == .timeout ? .timeout : .connection, message: "Chroma: \(error.message) while \(doing)")
         } catch let error as ChromaError {

@@ -44,8 +44,8 @@ public final class ChromaVectorStore: VectorSearch {
         return "chroma \(configuration.baseURL)/\(configuration.tenant)/\(configuration.database)/\(configuration.collection)"
     }
 
-    public func semanticSearch(vector: [Float], limit: Int, technology: String?) throws -> [ScoredChunk] {
-        let hits = try guarded { try client.query(vector, limit: limit, filter: technology.map(ChromaFilter.technology)) }
+    public func nearest(to vector: [Float], limit: Int, technology: String?) async throws -> [ScoredChunk] {
+        let hits = try await guarded { try await client.query(vector, limit: limit, filter: technology.map(ChromaFilter.technology)) }
         // Chroma's cosine distance is 1 − cosine similarity; scores are similarities, as the embedded store's.
         return hits.map { ScoredChunk(id: $0.id, score: 1 - $0.distance) }
     }
@@ -65,7 +65,7 @@ public final class ChromaVectorStore: VectorSearch {
             let changes = try await BlockingExecutor.run { try store.pendingVectorChanges(limit: Self.batchSize) }
             guard let last = changes.last else { return sent }
             try await retry.run(isRetryable: { ($0 as? ChromaError)?.isTransient ?? false }) { _ in
-                try await BlockingExecutor.run { try self.send(changes) }
+                try await self.send(changes)
             }
             try await BlockingExecutor.run { try store.acknowledgeVectorChanges(through: last.sequence) }
             sent += changes.count
@@ -74,10 +74,13 @@ public final class ChromaVectorStore: VectorSearch {
     }
 
     /// Changes waiting for Chroma.
-    public func pendingCount() -> Int { (try? store.pendingVectorChangeCount()) ?? 0 }
+    public func pendingCount() async -> Int {
+        let store = self.store
+        return (try? await BlockingExecutor.run { try store.pendingVectorChangeCount() }) ?? 0
+    }
 
     /// Sends `changes` in order, each run of upserts or deletes as one request.
-    private func send(_ changes: [PendingVectorChange]) throws {
+    private func send(_ changes: [PendingVectorChange]) async throws {
         var index = 0
         while index < changes.count {
             if case .upsert = changes[index].operation {
@@ -86,14 +89,14 @@ public final class ChromaVectorStore: VectorSearch {
                     records.append(ChromaRecord(id: changes[index].chunkID, embedding: vector, source: source, technology: technology))
                     index += 1
                 }
-                try guarded { try client.upsert(records) }
+                try await guarded { try await client.upsert(records) }
             } else {
                 var ids: [String] = []
                 while index < changes.count, case .delete = changes[index].operation {
                     ids.append(changes[index].chunkID)
                     index += 1
                 }
-                try guarded { try client.delete(ids: ids) }
+                try await guarded { try await client.delete(ids: ids) }
             }
         }
     }
@@ -108,21 +111,21 @@ public final class ChromaVectorStore: VectorSearch {
         public var breaker: CircuitBreaker.Snapshot
     }
 
-    /// Asks Chroma its version and the collection's count, through the breaker. Blocking.
-    public func probe() -> Probe {
+    /// Asks Chroma its version and the collection's count, through the breaker.
+    public func probe() async -> Probe {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let (version, count) = try guarded { (try client.version(), try client.count()) }
+            let (version, count) = try await guarded { (try await client.version(), try await client.count()) }
             return Probe(error: nil, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, version: version,
-                         count: count, pending: pendingCount(), breaker: breaker.snapshot)
+                         count: count, pending: await pendingCount(), breaker: breaker.snapshot)
         } catch {
-            return Probe(error: String(describing: error), latencyMs: nil, version: nil, count: nil, pending: pendingCount(),
+            return Probe(error: String(describing: error), latencyMs: nil, version: nil, count: nil, pending: await pendingCount(),
                          breaker: breaker.snapshot)
         }
     }
 
-    private func guarded<T>(_ body: () throws -> T) throws -> T {
-        try breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
+    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        try await breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
     }
 }
 

@@ -32,6 +32,7 @@ public final class KnowledgeBase: Service, Sendable {
         self.configuration = configuration
         self.startedAt = startedAt
         warmsCache = warmCache
+        BlockingExecutor.configure(threads: configuration.blockingThreads)
         opening = Task {
             do {
                 let engine = try await BlockingExecutor.run {
@@ -237,14 +238,14 @@ public final class KnowledgeBase: Service, Sendable {
             deletions.append(deletion)
         }
         if let remote = engine.remoteVectors {
-            let probe = try? await BlockingExecutor.run { remote.probe() }
+            let probe = await remote.probe()
             let client = remote.client
             var deletion = SharedDataDeletion(engine: "chroma", endpoint: "\(client.configuration.baseURL)",
-                                              version: probe?.version, latencyMs: probe?.latencyMs, deleted: "",
-                                              error: probe?.error ?? (probe == nil ? "not probed" : nil))
+                                              version: probe.version, latencyMs: probe.latencyMs, deleted: "",
+                                              error: probe.error)
             if deletion.error == nil {
                 do {
-                    try await BlockingExecutor.run { try client.deleteCollection() }
+                    try await client.deleteCollection()
                     deletion.deleted = "the collection \(client.configuration.collection)"
                 } catch {
                     deletion.error = "\(error)"

@@ -1,6 +1,6 @@
 import Storage
-/// A few Redis connections, each lent to one thread at a time, with the blocking calls run on a
-/// queue of their own, off Swift's cooperative pool (see `BlockingPool`).
+/// A few Redis connections, each lent to one caller at a time; the blocking hiredis calls run on
+/// threads the pool reserves in `BlockingExecutor` (see `BlockingPool`).
 public final class RedisConnectionPool: Sendable {
     /// How to reach the server and how long to wait for it.
     public struct Configuration: Sendable, Equatable {
@@ -38,12 +38,13 @@ public final class RedisConnectionPool: Sendable {
                             busy: { RedisError.timeout("every connection to \(configuration.endpoint) is busy") })
     }
 
-    /// Runs `body` with a connection on the pool's queue and returns its result.
+    /// Runs `body` with a connection on one of the pool's threads and returns its result.
     public func run<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
         try await pool.run(body)
     }
 
-    /// Runs `body` with a connection on the calling thread (which must be allowed to block).
+    /// Runs `body` with a connection on the calling thread (which must be allowed to block: the
+    /// tracker's writer thread).
     public func withConnection<T>(_ body: (RedisConnection) throws -> T) throws -> T {
         try pool.withConnection(body)
     }

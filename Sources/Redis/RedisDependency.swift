@@ -20,14 +20,8 @@ public final class RedisDependency: Sendable {
     /// The server, password masked.
     public var endpoint: RedisEndpoint { pool.configuration.endpoint }
 
-    /// Runs `body` on a pooled connection, on the calling thread (which must be allowed to block),
-    /// if the breaker lets it through.
-    public func call<T>(_ body: (RedisConnection) throws -> T) throws -> T {
-        try breaker.run(isFailure: Self.countsAsOutage) { try pool.withConnection(body) }
-    }
-
-    /// The same from async code: refused at once while the breaker is open, otherwise run on the
-    /// pool's own threads.
+    /// Runs `body` on a pooled connection, if the breaker lets it through: refused at once while
+    /// it is open.
     public func run<T: Sendable>(_ body: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
         try await breaker.run(isFailure: Self.countsAsOutage) { try await pool.run(body) }
     }

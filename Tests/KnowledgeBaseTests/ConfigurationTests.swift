@@ -8,7 +8,7 @@ import Testing
     @Test func environmentOverridesDefaults() throws {
         let configuration = try KnowledgeBaseConfiguration.fromEnvironment([
             "MCP_RAG_DATA_DIR": "/srv/rag", "MCP_RAG_ALLOWED_ROOTS": "/a:/b", "MCP_RAG_CACHE_TTL": "0",
-            "MCP_RAG_THREADS": "3", "MCP_RAG_WARM_TOP": "7",
+            "MCP_RAG_THREADS": "3", "MCP_RAG_WARM_TOP": "7", "MCP_RAG_BLOCKING_THREADS": "5",
         ])
         #expect(configuration.dataDirectory.path == "/srv/rag")
         #expect(configuration.databasePath == "/srv/rag/knowledge.sqlite3")
@@ -16,6 +16,7 @@ import Testing
         #expect(configuration.cacheTimeToLive == 0)
         #expect(configuration.embeddingThreads == 3)
         #expect(configuration.warmTopQueries == 7)
+        #expect(configuration.blockingThreads == 5)
     }
 
     @Test func defaultsAllowNothingAndCache() throws {
@@ -77,7 +78,7 @@ import Testing
 
     @Test(arguments: ["MCP_RAG_CACHE_TTL=-1", "MCP_RAG_THREADS=zero", "MCP_RAG_CACHE_SIZE=0", "MCP_RAG_MAX_FILES=1e9",
                       "MCP_RAG_REDIS_TIMEOUT_MS=0", "MCP_RAG_BREAKER_FAILURES=many", "MCP_RAG_BREAKER_OPEN_SECONDS=-3",
-                      "MCP_RAG_REDIS_PREFIX=has space"])
+                      "MCP_RAG_REDIS_PREFIX=has space", "MCP_RAG_BLOCKING_THREADS=0", "MCP_RAG_BLOCKING_THREADS=1025"])
     func malformedValuesAreErrorsNamingTheVariable(_ assignment: String) {
         let parts = assignment.split(separator: "=").map(String.init)
         do {
@@ -125,20 +126,20 @@ import Testing
         #expect(!TechnologyLabel.matches("c++", filter: "c"))
     }
 
-    @Test func aFilterSearchesEveryStoredSpellingAndMergesByScore() throws {
+    @Test func aFilterSearchesEveryStoredSpellingAndMergesByScore() async throws {
         let filter = LabelFilter("react docs", known: ["React Docs", "swift", "react docs", "REACT"])
         #expect(filter.labels == ["React Docs", "react docs"])
         let hits: [String: [ScoredChunk]] = [
             "React Docs": [ScoredChunk(id: "a", score: 0.9), ScoredChunk(id: "b", score: 0.5)],
             "react docs": [ScoredChunk(id: "c", score: 0.7), ScoredChunk(id: "d", score: 0.1)],
         ]
-        #expect(filter.search(limit: 3) { hits[$0 ?? ""] ?? [] }.map(\.id) == ["a", "c", "b"])
+        #expect(await filter.search(limit: 3) { hits[$0 ?? ""] ?? [] }.map(\.id) == ["a", "c", "b"])
         let none = LabelFilter("kotlin", known: ["swift"])
         #expect(none.matchesNothing)
-        #expect(none.search(limit: 3) { _ in [ScoredChunk(id: "x", score: 1)] }.isEmpty)
+        #expect(await none.search(limit: 3) { _ in [ScoredChunk(id: "x", score: 1)] }.isEmpty)
         let unfiltered = LabelFilter(nil, known: [])
         #expect(!unfiltered.matchesNothing)
-        #expect(unfiltered.search(limit: 3) { $0 == nil ? [ScoredChunk(id: "all", score: 1)] : [] }.map(\.id) == ["all"])
+        #expect(await unfiltered.search(limit: 3) { $0 == nil ? [ScoredChunk(id: "all", score: 1)] : [] }.map(\.id) == ["all"])
     }
 
     @Test func queryValidation() throws {

@@ -41,99 +41,100 @@ enum ChromaTestServer {
         return values.map { $0 / norm }
     }
 
-    @Test func theServerAnswersWithItsVersion() throws {
+    @Test func theServerAnswersWithItsVersion() async throws {
         let client = try ChromaTestServer.client()
-        try client.heartbeat()
-        #expect(try !client.version().isEmpty)
+        try await client.heartbeat()
+        #expect(try await !client.version().isEmpty)
     }
 
-    @Test func upsertQueryFilterDeleteAndCountRoundTrip() throws {
+    @Test func upsertQueryFilterDeleteAndCountRoundTrip() async throws {
         let client = try ChromaTestServer.client()
-        #expect(try client.count() == 0)
-        try client.upsert([
+        #expect(try await client.count() == 0)
+        try await client.upsert([
             ChromaRecord(id: "a", embedding: vector(0), source: "/docs/a.md", technology: "docs"),
             ChromaRecord(id: "b", embedding: vector(1, tilt: 0.2), source: "/docs/b.md", technology: "docs"),
             ChromaRecord(id: "c", embedding: vector(2, tilt: 0.5), source: "/code/c.swift", technology: "swift"),
             ChromaRecord(id: "d", embedding: vector(3), source: "/code/c.swift", technology: "swift"),
         ])
-        #expect(try client.count() == 4)
+        #expect(try await client.count() == 4)
 
         // Nearest first, by cosine distance (1 − cosine similarity).
-        let hits = try client.query(vector(0), limit: 3)
+        let hits = try await client.query(vector(0), limit: 3)
         #expect(hits.map(\.id) == ["a", "c", "b"])
         #expect(abs(hits[0].distance) < 1e-4)
         let cosineC = vector(2, tilt: 0.5)[0]
         #expect(abs(hits[1].distance - Double(1 - cosineC)) < 1e-4)
 
-        #expect(try client.query(vector(0), limit: 4, filter: .technology("swift")).map(\.id) == ["c", "d"])
-        #expect(try client.query(vector(0), limit: 4, filter: .source("/docs/b.md")).map(\.id) == ["b"])
-        #expect(try client.query(vector(0), limit: 4, filter: .all([.technology("swift"), .source("/docs/a.md")])).isEmpty)
+        #expect(try await client.query(vector(0), limit: 4, filter: .technology("swift")).map(\.id) == ["c", "d"])
+        #expect(try await client.query(vector(0), limit: 4, filter: .source("/docs/b.md")).map(\.id) == ["b"])
+        #expect(try await client.query(vector(0), limit: 4, filter: .all([.technology("swift"), .source("/docs/a.md")])).isEmpty)
 
         // Writing a record again replaces it.
-        try client.upsert([ChromaRecord(id: "a", embedding: vector(3), source: "/docs/a.md", technology: "docs")])
-        #expect(try client.count() == 4)
-        #expect(try client.query(vector(3), limit: 2).map(\.id).sorted() == ["a", "d"])
-        let stored = try client.embeddings(ids: ["a", "missing"])
+        try await client.upsert([ChromaRecord(id: "a", embedding: vector(3), source: "/docs/a.md", technology: "docs")])
+        #expect(try await client.count() == 4)
+        #expect(try await client.query(vector(3), limit: 2).map(\.id).sorted() == ["a", "d"])
+        let stored = try await client.embeddings(ids: ["a", "missing"])
         #expect(Array(stored.keys) == ["a"])
         #expect(zip(stored["a"]!, vector(3)).allSatisfy { abs($0 - $1) < 1e-6 })
 
-        #expect(try client.ids(matching: .source("/code/c.swift"), pageSize: 1).sorted() == ["c", "d"])
-        try client.delete(matching: .source("/code/c.swift"))
-        #expect(try client.count() == 2)
-        try client.delete(ids: ["b", "never-there"])
-        #expect(try client.ids(matching: .technology("docs")) == ["a"])
+        #expect(try await client.ids(matching: .source("/code/c.swift"), pageSize: 1).sorted() == ["c", "d"])
+        try await client.delete(matching: .source("/code/c.swift"))
+        #expect(try await client.count() == 2)
+        try await client.delete(ids: ["b", "never-there"])
+        #expect(try await client.ids(matching: .technology("docs")) == ["a"])
     }
 
-    @Test func anotherClientOfTheSameCollectionSeesTheSameRecords() throws {
+    @Test func anotherClientOfTheSameCollectionSeesTheSameRecords() async throws {
         let name = "test-\(UUID().uuidString.prefix(8).lowercased())"
         let first = try ChromaTestServer.client(collection: name)
-        try first.upsert([ChromaRecord(id: "shared", embedding: vector(1), source: "s", technology: "t")])
+        try await first.upsert([ChromaRecord(id: "shared", embedding: vector(1), source: "s", technology: "t")])
         let second = try ChromaTestServer.client(collection: name)
-        #expect(try second.collection() == first.collection(), "found, not created again")
-        #expect(try second.query(vector(1), limit: 1).map(\.id) == ["shared"])
+        let firstID = try await first.collection()
+        #expect(try await second.collection() == firstID, "found, not created again")
+        #expect(try await second.query(vector(1), limit: 1).map(\.id) == ["shared"])
     }
 
-    @Test func hostileTextInIdsAndMetadataIsStoredAsIs() throws {
+    @Test func hostileTextInIdsAndMetadataIsStoredAsIs() async throws {
         let client = try ChromaTestServer.client()
         let source = "/tmp/ünïcødé \"quoted\" \\ {\"$ne\": 1} 🦆.md"
-        try client.upsert([ChromaRecord(id: "id with spaces/and?query=1", embedding: vector(0), source: source, technology: "c++")])
-        #expect(try client.ids(matching: .source(source)) == ["id with spaces/and?query=1"])
-        #expect(try client.ids(matching: .technology("c++")).count == 1)
+        try await client.upsert([ChromaRecord(id: "id with spaces/and?query=1", embedding: vector(0), source: source, technology: "c++")])
+        #expect(try await client.ids(matching: .source(source)) == ["id with spaces/and?query=1"])
+        #expect(try await client.ids(matching: .technology("c++")).count == 1)
     }
 
     @Test(arguments: [ChromaConfiguration.AuthHeader.chromaToken, .authorization])
-    func theRightTokenIsLetThroughInEitherHeader(_ header: ChromaConfiguration.AuthHeader) throws {
+    func theRightTokenIsLetThroughInEitherHeader(_ header: ChromaConfiguration.AuthHeader) async throws {
         let (url, token) = try ChromaTestServer.withToken
         let client = ChromaClient(configuration: try ChromaConfiguration(
             url: url, token: token, authHeader: header, collection: "test-\(UUID().uuidString.prefix(8).lowercased())"))
-        try client.upsert([ChromaRecord(id: "x", embedding: vector(0), source: "s", technology: "t")])
-        #expect(try client.count() == 1)
+        try await client.upsert([ChromaRecord(id: "x", embedding: vector(0), source: "s", technology: "t")])
+        #expect(try await client.count() == 1)
     }
 
     @Test(arguments: [nil, "wrong-token"])
-    func aMissingOrWrongTokenIsAClearAuthenticationError(_ token: String?) throws {
+    func aMissingOrWrongTokenIsAClearAuthenticationError(_ token: String?) async throws {
         let (url, right) = try ChromaTestServer.withToken
         let client = ChromaClient(configuration: try ChromaConfiguration(url: url, token: token))
-        let error = try #require(throws: ChromaError.self) { try client.collection() }
+        let error = try await #require(throws: ChromaError.self) { try await client.collection() }
         #expect(error.kind == .authentication && error.countsAsOutage && !error.isTransient)
         #expect(error.description.contains("refused the token") && error.description.contains("CHROMA_TOKEN"))
         #expect(!error.description.contains(right) && !error.description.contains("wrong-token"))
     }
 
-    @Test func anUnreachableServerIsATransientConnectionError() throws {
+    @Test func anUnreachableServerIsATransientConnectionError() async throws {
         let client = ChromaClient(configuration: try ChromaConfiguration(url: "http://127.0.0.1:1", connectTimeout: .seconds(1)))
-        let error = try #require(throws: ChromaError.self) { try client.heartbeat() }
+        let error = try await #require(throws: ChromaError.self) { try await client.heartbeat() }
         #expect(error.kind == .connection && error.isTransient && error.countsAsOutage)
         #expect(error.description.contains("127.0.0.1:1"))
     }
 
-    @Test func aChromaThatStopsAnsweringFailsReadsWithinTheReadTimeout() throws {
-        try withSilentServer { port in
+    @Test func aChromaThatStopsAnsweringFailsReadsWithinTheReadTimeout() async throws {
+        try await withSilentServer { port in
             let client = ChromaClient(configuration: try ChromaConfiguration(
                 url: "http://127.0.0.1:\(port)", requestTimeout: .seconds(600), readTimeout: .milliseconds(300)))
-            let heartbeat = try #require(throws: ChromaError.self) { try client.heartbeat() }
+            let heartbeat = try await #require(throws: ChromaError.self) { try await client.heartbeat() }
             #expect(heartbeat.kind == .timeout && heartbeat.isTransient)
-            let search = try #require(throws: ChromaError.self) { _ = try client.query(vector(0), limit: 3) }
+            let search = try await #require(throws: ChromaError.self) { _ = try await client.query(vector(0), limit: 3) }
             #expect(search.kind == .timeout)
         }
     }
@@ -143,7 +144,7 @@ enum ChromaTestServer {
         #expect(throws: ChromaError.self) { try ChromaConfiguration(url: url) }
     }
 
-    @Test func namesFollowChromasRulesAndTheTokenIsNeverShown() throws {
+    @Test func namesFollowChromasRulesAndTheTokenIsNeverShown() async throws {
         for bad in ["ab", "-starts-with-dash", "has space", "ends.", String(repeating: "a", count: 513), "slash/name"] {
             #expect(throws: ChromaError.self) { try ChromaConfiguration(url: "http://h:1", collection: bad) }
         }
@@ -159,7 +160,7 @@ enum ChromaTestServer {
 
 /// The port of a listening socket that accepts nothing: the kernel completes the handshake, no
 /// answer follows. Open until `body` returns.
-func withSilentServer<Result>(_ body: (Int) throws -> Result) throws -> Result {
+func withSilentServer<Result>(_ body: (Int) async throws -> Result) async throws -> Result {
     let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(listener) }
     var address = sockaddr_in()
@@ -173,12 +174,12 @@ func withSilentServer<Result>(_ body: (Int) throws -> Result) throws -> Result {
             try #require(getsockname(listener, raw, &length) == 0)
         }
     }
-    return try body(Int(UInt16(bigEndian: address.sin_port)))
+    return try await body(Int(UInt16(bigEndian: address.sin_port)))
 }
 
 @Suite struct HTTPConnectionTests {
-    @Test func aServerThatNeverAnswersTimesOut() throws {
-        try withSilentServer { port in
+    @Test func aServerThatNeverAnswersTimesOut() async throws {
+        try await withSilentServer { port in
             let connection = try HTTPConnection(connectTimeout: .seconds(1), totalTimeout: .milliseconds(300))
             let error = try #require(throws: HTTPError.self) {
                 try connection.send(HTTPRequest(method: .get, url: "http://127.0.0.1:\(port)/api/v2/heartbeat?secret=x"))
@@ -188,8 +189,8 @@ func withSilentServer<Result>(_ body: (Int) throws -> Result) throws -> Result {
         }
     }
 
-    @Test func aRequestsOwnTimeoutOverridesTheConnections() throws {
-        try withSilentServer { port in
+    @Test func aRequestsOwnTimeoutOverridesTheConnections() async throws {
+        try await withSilentServer { port in
             // Were the connection's ten minutes used, this test would not finish.
             let connection = try HTTPConnection(connectTimeout: .seconds(1), totalTimeout: .seconds(600))
             let error = try #require(throws: HTTPError.self) {

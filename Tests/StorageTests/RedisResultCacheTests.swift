@@ -30,7 +30,7 @@ import TestSupport
         let statistics = await cache.statistics()
         #expect(statistics.hits == 1 && statistics.misses == 1 && statistics.bypassed == 0)
         #expect(statistics.entries == 1)
-        let ttl = try redis.call { try $0.send(["TTL", cache.entryKey("k\u{1F}query")]) }.number
+        let ttl = try await redis.run { try $0.send(["TTL", cache.entryKey("k\u{1F}query")]) }.number
         #expect(ttl.map { $0 > 590 && $0 <= 600 } == true, "\(String(describing: ttl))")
     }
 

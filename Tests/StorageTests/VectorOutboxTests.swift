@@ -97,22 +97,22 @@ import TestSupport
         _ = try store.replaceSource(makeRecord("b.md", technology: "docs", chunks: docs), chunks: docs)
         #expect(try await chroma.sync() == 12)
         #expect(try store.pendingVectorChangeCount() == 0)
-        #expect(try chroma.client.count() == 12)
+        #expect(try await chroma.client.count() == 12)
 
         for round in 0..<3 {
             let query = randomUnitVector(dimension: testDimension, using: &generator)
             let local = try store.semanticSearch(vector: query, limit: 5, technology: nil)
-            let remote = try chroma.semanticSearch(vector: query, limit: 5, technology: nil)
+            let remote = try await chroma.nearest(to: query, limit: 5, technology: nil)
             #expect(remote.map(\.id) == local.map(\.id), "round \(round)")
             for (r, l) in zip(remote, local) { #expect(abs(r.score - l.score) < 1e-4) }
-            #expect(try chroma.semanticSearch(vector: query, limit: 5, technology: "docs").map(\.id)
+            #expect(try await chroma.nearest(to: query, limit: 5, technology: "docs").map(\.id)
                 == store.semanticSearch(vector: query, limit: 5, technology: "docs").map(\.id))
         }
 
         _ = try store.removeSource("a.md")
         #expect(try await chroma.sync() == 6)
-        #expect(try chroma.client.count() == 6)
-        try chroma.client.deleteCollection()
+        #expect(try await chroma.client.count() == 6)
+        try await chroma.client.deleteCollection()
     }
 
     @Test func changesWaitWhileChromaIsDownAndArriveFromTheNextSync() async throws {
@@ -129,12 +129,12 @@ import TestSupport
         // A refused connection, retried, opens the breaker, whose refusal ends the sync.
         await #expect(throws: (any Error).self) { try await down.sync() }
         #expect(try store.pendingVectorChangeCount() == 2, "nothing acknowledged")
-        #expect(throws: (any Error).self) { try down.semanticSearch(vector: axisVector(0), limit: 1, technology: nil) }
+        await #expect(throws: (any Error).self) { try await down.nearest(to: axisVector(0), limit: 1, technology: nil) }
         #expect(down.breaker.snapshot.state == .open)
 
         #expect(try await up.sync() == 2)
-        #expect(try up.client.count() == 2)
-        #expect(try up.semanticSearch(vector: axisVector(1), limit: 1, technology: nil).map(\.id) == ["y"])
-        try up.client.deleteCollection()
+        #expect(try await up.client.count() == 2)
+        #expect(try await up.nearest(to: axisVector(1), limit: 1, technology: nil).map(\.id) == ["y"])
+        try await up.client.deleteCollection()
     }
 }

@@ -104,26 +104,26 @@ public struct HealthMonitor: Sendable {
     /// Chroma's answer, the breaker and the outbox; the SQLite ledger was checked before.
     private func chroma(_ remote: ChromaVectorStore) async -> DependencyHealth {
         let store = self.store
-        let (probe, ledgerChunks) = (try? await BlockingExecutor.run { (remote.probe(), store.chunkCount()) }) ?? (nil, 0)
+        async let ledgerChunks = (try? await BlockingExecutor.run { store.chunkCount() }) ?? 0
+        let probe = await remote.probe()
         let configuration = remote.client.configuration
-        var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe?.pending ?? 0),
-                     "ledger_chunks": String(ledgerChunks),
-                     "breaker_opened": String(probe?.breaker.timesOpened ?? 0)]
-        facts["server_version"] = probe?.version
-        facts["count"] = probe?.count.map(String.init)
-        facts["last_error"] = probe?.breaker.lastError
-        if let wait = probe?.breaker.nextTrialIn { facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds) }
-        let pending = probe?.pending ?? 0
+        var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe.pending),
+                     "ledger_chunks": String(await ledgerChunks),
+                     "breaker_opened": String(probe.breaker.timesOpened)]
+        facts["server_version"] = probe.version
+        facts["count"] = probe.count.map(String.init)
+        facts["last_error"] = probe.breaker.lastError
+        if let wait = probe.breaker.nextTrialIn { facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds) }
         let detail: String
-        if let error = probe?.error ?? (probe == nil ? "no answer" : nil) {
+        if let error = probe.error {
             detail = "Chroma at \(configuration.baseURL) is unavailable, so queries answer from the keyword index "
-                + "(marked degraded) and ingests keep their vectors for later (\(pending) waiting): \(error)"
+                + "(marked degraded) and ingests keep their vectors for later (\(probe.pending) waiting): \(error)"
         } else {
-            detail = "Chroma \(probe?.version ?? "") at \(configuration.baseURL), collection \(configuration.collection): "
-                + "\(probe?.count ?? 0) vectors" + (pending > 0 ? ", \(pending) changes on their way" : "")
+            detail = "Chroma \(probe.version ?? "") at \(configuration.baseURL), collection \(configuration.collection): "
+                + "\(probe.count ?? 0) vectors" + (probe.pending > 0 ? ", \(probe.pending) changes on their way" : "")
         }
-        return DependencyHealth(status: probe?.error == nil && probe != nil ? .healthy : .degraded, latencyMs: probe?.latencyMs,
-                                detail: detail, circuitBreaker: probe?.breaker.state.rawValue, facts: facts)
+        return DependencyHealth(status: probe.error == nil ? .healthy : .degraded, latencyMs: probe.latencyMs,
+                                detail: detail, circuitBreaker: probe.breaker.state.rawValue, facts: facts)
     }
 
     private func queryTracker() async -> DependencyHealth {

@@ -150,7 +150,7 @@ public final class Ingestor: Sendable {
         do {
             _ = try await remoteVectors.sync()
         } catch {
-            throw VectorStoreUnavailable(pending: remoteVectors.pendingCount(), underlying: error)
+            throw VectorStoreUnavailable(pending: await remoteVectors.pendingCount(), underlying: error)
         }
     }
 }

@@ -18,10 +18,11 @@ struct LabelFilter: Sendable {
     var matchesNothing: Bool { labels?.isEmpty == true }
 
     /// The best `limit` hits of `search` over the filter's labels (nil: unfiltered).
-    func search(limit: Int, _ search: (String?) throws -> [ScoredChunk]) rethrows -> [ScoredChunk] {
-        guard let labels else { return try search(nil) }
-        if labels.count == 1 { return try search(labels[0]) }
-        let merged = try labels.flatMap(search)
+    func search(limit: Int, _ search: (String?) async throws -> [ScoredChunk]) async rethrows -> [ScoredChunk] {
+        guard let labels else { return try await search(nil) }
+        if labels.count == 1 { return try await search(labels[0]) }
+        var merged: [ScoredChunk] = []
+        for label in labels { merged += try await search(label) }
         return Array(merged.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
     }
 }

@@ -57,9 +57,9 @@ struct Retriever: Sendable {
         // A filter no stored label answers finds nothing: no need to embed the query.
         guard !filter.matchesNothing else { return Ranking(hits: [], mode: mode) }
         @Sendable func keywordRanking() async throws -> [ScoredChunk] {
-            unit(try await BlockingExecutor.run {
-                try timings.measure("keyword") {
-                    try filter.search(limit: searchDepth) { try store.keywordSearch(query, limit: searchDepth, technology: $0) }
+            unit(try await timings.measure("keyword") {
+                try await filter.search(limit: searchDepth) { label in
+                    try await BlockingExecutor.run { try store.keywordSearch(query, limit: searchDepth, technology: label) }
                 }
             })
         }
@@ -82,10 +82,8 @@ struct Retriever: Sendable {
         let vectors = self.vectors
         let semanticRanking: [ScoredChunk]
         do {
-            semanticRanking = unit(try await BlockingExecutor.run {
-                try timings.measure("semantic") {
-                    try filter.search(limit: searchDepth) { try vectors.semanticSearch(vector: vector, limit: searchDepth, technology: $0) }
-                }
+            semanticRanking = unit(try await timings.measure("semantic") {
+                try await filter.search(limit: searchDepth) { try await vectors.nearest(to: vector, limit: searchDepth, technology: $0) }
             })
         } catch {
             // A remote vector store that is down degrades the answer; the local one failing is a fault.

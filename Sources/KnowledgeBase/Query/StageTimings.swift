@@ -15,13 +15,6 @@ final class StageTimings: Sendable {
         milliseconds.withLock { $0.append((stage, elapsed)) }
     }
 
-    /// Runs `body` and records its time as `stage`, whether it returns or throws.
-    func measure<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
-        defer { record(stage, since: start) }
-        return try body()
-    }
-
     /// Awaits `body` and records its time as `stage`, whether it returns or throws.
     func measure<T>(_ stage: String, _ body: () async throws -> T) async rethrows -> T {
         let start = DispatchTime.now().uptimeNanoseconds

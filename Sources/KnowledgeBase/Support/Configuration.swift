@@ -1,3 +1,4 @@
+import Blocking
 import Chroma
 import Embeddings
 import Foundation
@@ -20,6 +21,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var allowedRoots: [URL]
     /// Worker threads for the CPU embedding backend; nil uses every core.
     public var embeddingThreads: Int?
+    /// Threads for local blocking calls (SQLite, file reads); network clients add one per connection.
+    public var blockingThreads = BlockingExecutor.defaultThreads
     /// Result-cache entries kept in memory.
     public var cacheCapacity: Int
     /// How long a cached result stays valid, in seconds; 0 turns the cache off.
@@ -101,6 +104,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
             configuration.allowedRoots = roots.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
         }
         configuration.embeddingThreads = try reader.integer("MCP_RAG_THREADS", in: 1...1024) ?? configuration.embeddingThreads
+        configuration.blockingThreads = try reader.integer("MCP_RAG_BLOCKING_THREADS", in: BlockingExecutor.threadRange)
+            ?? configuration.blockingThreads
         configuration.cacheCapacity = try reader.integer("MCP_RAG_CACHE_SIZE", in: 1...1_000_000) ?? configuration.cacheCapacity
         configuration.cacheTimeToLive = try reader.integer("MCP_RAG_CACHE_TTL", in: 0...86_400 * 30).map(TimeInterval.init)
             ?? configuration.cacheTimeToLive

@@ -5,8 +5,9 @@ public protocol VectorSearch: Sendable {
     /// embedded one failing is a fault.
     var vectorBackend: VectorBackend { get }
     /// The `limit` chunks nearest to `vector` (a unit vector), best first, scored by cosine
-    /// similarity, among those labelled `technology` when one is given. Blocking.
-    func semanticSearch(vector: [Float], limit: Int, technology: String?) throws -> [ScoredChunk]
+    /// similarity, among those labelled `technology` when one is given. Awaited off the cooperative
+    /// pool: the embedded store scans on `BlockingExecutor`'s threads, a remote one waits on its server.
+    func nearest(to vector: [Float], limit: Int, technology: String?) async throws -> [ScoredChunk]
 }
 
 /// The stores semantic search can run on.

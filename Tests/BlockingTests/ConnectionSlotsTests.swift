@@ -1,0 +1,113 @@
+@testable import Blocking
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+
+/// Slots are taken in the order asked for, a wait ends at its patience or its task's cancellation,
+/// and waiting from async code holds no thread. Nothing here waits on time to learn an order: the
+/// waiters' positions are read from the slots themselves.
+@Suite struct ConnectionSlotsTests {
+    /// What the waiters record, shared with the tasks they run in.
+    private final class Record: Sendable {
+        let order = Mutex<[Int]>([])
+        let granted = Atomic<Int>(0)
+    }
+
+    /// Returns once `slots` has `count` waiters (they queue on their own schedule).
+    private func untilWaiting(_ slots: ConnectionSlots, _ count: Int) async {
+        while slots.waiting < count { await Task.yield() }
+    }
+
+    @Test func freeSlotsAreTakenAtOnceAndGivenBack() async {
+        let slots = ConnectionSlots(2)
+        #expect(await slots.take(patience: .seconds(60)))
+        #expect(slots.takeBlocking(patience: .seconds(60)))
+        #expect(slots.free == 0)
+        slots.give()
+        slots.give()
+        #expect(slots.free == 2 && slots.waiting == 0)
+    }
+
+    @Test func aGivenSlotGoesToTheLongestWaiter() async {
+        let slots = ConnectionSlots(1)
+        #expect(await slots.take(patience: .seconds(60)))
+        let record = Record()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<4 {
+                // Each joins the queue before the next starts, so the queue's order is 0, 1, 2, 3.
+                group.addTask {
+                    if await slots.take(patience: .seconds(600)) {
+                        record.order.withLock { $0.append(index) }
+                        slots.give()
+                    }
+                }
+                await untilWaiting(slots, index + 1)
+            }
+            slots.give()
+        }
+        #expect(record.order.withLock { $0 } == [0, 1, 2, 3])
+        #expect(slots.free == 1 && slots.waiting == 0)
+    }
+
+    @Test func aWaitEndsUnansweredAtItsPatience() async {
+        let slots = ConnectionSlots(1)
+        #expect(await slots.take(patience: .seconds(60)))
+        #expect(await slots.take(patience: .milliseconds(50)) == false)
+        #expect(slots.takeBlocking(patience: .milliseconds(50)) == false)
+        #expect(slots.waiting == 0, "a waiter that gave up leaves the queue")
+        slots.give()
+        #expect(slots.free == 1, "and takes nothing with it")
+    }
+
+    @Test func aCancelledWaitEndsUnanswered() async {
+        let slots = ConnectionSlots(1)
+        #expect(await slots.take(patience: .seconds(60)))
+        let waiter = Task { await slots.take(patience: .seconds(600)) }
+        await untilWaiting(slots, 1)
+        waiter.cancel()
+        #expect(await waiter.value == false)
+        #expect(slots.waiting == 0)
+        slots.give()
+        #expect(slots.free == 1)
+    }
+
+    @Test func aThreadThatMayBlockGetsTheSlotWhenItIsGiven() async {
+        let slots = ConnectionSlots(1)
+        #expect(await slots.take(patience: .seconds(60)))
+        let answer = Mutex<Bool?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            answer.withLock { $0 = slots.takeBlocking(patience: .seconds(600)) }
+            done.signal()
+        }
+        await untilWaiting(slots, 1)
+        slots.give()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        #expect(answer.withLock { $0 } == true)
+        #expect(slots.free == 0, "the slot went to the waiter, not back to the count")
+    }
+
+    @Test func manyWaitersFromAsyncCodeHoldNoThread() async {
+        // Far more waiters than the cooperative pool has threads: were each to block one, the
+        // give below could never run.
+        let slots = ConnectionSlots(1)
+        #expect(await slots.take(patience: .seconds(60)))
+        let record = Record()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 {
+                group.addTask {
+                    if await slots.take(patience: .seconds(600)) {
+                        record.granted.add(1, ordering: .relaxed)
+                        slots.give()
+                    }
+                }
+            }
+            await untilWaiting(slots, 200)
+            slots.give()
+        }
+        let count = record.granted.load(ordering: .relaxed)
+        #expect(count == 200)
+        #expect(slots.free == 1)
+    }
+}
