@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,12 +27,28 @@ def test_queries(dataset: Path) -> list[str]:
     return [q["text"] for q in map(json.loads, (dataset / "queries.jsonl").read_text().splitlines()) if q["_id"] in ids]
 
 
-def measure(binary: str, data: str, queries: list[str], size: int) -> dict:
+def percentiles(values: list[float]) -> tuple[float, float]:
+    values = sorted(values)
+    return round(statistics.median(values), 2), round(values[int(0.99 * (len(values) - 1))], 2)
+
+
+def stage_times(log: Path, skip: int) -> dict:
+    """p50/p99 of each stage the server logged (`rag.query.<stage>_ms`), warm-up queries left out."""
+    stages: dict[str, list[float]] = {}
+    lines = [line for line in log.read_text().splitlines() if "query answered" in line][skip:]
+    for line in lines:
+        for stage, value in re.findall(r"rag\.query\.(\w+)_ms=([0-9.]+)", line):
+            stages.setdefault(stage, []).append(float(value))
+    return {stage: percentiles(values) for stage, values in sorted(stages.items())}
+
+
+def measure(binary: str, data: str, queries: list[str], size: int, stages: bool) -> dict:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "MCP_RAG_DATA_DIR": data,
-           "MCP_RAG_MODEL_DIR": os.environ["MCP_RAG_MODEL_DIR"], "MCP_RAG_LOG_LEVEL": "error",
+           "MCP_RAG_MODEL_DIR": os.environ["MCP_RAG_MODEL_DIR"], "MCP_RAG_LOG_LEVEL": "debug" if stages else "error",
            "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_WARM_TOP": "0"}
+    log = tempfile.NamedTemporaryFile(prefix="mcp-rag-stages-", suffix=".log", delete=False) if stages else None
     server = subprocess.Popen([binary, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, env=env)
+                              stderr=log or subprocess.DEVNULL, env=env)
     next_id = 0
 
     def ask(method: str, params: dict) -> dict:
@@ -60,11 +78,14 @@ def measure(binary: str, data: str, queries: list[str], size: int) -> dict:
         took.append(answer["result"]["structuredContent"]["took_ms"])
     server.stdin.close()
     server.wait(timeout=30)
-    times.sort()
-    took.sort()
-    return {"n_results": size, "queries": len(times), "p50_ms": round(statistics.median(times), 2),
-            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2),
-            "server_p50_ms": round(statistics.median(took), 2), "server_p99_ms": round(took[int(0.99 * (len(took) - 1))], 2)}
+    (p50, p99), (server_p50, server_p99) = percentiles(times), percentiles(took)
+    result = {"n_results": size, "queries": len(times), "p50_ms": p50, "p99_ms": p99,
+              "server_p50_ms": server_p50, "server_p99_ms": server_p99}
+    if log:
+        log.close()
+        result["stages_p50_p99_ms"] = stage_times(Path(log.name), skip=30)
+        os.unlink(log.name)
+    return result
 
 
 def main() -> None:
@@ -72,11 +93,14 @@ def main() -> None:
     parser.add_argument("--binary", required=True)
     parser.add_argument("--data", required=True, help="a data folder holding SciFact (tools/bench-server --reuse DIR)")
     parser.add_argument("--sizes", default="5,30", help="n_results values, comma-separated")
+    parser.add_argument("--stages", action="store_true",
+                        help="also report each stage's p50/p99 from the server's debug log (logging costs a little)")
     parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
     arguments = parser.parse_args()
     queries = test_queries(Path(arguments.dataset))
     for size in (int(s) for s in arguments.sizes.split(",")):
-        print(json.dumps(measure(os.path.abspath(arguments.binary), arguments.data, queries, size)), flush=True)
+        print(json.dumps(measure(os.path.abspath(arguments.binary), arguments.data, queries, size,
+                                 arguments.stages)), flush=True)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ extension KnowledgeBaseEngine {
     /// degrades the report; it does not fail it.
     func cacheWarmingReport(top: Int) async -> CacheWarmingReport {
         let tracker = self.tracker
+        await queries.countsWritten()
         let read = await Result(awaiting: {
             try await BlockingExecutor.run {
                 let now = Date()

@@ -14,6 +14,8 @@ public final class QueryService: Sendable {
     private let cache: any ResultCache
     private let cacheEnabled: Bool
     private let logger: Logger
+    /// Counts written in the background, for `countsWritten()`.
+    private let countsInFlight = CountsInFlight()
     /// Names the model in cache keys, so results from another model are never served.
     private let modelKey: String
 
@@ -134,7 +136,22 @@ public final class QueryService: Sendable {
                 logger.warning("query tracking failed", metadata: ["rag.tracker.error": "\(error)"])
             }
         }
-        if tracker.tracksWithoutBlocking { record() } else { BlockingExecutor.detach(record) }
+        if tracker.tracksWithoutBlocking {
+            record()
+        } else {
+            let counts = countsInFlight
+            let ticket = counts.begin()
+            BlockingExecutor.detach {
+                record()
+                counts.finish(ticket)
+            }
+        }
+    }
+
+    /// Returns once the counts of the queries answered so far are written, so that a report read
+    /// next includes them.
+    func countsWritten() async {
+        await countsInFlight.settled()
     }
 
     /// The cache key: everything that changes the answer.
