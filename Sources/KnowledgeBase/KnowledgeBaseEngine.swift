@@ -49,8 +49,11 @@ package final class KnowledgeBaseEngine: Sendable {
         // The store needs the vector width before the model is loaded; config.json is tiny. Without
         // a model, MiniLM's width keeps the store usable for keyword search.
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
+        // With Chroma searching the vectors, holding them in memory too would only cost memory and
+        // startup time (a million chunks: 400 MB and a full read of the table).
         store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger,
-                                         snapshotPolicy: configuration.vectorSnapshots)
+                                         snapshotPolicy: configuration.vectorSnapshots,
+                                         keepsVectorIndex: configuration.chroma == nil)
         remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
         if let endpoint = configuration.redis {
             let redis = Self.redisDependency(endpoint, configuration)

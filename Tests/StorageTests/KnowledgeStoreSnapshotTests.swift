@@ -56,6 +56,39 @@ import Testing
         }
     }
 
+    @Test func aStoreWhoseVectorsAnotherStoreSearchesKeepsNoneInMemoryNorOnDisk() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let store = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger,
+                                                 snapshotPolicy: eager, keepsVectorIndex: false)
+            try fill(store, "a", count: 3)
+            try fill(store, "b", count: 3, technology: "rust", firstAxis: 3)
+            store.waitForSnapshot()
+            #expect(!FileManager.default.fileExists(atPath: store.snapshotPath), "due by the policy, yet not written")
+            #expect(try store.writeSnapshot() == false)
+            #expect(store.vectorMemoryBytes == 0 && store.vectorMappedBytes == 0)
+            // Counts and labels come from SQLite; the float32 vectors stay there for the outbox.
+            #expect(store.chunkCount() == 6)
+            #expect(store.knownTechnologyLabels() == ["rust", "swift"])
+            #expect(try store.existingVectors(ids: ["a-0", "b-2"]).count == 2)
+            #expect(try store.keywordSearch("text of", limit: 10, technology: "rust").count == 3)
+            #expect(throws: KnowledgeStoreError.noVectorIndex(path: path)) {
+                try store.semanticSearch(vector: axisVector(0), limit: 3, technology: nil)
+            }
+
+            // Another process's writes still reach it (its result cache must learn of them).
+            let other = try open(path, never)
+            try fill(other, "c", count: 2, technology: "go", firstAxis: 1)
+            #expect(store.hasChangesFromOtherWriters())
+            #expect(try store.catchUpWithOtherWriters() > 0)
+            #expect(store.chunkCount() == 8 && store.knownTechnologyLabels() == ["go", "rust", "swift"])
+            #expect(store.vectorMemoryBytes == 0)
+            _ = try other.removeSource("a.md")
+            #expect(try store.catchUpWithOtherWriters() > 0)
+            #expect(store.chunkCount() == 5 && store.knownTechnologyLabels() == ["go", "rust"])
+        }
+    }
+
     @Test func changesAfterTheSnapshotAreAppliedWhenItIsOpened() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path

@@ -48,6 +48,9 @@ async def test_searches_run_in_chroma_and_chromas_own_client_agrees(binary, mode
     assert store["circuit_breaker"] == "closed"
     assert store["facts"]["count"] == store["facts"]["ledger_chunks"] == str(report["chunks_added"])
     assert store["facts"]["pending"] == "0"
+    # Chroma searches the vectors, so none are held in memory nor written to a snapshot file.
+    assert health["process"]["vector_bytes"] == 0, health["process"]
+    assert not (tmp_path / "data" / "knowledge.sqlite3-vectors").exists()
 
     # Chroma's own client, given the embedding mcp-rag computes for the question, finds the same
     # passages in the same order in the collection mcp-rag wrote.

@@ -10,6 +10,7 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
         case chunkFromAnotherSource(id: String, chunkSource: String, source: String)
         case chunkWithAnotherTechnology(id: String, chunkTechnology: String, technology: String)
         case chunkOwnedByAnotherSource(id: String, owner: String, source: String)
+        case noVectorIndex(path: String)
     }
 
     private let code: Code
@@ -63,6 +64,12 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
         Self(.chunkOwnedByAnotherSource(id: id, owner: owner, source: source))
     }
 
+    /// A semantic search asked of a store that keeps no vector index (another store, Chroma,
+    /// searches its vectors).
+    public static func noVectorIndex(path: String) -> Self {
+        Self(.noVectorIndex(path: path))
+    }
+
     /// What went wrong and, where there is one, what to do about it.
     public var description: String {
         switch code {
@@ -89,6 +96,8 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
             "chunk \(id) is labelled \(chunkTechnology) but its source is labelled \(technology)"
         case let .chunkOwnedByAnotherSource(id, owner, source):
             "chunk id \(id) given for \(source) is already stored for \(owner); nothing was written"
+        case let .noVectorIndex(path):
+            "\(path) is opened without its vector index (Chroma searches its vectors), so it cannot search them itself"
         }
     }
 }

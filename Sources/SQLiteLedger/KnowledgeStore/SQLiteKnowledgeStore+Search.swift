@@ -8,6 +8,7 @@ extension SQLiteKnowledgeStore {
         guard vector.count == dimension else {
             throw KnowledgeStoreError.wrongVectorLength(chunk: nil, count: vector.count, expected: dimension)
         }
+        guard keepsVectorIndex else { throw KnowledgeStoreError.noVectorIndex(path: path) }
         guard limit > 0 else { return [] }
         // Searches take turns: one scan streams every row, is bound by memory bandwidth and already
         // uses every core on a large index, so running them side by side would gain little.
@@ -20,7 +21,8 @@ extension SQLiteKnowledgeStore {
     /// Every technology label the vectors in memory have carried (a superset of those stored now),
     /// without a query: what a filter that is not an exact label is resolved against.
     public func knownTechnologyLabels() -> [String] {
-        vectors.withLock { $0.knownLabels }
+        guard keepsVectorIndex else { return (try? technologies()) ?? [] }
+        return vectors.withLock { $0.knownLabels }
     }
 
     /// Candidates taken from the int8 scan for a search of `limit`: the int8 scores are within

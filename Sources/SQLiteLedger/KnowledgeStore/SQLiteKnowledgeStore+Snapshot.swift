@@ -31,11 +31,14 @@ enum VectorOrigin: CustomStringConvertible {
     case snapshot(appliedEntries: Int)
     /// Read from SQLite, with why the snapshot file was not used.
     case database(reason: String)
+    /// None held: another store searches the vectors.
+    case notKept
 
     var description: String {
         switch self {
         case let .snapshot(applied): "snapshot file, \(applied) journal entries applied"
         case let .database(reason): "SQLite (\(reason))"
+        case .notKept: "none (another store searches them)"
         }
     }
 }
@@ -129,7 +132,7 @@ extension SQLiteKnowledgeStore {
     }
 
     private var snapshotIsDue: Bool {
-        vectors.withLock { snapshotPolicy.isDue(rows: $0.count, outside: $0.rowsOutsideSnapshot) }
+        keepsVectorIndex && vectors.withLock { snapshotPolicy.isDue(rows: $0.count, outside: $0.rowsOutsideSnapshot) }
     }
 
     /// Brings the snapshot file up to date with the vectors in memory now, whatever the policy
@@ -138,7 +141,8 @@ extension SQLiteKnowledgeStore {
     /// the vectors reflect has already been trimmed). Waits for a write under way.
     @discardableResult
     public func writeSnapshot() throws -> Bool {
-        try snapshotQueue.sync { try refreshSnapshot(evenIfNotDue: true) }
+        guard keepsVectorIndex else { return false }
+        return try snapshotQueue.sync { try refreshSnapshot(evenIfNotDue: true) }
     }
 
     /// Waits for a snapshot file being written in the background, so a process about to exit does

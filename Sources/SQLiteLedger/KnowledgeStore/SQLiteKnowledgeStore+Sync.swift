@@ -78,6 +78,11 @@ extension SQLiteKnowledgeStore {
         let seen = journal.withLock { $0.seen }
         let last = try Self.lastJournalEntry(on: connection)
         guard last > seen else { return 0 }
+        guard keepsVectorIndex else {
+            // Nothing in memory to update: what changed is only news for the result cache.
+            journal.withLock { $0.seen = last }
+            return last - seen
+        }
         let first = try Self.firstJournalEntry(on: connection) ?? 0
         if first > seen + 1 {
             let loaded = try Self.openVectors(on: connection, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)

@@ -19,7 +19,7 @@ extension SQLiteKnowledgeStore {
                 return (change, try closeJournalSpan(from: first, on: connection))
             }
             // Under the writer lock still, so memory sees the commits in the order SQLite did.
-            vectors.withLock { change.apply(to: $0) }
+            if keepsVectorIndex { vectors.withLock { change.apply(to: $0) } }
             advanceJournal(over: span)
             logger.debug("source replaced", metadata: [
                 "rag.store.source": "\(record.source)", "rag.store.added": "\(change.outcome.added)",
@@ -48,8 +48,10 @@ extension SQLiteKnowledgeStore {
             }
             guard let removal else { return nil }
             let removed = removal.ids
-            vectors.withLock { index in
-                for id in removed { index.remove(id) }
+            if keepsVectorIndex {
+                vectors.withLock { index in
+                    for id in removed { index.remove(id) }
+                }
             }
             advanceJournal(over: removal.span)
             logger.debug("source removed", metadata: [

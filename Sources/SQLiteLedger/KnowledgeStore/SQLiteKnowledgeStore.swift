@@ -41,6 +41,10 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// This database's `meta.store_id`, recorded in its snapshot files.
     let storeID: String
     let snapshotPolicy: VectorSnapshotPolicy
+    /// False when another store searches the vectors (Chroma): none are held in memory or written
+    /// to a snapshot file, and counts and labels come from SQLite. The float32 vectors stay in the
+    /// chunks table either way (the outbox sends them; an unchanged chunk reuses its own).
+    public let keepsVectorIndex: Bool
     /// True while a snapshot write is queued or running, so at most one is.
     let snapshotWork = Locked(false)
     /// Where snapshot files are written, one at a time.
@@ -49,12 +53,13 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// Opens the store at `path` (creating the file and its folder if missing) for vectors of
     /// `dimension` floats: maps the snapshot file of its vectors when there is a usable one,
     /// otherwise loads every stored vector into memory (and writes the file in the background
-    /// when `snapshotPolicy` says the store is large enough).
+    /// when `snapshotPolicy` says the store is large enough). With `keepsVectorIndex` false it
+    /// does neither: semantic search is another store's.
     ///
     /// Throws `KnowledgeStoreError.dimensionMismatch` when the file was built for another dimension.
     public init(path: String, dimension: Int, logger: Logger,
                 journalKeep: Int = KnowledgeStoreSchema.journalKeep,
-                snapshotPolicy: VectorSnapshotPolicy = VectorSnapshotPolicy()) throws {
+                snapshotPolicy: VectorSnapshotPolicy = VectorSnapshotPolicy(), keepsVectorIndex: Bool = true) throws {
         precondition(dimension > 0, "a knowledge store needs a positive vector dimension")
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -70,7 +75,10 @@ public final class SQLiteKnowledgeStore: Sendable {
         Self.removeAbandonedSnapshots(beside: snapshotPath)
         // One read transaction, so the journal position says exactly which changes the vectors include.
         let (index, seen, origin) = try reader.readTransaction {
-            try Self.openVectors(on: reader, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
+            guard keepsVectorIndex else {
+                return (VectorIndex(dimension: dimension), try Self.lastJournalEntry(on: reader), VectorOrigin.notKept)
+            }
+            return try Self.openVectors(on: reader, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
         }
         self.path = path
         self.dimension = dimension
@@ -84,6 +92,7 @@ public final class SQLiteKnowledgeStore: Sendable {
         self.journalKeep = journalKeep
         self.storeID = storeID
         self.snapshotPolicy = snapshotPolicy
+        self.keepsVectorIndex = keepsVectorIndex
         logger.debug("knowledge store opened", metadata: [
             "rag.store.path": "\(path)", "rag.store.chunks": "\(index.count)",
             "rag.store.vector_bytes": "\(index.memoryBytes)", "rag.store.vectors_from": "\(origin)",
@@ -133,7 +142,7 @@ public final class SQLiteKnowledgeStore: Sendable {
         }
     }
 
-    /// The distinct technology labels of the stored sources, sorted; for tests.
+    /// The distinct technology labels of the stored sources, sorted.
     func technologies() throws -> [String] {
         try reader.withLock { connection in
             let select = try connection.cached("SELECT DISTINCT technology FROM sources ORDER BY technology")
@@ -152,7 +161,10 @@ public final class SQLiteKnowledgeStore: Sendable {
 
     /// Number of chunks stored.
     public func chunkCount() -> Int {
-        vectors.withLock { $0.count }
+        guard keepsVectorIndex else {
+            return (try? reader.withLock { try $0.scalarInt("SELECT count(*) FROM chunks") }) ?? 0
+        }
+        return vectors.withLock { $0.count }
     }
 
     /// Bytes the vectors take, in memory and mapped (the mapped part is counted once for every
