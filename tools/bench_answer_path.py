@@ -3,7 +3,7 @@ over raw JSON lines (no MCP client library in the way), hybrid mode, result cach
 `n_results` size; prints the client round trip's p50 and p99 as JSON lines, beside the server's own
 `took_ms` (the query inside the server; the difference is the transport and the encoding).
 
-    .venv/bin/python tools/bench_answer_path.py --binary .build/release/mcp-rag --data /tmp/bench-kb [--sizes 5,30]
+    .venv/bin/python tools/bench_answer_path.py --binary .build/release/mcp-rag --data /tmp/bench-kb [--sizes 5,30] [--stages]
 
 --data is a data folder holding SciFact, as `tools/bench-server --reuse DIR` leaves it. The first 30
 queries warm the server up (model loaded, pages in) and are not counted. MCP_RAG_MODEL_DIR names the

@@ -8,14 +8,15 @@ import Testing
 import TestSupport
 
 /// A tracker that keeps what it is given in memory and fails while told to: the writer's
-/// behaviour, without a server.
+/// behaviour, without a server. Like the Redis tracker, it records a batch id once.
 private final class RecordingTracker: BatchQueryTracker {
     struct Refused: Error, CustomStringConvertible {
         var description: String { "the server went away" }
     }
 
     let backendName = "recording"
-    private let state = Mutex((failure: (any Error & Sendable)?.none, written: [QueryUse](), batches: 0, attempts: 0))
+    private let state = Mutex((failure: (any Error & Sendable)?.none, written: [QueryUse](), batches: 0, attempts: 0,
+                               attemptIDs: [String](), recorded: Set<String>(), losesReplies: false))
 
     /// Whether writes fail, as if the server had gone away.
     var failing: Bool {
@@ -27,21 +28,32 @@ private final class RecordingTracker: BatchQueryTracker {
         get { state.withLock { $0.failure } }
         set { state.withLock { $0.failure = newValue } }
     }
+    /// Whether writes are applied and then fail, as when a connection breaks before the reply.
+    var losesReplies: Bool {
+        get { state.withLock { $0.losesReplies } }
+        set { state.withLock { $0.losesReplies = newValue } }
+    }
     var written: [QueryUse] { state.withLock { $0.written } }
     var batches: Int { state.withLock { $0.batches } }
     var attempts: Int { state.withLock { $0.attempts } }
+    /// The batch id of each write attempted, in order.
+    var attemptIDs: [String] { state.withLock { $0.attemptIDs } }
 
-    func track(_ uses: [QueryUse]) throws {
+    func track(_ uses: [QueryUse], batch id: String) throws {
         try state.withLock { state in
             state.attempts += 1
+            state.attemptIDs.append(id)
             if let failure = state.failure { throw failure }
-            state.written += uses
-            state.batches += 1
+            if state.recorded.insert(id).inserted {
+                state.written += uses
+                state.batches += 1
+            }
+            if state.losesReplies { throw Refused() }
         }
     }
 
     func track(query: String, technologyFilter: String?, at date: Date) throws {
-        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)])
+        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)], batch: UUID().uuidString)
     }
 
     func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
@@ -116,6 +128,27 @@ private final class PauseWatcher: Sendable {
         try tracker.track(query: "query 50", technologyFilter: nil, at: Date())
         #expect(eventually { tracker.flush(timeout: 0.05) })
         #expect(inner.written.map(\.query) == queries + ["query 50"], "nothing lost, order kept")
+        #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
+        tracker.close(timeout: 1)
+    }
+
+    @Test func aBatchWhoseReplyWasLostIsSentAgainUnderItsIDAndCountsOnce() throws {
+        let inner = RecordingTracker()
+        inner.losesReplies = true
+        let tracker = makeTracker(inner)
+        let first = uses(3)
+        for query in first { try tracker.track(query: query, technologyFilter: nil, at: Date()) }
+        #expect(!tracker.flush(timeout: 10), "the write was applied, but its reply never came")
+        let failedID = try #require(inner.attemptIDs.first)
+        // Queued meanwhile: sent after the failed batch, in a batch of its own.
+        try tracker.track(query: "later", technologyFilter: nil, at: Date())
+        inner.losesReplies = false
+        #expect(eventually { tracker.flush(timeout: 0.05) })
+        let ids = inner.attemptIDs
+        let resent = ids.prefix { $0 == failedID }
+        #expect(resent.count >= 2, "sent again under the same id: \(ids)")
+        #expect(ids.dropFirst(resent.count).allSatisfy { $0 != failedID })
+        #expect(inner.written.map(\.query) == first + ["later"], "each use once, in order")
         #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
         tracker.close(timeout: 1)
     }

@@ -7,8 +7,9 @@ import Storage
 /// that tracking never slows or fails a query.
 ///
 /// `track` only appends to the buffer. One writer thread sends what has accumulated, up to
-/// `batchLimit` uses per round trip, through the breaker. A failed write keeps its uses at the head
-/// of the buffer and waits: until the breaker's next trial while it is open, otherwise by the retry
+/// `batchLimit` uses per round trip, through the breaker, each batch under an id of its own. A failed
+/// write keeps its batch whole, to be sent first and under the same id (so a batch that was applied
+/// as its connection broke counts once, see `BatchQueryTracker`), and waits: until the breaker's next trial while it is open, otherwise by the retry
 /// policy's backoff (×2 from 1 s up to 30 s, with jitter). The write after the pause is the breaker's
 /// trial, so a server that comes back is noticed within one pause without any query asking, and the
 /// buffered counts arrive. The pause also ends as soon as anything else sharing the breaker (the
@@ -52,8 +53,8 @@ public final class BufferedQueryTracker: QueryTracker {
             return state.state == .closed && state.consecutiveFailures == 0
         }
         buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger, pauseKept: pauseKept,
-                                dependencyAnswers: dependencyAnswers) { [inner, breaker] uses in
-            try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.track(uses) }
+                                dependencyAnswers: dependencyAnswers) { [inner, breaker] uses, id in
+            try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.track(uses, batch: id) }
         }
     }
 
@@ -103,7 +104,9 @@ final class TrackingBuffer: @unchecked Sendable {
     private let capacity: Int
     private let backoff: RetryPolicy
     private let logger: Logger
-    private let write: @Sendable ([QueryUse]) throws -> Void
+    private let write: @Sendable ([QueryUse], String) throws -> Void
+    /// Batch ids are this and a sequence number: unique across processes sharing the server.
+    private let batchPrefix = UUID().uuidString
     /// Whether the server has answered someone since the last failure counted against it.
     private let dependencyAnswers: @Sendable () -> Bool
     /// Called on the writer thread, with `condition` locked, each time the writer wakes during a
@@ -113,6 +116,9 @@ final class TrackingBuffer: @unchecked Sendable {
 
     // Guarded by `condition`.
     private var queue: [QueryUse] = []
+    /// The batch whose write failed, sent again first and under the same id; the oldest uses held.
+    private var retry: (id: String, uses: [QueryUse])?
+    private var batchesFormed = 0
     /// Uses accepted so far, and uses settled (written or dropped): everything accepted before the
     /// n-th was settled once `settled >= n`, because the queue keeps its order.
     private var accepted = 0
@@ -131,7 +137,8 @@ final class TrackingBuffer: @unchecked Sendable {
     private var stopping = false
 
     init(capacity: Int, backoff: RetryPolicy, logger: Logger, pauseKept: @escaping @Sendable () -> Void = {},
-         dependencyAnswers: @escaping @Sendable () -> Bool = { false }, write: @escaping @Sendable ([QueryUse]) throws -> Void) {
+         dependencyAnswers: @escaping @Sendable () -> Bool = { false },
+         write: @escaping @Sendable ([QueryUse], String) throws -> Void) {
         self.capacity = max(1, capacity)
         self.backoff = backoff
         self.logger = logger
@@ -159,7 +166,7 @@ final class TrackingBuffer: @unchecked Sendable {
     var backlog: TrackingBacklog {
         condition.lock()
         defer { condition.unlock() }
-        return TrackingBacklog(pending: queue.count + inFlight, dropped: dropped, lastError: lastError)
+        return TrackingBacklog(pending: queue.count + inFlight + (retry?.uses.count ?? 0), dropped: dropped, lastError: lastError)
     }
 
     @discardableResult
@@ -180,7 +187,7 @@ final class TrackingBuffer: @unchecked Sendable {
     func stop() {
         condition.lock()
         stopping = true
-        let lost = queue.count
+        let lost = queue.count + (retry?.uses.count ?? 0)
         condition.broadcast()
         condition.unlock()
         if lost > 0 {
@@ -188,12 +195,20 @@ final class TrackingBuffer: @unchecked Sendable {
         }
     }
 
-    /// Drops the oldest uses beyond `capacity` (those being written count too). While a batch is
-    /// being written, the oldest queued ones go: the batch itself is older, but may yet succeed; if
-    /// it fails it is put back at the head and the overflow then drops from it.
+    /// Drops the oldest uses beyond `capacity` (those being written count too): first from the
+    /// batch waiting to be sent again, then from the queue. While a batch is being written, the
+    /// oldest queued ones go: the batch itself is older, but may yet succeed; if it fails, the
+    /// overflow then drops from it.
     private func dropOverflow() {
-        let excess = queue.count + inFlight - capacity
+        var excess = queue.count + inFlight + (retry?.uses.count ?? 0) - capacity
         guard excess > 0 else { return }
+        if let held = retry {
+            let removed = min(excess, held.uses.count)
+            retry = removed == held.uses.count ? nil : (held.id, Array(held.uses.dropFirst(removed)))
+            excess -= removed
+            dropped += removed
+            settled += removed
+        }
         let removed = min(excess, queue.count)
         queue.removeFirst(removed)
         dropped += removed
@@ -204,7 +219,7 @@ final class TrackingBuffer: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while !stopping {
-            if queue.isEmpty {
+            if queue.isEmpty && retry == nil {
                 condition.wait()
                 continue
             }
@@ -218,11 +233,11 @@ final class TrackingBuffer: @unchecked Sendable {
                 _ = condition.wait(until: wake)
                 continue
             }
-            let batch = Array(queue.prefix(BufferedQueryTracker.batchLimit))
-            queue.removeFirst(batch.count)
+            let (id, batch) = retry ?? nextBatch()
+            retry = nil
             inFlight = batch.count
             condition.unlock()
-            let outcome = Result { try write(batch) }
+            let outcome = Result { try write(batch, id) }
             condition.lock()
             inFlight = 0
             switch outcome {
@@ -236,7 +251,7 @@ final class TrackingBuffer: @unchecked Sendable {
                 nextAttempt = nil
                 lastError = nil
             case .failure(let error):
-                queue.insert(contentsOf: batch, at: 0)
+                retry = (id, batch)
                 dropOverflow()
                 consecutiveFailures += 1
                 failureEpoch += 1
@@ -250,6 +265,14 @@ final class TrackingBuffer: @unchecked Sendable {
             }
             condition.broadcast()
         }
+    }
+
+    /// The oldest queued uses, up to `batchLimit`, taken out of the queue under a new id.
+    private func nextBatch() -> (id: String, uses: [QueryUse]) {
+        let uses = Array(queue.prefix(BufferedQueryTracker.batchLimit))
+        queue.removeFirst(uses.count)
+        batchesFormed += 1
+        return ("\(batchPrefix)-\(batchesFormed)", uses)
     }
 
     /// How long to wait before the next write: until an open breaker's trial, else the backoff.

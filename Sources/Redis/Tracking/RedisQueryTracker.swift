@@ -10,8 +10,10 @@ import Storage
 ///   collapsed), `last_accessed` (Unix seconds) and `technology_filter` (empty for none);
 /// - `{prefix}query_total`: the count of every tracked query.
 ///
-/// Every write refreshes a `retention` TTL (30 days) on the keys it touches, in the same pipelined
-/// round trip. A query's hash expires on its own when it has not been asked for that long; its
+/// - `{prefix}tracking_batch:<id>`: the mark of a batch of uses recorded, kept a day (see `track`).
+///
+/// Every write refreshes a `retention` TTL (30 days) on the keys it touches, in the same atomic
+/// script. A query's hash expires on its own when it has not been asked for that long; its
 /// member in the sorted set is then left out of reports and removed by the next report that meets it.
 public final class RedisQueryTracker: BatchQueryTracker {
     public let backendName = "redis"
@@ -31,30 +33,54 @@ public final class RedisQueryTracker: BatchQueryTracker {
 
     /// Records one use of `query` in one round trip; a blank query is ignored. Blocking.
     public func track(query: String, technologyFilter: String?, at date: Date) throws {
-        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)])
+        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)], batch: UUID().uuidString)
     }
 
-    /// Records every use in `uses` in one pipelined round trip; blank queries are ignored. Blocking.
-    public func track(_ uses: [QueryUse]) throws {
-        let ttl = String(Int(retention.rounded(.up)))
-        var commands: [[String]] = []
-        var metaKeys: [String] = []
+    /// Records every use in `uses` in one round trip, unless batch `id` was recorded in the last
+    /// `batchMemory`; blank queries are ignored. Blocking.
+    ///
+    /// One script does it all, atomically: it marks the batch as recorded (`SET NX`) and counts
+    /// its uses only if the mark was not there, so a batch sent again after its reply was lost
+    /// (applied, then the connection broke) changes nothing, and the counts every process shares
+    /// are neither lost nor doubled.
+    public func track(_ uses: [QueryUse], batch id: String) throws {
+        var keys = [batchKey(id), frequencyKey, totalKey]
+        var arguments = [String(Int(retention.rounded(.up))), String(Int(Self.batchMemory))]
         for use in uses {
             let normalized = QueryNormalizer.normalize(use.query)
             guard !normalized.isEmpty else { continue }
-            let meta = metaKey(normalized: normalized)
-            commands.append(["ZINCRBY", frequencyKey, "1", normalized])
-            commands.append(["HSET", meta, "query", QueryNormalizer.displayForm(use.query), "last_accessed",
-                             Self.format(use.date), "technology_filter", use.technologyFilter ?? ""])
-            commands.append(["INCR", totalKey])
-            metaKeys.append(meta)
+            keys.append(metaKey(normalized: normalized))
+            arguments += [normalized, QueryNormalizer.displayForm(use.query), Self.format(use.date), use.technologyFilter ?? ""]
         }
-        guard !commands.isEmpty else { return }
-        // Every key touched gets its TTL refreshed once, however many uses touched it.
-        for key in [frequencyKey, totalKey] + Set(metaKeys) { commands.append(["EXPIRE", key, ttl]) }
-        let replies = try pool.withConnection { try $0.pipeline(commands) }
-        try Self.check(replies)
+        guard keys.count > 3 else { return }
+        let reply = try pool.withConnection { try $0.send(["EVAL", Self.recordBatch, String(keys.count)] + keys + arguments) }
+        try Self.check([reply])
     }
+
+    /// How long a recorded batch's id is remembered, in seconds: a batch retried later than this
+    /// after it was first applied would count twice. The tracker's buffer retries within minutes.
+    static let batchMemory: TimeInterval = 86_400
+
+    func batchKey(_ id: String) -> String { prefix + "tracking_batch:" + id }
+
+    /// KEYS: the batch's mark, the frequency set, the total, then one meta hash per use.
+    /// ARGV: the retention TTL, the mark's TTL, then per use its normalised form, display form,
+    /// date and filter. Every key touched gets its TTL refreshed. Returns the uses counted.
+    static let recordBatch = """
+        if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+        local uses = #KEYS - 3
+        for i = 1, uses do
+          local at = 2 + (i - 1) * 4
+          redis.call('ZINCRBY', KEYS[2], 1, ARGV[at + 1])
+          redis.call('HSET', KEYS[3 + i], 'query', ARGV[at + 2], 'last_accessed', ARGV[at + 3],
+                     'technology_filter', ARGV[at + 4])
+          redis.call('EXPIRE', KEYS[3 + i], ARGV[1])
+        end
+        redis.call('INCRBY', KEYS[3], uses)
+        redis.call('EXPIRE', KEYS[2], ARGV[1])
+        redis.call('EXPIRE', KEYS[3], ARGV[1])
+        return uses
+        """
 
     /// The `limit` most asked queries whose hashes have not expired, in two round trips. Blocking.
     public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {

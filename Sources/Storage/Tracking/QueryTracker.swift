@@ -38,9 +38,11 @@ public struct QueryUse: Sendable, Equatable {
     }
 }
 
-/// A tracker that records many uses in one call (one round trip to a server).
+/// A tracker that records many uses in one call (one round trip to a server), each batch once.
 public protocol BatchQueryTracker: QueryTracker {
-    func track(_ uses: [QueryUse]) throws
+    /// Records `uses` unless a batch of this `id` was recorded already: a batch sent again after a
+    /// failure (its first sending may have been applied as the connection broke) counts once.
+    func track(_ uses: [QueryUse], batch id: String) throws
 }
 
 /// Tracking work held back because the backend could not take it.
