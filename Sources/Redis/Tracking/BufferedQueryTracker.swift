@@ -7,12 +7,12 @@ import Storage
 /// that tracking never slows or fails a query.
 ///
 /// `track` only appends to the buffer. One writer thread sends what has accumulated, up to
-/// `batchLimit` uses per round trip, through the breaker, each batch under an id of its own. A failed
-/// write keeps its batch whole, to be sent first and under the same id (so a batch that was applied
-/// as its connection broke counts once, see `BatchQueryTracker`), and waits: until the breaker's next trial while it is open, otherwise by the retry
-/// policy's backoff (×2 from 1 s up to 30 s, with jitter). The write after the pause is the breaker's
-/// trial, so a server that comes back is noticed within one pause without any query asking, and the
-/// buffered counts arrive. The pause also ends as soon as anything else sharing the breaker (the
+/// `batchLimit` uses per round trip, through the breaker, each batch under an id of its own. A
+/// failed write keeps its batch whole, to be sent first and under the same id (so a batch that was
+/// applied as its connection broke counts once, see `BatchQueryTracker`), and waits: until the
+/// breaker's next trial while it is open, otherwise by the retry policy's backoff (×2 from 1 s up
+/// to 30 s, with jitter). The write after the pause is the breaker's trial, so a server that comes
+/// back is noticed within one pause without any query asking, and the buffered counts arrive. The pause also ends as soon as anything else sharing the breaker (the
 /// result cache, a health check) finds the server answering again: a busy server would otherwise fill
 /// the buffer while the writer slept out a long backoff. A full buffer drops its oldest uses and
 /// counts them.

@@ -57,8 +57,9 @@ public final class RedisQueryTracker: BatchQueryTracker {
         try Self.check([reply])
     }
 
-    /// How long a recorded batch's id is remembered, in seconds: a batch retried later than this
-    /// after it was first applied would count twice. The tracker's buffer retries within minutes.
+    /// How long a recorded batch's id is remembered, in seconds. The buffer retries a failed batch
+    /// at least every 30 s while Redis answers anyone; only a batch applied just before Redis
+    /// became unreachable for more than a day could count twice.
     static let batchMemory: TimeInterval = 86_400
 
     func batchKey(_ id: String) -> String { prefix + "tracking_batch:" + id }
