@@ -42,7 +42,10 @@ async def test_searches_run_in_chroma_and_chromas_own_client_agrees(binary, mode
         answer = structured(await session.call_tool("query_knowledge_base",
                                                     {"query": question, "mode": "semantic", "n_results": 5}))
         health = structured(await session.call_tool("health_check", {}))
+        deep = structured(await session.call_tool("health_check", {"level": "deep"}))
     assert answer["mode"] == "semantic" and answer["degraded"] is False and len(answer["results"]) == 5
+    # The deep probe searches where searches run: in Chroma.
+    assert deep["status"] == "healthy" and deep["dependencies"]["search"]["status"] == "healthy", deep
     store = health["dependencies"]["vector_store"]
     assert store["status"] == "healthy" and store["facts"]["backend"] == "chroma", store
     assert store["circuit_breaker"] == "closed"
@@ -94,6 +97,9 @@ async def test_killing_chroma_degrades_to_keywords_and_a_restart_brings_full_ans
             store = health["dependencies"]["vector_store"]
             assert store["status"] == "degraded" and store["circuit_breaker"] in ("open", "half_open"), store
             assert int(store["facts"]["breaker_opened"]) >= 1
+            # Degraded, not unhealthy: the answers go on from keywords.
+            deep = structured(await session.call_tool("health_check", {"level": "deep"}))
+            assert deep["status"] == "degraded", deep
 
             # An ingest while Chroma is down keeps its vectors for later and says so.
             (docs / "late.md").write_text("# Late\n\nA quokka arrived after Chroma went away.\n", encoding="utf-8")

@@ -167,6 +167,24 @@ def test_selftest_exercises_a_configured_redis_and_removes_its_keys(binary, mode
     assert left.returncode == 0 and left.stdout.strip() == "", "the self-test's keys were not removed"
 
 
+def test_selftest_exercises_a_configured_chroma_and_deletes_its_collection(binary, model_dir, tmp_path):
+    # Chroma searches the vectors here, so every check, the deep health probe's search included,
+    # goes through it; the self-test's collection is gone afterwards.
+    url = os.environ["MCP_RAG_TEST_CHROMA_URL"]
+    env = clean_env(tmp_path, model_dir)
+    env["CHROMA_URL"] = url
+    report, _ = run_json(binary, "selftest", env=env, timeout=180)
+    assert report["passed"] is True, [c for c in report["checks"] if c["outcome"] == "fail"]
+    outcomes = {check["name"]: check["outcome"] for check in report["checks"]}
+    assert outcomes["chroma"] == "pass" and outcomes["health_check (deep)"] == "pass", outcomes
+    chroma = next(check for check in report["checks"] if check["name"] == "chroma")
+    collection = re.search(r"collection (selftest-[0-9a-f]+)", chroma["detail"]).group(1)
+    import chromadb
+    host, port = url.rsplit("//", 1)[1].rsplit(":", 1)
+    names = [c.name if hasattr(c, "name") else c for c in chromadb.HttpClient(host=host, port=int(port)).list_collections()]
+    assert collection not in names, "the self-test's collection was not deleted"
+
+
 def test_selftest_with_an_unreachable_redis_fails_and_says_why(binary, model_dir, tmp_path):
     env = clean_env(tmp_path, model_dir)
     env["REDIS_URL"] = "redis://:hunter2@127.0.0.1:1"

@@ -249,19 +249,26 @@ public struct HealthMonitor: Sendable {
         return DependencyHealth(status: .healthy, detail: "embeddings run on \(device.summary): \(state.reason)", facts: facts)
     }
 
-    /// A semantic and a keyword search for the probe text, timed together.
+    /// A semantic search (where semantic searches run: the store's vectors or Chroma) and a keyword
+    /// search for the probe text, timed together. Chroma not answering degrades the probe, as it
+    /// degrades answers; the store failing fails it.
     private func searchProbe() async -> DependencyHealth {
         let start = DispatchTime.now().uptimeNanoseconds
         let store = self.store
+        let vectors: any VectorSearch = remoteVectors ?? store
         do {
+            let keyword = try await BlockingExecutor.run { try store.keywordSearch(Self.probeText, limit: 1, technology: nil) }
+            // A model that cannot embed is the embedding_model check's to report.
             let vector = try? await embeddings.embed([Self.probeText], priority: .interactive)[0]
-            let hits = try await BlockingExecutor.run {
-                let semantic = try vector.map { try store.semanticSearch(vector: $0, limit: 1, technology: nil) } ?? []
-                let keyword = try store.keywordSearch(Self.probeText, limit: 1, technology: nil)
-                return semantic.count + keyword.count
+            var semantic: [ScoredChunk] = []
+            do {
+                if let vector { semantic = try await vectors.nearest(to: vector, limit: 1, technology: nil) }
+            } catch where vectors.vectorBackend.isRemote {
+                return DependencyHealth(status: .degraded, latencyMs: milliseconds(since: start),
+                                        detail: "keyword search answered; semantic search in Chroma did not: \(error)")
             }
             return DependencyHealth(status: .healthy, latencyMs: milliseconds(since: start),
-                                    detail: "semantic and keyword search answered (\(hits) hits)")
+                                    detail: "semantic and keyword search answered (\(semantic.count + keyword.count) hits)")
         } catch {
             return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),
                                     detail: "a probe search failed: \(error)")
