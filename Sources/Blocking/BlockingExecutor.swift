@@ -38,9 +38,6 @@ public enum BlockingExecutor {
         ThreadReservation(threads: threads)
     }
 
-    /// The threads the pool may run now: the local ones and those reserved.
-    public static var capacity: Int { pool.capacity }
-
     /// The result of `body`, run on one of the pool's threads.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

@@ -8,15 +8,35 @@ import Testing
 /// and waiting from async code holds no thread. Nothing here waits on time to learn an order: the
 /// waiters' positions are read from the slots themselves.
 @Suite struct ConnectionSlotsTests {
-    /// What the waiters record, shared with the tasks they run in.
-    private final class Record: Sendable {
+    /// The waiters' indices in the order they were given a slot, shared with the tasks they run in.
+    private final class Served: Sendable {
         let order = Mutex<[Int]>([])
-        let granted = Atomic<Int>(0)
     }
 
     /// Returns once `slots` has `count` waiters (they queue on their own schedule).
     private func untilWaiting(_ slots: ConnectionSlots, _ count: Int) async {
         while slots.waiting < count { await Task.yield() }
+    }
+
+    /// Queues `count` async waiters behind the slot the test holds (each in turn when `oneByOne`,
+    /// so the queue's order is their indices'), then gives that slot; each waiter that gets one
+    /// gives it back. Returns the indices in the order they were served.
+    private func serveWaiters(_ count: Int, on slots: ConnectionSlots, oneByOne: Bool) async -> [Int] {
+        let served = Served()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    if await slots.take(patience: .seconds(600)) {
+                        served.order.withLock { $0.append(index) }
+                        slots.give()
+                    }
+                }
+                if oneByOne { await untilWaiting(slots, index + 1) }
+            }
+            await untilWaiting(slots, count)
+            slots.give()
+        }
+        return served.order.withLock { $0 }
     }
 
     @Test func freeSlotsAreTakenAtOnceAndGivenBack() async {
@@ -32,21 +52,8 @@ import Testing
     @Test func aGivenSlotGoesToTheLongestWaiter() async {
         let slots = ConnectionSlots(1)
         #expect(await slots.take(patience: .seconds(60)))
-        let record = Record()
-        await withTaskGroup(of: Void.self) { group in
-            for index in 0..<4 {
-                // Each joins the queue before the next starts, so the queue's order is 0, 1, 2, 3.
-                group.addTask {
-                    if await slots.take(patience: .seconds(600)) {
-                        record.order.withLock { $0.append(index) }
-                        slots.give()
-                    }
-                }
-                await untilWaiting(slots, index + 1)
-            }
-            slots.give()
-        }
-        #expect(record.order.withLock { $0 } == [0, 1, 2, 3])
+        let served = await serveWaiters(4, on: slots, oneByOne: true)
+        #expect(served == [0, 1, 2, 3])
         #expect(slots.free == 1 && slots.waiting == 0)
     }
 
@@ -90,24 +97,11 @@ import Testing
 
     @Test func manyWaitersFromAsyncCodeHoldNoThread() async {
         // Far more waiters than the cooperative pool has threads: were each to block one, the
-        // give below could never run.
+        // slot given to the first of them could never reach it.
         let slots = ConnectionSlots(1)
         #expect(await slots.take(patience: .seconds(60)))
-        let record = Record()
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<200 {
-                group.addTask {
-                    if await slots.take(patience: .seconds(600)) {
-                        record.granted.add(1, ordering: .relaxed)
-                        slots.give()
-                    }
-                }
-            }
-            await untilWaiting(slots, 200)
-            slots.give()
-        }
-        let count = record.granted.load(ordering: .relaxed)
-        #expect(count == 200)
+        let served = await serveWaiters(200, on: slots, oneByOne: false)
+        #expect(served.sorted() == Array(0..<200), "every waiter served once")
         #expect(slots.free == 1)
     }
 }
