@@ -133,6 +133,7 @@ let package = Package(
                 "SQLiteLedger",
                 "CCurl",
                 "Blocking",
+                "Digests",
                 "Resilience",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),

@@ -23,6 +23,8 @@ final class ThreadPool: Sendable {
     }
 
     private let state: Mutex<State>
+    /// What a queue slot holds once its job was taken.
+    private static let taken: @Sendable () -> Void = {}
     /// One signal per job submitted, and one per thread asked to end.
     private let wake = DispatchSemaphore(value: 0)
 
@@ -88,7 +90,12 @@ final class ThreadPool: Sendable {
                 }
                 // A signal that asked a thread to end, which another one already did.
                 guard state.queued > 0 else { return .waitAgain }
+                // The slot gives its job up at once: a job's closure can hold the last reference
+                // to an object whose deinit calls back into this pool (a connection pool giving
+                // its threads back), so it must never be released under the lock, as it would be
+                // when the slot were dropped by a later compaction.
                 let job = state.jobs[state.head]
+                state.jobs[state.head] = Self.taken
                 state.head += 1
                 state.waiting -= 1
                 // Compacts now and then, so the queue does not grow with every job ever run.

@@ -2,37 +2,6 @@ import Foundation
 import Storage
 import Synchronization
 
-/// One vector as Chroma stores it for us: our id, our embedding, and the metadata searches filter on.
-public struct ChromaRecord: Sendable, Equatable {
-    public var id: String
-    public var embedding: [Float]
-    public var source: String
-    public var technology: String
-
-    public init(id: String, embedding: [Float], source: String, technology: String) {
-        self.id = id
-        self.embedding = embedding
-        self.source = source
-        self.technology = technology
-    }
-}
-
-/// A metadata condition Chroma evaluates (`where`).
-public enum ChromaFilter: Sendable, Equatable {
-    case technology(String)
-    case source(String)
-    indirect case all([ChromaFilter])
-
-    var json: [String: Any] {
-        switch self {
-        case .technology(let label): ["technology": ["$eq": label]]
-        case .source(let source): ["source": ["$eq": source]]
-        case .all(let filters) where filters.count == 1: filters[0].json
-        case .all(let filters): ["$and": filters.map(\.json)]
-        }
-    }
-}
-
 /// Chroma's v2 HTTP API as served by chromadb 1.x, for one collection of our vectors.
 ///
 /// Every call awaits its answer (up to the request timeout); the blocking libcurl transfer runs on
@@ -42,8 +11,8 @@ public enum ChromaFilter: Sendable, Equatable {
 public final class ChromaClient: Sendable {
     public let configuration: ChromaConfiguration
     private let pool: BlockingPool<HTTPConnection>
-    /// The collection's id, once found or created.
-    private let collectionID = Mutex<String?>(nil)
+    /// The ids of the passages collection and of its sources manifest, once found or created.
+    private let collectionIDs = Mutex<[ChromaCollection: String]>([:])
 
     public init(configuration: ChromaConfiguration, connections: Int = 4) {
         self.configuration = configuration
@@ -81,27 +50,33 @@ public final class ChromaClient: Sendable {
 
     // MARK: Collection
 
-    /// The collection's id: found, or created with its tenant and database (cosine space).
+    /// The passages collection's id: found, or created with its tenant and database (cosine space).
     @discardableResult
     public func collection() async throws(ChromaError) -> String {
-        if let id = collectionID.withLock({ $0 }) { return id }
+        try await collectionID(.passages)
+    }
+
+    /// The id of `collection`: found, or created (with the tenant and database when missing).
+    private func collectionID(_ collection: ChromaCollection) async throws(ChromaError) -> String {
+        if let id = collectionIDs.withLock({ $0[collection] }) { return id }
         let (tenant, database) = (configuration.tenant, configuration.database)
+        let name = configuration.name(of: collection)
         try await ensure("/api/v2/tenants/\(tenant)", create: "/api/v2/tenants", name: tenant, what: "tenant")
         try await ensure("/api/v2/tenants/\(tenant)/databases/\(database)", create: "/api/v2/tenants/\(tenant)/databases",
                    name: database, what: "database")
         let answer = try await call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections",
-                              body: ["name": configuration.collection, "get_or_create": true,
-                                     "configuration": ["hnsw": ["space": "cosine"]]],
-                              doing: "opening the collection \(configuration.collection)", timeout: configuration.readTimeout)
+                              body: ["name": name, "get_or_create": true, "configuration": ["hnsw": ["space": "cosine"]]],
+                              doing: "opening the collection \(name)", timeout: configuration.readTimeout)
         guard let object = answer as? [String: Any], let id = object["id"] as? String else { throw unexpected("the collection", answer) }
-        if let space = ((object["configuration_json"] as? [String: Any])?["hnsw"] as? [String: Any])?["space"] as? String,
+        if collection == .passages,
+           let space = ((object["configuration_json"] as? [String: Any])?["hnsw"] as? [String: Any])?["space"] as? String,
            space != "cosine" {
             throw ChromaError(kind: .badRequest, message: """
-                the Chroma collection \(configuration.collection) measures \(space) distance, not cosine; \
+                the Chroma collection \(name) measures \(space) distance, not cosine; \
                 name another one in CHROMA_COLLECTION
                 """)
         }
-        collectionID.withLock { $0 = id }
+        collectionIDs.withLock { $0[collection] = id }
         return id
     }
 
@@ -118,14 +93,18 @@ public final class ChromaClient: Sendable {
         }
     }
 
-    /// Deletes the whole collection (the self-test's own, say); a missing one is not an error.
+    /// Deletes the whole collection and its sources manifest (the self-test's own, say); missing
+    /// ones are not an error.
     public func deleteCollection() async throws(ChromaError) {
         let (tenant, database) = (configuration.tenant, configuration.database)
-        do {
-            _ = try await call(.delete, "/api/v2/tenants/\(tenant)/databases/\(database)/collections/\(configuration.collection)",
-                         doing: "deleting the collection \(configuration.collection)")
-        } catch where error.kind == .notFound {}
-        collectionID.withLock { $0 = nil }
+        for collection in [ChromaCollection.passages, .sources] {
+            let name = configuration.name(of: collection)
+            do {
+                _ = try await call(.delete, "/api/v2/tenants/\(tenant)/databases/\(database)/collections/\(name)",
+                                   doing: "deleting the collection \(name)")
+            } catch where error.kind == .notFound {}
+        }
+        collectionIDs.withLock { $0 = [:] }
     }
 
     /// Records in the collection.
@@ -143,16 +122,17 @@ public final class ChromaClient: Sendable {
         let body: [String: Any] = [
             "ids": records.map(\.id),
             "embeddings": records.map { $0.embedding.map(Double.init) },
-            "metadatas": records.map { ["source": $0.source, "technology": $0.technology] },
+            "documents": records.map(\.passage.text),
+            "metadatas": records.map(\.passage.metadata),
         ]
-        _ = try await call(.post, try await collectionPath("upsert"), body: body, doing: "writing \(records.count) vectors")
+        _ = try await call(.post, try await collectionPath("upsert"), body: body, doing: "writing \(records.count) passages")
     }
 
-    /// The `limit` records nearest to `embedding` (cosine distance, smallest first) that pass `filter`.
-    public func query(_ embedding: [Float], limit: Int, filter: ChromaFilter? = nil) async throws(ChromaError)
-        -> [(id: String, distance: Double)]
-    {
-        var body: [String: Any] = ["query_embeddings": [embedding.map(Double.init)], "n_results": limit, "include": ["distances"]]
+    /// The `limit` records nearest to `embedding` (cosine distance, smallest first) that pass
+    /// `filter`, each with its passage.
+    public func query(_ embedding: [Float], limit: Int, filter: ChromaFilter? = nil) async throws(ChromaError) -> [ChromaHit] {
+        var body: [String: Any] = ["query_embeddings": [embedding.map(Double.init)], "n_results": limit,
+                                   "include": ["distances", "documents", "metadatas"]]
         if let filter { body["where"] = filter.json }
         let answer = try await call(.post, try await collectionPath("query"), body: body, doing: "searching",
                               timeout: configuration.readTimeout)
@@ -160,7 +140,34 @@ public final class ChromaClient: Sendable {
               let distances = (object["distances"] as? [[Any]])?.first, distances.count == ids.count else {
             throw unexpected("the search results", answer)
         }
-        return zip(ids, distances).map { ($0, ($1 as? Double) ?? .infinity) }
+        let documents = (object["documents"] as? [[Any]])?.first
+        let metadatas = (object["metadatas"] as? [[Any]])?.first
+        return ids.indices.map { index in
+            ChromaHit(id: ids[index], distance: (distances[index] as? Double) ?? .infinity,
+                      passage: ChromaPassage(document: documents?[safe: index], metadata: metadatas?[safe: index]))
+        }
+    }
+
+    /// The passages of the records that pass `filter` (every record when nil), by id, read in
+    /// pages of `pageSize` (records without a whole passage are left out).
+    public func passages(matching filter: ChromaFilter?, pageSize: Int = 500) async throws(ChromaError) -> [String: ChromaPassage] {
+        var found: [String: ChromaPassage] = [:]
+        var offset = 0
+        while true {
+            var body: [String: Any] = ["include": ["documents", "metadatas"], "limit": pageSize, "offset": offset]
+            if let filter { body["where"] = filter.json }
+            let answer = try await call(.post, try await collectionPath("get"), body: body, doing: "reading passages")
+            guard let object = answer as? [String: Any], let ids = object["ids"] as? [String] else {
+                throw unexpected("the passages", answer)
+            }
+            let documents = object["documents"] as? [Any]
+            let metadatas = object["metadatas"] as? [Any]
+            for (index, id) in ids.enumerated() {
+                found[id] = ChromaPassage(document: documents?[safe: index], metadata: metadatas?[safe: index])
+            }
+            offset += ids.count
+            if ids.count < pageSize { return found }
+        }
     }
 
     /// The ids of the records that pass `filter`, in pages of `pageSize`.
@@ -203,10 +210,44 @@ public final class ChromaClient: Sendable {
         return (answer as? [String: Any])?["deleted"] as? Int
     }
 
+    // MARK: Sources manifest
+
+    /// Writes `entries` into the sources manifest, each replacing the entry of its source.
+    public func upsertSources(_ entries: [ChromaSourceEntry]) async throws(ChromaError) {
+        guard !entries.isEmpty else { return }
+        // Chroma keeps a vector with every record; the manifest's is a constant of one value.
+        let body: [String: Any] = [
+            "ids": entries.map(\.id), "embeddings": entries.map { _ in [1.0] }, "metadatas": entries.map(\.metadata),
+        ]
+        _ = try await call(.post, try await collectionPath("upsert", in: .sources), body: body,
+                           doing: "writing \(entries.count) source entries")
+    }
+
+    /// The manifest's entries written at or after `since` (every entry when nil), read in pages of
+    /// `pageSize`.
+    public func sources(changedSince since: Date?, pageSize: Int = 1_000) async throws(ChromaError) -> [ChromaSourceEntry] {
+        var found: [ChromaSourceEntry] = []
+        var offset = 0
+        while true {
+            var body: [String: Any] = ["include": ["metadatas"], "limit": pageSize, "offset": offset]
+            if let since { body["where"] = ChromaFilter.changedSince(since).json }
+            let answer = try await call(.post, try await collectionPath("get", in: .sources), body: body,
+                                        doing: "reading the sources manifest", timeout: configuration.readTimeout)
+            guard let object = answer as? [String: Any], let metadatas = object["metadatas"] as? [Any] else {
+                throw unexpected("the sources manifest", answer)
+            }
+            found += metadatas.compactMap(ChromaSourceEntry.init(metadata:))
+            offset += metadatas.count
+            if metadatas.count < pageSize { return found }
+        }
+    }
+
     // MARK: Plumbing
 
-    private func collectionPath(_ operation: String) async throws(ChromaError) -> String {
-        let id = try await collection()
+    private func collectionPath(_ operation: String, in collection: ChromaCollection = .passages) async throws(ChromaError)
+        -> String
+    {
+        let id = try await collectionID(collection)
         return "/api/v2/tenants/\(configuration.tenant)/databases/\(configuration.database)/collections/\(id)/\(operation)"
     }
 
@@ -251,5 +292,19 @@ public final class ChromaClient: Sendable {
             Chroma at \(configuration.baseURL) sent \(what) in a shape this client does not know: \
             \(SecretRedactor.redact(bytes: Array(String(describing: answer).utf8), limit: 200))
             """)
+    }
+}
+
+/// The two collections a knowledge base keeps in Chroma.
+public enum ChromaCollection: Sendable, Hashable {
+    /// The passages with their vectors: what searches read.
+    case passages
+    /// One entry per source: what other processes follow (see `ChromaSourceEntry`).
+    case sources
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? {
+        indices.contains(index) ? self[index] : nil
     }
 }

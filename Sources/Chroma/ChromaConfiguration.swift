@@ -27,11 +27,14 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
     public var readTimeout: Duration
     /// Off only when the user asks (a self-signed test server); on by default.
     public var verifyTLS: Bool
+    /// How often a process asks the sources manifest what other processes changed.
+    public var followInterval: Duration
 
     public init(url: String, token: String? = nil, authHeader: AuthHeader = .chromaToken,
                 tenant: String = "default_tenant", database: String = "default_database", collection: String = "mcp_rag",
                 connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30),
-                readTimeout: Duration = .seconds(2), verifyTLS: Bool = true) throws(ChromaError) {
+                readTimeout: Duration = .seconds(2), verifyTLS: Bool = true,
+                followInterval: Duration = .seconds(1)) throws(ChromaError) {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else {
@@ -48,6 +51,9 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
                 throw ChromaError.configuration("\(name)=\(value) is not a valid name: 3–512 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
             }
         }
+        guard Self.isValidName(collection + Self.sourcesSuffix) else {
+            throw ChromaError.configuration("CHROMA_COLLECTION=\(collection) is too long: at most \(512 - Self.sourcesSuffix.utf8.count) characters leave room for its sources manifest")
+        }
         let hostPart = host.contains(":") ? "[\(host)]" : host
         baseURL = "\(scheme)://\(hostPart)" + (components.port.map { ":\($0)" } ?? "")
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
@@ -59,6 +65,19 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
         self.requestTimeout = requestTimeout
         self.readTimeout = readTimeout
         self.verifyTLS = verifyTLS
+        self.followInterval = followInterval
+    }
+
+    /// What the sources manifest's name adds to the collection's.
+    static let sourcesSuffix = "-sources"
+
+    /// The name of `collection` in Chroma: the passages collection is `collection`, its sources
+    /// manifest the same name followed by `-sources`.
+    public func name(of kind: ChromaCollection) -> String {
+        switch kind {
+        case .passages: collection
+        case .sources: collection + Self.sourcesSuffix
+        }
     }
 
     /// Chroma's rule for collection names (also applied here to tenants and databases, which keeps

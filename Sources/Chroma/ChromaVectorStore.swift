@@ -6,13 +6,16 @@ import Resilience
 import SQLiteLedger
 import Storage
 
-/// Semantic search in Chroma, kept in step with the knowledge store through its vector outbox.
+/// Semantic search in Chroma, and this process's writes sent there through the store's outbox.
 ///
-/// The SQLite store stays the ledger (sources, chunks, the keyword index, the vectors themselves);
-/// every change to a chunk's vector leaves a row in its outbox in the same transaction, and `sync`
-/// sends those rows to Chroma in order, deleting them once Chroma has them. A sync that fails
-/// leaves them for the next one, so an ingest interrupted by Chroma going away completes when it
-/// is run again, and nothing is lost or sent twice out of order.
+/// The collection holds the knowledge every process shares: each passage with its vector, text,
+/// source, heading, label, position, content hash and ingest time, and a manifest of sources (see
+/// `ChromaSourceEntry`). Every change this process makes to its SQLite store leaves rows in the
+/// store's outbox in the same transaction (the chunks' upserts and deletes, then the source's
+/// entry); `sync` sends those rows to Chroma in order, deleting them once Chroma has them. A sync
+/// that fails leaves them for the next one, so an ingest interrupted by Chroma going away completes
+/// when it is run again, and nothing is lost or sent twice out of order. What other processes
+/// write reaches this one through `CollectionFollower`.
 ///
 /// Every call goes through one circuit breaker; `sync` also retries errors that pass on their own
 /// (×2 backoff from 1 s, 3 attempts). Searches are not retried: a query falls back to keyword
@@ -26,7 +29,7 @@ public final class ChromaVectorStore: VectorSearch {
     private let logger: Logger
     /// One sync at a time: two would send the same rows.
     private let syncs = SyncQueue()
-    /// Changes sent per round trip.
+    /// Changes sent, or vectors read, per round trip.
     static let batchSize = 256
 
     public init(client: ChromaClient, breaker: CircuitBreaker, store: SQLiteKnowledgeStore,
@@ -38,16 +41,39 @@ public final class ChromaVectorStore: VectorSearch {
         self.logger = logger
     }
 
-    /// What the data folder is bound to: the server, tenant, database and collection.
+    /// What the data folder is bound to: the server, tenant, database and collection, and the shape
+    /// of the records. A folder bound before records carried their passages (and before the
+    /// sources collection) is bound again, so everything it holds is sent again, whole.
     public var target: String {
         let configuration = client.configuration
         return "chroma \(configuration.baseURL)/\(configuration.tenant)/\(configuration.database)/\(configuration.collection)"
+            + " (passages and sources)"
     }
 
     public func nearest(to vector: [Float], limit: Int, technology: String?) async throws -> [ScoredChunk] {
         let hits = try await guarded { try await client.query(vector, limit: limit, filter: technology.map(ChromaFilter.technology)) }
         // Chroma's cosine distance is 1 − cosine similarity; scores are similarities, as the embedded store's.
-        return hits.map { ScoredChunk(id: $0.id, score: 1 - $0.distance) }
+        return hits.map { hit in
+            let passage = hit.passage.map {
+                StoredChunk(id: hit.id, source: $0.source, heading: $0.heading, technology: $0.technology, text: $0.text)
+            }
+            return ScoredChunk(id: hit.id, score: 1 - hit.distance, passage: passage)
+        }
+    }
+
+    /// The vectors Chroma holds for those of `ids` it has: what spares an ingest from embedding
+    /// passages another process embedded. Empty when Chroma cannot be asked (the ingest embeds).
+    public func storedVectors(ids: [String]) async -> [String: [Float]] {
+        var found: [String: [Float]] = [:]
+        do {
+            for start in stride(from: 0, to: ids.count, by: Self.batchSize) {
+                let page = Array(ids[start..<min(start + Self.batchSize, ids.count)])
+                found.merge(try await guarded { try await client.embeddings(ids: page) }) { first, _ in first }
+            }
+        } catch {
+            logger.debug("vectors could not be read from Chroma", metadata: ["rag.chroma.error": "\(error)"])
+        }
+        return found
     }
 
     /// Sends every pending change to Chroma; returns how many were sent. Throws when Chroma does not
@@ -79,24 +105,41 @@ public final class ChromaVectorStore: VectorSearch {
         return (try? await BlockingExecutor.run { try store.pendingVectorChangeCount() }) ?? 0
     }
 
-    /// Sends `changes` in order, each run of upserts or deletes as one request.
+    /// Sends `changes` in order, each run of upserts, deletes or source entries as one request.
     private func send(_ changes: [PendingVectorChange]) async throws {
         var index = 0
         while index < changes.count {
-            if case .upsert = changes[index].operation {
+            switch changes[index].operation {
+            case .upsert:
                 var records: [ChromaRecord] = []
-                while index < changes.count, case .upsert(let vector, let source, let technology) = changes[index].operation {
-                    records.append(ChromaRecord(id: changes[index].chunkID, embedding: vector, source: source, technology: technology))
+                while index < changes.count,
+                      case .upsert(let vector, let chunk, let ordinal, let contentHash, let ingestedAt) = changes[index].operation {
+                    let passage = ChromaPassage(source: chunk.source, heading: chunk.heading, technology: chunk.technology,
+                                                text: chunk.text, ordinal: ordinal, contentHash: contentHash, ingestedAt: ingestedAt)
+                    records.append(ChromaRecord(id: chunk.id, embedding: vector, passage: passage))
                     index += 1
                 }
                 try await guarded { try await client.upsert(records) }
-            } else {
+            case .delete:
                 var ids: [String] = []
                 while index < changes.count, case .delete = changes[index].operation {
-                    ids.append(changes[index].chunkID)
+                    ids.append(changes[index].subject)
                     index += 1
                 }
                 try await guarded { try await client.delete(ids: ids) }
+            case .source:
+                var entries: [ChromaSourceEntry] = []
+                let now = Date()
+                while index < changes.count, case .source(let record) = changes[index].operation {
+                    entries.append(record.map {
+                        ChromaSourceEntry(source: $0.source, technology: $0.technology, contentHash: $0.contentHash,
+                                          chunkCount: $0.chunkCount, ingestedAt: $0.ingestedAt, removed: false, changedAt: now)
+                    } ?? .removal(of: changes[index].subject, at: now))
+                    index += 1
+                }
+                try await guarded { try await client.upsertSources(entries) }
+            case .nothingToSend:
+                index += 1
             }
         }
     }
@@ -126,19 +169,5 @@ public final class ChromaVectorStore: VectorSearch {
 
     private func guarded<T>(_ body: () async throws -> T) async throws -> T {
         try await breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
-    }
-}
-
-/// Runs one operation at a time, in the order they were asked for.
-private actor SyncQueue {
-    private var running: Task<Int, any Error>?
-
-    func run(_ operation: @escaping @Sendable () async throws -> Int) async throws -> Int {
-        // Re-checked after every wait: another caller may have started in between.
-        while let current = running { _ = try? await current.value }
-        let task = Task { try await operation() }
-        running = task
-        defer { running = nil }
-        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
     }
 }

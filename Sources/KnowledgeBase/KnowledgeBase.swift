@@ -96,6 +96,7 @@ public final class KnowledgeBase: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await engine.selectAccelerator() }
             group.addTask { await engine.sendOutbox() }
+            group.addTask { await engine.followCollection() }
             if warmsCache { group.addTask { await engine.warmCache() } }
             try? await gracefulShutdown()
             group.cancelAll()
@@ -124,13 +125,19 @@ public final class KnowledgeBase: Service, Sendable {
     /// The passages that best answer `request`. A failing dependency degrades the answer (see
     /// `QueryResponse.degraded`); invalid input throws `InvalidRequest`.
     public func query(_ request: QueryRequest) async throws -> QueryResponse {
-        try await engine().queries.query(request)
+        let engine = try await engine()
+        // Keyword search reads the copy of the collection: a process just started on an empty
+        // folder fills it first. Later, the background catch-ups keep it current.
+        if engine.awaitsFirstCatchUp { await engine.catchUpWithCollection(ifOlderThan: .zero) }
+        return try await engine.queries.query(request)
     }
 
     /// What the knowledge base holds: totals and summaries per label and folder, then one page of
     /// sources (see `SourceListing`).
     public func listSources(_ request: SourceListRequest) async throws -> SourceListing {
-        let store = try await engine().store
+        let engine = try await engine()
+        await engine.catchUpWithCollection(ifOlderThan: Self.freshCopy)
+        let store = engine.store
         let records = try await BlockingExecutor.run { try store.listSources() }
         return try SourceListing.make(records, request: request)
     }
@@ -169,11 +176,22 @@ public final class KnowledgeBase: Service, Sendable {
                             backend: embedder.backend.name, loadMilliseconds: embeddings.loadMilliseconds)
     }
 
-    /// A retrieval evaluation (BEIR-layout benchmarks) over this knowledge base's store.
+    /// A retrieval evaluation (BEIR-layout benchmarks) over this knowledge base: its store, or with
+    /// Chroma, the collection (the local copy brought up to date first; throws when it cannot be).
     public func retrievalEvaluation() async throws -> RetrievalEvaluation {
         let engine = try await engine()
-        return RetrievalEvaluation(store: engine.store, embeddings: engine.embeddings)
+        if let follower = engine.follower {
+            do {
+                try await follower.catchUp()
+            } catch {
+                throw ClientError(.unavailable, "the Chroma collection could not be copied: \(error)")
+            }
+        }
+        return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings)
     }
+
+    /// How old the copy of a shared collection may be when sources are listed or removed.
+    static let freshCopy: Duration = .milliseconds(250)
 
     // MARK: - Writing
 
@@ -209,11 +227,25 @@ public final class KnowledgeBase: Service, Sendable {
     public func remove(source: String, reach: Reach = .allowedRoots) async throws -> SourceRemoval {
         let engine = try await engine()
         let path = reach == .allowedRoots ? try engine.allowedRoots.check(source, mustExist: false) : source
+        // What another process ingested a moment ago is removable here too.
+        await engine.catchUpWithCollection(ifOlderThan: Self.freshCopy)
         let removal = try await writers.run { try await engine.ingestor.remove(path) }
         guard !removal.sources.isEmpty else {
             throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")
         }
         return SourceRemoval(sources: removal.sources, chunks: removal.chunks)
+    }
+
+    /// Sends Chroma every change still waiting in the outbox (none without Chroma); returns how
+    /// many were sent. Throws when Chroma does not take them (they keep waiting).
+    @discardableResult
+    public func sendPendingChanges() async throws -> Int {
+        guard let remote = try await engine().remoteVectors else { return 0 }
+        do {
+            return try await remote.sync()
+        } catch {
+            throw ClientError(.unavailable, "Chroma did not take the changes (\(await remote.pendingCount()) wait): \(error)")
+        }
     }
 
     /// Deletes everything this knowledge base keeps in the shared engines: the Redis keys under its

@@ -33,6 +33,8 @@ package final class KnowledgeBaseEngine: Sendable {
     package let redis: RedisDependency?
     /// Chroma, when `CHROMA_URL` names it: semantic search goes there, fed from the store's outbox.
     package let remoteVectors: ChromaVectorStore?
+    /// Copies what other processes write to Chroma into the store, when `CHROMA_URL` names it.
+    package let follower: CollectionFollower?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
@@ -51,10 +53,14 @@ package final class KnowledgeBaseEngine: Sendable {
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
         // With Chroma searching the vectors, holding them in memory too would only cost memory and
         // startup time (a million chunks: 400 MB and a full read of the table).
-        store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger,
-                                         snapshotPolicy: configuration.vectorSnapshots,
-                                         keepsVectorIndex: configuration.chroma == nil)
+        let store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger,
+                                             snapshotPolicy: configuration.vectorSnapshots,
+                                             keepsVectorIndex: configuration.chroma == nil)
+        self.store = store
         remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
+        follower = remoteVectors.map {
+            CollectionFollower(client: $0.client, breaker: $0.breaker, store: store, logger: logger)
+        }
         if let endpoint = configuration.redis {
             let redis = Self.redisDependency(endpoint, configuration)
             self.redis = redis
@@ -146,6 +152,44 @@ package final class KnowledgeBaseEngine: Sendable {
             if sent > 0 { logger.info("vectors sent to Chroma", metadata: ["rag.chroma.sent": "\(sent)"]) }
         } catch {
             logger.warning("vectors wait for Chroma", metadata: ["rag.chroma.error": "\(error)"])
+        }
+    }
+
+    /// Follows what other processes write to Chroma until cancelled, one catch-up every
+    /// `followInterval`; an outage is logged once, and the copy serves as it is meanwhile.
+    func followCollection() async {
+        guard let follower, let interval = configuration.chroma?.followInterval else { return }
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                if try await follower.catchUp() > 0 { await cache.removeAll() }
+                if failing { logger.info("following the Chroma collection again") }
+                failing = false
+            } catch {
+                if !failing {
+                    logger.warning("other processes' changes in Chroma cannot be read; this process answers from its copy",
+                                   metadata: ["rag.chroma.error": "\(error)"])
+                }
+                failing = true
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// True while this process follows a Chroma collection and has not yet caught up with it once.
+    var awaitsFirstCatchUp: Bool { follower.map { !$0.hasCaughtUp } ?? false }
+
+    /// Brings the copy of the collection up to date before a caller reads it: always before the
+    /// first catch-up has completed (a process started on an empty folder), otherwise when the
+    /// last one is older than `age`. A Chroma that cannot be read leaves the copy as it is.
+    func catchUpWithCollection(ifOlderThan age: Duration) async {
+        guard let follower else { return }
+        do {
+            let changed = follower.hasCaughtUp ? try await follower.catchUp(ifOlderThan: age) : try await follower.catchUp()
+            if changed > 0 { await cache.removeAll() }
+        } catch {
+            logger.debug("the copy of the Chroma collection could not be brought up to date",
+                         metadata: ["rag.chroma.error": "\(error)"])
         }
     }
 

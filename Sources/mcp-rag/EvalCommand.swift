@@ -31,6 +31,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .customLong("runs"), help: "A folder to write each mode's ranking into, as a TREC run file (<mode>.trec).")
     var runsFolder: String?
 
+    @Flag(help: "Search through the Chroma collection of CHROMA_URL from a second knowledge base that never ingested the corpus: the corpus is ingested and sent to Chroma first, then every query is asked of a fresh, empty data folder that copies what it needs from the collection, as a process on another machine would.")
+    var throughChroma = false
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -47,26 +50,52 @@ struct EvalCommand: AsyncParsableCommand {
         // The benchmark's store is private, so its cache and statistics are too: a shared Redis
         // would have its cache cleared by every evaluation's ingest.
         configuration.redis = nil
-        configuration.chroma = nil
+        if throughChroma {
+            guard configuration.chroma != nil else {
+                throw CLIError("--through-chroma searches a Chroma collection: set CHROMA_URL (and CHROMA_COLLECTION)")
+            }
+        } else {
+            configuration.chroma = nil
+        }
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+        var (reader, readerFolder) = try options.scratchConfiguration(prefix: "mcp-rag-eval-reader", alwaysTemporary: true)
+        reader.redis = nil
+        defer { if let readerFolder { try? FileManager.default.removeItem(at: readerFolder) } }
         let logger = options.reportLogger()
         let progress = ProgressLine()
         let report: EvaluationReport
-        let (truncate, modes, name, split) = (self.truncate, self.modes.isEmpty ? SearchMode.allCases : self.modes,
-                                              URL(fileURLWithPath: folder).lastPathComponent, self.split)
+        let (truncate, modes, name, split, throughChroma) = (self.truncate, self.modes.isEmpty ? SearchMode.allCases : self.modes,
+                                                             URL(fileURLWithPath: folder).lastPathComponent, self.split,
+                                                             self.throughChroma)
+        @Sendable func evaluate(_ evaluation: RetrievalEvaluation) async throws -> [ModeEvaluation] {
+            try await evaluation.evaluate(dataset, modes: modes) { mode in
+                progress.show("running \(dataset.queries.count) queries, \(mode.rawValue)")
+            }
+        }
         do {
-            report = try await options.withKnowledgeBase(configuration, logger: logger) { knowledgeBase in
+            var (ingest, results): (EvaluationIngest, [ModeEvaluation]) = try await options.withKnowledgeBase(configuration, logger: logger) { knowledgeBase in
                 let evaluation = try await knowledgeBase.retrievalEvaluation()
                 let ingest = try await evaluation.ingest(dataset, truncate: truncate) { done, total in
                     progress.show("ingesting \(done)/\(total) documents")
                 }
-                let results = try await evaluation.evaluate(dataset, modes: modes) { mode in
-                    progress.show("running \(dataset.queries.count) queries, \(mode.rawValue)")
+                guard !throughChroma else {
+                    progress.show("sending the corpus to Chroma")
+                    try await knowledgeBase.sendPendingChanges()
+                    return (ingest, [ModeEvaluation]())
                 }
-                return EvaluationReport(dataset: name, split: split,
-                                        passages: truncate ? "whole documents, truncated by the model" : "chunks",
-                                        queries: dataset.queries.count, ingest: ingest, modes: results)
+                return (ingest, try await evaluate(evaluation))
             }
+            if throughChroma {
+                results = try await options.withKnowledgeBase(reader, logger: logger) { knowledgeBase in
+                    progress.show("copying the collection into an empty data folder")
+                    return try await evaluate(try await knowledgeBase.retrievalEvaluation())
+                }
+            }
+            report = EvaluationReport(dataset: name, split: split,
+                                      passages: truncate ? "whole documents, truncated by the model" : "chunks",
+                                      searched: throughChroma ? "in Chroma, by a process that did not ingest the corpus"
+                                          : "in the embedded store",
+                                      queries: dataset.queries.count, ingest: ingest, modes: results)
         } catch let error as InvalidRequest {
             progress.finish()
             throw CLIError(error.description)
@@ -107,17 +136,17 @@ struct EvalCommand: AsyncParsableCommand {
         let ingest = report.ingest
         var lines = [
             "mcp-rag eval — \(report.dataset) (\(report.split)): \(ingest.documents) documents in \(ingest.chunks) chunks, \(report.queries) queries",
-            "indexed as \(report.passages); ingest: \(ingest.documentsWritten) documents written, \(ingest.documentsUnchanged) unchanged, "
+            "indexed as \(report.passages), searched \(report.searched); ingest: \(ingest.documentsWritten) documents written, \(ingest.documentsUnchanged) unchanged, "
                 + "\(ingest.chunksEmbedded) chunks embedded in \(f(ingest.seconds, 1)) s",
             "",
             column("mode", 10) + column("nDCG@10", 10) + column("R@10", 10) + column("R@100", 10) + column("MRR@10", 10)
-                + column("time", 10) + "p50/query",
+                + column("time", 10) + "p50/p99 per query",
         ]
         for result in report.modes {
             let s = result.scores
             lines.append(column(result.mode.rawValue, 10) + column(f(s.ndcgAt10), 10) + column(f(s.recallAt10), 10)
                 + column(f(s.recallAt100), 10) + column(f(s.mrrAt10), 10) + column(f(result.seconds, 1) + " s", 10)
-                + f(result.p50Milliseconds, 1) + " ms")
+                + f(result.p50Milliseconds, 1) + "/" + f(result.p99Milliseconds, 1) + " ms")
         }
         return lines.joined(separator: "\n")
     }
@@ -129,6 +158,8 @@ struct EvaluationReport: Codable {
     var split: String
     /// What was indexed per document.
     var passages: String
+    /// Where the searches ran.
+    var searched: String
     var queries: Int
     var ingest: EvaluationIngest
     var modes: [ModeEvaluation]

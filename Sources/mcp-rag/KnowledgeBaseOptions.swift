@@ -61,11 +61,13 @@ struct KnowledgeBaseOptions: ParsableArguments {
     }
 
     /// The configuration for a command that fills a knowledge base of its own: the folder named by
-    /// `--data-dir`, else a new temporary folder (returned too, for the caller to delete). The
-    /// environment's data folder is never used.
-    func scratchConfiguration(prefix: String) throws -> (KnowledgeBaseConfiguration, temporary: URL?) {
+    /// `--data-dir` (unless `alwaysTemporary`), else a new temporary folder (returned too, for the
+    /// caller to delete). The environment's data folder is never used.
+    func scratchConfiguration(prefix: String, alwaysTemporary: Bool = false) throws
+        -> (KnowledgeBaseConfiguration, temporary: URL?)
+    {
         var configuration = try configuration()
-        guard dataDirectory == nil else { return (configuration, nil) }
+        guard dataDirectory == nil || alwaysTemporary else { return (configuration, nil) }
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
         // The model stays where it is: find it before the data folder moves.
         if configuration.modelDirectory == nil, let found = try? configuration.locateModel() {

@@ -120,4 +120,25 @@ import Testing
         let wasCalled = called.load(ordering: .relaxed)
         #expect(wasCalled)
     }
+
+    /// A job's closure may hold the last reference to something whose deinit calls back into the
+    /// pool (a connection pool giving its threads back). Released under the pool's lock, as the
+    /// queue's compaction once did after a thousand jobs, that deinit would lock again and crash.
+    @Test func aJobHoldingWhatGivesThreadsBackIsReleasedOutsideTheLock() {
+        final class GivesThreadsBack: Sendable {
+            let pool: ThreadPool
+            init(_ pool: ThreadPool) { self.pool = pool }
+            deinit { pool.adjustCapacity(by: 0) }
+        }
+        let pool = ThreadPool(capacity: 2)
+        let idle = DispatchSemaphore(value: 0)
+        let ran = Atomic(0)
+        for _ in 0..<3_000 {
+            let holder = GivesThreadsBack(pool)
+            pool.submit { withExtendedLifetime(holder) { _ = ran.add(1, ordering: .relaxed) } }
+        }
+        pool.notifyWhenIdle { idle.signal() }
+        idle.wait()
+        #expect(ran.load(ordering: .relaxed) == 3_000)
+    }
 }

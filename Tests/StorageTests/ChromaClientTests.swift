@@ -32,6 +32,13 @@ enum ChromaTestServer {
     }
 }
 
+/// A record whose passage says which record it is.
+func record(_ id: String, _ embedding: [Float], source: String, technology: String, ordinal: Int = 0) -> ChromaRecord {
+    ChromaRecord(id: id, embedding: embedding, passage: ChromaPassage(
+        source: source, heading: "About \(id)", technology: technology, text: "The text of \(id).", ordinal: ordinal,
+        contentHash: "hash-of-\(source)", ingestedAt: Date(timeIntervalSince1970: 1_700_000_000.5)))
+}
+
 @Suite struct ChromaClientTests {
     /// A unit vector along axis `axis` of a 4-dimensional space, tilted towards axis 0 by `tilt`.
     private func vector(_ axis: Int, tilt: Float = 0) -> [Float] {
@@ -51,10 +58,10 @@ enum ChromaTestServer {
         let client = try ChromaTestServer.client()
         #expect(try await client.count() == 0)
         try await client.upsert([
-            ChromaRecord(id: "a", embedding: vector(0), source: "/docs/a.md", technology: "docs"),
-            ChromaRecord(id: "b", embedding: vector(1, tilt: 0.2), source: "/docs/b.md", technology: "docs"),
-            ChromaRecord(id: "c", embedding: vector(2, tilt: 0.5), source: "/code/c.swift", technology: "swift"),
-            ChromaRecord(id: "d", embedding: vector(3), source: "/code/c.swift", technology: "swift"),
+            record("a", vector(0), source: "/docs/a.md", technology: "docs"),
+            record("b", vector(1, tilt: 0.2), source: "/docs/b.md", technology: "docs"),
+            record("c", vector(2, tilt: 0.5), source: "/code/c.swift", technology: "swift"),
+            record("d", vector(3), source: "/code/c.swift", technology: "swift"),
         ])
         #expect(try await client.count() == 4)
 
@@ -70,7 +77,7 @@ enum ChromaTestServer {
         #expect(try await client.query(vector(0), limit: 4, filter: .all([.technology("swift"), .source("/docs/a.md")])).isEmpty)
 
         // Writing a record again replaces it.
-        try await client.upsert([ChromaRecord(id: "a", embedding: vector(3), source: "/docs/a.md", technology: "docs")])
+        try await client.upsert([record("a", vector(3), source: "/docs/a.md", technology: "docs")])
         #expect(try await client.count() == 4)
         #expect(try await client.query(vector(3), limit: 2).map(\.id).sorted() == ["a", "d"])
         let stored = try await client.embeddings(ids: ["a", "missing"])
@@ -84,10 +91,53 @@ enum ChromaTestServer {
         #expect(try await client.ids(matching: .technology("docs")) == ["a"])
     }
 
+    @Test func searchesAndReadsReturnEachPassageWhole() async throws {
+        let client = try ChromaTestServer.client()
+        let written = [record("p0", vector(0), source: "/docs/a.md", technology: "React Docs", ordinal: 0),
+                       record("p1", vector(1), source: "/docs/a.md", technology: "React Docs", ordinal: 1),
+                       record("q0", vector(2), source: "/docs/b.md", technology: "swift", ordinal: 0)]
+        try await client.upsert(written)
+        let hits = try await client.query(vector(1), limit: 1)
+        #expect(hits.map(\.id) == ["p1"])
+        #expect(hits.first?.passage == written[1].passage)
+        let passages = try await client.passages(matching: .source("/docs/a.md"), pageSize: 1)
+        #expect(passages == ["p0": written[0].passage, "p1": written[1].passage])
+    }
+
+    @Test func aRecordWithoutTheWholePassageReadsAsNone() {
+        // What an older mcp-rag wrote: the source and label only, no document.
+        #expect(ChromaPassage(document: nil, metadata: ["source": "/old.md", "technology": "t"]) == nil)
+        let whole = record("p", vector(0), source: "/a.md", technology: "t").passage
+        #expect(ChromaPassage(document: whole.text, metadata: whole.metadata) == whole)
+        var partial = whole.metadata
+        partial["ordinal"] = nil
+        #expect(ChromaPassage(document: whole.text, metadata: partial) == nil)
+    }
+
+    @Test func theSourcesManifestKeepsOneEntryPerSourceAndAnswersWhatChangedSince() async throws {
+        let client = try ChromaTestServer.client()
+        let early = Date(timeIntervalSince1970: 1_000), late = Date(timeIntervalSince1970: 2_000)
+        let a = ChromaSourceEntry(source: "/docs/a.md", technology: "React Docs", contentHash: "h1", chunkCount: 2,
+                                  ingestedAt: early, removed: false, changedAt: early)
+        let b = ChromaSourceEntry(source: "/docs/ünï \"b\".md", technology: "swift", contentHash: "h2", chunkCount: 1,
+                                  ingestedAt: early, removed: false, changedAt: early)
+        try await client.upsertSources([a, b])
+        #expect(Set(try await client.sources(changedSince: nil, pageSize: 1).map(\.source)) == [a.source, b.source])
+        // A removal replaces the source's entry with a tombstone written later.
+        try await client.upsertSources([.removal(of: b.source, at: late)])
+        let changed = try await client.sources(changedSince: Date(timeIntervalSince1970: 1_500))
+        #expect(changed == [.removal(of: b.source, at: late)])
+        #expect(try await client.sources(changedSince: nil).count == 2)
+        // The manifest is a collection of its own: the passages collection holds no entry.
+        #expect(try await client.count() == 0)
+        try await client.deleteCollection()
+        #expect(try await client.sources(changedSince: nil).isEmpty, "deleted with the collection, then made again empty")
+    }
+
     @Test func anotherClientOfTheSameCollectionSeesTheSameRecords() async throws {
         let name = "test-\(UUID().uuidString.prefix(8).lowercased())"
         let first = try ChromaTestServer.client(collection: name)
-        try await first.upsert([ChromaRecord(id: "shared", embedding: vector(1), source: "s", technology: "t")])
+        try await first.upsert([record("shared", vector(1), source: "s", technology: "t")])
         let second = try ChromaTestServer.client(collection: name)
         let firstID = try await first.collection()
         #expect(try await second.collection() == firstID, "found, not created again")
@@ -97,7 +147,7 @@ enum ChromaTestServer {
     @Test func hostileTextInIdsAndMetadataIsStoredAsIs() async throws {
         let client = try ChromaTestServer.client()
         let source = "/tmp/ünïcødé \"quoted\" \\ {\"$ne\": 1} 🦆.md"
-        try await client.upsert([ChromaRecord(id: "id with spaces/and?query=1", embedding: vector(0), source: source, technology: "c++")])
+        try await client.upsert([record("id with spaces/and?query=1", vector(0), source: source, technology: "c++")])
         #expect(try await client.ids(matching: .source(source)) == ["id with spaces/and?query=1"])
         #expect(try await client.ids(matching: .technology("c++")).count == 1)
     }
@@ -107,7 +157,7 @@ enum ChromaTestServer {
         let (url, token) = try ChromaTestServer.withToken
         let client = ChromaClient(configuration: try ChromaConfiguration(
             url: url, token: token, authHeader: header, collection: "test-\(UUID().uuidString.prefix(8).lowercased())"))
-        try await client.upsert([ChromaRecord(id: "x", embedding: vector(0), source: "s", technology: "t")])
+        try await client.upsert([record("x", vector(0), source: "s", technology: "t")])
         #expect(try await client.count() == 1)
     }
 

@@ -1,5 +1,6 @@
 @testable import EmbeddedVectors
 import Foundation
+import Storage
 @testable import SQLiteLedger
 import Testing
 
@@ -86,6 +87,39 @@ import Testing
             _ = try other.removeSource("a.md")
             #expect(try store.catchUpWithOtherWriters() > 0)
             #expect(store.chunkCount() == 5 && store.knownTechnologyLabels() == ["go", "rust"])
+        }
+    }
+
+    @Test func passagesCopiedFromChromaWithoutVectorsAreFoundByKeywordsWhereverTheFileIsOpened() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let replica = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger,
+                                                   keepsVectorIndex: false)
+            let copied = [ReplicatedChunk(id: "r0", heading: "Hooks", text: "a copied passage on hooks", ordinal: 0),
+                          ReplicatedChunk(id: "r1", heading: "", text: "another copied passage", ordinal: 1)]
+            let record = SourceRecord(source: "remote.md", technology: "React Docs", contentHash: "h", chunkCount: 2,
+                                      ingestedAt: Date(timeIntervalSince1970: 1_700_000_000))
+            #expect(try replica.applyReplicatedSource(record, chunks: copied) == ReplaceOutcome(added: 2, removed: 0, unchanged: 0))
+            #expect(try replica.applyReplicatedSource(record, chunks: copied) == ReplaceOutcome(added: 0, removed: 0, unchanged: 2))
+            try fill(replica, "own", count: 2)
+            #expect(try replica.keywordSearch("copied passage", limit: 5, technology: nil).map(\.id).sorted() == ["r0", "r1"])
+            #expect(try replica.existingVectors(ids: ["r0", "own-0"]).keys.sorted() == ["own-0"])
+
+            // The same file opened by a process that keeps its own vector index (no Chroma): the
+            // copies, without vectors, are searched by keywords only, not refused as damaged.
+            let local = try open(path, never)
+            #expect(local.chunkCount() == 2)
+            #expect(try local.semanticSearch(vector: axisVector(0), limit: 10, technology: nil).map(\.id).sorted()
+                == ["own-0", "own-1"])
+            #expect(try local.keywordSearch("hooks", limit: 5, technology: nil).map(\.id) == ["r0"])
+            // And it follows later copies without taking them into its index.
+            let more = copied + [ReplicatedChunk(id: "r2", heading: "", text: "a third copy", ordinal: 2)]
+            _ = try replica.applyReplicatedSource(record, chunks: more)
+            #expect(try local.catchUpWithOtherWriters() > 0)
+            #expect(local.chunkCount() == 2)
+            #expect(try replica.applyReplicatedRemoval("remote.md") == 3)
+            #expect(try replica.applyReplicatedRemoval("remote.md") == nil)
+            #expect(try local.keywordSearch("copied", limit: 5, technology: nil).isEmpty)
         }
     }
 

@@ -167,3 +167,22 @@ def read_store(data_dir: Path, sql: str) -> list[tuple]:
 
 def chunk_ids(data_dir: Path) -> set[str]:
     return {row[0] for row in read_store(data_dir, "SELECT id FROM chunks")}
+
+
+def drop_chroma_collection(url: str, collection: str) -> None:
+    """Deletes `collection` and its sources collection from the Chroma at `url`, those that exist."""
+    client = chroma_client(url)
+    for name in (collection, collection + "-sources"):
+        try:
+            client.delete_collection(name)
+        except Exception:  # noqa: BLE001 - a run that failed early may not have made it
+            pass
+
+
+def chroma_client(url: str):
+    """Chroma's own Python client for the server at `url`."""
+    from urllib.parse import urlsplit
+
+    import chromadb
+    parts = urlsplit(url)
+    return chromadb.HttpClient(host=parts.hostname, port=parts.port)

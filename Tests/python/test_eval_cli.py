@@ -157,6 +157,38 @@ def test_a_kept_store_is_reused_without_embedding_again(evaluated, binary):
     assert again["modes"][0]["scores"] == semantic["scores"]
 
 
+def test_a_process_that_never_ingested_scores_the_same_through_chroma(evaluated, binary, tmp_path):
+    """The kept store sent to a real Chroma (its vectors, no embedding), then every query asked of an
+    empty data folder that copies the collection: the scores of the embedded store, in every mode."""
+    import os
+    import shutil
+    import uuid
+
+    from mcp_support import drop_chroma_collection
+    report, tmp, dataset, env = evaluated
+    kept = tmp_path / "kept"
+    shutil.copytree(tmp / "kept", kept)
+    collection = f"eval-{uuid.uuid4().hex[:8]}"
+    shared = {**env, "CHROMA_URL": os.environ["MCP_RAG_TEST_CHROMA_URL"], "CHROMA_COLLECTION": collection}
+    try:
+        through, _ = run_json(binary, "eval", str(dataset), "--data-dir", str(kept), "--through-chroma",
+                              env=shared, timeout=180)
+    finally:
+        drop_chroma_collection(os.environ["MCP_RAG_TEST_CHROMA_URL"], collection)
+    assert through["searched"].startswith("in Chroma") and report["searched"] == "in the embedded store"
+    assert through["ingest"]["chunks_embedded"] == 0, "the kept vectors are sent, not computed again"
+    embedded = {mode["mode"]: mode["scores"] for mode in report["modes"]}
+    for mode in through["modes"]:
+        for name in ("ndcg@10", "recall@10", "mrr@10"):
+            assert abs(mode["scores"][name] - embedded[mode["mode"]][name]) <= 0.005, (mode["mode"], name)
+        assert mode["p99_ms"] >= mode["p50_ms"] > 0
+
+
+def test_through_chroma_without_chroma_is_refused(evaluated, binary):
+    _, tmp, dataset, env = evaluated
+    assert_refused(run(binary, "eval", str(dataset), "--through-chroma", env=env, timeout=60), "CHROMA_URL")
+
+
 def test_the_text_report_is_a_table(evaluated, binary):
     _, tmp, dataset, env = evaluated
     result = run(binary, "eval", str(dataset), "--data-dir", str(tmp / "kept"), env=env, timeout=180)

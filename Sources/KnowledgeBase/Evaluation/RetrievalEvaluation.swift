@@ -22,11 +22,15 @@ public final class RetrievalEvaluation: Sendable {
     static let technology = "benchmark"
 
     private let store: SQLiteKnowledgeStore
+    /// Where semantic search runs: the store's own vectors when nil, or Chroma.
+    private let vectors: (any VectorSearch)?
     private let embeddings: EmbeddingService
 
-    /// Evaluates against `store`, which should hold nothing but benchmark documents (see `ingest`).
-    init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService) {
+    /// Evaluates against `store`, which should hold nothing but benchmark documents (see `ingest`),
+    /// searching vectors in `vectors` when given.
+    init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService) {
         self.store = store
+        self.vectors = vectors
         self.embeddings = embeddings
     }
 
@@ -90,7 +94,7 @@ public final class RetrievalEvaluation: Sendable {
                          starting: @Sendable (SearchMode) async -> Void = { _ in }) async throws -> [ModeEvaluation] {
         let store = self.store
         let sourceOfChunk = try await BlockingExecutor.run { try store.sourcesByChunk() }
-        let retriever = Retriever(store: store, embeddings: embeddings)
+        let retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings)
         let documents: @Sendable ([ScoredChunk]) -> [ScoredChunk] = { Self.bestChunkPerDocument($0, sourceOfChunk) }
         var results: [ModeEvaluation] = []
         for mode in modes {
@@ -160,6 +164,8 @@ public struct ModeEvaluation: Sendable, Codable, Equatable {
     public var seconds: Double
     /// Median time of one query, embedding included.
     public var p50Milliseconds: Double
+    /// The 99th percentile of the same.
+    public var p99Milliseconds: Double
     /// Query id → documents, best first, with the score of the ranking that placed them (not
     /// encoded: `trecRun` writes them in the format evaluation tools read).
     public var rankings: [String: [ScoredChunk]] = [:]
@@ -171,6 +177,7 @@ public struct ModeEvaluation: Sendable, Codable, Equatable {
         self.seconds = seconds
         let sorted = queryMilliseconds.sorted()
         p50Milliseconds = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        p99Milliseconds = sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
         self.rankings = rankings
     }
 
@@ -189,5 +196,6 @@ public struct ModeEvaluation: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case mode, scores, seconds
         case p50Milliseconds = "p50_ms"
+        case p99Milliseconds = "p99_ms"
     }
 }

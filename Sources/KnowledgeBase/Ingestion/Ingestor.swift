@@ -12,8 +12,9 @@ import Storage
 ///
 /// Unchanged files (same bytes, same label) are recognised by their hash and cost one read.
 /// Chunks whose id is already stored reuse their vector, so editing one paragraph re-embeds one
-/// chunk. Embedding runs in small bulk batches through `EmbeddingService` (see `PendingWrites`), so a
-/// query arriving mid-ingest waits for at most one batch.
+/// chunk; with Chroma, so do chunks the collection holds, whoever embedded them. Embedding runs in
+/// small bulk batches through `EmbeddingService` (see `PendingWrites`), so a query arriving
+/// mid-ingest waits for at most one batch.
 public final class Ingestor: Sendable {
     private let store: SQLiteKnowledgeStore
     private let embeddings: EmbeddingService
@@ -100,7 +101,9 @@ public final class Ingestor: Sendable {
     /// after each write that changed chunks, so none outlives the text it came from, even when the
     /// ingest is cancelled or fails later.
     private func flush(_ pending: inout PendingWrites, into report: inout IngestReport) async throws -> Int {
-        let outcome = try await pending.flush(embeddings: embeddings, store: store)
+        let remoteVectors = self.remoteVectors
+        let outcome = try await pending.flush(embeddings: embeddings, store: store,
+                                              storedElsewhere: remoteVectors.map { remote in { await remote.storedVectors(ids: $0) } })
         if outcome.chunks.added + outcome.chunks.removed > 0 { await cache.removeAll() }
         try await syncRemoteVectors()
         report.filesWritten += outcome.sourcesWritten

@@ -33,9 +33,22 @@ struct PendingWrites {
 
     /// Embeds every waiting chunk, then writes each source. Cancelling the calling task stops it
     /// between batches, before anything is written.
-    mutating func flush(embeddings: EmbeddingService, store: SQLiteKnowledgeStore) async throws -> Outcome {
+    ///
+    /// `storedElsewhere` gives the vectors a shared store already holds for some chunk ids (Chroma:
+    /// another process embedded them); those chunks are not embedded again.
+    mutating func flush(embeddings: EmbeddingService, store: SQLiteKnowledgeStore,
+                        storedElsewhere: (([String]) async -> [String: [Float]])? = nil) async throws -> Outcome {
         var outcome = Outcome()
         guard !files.isEmpty else { return outcome }
+        if let storedElsewhere {
+            let wanted = files.flatMap { $0.missing.map(\.id) }
+            let found = await storedElsewhere(wanted)
+            for index in files.indices {
+                for draft in files[index].missing {
+                    if let vector = found[draft.id], vector.count == store.dimension { files[index].vectors[draft.id] = vector }
+                }
+            }
+        }
         // Similar lengths together: the packed forward pass wastes nothing on padding, but the
         // attention and softmax passes run per sequence, so uniform batches balance its workers.
         let jobs = files.enumerated().flatMap { file in file.element.missing.map { (file: file.offset, chunk: $0) } }

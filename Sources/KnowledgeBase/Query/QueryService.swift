@@ -107,15 +107,17 @@ public final class QueryService: Sendable {
         }
     }
 
-    /// Looks up the text and metadata of ranked ids, keeping the ranking's order.
+    /// Looks up the text and metadata of ranked ids, keeping the ranking's order. Hits that came
+    /// with their passage (from Chroma) need no lookup.
     private func resolve(_ ranked: [ScoredChunk]) async throws -> [QueryResult] {
         guard !ranked.isEmpty else { return [] }
         let store = self.store
-        let chunks = try await BlockingExecutor.run { try store.chunks(ids: ranked.map(\.id)) }
+        let unresolved = ranked.filter { $0.passage == nil }.map(\.id)
+        let chunks = unresolved.isEmpty ? [:] : try await BlockingExecutor.run { try store.chunks(ids: unresolved) }
         var results: [QueryResult] = []
         for hit in ranked {
             // A chunk removed between search and lookup is simply left out.
-            guard let chunk = chunks[hit.id] else { continue }
+            guard let chunk = hit.passage ?? chunks[hit.id] else { continue }
             results.append(QueryResult(id: chunk.id, text: chunk.text, source: chunk.source, heading: chunk.heading,
                                        technology: chunk.technology, score: hit.score, rank: results.count + 1))
         }

@@ -15,12 +15,14 @@ public enum RankFusion {
     /// are deterministic.
     public static func reciprocalRank(_ rankings: [[ScoredChunk]], k: Double = defaultK) -> [ScoredChunk] {
         var scores: [String: Double] = [:]
+        var passages: [String: StoredChunk] = [:]
         for ranking in rankings {
             for (index, hit) in ranking.enumerated() {
                 scores[hit.id, default: 0] += 1 / (k + Double(index + 1))
+                if let passage = hit.passage { passages[hit.id] = passage }
             }
         }
-        return scores.map { ScoredChunk(id: $0.key, score: $0.value) }
+        return scores.map { ScoredChunk(id: $0.key, score: $0.value, passage: passages[$0.key]) }
             .sorted(by: ScoredChunk.ranksBefore)
     }
 }

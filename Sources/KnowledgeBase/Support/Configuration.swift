@@ -157,13 +157,15 @@ extension KnowledgeBaseConfiguration {
         }
         let writeMilliseconds = try reader.integer("MCP_RAG_CHROMA_TIMEOUT_MS", in: 100...3_600_000) ?? 30_000
         let readMilliseconds = try reader.integer("MCP_RAG_CHROMA_READ_TIMEOUT_MS", in: 50...600_000) ?? 2_000
+        let followMilliseconds = try reader.integer("MCP_RAG_CHROMA_FOLLOW_MS", in: 100...600_000) ?? 1_000
         do {
             return try ChromaConfiguration(
                 url: url, token: reader.string("CHROMA_TOKEN"), authHeader: header,
                 tenant: reader.string("CHROMA_TENANT") ?? "default_tenant",
                 database: reader.string("CHROMA_DATABASE") ?? "default_database",
                 collection: reader.string("CHROMA_COLLECTION") ?? "mcp_rag",
-                requestTimeout: .milliseconds(writeMilliseconds), readTimeout: .milliseconds(readMilliseconds))
+                requestTimeout: .milliseconds(writeMilliseconds), readTimeout: .milliseconds(readMilliseconds),
+                followInterval: .milliseconds(followMilliseconds))
         } catch {
             throw ConfigurationError(error.description)
         }

@@ -1,7 +1,7 @@
 /// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
 public enum KnowledgeStoreSchema {
     /// The schema version this build writes and reads.
-    static let version = 4
+    static let version = 5
 
     /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
     /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
@@ -89,19 +89,7 @@ public enum KnowledgeStoreSchema {
             op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
         );
         INSERT OR IGNORE INTO meta(key, value) VALUES ('vector_outbox', 'off');
-        CREATE TRIGGER chunks_outbox_insert AFTER INSERT ON chunks
-            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
-            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
-        END;
-        CREATE TRIGGER chunks_outbox_delete AFTER DELETE ON chunks
-            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
-            INSERT INTO vector_outbox(chunk_id, op) VALUES (old.id, 'delete');
-        END;
-        CREATE TRIGGER chunks_outbox_update AFTER UPDATE OF vector, technology, source ON chunks
-            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
-            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
-        END;
-        """
+        """ + outboxTriggers
 
     /// Version 4: the chunk journal. Each process holds every vector in memory, so it must learn of
     /// the chunks other processes sharing the file insert, delete or relabel. Every such change, by
@@ -125,12 +113,49 @@ public enum KnowledgeStoreSchema {
         END;
         """
 
+    /// Version 5: the outbox also carries sources. After the chunks of each source a write changed,
+    /// the write leaves one `source` entry naming the source (`chunk_id` holds its path), so the
+    /// remote store's manifest of sources changes only once the source's passages are there, in
+    /// the same order, by whatever process sends them. The table is made again only to widen its
+    /// CHECK; its rows and sequence carry over.
+    static let version5 = """
+        DROP TRIGGER chunks_outbox_insert;
+        DROP TRIGGER chunks_outbox_delete;
+        DROP TRIGGER chunks_outbox_update;
+        ALTER TABLE vector_outbox RENAME TO vector_outbox_v4;
+        CREATE TABLE vector_outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk_id TEXT NOT NULL,
+            op TEXT NOT NULL CHECK (op IN ('upsert', 'delete', 'source'))
+        );
+        INSERT INTO vector_outbox(seq, chunk_id, op) SELECT seq, chunk_id, op FROM vector_outbox_v4;
+        DROP TABLE vector_outbox_v4;
+        CREATE INDEX vector_outbox_by_subject ON vector_outbox(chunk_id);
+        """ + outboxTriggers
+
+    /// The triggers that fill the outbox once it is on: every change to a chunk's vector or
+    /// filterable metadata, by any process.
+    static let outboxTriggers = """
+        CREATE TRIGGER chunks_outbox_insert AFTER INSERT ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
+        END;
+        CREATE TRIGGER chunks_outbox_delete AFTER DELETE ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (old.id, 'delete');
+        END;
+        CREATE TRIGGER chunks_outbox_update AFTER UPDATE OF vector, technology, source ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
+        END;
+        """
+
     /// Journal entries kept by the trim after each write: enough that a process idle through a
     /// large ingest by another catches up entry by entry.
     public static let journalKeep = 200_000
 
     /// The steps from each version to the next: `migrations[n]` takes a database from version n to n + 1.
-    static let migrations = [version1, version2, version3, version4]
+    static let migrations = [version1, version2, version3, version4, version5]
 
     /// Creates the schema in a new database, brings an older one up to date, or checks an existing
     /// one: its version must not be newer and its vector dimension must match. `path` only serves the error messages.

@@ -112,7 +112,8 @@ extension SQLiteKnowledgeStore {
         try changedIDs.bind(last, at: 2)
         var ids: [String] = []
         try changedIDs.forEachRow { ids.append(changedIDs.string(at: 0)) }
-        let current = try connection.cached("SELECT technology, vector FROM chunks WHERE id = ?1")
+        // A chunk without its vector (copied from Chroma) is not searched here: gone, for the index.
+        let current = try connection.cached("SELECT technology, vector FROM chunks WHERE id = ?1 AND length(vector) > 0")
         for id in ids {
             try current.bind(id, at: 1)
             defer { current.reset() }

@@ -16,6 +16,7 @@ extension SQLiteKnowledgeStore {
             let (change, span) = try connection.transaction {
                 let first = try Self.lastJournalEntry(on: connection)
                 let change = try Self.write(record, chunks, on: connection)
+                try Self.queueSourceEntry(record.source, on: connection)
                 return (change, try closeJournalSpan(from: first, on: connection))
             }
             // Under the writer lock still, so memory sees the commits in the order SQLite did.
@@ -44,6 +45,7 @@ extension SQLiteKnowledgeStore {
                 let deleteSource = try connection.cached("DELETE FROM sources WHERE source = ?1")
                 try deleteSource.bind(source, at: 1)
                 try deleteSource.run()
+                try Self.queueSourceEntry(source, on: connection)
                 return (ids, try closeJournalSpan(from: first, on: connection))
             }
             guard let removal else { return nil }
@@ -64,7 +66,7 @@ extension SQLiteKnowledgeStore {
     // MARK: replacing, step by step
 
     /// What one committed `replaceSource` changed, to be applied to the vectors in memory.
-    private struct SourceChange {
+    struct SourceChange {
         var technology: String
         var removedIDs: [String] = []
         var added: [ChunkRecord] = []
@@ -79,7 +81,10 @@ extension SQLiteKnowledgeStore {
         func apply(to index: VectorIndex) {
             for id in removedIDs { index.remove(id) }
             index.reserveCapacity(index.count + added.count)
-            for chunk in added { index.upsert(id: chunk.id, technology: technology, vector: chunk.vector) }
+            // A chunk copied from a remote store comes without its vector: semantic search is there.
+            for chunk in added where !chunk.vector.isEmpty {
+                index.upsert(id: chunk.id, technology: technology, vector: chunk.vector)
+            }
             for id in relabeledIDs { index.setTechnology(technology, for: id) }
         }
     }
@@ -106,8 +111,9 @@ extension SQLiteKnowledgeStore {
         }
     }
 
-    /// The writes of `replaceSource`, run inside its transaction.
-    private static func write(_ record: SourceRecord, _ chunks: [ChunkRecord],
+    /// The writes of `replaceSource`, run inside its transaction. A chunk with an empty vector is
+    /// written without one (a copy from the remote store, which searches it).
+    static func write(_ record: SourceRecord, _ chunks: [ChunkRecord],
                               on connection: SQLiteConnection) throws -> SourceChange {
         let previousTechnology = try technology(of: record.source, on: connection)
         // ON CONFLICT DO UPDATE, not INSERT OR REPLACE: a replace deletes the old row first, and the
@@ -135,9 +141,18 @@ extension SQLiteKnowledgeStore {
             try delete.run()
             change.removedIDs.append(id)
         }
+        // Chunks copied from the remote store without their vector get it when this write has it,
+        // so that they can be sent again (relabelled, say).
+        let withoutVector = Set(try chunkIDs(of: record.source, withoutVector: true, on: connection))
+        let setVector = try connection.cached("UPDATE chunks SET vector = ?2 WHERE id = ?1")
         for chunk in chunks {
             if stored.contains(chunk.id) {
                 change.unchanged += 1
+                if withoutVector.contains(chunk.id) && !chunk.vector.isEmpty {
+                    try setVector.bind(chunk.id, at: 1)
+                    try setVector.bind(floats: chunk.vector, at: 2)
+                    try setVector.run()
+                }
                 continue
             }
             // Ids hash the source too, so this should not happen; if it does, say so plainly rather
@@ -189,8 +204,10 @@ extension SQLiteKnowledgeStore {
         return try select.step() ? select.string(at: 0) : nil
     }
 
-    private static func chunkIDs(of source: String, on connection: SQLiteConnection) throws -> [String] {
-        let select = try connection.cached("SELECT id FROM chunks WHERE source = ?1")
+    static func chunkIDs(of source: String, withoutVector: Bool = false,
+                         on connection: SQLiteConnection) throws -> [String] {
+        let select = try connection.cached(withoutVector ? "SELECT id FROM chunks WHERE source = ?1 AND length(vector) = 0"
+                                                         : "SELECT id FROM chunks WHERE source = ?1")
         try select.bind(source, at: 1)
         var ids: [String] = []
         try select.forEachRow { ids.append(select.string(at: 0)) }

@@ -104,7 +104,8 @@ public final class SQLiteKnowledgeStore: Sendable {
         let index = VectorIndex(dimension: dimension)
         index.reserveCapacity(try connection.scalarInt("SELECT count(*) FROM chunks") ?? 0)
         let expectedBytes = dimension * MemoryLayout<Float>.size
-        let select = try connection.prepare("SELECT id, technology, vector FROM chunks ORDER BY rowid")
+        // Chunks copied from Chroma hold no vector here (length 0): they are not searched here.
+        let select = try connection.prepare("SELECT id, technology, vector FROM chunks WHERE length(vector) > 0 ORDER BY rowid")
         try select.forEachRow {
             let id = select.string(at: 0)
             let bytes = select.byteCount(at: 2)
@@ -152,9 +153,12 @@ public final class SQLiteKnowledgeStore: Sendable {
         }
     }
 
-    private static func sourceRecord(from row: SQLiteStatement) -> SourceRecord {
-        SourceRecord(source: row.string(at: 0), technology: row.string(at: 1), contentHash: row.string(at: 2),
-                     chunkCount: row.int(at: 3), ingestedAt: Date(timeIntervalSince1970: row.double(at: 4)))
+    /// The record in the five columns of `row` from `first` on: source, technology, content_hash,
+    /// chunk_count, ingested_at.
+    static func sourceRecord(from row: SQLiteStatement, at first: Int32 = 0) -> SourceRecord {
+        SourceRecord(source: row.string(at: first), technology: row.string(at: first + 1),
+                     contentHash: row.string(at: first + 2), chunkCount: row.int(at: first + 3),
+                     ingestedAt: Date(timeIntervalSince1970: row.double(at: first + 4)))
     }
 
     // MARK: chunks
@@ -182,7 +186,7 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// rescores with, and what lets an ingest skip embedding unchanged chunks again.
     public func existingVectors(ids: [String]) throws -> [String: [Float]] {
         try vectorReader.withLock { connection in
-            let select = try connection.cached("SELECT vector FROM chunks WHERE id = ?1")
+            let select = try connection.cached("SELECT vector FROM chunks WHERE id = ?1 AND length(vector) > 0")
             var found: [String: [Float]] = [:]
             for id in ids where found[id] == nil {
                 try select.bind(id, at: 1)

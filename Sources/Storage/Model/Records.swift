@@ -73,10 +73,14 @@ public struct StoredChunk: Sendable, Equatable {
 public struct ScoredChunk: Sendable, Equatable {
     public var id: String
     public var score: Double
+    /// The chunk itself, when the store that found it returned it (Chroma does, so a process
+    /// that holds no copy of the chunk still answers with it); nil when it is to be looked up.
+    public var passage: StoredChunk?
 
-    public init(id: String, score: Double) {
+    public init(id: String, score: Double, passage: StoredChunk? = nil) {
         self.id = id
         self.score = score
+        self.passage = passage
     }
 
     /// The order every ranking is listed in: best score first, ties by id, so results are

@@ -1,0 +1,141 @@
+import Blocking
+import Dispatch
+import Foundation
+import Logging
+import Resilience
+import SQLiteLedger
+import Storage
+import Synchronization
+
+/// Keeps this process's copy of the collection, its SQLite store, in step with what every process
+/// writes to Chroma: the passages' text for keyword search, the sources for listing and removing.
+///
+/// Each catch-up reads the sources manifest's entries changed since the newest one it has seen
+/// (less `overlap`: writers' clocks differ, and an entry may be written with a time just before
+/// one already read), and for each entry that differs from the local copy reads the source's
+/// passages (text and metadata, no vectors) or removes it. Every `fullReadInterval`, and on the
+/// first catch-up of a data folder, it reads every entry instead, which repairs whatever a clock
+/// further off than the overlap made it miss. A source with a change of this process's own still
+/// in the outbox is left as it is: the collection's copy is the older one.
+public final class CollectionFollower: Sendable {
+    private let client: ChromaClient
+    private let breaker: CircuitBreaker
+    private let store: SQLiteKnowledgeStore
+    private let logger: Logger
+    /// One catch-up at a time: two would read and write the same sources.
+    private let catchUps = SyncQueue()
+    /// Uptime (ns) of the last full read and of the last catch-up that completed.
+    private let times = Mutex<(fullRead: UInt64?, caughtUp: UInt64?)>((nil, nil))
+
+    /// How far before the newest change seen each catch-up reads again.
+    static let overlap: TimeInterval = 60
+    /// How often a catch-up reads the whole manifest.
+    static let fullReadInterval: Duration = .seconds(600)
+    /// Sources to copy above which a catch-up reads every passage of the collection in pages
+    /// rather than each source's with a request of its own.
+    static let bulkCopyThreshold = 64
+
+    public init(client: ChromaClient, breaker: CircuitBreaker, store: SQLiteKnowledgeStore, logger: Logger) {
+        self.client = client
+        self.breaker = breaker
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Brings the local copy level with the collection; returns how many sources changed here.
+    /// Throws when Chroma cannot be read (the copy stays as it was, and serves).
+    @discardableResult
+    public func catchUp() async throws -> Int {
+        try await catchUps.run { try await self.readChanges() }
+    }
+
+    /// Catches up unless the last catch-up completed less than `age` ago: for a caller about to
+    /// read the copy (listing, removing) that wants it fresh.
+    @discardableResult
+    public func catchUp(ifOlderThan age: Duration) async throws -> Int {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let caughtUp = times.withLock({ $0.caughtUp }), now - caughtUp < Self.nanoseconds(age) { return 0 }
+        return try await catchUp()
+    }
+
+    /// True once a catch-up has completed in this process.
+    public var hasCaughtUp: Bool { times.withLock { $0.caughtUp != nil } }
+
+    private func readChanges() async throws -> Int {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let store = self.store
+        let cursor = try await BlockingExecutor.run { try store.replicaCursor() }
+        let lastFullRead = times.withLock { $0.fullRead }
+        let full = cursor == nil || lastFullRead.map { started - $0 >= Self.nanoseconds(Self.fullReadInterval) } ?? true
+        let since = full ? nil : cursor.map { Date(timeIntervalSince1970: $0 - Self.overlap) }
+        let entries = try await guarded { try await client.sources(changedSince: since) }
+        let stale = try await BlockingExecutor.run { try entries.filter { try Self.differs($0, from: store) } }
+        // Many sources to copy (a first start, a long absence): one pass over the whole collection
+        // beats a request per source.
+        let everything = stale.count > Self.bulkCopyThreshold ? try await guarded { try await client.passages(matching: nil) } : nil
+        let bySource = everything.map { Dictionary(grouping: $0, by: \.value.source) }
+        var changed = 0
+        var newest = cursor
+        for entry in stale.sorted(by: { $0.changedAt < $1.changedAt }) {
+            let passages = bySource.map { Dictionary(uniqueKeysWithValues: $0[entry.source] ?? []) }
+            if try await apply(entry, passages: passages) { changed += 1 }
+        }
+        for entry in entries { newest = max(newest ?? 0, entry.changedAt.timeIntervalSince1970) }
+        if let newest, newest != cursor {
+            try await BlockingExecutor.run { try store.setReplicaCursor(newest) }
+        }
+        times.withLock { times in
+            if full { times.fullRead = started }
+            times.caughtUp = started
+        }
+        if changed > 0 {
+            logger.info("copied other processes' changes from Chroma", metadata: ["rag.chroma.sources_changed": "\(changed)"])
+        }
+        return changed
+    }
+
+    /// True when the local copy of `entry`'s source is not what the entry says. Blocking.
+    private static func differs(_ entry: ChromaSourceEntry, from store: SQLiteKnowledgeStore) throws -> Bool {
+        let local = try store.source(entry.source)
+        guard !entry.removed else { return local != nil }
+        guard let local else { return true }
+        return local.contentHash != entry.contentHash || local.technology != entry.technology
+            || local.chunkCount != entry.chunkCount
+    }
+
+    /// Makes the local copy of `entry`'s source match it, with `passages` when they were read
+    /// already; returns true when that changed anything.
+    private func apply(_ entry: ChromaSourceEntry, passages known: [String: ChromaPassage]?) async throws -> Bool {
+        let store = self.store
+        if entry.removed {
+            return try await BlockingExecutor.run { try store.applyReplicatedRemoval(entry.source) } != nil
+        }
+        let passages = if let known { known } else { try await guarded { try await client.passages(matching: .source(entry.source)) } }
+        let chunks = passages.map { ReplicatedChunk(id: $0.key, heading: $0.value.heading, text: $0.value.text,
+                                                    ordinal: $0.value.ordinal) }
+            .sorted { ($0.ordinal, $0.id) < ($1.ordinal, $1.id) }
+        // Fewer or more passages than the entry counts: a writer is still sending a newer version.
+        // The copy is taken as it is, without the entry's hash, so that the next catch-up that
+        // sees the entry reads the source again.
+        let complete = chunks.count == entry.chunkCount
+        if !complete {
+            logger.debug("a source in Chroma is still being written", metadata: [
+                "rag.chroma.source": "\(entry.source)", "rag.chroma.expected": "\(entry.chunkCount)",
+                "rag.chroma.found": "\(chunks.count)",
+            ])
+        }
+        let record = SourceRecord(source: entry.source, technology: entry.technology,
+                                  contentHash: complete ? entry.contentHash : "", chunkCount: chunks.count,
+                                  ingestedAt: entry.ingestedAt)
+        return try await BlockingExecutor.run { try store.applyReplicatedSource(record, chunks: chunks) } != nil
+    }
+
+    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        try await breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}
