@@ -148,14 +148,14 @@ public final class ChromaClient: Sendable {
         }
     }
 
-    /// The passages of the records that pass `filter` (every record when nil), by id, read in
-    /// pages of `pageSize` (records without a whole passage are left out).
-    public func passages(matching filter: ChromaFilter?, pageSize: Int = 500) async throws(ChromaError) -> [String: ChromaPassage] {
+    /// The passages of the records that pass `filter`, by id, read in pages of `pageSize` (records
+    /// without a whole passage are left out).
+    public func passages(matching filter: ChromaFilter, pageSize: Int = 500) async throws(ChromaError) -> [String: ChromaPassage] {
         var found: [String: ChromaPassage] = [:]
         var offset = 0
         while true {
-            var body: [String: Any] = ["include": ["documents", "metadatas"], "limit": pageSize, "offset": offset]
-            if let filter { body["where"] = filter.json }
+            let body: [String: Any] = ["where": filter.json, "include": ["documents", "metadatas"], "limit": pageSize,
+                                       "offset": offset]
             let answer = try await call(.post, try await collectionPath("get"), body: body, doing: "reading passages")
             guard let object = answer as? [String: Any], let ids = object["ids"] as? [String] else {
                 throw unexpected("the passages", answer)

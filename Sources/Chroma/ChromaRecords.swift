@@ -124,6 +124,8 @@ public struct ChromaSourceEntry: Sendable, Equatable {
 public enum ChromaFilter: Sendable, Equatable {
     case technology(String)
     case source(String)
+    /// Records of any of these sources.
+    case sources([String])
     /// Manifest entries written at or after this time.
     case changedSince(Date)
     indirect case all([ChromaFilter])
@@ -132,6 +134,7 @@ public enum ChromaFilter: Sendable, Equatable {
         switch self {
         case .technology(let label): ["technology": ["$eq": label]]
         case .source(let source): ["source": ["$eq": source]]
+        case .sources(let sources): ["source": ["$in": sources]]
         case .changedSince(let time): ["changed_at": ["$gte": time.timeIntervalSince1970]]
         case .all(let filters) where filters.count == 1: filters[0].json
         case .all(let filters): ["$and": filters.map(\.json)]

@@ -79,6 +79,7 @@ public final class ChromaVectorStore: VectorSearch {
     /// Sends every pending change to Chroma; returns how many were sent. Throws when Chroma does not
     /// take them (they stay pending). A sync already running is waited for first. Cancelling stops
     /// it between batches (what was not acknowledged stays pending).
+    @discardableResult
     public func sync() async throws -> Int {
         try await syncs.run { try await self.sendPending() }
     }

@@ -31,9 +31,8 @@ public final class CollectionFollower: Sendable {
     static let overlap: TimeInterval = 60
     /// How often a catch-up reads the whole manifest.
     static let fullReadInterval: Duration = .seconds(600)
-    /// Sources to copy above which a catch-up reads every passage of the collection in pages
-    /// rather than each source's with a request of its own.
-    static let bulkCopyThreshold = 64
+    /// Sources whose passages one request reads.
+    static let sourcesPerRead = 64
 
     public init(client: ChromaClient, breaker: CircuitBreaker, store: SQLiteKnowledgeStore, logger: Logger) {
         self.client = client
@@ -70,15 +69,20 @@ public final class CollectionFollower: Sendable {
         let since = full ? nil : cursor.map { Date(timeIntervalSince1970: $0 - Self.overlap) }
         let entries = try await guarded { try await client.sources(changedSince: since) }
         let stale = try await BlockingExecutor.run { try entries.filter { try Self.differs($0, from: store) } }
-        // Many sources to copy (a first start, a long absence): one pass over the whole collection
-        // beats a request per source.
-        let everything = stale.count > Self.bulkCopyThreshold ? try await guarded { try await client.passages(matching: nil) } : nil
-        let bySource = everything.map { Dictionary(grouping: $0, by: \.value.source) }
+            .sorted { $0.changedAt < $1.changedAt }
         var changed = 0
         var newest = cursor
-        for entry in stale.sorted(by: { $0.changedAt < $1.changedAt }) {
-            let passages = bySource.map { Dictionary(uniqueKeysWithValues: $0[entry.source] ?? []) }
-            if try await apply(entry, passages: passages) { changed += 1 }
+        // The passages of several sources per request: a first start, or a large ingest elsewhere,
+        // changes thousands.
+        for start in stride(from: 0, to: stale.count, by: Self.sourcesPerRead) {
+            let group = stale[start..<min(start + Self.sourcesPerRead, stale.count)]
+            let wanted = group.filter { !$0.removed }.map(\.source)
+            let read = wanted.isEmpty ? [:] : try await guarded { try await client.passages(matching: .sources(wanted)) }
+            let bySource = Dictionary(grouping: read, by: \.value.source)
+            for entry in group {
+                let passages = Dictionary(uniqueKeysWithValues: bySource[entry.source] ?? [])
+                if try await apply(entry, passages: passages) { changed += 1 }
+            }
         }
         for entry in entries { newest = max(newest ?? 0, entry.changedAt.timeIntervalSince1970) }
         if let newest, newest != cursor {
@@ -103,14 +107,13 @@ public final class CollectionFollower: Sendable {
             || local.chunkCount != entry.chunkCount
     }
 
-    /// Makes the local copy of `entry`'s source match it, with `passages` when they were read
-    /// already; returns true when that changed anything.
-    private func apply(_ entry: ChromaSourceEntry, passages known: [String: ChromaPassage]?) async throws -> Bool {
+    /// Makes the local copy of `entry`'s source match it and `passages` (the source's records in
+    /// the collection); returns true when that changed anything.
+    private func apply(_ entry: ChromaSourceEntry, passages: [String: ChromaPassage]) async throws -> Bool {
         let store = self.store
         if entry.removed {
             return try await BlockingExecutor.run { try store.applyReplicatedRemoval(entry.source) } != nil
         }
-        let passages = if let known { known } else { try await guarded { try await client.passages(matching: .source(entry.source)) } }
         let chunks = passages.map { ReplicatedChunk(id: $0.key, heading: $0.value.heading, text: $0.value.text,
                                                     ordinal: $0.value.ordinal) }
             .sorted { ($0.ordinal, $0.id) < ($1.ordinal, $1.id) }

@@ -156,12 +156,14 @@ package final class KnowledgeBaseEngine: Sendable {
     }
 
     /// Follows what other processes write to Chroma until cancelled, one catch-up every
-    /// `followInterval`; an outage is logged once, and the copy serves as it is meanwhile.
+    /// `followInterval`, and sends what this process's outbox still holds (changes Chroma did not
+    /// take when they were made); an outage is logged once, and the copy serves as it is meanwhile.
     func followCollection() async {
-        guard let follower, let interval = configuration.chroma?.followInterval else { return }
+        guard let follower, let remoteVectors, let interval = configuration.chroma?.followInterval else { return }
         var failing = false
         while !Task.isCancelled {
             do {
+                if await remoteVectors.pendingCount() > 0 { try await remoteVectors.sync() }
                 if try await follower.catchUp() > 0 { await cache.removeAll() }
                 if failing { logger.info("following the Chroma collection again") }
                 failing = false

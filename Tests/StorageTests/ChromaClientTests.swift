@@ -102,6 +102,8 @@ func record(_ id: String, _ embedding: [Float], source: String, technology: Stri
         #expect(hits.first?.passage == written[1].passage)
         let passages = try await client.passages(matching: .source("/docs/a.md"), pageSize: 1)
         #expect(passages == ["p0": written[0].passage, "p1": written[1].passage])
+        #expect(try await client.passages(matching: .sources(["/docs/a.md", "/docs/b.md", "/none.md"])).keys.sorted()
+            == ["p0", "p1", "q0"])
     }
 
     @Test func aRecordWithoutTheWholePassageReadsAsNone() {

@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from servers import ChromaServer
 from mcp_support import (check_store, chroma_client, connected, drop_chroma_collection, read_store, server_parameters,
                           structured, write_corpus)
 
@@ -21,12 +22,13 @@ pytestmark = pytest.mark.anyio
 QUESTIONS = ["how does the caching layer handle case 42", "security layer detail", "note 5 about logging"]
 
 
-def shared_params(binary, model_dir, data: Path, roots: list[Path], collection: str, prefix: str):
+def shared_params(binary, model_dir, data: Path, roots: list[Path], collection: str, prefix: str,
+                  chroma: str | None = None, **extra: str):
     return server_parameters(binary, data, model_dir, allowed_roots=roots, extra_env={
-        "CHROMA_URL": os.environ["MCP_RAG_TEST_CHROMA_URL"], "CHROMA_COLLECTION": collection,
+        "CHROMA_URL": chroma or os.environ["MCP_RAG_TEST_CHROMA_URL"], "CHROMA_COLLECTION": collection,
         "REDIS_URL": os.environ["MCP_RAG_TEST_REDIS_URL"], "MCP_RAG_REDIS_PREFIX": prefix,
         # Every answer is computed, so what is compared is what each process found.
-        "MCP_RAG_CACHE_TTL": "0",
+        "MCP_RAG_CACHE_TTL": "0", **extra,
     })
 
 
@@ -188,3 +190,47 @@ async def test_a_writer_killed_mid_ingest_loses_nothing_it_committed_and_the_oth
         assert {source: chunks for source, _, chunks in await listed(second)} == counts
     assert chroma_client(os.environ["MCP_RAG_TEST_CHROMA_URL"]).get_collection(collection).count() == sum(counts.values())
     drop_chroma_collection(os.environ["MCP_RAG_TEST_CHROMA_URL"], collection)
+
+
+async def test_while_chroma_is_away_each_process_answers_from_its_copy_and_all_agree_again_after(
+        binary, model_dir, tmp_path):
+    docs = tmp_path / "docs"
+    write_corpus(docs, 6)
+    chroma = ChromaServer(tmp_path / "chroma")
+    chroma.start()
+    prefix = f"away-{uuid.uuid4().hex[:8]}:"
+
+    def params(name: str):
+        return shared_params(binary, model_dir, tmp_path / name, [docs], "away", prefix, chroma=chroma.url,
+                             MCP_RAG_BREAKER_OPEN_SECONDS="1")
+
+    try:
+        async with connected(params("a")) as (first, _), connected(params("b")) as (second, _):
+            structured(await first.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "notes"}))
+            sources = await listed(first)
+            assert await listed(second) == sources
+
+            chroma.kill()
+            # Chroma away: the second answers from its copy, by keywords, and says so.
+            answer = structured(await second.call_tool("query_knowledge_base", {"query": "note 2 about scheduling"}))
+            assert answer["degraded"] and answer["mode"] == "keyword" and answer["results"]
+            assert await listed(second) == sources
+            # The first takes a new file and keeps it for Chroma.
+            (docs / "late.md").write_text("# Late\n\nA numbat came while Chroma was away.\n", encoding="utf-8")
+            late = await first.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "notes"})
+            assert late.is_error and "run the same ingest again" in late.content[0].text.lower()
+            missing = structured(await second.call_tool("query_knowledge_base", {"query": "numbat", "mode": "keyword"}))
+            assert not missing["results"], "only the first knows of it while Chroma is away"
+
+            chroma.start()
+            # The first sends what its outbox kept on its own, and the second catches up.
+            async def second_has_the_numbat():
+                answer = structured(await second.call_tool("query_knowledge_base", {"query": "numbat", "mode": "hybrid"}))
+                return not answer["degraded"] and [r["source"] for r in answer["results"]][:1] == [
+                    str((docs / "late.md").resolve())]
+            await eventually(second_has_the_numbat, seconds=30)
+            assert await listed(second) == await listed(first)
+            health = structured(await first.call_tool("health_check", {}))
+            assert health["dependencies"]["vector_store"]["facts"]["pending"] == "0"
+    finally:
+        chroma.stop()

@@ -171,6 +171,6 @@ public struct VectorStoreUnavailable: Error, CustomStringConvertible, Sendable {
     public var description: String {
         "the change is saved in the knowledge base, but the vector store did not take its vectors (\(pending) changes wait; "
             + "until they arrive, keyword search finds the new passages and semantic search does not): \(underlying). "
-            + "Run the same ingest again once it answers: it sends what waits and completes"
+            + "A running server sends them on its own once it answers; or run the same ingest again then: it sends what waits and completes"
     }
 }
