@@ -24,8 +24,8 @@ public final class CollectionFollower: Sendable {
     private let logger: Logger
     /// One catch-up at a time: two would read and write the same sources.
     private let catchUps = SyncQueue()
-    /// Uptime (ns) of the last full read and of the last catch-up that completed.
-    private let times = Mutex<(fullRead: UInt64?, caughtUp: UInt64?)>((nil, nil))
+    /// Uptime (ns) of the last full read, and whether a catch-up has completed.
+    private let progress = Mutex<(fullRead: UInt64?, caughtUp: Bool)>((nil, false))
 
     /// How far before the newest change seen each catch-up reads again.
     static let overlap: TimeInterval = 60
@@ -42,29 +42,22 @@ public final class CollectionFollower: Sendable {
     }
 
     /// Brings the local copy level with the collection; returns how many sources changed here.
-    /// Throws when Chroma cannot be read (the copy stays as it was, and serves).
+    /// Catch-ups run one at a time, so one asked for while another runs waits for it and then
+    /// reads again: it sees every change acknowledged before it was asked for. Throws when Chroma
+    /// cannot be read (the copy stays as it was, and serves).
     @discardableResult
     public func catchUp() async throws -> Int {
         try await catchUps.run { try await self.readChanges() }
     }
 
-    /// Catches up unless the last catch-up completed less than `age` ago: for a caller about to
-    /// read the copy (listing, removing) that wants it fresh.
-    @discardableResult
-    public func catchUp(ifOlderThan age: Duration) async throws -> Int {
-        let now = DispatchTime.now().uptimeNanoseconds
-        if let caughtUp = times.withLock({ $0.caughtUp }), now - caughtUp < Self.nanoseconds(age) { return 0 }
-        return try await catchUp()
-    }
-
     /// True once a catch-up has completed in this process.
-    public var hasCaughtUp: Bool { times.withLock { $0.caughtUp != nil } }
+    public var hasCaughtUp: Bool { progress.withLock { $0.caughtUp } }
 
     private func readChanges() async throws -> Int {
         let started = DispatchTime.now().uptimeNanoseconds
         let store = self.store
         let cursor = try await BlockingExecutor.run { try store.replicaCursor() }
-        let lastFullRead = times.withLock { $0.fullRead }
+        let lastFullRead = progress.withLock { $0.fullRead }
         let full = cursor == nil || lastFullRead.map { started - $0 >= Self.nanoseconds(Self.fullReadInterval) } ?? true
         let since = full ? nil : cursor.map { Date(timeIntervalSince1970: $0 - Self.overlap) }
         let entries = try await guarded { try await client.sources(changedSince: since) }
@@ -88,9 +81,9 @@ public final class CollectionFollower: Sendable {
         if let newest, newest != cursor {
             try await BlockingExecutor.run { try store.setReplicaCursor(newest) }
         }
-        times.withLock { times in
-            if full { times.fullRead = started }
-            times.caughtUp = started
+        progress.withLock { progress in
+            if full { progress.fullRead = started }
+            progress.caughtUp = true
         }
         if changed > 0 {
             logger.info("copied other processes' changes from Chroma", metadata: ["rag.chroma.sources_changed": "\(changed)"])

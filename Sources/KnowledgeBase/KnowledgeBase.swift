@@ -128,7 +128,7 @@ public final class KnowledgeBase: Service, Sendable {
         let engine = try await engine()
         // Keyword search reads the copy of the collection: a process just started on an empty
         // folder fills it first. Later, the background catch-ups keep it current.
-        if engine.awaitsFirstCatchUp { await engine.catchUpWithCollection(ifOlderThan: .zero) }
+        if engine.awaitsFirstCatchUp { await engine.catchUpWithCollection() }
         return try await engine.queries.query(request)
     }
 
@@ -136,7 +136,7 @@ public final class KnowledgeBase: Service, Sendable {
     /// sources (see `SourceListing`).
     public func listSources(_ request: SourceListRequest) async throws -> SourceListing {
         let engine = try await engine()
-        await engine.catchUpWithCollection(ifOlderThan: Self.freshCopy)
+        await engine.catchUpWithCollection()
         let store = engine.store
         let records = try await BlockingExecutor.run { try store.listSources() }
         return try SourceListing.make(records, request: request)
@@ -190,9 +190,6 @@ public final class KnowledgeBase: Service, Sendable {
         return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings)
     }
 
-    /// How old the copy of a shared collection may be when sources are listed or removed.
-    static let freshCopy: Duration = .milliseconds(250)
-
     // MARK: - Writing
 
     /// Which files a caller may touch.
@@ -228,7 +225,7 @@ public final class KnowledgeBase: Service, Sendable {
         let engine = try await engine()
         let path = reach == .allowedRoots ? try engine.allowedRoots.check(source, mustExist: false) : source
         // What another process ingested a moment ago is removable here too.
-        await engine.catchUpWithCollection(ifOlderThan: Self.freshCopy)
+        await engine.catchUpWithCollection()
         let removal = try await writers.run { try await engine.ingestor.remove(path) }
         guard !removal.sources.isEmpty else {
             throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")

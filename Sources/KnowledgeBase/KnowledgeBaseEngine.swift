@@ -181,14 +181,13 @@ package final class KnowledgeBaseEngine: Sendable {
     /// True while this process follows a Chroma collection and has not yet caught up with it once.
     var awaitsFirstCatchUp: Bool { follower.map { !$0.hasCaughtUp } ?? false }
 
-    /// Brings the copy of the collection up to date before a caller reads it: always before the
-    /// first catch-up has completed (a process started on an empty folder), otherwise when the
-    /// last one is older than `age`. A Chroma that cannot be read leaves the copy as it is.
-    func catchUpWithCollection(ifOlderThan age: Duration) async {
+    /// Brings the copy of the collection up to date before a caller reads it, so that it sees
+    /// every change any process had acknowledged. A Chroma that cannot be read leaves the copy as
+    /// it is.
+    func catchUpWithCollection() async {
         guard let follower else { return }
         do {
-            let changed = follower.hasCaughtUp ? try await follower.catchUp(ifOlderThan: age) : try await follower.catchUp()
-            if changed > 0 { await cache.removeAll() }
+            if try await follower.catchUp() > 0 { await cache.removeAll() }
         } catch {
             logger.debug("the copy of the Chroma collection could not be brought up to date",
                          metadata: ["rag.chroma.error": "\(error)"])

@@ -225,11 +225,18 @@ async def test_while_chroma_is_away_each_process_answers_from_its_copy_and_all_a
             chroma.start()
             # The first sends what its outbox kept on its own, and the second catches up.
             async def second_has_the_numbat():
-                answer = structured(await second.call_tool("query_knowledge_base", {"query": "numbat", "mode": "hybrid"}))
-                return not answer["degraded"] and [r["source"] for r in answer["results"]][:1] == [
-                    str((docs / "late.md").resolve())]
+                # In its copy (keyword search reads nothing else), not only in Chroma's answers.
+                answer = structured(await second.call_tool("query_knowledge_base", {"query": "numbat", "mode": "keyword"}))
+                return [r["source"] for r in answer["results"]] == [str((docs / "late.md").resolve())]
             await eventually(second_has_the_numbat, seconds=30)
             assert await listed(second) == await listed(first)
+
+            async def second_searches_chroma_again():
+                answer = structured(await second.call_tool("query_knowledge_base", {"query": "numbat", "mode": "hybrid"}))
+                return not answer["degraded"]
+            await eventually(second_searches_chroma_again, seconds=30)
+            answer = structured(await second.call_tool("query_knowledge_base", {"query": "numbat", "mode": "hybrid"}))
+            assert answer["results"][0]["source"] == str((docs / "late.md").resolve())
             health = structured(await first.call_tool("health_check", {}))
             assert health["dependencies"]["vector_store"]["facts"]["pending"] == "0"
     finally:
