@@ -31,7 +31,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .customLong("runs"), help: "A folder to write each mode's ranking into, as a TREC run file (<mode>.trec).")
     var runsFolder: String?
 
-    @Flag(help: "Search through the Chroma collection of CHROMA_URL from a second knowledge base that never ingested the corpus: the corpus is ingested and sent to Chroma first, then every query is asked of a fresh, empty data folder that copies what it needs from the collection, as a process on another machine would.")
+    @Flag(help: "Search through the Chroma collection of CHROMA_URL from a second knowledge base that never ingested the corpus: the corpus is ingested and sent to Chroma first, then every query is asked of a fresh, empty data folder that copies what it needs from the collection, as a process on another machine would. Needs CHROMA_COLLECTION naming a collection of the benchmark's own: one holding other sources is refused before anything is written.")
     var throughChroma = false
 
     @Flag(help: "Print the report as JSON.")
@@ -51,8 +51,10 @@ struct EvalCommand: AsyncParsableCommand {
         // would have its cache cleared by every evaluation's ingest.
         configuration.redis = nil
         if throughChroma {
-            guard configuration.chroma != nil else {
-                throw CLIError("--through-chroma searches a Chroma collection: set CHROMA_URL (and CHROMA_COLLECTION)")
+            // The corpus goes into the collection: never into one named by default, which may
+            // be someone's knowledge base.
+            guard configuration.chroma != nil, ProcessInfo.processInfo.environment["CHROMA_COLLECTION"] != nil else {
+                throw CLIError("--through-chroma fills a Chroma collection with the corpus: set CHROMA_URL, and CHROMA_COLLECTION to a collection of the benchmark's own")
             }
         } else {
             configuration.chroma = nil
@@ -73,6 +75,13 @@ struct EvalCommand: AsyncParsableCommand {
             }
         }
         do {
+            if throughChroma {
+                // Before anything is written: the collection holds this benchmark or nothing.
+                try await options.withKnowledgeBase(reader, logger: logger) { knowledgeBase in
+                    try await knowledgeBase.retrievalEvaluation().checkHoldsOnly(
+                        dataset, name: "the Chroma collection", remedy: "name a new collection in CHROMA_COLLECTION")
+                }
+            }
             var (ingest, results): (EvaluationIngest, [ModeEvaluation]) = try await options.withKnowledgeBase(configuration, logger: logger) { knowledgeBase in
                 let evaluation = try await knowledgeBase.retrievalEvaluation()
                 let ingest = try await evaluation.ingest(dataset, truncate: truncate) { done, total in

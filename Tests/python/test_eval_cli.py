@@ -184,9 +184,37 @@ def test_a_process_that_never_ingested_scores_the_same_through_chroma(evaluated,
         assert mode["p99_ms"] >= mode["p50_ms"] > 0
 
 
-def test_through_chroma_without_chroma_is_refused(evaluated, binary):
+def test_through_chroma_without_a_collection_of_its_own_is_refused(evaluated, binary):
+    import os
     _, tmp, dataset, env = evaluated
     assert_refused(run(binary, "eval", str(dataset), "--through-chroma", env=env, timeout=60), "CHROMA_URL")
+    # Never the default collection, which may be someone's knowledge base.
+    shared = {**env, "CHROMA_URL": os.environ["MCP_RAG_TEST_CHROMA_URL"]}
+    assert_refused(run(binary, "eval", str(dataset), "--through-chroma", env=shared, timeout=60), "CHROMA_COLLECTION")
+
+
+def test_through_chroma_into_a_collection_holding_other_sources_is_refused_and_writes_nothing(
+        evaluated, binary, tmp_path):
+    import os
+    import uuid
+
+    from mcp_support import chroma_client, drop_chroma_collection
+    _, _, dataset, env = evaluated
+    url, collection = os.environ["MCP_RAG_TEST_CHROMA_URL"], f"real-{uuid.uuid4().hex[:8]}"
+    shared = {**env, "CHROMA_URL": url, "CHROMA_COLLECTION": collection}
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.md").write_text("# Mine\n\nA note that must survive.\n", encoding="utf-8")
+    try:
+        ingested = run(binary, "ingest", str(notes), "--technology", "notes", "--data-dir", str(tmp_path / "real"),
+                       env=shared, timeout=120)
+        assert ingested.returncode == 0, ingested.stderr
+        before = chroma_client(url).get_collection(collection).count()
+        result = run(binary, "eval", str(dataset), "--through-chroma", env=shared, timeout=120)
+        assert_refused(result, "not documents of this dataset", "mine.md", "CHROMA_COLLECTION")
+        assert chroma_client(url).get_collection(collection).count() == before
+    finally:
+        drop_chroma_collection(url, collection)
 
 
 def test_the_text_report_is_a_table(evaluated, binary):

@@ -48,14 +48,7 @@ public final class RetrievalEvaluation: Sendable {
         -> EvaluationIngest {
         let start = DispatchTime.now().uptimeNanoseconds
         let store = self.store
-        let documentIDs = Set(dataset.documents.map(\.id))
-        let foreign = try await BlockingExecutor.run { try store.listSources().filter { !documentIDs.contains($0.source) } }
-        if let first = foreign.first {
-            throw InvalidRequest("""
-                the evaluation store holds \(foreign.count) sources that are not documents of this dataset \
-                (\"\(first.source)\" is one); give a new folder, or one an earlier mcp-rag eval of this dataset filled
-                """)
-        }
+        try await checkHoldsOnly(dataset, name: "the evaluation store", remedy: "give a new folder")
         let embedder = try await embeddings.embedder()
         let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.configuration.maxSequenceLength,
                               targetTokens: embedder.configuration.maxSequenceLength)
@@ -86,6 +79,21 @@ public final class RetrievalEvaluation: Sendable {
         figures.chunks = store.chunkCount()
         figures.seconds = Self.seconds(since: start)
         return figures
+    }
+
+    /// Throws when the knowledge base (with Chroma, the collection, as copied) holds sources that
+    /// are not documents of `dataset`: they would take part in the rankings, and it may be
+    /// someone's real knowledge base given by mistake. `name` and `remedy` word the refusal.
+    public func checkHoldsOnly(_ dataset: BEIRDataset, name: String, remedy: String) async throws {
+        let store = self.store
+        let documentIDs = Set(dataset.documents.map(\.id))
+        let foreign = try await BlockingExecutor.run { try store.listSources().filter { !documentIDs.contains($0.source) } }
+        if let first = foreign.first {
+            throw InvalidRequest("""
+                \(name) holds \(foreign.count) sources that are not documents of this dataset \
+                (\"\(first.source)\" is one); \(remedy), or one an earlier mcp-rag eval of this dataset filled
+                """)
+        }
     }
 
     /// Runs every judged query of `dataset` in each of `modes` and scores the rankings; `starting`
