@@ -152,37 +152,29 @@ public final class ChromaClient: Sendable {
     /// without a whole passage are left out).
     public func passages(matching filter: ChromaFilter, pageSize: Int = 500) async throws(ChromaError) -> [String: ChromaPassage] {
         var found: [String: ChromaPassage] = [:]
-        var offset = 0
-        while true {
-            let body: [String: Any] = ["where": filter.json, "include": ["documents", "metadatas"], "limit": pageSize,
-                                       "offset": offset]
-            let answer = try await call(.post, try await collectionPath("get"), body: body, doing: "reading passages")
-            guard let object = answer as? [String: Any], let ids = object["ids"] as? [String] else {
-                throw unexpected("the passages", answer)
-            }
-            let documents = object["documents"] as? [Any]
-            let metadatas = object["metadatas"] as? [Any]
+        try await readPages(["where": filter.json, "include": ["documents", "metadatas"]], pageSize: pageSize,
+                            what: "the passages", doing: "reading passages") { page throws(ChromaError) in
+            guard let ids = page["ids"] as? [String] else { throw unexpected("the passages", page) }
+            let documents = page["documents"] as? [Any]
+            let metadatas = page["metadatas"] as? [Any]
             for (index, id) in ids.enumerated() {
                 found[id] = ChromaPassage(document: documents?[safe: index], metadata: metadatas?[safe: index])
             }
-            offset += ids.count
-            if ids.count < pageSize { return found }
+            return ids.count
         }
+        return found
     }
 
     /// The ids of the records that pass `filter`, in pages of `pageSize`.
     public func ids(matching filter: ChromaFilter, pageSize: Int = 1_000) async throws(ChromaError) -> [String] {
         var found: [String] = []
-        while true {
-            let answer = try await call(.post, try await collectionPath("get"),
-                                  body: ["where": filter.json, "include": [String](), "limit": pageSize, "offset": found.count],
-                                  doing: "listing records")
-            guard let object = answer as? [String: Any], let page = object["ids"] as? [String] else {
-                throw unexpected("the records", answer)
-            }
-            found += page
-            if page.count < pageSize { return found }
+        try await readPages(["where": filter.json, "include": [String]()], pageSize: pageSize, what: "the records",
+                            doing: "listing records") { page throws(ChromaError) in
+            guard let ids = page["ids"] as? [String] else { throw unexpected("the records", page) }
+            found += ids
+            return ids.count
         }
+        return found
     }
 
     /// The stored embeddings of `ids` (those that exist).
@@ -227,22 +219,38 @@ public final class ChromaClient: Sendable {
     /// `pageSize`.
     public func sources(changedSince since: Date?, pageSize: Int = 1_000) async throws(ChromaError) -> [ChromaSourceEntry] {
         var found: [ChromaSourceEntry] = []
-        var offset = 0
-        while true {
-            var body: [String: Any] = ["include": ["metadatas"], "limit": pageSize, "offset": offset]
-            if let since { body["where"] = ChromaFilter.changedSince(since).json }
-            let answer = try await call(.post, try await collectionPath("get", in: .sources), body: body,
-                                        doing: "reading the sources manifest", timeout: configuration.readTimeout)
-            guard let object = answer as? [String: Any], let metadatas = object["metadatas"] as? [Any] else {
-                throw unexpected("the sources manifest", answer)
-            }
+        var body: [String: Any] = ["include": ["metadatas"]]
+        if let since { body["where"] = ChromaFilter.changedSince(since).json }
+        try await readPages(in: .sources, body, pageSize: pageSize, what: "the sources manifest",
+                            doing: "reading the sources manifest", timeout: configuration.readTimeout) { page throws(ChromaError) in
+            guard let metadatas = page["metadatas"] as? [Any] else { throw unexpected("the sources manifest", page) }
             found += metadatas.compactMap(ChromaSourceEntry.init(metadata:))
-            offset += metadatas.count
-            if metadatas.count < pageSize { return found }
+            return metadatas.count
         }
+        return found
     }
 
     // MARK: Plumbing
+
+    /// Reads the records of `collection` that a `get` with `body` returns, in pages of `pageSize`:
+    /// `page` is given each page's answer and returns how many records it held; a short page is
+    /// the last. `what` names the answer in the error when it is not a JSON object.
+    private func readPages(in collection: ChromaCollection = .passages, _ body: [String: Any], pageSize: Int,
+                           what: String, doing: String, timeout: Duration? = nil,
+                           _ page: ([String: Any]) throws(ChromaError) -> Int) async throws(ChromaError) {
+        var offset = 0
+        while true {
+            var request = body
+            request["limit"] = pageSize
+            request["offset"] = offset
+            let answer = try await call(.post, try await collectionPath("get", in: collection), body: request, doing: doing,
+                                        timeout: timeout)
+            guard let object = answer as? [String: Any] else { throw unexpected(what, answer) }
+            let count = try page(object)
+            offset += count
+            if count < pageSize { return }
+        }
+    }
 
     private func collectionPath(_ operation: String, in collection: ChromaCollection = .passages) async throws(ChromaError)
         -> String

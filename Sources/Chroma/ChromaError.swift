@@ -1,4 +1,5 @@
 import Foundation
+import Resilience
 import Storage
 
 /// Why a Chroma call failed, in words a person can act on. Never holds the token: the message is
@@ -68,5 +69,13 @@ private struct ChromaErrorBody: Decodable {
     init?(bytes: [UInt8]) {
         guard let decoded = try? JSONDecoder().decode(ChromaErrorBody.self, from: Data(bytes)) else { return nil }
         self = decoded
+    }
+}
+
+extension CircuitBreaker {
+    /// Runs a Chroma call through the breaker: only errors that mean Chroma is out count against it
+    /// (a request it refused as bad does not).
+    func guardingChroma<T>(_ body: () async throws -> T) async throws -> T {
+        try await run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
     }
 }

@@ -51,7 +51,7 @@ public final class ChromaVectorStore: VectorSearch {
     }
 
     public func nearest(to vector: [Float], limit: Int, technology: String?) async throws -> [ScoredChunk] {
-        let hits = try await guarded { try await client.query(vector, limit: limit, filter: technology.map(ChromaFilter.technology)) }
+        let hits = try await breaker.guardingChroma { try await client.query(vector, limit: limit, filter: technology.map(ChromaFilter.technology)) }
         // Chroma's cosine distance is 1 − cosine similarity; scores are similarities, as the embedded store's.
         return hits.map { hit in
             let passage = hit.passage.map {
@@ -68,7 +68,7 @@ public final class ChromaVectorStore: VectorSearch {
         do {
             for start in stride(from: 0, to: ids.count, by: Self.batchSize) {
                 let page = Array(ids[start..<min(start + Self.batchSize, ids.count)])
-                found.merge(try await guarded { try await client.embeddings(ids: page) }) { first, _ in first }
+                found.merge(try await breaker.guardingChroma { try await client.embeddings(ids: page) }) { first, _ in first }
             }
         } catch {
             logger.debug("vectors could not be read from Chroma", metadata: ["rag.chroma.error": "\(error)"])
@@ -120,14 +120,14 @@ public final class ChromaVectorStore: VectorSearch {
                     records.append(ChromaRecord(id: chunk.id, embedding: vector, passage: passage))
                     index += 1
                 }
-                try await guarded { try await client.upsert(records) }
+                try await breaker.guardingChroma { try await client.upsert(records) }
             case .delete:
                 var ids: [String] = []
                 while index < changes.count, case .delete = changes[index].operation {
                     ids.append(changes[index].subject)
                     index += 1
                 }
-                try await guarded { try await client.delete(ids: ids) }
+                try await breaker.guardingChroma { try await client.delete(ids: ids) }
             case .source:
                 var entries: [ChromaSourceEntry] = []
                 let now = Date()
@@ -138,7 +138,7 @@ public final class ChromaVectorStore: VectorSearch {
                     } ?? .removal(of: changes[index].subject, at: now))
                     index += 1
                 }
-                try await guarded { try await client.upsertSources(entries) }
+                try await breaker.guardingChroma { try await client.upsertSources(entries) }
             case .nothingToSend:
                 index += 1
             }
@@ -159,7 +159,7 @@ public final class ChromaVectorStore: VectorSearch {
     public func probe() async -> Probe {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let (version, count) = try await guarded { (try await client.version(), try await client.count()) }
+            let (version, count) = try await breaker.guardingChroma { (try await client.version(), try await client.count()) }
             return Probe(error: nil, latencyMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, version: version,
                          count: count, pending: await pendingCount(), breaker: breaker.snapshot)
         } catch {
@@ -168,7 +168,4 @@ public final class ChromaVectorStore: VectorSearch {
         }
     }
 
-    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        try await breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
-    }
 }

@@ -1,5 +1,4 @@
 import Blocking
-import Dispatch
 import Foundation
 import Logging
 import Resilience
@@ -24,8 +23,8 @@ public final class CollectionFollower: Sendable {
     private let logger: Logger
     /// One catch-up at a time: two would read and write the same sources.
     private let catchUps = SyncQueue()
-    /// Uptime (ns) of the last full read, and whether a catch-up has completed.
-    private let progress = Mutex<(fullRead: UInt64?, caughtUp: Bool)>((nil, false))
+    /// When the last full read began, and whether a catch-up has completed.
+    private let progress = Mutex<(fullRead: ContinuousClock.Instant?, caughtUp: Bool)>((nil, false))
 
     /// How far before the newest change seen each catch-up reads again.
     static let overlap: TimeInterval = 60
@@ -54,30 +53,29 @@ public final class CollectionFollower: Sendable {
     public var hasCaughtUp: Bool { progress.withLock { $0.caughtUp } }
 
     private func readChanges() async throws -> Int {
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = ContinuousClock.now
         let store = self.store
         let cursor = try await BlockingExecutor.run { try store.replicaCursor() }
         let lastFullRead = progress.withLock { $0.fullRead }
-        let full = cursor == nil || lastFullRead.map { started - $0 >= Self.nanoseconds(Self.fullReadInterval) } ?? true
+        let full = cursor == nil || lastFullRead.map { started - $0 >= Self.fullReadInterval } ?? true
         let since = full ? nil : cursor.map { Date(timeIntervalSince1970: $0 - Self.overlap) }
-        let entries = try await guarded { try await client.sources(changedSince: since) }
+        let entries = try await breaker.guardingChroma { try await client.sources(changedSince: since) }
         let stale = try await BlockingExecutor.run { try entries.filter { try Self.differs($0, from: store) } }
             .sorted { $0.changedAt < $1.changedAt }
         var changed = 0
-        var newest = cursor
         // The passages of several sources per request: a first start, or a large ingest elsewhere,
         // changes thousands.
         for start in stride(from: 0, to: stale.count, by: Self.sourcesPerRead) {
             let group = stale[start..<min(start + Self.sourcesPerRead, stale.count)]
             let wanted = group.filter { !$0.removed }.map(\.source)
-            let read = wanted.isEmpty ? [:] : try await guarded { try await client.passages(matching: .sources(wanted)) }
+            let read = wanted.isEmpty ? [:] : try await breaker.guardingChroma { try await client.passages(matching: .sources(wanted)) }
             let bySource = Dictionary(grouping: read, by: \.value.source)
             for entry in group {
                 let passages = Dictionary(uniqueKeysWithValues: bySource[entry.source] ?? [])
                 if try await apply(entry, passages: passages) { changed += 1 }
             }
         }
-        for entry in entries { newest = max(newest ?? 0, entry.changedAt.timeIntervalSince1970) }
+        let newest = entries.map(\.changedAt.timeIntervalSince1970).reduce(cursor) { max($0 ?? $1, $1) }
         if let newest, newest != cursor {
             try await BlockingExecutor.run { try store.setReplicaCursor(newest) }
         }
@@ -126,12 +124,4 @@ public final class CollectionFollower: Sendable {
         return try await BlockingExecutor.run { try store.applyReplicatedSource(record, chunks: chunks) } != nil
     }
 
-    private func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        try await breaker.run(isFailure: { ($0 as? ChromaError)?.countsAsOutage ?? true }, body)
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-    }
 }

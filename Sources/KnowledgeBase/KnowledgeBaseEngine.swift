@@ -164,7 +164,7 @@ package final class KnowledgeBaseEngine: Sendable {
         while !Task.isCancelled {
             do {
                 if await remoteVectors.pendingCount() > 0 { try await remoteVectors.sync() }
-                if try await follower.catchUp() > 0 { await cache.removeAll() }
+                try await copyCollectionChanges(follower)
                 if failing { logger.info("following the Chroma collection again") }
                 failing = false
             } catch {
@@ -178,6 +178,12 @@ package final class KnowledgeBaseEngine: Sendable {
         }
     }
 
+    /// Copies what other processes changed in the collection, and drops the cached answers that
+    /// made stale.
+    private func copyCollectionChanges(_ follower: CollectionFollower) async throws {
+        if try await follower.catchUp() > 0 { await cache.removeAll() }
+    }
+
     /// True while this process follows a Chroma collection and has not yet caught up with it once.
     var awaitsFirstCatchUp: Bool { follower.map { !$0.hasCaughtUp } ?? false }
 
@@ -187,7 +193,7 @@ package final class KnowledgeBaseEngine: Sendable {
     func catchUpWithCollection() async {
         guard let follower else { return }
         do {
-            if try await follower.catchUp() > 0 { await cache.removeAll() }
+            try await copyCollectionChanges(follower)
         } catch {
             logger.debug("the copy of the Chroma collection could not be brought up to date",
                          metadata: ["rag.chroma.error": "\(error)"])
