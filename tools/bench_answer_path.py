@@ -1,5 +1,5 @@
 """The answer path through a plain stdio client: SciFact's 300 test queries asked one after another
-over raw JSON lines (no MCP client library in the way), hybrid mode, result cache off, for each
+over raw JSON lines (no MCP client library in the way), hybrid mode (or --mode), result cache off, for each
 `n_results` size; prints the client round trip's p50 and p99 as JSON lines, beside the server's own
 `took_ms` (the query inside the server; the difference is the transport and the encoding).
 
@@ -42,7 +42,7 @@ def stage_times(log: Path, skip: int) -> dict:
     return {stage: percentiles(values) for stage, values in sorted(stages.items())}
 
 
-def measure(binary: str, data: str, queries: list[str], size: int, stages: bool) -> dict:
+def measure(binary: str, data: str, queries: list[str], size: int, stages: bool, mode: str) -> dict:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "MCP_RAG_DATA_DIR": data,
            "MCP_RAG_MODEL_DIR": os.environ["MCP_RAG_MODEL_DIR"], "MCP_RAG_LOG_LEVEL": "debug" if stages else "error",
            "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_WARM_TOP": "0"}
@@ -64,7 +64,7 @@ def measure(binary: str, data: str, queries: list[str], size: int, stages: bool)
 
     def query(text: str) -> dict:
         return ask("tools/call", {"name": "query_knowledge_base",
-                                  "arguments": {"query": text, "n_results": size, "mode": "hybrid"}})
+                                  "arguments": {"query": text, "n_results": size, "mode": mode}})
 
     for text in queries[:30]:
         answer = query(text)
@@ -79,7 +79,7 @@ def measure(binary: str, data: str, queries: list[str], size: int, stages: bool)
     server.stdin.close()
     server.wait(timeout=30)
     (p50, p99), (server_p50, server_p99) = percentiles(times), percentiles(took)
-    result = {"n_results": size, "queries": len(times), "p50_ms": p50, "p99_ms": p99,
+    result = {"mode": mode, "n_results": size, "queries": len(times), "p50_ms": p50, "p99_ms": p99,
               "server_p50_ms": server_p50, "server_p99_ms": server_p99}
     if log:
         log.close()
@@ -95,12 +95,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="5,30", help="n_results values, comma-separated")
     parser.add_argument("--stages", action="store_true",
                         help="also report each stage's p50/p99 from the server's debug log (logging costs a little)")
+    parser.add_argument("--mode", default="hybrid", choices=["hybrid", "semantic", "keyword"])
     parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
     arguments = parser.parse_args()
     queries = test_queries(Path(arguments.dataset))
     for size in (int(s) for s in arguments.sizes.split(",")):
         print(json.dumps(measure(os.path.abspath(arguments.binary), arguments.data, queries, size,
-                                 arguments.stages)), flush=True)
+                                 arguments.stages, arguments.mode)), flush=True)
 
 
 if __name__ == "__main__":

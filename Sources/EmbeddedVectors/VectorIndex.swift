@@ -2,17 +2,18 @@ import CKernels
 import Foundation
 import Storage
 
-/// The chunk vectors in memory, in int8: each row is its vector divided by a scale of its own (its
-/// largest magnitude over 127) and rounded, a quarter of the float32 size, so a search streams a
-/// quarter of the bytes. Scores are approximate (off by about 1e-3 for unit vectors of 384
-/// values); `SQLiteKnowledgeStore` rescores the best candidates with the stored float32 vectors.
+/// The chunk vectors for semantic search. A search scans their int8 codes (see `Int8Codes`: a
+/// quarter of the float32 size, so a scan streams a quarter of the bytes), whose scores are off by
+/// about 1e-3 for unit vectors of 384 values, and scores its best candidates exactly with their
+/// float32 vectors, which the index keeps beside the codes (in memory, or in the snapshot file):
+/// the scores it returns are exact.
 ///
 /// The rows live in two places: a `VectorSnapshot` file mapped read-only (shared with every
-/// process that maps it), and the rows changed since it was written, held in memory. The file's
-/// rows are searched in two passes: their 4-bit codes (`Int4Codes`) choose candidates, whose int8
-/// codes then rank them; the rows in memory are scanned in int8 directly. A row of the
-/// snapshot that is removed or replaced is only marked gone; `SQLiteKnowledgeStore` writes a new
-/// snapshot once enough rows are outside it (see `rowsOutsideSnapshot`).
+/// process that maps it), and the rows changed since it was written, held in memory (`HeldRows`).
+/// A large file's rows are scanned in two passes: their 4-bit codes (`Int4Codes`) choose
+/// candidates, whose int8 codes then rank them; the rows in memory are scanned in int8 directly.
+/// A row of the snapshot that is removed or replaced is only marked gone; `SQLiteKnowledgeStore`
+/// writes a new snapshot once enough rows are outside it (see `rowsOutsideSnapshot`).
 ///
 /// Vectors are expected to be unit length, so the dot product is the cosine similarity. Each row
 /// carries its technology as a small integer code, so a filtered search compares integers, not
@@ -29,7 +30,7 @@ public final class VectorIndex {
     /// Snapshot rows relabelled since it was written (a row relabelled twice counts twice).
     private var snapshotRelabels = 0
     /// The rows not in the snapshot.
-    private var recent: Int8Rows
+    private var recent: HeldRows
     private var labels = TechnologyLabels()
     /// The ids changed since `snapshotRows()` was taken, while a snapshot is being written from
     /// it: they are replayed on top of the new file when it is adopted. Nil when none is.
@@ -42,13 +43,13 @@ public final class VectorIndex {
     public init(dimension: Int) {
         precondition(dimension > 0, "a vector index needs a positive dimension")
         self.dimension = dimension
-        recent = Int8Rows(dimension: dimension)
+        recent = HeldRows(dimension: dimension)
     }
 
     /// An index holding the rows of `snapshot` (whose dimension must be `dimension`).
     package init(snapshot: VectorSnapshot) {
         self.dimension = snapshot.dimension
-        recent = Int8Rows(dimension: snapshot.dimension)
+        recent = HeldRows(dimension: snapshot.dimension)
         reset(to: snapshot)
     }
 
@@ -62,13 +63,14 @@ public final class VectorIndex {
     }
 
     /// Bytes the vectors take: those held in memory by capacity (the id strings' own bytes are not
-    /// counted) and the mapped snapshot file.
+    /// counted) and the mapped part of the snapshot file.
     public var memoryBytes: Int {
         recent.memoryBytes + snapshotTechnology.capacity * MemoryLayout<Int32>.stride + mappedBytes
     }
 
-    /// Bytes of the mapped snapshot file: memory the page cache holds once for every process.
-    public var mappedBytes: Int { snapshot?.byteCount ?? 0 }
+    /// Bytes of the snapshot file mapped into memory (all but its float32 vectors): memory the
+    /// page cache holds once for every process.
+    public var mappedBytes: Int { snapshot?.mappedByteCount ?? 0 }
 
     /// True when a vector is stored under `id`.
     public func contains(_ id: String) -> Bool {
@@ -94,9 +96,8 @@ public final class VectorIndex {
     /// vector already stored under it.
     public func upsert(id: String, technology: String, vector: [Float]) {
         precondition(vector.count == dimension, "vector has \(vector.count) values, the index \(dimension)")
-        let (codes, scale) = Int8Rows.quantize(vector)
         markSnapshotRowGone(id)
-        recent.upsert(id: id, technology: labels.code(for: technology), codes: codes, scale: scale)
+        recent.upsert(id: id, technology: labels.code(for: technology), vector: vector)
         changedSinceCopy?.insert(id)
     }
 
@@ -124,9 +125,16 @@ public final class VectorIndex {
         return true
     }
 
+    /// Candidates the int8 scan keeps for a search of `limit`, to be scored exactly: the int8
+    /// scores are within about 1e-3 of the true ones, so the true best `limit` are among these far
+    /// more often than not (recall@10 against an exact float32 search is 1.0 on the tests' data).
+    static func rescoredCandidates(limit: Int) -> Int {
+        max(limit * 2, limit + 40)
+    }
+
     /// The `limit` stored vectors most similar to `query` (exactly `dimension` values), best first,
-    /// with the approximate dot product as score; ties go to the smaller id so results are
-    /// reproducible.
+    /// with their exact scores (the dot product of the float32 vectors); ties go to the smaller id
+    /// so results are reproducible.
     ///
     /// With `technology` set, only rows carrying that label take part.
     public func search(query: [Float], limit: Int, technology: String?) -> [ScoredChunk] {
@@ -136,6 +144,41 @@ public final class VectorIndex {
     /// `search(query:limit:technology:)` with the scan kernels for `instructionSet` (see
     /// `CKernels_isa`), so that the tests can compare every variant.
     func search(query: [Float], limit: Int, technology: String?, instructionSet: Int32) -> [ScoredChunk] {
+        guard limit > 0 else { return [] }
+        let candidates = scan(query: query, limit: Self.rescoredCandidates(limit: limit), technology: technology,
+                              instructionSet: instructionSet)
+        var buffer = [Float](repeating: 0, count: dimension)
+        let exact = query.withUnsafeBufferPointer { query in
+            buffer.withUnsafeMutableBufferPointer { buffer in
+                candidates.map { ScoredChunk(id: $0.id, score: exactScore(of: $0, query: query.baseAddress!, buffer: buffer.baseAddress!)) }
+            }
+        }
+        return Array(exact.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
+    }
+
+    /// The `limit` best rows by their int8 scores alone, best first, with those scores: what
+    /// `search` scores exactly. For the tests of the scan.
+    func approximateSearch(query: [Float], limit: Int, technology: String?,
+                           instructionSet: Int32 = CKernels_isa()) -> [ScoredChunk] {
+        scan(query: query, limit: limit, technology: technology, instructionSet: instructionSet)
+            .map { ScoredChunk(id: $0.id, score: $0.score) }
+    }
+
+    /// A row of the index: in the snapshot file, or held in memory.
+    private enum Row {
+        case snapshot(Int)
+        case held(Int)
+    }
+
+    /// A row the int8 scan kept, with its approximate score.
+    private struct Candidate {
+        let row: Row
+        let id: String
+        let score: Double
+    }
+
+    /// The best `limit` rows by their int8 scores, best first; ties go to the smaller id.
+    private func scan(query: [Float], limit: Int, technology: String?, instructionSet: Int32) -> [Candidate] {
         precondition(query.count == dimension, "query has \(query.count) values, the index \(dimension)")
         guard limit > 0, count > 0 else { return [] }
         var wanted: Int32?
@@ -144,11 +187,11 @@ public final class VectorIndex {
             guard let code = labels.existingCode(for: technology) else { return [] }
             wanted = code
         }
-        let (queryCodes, queryScale) = Int8Rows.quantize(query)
-        var found: [ScoredChunk] = []
+        let (queryCodes, queryScale) = Int8Codes.quantize(query)
+        var found: [Candidate] = []
         if let snapshot, snapshotLiveRows > 0 {
-            found += searchSnapshot(snapshot, queryCodes: queryCodes, queryScale: queryScale, limit: limit, wanted: wanted,
-                                    instructionSet: instructionSet)
+            found += scanSnapshot(snapshot, queryCodes: queryCodes, queryScale: queryScale, limit: limit, wanted: wanted,
+                                  instructionSet: instructionSet)
         }
         if recent.count > 0 {
             let scores = recent.codes.withUnsafeBufferPointer { codes in
@@ -162,32 +205,69 @@ public final class VectorIndex {
             let best = recent.technology.withUnsafeBufferPointer {
                 Int8Scan.best(limit: limit, scores: scores, technology: $0, wanted: wanted) { ids[$0] < ids[$1] }
             }
-            found += best.map { ScoredChunk(id: ids[$0], score: Double(scores[$0])) }
+            found += best.map { Candidate(row: .held($0), id: ids[$0], score: Double(scores[$0])) }
         }
         guard snapshot != nil, recent.count > 0 else { return found }
-        return Array(found.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
+        return Array(found.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
     }
 
     /// The best `limit` live rows of `snapshot` among those labelled `wanted` (any when nil), best
     /// first by their int8 scores. A first pass over every row's 4-bit codes keeps the
-    /// `Int4Codes.firstPassCandidates`, and only their int8 codes are read.
-    private func searchSnapshot(_ snapshot: VectorSnapshot, queryCodes: [Int8], queryScale: Float, limit: Int,
-                                wanted: Int32?, instructionSet: Int32) -> [ScoredChunk] {
+    /// `Int4Codes.firstPassCandidates`, and only their int8 codes are read; when that would be
+    /// more than an eighth of the rows, every row's int8 codes are read instead: one pass in file
+    /// order costs less than so many reads here and there.
+    private func scanSnapshot(_ snapshot: VectorSnapshot, queryCodes: [Int8], queryScale: Float, limit: Int,
+                              wanted: Int32?, instructionSet: Int32) -> [Candidate] {
+        // Snapshot rows are in the byte order of their ids' UTF-8, which is String order for the
+        // ASCII ids mcp-rag makes: the smaller row is the smaller id.
+        let firstPass = Int4Codes.firstPassCandidates(limit: limit)
+        guard firstPass * 8 < snapshot.rowCount else {
+            let scores = Int8Scan.similarities(codes: snapshot.codes, scales: snapshot.scales, rows: snapshot.rowCount,
+                                               dimension: dimension, query: queryCodes, queryScale: queryScale,
+                                               instructionSet: instructionSet)
+            let best = snapshotTechnology.withUnsafeBufferPointer {
+                Int8Scan.best(limit: limit, scores: scores, technology: $0, wanted: wanted, isBefore: <)
+            }
+            return best.map { Candidate(row: .snapshot($0), id: snapshot.id(at: $0), score: Double(scores[$0])) }
+        }
         let rough = Int4Codes.similarities(codes: snapshot.int4Codes, scales: snapshot.int4Scales, rows: snapshot.rowCount,
                                            dimension: dimension, query: Int4Codes.Query(codes: queryCodes, scale: queryScale),
                                            instructionSet: instructionSet)
+        // Only which rows pass matters, not their order; in row order their int8 codes are read
+        // forward through the file.
         let candidates = snapshotTechnology.withUnsafeBufferPointer {
-            Int8Scan.best(limit: Int4Codes.firstPassCandidates(limit: limit), scores: rough, technology: $0, wanted: wanted,
-                          isBefore: <)
-        }
+            Int8Scan.kept(limit: firstPass, scores: rough, technology: $0, wanted: wanted, isBefore: <)
+        }.sorted()
         let scores = Int8Scan.similarities(of: candidates, codes: snapshot.codes, scales: snapshot.scales, dimension: dimension,
                                            query: queryCodes, queryScale: queryScale, instructionSet: instructionSet)
-        // Snapshot rows are in the byte order of their ids' UTF-8, which is String order for the
-        // ASCII ids mcp-rag makes: the smaller row is the smaller id.
-        let best = candidates.indices.sorted {
-            scores[$0] > scores[$1] || (scores[$0] == scores[$1] && candidates[$0] < candidates[$1])
-        }.prefix(limit)
-        return best.map { ScoredChunk(id: snapshot.id(at: candidates[$0]), score: Double(scores[$0])) }
+        var selector = TopKSelector<Int>(capacity: limit) { first, second in
+            scores[first] > scores[second] || (scores[first] == scores[second] && first < second)
+        }
+        for candidate in candidates.indices { selector.offer(candidate) }
+        return selector.sortedBestFirst().map {
+            Candidate(row: .snapshot(candidates[$0]), id: snapshot.id(at: candidates[$0]), score: Double(scores[$0]))
+        }
+    }
+
+    /// The dot product of `query` with the candidate's float32 vector (read from the snapshot
+    /// file into `buffer` when it is there). Should the file fail to read, the candidate keeps its
+    /// int8 score: an answer a little less exact rather than none.
+    private func exactScore(of candidate: Candidate, query: UnsafePointer<Float>, buffer: UnsafeMutablePointer<Float>) -> Double {
+        switch candidate.row {
+        case let .snapshot(row):
+            guard snapshot!.readVector(at: row, into: buffer) else { return candidate.score }
+            return Self.dot(query, buffer, count: dimension)
+        case let .held(row):
+            return recent.vector(at: row).withUnsafeBufferPointer { Self.dot(query, $0.baseAddress!, count: dimension) }
+        }
+    }
+
+    /// The dot product in double precision: exact enough that rankings do not depend on the
+    /// summation order.
+    private static func dot(_ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>, count: Int) -> Double {
+        var sum = 0.0
+        for index in 0..<count { sum += Double(first[index]) * Double(second[index]) }
+        return sum
     }
 
     /// Everything a snapshot writer needs, detached from the index: it stays valid while the index
@@ -207,27 +287,29 @@ public final class VectorIndex {
     /// Serves from `snapshot`, written from this index's `snapshotRows()`, from now on: its rows
     /// replace those held in memory, and the rows changed since the copy are carried over on top.
     /// Returns false, changing nothing, when this index took no copy (the store replaced the
-    /// index meanwhile, reloading it).
+    /// index meanwhile, reloading it), or when a row to carry over cannot be read from the file
+    /// it is in (the index then serves on as it was, and the store writes a file again later).
     @discardableResult
     package func adoptWrittenSnapshot(_ snapshot: VectorSnapshot) -> Bool {
         guard let changed = changedSinceCopy else { return false }
-        changedSinceCopy = nil
-        let (previousSnapshot, previousTechnology, previousRecent, previousLabels)
-            = (self.snapshot, snapshotTechnology, recent, labels)
-        reset(to: snapshot)
+        // Rows added, replaced or relabelled since the copy, read before anything changes.
+        var carried: [(id: String, technology: String, vector: [Float])] = []
         for id in changed {
-            markSnapshotRowGone(id)
-            if let row = previousRecent.row(of: id) {
-                let codes = Array(previousRecent.codes[row * dimension ..< (row + 1) * dimension])
-                recent.upsert(id: id, technology: labels.code(for: previousLabels.label(previousRecent.technology[row])),
-                              codes: codes, scale: previousRecent.scales[row])
-            } else if let previousSnapshot, let row = previousSnapshot.row(of: id), previousTechnology[row] != Self.gone {
+            if let row = recent.row(of: id) {
+                carried.append((id, labels.label(recent.technology[row]), Array(recent.vector(at: row))))
+            } else if let row = liveSnapshotRow(of: id) {
                 // A row of the old file relabelled since the copy.
-                let codes = Array(UnsafeBufferPointer(start: previousSnapshot.codes + row * dimension, count: dimension))
-                recent.upsert(id: id, technology: labels.code(for: previousLabels.label(previousTechnology[row])),
-                              codes: codes, scale: previousSnapshot.scales[row])
+                var vector = [Float](repeating: 0, count: dimension)
+                guard vector.withUnsafeMutableBufferPointer({ self.snapshot!.readVector(at: row, into: $0.baseAddress!) }) else {
+                    return false
+                }
+                carried.append((id, labels.label(snapshotTechnology[row]), vector))
             }
         }
+        changedSinceCopy = nil
+        reset(to: snapshot)
+        for id in changed { markSnapshotRowGone(id) }
+        for row in carried { recent.upsert(id: row.id, technology: labels.code(for: row.technology), vector: row.vector) }
         return true
     }
 
@@ -239,7 +321,7 @@ public final class VectorIndex {
         snapshotLiveRows = snapshot.rowCount
         snapshotRelabels = 0
         self.snapshot = snapshot
-        recent = Int8Rows(dimension: dimension)
+        recent = HeldRows(dimension: dimension)
     }
 
     private func liveSnapshotRow(of id: String) -> Int? {

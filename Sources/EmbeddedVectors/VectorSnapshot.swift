@@ -1,7 +1,8 @@
 import Foundation
 
-/// A file holding a vector index's int8 rows and their 4-bit form (a search's first pass, see
-/// `Int4Codes`), mapped into memory read-only: opening a store of a million chunks maps 600 MB
+/// A file holding a vector index's rows: their int8 codes and 4-bit form (what a search scans, see
+/// `Int4Codes`), mapped into memory read-only, and their float32 vectors (what its best candidates
+/// are scored exactly with), read row by row. Opening a store of a million chunks maps 600 MB
 /// instead of reading and quantizing 1.5 GB of float32 vectors from SQLite, and processes sharing
 /// a data folder share the mapped pages (the page cache) instead of each holding a copy.
 ///
@@ -27,7 +28,7 @@ public final class VectorSnapshot: @unchecked Sendable {
     public let storeID: String
     /// Technology labels; a row's code indexes this list.
     public let labels: [String]
-    /// Bytes mapped (the file's size).
+    /// The file's size.
     public let byteCount: Int
 
     /// Row-major int8 codes, `rowCount × dimension`.
@@ -43,27 +44,43 @@ public final class VectorSnapshot: @unchecked Sendable {
     private let idOffsets: UnsafePointer<UInt64>
     private let idBytes: UnsafePointer<UInt8>
     private let mapping: UnsafeMutableRawPointer
+    /// Bytes mapped: everything before the float32 vectors.
+    let mappedByteCount: Int
+    /// The open file, which the float32 vectors are read from.
+    private let descriptor: Int32
+    /// Where the float32 vectors start in the file.
+    private let vectorsOffset: Int
 
     /// Maps the file at `path` and checks that it is whole and consistent (sizes, offsets, sorted
     /// ids, codes within the label list); throws `VectorSnapshotError` otherwise.
+    ///
+    /// The float32 vectors are not mapped but read row by row (`readVector`): a search reads only
+    /// its candidates' rows, and read through the page cache they do not become the process's
+    /// memory, where mapped pages (and the kernel maps the pages around each one it faults in)
+    /// would grow it by more than a gigabyte over a few hundred searches of a million rows.
     public init(path: String) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw VectorSnapshotError.unreadable(path: path, errno: errno) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw VectorSnapshotError.unreadable(path: path, errno: errno) }
-        let size = Int(status.st_size)
-        guard size >= VectorSnapshotLayout.headerBytes else { throw VectorSnapshotError.invalid(path: path, reason: "shorter than its header") }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, descriptor, 0), mapped != MAP_FAILED else {
-            throw VectorSnapshotError.unreadable(path: path, errno: errno)
-        }
+        var mapped: UnsafeMutableRawPointer?
+        var mappedLength = 0
+        let idByteCount: Int
         do {
-            let base = UnsafeRawPointer(mapped)
-            let header = try VectorSnapshotHeader(reading: UnsafeRawBufferPointer(start: base, count: VectorSnapshotLayout.headerBytes), path: path)
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else { throw VectorSnapshotError.unreadable(path: path, errno: errno) }
+            let size = Int(status.st_size)
+            var headerBytes = [UInt8](repeating: 0, count: VectorSnapshotLayout.headerBytes)
+            let read = headerBytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+            guard read == headerBytes.count else { throw VectorSnapshotError.invalid(path: path, reason: "shorter than its header") }
+            let header = try headerBytes.withUnsafeBytes { try VectorSnapshotHeader(reading: $0, path: path) }
             let layout = header.layout
             guard layout.totalBytes == size else {
                 throw VectorSnapshotError.invalid(path: path, reason: "\(size) bytes where its header implies \(layout.totalBytes)")
             }
+            guard let mapping = mmap(nil, layout.vectors, PROT_READ, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
+                throw VectorSnapshotError.unreadable(path: path, errno: errno)
+            }
+            (mapped, mappedLength) = (mapping, layout.vectors)
+            let base = UnsafeRawPointer(mapping)
             dimension = header.dimension
             rowCount = header.rows
             journalSequence = header.journalSequence
@@ -82,18 +99,40 @@ public final class VectorSnapshot: @unchecked Sendable {
             journalChunkID = Self.string(base + layout.marker, count: header.markerBytes)
             storeID = Self.string(base + layout.storeID, count: header.storeIDBytes)
             byteCount = size
-            mapping = mapped
-            try checkRows(idByteCount: header.idBytes, path: path)
+            mappedByteCount = layout.vectors
+            self.mapping = mapping
+            self.descriptor = descriptor
+            vectorsOffset = layout.vectors
+            idByteCount = header.idBytes
         } catch {
-            munmap(mapped, size)
+            if let mapped { munmap(mapped, mappedLength) }
+            close(descriptor)
             throw error
         }
-        // Searches read every code; ask for them ahead (the kernel reads in the background).
-        madvise(mapping, byteCount, MADV_WILLNEED)
+        // Every property is set: should the checks fail, the deinitializer unmaps and closes.
+        try checkRows(idByteCount: idByteCount, path: path)
+        // Searches read every code: ask for them ahead (the kernel reads in the background).
+        madvise(mapping, mappedByteCount, MADV_WILLNEED)
     }
 
     deinit {
-        munmap(mapping, byteCount)
+        munmap(mapping, mappedByteCount)
+        close(descriptor)
+    }
+
+    /// Reads row `row`'s float32 vector into `vector` (`dimension` values); false when the file
+    /// cannot be read.
+    func readVector(at row: Int, into vector: UnsafeMutablePointer<Float>) -> Bool {
+        let length = dimension * MemoryLayout<Float>.size
+        var done = 0
+        while done < length {
+            let count = pread(descriptor, UnsafeMutableRawPointer(vector) + done, length - done,
+                              off_t(vectorsOffset + row * length + done))
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return false }
+            done += count
+        }
+        return true
     }
 
     /// The journal entry the file at `path` reflects, read from its header alone; nil when there is
@@ -205,9 +244,9 @@ public enum VectorSnapshotError: Error, CustomStringConvertible {
 /// The fixed-size header at the start of a snapshot file.
 struct VectorSnapshotHeader {
     static let magic = Array("MRAGVEC1".utf8)
-    /// 2 added the 4-bit codes. A file of another format is not used: the store loads its vectors
-    /// from SQLite and writes a file of this one.
-    static let formatVersion = 2
+    /// 2 added the 4-bit codes, 3 the float32 vectors. A file of another format is not used: the
+    /// store loads its vectors from SQLite and writes a file of this one.
+    static let formatVersion = 3
 
     var dimension: Int
     var rows: Int
@@ -259,17 +298,21 @@ extension VectorSnapshotHeader {
 }
 
 /// Where each section of a snapshot file starts: each is aligned to 64 bytes (a cache line, and
-/// enough for any SIMD load of the codes).
+/// enough for any SIMD load of the codes). The float32 vectors come last, at a multiple of 64 KiB
+/// (a multiple of any page size), so the mapping can end where they begin: they are read row by
+/// row, not mapped.
 struct VectorSnapshotLayout {
     static let headerBytes = 128
     static let alignment = 64
+    static let pageAlignment = 65_536
 
-    let codes, scales, int4Codes, int4Scales, technology, idOffsets, idBytes, labelOffsets, labelBytes, marker, storeID, totalBytes: Int
+    let codes, scales, int4Codes, int4Scales, technology, idOffsets, idBytes, labelOffsets, labelBytes, marker, storeID,
+        vectors, totalBytes: Int
 
     init(_ header: VectorSnapshotHeader) {
         var end = Self.headerBytes
-        func section(_ bytes: Int) -> Int {
-            let start = (end + Self.alignment - 1) / Self.alignment * Self.alignment
+        func section(_ bytes: Int, alignment: Int = Self.alignment) -> Int {
+            let start = (end + alignment - 1) / alignment * alignment
             end = start + bytes
             return start
         }
@@ -284,6 +327,7 @@ struct VectorSnapshotLayout {
         labelBytes = section(header.labelBytes)
         marker = section(header.markerBytes)
         storeID = section(header.storeIDBytes)
+        vectors = section(header.rows * header.dimension * MemoryLayout<Float>.size, alignment: Self.pageAlignment)
         totalBytes = end
     }
 }

@@ -7,7 +7,7 @@ package struct VectorSnapshotRows {
     let labels: [String]
     package let snapshot: VectorSnapshot?
     let snapshotTechnology: [Int32]
-    let recent: Int8Rows
+    let recent: HeldRows
 
     /// Where one row of the new file comes from.
     enum Origin {
@@ -120,6 +120,20 @@ package enum VectorSnapshotWriter {
             try file.append(marker)
             try file.pad(to: layout.storeID)
             try file.append(store)
+            try file.pad(to: layout.vectors)
+            var vector = [Float](repeating: 0, count: rows.dimension)
+            for origin in order {
+                switch origin {
+                case let .snapshot(row):
+                    let snapshot = rows.snapshot!
+                    guard vector.withUnsafeMutableBufferPointer({ snapshot.readVector(at: row, into: $0.baseAddress!) }) else {
+                        throw VectorSnapshotError.unreadable(path: path, errno: errno)
+                    }
+                    try vector.withUnsafeBytes { try file.append($0) }
+                case let .recent(row):
+                    try rows.recent.vector(at: row).withUnsafeBytes { try file.append($0) }
+                }
+            }
             try file.finish()
             guard rename(temporary, path) == 0 else { throw VectorSnapshotError.unwritable(path: path, errno: errno) }
         } catch {

@@ -73,12 +73,12 @@ import TestSupport
         let query = randomUnitVector(dimension: dimension, using: &generator)
         var rows: [UInt8] = [], scales: [Float] = []
         for vector in vectors {
-            let (codes, scale) = Int8Rows.quantize(vector)
+            let (codes, scale) = Int8Codes.quantize(vector)
             let packed = pack(codes, scale: scale)
             rows += packed.bytes
             scales.append(packed.scale)
         }
-        let (queryCodes, queryScale) = Int8Rows.quantize(query)
+        let (queryCodes, queryScale) = Int8Codes.quantize(query)
         let found = rows.withUnsafeBufferPointer { rows in
             scales.withUnsafeBufferPointer { scales in
                 Int4Codes.similarities(codes: rows.baseAddress!, scales: scales.baseAddress!, rows: vectors.count,

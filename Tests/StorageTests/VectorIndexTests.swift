@@ -36,14 +36,14 @@ import TestSupport
     }
 
     @Test(arguments: [(1, 1), (7, 3), (50, 10), (50, 50), (300, 5), (300, 400), (1000, 25)])
-    func topKMatchesBruteForceToWithinTheQuantization(count: Int, limit: Int) throws {
+    func theScanMatchesBruteForceToWithinTheQuantization(count: Int, limit: Int) throws {
         let dimension = 24
         let (index, rows) = makeIndex(count: count, dimension: dimension, seed: UInt64(count * 31 + limit))
         let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
         var generator = SeededGenerator(seed: 99)
         for technology in [nil, "swift", "redis"] as [String?] {
             let query = randomUnitVector(dimension: dimension, using: &generator)
-            let found = index.search(query: query, limit: limit, technology: technology)
+            let found = index.approximateSearch(query: query, limit: limit, technology: technology)
             let expected = bruteForceScores(rows, query: query, limit: limit, technology: technology)
             // int8 scores: each within the rounding of 24 products, and the k-th best score found
             // within that of the true k-th best (rows whose scores are that close may swap).
@@ -58,7 +58,23 @@ import TestSupport
         }
     }
 
-    @Test func theExactBestAreAmongTwiceAsManyCandidates() {
+    @Test(arguments: [(1, 1), (7, 3), (50, 10), (300, 5), (1000, 25)])
+    func searchesReturnTheExactBestWithExactScores(count: Int, limit: Int) throws {
+        let dimension = 24
+        let (index, rows) = makeIndex(count: count, dimension: dimension, seed: UInt64(count * 7 + limit))
+        var generator = SeededGenerator(seed: 5)
+        for technology in [nil, "swift", "redis"] as [String?] {
+            let query = randomUnitVector(dimension: dimension, using: &generator)
+            let eligible = rows.filter { technology == nil || $0.technology == technology }
+            let scores = Dictionary(uniqueKeysWithValues: eligible.map { ($0.id, dot($0.vector, query)) })
+            let expected = eligible.map(\.id).sorted { scores[$0]! > scores[$1]! || (scores[$0]! == scores[$1]! && $0 < $1) }
+            let found = index.search(query: query, limit: limit, technology: technology)
+            #expect(found.map(\.id) == Array(expected.prefix(limit)))
+            #expect(found.map(\.score) == found.map { scores[$0.id]! }, "the float32 vectors' dot product, in double precision")
+        }
+    }
+
+    @Test func theExactBestAreAmongTheCandidatesRescored() {
         // 384 values, as the model's vectors: the rounding error per score is about 1e-3.
         let (index, rows) = makeIndex(count: 4000, dimension: 384, seed: 17)
         var generator = SeededGenerator(seed: 3)
@@ -67,18 +83,19 @@ import TestSupport
             let query = randomUnitVector(dimension: 384, using: &generator)
             let scores = rows.map { dot($0.vector, query) }
             let exact = Set(rows.indices.sorted { scores[$0] > scores[$1] }.prefix(10).map { rows[$0].id })
-            let candidates = Set(index.search(query: query, limit: 50, technology: nil).map(\.id))
+            let candidates = Set(index.approximateSearch(query: query, limit: VectorIndex.rescoredCandidates(limit: 10),
+                                                         technology: nil).map(\.id))
             kept += exact.intersection(candidates).count
         }
         #expect(kept == 500)
     }
 
     @Test func quantizationKeepsTheLargestValueAndRefusesNothing() {
-        let (codes, scale) = Int8Rows.quantize([0.5, -0.25, 0, 0.125])
+        let (codes, scale) = Int8Codes.quantize([0.5, -0.25, 0, 0.125])
         #expect(codes == [127, -64, 0, 32])
         #expect(abs(scale - 0.5 / 127) < 1e-9)
-        #expect(Int8Rows.quantize([0, 0]).codes == [0, 0])
-        #expect(Int8Rows.quantize([.nan, 1]).codes == [0, 127])
+        #expect(Int8Codes.quantize([0, 0]).codes == [0, 0])
+        #expect(Int8Codes.quantize([.nan, 1]).codes == [0, 127])
     }
 
     @Test func scoresAreDotProducts() {
@@ -140,20 +157,20 @@ import TestSupport
         #expect(index.search(query: [0, 1], limit: 1, technology: "swift").map(\.id) == ["a"])
     }
 
-    @Test func memoryGrowsByAByteAValue() {
+    @Test func memoryGrowsByFiveBytesAValue() {
         let index = VectorIndex(dimension: 384)
         let empty = index.memoryBytes
         index.reserveCapacity(100)
-        #expect(index.memoryBytes >= empty + 100 * (384 + 4))
-        #expect(index.memoryBytes < empty + 100 * 384 * 2, "int8, not float32")
+        #expect(index.memoryBytes >= empty + 100 * (384 * 5 + 4), "int8 codes and float32 vectors")
+        #expect(index.memoryBytes < empty + 100 * 384 * 6)
     }
 
     @Test(arguments: [0, 1, 2])
     func everyInstructionSetGivesTheSameScores(level: Int32) {
         let (index, rows) = makeIndex(count: 300, dimension: 384 + 7, seed: 11)
         let query = rows[5].vector
-        let best = index.search(query: query, limit: 20, technology: nil, instructionSet: 2)
-        #expect(index.search(query: query, limit: 20, technology: nil, instructionSet: level) == best)
+        let best = index.approximateSearch(query: query, limit: 20, technology: nil, instructionSet: 2)
+        #expect(index.approximateSearch(query: query, limit: 20, technology: nil, instructionSet: level) == best)
     }
 
     @Test func aLargeIndexIsScannedOnSeveralThreadsWithTheSameResult() {

@@ -57,10 +57,38 @@ import TestSupport
 
             let mapped = VectorIndex(snapshot: snapshot)
             #expect(mapped.rowsOutsideSnapshot == 0)
-            #expect(mapped.mappedBytes == snapshot.byteCount)
+            #expect(mapped.mappedBytes == snapshot.byteCount - 300 * dimension * MemoryLayout<Float>.size,
+                    "all but the float32 vectors, which are read as needed")
             #expect(mapped.technology(for: "r004") == "rust")
             #expect(mapped.contains("r299") && !mapped.contains("r300"))
             expectSameSearches(mapped, index)
+        }
+    }
+
+    @Test func vectorsThatCannotBeReadLeaveTheInt8Scores() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("v").path
+            let index = VectorIndex(snapshot: try write(randomIndex(rows: 40), to: path))
+            var generator = SeededGenerator(seed: 5)
+            let query = randomUnitVector(dimension: dimension, using: &generator)
+            let exact = index.search(query: query, limit: 5, technology: nil)
+            // The file's float32 vectors gone from under the mapping (files are only ever replaced,
+            // never cut short: this stands in for a disk that fails to read).
+            #expect(truncate(path, off_t(index.mappedBytes)) == 0)
+            let degraded = index.search(query: query, limit: 5, technology: nil)
+            let approximate = index.approximateSearch(query: query, limit: VectorIndex.rescoredCandidates(limit: 5), technology: nil)
+            #expect(degraded.map(\.score) == Array(approximate.prefix(5).map(\.score)), "the int8 scores, best first")
+            #expect(degraded.map(\.score) != exact.map(\.score))
+        }
+    }
+
+    @Test func aLargeSnapshotChoosesCandidatesByTheir4BitCodesFirst() throws {
+        try withTemporaryDirectory { directory in
+            // Enough rows that the first pass keeps fewer than an eighth of them.
+            let rows = 8 * Int4Codes.firstPassCandidates(limit: VectorIndex.rescoredCandidates(limit: 7)) + 1
+            let index = randomIndex(rows: rows)
+            let mapped = VectorIndex(snapshot: try write(index, to: directory.appendingPathComponent("v").path))
+            expectSameSearches(mapped, index, queries: 10)
         }
     }
 
@@ -152,8 +180,8 @@ import TestSupport
             unscaled.replaceSubrange(layout.int4Scales + 4 ..< layout.int4Scales + 8, with: withUnsafeBytes(of: Float.nan) { Data($0) })
             try refused(unscaled, because: "row 1 has no finite scale")
             var older = bytes
-            older[8] = 1  // the format field, after the 8-byte magic: a file of format 1 has no 4-bit codes
-            try refused(older, because: "format 1, this build reads 2")
+            older[8] = 2  // the format field, after the 8-byte magic: a file of format 2 has no float32 vectors
+            try refused(older, because: "format 2, this build reads 3")
             var unordered = bytes
             unordered[layout.idBytes + 1] = UInt8(ascii: "9")  // "r000" becomes "r900"
             try refused(unordered, because: "ids out of order")

@@ -53,7 +53,8 @@ async def test_servers_map_the_snapshot_ingest_wrote_and_rank_as_from_sqlite(bin
     assert not list(data.glob("*.tmp-*")), "and no temporary file"
 
     mapped, mapped_process = await rankings_and_health(binary, data, model_dir, SNAPSHOT_AT)
-    assert mapped_process["vector_mapped_bytes"] == snapshot.stat().st_size
+    # The codes are mapped; the float32 vectors after them are read row by row, not mapped.
+    assert 0 < mapped_process["vector_mapped_bytes"] < snapshot.stat().st_size
     reference = copy_without_snapshot(data, tmp_path / "reference")
     from_sqlite, sqlite_process = await rankings_and_health(binary, reference, model_dir, NO_SNAPSHOT)
     assert sqlite_process["vector_mapped_bytes"] == 0

@@ -12,10 +12,7 @@ extension SQLiteKnowledgeStore {
         guard limit > 0 else { return [] }
         // Searches take turns: one scan streams every row, is bound by memory bandwidth and already
         // uses every core on a large index, so running them side by side would gain little.
-        let candidates = vectors.withLock {
-            $0.search(query: vector, limit: Self.rescoredCandidates(limit: limit), technology: technology)
-        }
-        return try rescore(candidates, query: vector, limit: limit)
+        return vectors.withLock { $0.search(query: vector, limit: limit, technology: technology) }
     }
 
     /// Every technology label the vectors in memory have carried (a superset of those stored now),
@@ -23,31 +20,6 @@ extension SQLiteKnowledgeStore {
     public func knownTechnologyLabels() -> [String] {
         guard keepsVectorIndex else { return (try? technologies()) ?? [] }
         return vectors.withLock { $0.knownLabels }
-    }
-
-    /// Candidates taken from the int8 scan for a search of `limit`: the int8 scores are within
-    /// about 1e-3 of the true ones, so the true best `limit` are among these far more often than
-    /// not (recall@10 against an exact float32 search is 1.0 on the tests' data).
-    static func rescoredCandidates(limit: Int) -> Int {
-        max(limit * 2, limit + 40)
-    }
-
-    /// The best `limit` of `candidates`, scored exactly with their stored float32 vectors, best
-    /// first (ties to the smaller id). A candidate deleted since the scan is left out.
-    private func rescore(_ candidates: [ScoredChunk], query: [Float], limit: Int) throws -> [ScoredChunk] {
-        let stored = try existingVectors(ids: candidates.map(\.id))
-        let exact = candidates.compactMap { candidate in
-            stored[candidate.id].map { ScoredChunk(id: candidate.id, score: Self.dot(query, $0)) }
-        }
-        return Array(exact.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
-    }
-
-    /// The dot product in double precision: exact enough that rescored rankings do not depend on
-    /// the summation order.
-    private static func dot(_ first: [Float], _ second: [Float]) -> Double {
-        var sum = 0.0
-        for index in 0..<min(first.count, second.count) { sum += Double(first[index]) * Double(second[index]) }
-        return sum
     }
 
     /// The count of changes to the indexed text, as SQL: `rag_bm25` keeps row lengths while it holds.

@@ -5,16 +5,14 @@ import Logging
 import Storage
 
 /// The knowledge base on disk: one SQLite file with the sources, their chunks (text, metadata,
-/// float32 vector) and an FTS5 index for keyword search, plus every vector in int8 for semantic
-/// search (whose best candidates are then rescored with the float32 vectors): mapped from a
-/// snapshot file beside the database once the store is large (see `SQLiteKnowledgeStore+Snapshot`),
-/// with the changes since held in memory.
+/// float32 vector) and an FTS5 index for keyword search, plus every vector in a `VectorIndex` for
+/// semantic search: mapped from a snapshot file beside the database once the store is large (see
+/// `SQLiteKnowledgeStore+Snapshot`), with the changes since held in memory.
 ///
 /// Synchronous and thread-safe; calls block (on SQLite's locks, on disk), so callers run them on
-/// their own threads. Writes go through one connection, keyword searches through another and the
-/// rescoring of semantic candidates through a third, so a long ingest transaction does not hold up
-/// searches (WAL lets the readers see the last commit), nor do the two searches of a hybrid query
-/// hold up each other.
+/// their own threads. Writes go through one connection and reads through another, so a long ingest
+/// transaction does not hold up searches (WAL lets the reader see the last commit); semantic
+/// search reads no SQLite at all, so the two searches of a hybrid query do not hold up each other.
 /// The in-memory vectors follow each write once it has committed, and the writes of other
 /// processes sharing the file through its chunk journal (see `SQLiteKnowledgeStore+Sync`).
 public final class SQLiteKnowledgeStore: Sendable {
@@ -27,9 +25,6 @@ public final class SQLiteKnowledgeStore: Sendable {
     let writer: Locked<SQLiteConnection>
     /// Reads that must not wait for a write transaction.
     let reader: Locked<SQLiteConnection>
-    /// The float32 vectors a semantic search rescores its candidates with, read on a connection of
-    /// their own: in hybrid mode the keyword search runs beside the semantic one and holds `reader`.
-    let vectorReader: Locked<SQLiteConnection>
     /// Lock order: `writer` before `vectors`, never the reverse.
     let vectors: Locked<VectorIndex>
     /// Answers "has another connection committed?" without waiting for a search or a write.
@@ -68,7 +63,6 @@ public final class SQLiteKnowledgeStore: Sendable {
         // Opened after the writer, which has created the file and switched it to WAL.
         let reader = try SQLiteConnection(path: path, readOnly: true)
         try reader.registerRankingFunction()
-        let vectorReader = try SQLiteConnection(path: path, readOnly: true)
         let watcher = try SQLiteConnection(path: path, readOnly: true)
         let storeID = try KnowledgeStoreSchema.storeID(on: reader)
         let snapshotPath = Self.snapshotPath(for: path)
@@ -85,7 +79,6 @@ public final class SQLiteKnowledgeStore: Sendable {
         self.logger = logger
         self.writer = Locked(writer)
         self.reader = Locked(reader)
-        self.vectorReader = Locked(vectorReader)
         self.vectors = Locked(index)
         self.watcher = Locked(watcher)
         self.journal = Locked(JournalPosition(seen: seen))
@@ -182,10 +175,10 @@ public final class SQLiteKnowledgeStore: Sendable {
         vectors.withLock { $0.mappedBytes }
     }
 
-    /// The stored vectors of those of `ids` that exist: the float32 vectors a semantic search
-    /// rescores with, and what lets an ingest skip embedding unchanged chunks again.
+    /// The stored vectors of those of `ids` that exist: what lets an ingest skip embedding
+    /// unchanged chunks again.
     public func existingVectors(ids: [String]) throws -> [String: [Float]] {
-        try vectorReader.withLock { connection in
+        try reader.withLock { connection in
             let select = try connection.cached("SELECT vector FROM chunks WHERE id = ?1 AND length(vector) > 0")
             var found: [String: [Float]] = [:]
             for id in ids where found[id] == nil {

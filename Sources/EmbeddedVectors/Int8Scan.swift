@@ -2,98 +2,10 @@ import CKernels
 import Dispatch
 import Foundation
 
-/// Int8 rows held in memory, appended and removed one at a time: the rows of a vector index that
-/// its snapshot file does not hold (all of them when there is none). Each row is its vector divided
-/// by a scale of its own and rounded (see `Int8Rows.quantize`).
-struct Int8Rows {
-    let dimension: Int
-    /// Row-major int8 codes: row `r` is `codes[r * dimension ..< (r + 1) * dimension]`.
-    private(set) var codes: [Int8] = []
-    /// Each row's scale: its vector is `codes × scale`, to rounding.
-    private(set) var scales: [Float] = []
-    /// The chunk id of each row.
-    private(set) var ids: [String] = []
-    /// Each row's technology code (see `TechnologyLabels`).
-    private(set) var technology: [Int32] = []
-    private var idToRow: [String: Int] = [:]
-
-    init(dimension: Int) {
-        self.dimension = dimension
-    }
-
-    var count: Int { ids.count }
-
-    /// Bytes held, by capacity (the id strings' own bytes are not counted).
-    var memoryBytes: Int {
-        codes.capacity * MemoryLayout<Int8>.stride
-            + scales.capacity * MemoryLayout<Float>.stride
-            + technology.capacity * MemoryLayout<Int32>.stride
-            + ids.capacity * MemoryLayout<String>.stride
-            + idToRow.capacity * (MemoryLayout<String>.stride + MemoryLayout<Int>.stride)
-    }
-
-    func row(of id: String) -> Int? {
-        idToRow[id]
-    }
-
-    mutating func reserveCapacity(_ rows: Int) {
-        codes.reserveCapacity(rows * dimension)
-        scales.reserveCapacity(rows)
-        ids.reserveCapacity(rows)
-        technology.reserveCapacity(rows)
-        idToRow.reserveCapacity(rows)
-    }
-
-    /// Stores `rowCodes` (`dimension` codes) with `scale` and `code` under `id`, replacing any row
-    /// already stored under it.
-    mutating func upsert(id: String, technology code: Int32, codes rowCodes: [Int8], scale: Float) {
-        if let row = idToRow[id] {
-            codes.replaceSubrange(row * dimension ..< (row + 1) * dimension, with: rowCodes)
-            scales[row] = scale
-            technology[row] = code
-        } else {
-            idToRow[id] = ids.count
-            ids.append(id)
-            technology.append(code)
-            scales.append(scale)
-            codes.append(contentsOf: rowCodes)
-        }
-    }
-
-    mutating func setTechnology(_ code: Int32, row: Int) {
-        technology[row] = code
-    }
-
-    /// Removes the row stored under `id`; returns false when there was none.
-    ///
-    /// The last row moves into the freed slot, so removal costs one row copy and rows stay contiguous.
-    mutating func remove(_ id: String) -> Bool {
-        guard let row = idToRow.removeValue(forKey: id) else { return false }
-        let last = ids.count - 1
-        if row != last {
-            let lastStart = last * dimension
-            for column in 0..<dimension {
-                codes[row * dimension + column] = codes[lastStart + column]
-            }
-            ids[row] = ids[last]
-            scales[row] = scales[last]
-            technology[row] = technology[last]
-            idToRow[ids[row]] = row
-        }
-        // removeLast keeps the capacity, so a remove-then-add cycle does not reallocate.
-        codes.removeLast(dimension)
-        ids.removeLast()
-        scales.removeLast()
-        technology.removeLast()
-        return true
-    }
-
-    /// The rows in the byte order of their ids' UTF-8, the order of a snapshot file.
-    func rowsInIDOrder() -> [Int] {
-        let keys = ids.map { Array($0.utf8) }
-        return keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }
-    }
-
+/// The int8 form of a vector: each row is its vector divided by a scale of its own (its largest
+/// magnitude over 127) and rounded, a quarter of the float32 size, so a scan streams a quarter of
+/// the bytes.
+enum Int8Codes {
     /// `vector` as int8 codes and the scale that turns them back into values: the largest
     /// magnitude maps to ±127. A zero vector gets zero codes (and scale 0).
     static func quantize(_ vector: [Float]) -> (codes: [Int8], scale: Float) {
@@ -173,6 +85,18 @@ enum Int8Scan {
     /// `isBefore` puts first.
     static func best(limit: Int, scores: [Float], technology: UnsafeBufferPointer<Int32>, wanted: Int32?,
                      isBefore: @escaping (Int, Int) -> Bool) -> [Int] {
+        selection(limit: limit, scores: scores, technology: technology, wanted: wanted, isBefore: isBefore).sortedBestFirst()
+    }
+
+    /// The rows `best` returns, in no particular order: for a first pass, whose candidates are
+    /// ranked again by other scores.
+    static func kept(limit: Int, scores: [Float], technology: UnsafeBufferPointer<Int32>, wanted: Int32?,
+                     isBefore: @escaping (Int, Int) -> Bool) -> [Int] {
+        selection(limit: limit, scores: scores, technology: technology, wanted: wanted, isBefore: isBefore).keptInAnyOrder
+    }
+
+    private static func selection(limit: Int, scores: [Float], technology: UnsafeBufferPointer<Int32>, wanted: Int32?,
+                                  isBefore: @escaping (Int, Int) -> Bool) -> TopKSelector<Int> {
         var selector = TopKSelector<Int>(capacity: min(limit, scores.count)) { first, second in
             scores[first] > scores[second] || (scores[first] == scores[second] && isBefore(first, second))
         }
@@ -187,6 +111,6 @@ enum Int8Scan {
                 if let worst = selector.worstKeptWhenFull { bar = scores[worst] }
             }
         }
-        return selector.sortedBestFirst()
+        return selector
     }
 }
