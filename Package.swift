@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
@@ -96,8 +99,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The embedded vector index: int8 rows in memory, the mapped snapshot file with its 4-bit
-        // codes, and the scan that ranks them.
+        // The embedded vector index: int8 codes for the scans and float32 vectors for the exact
+        // scores, in memory or in the snapshot file (with its 4-bit codes), and the scans.
         .target(name: "EmbeddedVectors", dependencies: ["Storage", "CKernels"]),
         // The SQLite ledger: sources, chunks and their FTS5 index, the Chroma outbox, keyword search,
         // the vectors kept in step with other processes, query statistics in SQLite.
@@ -139,11 +142,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the server counts and times, through swift-metrics, and its Prometheus exposition
+        // through swift-prometheus.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Configuration, loading and chunking documents, ingestion, the query service, health,
         // retrieval evaluation on BEIR-layout benchmarks.
         .target(
             name: "KnowledgeBase",
             dependencies: [
+                "Telemetry",
                 "Storage",
                 "EmbeddedVectors",
                 "SQLiteLedger",
@@ -165,6 +178,7 @@ let package = Package(
             name: "MCPServer",
             dependencies: [
                 "KnowledgeBase",
+                "Telemetry",
                 "StrictJSON",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
@@ -195,6 +209,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP endpoint for operators: health probes and the Prometheus metrics, on Hummingbird.
+        .target(
+            name: "HTTPEndpoints",
+            dependencies: [
+                "KnowledgeBase",
+                "Telemetry",
+                "Resilience",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "mcp-rag",
             dependencies: [
@@ -202,6 +228,8 @@ let package = Package(
                 "SelfTest",
                 "MCPServer",
                 "KnowledgeBase",
+                "HTTPEndpoints",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -247,6 +275,10 @@ let package = Package(
             name: "KnowledgeBaseTests",
             dependencies: ["KnowledgeBase", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime", "Digests",
                            "TestSupport"]
+        ),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", "HTTPEndpoints"]
         ),
         .testTarget(
             name: "MCPServerTests",

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import Telemetry
 
 /// A knowledge base: the one entrance for the MCP server, the command line and the self-test.
 ///
@@ -23,20 +24,24 @@ public final class KnowledgeBase: Service, Sendable {
     private let closing = Mutex<Task<Void, Never>?>(nil)
     /// Ingests and removals, one at a time.
     private let writers = WriterTurns()
+    /// What the knowledge base counts and times (queries, their stages, ingests).
+    public let metrics: RagMetrics
 
     /// Starts opening the knowledge base in `configuration.dataDirectory` (creating it if needed)
     /// and loading its model. When `warmCache`, `run()` answers the most asked queries into the
-    /// result cache once the model is ready.
+    /// result cache once the model is ready. `metrics` receives what it counts and times.
     public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
-                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, warmCache: Bool = true) {
+                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, warmCache: Bool = true,
+                metrics: RagMetrics = .disabled) {
         self.configuration = configuration
         self.startedAt = startedAt
+        self.metrics = metrics
         warmsCache = warmCache
         BlockingExecutor.configure(threads: configuration.blockingThreads)
         opening = Task {
             do {
                 let engine = try await BlockingExecutor.run {
-                    try KnowledgeBaseEngine(configuration: configuration, logger: logger, startedAt: startedAt)
+                    try KnowledgeBaseEngine(configuration: configuration, logger: logger, startedAt: startedAt, metrics: metrics)
                 }
                 engine.embeddings.start()
                 return engine
@@ -216,7 +221,9 @@ public final class KnowledgeBase: Service, Sendable {
         case .anywhere:
             request = IngestRequest(paths: paths, technology: technology, pruneMissing: pruneMissing)
         }
-        return try await writers.run { try await engine.ingestor.ingest(request, progress: progress) }
+        let report = try await writers.run { try await engine.ingestor.ingest(request, progress: progress) }
+        metrics.ingested(files: report.filesWritten, passages: report.chunksAdded)
+        return report
     }
 
     /// Forgets `source`: the file of that path, or every file under it when it is a folder. The

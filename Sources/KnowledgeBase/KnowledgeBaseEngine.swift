@@ -9,6 +9,7 @@ import Redis
 import Resilience
 import SQLiteLedger
 import Storage
+import Telemetry
 
 /// The parts of an open knowledge base: store, tracker, cache, model, and the services over them.
 ///
@@ -41,7 +42,7 @@ package final class KnowledgeBaseEngine: Sendable {
     ///
     /// `startedAt` is the process's start (uptime nanoseconds), for `uptime_s`.
     package init(configuration: KnowledgeBaseConfiguration, logger: Logger,
-                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds) throws {
+                startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, metrics: RagMetrics = .disabled) throws {
         self.configuration = configuration
         self.startedAt = startedAt
         self.logger = logger
@@ -88,7 +89,7 @@ package final class KnowledgeBaseEngine: Sendable {
         let modelKey = (try? modelDirectory.get()).flatMap(ModelFingerprint.of(directory:)) ?? "none"
         let cacheEnabled = configuration.cacheTimeToLive > 0
         queries = QueryService(store: store, vectors: remoteVectors, embeddings: embeddings, tracker: tracker, cache: cache,
-                               cacheEnabled: cacheEnabled, modelKey: modelKey, logger: logger)
+                               cacheEnabled: cacheEnabled, modelKey: modelKey, metrics: metrics, logger: logger)
         ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, remoteVectors: remoteVectors,
                             maxFileBytes: configuration.maxFileBytes, maxFiles: configuration.maxFilesPerIngest, logger: logger)
         health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,

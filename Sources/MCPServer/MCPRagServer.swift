@@ -4,6 +4,7 @@ import KnowledgeBase
 import Logging
 import MCP
 import ServiceLifecycle
+import Telemetry
 
 /// The mcp-rag MCP server: the tools over the official Swift SDK, on any transport.
 public struct MCPRagServer: Sendable {
@@ -88,7 +89,10 @@ public struct MCPRagServer: Sendable {
 
     /// Runs one call: its answer, or the protocol error to answer with. Cancellation is thrown.
     private func call(_ params: CallTool.Parameters, server: Server) async throws -> ToolAnswer {
+        let start = DispatchTime.now().uptimeNanoseconds
         guard let tool = tools[params.name] else {
+            // Under one label: names a client made up must not each become a series.
+            knowledgeBase.metrics.toolCall("unknown", outcome: .error, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             // A protocol error, as the MCP specification asks for unknown tools.
             throw MCPError.invalidParams("Unknown tool: \(params.name.prefix(200)); tools/list shows the \(tools.count) tools")
         }
@@ -98,15 +102,18 @@ public struct MCPRagServer: Sendable {
             let notification = ProgressNotification.message(.init(progressToken: token, progress: done, total: total, message: message))
             try? await server.notify(notification)
         }
-        let start = DispatchTime.now().uptimeNanoseconds
+        let metrics = knowledgeBase.metrics
         do {
             let output = try await tool.call(params.arguments, context: context)
-            logger.debug("tool call", metadata: ["rag.tool": "\(params.name)",
-                                                 "rag.tool.ms": "\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)"])
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            logger.debug("tool call", metadata: ["rag.tool": "\(params.name)", "rag.tool.ms": "\(Double(elapsed) / 1e6)"])
+            metrics.toolCall(params.name, outcome: .ok, nanoseconds: elapsed)
             return .output(output)
         } catch is CancellationError {
+            metrics.toolCall(params.name, outcome: .cancelled, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             throw CancellationError()
         } catch {
+            metrics.toolCall(params.name, outcome: .error, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             let failure = ClientError(error)
             logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(error)",
                                                        "rag.tool.code": "\(failure.code.rawValue)"])

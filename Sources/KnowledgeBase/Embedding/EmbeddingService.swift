@@ -24,6 +24,11 @@ public final class EmbeddingService: Sendable {
         case loading
         case ready(SentenceEmbedder)
         case failed(String)
+
+        /// True while the model is still loading.
+        public var isLoading: Bool {
+            if case .loading = self { true } else { false }
+        }
     }
 
     /// Work for the embedding thread: run with the model, or told why there is none.

@@ -61,7 +61,8 @@ public struct HealthMonitor: Sendable {
             process: ProcessHealth(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes,
                                    cpuSeconds: process.cpuSeconds, openFileDescriptors: process.openFileDescriptors,
                                    vectorBytes: vectorBytes.0, vectorMappedBytes: vectorBytes.1,
-                                   cacheBytes: cacheStatistics.bytes))
+                                   cacheBytes: cacheStatistics.bytes),
+            ready: dependencies["vector_store"]?.status == .healthy && !embeddings.status.isLoading)
     }
 
     /// The liveness answer: the process runs; nothing else is looked at.
@@ -80,7 +81,8 @@ public struct HealthMonitor: Sendable {
             dependencies: ["vector_store": DependencyHealth(status: .unhealthy, detail: reason)],
             process: ProcessHealth(residentBytes: process.residentBytes, peakResidentBytes: process.peakResidentBytes,
                                    cpuSeconds: process.cpuSeconds, openFileDescriptors: process.openFileDescriptors,
-                                   vectorBytes: 0, vectorMappedBytes: 0, cacheBytes: 0))
+                                   vectorBytes: 0, vectorMappedBytes: 0, cacheBytes: 0),
+            ready: false)
     }
 
     private func vectorStore() async -> DependencyHealth {

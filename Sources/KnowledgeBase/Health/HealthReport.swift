@@ -101,12 +101,16 @@ public struct HealthReport: Sendable, Codable, Equatable {
     public var dependencies: [String: DependencyHealth]
     /// Nil for liveness.
     public var process: ProcessHealth?
+    /// Whether queries can be answered now: the store reads and the model is not still loading (a
+    /// model that failed leaves keyword search, and a dependency that fails degrades the answers,
+    /// so neither makes the server unready). Nil for liveness, which does not look.
+    public var ready: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case status, level
         case uptimeS = "uptime_s"
         case version
         case durationMs = "duration_ms"
-        case dependencies, process
+        case dependencies, process, ready
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import SQLiteLedger
 import Storage
+import Telemetry
 
 /// Answers queries: cache, embedding, semantic and keyword search, fusion, tracking.
 public final class QueryService: Sendable {
@@ -18,15 +19,18 @@ public final class QueryService: Sendable {
     private let countsInFlight = CountsInFlight()
     /// Names the model in cache keys, so results from another model are never served.
     private let modelKey: String
+    private let metrics: RagMetrics
 
     public init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
-                tracker: any QueryTracker, cache: any ResultCache, cacheEnabled: Bool, modelKey: String, logger: Logger) {
+                tracker: any QueryTracker, cache: any ResultCache, cacheEnabled: Bool, modelKey: String,
+                metrics: RagMetrics = .disabled, logger: Logger) {
         self.store = store
         retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings)
         self.tracker = tracker
         self.cache = cache
         self.cacheEnabled = cacheEnabled
         self.modelKey = modelKey
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -65,6 +69,7 @@ public final class QueryService: Sendable {
         if cacheEnabled && request.useCache, let cached = await cache.value(forKey: key, now: Date()),
            let results = CachedResults.decode(cached) {
             track(request)
+            record(request, mode: request.mode, since: start, cacheHit: true, timings: nil)
             return QueryResponse(query: request.query, mode: request.mode, results: results,
                                  tookMs: Self.milliseconds(since: start), cacheHit: true, degraded: false, degradedReason: nil)
         }
@@ -78,6 +83,7 @@ public final class QueryService: Sendable {
         track(request)
         let tookMs = Self.milliseconds(since: start)
         logger.debug("query answered", metadata: timings.metadata(total: tookMs, mode: mode))
+        record(request, mode: mode, since: start, cacheHit: false, timings: timings)
         return QueryResponse(query: request.query, mode: mode, results: results, tookMs: tookMs,
                              cacheHit: false, degraded: degradedReason != nil, degradedReason: degradedReason)
     }
@@ -122,6 +128,16 @@ public final class QueryService: Sendable {
                                        technology: chunk.technology, score: hit.score, rank: results.count + 1))
         }
         return results
+    }
+
+    /// Times the query and its stages in the metrics: a client's queries only (those it tracks),
+    /// not the cache warmer's.
+    private func record(_ request: QueryRequest, mode: SearchMode, since start: UInt64, cacheHit: Bool, timings: StageTimings?) {
+        guard request.tracked else { return }
+        metrics.query(mode: mode.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds - start, cacheHit: cacheHit)
+        for (stage, ms) in timings?.recorded ?? [] {
+            if let name = MetricCatalog.stages[stage] { metrics.queryStage(name, nanoseconds: UInt64(ms * 1e6)) }
+        }
     }
 
     /// Counts the query without making the caller wait; a tracking failure is logged, never raised.

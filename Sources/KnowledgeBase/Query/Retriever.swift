@@ -91,7 +91,8 @@ struct Retriever: Sendable {
             return try await keywordOnly(error, keyword: mode == .hybrid ? try await keyword : nil)
         }
         guard mode == .hybrid else { return Ranking(hits: Array(semanticRanking.prefix(limit)), mode: .semantic) }
-        let fused = RankFusion.reciprocalRank([semanticRanking, try await keyword])
+        let keywordRanking = try await keyword
+        let fused = timings.measureSync("fusion") { RankFusion.reciprocalRank([semanticRanking, keywordRanking]) }
         return Ranking(hits: Array(fused.prefix(limit)), mode: .hybrid)
     }
 }

@@ -22,10 +22,22 @@ final class StageTimings: Sendable {
         return try await body()
     }
 
+    /// Each stage recorded and its time in milliseconds, in the order they ended.
+    var recorded: [(stage: String, ms: Double)] {
+        milliseconds.withLock { $0 }
+    }
+
+    /// Runs `body` and records its time as `stage`.
+    func measureSync<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { record(stage, since: start) }
+        return try body()
+    }
+
     /// Log metadata: `rag.query.<stage>_ms` for each stage, the total and the mode.
     func metadata(total: Double, mode: SearchMode) -> Logger.Metadata {
         var metadata: Logger.Metadata = ["rag.query.ms": "\(Self.rounded(total))", "rag.query.mode": "\(mode.rawValue)"]
-        for (stage, ms) in milliseconds.withLock({ $0 }) {
+        for (stage, ms) in recorded {
             metadata["rag.query.\(stage)_ms"] = "\(Self.rounded(ms))"
         }
         return metadata

@@ -46,6 +46,7 @@ struct HealthCheckTool: RagTool {
             "vector_mapped_bytes": Schema.integer("Of vector_bytes, the mapped snapshot file, shared between processes."),
             "cache_bytes": Schema.integer("Memory held by cached results."),
         ], additional: true),
+        "ready": Schema.boolean("Whether queries can be answered now (the store reads, the model is not still loading); absent for liveness."),
     ], required: ["status", "level", "uptime_s", "version", "duration_ms", "dependencies"], additional: true)
 
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
