@@ -3,8 +3,8 @@ import Resilience
 import Telemetry
 
 /// Sets the metrics that are read rather than recorded (readiness, each dependency's status, the
-/// circuit breakers, the embedding backend, the process's memory and CPU) from a readiness report,
-/// before each exposition.
+/// circuit breakers, the Redis tracker's buffer, Chroma's outbox, the embedding backend, the
+/// process's memory and CPU) from a readiness report, before each exposition.
 ///
 /// An actor: two scrapes at once must not both add the same growth to a total.
 actor HealthMetrics {
@@ -36,6 +36,15 @@ actor HealthMetrics {
             if let opened = dependency.facts["breaker_opened"].flatMap(Double.init) {
                 grow(MetricCatalog.breakerOpened, labels: [("dependency", name)], to: opened)
             }
+        }
+        // The figures a dependency reports only with Redis (the tracker's buffer) or Chroma (the outbox).
+        if let tracker = report.dependencies["query_tracker"]?.facts {
+            if let buffered = tracker["pending"].flatMap(Double.init) { exposition.gauge(MetricCatalog.trackerBuffered).set(to: buffered) }
+            if let dropped = tracker["dropped"].flatMap(Double.init) { grow(MetricCatalog.trackerDropped, labels: [], to: dropped) }
+        }
+        if let vectors = report.dependencies["vector_store"]?.facts, vectors["backend"] == "chroma",
+           let pending = vectors["pending"].flatMap(Double.init) {
+            exposition.gauge(MetricCatalog.outboxPending).set(to: pending)
         }
         if let backend = report.dependencies["embedding_model"]?.facts["backend"] {
             backends.insert(backend)

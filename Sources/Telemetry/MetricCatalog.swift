@@ -24,12 +24,15 @@ public struct MetricCatalog: Sendable, Hashable {
     public static let residentMemory = MetricCatalog(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
     public static let cpuSeconds = MetricCatalog(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
     public static let openFileDescriptors = MetricCatalog(name: "process_open_fds", help: "Number of open file descriptors.")
+    public static let trackerBuffered = MetricCatalog(name: "mcp_rag_tracker_buffered_queries", help: "Query counts waiting in this process for Redis.")
+    public static let trackerDropped = MetricCatalog(name: "mcp_rag_tracker_dropped_total", help: "Query counts dropped because the buffer for Redis was full.")
+    public static let outboxPending = MetricCatalog(name: "mcp_rag_vector_outbox_pending", help: "Changes to the vectors waiting to be sent to Chroma.")
     public static let vectorBytes = MetricCatalog(name: "mcp_rag_vector_index_bytes", help: "Bytes the vector index takes in memory, its mapped snapshot file included.")
 
     public static let all: [MetricCatalog] = [
         toolCalls, toolCallDuration, queryDuration, queryStageDuration, cacheRequests, ingestedFiles, ingestedPassages,
         ready, dependencyStatus, breakerState, breakerOpened, embeddingBackend, residentMemory, cpuSeconds,
-        openFileDescriptors, vectorBytes,
+        openFileDescriptors, trackerBuffered, trackerDropped, outboxPending, vectorBytes,
     ]
 
     /// The help text of the metric called `name` ("" for a name not listed here).

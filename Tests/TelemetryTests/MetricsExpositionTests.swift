@@ -56,9 +56,11 @@ import Testing
 
     private func report(ready: Bool, breaker: String, opened: Int, backend: String, cpu: Double) -> HealthReport {
         var report = HealthReport(status: .healthy, level: .readiness, uptimeS: 1, version: "test", durationMs: 0, dependencies: [
-            "vector_store": DependencyHealth(status: .healthy, detail: "SQLite"),
             "query_tracker": DependencyHealth(status: .degraded, detail: "Redis", circuitBreaker: breaker,
-                                              facts: ["breaker_opened": String(opened)]),
+                                              facts: ["breaker_opened": String(opened), "pending": String(opened * 10),
+                                                      "dropped": String(opened)]),
+            "vector_store": DependencyHealth(status: .healthy, detail: "Chroma",
+                                             facts: ["backend": "chroma", "pending": String(opened + 1)]),
             "embedding_model": DependencyHealth(status: .healthy, detail: "loaded", facts: ["backend": backend]),
         ], process: ProcessHealth(residentBytes: 1000, peakResidentBytes: 2000, cpuSeconds: cpu, openFileDescriptors: 7,
                                   vectorBytes: 300, vectorMappedBytes: 0, cacheBytes: 0))
@@ -79,6 +81,8 @@ import Testing
         #expect(samples(exposition, "mcp_rag_dependency_status").contains(
             #"mcp_rag_dependency_status{dependency="query_tracker",status="degraded"} 1.0"#))
         #expect(samples(exposition, "process_open_fds") == ["process_open_fds 7.0"])
+        #expect(samples(exposition, "mcp_rag_tracker_buffered_queries") == ["mcp_rag_tracker_buffered_queries 20.0"])
+        #expect(samples(exposition, "mcp_rag_vector_outbox_pending") == ["mcp_rag_vector_outbox_pending 3.0"])
 
         // Totals grow by what their readings grew by; the backend no longer serving reads 0.
         await health.update(from: report(ready: false, breaker: "closed", opened: 3, backend: "cuda", cpu: 2.0))
@@ -86,6 +90,8 @@ import Testing
         #expect(samples(exposition, "mcp_rag_circuit_breaker_opened_total")
             == [#"mcp_rag_circuit_breaker_opened_total{dependency="query_tracker"} 3.0"#])
         #expect(samples(exposition, "process_cpu_seconds_total") == ["process_cpu_seconds_total 2.0"])
+        #expect(samples(exposition, "mcp_rag_tracker_dropped_total") == ["mcp_rag_tracker_dropped_total 3.0"])
+        #expect(samples(exposition, "mcp_rag_tracker_buffered_queries") == ["mcp_rag_tracker_buffered_queries 30.0"])
         #expect(samples(exposition, "mcp_rag_embedding_backend_info").sorted() == [
             #"mcp_rag_embedding_backend_info{backend="cpu"} 0.0"#, #"mcp_rag_embedding_backend_info{backend="cuda"} 1.0"#,
         ])
