@@ -150,7 +150,7 @@ public final class VectorIndex {
         var buffer = [Float](repeating: 0, count: dimension)
         let exact = query.withUnsafeBufferPointer { query in
             buffer.withUnsafeMutableBufferPointer { buffer in
-                candidates.map { ScoredChunk(id: $0.id, score: exactScore(of: $0, query: query.baseAddress!, buffer: buffer.baseAddress!)) }
+                candidates.map { ScoredChunk(id: $0.hit.id, score: exactScore(of: $0, query: query.baseAddress!, buffer: buffer.baseAddress!)) }
             }
         }
         return Array(exact.sorted(by: ScoredChunk.ranksBefore).prefix(limit))
@@ -160,8 +160,7 @@ public final class VectorIndex {
     /// `search` scores exactly. For the tests of the scan.
     func approximateSearch(query: [Float], limit: Int, technology: String?,
                            instructionSet: Int32 = CKernels_isa()) -> [ScoredChunk] {
-        scan(query: query, limit: limit, technology: technology, instructionSet: instructionSet)
-            .map { ScoredChunk(id: $0.id, score: $0.score) }
+        scan(query: query, limit: limit, technology: technology, instructionSet: instructionSet).map(\.hit)
     }
 
     /// A row of the index: in the snapshot file, or held in memory.
@@ -170,11 +169,15 @@ public final class VectorIndex {
         case held(Int)
     }
 
-    /// A row the int8 scan kept, with its approximate score.
+    /// A row the int8 scan kept: where it is, and its id with the approximate score.
     private struct Candidate {
         let row: Row
-        let id: String
-        let score: Double
+        let hit: ScoredChunk
+
+        init(row: Row, id: String, score: Double) {
+            self.row = row
+            hit = ScoredChunk(id: id, score: score)
+        }
     }
 
     /// The best `limit` rows by their int8 scores, best first; ties go to the smaller id.
@@ -208,7 +211,7 @@ public final class VectorIndex {
             found += best.map { Candidate(row: .held($0), id: ids[$0], score: Double(scores[$0])) }
         }
         guard snapshot != nil, recent.count > 0 else { return found }
-        return Array(found.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.prefix(limit))
+        return Array(found.sorted { ScoredChunk.ranksBefore($0.hit, $1.hit) }.prefix(limit))
     }
 
     /// The best `limit` live rows of `snapshot` among those labelled `wanted` (any when nil), best
@@ -255,7 +258,7 @@ public final class VectorIndex {
     private func exactScore(of candidate: Candidate, query: UnsafePointer<Float>, buffer: UnsafeMutablePointer<Float>) -> Double {
         switch candidate.row {
         case let .snapshot(row):
-            guard snapshot!.readVector(at: row, into: buffer) else { return candidate.score }
+            guard snapshot!.readVector(at: row, into: buffer) else { return candidate.hit.score }
             return Self.dot(query, buffer, count: dimension)
         case let .held(row):
             return recent.vector(at: row).withUnsafeBufferPointer { Self.dot(query, $0.baseAddress!, count: dimension) }

@@ -34,7 +34,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// True for addresses only this machine can reach: 127.0.0.0/8, ::1 and localhost. Any other
     /// address may be reachable from the network, which mcp-rag serves only with a token.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.split(separator: ".").first == "127" && host.split(separator: ".").count == 4
+        let octets = host.split(separator: ".")
+        return host == "localhost" || host == "::1" || (octets.count == 4 && octets[0] == "127")
     }
 
     public var description: String {

@@ -37,8 +37,11 @@ public struct MetricCatalog: Sendable, Hashable {
 
     /// The help text of the metric called `name` ("" for a name not listed here).
     public static func help(for name: String) -> String {
-        all.first { $0.name == name }?.help ?? ""
+        helpByName[name] ?? ""
     }
+
+    /// Looked up each time a metric is recorded while metrics are exposed.
+    private static let helpByName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0.help) })
 
     /// The stages `RagMetrics.queryStage` records, by the names the query service times them under.
     public static let stages: [String: String] = [
