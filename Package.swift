@@ -209,14 +209,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The HTTP endpoint for operators: health probes and the Prometheus metrics, on Hummingbird.
+        // mcp-rag's HTTP server on Hummingbird: MCP's Streamable HTTP transport, health probes and
+        // the Prometheus metrics.
         .target(
             name: "HTTPEndpoints",
             dependencies: [
                 "KnowledgeBase",
+                "MCPServer",
                 "Telemetry",
                 "Resilience",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -111,6 +111,25 @@ def server_section(figures: dict) -> tuple[list[str], list[str]]:
     return lines, ["query_latency.png"]
 
 
+def http_section(figures: dict) -> tuple[list[str], list[str]]:
+    lines = ["## MCP over Streamable HTTP on SciFact (`tools/bench_http.py`)", ""]
+    http = figures.get("http")
+    if not http:
+        return lines + missing(figures, "http"), []
+    def row(name: str, level: dict) -> list[str]:
+        return [name, number(level["queries_per_second"], 0), number(level["client_p50_ms"], 1), number(level["client_p99_ms"], 1)]
+    rows = [row("stdio, 1 client", http["stdio"])]
+    rows += [row(f"HTTP, {clients} client{'s' if clients != '1' else ''}", level) for clients, level in http["http"].items()]
+    lines += ["SciFact's test queries, hybrid, result cache off, each client its own session (raw JSON-RPC clients "
+              "in one Python process on the same machine).", ""]
+    lines += table(["transport", "queries/s", "client p50 ms", "client p99 ms"], rows)
+    memory = http["memory"]
+    lines += ["", f"16 clients reach {number(http['speedup_16_over_1'], 2)}× one client's throughput. "
+                  f"{memory['sessions']} open sessions cost {number(memory['bytes_per_session'] / 1024, 0)} KiB each "
+                  "of resident memory.", ""]
+    return lines, []
+
+
 def redis_section(figures: dict) -> tuple[list[str], list[str]]:
     lines = ["## Redis tracking and cache (`mcp-rag bench redis`)", ""]
     redis = figures.get("redis")
@@ -259,7 +278,7 @@ def write_report(figures: dict, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = machine_section(figures)
     plots: list[str] = []
-    for section in (embedding_section, server_section, redis_section, scale_section):
+    for section in (embedding_section, server_section, http_section, redis_section, scale_section):
         text, drawn = section(figures)
         lines += text
         plots += drawn

@@ -20,10 +20,11 @@ import tempfile
 import traceback
 from pathlib import Path
 
+import bench_http
 import bench_server
 from bench_scale import scale_point
 
-STEPS = ("embedding", "server", "redis", "scale")
+STEPS = ("embedding", "server", "http", "redis", "scale")
 GPU_DEVICES = ("cuda", "hip")
 
 
@@ -77,17 +78,25 @@ def embedding(arguments, scratch: Path) -> dict:
     return backends
 
 
-def server(arguments, scratch: Path) -> dict:
-    """tools/bench-server's figures: startup, ingestion, queries embedded, through Chroma and Redis."""
+def scifact_knowledge_base(arguments, scratch: Path) -> tuple[Path, Path, str, dict | None]:
+    """The SciFact dataset, the knowledge base that holds it (ingested now when it is not there
+    yet, with the ingestion's figures), and the model."""
     dataset = Path(arguments.dataset)
     if not (dataset / "corpus.jsonl").exists():
         raise StepFailed(f"no SciFact corpus at {dataset} (give --dataset)")
     data = Path(arguments.reuse) if arguments.reuse else scratch / "scifact-kb"
     model = bench_server.model_dir()
-    figures = {}
+    ingested = None
     if not (data / "knowledge.sqlite3").exists():
         say("ingesting SciFact (about 6 minutes on two cores)")
-        figures["ingest"] = bench_server.ingest(arguments.binary, dataset, data, model, scratch)
+        ingested = bench_server.ingest(arguments.binary, dataset, data, model, scratch)
+    return dataset, data, model, ingested
+
+
+def server(arguments, scratch: Path) -> dict:
+    """tools/bench-server's figures: startup, ingestion, queries embedded, through Chroma and Redis."""
+    dataset, data, model, ingested = scifact_knowledge_base(arguments, scratch)
+    figures = {"ingest": ingested} if ingested else {}
     say("server startup and SciFact queries")
     figures["startup"] = bench_server.startup(arguments.binary, data, model)
     figures["query"] = asyncio.run(bench_server.queries(arguments.binary, dataset, data, model))
@@ -100,6 +109,13 @@ def server(arguments, scratch: Path) -> dict:
         figures["redis"] = asyncio.run(bench_server.redis_queries(arguments.binary, dataset, data, model,
                                                                   arguments.redis_url))
     return figures
+
+
+def http(arguments, scratch: Path) -> dict:
+    """SciFact's queries over Streamable HTTP at 1 to 64 clients, over stdio, and a session's memory."""
+    dataset, data, model, _ = scifact_knowledge_base(arguments, scratch)
+    say("SciFact queries at 1, 4, 16 and 64 HTTP clients")
+    return asyncio.run(bench_http.figures(arguments.binary, dataset, data, model, scratch, arguments.http_queries))
 
 
 def redis(arguments, scratch: Path) -> dict:
@@ -131,6 +147,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="store sizes of the scale curve")
     parser.add_argument("--seconds", type=float, default=3, help="seconds per embedding throughput measurement")
     parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
+    parser.add_argument("--http-queries", type=int, default=bench_http.QUERIES_PER_LEVEL,
+                        help="queries per level of the HTTP step")
     parser.add_argument("--reuse", help="keep the ingested SciFact knowledge base in this folder and reuse it")
     parser.add_argument("--redis-url")
     parser.add_argument("--chroma-url")
@@ -144,7 +162,7 @@ def main() -> int:
     figures: dict = {"taken": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                      "version": version, "commit": commit, "machine": machine(), "skipped": {}}
     failed = False
-    runners = {"embedding": embedding, "server": server, "redis": redis, "scale": scale}
+    runners = {"embedding": embedding, "server": server, "http": http, "redis": redis, "scale": scale}
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
         for step in STEPS:
             if step in arguments.skip:

@@ -78,7 +78,7 @@ package final class KnowledgeBaseEngine: Sendable {
             cache = MemoryResultCache(capacity: configuration.cacheCapacity, timeToLive: max(configuration.cacheTimeToLive, 1))
         }
         let threads = configuration.embeddingThreads
-        embeddings = EmbeddingService(logger: logger) {
+        embeddings = EmbeddingService(logger: logger, metrics: metrics) {
             // The CPU serves from the first query; the accelerator may install a GPU later.
             let embedder = try SentenceEmbedder(directory: modelDirectory.get(), threads: threads)
             return embedder.replacingBackend(AcceleratedBackend(initial: embedder.backend))

@@ -19,25 +19,42 @@ public struct MCPRagServer: Sendable {
 
     private let knowledgeBase: KnowledgeBase
     private let tools: [String: any RagTool]
+    /// The tools that change the knowledge base, when the server was made read-only.
+    private let withheld: Set<String>
+    /// `tools/list`'s result, encoded once for every session.
+    private let toolList: Data
     let logger: Logger
 
     /// The tools that may run for a long time (an ingest, a benchmark): at shutdown they stop and
     /// answer so, where the other calls in flight finish.
     static let stoppedAtShutdown: Set = [IngestDocumentsTool.name, VerifyGPUAccelerationTool.name]
 
-    /// A server over `knowledgeBase` (which may still be opening).
-    public init(knowledgeBase: KnowledgeBase, logger: Logger) {
+    /// A server over `knowledgeBase` (which may still be opening). A `readOnly` server serves only
+    /// the tools whose annotations say they change nothing (a shared server where nobody can
+    /// ingest or remove).
+    public init(knowledgeBase: KnowledgeBase, readOnly: Bool = false, logger: Logger) {
         self.knowledgeBase = knowledgeBase
         self.logger = logger
         let all: [any RagTool] = [
             QueryKnowledgeBaseTool(), HealthCheckTool(), CacheWarmingStatsTool(),
             VerifyGPUAccelerationTool(), ListSourcesTool(), IngestDocumentsTool(), RemoveSourceTool(),
         ]
-        tools = Dictionary(uniqueKeysWithValues: all.map { ($0.definition.name, $0) })
+        let (served, changing) = readOnly ? (all.filter(Self.readsOnly), all.filter { !Self.readsOnly($0) }) : (all, [])
+        tools = Dictionary(uniqueKeysWithValues: served.map { ($0.definition.name, $0) })
+        withheld = Set(changing.map(\.definition.name))
+        toolList = ToolCallRouter.encodedToolList(Self.definitions(of: tools))
+    }
+
+    private static func readsOnly(_ tool: any RagTool) -> Bool {
+        tool.definition.annotations.readOnlyHint == true
     }
 
     /// The tool definitions in a stable order (the four core tools first).
     var definitions: [Tool] {
+        Self.definitions(of: tools)
+    }
+
+    private static func definitions(of tools: [String: any RagTool]) -> [Tool] {
         let order = [QueryKnowledgeBaseTool.name, HealthCheckTool.name, CacheWarmingStatsTool.name,
                      VerifyGPUAccelerationTool.name, ListSourcesTool.name, IngestDocumentsTool.name, RemoveSourceTool.name]
         return order.compactMap { tools[$0]?.definition }
@@ -64,9 +81,9 @@ public struct MCPRagServer: Sendable {
         try await startRouted(transport).server
     }
 
-    private func startRouted(_ transport: any Transport) async throws -> (server: Server, router: ToolCallRouter) {
+    func startRouted(_ transport: any Transport) async throws -> (server: Server, router: ToolCallRouter) {
         let server = await makeServer()
-        let router = ToolCallRouter(inner: transport, tools: definitions, stoppedAtShutdown: Self.stoppedAtShutdown,
+        let router = ToolCallRouter(inner: transport, toolList: toolList, stoppedAtShutdown: Self.stoppedAtShutdown,
                                     logger: logger) { [self] params in
             try await call(params, server: server)
         }
@@ -94,6 +111,10 @@ public struct MCPRagServer: Sendable {
             // Under one label: names a client made up must not each become a series.
             knowledgeBase.metrics.toolCall("unknown", outcome: .error, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             // A protocol error, as the MCP specification asks for unknown tools.
+            if withheld.contains(params.name) {
+                throw MCPError.invalidParams("\(params.name) is not served: this server is read-only (--read-only), so nothing "
+                    + "can be ingested or removed through it")
+            }
             throw MCPError.invalidParams("Unknown tool: \(params.name.prefix(200)); tools/list shows the \(tools.count) tools")
         }
         let token = params._meta?.progressToken

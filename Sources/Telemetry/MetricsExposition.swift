@@ -59,6 +59,10 @@ struct DescribedFactory: MetricsFactory {
         registry.makeCounter(descriptor: MetricsExposition.descriptor(label), labels: dimensions)
     }
 
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: MetricsExposition.descriptor(label), labels: dimensions)
+    }
+
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         registry.makeGauge(descriptor: MetricsExposition.descriptor(label), labels: dimensions)
     }
@@ -69,6 +73,10 @@ struct DescribedFactory: MetricsFactory {
     }
 
     func destroyCounter(_ handler: any CounterHandler) {
+        if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
+    }
+
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
         if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
     }
 

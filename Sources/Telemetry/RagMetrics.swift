@@ -53,4 +53,18 @@ public final class RagMetrics: Sendable {
         Counter(label: MetricCatalog.ingestedFiles.name, factory: factory).increment(by: files)
         Counter(label: MetricCatalog.ingestedPassages.name, factory: factory).increment(by: passages)
     }
+
+    /// `texts` embedded in `nanoseconds`, for a query someone waits for or for bulk work (ingests,
+    /// warming).
+    public func embedded(texts: Int, nanoseconds: UInt64, forQuery: Bool) {
+        let work = [("work", forQuery ? "query" : "bulk")]
+        Counter(label: MetricCatalog.embeddedTexts.name, dimensions: work, factory: factory).increment(by: texts)
+        FloatingPointCounter(label: MetricCatalog.embeddingSeconds.name, dimensions: work, factory: factory)
+            .increment(by: Double(nanoseconds) / 1e9)
+    }
+
+    /// The MCP sessions open over HTTP now.
+    public func sessionsOpen(_ count: Int) {
+        Gauge(label: MetricCatalog.httpSessions.name, factory: factory).record(count)
+    }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import HTTPEndpoints
 
-/// `mcp-rag config claude | gemini`: a ready `mcpServers` entry naming this binary.
+/// `mcp-rag config claude | gemini`: a ready `mcpServers` entry naming this binary, or with
+/// `--http URL` one for a server that serves MCP over HTTP.
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
@@ -21,7 +23,32 @@ struct ConfigCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "A data folder to pin in the entry.")
     var dataDirectory: String?
 
+    @Option(name: .customLong("http"), help: ArgumentHelp(
+        "The entry for a server already serving MCP over HTTP at URL (e.g. http://10.0.0.5:8765/mcp). When it needs a token "
+            + "(MCP_RAG_HTTP_TOKEN or --http-token-file set here), the entry refers to it without printing it.",
+        valueName: "URL"))
+    var httpURL: String?
+
+    @Option(name: .customLong("http-token-file"), help: ArgumentHelp("With --http: the file holding the server's token.",
+                                                                      valueName: "PATH"))
+    var tokenFile: String?
+
     func run() throws {
+        if let httpURL {
+            guard allowedRoots.isEmpty, dataDirectory == nil else {
+                throw ValidationError("--allow-root and --data-dir are the server's settings; with --http, set them where it runs")
+            }
+            let withToken = try BearerToken.configured(file: tokenFile, environment: ProcessInfo.processInfo.environment) != nil
+            try Self.printEntry(remoteEntry(url: try Self.endpoint(httpURL), withToken: withToken))
+            var note = "# Merge this into \(Self.settingsFile(for: client)).\n"
+            if withToken {
+                note += client == .gemini
+                    ? "# Gemini CLI reads the token from MCP_RAG_HTTP_TOKEN in its own environment: set it there.\n"
+                    : "# Replace <TOKEN> with the server's token (it is not printed); the entry runs the mcp-remote bridge (Node.js).\n"
+            }
+            FileHandle.standardError.write(Data(note.utf8))
+            return
+        }
         var environment: [String: String] = [:]
         let roots = allowedRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if !roots.isEmpty { environment["MCP_RAG_ALLOWED_ROOTS"] = roots.joined(separator: ":") }
@@ -32,10 +59,47 @@ struct ConfigCommand: ParsableCommand {
             // Gemini CLI's default tool timeout is ten minutes; ingesting a large folder can take longer.
             server["timeout"] = 600_000
         }
+        try Self.printEntry(server)
+        FileHandle.standardError.write(Data("# Merge this into \(Self.settingsFile(for: client)).\n".utf8))
+    }
+
+    /// The entry for a server at `url`. Gemini CLI speaks Streamable HTTP itself (`httpUrl`) and
+    /// expands `$VARIABLES` in its settings, so the token stays in its environment. Claude Desktop
+    /// takes remote servers only as connectors added in its settings, so its entry runs the
+    /// documented bridge, mcp-remote, which sends the header it is given; Claude Desktop does not
+    /// expand variables, so the token is a placeholder to fill in.
+    private func remoteEntry(url: String, withToken: Bool) -> [String: Any] {
+        switch client {
+        case .gemini:
+            var server: [String: Any] = ["httpUrl": url, "timeout": 600_000]
+            if withToken { server["headers"] = ["Authorization": "Bearer ${MCP_RAG_HTTP_TOKEN}"] }
+            return server
+        case .claude:
+            var server: [String: Any] = ["command": "npx", "args": ["-y", "mcp-remote", url]]
+            if withToken {
+                // No space after the colon: Claude Desktop on Windows splits arguments on spaces.
+                server["args"] = ["-y", "mcp-remote", url, "--header", "Authorization:${MCP_RAG_AUTHORIZATION}"]
+                server["env"] = ["MCP_RAG_AUTHORIZATION": "Bearer <TOKEN>"]
+            }
+            return server
+        }
+    }
+
+    /// `text` as an http(s) URL with a host; the path defaults to /mcp.
+    private static func endpoint(_ text: String) throws -> String {
+        guard var parts = URLComponents(string: text), let scheme = parts.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = parts.host, !host.isEmpty, parts.user == nil, parts.password == nil
+        else {
+            throw ValidationError("--http: \"\(text.prefix(200))\" is not the URL of a server (give http(s)://HOST:PORT/mcp)")
+        }
+        if parts.path.isEmpty || parts.path == "/" { parts.path = "/mcp" }
+        return parts.string ?? text
+    }
+
+    private static func printEntry(_ server: [String: Any]) throws {
         let entry: [String: Any] = ["mcpServers": ["mcp-rag": server]]
         let data = try JSONSerialization.data(withJSONObject: entry, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
-        FileHandle.standardError.write(Data("# Merge this into \(Self.settingsFile(for: client)).\n".utf8))
     }
 
     /// This binary's absolute path with symlinks resolved: a client starts it from anywhere.

@@ -7,11 +7,12 @@ import MCPServer
 import ServiceLifecycle
 import Telemetry
 
-/// `mcp-rag serve` (the default): MCP over stdio. stdout carries MCP messages only.
+/// `mcp-rag serve` (the default): MCP over stdio, where stdout carries MCP messages only, or over
+/// Streamable HTTP with `--http`.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the knowledge base over MCP on stdin/stdout (the default command)."
+        abstract: "Serve the knowledge base over MCP on stdin/stdout (the default command), or over HTTP with --http."
     )
 
     @OptionGroup var options: KnowledgeBaseOptions
@@ -22,15 +23,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "With --selftest: print the report as JSON.")
     var json = false
 
-    @Option(name: .customLong("metrics"), help: ArgumentHelp(
-        "Serve /metrics (Prometheus), /livez and /readyz over HTTP on HOST:PORT, or on 127.0.0.1:PORT (also MCP_RAG_METRICS).",
-        valueName: "HOST:PORT"))
-    var metricsAddress: String?
+    @OptionGroup var http: HTTPOptions
 
-    @Option(name: .customLong("http-token-file"), help: ArgumentHelp(
-        "A file holding the bearer token /metrics requires (instead of MCP_RAG_HTTP_TOKEN); needed to listen on a non-loopback address.",
-        valueName: "PATH"))
-    var tokenFile: String?
+    @Flag(name: .customLong("read-only"), help: "Serve only the tools that read: nothing can be ingested or removed (also MCP_RAG_READ_ONLY=1).")
+    var readOnly = false
 
     /// How long a graceful shutdown may take before what still runs is cancelled: the calls in
     /// flight answer in milliseconds (long ones are stopped), then buffered counts are written
@@ -45,44 +41,59 @@ struct ServeCommand: AsyncParsableCommand {
         let startedAt = DispatchTime.now().uptimeNanoseconds
         let logger = options.logger()
         let environment = ProcessInfo.processInfo.environment
-        // Checked before anything starts, so a bad address or token is an error at once.
-        let token = try BearerToken.configured(file: tokenFile, environment: environment)
-        // The variable is checked even when the flag overrides it, as every setting is.
-        let fromEnvironment = try environment["MCP_RAG_METRICS"].flatMap { $0.isEmpty ? nil : $0 }.map {
-            try Self.address($0, setting: "MCP_RAG_METRICS")
-        }
-        let endpoint = try (metricsAddress.map { try Self.address($0, setting: "--metrics") } ?? fromEnvironment).map {
-            try OperationsEndpoint(address: $0, token: token)
-        }
-        let exposition = endpoint.map { _ in MetricsExposition() }
+        // Checked before anything starts, so a bad address, token or limit is an error at once.
+        let plan = try http.plan(environment: environment)
+        let readOnly = try self.readOnly || Self.flag(environment["MCP_RAG_READ_ONLY"], variable: "MCP_RAG_READ_ONLY")
+        // Recorded only where something serves them: otherwise swift-metrics' no-op handlers cost nothing.
+        let exposition = MetricsExposition()
         let knowledgeBase = KnowledgeBase(configuration: try options.configuration(), logger: logger, startedAt: startedAt,
-                                          metrics: exposition?.metrics ?? .disabled)
-        let server = StdioServerService(server: MCPRagServer(knowledgeBase: knowledgeBase, logger: logger))
+                                          metrics: plan.servesHTTP ? exposition.metrics : .disabled)
+        let server = MCPRagServer(knowledgeBase: knowledgeBase, readOnly: readOnly, logger: logger)
         // Shut down in the reverse order: the transport first (no new calls; those in flight
         // answer), then the knowledge base (counts written, snapshot finished). The end of stdin
-        // ends the transport, and with it the group.
+        // ends the stdio transport, and with it the group.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: knowledgeBase, serviceName: "knowledge base"),
         ]
-        if let endpoint, let exposition {
-            // A port already taken ends the process with the reason, as a bad option would.
-            services.append(.init(service: endpoint.service(knowledgeBase: knowledgeBase, exposition: exposition, logger: logger),
-                                  successTerminationBehavior: .gracefullyShutdownGroup,
-                                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "metrics on \(endpoint.address)"))
+        // A port already taken ends the process with the reason, as a bad option would.
+        switch plan.mode {
+        case .stdio:
+            services.append(Self.ending(StdioServerService(server: server), "MCP over stdio"))
+        case .stdioWithMetrics(let endpoint):
+            services.append(Self.ending(endpoint.service(knowledgeBase: knowledgeBase, exposition: exposition, logger: logger),
+                                        "metrics on \(endpoint.address)"))
+            services.append(Self.ending(StdioServerService(server: server), "MCP over stdio"))
+        case .http(let endpoint, let policy, let origins):
+            let checks = HTTPRequestChecks.pipeline(port: endpoint.address.port, loopback: endpoint.address.isLoopback,
+                                                    allowedOrigins: origins)
+            let sessions = MCPHTTPSessions(server: server, policy: policy, checks: checks, metrics: exposition.metrics, logger: logger)
+            services.append(Self.ending(endpoint.service(knowledgeBase: knowledgeBase, exposition: exposition, sessions: sessions,
+                                                         logger: logger), "MCP over HTTP on \(endpoint.address)"))
+            // After the server, so shut down before it: the sessions answer what they run, then
+            // the server, which waits for those answers, can end.
+            services.append(Self.ending(sessions, "MCP sessions"))
+            logger.notice("serving MCP over HTTP", metadata: [
+                "rag.http.address": "\(endpoint.address)", "rag.http.read_only": "\(readOnly)",
+                "rag.http.max_sessions": "\(policy.maxSessions)",
+            ])
         }
-        services.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup,
-                              failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "MCP over stdio"))
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = Self.shutdownLimit
         try await ServiceGroup(configuration: group).run()
     }
 
-    /// `text` as an address, or an error naming the `setting` it came from.
-    private static func address(_ text: String, setting: String) throws -> ListenAddress {
-        do {
-            return try ListenAddress(parsing: text)
-        } catch {
-            throw ValidationError("\(setting): \(error)")
+    /// `service`, whose end (or failure) shuts the whole group down.
+    private static func ending(_ service: some Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
+        .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+              failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name)
+    }
+
+    /// A yes/no variable: 1, true, yes, or 0, false, no, or unset.
+    private static func flag(_ value: String?, variable: String) throws -> Bool {
+        switch value?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case nil, "", "0", "false", "no": false
+        case "1", "true", "yes": true
+        default: throw ValidationError("\(variable) must be 1 or 0 (true or false)")
         }
     }
 }

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_eval_cli import write_dataset
+
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("hybrid", "semantic", "keyword")
 MIB = 1024 * 1024
@@ -31,8 +33,10 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir, tmp_path):
+    # A BEIR dataset of a dozen documents for the HTTP step, and few queries per level.
+    dataset = write_dataset(tmp_path / "dataset")
     run = bench(binary, model_dir, tmp_path / "report", "--sizes", "1000,3000", "--seconds", "0.1", "--skip", "server",
-                "--redis-url", os.environ["MCP_RAG_TEST_REDIS_URL"])
+                "--redis-url", os.environ["MCP_RAG_TEST_REDIS_URL"], "--dataset", str(dataset), "--http-queries", "32")
     assert run.returncode == 0, run.stderr
     folder = tmp_path / "report"
     figures = json.loads((folder / "figures.json").read_text())
@@ -44,6 +48,14 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     for device in ("cuda", "hip"):
         backend = figures["embedding"][device]
         assert backend.get("backend") == device or "cannot serve" in backend["unavailable"], backend
+    # HTTP: each level's queries answered, p50 within p99, the stdio baseline, a session's memory.
+    http = figures["http"]
+    assert sorted(http["http"], key=int) == ["1", "4", "16", "64"]
+    for clients, level in http["http"].items():
+        assert level["queries"] == max(1, 32 // int(clients)) * int(clients)
+        assert level["queries_per_second"] > 0 and 0 < level["client_p50_ms"] <= level["client_p99_ms"]
+    assert http["stdio"]["queries"] == 32 and http["memory"]["sessions"] == 100
+    assert http["memory"]["resident_after_bytes"] > 0 and http["speedup_16_over_1"] > 0
     # Redis: the tracking overhead and the hits, every tracked count written.
     assert figures["redis"]["tracked_written"] == figures["redis"]["tracked_sent"] > 0
     # The scale curve: in-process and through the MCP server, at each size, in every mode.
@@ -71,6 +83,7 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
             "| server RSS MiB | of it mapped MiB |") in report
     assert "## The MCP server on SciFact" in report and "Not measured: left out with --skip." in report
     assert "Tracking adds" in report
+    assert "| HTTP, 16 clients |" in report and "| stdio, 1 client |" in report
     plots = {name for name in os.listdir(folder) if name.endswith(".png")}
     assert plots == {"embedding_throughput.png", "scale_latency.png", "scale_memory.png"}
     for name in plots:

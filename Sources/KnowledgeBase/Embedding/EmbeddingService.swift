@@ -3,6 +3,7 @@ import Embeddings
 import Foundation
 import Logging
 import Synchronization
+import Telemetry
 
 /// The embedding model, loaded in the background, behind one thread that serves queries first.
 ///
@@ -66,13 +67,16 @@ public final class EmbeddingService: Sendable {
     private let jobsAvailable = DispatchSemaphore(value: 0)
     private let load: @Sendable () throws -> SentenceEmbedder
     private let logger: Logger
+    private let metrics: RagMetrics
     /// When loading began and ended (uptime nanoseconds), for health reports.
     private let loadTimes = Mutex<(start: UInt64, end: UInt64?)>((0, nil))
 
-    /// A service that will run `load` on its own thread once `start()` is called.
-    public init(logger: Logger, load: @escaping @Sendable () throws -> SentenceEmbedder) {
+    /// A service that will run `load` on its own thread once `start()` is called; `metrics`
+    /// counts the texts embedded and the time it took.
+    public init(logger: Logger, metrics: RagMetrics = .disabled, load: @escaping @Sendable () throws -> SentenceEmbedder) {
         self.load = load
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Starts loading the model and serving jobs; later calls do nothing.
@@ -140,7 +144,14 @@ public final class EmbeddingService: Sendable {
     /// Unit vectors for `texts`, computed in priority order on the service's thread.
     public func embed(_ texts: [String], priority: Priority) async throws -> [[Float]] {
         if texts.isEmpty { return [] }
-        return try await onEmbeddingThread(priority: priority) { try $0.embedBlocking(texts) }
+        let metrics = self.metrics
+        return try await onEmbeddingThread(priority: priority) { embedder in
+            let start = DispatchTime.now().uptimeNanoseconds
+            let vectors = try embedder.embedBlocking(texts)
+            metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
+                             forQuery: priority == .interactive)
+            return vectors
+        }
     }
 
     /// Runs `body` with the model on the service's thread, in `priority`'s queue: work that must

@@ -1,7 +1,8 @@
 import Foundation
 import MCP
 
-/// Just enough of a message the SDK sends to tell whether it answers a request, and which.
+/// Just enough of a message to tell whether it answers a request, and which, and what progress
+/// it asks for or reports.
 ///
 /// Only these fields are decoded: an answer may carry a whole result, and JSONDecoder skips what
 /// no key asks for, where JSONSerialization would build every string and dictionary of it.
@@ -11,15 +12,26 @@ struct JSONRPCEnvelope: Decodable {
     let id: ID?
     /// Whether it has a result or an error: what makes it an answer.
     let isAnswer: Bool
+    /// A request's `params._meta.progressToken`, or a progress notification's `params.progressToken`.
+    let progressToken: ProgressToken?
 
-    private enum Keys: String, CodingKey { case method, id, result, error }
+    private enum Keys: String, CodingKey { case method, id, result, error, params }
+    private enum ParamsKeys: String, CodingKey { case _meta, progressToken }
+    private enum MetaKeys: String, CodingKey { case progressToken }
 
     init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
         method = try? container.decode(String.self, forKey: .method)
         id = try? container.decode(ID.self, forKey: .id)
         isAnswer = container.contains(.result) || container.contains(.error)
+        let params = try? container.nestedContainer(keyedBy: ParamsKeys.self, forKey: .params)
+        let meta = try? params?.nestedContainer(keyedBy: MetaKeys.self, forKey: ._meta)
+        progressToken = (try? params?.decode(ProgressToken.self, forKey: .progressToken))
+            ?? (try? meta?.decode(ProgressToken.self, forKey: .progressToken))
     }
+
+    /// A request: a method and an id, and no result or error.
+    var isRequest: Bool { method != nil && id != nil && !isAnswer }
 
     /// The envelope of `message` when it is one JSON object; nil for a batch or anything else.
     static func single(in message: Data) -> JSONRPCEnvelope? {

@@ -57,14 +57,21 @@ actor ToolCallRouter: Transport {
     /// Calls running at once; the next waits (and with it the reading of input) for one to end.
     static let maxCallsInFlight = 128
 
-    init(inner: any Transport, tools: [Tool], stoppedAtShutdown: Set<String> = [], logger: Logger,
+    /// `toolList` is `tools/list`'s result as `encodedToolList(_:)` wrote it: one copy for every
+    /// session of a server.
+    init(inner: any Transport, toolList: Data, stoppedAtShutdown: Set<String> = [], logger: Logger,
          handler: @escaping Handler) {
         self.inner = inner
         self.logger = logger
         self.handler = handler
         self.stoppedAtShutdown = stoppedAtShutdown
-        toolList = (try? Self.encoder.encode(ListTools.Result(tools: tools))) ?? Data("{\"tools\":[]}".utf8)
+        self.toolList = toolList
         (toServer, toServerContinuation) = AsyncThrowingStream.makeStream()
+    }
+
+    /// `tools/list`'s result for `tools`, encoded once.
+    static func encodedToolList(_ tools: [Tool]) -> Data {
+        (try? encoder.encode(ListTools.Result(tools: tools))) ?? Data("{\"tools\":[]}".utf8)
     }
 
     private static let encoder: JSONEncoder = {
@@ -98,12 +105,14 @@ actor ToolCallRouter: Transport {
 
     /// What the SDK sends: its answers close their requests in the book.
     func send(_ data: Data) async throws {
+        var answered: ID?
         if let envelope = JSONRPCEnvelope.single(in: data), envelope.method == nil, envelope.isAnswer, let id = envelope.id {
             unbook(id)
+            answered = id
         }
         answersBeingWritten += 1
         do {
-            try await inner.send(data)
+            try await write(data, answering: answered)
         } catch {
             answersBeingWritten -= 1
             abandon(because: error)
@@ -138,15 +147,22 @@ actor ToolCallRouter: Transport {
     /// (or fail) before the next message is read, and no more than `maxCallsInFlight` calls run:
     /// a client that sends without reading what comes back is held by its own full pipe.
     private func route(_ message: Data) async {
-        guard !shuttingDown else { return }
+        guard !shuttingDown else {
+            // Over stdio nobody waits for the request; over HTTP its POST does.
+            if inner is any AnswerAddressedTransport, let envelope = JSONRPCEnvelope.single(in: message), !envelope.isAnswer,
+               let id = envelope.id {
+                await unanswered(id)
+            }
+            return
+        }
         let frame = IncomingFrame.read(message)
         if case .reject(let code, let text, let id) = frame {
-            await deliver(IncomingFrame.errorAnswer(code: code, message: text, id: id), closing: nil)
+            await deliver(IncomingFrame.errorAnswer(code: code, message: text, id: id), answering: id, closing: nil)
             return
         }
         if let id = frame.requestID, !ledger.begin(id) {
             await deliver(IncomingFrame.errorAnswer(code: -32600, message: "Invalid Request: the id \(Self.describe(id)) belongs to a request "
-                + "still in flight; give each request an id of its own", id: id), closing: nil)
+                + "still in flight; give each request an id of its own", id: id), answering: id, closing: nil)
             return
         }
         switch frame {
@@ -157,6 +173,7 @@ actor ToolCallRouter: Transport {
             // Abandoned or shutting down while waiting: not started, so not answered.
             guard !finished, !shuttingDown else {
                 ledger.end(id)
+                await unanswered(id)
                 finishIfDrained()
                 return
             }
@@ -177,11 +194,11 @@ actor ToolCallRouter: Transport {
                 await self?.answer(id, answer)
             }
         case .malformedCall(let id, let problem):
-            await deliver(encoded(Response<CallTool>(id: id, error: .invalidParams(problem))), closing: id)
+            await deliver(encoded(Response<CallTool>(id: id, error: .invalidParams(problem))), answering: id, closing: id)
         case .listTools(let id, let problem?):
-            await deliver(encoded(Response<ListTools>(id: id, error: .invalidParams(problem))), closing: id)
+            await deliver(encoded(Response<ListTools>(id: id, error: .invalidParams(problem))), answering: id, closing: id)
         case .listTools(let id, nil):
-            await deliver(toolListAnswer(id), closing: id)
+            await deliver(toolListAnswer(id), answering: id, closing: id)
         case .cancellation(let id) where calls[id] != nil:
             calls[id]?.cancel()
         default:
@@ -191,7 +208,7 @@ actor ToolCallRouter: Transport {
 
     private func answer(_ id: ID, _ answer: Data) async {
         releaseCall(id)
-        await deliver(answer, closing: id)
+        await deliver(answer, answering: id, closing: id)
     }
 
     /// A call ended by cancellation: the client's own gets no answer (MCP: cancellation); one the
@@ -199,6 +216,7 @@ actor ToolCallRouter: Transport {
     private func cancelled(_ id: ID) async {
         guard stoppedByShutdown.remove(id) != nil else {
             callEnded(id)
+            await unanswered(id)
             return
         }
         await answer(id, ToolAnswer.failure(Self.stoppedText).response(id: id))
@@ -233,12 +251,13 @@ actor ToolCallRouter: Transport {
         return Data(answer)
     }
 
-    /// Sends an answer of the router's own; `id` is the request it closes, if it is booked.
-    private func deliver(_ data: Data, closing id: ID?) async {
+    /// Sends an answer of the router's own to the request `answered` (nil when the frame had no
+    /// usable id); `closing` is the request it closes, if it is booked.
+    private func deliver(_ data: Data, answering answered: ID?, closing id: ID?) async {
         if let id { unbook(id) }
         answersBeingWritten += 1
         do {
-            try await inner.send(data)
+            try await write(data, answering: answered)
         } catch {
             answersBeingWritten -= 1
             abandon(because: error)
@@ -246,6 +265,21 @@ actor ToolCallRouter: Transport {
         }
         answersBeingWritten -= 1
         finishIfDrained()
+    }
+
+    /// Writes `data` to the client, telling a transport that delivers each answer to its request
+    /// which request `answered` is.
+    private func write(_ data: Data, answering answered: ID?) async throws {
+        if let addressed = inner as? any AnswerAddressedTransport {
+            try await addressed.send(data, answering: answered)
+        } else {
+            try await inner.send(data)
+        }
+    }
+
+    /// Tells a transport that delivers answers to their requests that `id` will get none.
+    private func unanswered(_ id: ID) async {
+        await (inner as? any AnswerAddressedTransport)?.requestEndedWithoutAnswer(id)
     }
 
     /// Lets go of `id` before its answer is written: a client may send a request with the same id
@@ -313,6 +347,18 @@ actor ToolCallRouter: Transport {
         case .number(let number): "\(number)"
         }
     }
+}
+
+/// A transport that hands each answer to the request it answers rather than to one stream (MCP's
+/// Streamable HTTP answers each request in the response to the POST that carried it), so it is
+/// told which request that is: the router knows, where the transport would have to parse the
+/// answer, perhaps a whole page of passages, for its id.
+protocol AnswerAddressedTransport: Transport {
+    /// Sends `data`, the answer to the request `id`, or a notification when `id` is nil.
+    func send(_ data: Data, answering id: ID?) async throws
+    /// The request `id` will get no answer: the client cancelled it, or it was read as the server
+    /// began to shut down.
+    func requestEndedWithoutAnswer(_ id: ID) async
 }
 
 /// A transport that can tell when the client stops being able to read what is sent.

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import MCP
+
+/// One MCP session's end of the Streamable HTTP transport (protocol 2025-11-25): the POSTs of the
+/// session hand their messages to the router in the order they arrive, and each POST of a request
+/// waits here for that request's answer. A request that asks for progress is answered with a
+/// stream of server-sent events (its progress, then its answer); any other with one JSON object.
+///
+/// Why not the SDK's `StatefulHTTPServerTransport` (0.12.1): it keeps every message it ever sent
+/// in the session for replay, so a session grows with each answer for as long as it lives; it
+/// answers every request with an event stream; and it sends progress to the session's GET stream
+/// rather than to the request's own. Here a session holds only the requests in flight.
+actor HTTPSessionTransport: AnswerAddressedTransport {
+    nonisolated let logger: Logger
+    nonisolated let sessionID: String
+    private let maxRequestsInFlight: Int
+    private let incoming: AsyncThrowingStream<Data, Error>
+    private let incomingContinuation: AsyncThrowingStream<Data, Error>.Continuation
+    /// The POSTs waiting for their request's answer.
+    private var waiting: [ID: Waiter] = [:]
+    /// Which request each progress token belongs to, for the requests answered with events.
+    private var progressRequests: [ProgressToken: ID] = [:]
+    /// Set once the session ends or the server shuts down: no message is taken any more.
+    private var closedBecause: Closing?
+    /// Cleared when the server begins to shut down: the requests in flight are answered, new
+    /// ones are refused.
+    private var takingRequests = true
+    private(set) var lastActivity = ContinuousClock.now
+
+    private enum Waiter {
+        case json(CheckedContinuation<HTTPAnswer, Never>)
+        case events(AsyncStream<Data>.Continuation, ProgressToken)
+    }
+
+    enum Closing {
+        case sessionEnded, serverShuttingDown
+    }
+
+    init(sessionID: String, maxRequestsInFlight: Int, logger: Logger) {
+        self.sessionID = sessionID
+        self.maxRequestsInFlight = maxRequestsInFlight
+        self.logger = logger
+        (incoming, incomingContinuation) = AsyncThrowingStream.makeStream()
+    }
+
+    /// Whether no request is in flight and nothing came for `idle`.
+    func isIdle(for idle: Duration, now: ContinuousClock.Instant) -> Bool {
+        waiting.isEmpty && lastActivity.duration(to: now) >= idle
+    }
+
+    /// Takes one POSTed message, `envelope` its reading: a request's answer when it comes, 202 for
+    /// anything else.
+    func exchange(_ message: Data, envelope: JSONRPCEnvelope) async -> HTTPAnswer {
+        lastActivity = .now
+        if let closedBecause { return Self.refusal(closedBecause, session: sessionID) }
+        if !takingRequests && envelope.isRequest { return Self.refusal(.serverShuttingDown, session: sessionID) }
+        guard envelope.isRequest, let id = envelope.id else {
+            incomingContinuation.yield(message)
+            return .accepted(session: sessionID)
+        }
+        guard waiting[id] == nil else {
+            return .refusal(400, "Invalid Request: the id \(id) belongs to a request of this session still in flight; "
+                + "give each request an id of its own", id: id, session: sessionID)
+        }
+        guard waiting.count < maxRequestsInFlight else {
+            return .refusal(429, "Too many requests in flight in this session (\(maxRequestsInFlight)); "
+                + "wait for an answer before sending more", id: id, session: sessionID,
+                extraHeaders: ["Retry-After": "1"])
+        }
+        if let token = envelope.progressToken, progressRequests[token] == nil {
+            let (events, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .unbounded)
+            // A client that closes the stream before the answer abandons the request (the way
+            // clients cancel over HTTP): the call is cancelled as a `notifications/cancelled` would.
+            continuation.onTermination = { [weak self] termination in
+                guard case .cancelled = termination else { return }
+                Task { await self?.streamAbandoned(id) }
+            }
+            waiting[id] = .events(continuation, token)
+            progressRequests[token] = id
+            incomingContinuation.yield(message)
+            return HTTPAnswer(status: 200, headers: [
+                HTTPHeaderName.contentType: HTTPAnswer.eventStreamContentType, HTTPHeaderName.sessionID: sessionID,
+                HTTPHeaderName.cacheControl: "no-cache",
+            ], body: .events(events))
+        }
+        return await withCheckedContinuation { continuation in
+            waiting[id] = .json(continuation)
+            incomingContinuation.yield(message)
+        }
+    }
+
+    /// Refuses new requests from now on; those in flight are still answered.
+    func stopTakingRequests() {
+        takingRequests = false
+    }
+
+    // MARK: Transport
+
+    func connect() async throws {}
+
+    func disconnect() async {
+        close(because: .sessionEnded)
+    }
+
+    /// Stops taking messages; the POSTs still waiting are answered with why.
+    func close(because reason: Closing) {
+        guard closedBecause == nil else { return }
+        closedBecause = reason
+        incomingContinuation.finish()
+        for (_, waiter) in waiting {
+            switch waiter {
+            case .json(let continuation): continuation.resume(returning: Self.refusal(reason, session: sessionID))
+            case .events(let continuation, _): continuation.finish()
+            }
+        }
+        waiting.removeAll()
+        progressRequests.removeAll()
+    }
+
+    nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
+        incoming
+    }
+
+    func send(_ data: Data) async throws {
+        let envelope = JSONRPCEnvelope.single(in: data)
+        try await send(data, answering: envelope?.isAnswer == true ? envelope?.id : nil)
+    }
+
+    func send(_ data: Data, answering id: ID?) async throws {
+        lastActivity = .now
+        guard let id else {
+            // A notification: progress goes to the event stream of the request it reports on.
+            guard let token = JSONRPCEnvelope.single(in: data)?.progressToken, let request = progressRequests[token],
+                  case .events(let continuation, _) = waiting[request]
+            else {
+                logger.debug("a notification with no request to carry it was dropped")
+                return
+            }
+            continuation.yield(ServerSentEvent.message(data))
+            return
+        }
+        switch waiting.removeValue(forKey: id) {
+        case .json(let continuation):
+            continuation.resume(returning: .json(data, session: sessionID))
+        case .events(let continuation, let token):
+            progressRequests[token] = nil
+            continuation.yield(ServerSentEvent.message(data))
+            continuation.finish()
+        case nil:
+            // Its POST is gone (the session closed under it).
+            logger.debug("an answer with no request waiting for it was dropped", metadata: ["rag.request": "\(id)"])
+        }
+    }
+
+    func requestEndedWithoutAnswer(_ id: ID) async {
+        switch waiting.removeValue(forKey: id) {
+        case .json(let continuation):
+            let reason = closedBecause ?? (takingRequests ? nil : .serverShuttingDown)
+            continuation.resume(returning: reason.map { Self.refusal($0, session: sessionID) } ?? .accepted(session: sessionID))
+        case .events(let continuation, let token):
+            progressRequests[token] = nil
+            continuation.finish()
+        case nil:
+            break
+        }
+    }
+
+    /// The client stopped reading the events of request `id` before its answer.
+    private func streamAbandoned(_ id: ID) {
+        guard case .events(_, let token) = waiting.removeValue(forKey: id) else { return }
+        progressRequests[token] = nil
+        var cancellation: [UInt8] = []
+        cancellation.append(contentsOf: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"reason":"#.utf8)
+        JSONWriter.appendString(Array("the client closed the request's event stream".utf8), to: &cancellation)
+        cancellation.append(contentsOf: #","requestId":"#.utf8)
+        switch id {
+        case .string(let text): JSONWriter.appendString(Array(text.utf8), to: &cancellation)
+        case .number(let number): cancellation.append(contentsOf: String(number).utf8)
+        }
+        cancellation.append(contentsOf: "}}".utf8)
+        incomingContinuation.yield(Data(cancellation))
+    }
+
+    private static func refusal(_ reason: Closing, session: String) -> HTTPAnswer {
+        switch reason {
+        case .sessionEnded:
+            .refusal(404, "Session not found: it was closed; initialize a new one", session: session)
+        case .serverShuttingDown:
+            .refusal(503, "The server is shutting down; try again once it is back", extraHeaders: ["Retry-After": "5"])
+        }
+    }
+}

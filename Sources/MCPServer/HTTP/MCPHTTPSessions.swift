@@ -1,0 +1,224 @@
+import Foundation
+import Logging
+import MCP
+import ServiceLifecycle
+import Telemetry
+
+/// MCP's Streamable HTTP endpoint (`/mcp`, protocol 2025-11-25) over one knowledge base: its
+/// sessions, each an SDK `Server` behind its own `ToolCallRouter` on an `HTTPSessionTransport`,
+/// and the checks every request passes first. Framework-free: an HTTP server hands each request
+/// over as the SDK's `HTTPRequest` and writes back the `HTTPAnswer`.
+///
+/// - POST carries one JSON-RPC message; `initialize` without a session opens one and answers with
+///   its `Mcp-Session-Id`, which every later request must carry.
+/// - GET is refused with 405: the server sends nothing that is not part of a request's answer
+///   (progress travels in the request's own event stream), which the specification allows.
+/// - DELETE ends the session: its calls in flight are cancelled.
+///
+/// Sessions that receive nothing for `idleTimeout` are closed; at `maxSessions` an `initialize`
+/// is refused with 503 until one ends, so abandoned sessions cannot exhaust memory.
+///
+/// As a service it closes idle sessions a few times per idle period and, at a graceful shutdown,
+/// takes no new session or request, lets the calls in flight answer (the long ones stopped,
+/// saying so) and ends every session.
+public actor MCPHTTPSessions: Service {
+    public struct Policy: Sendable {
+        public var maxSessions: Int
+        public var idleTimeout: Duration
+        public var maxRequestsInFlightPerSession: Int
+        /// Objects and arrays nested deeper than this are refused before parsing.
+        public var maxJSONNesting: Int
+
+        public init(maxSessions: Int = 256, idleTimeout: Duration = .seconds(30 * 60), maxRequestsInFlightPerSession: Int = 16,
+                    maxJSONNesting: Int = 64) {
+            self.maxSessions = maxSessions
+            self.idleTimeout = idleTimeout
+            self.maxRequestsInFlightPerSession = maxRequestsInFlightPerSession
+            self.maxJSONNesting = maxJSONNesting
+        }
+    }
+
+    private struct Session {
+        let transport: HTTPSessionTransport
+        let server: Server
+        let router: ToolCallRouter
+    }
+
+    public nonisolated let policy: Policy
+    private nonisolated let mcpServer: MCPRagServer
+    private nonisolated let checks: any HTTPRequestValidationPipeline
+    private nonisolated let logger: Logger
+    private nonisolated let metrics: RagMetrics
+    private var sessions: [String: Session] = [:]
+    private var shuttingDown = false
+
+    /// `checks` vets each request's headers (see `HTTPRequestChecks`).
+    public init(server: MCPRagServer, policy: Policy, checks: any HTTPRequestValidationPipeline, metrics: RagMetrics,
+                logger: Logger) {
+        mcpServer = server
+        self.policy = policy
+        self.checks = checks
+        self.metrics = metrics
+        self.logger = logger
+        metrics.sessionsOpen(0)
+    }
+
+    public var openSessions: Int { sessions.count }
+
+    /// Answers one request to the MCP endpoint, its body already read within the size limit.
+    public nonisolated func handle(method: String, headers: [String: String], body: Data?) async -> HTTPAnswer {
+        await handle(HTTPRequest(method: method, headers: headers, body: body))
+    }
+
+    nonisolated func handle(_ request: HTTPRequest) async -> HTTPAnswer {
+        let sessionID = request.header(HTTPHeaderName.sessionID)
+        switch request.method.uppercased() {
+        case "POST":
+            return await post(request, sessionID: sessionID)
+        case "DELETE":
+            if let refusal = checks.validate(request, context: context(request, sessionID: sessionID, initializing: false)) {
+                return HTTPAnswer(refusal)
+            }
+            guard let sessionID else { return Self.missingSession }
+            return await close(sessionID) ? HTTPAnswer(status: 200, headers: [HTTPHeaderName.sessionID: sessionID]) : Self.unknownSession
+        default:
+            // GET included: there is no stream of the server's own messages to open.
+            return .refusal(405, "Method Not Allowed: POST a JSON-RPC message to this endpoint, or DELETE a session",
+                            extraHeaders: ["Allow": "POST, DELETE"])
+        }
+    }
+
+    private nonisolated func post(_ request: HTTPRequest, sessionID: String?) async -> HTTPAnswer {
+        guard let body = request.body, !body.isEmpty else {
+            return .refusal(400, code: -32700, "Parse error: the request has no body; POST one JSON-RPC message")
+        }
+        guard !JSONNesting.exceeds(policy.maxJSONNesting, in: body) else {
+            return .refusal(400, "Invalid Request: the message nests objects and arrays more than \(policy.maxJSONNesting) deep")
+        }
+        guard let envelope = JSONRPCEnvelope.single(in: body) else {
+            // Not one JSON object: the router's reader says exactly what is wrong.
+            if case .reject(let code, let message, let id) = IncomingFrame.read(body) {
+                return .refusal(400, code: code, message, id: id, session: sessionID)
+            }
+            return .refusal(400, code: -32700, "Parse error: the message is not valid JSON in UTF-8", session: sessionID)
+        }
+        let initializing = envelope.isRequest && envelope.method == Initialize.name
+        if let refusal = checks.validate(request, context: context(request, sessionID: sessionID, initializing: initializing)) {
+            return HTTPAnswer(refusal)
+        }
+        let transport: HTTPSessionTransport
+        if initializing && sessionID == nil {
+            switch await open() {
+            case .success(let opened): transport = opened
+            case .failure(let refusal): return refusal.answer
+            }
+        } else {
+            guard let sessionID else { return Self.missingSession }
+            guard let found = await sessionTransport(sessionID) else { return Self.unknownSession }
+            transport = found
+        }
+        return await transport.exchange(body, envelope: envelope)
+    }
+
+    private nonisolated func context(_ request: HTTPRequest, sessionID: String?, initializing: Bool) -> HTTPValidationContext {
+        HTTPValidationContext(httpMethod: request.method.uppercased(), sessionID: sessionID, isInitializationRequest: initializing,
+                              supportedProtocolVersions: Version.supported)
+    }
+
+    private struct Refusal: Error {
+        let answer: HTTPAnswer
+    }
+
+    /// A new session, started, or why there is none.
+    private func open() async -> Result<HTTPSessionTransport, Refusal> {
+        guard !shuttingDown else {
+            return .failure(Refusal(answer: .refusal(503, "The server is shutting down; try again once it is back",
+                                                     extraHeaders: ["Retry-After": "5"])))
+        }
+        guard sessions.count < policy.maxSessions else {
+            logger.warning("a session was refused: the limit of open sessions is reached", metadata: ["rag.sessions": "\(sessions.count)"])
+            return .failure(Refusal(answer: .refusal(503, "Too many open sessions (\(policy.maxSessions)): the server takes no new one "
+                + "until a session ends or stays idle for \(policy.idleTimeout); close sessions you no longer use (DELETE)",
+                extraHeaders: ["Retry-After": "30"])))
+        }
+        let id = Self.newSessionID()
+        let transport = HTTPSessionTransport(sessionID: id, maxRequestsInFlight: policy.maxRequestsInFlightPerSession, logger: logger)
+        do {
+            let (server, router) = try await mcpServer.startRouted(transport)
+            sessions[id] = Session(transport: transport, server: server, router: router)
+            metrics.sessionsOpen(sessions.count)
+            return .success(transport)
+        } catch {
+            logger.error("a session could not start", metadata: ["rag.error": "\(error)"])
+            return .failure(Refusal(answer: .refusal(500, code: -32603, "Internal error: the session could not start")))
+        }
+    }
+
+    private func sessionTransport(_ sessionID: String) -> HTTPSessionTransport? {
+        sessions[sessionID]?.transport
+    }
+
+    /// Ends a session: its calls in flight are cancelled. False when there is none with that id.
+    private func close(_ sessionID: String) async -> Bool {
+        guard let session = sessions.removeValue(forKey: sessionID) else { return false }
+        metrics.sessionsOpen(sessions.count)
+        await session.server.stop()
+        return true
+    }
+
+    /// Closes the sessions idle for longer than the policy allows; returns how many.
+    @discardableResult
+    public func closeIdleSessions(now: ContinuousClock.Instant = .now) async -> Int {
+        var idle: [String] = []
+        for (id, session) in sessions where await session.transport.isIdle(for: policy.idleTimeout, now: now) {
+            idle.append(id)
+        }
+        for id in idle { _ = await close(id) }
+        if !idle.isEmpty { logger.info("closed idle sessions", metadata: ["rag.sessions": "\(idle.count)"]) }
+        return idle.count
+    }
+
+    public func run() async throws {
+        let period = min(policy.idleTimeout / 4, .seconds(30))
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+            await closeIdleSessions()
+        }
+        await shutDown()
+    }
+
+    /// A graceful shutdown: no new session or message is taken; the calls in flight answer (the
+    /// long ones stopped, saying so); then every session ends.
+    public func shutDown() async {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        let open = sessions
+        await withTaskGroup(of: Void.self) { group in
+            for session in open.values {
+                group.addTask {
+                    await session.transport.stopTakingRequests()
+                    await session.router.shutDown()
+                    await session.server.waitUntilCompleted()
+                    await session.transport.close(because: .serverShuttingDown)
+                    await session.server.stop()
+                }
+            }
+        }
+        sessions.removeAll()
+        metrics.sessionsOpen(0)
+    }
+
+    /// 128 random bits in hex: a session id nobody can guess (the system generator is a CSPRNG).
+    private static func newSessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let word = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - word.count) + word
+        }.joined()
+    }
+
+    private static let missingSession = HTTPAnswer.refusal(
+        400, "Bad Request: no Mcp-Session-Id header; initialize a session first, then send its id with each request")
+    private static let unknownSession = HTTPAnswer.refusal(
+        404, "Session not found: it expired, was deleted, or never existed; initialize a new session")
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import MCP
+@testable import MCPServer
+import Testing
+
+/// One HTTP session's transport: each POST gets its own request's answer, progress travels in the
+/// request's event stream, and what ends a session or a stream ends the calls waiting on it.
+@Suite struct HTTPSessionTransportTests {
+    private func transport(maxInFlight: Int = 4) -> HTTPSessionTransport {
+        HTTPSessionTransport(sessionID: "s1", maxRequestsInFlight: maxInFlight, logger: Logger(label: "test"))
+    }
+
+    private func message(_ text: String) -> (Data, JSONRPCEnvelope) {
+        let data = Data(text.utf8)
+        return (data, JSONRPCEnvelope.single(in: data)!)
+    }
+
+    private func call(_ id: Int, progress: String? = nil) -> (Data, JSONRPCEnvelope) {
+        let meta = progress.map { #","_meta":{"progressToken":"\#($0)"}"# } ?? ""
+        return message(#"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"health_check"\#(meta)}}"#)
+    }
+
+    private func body(_ answer: HTTPAnswer) -> String {
+        guard case .bytes(let data) = answer.body else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func eachPostGetsTheAnswerAddressedToItsRequest() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        let (first, firstEnvelope) = call(1)
+        let (second, secondEnvelope) = call(2)
+        let one = Task { await transport.exchange(first, envelope: firstEnvelope) }
+        #expect(try await incoming.next() == first)
+        let two = Task { await transport.exchange(second, envelope: secondEnvelope) }
+        #expect(try await incoming.next() == second)
+        // Answered out of order: each POST still gets its own.
+        try await transport.send(Data(#"{"id":2,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(2))
+        try await transport.send(Data(#"{"id":1,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(1))
+        let (answerOne, answerTwo) = await (one.value, two.value)
+        #expect(answerOne.status == 200 && body(answerOne).hasPrefix(#"{"id":1"#))
+        #expect(answerTwo.status == 200 && body(answerTwo).hasPrefix(#"{"id":2"#))
+        #expect(answerOne.headers[HTTPHeaderName.sessionID] == "s1")
+        #expect(answerOne.headers[HTTPHeaderName.contentType] == "application/json")
+
+        let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        let accepted = await transport.exchange(notification, envelope: envelope)
+        #expect(accepted.status == 202)
+        #expect(try await incoming.next() == notification)
+    }
+
+    @Test func aRepeatedIdAndTooManyInFlightAreRefused() async throws {
+        let transport = transport(maxInFlight: 2)
+        var incoming = transport.receive().makeAsyncIterator()
+        let (first, firstEnvelope) = call(1)
+        let waiting = Task { await transport.exchange(first, envelope: firstEnvelope) }
+        _ = try await incoming.next()
+        let again = await transport.exchange(first, envelope: firstEnvelope)
+        #expect(again.status == 400 && body(again).contains("still in flight"))
+        let (second, secondEnvelope) = call(2)
+        let alsoWaiting = Task { await transport.exchange(second, envelope: secondEnvelope) }
+        _ = try await incoming.next()
+        let (third, thirdEnvelope) = call(3)
+        let refused = await transport.exchange(third, envelope: thirdEnvelope)
+        #expect(refused.status == 429 && refused.headers["Retry-After"] != nil)
+        // A request that will get no answer (cancelled) frees its POST with 202.
+        await transport.requestEndedWithoutAnswer(.number(1))
+        #expect(await waiting.value.status == 202)
+        await transport.close(because: .sessionEnded)
+        let closed = await alsoWaiting.value
+        #expect(closed.status == 404 && body(closed).contains("initialize a new one"))
+        #expect(try await incoming.next() == nil, "the router's input ends with the session")
+    }
+
+    @Test func progressTravelsInTheRequestsOwnEventStream() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        let (request, envelope) = call(5, progress: "p5")
+        let answer = await transport.exchange(request, envelope: envelope)
+        #expect(answer.status == 200 && answer.headers[HTTPHeaderName.contentType] == "text/event-stream")
+        guard case .events(let events) = answer.body else {
+            Issue.record("a request asking for progress was not answered with events")
+            return
+        }
+        #expect(try await incoming.next() == request)
+        let progress = #"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1,"progressToken":"p5","total":2}}"#
+        try await transport.send(Data(progress.utf8), answering: nil)
+        // Another request's progress token goes nowhere.
+        try await transport.send(Data(progress.replacingOccurrences(of: "p5", with: "p6").utf8), answering: nil)
+        try await transport.send(Data(#"{"id":5,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(5))
+        var received: [String] = []
+        for await event in events { received.append(String(decoding: event, as: UTF8.self)) }
+        #expect(received == ["event: message\ndata: \(progress)\n\n", "event: message\ndata: {\"id\":5,\"jsonrpc\":\"2.0\",\"result\":{}}\n\n"])
+    }
+
+    @Test func aClientThatClosesTheEventStreamCancelsTheCall() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        let (request, envelope) = call(9, progress: "p9")
+        let answer = await transport.exchange(request, envelope: envelope)
+        _ = try await incoming.next()
+        guard case .events(let events) = answer.body else {
+            Issue.record("no event stream")
+            return
+        }
+        let reader = Task { for await _ in events {} }
+        reader.cancel()
+        let cancellation = try #require(try await incoming.next())
+        guard case .cancellation(let id) = IncomingFrame.read(cancellation) else {
+            Issue.record("not a cancellation: \(String(decoding: cancellation, as: UTF8.self))")
+            return
+        }
+        #expect(id == .number(9))
+    }
+
+    @Test func aServerShuttingDownAnswersWhatRunsAndRefusesNewRequests() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        let (first, firstEnvelope) = call(1)
+        let running = Task { await transport.exchange(first, envelope: firstEnvelope) }
+        _ = try await incoming.next()
+        await transport.stopTakingRequests()
+        let (second, secondEnvelope) = call(2)
+        let refused = await transport.exchange(second, envelope: secondEnvelope)
+        #expect(refused.status == 503 && body(refused).contains("shutting down"))
+        try await transport.send(Data(#"{"id":1,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(1))
+        #expect(await running.value.status == 200)
+    }
+
+    @Test func envelopesCarryTheirProgressToken() {
+        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":7}}}"#).1.progressToken
+            == .integer(7))
+        #expect(message(#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"a","progress":1}}"#).1
+            .progressToken == .string("a"))
+        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).1.progressToken == nil)
+        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).1.isRequest)
+        #expect(!message(#"{"jsonrpc":"2.0","id":1,"result":{}}"#).1.isRequest)
+    }
+
+    @Test func nestingIsCountedOutsideStrings() {
+        let quoted = Data(#"{"a":[1,{"b":"[[[[{{{{"}]}"#.utf8)
+        #expect(JSONNesting.exceeds(2, in: quoted) && !JSONNesting.exceeds(3, in: quoted))
+        #expect(JSONNesting.exceeds(2, in: Data(#"{"a":[{"b":1}]}"#.utf8)))
+        #expect(!JSONNesting.exceeds(3, in: Data(#"{"a":[{"b":"\"[[[["}]}"#.utf8)))
+        #expect(JSONNesting.exceeds(64, in: Data(String(repeating: "[", count: 10_000).utf8)))
+        #expect(!JSONNesting.exceeds(64, in: Data(String(repeating: "[]", count: 10_000).utf8)))
+    }
+}

@@ -1,0 +1,187 @@
+"""Hostile requests to `mcp-rag serve --http` (issue 27): each is answered with the right status and
+a body that says why, nothing is served without the token, memory stays bounded, and the server
+keeps serving. Plain HTTP requests (httpx) and raw sockets against the real binary."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import anyio
+import httpx
+import pytest
+
+from http_support import INITIALIZE, TOKEN, HTTPServer, http_session, sample
+from mcp_support import structured, write_corpus
+
+pytestmark = pytest.mark.anyio
+
+MAX_SESSIONS = 200
+
+
+@pytest.fixture(scope="module")
+def server(binary, model_dir, tmp_path_factory):
+    """A server with a token, at most 200 sessions, closing sessions idle for 2 s."""
+    root = tmp_path_factory.mktemp("hostile")
+    notes = root / "notes"
+    write_corpus(notes, 4)
+    server = HTTPServer(binary, model_dir, root, args=["--max-sessions", str(MAX_SESSIONS), "--session-idle", "2"],
+                        env={"MCP_RAG_DATA_DIR": str(root / "data"), "MCP_RAG_ALLOWED_ROOTS": str(notes)})
+    server.wait_ready()
+    server.notes = notes
+    yield server
+    server.stop()
+
+
+def post(server, body, headers=None, raw: bytes | None = None, **overrides):
+    merged = server.headers(**overrides)
+    for name, value in (headers or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return httpx.post(server.url, content=raw if raw is not None else json.dumps(body).encode(), headers=merged, timeout=30)
+
+
+def error_of(answer) -> dict:
+    assert answer.headers["content-type"].startswith("application/json"), answer.headers
+    return json.loads(answer.content)["error"]
+
+
+async def still_serves(server) -> None:
+    async with http_session(server.url) as session:
+        answer = structured(await session.call_tool("query_knowledge_base", {"query": "storage layer"}))
+        assert answer["mode"]
+
+
+async def test_without_the_token_nothing_is_served(server):
+    for headers, url in [
+        ({"Authorization": None}, server.url),
+        ({"Authorization": "Bearer wrong-token-0123456789"}, server.url),
+        ({"Authorization": TOKEN}, server.url),  # no scheme
+        ({"Authorization": None}, f"{server.url}?token={TOKEN}"),
+        ({"Authorization": None}, f"{server.url}?access_token={TOKEN}"),
+    ]:
+        merged = server.headers()
+        for name, value in headers.items():
+            if value is None:
+                merged.pop(name)
+            else:
+                merged[name] = value
+        answer = httpx.post(url, json=INITIALIZE, headers=merged, timeout=30)
+        assert answer.status_code == 401, (headers, url, answer.status_code)
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+        assert "mcp-session-id" not in answer.headers and "serverInfo" not in answer.text
+    assert httpx.get(server.base + "/metrics", timeout=30).status_code == 401
+    # The probes reveal nothing but the status, so they need no token.
+    assert httpx.get(server.base + "/readyz", timeout=30).json() == {"status": "ready"}
+    assert TOKEN not in server.log()
+    await still_serves(server)
+
+
+async def test_requests_that_break_the_rules_get_the_status_that_says_so(server):
+    session = server.session_id()
+    cases = [
+        # DNS rebinding: a page on another origin, or a name that is not this machine's.
+        ({"Origin": "http://evil.example"}, INITIALIZE, None, 403),
+        ({"Host": "evil.example:80"}, INITIALIZE, None, 421),
+        ({"Accept": "application/json"}, INITIALIZE, None, 406),
+        ({"Content-Type": "text/plain"}, INITIALIZE, None, 415),
+        ({"Mcp-Session-Id": session, "MCP-Protocol-Version": "1999-01-01"},
+         {"jsonrpc": "2.0", "id": 2, "method": "ping"}, None, 400),
+        # Sessions: none given, one that never existed.
+        ({}, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, None, 400),
+        ({"Mcp-Session-Id": "0" * 32}, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, None, 404),
+        # Bodies: none, not JSON, JSON nested 10,000 deep, a batch.
+        ({"Mcp-Session-Id": session}, None, b"", 400),
+        ({"Mcp-Session-Id": session}, None, b'{"jsonrpc": "2.0", "id": 3, "method": ', 400),
+        ({"Mcp-Session-Id": session}, None, b"[" * 10_000 + b"]" * 10_000, 400),
+        ({"Mcp-Session-Id": session}, None, b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400),
+        ({"Mcp-Session-Id": session}, [{"jsonrpc": "2.0", "id": 4, "method": "ping"}], None, 400),
+    ]
+    for headers, body, raw, status in cases:
+        answer = post(server, body, headers, raw)
+        assert answer.status_code == status, (headers, (raw or b"")[:40], answer.status_code, answer.text[:300])
+        assert error_of(answer)["message"], answer.text
+    malformed = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc": "2.0", "id": 3, "method": ')
+    assert error_of(malformed)["code"] == -32700
+    deep = post(server, None, {"Mcp-Session-Id": session}, b"[" * 10_000 + b"]" * 10_000)
+    assert "nests" in error_of(deep)["message"]
+
+    # A body over 1 MiB is refused unread.
+    huge = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":"'
+                + b"a" * (2 << 20) + b'"}}')
+    assert huge.status_code == 413
+
+    # No stream of the server's own messages to open; other methods are not served.
+    get = httpx.get(server.url, headers=server.headers(**{"Mcp-Session-Id": session}), timeout=30)
+    assert get.status_code == 405 and get.headers["allow"] == "POST, DELETE"
+    assert httpx.put(server.url, headers=server.headers(), content=b"{}", timeout=30).status_code == 405
+
+    # Headers over the limit: 400, and the connection is closed.
+    big = httpx.post(server.url, json=INITIALIZE, headers=server.headers(**{"X-Padding": "a" * (64 << 10)}), timeout=30)
+    assert big.status_code in (400, 431)
+
+    # The session is still there, and a DELETE ends it.
+    ping = post(server, {"jsonrpc": "2.0", "id": 6, "method": "ping"}, {"Mcp-Session-Id": session})
+    assert ping.status_code == 200 and ping.json()["id"] == 6
+    deleted = httpx.delete(server.url, headers=server.headers(**{"Mcp-Session-Id": session}), timeout=30)
+    assert deleted.status_code == 200
+    gone = post(server, {"jsonrpc": "2.0", "id": 7, "method": "ping"}, {"Mcp-Session-Id": session})
+    assert gone.status_code == 404
+    await still_serves(server)
+
+
+async def test_slow_clients_do_not_hold_up_the_others(server):
+    # Fifty connections that send part of their headers and then nothing: each holds a socket, not a thread.
+    slow = []
+    for _ in range(50):
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        connection.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Slow: ")
+        slow.append(connection)
+    try:
+        await still_serves(server)
+    finally:
+        for connection in slow:
+            connection.close()
+
+
+async def test_a_thousand_abandoned_sessions_are_capped_expire_and_cost_little_memory(server, report_figure):
+    # Wait for earlier tests' sessions to expire, so the count starts from zero.
+    with anyio.fail_after(30):
+        while sample(server.metrics(), "mcp_rag_http_sessions_open ") != 0:
+            await anyio.sleep(0.2)
+    before = sample(server.metrics(), "process_resident_memory_bytes ")
+    statuses: list[int] = []
+    refusals: list[str] = []
+
+    async def opener(client: httpx.AsyncClient, count: int) -> None:
+        for _ in range(count):
+            answer = await client.post(server.url, json=INITIALIZE, headers=server.headers())
+            statuses.append(answer.status_code)
+            if answer.status_code == 503:
+                refusals.append(error_of(answer)["message"])
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(opener, client, 50)
+    opened = statuses.count(200)
+    # Sessions opened early may already have expired and let a few more in.
+    assert MAX_SESSIONS <= opened < 1000 and statuses.count(503) == 1000 - opened, sorted(set(statuses))
+    assert "Too many open sessions" in refusals[0]
+    exposition = server.metrics()
+    grown = sample(exposition, "process_resident_memory_bytes ") - before
+    open_now = sample(exposition, "mcp_rag_http_sessions_open ")
+    assert 0 < open_now <= MAX_SESSIONS
+    # Bounded: the cap holds memory to what 200 sessions cost (tools/bench measures a session's cost
+    # alone; here 20 clients at once also grow the allocator's arenas).
+    assert grown < MAX_SESSIONS * 250_000, f"{grown / MAX_SESSIONS:.0f} bytes per session"
+    report_figure(f"HTTP: {opened} of 1000 abandoned sessions opened, {statuses.count(503)} refused; "
+                  f"resident memory grew {grown / 1e6:.1f} MB")
+
+    # Idle for 2 s, they are closed, and a new client gets in.
+    with anyio.fail_after(30):
+        while sample(server.metrics(), "mcp_rag_http_sessions_open ") != 0:
+            await anyio.sleep(0.2)
+    await still_serves(server)

@@ -1,0 +1,175 @@
+"""The HTTP step of tools/bench: SciFact's test queries through `mcp-rag serve --http` at 1, 4, 16 and
+64 concurrent clients (each its own MCP session), the same queries through one stdio session, and
+what 100 open sessions cost in memory. Both transports are driven by thin raw JSON-RPC clients (httpx,
+and pipes), so that on a two-core machine the client takes as little as it can of the CPU the
+server needs; the result cache is off, so every query is searched.
+
+    .venv/bin/python tools/bench_http.py --binary .build/release/mcp-rag --data KNOWLEDGE_BASE [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench_server import model_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "python"))
+from http_support import INITIALIZE, HTTPServer  # noqa: E402
+from mcp_support import beir_test_queries  # noqa: E402
+
+CLIENTS = (1, 4, 16, 64)
+QUERIES_PER_LEVEL = 640
+SESSIONS_FOR_MEMORY = 100
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def call(request_id: int, query: str) -> dict:
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+            "params": {"name": "query_knowledge_base", "arguments": {"query": query}}}
+
+
+def resident_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def summary(latencies_ms: list[float], seconds: float) -> dict:
+    return {"queries": len(latencies_ms), "queries_per_second": len(latencies_ms) / seconds,
+            "client_p50_ms": percentile(latencies_ms, 0.5), "client_p99_ms": percentile(latencies_ms, 0.99)}
+
+
+async def http_session(client: httpx.AsyncClient, server: HTTPServer) -> dict[str, str]:
+    """The headers of a new initialised session."""
+    answer = await client.post(server.url, json=INITIALIZE, headers=server.headers())
+    answer.raise_for_status()
+    headers = server.headers(**{"Mcp-Session-Id": answer.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"})
+    await client.post(server.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    return headers
+
+
+async def http_level(server: HTTPServer, texts: list[str], clients: int, queries: int = QUERIES_PER_LEVEL) -> dict:
+    per_client = max(1, queries // clients)
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        sessions = [await http_session(client, server) for _ in range(clients)]
+        latencies: list[float] = []
+
+        async def run(number: int, headers: dict[str, str]) -> None:
+            for index in range(per_client):
+                query = texts[(number * per_client + index) % len(texts)]
+                start = time.perf_counter()
+                answer = await client.post(server.url, json=call(index + 2, query), headers=headers)
+                latencies.append((time.perf_counter() - start) * 1e3)
+                result = answer.json()["result"]
+                assert not result["isError"], result
+
+        start = time.perf_counter()
+        await asyncio.gather(*(run(number, headers) for number, headers in enumerate(sessions)))
+        seconds = time.perf_counter() - start
+        for headers in sessions:
+            await client.delete(server.url, headers=headers)
+    return summary(latencies, seconds)
+
+
+async def session_memory(server: HTTPServer) -> dict:
+    """Resident memory before and after opening 100 sessions that each listed the tools."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        before = resident_bytes(server.process.pid)
+        sessions = []
+        for _ in range(SESSIONS_FOR_MEMORY):
+            headers = await http_session(client, server)
+            await client.post(server.url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=headers)
+            sessions.append(headers)
+        after = resident_bytes(server.process.pid)
+        for headers in sessions:
+            await client.delete(server.url, headers=headers)
+    return {"sessions": SESSIONS_FOR_MEMORY, "resident_before_bytes": before, "resident_after_bytes": after,
+            "bytes_per_session": (after - before) / SESSIONS_FOR_MEMORY}
+
+
+async def stdio_level(binary: str, data: Path, model: str, texts: list[str], queries: int = QUERIES_PER_LEVEL) -> dict:
+    """The same queries one at a time through one stdio session, over raw pipes."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "MCP_RAG_DATA_DIR": str(data), "MCP_RAG_MODEL_DIR": model, "MCP_RAG_CACHE_TTL": "0",
+           "MCP_RAG_LOG_LEVEL": "warning"}
+    process = await asyncio.create_subprocess_exec(binary, "serve", stdin=asyncio.subprocess.PIPE,
+                                                   stdout=asyncio.subprocess.PIPE, env=env, limit=1 << 24)
+
+    async def ask(message: dict) -> dict:
+        process.stdin.write(json.dumps(message).encode() + b"\n")
+        await process.stdin.drain()
+        while True:
+            answer = json.loads(await process.stdout.readline())
+            if answer.get("id") == message["id"]:
+                return answer
+
+    await ask(INITIALIZE)
+    process.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    for index, text in enumerate(texts[:20]):
+        await ask(call(10_000 + index, text))
+    latencies = []
+    start = time.perf_counter()
+    for index in range(queries):
+        began = time.perf_counter()
+        answer = await ask(call(index + 2, texts[index % len(texts)]))
+        latencies.append((time.perf_counter() - began) * 1e3)
+        assert not answer["result"]["isError"], answer
+    seconds = time.perf_counter() - start
+    process.stdin.close()
+    await process.wait()
+    return summary(latencies, seconds)
+
+
+async def figures(binary: str, dataset: Path, data: Path, model: str, scratch: Path,
+                  queries: int = QUERIES_PER_LEVEL) -> dict:
+    """`queries` per level (spread over the level's clients), the dataset's test queries in turn."""
+    texts = beir_test_queries(dataset)
+    results = {"stdio": await stdio_level(binary, data, model, texts, queries), "http": {}}
+    server = HTTPServer(binary, Path(model), scratch, token=None,
+                        env={"MCP_RAG_DATA_DIR": str(data), "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_LOG_LEVEL": "warning"})
+    try:
+        server.wait_ready()
+        await http_level(server, texts, 4, queries)  # warm-up: the model's buffers, the store's pages
+        for clients in CLIENTS:
+            results["http"][str(clients)] = await http_level(server, texts, clients, queries)
+        results["memory"] = await session_memory(server)
+    finally:
+        server.stop()
+    single = results["http"]["1"]["queries_per_second"]
+    results["speedup_16_over_1"] = results["http"]["16"]["queries_per_second"] / single
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--data", required=True, help="a knowledge base holding SciFact (tools/bench-server --reuse makes one)")
+    parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
+    parser.add_argument("--queries", type=int, default=QUERIES_PER_LEVEL, help="queries per level")
+    parser.add_argument("--json", help="also write the figures to this file")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-http-") as scratch:
+        result = asyncio.run(figures(os.path.abspath(arguments.binary), Path(arguments.dataset), Path(arguments.data),
+                                     model_dir(), Path(scratch), arguments.queries))
+    print(json.dumps(result, indent=2))
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
