@@ -122,8 +122,13 @@ async def test_32_clients_asking_50_questions_each_get_the_stdio_answers(binary,
 async def test_a_cancelled_ingest_stops_and_the_session_goes_on(knowledge_base, server):
     big = knowledge_base / "big"
     write_corpus(big, 300, paragraphs=6)
-    before = sample(server.metrics(), 'mcp_rag_tool_calls_total{tool="ingest_documents",outcome="cancelled"}') \
-        if 'outcome="cancelled"' in server.metrics() else 0
+    def cancelled() -> float:
+        """Ingests the server cancelled, from its metrics (the series appears with the first)."""
+        exposition = server.metrics()
+        prefix = 'mcp_rag_tool_calls_total{tool="ingest_documents",outcome="cancelled"}'
+        return sample(exposition, prefix) if prefix in exposition else 0
+
+    before = cancelled()
     async with http_session(server.url) as session:
         started = anyio.Event()
 
@@ -139,11 +144,6 @@ async def test_a_cancelled_ingest_stops_and_the_session_goes_on(knowledge_base, 
             group.cancel_scope.cancel()
 
         # The server stopped the call (the client sent notifications/cancelled) and answers the next.
-        def cancelled() -> float:
-            exposition = server.metrics()
-            prefix = 'mcp_rag_tool_calls_total{tool="ingest_documents",outcome="cancelled"}'
-            return sample(exposition, prefix) if prefix in exposition else 0
-
         with anyio.fail_after(60):
             while cancelled() <= before:
                 await anyio.sleep(0.1)
