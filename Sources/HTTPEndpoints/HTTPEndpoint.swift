@@ -19,7 +19,7 @@ import Telemetry
 ///
 /// The probes say nothing but the status, so they need no token. With a token configured, `/mcp`
 /// and `/metrics` answer only a request that carries it (401 with `WWW-Authenticate` otherwise);
-/// without one the server may listen on a loopback address only.
+/// without one the server may listen on a loopback address only, and refuses what a proxy forwards.
 public struct HTTPEndpoint: Sendable {
     public let address: ListenAddress
     private let token: BearerToken?
@@ -81,13 +81,26 @@ public struct HTTPEndpoint: Sendable {
                            logger: logger)
     }
 
-    /// 401 with `WWW-Authenticate` when a token is configured and `request` does not carry it.
+    /// 401 with `WWW-Authenticate` when a token is configured and `request` does not carry it; 403
+    /// for a request a proxy forwarded when there is no token (a loopback server behind a proxy
+    /// is reachable from wherever the proxy is, so it must have one).
     private static func unauthorized(_ request: Request, token: BearerToken?) -> Response? {
-        guard let token, !token.accepts(authorization: request.headers[.authorization]) else { return nil }
+        guard let token else {
+            guard forwardedHeaders.contains(where: { request.headers[$0] != nil }) else { return nil }
+            return Response(status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: "this request came through a proxy: a server "
+                                + "behind a proxy needs a token (MCP_RAG_HTTP_TOKEN or --http-token-file)\n")))
+        }
+        guard !token.accepts(authorization: request.headers[.authorization]) else { return nil }
         return Response(status: .unauthorized,
                         headers: [.wwwAuthenticate: #"Bearer realm="mcp-rag""#, .contentType: "text/plain; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: "a bearer token is required\n")))
     }
+
+    /// What reverse proxies add to the requests they forward.
+    private static let forwardedHeaders: [HTTPField.Name] = [
+        HTTPField.Name("Forwarded")!, HTTPField.Name("X-Forwarded-For")!, HTTPField.Name("X-Real-IP")!,
+    ]
 
     /// `request`'s headers (repeated ones joined with commas) and body, read up to `maxBodyBytes`
     /// (413 beyond).

@@ -67,8 +67,11 @@ public struct MCPRagServer: Sendable {
                             capabilities: .init(tools: .init(listChanged: false)))
         let definitions = self.definitions
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: definitions) }
-        await server.withMethodHandler(CallTool.self) { [self] params in
-            try await call(params, server: server).result()
+        // The server keeps its handlers, so they hold it weakly: a session's server must be freed
+        // when the session ends.
+        await server.withMethodHandler(CallTool.self) { [self, weak server] params in
+            guard let server else { throw MCPError.internalError("the session has ended") }
+            return try await call(params, server: server).result()
         }
         return server
     }
@@ -84,8 +87,9 @@ public struct MCPRagServer: Sendable {
     func startRouted(_ transport: any Transport) async throws -> (server: Server, router: ToolCallRouter) {
         let server = await makeServer()
         let router = ToolCallRouter(inner: transport, toolList: toolList, stoppedAtShutdown: Self.stoppedAtShutdown,
-                                    logger: logger) { [self] params in
-            try await call(params, server: server)
+                                    logger: logger) { [self, weak server] params in
+            guard let server else { throw MCPError.internalError("the session has ended") }
+            return try await call(params, server: server)
         }
         try await server.start(transport: router)
         return (server, router)

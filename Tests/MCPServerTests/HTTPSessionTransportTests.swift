@@ -1,4 +1,5 @@
 import Foundation
+import KnowledgeBase
 import Logging
 import MCP
 @testable import MCPServer
@@ -126,6 +127,27 @@ import Testing
         #expect(refused.status == 503 && body(refused).contains("shutting down"))
         try await transport.send(Data(#"{"id":1,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(1))
         #expect(await running.value.status == 200)
+    }
+
+    @Test func aSessionsServerIsFreedOnceItsSessionEnds() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mcp-rag-session-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var logger = Logger(label: "test")
+        // The knowledge base, never used here, may still be opening its folder when the test removes it.
+        logger.logLevel = .critical
+        let rag = MCPRagServer(knowledgeBase: KnowledgeBase(configuration: KnowledgeBaseConfiguration(dataDirectory: folder),
+                                                            logger: logger), logger: logger)
+        weak var freed: Server?
+        do {
+            let transport = transport()
+            let (server, _) = try await rag.startRouted(transport)
+            freed = server
+            // The session ends as a DELETE ends it: its input closes, the router and the SDK's loop end.
+            await transport.close(because: .sessionEnded)
+            await server.waitUntilCompleted()
+            await server.stop()
+        }
+        #expect(freed == nil, "the session's server outlived it (a handler holds it)")
     }
 
     @Test func envelopesCarryTheirProgressToken() {

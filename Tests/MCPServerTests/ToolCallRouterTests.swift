@@ -36,6 +36,21 @@ import Testing
         }
     }
 
+    @Test func paramsTheSDKCannotHoldAreRefusedUnderTheRequestsId() {
+        // The SDK would answer these under an id of its own making, leaving the request unanswered.
+        guard case .reject(let code, let message, let id) = kind(#"{"jsonrpc":"2.0","id":4,"method":"ping","params":{"x":1e999}}"#)
+        else {
+            Issue.record("a ping with 1e999 went to the SDK")
+            return
+        }
+        #expect(code == -32602 && id == .number(4) && message.contains("1e999"))
+        guard case .other(let request) = kind(#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":1e300}}"#) else {
+            Issue.record("a readable ping was refused")
+            return
+        }
+        #expect(request == .number(5))
+    }
+
     @Test func cancellationsNameTheirRequest() {
         guard case .cancellation(let id) = kind(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"r1"}}"#) else {
             Issue.record("a cancellation was not recognised")

@@ -101,6 +101,8 @@ async def test_requests_that_break_the_rules_get_the_status_that_says_so(server)
         ({"Mcp-Session-Id": session}, None, b"[" * 10_000 + b"]" * 10_000, 400),
         ({"Mcp-Session-Id": session}, None, b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400),
         ({"Mcp-Session-Id": session}, [{"jsonrpc": "2.0", "id": 4, "method": "ping"}], None, 400),
+        # Not a request, not a notification, not an answer: refused on its own POST, whatever its id.
+        ({"Mcp-Session-Id": session}, {"jsonrpc": "2.0", "id": 5}, None, 400),
     ]
     for headers, body, raw, status in cases:
         answer = post(server, body, headers, raw)
@@ -110,6 +112,10 @@ async def test_requests_that_break_the_rules_get_the_status_that_says_so(server)
     assert error_of(malformed)["code"] == -32700
     deep = post(server, None, {"Mcp-Session-Id": session}, b"[" * 10_000 + b"]" * 10_000)
     assert "nests" in error_of(deep)["message"]
+
+    # Params the SDK could not read are refused under the request's own id, in its POST's answer.
+    unreadable = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":1e999}}')
+    assert unreadable.status_code == 200 and unreadable.json()["id"] == 8 and error_of(unreadable)["code"] == -32602
 
     # A body over 1 MiB is refused unread.
     huge = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":"'
@@ -206,3 +212,17 @@ async def test_idle_sessions_are_closed_and_make_room(binary, model_dir, tmp_pat
         await still_serves(server)
     finally:
         server.stop()
+
+
+def test_a_server_without_a_token_refuses_what_a_proxy_forwards(binary, model_dir, tmp_path):
+    server = HTTPServer(binary, model_dir, tmp_path, token=None, env={"MCP_RAG_DATA_DIR": str(tmp_path / "data")})
+    try:
+        server.wait_ready()
+        for header in ("Forwarded", "X-Forwarded-For", "X-Real-IP"):
+            answer = httpx.post(server.url, json=INITIALIZE, headers=server.headers(**{header: "for=203.0.113.7"}), timeout=30)
+            assert answer.status_code == 403 and "needs a token" in answer.text, (header, answer.status_code)
+        # Straight from this machine it needs none.
+        assert httpx.post(server.url, json=INITIALIZE, headers=server.headers(), timeout=30).status_code == 200
+    finally:
+        server.stop()
+

@@ -44,9 +44,11 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         (incoming, incomingContinuation) = AsyncThrowingStream.makeStream()
     }
 
-    /// Whether no request is in flight and nothing came for `idle`.
-    func isIdle(for idle: Duration, now: ContinuousClock.Instant) -> Bool {
-        waiting.isEmpty && lastActivity.duration(to: now) >= idle
+    /// Closes the session when no request is in flight and nothing came for `idle`; whether it did.
+    func closeIfIdle(for idle: Duration, now: ContinuousClock.Instant) -> Bool {
+        guard closedBecause == nil, waiting.isEmpty, lastActivity.duration(to: now) >= idle else { return false }
+        close(because: .sessionEnded)
+        return true
     }
 
     /// Takes one POSTed message, `envelope` its reading: a request's answer when it comes, 202 for
@@ -72,6 +74,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
             let (events, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .unbounded)
             // A client that closes the stream before the answer abandons the request (the way
             // clients cancel over HTTP): the call is cancelled as a `notifications/cancelled` would.
+            // The server notices when it next writes to the stream (a progress event).
             continuation.onTermination = { [weak self] termination in
                 guard case .cancelled = termination else { return }
                 Task { await self?.streamAbandoned(id) }
@@ -122,6 +125,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         incoming
     }
 
+    /// For `Transport`'s sake: the router always says which request an answer is for (the other `send`).
     func send(_ data: Data) async throws {
         let envelope = JSONRPCEnvelope.single(in: data)
         try await send(data, answering: envelope?.isAnswer == true ? envelope?.id : nil)

@@ -31,7 +31,8 @@ enum JSONNesting {
                     depth += 1
                     if depth > limit { return true }
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    depth -= 1
+                    // A stray closer cannot bank depth for the openers after it.
+                    depth = max(depth - 1, 0)
                 default:
                     break
                 }

@@ -50,7 +50,11 @@ public actor MCPHTTPSessions: Service {
     private nonisolated let logger: Logger
     private nonisolated let metrics: RagMetrics
     private var sessions: [String: Session] = [:]
+    /// Sessions being started: counted against the cap while `open()` waits for them.
+    private var opening = 0
     private var shuttingDown = false
+    /// How long a graceful shutdown waits for a session's calls before it stops the session anyway.
+    static let shutdownPatience = Duration.seconds(10)
 
     /// `checks` vets each request's headers (see `HTTPRequestChecks`).
     public init(server: MCPRagServer, policy: Policy, checks: any HTTPRequestValidationPipeline, metrics: RagMetrics,
@@ -80,6 +84,7 @@ public actor MCPHTTPSessions: Service {
                 return HTTPAnswer(refusal)
             }
             guard let sessionID else { return Self.missingSession }
+            if case .failure(let refusal) = await sessionTransport(sessionID) { return refusal.answer }
             return await close(sessionID) ? HTTPAnswer(status: 200, headers: [HTTPHeaderName.sessionID: sessionID]) : Self.unknownSession
         default:
             // GET included: there is no stream of the server's own messages to open.
@@ -102,6 +107,12 @@ public actor MCPHTTPSessions: Service {
             }
             return .refusal(400, code: -32700, "Parse error: the message is not valid JSON in UTF-8", session: sessionID)
         }
+        if !envelope.isRequest, case .reject(let code, let message, _) = IncomingFrame.read(body) {
+            // Refused on its own POST: the router's answer to it would carry an id (perhaps of a
+            // request in flight) that no POST of it waits for. Requests are checked by the router,
+            // whose answer goes to their own POST.
+            return .refusal(400, code: code, message, session: sessionID)
+        }
         let initializing = envelope.isRequest && envelope.method == Initialize.name
         if let refusal = checks.validate(request, context: context(request, sessionID: sessionID, initializing: initializing)) {
             return HTTPAnswer(refusal)
@@ -114,8 +125,10 @@ public actor MCPHTTPSessions: Service {
             }
         } else {
             guard let sessionID else { return Self.missingSession }
-            guard let found = await sessionTransport(sessionID) else { return Self.unknownSession }
-            transport = found
+            switch await sessionTransport(sessionID) {
+            case .success(let found): transport = found
+            case .failure(let refusal): return refusal.answer
+            }
         }
         return await transport.exchange(body, envelope: envelope)
     }
@@ -131,11 +144,8 @@ public actor MCPHTTPSessions: Service {
 
     /// A new session, started, or why there is none.
     private func open() async -> Result<HTTPSessionTransport, Refusal> {
-        guard !shuttingDown else {
-            return .failure(Refusal(answer: .refusal(503, "The server is shutting down; try again once it is back",
-                                                     extraHeaders: ["Retry-After": "5"])))
-        }
-        guard sessions.count < policy.maxSessions else {
+        guard !shuttingDown else { return .failure(Self.shuttingDownRefusal) }
+        guard sessions.count + opening < policy.maxSessions else {
             logger.warning("a session was refused: the limit of open sessions is reached", metadata: ["rag.sessions": "\(sessions.count)"])
             return .failure(Refusal(answer: .refusal(503, "Too many open sessions (\(policy.maxSessions)): the server takes no new one "
                 + "until a session ends or stays idle for \(policy.idleTimeout); close sessions you no longer use (DELETE)",
@@ -143,8 +153,15 @@ public actor MCPHTTPSessions: Service {
         }
         let id = Self.newSessionID()
         let transport = HTTPSessionTransport(sessionID: id, maxRequestsInFlight: policy.maxRequestsInFlightPerSession, logger: logger)
+        // Starting suspends: other requests (more initializes, the shutdown) run meanwhile.
+        opening += 1
+        defer { opening -= 1 }
         do {
             let (server, router) = try await mcpServer.startRouted(transport)
+            guard !shuttingDown else {
+                await server.stop()
+                return .failure(Self.shuttingDownRefusal)
+            }
             sessions[id] = Session(transport: transport, server: server, router: router)
             metrics.sessionsOpen(sessions.count)
             return .success(transport)
@@ -154,8 +171,10 @@ public actor MCPHTTPSessions: Service {
         }
     }
 
-    private func sessionTransport(_ sessionID: String) -> HTTPSessionTransport? {
-        sessions[sessionID]?.transport
+    /// The transport of the session `sessionID`, or why there is none.
+    private func sessionTransport(_ sessionID: String) -> Result<HTTPSessionTransport, Refusal> {
+        if let transport = sessions[sessionID]?.transport { return .success(transport) }
+        return .failure(shuttingDown ? Self.shuttingDownRefusal : Refusal(answer: Self.unknownSession))
     }
 
     /// Ends a session: its calls in flight are cancelled. False when there is none with that id.
@@ -169,13 +188,16 @@ public actor MCPHTTPSessions: Service {
     /// Closes the sessions idle for longer than the policy allows; returns how many.
     @discardableResult
     public func closeIdleSessions(now: ContinuousClock.Instant = .now) async -> Int {
-        var idle: [String] = []
-        for (id, session) in sessions where await session.transport.isIdle(for: policy.idleTimeout, now: now) {
-            idle.append(id)
+        var closed = 0
+        for (id, session) in sessions {
+            // Checked and closed in one step of the transport: a request arriving meanwhile either
+            // came first (not idle) or finds the session closed (404).
+            guard await session.transport.closeIfIdle(for: policy.idleTimeout, now: now) else { continue }
+            if sessions[id] != nil { _ = await close(id) }
+            closed += 1
         }
-        for id in idle { _ = await close(id) }
-        if !idle.isEmpty { logger.info("closed idle sessions", metadata: ["rag.sessions": "\(idle.count)"]) }
-        return idle.count
+        if closed > 0 { logger.info("closed idle sessions", metadata: ["rag.sessions": "\(closed)"]) }
+        return closed
     }
 
     public func run() async throws {
@@ -198,7 +220,7 @@ public actor MCPHTTPSessions: Service {
                 group.addTask {
                     await session.transport.stopTakingRequests()
                     await session.router.shutDown()
-                    await session.server.waitUntilCompleted()
+                    await Self.waitForCalls(of: session.server)
                     await session.transport.close(because: .serverShuttingDown)
                     await session.server.stop()
                 }
@@ -207,6 +229,25 @@ public actor MCPHTTPSessions: Service {
         sessions.removeAll()
         metrics.sessionsOpen(0)
     }
+
+    /// Waits until `server`'s message loop ends (its router has answered every call in flight),
+    /// or `shutdownPatience` passes: then the loop is stopped, so a call that never answers cannot
+    /// hold the shutdown up.
+    private static func waitForCalls(of server: Server) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await server.waitUntilCompleted() }
+            group.addTask {
+                // Cancelled (and so ended early) when the loop ends first.
+                guard (try? await Task.sleep(for: shutdownPatience)) != nil else { return }
+                await server.stop()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private static let shuttingDownRefusal = Refusal(
+        answer: .refusal(503, "The server is shutting down; try again once it is back", extraHeaders: ["Retry-After": "5"]))
 
     /// 128 random bits in hex: a session id nobody can guess (the system generator is a CSPRNG).
     private static func newSessionID() -> String {

@@ -106,6 +106,9 @@ private struct Fields: Decodable {
     let listProblem: String?
     /// `params.requestId` of a cancellation.
     let cancelledRequest: ID?
+    /// Whether a message for the SDK has params its `Value` cannot hold (a number such as 1e999):
+    /// the SDK would answer it under an id of its own making, never under the request's.
+    let hasUnreadableParams: Bool
 
     private enum Keys: String, CodingKey { case jsonrpc, method, id, result, error, params }
     private enum CancelledKeys: String, CodingKey { case requestId }
@@ -138,6 +141,9 @@ private struct Fields: Decodable {
         default:
             (call, listProblem, cancelledRequest) = (nil, nil, nil)
         }
+        let forTheSDK = !isAnswer && method != CallTool.name && method != ListTools.name
+        hasUnreadableParams = forTheSDK && container.contains(.params)
+            && (try? container.decode(Value.self, forKey: .params)) == nil
     }
 
     /// The frame's verdict; `lonelySurrogate` is the first `\uD8xx`-style escape without its other
@@ -163,6 +169,10 @@ private struct Fields: Decodable {
         guard let method else {
             return .reject(code: -32600, message: hasUnusableMethod
                 ? "Invalid Request: \"method\" must be a string" : "Invalid Request: no \"method\"", id: usableID)
+        }
+        if hasUnreadableParams {
+            return .reject(code: -32602, message: "Invalid params: they hold a number outside the range of a 64-bit float "
+                + "(such as 1e999)", id: id)
         }
         guard let id else {
             if method == "notifications/cancelled", let cancelledRequest { return .cancellation(cancelledRequest) }

@@ -4,8 +4,8 @@ import MCP
 
 /// A transport in front of the SDK's `Server` that reads every frame once (`IncomingFrame`), keeps
 /// the book of requests in flight, answers `tools/call` and `tools/list` itself and hands every
-/// other message (initialize, ping, notifications) to the SDK. Any transport goes behind it (stdio
-/// today, HTTP next): the checks that make hostile frames safe and the tool dispatch are the same.
+/// other message (initialize, ping, notifications) to the SDK. Any transport goes behind it (stdio,
+/// and each HTTP session's): the checks that make hostile frames safe and the tool dispatch are the same.
 ///
 /// Why the calls: the SDK (0.12.1) passes each handler's result through its `Value` type by
 /// encoding and decoding it, and `Value`'s decoder turns any string that looks like a data URL into
@@ -149,7 +149,7 @@ actor ToolCallRouter: Transport {
     private func route(_ message: Data) async {
         guard !shuttingDown else {
             // Over stdio nobody waits for the request; over HTTP its POST does.
-            if inner is any AnswerAddressedTransport, let envelope = JSONRPCEnvelope.single(in: message), !envelope.isAnswer,
+            if inner is any AnswerAddressedTransport, let envelope = JSONRPCEnvelope.single(in: message), envelope.isRequest,
                let id = envelope.id {
                 await unanswered(id)
             }
@@ -201,6 +201,10 @@ actor ToolCallRouter: Transport {
             await deliver(toolListAnswer(id), answering: id, closing: id)
         case .cancellation(let id) where calls[id] != nil:
             calls[id]?.cancel()
+        case .cancellation:
+            // Not a call: the SDK answers its own requests (initialize, ping) at once, and one it
+            // cancelled would never be answered, leaving its id booked (and over HTTP its POST waiting).
+            break
         default:
             toServerContinuation.yield(message)
         }
