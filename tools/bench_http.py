@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench_server import model_dir
+from bench_server import model_dir, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "python"))
 from http_support import INITIALIZE, HTTPServer  # noqa: E402
@@ -29,11 +29,6 @@ from mcp_support import beir_test_queries  # noqa: E402
 CLIENTS = (1, 4, 16, 64)
 QUERIES_PER_LEVEL = 640
 SESSIONS_FOR_MEMORY = 100
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def call(request_id: int, query: str) -> dict:

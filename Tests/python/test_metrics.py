@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from http_support import sample
 from mcp_support import command_env, connected, free_port, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
@@ -43,13 +44,6 @@ def wait_until(condition, what: str, seconds: float = 60):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def sample(exposition: str, line_prefix: str) -> float:
-    """The value of the one sample whose line starts with `line_prefix`."""
-    values = [float(line.rsplit(" ", 1)[1]) for line in exposition.splitlines() if line.startswith(line_prefix)]
-    assert len(values) == 1, (line_prefix, values)
-    return values[0]
 
 
 def server_with(binary, model_dir, tmp_path, extra_env):

@@ -26,7 +26,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
     /// Cleared when the server begins to shut down: the requests in flight are answered, new
     /// ones are refused.
     private var takingRequests = true
-    private(set) var lastActivity = ContinuousClock.now
+    private var lastActivity = ContinuousClock.now
 
     private enum Waiter {
         case json(CheckedContinuation<HTTPAnswer, Never>)
@@ -178,10 +178,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         cancellation.append(contentsOf: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"reason":"#.utf8)
         JSONWriter.appendString(Array("the client closed the request's event stream".utf8), to: &cancellation)
         cancellation.append(contentsOf: #","requestId":"#.utf8)
-        switch id {
-        case .string(let text): JSONWriter.appendString(Array(text.utf8), to: &cancellation)
-        case .number(let number): cancellation.append(contentsOf: String(number).utf8)
-        }
+        JSONWriter.appendID(id, to: &cancellation)
         cancellation.append(contentsOf: "}}".utf8)
         incomingContinuation.yield(Data(cancellation))
     }

@@ -67,8 +67,6 @@ public actor MCPHTTPSessions: Service {
         metrics.sessionsOpen(0)
     }
 
-    public var openSessions: Int { sessions.count }
-
     /// Answers one request to the MCP endpoint, its body already read within the size limit.
     public nonisolated func handle(method: String, headers: [String: String], body: Data?) async -> HTTPAnswer {
         await handle(HTTPRequest(method: method, headers: headers, body: body))

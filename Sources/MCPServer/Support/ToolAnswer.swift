@@ -52,11 +52,16 @@ enum JSONWriter {
     /// sorted as JSONEncoder's `.sortedKeys` writes the others.
     static func appendResultOpening(id: ID, to bytes: inout [UInt8]) {
         bytes.append(contentsOf: #"{"id":"#.utf8)
+        appendID(id, to: &bytes)
+        bytes.append(contentsOf: #","jsonrpc":"2.0","result":"#.utf8)
+    }
+
+    /// A JSON-RPC id as JSON: a string, or an integer.
+    static func appendID(_ id: ID, to bytes: inout [UInt8]) {
         switch id {
         case .string(let string): appendString(Array(string.utf8), to: &bytes)
         case .number(let number): bytes.append(contentsOf: String(number).utf8)
         }
-        bytes.append(contentsOf: #","jsonrpc":"2.0","result":"#.utf8)
     }
 
     static func appendString(_ utf8: [UInt8], to bytes: inout [UInt8]) {
