@@ -113,6 +113,14 @@ import Testing
             return
         }
         #expect(id == .number(9))
+        // Until the router ends the call, its id is not free for a new request.
+        let reused = await transport.exchange(request, envelope: envelope)
+        #expect(reused.status == 400 && body(reused).contains("still in flight"))
+        await transport.requestEndedWithoutAnswer(.number(9))
+        let fresh = Task { await transport.exchange(request, envelope: envelope) }
+        #expect(try await incoming.next() == request)
+        try await transport.send(Data(#"{"id":9,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(9))
+        #expect(await fresh.value.status == 200)
     }
 
     @Test func aServerShuttingDownAnswersWhatRunsAndRefusesNewRequests() async throws {

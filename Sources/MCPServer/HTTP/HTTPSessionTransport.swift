@@ -21,6 +21,9 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
     private var waiting: [ID: Waiter] = [:]
     /// Which request each progress token belongs to, for the requests answered with events.
     private var progressRequests: [ProgressToken: ID] = [:]
+    /// Requests whose client closed their event stream, until the router has ended them: their
+    /// ids are not free yet (a new request under one would be handed the old call's end).
+    private var abandoned: Set<ID> = []
     /// Set once the session ends or the server shuts down: no message is taken any more.
     private var closedBecause: Closing?
     /// Cleared when the server begins to shut down: the requests in flight are answered, new
@@ -61,7 +64,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
             incomingContinuation.yield(message)
             return .accepted(session: sessionID)
         }
-        guard waiting[id] == nil else {
+        guard waiting[id] == nil, !abandoned.contains(id) else {
             return .refusal(400, "Invalid Request: the id \(id) belongs to a request of this session still in flight; "
                 + "give each request an id of its own", id: id, session: sessionID)
         }
@@ -119,6 +122,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         }
         waiting.removeAll()
         progressRequests.removeAll()
+        abandoned.removeAll()
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
@@ -152,7 +156,8 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
             continuation.yield(ServerSentEvent.message(data))
             continuation.finish()
         case nil:
-            // Its POST is gone (the session closed under it).
+            // Its POST is gone (its event stream abandoned, or the session closed under it).
+            abandoned.remove(id)
             logger.debug("an answer with no request waiting for it was dropped", metadata: ["rag.request": "\(id)"])
         }
     }
@@ -166,7 +171,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
             progressRequests[token] = nil
             continuation.finish()
         case nil:
-            break
+            abandoned.remove(id)
         }
     }
 
@@ -174,6 +179,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
     private func streamAbandoned(_ id: ID) {
         guard case .events(_, let token) = waiting.removeValue(forKey: id) else { return }
         progressRequests[token] = nil
+        abandoned.insert(id)
         var cancellation: [UInt8] = []
         cancellation.append(contentsOf: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"reason":"#.utf8)
         JSONWriter.appendString(Array("the client closed the request's event stream".utf8), to: &cancellation)
