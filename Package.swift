@@ -276,7 +276,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime", "Digests",
+            dependencies: ["KnowledgeBase", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime", "Digests", "Telemetry",
                            "TestSupport"]
         ),
         .testTarget(

@@ -23,7 +23,7 @@ import httpx
 from bench_server import model_dir, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "python"))
-from http_support import INITIALIZE, HTTPServer  # noqa: E402
+from http_support import INITIALIZE, HTTPServer, sample  # noqa: E402
 from mcp_support import beir_test_queries  # noqa: E402
 
 CLIENTS = (1, 4, 16, 64)
@@ -43,6 +43,23 @@ def resident_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def query_passes(server: HTTPServer) -> tuple[float, float]:
+    """Query texts embedded and the model's passes for them so far, from the server's /metrics."""
+    exposition = server.metrics()
+
+    def total(series: str) -> float:
+        # A counter appears once it is first counted: before any query, none.
+        return sample(exposition, series) if series in exposition else 0.0
+
+    return (total('mcp_rag_embedded_texts_total{work="query"}'), total('mcp_rag_embedding_passes_total{work="query"}'))
+
+
 def summary(latencies_ms: list[float], seconds: float) -> dict:
     return {"queries": len(latencies_ms), "queries_per_second": len(latencies_ms) / seconds,
             "client_p50_ms": percentile(latencies_ms, 0.5), "client_p99_ms": percentile(latencies_ms, 0.99)}
@@ -58,6 +75,8 @@ async def http_session(client: httpx.AsyncClient, server: HTTPServer) -> dict[st
 
 
 async def http_level(server: HTTPServer, texts: list[str], clients: int, queries: int = QUERIES_PER_LEVEL) -> dict:
+    """The level's latencies and throughput, the server's CPU time per query, and how many queries
+    shared each forward pass."""
     per_client = max(1, queries // clients)
     limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
@@ -73,12 +92,16 @@ async def http_level(server: HTTPServer, texts: list[str], clients: int, queries
                 result = answer.json()["result"]
                 assert not result["isError"], result
 
+        cpu_before, (texts_before, passes_before) = cpu_seconds(server.process.pid), query_passes(server)
         start = time.perf_counter()
         await asyncio.gather(*(run(number, headers) for number, headers in enumerate(sessions)))
         seconds = time.perf_counter() - start
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+        texts_embedded, passes = (after - before for after, before in zip(query_passes(server), (texts_before, passes_before)))
         for headers in sessions:
             await client.delete(server.url, headers=headers)
-    return summary(latencies, seconds)
+    return summary(latencies, seconds) | {"server_cpu_ms_per_query": 1e3 * cpu / len(latencies),
+                                          "queries_per_pass": texts_embedded / passes if passes else None}
 
 
 async def session_memory(server: HTTPServer) -> dict:
@@ -131,8 +154,9 @@ async def stdio_level(binary: str, data: Path, model: str, texts: list[str], que
 
 
 async def figures(binary: str, dataset: Path, data: Path, model: str, scratch: Path,
-                  queries: int = QUERIES_PER_LEVEL) -> dict:
-    """`queries` per level (spread over the level's clients), the dataset's test queries in turn."""
+                  queries: int = QUERIES_PER_LEVEL, levels: tuple[int, ...] = CLIENTS) -> dict:
+    """`queries` per level (spread over the level's clients), the dataset's test queries in turn.
+    `levels` must include 1 and 16, whose throughputs the speedup compares."""
     texts = beir_test_queries(dataset)
     results = {"stdio": await stdio_level(binary, data, model, texts, queries), "http": {}}
     server = HTTPServer(binary, Path(model), scratch, token=None,
@@ -140,7 +164,7 @@ async def figures(binary: str, dataset: Path, data: Path, model: str, scratch: P
     try:
         server.wait_ready()
         await http_level(server, texts, 4, queries)  # warm-up: the model's buffers, the store's pages
-        for clients in CLIENTS:
+        for clients in levels:
             results["http"][str(clients)] = await http_level(server, texts, clients, queries)
         results["memory"] = await session_memory(server)
     finally:
@@ -156,11 +180,16 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="a knowledge base holding SciFact (tools/bench-server --reuse makes one)")
     parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
     parser.add_argument("--queries", type=int, default=QUERIES_PER_LEVEL, help="queries per level")
+    parser.add_argument("--clients", default=",".join(map(str, CLIENTS)),
+                        help="the levels: concurrent clients, comma-separated (1 and 16 among them)")
     parser.add_argument("--json", help="also write the figures to this file")
     arguments = parser.parse_args()
+    levels = tuple(int(count) for count in arguments.clients.split(","))
+    if not {1, 16} <= set(levels):
+        parser.error("--clients must include 1 and 16 (the speedup compares them)")
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-http-") as scratch:
         result = asyncio.run(figures(os.path.abspath(arguments.binary), Path(arguments.dataset), Path(arguments.data),
-                                     model_dir(), Path(scratch), arguments.queries))
+                                     model_dir(), Path(scratch), arguments.queries, levels))
     print(json.dumps(result, indent=2))
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(result, indent=2) + "\n")

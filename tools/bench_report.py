@@ -117,12 +117,16 @@ def http_section(figures: dict) -> tuple[list[str], list[str]]:
     if not http:
         return lines + missing(figures, "http"), []
     def row(name: str, level: dict) -> list[str]:
-        return [name, number(level["queries_per_second"], 0), number(level["client_p50_ms"], 1), number(level["client_p99_ms"], 1)]
+        shared = level.get("queries_per_pass")
+        return [name, number(level["queries_per_second"], 0), number(level["client_p50_ms"], 1), number(level["client_p99_ms"], 1),
+                number(level["server_cpu_ms_per_query"], 1) if "server_cpu_ms_per_query" in level else "",
+                number(shared, 1) if shared is not None else ""]
     rows = [row("stdio, 1 client", http["stdio"])]
     rows += [row(f"HTTP, {clients} client{'s' if clients != '1' else ''}", level) for clients, level in http["http"].items()]
     lines += ["SciFact's test queries, hybrid, result cache off, each client its own session (raw JSON-RPC clients "
-              "in one Python process on the same machine).", ""]
-    lines += table(["transport", "queries/s", "client p50 ms", "client p99 ms"], rows)
+              "in one Python process on the same machine). Server CPU: the server process's CPU time over the "
+              "level, per query; queries per pass: how many shared each forward pass of the model.", ""]
+    lines += table(["transport", "queries/s", "client p50 ms", "client p99 ms", "server CPU ms/query", "queries per pass"], rows)
     memory = http["memory"]
     lines += ["", f"16 clients reach {number(http['speedup_16_over_1'], 2)}× one client's throughput. "
                   f"{memory['sessions']} open sessions cost {number(memory['bytes_per_session'] / 1024, 0)} KiB each "

@@ -10,7 +10,24 @@ public protocol EmbeddingBackend: Sendable {
     var name: String { get }
     /// One vector per sequence, in order. Each sequence starts with `[CLS]`, ends with `[SEP]` and
     /// is no longer than the model's `maxSequenceLength`.
-    func embed(tokenized sequences: [[Int32]]) throws -> [[Float]]
+    func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]]
+}
+
+extension EmbeddingBackend {
+    /// Vectors for passages (``EmbeddingWork/passages``).
+    public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
+        try embed(tokenized: sequences, work: .passages)
+    }
+}
+
+/// What a batch of sequences is for, which decides how a backend may compute it.
+public enum EmbeddingWork: Sendable {
+    /// Queries someone is waiting for, possibly several clients' in one batch. Each query's vector
+    /// must not depend on which other queries share its batch (bit for bit, on the CPU), so that an
+    /// answer is the same whether one client asks or many.
+    case queries
+    /// Passages being ingested, and benchmarks: whatever computes the batch fastest.
+    case passages
 }
 
 /// The OpenBLAS-backed CPU backend.
@@ -29,9 +46,9 @@ public struct CPUBackend: EmbeddingBackend {
     /// The number of worker threads the matrix products are split across.
     public var threadCount: Int { encoder.threadCount }
 
-    public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
+    public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
-        return encoder.encode(sequences)
+        return encoder.encode(sequences, rowStable: work == .queries)
     }
 }
 

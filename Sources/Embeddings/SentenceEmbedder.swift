@@ -59,8 +59,8 @@ public final class SentenceEmbedder: Sendable {
 
     /// Unit-length sentence vectors for `texts`, in order, on the calling thread (which must be
     /// allowed to block): the server's embedding thread, or a command-line tool's own.
-    public func embedBlocking(_ texts: [String]) throws -> [[Float]] {
-        try backend.embed(tokenized: tokenizeAll(texts))
+    public func embedBlocking(_ texts: [String], work: EmbeddingWork = .passages) throws -> [[Float]] {
+        try backend.embed(tokenized: tokenizeAll(texts), work: work)
     }
 
     /// Texts in a batch this large or larger are tokenised on several threads.

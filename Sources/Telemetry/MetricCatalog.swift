@@ -30,13 +30,14 @@ public struct MetricCatalog: Sendable, Hashable {
     public static let vectorBytes = MetricCatalog(name: "mcp_rag_vector_index_bytes", help: "Bytes the vector index takes in memory, its mapped snapshot file included.")
     public static let embeddedTexts = MetricCatalog(name: "mcp_rag_embedded_texts_total", help: "Texts the embedding model has embedded, by work (query, bulk).")
     public static let embeddingSeconds = MetricCatalog(name: "mcp_rag_embedding_seconds_total", help: "Seconds the embedding model has spent embedding, by work (query, bulk); texts over seconds is its measured rate.")
+    public static let embeddingPasses = MetricCatalog(name: "mcp_rag_embedding_passes_total", help: "Calls of the embedding model, by work (query, bulk); texts over passes is how many queries shared a pass.")
     public static let httpSessions = MetricCatalog(name: "mcp_rag_http_sessions_open", help: "MCP sessions open over Streamable HTTP.")
 
     public static let all: [MetricCatalog] = [
         toolCalls, toolCallDuration, queryDuration, queryStageDuration, cacheRequests, ingestedFiles, ingestedPassages,
         ready, dependencyStatus, breakerState, breakerOpened, embeddingBackend, residentMemory, cpuSeconds,
         openFileDescriptors, trackerBuffered, trackerDropped, outboxPending, vectorBytes, embeddedTexts, embeddingSeconds,
-        httpSessions,
+        embeddingPasses, httpSessions,
     ]
 
     /// The help text of the metric called `name` ("" for a name not listed here).

@@ -54,10 +54,11 @@ public final class RagMetrics: Sendable {
         Counter(label: MetricCatalog.ingestedPassages.name, factory: factory).increment(by: passages)
     }
 
-    /// `texts` embedded in `nanoseconds`, for a query someone waits for or for bulk work (ingests,
-    /// warming).
+    /// `texts` embedded in one call of the model that took `nanoseconds`, for queries someone waits
+    /// for or for bulk work (ingests, warming).
     public func embedded(texts: Int, nanoseconds: UInt64, forQuery: Bool) {
         let work = [("work", forQuery ? "query" : "bulk")]
+        Counter(label: MetricCatalog.embeddingPasses.name, dimensions: work, factory: factory).increment()
         Counter(label: MetricCatalog.embeddedTexts.name, dimensions: work, factory: factory).increment(by: texts)
         FloatingPointCounter(label: MetricCatalog.embeddingSeconds.name, dimensions: work, factory: factory)
             .increment(by: Double(nanoseconds) / 1e9)

@@ -10,7 +10,7 @@ private struct ScriptedBackend: EmbeddingBackend {
     var fail: (any Error)?
     var transform: @Sendable ([Float]) -> [Float] = { $0 }
 
-    func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
+    func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         if let fail { throw fail }
         return sequences.map { transform(ScriptedBackend.reference($0)) }
     }

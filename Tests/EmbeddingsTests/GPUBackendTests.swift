@@ -31,6 +31,19 @@ import Testing
         #expect(device.launches.withLock { $0["rag_attention"] ?? 0 } >= 6 * 2, "more than one pass ran")
     }
 
+    @Test func queriesRunAPassEachSoTheirVectorsDoNotDependOnTheirBatch() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 2)
+        let sequences = Array(try goldenCases().prefix(6)).map(\.inputIDs)
+        let device = HostComputeDevice()
+        let gpu = try GPUBackend(weights: embedder.weights, device: device)
+        let alone = try sequences.map { try gpu.embed(tokenized: [$0], work: .queries)[0] }
+        let attentionAlone = device.launches.withLock { $0["rag_attention"] ?? 0 }
+        let together = try gpu.embed(tokenized: sequences, work: .queries)
+        #expect(together == alone)
+        // As many passes (each with one attention launch per layer) as when asked one by one.
+        #expect(device.launches.withLock { $0["rag_attention"] ?? 0 } == 2 * attentionAlone)
+    }
+
     @Test func theFP16ModeStaysWithinTheGateOfTheCPUsVectors() throws {
         let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 2)
         let sequences = try goldenCases().prefix(24).map(\.inputIDs)

@@ -92,6 +92,25 @@ struct KernelVariantTests {
         }
     }
 
+    @Test("a query's vector is the same bit for bit alone or in one pass with other queries",
+          .enabled(if: CKernels_small_gemm_available() == 1, "the CPU lacks AVX2/FMA: queries go through OpenBLAS"))
+    func queriesAreBatchStable() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory())
+        let cases = try goldenCases()
+        let sequences = cases.map(\.inputIDs)
+        // Longer than a small pass, so a batch of passages would go through OpenBLAS.
+        #expect(sequences.map(\.count).max()! > CPUBertEncoder.smallPassRows)
+        let alone = try sequences.map { try embedder.backend.embed(tokenized: [$0], work: .queries)[0] }
+        let together = try embedder.backend.embed(tokenized: sequences, work: .queries)
+        let shuffled = Array(sequences.reversed())
+        let reordered = try embedder.backend.embed(tokenized: shuffled, work: .queries).reversed()
+        for (index, golden) in cases.enumerated() {
+            #expect(together[index] == alone[index], "\(golden.text.debugDescription)")
+            #expect(Array(reordered)[index] == alone[index], "\(golden.text.debugDescription)")
+            #expect(cosine(alone[index], golden.embedding) >= 0.99999, "\(golden.text.debugDescription)")
+        }
+    }
+
     @Test("the AVX2 small-row kernel agrees with the AVX-512 one",
           .enabled(if: CKernels_small_gemm_available() == 1, "the CPU lacks AVX2/FMA, so the kernel is never used"))
     func smallGEMMVariants() throws {

@@ -20,22 +20,62 @@ struct WorkerPoolTests {
     @Test("every part runs exactly once, for thousands of back-to-back steps", .timeLimit(.minutes(1)))
     func everyPartOnce() {
         let pool = WorkerPool(threadCount: 4)
-        let hits = Mutex([0, 0, 0, 0])
-        var expected = [0, 0, 0, 0]
+        let hits = Mutex([Int](repeating: 0, count: 9))
+        var expected = [Int](repeating: 0, count: 9)
         for step in 0..<20_000 {
-            let parts = step % 5  // 0 … 4 parts, including none
+            let parts = step % 10  // 0 … 9 parts: none, fewer than the threads, and more
             pool.run(parts: parts) { part in hits.withLock { $0[part] += 1 } }
-            for part in 0..<min(parts, 4) { expected[part] += 1 }
+            for part in 0..<parts { expected[part] += 1 }
         }
         #expect(hits.withLock { $0 } == expected)
     }
 
-    @Test("asking for more parts than threads runs only as many as there are threads")
-    func cappedParts() {
+    @Test("no two parts run at once on one thread, and the thread numbers are the pool's", .timeLimit(.minutes(1)))
+    func threadNumbers() {
+        let pool = WorkerPool(threadCount: 3)
+        // Per thread number: the parts running on it now, and the most that ever did at once.
+        let running = Mutex([0, 0, 0])
+        let most = Mutex(0)
+        let outOfRange = Atomic<Int>(0)
+        for _ in 0..<2_000 {
+            pool.run(parts: 12) { (_: Int, thread: Int) in
+                guard (0..<3).contains(thread) else {
+                    outOfRange.add(1, ordering: .relaxed)
+                    return
+                }
+                let now = running.withLock { counts in
+                    counts[thread] += 1
+                    return counts[thread]
+                }
+                most.withLock { $0 = max($0, now) }
+                running.withLock { $0[thread] -= 1 }
+            }
+        }
+        #expect(most.withLock { $0 } == 1)
+        let strays = outOfRange.load(ordering: .relaxed)
+        #expect(strays == 0)
+    }
+
+    @Test("a thread that gets no core leaves its parts to the others", .timeLimit(.minutes(1)))
+    func partsAreClaimed() {
         let pool = WorkerPool(threadCount: 2)
-        let counter = Atomic<Int>(0)
-        pool.run(parts: 10) { _ in counter.add(1, ordering: .relaxed) }
-        #expect(counter.load(ordering: .relaxed) == 2)
+        // The first part claimed blocks its thread until every other part has run: with parts
+        // assigned to threads instead of claimed, the other thread's share would never run and
+        // the step would not end (the test's time limit would fail it).
+        let others = DispatchSemaphore(value: 0)
+        let claimedFirst = Atomic<Bool>(false)
+        let ran = Atomic<Int>(0)
+        let parts = 8
+        pool.run(parts: parts) { _ in
+            if claimedFirst.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+                for _ in 1..<parts { others.wait() }
+            } else {
+                others.signal()
+            }
+            ran.add(1, ordering: .relaxed)
+        }
+        let done = ran.load(ordering: .relaxed)
+        #expect(done == parts)
     }
 
     @Test("steps after the workers have parked still run")

@@ -3,6 +3,7 @@ import Foundation
 @testable import KnowledgeBase
 import Logging
 import Synchronization
+import Telemetry
 import Testing
 
 /// Ingestion and queries over a real store and the real model.
@@ -149,6 +150,40 @@ import Testing
         for job in jobs { try await job.value }
         // Run in the order the embedding thread took them: the query first, then the batches.
         #expect(order.names == ["query"] + (0..<6).map { "bulk\($0)" })
+    }
+
+    @Test func queriesWaitingTogetherShareOnePassAndEachGetsItsOwnVector() async throws {
+        let exposition = MetricsExposition()
+        let embeddings = EmbeddingService(logger: Logger(label: "test"), metrics: exposition.metrics) {
+            try SentenceEmbedder(directory: try realModelDirectory())
+        }
+        embeddings.start()
+        defer { embeddings.stop() }
+        let embedder = try await embeddings.embedder()
+        let questions = ["where are invoices kept?", "parking permits", "key rotation",
+                         "how does the alpha service keep its ledger of invoices, and how often are the keys rotated?"]
+        let alone = try questions.map { try embedder.embedBlocking([$0], work: .queries)[0] }
+        // A job holds the embedding thread while the queries join the queue, as in the test above.
+        let (holding, held) = AsyncStream<Void>.makeStream()
+        let release = DispatchSemaphore(value: 0)
+        let gate = Task {
+            try await embeddings.onEmbeddingThread(priority: .bulk) { _ in
+                held.yield()
+                release.wait()
+            }
+        }
+        for await _ in holding { break }
+        let queries = questions.map { question in
+            Task.immediate { try await embeddings.embed([question], priority: .interactive) }
+        }
+        release.signal()
+        try await gate.value
+        for (query, expected) in zip(queries, alone) {
+            #expect(try await query.value == [expected])
+        }
+        let text = String(decoding: exposition.text(), as: UTF8.self)
+        #expect(text.contains("mcp_rag_embedding_passes_total{work=\"query\"} 1\n"), "one pass for the four queries")
+        #expect(text.contains("mcp_rag_embedded_texts_total{work=\"query\"} 4\n"))
     }
 
     @Test func cacheWarmingAnswersTheTopQueriesWithoutCountingThem() async throws {

@@ -54,6 +54,8 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     for clients, level in http["http"].items():
         assert level["queries"] == max(1, 32 // int(clients)) * int(clients)
         assert level["queries_per_second"] > 0 and 0 < level["client_p50_ms"] <= level["client_p99_ms"]
+        # Every query embedded in some pass, no pass empty: between 1 and all the level's clients per pass.
+        assert level["server_cpu_ms_per_query"] > 0 and 1 <= level["queries_per_pass"] <= int(clients)
     assert http["stdio"]["queries"] == 32 and http["memory"]["sessions"] == 100
     assert http["memory"]["resident_after_bytes"] > 0 and http["speedup_16_over_1"] > 0
     # Redis: the tracking overhead and the hits, every tracked count written.

@@ -19,6 +19,13 @@ import Foundation
 /// CKernels small-row kernel instead: OpenBLAS repacks all 42 MB of weights on every call, which for a
 /// handful of rows costs more than the arithmetic (a third of a query's time, measured).
 ///
+/// Row-stable passes (queries: ``EmbeddingWork/queries``) use the packed kernel whatever their size.
+/// It computes each output row with the same sequence of operations however many rows share the
+/// call, as does everything else in the pass (attention per sequence, LayerNorm and bias per row),
+/// so a query's vector is the same bit for bit alone or batched with other clients' queries.
+/// OpenBLAS may block a product differently for another row count. The price is small: on 1,024-row
+/// passes the packed kernel ran 5–8% slower than OpenBLAS, which is why ingestion keeps OpenBLAS.
+///
 /// `@unchecked Sendable`: the weights are immutable, and the mutable scratch memory is only touched
 /// while `lock` is held, so one pass runs at a time.
 final class CPUBertEncoder: @unchecked Sendable {
@@ -52,8 +59,9 @@ final class CPUBertEncoder: @unchecked Sendable {
     }
 
     /// Sentence vectors for already tokenised sequences (each at most `maxPositions` long, at
-    /// least one token), in input order.
-    func encode(_ sequences: [[Int32]]) -> [[Float]] {
+    /// least one token), in input order. `rowStable`: each vector must not depend on the other
+    /// sequences of the call (see the type's notes); honoured where the packed kernel can run.
+    func encode(_ sequences: [[Int32]], rowStable: Bool = false) -> [[Float]] {
         lock.lock()
         defer { lock.unlock() }
         var results = [[Float]](repeating: [], count: sequences.count)
@@ -69,7 +77,7 @@ final class CPUBertEncoder: @unchecked Sendable {
                 end += 1
             }
             let pass = order[start..<end].map { sequences[$0] }
-            let vectors = runPass(pass, tokenCount: tokens)
+            let vectors = runPass(pass, tokenCount: tokens, rowStable: rowStable)
             for (offset, index) in order[start..<end].enumerated() {
                 results[index] = vectors[offset]
             }
@@ -80,7 +88,7 @@ final class CPUBertEncoder: @unchecked Sendable {
 
     // MARK: one pass
 
-    private func runPass(_ sequences: [[Int32]], tokenCount: Int) -> [[Float]] {
+    private func runPass(_ sequences: [[Int32]], tokenCount: Int, rowStable: Bool) -> [[Float]] {
         let c = weights.configuration
         let h = c.hiddenSize
         scratch.reserve(tokens: tokenCount, limit: maxTokensPerPass, configuration: c, threads: threadCount)
@@ -99,7 +107,7 @@ final class CPUBertEncoder: @unchecked Sendable {
         }
 
         embed(sequences, offsets: offsets, into: hidden)
-        let packed = tokenCount <= Self.smallPassRows ? packedLayers : nil
+        let packed = rowStable || tokenCount <= Self.smallPassRows ? packedLayers : nil
         for (index, layer) in weights.layers.enumerated() {
             let small = packed?[index]
             linear(hidden, rows: tokenCount, inputs: h, weight: layer.qkvWeight.pointer, packed: small?.qkv,
@@ -151,9 +159,10 @@ final class CPUBertEncoder: @unchecked Sendable {
         gelu: Bool
     ) {
         if let packed {
-            // Whole pairs of panels per thread: the AVX-512 kernel computes two at a time.
+            // Whole pairs of panels per part (the AVX-512 kernel computes two at a time), and a
+            // few parts per thread, so that a thread that gets no core for a while delays little.
             let panels = outputs / PackedLayerWeights.panelWidth
-            let parts = min(threadCount, max(1, panels / 2))
+            let parts = threadCount == 1 ? 1 : min(4 * threadCount, max(1, panels / 2))
             pool.run(parts: parts) { part in
                 let range = partRange(part, of: parts, count: panels, alignment: 2)
                 guard !range.isEmpty else { return }
@@ -205,30 +214,29 @@ final class CPUBertEncoder: @unchecked Sendable {
         let scores = scratch.scores
         let scoreCapacity = scratch.scoreCapacity
         let rowSums = scratch.rowSums
-        pool.run(parts: threadCount) { worker in
-            let buffer = scores[worker]
-            let sums = rowSums[worker]
-            // Interleaved items: sequences arrive longest first, so every worker gets a fair mix.
-            var item = worker
-            while item < items {
-                let sequence = item / c.headCount
-                let head = item % c.headCount
-                let length = sequences[sequence].count
-                // Guaranteed by the backend's input validation (length ≤ maxPositions).
-                precondition(length * length <= scoreCapacity, "attention scratch too small")
-                let base = qkv + offsets[sequence] * stride + head * d
-                let n = Int32(length)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
-                            scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
-                VectorMath.exponentiateRows(buffer, rows: length, columns: length, inverseSums: sums)
-                let output = context + offsets[sequence] * h + head * d
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
-                            1, buffer, n, base + 2 * h, Int32(stride), 0, output, Int32(h))
-                // The softmax's normalisation, applied to d values per row instead of length.
-                for row in 0..<length {
-                    VectorMath.scale(output + row * h, count: d, by: sums[row])
-                }
-                item += threadCount
+        // One part per head of each sequence. Parts are claimed from the last down, so part p
+        // does item `items - 1 - p`: the longest sequences (they come first) are done first and
+        // the short ones fill in at the end, which balances the threads.
+        pool.run(parts: items) { part, thread in
+            let item = items - 1 - part
+            let buffer = scores[thread]
+            let sums = rowSums[thread]
+            let sequence = item / c.headCount
+            let head = item % c.headCount
+            let length = sequences[sequence].count
+            // Guaranteed by the backend's input validation (length ≤ maxPositions).
+            precondition(length * length <= scoreCapacity, "attention scratch too small")
+            let base = qkv + offsets[sequence] * stride + head * d
+            let n = Int32(length)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
+                        scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
+            VectorMath.exponentiateRows(buffer, rows: length, columns: length, inverseSums: sums)
+            let output = context + offsets[sequence] * h + head * d
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
+                        1, buffer, n, base + 2 * h, Int32(stride), 0, output, Int32(h))
+            // The softmax's normalisation, applied to d values per row instead of length.
+            for row in 0..<length {
+                VectorMath.scale(output + row * h, count: d, by: sums[row])
             }
         }
     }

@@ -41,7 +41,7 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         scratch = DeviceScratch(device: device)
     }
 
-    public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
+    public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         try EmbeddingInputError.validate(sequences, configuration: configuration)
         lock.lock()
         defer { lock.unlock() }
@@ -50,8 +50,10 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         var start = 0
         while start < order.count {
             // Longest first, so a pass's padded size is its first sequence's length times its count.
+            // Queries get a pass each: the BLAS library may pick other kernels for other batch
+            // sizes, and a query's vector must not depend on the queries beside it.
             let longest = sequences[order[start]].count
-            let count = min(order.count - start, max(1, maxTokensPerPass / longest))
+            let count = work == .queries ? 1 : min(order.count - start, max(1, maxTokensPerPass / longest))
             let pass = order[start..<start + count]
             let vectors = try runPass(pass.map { sequences[$0] }, length: longest)
             for (offset, index) in pass.enumerated() { results[index] = vectors[offset] }

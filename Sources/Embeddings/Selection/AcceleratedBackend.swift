@@ -22,8 +22,8 @@ public final class AcceleratedBackend: EmbeddingBackend, Sendable {
         current.withLock { $0 = backend }
     }
 
-    public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
-        try serving.embed(tokenized: sequences)
+    public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
+        try serving.embed(tokenized: sequences, work: work)
     }
 }
 

@@ -35,10 +35,10 @@ public final class FailoverBackend: EmbeddingBackend, Sendable {
     /// Why the primary stopped serving; nil while it serves.
     public var failed: Failure? { failure.withLock { $0 } }
 
-    public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
+    public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         if failed == nil {
             do {
-                return try primary.embed(tokenized: sequences)
+                return try primary.embed(tokenized: sequences, work: work)
             } catch let error as EmbeddingInputError {
                 throw error
             } catch {
@@ -51,6 +51,6 @@ public final class FailoverBackend: EmbeddingBackend, Sendable {
                 if first { onFailure(record) }
             }
         }
-        return try fallback.embed(tokenized: sequences)
+        return try fallback.embed(tokenized: sequences, work: work)
     }
 }

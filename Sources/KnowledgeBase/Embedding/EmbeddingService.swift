@@ -11,6 +11,11 @@ import Telemetry
 /// so running two passes at once only makes both slower. What matters is order: a person's query
 /// must not wait behind a queue of ingestion batches, so interactive jobs always go ahead of bulk
 /// ones (a bulk batch already running finishes first; ingestion keeps its batches small for that).
+///
+/// Queries waiting together share one forward pass. With many clients (the HTTP transport) a pass
+/// per query would pay a whole pass's hand-offs between threads, about thirty, for each query; a
+/// shared pass pays them once, and its products have more rows to keep the cores busy. A query's
+/// vector does not change for it (``EmbeddingWork/queries``).
 public final class EmbeddingService: Sendable {
     /// Which queue a job joins.
     public enum Priority: Sendable {
@@ -32,13 +37,28 @@ public final class EmbeddingService: Sendable {
         }
     }
 
-    /// Work for the embedding thread: run with the model, or told why there is none.
+    /// Work for the embedding thread: done with the model, or told why there is none.
     private struct Job {
         /// Finds the job again when its caller is cancelled.
         let id: UInt64
-        let run: @Sendable (SentenceEmbedder) -> Void
+        let work: Work
         let fail: @Sendable (any Error) -> Void
     }
+
+    private enum Work {
+        /// Query texts to embed; jobs of this kind waiting together share one pass.
+        case queries([String], deliver: @Sendable ([[Float]]) -> Void)
+        /// Anything else that needs the model.
+        case run(@Sendable (SentenceEmbedder) -> Void)
+
+        var queryTexts: [String]? {
+            if case .queries(let texts, _) = self { texts } else { nil }
+        }
+    }
+
+    /// The most query texts one shared pass takes: enough for every client of a busy server, few
+    /// enough that the pass stays a few tens of milliseconds.
+    static let maxQueriesPerPass = 64
 
     private struct State {
         var status: Status = .loading
@@ -53,6 +73,19 @@ public final class EmbeddingService: Sendable {
         mutating func nextID() -> UInt64 {
             lastID += 1
             return lastID
+        }
+
+        /// Takes the interactive query jobs from the front of the queue, in order, until one of
+        /// another kind or `limit` texts (at least the first job's, however many).
+        mutating func takeQueries(limit: Int) -> [Job] {
+            var taken: [Job] = []
+            var texts = 0
+            while let job = interactive.first, let own = job.work.queryTexts,
+                  taken.isEmpty || texts + own.count <= limit {
+                taken.append(interactive.removeFirst())
+                texts += own.count
+            }
+            return taken
         }
 
         /// Takes the job `id` out of its queue, if it has not started.
@@ -141,16 +174,24 @@ public final class EmbeddingService: Sendable {
         }
     }
 
-    /// Unit vectors for `texts`, computed in priority order on the service's thread.
+    /// Unit vectors for `texts`, computed in priority order on the service's thread. Interactive
+    /// texts are embedded as queries, in one pass with the other queries waiting.
     public func embed(_ texts: [String], priority: Priority) async throws -> [[Float]] {
         if texts.isEmpty { return [] }
-        let metrics = self.metrics
-        return try await onEmbeddingThread(priority: priority) { embedder in
-            let start = DispatchTime.now().uptimeNanoseconds
-            let vectors = try embedder.embedBlocking(texts)
-            metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
-                             forQuery: priority == .interactive)
-            return vectors
+        switch priority {
+        case .interactive:
+            return try await enqueue(priority: .interactive) { continuation in
+                .queries(texts, deliver: { continuation.resume(returning: $0) })
+            }
+        case .bulk:
+            let metrics = self.metrics
+            return try await onEmbeddingThread(priority: .bulk) { embedder in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let vectors = try embedder.embedBlocking(texts, work: .passages)
+                metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
+                                 forQuery: false)
+                return vectors
+            }
         }
     }
 
@@ -159,11 +200,19 @@ public final class EmbeddingService: Sendable {
     /// caller cancelled while its job waits gets `CancellationError` and the job never runs; one
     /// already running finishes.
     public func onEmbeddingThread<T: Sendable>(priority: Priority, _ body: @escaping @Sendable (SentenceEmbedder) throws -> T) async throws -> T {
+        try await enqueue(priority: priority) { continuation in
+            .run { embedder in continuation.resume(with: Result { try body(embedder) }) }
+        }
+    }
+
+    /// Queues the work `makeWork` builds around the caller's continuation, and waits for it.
+    private func enqueue<T: Sendable>(
+        priority: Priority, _ makeWork: @escaping (CheckedContinuation<T, any Error>) -> Work
+    ) async throws -> T {
         let id = state.withLock { $0.nextID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let job = Job(id: id, run: { embedder in continuation.resume(with: Result { try body(embedder) }) },
-                              fail: { continuation.resume(throwing: $0) })
+                let job = Job(id: id, work: makeWork(continuation), fail: { continuation.resume(throwing: $0) })
                 let refusal: (any Error)? = state.withLock { state in
                     if case .failed(let message) = state.status { return EmbeddingUnavailable(reason: message) }
                     if state.stopping { return EmbeddingUnavailable(reason: "the knowledge base is closing") }
@@ -209,13 +258,41 @@ public final class EmbeddingService: Sendable {
         waiters.forEach { $0.continuation.resume(returning: embedder) }
         while true {
             jobsAvailable.wait()
-            let next: (job: Job?, stop: Bool) = state.withLock { state in
-                if !state.interactive.isEmpty { return (state.interactive.removeFirst(), false) }
-                if !state.bulk.isEmpty { return (state.bulk.removeFirst(), false) }
-                return (nil, state.stopping)
+            let next: (jobs: [Job], stop: Bool) = state.withLock { state in
+                if let first = state.interactive.first {
+                    guard first.work.queryTexts != nil else { return ([state.interactive.removeFirst()], false) }
+                    return (state.takeQueries(limit: Self.maxQueriesPerPass), false)
+                }
+                if !state.bulk.isEmpty { return ([state.bulk.removeFirst()], false) }
+                return ([], state.stopping)
             }
             if next.stop { return }
-            next.job?.run(embedder)
+            if next.jobs.count == 1, case .run(let body) = next.jobs[0].work {
+                body(embedder)
+            } else if !next.jobs.isEmpty {
+                embedQueries(next.jobs, with: embedder)
+            }
+        }
+    }
+
+    /// One pass for the texts of every job in `jobs` (all of them queries), each job handed its own
+    /// vectors; a failure fails them all.
+    private func embedQueries(_ jobs: [Job], with embedder: SentenceEmbedder) {
+        let texts = jobs.flatMap { $0.work.queryTexts ?? [] }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let vectors: [[Float]]
+        do {
+            vectors = try embedder.embedBlocking(texts, work: .queries)
+        } catch {
+            jobs.forEach { $0.fail(error) }
+            return
+        }
+        metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start, forQuery: true)
+        var offset = 0
+        for job in jobs {
+            guard case .queries(let own, let deliver) = job.work else { continue }
+            deliver(Array(vectors[offset..<offset + own.count]))
+            offset += own.count
         }
     }
 
