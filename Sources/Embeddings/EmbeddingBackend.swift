@@ -48,7 +48,7 @@ public struct CPUBackend: EmbeddingBackend {
 
     public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
-        return encoder.encode(sequences, rowStable: work == .queries)
+        return encoder.encode(sequences, work: work)
     }
 }
 

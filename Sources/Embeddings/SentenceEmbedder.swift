@@ -25,8 +25,10 @@ public final class SentenceEmbedder: Sendable {
     /// Loads the model in `directory` with a CPU backend using `threads` workers (default: all cores).
     public convenience init(directory: URL, threads: Int? = nil) throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        let configuration = try ModelConfiguration(directory: directory)
+        var configuration = try ModelConfiguration(directory: directory)
         let tokenizer = try BertTokenizer(modelDirectory: directory)
+        let settings = configuration
+        configuration.prompts.measure { Self.ids(of: $0, tokenizer: tokenizer, configuration: settings) }
         let weightsPath = directory.appendingPathComponent("model.safetensors").path
         let file = try SafeTensorsFile(path: weightsPath)
         let weights = try BertWeights(file: file, configuration: configuration)
@@ -52,15 +54,39 @@ public final class SentenceEmbedder: Sendable {
         self.loadSeconds = loadSeconds
     }
 
-    /// Token ids for `text` as the model sees it: `[CLS] … [SEP]`, truncated to `maxSequenceLength`.
+    /// Token ids for `text` as the model sees it: `[CLS] … [SEP]`, truncated to `maxSequenceLength`,
+    /// with no prompt.
     public func tokenize(_ text: String) -> [Int32] {
-        tokenizer.encode(text, maxLength: configuration.maxSequenceLength)
+        Self.ids(of: text, tokenizer: tokenizer, configuration: configuration)
     }
 
-    /// Unit-length sentence vectors for `texts`, in order, on the calling thread (which must be
-    /// allowed to block): the server's embedding thread, or a command-line tool's own.
+    /// Sentence vectors for `texts` (unit length where the model normalises), in order, each with
+    /// `work`'s prompt before it, on the calling thread (which must be allowed to block): the
+    /// server's embedding thread, or a command-line tool's own.
     public func embedBlocking(_ texts: [String], work: EmbeddingWork = .passages) throws -> [[Float]] {
-        try backend.embed(tokenized: tokenizeAll(texts), work: work)
+        try backend.embed(tokenized: tokenizeAll(texts, for: work), work: work)
+    }
+
+    /// Token ids for each text as the model reads it for `work`: the work's prompt first.
+    public func tokenizeAll(_ texts: [String], for work: EmbeddingWork) -> [[Int32]] {
+        let prompt = configuration.prompts.prompt(for: work)
+        return tokenizeAll(prompt.isEmpty ? texts : texts.map { prompt + $0 })
+    }
+
+    /// `text`'s ids, lower-cased first where `do_lower_case` asks for lower-casing the tokenizer does
+    /// not already do (sentence-transformers then puts a `Lowercase` normaliser before the tokenizer's own).
+    private static func ids(of text: String, tokenizer: BertTokenizer, configuration: ModelConfiguration) -> [Int32] {
+        let lowercases = configuration.lowercasesInput && !tokenizer.normalizerOptions.lowercase
+        return tokenizer.encode(lowercases ? lowercased(text) : text, maxLength: configuration.maxSequenceLength)
+    }
+
+    /// `text` lower-cased code point by code point, as the tokenizers library's `Lowercase` does.
+    static func lowercased(_ text: String) -> String {
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            result.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+        }
+        return String(result)
     }
 
     /// Texts in a batch this large or larger are tokenised on several threads.
@@ -83,9 +109,10 @@ public final class SentenceEmbedder: Sendable {
         return Array(results)
     }
 
-    /// Vectors for sequences that are already tokenised (for benchmarks that time the model alone).
-    public func embedBlocking(tokenized sequences: [[Int32]]) throws -> [[Float]] {
-        try backend.embed(tokenized: sequences)
+    /// Vectors for sequences that are already tokenised (`tokenizeAll(_:for:)`, or for benchmarks
+    /// that time the model alone).
+    public func embedBlocking(tokenized sequences: [[Int32]], work: EmbeddingWork = .passages) throws -> [[Float]] {
+        try backend.embed(tokenized: sequences, work: work)
     }
 }
 

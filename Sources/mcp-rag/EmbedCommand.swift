@@ -22,6 +22,9 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Texts embedded per forward pass.")
     var batchSize: Int = 64
 
+    @Flag(help: "Embed the texts as queries (with the model's query prompt, if it has one) rather than as passages.")
+    var queries = false
+
     func validate() throws {
         guard (1...4096).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 4096.") }
     }
@@ -66,7 +69,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     private func write(_ lines: [Result<String, CLIError>], embedder: TextEmbedder, to output: OutputBuffer) throws {
-        let embedded = try embedder.embed(lines.compactMap { try? $0.get() })
+        let embedded = try embedder.embed(lines.compactMap { try? $0.get() }, asQueries: queries)
         var next = 0
         for line in lines {
             switch line {

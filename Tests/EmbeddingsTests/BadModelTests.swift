@@ -106,23 +106,77 @@ struct BadModelTests {
         #expect(error.path.hasSuffix("config.json"))
     }
 
-    @Test("an unsupported pooling mode")
-    func unsupportedPooling() throws {
+    @Test("pooling modes concatenated into one vector")
+    func concatenatedPooling() throws {
         let folder = try TemporaryFolder()
         try folder.copyModel(from: try realModelDirectory(), excluding: ["1_Pooling"])
-        try folder.write("1_Pooling/config.json", #"{"pooling_mode_max_tokens": true}"#)
+        try folder.write("1_Pooling/config.json", #"{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true}"#)
         let error = try loadError(folder)
         #expect(error.path.hasSuffix("1_Pooling/config.json"))
+        #expect(error.problem.contains("concatenated"))
     }
 
-    @Test("max_seq_length beyond the position table")
-    func sequenceTooLong() throws {
+    @Test("a pooling mode sentence-transformers does not define")
+    func unknownPooling() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["1_Pooling"])
+        try folder.write("1_Pooling/config.json", #"{"pooling_mode": "median"}"#)
+        let error = try loadError(folder)
+        #expect(error.problem.contains("median"))
+    }
+
+    @Test("a module mcp-rag does not run (Dense) is refused, not skipped")
+    func unsupportedModule() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["modules.json"])
+        try folder.write("modules.json", """
+            [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+             {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]
+            """)
+        let error = try loadError(folder)
+        #expect(error.path.hasSuffix("modules.json"))
+        #expect(error.problem.contains("sentence_transformers.models.Dense"))
+    }
+
+    @Test("the pooling settings are read from the folder modules.json names")
+    func poolingFolderFromModules() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["modules.json", "1_Pooling"])
+        try folder.write("modules.json", """
+            [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
+             {"idx": 1, "name": "1", "path": "pool", "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"}]
+            """)
+        try folder.write("pool/config.json", #"{"embedding_dimension": 384, "pooling_mode": "cls"}"#)
+        let configuration = try ModelConfiguration(directory: folder.url)
+        #expect(configuration.pooling == .cls)
+        #expect(!configuration.normalize)
+    }
+
+    @Test("max_seq_length beyond the position table is capped at it, as sentence-transformers does")
+    func sequenceCapped() throws {
         let folder = try TemporaryFolder()
         try folder.copyModel(from: try realModelDirectory(), excluding: ["sentence_bert_config.json"])
         try folder.write("sentence_bert_config.json", #"{"max_seq_length": 4096}"#)
+        #expect(try ModelConfiguration(directory: folder.url).maxSequenceLength == 512)
+    }
+
+    @Test("without max_seq_length, the tokenizer's model_max_length")
+    func sequenceFromTokenizer() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["sentence_bert_config.json", "tokenizer_config.json"])
+        try folder.write("tokenizer_config.json", #"{"model_max_length": 128, "do_lower_case": true}"#)
+        #expect(try ModelConfiguration(directory: folder.url).maxSequenceLength == 128)
+    }
+
+    @Test("a max_seq_length with no room for [CLS] and [SEP]")
+    func sequenceTooShort() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["sentence_bert_config.json"])
+        try folder.write("sentence_bert_config.json", #"{"max_seq_length": 1}"#)
         let error = try loadError(folder)
         #expect(error.path.hasSuffix("sentence_bert_config.json"))
-        #expect(error.problem.contains("4096"))
+        #expect(error.problem.contains("max_seq_length 1"))
     }
 }
 

@@ -117,17 +117,8 @@ import Testing
         let embeddings = runtime.embeddings
         let batch = BenchmarkTextsForTests.long(embedder: try await embeddings.embedder(), count: 2)
         let order = RunOrder()
-        // A bulk job holds the embedding thread, so the batches and the query below all wait in
-        // the queues; it says when it holds it, and lets go when told.
-        let (holding, held) = AsyncStream<Void>.makeStream()
-        let release = DispatchSemaphore(value: 0)
-        let gate = Task {
-            try await embeddings.onEmbeddingThread(priority: .bulk) { _ in
-                held.yield()
-                release.wait()
-            }
-        }
-        for await _ in holding { break }
+        // The batches and the query below all wait in the queues.
+        let gate = await EmbeddingThreadGate.holding(embeddings)
         // Task.immediate runs each task here up to its first suspension: the job has joined its
         // queue when the call returns, so six batches are queued, in order, before the query.
         var jobs: [Task<Void, Error>] = []
@@ -145,8 +136,7 @@ import Testing
                 _ = try embedder.embedBlocking(["a question"])
             }
         })
-        release.signal()
-        try await gate.value
+        try await gate.open()
         for job in jobs { try await job.value }
         // Run in the order the embedding thread took them: the query first, then the batches.
         #expect(order.names == ["query"] + (0..<6).map { "bulk\($0)" })
@@ -163,21 +153,11 @@ import Testing
         let questions = ["where are invoices kept?", "parking permits", "key rotation",
                          "how does the alpha service keep its ledger of invoices, and how often are the keys rotated?"]
         let alone = try questions.map { try embedder.embedBlocking([$0], work: .queries)[0] }
-        // A job holds the embedding thread while the queries join the queue, as in the test above.
-        let (holding, held) = AsyncStream<Void>.makeStream()
-        let release = DispatchSemaphore(value: 0)
-        let gate = Task {
-            try await embeddings.onEmbeddingThread(priority: .bulk) { _ in
-                held.yield()
-                release.wait()
-            }
-        }
-        for await _ in holding { break }
+        let gate = await EmbeddingThreadGate.holding(embeddings)
         let queries = questions.map { question in
             Task.immediate { try await embeddings.embed([question], priority: .interactive) }
         }
-        release.signal()
-        try await gate.value
+        try await gate.open()
         for (query, expected) in zip(queries, alone) {
             #expect(try await query.value == [expected])
         }
@@ -197,6 +177,33 @@ import Testing
         #expect(try await runtime.queries.query(QueryRequest(query: "Parking  permits")).cacheHit)
         let report = await runtime.cacheWarmingReport(top: 5)
         #expect(report.cache.warmed == 2 && report.cache.lastWarmAt != nil)
+    }
+}
+
+/// A bulk job that holds the embedding thread, so that the jobs asked for meanwhile all wait in the
+/// queues, until `open()`.
+struct EmbeddingThreadGate {
+    private let release: DispatchSemaphore
+    private let job: Task<Void, Error>
+
+    /// Returns once the job holds the thread.
+    static func holding(_ embeddings: EmbeddingService) async -> EmbeddingThreadGate {
+        let (holding, held) = AsyncStream<Void>.makeStream()
+        let release = DispatchSemaphore(value: 0)
+        let job = Task {
+            try await embeddings.onEmbeddingThread(priority: .bulk) { _ in
+                held.yield()
+                release.wait()
+            }
+        }
+        for await _ in holding { break }
+        return EmbeddingThreadGate(release: release, job: job)
+    }
+
+    /// Lets the thread go on to the queued jobs.
+    func open() async throws {
+        release.signal()
+        try await job.value
     }
 }
 

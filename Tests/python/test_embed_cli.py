@@ -96,3 +96,29 @@ def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir):
     assert len(actual) == len(texts)
     mismatches = [(text, e, a) for text, e, a in zip(texts, expected, actual) if e != a]
     assert not mismatches, f"{len(mismatches)} texts differ, first: {mismatches[0]!r}"
+
+
+def test_queries_and_passages_get_the_models_prompts(binary, model_dir, tmp_path):
+    """An e5-shaped folder ("query: " and "passage: " in config_sentence_transformers.json, made by
+    tools/make_settings_fixtures.py over the real weights): `--queries` embeds with the query prompt,
+    the default with the passage prompt, each as sentence-transformers 6.2 did."""
+    fixtures = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "settings" / "mean-e5-prefixes"
+    folder = tmp_path / "e5-shaped"
+    folder.mkdir()
+    for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]:
+        (folder / name).symlink_to(model_dir / name)
+    for name in ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"]:
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes((fixtures / name).read_bytes())
+    expected = [json.loads(line) for line in (fixtures / "expected.jsonl").read_text().splitlines()]
+    for work, flags in (("query", ["--queries"]), ("passage", [])):
+        cases = [case for case in expected if case["work"] == work]
+        result = run_embed(binary, [json.dumps(case["text"]) for case in cases], "--model-dir", str(folder), *flags)
+        assert result.returncode == 0, result.stderr.decode()
+        outputs = [json.loads(line) for line in result.stdout.decode().splitlines()]
+        for case, output in zip(cases, outputs, strict=True):
+            assert output["input_ids"] == case["input_ids"], (work, case["text"])
+            assert cosine(output["embedding"], case["embedding"]) >= 0.99999, (work, case["text"])
+    # The prompts made a difference: the same text's ids differ between the two.
+    assert [case["input_ids"][1] for case in expected if case["work"] == "query"][0] != \
+        [case["input_ids"][1] for case in expected if case["work"] == "passage"][0]

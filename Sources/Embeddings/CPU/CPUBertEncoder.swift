@@ -59,9 +59,12 @@ final class CPUBertEncoder: @unchecked Sendable {
     }
 
     /// Sentence vectors for already tokenised sequences (each at most `maxPositions` long, at
-    /// least one token), in input order. `rowStable`: each vector must not depend on the other
-    /// sequences of the call (see the type's notes); honoured where the packed kernel can run.
-    func encode(_ sequences: [[Int32]], rowStable: Bool = false) -> [[Float]] {
+    /// least one token, starting with `work`'s prompt), in input order. Queries are row-stable:
+    /// each vector does not depend on the other sequences of the call (see the type's notes), where
+    /// the packed kernel can run.
+    func encode(_ sequences: [[Int32]], work: EmbeddingWork = .passages) -> [[Float]] {
+        let rowStable = work == .queries
+        let pooledFrom = weights.configuration.prompts.tokensExcludedFromPooling(for: work)
         lock.lock()
         defer { lock.unlock() }
         var results = [[Float]](repeating: [], count: sequences.count)
@@ -77,7 +80,7 @@ final class CPUBertEncoder: @unchecked Sendable {
                 end += 1
             }
             let pass = order[start..<end].map { sequences[$0] }
-            let vectors = runPass(pass, tokenCount: tokens, rowStable: rowStable)
+            let vectors = runPass(pass, tokenCount: tokens, rowStable: rowStable, pooledFrom: pooledFrom)
             for (offset, index) in order[start..<end].enumerated() {
                 results[index] = vectors[offset]
             }
@@ -88,7 +91,7 @@ final class CPUBertEncoder: @unchecked Sendable {
 
     // MARK: one pass
 
-    private func runPass(_ sequences: [[Int32]], tokenCount: Int, rowStable: Bool) -> [[Float]] {
+    private func runPass(_ sequences: [[Int32]], tokenCount: Int, rowStable: Bool, pooledFrom: Int) -> [[Float]] {
         let c = weights.configuration
         let h = c.hiddenSize
         scratch.reserve(tokens: tokenCount, limit: maxTokensPerPass, configuration: c, threads: threadCount)
@@ -127,7 +130,7 @@ final class CPUBertEncoder: @unchecked Sendable {
                           weight: layer.outputNormWeight, bias: layer.outputNormBias)
         }
         return zip(sequences, offsets).map { sequence, offset in
-            sentenceVector(hidden + offset * h, tokens: sequence.count)
+            sentenceVector(hidden + offset * h, tokens: sequence.count, pooledFrom: pooledFrom)
         }
     }
 
@@ -257,21 +260,43 @@ final class CPUBertEncoder: @unchecked Sendable {
         }
     }
 
-    /// Mean (or CLS) pooling over one sequence's rows, then L2 normalisation when configured.
-    private func sentenceVector(_ rows: UnsafeMutablePointer<Float>, tokens: Int) -> [Float] {
+    /// One sequence's rows pooled as the model says (over the rows from `pooledFrom` on: those
+    /// after a prompt the pooling excludes), then L2-normalised when configured. The same
+    /// arithmetic as sentence-transformers' `Pooling` in float32.
+    private func sentenceVector(_ rows: UnsafeMutablePointer<Float>, tokens: Int, pooledFrom: Int) -> [Float] {
         let c = weights.configuration
         let h = c.hiddenSize
+        // A text that is nothing but its prompt still pools its last token rather than nothing.
+        let first = min(pooledFrom, tokens - 1)
         var vector = [Float](repeating: 0, count: h)
+        func accumulate(weight: (Int) -> Float) {
+            for token in first..<tokens {
+                let row = rows + token * h
+                let w = weight(token)
+                for i in 0..<h { vector[i] += w * row[i] }
+            }
+        }
         switch c.pooling {
         case .cls:
-            for i in 0..<h { vector[i] = rows[i] }
-        case .mean:
-            for token in 0..<tokens {
+            for i in 0..<h { vector[i] = rows[first * h + i] }
+        case .lastToken:
+            for i in 0..<h { vector[i] = rows[(tokens - 1) * h + i] }
+        case .max:
+            for i in 0..<h { vector[i] = -.infinity }
+            for token in first..<tokens {
                 let row = rows + token * h
-                for i in 0..<h { vector[i] += row[i] }
+                for i in 0..<h { vector[i] = max(vector[i], row[i]) }
             }
-            let inverse = 1 / Float(tokens)
-            for i in 0..<h { vector[i] *= inverse }
+        case .mean, .meanSqrtLength:
+            accumulate { _ in 1 }
+            let count = Float(tokens - first)
+            let divisor = c.pooling == .mean ? count : count.squareRoot()
+            for i in 0..<h { vector[i] /= divisor }
+        case .weightedMean:
+            // Weights are positions counted from 1 at the sequence's first token, prompt or not.
+            accumulate { Float($0 + 1) }
+            let total = (first..<tokens).reduce(Float(0)) { $0 + Float($1 + 1) }
+            for i in 0..<h { vector[i] /= total }
         }
         if c.normalize {
             let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()

@@ -30,6 +30,9 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
             throw GPUBackendError("the GPU kernels pool by mean and normalise; this model wants \(c.pooling) pooling"
                 + (c.normalize ? "" : " without normalisation") + ", so it runs on the CPU")
         }
+        guard c.prompts.tokensExcludedFromPooling(for: .queries) == 0, c.prompts.tokensExcludedFromPooling(for: .passages) == 0 else {
+            throw GPUBackendError("the GPU kernels pool every token; this model leaves its prompt out of the pooling, so it runs on the CPU")
+        }
         guard c.hiddenSize <= EncoderKernels.maxWidth, c.hiddenSize % c.headCount == 0 else {
             throw GPUBackendError("a hidden size of \(c.hiddenSize) is outside what the GPU kernels handle (at most \(EncoderKernels.maxWidth))")
         }

@@ -1,11 +1,21 @@
 import Foundation
 
-/// How token vectors become one sentence vector (`1_Pooling/config.json`).
+/// How token vectors become one sentence vector (the pooling module's `config.json`), by
+/// sentence-transformers' names. Each reads the tokens that count (all of them, or those after the
+/// prompt where the pooling excludes it).
 public enum PoolingMode: String, Sendable {
-    /// The average of every token's vector (the mask holds only real tokens).
+    /// The average of the tokens' vectors.
     case mean
-    /// The vector of the first token, `[CLS]`.
+    /// The vector of the first token that counts (`[CLS]`, unless a prompt is excluded).
     case cls
+    /// Each dimension's largest value over the tokens.
+    case max
+    /// The tokens' sum divided by the square root of their count.
+    case meanSqrtLength = "mean_sqrt_len_tokens"
+    /// The average weighted by position (1 for the first token of the sequence, 2 for the second…).
+    case weightedMean = "weightedmean"
+    /// The vector of the last token.
+    case lastToken = "lasttoken"
 }
 
 /// The shape of a BERT encoder and the sentence-transformers settings around it, read from a
@@ -33,6 +43,10 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var pooling: PoolingMode
     /// Whether sentence vectors are scaled to unit length (a `Normalize` module in `modules.json`).
     public var normalize: Bool
+    /// Whether text is lower-cased before tokenisation (`do_lower_case` in `sentence_bert_config.json`).
+    public var lowercasesInput: Bool
+    /// The prompts put before queries and passages.
+    public var prompts: EmbeddingPrompts
 
     /// Width of one attention head.
     public var headSize: Int { hiddenSize / headCount }
@@ -42,7 +56,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         hiddenSize: Int = 384, layerCount: Int = 6, headCount: Int = 12, intermediateSize: Int = 1536,
         vocabularySize: Int = 30522, maxPositions: Int = 512, typeVocabularySize: Int = 2,
         layerNormEpsilon: Float = 1e-12, maxSequenceLength: Int = 256, pooling: PoolingMode = .mean,
-        normalize: Bool = true
+        normalize: Bool = true, lowercasesInput: Bool = false, prompts: EmbeddingPrompts = EmbeddingPrompts()
     ) {
         self.hiddenSize = hiddenSize
         self.layerCount = layerCount
@@ -55,13 +69,15 @@ public struct ModelConfiguration: Sendable, Equatable {
         self.maxSequenceLength = maxSequenceLength
         self.pooling = pooling
         self.normalize = normalize
+        self.lowercasesInput = lowercasesInput
+        self.prompts = prompts
     }
 
-    /// Reads `config.json`, `sentence_bert_config.json`, `1_Pooling/config.json` and `modules.json`
+    /// Reads `config.json` and the sentence-transformers files (see `SentenceTransformerSettings`)
     /// from `directory`; only `config.json` is required.
     public init(directory: URL) throws {
         let configPath = directory.appendingPathComponent("config.json").path
-        let config = try Self.readJSONObject(configPath, required: true) ?? [:]
+        let config = try ModelFiles.readJSONObject(configPath, required: true) ?? [:]
 
         let modelType = config["model_type"] as? String
         guard modelType == "bert" else {
@@ -95,39 +111,23 @@ public struct ModelConfiguration: Sendable, Equatable {
             throw ModelLoadError.malformed(configPath, "type_vocab_size must be at least 1")
         }
 
-        let sbertPath = directory.appendingPathComponent("sentence_bert_config.json").path
-        let sbert = try Self.readJSONObject(sbertPath, required: false)
-        let maxLength = (sbert?["max_seq_length"] as? Int) ?? maxPositions
-        guard maxLength >= 2, maxLength <= maxPositions else {
-            throw ModelLoadError.malformed(sbertPath, "max_seq_length \(maxLength) must be between 2 and max_position_embeddings (\(maxPositions))")
+        let settings = try SentenceTransformerSettings(directory: directory)
+        // sentence-transformers caps the length at the position table's rows, as here.
+        maxSequenceLength = min(settings.maxSequenceLength ?? maxPositions, maxPositions)
+        guard maxSequenceLength >= 2 else {
+            throw ModelLoadError.malformed(directory.appendingPathComponent("sentence_bert_config.json").path,
+                                           "max_seq_length \(maxSequenceLength) leaves no room for [CLS] and [SEP]")
         }
-        maxSequenceLength = maxLength
-
-        let poolingPath = directory.appendingPathComponent("1_Pooling/config.json").path
-        if let poolingConfig = try Self.readJSONObject(poolingPath, required: false) {
-            let meanTokens = (poolingConfig["pooling_mode_mean_tokens"] as? Bool) ?? false
-            let clsToken = (poolingConfig["pooling_mode_cls_token"] as? Bool) ?? false
-            let others = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-                          "pooling_mode_lasttoken"].filter { (poolingConfig[$0] as? Bool) == true }
-            guard others.isEmpty, meanTokens != clsToken else {
-                throw ModelLoadError.unsupported(
-                    poolingPath, "exactly one of pooling_mode_mean_tokens and pooling_mode_cls_token must be true (other modes are not supported)")
-            }
-            pooling = meanTokens ? .mean : .cls
-        } else {
-            pooling = .mean
-        }
-
-        let modulesPath = directory.appendingPathComponent("modules.json").path
-        if let modules = try Self.readJSONArray(modulesPath) {
-            normalize = modules.contains { ($0["type"] as? String)?.hasSuffix("Normalize") == true }
-        } else {
-            // sentence-transformers folders without modules.json are rare; all-MiniLM normalises.
-            normalize = true
-        }
+        pooling = settings.pooling
+        normalize = settings.normalize
+        lowercasesInput = settings.lowercasesInput
+        prompts = settings.prompts
     }
+}
 
-    private static func readJSONObject(_ path: String, required: Bool) throws -> [String: Any]? {
+/// Reading the JSON files of a model folder, with errors that name the file.
+enum ModelFiles {
+    static func readJSONObject(_ path: String, required: Bool) throws -> [String: Any]? {
         guard let data = try readFile(path, required: required) else { return nil }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ModelLoadError.malformed(path, "not a JSON object")
@@ -135,7 +135,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         return object
     }
 
-    private static func readJSONArray(_ path: String) throws -> [[String: Any]]? {
+    static func readJSONArray(_ path: String) throws -> [[String: Any]]? {
         guard let data = try readFile(path, required: false) else { return nil }
         guard let array = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
             throw ModelLoadError.malformed(path, "not a JSON array of objects")

@@ -17,9 +17,8 @@ public enum ModelFingerprint {
     /// The folder's fingerprint as 16 hex digits; nil when its weights cannot be read.
     public static func of(directory: URL) -> String? {
         var hasher = SHA256()
-        for name in ["config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                     "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
-                     "1_Pooling/config.json"] {
+        let transformerFiles = ["config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
+        for name in transformerFiles + SentenceTransformerSettings.files(in: directory) {
             // Absent files count as empty, by name, so adding one changes the fingerprint.
             hasher.update(name.utf8)
             hasher.update(CollectionOfOne(0))

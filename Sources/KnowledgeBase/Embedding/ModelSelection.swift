@@ -71,9 +71,11 @@ public struct ModelSelection: Sendable {
 public struct TextEmbedder: Sendable {
     package let embedder: SentenceEmbedder
 
-    /// Each text's word-piece ids (as the model reads them, truncated to its window) and its unit vector.
-    public func embed(_ texts: [String]) throws -> [(inputIDs: [Int32], vector: [Float])] {
-        let ids = embedder.tokenizeAll(texts)
-        return Array(zip(ids, try embedder.embedBlocking(tokenized: ids)))
+    /// Each text's word-piece ids (as the model reads them: its prompt for queries or for passages
+    /// first, truncated to its window) and its vector.
+    public func embed(_ texts: [String], asQueries: Bool = false) throws -> [(inputIDs: [Int32], vector: [Float])] {
+        let work: EmbeddingWork = asQueries ? .queries : .passages
+        let ids = embedder.tokenizeAll(texts, for: work)
+        return Array(zip(ids, try embedder.embedBlocking(tokenized: ids, work: work)))
     }
 }

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+@testable import Embeddings
+
+/// The sentence-transformers settings around the transformer, against sentence-transformers itself:
+/// each variant of `Fixtures/settings` (made by tools/make_settings_fixtures.py) lays other settings
+/// files over the real model's weights and tokenizer, and lists what sentence-transformers 6.2 gave
+/// for each text as a query and as a passage.
+@Suite("sentence-transformers settings")
+struct EmbedderSettingsTests {
+    struct Expected {
+        let text: String
+        let work: EmbeddingWork
+        let inputIDs: [Int32]
+        let embedding: [Float]
+    }
+
+    static let variants = ["cls-query-instruction", "mean-e5-prefixes", "max-st6-unnormalized", "mean-sqrt-len",
+                           "weightedmean", "lasttoken", "prompt-excluded", "default-prompt-lowercased"]
+
+    /// The real model folder with the variant's settings files in place of its own.
+    private func model(_ variant: String) throws -> (TemporaryFolder, [Expected]) {
+        let fixtures = try #require(Bundle.module.url(forResource: "Fixtures/settings/\(variant)", withExtension: nil))
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(),
+                             excluding: ["modules.json", "1_Pooling", "sentence_bert_config.json", "config_sentence_transformers.json"])
+        for name in ["modules.json", "1_Pooling/config.json", "sentence_bert_config.json", "config_sentence_transformers.json"] {
+            let source = fixtures.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: source.path) else { continue }
+            try folder.write(name, try String(contentsOf: source, encoding: .utf8))
+        }
+        let variantFile = fixtures.appendingPathComponent("variant.json")
+        if FileManager.default.fileExists(atPath: variantFile.path) {
+            // A tokenizer that keeps case, in both files that describe it (as the script does).
+            let variantJSON = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: variantFile)) as? [String: Any])
+            let change = try #require(variantJSON["tokenizer_normalizer"] as? [String: Bool])
+            var tokenizer = try #require(try JSONSerialization.jsonObject(
+                with: Data(contentsOf: folder.url.appendingPathComponent("tokenizer.json"))) as? [String: Any])
+            var normalizer = try #require(tokenizer["normalizer"] as? [String: Any])
+            change.forEach { normalizer[$0.key] = $0.value }
+            tokenizer["normalizer"] = normalizer
+            try folder.write("tokenizer.json", try JSONSerialization.data(withJSONObject: tokenizer))
+            var config = try #require(try JSONSerialization.jsonObject(
+                with: Data(contentsOf: folder.url.appendingPathComponent("tokenizer_config.json"))) as? [String: Any])
+            config["do_lower_case"] = change["lowercase"]
+            config["strip_accents"] = change["strip_accents"]
+            try folder.write("tokenizer_config.json", try JSONSerialization.data(withJSONObject: config))
+        }
+        let lines = try String(contentsOf: fixtures.appendingPathComponent("expected.jsonl"), encoding: .utf8)
+        let expected = try lines.split(separator: "\n").map { line in
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return Expected(
+                text: try #require(object["text"] as? String),
+                work: try #require(object["work"] as? String) == "query" ? .queries : .passages,
+                inputIDs: try #require(object["input_ids"] as? [Int]).map { Int32($0) },
+                embedding: try #require(object["embedding"] as? [Double]).map { Float($0) })
+        }
+        return (folder, expected)
+    }
+
+    @Test("ids and vectors as sentence-transformers gives them", arguments: variants)
+    func variantMatchesSentenceTransformers(_ variant: String) throws {
+        let (folder, expected) = try model(variant)
+        let embedder = try SentenceEmbedder(directory: folder.url, threads: 2)
+        for work in [EmbeddingWork.queries, .passages] {
+            let cases = expected.filter { $0.work == work }
+            try #require(!cases.isEmpty)
+            let prompt = embedder.configuration.prompts.prompt(for: work)
+            // One call for all the texts: the batch must not change any of them.
+            let vectors = try embedder.embedBlocking(cases.map(\.text), work: work)
+            for (vector, item) in zip(vectors, cases) {
+                let label = "\(variant), \(work): \(item.text.prefix(30).debugDescription)"
+                #expect(embedder.tokenize(prompt + item.text) == item.inputIDs, "\(label): token ids")
+                #expect(cosine(vector, item.embedding) >= 0.99999, "\(label): cosine \(cosine(vector, item.embedding))")
+                let scale = item.embedding.map(abs).max() ?? 1
+                #expect(maxAbsDifference(vector, item.embedding) <= 1e-5 * max(1, scale), "\(label): values")
+            }
+        }
+    }
+
+    @Test("prompts: a query's instruction, e5's two prefixes, a default, or none")
+    func promptsAreResolved() throws {
+        let expectations: [(String, String, String)] = [
+            ("cls-query-instruction", "Represent this sentence for searching relevant passages: ", ""),
+            ("mean-e5-prefixes", "query: ", "passage: "),
+            // "document" is empty there, as sentence-transformers 6 writes it: the passage prompt is used.
+            ("prompt-excluded", "Find the passage that answers: ", "Passage: "),
+            ("default-prompt-lowercased", "Text: ", "Text: "),
+            ("weightedmean", "", ""),
+        ]
+        for (variant, query, passage) in expectations {
+            let (folder, _) = try model(variant)
+            let configuration = try ModelConfiguration(directory: folder.url)
+            #expect(configuration.prompts.query == query, "\(variant)")
+            #expect(configuration.prompts.passage == passage, "\(variant)")
+        }
+    }
+}
