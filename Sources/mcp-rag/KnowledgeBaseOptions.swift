@@ -9,7 +9,7 @@ struct KnowledgeBaseOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data folder (default: MCP_RAG_DATA_DIR, then $XDG_DATA_HOME/mcp-rag, then ~/.local/share/mcp-rag).")
     var dataDirectory: String?
 
-    @Option(name: .customLong("model-dir"), help: "A sentence-transformers model folder (default: MCP_RAG_MODEL_DIR, then <data>/models, then the Hugging Face cache).")
+    @Option(name: .customLong("model-dir"), help: "A sentence-transformers model folder (default: MCP_RAG_MODEL_DIR, then the Hugging Face repository MCP_RAG_MODEL names, then <data>/models, then the Hugging Face cache).")
     var modelDirectory: String?
 
     @Option(help: "Worker threads for the CPU embedding backend (default: every core; MCP_RAG_THREADS).")

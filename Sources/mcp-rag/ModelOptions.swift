@@ -4,7 +4,7 @@ import KnowledgeBase
 
 /// Options shared by every command that loads the embedding model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .customLong("model-dir"), help: "A sentence-transformers model folder (default: MCP_RAG_MODEL_DIR, then the data folder, then the Hugging Face cache).")
+    @Option(name: .customLong("model-dir"), help: "A sentence-transformers model folder (default: MCP_RAG_MODEL_DIR, then the Hugging Face repository MCP_RAG_MODEL names, then the data folder, then the Hugging Face cache).")
     var modelDirectory: String?
 
     @Option(help: "Worker threads for the CPU backend (default: every core).")

@@ -125,6 +125,86 @@ struct ModelLocatorTests {
         #expect(problem.contains("tools/fetch-model"))
     }
 
+    @Test("MCP_RAG_MODEL: the Hugging Face cache's snapshot that refs/main names, before the data folder's MiniLM")
+    func repositoryFromTheCache() throws {
+        let root = try TemporaryFolder()
+        let repository = root.url.appendingPathComponent("hf/hub/models--BAAI--bge-small-en-v1.5")
+        let main = repository.appendingPathComponent("snapshots/1111")
+        let newer = repository.appendingPathComponent("snapshots/2222")
+        for folder in [main, newer, root.url.appendingPathComponent("data/models/all-MiniLM-L6-v2")] {
+            try makeModel(in: folder)
+        }
+        try FileManager.default.createDirectory(at: repository.appendingPathComponent("refs"), withIntermediateDirectories: true)
+        try Data("1111\n".utf8).write(to: repository.appendingPathComponent("refs/main"))
+        let environment = ["MCP_RAG_MODEL": "BAAI/bge-small-en-v1.5", "HF_HOME": root.path("hf"),
+                           "MCP_RAG_DATA_DIR": root.path("data"), "HOME": root.path("home")]
+        #expect(try ModelLocator(environment: environment).locate().path == main.path)
+        // Without refs/main, the newest snapshot.
+        try FileManager.default.removeItem(at: repository.appendingPathComponent("refs/main"))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: main.path)
+        #expect(try ModelLocator(environment: environment).locate().path == newer.path)
+        // MCP_RAG_MODEL_DIR still wins.
+        var withFolder = environment
+        withFolder["MCP_RAG_MODEL_DIR"] = main.path
+        #expect(try ModelLocator(environment: withFolder).locate().path == main.path)
+    }
+
+    @Test("MCP_RAG_MODEL: a name that is not owner/name, or could leave the cache, is refused")
+    func repositoryNames() throws {
+        for bad in ["../etc", "a/b/c", "plain", "a/..", "./x", "owner/na--me", "owner/ná", "/abs"] {
+            #expect(!ModelLocator.isRepositoryName(bad), "\(bad)")
+            let error = #expect(throws: ModelLoadError.self) {
+                try ModelLocator(environment: ["MCP_RAG_MODEL": bad, "HOME": "/nonexistent"]).locate()
+            }
+            #expect(error?.problem.contains("owner/name") == true, "\(bad)")
+        }
+        for good in ["BAAI/bge-small-en-v1.5", "intfloat/e5-small-v2", "sentence-transformers/all-MiniLM-L6-v2"] {
+            #expect(ModelLocator.isRepositoryName(good), "\(good)")
+        }
+    }
+
+    @Test("MCP_RAG_MODEL naming a model not downloaded: the error says where it looked and how to get it")
+    func repositoryMissing() throws {
+        let root = try TemporaryFolder()
+        let environment = ["MCP_RAG_MODEL": "intfloat/e5-small-v2", "HF_HOME": root.path("hf"), "HOME": root.path("home"),
+                           "MCP_RAG_DATA_DIR": root.path("data")]
+        let error = #expect(throws: ModelLoadError.self) { try ModelLocator(environment: environment).locate() }
+        #expect(error?.problem.contains("intfloat/e5-small-v2") == true)
+        #expect(error?.problem.contains(root.path("hf/hub")) == true)
+        #expect(error?.problem.contains("hf download intfloat/e5-small-v2") == true)
+    }
+
+    @Test("the models on the machine: data folder and cache, each checked, the serving one marked")
+    func installedModels() throws {
+        let root = try TemporaryFolder()
+        let real = try realModelDirectory()
+        let data = root.url.appendingPathComponent("data/models/all-MiniLM-L6-v2")
+        let cached = root.url.appendingPathComponent("hf/hub/models--acme--dense-model/snapshots/abc")
+        var copies: [TemporaryFolder] = []
+        for (folder, dense) in [(data, false), (cached, true)] {
+            // Each model in a folder of its own, linked where the layout puts it.
+            let copy = try TemporaryFolder()
+            copies.append(copy)
+            try FileManager.default.createDirectory(at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(at: folder, withDestinationURL: copy.url)
+            try copy.copyModel(from: real, excluding: dense ? ["modules.json"] : [])
+            if dense {
+                try copy.write("modules.json", """
+                    [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                     {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]
+                    """)
+            }
+        }
+        let environment = ["HF_HOME": root.path("hf"), "MCP_RAG_DATA_DIR": root.path("data"), "HOME": root.path("home")]
+        let models = try ModelLocator(environment: environment).installedModels()
+        #expect(models.map(\.name) == ["all-MiniLM-L6-v2", "acme/dense-model"])
+        #expect(models[0].serves && models[0].problem == nil && models[0].dimension == 384 && models[0].pooling == "mean")
+        #expect(!models[1].serves && models[1].problem?.contains("Dense") == true)
+        #expect(models[1].source == "Hugging Face cache")
+        withExtendedLifetime(copies) {}
+    }
+
     @Test("an explicit folder that is wrong is reported, not skipped")
     func explicitMissing() throws {
         let root = try TemporaryFolder()

@@ -98,19 +98,26 @@ def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir):
     assert not mismatches, f"{len(mismatches)} texts differ, first: {mismatches[0]!r}"
 
 
-def test_queries_and_passages_get_the_models_prompts(binary, model_dir, tmp_path):
-    """An e5-shaped folder ("query: " and "passage: " in config_sentence_transformers.json, made by
-    tools/make_settings_fixtures.py over the real weights): `--queries` embeds with the query prompt,
-    the default with the passage prompt, each as sentence-transformers 6.2 did."""
-    fixtures = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "settings" / "mean-e5-prefixes"
-    folder = tmp_path / "e5-shaped"
-    folder.mkdir()
+E5_SHAPED = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "settings" / "mean-e5-prefixes"
+
+
+def e5_shaped_model(model_dir, folder):
+    """An e5-shaped model folder ("query: " and "passage: " in config_sentence_transformers.json, made
+    by tools/make_settings_fixtures.py) over the real model's weights and tokenizer."""
+    folder.mkdir(parents=True)
     for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]:
         (folder / name).symlink_to(model_dir / name)
     for name in ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"]:
         (folder / name).parent.mkdir(exist_ok=True)
-        (folder / name).write_bytes((fixtures / name).read_bytes())
-    expected = [json.loads(line) for line in (fixtures / "expected.jsonl").read_text().splitlines()]
+        (folder / name).write_bytes((E5_SHAPED / name).read_bytes())
+    return folder
+
+
+def test_queries_and_passages_get_the_models_prompts(binary, model_dir, tmp_path):
+    """`--queries` embeds with the query prompt, the default with the passage prompt, each as
+    sentence-transformers 6.2 did."""
+    folder = e5_shaped_model(model_dir, tmp_path / "e5-shaped")
+    expected = [json.loads(line) for line in (E5_SHAPED / "expected.jsonl").read_text().splitlines()]
     for work, flags in (("query", ["--queries"]), ("passage", [])):
         cases = [case for case in expected if case["work"] == work]
         result = run_embed(binary, [json.dumps(case["text"]) for case in cases], "--model-dir", str(folder), *flags)
@@ -122,3 +129,38 @@ def test_queries_and_passages_get_the_models_prompts(binary, model_dir, tmp_path
     # The prompts made a difference: the same text's ids differ between the two.
     assert [case["input_ids"][1] for case in expected if case["work"] == "query"][0] != \
         [case["input_ids"][1] for case in expected if case["work"] == "passage"][0]
+
+
+def test_a_model_named_by_its_repository_is_found_in_the_hugging_face_cache(binary, model_dir, tmp_path):
+    """MCP_RAG_MODEL=owner/name serves the snapshot refs/main names in HF_HOME's cache; `mcp-rag model
+    list` shows it serving beside the data folder's MiniLM, and a broken cached model with its reason."""
+    hub = tmp_path / "hf" / "hub"
+    e5_shaped_model(model_dir, hub / "models--acme--e5-shaped" / "snapshots" / "abc123")
+    (hub / "models--acme--e5-shaped" / "refs").mkdir()
+    (hub / "models--acme--e5-shaped" / "refs" / "main").write_text("abc123")
+    broken = e5_shaped_model(model_dir, hub / "models--acme--pooled-twice" / "snapshots" / "def456")
+    (broken / "1_Pooling" / "config.json").write_text('{"pooling_mode": ["cls", "mean"]}')
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    (data / "models" / "all-MiniLM-L6-v2").symlink_to(model_dir)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "HF_HOME": str(tmp_path / "hf"),
+           "MCP_RAG_DATA_DIR": str(data), "MCP_RAG_MODEL": "acme/e5-shaped"}
+
+    listed = subprocess.run([binary, "model", "list", "--json"], capture_output=True, env=env, timeout=60)
+    assert listed.returncode == 0, listed.stderr.decode()
+    models = {model["name"]: model for model in json.loads(listed.stdout)}
+    assert set(models) == {"all-MiniLM-L6-v2", "acme/e5-shaped", "acme/pooled-twice"}
+    assert models["acme/e5-shaped"]["serves"] and models["acme/e5-shaped"]["queryPrompt"] == "query: "
+    assert not models["all-MiniLM-L6-v2"]["serves"] and models["all-MiniLM-L6-v2"].get("problem") is None
+    assert "concatenated" in models["acme/pooled-twice"]["problem"]
+
+    expected = next(json.loads(line) for line in (E5_SHAPED / "expected.jsonl").read_text().splitlines()
+                    if json.loads(line)["work"] == "query")
+    result = run_embed(binary, [json.dumps(expected["text"])], "--queries", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout)["input_ids"] == expected["input_ids"]
+
+    env["MCP_RAG_MODEL"] = "acme/not-downloaded"
+    missing = run_embed(binary, ['"x"'], env=env)
+    assert missing.returncode != 0
+    assert b"hf download acme/not-downloaded" in missing.stderr

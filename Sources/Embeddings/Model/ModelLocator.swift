@@ -1,12 +1,17 @@
 import Foundation
 
 /// Finds the model folder, in the order a user expects: an explicit `--model-dir`, then
-/// `MCP_RAG_MODEL_DIR`, then the data folder's `models/all-MiniLM-L6-v2`, then the default data
+/// `MCP_RAG_MODEL_DIR`, then the model `MCP_RAG_MODEL` names by its Hugging Face repository (in the
+/// Hugging Face cache), then the data folder's `models/all-MiniLM-L6-v2`, then the default data
 /// folder's (where `tools/fetch-model` installs it when no data folder is set), then the Hugging
-/// Face cache.
+/// Face cache's all-MiniLM-L6-v2.
 public struct ModelLocator: Sendable {
     /// The folder name of the default model under `<data folder>/models/`.
     public static let defaultModelName = "all-MiniLM-L6-v2"
+    /// The default model's Hugging Face repository.
+    public static let defaultRepository = "sentence-transformers/all-MiniLM-L6-v2"
+    /// The variable that names a model by its Hugging Face repository.
+    public static let repositoryVariable = "MCP_RAG_MODEL"
     /// The command that puts the default model in the data folder.
     public static let fetchCommand = "tools/fetch-model"
 
@@ -41,6 +46,9 @@ public struct ModelLocator: Sendable {
         if let fromEnvironment = environment["MCP_RAG_MODEL_DIR"], !fromEnvironment.isEmpty {
             return try requireModel(at: fromEnvironment, source: "MCP_RAG_MODEL_DIR")
         }
+        if let repository = environment[Self.repositoryVariable], !repository.isEmpty {
+            return try locate(repository: repository)
+        }
         let candidates = implicitCandidates()
         if let found = candidates.first(where: Self.holdsModel) {
             return found
@@ -59,27 +67,76 @@ public struct ModelLocator: Sendable {
     /// and then kept a knowledge base elsewhere (`MCP_RAG_DATA_DIR` or `--data-dir`): without it the
     /// server would find no model and answer by keywords alone.
     func implicitCandidates() -> [URL] {
+        let snapshots = hubSnapshots(of: Self.defaultRepository)
+        return dataFolderCandidates()
+            + (snapshots.isEmpty ? [hubFolder(of: Self.defaultRepository).appendingPathComponent("snapshots")] : snapshots)
+    }
+
+    /// The default model's folder in the data folder, then in the default data folder.
+    func dataFolderCandidates() -> [URL] {
         var candidates = [Self.modelFolder(in: dataDirectory)]
         let standard = Self.modelFolder(in: DataDirectory.standard(environment: environment))
         if standard.standardizedFileURL.path != candidates[0].standardizedFileURL.path {
             candidates.append(standard)
         }
-        let hub: URL
+        return candidates
+    }
+
+    /// The Hugging Face cache's `hub` folder: `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+    public var hubDirectory: URL {
         if let hfHome = environment["HF_HOME"], !hfHome.isEmpty {
-            hub = URL(fileURLWithPath: hfHome).appendingPathComponent("hub")
-        } else {
-            hub = homeDirectory().appendingPathComponent(".cache/huggingface/hub")
+            return URL(fileURLWithPath: hfHome).appendingPathComponent("hub")
         }
-        let snapshots = hub.appendingPathComponent("models--sentence-transformers--all-MiniLM-L6-v2/snapshots")
+        return homeDirectory().appendingPathComponent(".cache/huggingface/hub")
+    }
+
+    /// Where the cache keeps `repository` (`owner/name`): `models--owner--name`.
+    func hubFolder(of repository: String) -> URL {
+        hubDirectory.appendingPathComponent("models--" + repository.replacingOccurrences(of: "/", with: "--"))
+    }
+
+    /// The cache's snapshots of `repository`, best first: the one `refs/main` points at, then the
+    /// others, newest first.
+    func hubSnapshots(of repository: String) -> [URL] {
+        let folder = hubFolder(of: repository)
+        let snapshots = folder.appendingPathComponent("snapshots")
         let entries = (try? FileManager.default.contentsOfDirectory(
             at: snapshots, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
-        let newestFirst = entries.sorted { a, b in
-            let dateA = (try? a.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
-            let dateB = (try? b.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
-            return dateA > dateB
+        let main = (try? String(contentsOf: folder.appendingPathComponent("refs/main"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func modified(_ url: URL) -> Date {
+            (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
         }
-        candidates.append(contentsOf: newestFirst.isEmpty ? [snapshots] : newestFirst)
-        return candidates
+        return entries.sorted { a, b in
+            let aIsMain = a.lastPathComponent == main, bIsMain = b.lastPathComponent == main
+            if aIsMain != bIsMain { return aIsMain }
+            return modified(a) > modified(b)
+        }
+    }
+
+    /// The model `repository` names, from the Hugging Face cache (for the default model, the data
+    /// folders' copies first, as without the variable).
+    private func locate(repository: String) throws -> URL {
+        guard Self.isRepositoryName(repository) else {
+            throw ModelLoadError.notFound(repository, "\(Self.repositoryVariable) must name a Hugging Face repository as "
+                + "owner/name (e.g. BAAI/bge-small-en-v1.5), with letters, digits and . _ - only")
+        }
+        let candidates = (repository == Self.defaultRepository ? dataFolderCandidates() : []) + hubSnapshots(of: repository)
+        if let found = candidates.first(where: Self.holdsModel) { return found }
+        throw ModelLoadError.notFound(
+            hubFolder(of: repository).path,
+            "\(Self.repositoryVariable) names \(repository), which is not in the Hugging Face cache (\(hubDirectory.path)). "
+                + "Download it there (`hf download \(repository)`), or point MCP_RAG_MODEL_DIR at its folder.")
+    }
+
+    /// Whether `text` is a repository name as the Hub writes it: `owner/name`, nothing that could
+    /// step out of the cache folder.
+    public static func isRepositoryName(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 96 && !part.hasPrefix(".") && !part.contains("--")
+                && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+        }
     }
 
     private func requireModel(at path: String, source: String) throws -> URL {

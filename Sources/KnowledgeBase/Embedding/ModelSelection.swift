@@ -38,6 +38,16 @@ public struct ModelSelection: Sendable {
         }
     }
 
+    /// Every model folder on this machine (data folders, Hugging Face cache), checked as the server
+    /// would check it, and which one it would load.
+    public func installedModels() throws -> [InstalledModel] {
+        do {
+            return try ModelLocator(explicitDirectory: modelDirectory).installedModels()
+        } catch {
+            throw ConfigurationError(error.description)
+        }
+    }
+
     /// The model, loaded and moved to the device asked for; a folder it cannot load or a GPU that
     /// cannot serve is a `ConfigurationError` saying why, never a silent CPU run.
     public func load() throws -> TextEmbedder {
@@ -66,6 +76,9 @@ public struct ModelSelection: Sendable {
         }
     }
 }
+
+/// A model folder found on this machine (see `ModelLocator.installedModels`).
+public typealias InstalledModel = Embeddings.InstalledModel
 
 /// A loaded model that turns texts into their word-piece ids and unit vectors.
 public struct TextEmbedder: Sendable {
