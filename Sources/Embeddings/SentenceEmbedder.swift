@@ -22,6 +22,13 @@ public final class SentenceEmbedder: Sendable {
     /// Width of the sentence vectors.
     public var dimension: Int { configuration.hiddenSize }
 
+    /// The tokens a passage may take, `[CLS]` and `[SEP]` included, so that it still fits the
+    /// model's window behind the passage prompt.
+    public var passageWindow: Int {
+        let prompt = configuration.prompts.passage
+        return configuration.maxSequenceLength - (prompt.isEmpty ? 0 : tokenize(prompt).count - 2)
+    }
+
     /// Loads the model in `directory` with a CPU backend using `threads` workers (default: all cores).
     public convenience init(directory: URL, threads: Int? = nil) throws {
         let start = DispatchTime.now().uptimeNanoseconds

@@ -52,11 +52,36 @@ package final class KnowledgeBaseEngine: Sendable {
         // The store needs the vector width before the model is loaded; config.json is tiny. Without
         // a model, MiniLM's width keeps the store usable for keyword search.
         let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
+        // What the model's files compute, not the folder's name: it keys cached answers (two models
+        // never share them) and is recorded with the vectors it makes.
+        let fingerprint = (try? modelDirectory.get()).flatMap(ModelFingerprint.of(directory:))
+        let modelPath = (try? modelDirectory.get().path) ?? "no model"
         // With Chroma searching the vectors, holding them in memory too would only cost memory and
         // startup time (a million chunks: 400 MB and a full read of the table).
-        let store = try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger,
-                                             snapshotPolicy: configuration.vectorSnapshots,
-                                             keepsVectorIndex: configuration.chroma == nil)
+        func openStore(dimension: Int) throws -> SQLiteKnowledgeStore {
+            try SQLiteKnowledgeStore(path: configuration.databasePath, dimension: dimension, logger: logger,
+                                     snapshotPolicy: configuration.vectorSnapshots, keepsVectorIndex: configuration.chroma == nil)
+        }
+        let store: SQLiteKnowledgeStore
+        var vectorsFromAnotherModel: VectorsFromAnotherModel?
+        do {
+            store = try openStore(dimension: dimension)
+        } catch let error as KnowledgeStoreError {
+            // Vectors of another width: opened at theirs, so keyword search still answers.
+            guard let stored = error.storedDimension else { throw error }
+            store = try openStore(dimension: stored)
+            vectorsFromAnotherModel = VectorsFromAnotherModel(
+                recorded: "vectors of \(stored) dimensions", loaded: "\(dimension) dimensions", modelPath: modelPath)
+        }
+        // A store that has met no model yet (new, or older than the record) takes this one's.
+        if vectorsFromAnotherModel == nil, let fingerprint, case let recorded = try store.adoptEmbeddingModel(fingerprint),
+           recorded != fingerprint {
+            vectorsFromAnotherModel = VectorsFromAnotherModel(
+                recorded: "fingerprint \(recorded)", loaded: "fingerprint \(fingerprint)", modelPath: modelPath)
+        }
+        if let vectorsFromAnotherModel {
+            logger.warning("semantic search is off", metadata: ["rag.model.mismatch": "\(vectorsFromAnotherModel)"])
+        }
         self.store = store
         remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
         follower = remoteVectors.map {
@@ -85,15 +110,16 @@ package final class KnowledgeBaseEngine: Sendable {
         }
         accelerator = GPUAccelerator(preference: configuration.device, search: configuration.gpuLibrarySearch,
                                      kernelCache: configuration.kernelCache, logger: logger)
-        // What the files compute, not the folder's name: two models never share cached answers.
-        let modelKey = (try? modelDirectory.get()).flatMap(ModelFingerprint.of(directory:)) ?? "none"
         let cacheEnabled = configuration.cacheTimeToLive > 0
         queries = QueryService(store: store, vectors: remoteVectors, embeddings: embeddings, tracker: tracker, cache: cache,
-                               cacheEnabled: cacheEnabled, modelKey: modelKey, metrics: metrics, logger: logger)
+                               cacheEnabled: cacheEnabled, modelKey: fingerprint ?? "none",
+                               vectorsFromAnotherModel: vectorsFromAnotherModel, metrics: metrics, logger: logger)
         ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, remoteVectors: remoteVectors,
-                            maxFileBytes: configuration.maxFileBytes, maxFiles: configuration.maxFilesPerIngest, logger: logger)
+                            maxFileBytes: configuration.maxFileBytes, maxFiles: configuration.maxFilesPerIngest,
+                            vectorsFromAnotherModel: vectorsFromAnotherModel, logger: logger)
         health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,
-                               embeddings: embeddings, accelerator: accelerator, redis: redis, remoteVectors: remoteVectors, startedAt: startedAt)
+                               embeddings: embeddings, accelerator: accelerator, redis: redis, remoteVectors: remoteVectors,
+                               startedAt: startedAt, vectorsFromAnotherModel: vectorsFromAnotherModel)
         warmer = CacheWarmer(queries: queries, tracker: tracker,
                              topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
         allowedRoots = AllowedRoots(configuration.allowedRoots)

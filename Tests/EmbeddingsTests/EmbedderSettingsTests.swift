@@ -63,6 +63,11 @@ struct EmbedderSettingsTests {
     func variantMatchesSentenceTransformers(_ variant: String) throws {
         let (folder, expected) = try model(variant)
         let embedder = try SentenceEmbedder(directory: folder.url, threads: 2)
+        // Passages are cut to fit behind their prompt: "passage: " takes two word pieces.
+        let promptPieces = embedder.configuration.prompts.passage.isEmpty ? 0
+            : embedder.tokenize(embedder.configuration.prompts.passage).count - 2
+        #expect(embedder.passageWindow == embedder.configuration.maxSequenceLength - promptPieces)
+        if variant == "mean-e5-prefixes" { #expect(promptPieces == 2) }
         for work in [EmbeddingWork.queries, .passages] {
             let cases = expected.filter { $0.work == work }
             try #require(!cases.isEmpty)

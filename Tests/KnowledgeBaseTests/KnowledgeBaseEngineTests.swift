@@ -112,6 +112,53 @@ import Testing
         await #expect(throws: EmbeddingUnavailable.self) { _ = try await broken.ingestor.ingest(IngestRequest(paths: [docs.path], technology: "x")) }
     }
 
+    /// The real model's files, linked into a folder of its own, with `config.json` or the pooling
+    /// settings replaced: another model as far as the knowledge base can tell.
+    private func otherModel(named name: String, pooling: String? = nil, hiddenSize: Int? = nil) throws -> URL {
+        let real = try realModelDirectory()
+        let other = folder.url.appendingPathComponent(name)
+        let manager = FileManager.default
+        try manager.createDirectory(at: other.appendingPathComponent("1_Pooling"), withIntermediateDirectories: true)
+        for file in try manager.contentsOfDirectory(atPath: real.path) where !["1_Pooling", "config.json"].contains(file) {
+            try manager.createSymbolicLink(at: other.appendingPathComponent(file), withDestinationURL: real.appendingPathComponent(file))
+        }
+        var config = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: real.appendingPathComponent("config.json"))) as? [String: Any])
+        if let hiddenSize { config["hidden_size"] = hiddenSize }
+        try JSONSerialization.data(withJSONObject: config).write(to: other.appendingPathComponent("config.json"))
+        try Data(#"{"pooling_mode": "\#(pooling ?? "mean")"}"#.utf8).write(to: other.appendingPathComponent("1_Pooling/config.json"))
+        return other
+    }
+
+    @Test func vectorsOfAnotherModelTurnSemanticSearchOffAndIngestsAway() async throws {
+        _ = try await ingest(try runtime())
+        // The same weights pooled by CLS: vectors of the same width, from another model.
+        let other = try runtime(modelDirectory: try otherModel(named: "cls-model", pooling: "cls").path)
+        _ = try await other.embeddings.embedder()
+        let answer = try await other.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
+        #expect(answer.degraded && answer.mode == .keyword)
+        #expect(answer.degradedReason?.contains("made by another embedding model") == true)
+        #expect(answer.results.first?.source.hasSuffix("/b.txt") == true, "keyword search still answers")
+        await #expect(throws: VectorsFromAnotherModel.self) { _ = try await ingest(other) }
+        let health = await other.health.report(level: .readiness)
+        #expect(health.dependencies["embedding_model"]?.status == .degraded)
+        #expect(health.dependencies["embedding_model"]?.detail.contains("made by another embedding model") == true)
+        // The model that made them still searches them.
+        let again = try runtime()
+        let fine = try await again.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
+        #expect(!fine.degraded && fine.mode == .hybrid)
+    }
+
+    @Test func vectorsOfAnotherWidthStillLetTheKnowledgeBaseOpen() async throws {
+        _ = try await ingest(try runtime())
+        // A model 768 wide (its weights do not fit: it will not load, and need not).
+        let wide = try runtime(modelDirectory: try otherModel(named: "wide-model", hiddenSize: 768).path)
+        let answer = try await wide.queries.query(QueryRequest(query: "parking permits", mode: .semantic, useCache: false))
+        #expect(answer.degraded && answer.mode == .keyword)
+        #expect(answer.degradedReason?.contains("vectors of 384 dimensions") == true)
+        #expect(answer.results.first?.source.hasSuffix("/b.txt") == true)
+    }
+
     @Test func queriesGoAheadOfQueuedIngestionBatches() async throws {
         let runtime = try runtime()
         let embeddings = runtime.embeddings

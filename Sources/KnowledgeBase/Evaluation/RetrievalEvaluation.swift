@@ -50,7 +50,7 @@ public final class RetrievalEvaluation: Sendable {
         let store = self.store
         try await checkHoldsOnly(dataset, name: "the evaluation store", remedy: "give a new folder")
         let embedder = try await embeddings.embedder()
-        let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.configuration.maxSequenceLength,
+        let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.passageWindow,
                               targetTokens: embedder.configuration.maxSequenceLength)
         let preparer = FilePreparer(store: store, technology: Self.technology, maxFileBytes: .max, chunker: chunker)
         let chunking: FilePreparer.TextChunking = truncate ? .whole : .chunked

@@ -23,6 +23,8 @@ public struct HealthMonitor: Sendable {
     /// Chroma, when it holds the vectors.
     let remoteVectors: ChromaVectorStore?
     let startedAt: UInt64
+    /// Set when the stored vectors belong to another model than the one loaded.
+    var vectorsFromAnotherModel: VectorsFromAnotherModel? = nil
 
     /// The text embedded by a deep check.
     static let probeText = "health check probe: is the knowledge base answering?"
@@ -199,7 +201,17 @@ public struct HealthMonitor: Sendable {
         return facts
     }
 
+    /// The model's state; degraded, saying why, while the stored vectors belong to another model.
     private func embeddingModel(deep: Bool) async -> DependencyHealth {
+        var health = await loadedModel(deep: deep)
+        if let vectorsFromAnotherModel, health.status == .healthy {
+            health.status = .degraded
+            health.detail = vectorsFromAnotherModel.description
+        }
+        return health
+    }
+
+    private func loadedModel(deep: Bool) async -> DependencyHealth {
         switch embeddings.status {
         case .loading:
             return DependencyHealth(status: .degraded,
@@ -219,9 +231,12 @@ public struct HealthMonitor: Sendable {
                 let vector = try await embeddings.embed([Self.probeText], priority: .interactive)[0]
                 let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 facts["probe_norm"] = String(format: "%.4f", norm)
-                let healthy = abs(norm - 1) < 1e-3 && vector.allSatisfy(\.isFinite)
+                // Unit length where the model normalises; finite and not zero either way.
+                let unit = !embedder.configuration.normalize || abs(norm - 1) < 1e-3
+                let healthy = unit && norm > 0 && vector.allSatisfy(\.isFinite)
                 return DependencyHealth(status: healthy ? .healthy : .unhealthy, latencyMs: milliseconds(since: start),
-                                        detail: healthy ? "embedded a probe text" : "the probe embedding is not a unit vector",
+                                        detail: healthy ? "embedded a probe text"
+                                            : unit ? "the probe embedding is zero or not finite" : "the probe embedding is not a unit vector",
                                         facts: facts)
             } catch {
                 return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),

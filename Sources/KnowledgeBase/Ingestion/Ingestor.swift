@@ -25,8 +25,13 @@ public final class Ingestor: Sendable {
     private let maxFiles: Int
     private let logger: Logger
 
+    /// Set when the stored vectors belong to another model: ingests are then refused.
+    private let vectorsFromAnotherModel: VectorsFromAnotherModel?
+
     public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache,
-                remoteVectors: ChromaVectorStore? = nil, maxFileBytes: Int, maxFiles: Int, logger: Logger) {
+                remoteVectors: ChromaVectorStore? = nil, maxFileBytes: Int, maxFiles: Int,
+                vectorsFromAnotherModel: VectorsFromAnotherModel? = nil, logger: Logger) {
+        self.vectorsFromAnotherModel = vectorsFromAnotherModel
         self.store = store
         self.embeddings = embeddings
         self.cache = cache
@@ -41,6 +46,7 @@ public final class Ingestor: Sendable {
     public func ingest(_ request: IngestRequest,
                        progress: @escaping @Sendable (IngestProgress) async -> Void = { _ in }) async throws -> IngestReport {
         let start = DispatchTime.now().uptimeNanoseconds
+        if let vectorsFromAnotherModel { throw vectorsFromAnotherModel }
         let technology = try TechnologyLabel.validate(request.technology)
         let walker = FileWalker(maxFiles: maxFiles, roots: request.allowedRoots)
         let listing = try await BlockingExecutor.run { try walker.walk(request.paths) }
@@ -48,7 +54,7 @@ public final class Ingestor: Sendable {
         let embedder = try await embeddings.embedder()
         let preparer = FilePreparer(store: store, technology: technology, maxFileBytes: maxFileBytes,
                                     chunker: Chunker(tokenizer: embedder.tokenizer,
-                                                     windowTokens: embedder.configuration.maxSequenceLength))
+                                                     windowTokens: embedder.passageWindow))
         var report = IngestReport()
         report.filesScanned = files.count + listing.skipped.count
         for skipped in listing.skipped { skip(skipped, in: &report) }

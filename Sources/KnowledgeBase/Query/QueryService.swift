@@ -23,9 +23,9 @@ public final class QueryService: Sendable {
 
     public init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
                 tracker: any QueryTracker, cache: any ResultCache, cacheEnabled: Bool, modelKey: String,
-                metrics: RagMetrics = .disabled, logger: Logger) {
+                vectorsFromAnotherModel: VectorsFromAnotherModel? = nil, metrics: RagMetrics = .disabled, logger: Logger) {
         self.store = store
-        retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings)
+        retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings, vectorsFromAnotherModel: vectorsFromAnotherModel)
         self.tracker = tracker
         self.cache = cache
         self.cacheEnabled = cacheEnabled

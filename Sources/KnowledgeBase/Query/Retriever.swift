@@ -19,10 +19,15 @@ struct Retriever: Sendable {
     let vectors: any VectorSearch
     let embeddings: EmbeddingService
 
-    init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService) {
+    /// Set when the stored vectors belong to another model: semantic search is then skipped.
+    let vectorsFromAnotherModel: VectorsFromAnotherModel?
+
+    init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
+         vectorsFromAnotherModel: VectorsFromAnotherModel? = nil) {
         self.store = store
         self.vectors = vectors ?? store
         self.embeddings = embeddings
+        self.vectorsFromAnotherModel = vectorsFromAnotherModel
     }
 
     /// The best `limit` hits for `query`.
@@ -70,6 +75,7 @@ struct Retriever: Sendable {
             let keyword = if let keyword { keyword } else { try await keywordRanking() }
             return Ranking(hits: Array(keyword.prefix(limit)), mode: .keyword, degradedReason: reason)
         }
+        if let vectorsFromAnotherModel { return try await keywordOnly(vectorsFromAnotherModel, keyword: nil) }
         let vector: [Float]
         do {
             let started = DispatchTime.now().uptimeNanoseconds

@@ -35,6 +35,7 @@ public struct ClientError: Error, CustomStringConvertible, Sendable, Equatable {
         case let error as ClientError: self = error
         case let error as InvalidRequest: self.init(.invalidRequest, "invalid arguments: \(error.description)")
         case let error as EmbeddingUnavailable: self.init(.unavailable, error.description)
+        case let error as VectorsFromAnotherModel: self.init(.unavailable, error.description)
         case let error as VectorStoreUnavailable: self.init(.unavailable, error.description)
         case let error as ModelLoadError: self.init(.unavailable, "the embedding model is not available: \(error.description)")
         case let error as ChromaError: self.init(.unavailable, error.description)

@@ -24,6 +24,11 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
         Self(.dimensionMismatch(stored: stored, loaded: loaded, path: path))
     }
 
+    /// The dimension the store was built with, when this is a `dimensionMismatch`.
+    public var storedDimension: Int? {
+        if case .dimensionMismatch(let stored, _, _) = code { stored } else { nil }
+    }
+
     /// The store's `meta` table has no vector dimension: it was not made by this program.
     public static func missingDimension(path: String) -> Self {
         Self(.missingDimension(path: path))

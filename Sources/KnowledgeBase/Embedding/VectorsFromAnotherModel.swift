@@ -1,0 +1,17 @@
+/// The knowledge base's vectors were made by another embedding model than the one loaded (a
+/// different fingerprint, or vectors of another width): comparing a query's vector with them would
+/// rank passages by noise, so semantic search is off (answers come from keyword search, saying
+/// why) and ingests are refused (they would mix two models' vectors).
+public struct VectorsFromAnotherModel: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What the store records of the model that made its vectors, and what the loaded model is.
+    public let recorded: String
+    public let loaded: String
+    /// The loaded model's folder.
+    public let modelPath: String
+
+    public var description: String {
+        "the knowledge base's vectors were made by another embedding model (\(recorded)) than the one this server "
+            + "loads (\(loaded), from \(modelPath)), so semantic search is off and ingests are refused: go back to the "
+            + "model that made them, or start a new data folder and ingest again with this one"
+    }
+}
