@@ -192,7 +192,8 @@ public final class KnowledgeBase: Service, Sendable {
                 throw ClientError(.unavailable, "the Chroma collection could not be copied: \(error)")
             }
         }
-        return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings)
+        return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings,
+                                   vectorsFromAnotherModel: engine.vectorsFromAnotherModel)
     }
 
     // MARK: - Writing

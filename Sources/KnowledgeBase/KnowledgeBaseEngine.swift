@@ -36,6 +36,8 @@ package final class KnowledgeBaseEngine: Sendable {
     package let remoteVectors: ChromaVectorStore?
     /// Copies what other processes write to Chroma into the store, when `CHROMA_URL` names it.
     package let follower: CollectionFollower?
+    /// Set when the stored vectors were made by another model than the one loaded.
+    package let vectorsFromAnotherModel: VectorsFromAnotherModel?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
@@ -67,11 +69,14 @@ package final class KnowledgeBaseEngine: Sendable {
         do {
             store = try openStore(dimension: dimension)
         } catch let error as KnowledgeStoreError {
-            // Vectors of another width: opened at theirs, so keyword search still answers.
+            // Vectors of another width: opened at theirs, so keyword search still answers. Without
+            // a model the width was a guess, and the missing model is what answers will say.
             guard let stored = error.storedDimension else { throw error }
             store = try openStore(dimension: stored)
-            vectorsFromAnotherModel = VectorsFromAnotherModel(
-                recorded: "vectors of \(stored) dimensions", loaded: "\(dimension) dimensions", modelPath: modelPath)
+            if fingerprint != nil {
+                vectorsFromAnotherModel = VectorsFromAnotherModel(
+                    recorded: "vectors of \(stored) dimensions", loaded: "\(dimension) dimensions", modelPath: modelPath)
+            }
         }
         // A store that has met no model yet (new, or older than the record) takes this one's.
         if vectorsFromAnotherModel == nil, let fingerprint, case let recorded = try store.adoptEmbeddingModel(fingerprint),
@@ -82,6 +87,7 @@ package final class KnowledgeBaseEngine: Sendable {
         if let vectorsFromAnotherModel {
             logger.warning("semantic search is off", metadata: ["rag.model.mismatch": "\(vectorsFromAnotherModel)"])
         }
+        self.vectorsFromAnotherModel = vectorsFromAnotherModel
         self.store = store
         remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
         follower = remoteVectors.map {

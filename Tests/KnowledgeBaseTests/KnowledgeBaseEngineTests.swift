@@ -149,6 +149,17 @@ import Testing
         #expect(!fine.degraded && fine.mode == .hybrid)
     }
 
+    @Test func anEmptyKnowledgeBaseTakesWhicheverModelOpensIt() async throws {
+        // Opened with one model and nothing ingested, then with another: nothing to mismatch.
+        let first = try runtime(modelDirectory: try otherModel(named: "cls-model", pooling: "cls").path)
+        #expect(first.vectorsFromAnotherModel == nil)
+        let second = try runtime()
+        #expect(second.vectorsFromAnotherModel == nil)
+        #expect(try await ingest(second).filesWritten == 2)
+        let answer = try await second.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
+        #expect(!answer.degraded)
+    }
+
     @Test func vectorsOfAnotherWidthStillLetTheKnowledgeBaseOpen() async throws {
         _ = try await ingest(try runtime())
         // A model 768 wide (its weights do not fit: it will not load, and need not).

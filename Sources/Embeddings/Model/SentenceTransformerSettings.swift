@@ -78,7 +78,7 @@ struct SentenceTransformerSettings: Equatable {
 
         let sbertPath = directory.appendingPathComponent("sentence_bert_config.json").path
         let sbert = try ModelFiles.readJSONObject(sbertPath, required: false)
-        if let length = sbert?["max_seq_length"] {
+        if let length = sbert?["max_seq_length"], !(length is NSNull) {
             guard let length = length as? Int else { throw ModelLoadError.malformed(sbertPath, "max_seq_length is not an integer") }
             maxSequenceLength = length
         } else {

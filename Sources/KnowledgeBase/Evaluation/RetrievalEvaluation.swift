@@ -25,13 +25,17 @@ public final class RetrievalEvaluation: Sendable {
     /// Where semantic search runs: the store's own vectors when nil, or Chroma.
     private let vectors: (any VectorSearch)?
     private let embeddings: EmbeddingService
+    /// Set when a kept store's vectors were made by another model: scores would be noise.
+    private let vectorsFromAnotherModel: VectorsFromAnotherModel?
 
     /// Evaluates against `store`, which should hold nothing but benchmark documents (see `ingest`),
     /// searching vectors in `vectors` when given.
-    init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService) {
+    init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
+         vectorsFromAnotherModel: VectorsFromAnotherModel? = nil) {
         self.store = store
         self.vectors = vectors
         self.embeddings = embeddings
+        self.vectorsFromAnotherModel = vectorsFromAnotherModel
     }
 
     /// Writes `dataset`'s documents into the store; documents already stored with the same text
@@ -48,6 +52,7 @@ public final class RetrievalEvaluation: Sendable {
         -> EvaluationIngest {
         let start = DispatchTime.now().uptimeNanoseconds
         let store = self.store
+        if let vectorsFromAnotherModel { throw vectorsFromAnotherModel }
         try await checkHoldsOnly(dataset, name: "the evaluation store", remedy: "give a new folder")
         let embedder = try await embeddings.embedder()
         let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.passageWindow,
@@ -101,6 +106,7 @@ public final class RetrievalEvaluation: Sendable {
     public func evaluate(_ dataset: BEIRDataset, modes: [SearchMode] = SearchMode.allCases,
                          starting: @Sendable (SearchMode) async -> Void = { _ in }) async throws -> [ModeEvaluation] {
         let store = self.store
+        if let vectorsFromAnotherModel { throw vectorsFromAnotherModel }
         let sourceOfChunk = try await BlockingExecutor.run { try store.sourcesByChunk() }
         let retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings)
         let documents: @Sendable ([ScoredChunk]) -> [ScoredChunk] = { Self.bestChunkPerDocument($0, sourceOfChunk) }

@@ -275,8 +275,10 @@ public struct HealthMonitor: Sendable {
         let vectors: any VectorSearch = remoteVectors ?? store
         do {
             let keyword = try await BlockingExecutor.run { try store.keywordSearch(Self.probeText, limit: 1, technology: nil) }
-            // A model that cannot embed is the embedding_model check's to report.
-            let vector = try? await embeddings.embed([Self.probeText], priority: .interactive)[0]
+            // A model that cannot embed, or whose vectors are not the stored ones', is the
+            // embedding_model check's to report.
+            let vector = vectorsFromAnotherModel != nil ? nil
+                : try? await embeddings.embed([Self.probeText], priority: .interactive)[0]
             var semantic: [ScoredChunk] = []
             do {
                 if let vector { semantic = try await vectors.nearest(to: vector, limit: 1, technology: nil) }
