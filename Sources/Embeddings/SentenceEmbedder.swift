@@ -22,6 +22,16 @@ public final class SentenceEmbedder: Sendable {
     /// Width of the sentence vectors.
     public var dimension: Int { configuration.hiddenSize }
 
+    /// The model's name: its Hugging Face repository (`owner/name`) for a snapshot in the Hugging
+    /// Face cache, else its folder's name.
+    public var name: String {
+        let parts = directory.standardizedFileURL.pathComponents
+        if parts.count >= 3, parts[parts.count - 2] == "snapshots", parts[parts.count - 3].hasPrefix("models--") {
+            return String(parts[parts.count - 3].dropFirst("models--".count)).replacingOccurrences(of: "--", with: "/")
+        }
+        return directory.lastPathComponent
+    }
+
     /// The tokens a passage may take, `[CLS]` and `[SEP]` included, so that it still fits the
     /// model's window behind the passage prompt.
     public var passageWindow: Int {

@@ -145,7 +145,8 @@ struct EvalCommand: AsyncParsableCommand {
         let ingest = report.ingest
         var lines = [
             "mcp-rag eval — \(report.dataset) (\(report.split)): \(ingest.documents) documents in \(ingest.chunks) chunks, \(report.queries) queries",
-            "indexed as \(report.passages), searched \(report.searched); ingest: \(ingest.documentsWritten) documents written, \(ingest.documentsUnchanged) unchanged, "
+            "model \(ingest.model) (fingerprint \(ingest.modelFingerprint)); indexed as \(report.passages), searched \(report.searched); "
+                + "ingest: \(ingest.documentsWritten) documents written, \(ingest.documentsUnchanged) unchanged, "
                 + "\(ingest.chunksEmbedded) chunks embedded in \(f(ingest.seconds, 1)) s",
             "",
             column("mode", 10) + column("nDCG@10", 10) + column("R@10", 10) + column("R@100", 10) + column("MRR@10", 10)

@@ -205,6 +205,17 @@ struct ModelLocatorTests {
         withExtendedLifetime(copies) {}
     }
 
+    @Test("a model is named by its repository in the Hugging Face cache, else by its folder")
+    func modelNames() throws {
+        let root = try TemporaryFolder()
+        let snapshot = root.url.appendingPathComponent("hub/models--acme--mini-model/snapshots/abc")
+        try FileManager.default.createDirectory(at: snapshot.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let real = try realModelDirectory()
+        try FileManager.default.createSymbolicLink(at: snapshot, withDestinationURL: real)
+        #expect(try SentenceEmbedder(directory: snapshot, threads: 1).name == "acme/mini-model")
+        #expect(try SentenceEmbedder(directory: real, threads: 1).name == real.lastPathComponent)
+    }
+
     @Test("an explicit folder that is wrong is reported, not skipped")
     func explicitMissing() throws {
         let root = try TemporaryFolder()

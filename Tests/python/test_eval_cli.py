@@ -104,6 +104,8 @@ def test_report_covers_every_mode_and_the_judged_queries(evaluated):
     assert [mode["mode"] for mode in report["modes"]] == MODES
     assert report["queries"] == 4 and report["dataset"] == "tiny" and report["split"] == "test"
     ingest = report["ingest"]
+    # The model that ran, by name and by what its files compute.
+    assert ingest["model"].endswith("all-MiniLM-L6-v2") and len(ingest["model_fingerprint"]) == 16
     assert ingest["documents"] == len(DOCUMENTS)
     assert ingest["documents_empty"] == 1 and ingest["documents_written"] == len(DOCUMENTS) - 1
     # The long document is split; every other one is a single chunk.

@@ -1,5 +1,6 @@
 import Blocking
 import Dispatch
+import Embeddings
 import Foundation
 import SQLiteLedger
 import Storage
@@ -60,6 +61,8 @@ public final class RetrievalEvaluation: Sendable {
         let preparer = FilePreparer(store: store, technology: Self.technology, maxFileBytes: .max, chunker: chunker)
         let chunking: FilePreparer.TextChunking = truncate ? .whole : .chunked
         var figures = EvaluationIngest(documents: dataset.documents.count)
+        figures.model = embedder.name
+        figures.modelFingerprint = ModelFingerprint.of(directory: embedder.directory) ?? "unknown"
         var pending = PendingWrites()
         func flush() async throws {
             let outcome = try await pending.flush(embeddings: embeddings, store: store)
@@ -150,6 +153,9 @@ public final class RetrievalEvaluation: Sendable {
 
 /// What writing a benchmark corpus did.
 public struct EvaluationIngest: Sendable, Codable, Equatable {
+    /// The model that embedded the passages (and the queries): its name and fingerprint.
+    public var model = ""
+    public var modelFingerprint = ""
     public var documents: Int
     /// Documents new or changed since a kept store was filled.
     public var documentsWritten = 0
@@ -162,7 +168,8 @@ public struct EvaluationIngest: Sendable, Codable, Equatable {
     public var seconds = 0.0
 
     enum CodingKeys: String, CodingKey {
-        case documents, chunks, seconds
+        case model, documents, chunks, seconds
+        case modelFingerprint = "model_fingerprint"
         case documentsWritten = "documents_written"
         case documentsUnchanged = "documents_unchanged"
         case documentsEmpty = "documents_empty"
