@@ -145,7 +145,7 @@ struct EvalCommand: AsyncParsableCommand {
         let ingest = report.ingest
         var lines = [
             "mcp-rag eval — \(report.dataset) (\(report.split)): \(ingest.documents) documents in \(ingest.chunks) chunks, \(report.queries) queries",
-            "model \(ingest.model) (fingerprint \(ingest.modelFingerprint)); indexed as \(report.passages), searched \(report.searched); "
+            "indexed as \(report.passages), searched \(report.searched), embedded by \(ingest.model) (fingerprint \(ingest.modelFingerprint)); "
                 + "ingest: \(ingest.documentsWritten) documents written, \(ingest.documentsUnchanged) unchanged, "
                 + "\(ingest.chunksEmbedded) chunks embedded in \(f(ingest.seconds, 1)) s",
             "",
