@@ -193,7 +193,7 @@ public final class KnowledgeBase: Service, Sendable {
             }
         }
         return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings,
-                                   vectorsFromAnotherModel: engine.vectorsFromAnotherModel)
+                                   modelFingerprint: engine.modelFingerprint, vectorsFromAnotherModel: engine.vectorsFromAnotherModel)
     }
 
     // MARK: - Writing

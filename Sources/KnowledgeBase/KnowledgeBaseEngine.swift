@@ -38,6 +38,8 @@ package final class KnowledgeBaseEngine: Sendable {
     package let follower: CollectionFollower?
     /// Set when the stored vectors were made by another model than the one loaded.
     package let vectorsFromAnotherModel: VectorsFromAnotherModel?
+    /// What the model's files compute (`ModelFingerprint`); nil without a model.
+    package let modelFingerprint: String?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
@@ -88,6 +90,7 @@ package final class KnowledgeBaseEngine: Sendable {
             logger.warning("semantic search is off", metadata: ["rag.model.mismatch": "\(vectorsFromAnotherModel)"])
         }
         self.vectorsFromAnotherModel = vectorsFromAnotherModel
+        modelFingerprint = fingerprint
         self.store = store
         remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
         follower = remoteVectors.map {

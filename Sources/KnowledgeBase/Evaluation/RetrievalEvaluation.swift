@@ -1,6 +1,5 @@
 import Blocking
 import Dispatch
-import Embeddings
 import Foundation
 import SQLiteLedger
 import Storage
@@ -26,13 +25,16 @@ public final class RetrievalEvaluation: Sendable {
     /// Where semantic search runs: the store's own vectors when nil, or Chroma.
     private let vectors: (any VectorSearch)?
     private let embeddings: EmbeddingService
+    /// The engine's fingerprint of its model, for the report.
+    private let modelFingerprint: String?
     /// Set when a kept store's vectors were made by another model: scores would be noise.
     private let vectorsFromAnotherModel: VectorsFromAnotherModel?
 
     /// Evaluates against `store`, which should hold nothing but benchmark documents (see `ingest`),
     /// searching vectors in `vectors` when given.
     init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
-         vectorsFromAnotherModel: VectorsFromAnotherModel? = nil) {
+         modelFingerprint: String? = nil, vectorsFromAnotherModel: VectorsFromAnotherModel? = nil) {
+        self.modelFingerprint = modelFingerprint
         self.store = store
         self.vectors = vectors
         self.embeddings = embeddings
@@ -62,7 +64,7 @@ public final class RetrievalEvaluation: Sendable {
         let chunking: FilePreparer.TextChunking = truncate ? .whole : .chunked
         var figures = EvaluationIngest(documents: dataset.documents.count)
         figures.model = embedder.name
-        figures.modelFingerprint = ModelFingerprint.of(directory: embedder.directory) ?? "unknown"
+        figures.modelFingerprint = modelFingerprint ?? "unknown"
         var pending = PendingWrites()
         func flush() async throws {
             let outcome = try await pending.flush(embeddings: embeddings, store: store)
