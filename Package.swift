@@ -40,7 +40,7 @@ let package = Package(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // libcurl, the HTTP client behind the Chroma store (Debian: libcurl4-openssl-dev), with
+        // libcurl, behind HTTPClient: Chroma, model downloads (Debian: libcurl4-openssl-dev), with
         // typed wrappers for its variadic calls. No pkgConfig: libcurl.pc only adds the multiarch
         // include folder, which the compiler searches anyway.
         .systemLibrary(
@@ -128,13 +128,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The Chroma client over libcurl, and semantic search in Chroma fed from the ledger's outbox.
+        // An HTTP client over libcurl: requests answered in memory, and resumable downloads into files.
+        .target(name: "HTTPClient", dependencies: ["CCurl", "Storage"]),
+        // The Chroma client, and semantic search in Chroma fed from the ledger's outbox.
         .target(
             name: "Chroma",
             dependencies: [
                 "Storage",
                 "SQLiteLedger",
-                "CCurl",
+                "HTTPClient",
                 "Blocking",
                 "Digests",
                 "Resilience",
@@ -173,6 +175,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `mcp-rag model fetch`: models downloaded from the Hugging Face Hub into its cache, checked.
+        .target(name: "ModelHub", dependencies: ["HTTPClient", "Embeddings", "Digests", "Storage"]),
         // The MCP tools (schemas, annotations, handlers) over the official Swift SDK.
         .target(
             name: "MCPServer",
@@ -232,6 +236,7 @@ let package = Package(
                 "MCPServer",
                 "KnowledgeBase",
                 "HTTPEndpoints",
+                "ModelHub",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -270,9 +275,11 @@ let package = Package(
             name: "StrictJSONTests",
             dependencies: ["StrictJSON"]
         ),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"]),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "CKernels", "Digests", "TestSupport"]
+            dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "HTTPClient", "CKernels", "Digests",
+                           "TestSupport"]
         ),
         .testTarget(
             name: "KnowledgeBaseTests",

@@ -7,7 +7,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "The embedding models on this machine.",
-        subcommands: [ModelListCommand.self],
+        subcommands: [ModelListCommand.self, ModelFetchCommand.self],
         defaultSubcommand: ModelListCommand.self
     )
 }

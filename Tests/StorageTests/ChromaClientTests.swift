@@ -1,5 +1,6 @@
 @testable import Chroma
 import Foundation
+@testable import HTTPClient
 import Testing
 
 /// The Chroma server `tools/test` starts; tests fail, not skip, without it.

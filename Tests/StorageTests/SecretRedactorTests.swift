@@ -1,5 +1,6 @@
 @testable import Chroma
 import Foundation
+@testable import HTTPClient
 @testable import Redis
 @testable import Storage
 import Testing

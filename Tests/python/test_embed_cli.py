@@ -163,4 +163,4 @@ def test_a_model_named_by_its_repository_is_found_in_the_hugging_face_cache(bina
     env["MCP_RAG_MODEL"] = "acme/not-downloaded"
     missing = run_embed(binary, ['"x"'], env=env)
     assert missing.returncode != 0
-    assert b"hf download acme/not-downloaded" in missing.stderr
+    assert b"mcp-rag model fetch acme/not-downloaded" in missing.stderr

@@ -45,7 +45,7 @@ extension ModelLocator {
             }
         }
         return found.map { name, url, source in
-            Self.check(name: name, url: url, source: source, serves: url.standardizedFileURL.path == serving)
+            Self.inspect(url, name: name, source: source, serves: url.standardizedFileURL.path == serving)
         }
     }
 
@@ -58,7 +58,10 @@ extension ModelLocator {
         FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path)
     }
 
-    private static func check(name: String, url: URL, source: String, serves: Bool) -> InstalledModel {
+    /// The model folder `url` checked as the server would check it (its settings read, its weights
+    /// and tokenizer present).
+    public static func inspect(_ url: URL, name: String, source: String = "Hugging Face cache",
+                               serves: Bool = false) -> InstalledModel {
         func entry(problem: String?, _ c: ModelConfiguration? = nil) -> InstalledModel {
             InstalledModel(name: name, path: url.path, source: source, problem: problem, dimension: c?.hiddenSize,
                            pooling: c?.pooling.rawValue, maxSequenceLength: c?.maxSequenceLength,

@@ -91,7 +91,7 @@ public struct ModelLocator: Sendable {
     }
 
     /// Where the cache keeps `repository` (`owner/name`): `models--owner--name`.
-    func hubFolder(of repository: String) -> URL {
+    public func hubFolder(of repository: String) -> URL {
         hubDirectory.appendingPathComponent("models--" + repository.replacingOccurrences(of: "/", with: "--"))
     }
 
@@ -126,7 +126,8 @@ public struct ModelLocator: Sendable {
         throw ModelLoadError.notFound(
             hubFolder(of: repository).path,
             "\(Self.repositoryVariable) names \(repository), which is not in the Hugging Face cache (\(hubDirectory.path)). "
-                + "Download it there (`hf download \(repository)`), or point MCP_RAG_MODEL_DIR at its folder.")
+                + "Download it there with `mcp-rag model fetch \(repository)` (or `hf download \(repository)`), or point "
+                + "MCP_RAG_MODEL_DIR at its folder.")
     }
 
     /// Whether `text` is a repository name as the Hub writes it: `owner/name`, nothing that could

@@ -93,8 +93,11 @@ public final class HTTPConnection: @unchecked Sendable {
         _ = CCurl_setLong(handle, CURLOPT_SSL_VERIFYPEER, verifyTLS ? 1 : 0)
         _ = CCurl_setLong(handle, CURLOPT_SSL_VERIFYHOST, verifyTLS ? 2 : 0)
         _ = CCurl_setLong(handle, CURLOPT_TCP_KEEPALIVE, 1)
-        // Only HTTP and HTTPS, and no redirects: a vector store has no business sending us elsewhere.
+        // Only HTTP and HTTPS, and no redirects unless a request asks for them (a vector store or an
+        // embeddings API has no business sending us elsewhere; a model hub stores its files on a CDN).
         _ = CCurl_setString(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = CCurl_setString(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = CCurl_setLong(handle, CURLOPT_MAXREDIRS, 5)
         _ = CCurl_setLong(handle, CURLOPT_FOLLOWLOCATION, 0)
         _ = CCurl_setWriteCallback(handle, collectBody)
     }
@@ -104,7 +107,16 @@ public final class HTTPConnection: @unchecked Sendable {
     /// Sends `request` and waits for the answer. Any status is an answer; only a request that got
     /// none throws.
     public func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
-        let sink = ResponseSink(limit: maxResponseBytes)
+        let sink = MemorySink(limit: maxResponseBytes, origin: Self.origin(of: request.url))
+        let status = try perform(request, into: sink)
+        return HTTPResponse(status: status, body: sink.data)
+    }
+
+    /// Sends `request` and hands the answer's body to `sink` as it arrives; returns the final
+    /// status. Redirects are followed when `followRedirects` (to http and https only, at most five).
+    func perform(_ request: HTTPRequest, into sink: BodySink, followRedirects: Bool = false,
+                 extraOptions: (UnsafeMutableRawPointer) -> Void = { _ in }) throws(HTTPError) -> Int {
+        sink.transfer = handle
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
         var headers: UnsafeMutablePointer<curl_slist>?
@@ -126,6 +138,7 @@ public final class HTTPConnection: @unchecked Sendable {
                 _ = CCurl_setHeaders(handle, headers)
                 _ = CCurl_setPointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
                 _ = CCurl_setPointer(handle, CURLOPT_ERRORBUFFER, errorBuffer.baseAddress)
+                _ = CCurl_setLong(handle, CURLOPT_FOLLOWLOCATION, followRedirects ? 1 : 0)
                 if request.method == .get {
                     _ = CCurl_setLong(handle, CURLOPT_HTTPGET, 1)
                 } else {
@@ -133,30 +146,34 @@ public final class HTTPConnection: @unchecked Sendable {
                     _ = CCurl_setPointer(handle, CURLOPT_POSTFIELDS, bodyBytes.baseAddress)
                 }
                 _ = CCurl_setString(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue)
+                extraOptions(handle)
                 defer {
-                    // Nothing may point into buffers that are about to go away.
+                    // Nothing may point into buffers that are about to go away, and the next request
+                    // starts from the connection's own settings.
                     _ = CCurl_setPointer(handle, CURLOPT_POSTFIELDS, nil)
                     _ = CCurl_setPointer(handle, CURLOPT_ERRORBUFFER, nil)
                     _ = CCurl_setHeaders(handle, nil)
+                    _ = CCurl_setLong(handle, CURLOPT_FOLLOWLOCATION, 0)
+                    _ = CCurl_setPointer(handle, CURLOPT_RANGE, nil)
+                    _ = CCurl_setLong(handle, CURLOPT_LOW_SPEED_LIMIT, 0)
+                    _ = CCurl_setLong(handle, CURLOPT_LOW_SPEED_TIME, 0)
                 }
                 return curl_easy_perform(handle)
             }
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw Self.error(code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
-                             url: request.url, sink: sink)
+            throw sink.failure ?? Self.error(code, detail: detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail,
+                                             url: request.url)
         }
         var status = 0
         _ = CCurl_responseCode(handle, &status)
-        return HTTPResponse(status: status, body: sink.data)
+        return status
     }
 
-    private static func error(_ code: CURLcode, detail: String, url: String, sink: ResponseSink) -> HTTPError {
+    private static func error(_ code: CURLcode, detail: String, url: String) -> HTTPError {
         let place = Self.origin(of: url)
         switch code {
-        case CURLE_WRITE_ERROR where sink.overflowed:
-            return HTTPError(kind: .tooLarge, message: "\(place) sent more than \(sink.limit >> 20) MB")
         case CURLE_OPERATION_TIMEDOUT:
             return HTTPError(kind: .timeout, message: "\(place) did not answer in time: \(detail)")
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SEND_ERROR,
@@ -178,25 +195,52 @@ public final class HTTPConnection: @unchecked Sendable {
     }
 }
 
-/// Where libcurl's write callback puts the answer; refuses more than `limit` bytes.
-private final class ResponseSink {
-    let limit: Int
-    var data = Data()
-    var overflowed = false
+/// Where libcurl's write callback puts an answer's body. Subclasses decide what to keep;
+/// `receive` returning false stops the transfer (libcurl then fails with CURLE_WRITE_ERROR, and
+/// `failure`, when set, is what the request throws instead).
+class BodySink {
+    /// The easy handle of the transfer under way, for reading its status from the callback.
+    fileprivate(set) var transfer: UnsafeMutableRawPointer?
+    /// Why the sink stopped the transfer, when it did.
+    var failure: HTTPError?
 
-    init(limit: Int) { self.limit = limit }
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool { true }
+
+    /// The status of the answer being received (0 before its headers have come).
+    var status: Int {
+        var status = 0
+        if let transfer { _ = CCurl_responseCode(transfer, &status) }
+        return status
+    }
 }
 
-/// libcurl's write callback: appends to the `ResponseSink` passed as WRITEDATA. Returning less
+/// Keeps the body in memory; refuses more than `limit` bytes.
+final class MemorySink: BodySink {
+    private let limit: Int
+    /// The server's scheme, host and port, for the message when the body is too large.
+    private let origin: String
+    private(set) var data = Data()
+
+    init(limit: Int, origin: String) {
+        self.limit = limit
+        self.origin = origin
+    }
+
+    override func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard data.count + bytes.count <= limit else {
+            failure = HTTPError(kind: .tooLarge, message: "\(origin) sent more than \(limit >> 20) MB")
+            return false
+        }
+        data.append(contentsOf: bytes)
+        return true
+    }
+}
+
+/// libcurl's write callback: hands the bytes to the `BodySink` passed as WRITEDATA. Returning less
 /// than was given makes libcurl stop with CURLE_WRITE_ERROR.
 private func collectBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
     guard let data, let context else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let sink = Unmanaged<BodySink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    guard sink.data.count + length <= sink.limit else {
-        sink.overflowed = true
-        return 0
-    }
-    sink.data.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: length)
-    return length
+    return sink.receive(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
 }
