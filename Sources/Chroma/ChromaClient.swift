@@ -12,6 +12,8 @@ import Synchronization
 public final class ChromaClient: Sendable {
     public let configuration: ChromaConfiguration
     private let pool: BlockingPool<HTTPConnection>
+    /// The metadata key naming the model whose vectors a collection holds (its fingerprint).
+    public static let modelKey = "mcp_rag_model"
     /// The ids of the passages collection and of its sources manifest, once found or created.
     private let collectionIDs = Mutex<[ChromaCollection: String]>([:])
 
@@ -65,10 +67,20 @@ public final class ChromaClient: Sendable {
         try await ensure("/api/v2/tenants/\(tenant)", create: "/api/v2/tenants", name: tenant, what: "tenant")
         try await ensure("/api/v2/tenants/\(tenant)/databases/\(database)", create: "/api/v2/tenants/\(tenant)/databases",
                    name: database, what: "database")
-        let answer = try await call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections",
-                              body: ["name": name, "get_or_create": true, "configuration": ["hnsw": ["space": "cosine"]]],
-                              doing: "opening the collection \(name)", timeout: configuration.readTimeout)
+        var body: [String: Any] = ["name": name, "get_or_create": true, "configuration": ["hnsw": ["space": "cosine"]]]
+        if let model = configuration.model { body["metadata"] = [Self.modelKey: model] }
+        let answer = try await call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections", body: body,
+                                    doing: "opening the collection \(name)", timeout: configuration.readTimeout)
         guard let object = answer as? [String: Any], let id = object["id"] as? String else { throw unexpected("the collection", answer) }
+        // The name says which model; the metadata is checked too, so a collection made by hand (or
+        // renamed) under this name with another model's vectors is never written to or searched.
+        if let model = configuration.model, let holds = (object["metadata"] as? [String: Any])?[Self.modelKey] as? String,
+           holds != model {
+            throw ChromaError(kind: .badRequest, message: """
+                the Chroma collection \(name) holds the vectors of the model \(holds), not of \(model) that this \
+                knowledge base's vectors come from; remove it or name another base in CHROMA_COLLECTION
+                """)
+        }
         if collection == .passages,
            let space = ((object["configuration_json"] as? [String: Any])?["hnsw"] as? [String: Any])?["space"] as? String,
            space != "cosine" {

@@ -17,7 +17,12 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
     public var authHeader: AuthHeader
     public var tenant: String
     public var database: String
+    /// The base of the collections' names (`CHROMA_COLLECTION`); see `name(of:)`.
     public var collection: String
+    /// The fingerprint of the embedding model whose vectors the collections hold: each model has its
+    /// own (`<collection>-<model>`), so two models' vectors never meet in one. Nil: the base name
+    /// alone (a client that writes no vectors, or a knowledge base older than the model's record).
+    public var model: String?
     public var connectTimeout: Duration
     /// For one write (an upload, a deletion), the answer included.
     public var requestTimeout: Duration
@@ -51,8 +56,9 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
                 throw ChromaError.configuration("\(name)=\(value) is not a valid name: 3–512 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
             }
         }
-        guard Self.isValidName(collection + Self.sourcesSuffix) else {
-            throw ChromaError.configuration("CHROMA_COLLECTION=\(collection) is too long: at most \(512 - Self.sourcesSuffix.utf8.count) characters leave room for its sources manifest")
+        let room = 512 - Self.modelSuffixLength - Self.sourcesSuffix.utf8.count
+        guard collection.utf8.count <= room else {
+            throw ChromaError.configuration("CHROMA_COLLECTION=\(collection) is too long: at most \(room) characters leave room for the model's name and the sources manifest")
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
         baseURL = "\(scheme)://\(hostPart)" + (components.port.map { ":\($0)" } ?? "")
@@ -70,13 +76,26 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
 
     /// What the sources manifest's name adds to the collection's.
     static let sourcesSuffix = "-sources"
+    /// What the model adds to the name: `-` and a fingerprint of 16 hex digits.
+    static let modelSuffixLength = 17
 
-    /// The name of `collection` in Chroma: the passages collection is `collection`, its sources
-    /// manifest the same name followed by `-sources`.
+    /// This configuration for the collections of the model `fingerprint` (16 hex digits).
+    public func holding(model fingerprint: String) throws(ChromaError) -> ChromaConfiguration {
+        guard fingerprint.utf8.count == Self.modelSuffixLength - 1, Self.isValidName(fingerprint) else {
+            throw ChromaError.configuration("the model's fingerprint \(fingerprint.debugDescription) cannot name a Chroma collection")
+        }
+        var configuration = self
+        configuration.model = fingerprint
+        return configuration
+    }
+
+    /// The name of `collection` in Chroma: the passages collection is `<collection>-<model>`, its
+    /// sources manifest the same name followed by `-sources`.
     public func name(of kind: ChromaCollection) -> String {
+        let passages = collection + (model.map { "-\($0)" } ?? "")
         switch kind {
-        case .passages: collection
-        case .sources: collection + Self.sourcesSuffix
+        case .passages: return passages
+        case .sources: return passages + Self.sourcesSuffix
         }
     }
 
@@ -110,6 +129,6 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
 
     /// The server and collection, without the token.
     public var description: String {
-        "\(baseURL) (\(tenant)/\(database)/\(collection)\(token == nil ? "" : ", with a token"))"
+        "\(baseURL) (\(tenant)/\(database)/\(name(of: .passages))\(token == nil ? "" : ", with a token"))"
     }
 }

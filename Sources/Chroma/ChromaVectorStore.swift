@@ -41,12 +41,12 @@ public final class ChromaVectorStore: VectorSearch {
         self.logger = logger
     }
 
-    /// What the data folder is bound to: the server, tenant, database and collection, and the shape
-    /// of the records. A folder bound before records carried their passages (and before the
+    /// What the data folder is bound to: the server, tenant, database and collection (its name
+    /// holds the model), and the shape of the records. A folder bound before records carried their passages (and before the
     /// sources collection) is bound again, so everything it holds is sent again, whole.
     public var target: String {
         let configuration = client.configuration
-        return "chroma \(configuration.baseURL)/\(configuration.tenant)/\(configuration.database)/\(configuration.collection)"
+        return "chroma \(configuration.baseURL)/\(configuration.tenant)/\(configuration.database)/\(configuration.name(of: .passages))"
             + " (passages and sources)"
     }
 

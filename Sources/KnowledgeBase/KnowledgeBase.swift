@@ -283,7 +283,7 @@ public final class KnowledgeBase: Service, Sendable {
             if deletion.error == nil {
                 do {
                     try await client.deleteCollection()
-                    deletion.deleted = "the collection \(client.configuration.collection)"
+                    deletion.deleted = "the collection \(client.configuration.name(of: .passages))"
                 } catch {
                     deletion.error = "\(error)"
                 }

@@ -92,7 +92,10 @@ package final class KnowledgeBaseEngine: Sendable {
         self.vectorsFromAnotherModel = vectorsFromAnotherModel
         modelFingerprint = fingerprint
         self.store = store
-        remoteVectors = try Self.chromaStore(configuration, store: store, logger: logger)
+        // Chroma's collections are the recorded model's: the vectors this folder holds and sends are
+        // that model's, even while another model is loaded (which searches none of them).
+        remoteVectors = try Self.chromaStore(configuration, model: try store.embeddingModel() ?? fingerprint, store: store,
+                                             logger: logger)
         follower = remoteVectors.map {
             CollectionFollower(client: $0.client, breaker: $0.breaker, store: store, logger: logger)
         }
@@ -136,9 +139,10 @@ package final class KnowledgeBaseEngine: Sendable {
 
     /// The Chroma store for `configuration`, with the data folder bound to its collection (which
     /// queues every stored chunk when the folder was not bound to it before).
-    private static func chromaStore(_ configuration: KnowledgeBaseConfiguration, store: SQLiteKnowledgeStore,
+    private static func chromaStore(_ configuration: KnowledgeBaseConfiguration, model: String?, store: SQLiteKnowledgeStore,
                                     logger: Logger) throws -> ChromaVectorStore? {
-        guard let chroma = configuration.chroma else { return nil }
+        guard var chroma = configuration.chroma else { return nil }
+        if let model { chroma = try chroma.holding(model: model) }
         let breaker = CircuitBreaker(name: "chroma", configuration: .init(
             failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration))
         let remote = ChromaVectorStore(client: ChromaClient(configuration: chroma), breaker: breaker, store: store, logger: logger)

@@ -197,6 +197,22 @@ func record(_ id: String, _ embedding: [Float], source: String, technology: Stri
         #expect(throws: ChromaError.self) { try ChromaConfiguration(url: url) }
     }
 
+    @Test func eachModelHasCollectionsOfItsOwn() throws {
+        let base = try ChromaConfiguration(url: "http://h:1", collection: "docs")
+        #expect(base.name(of: .passages) == "docs")
+        let held = try base.holding(model: "0123456789abcdef")
+        #expect(held.name(of: .passages) == "docs-0123456789abcdef")
+        #expect(held.name(of: .sources) == "docs-0123456789abcdef-sources")
+        #expect(held.description.contains("docs-0123456789abcdef"))
+        for bad in ["../x/0123456789a", "abc", "0123456789abcdef0", "-123456789abcdef"] {
+            #expect(throws: ChromaError.self) { try base.holding(model: bad) }
+        }
+        // The longest base leaves room for the model and the sources manifest.
+        let longest = try ChromaConfiguration(url: "http://h:1", collection: String(repeating: "a", count: 487))
+        #expect(ChromaConfiguration.isValidName(try longest.holding(model: "0123456789abcdef").name(of: .sources)))
+        #expect(throws: ChromaError.self) { try ChromaConfiguration(url: "http://h:1", collection: String(repeating: "a", count: 488)) }
+    }
+
     @Test func namesFollowChromasRulesAndTheTokenIsNeverShown() async throws {
         for bad in ["ab", "-starts-with-dash", "has space", "ends.", String(repeating: "a", count: 513), "slash/name"] {
             #expect(throws: ChromaError.self) { try ChromaConfiguration(url: "http://h:1", collection: bad) }

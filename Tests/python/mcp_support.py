@@ -169,14 +169,31 @@ def chunk_ids(data_dir: Path) -> set[str]:
     return {row[0] for row in read_store(data_dir, "SELECT id FROM chunks")}
 
 
+def collection_names(url: str) -> list[str]:
+    return [c.name if hasattr(c, "name") else c for c in chroma_client(url).list_collections()]
+
+
 def drop_chroma_collection(url: str, collection: str) -> None:
-    """Deletes `collection` and its sources collection from the Chroma at `url`, those that exist."""
+    """Deletes every collection mcp-rag made for the base name `collection` (one per model, each
+    with its sources manifest) from the Chroma at `url`."""
     client = chroma_client(url)
-    for name in (collection, collection + "-sources"):
-        try:
-            client.delete_collection(name)
-        except Exception:  # noqa: BLE001 - a run that failed early may not have made it
-            pass
+    for name in collection_names(url):
+        if name == collection or name.startswith(collection + "-"):
+            try:
+                client.delete_collection(name)
+            except Exception:  # noqa: BLE001 - another test's cleanup may have taken it
+                pass
+
+
+def passages_collection(url: str, collection: str):
+    """The one passages collection mcp-rag made for the base name `collection` (`<base>-<model>`),
+    checked to hold that model's fingerprint in its metadata."""
+    names = [name for name in collection_names(url)
+             if name.startswith(collection + "-") and not name.endswith("-sources")]
+    assert len(names) == 1, names
+    found = chroma_client(url).get_collection(names[0])
+    assert found.metadata["mcp_rag_model"] == names[0].removeprefix(collection + "-"), found.metadata
+    return found
 
 
 def chroma_client(url: str):

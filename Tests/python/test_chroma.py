@@ -13,7 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_support import chroma_client, connected, drop_chroma_collection, server_parameters, structured, write_corpus
+from mcp_support import (chroma_client, connected, drop_chroma_collection, passages_collection, server_parameters, structured,
+                          write_corpus)
 from servers import ChromaServer
 
 pytestmark = pytest.mark.anyio
@@ -60,8 +61,7 @@ async def test_searches_run_in_chroma_and_chromas_own_client_agrees(binary, mode
                               capture_output=True, text=True, timeout=60)
     assert embedded.returncode == 0, embedded.stderr
     vector = json.loads(embedded.stdout)["embedding"]
-    client = chroma_client(url)
-    theirs = client.get_collection(collection).query(query_embeddings=[vector], n_results=5, include=["distances"])
+    theirs = passages_collection(url, collection).query(query_embeddings=[vector], n_results=5, include=["distances"])
     assert theirs["ids"][0] == [result["id"] for result in answer["results"]]
     for distance, result in zip(theirs["distances"][0], answer["results"]):
         assert abs((1 - distance) - result["score"]) < 1e-4
@@ -153,8 +153,9 @@ def test_scifact_through_chroma_by_a_process_that_never_ingested_it_scores_as_th
         assert embedded["ingest"]["documents"] == 5183
         through = evaluate("--through-chroma", CHROMA_URL=url, CHROMA_COLLECTION=collection)
         assert through["ingest"]["chunks_embedded"] == 0, "the stored vectors are sent, not computed again"
-        assert client.get_collection(collection).count() == embedded["ingest"]["chunks"]
-        assert len(client.get_collection(collection + "-sources").get(include=[])["ids"]) == 5183 - \
+        passages = passages_collection(url, collection)
+        assert passages.count() == embedded["ingest"]["chunks"]
+        assert len(client.get_collection(passages.name + "-sources").get(include=[])["ids"]) == 5183 - \
             embedded["ingest"]["documents_empty"]
         scores = {mode["mode"]: mode["scores"]["ndcg@10"] for mode in embedded["modes"]}
         for mode in through["modes"]:
@@ -166,3 +167,57 @@ def test_scifact_through_chroma_by_a_process_that_never_ingested_it_scores_as_th
             print(report["searched"], [(m["mode"], m["scores"]["ndcg@10"], m["p50_ms"], m["p99_ms"]) for m in report["modes"]])
     finally:
         drop_chroma_collection(url, collection)
+
+
+def test_each_model_has_its_own_collection_and_a_folder_opened_with_another_model_sends_it_nothing(
+        binary, model_dir, tmp_path):
+    """Two models of the same width on one CHROMA_COLLECTION: their vectors go to two collections,
+    `<base>-<fingerprint>`, each named in its metadata; a data folder embedded by one and opened with
+    the other answers by keywords and leaves both collections as they were."""
+    from test_cli import clean_env, run, run_json
+    from test_embed_cli import e5_shaped_model
+    from mcp_support import collection_names
+
+    url, base = os.environ["MCP_RAG_TEST_CHROMA_URL"], f"models-{uuid.uuid4().hex[:8]}"
+    e5_shaped = e5_shaped_model(model_dir, tmp_path / "e5-shaped")
+    env = {**clean_env(tmp_path, model_dir), "CHROMA_URL": url, "CHROMA_COLLECTION": base}
+    write_corpus(tmp_path / "many", 6)
+    write_corpus(tmp_path / "few", 2)
+    try:
+        minilm, _ = run_json(binary, "ingest", str(tmp_path / "many"), "--technology", "notes", "--data-dir", str(tmp_path / "a"), env=env,
+                             timeout=120)
+        e5, _ = run_json(binary, "ingest", str(tmp_path / "few"), "--technology", "notes", "--data-dir", str(tmp_path / "b"),
+                         env={**env, "MCP_RAG_MODEL_DIR": str(e5_shaped)}, timeout=120)
+        assert minilm["chunks_added"] != e5["chunks_added"]
+
+        def counts() -> dict[str, int]:
+            client = chroma_client(url)
+            names = [name for name in collection_names(url) if name.startswith(base + "-") and not name.endswith("-sources")]
+            found = {name: client.get_collection(name) for name in names}
+            for name, collection in found.items():
+                assert collection.metadata["mcp_rag_model"] == name.removeprefix(base + "-")
+                assert len(name.removeprefix(base + "-")) == 16
+            return {name: collection.count() for name, collection in found.items()}
+
+        before = counts()
+        assert sorted(before.values()) == sorted([minilm["chunks_added"], e5["chunks_added"]]), before
+
+        # The MiniLM folder opened with the e5-shaped model: keyword answers, saying why; nothing sent.
+        answer, _ = run_json(binary, "query", "storage", "--mode", "hybrid", "--data-dir", str(tmp_path / "a"),
+                             env={**env, "MCP_RAG_MODEL_DIR": str(e5_shaped)}, timeout=120)
+        assert answer["degraded"] is True and "another embedding model" in answer["degraded_reason"], answer
+        refused = run(binary, "ingest", str(tmp_path / "few"), "--technology", "notes", "--data-dir", str(tmp_path / "a"),
+                      env={**env, "MCP_RAG_MODEL_DIR": str(e5_shaped)}, timeout=120)
+        assert refused.returncode != 0
+        assert counts() == before
+
+        # A collection under MiniLM's name whose metadata names another model is never written to.
+        minilm_name = next(name for name, count in before.items() if count == minilm["chunks_added"])
+        fingerprint = minilm_name.removeprefix(base + "-")
+        chroma_client(url).create_collection(f"{base}-other-{fingerprint}", metadata={"mcp_rag_model": "0" * 16})
+        mislabelled = run(binary, "ingest", str(tmp_path / "few"), "--technology", "notes", "--data-dir", str(tmp_path / "c"),
+                          env={**env, "CHROMA_COLLECTION": f"{base}-other"}, timeout=120)
+        assert "holds the vectors of the model 0000000000000000" in mislabelled.stdout + mislabelled.stderr, mislabelled
+        assert chroma_client(url).get_collection(f"{base}-other-{fingerprint}").count() == 0
+    finally:
+        drop_chroma_collection(url, base)

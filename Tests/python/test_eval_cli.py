@@ -200,7 +200,7 @@ def test_through_chroma_into_a_collection_holding_other_sources_is_refused_and_w
     import os
     import uuid
 
-    from mcp_support import chroma_client, drop_chroma_collection
+    from mcp_support import drop_chroma_collection, passages_collection
     _, _, dataset, env = evaluated
     url, collection = os.environ["MCP_RAG_TEST_CHROMA_URL"], f"real-{uuid.uuid4().hex[:8]}"
     shared = {**env, "CHROMA_URL": url, "CHROMA_COLLECTION": collection}
@@ -211,10 +211,10 @@ def test_through_chroma_into_a_collection_holding_other_sources_is_refused_and_w
         ingested = run(binary, "ingest", str(notes), "--technology", "notes", "--data-dir", str(tmp_path / "real"),
                        env=shared, timeout=120)
         assert ingested.returncode == 0, ingested.stderr
-        before = chroma_client(url).get_collection(collection).count()
+        before = passages_collection(url, collection).count()
         result = run(binary, "eval", str(dataset), "--through-chroma", env=shared, timeout=120)
         assert_refused(result, "not documents of this dataset", "mine.md", "CHROMA_COLLECTION")
-        assert chroma_client(url).get_collection(collection).count() == before
+        assert passages_collection(url, collection).count() == before
     finally:
         drop_chroma_collection(url, collection)
 

@@ -11,13 +11,13 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import anyio
 import pytest
 
 from fault_proxy import FaultProxy
-from mcp_support import chunk_ids, connected, error_text, read_store, server_parameters, structured, write_corpus
+from mcp_support import (chunk_ids, connected, error_text, passages_collection, read_store, server_parameters, structured,
+                          write_corpus)
 from servers import ChromaServer, RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -221,9 +221,7 @@ async def test_two_minutes_of_load_through_delays_drops_cuts_and_kills_lose_noth
         assert final["files_scanned"] == 12 + len(written_files)
         assert store["facts"]["pending"] == "0"
         ledger = chunk_ids(tmp_path / "data")
-        import chromadb
-        client = chromadb.HttpClient(host="127.0.0.1", port=urlsplit(chroma.url).port)
-        remote = set(client.get_collection("faults").get(include=[])["ids"])
+        remote = set(passages_collection(chroma.url, "faults").get(include=[])["ids"])
         assert remote == ledger, (len(remote - ledger), len(ledger - remote))
         sources = {Path(source) for (source,) in read_store(tmp_path / "data", "SELECT source FROM sources")}
         assert {path.resolve() for path in written_files} <= sources

@@ -14,8 +14,8 @@ import anyio
 import pytest
 
 from servers import ChromaServer
-from mcp_support import (check_store, chroma_client, connected, drop_chroma_collection, read_store, server_parameters,
-                          structured, write_corpus)
+from mcp_support import (check_store, chroma_client, connected, drop_chroma_collection, passages_collection, read_store,
+                          server_parameters, structured, write_corpus)
 
 pytestmark = pytest.mark.anyio
 
@@ -134,13 +134,14 @@ async def test_two_processes_ingesting_the_same_folder_at_once_leave_one_copy_of
         group.start_soon(ingest, "c")
         group.start_soon(ingest, "d")
     client = chroma_client(os.environ["MCP_RAG_TEST_CHROMA_URL"])
-    stored = client.get_collection(collection).get(include=["metadatas", "documents"])
+    passages = passages_collection(os.environ["MCP_RAG_TEST_CHROMA_URL"], collection)
+    stored = passages.get(include=["metadatas", "documents"])
     ids = stored["ids"]
     # Ids come from the content, so the two ingests wrote the same records: one copy each.
     assert len(ids) == len(set(ids)) == reports["c"]["chunks_added"] + reports["c"]["chunks_unchanged"]
     assert {m["source"] for m in stored["metadatas"]} == {str(p.resolve()) for p in docs.iterdir()}
     assert all(document for document in stored["documents"]), "every record carries its passage"
-    manifest = client.get_collection(collection + "-sources").get(include=["metadatas"])
+    manifest = client.get_collection(passages.name + "-sources").get(include=["metadatas"])
     assert len(manifest["ids"]) == 10 and not any(m["removed"] for m in manifest["metadatas"])
     drop_chroma_collection(os.environ["MCP_RAG_TEST_CHROMA_URL"], collection)
 
@@ -188,7 +189,7 @@ async def test_a_writer_killed_mid_ingest_loses_nothing_it_committed_and_the_oth
         await eventually(reader_has_everything)
         counts = {source: chunks for source, _, chunks in await listed(first)}
         assert {source: chunks for source, _, chunks in await listed(second)} == counts
-    assert chroma_client(os.environ["MCP_RAG_TEST_CHROMA_URL"]).get_collection(collection).count() == sum(counts.values())
+    assert passages_collection(os.environ["MCP_RAG_TEST_CHROMA_URL"], collection).count() == sum(counts.values())
     drop_chroma_collection(os.environ["MCP_RAG_TEST_CHROMA_URL"], collection)
 
 

@@ -112,6 +112,7 @@ public struct HealthMonitor: Sendable {
         let probe = await remote.probe()
         let configuration = remote.client.configuration
         var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe.pending),
+                     "collection": configuration.name(of: .passages),
                      "ledger_chunks": String(await ledgerChunks),
                      "breaker_opened": String(probe.breaker.timesOpened)]
         facts["server_version"] = probe.version
@@ -123,7 +124,7 @@ public struct HealthMonitor: Sendable {
             detail = "Chroma at \(configuration.baseURL) is unavailable, so queries answer from the keyword index "
                 + "(marked degraded) and ingests keep their vectors for later (\(probe.pending) waiting): \(error)"
         } else {
-            detail = "Chroma \(probe.version ?? "") at \(configuration.baseURL), collection \(configuration.collection): "
+            detail = "Chroma \(probe.version ?? "") at \(configuration.baseURL), collection \(configuration.name(of: .passages)): "
                 + "\(probe.count ?? 0) vectors" + (probe.pending > 0 ? ", \(probe.pending) changes on their way" : "")
         }
         return DependencyHealth(status: probe.error == nil ? .healthy : .degraded, latencyMs: probe.latencyMs,
