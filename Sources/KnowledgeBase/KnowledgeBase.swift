@@ -193,7 +193,7 @@ public final class KnowledgeBase: Service, Sendable {
             }
         }
         return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings,
-                                   modelFingerprint: engine.modelFingerprint, vectorsFromAnotherModel: engine.vectorsFromAnotherModel)
+                                   modelFingerprint: engine.modelFingerprint, vectorsFromAnotherModel: engine.modelState.current)
     }
 
     // MARK: - Writing
@@ -222,9 +222,37 @@ public final class KnowledgeBase: Service, Sendable {
         case .anywhere:
             request = IngestRequest(paths: paths, technology: technology, pruneMissing: pruneMissing)
         }
-        let report = try await writers.run { try await engine.ingestor.ingest(request, progress: progress) }
+        let report: IngestReport
+        do {
+            report = try await writers.run { try await engine.ingestor.ingest(request, progress: progress) }
+        } catch {
+            // Another process re-embedded the store with another model: say so from now on.
+            engine.modelState.note(error)
+            throw error
+        }
         metrics.ingested(files: report.filesWritten, passages: report.chunksAdded)
         return report
+    }
+
+    /// Embeds every passage again with the loaded model, the old vectors searched by every process
+    /// until the new set is complete and swapped in at once; a run stopped half-way (even killed)
+    /// resumes where it stopped. Afterwards the knowledge base records the loaded model, and
+    /// processes that opened it with the old one answer by keywords until restarted with this one.
+    ///
+    /// For `mcp-rag reembed`: this object holds the store as it was opened and must not be used
+    /// for anything else afterwards.
+    public func reembed(progress: @escaping @Sendable (ReembedProgress) async -> Void = { _ in }) async throws -> ReembedReport {
+        let engine = try await engine()
+        let fingerprint: String
+        do {
+            _ = try await engine.embeddings.embedder()
+            guard let known = engine.modelFingerprint else { throw EmbeddingUnavailable(reason: "its weights cannot be read") }
+            fingerprint = known
+        } catch let error as EmbeddingUnavailable {
+            throw ClientError(.unavailable, "\(error); nothing can be embedded without the model")
+        }
+        let reembedder = Reembedder(store: engine.store, embeddings: engine.embeddings, fingerprint: fingerprint)
+        return try await writers.run { try await reembedder.run(progress: progress) }
     }
 
     /// Forgets `source`: the file of that path, or every file under it when it is a folder. The

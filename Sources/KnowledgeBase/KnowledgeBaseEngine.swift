@@ -36,8 +36,8 @@ package final class KnowledgeBaseEngine: Sendable {
     package let remoteVectors: ChromaVectorStore?
     /// Copies what other processes write to Chroma into the store, when `CHROMA_URL` names it.
     package let follower: CollectionFollower?
-    /// Set when the stored vectors were made by another model than the one loaded.
-    package let vectorsFromAnotherModel: VectorsFromAnotherModel?
+    /// Whether the stored vectors are the loaded model's (set again when another process re-embeds them).
+    let modelState: VectorModelState
     /// What the model's files compute (`ModelFingerprint`); nil without a model.
     package let modelFingerprint: String?
     private let logger: Logger
@@ -89,7 +89,7 @@ package final class KnowledgeBaseEngine: Sendable {
         if let vectorsFromAnotherModel {
             logger.warning("semantic search is off", metadata: ["rag.model.mismatch": "\(vectorsFromAnotherModel)"])
         }
-        self.vectorsFromAnotherModel = vectorsFromAnotherModel
+        modelState = VectorModelState(vectorsFromAnotherModel, loaded: fingerprint, modelPath: modelPath)
         modelFingerprint = fingerprint
         self.store = store
         // Chroma's collections are the recorded model's: the vectors this folder holds and sends are
@@ -125,13 +125,13 @@ package final class KnowledgeBaseEngine: Sendable {
         let cacheEnabled = configuration.cacheTimeToLive > 0
         queries = QueryService(store: store, vectors: remoteVectors, embeddings: embeddings, tracker: tracker, cache: cache,
                                cacheEnabled: cacheEnabled, modelKey: fingerprint ?? "none",
-                               vectorsFromAnotherModel: vectorsFromAnotherModel, metrics: metrics, logger: logger)
+                               modelState: modelState, metrics: metrics, logger: logger)
         ingestor = Ingestor(store: store, embeddings: embeddings, cache: cache, remoteVectors: remoteVectors,
                             maxFileBytes: configuration.maxFileBytes, maxFiles: configuration.maxFilesPerIngest,
-                            vectorsFromAnotherModel: vectorsFromAnotherModel, logger: logger)
+                            modelState: modelState, logger: logger)
         health = HealthMonitor(store: store, tracker: tracker, cache: cache, cacheEnabled: cacheEnabled,
                                embeddings: embeddings, accelerator: accelerator, redis: redis, remoteVectors: remoteVectors,
-                               startedAt: startedAt, vectorsFromAnotherModel: vectorsFromAnotherModel)
+                               startedAt: startedAt, modelState: modelState)
         warmer = CacheWarmer(queries: queries, tracker: tracker,
                              topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
         allowedRoots = AllowedRoots(configuration.allowedRoots)

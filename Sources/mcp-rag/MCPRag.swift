@@ -9,7 +9,8 @@ struct MCPRag: AsyncParsableCommand {
         abstract: "A retrieval knowledge base for AI assistants, served over the Model Context Protocol.",
         version: MCPRagVersion.current,
         subcommands: [ServeCommand.self, SelftestCommand.self, IngestCommand.self, QueryCommand.self,
-                      ConfigCommand.self, EmbedCommand.self, ModelCommand.self, BenchCommand.self, EvalCommand.self],
+                      ConfigCommand.self, EmbedCommand.self, ModelCommand.self, ReembedCommand.self, BenchCommand.self,
+                      EvalCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

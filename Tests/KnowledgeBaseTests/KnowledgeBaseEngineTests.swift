@@ -152,9 +152,9 @@ import Testing
     @Test func anEmptyKnowledgeBaseTakesWhicheverModelOpensIt() async throws {
         // Opened with one model and nothing ingested, then with another: nothing to mismatch.
         let first = try runtime(modelDirectory: try otherModel(named: "cls-model", pooling: "cls").path)
-        #expect(first.vectorsFromAnotherModel == nil)
+        #expect(first.modelState.current == nil)
         let second = try runtime()
-        #expect(second.vectorsFromAnotherModel == nil)
+        #expect(second.modelState.current == nil)
         #expect(try await ingest(second).filesWritten == 2)
         let answer = try await second.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
         #expect(!answer.degraded)

@@ -8,10 +8,15 @@ public struct VectorsFromAnotherModel: Error, CustomStringConvertible, Sendable,
     public let loaded: String
     /// The loaded model's folder.
     public let modelPath: String
+    /// True when another process re-embedded the store after this one opened it (with the model
+    /// it loads, the vectors were right until then).
+    public var reembeddedWhileRunning = false
 
     public var description: String {
-        "the knowledge base's vectors were made by another embedding model (\(recorded)) than the one this server "
-            + "loads (\(loaded), from \(modelPath)), so semantic search is off and ingests are refused: go back to the "
-            + "model that made them, or start a new data folder and ingest again with this one"
+        let advice = reembeddedWhileRunning
+            ? "another process re-embedded it while this one ran: restart this one with the model that did"
+            : "run `mcp-rag reembed` to embed them again with the loaded model, or go back to the model that made them"
+        return "the knowledge base's vectors were made by another embedding model (\(recorded)) than the one this server "
+            + "loads (\(loaded), from \(modelPath)), so semantic search is off and ingests are refused: \(advice)"
     }
 }

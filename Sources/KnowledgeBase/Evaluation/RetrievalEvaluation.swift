@@ -113,7 +113,7 @@ public final class RetrievalEvaluation: Sendable {
         let store = self.store
         if let vectorsFromAnotherModel { throw vectorsFromAnotherModel }
         let sourceOfChunk = try await BlockingExecutor.run { try store.sourcesByChunk() }
-        let retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings)
+        let retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings, modelState: VectorModelState())
         let documents: @Sendable ([ScoredChunk]) -> [ScoredChunk] = { Self.bestChunkPerDocument($0, sourceOfChunk) }
         var results: [ModeEvaluation] = []
         for mode in modes {

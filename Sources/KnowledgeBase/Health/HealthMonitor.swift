@@ -23,8 +23,8 @@ public struct HealthMonitor: Sendable {
     /// Chroma, when it holds the vectors.
     let remoteVectors: ChromaVectorStore?
     let startedAt: UInt64
-    /// Set when the stored vectors belong to another model than the one loaded.
-    var vectorsFromAnotherModel: VectorsFromAnotherModel? = nil
+    /// Whether the stored vectors belong to another model than the one loaded.
+    let modelState: VectorModelState
 
     /// The text embedded by a deep check.
     static let probeText = "health check probe: is the knowledge base answering?"
@@ -205,9 +205,9 @@ public struct HealthMonitor: Sendable {
     /// The model's state; degraded, saying why, while the stored vectors belong to another model.
     private func embeddingModel(deep: Bool) async -> DependencyHealth {
         var health = await loadedModel(deep: deep)
-        if let vectorsFromAnotherModel, health.status == .healthy {
+        if let mismatch = modelState.current, health.status == .healthy {
             health.status = .degraded
-            health.detail = vectorsFromAnotherModel.description
+            health.detail = mismatch.description
         }
         return health
     }
@@ -278,7 +278,7 @@ public struct HealthMonitor: Sendable {
             let keyword = try await BlockingExecutor.run { try store.keywordSearch(Self.probeText, limit: 1, technology: nil) }
             // A model that cannot embed, or whose vectors are not the stored ones', is the
             // embedding_model check's to report.
-            let vector = vectorsFromAnotherModel != nil ? nil
+            let vector = modelState.current != nil ? nil
                 : try? await embeddings.embed([Self.probeText], priority: .interactive)[0]
             var semantic: [ScoredChunk] = []
             do {

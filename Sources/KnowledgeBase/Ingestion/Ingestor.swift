@@ -26,12 +26,12 @@ public final class Ingestor: Sendable {
     private let logger: Logger
 
     /// Set when the stored vectors belong to another model: ingests are then refused.
-    private let vectorsFromAnotherModel: VectorsFromAnotherModel?
+    private let modelState: VectorModelState
 
     public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache,
                 remoteVectors: ChromaVectorStore? = nil, maxFileBytes: Int, maxFiles: Int,
-                vectorsFromAnotherModel: VectorsFromAnotherModel? = nil, logger: Logger) {
-        self.vectorsFromAnotherModel = vectorsFromAnotherModel
+                modelState: VectorModelState = VectorModelState(), logger: Logger) {
+        self.modelState = modelState
         self.store = store
         self.embeddings = embeddings
         self.cache = cache
@@ -46,7 +46,7 @@ public final class Ingestor: Sendable {
     public func ingest(_ request: IngestRequest,
                        progress: @escaping @Sendable (IngestProgress) async -> Void = { _ in }) async throws -> IngestReport {
         let start = DispatchTime.now().uptimeNanoseconds
-        if let vectorsFromAnotherModel { throw vectorsFromAnotherModel }
+        if let mismatch = modelState.current { throw mismatch }
         let technology = try TechnologyLabel.validate(request.technology)
         let walker = FileWalker(maxFiles: maxFiles, roots: request.allowedRoots)
         let listing = try await BlockingExecutor.run { try walker.walk(request.paths) }

@@ -23,9 +23,9 @@ public final class QueryService: Sendable {
 
     public init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
                 tracker: any QueryTracker, cache: any ResultCache, cacheEnabled: Bool, modelKey: String,
-                vectorsFromAnotherModel: VectorsFromAnotherModel? = nil, metrics: RagMetrics = .disabled, logger: Logger) {
+                modelState: VectorModelState = VectorModelState(), metrics: RagMetrics = .disabled, logger: Logger) {
         self.store = store
-        retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings, vectorsFromAnotherModel: vectorsFromAnotherModel)
+        retriever = Retriever(store: store, vectors: vectors, embeddings: embeddings, modelState: modelState)
         self.tracker = tracker
         self.cache = cache
         self.cacheEnabled = cacheEnabled
@@ -108,6 +108,13 @@ public final class QueryService: Sendable {
             let changed = try await BlockingExecutor.run { try store.catchUpWithOtherWriters() }
             if changed > 0 { await cache.removeAll() }
         } catch {
+            let known = retriever.modelState.current?.reembeddedWhileRunning == true
+            if retriever.modelState.note(error) {
+                // Re-embedded by another model: no vector of it can be taken in, but its writes still
+                // change the keyword answers, so the cache goes each time something changed.
+                await cache.removeAll()
+                if known { return }
+            }
             logger.warning("could not read other processes' changes to the knowledge base",
                            metadata: ["rag.store.error": "\(error)"])
         }

@@ -20,14 +20,14 @@ struct Retriever: Sendable {
     let embeddings: EmbeddingService
 
     /// Set when the stored vectors belong to another model: semantic search is then skipped.
-    let vectorsFromAnotherModel: VectorsFromAnotherModel?
+    let modelState: VectorModelState
 
     init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
-         vectorsFromAnotherModel: VectorsFromAnotherModel? = nil) {
+         modelState: VectorModelState) {
         self.store = store
         self.vectors = vectors ?? store
         self.embeddings = embeddings
-        self.vectorsFromAnotherModel = vectorsFromAnotherModel
+        self.modelState = modelState
     }
 
     /// The best `limit` hits for `query`.
@@ -75,7 +75,7 @@ struct Retriever: Sendable {
             let keyword = if let keyword { keyword } else { try await keywordRanking() }
             return Ranking(hits: Array(keyword.prefix(limit)), mode: .keyword, degradedReason: reason)
         }
-        if let vectorsFromAnotherModel { return try await keywordOnly(vectorsFromAnotherModel, keyword: nil) }
+        if let mismatch = modelState.current { return try await keywordOnly(mismatch, keyword: nil) }
         let vector: [Float]
         do {
             let started = DispatchTime.now().uptimeNanoseconds

@@ -11,6 +11,8 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
         case chunkWithAnotherTechnology(id: String, chunkTechnology: String, technology: String)
         case chunkOwnedByAnotherSource(id: String, owner: String, source: String)
         case noVectorIndex(path: String)
+        case embeddingModelChanged(recorded: String, dimension: Int, path: String)
+        case reembeddingMismatch(detail: String)
     }
 
     private let code: Code
@@ -75,6 +77,22 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
         Self(.noVectorIndex(path: path))
     }
 
+    /// Another process re-embedded the store with the model `recorded` (vectors of `dimension`)
+    /// after this one opened it.
+    public static func embeddingModelChanged(recorded: String, dimension: Int, path: String) -> Self {
+        Self(.embeddingModelChanged(recorded: recorded, dimension: dimension, path: path))
+    }
+
+    /// The fingerprint of the model that re-embedded the store, for `embeddingModelChanged`.
+    public var reembeddedBy: String? {
+        if case .embeddingModelChanged(let recorded, _, _) = code { recorded } else { nil }
+    }
+
+    /// A re-embedding was given vectors it cannot take (another width than it was begun for).
+    public static func reembeddingMismatch(_ detail: String) -> Self {
+        Self(.reembeddingMismatch(detail: detail))
+    }
+
     /// What went wrong and, where there is one, what to do about it.
     public var description: String {
         switch code {
@@ -101,6 +119,11 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
             "chunk \(id) is labelled \(chunkTechnology) but its source is labelled \(technology)"
         case let .chunkOwnedByAnotherSource(id, owner, source):
             "chunk id \(id) given for \(source) is already stored for \(owner); nothing was written"
+        case let .embeddingModelChanged(recorded, dimension, path):
+            "\(path) was re-embedded by another model (fingerprint \(recorded), \(dimension) dimensions) after this process "
+                + "opened it; restart it with that model (`mcp-rag model list` shows which one serves)"
+        case let .reembeddingMismatch(detail):
+            "the re-embedding cannot go on: \(detail)"
         case let .noVectorIndex(path):
             "\(path) is opened without its vector index (Chroma searches its vectors), so it cannot search them itself"
         }

@@ -20,10 +20,31 @@ extension SQLiteKnowledgeStore {
                     : "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedding_model', ?1)")
                 try insert.bind(fingerprint, at: 1)
                 try insert.run()
-                let select = try connection.cached("SELECT value FROM meta WHERE key = 'embedding_model'")
-                defer { select.reset() }
-                return try select.step() ? select.string(at: 0) : fingerprint
+                let recorded = try Self.recordedModel(on: connection) ?? fingerprint
+                if recorded == fingerprint { adoptedModel.withLock { $0 = fingerprint } }
+                return recorded
             }
+        }
+    }
+
+    static func recordedModel(on connection: SQLiteConnection) throws -> String? {
+        let select = try connection.cached("SELECT value FROM meta WHERE key = 'embedding_model'")
+        defer { select.reset() }
+        return try select.step() ? select.string(at: 0) : nil
+    }
+
+    /// Throws `embeddingModelChanged` when another process has re-embedded the store since this
+    /// one adopted its model (another fingerprint or width recorded): its vectors, and those its
+    /// model would add, no longer belong with the stored ones. Runs inside the caller's transaction.
+    func checkEmbeddingModel(on connection: SQLiteConnection) throws {
+        guard let adopted = adoptedModel.withLock({ $0 }) else { return }
+        let recorded = try Self.recordedModel(on: connection)
+        let width = try connection.cached("SELECT value FROM meta WHERE key = 'dimension'")
+        defer { width.reset() }
+        let recordedDimension = try width.step() ? Int(width.string(at: 0)) : nil
+        if recorded != adopted || recordedDimension != dimension {
+            throw KnowledgeStoreError.embeddingModelChanged(recorded: recorded ?? "none", dimension: recordedDimension ?? 0,
+                                                            path: path)
         }
     }
 }

@@ -83,6 +83,9 @@ extension SQLiteKnowledgeStore {
             journal.withLock { $0.seen = last }
             return last - seen
         }
+        // Re-embedded by another model since this process opened the store: its vectors would not
+        // go with the ones in memory (nor fit them, at another width).
+        try checkEmbeddingModel(on: connection)
         let first = try Self.firstJournalEntry(on: connection) ?? 0
         if first > seen + 1 {
             let loaded = try Self.openVectors(on: connection, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)

@@ -14,6 +14,7 @@ extension SQLiteKnowledgeStore {
         defer { scheduleSnapshotIfDue() }
         return try writer.withLock { connection in
             let (change, span) = try connection.transaction {
+                try checkEmbeddingModel(on: connection)
                 let first = try Self.lastJournalEntry(on: connection)
                 let change = try Self.write(record, chunks, on: connection)
                 try Self.queueSourceEntry(record.source, on: connection)

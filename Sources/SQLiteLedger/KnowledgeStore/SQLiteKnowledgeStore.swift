@@ -40,6 +40,9 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// to a snapshot file, and counts and labels come from SQLite. The float32 vectors stay in the
     /// chunks table either way (the outbox sends them; an unchanged chunk reuses its own).
     public let keepsVectorIndex: Bool
+    /// The model this process's vectors come from, once `adoptEmbeddingModel` found it recorded:
+    /// writes and catch-ups check the record still names it (see `checkEmbeddingModel`).
+    let adoptedModel = Locked<String?>(nil)
     /// True while a snapshot write is queued or running, so at most one is.
     let snapshotWork = Locked(false)
     /// Where snapshot files are written, one at a time.

@@ -1,0 +1,91 @@
+import Blocking
+import Foundation
+import SQLiteLedger
+import Storage
+
+/// How far `mcp-rag reembed` has come.
+public struct ReembedProgress: Sendable, Equatable {
+    public var embedded: Int
+    public var total: Int
+}
+
+/// What a re-embedding did.
+public struct ReembedReport: Sendable, Equatable, Codable {
+    /// The model that embedded the passages now (its folder or repository name, and fingerprint).
+    public var model: String
+    public var modelFingerprint: String
+    public var dimension: Int
+    /// Passages re-embedded, and of those how many were staged by an earlier run that stopped.
+    public var passages: Int
+    public var resumed: Int
+    /// Passages longer than the model's window: their ends are not in their vectors (their files,
+    /// ingested again, are cut to fit).
+    public var longerThanWindow: Int
+    public var window: Int
+    /// True when the store was already the model's: nothing was done.
+    public var alreadyDone: Bool
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case model, dimension, passages, resumed, window, seconds
+        case modelFingerprint = "model_fingerprint"
+        case longerThanWindow = "longer_than_window"
+        case alreadyDone = "already_done"
+    }
+}
+
+/// Embeds every passage of the store again with the loaded model (see
+/// `SQLiteKnowledgeStore+Reembedding`): staged in batches, swapped in at once.
+struct Reembedder {
+    let store: SQLiteKnowledgeStore
+    let embeddings: EmbeddingService
+    let fingerprint: String
+    /// Passages embedded per batch: one committed transaction each.
+    static let batchSize = 128
+
+    func run(progress: @escaping @Sendable (ReembedProgress) async -> Void) async throws -> ReembedReport {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let embedder = try await embeddings.embedder()
+        let store = self.store, fingerprint = self.fingerprint, dimension = embedder.dimension
+        let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.passageWindow)
+        var report = ReembedReport(model: embedder.name, modelFingerprint: fingerprint, dimension: dimension, passages: 0,
+                                   resumed: 0, longerThanWindow: 0, window: embedder.passageWindow, alreadyDone: false,
+                                   seconds: 0)
+        let underWay = try await BlockingExecutor.run { try store.reembeddingUnderWay() }
+        if underWay == nil, try await BlockingExecutor.run({ try store.embeddingModel() }) == fingerprint,
+           store.dimension == dimension {
+            report.alreadyDone = true
+            return report
+        }
+        let begun = try await BlockingExecutor.run { try store.beginReembedding(model: fingerprint, dimension: dimension) }
+        report.resumed = begun.staged
+        var embedded = begun.staged
+        while true {
+            // Passages another process writes meanwhile are picked up by the next round; the swap
+            // happens only once none is left without its new vector.
+            while true {
+                try Task.checkCancellation()
+                let passages = try await BlockingExecutor.run { try store.passagesToReembed(limit: Self.batchSize) }
+                guard !passages.isEmpty else { break }
+                let texts = passages.map { passage in
+                    FilePreparer.embeddingText(of: TextChunk(heading: passage.heading, text: passage.text, ordinal: 0),
+                                               chunker: chunker)
+                }
+                report.longerThanWindow += texts.count { chunker.tokenCount($0) > chunker.maxTokens }
+                let vectors = try await embeddings.embed(texts, priority: .bulk)
+                let staged = Array(zip(passages.map(\.id), vectors))
+                try await BlockingExecutor.run { try store.stage(staged.map { (id: $0.0, vector: $0.1) }, dimension: dimension) }
+                embedded += passages.count
+                let done = embedded
+                let total = try await BlockingExecutor.run { try store.reembeddingUnderWay()?.state.total ?? done }
+                await progress(ReembedProgress(embedded: done, total: max(total, done)))
+            }
+            if try await BlockingExecutor.run({ try store.finishReembedding(model: fingerprint, dimension: dimension) }) {
+                break
+            }
+        }
+        report.passages = embedded
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return report
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+@testable import SQLiteLedger
+import Testing
+
+/// Two stores on one file stand for the process that re-embeds and a server still running the
+/// old model.
+@Suite struct ReembeddingTests {
+    private func withTwo(_ body: (SQLiteKnowledgeStore, SQLiteKnowledgeStore, String) throws -> Void) throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let server = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
+            let chunks = (0..<5).map { makeChunk("c\($0)", ordinal: $0, axis: $0) }
+            _ = try server.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
+            #expect(try server.adoptEmbeddingModel("old-model") == "old-model")
+            let reembedder = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
+            try body(server, reembedder, path)
+        }
+    }
+
+    private func stageAll(_ store: SQLiteKnowledgeStore, axis: Int, dimension: Int = testDimension) throws -> Int {
+        var staged = 0
+        while case let batch = try store.passagesToReembed(limit: 2), !batch.isEmpty {
+            try store.stage(batch.map { (id: $0.id, vector: [Float](axisVector(axis).prefix(dimension))
+                                                             + [Float](repeating: 0, count: max(0, dimension - testDimension))) },
+                            dimension: dimension)
+            staged += batch.count
+        }
+        return staged
+    }
+
+    @Test func theNewVectorsReplaceTheOldOnlyWhenEveryPassageHasOne() throws {
+        try withTwo { server, reembedder, _ in
+            #expect(try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
+                == ReembeddingState(staged: 0, total: 5))
+            let first = try reembedder.passagesToReembed(limit: 2)
+            #expect(first.map(\.id) == ["c0", "c1"])
+            try reembedder.stage(first.map { (id: $0.id, vector: axisVector(7)) }, dimension: testDimension)
+            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension) == false)
+            #expect(try reembedder.embeddingModel() == "old-model")
+            #expect(try server.semanticSearch(vector: axisVector(3), limit: 1, technology: nil).map(\.id) == ["c3"])
+
+            #expect(try stageAll(reembedder, axis: 7) == 3)
+            // A passage the server writes meanwhile needs its new vector too before the swap.
+            let late = [makeChunk("late", source: "late.md", axis: 2)]
+            _ = try server.replaceSource(makeRecord("late.md", chunks: late), chunks: late)
+            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension) == false)
+            #expect(try reembedder.passagesToReembed(limit: 10).map(\.id) == ["late"])
+            #expect(try stageAll(reembedder, axis: 7) == 1)
+            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
+
+            #expect(try reembedder.embeddingModel() == "new-model")
+            #expect(try reembedder.reembeddingUnderWay() == nil)
+            #expect(try reembedder.existingVectors(ids: ["c0", "late"]).values.allSatisfy { $0 == axisVector(7) })
+        }
+    }
+
+    @Test func aServerOnTheOldModelCanNeitherTakeInTheNewVectorsNorAddOldOnes() throws {
+        try withTwo { server, reembedder, _ in
+            _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
+            _ = try stageAll(reembedder, axis: 7)
+            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
+
+            #expect(server.hasChangesFromOtherWriters())
+            #expect(throws: KnowledgeStoreError.self) { try server.catchUpWithOtherWriters() }
+            do {
+                try server.catchUpWithOtherWriters()
+            } catch let error as KnowledgeStoreError {
+                #expect(error.reembeddedBy == "new-model")
+            }
+            // Its memory still holds the old vectors, which its model's queries match.
+            #expect(try server.semanticSearch(vector: axisVector(3), limit: 1, technology: nil).map(\.id) == ["c3"])
+            let more = [makeChunk("more", source: "more.md", axis: 4)]
+            #expect(throws: KnowledgeStoreError.self) { try server.replaceSource(makeRecord("more.md", chunks: more), chunks: more) }
+            #expect(try reembedder.chunks(ids: ["more"]).isEmpty)
+        }
+    }
+
+    @Test func aRunForAnotherModelOrWidthStartsOver() throws {
+        try withTwo { _, reembedder, _ in
+            _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
+            try reembedder.stage([(id: "c0", vector: axisVector(1))], dimension: testDimension)
+            #expect(try reembedder.beginReembedding(model: "new-model", dimension: testDimension).staged == 1)
+            #expect(try reembedder.beginReembedding(model: "third-model", dimension: testDimension).staged == 0)
+            #expect(throws: KnowledgeStoreError.self) {
+                try reembedder.stage([(id: "c0", vector: [1, 0])], dimension: testDimension)
+            }
+        }
+    }
+
+    @Test func aNewWidthIsRecordedSoTheStoreOpensOnlyAtIt() throws {
+        try withTwo { _, reembedder, path in
+            _ = try reembedder.beginReembedding(model: "wide-model", dimension: 2 * testDimension)
+            #expect(try stageAll(reembedder, axis: 1, dimension: 2 * testDimension) == 5)
+            #expect(try reembedder.finishReembedding(model: "wide-model", dimension: 2 * testDimension))
+            #expect(throws: KnowledgeStoreError.dimensionMismatch(stored: 2 * testDimension, loaded: testDimension, path: path)) {
+                try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
+            }
+            let reopened = try SQLiteKnowledgeStore(path: path, dimension: 2 * testDimension, logger: quietLogger)
+            #expect(reopened.chunkCount() == 5)
+            #expect(try reopened.embeddingModel() == "wide-model")
+        }
+    }
+}
