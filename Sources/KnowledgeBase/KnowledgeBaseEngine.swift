@@ -93,9 +93,11 @@ package final class KnowledgeBaseEngine: Sendable {
         modelFingerprint = fingerprint
         self.store = store
         // Chroma's collections are the recorded model's: the vectors this folder holds and sends are
-        // that model's, even while another model is loaded (which searches none of them).
-        remoteVectors = try Self.chromaStore(configuration, model: try store.embeddingModel() ?? fingerprint, store: store,
-                                             logger: logger)
+        // that model's, even while another model is loaded (which searches none of them). Vectors
+        // of another width and no record (a store older than the record) keep the plain name.
+        let recorded = try store.embeddingModel()
+        remoteVectors = try Self.chromaStore(configuration, model: recorded ?? (vectorsFromAnotherModel == nil ? fingerprint : nil),
+                                             store: store, logger: logger)
         follower = remoteVectors.map {
             CollectionFollower(client: $0.client, breaker: $0.breaker, store: store, logger: logger)
         }

@@ -1,0 +1,171 @@
+"""mcp-rag beside sentence-transformers on full-size BERT models with random weights, in one run.
+
+The published weights of bge-small, e5-base and their kind cannot be downloaded on the machines this
+project runs on, and speed does not depend on the weights' values: this script makes models of the
+same shapes with random weights (seeded), writes them as sentence-transformers folders outside git,
+and measures both engines on them:
+
+- bge-small shape: BERT, 12 layers, 384 wide, 12 heads, 1536 intermediate, CLS pooling, normalised;
+- base shape: BERT, 12 layers, 768 wide, 12 heads, 3072 intermediate, mean pooling, normalised.
+
+For each: sentences per second at 32 and 240 tokens in batches of 32, and one query's latency
+(p50), from `mcp-rag bench --json` and from sentence-transformers' `encode` (PyTorch, fp32, the same
+thread count) on the same model folder, then the ratios. The vectors agree too: both embed the same
+texts and the lowest cosine is reported (it must be ≥ 0.99999).
+
+Needs PyTorch and sentence-transformers in a virtual environment of their own (as
+tools/make_settings_fixtures.py):
+
+    python3 -m venv .venv-fixtures
+    .venv-fixtures/bin/pip install -r tools/requirements-fixtures.txt
+    .venv-fixtures/bin/python tools/bench_models.py --binary .build/release/mcp-rag --model-dir MINILM_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer, models
+from transformers import BertConfig, BertModel, BertTokenizerFast
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = {
+    "bge-small-shape": {"hidden": 384, "layers": 12, "heads": 12, "intermediate": 1536, "pooling": "cls"},
+    "base-shape": {"hidden": 768, "layers": 12, "heads": 12, "intermediate": 3072, "pooling": "mean"},
+}
+QUERY = "How do I configure the connection pool timeout for Redis?"
+
+
+def make_model(shape: dict, tokenizer_dir: Path, folder: Path) -> None:
+    """A sentence-transformers folder with a random BERT of `shape` and MiniLM's WordPiece tokenizer."""
+    torch.manual_seed(20261206)
+    config = BertConfig(vocab_size=30522, hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
+                        num_attention_heads=shape["heads"], intermediate_size=shape["intermediate"],
+                        max_position_embeddings=512, hidden_act="gelu")
+    scratch = folder.with_name(folder.name + ".transformer")
+    shutil.rmtree(scratch, ignore_errors=True)
+    BertModel(config).save_pretrained(scratch, safe_serialization=True)
+    BertTokenizerFast.from_pretrained(str(tokenizer_dir)).save_pretrained(scratch)
+    transformer = models.Transformer(str(scratch), max_seq_length=256)
+    pooling = models.Pooling(shape["hidden"], pooling_mode=shape["pooling"])
+    SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu").save(
+        str(folder), safe_serialization=True)
+    shutil.rmtree(scratch)
+
+
+def texts_of_length(tokenizer, tokens: int, count: int) -> list[str]:
+    """`count` distinct texts of exactly `tokens` word pieces, [CLS] and [SEP] included."""
+    words = ("the pool keeps every connection open until the timeout passes and then closes it so that "
+             "a burst of requests finds one ready while an idle service holds nothing it does not need").split()
+    texts = []
+    for index in range(count):
+        pieces: list[int] = []
+        n = index
+        while len(pieces) < tokens - 2:
+            pieces += tokenizer.encode(words[n % len(words)] + f" {n % 97}", add_special_tokens=False)
+            n += 7
+        texts.append(tokenizer.decode(pieces[:tokens - 2]))
+    assert all(len(tokenizer.encode(text)) == tokens for text in texts), "texts of the wrong length"
+    return texts
+
+
+def sentence_transformers_figures(folder: Path, seconds: float) -> dict:
+    model = SentenceTransformer(str(folder), device="cpu")
+    tokenizer = model.tokenizer
+    figures = {}
+    for tokens in (32, 240):
+        texts = texts_of_length(tokenizer, tokens, 256)
+        model.encode(texts[:32], batch_size=32)
+        best = 0.0
+        for _ in range(3):
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds / 3:
+                model.encode(texts[(done % 256):(done % 256) + 32], batch_size=32)
+                done += 32
+            best = max(best, done / (time.perf_counter() - start))
+        figures[f"sentences_per_second_{tokens}"] = best
+    for _ in range(10):
+        model.encode([QUERY])
+    latencies = []
+    for _ in range(100):
+        start = time.perf_counter()
+        model.encode([QUERY])
+        latencies.append((time.perf_counter() - start) * 1000)
+    figures["query_p50_ms"] = float(np.percentile(latencies, 50))
+    return figures
+
+
+def mcp_rag_figures(binary: str, folder: Path, threads: int, seconds: float) -> dict:
+    result = subprocess.run([binary, "bench", "--json", "--model-dir", str(folder), "--threads", str(threads),
+                             "--seconds", str(seconds)], capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise SystemExit(f"mcp-rag bench failed on {folder}: {result.stderr}")
+    report = json.loads(result.stdout)
+    figures = {f"sentences_per_second_{row['tokensPerText']}": row["sentencesPerSecond"] for row in report["throughput"]}
+    figures["query_p50_ms"] = report["singleQueryP50Milliseconds"]
+    figures["sgemm_gflops"] = report["gemmGFLOPS"]
+    return figures
+
+
+def lowest_cosine(binary: str, folder: Path, threads: int) -> float:
+    """Both engines embed the same texts (1 to 240 tokens); the lowest cosine between their vectors."""
+    model = SentenceTransformer(str(folder), device="cpu")
+    texts = [QUERY] + [text for tokens in (8, 64, 240) for text in texts_of_length(model.tokenizer, tokens, 4)]
+    theirs = model.encode(texts, batch_size=8, convert_to_numpy=True)
+    result = subprocess.run([binary, "embed", "--model-dir", str(folder), "--threads", str(threads)],
+                            input="\n".join(json.dumps(text) for text in texts), capture_output=True, text=True,
+                            timeout=600)
+    if result.returncode != 0:
+        raise SystemExit(f"mcp-rag embed failed on {folder}: {result.stderr}")
+    ours = np.array([json.loads(line)["embedding"] for line in result.stdout.splitlines()])
+    cosines = (ours * theirs).sum(axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
+    return float(cosines.min())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=str(ROOT / ".build" / "release" / "mcp-rag"))
+    parser.add_argument("--model-dir", required=True, help="all-MiniLM-L6-v2's folder, for its tokenizer")
+    parser.add_argument("--models", default=str(ROOT / ".build" / "bench-models"),
+                        help="where the random models are written (outside git; made once)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--seconds", type=float, default=6, help="seconds per throughput figure, per engine")
+    parser.add_argument("--json", help="also write the figures to this file")
+    arguments = parser.parse_args()
+    torch.set_num_threads(arguments.threads)
+    results = {}
+    for name, shape in SHAPES.items():
+        folder = Path(arguments.models) / name
+        if not (folder / "model.safetensors").exists():
+            print(f"making {name} in {folder}", flush=True)
+            make_model(shape, Path(arguments.model_dir), folder)
+        ours = mcp_rag_figures(arguments.binary, folder, arguments.threads, arguments.seconds)
+        theirs = sentence_transformers_figures(folder, arguments.seconds)
+        results[name] = {"mcp_rag": ours, "sentence_transformers": theirs,
+                         "lowest_cosine": lowest_cosine(arguments.binary, folder, arguments.threads)}
+    print(f"\n{arguments.threads} threads, torch {torch.__version__}\n")
+    print("| model | figure | mcp-rag | sentence-transformers | ratio |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for name, result in results.items():
+        ours, theirs = result["mcp_rag"], result["sentence_transformers"]
+        for tokens in (32, 240):
+            key = f"sentences_per_second_{tokens}"
+            print(f"| {name} | {tokens} tokens, batch 32 (sentences/s) | {ours[key]:.1f} | {theirs[key]:.1f} | "
+                  f"{ours[key] / theirs[key]:.2f}× |")
+        print(f"| {name} | one query, p50 (ms) | {ours['query_p50_ms']:.2f} | {theirs['query_p50_ms']:.2f} | "
+              f"{theirs['query_p50_ms'] / ours['query_p50_ms']:.2f}× |")
+        print(f"| {name} | lowest cosine, mcp-rag against sentence-transformers | {result['lowest_cosine']:.7f} | | |")
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
