@@ -95,6 +95,30 @@ import Testing
         #expect(received == ["event: message\ndata: \(progress)\n\n", "event: message\ndata: {\"id\":5,\"jsonrpc\":\"2.0\",\"result\":{}}\n\n"])
     }
 
+    @Test func progressAClientDoesNotReadIsBoundedAndTheAnswerAlwaysComes() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        let (request, envelope) = call(7, progress: "p7")
+        let answer = await transport.exchange(request, envelope: envelope)
+        _ = try await incoming.next()
+        guard case .events(let events) = answer.body else {
+            Issue.record("no event stream")
+            return
+        }
+        // Nobody reads while 10,000 progress events are sent.
+        for step in 1...10_000 {
+            let progress = #"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":\#(step),"progressToken":"p7"}}"#
+            try await transport.send(Data(progress.utf8), answering: nil)
+        }
+        try await transport.send(Data(#"{"id":7,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(7))
+        var received: [String] = []
+        for await event in events { received.append(String(decoding: event, as: UTF8.self)) }
+        #expect(received.count == HTTPSessionTransport.eventBuffer)
+        #expect(received.last?.contains(#"{"id":7,"#) == true, "the answer is never the one dropped")
+        #expect(received.first?.contains(#""progress":\#(10_000 - HTTPSessionTransport.eventBuffer + 2),"#) == true,
+                "the newest progress is kept")
+    }
+
     @Test func aClientThatClosesTheEventStreamCancelsTheCall() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()

@@ -160,6 +160,15 @@ def test_refusals_say_why_and_never_show_the_token(binary, tmp_path):
             assert result.returncode != 0 and words in result.stderr, result.stderr.decode()
         bad_revision = fetch(binary, env, "acme/torch-only", "--revision", "../../main")
         assert bad_revision.returncode != 0 and b"is not a revision" in bad_revision.stderr
+        # A fetch of the same repository under way (its lock held, as huggingface_hub's own lock
+        # files sit beside it) is not run over.
+        import fcntl
+        lock = tmp_path / "hf" / "hub" / ".locks" / "models--acme--torch-only" / "mcp-rag-fetch.lock"
+        with open(lock, "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            busy = fetch(binary, env, "acme/torch-only")
+        assert busy.returncode != 0 and b"another fetch of acme/torch-only is under way" in busy.stderr
+
         env["HF_ENDPOINT"] = "file:///etc"
         bad_endpoint = fetch(binary, env, "acme/torch-only")
         assert bad_endpoint.returncode != 0 and b"HF_ENDPOINT must be an http or https URL" in bad_endpoint.stderr

@@ -15,6 +15,10 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
     nonisolated let logger: Logger
     nonisolated let sessionID: String
     private let maxRequestsInFlight: Int
+    /// Events a request's stream holds for a client that reads them slower than they come (a long
+    /// ingest reports every file): beyond this the oldest progress goes, since a later event says
+    /// more. The answer, always the newest, is never dropped.
+    static let eventBuffer = 256
     private let incoming: AsyncThrowingStream<Data, Error>
     private let incomingContinuation: AsyncThrowingStream<Data, Error>.Continuation
     /// The POSTs waiting for their request's answer.
@@ -74,7 +78,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
                 extraHeaders: ["Retry-After": "1"])
         }
         if let token = envelope.progressToken, progressRequests[token] == nil {
-            let (events, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .unbounded)
+            let (events, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBuffer))
             // A client that closes the stream before the answer abandons the request (the way
             // clients cancel over HTTP): the call is cancelled as a `notifications/cancelled` would.
             // The server notices when it next writes to the stream (a progress event).
