@@ -89,7 +89,17 @@ public final class ChromaVectorStore: VectorSearch {
         while true {
             try Task.checkCancellation()
             let store = self.store
-            let changes = try await BlockingExecutor.run { try store.pendingVectorChanges(limit: Self.batchSize) }
+            let (recorded, changes) = try await BlockingExecutor.run {
+                (try store.embeddingModel(), try store.pendingVectorChanges(limit: Self.batchSize))
+            }
+            // Re-embedded by another model since this process bound its collection: what the
+            // outbox reads now are that model's vectors, which must not reach this model's collection.
+            if let model = client.configuration.model, let recorded, recorded != model {
+                throw ChromaError(kind: .badRequest, message: """
+                    the knowledge base was re-embedded by the model \(recorded); this process sends to the collection \
+                    of \(model) and sends nothing more (restart it with the new model)
+                    """)
+            }
             guard let last = changes.last else { return sent }
             try await retry.run(isRetryable: { ($0 as? ChromaError)?.isTransient ?? false }) { _ in
                 try await self.send(changes)

@@ -69,7 +69,11 @@ enum ModelFileSelection {
 
     static func isNeeded(_ path: String) -> Bool {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { return false }
+        // Names as model repositories write them, nothing else: a name from a hostile endpoint
+        // (`..`, control characters, a NUL) never becomes a path in the cache.
+        guard parts.allSatisfy({ part in
+            !part.isEmpty && !part.hasPrefix(".") && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+        }) else { return false }
         let name = parts.last!
         let suffix = name.split(separator: ".").last.map(String.init) ?? ""
         switch parts.count {

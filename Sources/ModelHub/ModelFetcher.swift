@@ -54,8 +54,8 @@ public struct ModelFetcher: Sendable {
             throw ModelFetchError("\(revision.debugDescription) is not a revision: give a branch, a tag or a commit")
         }
         let repositoryFolder = settings.locator.hubFolder(of: repository)
-        let lock = try RepositoryLock(hubDirectory: settings.locator.hubDirectory, repositoryFolder: repositoryFolder,
-                                      repository: repository)
+        let lock = try FileLock(hubDirectory: settings.locator.hubDirectory, repositoryFolder: repositoryFolder,
+                                name: "mcp-rag-fetch.lock", busy: "another fetch of \(repository) is under way")
         defer { lock.release() }
         let connection: HTTPConnection
         do {
@@ -73,12 +73,17 @@ public struct ModelFetcher: Sendable {
         let snapshot = repositoryFolder.appendingPathComponent("snapshots").appendingPathComponent(listing.sha)
         var downloaded: Int64 = 0
         var total: Int64 = 0
+        var blobs: [(file: HubFile, blob: URL)] = []
         for (number, file) in files.enumerated() {
             guard let checksum = file.checksum, checksum.isWellFormed else {
                 throw ModelFetchError("the Hub lists no usable checksum for \(file.rfilename) of \(repository); "
                     + "nothing unchecked is put in the cache")
             }
             let blob = repositoryFolder.appendingPathComponent("blobs").appendingPathComponent(checksum.blobName)
+            let blobLock = try FileLock(hubDirectory: settings.locator.hubDirectory, repositoryFolder: repositoryFolder,
+                                        name: checksum.blobName + ".lock",
+                                        busy: "another download of \(file.rfilename) of \(repository) is under way")
+            defer { blobLock.release() }
             let fetched = try ensureBlob(blob, of: file, checksum: checksum, repository: repository, commit: listing.sha,
                                          connection: connection) { bytes in
                 progress(FetchProgress(file: file.rfilename, index: number + 1, count: files.count, bytes: bytes,
@@ -86,6 +91,10 @@ public struct ModelFetcher: Sendable {
             }
             downloaded += fetched
             total += file.byteCount ?? 0
+            blobs.append((file, blob))
+        }
+        // Linked once every file is in and checked: a snapshot never holds some files without the rest.
+        for (file, blob) in blobs {
             try link(snapshot.appendingPathComponent(file.rfilename), to: blob, depth: file.rfilename.split(separator: "/").count)
         }
         if revision != listing.sha {
@@ -180,7 +189,9 @@ public struct ModelFetcher: Sendable {
             try? manager.removeItem(at: partial)
         }
         var received: Int64 = 0
-        if file.byteCount.map({ (Self.size(of: partial) ?? 0) < $0 }) ?? true {
+        if file.byteCount == 0 && !manager.fileExists(atPath: partial.path) {
+            _ = manager.createFile(atPath: partial.path, contents: nil)
+        } else if file.byteCount.map({ (Self.size(of: partial) ?? 0) < $0 }) ?? true {
             let url = "\(settings.endpoint)/\(repository)/resolve/\(commit)/\(Self.escapePath(file.rfilename))"
             received = try download(url, to: partial, what: "\(file.rfilename) of \(repository)", connection: connection,
                                     progress: progress)
@@ -194,7 +205,11 @@ public struct ModelFetcher: Sendable {
         do {
             try manager.moveItem(at: partial, to: blob)
         } catch {
-            throw ModelFetchError("cannot move \(partial.path) into place: \(error.localizedDescription)")
+            // Put there meanwhile by another tool (huggingface_hub) and right: as good as ours.
+            guard Self.matches(blob, checksum, size: file.byteCount) else {
+                throw ModelFetchError("cannot move \(partial.path) into place: \(error.localizedDescription)")
+            }
+            try? manager.removeItem(at: partial)
         }
         return received
     }
@@ -209,9 +224,11 @@ public struct ModelFetcher: Sendable {
             do {
                 outcome = try connection.download(HTTPRequest(method: .get, url: url, headers: settings.headers),
                                                   to: partial, progress: progress)
-            } catch {
+            } catch where error.isTransient {
                 throw ModelFetchError("the download of \(what) broke off (\(error.description)); \(Self.size(of: partial) ?? 0) "
                     + "bytes are kept, and the same command resumes from there")
+            } catch {
+                throw ModelFetchError("the download of \(what) failed: \(error.description)")
             }
             switch outcome.status {
             case 200, 206:
@@ -310,27 +327,29 @@ public struct ModelFetcher: Sendable {
     }
 }
 
-/// An exclusive lock on fetching one repository (`flock` on a file in the cache's `.locks`, where
-/// huggingface_hub keeps its own): two fetches writing one `.incomplete` file would damage it.
-/// The system drops the lock when the process ends, however it ends.
-final class RepositoryLock {
+/// An exclusive lock (`flock`) on a file in the cache's `.locks/models--owner--name/`, where
+/// huggingface_hub keeps its own: one on the repository, so two fetches of it never run at once,
+/// and one per blob, named as huggingface_hub names it (`<checksum>.lock`), so that neither tool
+/// appends to the other's `.incomplete` file. Not waited for: when held, `busy` is the error. The
+/// system drops a lock when the process ends, however it ends.
+final class FileLock {
     private var descriptor: Int32
 
-    init(hubDirectory: URL, repositoryFolder: URL, repository: String) throws(ModelFetchError) {
+    init(hubDirectory: URL, repositoryFolder: URL, name: String, busy: String) throws(ModelFetchError) {
         let folder = hubDirectory.appendingPathComponent(".locks").appendingPathComponent(repositoryFolder.lastPathComponent)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw ModelFetchError("cannot create \(folder.path): \(error.localizedDescription)")
         }
-        let path = folder.appendingPathComponent("mcp-rag-fetch.lock").path
+        let path = folder.appendingPathComponent(name).path
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw ModelFetchError("cannot open \(path): \(String(cString: strerror(errno)))")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
-            throw ModelFetchError("another fetch of \(repository) is under way (it holds \(path)); wait for it to finish")
+            throw ModelFetchError("\(busy) (it holds \(path)); wait for it to finish")
         }
         self.descriptor = descriptor
     }

@@ -49,7 +49,12 @@ struct ModelFetchCommand: ParsableCommand {
         if let problem = model.problem {
             throw CLIError("\(fetched.repository) is in the cache, but mcp-rag cannot run it: \(problem)")
         }
-        print("Serve it with MCP_RAG_MODEL=\(fetched.repository).")
+        // MCP_RAG_MODEL serves the snapshot refs/main names; another revision is served by its folder.
+        if fetched.revision == "main" {
+            print("Serve it with MCP_RAG_MODEL=\(fetched.repository).")
+        } else {
+            print("Serve this revision with MCP_RAG_MODEL_DIR=\(fetched.folder.path).")
+        }
     }
 
     private static func megabytes(_ bytes: Int64) -> String {

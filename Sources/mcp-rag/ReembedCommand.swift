@@ -33,6 +33,9 @@ struct ReembedCommand: AsyncParsableCommand {
         } catch let error as ClientError {
             line.finish()
             throw CLIError(error.message)
+        } catch {
+            line.finish()
+            throw error
         }
         line.finish()
         if json {

@@ -13,7 +13,8 @@ import Testing
     @Test func leavesOtherWeightsCardsAndAnythingThatCouldStepOutOfTheSnapshot() {
         for path in ["pytorch_model.bin", "tf_model.h5", "onnx/model.onnx", "onnx/config.json", "openvino/openvino_model.xml",
                      "README.md", ".gitattributes", "rust_model.ot", "2_Dense/pytorch_model.bin", "1_Pooling/../../x.json",
-                     "../config.json", "/config.json", "a//config.json", "Pooling/config.json", "1_Pooling/a/config.json", ""] {
+                     "../config.json", "/config.json", "a//config.json", "Pooling/config.json", "1_Pooling/a/config.json", "",
+                     "con fig.json", "a\u{0}.json", "1_Pooling/\u{1B}config.json", "é.json", "back\\slash.json"] {
             #expect(!ModelFileSelection.isNeeded(path), "\(path)")
         }
     }

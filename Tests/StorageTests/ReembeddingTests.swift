@@ -17,12 +17,15 @@ import Testing
         }
     }
 
-    private func stageAll(_ store: SQLiteKnowledgeStore, axis: Int, dimension: Int = testDimension) throws -> Int {
+    /// Stages a vector along `axis` for every passage still without one, two at a time, for `model`.
+    private func stageAll(_ store: SQLiteKnowledgeStore, model: String = "new-model", axis: Int,
+                          dimension: Int = testDimension) throws -> Int {
         var staged = 0
-        while case let batch = try store.passagesToReembed(limit: 2), !batch.isEmpty {
-            try store.stage(batch.map { (id: $0.id, vector: [Float](axisVector(axis).prefix(dimension))
-                                                             + [Float](repeating: 0, count: max(0, dimension - testDimension))) },
-                            dimension: dimension)
+        var after = 0
+        while case let batch = try store.passagesToReembed(after: after, limit: 2), let last = batch.last {
+            after = last.rowid
+            let vector = axisVector(axis) + [Float](repeating: 0, count: dimension - testDimension)
+            try store.stage(batch.map { (id: $0.passage.id, vector: vector) }, model: model, dimension: dimension)
             staged += batch.count
         }
         return staged
@@ -32,9 +35,11 @@ import Testing
         try withTwo { server, reembedder, _ in
             #expect(try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
                 == ReembeddingState(staged: 0, total: 5))
-            let first = try reembedder.passagesToReembed(limit: 2)
-            #expect(first.map(\.id) == ["c0", "c1"])
-            try reembedder.stage(first.map { (id: $0.id, vector: axisVector(7)) }, dimension: testDimension)
+            let first = try reembedder.passagesToReembed(after: 0, limit: 2)
+            #expect(first.map(\.passage.id) == ["c0", "c1"])
+            #expect(try reembedder.passagesToReembed(after: first[0].rowid, limit: 1).map(\.passage.id) == ["c1"])
+            try reembedder.stage(first.map { (id: $0.passage.id, vector: axisVector(7)) }, model: "new-model",
+                                 dimension: testDimension)
             #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension) == false)
             #expect(try reembedder.embeddingModel() == "old-model")
             #expect(try server.semanticSearch(vector: axisVector(3), limit: 1, technology: nil).map(\.id) == ["c3"])
@@ -44,7 +49,7 @@ import Testing
             let late = [makeChunk("late", source: "late.md", axis: 2)]
             _ = try server.replaceSource(makeRecord("late.md", chunks: late), chunks: late)
             #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension) == false)
-            #expect(try reembedder.passagesToReembed(limit: 10).map(\.id) == ["late"])
+            #expect(try reembedder.passagesToReembed(after: 0, limit: 10).map(\.passage.id) == ["late"])
             #expect(try stageAll(reembedder, axis: 7) == 1)
             #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
 
@@ -75,22 +80,45 @@ import Testing
         }
     }
 
-    @Test func aRunForAnotherModelOrWidthStartsOver() throws {
-        try withTwo { _, reembedder, _ in
+    @Test func aRunForAnotherModelStartsOverAndTheSupersededRunCanNeitherStageNorSwap() throws {
+        try withTwo { _, reembedder, path in
             _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
-            try reembedder.stage([(id: "c0", vector: axisVector(1))], dimension: testDimension)
+            try reembedder.stage([(id: "c0", vector: axisVector(1))], model: "new-model", dimension: testDimension)
             #expect(try reembedder.beginReembedding(model: "new-model", dimension: testDimension).staged == 1)
-            #expect(try reembedder.beginReembedding(model: "third-model", dimension: testDimension).staged == 0)
             #expect(throws: KnowledgeStoreError.self) {
-                try reembedder.stage([(id: "c0", vector: [1, 0])], dimension: testDimension)
+                try reembedder.stage([(id: "c0", vector: [1, 0])], model: "new-model", dimension: testDimension)
             }
+            // A second run, for another model, begins (another process): the first one's vectors go,
+            // and what the first one still stages or swaps is refused.
+            let other = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
+            #expect(try other.beginReembedding(model: "third-model", dimension: testDimension).staged == 0)
+            #expect(throws: KnowledgeStoreError.self) {
+                try reembedder.stage([(id: "c1", vector: axisVector(2))], model: "new-model", dimension: testDimension)
+            }
+            #expect(try stageAll(other, model: "third-model", axis: 3) == 5)
+            #expect(throws: KnowledgeStoreError.self) { try reembedder.finishReembedding(model: "new-model", dimension: testDimension) }
+            #expect(try other.finishReembedding(model: "third-model", dimension: testDimension))
+            #expect(try other.embeddingModel() == "third-model")
+        }
+    }
+
+    @Test func theSwapLeavesNothingForTheOldCollectionAndUnbindsTheFolder() throws {
+        try withTwo { server, reembedder, _ in
+            #expect(try server.bindVectorTarget("chroma old-collection") == 6)  // five passages and their source
+            _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
+            _ = try stageAll(reembedder, axis: 7)
+            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
+            let pending = try reembedder.pendingVectorChanges(limit: 100)
+            #expect(!pending.contains { if case .upsert = $0.operation { true } else { false } })
+            // The next process with Chroma binds the new model's collection and queues everything for it.
+            #expect(try reembedder.bindVectorTarget("chroma new-collection") == 6)
         }
     }
 
     @Test func aNewWidthIsRecordedSoTheStoreOpensOnlyAtIt() throws {
         try withTwo { _, reembedder, path in
             _ = try reembedder.beginReembedding(model: "wide-model", dimension: 2 * testDimension)
-            #expect(try stageAll(reembedder, axis: 1, dimension: 2 * testDimension) == 5)
+            #expect(try stageAll(reembedder, model: "wide-model", axis: 1, dimension: 2 * testDimension) == 5)
             #expect(try reembedder.finishReembedding(model: "wide-model", dimension: 2 * testDimension))
             #expect(throws: KnowledgeStoreError.dimensionMismatch(stored: 2 * testDimension, loaded: testDimension, path: path)) {
                 try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)

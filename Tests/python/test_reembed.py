@@ -130,3 +130,58 @@ def test_a_reembed_killed_half_way_leaves_the_old_vectors_in_use_and_resumes(bin
     assert all(new_vectors[key] != old_vectors[key] for key in old_vectors)
     assert staged() == 0
     check_store(data)
+
+
+async def test_with_chroma_the_old_collection_keeps_the_old_vectors_and_the_new_model_gets_its_own(
+        binary, model_dir, tmp_path):
+    """In Chroma mode the swap sends nothing to the old model's collection (not from the re-embedding
+    process, not from a server still on the old model, which stops using the knowledge base's
+    vectors); the next process with the new model fills the new model's collection."""
+    from mcp_support import chroma_client, collection_names, drop_chroma_collection
+
+    url, base = os.environ["MCP_RAG_TEST_CHROMA_URL"], f"reembed-{os.getpid()}-{int(time.time())}"
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    write_corpus(docs, 4)
+    env = {**clean_env(tmp_path, model_dir), "CHROMA_URL": url, "CHROMA_COLLECTION": base}
+    e5_env = {**env, "MCP_RAG_MODEL_DIR": str(e5_shaped_model(model_dir, tmp_path / "e5-shaped"))}
+
+    def collections() -> dict[str, dict]:
+        client = chroma_client(url)
+        return {name: client.get_collection(name).get(include=["embeddings"]) for name in collection_names(url)
+                if name.startswith(base + "-") and not name.endswith("-sources")}
+
+    try:
+        ingested, _ = run_json(binary, "ingest", str(docs), "--technology", "notes", "--data-dir", str(data), env=env,
+                               timeout=120)
+        minilm = recorded_model(data)
+        before = collections()
+        assert list(before) == [f"{base}-{minilm}"] and len(before[f"{base}-{minilm}"]["ids"]) == ingested["chunks_added"]
+
+        params = server_parameters(binary, data, model_dir, allowed_roots=[docs],
+                                   extra_env={"CHROMA_URL": url, "CHROMA_COLLECTION": base})
+        async with connected(params) as (session, _):
+            served = structured(await session.call_tool("query_knowledge_base", {"query": "storage", "mode": "semantic"}))
+            assert not served["degraded"]
+            report, _ = run_json(binary, "reembed", "--data-dir", str(data), env=e5_env, timeout=180)
+            assert report["passages"] == ingested["chunks_added"]
+            after = structured(await session.call_tool("query_knowledge_base", {"query": "storage", "mode": "semantic"}))
+            assert after["degraded"] and "re-embedded" in after["degraded_reason"], after
+            # A removal it makes now must not reach the old collection either (checked below).
+            await session.call_tool("remove_source", {"source": str(sorted(docs.iterdir())[0])})
+
+        untouched = collections()
+        assert list(untouched) == [f"{base}-{minilm}"], untouched.keys()
+        old = before[f"{base}-{minilm}"]
+        assert untouched[f"{base}-{minilm}"]["ids"] == old["ids"]
+        assert all((a == b).all() for a, b in zip(untouched[f"{base}-{minilm}"]["embeddings"], old["embeddings"]))
+
+        # A process with the new model binds the new model's collection and sends every passage there.
+        run_json(binary, "ingest", str(docs), "--technology", "notes", "--data-dir", str(data), env=e5_env, timeout=120)
+        e5 = recorded_model(data)
+        filled = collections()
+        assert set(filled) == {f"{base}-{minilm}", f"{base}-{e5}"}
+        assert len(filled[f"{base}-{e5}"]["ids"]) == len(read_store(data, "SELECT id FROM chunks"))
+        answer, _ = run_json(binary, "query", "storage", "--mode", "semantic", "--data-dir", str(data), env=e5_env)
+        assert not answer["degraded"] and answer["results"]
+    finally:
+        drop_chroma_collection(url, base)

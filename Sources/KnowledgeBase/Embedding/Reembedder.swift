@@ -51,9 +51,11 @@ struct Reembedder {
         var report = ReembedReport(model: embedder.name, modelFingerprint: fingerprint, dimension: dimension, passages: 0,
                                    resumed: 0, longerThanWindow: 0, window: embedder.passageWindow, alreadyDone: false,
                                    seconds: 0)
-        let underWay = try await BlockingExecutor.run { try store.reembeddingUnderWay() }
-        if underWay == nil, try await BlockingExecutor.run({ try store.embeddingModel() }) == fingerprint,
-           store.dimension == dimension {
+        if try await BlockingExecutor.run({ try store.embeddingModel() }) == fingerprint, store.dimension == dimension {
+            // Staged vectors of a run for another model, abandoned, have nothing left to replace.
+            if try await BlockingExecutor.run({ try store.reembeddingUnderWay() }) != nil {
+                try await BlockingExecutor.run { try store.abandonReembedding() }
+            }
             report.alreadyDone = true
             return report
         }
@@ -63,18 +65,21 @@ struct Reembedder {
         while true {
             // Passages another process writes meanwhile are picked up by the next round; the swap
             // happens only once none is left without its new vector.
+            var after = 0
             while true {
                 try Task.checkCancellation()
-                let passages = try await BlockingExecutor.run { try store.passagesToReembed(limit: Self.batchSize) }
-                guard !passages.isEmpty else { break }
+                let batch = try await BlockingExecutor.run { [after] in try store.passagesToReembed(after: after, limit: Self.batchSize) }
+                guard let last = batch.last else { break }
+                after = last.rowid
+                let passages = batch.map(\.passage)
                 let texts = passages.map { passage in
                     FilePreparer.embeddingText(of: TextChunk(heading: passage.heading, text: passage.text, ordinal: 0),
                                                chunker: chunker)
                 }
                 report.longerThanWindow += texts.count { chunker.tokenCount($0) > chunker.maxTokens }
                 let vectors = try await embeddings.embed(texts, priority: .bulk)
-                let staged = Array(zip(passages.map(\.id), vectors))
-                try await BlockingExecutor.run { try store.stage(staged.map { (id: $0.0, vector: $0.1) }, dimension: dimension) }
+                let staged = zip(passages, vectors).map { (id: $0.id, vector: $1) }
+                try await BlockingExecutor.run { try store.stage(staged, model: fingerprint, dimension: dimension) }
                 embedded += passages.count
                 let done = embedded
                 let total = try await BlockingExecutor.run { try store.reembeddingUnderWay()?.state.total ?? done }

@@ -14,7 +14,8 @@ public struct VectorsFromAnotherModel: Error, CustomStringConvertible, Sendable,
 
     public var description: String {
         let advice = reembeddedWhileRunning
-            ? "another process re-embedded it while this one ran: restart this one with the model that did"
+            ? "another process re-embedded it while this one ran (or, still empty, took it for its own model): "
+                + "restart this one with the model that did"
             : "run `mcp-rag reembed` to embed them again with the loaded model, or go back to the model that made them"
         return "the knowledge base's vectors were made by another embedding model (\(recorded)) than the one this server "
             + "loads (\(loaded), from \(modelPath)), so semantic search is off and ingests are refused: \(advice)"

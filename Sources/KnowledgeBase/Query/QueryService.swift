@@ -111,7 +111,9 @@ public final class QueryService: Sendable {
             let known = retriever.modelState.current?.reembeddedWhileRunning == true
             if retriever.modelState.note(error) {
                 // Re-embedded by another model: no vector of it can be taken in, but its writes still
-                // change the keyword answers, so the cache goes each time something changed.
+                // change the keyword answers. What changed so far counts as seen, and the cache goes;
+                // the next change does the same.
+                try? await BlockingExecutor.run { try store.skipChangesFromOtherWriters() }
                 await cache.removeAll()
                 if known { return }
             }

@@ -121,7 +121,8 @@ public struct KnowledgeStoreError: Error, CustomStringConvertible, Equatable {
             "chunk id \(id) given for \(source) is already stored for \(owner); nothing was written"
         case let .embeddingModelChanged(recorded, dimension, path):
             "\(path) was re-embedded by another model (fingerprint \(recorded), \(dimension) dimensions) after this process "
-                + "opened it; restart it with that model (`mcp-rag model list` shows which one serves)"
+                + "opened it (or, still empty, taken by a process with that model); restart it with that model "
+                + "(`mcp-rag model list` shows which one serves)"
         case let .reembeddingMismatch(detail):
             "the re-embedding cannot go on: \(detail)"
         case let .noVectorIndex(path):

@@ -16,7 +16,7 @@ public struct ReembeddingState: Sendable, Equatable {
 /// stay as they are, and every process keeps searching them.
 ///
 /// After the swap, every chunk's vector has changed (the journal says so), and processes that had
-/// adopted the old model find the record changed at their next catch-up or write
+/// adopted the old model find the record changed at their next catch-up, write or send to Chroma
 /// (`checkEmbeddingModel`). This store object is stale after `finishReembedding` returns true: its
 /// dimension and vectors are the old ones; open the store again to use it.
 extension SQLiteKnowledgeStore {
@@ -46,33 +46,40 @@ extension SQLiteKnowledgeStore {
         }
     }
 
-    /// Up to `limit` passages with a vector here and none staged yet, in storage order.
-    public func passagesToReembed(limit: Int) throws -> [StoredChunk] {
+    /// Up to `limit` passages after the row `rowid` with a vector here and none staged yet, in
+    /// storage order, each with its row: the next call starts after the last one returned (a
+    /// scan from the start each time would make a large store's run quadratic).
+    public func passagesToReembed(after rowid: Int, limit: Int) throws -> [(rowid: Int, passage: StoredChunk)] {
         try reader.withLock { connection in
             let select = try connection.cached("""
-                SELECT c.id, c.source, c.heading, c.technology, c.text FROM chunks c
-                WHERE length(c.vector) > 0 AND NOT EXISTS (SELECT 1 FROM reembedding r WHERE r.chunk_id = c.id)
-                ORDER BY c.rowid LIMIT ?1
+                SELECT c.rowid, c.id, c.source, c.heading, c.technology, c.text FROM chunks c
+                WHERE c.rowid > ?1 AND length(c.vector) > 0
+                  AND NOT EXISTS (SELECT 1 FROM reembedding r WHERE r.chunk_id = c.id)
+                ORDER BY c.rowid LIMIT ?2
                 """)
             defer { select.reset() }
-            try select.bind(limit, at: 1)
-            var passages: [StoredChunk] = []
+            try select.bind(rowid, at: 1)
+            try select.bind(limit, at: 2)
+            var passages: [(rowid: Int, passage: StoredChunk)] = []
             try select.forEachRow {
-                passages.append(StoredChunk(id: select.string(at: 0), source: select.string(at: 1), heading: select.string(at: 2),
-                                            technology: select.string(at: 3), text: select.string(at: 4)))
+                passages.append((select.int(at: 0), StoredChunk(id: select.string(at: 1), source: select.string(at: 2),
+                                                                heading: select.string(at: 3), technology: select.string(at: 4),
+                                                                text: select.string(at: 5))))
             }
             return passages
         }
     }
 
-    /// Stages `vectors` (each `dimension` floats, the width `beginReembedding` was given) in one
-    /// transaction.
-    public func stage(_ vectors: [(id: String, vector: [Float])], dimension: Int) throws {
+    /// Stages `vectors`, the run for `model` at `dimension` floats, in one transaction. Throws
+    /// `reembeddingMismatch` when the vectors have another width, or when another run (for another
+    /// model) has begun since: two runs never mix their vectors.
+    public func stage(_ vectors: [(id: String, vector: [Float])], model: String, dimension: Int) throws {
         for (id, vector) in vectors where vector.count != dimension {
             throw KnowledgeStoreError.reembeddingMismatch("chunk \(id) got \(vector.count) values, expected \(dimension)")
         }
         try writer.withLock { connection in
             try connection.transaction {
+                try Self.requireReembedding(model: model, dimension: dimension, on: connection)
                 let insert = try connection.cached("INSERT OR REPLACE INTO reembedding(chunk_id, vector) VALUES (?1, ?2)")
                 for (id, vector) in vectors {
                     try insert.bind(id, at: 1)
@@ -86,19 +93,35 @@ extension SQLiteKnowledgeStore {
     /// Swaps the staged vectors in, with `model` and `dimension` recorded, in one transaction, when
     /// every passage has one; false (nothing changed) when some passage still lacks one (written
     /// by another process meanwhile): stage those and call again.
+    ///
+    /// The swap leaves nothing for Chroma to send: the new vectors belong in the new model's
+    /// collection, which the next process that opens the folder with Chroma binds (and fills),
+    /// and the upserts still waiting for the old model's collection are dropped with the old
+    /// vectors they would have read.
     public func finishReembedding(model: String, dimension: Int) throws -> Bool {
         try writer.withLock { connection in
             try connection.transaction {
+                try Self.requireReembedding(model: model, dimension: dimension, on: connection)
                 let missing = try connection.scalarInt("""
                     SELECT EXISTS (SELECT 1 FROM chunks c WHERE length(c.vector) > 0
                                    AND NOT EXISTS (SELECT 1 FROM reembedding r WHERE r.chunk_id = c.id))
                     """)
                 guard missing == 0 else { return false }
+                let width = try connection.cached("SELECT EXISTS (SELECT 1 FROM reembedding WHERE length(vector) != ?1)")
+                try width.bind(dimension * MemoryLayout<Float>.size, at: 1)
+                let misfit = try width.step() && width.int(at: 0) == 1
+                width.reset()
+                if misfit { throw KnowledgeStoreError.reembeddingMismatch("a staged vector is not \(dimension) floats wide") }
+                try Self.withoutOutbox(on: connection) {
+                    try connection.execute("""
+                        UPDATE chunks SET vector = (SELECT r.vector FROM reembedding r WHERE r.chunk_id = chunks.id)
+                        WHERE length(vector) > 0
+                        """)
+                }
                 try connection.execute("""
-                    UPDATE chunks SET vector = (SELECT r.vector FROM reembedding r WHERE r.chunk_id = chunks.id)
-                    WHERE length(vector) > 0;
+                    DELETE FROM vector_outbox WHERE op = 'upsert';
+                    DELETE FROM meta WHERE key IN ('vector_target', 'reembedding_target');
                     DELETE FROM reembedding;
-                    DELETE FROM meta WHERE key = 'reembedding_target';
                     """)
                 let record = try connection.cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
                 for (key, value) in [("embedding_model", model), ("dimension", String(dimension))] {
@@ -109,6 +132,29 @@ extension SQLiteKnowledgeStore {
                 }
                 return true
             }
+        }
+    }
+
+    /// Drops what an abandoned run staged (a run for another model than the one now recorded).
+    public func abandonReembedding() throws {
+        try writer.withLock { connection in
+            try connection.transaction {
+                try connection.execute("""
+                    DROP TABLE IF EXISTS reembedding;
+                    DELETE FROM meta WHERE key = 'reembedding_target';
+                    """)
+            }
+        }
+    }
+
+    /// Throws unless the staging is the run for `model` at `dimension`.
+    private static func requireReembedding(model: String, dimension: Int, on connection: SQLiteConnection) throws {
+        let select = try connection.cached("SELECT value FROM meta WHERE key = 'reembedding_target'")
+        defer { select.reset() }
+        let target = try select.step() ? select.string(at: 0) : nil
+        guard target == "\(model)/\(dimension)" else {
+            throw KnowledgeStoreError.reembeddingMismatch(
+                "another re-embedding (\(target ?? "none")) has begun since this one (\(model), \(dimension) dimensions)")
         }
     }
 

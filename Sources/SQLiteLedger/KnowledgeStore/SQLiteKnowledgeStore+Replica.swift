@@ -103,7 +103,7 @@ extension SQLiteKnowledgeStore {
 
     /// Runs `body` inside the caller's transaction with the outbox's triggers quiet: other
     /// connections only ever see the outbox on, since they see nothing before the commit.
-    private static func withoutOutbox<T>(on connection: SQLiteConnection, _ body: () throws -> T) throws -> T {
+    static func withoutOutbox<T>(on connection: SQLiteConnection, _ body: () throws -> T) throws -> T {
         let select = try connection.cached("SELECT value FROM meta WHERE key = 'vector_outbox'")
         let previous = try select.step() ? select.string(at: 0) : nil
         select.reset()

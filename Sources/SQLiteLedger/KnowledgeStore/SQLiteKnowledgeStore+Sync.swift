@@ -78,14 +78,15 @@ extension SQLiteKnowledgeStore {
         let seen = journal.withLock { $0.seen }
         let last = try Self.lastJournalEntry(on: connection)
         guard last > seen else { return 0 }
+        // Re-embedded by another model since this process opened the store: its vectors would not
+        // go with the ones in memory (nor fit them, at another width), nor with the collection
+        // this process searches in Chroma.
+        try checkEmbeddingModel(on: connection)
         guard keepsVectorIndex else {
             // Nothing in memory to update: what changed is only news for the result cache.
             journal.withLock { $0.seen = last }
             return last - seen
         }
-        // Re-embedded by another model since this process opened the store: its vectors would not
-        // go with the ones in memory (nor fit them, at another width).
-        try checkEmbeddingModel(on: connection)
         let first = try Self.firstJournalEntry(on: connection) ?? 0
         if first > seen + 1 {
             let loaded = try Self.openVectors(on: connection, dimension: dimension, storeID: storeID, snapshotPath: snapshotPath)
@@ -103,6 +104,20 @@ extension SQLiteKnowledgeStore {
             "rag.store.changed": "\(changes.present.count)", "rag.store.removed": "\(changes.gone.count)",
         ])
         return changes.count
+    }
+
+    /// Counts every change other writers have made so far as seen, without applying any: for a
+    /// process whose model no longer matches the store's (its catch-ups fail), so that only
+    /// later changes count as new.
+    public func skipChangesFromOtherWriters() throws {
+        try watcher.withLock { connection in
+            let version = try connection.scalarInt("PRAGMA data_version")
+            let last = try Self.lastJournalEntry(on: connection)
+            journal.withLock { position in
+                position.seen = max(position.seen, last)
+                position.dataVersion = version
+            }
+        }
     }
 
     /// The chunks changed by the journal entries after `seen` up to `last`, as they are now (a
