@@ -42,8 +42,9 @@ public final class ChromaVectorStore: VectorSearch {
     }
 
     /// What the data folder is bound to: the server, tenant, database and collection (its name
-    /// holds the model), and the shape of the records. A folder bound before records carried their passages (and before the
-    /// sources collection) is bound again, so everything it holds is sent again, whole.
+    /// holds the model), and the shape of the records. A folder bound before records carried their
+    /// passages (and before the sources collection) is bound again, so everything it holds is sent
+    /// again, whole.
     public var target: String {
         let configuration = client.configuration
         return "chroma \(configuration.baseURL)/\(configuration.tenant)/\(configuration.database)/\(configuration.name(of: .passages))"
