@@ -62,6 +62,8 @@ struct Reembedder {
         let begun = try await BlockingExecutor.run { try store.beginReembedding(model: fingerprint, dimension: dimension) }
         report.resumed = begun.staged
         var embedded = begun.staged
+        // Counted once: passages written meanwhile only ever raise it, and `embedded` says by how much.
+        var total = begun.total
         while true {
             // Passages another process writes meanwhile are picked up by the next round; the swap
             // happens only once none is left without its new vector.
@@ -81,9 +83,8 @@ struct Reembedder {
                 let staged = zip(passages, vectors).map { (id: $0.id, vector: $1) }
                 try await BlockingExecutor.run { try store.stage(staged, model: fingerprint, dimension: dimension) }
                 embedded += passages.count
-                let done = embedded
-                let total = try await BlockingExecutor.run { try store.reembeddingUnderWay()?.state.total ?? done }
-                await progress(ReembedProgress(embedded: done, total: max(total, done)))
+                total = max(total, embedded)
+                await progress(ReembedProgress(embedded: embedded, total: total))
             }
             if try await BlockingExecutor.run({ try store.finishReembedding(model: fingerprint, dimension: dimension) }) {
                 break

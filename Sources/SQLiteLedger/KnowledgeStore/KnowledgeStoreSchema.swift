@@ -179,9 +179,7 @@ public enum KnowledgeStoreSchema {
             // Tells this database's vector snapshot files from a copy's or a predecessor's.
             try connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', lower(hex(randomblob(16))))")
         }
-        let select = try connection.cached("SELECT value FROM meta WHERE key = 'dimension'")
-        defer { select.reset() }
-        guard try select.step(), let stored = Int(select.string(at: 0)) else {
+        guard let stored = try metaValue("dimension", on: connection).flatMap(Int.init) else {
             throw KnowledgeStoreError.missingDimension(path: path)
         }
         guard stored == dimension else {
@@ -192,8 +190,23 @@ public enum KnowledgeStoreSchema {
     /// The database's random identity, recorded in the vector snapshot files written from it
     /// (`prepare` sets it, so it is there once the store has opened its writer).
     static func storeID(on connection: SQLiteConnection) throws -> String {
-        let select = try connection.cached("SELECT value FROM meta WHERE key = 'store_id'")
+        try metaValue("store_id", on: connection) ?? ""
+    }
+
+    /// The `meta` table's value for `key`; nil when it has none.
+    static func metaValue(_ key: String, on connection: SQLiteConnection) throws -> String? {
+        let select = try connection.cached("SELECT value FROM meta WHERE key = ?1")
         defer { select.reset() }
-        return try select.step() ? select.string(at: 0) : ""
+        try select.bind(key, at: 1)
+        return try select.step() ? select.string(at: 0) : nil
+    }
+
+    /// Sets `key` to `value` in the `meta` table.
+    static func setMetaValue(_ key: String, to value: String, on connection: SQLiteConnection) throws {
+        let insert = try connection.cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
+        defer { insert.reset() }
+        try insert.bind(key, at: 1)
+        try insert.bind(value, at: 2)
+        try insert.run()
     }
 }

@@ -31,10 +31,7 @@ extension SQLiteKnowledgeStore {
     public func bindVectorTarget(_ target: String) throws -> Int {
         try writer.withLock { connection in
             try connection.transaction {
-                let current = try connection.cached("SELECT value FROM meta WHERE key = 'vector_target'")
-                let bound = try current.step() ? current.string(at: 0) : nil
-                current.reset()
-                guard bound != target else { return 0 }
+                guard try KnowledgeStoreSchema.metaValue("vector_target", on: connection) != target else { return 0 }
                 // Passages copied from the previous target have no vector here to send the new
                 // one: their sources are dropped (the cascade takes their chunks), and the new
                 // target's own are copied in by the next catch-up.
@@ -47,9 +44,7 @@ extension SQLiteKnowledgeStore {
                     INSERT INTO vector_outbox(chunk_id, op) SELECT id, 'upsert' FROM chunks ORDER BY rowid;
                     INSERT INTO vector_outbox(chunk_id, op) SELECT source, 'source' FROM sources ORDER BY source;
                     """)
-                let bind = try connection.cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('vector_target', ?1)")
-                try bind.bind(target, at: 1)
-                try bind.run()
+                try KnowledgeStoreSchema.setMetaValue("vector_target", to: target, on: connection)
                 return try connection.scalarInt("SELECT count(*) FROM vector_outbox") ?? 0
             }
         }

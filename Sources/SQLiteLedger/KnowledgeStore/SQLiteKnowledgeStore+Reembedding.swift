@@ -32,14 +32,9 @@ extension SQLiteKnowledgeStore {
                     ) WITHOUT ROWID
                     """)
                 let target = "\(model)/\(dimension)"
-                let select = try connection.cached("SELECT value FROM meta WHERE key = 'reembedding_target'")
-                let current = try select.step() ? select.string(at: 0) : nil
-                select.reset()
-                if current != target {
+                if try KnowledgeStoreSchema.metaValue("reembedding_target", on: connection) != target {
                     try connection.execute("DELETE FROM reembedding")
-                    let record = try connection.cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('reembedding_target', ?1)")
-                    try record.bind(target, at: 1)
-                    try record.run()
+                    try KnowledgeStoreSchema.setMetaValue("reembedding_target", to: target, on: connection)
                 }
                 return try Self.reembeddingState(on: connection)
             }
@@ -123,13 +118,8 @@ extension SQLiteKnowledgeStore {
                     DELETE FROM meta WHERE key IN ('vector_target', 'reembedding_target');
                     DELETE FROM reembedding;
                     """)
-                let record = try connection.cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")
-                for (key, value) in [("embedding_model", model), ("dimension", String(dimension))] {
-                    try record.bind(key, at: 1)
-                    try record.bind(value, at: 2)
-                    try record.run()
-                    record.reset()
-                }
+                try KnowledgeStoreSchema.setMetaValue("embedding_model", to: model, on: connection)
+                try KnowledgeStoreSchema.setMetaValue("dimension", to: String(dimension), on: connection)
                 return true
             }
         }
@@ -149,9 +139,7 @@ extension SQLiteKnowledgeStore {
 
     /// Throws unless the staging is the run for `model` at `dimension`.
     private static func requireReembedding(model: String, dimension: Int, on connection: SQLiteConnection) throws {
-        let select = try connection.cached("SELECT value FROM meta WHERE key = 'reembedding_target'")
-        defer { select.reset() }
-        let target = try select.step() ? select.string(at: 0) : nil
+        let target = try KnowledgeStoreSchema.metaValue("reembedding_target", on: connection)
         guard target == "\(model)/\(dimension)" else {
             throw KnowledgeStoreError.reembeddingMismatch(
                 "another re-embedding (\(target ?? "none")) has begun since this one (\(model), \(dimension) dimensions)")
@@ -161,9 +149,8 @@ extension SQLiteKnowledgeStore {
     /// The model a re-embedding under way is for (its fingerprint) and how far it is; nil when none is.
     public func reembeddingUnderWay() throws -> (model: String, state: ReembeddingState)? {
         try reader.withLock { connection in
-            let select = try connection.cached("SELECT value FROM meta WHERE key = 'reembedding_target'")
-            defer { select.reset() }
-            guard try select.step(), let model = select.string(at: 0).split(separator: "/").first else { return nil }
+            guard let target = try KnowledgeStoreSchema.metaValue("reembedding_target", on: connection),
+                  let model = target.split(separator: "/").first else { return nil }
             return (String(model), try Self.reembeddingState(on: connection))
         }
     }

@@ -95,19 +95,14 @@ extension SQLiteKnowledgeStore {
 
     public func setReplicaCursor(_ seconds: Double) throws {
         try writer.withLock { connection in
-            let update = try connection.cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('replica_cursor', ?1)")
-            try update.bind(String(seconds), at: 1)
-            try update.run()
+            try KnowledgeStoreSchema.setMetaValue("replica_cursor", to: String(seconds), on: connection)
         }
     }
 
     /// Runs `body` inside the caller's transaction with the outbox's triggers quiet: other
     /// connections only ever see the outbox on, since they see nothing before the commit.
     static func withoutOutbox<T>(on connection: SQLiteConnection, _ body: () throws -> T) throws -> T {
-        let select = try connection.cached("SELECT value FROM meta WHERE key = 'vector_outbox'")
-        let previous = try select.step() ? select.string(at: 0) : nil
-        select.reset()
-        guard previous == "on" else { return try body() }
+        guard try KnowledgeStoreSchema.metaValue("vector_outbox", on: connection) == "on" else { return try body() }
         try connection.execute("UPDATE meta SET value = 'off' WHERE key = 'vector_outbox'")
         let result = try body()
         try connection.execute("UPDATE meta SET value = 'on' WHERE key = 'vector_outbox'")
