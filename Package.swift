@@ -169,12 +169,15 @@ let package = Package(
                 "Digests",
                 "Resilience",
                 "Embeddings",
+                "EmbeddingsAPI",
                 "GPURuntime",
                 "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // An OpenAI-compatible embeddings API (`/v1/embeddings`) as the knowledge base's model.
+        .target(name: "EmbeddingsAPI", dependencies: ["HTTPClient", "Digests", "Storage"]),
         // `mcp-rag model fetch`: models downloaded from the Hugging Face Hub into its cache, checked.
         .target(name: "ModelHub", dependencies: ["HTTPClient", "Embeddings", "Digests", "Storage"]),
         // The MCP tools (schemas, annotations, handlers) over the official Swift SDK.
@@ -276,6 +279,7 @@ let package = Package(
             dependencies: ["StrictJSON"]
         ),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"]),
+        .testTarget(name: "EmbeddingsAPITests", dependencies: ["EmbeddingsAPI"]),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "HTTPClient", "CKernels", "Digests",

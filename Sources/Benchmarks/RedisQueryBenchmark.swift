@@ -108,7 +108,7 @@ public struct RedisQueryBenchmark: Sendable {
         guard let redis = runtime.redis, let tracker = runtime.tracker as? BufferedQueryTracker else {
             throw InvalidRequest("the Redis benchmark needs REDIS_URL (or --redis-url)")
         }
-        _ = try await runtime.embeddings.embedder()
+        _ = try await runtime.embeddings.model()
         let probe = await redis.probe()
         if let error = probe.error { throw InvalidRequest("Redis does not answer: \(error)") }
 

@@ -176,9 +176,9 @@ public final class KnowledgeBase: Service, Sendable {
     /// The embedding model once loaded; throws `EmbeddingUnavailable` saying why there is none.
     public func model() async throws -> ModelSummary {
         let embeddings = try await engine().embeddings
-        let embedder = try await embeddings.embedder()
-        return ModelSummary(name: embedder.directory.lastPathComponent, dimension: embedder.dimension,
-                            backend: embedder.backend.name, loadMilliseconds: embeddings.loadMilliseconds)
+        let model = try await embeddings.model()
+        return ModelSummary(name: model.name, dimension: model.dimension, backend: model.backendName,
+                            loadMilliseconds: embeddings.loadMilliseconds)
     }
 
     /// A retrieval evaluation (BEIR-layout benchmarks) over this knowledge base: its store, or with
@@ -245,7 +245,7 @@ public final class KnowledgeBase: Service, Sendable {
         let engine = try await engine()
         let fingerprint: String
         do {
-            _ = try await engine.embeddings.embedder()
+            _ = try await engine.embeddings.model()
             guard let known = engine.modelFingerprint else { throw EmbeddingUnavailable(reason: "its weights cannot be read") }
             fingerprint = known
         } catch let error as EmbeddingUnavailable {
@@ -324,10 +324,10 @@ public final class KnowledgeBase: Service, Sendable {
 
 /// The embedding model serving a knowledge base.
 public struct ModelSummary: Sendable, Equatable {
-    /// The model folder's name.
+    /// The model's name: its Hugging Face repository or folder, or the embeddings API's model.
     public var name: String
     public var dimension: Int
-    /// cpu, hip or cuda.
+    /// cpu, hip or cuda; api for an embeddings API.
     public var backend: String
     public var loadMilliseconds: Double
 }

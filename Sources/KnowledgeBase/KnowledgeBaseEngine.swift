@@ -2,6 +2,7 @@ import Blocking
 import Chroma
 import Dispatch
 import Embeddings
+import EmbeddingsAPI
 import Foundation
 import GPURuntime
 import Logging
@@ -50,16 +51,19 @@ package final class KnowledgeBaseEngine: Sendable {
         self.configuration = configuration
         self.startedAt = startedAt
         self.logger = logger
-        // The search includes the default data folder, so a knowledge base kept elsewhere still
-        // finds the quick start's model.
-        let modelDirectory = Result { try configuration.locateModel() }
-        // The store needs the vector width before the model is loaded; config.json is tiny. Without
-        // a model, MiniLM's width keeps the store usable for keyword search.
-        let dimension = (try? ModelConfiguration(directory: modelDirectory.get()).hiddenSize) ?? 384
-        // What the model's files compute, not the folder's name: it keys cached answers (two models
-        // never share them) and is recorded with the vectors it makes.
-        let fingerprint = (try? modelDirectory.get()).flatMap(ModelFingerprint.of(directory:))
-        let modelPath = (try? modelDirectory.get().path) ?? "no model"
+        let source = configuration.embeddingsAPI.map { Self.apiModel($0, configuration: configuration, logger: logger) }
+            ?? Self.folderModel(configuration)
+        // Without a model (or an API that did not say), MiniLM's width keeps the store usable for
+        // keyword search.
+        let dimension = source.dimension ?? 384
+        var fingerprint = source.fingerprint
+        let modelPath = source.location
+        if source.dimension == nil, let api = configuration.embeddingsAPI,
+           !FileManager.default.fileExists(atPath: configuration.databasePath) {
+            // A new store would take a width that may not be the API's.
+            throw EmbeddingUnavailable(reason: "the embeddings API \(api) did not answer (\(source.problem ?? "")), and a new "
+                + "knowledge base needs the width of its vectors: start mcp-rag again once it answers")
+        }
         // With Chroma searching the vectors, holding them in memory too would only cost memory and
         // startup time (a million chunks: 400 MB and a full read of the table).
         func openStore(dimension: Int) throws -> SQLiteKnowledgeStore {
@@ -78,6 +82,19 @@ package final class KnowledgeBaseEngine: Sendable {
             if fingerprint != nil {
                 vectorsFromAnotherModel = VectorsFromAnotherModel(
                     recorded: "vectors of \(stored) dimensions", loaded: "\(dimension) dimensions", modelPath: modelPath)
+            }
+        }
+        // An API that did not answer at startup is known by the store's record, if it made its vectors.
+        if source.dimension == nil, let api = configuration.embeddingsAPI {
+            let candidate = api.fingerprint(dimension: store.dimension)
+            if try store.embeddingModel() == candidate {
+                fingerprint = candidate
+                logger.warning("the embeddings API did not answer; the knowledge base's record gives its width",
+                               metadata: ["rag.embeddings.error": "\(source.problem ?? "")"])
+            } else {
+                vectorsFromAnotherModel = VectorsFromAnotherModel(
+                    recorded: try store.embeddingModel().map { "fingerprint \($0)" } ?? "none recorded",
+                    loaded: "the API's model \(api.model), whose width is unknown as the API did not answer", modelPath: modelPath)
             }
         }
         // A store that has met no model yet (new, or older than the record) takes this one's.
@@ -116,12 +133,9 @@ package final class KnowledgeBaseEngine: Sendable {
                                              logger: logger)
             cache = MemoryResultCache(capacity: configuration.cacheCapacity, timeToLive: max(configuration.cacheTimeToLive, 1))
         }
-        let threads = configuration.embeddingThreads
-        embeddings = EmbeddingService(logger: logger, metrics: metrics) {
-            // The CPU serves from the first query; the accelerator may install a GPU later.
-            let embedder = try SentenceEmbedder(directory: modelDirectory.get(), threads: threads)
-            return embedder.replacingBackend(AcceleratedBackend(initial: embedder.backend))
-        }
+        // An API's width is known from its answer or from the store's record of it.
+        let knownWidth = fingerprint == nil ? nil : store.dimension
+        embeddings = EmbeddingService(logger: logger, metrics: metrics) { try source.load(knownWidth) }
         accelerator = GPUAccelerator(preference: configuration.device, search: configuration.gpuLibrarySearch,
                                      kernelCache: configuration.kernelCache, logger: logger)
         let cacheEnabled = configuration.cacheTimeToLive > 0
@@ -137,6 +151,65 @@ package final class KnowledgeBaseEngine: Sendable {
         warmer = CacheWarmer(queries: queries, tracker: tracker,
                              topQueries: cacheEnabled ? configuration.warmTopQueries : 0, logger: logger)
         allowedRoots = AllowedRoots(configuration.allowedRoots)
+    }
+
+    /// What embeds, as the engine needs to know it before it is loaded.
+    private struct ModelSource {
+        /// The width of its vectors; nil when it cannot be known yet.
+        var dimension: Int?
+        /// What it computes (`ModelFingerprint`, or the API's); nil when it cannot be known yet.
+        var fingerprint: String?
+        /// Its folder or endpoint, for messages.
+        var location: String
+        /// Why dimension and fingerprint are unknown, for an API.
+        var problem: String?
+        /// Loads it (on the embedding thread), given the width of its vectors where the store's record
+        /// of an API that did not answer at startup told it.
+        var load: @Sendable (_ recordedWidth: Int?) throws -> any EmbeddingModel
+    }
+
+    /// The model folder the configuration names or the search finds. The search includes the
+    /// default data folder, so a knowledge base kept elsewhere still finds the quick start's model.
+    private static func folderModel(_ configuration: KnowledgeBaseConfiguration) -> ModelSource {
+        let directory = Result { try configuration.locateModel() }
+        let threads = configuration.embeddingThreads
+        // The store needs the vector width before the model is loaded; config.json is tiny. The
+        // fingerprint is what the files compute, not the folder's name: it keys cached answers (two
+        // models never share them) and is recorded with the vectors the model makes.
+        return ModelSource(
+            dimension: try? ModelConfiguration(directory: directory.get()).hiddenSize,
+            fingerprint: (try? directory.get()).flatMap(ModelFingerprint.of(directory:)),
+            location: (try? directory.get().path) ?? "no model",
+            load: { _ in
+                // The CPU serves from the first query; the accelerator may install a GPU later.
+                let embedder = try SentenceEmbedder(directory: directory.get(), threads: threads)
+                return embedder.replacingBackend(AcceleratedBackend(initial: embedder.backend))
+            })
+    }
+
+    /// The embeddings API, asked once for a vector to learn the width of its model's.
+    private static func apiModel(_ api: EmbeddingsAPIConfiguration, configuration: KnowledgeBaseConfiguration,
+                                 logger: Logger) -> ModelSource {
+        let client = EmbeddingsAPIClient(configuration: api)
+        let breaker = CircuitBreaker(name: "embeddings", configuration: .init(
+            failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration))
+        let width = Result { try client.embed(["the width of this model's vectors"], for: .passage)[0].count }
+        switch width {
+        case .success(let dimension):
+            logger.info("embeddings come from an API", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.dimension": "\(dimension)"])
+            let model = APIEmbeddingModel(client: client, breaker: breaker, dimension: dimension)
+            return ModelSource(dimension: dimension, fingerprint: api.fingerprint(dimension: dimension), location: api.description,
+                               load: { _ in model })
+        case .failure(let error):
+            logger.warning("the embeddings API does not answer", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.error": "\(error)"])
+            return ModelSource(location: api.description, problem: "\(error)", load: { recordedWidth in
+                guard let recordedWidth else {
+                    throw EmbeddingUnavailable(reason: "the embeddings API \(api) did not answer when mcp-rag started (\(error)), "
+                        + "so the width of its vectors is not known here: restart mcp-rag once it answers")
+                }
+                return APIEmbeddingModel(client: client, breaker: breaker, dimension: recordedWidth)
+            })
+        }
     }
 
     /// The Chroma store for `configuration`, with the data folder bound to its collection (which
@@ -183,7 +256,9 @@ package final class KnowledgeBaseEngine: Sendable {
     /// bulk priority, so queries asked meanwhile go first.
     func selectAccelerator() async {
         let accelerator = self.accelerator
-        _ = try? await embeddings.onEmbeddingThread(priority: .bulk) { accelerator.select(embedder: $0) }
+        _ = try? await embeddings.onEmbeddingThread(priority: .bulk) { model in
+            if let local = model.local { accelerator.select(embedder: local) }
+        }
     }
 
     /// Sends Chroma what earlier processes left in the outbox (or a first binding queued).
@@ -244,7 +319,7 @@ package final class KnowledgeBaseEngine: Sendable {
 
     /// Answers the most asked queries into the cache once the model is ready.
     func warmCache() async {
-        guard (try? await embeddings.embedder()) != nil, !Task.isCancelled else { return }
+        guard (try? await embeddings.model()) != nil, !Task.isCancelled else { return }
         await warmer.warm()
     }
 }

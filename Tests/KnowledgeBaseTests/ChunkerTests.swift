@@ -324,3 +324,19 @@ import Testing
 
 /// Whether the generated paragraph's fragments are joined as sentences (". ") or as one run-on.
 private func joinsAsSentences(_ paragraph: Int) -> Bool { paragraph % 2 == 0 }
+
+@Suite struct WordCountTests {
+    @Test(arguments: [
+        ("", 0),
+        ("one two  three", 3),
+        ("don't stop.", 5),
+        ("v2.1 costs $30", 6),
+        ("東京は晴れ", 5),
+        ("naïve café", 2),
+        ("emoji 🎉 here", 3),
+        ("line\nbreak\ttab", 3),
+    ])
+    func wordsAndMarksAreCountedAsAPreTokenizerSplits(text: String, count: Int) {
+        #expect(WordCount.count(text) == count)
+    }
+}

@@ -19,6 +19,31 @@ import Testing
         #expect(configuration.blockingThreads == 5)
     }
 
+    @Test func embeddingsAPISettingsComeFromTheEnvironment() throws {
+        #expect(try KnowledgeBaseConfiguration.fromEnvironment(["HOME": "/home/u"]).embeddingsAPI == nil)
+        let configured = try KnowledgeBaseConfiguration.fromEnvironment([
+            "HOME": "/home/u", "MCP_RAG_EMBEDDINGS_URL": "http://localhost:11434", "MCP_RAG_EMBEDDINGS_MODEL": "nomic-embed-text",
+            "MCP_RAG_EMBEDDINGS_KEY": "sk-1", "MCP_RAG_EMBEDDINGS_QUERY_PREFIX": "search_query: ",
+            "MCP_RAG_EMBEDDINGS_PASSAGE_PREFIX": "search_document: ", "MCP_RAG_EMBEDDINGS_INPUT_TYPE": "yes",
+            "MCP_RAG_EMBEDDINGS_BATCH": "8", "MCP_RAG_EMBEDDINGS_TIMEOUT_MS": "1500",
+        ])
+        let api = try #require(configured.embeddingsAPI)
+        #expect(api.endpoint == "http://localhost:11434/v1/embeddings" && api.model == "nomic-embed-text" && api.key == "sk-1")
+        // The prefixes keep their trailing space.
+        #expect(api.queryPrefix == "search_query: " && api.passagePrefix == "search_document: ")
+        #expect(api.sendsInputType && api.batchSize == 8 && api.requestTimeout == .milliseconds(1500))
+        for (environment, phrase) in [
+            (["MCP_RAG_EMBEDDINGS_MODEL": "m"], "MCP_RAG_EMBEDDINGS_URL is not"),
+            (["MCP_RAG_EMBEDDINGS_URL": "http://h"], "needs MCP_RAG_EMBEDDINGS_MODEL"),
+            (["MCP_RAG_EMBEDDINGS_URL": "http://h", "MCP_RAG_EMBEDDINGS_MODEL": "m", "MCP_RAG_EMBEDDINGS_BATCH": "0"],
+             "MCP_RAG_EMBEDDINGS_BATCH=0"),
+        ] {
+            #expect {
+                try KnowledgeBaseConfiguration.fromEnvironment(environment.merging(["HOME": "/home/u"]) { $1 })
+            } throws: { ($0 as? ConfigurationError)?.description.contains(phrase) == true }
+        }
+    }
+
     @Test func defaultsAllowNothingAndCache() throws {
         let configuration = try KnowledgeBaseConfiguration.fromEnvironment(["HOME": "/home/u"])
         #expect(configuration.dataDirectory.path == "/home/u/.local/share/mcp-rag")

@@ -134,7 +134,7 @@ import Testing
         _ = try await ingest(try runtime())
         // The same weights pooled by CLS: vectors of the same width, from another model.
         let other = try runtime(modelDirectory: try otherModel(named: "cls-model", pooling: "cls").path)
-        _ = try await other.embeddings.embedder()
+        _ = try await other.embeddings.model()
         let answer = try await other.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
         #expect(answer.degraded && answer.mode == .keyword)
         #expect(answer.degradedReason?.contains("made by another embedding model") == true)
@@ -173,7 +173,7 @@ import Testing
     @Test func queriesGoAheadOfQueuedIngestionBatches() async throws {
         let runtime = try runtime()
         let embeddings = runtime.embeddings
-        let batch = BenchmarkTextsForTests.long(embedder: try await embeddings.embedder(), count: 2)
+        let batch = BenchmarkTextsForTests.long(embedder: try #require(try await embeddings.model().local), count: 2)
         let order = RunOrder()
         // The batches and the query below all wait in the queues.
         let gate = await EmbeddingThreadGate.holding(embeddings)
@@ -184,14 +184,14 @@ import Testing
             jobs.append(Task.immediate {
                 try await embeddings.onEmbeddingThread(priority: .bulk) { embedder in
                     order.record("bulk\(index)")
-                    _ = try embedder.embedBlocking(batch)
+                    _ = try embedder.embed(batch, work: .passages)
                 }
             })
         }
         jobs.append(Task.immediate {
             try await embeddings.onEmbeddingThread(priority: .interactive) { embedder in
                 order.record("query")
-                _ = try embedder.embedBlocking(["a question"])
+                _ = try embedder.embed(["a question"], work: .passages)
             }
         })
         try await gate.open()
@@ -207,10 +207,10 @@ import Testing
         }
         embeddings.start()
         defer { embeddings.stop() }
-        let embedder = try await embeddings.embedder()
+        let embedder = try await embeddings.model()
         let questions = ["where are invoices kept?", "parking permits", "key rotation",
                          "how does the alpha service keep its ledger of invoices, and how often are the keys rotated?"]
-        let alone = try questions.map { try embedder.embedBlocking([$0], work: .queries)[0] }
+        let alone = try questions.map { try embedder.embed([$0], work: .queries)[0] }
         let gate = await EmbeddingThreadGate.holding(embeddings)
         let queries = questions.map { question in
             Task.immediate { try await embeddings.embed([question], priority: .interactive) }

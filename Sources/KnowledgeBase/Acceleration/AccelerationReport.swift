@@ -64,7 +64,13 @@ extension KnowledgeBaseEngine {
     ///
     /// The batch runs at bulk priority, so a query arriving meanwhile still goes first.
     func accelerationReport(runBenchmark: Bool) async throws -> AccelerationReport {
-        let embedder = try await embeddings.embedder()
+        let model = try await embeddings.model()
+        guard let embedder = model.local else {
+            return AccelerationReport(
+                selectedBackend: model.backendName, gpuAvailable: false, devicePreference: accelerator.current.preference.rawValue,
+                runtimes: [], cpu: nil, gpu: nil, startupBenchmark: [], speedup: nil, kernelCache: nil, error: nil,
+                detail: "the embeddings come from the API at \(model.location); this process runs no model")
+        }
         // The choice is a bulk job queued when the runtime started; one queued after it returns
         // once it is made (a GPU's compile and benchmark take seconds).
         var state = accelerator.current

@@ -1,11 +1,14 @@
 import Dispatch
 import Embeddings
+import EmbeddingsAPI
 import Foundation
 import Logging
+import Resilience
 import Synchronization
 import Telemetry
 
-/// The embedding model, loaded in the background, behind one thread that serves queries first.
+/// The embedding model (run here, or an embeddings API), loaded in the background, behind one
+/// thread that serves queries first.
 ///
 /// Why one thread with two queues: the CPU backend already spreads a forward pass over every core,
 /// so running two passes at once only makes both slower. What matters is order: a person's query
@@ -16,9 +19,9 @@ import Telemetry
 /// per query would pay a whole pass's hand-offs between threads, about thirty, for each query; a
 /// shared pass pays them once, and its products have more rows to keep the cores busy. A query's
 /// vector does not change for it (``EmbeddingWork/queries``).
-public final class EmbeddingService: Sendable {
+package final class EmbeddingService: Sendable {
     /// Which queue a job joins.
-    public enum Priority: Sendable {
+    package enum Priority: Sendable {
         /// A query someone is waiting for.
         case interactive
         /// Ingestion, warming and benchmarks.
@@ -26,13 +29,13 @@ public final class EmbeddingService: Sendable {
     }
 
     /// Where loading stands.
-    public enum Status: Sendable {
+    package enum Status: Sendable {
         case loading
-        case ready(SentenceEmbedder)
+        case ready(any EmbeddingModel)
         case failed(String)
 
         /// True while the model is still loading.
-        public var isLoading: Bool {
+        package var isLoading: Bool {
             if case .loading = self { true } else { false }
         }
     }
@@ -49,7 +52,7 @@ public final class EmbeddingService: Sendable {
         /// Query texts to embed; jobs of this kind waiting together share one pass.
         case queries([String], deliver: @Sendable ([[Float]]) -> Void)
         /// Anything else that needs the model.
-        case run(@Sendable (SentenceEmbedder) -> Void)
+        case run(@Sendable (any EmbeddingModel) -> Void)
 
         var queryTexts: [String]? {
             if case .queries(let texts, _) = self { texts } else { nil }
@@ -64,7 +67,7 @@ public final class EmbeddingService: Sendable {
         var status: Status = .loading
         var interactive: [Job] = []
         var bulk: [Job] = []
-        var loadWaiters: [(id: UInt64, continuation: CheckedContinuation<SentenceEmbedder, Error>)] = []
+        var loadWaiters: [(id: UInt64, continuation: CheckedContinuation<any EmbeddingModel, Error>)] = []
         var started = false
         /// `stop()` was called: the thread ends once the queued jobs are done.
         var stopping = false
@@ -98,22 +101,26 @@ public final class EmbeddingService: Sendable {
 
     private let state = Mutex(State())
     private let jobsAvailable = DispatchSemaphore(value: 0)
-    private let load: @Sendable () throws -> SentenceEmbedder
+    private let load: @Sendable () throws -> any EmbeddingModel
     private let logger: Logger
     private let metrics: RagMetrics
+    /// How passages are tried again when an embeddings API fails in a way that passes on its own.
+    private let retry: RetryPolicy
     /// When loading began and ended (uptime nanoseconds), for health reports.
     private let loadTimes = Mutex<(start: UInt64, end: UInt64?)>((0, nil))
 
     /// A service that will run `load` on its own thread once `start()` is called; `metrics`
     /// counts the texts embedded and the time it took.
-    public init(logger: Logger, metrics: RagMetrics = .disabled, load: @escaping @Sendable () throws -> SentenceEmbedder) {
+    package init(logger: Logger, metrics: RagMetrics = .disabled, retry: RetryPolicy = RetryPolicy(),
+                load: @escaping @Sendable () throws -> any EmbeddingModel) {
         self.load = load
+        self.retry = retry
         self.logger = logger
         self.metrics = metrics
     }
 
     /// Starts loading the model and serving jobs; later calls do nothing.
-    public func start() {
+    package func start() {
         let first = state.withLock { state in
             defer { state.started = true }
             return !state.started
@@ -127,7 +134,7 @@ public final class EmbeddingService: Sendable {
 
     /// Lets the embedding thread end (and free the model) once the jobs already queued are done;
     /// jobs asked for afterwards fail. Called when the knowledge base closes.
-    public func stop() {
+    package func stop() {
         let running = state.withLock { state in
             state.stopping = true
             return state.started
@@ -136,10 +143,10 @@ public final class EmbeddingService: Sendable {
     }
 
     /// The current loading status.
-    public var status: Status { state.withLock { $0.status } }
+    package var status: Status { state.withLock { $0.status } }
 
     /// Milliseconds loading took, or has taken so far.
-    public var loadMilliseconds: Double {
+    package var loadMilliseconds: Double {
         let times = loadTimes.withLock { $0 }
         guard times.start > 0 else { return 0 }
         let end = times.end ?? DispatchTime.now().uptimeNanoseconds
@@ -148,11 +155,11 @@ public final class EmbeddingService: Sendable {
 
     /// The loaded model, waiting for loading to finish; throws the loading error if it failed, and
     /// `CancellationError` when the caller is cancelled while waiting.
-    public func embedder() async throws -> SentenceEmbedder {
+    package func model() async throws -> any EmbeddingModel {
         let id = state.withLock { $0.nextID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let immediate: Result<SentenceEmbedder, Error>? = state.withLock { state in
+                let immediate: Result<any EmbeddingModel, Error>? = state.withLock { state in
                     switch state.status {
                     case .ready(let embedder): return .success(embedder)
                     case .failed(let message): return .failure(EmbeddingUnavailable(reason: message))
@@ -176,7 +183,7 @@ public final class EmbeddingService: Sendable {
 
     /// Unit vectors for `texts`, computed in priority order on the service's thread. Interactive
     /// texts are embedded as queries, in one pass with the other queries waiting.
-    public func embed(_ texts: [String], priority: Priority) async throws -> [[Float]] {
+    package func embed(_ texts: [String], priority: Priority) async throws -> [[Float]] {
         if texts.isEmpty { return [] }
         switch priority {
         case .interactive:
@@ -185,12 +192,15 @@ public final class EmbeddingService: Sendable {
             }
         case .bulk:
             let metrics = self.metrics
-            return try await onEmbeddingThread(priority: .bulk) { embedder in
-                let start = DispatchTime.now().uptimeNanoseconds
-                let vectors = try embedder.embedBlocking(texts, work: .passages)
-                metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
-                                 forQuery: false)
-                return vectors
+            // Waits between attempts here, off the embedding thread, so queries go on meanwhile.
+            return try await retry.run(isRetryable: { ($0 as? EmbeddingsAPIError)?.isTransient ?? false }) { _ in
+                try await onEmbeddingThread(priority: .bulk) { model in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let vectors = try model.embed(texts, work: .passages)
+                    metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
+                                     forQuery: false)
+                    return vectors
+                }
             }
         }
     }
@@ -199,7 +209,7 @@ public final class EmbeddingService: Sendable {
     /// not run beside the forward pass (the startup benchmark) waits its turn like a batch. A
     /// caller cancelled while its job waits gets `CancellationError` and the job never runs; one
     /// already running finishes.
-    public func onEmbeddingThread<T: Sendable>(priority: Priority, _ body: @escaping @Sendable (SentenceEmbedder) throws -> T) async throws -> T {
+    package func onEmbeddingThread<T: Sendable>(priority: Priority, _ body: @escaping @Sendable (any EmbeddingModel) throws -> T) async throws -> T {
         try await enqueue(priority: priority) { continuation in
             .run { embedder in continuation.resume(with: Result { try body(embedder) }) }
         }
@@ -236,7 +246,7 @@ public final class EmbeddingService: Sendable {
 
     private func run() {
         loadTimes.withLock { $0.start = DispatchTime.now().uptimeNanoseconds }
-        let embedder: SentenceEmbedder
+        let embedder: any EmbeddingModel
         do {
             embedder = try load()
         } catch {
@@ -248,7 +258,7 @@ public final class EmbeddingService: Sendable {
         loadTimes.withLock { $0.end = DispatchTime.now().uptimeNanoseconds }
         if let correction = BLASKernels.correction { logger.notice("\(correction)") }
         logger.info("embedding model ready", metadata: [
-            "rag.model.path": "\(embedder.directory.path)", "rag.model.load_ms": "\(Int(loadMilliseconds))",
+            "rag.model.path": "\(embedder.location)", "rag.model.load_ms": "\(Int(loadMilliseconds))",
         ])
         let waiters = state.withLock { state in
             state.status = .ready(embedder)
@@ -277,12 +287,12 @@ public final class EmbeddingService: Sendable {
 
     /// One pass for the texts of every job in `jobs` (all of them queries), each job handed its own
     /// vectors; a failure fails them all.
-    private func embedQueries(_ jobs: [Job], with embedder: SentenceEmbedder) {
+    private func embedQueries(_ jobs: [Job], with embedder: any EmbeddingModel) {
         let texts = jobs.flatMap { $0.work.queryTexts ?? [] }
         let start = DispatchTime.now().uptimeNanoseconds
         let vectors: [[Float]]
         do {
-            vectors = try embedder.embedBlocking(texts, work: .queries)
+            vectors = try embedder.embed(texts, work: .queries)
         } catch {
             jobs.forEach { $0.fail(error) }
             return

@@ -45,9 +45,9 @@ struct Reembedder {
 
     func run(progress: @escaping @Sendable (ReembedProgress) async -> Void) async throws -> ReembedReport {
         let started = DispatchTime.now().uptimeNanoseconds
-        let embedder = try await embeddings.embedder()
+        let embedder = try await embeddings.model()
         let store = self.store, fingerprint = self.fingerprint, dimension = embedder.dimension
-        let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.passageWindow)
+        let chunker = embedder.passageChunker(fillingWindow: false)
         var report = ReembedReport(model: embedder.name, modelFingerprint: fingerprint, dimension: dimension, passages: 0,
                                    resumed: 0, longerThanWindow: 0, window: embedder.passageWindow, alreadyDone: false,
                                    seconds: 0)

@@ -57,9 +57,8 @@ public final class RetrievalEvaluation: Sendable {
         let store = self.store
         if let vectorsFromAnotherModel { throw vectorsFromAnotherModel }
         try await checkHoldsOnly(dataset, name: "the evaluation store", remedy: "give a new folder")
-        let embedder = try await embeddings.embedder()
-        let chunker = Chunker(tokenizer: embedder.tokenizer, windowTokens: embedder.passageWindow,
-                              targetTokens: embedder.configuration.maxSequenceLength)
+        let embedder = try await embeddings.model()
+        let chunker = embedder.passageChunker(fillingWindow: true)
         let preparer = FilePreparer(store: store, technology: Self.technology, maxFileBytes: .max, chunker: chunker)
         let chunking: FilePreparer.TextChunking = truncate ? .whole : .chunked
         var figures = EvaluationIngest(documents: dataset.documents.count)

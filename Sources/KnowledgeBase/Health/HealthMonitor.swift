@@ -191,14 +191,18 @@ public struct HealthMonitor: Sendable {
 
     /// What both Redis entries show: the server, its version, and the breaker's last error and next trial.
     private static func facts(_ probe: RedisDependency.Probe, endpoint: RedisEndpoint) -> [String: String] {
-        var facts = ["backend": "redis", "endpoint": endpoint.description,
-                     "breaker_failures": String(probe.breaker.consecutiveFailures),
-                     "breaker_opened": String(probe.breaker.timesOpened)]
+        var facts = breakerFacts(probe.breaker)
+        facts["backend"] = "redis"
+        facts["endpoint"] = endpoint.description
         facts["server_version"] = probe.serverVersion
-        facts["last_error"] = probe.breaker.lastError
-        if let wait = probe.breaker.nextTrialIn {
-            facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds)
-        }
+        return facts
+    }
+
+    /// A circuit breaker's count of failures and openings, its last error and its next trial.
+    private static func breakerFacts(_ breaker: CircuitBreaker.Snapshot) -> [String: String] {
+        var facts = ["breaker_failures": String(breaker.consecutiveFailures), "breaker_opened": String(breaker.timesOpened)]
+        facts["last_error"] = breaker.lastError
+        if let wait = breaker.nextTrialIn { facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds) }
         return facts
     }
 
@@ -220,12 +224,18 @@ public struct HealthMonitor: Sendable {
         case .failed(let reason):
             return DependencyHealth(status: .unhealthy,
                                     detail: "not available, so queries fall back to keyword search: \(reason)")
-        case .ready(let embedder):
-            var facts = ["backend": embedder.backend.name, "model": embedder.directory.lastPathComponent,
-                         "dimension": String(embedder.dimension),
+        case .ready(let model):
+            var facts = ["backend": model.backendName, "model": model.name, "dimension": String(model.dimension),
                          "load_ms": String(format: "%.1f", embeddings.loadMilliseconds)]
+            let api = model as? APIEmbeddingModel
+            if let api {
+                facts["endpoint"] = model.location
+                facts.merge(Self.breakerFacts(api.breaker.snapshot)) { $1 }
+            }
+            let source = api == nil ? "loaded from \(model.location)" : "the embeddings API at \(model.location)"
             guard deep else {
-                return DependencyHealth(status: .healthy, detail: "loaded from \(embedder.directory.path)", facts: facts)
+                return DependencyHealth(status: .healthy, detail: source, circuitBreaker: api?.breaker.snapshot.state.rawValue,
+                                        facts: facts)
             }
             let start = DispatchTime.now().uptimeNanoseconds
             do {
@@ -233,15 +243,19 @@ public struct HealthMonitor: Sendable {
                 let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 facts["probe_norm"] = String(format: "%.4f", norm)
                 // Unit length where the model normalises; finite and not zero either way.
-                let unit = !embedder.configuration.normalize || abs(norm - 1) < 1e-3
+                let unit = !model.normalizes || abs(norm - 1) < 1e-3
                 let healthy = unit && norm > 0 && vector.allSatisfy(\.isFinite)
                 return DependencyHealth(status: healthy ? .healthy : .unhealthy, latencyMs: milliseconds(since: start),
-                                        detail: healthy ? "embedded a probe text"
+                                        detail: healthy ? "embedded a probe text (\(source))"
                                             : unit ? "the probe embedding is zero or not finite" : "the probe embedding is not a unit vector",
-                                        facts: facts)
+                                        circuitBreaker: api?.breaker.snapshot.state.rawValue, facts: facts)
             } catch {
-                return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),
-                                        detail: "embedding a probe text failed: \(error)", facts: facts)
+                if let api { facts.merge(Self.breakerFacts(api.breaker.snapshot)) { $1 } }
+                // An API that is away degrades answers to keywords, as Chroma does; a model here
+                // that fails is a fault.
+                return DependencyHealth(status: api == nil ? .unhealthy : .degraded, latencyMs: milliseconds(since: start),
+                                        detail: "embedding a probe text failed, so queries fall back to keyword search: \(error)",
+                                        circuitBreaker: api?.breaker.snapshot.state.rawValue, facts: facts)
             }
         }
     }

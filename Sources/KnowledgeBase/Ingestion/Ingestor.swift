@@ -2,8 +2,10 @@ import Blocking
 import Chroma
 import Dispatch
 import Embeddings
+import EmbeddingsAPI
 import Foundation
 import Logging
+import Resilience
 import SQLiteLedger
 import Storage
 
@@ -28,7 +30,7 @@ public final class Ingestor: Sendable {
     /// Set when the stored vectors belong to another model: ingests are then refused.
     private let modelState: VectorModelState
 
-    public init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache,
+    package init(store: SQLiteKnowledgeStore, embeddings: EmbeddingService, cache: any ResultCache,
                 remoteVectors: ChromaVectorStore? = nil, maxFileBytes: Int, maxFiles: Int,
                 modelState: VectorModelState = VectorModelState(), logger: Logger) {
         self.modelState = modelState
@@ -51,36 +53,38 @@ public final class Ingestor: Sendable {
         let walker = FileWalker(maxFiles: maxFiles, roots: request.allowedRoots)
         let listing = try await BlockingExecutor.run { try walker.walk(request.paths) }
         let files = listing.files
-        let embedder = try await embeddings.embedder()
         let preparer = FilePreparer(store: store, technology: technology, maxFileBytes: maxFileBytes,
-                                    chunker: Chunker(tokenizer: embedder.tokenizer,
-                                                     windowTokens: embedder.passageWindow))
+                                    chunker: try await embeddings.model().passageChunker(fillingWindow: false))
         var report = IngestReport()
         report.filesScanned = files.count + listing.skipped.count
         for skipped in listing.skipped { skip(skipped, in: &report) }
         var pending = PendingWrites()
         var embedded = 0
 
-        for (index, path) in files.enumerated() {
-            try Task.checkCancellation()
-            await progress(IngestProgress(filesDone: index, filesTotal: files.count, chunksEmbedded: embedded, currentFile: path))
-            let cancellation = CancellationFlag()
-            let outcome = try await withTaskCancellationHandler {
-                try await BlockingExecutor.run { try preparer.prepare(path, confinedTo: request.allowedRoots, cancellation: cancellation) }
-            } onCancel: {
-                cancellation.set()
+        do {
+            for (index, path) in files.enumerated() {
+                try Task.checkCancellation()
+                await progress(IngestProgress(filesDone: index, filesTotal: files.count, chunksEmbedded: embedded, currentFile: path))
+                let cancellation = CancellationFlag()
+                let outcome = try await withTaskCancellationHandler {
+                    try await BlockingExecutor.run { try preparer.prepare(path, confinedTo: request.allowedRoots, cancellation: cancellation) }
+                } onCancel: {
+                    cancellation.set()
+                }
+                switch outcome {
+                case .unchanged:
+                    report.filesUnchanged += 1
+                case .skipped(let reason):
+                    skip(SkippedFile(path: path, reason: reason), in: &report)
+                case .ready(let file):
+                    pending.append(file)
+                }
+                if pending.isFull { embedded += try await flush(&pending, into: &report) }
             }
-            switch outcome {
-            case .unchanged:
-                report.filesUnchanged += 1
-            case .skipped(let reason):
-                skip(SkippedFile(path: path, reason: reason), in: &report)
-            case .ready(let file):
-                pending.append(file)
-            }
-            if pending.isFull { embedded += try await flush(&pending, into: &report) }
+            embedded += try await flush(&pending, into: &report)
+        } catch let error where error is EmbeddingsAPIError || error is CircuitOpenError {
+            throw IngestStopped(filesWritten: report.filesWritten, reason: error)
         }
-        embedded += try await flush(&pending, into: &report)
         report.chunksEmbedded = embedded
         if request.pruneMissing {
             for path in request.paths where FileWalker.type(of: path) == S_IFDIR {
@@ -161,6 +165,23 @@ public final class Ingestor: Sendable {
         } catch {
             throw VectorStoreUnavailable(pending: await remoteVectors.pendingCount(), underlying: error)
         }
+    }
+}
+
+/// An ingest stopped because the embeddings API failed: what was written before stays, the rest is
+/// untouched, and the same ingest finishes it.
+public struct IngestStopped: Error, CustomStringConvertible, Sendable {
+    public let filesWritten: Int
+    public let reason: String
+
+    init(filesWritten: Int, reason: any Error) {
+        self.filesWritten = filesWritten
+        self.reason = String(describing: reason)
+    }
+
+    public var description: String {
+        "the ingest stopped: \(reason). \(filesWritten) files were written before it did and the others are unchanged; "
+            + "run the same ingest again once the API answers to finish it (files already written cost one read)"
     }
 }
 

@@ -21,7 +21,7 @@ public final class QueryService: Sendable {
     private let modelKey: String
     private let metrics: RagMetrics
 
-    public init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
+    package init(store: SQLiteKnowledgeStore, vectors: (any VectorSearch)? = nil, embeddings: EmbeddingService,
                 tracker: any QueryTracker, cache: any ResultCache, cacheEnabled: Bool, modelKey: String,
                 modelState: VectorModelState = VectorModelState(), metrics: RagMetrics = .disabled, logger: Logger) {
         self.store = store

@@ -1,6 +1,8 @@
 import Chroma
 import Embeddings
+import EmbeddingsAPI
 import Redis
+import Resilience
 import SQLiteLedger
 
 /// What a failed call tells its client: a code a program can act on, and a sentence a person can.
@@ -39,6 +41,9 @@ public struct ClientError: Error, CustomStringConvertible, Sendable, Equatable {
         case let error as VectorStoreUnavailable: self.init(.unavailable, error.description)
         case let error as ModelLoadError: self.init(.unavailable, "the embedding model is not available: \(error.description)")
         case let error as ChromaError: self.init(.unavailable, error.description)
+        case let error as EmbeddingsAPIError: self.init(.unavailable, error.description)
+        case let error as CircuitOpenError: self.init(.unavailable, error.description)
+        case let error as IngestStopped: self.init(.unavailable, error.description)
         case let error as RedisError: self.init(.unavailable, error.description)
         case let error as SQLiteError:
             self.init(.internalFailure, "the knowledge base's SQLite file failed (\(error.summary)); the server's log has the details")

@@ -1,6 +1,7 @@
 import Blocking
 import Chroma
 import Embeddings
+import EmbeddingsAPI
 import Foundation
 import GPURuntime
 import Redis
@@ -45,6 +46,9 @@ public struct KnowledgeBaseConfiguration: Sendable {
     /// The Chroma server that holds the vectors (`CHROMA_URL` and companions); nil keeps them in
     /// the SQLite file and in memory.
     public var chroma: ChromaConfiguration?
+    /// The embeddings API that embeds instead of a model run here (`MCP_RAG_EMBEDDINGS_URL` and
+    /// companions); nil runs the model folder.
+    public var embeddingsAPI: EmbeddingsAPIConfiguration?
     /// Consecutive failures that open a remote dependency's circuit breaker.
     public var breakerFailureThreshold: Int
     /// How long an open breaker waits before its trial call.
@@ -131,6 +135,7 @@ public struct KnowledgeBaseConfiguration: Sendable {
             configuration.breakerOpenDuration = .seconds(seconds)
         }
         configuration.chroma = try chroma(reader)
+        configuration.embeddingsAPI = try embeddingsAPI(reader)
         do {
             configuration.device = try DevicePreference(parsing: reader.string(DevicePreference.environmentVariable))
         } catch {
@@ -139,7 +144,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
         configuration.gpuLibrarySearch = LibrarySearch.fromEnvironment(environment)
         configuration.kernelCache = KernelCache.standard(environment: environment)
         // From here on no message built from a remote answer can repeat a configured secret.
-        SecretRedactor.register((configuration.redis?.secrets ?? []) + (configuration.chroma?.secrets ?? []))
+        SecretRedactor.register((configuration.redis?.secrets ?? []) + (configuration.chroma?.secrets ?? [])
+            + (configuration.embeddingsAPI?.secrets ?? []))
         return configuration
     }
 }
@@ -166,6 +172,39 @@ extension KnowledgeBaseConfiguration {
                 collection: reader.string("CHROMA_COLLECTION") ?? "mcp_rag",
                 requestTimeout: .milliseconds(writeMilliseconds), readTimeout: .milliseconds(readMilliseconds),
                 followInterval: .milliseconds(followMilliseconds))
+        } catch {
+            throw ConfigurationError(error.description)
+        }
+    }
+}
+
+extension KnowledgeBaseConfiguration {
+    /// The embeddings API's settings, nil when `MCP_RAG_EMBEDDINGS_URL` is not set.
+    fileprivate static func embeddingsAPI(_ reader: EnvironmentReader) throws -> EmbeddingsAPIConfiguration? {
+        guard let url = reader.string("MCP_RAG_EMBEDDINGS_URL") else {
+            for name in ["MCP_RAG_EMBEDDINGS_MODEL", "MCP_RAG_EMBEDDINGS_KEY"] where reader.string(name) != nil {
+                throw ConfigurationError("\(name) is set but MCP_RAG_EMBEDDINGS_URL is not: set both, or neither")
+            }
+            return nil
+        }
+        guard let model = reader.string("MCP_RAG_EMBEDDINGS_MODEL") else {
+            throw ConfigurationError("MCP_RAG_EMBEDDINGS_URL needs MCP_RAG_EMBEDDINGS_MODEL: the model's name on that server")
+        }
+        let sendsInputType: Bool
+        switch reader.string("MCP_RAG_EMBEDDINGS_INPUT_TYPE")?.lowercased() {
+        case nil, "0", "false", "no", "off": sendsInputType = false
+        case "1", "true", "yes", "on": sendsInputType = true
+        case let other?: throw ConfigurationError("MCP_RAG_EMBEDDINGS_INPUT_TYPE=\(other) is neither true nor false")
+        }
+        let batch = try reader.integer("MCP_RAG_EMBEDDINGS_BATCH", in: 1...2048) ?? 32
+        let milliseconds = try reader.integer("MCP_RAG_EMBEDDINGS_TIMEOUT_MS", in: 100...3_600_000) ?? 60_000
+        do {
+            // The prefixes as written: their trailing space ("query: ") is part of them.
+            return try EmbeddingsAPIConfiguration(
+                url: url, model: model, key: reader.string("MCP_RAG_EMBEDDINGS_KEY"),
+                queryPrefix: reader.environment["MCP_RAG_EMBEDDINGS_QUERY_PREFIX"] ?? "",
+                passagePrefix: reader.environment["MCP_RAG_EMBEDDINGS_PASSAGE_PREFIX"] ?? "",
+                sendsInputType: sendsInputType, batchSize: batch, requestTimeout: .milliseconds(milliseconds))
         } catch {
             throw ConfigurationError(error.description)
         }
