@@ -108,7 +108,7 @@ public struct EmbeddingBenchmark: Sendable {
         }
         latencies.sort()
 
-        let tokenizerRate = BertTokenizer.benchmarkTokensPerSecond(tokenizer: embedder.tokenizer)
+        let tokenizerRate = Tokenizer.benchmarkTokensPerSecond(tokenizer: embedder.tokenizer)
 
         return EmbeddingBenchmarkReport(
             backend: embedder.backend.name, threads: threadCount,

@@ -11,7 +11,7 @@ public final class SentenceEmbedder: Sendable {
     /// The model's shape and sentence-transformers settings.
     public let configuration: ModelConfiguration
     /// The tokenizer that matches Hugging Face's ids.
-    public let tokenizer: BertTokenizer
+    public let tokenizer: Tokenizer
     /// The weights, kept to build other backends (e.g. a GPU one) from the same files.
     public let weights: BertWeights
     /// The backend that runs the forward pass.
@@ -43,7 +43,7 @@ public final class SentenceEmbedder: Sendable {
     public convenience init(directory: URL, threads: Int? = nil) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         var configuration = try ModelConfiguration(directory: directory)
-        let tokenizer = try BertTokenizer(modelDirectory: directory)
+        let tokenizer = try Tokenizer(modelDirectory: directory)
         let settings = configuration
         configuration.prompts.measure { Self.ids(of: $0, tokenizer: tokenizer, configuration: settings) }
         let weightsPath = directory.appendingPathComponent("model.safetensors").path
@@ -61,7 +61,7 @@ public final class SentenceEmbedder: Sendable {
     }
 
     /// Assembles an embedder from parts already loaded.
-    public init(directory: URL, configuration: ModelConfiguration, tokenizer: BertTokenizer, weights: BertWeights,
+    public init(directory: URL, configuration: ModelConfiguration, tokenizer: Tokenizer, weights: BertWeights,
                 backend: any EmbeddingBackend, loadSeconds: Double) {
         self.directory = directory
         self.configuration = configuration
@@ -92,8 +92,8 @@ public final class SentenceEmbedder: Sendable {
 
     /// `text`'s ids, lower-cased first where `do_lower_case` asks for lower-casing the tokenizer does
     /// not already do (sentence-transformers then puts a `Lowercase` normaliser before the tokenizer's own).
-    private static func ids(of text: String, tokenizer: BertTokenizer, configuration: ModelConfiguration) -> [Int32] {
-        let lowercases = configuration.lowercasesInput && !tokenizer.normalizerOptions.lowercase
+    private static func ids(of text: String, tokenizer: Tokenizer, configuration: ModelConfiguration) -> [Int32] {
+        let lowercases = configuration.lowercasesInput && !tokenizer.lowercases
         return tokenizer.encode(lowercases ? lowercased(text) : text, maxLength: configuration.maxSequenceLength)
     }
 

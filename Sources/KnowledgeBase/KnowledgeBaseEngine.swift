@@ -61,7 +61,7 @@ package final class KnowledgeBaseEngine: Sendable {
         if source.dimension == nil, let api = configuration.embeddingsAPI,
            !FileManager.default.fileExists(atPath: configuration.databasePath) {
             // A new store would take a width that may not be the API's.
-            throw EmbeddingUnavailable(reason: "the embeddings API \(api) did not answer (\(source.problem ?? "")), and a new "
+            throw EmbeddingUnavailable(reason: "the embeddings API \(api) gave no vector (\(source.problem ?? "")), and a new "
                 + "knowledge base needs the width of its vectors: start mcp-rag again once it answers")
         }
         // With Chroma searching the vectors, holding them in memory too would only cost memory and
@@ -89,12 +89,12 @@ package final class KnowledgeBaseEngine: Sendable {
             let candidate = api.fingerprint(dimension: store.dimension)
             if try store.embeddingModel() == candidate {
                 fingerprint = candidate
-                logger.warning("the embeddings API did not answer; the knowledge base's record gives its width",
+                logger.warning("the embeddings API gave no vector; the knowledge base's record gives its width",
                                metadata: ["rag.embeddings.error": "\(source.problem ?? "")"])
             } else {
                 vectorsFromAnotherModel = VectorsFromAnotherModel(
                     recorded: try store.embeddingModel().map { "fingerprint \($0)" } ?? "none recorded",
-                    loaded: "the API's model \(api.model), whose width is unknown as the API did not answer", modelPath: modelPath)
+                    loaded: "the API's model \(api.model), whose width is unknown as the API gave no vector", modelPath: modelPath)
             }
         }
         // A store that has met no model yet (new, or older than the record) takes this one's.
@@ -201,10 +201,10 @@ package final class KnowledgeBaseEngine: Sendable {
             return ModelSource(dimension: dimension, fingerprint: api.fingerprint(dimension: dimension), location: api.description,
                                load: { _ in model })
         case .failure(let error):
-            logger.warning("the embeddings API does not answer", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.error": "\(error)"])
+            logger.warning("the embeddings API gives no vector", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.error": "\(error)"])
             return ModelSource(location: api.description, problem: "\(error)", load: { recordedWidth in
                 guard let recordedWidth else {
-                    throw EmbeddingUnavailable(reason: "the embeddings API \(api) did not answer when mcp-rag started (\(error)), "
+                    throw EmbeddingUnavailable(reason: "the embeddings API \(api) gave no vector when mcp-rag started (\(error)), "
                         + "so the width of its vectors is not known here: restart mcp-rag once it answers")
                 }
                 return APIEmbeddingModel(client: client, breaker: breaker, dimension: recordedWidth)

@@ -84,7 +84,7 @@ struct BadModelTests {
         let error = try loadError(folder)
         #expect(error.path.hasSuffix("config.json"))
         #expect(error.problem.contains("gpt2"))
-        #expect(error.problem.contains("BERT"))
+        #expect(error.problem.contains("'bert', 'roberta' and 'xlm-roberta'"))
     }
 
     @Test("config.json that is not JSON")

@@ -87,7 +87,7 @@ struct EmbeddingInputTests {
 struct BenchmarkTextTests {
     @Test("generated texts have exactly the requested number of word pieces, and differ")
     func exactLengths() throws {
-        let tokenizer = try BertTokenizer(modelDirectory: try realModelDirectory())
+        let tokenizer = try Tokenizer(modelDirectory: try realModelDirectory())
         let generator = BenchmarkTexts(tokenizer: tokenizer, maxLength: 256)
         for length in [3, 32, 240] {
             let texts = generator.texts(count: 8, tokens: length)

@@ -98,8 +98,8 @@ final class HostComputeDevice: ComputeDevice, @unchecked Sendable {
         }
         switch kernel {
         case "rag_embed_layernorm":
-            let (ids, lengths, L, word, position, type, gamma, beta, epsilon, width, out) =
-                (ints(0), ints(1), int(2), p(3), p(4), p(5), p(6), p(7), float(8), int(9), p(10))
+            let (ids, rows, lengths, L, word, position, type, gamma, beta, epsilon, width, out) =
+                (ints(0), ints(1), ints(2), int(3), p(4), p(5), p(6), p(7), p(8), float(9), int(10), p(11))
             for b in 0..<grid.y {
                 for i in 0..<grid.x {
                     let row = out + (b * L + i) * width
@@ -107,8 +107,8 @@ final class HostComputeDevice: ComputeDevice, @unchecked Sendable {
                         row.update(repeating: 0, count: width)
                         continue
                     }
-                    let id = Int(ids[b * L + i])
-                    let values = (0..<width).map { word[id * width + $0] + position[i * width + $0] + type[$0] }
+                    let id = Int(ids[b * L + i]), place = Int(rows[b * L + i])
+                    let values = (0..<width).map { word[id * width + $0] + position[place * width + $0] + type[$0] }
                     Self.layerNorm(values, gamma: gamma, beta: beta, epsilon: epsilon, into: row)
                 }
             }

@@ -367,9 +367,10 @@ struct BertTokenizerTests {
             try folder.write("tokenizer.json", tokenizerJSON(normalizer: #"{"type": "Lowercase"}"#))
             let normalizer = loadError { _ = try BertTokenizer(modelDirectory: folder.url) }
             #expect(normalizer == .unsupported(path, normalizer?.problem ?? ""))
-            try folder.write("tokenizer.json", tokenizerJSON(addedTokens: #"[{"id": 7, "content": "<x>", "lstrip": true, "normalized": false}]"#))
-            let lstrip = loadError { _ = try BertTokenizer(modelDirectory: folder.url) }
-            #expect(lstrip == .unsupported(path, lstrip?.problem ?? ""))
+            try folder.write("tokenizer.json", tokenizerJSON(addedTokens: #"[{"id": 7, "content": "<x>", "single_word": true, "normalized": false}]"#))
+            let singleWord = loadError { _ = try BertTokenizer(modelDirectory: folder.url) }
+            #expect(singleWord == .unsupported(path, singleWord?.problem ?? ""))
+            #expect(singleWord?.problem.contains("single_word") == true)
         }
 
         @Test("tokenizer.json's truncation is ignored and its normaliser settings are read")

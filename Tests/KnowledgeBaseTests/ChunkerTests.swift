@@ -281,7 +281,7 @@ import Testing
     }
 
     @Test func realTokenizerBoundsALongGeneratedDocument() throws {
-        let tokenizer = try BertTokenizer(modelDirectory: try realModelDirectory())
+        let tokenizer = try Tokenizer(modelDirectory: try realModelDirectory())
         let chunker = Chunker(tokenizer: tokenizer)
         #expect(chunker.maxTokens == 254)
         let count = { (text: String) in tokenizer.encode(text, maxLength: Int.max).count - 2 }

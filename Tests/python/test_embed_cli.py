@@ -7,6 +7,8 @@ import os
 import random
 import subprocess
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -78,19 +80,25 @@ def _load_text_generator():
     return module.random_text
 
 
-def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir):
-    """Differential test against the reference implementation on texts nobody chose by hand."""
+FAMILIES = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "families"
+
+
+@pytest.mark.parametrize("tokenizer", ["wordpiece", "byte-level-bpe"])
+def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir, tokenizer):
+    """Differential test against the reference implementation on texts nobody chose by hand: MiniLM's
+    WordPiece, and the byte-level BPE of the RoBERTa fixture (tools/make_family_fixtures.py)."""
     from tokenizers import Tokenizer
 
+    folder, window = (model_dir, 256) if tokenizer == "wordpiece" else (FAMILIES / "roberta-bpe", 512)
     random_text = _load_text_generator()
     rng = random.Random(20261122)
     texts = [random_text(rng) for _ in range(1500)]
-    reference = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
     reference.no_padding()
-    reference.enable_truncation(256)
+    reference.enable_truncation(window)
     expected = [encoding.ids for encoding in reference.encode_batch(texts)]
 
-    result = run_embed(binary, [json.dumps(text) for text in texts], "--model-dir", str(model_dir))
+    result = run_embed(binary, [json.dumps(text) for text in texts], "--model-dir", str(folder))
     assert result.returncode == 0, result.stderr.decode()[:2000]
     actual = [json.loads(line)["input_ids"] for line in result.stdout.decode().splitlines()]
     assert len(actual) == len(texts)

@@ -213,7 +213,7 @@ def test_prefixes_are_put_before_the_texts_and_the_settings_are_checked(binary, 
     refused({"MCP_RAG_EMBEDDINGS_MODEL": ""}, "needs MCP_RAG_EMBEDDINGS_MODEL")
     refused({"MCP_RAG_EMBEDDINGS_INPUT_TYPE": "maybe"}, "MCP_RAG_EMBEDDINGS_INPUT_TYPE=maybe")
     # The server is gone: a new knowledge base cannot learn the width of its vectors, and says so.
-    refused({"MCP_RAG_DATA_DIR": str(tmp_path / "new-data")}, "did not answer", "start mcp-rag again once it answers")
+    refused({"MCP_RAG_DATA_DIR": str(tmp_path / "new-data")}, "gave no vector", "start mcp-rag again once it answers")
     assert not (tmp_path / "new-data" / "knowledge.sqlite3").exists()
 
 

@@ -142,9 +142,9 @@ final class CPUBertEncoder: @unchecked Sendable {
         let positions = weights.positionEmbeddings.pointer
         let types = weights.tokenTypeEmbeddings.pointer
         for (sequence, offset) in zip(sequences, offsets) {
-            for (position, id) in sequence.enumerated() {
-                let row = hidden + (offset + position) * h
-                let word = words + Int(id) * h
+            c.positions.forEachRow(of: sequence) { index, position in
+                let row = hidden + (offset + index) * h
+                let word = words + Int(sequence[index]) * h
                 let place = positions + position * h
                 for i in 0..<h { row[i] = word[i] + place[i] + types[i] }
             }

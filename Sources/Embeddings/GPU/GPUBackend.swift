@@ -71,10 +71,13 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         let h = c.hiddenSize, batch = sequences.count, rows = batch * length
         let headDim = h / c.headCount
         try scratch.reserve(rows: rows, batch: batch, hidden: h, intermediate: c.intermediateSize, half: precision == .fp16)
-        var ids = [Int32](repeating: 0, count: rows)
+        // The ids, then the position row each reads (see `PositionCounting`), in one upload.
+        var ids = [Int32](repeating: 0, count: 2 * rows)
         for (index, sequence) in sequences.enumerated() {
             for (position, id) in sequence.enumerated() { ids[index * length + position] = id }
+            c.positions.forEachRow(of: sequence) { position, row in ids[rows + index * length + position] = Int32(row) }
         }
+        let positions = scratch.ids + UInt64(rows * 4)
         let lengths = sequences.map { Int32($0.count) }
         try ids.withUnsafeBytes { try device.upload($0, to: scratch.ids) }
         try lengths.withUnsafeBytes { try device.upload($0, to: scratch.lengths) }
@@ -96,7 +99,8 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
         }
 
         try device.launch("rag_embed_layernorm", grid: (length, batch, 1), sharedBytes: 0, [
-            .pointer(scratch.ids), .pointer(scratch.lengths), .int32(L), .pointer(model.word), .pointer(model.position),
+            .pointer(scratch.ids), .pointer(positions), .pointer(scratch.lengths), .int32(L), .pointer(model.word),
+            .pointer(model.position),
             .pointer(model.tokenType), .pointer(model.normWeight), .pointer(model.normBias), .float(epsilon), .int32(width),
             .pointer(scratch.hidden),
         ])
@@ -249,7 +253,8 @@ private struct DeviceScratch {
             return address
         }
         do {
-            ids = try take(newRows * 4)
+            // The token ids, then each token's position row.
+            ids = try take(newRows * 2 * 4)
             lengths = try take(newBatch * 4)
             hidden = try take(newRows * h * 4)
             qkv = try take(newRows * 3 * h * 4)

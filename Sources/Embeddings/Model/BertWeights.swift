@@ -52,8 +52,8 @@ public struct BertWeights: Sendable {
     /// `bert.` prefix.
     public init(file: SafeTensorsFile, configuration c: ModelConfiguration) throws {
         configuration = c
-        let prefix = file.tensors["embeddings.word_embeddings.weight"] == nil
-            && file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        let prefix = file.tensors["embeddings.word_embeddings.weight"] != nil ? ""
+            : ["bert.", "roberta."].first { file.tensors[$0 + "embeddings.word_embeddings.weight"] != nil } ?? ""
         func tensor(_ name: String, _ shape: [Int]) throws -> FloatTensor {
             try file.floats(prefix + name, shape: shape)
         }

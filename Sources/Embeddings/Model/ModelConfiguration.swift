@@ -18,8 +18,42 @@ public enum PoolingMode: String, Sendable {
     case lastToken = "lasttoken"
 }
 
-/// The shape of a BERT encoder and the sentence-transformers settings around it, read from a
-/// Hugging Face model folder.
+/// Which row of the position table each token reads.
+///
+/// BERT counts from row 0. RoBERTa and XLM-RoBERTa count from `padding_idx + 1`, and a padding
+/// token written in the text itself reads row `padding_idx` without being counted (transformers'
+/// `create_position_ids_from_input_ids`), so the tokens after it read the rows they would without it.
+public struct PositionCounting: Sendable, Equatable {
+    /// The row of the first token.
+    public var firstRow: Int
+    /// The token that is not counted, and reads `firstRow - 1`; nil for BERT.
+    public var paddingID: Int32?
+
+    public init(firstRow: Int = 0, paddingID: Int32? = nil) {
+        self.firstRow = firstRow
+        self.paddingID = paddingID
+    }
+
+    /// BERT's: every token in turn, from row 0.
+    public static let bert = PositionCounting()
+
+    /// Calls `body` with each token's index and row, in order.
+    @inline(__always)
+    public func forEachRow(of sequence: [Int32], _ body: (_ index: Int, _ row: Int) -> Void) {
+        var next = firstRow
+        for (index, id) in sequence.enumerated() {
+            if let paddingID, id == paddingID {
+                body(index, firstRow - 1)
+            } else {
+                body(index, next)
+                next += 1
+            }
+        }
+    }
+}
+
+/// The shape of a BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa) and the sentence-transformers
+/// settings around it, read from a Hugging Face model folder.
 public struct ModelConfiguration: Sendable, Equatable {
     /// Width of every token vector (384 for all-MiniLM-L6-v2).
     public var hiddenSize: Int
@@ -31,8 +65,12 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var intermediateSize: Int
     /// Rows of the word-embedding table.
     public var vocabularySize: Int
-    /// Rows of the position-embedding table: the longest sequence the model can read.
+    /// Rows of the position-embedding table.
     public var maxPositions: Int
+    /// Which row each token reads (RoBERTa's start past its padding row).
+    public var positions: PositionCounting
+    /// The `model_type` of `config.json`: bert, roberta or xlm-roberta.
+    public var architecture: String
     /// Rows of the token-type table.
     public var typeVocabularySize: Int
     /// Epsilon of every LayerNorm.
@@ -54,7 +92,8 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// The all-MiniLM-L6-v2 configuration, used by tests that build small synthetic models.
     public init(
         hiddenSize: Int = 384, layerCount: Int = 6, headCount: Int = 12, intermediateSize: Int = 1536,
-        vocabularySize: Int = 30522, maxPositions: Int = 512, typeVocabularySize: Int = 2,
+        vocabularySize: Int = 30522, maxPositions: Int = 512, positions: PositionCounting = .bert,
+        architecture: String = "bert", typeVocabularySize: Int = 2,
         layerNormEpsilon: Float = 1e-12, maxSequenceLength: Int = 256, pooling: PoolingMode = .mean,
         normalize: Bool = true, lowercasesInput: Bool = false, prompts: EmbeddingPrompts = EmbeddingPrompts()
     ) {
@@ -64,6 +103,8 @@ public struct ModelConfiguration: Sendable, Equatable {
         self.intermediateSize = intermediateSize
         self.vocabularySize = vocabularySize
         self.maxPositions = maxPositions
+        self.positions = positions
+        self.architecture = architecture
         self.typeVocabularySize = typeVocabularySize
         self.layerNormEpsilon = layerNormEpsilon
         self.maxSequenceLength = maxSequenceLength
@@ -80,10 +121,11 @@ public struct ModelConfiguration: Sendable, Equatable {
         let config = try ModelFiles.readJSONObject(configPath, required: true) ?? [:]
 
         let modelType = config["model_type"] as? String
-        guard modelType == "bert" else {
+        guard let modelType, ["bert", "roberta", "xlm-roberta"].contains(modelType) else {
             throw ModelLoadError.unsupported(
-                configPath, "model_type is \(modelType.map { "'\($0)'" } ?? "missing"); only BERT models ('bert') are supported")
+                configPath, "model_type is \(modelType.map { "'\($0)'" } ?? "missing"); only 'bert', 'roberta' and 'xlm-roberta' are supported")
         }
+        architecture = modelType
         if let activation = config["hidden_act"] as? String, activation != "gelu" {
             throw ModelLoadError.unsupported(configPath, "hidden_act '\(activation)' is not supported; only 'gelu' (exact erf) is")
         }
@@ -102,6 +144,16 @@ public struct ModelConfiguration: Sendable, Equatable {
         intermediateSize = try integer("intermediate_size")
         vocabularySize = try integer("vocab_size")
         maxPositions = try integer("max_position_embeddings")
+        if modelType == "bert" {
+            positions = .bert
+        } else {
+            // RoBERTa's embeddings take padding_idx from pad_token_id (1 in every published model).
+            let padding = (config["pad_token_id"] as? Int) ?? 1
+            guard padding >= 0, padding + 1 < maxPositions else {
+                throw ModelLoadError.malformed(configPath, "pad_token_id \(padding) leaves no position rows after it")
+            }
+            positions = PositionCounting(firstRow: padding + 1, paddingID: Int32(padding))
+        }
         typeVocabularySize = (config["type_vocab_size"] as? Int) ?? 2
         layerNormEpsilon = Float((config["layer_norm_eps"] as? Double) ?? 1e-12)
         guard hiddenSize % headCount == 0 else {
@@ -112,8 +164,9 @@ public struct ModelConfiguration: Sendable, Equatable {
         }
 
         let settings = try SentenceTransformerSettings(directory: directory)
-        // sentence-transformers caps the length at the position table's rows, as here.
-        maxSequenceLength = min(settings.maxSequenceLength ?? maxPositions, maxPositions)
+        // sentence-transformers caps the length at the rows the positions can reach, as here.
+        let reachable = maxPositions - positions.firstRow
+        maxSequenceLength = min(settings.maxSequenceLength ?? reachable, reachable)
         guard maxSequenceLength >= 2 else {
             throw ModelLoadError.malformed(directory.appendingPathComponent("sentence_bert_config.json").path,
                                            "max_seq_length \(maxSequenceLength) leaves no room for [CLS] and [SEP]")

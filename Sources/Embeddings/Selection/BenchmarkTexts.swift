@@ -10,11 +10,11 @@ public struct BenchmarkTexts: Sendable {
         smaller because although however therefore while during after before between within without across
         """.split(separator: " ").map(String.init)
 
-    let tokenizer: BertTokenizer
+    let tokenizer: Tokenizer
     let maxLength: Int
 
     /// A generator using `tokenizer`'s word pieces, capped at `maxLength`.
-    public init(tokenizer: BertTokenizer, maxLength: Int) {
+    public init(tokenizer: Tokenizer, maxLength: Int) {
         self.tokenizer = tokenizer
         self.maxLength = maxLength
     }

@@ -105,10 +105,10 @@ public struct BertTokenizer: Sendable {
         self.normalizer = normalizer
         self.preTokenizer = BertNormalizer(options: .preTokenizerOnly)
         self.rawAddedTokens = AddedTokenMatcher(
-            added.filter { !$0.normalized }.map { (Array($0.content.utf8), $0.id) })
+            added.filter { !$0.normalized }.map { (Array($0.content.utf8), $0.id, $0.lstrip, $0.rstrip) })
         // Hugging Face matches these against the normalised text, so their content is normalised too.
         self.normalizedAddedTokens = AddedTokenMatcher(
-            added.filter { $0.normalized }.map { (normalizer.normalizedBytes(of: $0.content), $0.id) })
+            added.filter { $0.normalized }.map { (normalizer.normalizedBytes(of: $0.content), $0.id, $0.lstrip, $0.rstrip) })
     }
 
     /// Gives added tokens their ids the way Hugging Face does on load, ignoring any id the file states:
@@ -132,7 +132,8 @@ public struct BertTokenizer: Sendable {
             }
             guard let id32 = Int32(exactly: id) else { continue }
             largest = max(largest, id)
-            resolved.append(ResolvedAddedToken(content: token.content, id: id32, normalized: token.normalized))
+            resolved.append(ResolvedAddedToken(content: token.content, id: id32, normalized: token.normalized,
+                                               lstrip: token.lstrip, rstrip: token.rstrip))
         }
         return resolved
     }

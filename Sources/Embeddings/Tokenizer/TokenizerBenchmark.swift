@@ -4,7 +4,7 @@ import Foundation
 public struct TokenizerBenchmarkResult: Sendable, CustomStringConvertible {
     /// Texts encoded during the timed part.
     public let texts: Int
-    /// Ids produced, [CLS] and [SEP] included.
+    /// Ids produced, the start and end tokens included.
     public let tokens: Int
     /// Input size encoded, in UTF-8 bytes.
     public let bytes: Int
@@ -26,7 +26,7 @@ public struct TokenizerBenchmarkResult: Sendable, CustomStringConvertible {
     }
 }
 
-extension BertTokenizer {
+extension Tokenizer {
     /// Ordinary English prose (130 ids with [CLS] and [SEP]): the default benchmark input.
     public static let benchmarkSampleText = """
         The history of the printing press begins in the fifteenth century, when Johannes Gutenberg \
@@ -43,7 +43,7 @@ extension BertTokenizer {
     ///
     /// The same measurement as `benchmark(texts:maxLength:minimumSeconds:)`, reduced to its headline.
     public static func benchmarkTokensPerSecond(
-        tokenizer: BertTokenizer, texts: [String]? = nil, maxLength: Int = 512, minimumSeconds: Double = 0.5
+        tokenizer: Tokenizer, texts: [String]? = nil, maxLength: Int = 512, minimumSeconds: Double = 0.5
     ) -> Double {
         tokenizer.benchmark(texts: texts, maxLength: maxLength, minimumSeconds: minimumSeconds).tokensPerSecond
     }

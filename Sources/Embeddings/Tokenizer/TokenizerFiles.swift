@@ -41,15 +41,39 @@ enum TokenizerFiles {
     /// Ids beyond the token count by more than this are refused rather than allocated for.
     private static let idSlack = 1_000_000
 
+    /// What a folder's tokenizer files describe.
+    enum Loaded {
+        case wordPiece(TokenizerSpec)
+        case byteLevelBPE(ByteLevelBPETokenizer)
+    }
+
+    /// A WordPiece tokenizer's spec; a folder with another kind is refused.
     static func load(directory: URL) throws(ModelLoadError) -> TokenizerSpec {
+        switch try loadAny(directory: directory) {
+        case .wordPiece(let spec): return spec
+        case .byteLevelBPE:
+            throw .unsupported(directory.appendingPathComponent("tokenizer.json").path,
+                               "describes a BPE tokenizer where a WordPiece one was expected")
+        }
+    }
+
+    /// The tokenizer the folder describes, whichever kind it is.
+    static func loadAny(directory: URL) throws(ModelLoadError) -> Loaded {
         let fileManager = FileManager.default
         let tokenizerJSON = directory.appendingPathComponent("tokenizer.json")
         let vocabText = directory.appendingPathComponent("vocab.txt")
         if fileManager.fileExists(atPath: tokenizerJSON.path) {
-            return try readTokenizerJSON(tokenizerJSON)
+            let root = try parseJSON(try readBytes(tokenizerJSON), path: tokenizerJSON.path)
+            if root["model"]?["type"]?.string == "BPE" {
+                return .byteLevelBPE(try ByteLevelBPETokenizer(json: root, path: tokenizerJSON.path))
+            }
+            return .wordPiece(try wordPieceSpec(root, path: tokenizerJSON.path))
         }
         if fileManager.fileExists(atPath: vocabText.path) {
-            return try readVocabText(vocabText, config: directory.appendingPathComponent("tokenizer_config.json"))
+            return .wordPiece(try readVocabText(vocabText, config: directory.appendingPathComponent("tokenizer_config.json")))
+        }
+        if fileManager.fileExists(atPath: directory.appendingPathComponent("merges.txt").path) {
+            throw .unsupported(directory.path, "has a BPE tokenizer only as vocab.json and merges.txt; mcp-rag reads tokenizer.json (save the tokenizer with a recent transformers to write one)")
         }
         var isDirectory: ObjCBool = false
         guard fileManager.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
@@ -85,8 +109,11 @@ enum TokenizerFiles {
     // MARK: tokenizer.json
 
     static func readTokenizerJSON(_ url: URL) throws(ModelLoadError) -> TokenizerSpec {
-        let path = url.path
-        let root = try parseJSON(try readBytes(url), path: path)
+        try wordPieceSpec(try parseJSON(try readBytes(url), path: url.path), path: url.path)
+    }
+
+    /// The WordPiece tokenizer a parsed `tokenizer.json` describes.
+    static func wordPieceSpec(_ root: JSONValue, path: String) throws(ModelLoadError) -> TokenizerSpec {
         var spec = TokenizerSpec(source: path)
 
         guard let model = root["model"], case .object = model else {
@@ -95,10 +122,10 @@ enum TokenizerFiles {
         if let type = model["type"] {
             guard let name = type.string else { throw .malformed(path, "model.type is \(type.typeName), expected a string") }
             guard name == "WordPiece" else {
-                throw .unsupported(path, "uses a \(name) model; only WordPiece (BERT-style) tokenizers are supported")
+                throw .unsupported(path, "uses a \(name) model; only WordPiece (BERT) and byte-level BPE (RoBERTa) tokenizers are supported")
             }
         } else if model["merges"] != nil {
-            throw .unsupported(path, "describes a BPE model (it has merges); only WordPiece (BERT-style) tokenizers are supported")
+            throw .unsupported(path, "describes a BPE model (it has merges) without saying so in model.type")
         }
         guard let vocab = model["vocab"] else {
             throw .malformed(path, "has no model.vocab; a WordPiece tokenizer.json lists its vocabulary there")
@@ -176,7 +203,7 @@ enum TokenizerFiles {
         }
     }
 
-    private static func readAddedTokens(_ value: JSONValue?, path: String) throws(ModelLoadError) -> [AddedToken] {
+    static func readAddedTokens(_ value: JSONValue?, path: String) throws(ModelLoadError) -> [AddedToken] {
         guard let value, !value.isNull else { return [] }
         guard case .array(let items) = value else {
             throw .malformed(path, "added_tokens is \(value.typeName), expected an array")
@@ -187,24 +214,25 @@ enum TokenizerFiles {
             guard let content = item["content"]?.string else {
                 throw .malformed(path, "added_tokens[\(index)] has no string \"content\"")
             }
-            for option in ["single_word", "lstrip", "rstrip"] where item[option]?.bool == true {
-                throw .unsupported(path, "added token \"\(content)\" sets \(option), which this tokenizer does not implement")
+            if item["single_word"]?.bool == true {
+                throw .unsupported(path, "added token \"\(content)\" sets single_word, which this tokenizer does not implement")
             }
             let special = item["special"]?.bool ?? false
             let normalized = try flag(item, "normalized", default: !special, path: path, field: "added_tokens[\(index)].normalized")
-            tokens.append(AddedToken(content: content, normalized: normalized))
+            tokens.append(AddedToken(content: content, normalized: normalized, lstrip: item["lstrip"]?.bool ?? false,
+                                     rstrip: item["rstrip"]?.bool ?? false))
         }
         return tokens
     }
 
     /// Takes [CLS] and [SEP] from the post-processor, which is what Hugging Face wraps a sequence in.
-    private static func readPostProcessor(_ value: JSONValue?, into spec: inout TokenizerSpec, path: String) throws(ModelLoadError) {
+    static func readPostProcessor(_ value: JSONValue?, into spec: inout TokenizerSpec, path: String) throws(ModelLoadError) {
         guard let value, !value.isNull else { return }
         let type = value["type"]?.string ?? "(no type)"
         switch type {
-        case "BertProcessing":
+        case "BertProcessing", "RobertaProcessing":
             guard let cls = tokenAndID(value["cls"]), let sep = tokenAndID(value["sep"]) else {
-                throw .malformed(path, "post_processor (BertProcessing) needs \"cls\" and \"sep\" as [token, id] pairs")
+                throw .malformed(path, "post_processor (\(type)) needs \"cls\" and \"sep\" as [token, id] pairs")
             }
             spec.cls = cls
             spec.sep = sep
@@ -219,7 +247,7 @@ enum TokenizerFiles {
             spec.cls = (first, templateID(value, first))
             spec.sep = (last, templateID(value, last))
         default:
-            throw .unsupported(path, "uses a \(type) post-processor; only BertProcessing and TemplateProcessing ([CLS] $A [SEP]) are supported")
+            throw .unsupported(path, "uses a \(type) post-processor; only BertProcessing, RobertaProcessing and TemplateProcessing (a token, $A, a token) are supported")
         }
     }
 
@@ -295,11 +323,12 @@ enum TokenizerFiles {
                     guard let content = item["content"]?.string else {
                         throw .malformed(configPath, "added_tokens_decoder entry \"\(key)\" has no string \"content\"")
                     }
-                    for option in ["single_word", "lstrip", "rstrip"] where item[option]?.bool == true {
-                        throw .unsupported(configPath, "added token \"\(content)\" sets \(option), which this tokenizer does not implement")
+                    if item["single_word"]?.bool == true {
+                        throw .unsupported(configPath, "added token \"\(content)\" sets single_word, which this tokenizer does not implement")
                     }
                     let special = item["special"]?.bool ?? false
-                    declared.append(AddedToken(content: content, normalized: item["normalized"]?.bool ?? !special))
+                    declared.append(AddedToken(content: content, normalized: item["normalized"]?.bool ?? !special,
+                                               lstrip: item["lstrip"]?.bool ?? false, rstrip: item["rstrip"]?.bool ?? false))
                 }
             }
         }

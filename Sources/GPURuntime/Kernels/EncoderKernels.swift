@@ -71,9 +71,11 @@ public enum EncoderKernels {
     }
 
     // Grid (L, B). Word + position + token-type-0 embeddings, then LayerNorm. Padding rows are zeroed.
-    extern "C" __global__ void rag_embed_layernorm(const int* ids, const int* lengths, int L, const float* word,
-                                                   const float* position, const float* tokenType, const float* gamma,
-                                                   const float* beta, float epsilon, int width, float* out) {
+    // `rows` holds the position row of each token (BERT counts from 0, RoBERTa past its padding row).
+    extern "C" __global__ void rag_embed_layernorm(const int* ids, const int* rows, const int* lengths, int L,
+                                                   const float* word, const float* position, const float* tokenType,
+                                                   const float* gamma, const float* beta, float epsilon, int width,
+                                                   float* out) {
         __shared__ float scratch[RAG_THREADS];
         const int i = blockIdx.x, b = blockIdx.y;
         float* row = out + ((long)b * L + i) * width;
@@ -81,10 +83,10 @@ public enum EncoderKernels {
             for (int c = threadIdx.x; c < width; c += RAG_THREADS) row[c] = 0.0f;
             return;
         }
-        const long id = ids[(long)b * L + i];
+        const long id = ids[(long)b * L + i], place = rows[(long)b * L + i];
         float values[RAG_MAX_PER_THREAD];
         for (int k = 0, c = threadIdx.x; c < width; ++k, c += RAG_THREADS)
-            values[k] = word[id * width + c] + position[(long)i * width + c] + tokenType[c];
+            values[k] = word[id * width + c] + position[place * width + c] + tokenType[c];
         rag_layernorm_write(values, width, gamma, beta, epsilon, row, scratch);
     }
 

@@ -63,7 +63,7 @@ public struct Chunker: Sendable {
 
     /// A chunker that counts with `tokenizer` and fits its model's window of `windowTokens`
     /// (special tokens included).
-    public init(tokenizer: BertTokenizer, windowTokens: Int = 256, targetTokens: Int = 200, overlapTokens: Int = 32) {
+    public init(tokenizer: Tokenizer, windowTokens: Int = 256, targetTokens: Int = 200, overlapTokens: Int = 32) {
         self.init(
             tokenCount: { tokenizer.encode($0, maxLength: Int.max).count - 2 },
             targetTokens: targetTokens, overlapTokens: overlapTokens, maxTokens: windowTokens - 2)
