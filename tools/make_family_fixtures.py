@@ -12,7 +12,18 @@ least 0.99999) against these, on the CPU and on the GPU path's host emulation.
 - bert-mean-e5: BERT, mean pooling, Normalize, "query: " and "passage: " (e5's shape), another width;
 - roberta-bpe: RoBERTa with a byte-level BPE tokenizer trained here (RoBERTa's pre-tokenizer,
   `<s> … </s>`, `<mask>` stripping the space before it, positions counted from padding_idx + 1),
-  mean pooling, Normalize.
+  mean pooling, Normalize;
+- xlmr-unigram: XLM-RoBERTa with a SentencePiece Unigram model trained here by sentencepiece
+  (`nmt_nfkc` rules, so a `Precompiled` normaliser), saved as transformers 5 saves it (Precompiled;
+  WhitespaceSplit and Metaspace), mean pooling, Normalize, e5's prefixes (multilingual-e5's shape);
+- xlmr-unigram-hub: the same with the normaliser and pre-tokenizer the Hub's XLM-RoBERTa and
+  multilingual-e5 files carry (Precompiled, then runs of spaces made one; Metaspace with
+  add_prefix_space), which older converters wrote, and which transformers 5 replaces with its own
+  (see `hub_style`).
+
+`--only FAMILY` (repeatable) makes those alone and leaves the others' folders as they are: the
+WordPiece and BPE trainers of `tokenizers` break ties in no fixed order, so a new run gives other
+(equally valid) vocabularies.
 
 Needs PyTorch, transformers and sentence-transformers in a virtual environment of their own:
 
@@ -23,6 +34,7 @@ Needs PyTorch, transformers and sentence-transformers in a virtual environment o
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import tempfile
@@ -34,7 +46,7 @@ from tokenizers import AddedToken as TokenizerAddedToken
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
 from tokenizers import models as token_models
 from transformers import (AddedToken, BertConfig, BertModel, BertTokenizerFast, RobertaConfig, RobertaModel,
-                          RobertaTokenizerFast)
+                          RobertaTokenizerFast, XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "Tests" / "EmbeddingsTests" / "Fixtures" / "families"
 SEED = 20261206
@@ -128,6 +140,62 @@ FAMILIES = {
 }
 
 
+def unigram_tokenizer(folder: Path) -> XLMRobertaTokenizerFast:
+    import sentencepiece
+    from transformers.convert_slow_tokenizer import XLMRobertaConverter
+
+    with tempfile.TemporaryDirectory() as scratch:
+        corpus = Path(scratch) / "corpus.txt"
+        corpus.write_text("\n".join(CORPUS), encoding="utf-8")
+        sentencepiece.SentencePieceTrainer.train(
+            input=str(corpus), model_prefix=str(Path(scratch) / "spm"), vocab_size=400, model_type="unigram",
+            hard_vocab_limit=False, character_coverage=1.0, normalization_rule_name="nmt_nfkc", minloglevel=2,
+            num_threads=1)
+
+        class Original:
+            # What the converter reads of a slow XLM-RoBERTa tokenizer.
+            vocab_file = str(Path(scratch) / "spm.model")
+
+            def convert_tokens_to_ids(self, token):
+                return {"<s>": 0, "</s>": 2}[token]
+
+        tokenizer = XLMRobertaConverter(Original()).converted()
+    fast = XLMRobertaTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>",
+                                   mask_token=AddedToken("<mask>", lstrip=True, rstrip=False, special=True))
+    fast.save_pretrained(folder)
+    return fast
+
+
+def xlmr_model(vocab: int) -> XLMRobertaModel:
+    return XLMRobertaModel(XLMRobertaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                            intermediate_size=48, max_position_embeddings=514, type_vocab_size=1,
+                                            pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5,
+                                            initializer_range=0.2), add_pooling_layer=False)
+
+
+FAMILIES["xlmr-unigram"] = {"tokenizer": unigram_tokenizer, "model": xlmr_model, "pooling": "mean",
+                            "max_seq_length": 512, "prompts": {"query": "query: ", "passage": "passage: "}}
+FAMILIES["xlmr-unigram-hub"] = {"tokenizer": unigram_tokenizer, "model": xlmr_model, "pooling": "mean",
+                                "max_seq_length": 512, "prompts": {"query": "query: ", "passage": "passage: "},
+                                "rewrite": "hub"}
+
+
+def hub_style(tokenizer_json: Path) -> None:
+    """The normaliser and pre-tokenizer the Hub's XLM-RoBERTa and multilingual-e5 files carry (older
+    converters wrote them): Precompiled, then runs of spaces made one; Metaspace with
+    add_prefix_space. transformers 5 does not run them: its XLMRobertaTokenizer keeps the charsmap
+    and puts its own pipeline around it, and that is what sentence-transformers computes with."""
+    state = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    charsmap = state["normalizer"]
+    assert charsmap["type"] == "Precompiled", charsmap["type"]
+    state["normalizer"] = {"type": "Sequence", "normalizers": [
+        charsmap, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    state["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True,
+                              "prepend_scheme": "always"}
+    tokenizer_json.write_text(json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
 def resolved_prompt(prompts: dict, work: str) -> str:
     """The prompt mcp-rag documents for `work`: query; for passages the first non-empty of
     document, passage, corpus."""
@@ -136,9 +204,14 @@ def resolved_prompt(prompts: dict, work: str) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=sorted(FAMILIES), help="make this family alone")
+    arguments = parser.parse_args()
     torch.set_num_threads(1)
-    shutil.rmtree(FIXTURES, ignore_errors=True)
     for name, family in FAMILIES.items():
+        if arguments.only and name not in arguments.only:
+            continue
+        shutil.rmtree(FIXTURES / name, ignore_errors=True)
         torch.manual_seed(SEED)
         with tempfile.TemporaryDirectory() as scratch:
             transformer_dir = Path(scratch) / "transformer"
@@ -152,6 +225,10 @@ def main() -> None:
                                      prompts=family["prompts"] or None)
             target = FIXTURES / name
             st.save(str(target))
+        if family.get("rewrite") == "hub":
+            hub_style(target / "tokenizer.json")
+        # What is computed is what the folder gives when loaded, as mcp-rag loads it.
+        st = SentenceTransformer(str(target), device="cpu")
         lines = []
         for work in ("query", "passage"):
             prompt = resolved_prompt(family["prompts"], work)

@@ -88,7 +88,7 @@ import Testing
         #expect(loadProblem(tokenizerJSON(merges: ["q z9"]))?.contains("model.merges[0]") == true)
         let withoutByte = tokenizerJSON().replacingOccurrences(of: #""A": "#, with: #""not-A": "#)
         #expect(loadProblem(withoutByte)?.contains("the byte 65") == true)
-        #expect(loadProblem(#"{"model": {"type": "Unigram", "vocab": []}}"#)?.contains("Unigram") == true)
+        #expect(loadProblem(#"{"model": {"type": "WordLevel", "vocab": {}}}"#)?.contains("WordLevel") == true)
     }
 
     @Test func vocabJSONAndMergesWithoutTokenizerJSONAreRefused() throws {

@@ -16,7 +16,7 @@ struct FamilyFixtureTests {
         let embedding: [Float]
     }
 
-    static let families = ["bert-cls", "bert-mean-e5", "roberta-bpe"]
+    static let families = ["bert-cls", "bert-mean-e5", "roberta-bpe", "xlmr-unigram", "xlmr-unigram-hub"]
 
     private func fixture(_ family: String) throws -> (URL, [Expected]) {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures/families/\(family)", withExtension: nil))

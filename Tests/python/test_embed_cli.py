@@ -83,20 +83,37 @@ def _load_text_generator():
 FAMILIES = ROOT / "Tests" / "EmbeddingsTests" / "Fixtures" / "families"
 
 
-@pytest.mark.parametrize("tokenizer", ["wordpiece", "byte-level-bpe"])
-def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir, tokenizer):
+@pytest.mark.parametrize("tokenizer", ["wordpiece", "byte-level-bpe", "unigram", "unigram-as-its-file-says"])
+def test_ids_equal_hugging_face_tokenizers_on_random_unicode(binary, model_dir, tokenizer, tmp_path):
     """Differential test against the reference implementation on texts nobody chose by hand: MiniLM's
-    WordPiece, and the byte-level BPE of the RoBERTa fixture (tools/make_family_fixtures.py)."""
+    WordPiece, the byte-level BPE of the RoBERTa fixture and the Unigram of the XLM-RoBERTa one
+    (tools/make_family_fixtures.py), whose passages get "passage: " first. The last is the Hub's
+    form of XLM-RoBERTa's file (Precompiled, then runs of spaces made one; Metaspace) with
+    `tokenizer_config.json` naming no class, so that mcp-rag runs what the file says, as `tokenizers`
+    does (for an XLMRobertaTokenizer it runs transformers 5's pipeline, as sentence-transformers 6)."""
+    import shutil
+
     from tokenizers import Tokenizer
 
-    folder, window = (model_dir, 256) if tokenizer == "wordpiece" else (FAMILIES / "roberta-bpe", 512)
+    folder, window, prompt = {
+        "wordpiece": (model_dir, 256, ""),
+        "byte-level-bpe": (FAMILIES / "roberta-bpe", 512, ""),
+        "unigram": (FAMILIES / "xlmr-unigram", 512, "passage: "),
+        "unigram-as-its-file-says": (FAMILIES / "xlmr-unigram-hub", 512, "passage: "),
+    }[tokenizer]
+    if tokenizer == "unigram-as-its-file-says":
+        shutil.copytree(folder, tmp_path / "model")
+        folder = tmp_path / "model"
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        del config["tokenizer_class"]
+        (folder / "tokenizer_config.json").write_text(json.dumps(config))
     random_text = _load_text_generator()
     rng = random.Random(20261122)
     texts = [random_text(rng) for _ in range(1500)]
     reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
     reference.no_padding()
     reference.enable_truncation(window)
-    expected = [encoding.ids for encoding in reference.encode_batch(texts)]
+    expected = [encoding.ids for encoding in reference.encode_batch([prompt + text for text in texts])]
 
     result = run_embed(binary, [json.dumps(text) for text in texts], "--model-dir", str(folder))
     assert result.returncode == 0, result.stderr.decode()[:2000]

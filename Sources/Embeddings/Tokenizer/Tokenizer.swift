@@ -1,13 +1,15 @@
 import Foundation
 
 /// The tokenizer a model folder describes, giving exactly the ids Hugging Face `tokenizers` gives:
-/// BERT's WordPiece (`BertTokenizer`) or RoBERTa's byte-level BPE (`ByteLevelBPETokenizer`).
+/// BERT's WordPiece (`BertTokenizer`), RoBERTa's byte-level BPE (`ByteLevelBPETokenizer`) or
+/// XLM-RoBERTa's SentencePiece Unigram (`UnigramTokenizer`).
 ///
 /// Immutable, so `encode` may be called from any number of threads at once.
 public struct Tokenizer: Sendable {
     enum Model: Sendable {
         case wordPiece(BertTokenizer)
         case byteLevelBPE(ByteLevelBPETokenizer)
+        case unigram(UnigramTokenizer)
     }
 
     let model: Model
@@ -19,6 +21,7 @@ public struct Tokenizer: Sendable {
         switch try TokenizerFiles.loadAny(directory: modelDirectory) {
         case .wordPiece(let spec): model = .wordPiece(try BertTokenizer(spec: spec))
         case .byteLevelBPE(let tokenizer): model = .byteLevelBPE(tokenizer)
+        case .unigram(let tokenizer): model = .unigram(tokenizer)
         }
     }
 
@@ -33,6 +36,7 @@ public struct Tokenizer: Sendable {
         switch model {
         case .wordPiece(let tokenizer): tokenizer.encode(text, maxLength: maxLength)
         case .byteLevelBPE(let tokenizer): tokenizer.encode(text, maxLength: maxLength)
+        case .unigram(let tokenizer): tokenizer.encode(text, maxLength: maxLength)
         }
     }
 
@@ -41,6 +45,7 @@ public struct Tokenizer: Sendable {
         switch model {
         case .wordPiece(let tokenizer): tokenizer.vocabularySize
         case .byteLevelBPE(let tokenizer): tokenizer.vocabularySize
+        case .unigram(let tokenizer): tokenizer.vocabularySize
         }
     }
 
@@ -54,6 +59,7 @@ public struct Tokenizer: Sendable {
         switch model {
         case .wordPiece(let tokenizer): tokenizer.padID
         case .byteLevelBPE(let tokenizer): tokenizer.padID
+        case .unigram(let tokenizer): tokenizer.padID
         }
     }
 
@@ -62,6 +68,7 @@ public struct Tokenizer: Sendable {
         switch model {
         case .wordPiece(let tokenizer): tokenizer.token(forID: id)
         case .byteLevelBPE(let tokenizer): tokenizer.token(forID: id)
+        case .unigram(let tokenizer): tokenizer.token(forID: id)
         }
     }
 
@@ -70,14 +77,16 @@ public struct Tokenizer: Sendable {
         switch model {
         case .wordPiece(let tokenizer): tokenizer.id(forToken: token)
         case .byteLevelBPE(let tokenizer): tokenizer.id(forToken: token)
+        case .unigram(let tokenizer): tokenizer.id(forToken: token)
         }
     }
 
-    /// Which kind it is, for reports: `WordPiece` or `BPE`.
+    /// Which kind it is, for reports: `WordPiece`, `BPE` or `Unigram`.
     public var kind: String {
         switch model {
         case .wordPiece: "WordPiece"
         case .byteLevelBPE: "BPE"
+        case .unigram: "Unigram"
         }
     }
 }

@@ -45,15 +45,16 @@ enum TokenizerFiles {
     enum Loaded {
         case wordPiece(TokenizerSpec)
         case byteLevelBPE(ByteLevelBPETokenizer)
+        case unigram(UnigramTokenizer)
     }
 
     /// A WordPiece tokenizer's spec; a folder with another kind is refused.
     static func load(directory: URL) throws(ModelLoadError) -> TokenizerSpec {
         switch try loadAny(directory: directory) {
         case .wordPiece(let spec): return spec
-        case .byteLevelBPE:
+        case .byteLevelBPE, .unigram:
             throw .unsupported(directory.appendingPathComponent("tokenizer.json").path,
-                               "describes a BPE tokenizer where a WordPiece one was expected")
+                               "describes a BPE or Unigram tokenizer where a WordPiece one was expected")
         }
     }
 
@@ -64,8 +65,12 @@ enum TokenizerFiles {
         let vocabText = directory.appendingPathComponent("vocab.txt")
         if fileManager.fileExists(atPath: tokenizerJSON.path) {
             let root = try parseJSON(try readBytes(tokenizerJSON), path: tokenizerJSON.path)
-            if root["model"]?["type"]?.string == "BPE" {
-                return .byteLevelBPE(try ByteLevelBPETokenizer(json: root, path: tokenizerJSON.path))
+            switch root["model"]?["type"]?.string {
+            case "BPE": return .byteLevelBPE(try ByteLevelBPETokenizer(json: root, path: tokenizerJSON.path))
+            case "Unigram":
+                return .unigram(try UnigramTokenizer(json: root, path: tokenizerJSON.path,
+                                                     pipeline: try transformersPipeline(directory: directory)))
+            default: break
             }
             return .wordPiece(try wordPieceSpec(root, path: tokenizerJSON.path))
         }
@@ -83,6 +88,20 @@ enum TokenizerFiles {
             throw .notFound(directory.path, "is a file, not a model folder; pass the folder that holds tokenizer.json or vocab.txt")
         }
         throw .notFound(directory.path, "has neither tokenizer.json nor vocab.txt; copy the model's tokenizer files into this folder")
+    }
+
+    /// transformers 5 builds an `XLMRobertaTokenizer`'s normaliser and pre-tokenizer itself, from
+    /// the file's charsmap and `add_prefix_space` (default true) in `tokenizer_config.json`;
+    /// sentence-transformers 6 tokenises with that. Nil for any other class: the file's own.
+    private static func transformersPipeline(directory: URL) throws(ModelLoadError) -> UnigramTokenizer.TransformersPipeline? {
+        let url = directory.appendingPathComponent("tokenizer_config.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let config = try parseJSON(try readBytes(url), path: url.path)
+        guard let name = config["tokenizer_class"]?.string, ["XLMRobertaTokenizer", "XLMRobertaTokenizerFast"].contains(name) else {
+            return nil
+        }
+        return UnigramTokenizer.TransformersPipeline(
+            addPrefixSpace: try flag(config, "add_prefix_space", default: true, path: url.path, field: "add_prefix_space"))
     }
 
     private static func readBytes(_ url: URL) throws(ModelLoadError) -> [UInt8] {
@@ -122,7 +141,7 @@ enum TokenizerFiles {
         if let type = model["type"] {
             guard let name = type.string else { throw .malformed(path, "model.type is \(type.typeName), expected a string") }
             guard name == "WordPiece" else {
-                throw .unsupported(path, "uses a \(name) model; only WordPiece (BERT) and byte-level BPE (RoBERTa) tokenizers are supported")
+                throw .unsupported(path, "uses a \(name) model; only WordPiece (BERT), byte-level BPE (RoBERTa) and Unigram (XLM-RoBERTa) tokenizers are supported")
             }
         } else if model["merges"] != nil {
             throw .unsupported(path, "describes a BPE model (it has merges) without saying so in model.type")

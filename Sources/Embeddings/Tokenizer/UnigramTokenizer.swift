@@ -1,0 +1,355 @@
+import Foundation
+import StrictJSON
+
+/// A SentencePiece Unigram tokenizer (XLM-RoBERTa's, multilingual-e5's) that gives exactly the ids
+/// Hugging Face `tokenizers` gives: added tokens matched in the raw text, then on each stretch
+/// between them the normaliser steps (`Precompiled`, `Strip`, `Replace`), the `Metaspace`
+/// pre-tokenizer (spaces as "▁", one before the text, a word at each), and Viterbi over the pieces'
+/// scores, with unknown stretches fused into one unknown token; the post-processor's `<s> … </s>`
+/// around it all.
+///
+/// Immutable, so `encode` may be called from any number of threads at once.
+struct UnigramTokenizer: Sendable {
+    let clsID: Int32
+    let sepID: Int32
+    let padID: Int32
+    let vocabularySize: Int
+    private let pieces: [String]
+    /// Each piece's UTF-8 bytes to its id (the first of equal pieces, as `tokenizers` keeps).
+    private let idsByPiece: [ArraySlice<UInt8>: Int32]
+    private let scores: [Double]
+    private let longestPiece: Int
+    private let unknownID: Int32
+    /// What an unknown character scores: the lowest piece's score less 10 (`tokenizers`' penalty).
+    private let unknownScore: Double
+    private let normalizer: [NormalizerStep]
+    /// Whether words are first split at whitespace, which is dropped (`WhitespaceSplit`).
+    private let splitsAtWhitespace: Bool
+    private let metaspace: Metaspace
+    private let addedTokens: AddedTokenMatcher
+    private let addedTokenList: [ResolvedAddedToken]
+
+    /// One step of the normaliser sequence.
+    enum NormalizerStep: Sendable {
+        case precompiled(PrecompiledCharsmap)
+        case strip(left: Bool, right: Bool)
+        /// Every run of `minimum` or more spaces (the regular expression ` {n,}`) becomes `content`.
+        case replaceSpaceRuns(minimum: Int, content: String)
+        case replace(pattern: String, content: String)
+    }
+
+    /// The Metaspace pre-tokenizer's settings.
+    struct Metaspace: Sendable {
+        var replacement: Unicode.Scalar = "\u{2581}"
+        /// `always`: "▁" before every stretch that lacks one; `first`: before the text's first
+        /// stretch only; `never`.
+        var prependScheme = "always"
+        var splits = true
+    }
+
+    /// How transformers 5 builds the pipeline around an `XLMRobertaTokenizer`'s files: the
+    /// `Precompiled` charsmap of the file's normaliser and nothing else of it, `WhitespaceSplit` then
+    /// `Metaspace` (a "▁" before each word when `addPrefixSpace`), whatever the file's pre-tokenizer.
+    /// sentence-transformers 6 tokenises with that, so mcp-rag does too.
+    struct TransformersPipeline: Sendable {
+        var addPrefixSpace: Bool
+    }
+
+    /// Reads a parsed `tokenizer.json`; with `pipeline`, puts transformers 5's normaliser and
+    /// pre-tokenizer around its Unigram model instead of the file's own.
+    init(json root: JSONValue, path: String, pipeline: TransformersPipeline? = nil) throws(ModelLoadError) {
+        let model = root["model"] ?? .null
+        if model["byte_fallback"]?.bool == true {
+            throw .unsupported(path, "sets model.byte_fallback; only Unigram tokenizers without it (XLM-RoBERTa's) are supported")
+        }
+        guard case .array(let entries)? = model["vocab"], !entries.isEmpty else {
+            throw .malformed(path, "has no model.vocab list of [piece, score] pairs")
+        }
+        var pieces: [String] = []
+        var scores: [Double] = []
+        var ids: [ArraySlice<UInt8>: Int32] = [:]
+        pieces.reserveCapacity(entries.count)
+        for (index, entry) in entries.enumerated() {
+            guard case .array(let pair) = entry, pair.count == 2, let piece = pair[0].string,
+                  case .number(let score) = pair[1] else {
+                throw .malformed(path, "model.vocab[\(index)] is not a [piece, score] pair")
+            }
+            pieces.append(piece)
+            scores.append(score)
+            let key = ArraySlice(Array(piece.utf8))
+            if ids[key] == nil { ids[key] = Int32(index) }
+        }
+        guard let unknown = model["unk_id"]?.integer, pieces.indices.contains(unknown) else {
+            throw .malformed(path, "has no model.unk_id inside its vocabulary; Unigram needs one for what no piece spells")
+        }
+        self.pieces = pieces
+        self.scores = scores
+        idsByPiece = ids
+        longestPiece = pieces.map(\.utf8.count).max() ?? 1
+        unknownID = Int32(unknown)
+        unknownScore = (scores.min() ?? 0) - 10
+        if let pipeline {
+            normalizer = try Self.normalizerSteps(root["normalizer"], path: path).filter {
+                if case .precompiled = $0 { true } else { false }
+            }
+            splitsAtWhitespace = true
+            metaspace = Metaspace(prependScheme: pipeline.addPrefixSpace ? "always" : "never")
+        } else {
+            normalizer = try Self.normalizerSteps(root["normalizer"], path: path)
+            (splitsAtWhitespace, metaspace) = try Self.preTokenizer(root["pre_tokenizer"], path: path)
+        }
+
+        // Ids of added tokens as `tokenizers` gives them: a piece's own id, else the next free one.
+        let added = try TokenizerFiles.readAddedTokens(root["added_tokens"], path: path)
+        var nextID = Int32(pieces.count)
+        var resolved: [ResolvedAddedToken] = []
+        for token in added where !resolved.contains(where: { $0.content == token.content }) {
+            let id = ids[ArraySlice(Array(token.content.utf8))] ?? { defer { nextID += 1 }; return nextID }()
+            resolved.append(ResolvedAddedToken(content: token.content, id: id, normalized: token.normalized,
+                                               lstrip: token.lstrip, rstrip: token.rstrip))
+        }
+        if let normalized = resolved.first(where: \.normalized), !normalizer.isEmpty {
+            throw .unsupported(path, "added token \"\(normalized.content)\" is matched after normalisation, which this tokenizer does not implement")
+        }
+        addedTokenList = resolved
+        addedTokens = AddedTokenMatcher(resolved.map { (Array($0.content.utf8), $0.id, $0.lstrip, $0.rstrip) })
+        vocabularySize = max(pieces.count, Int((resolved.map(\.id).max() ?? -1) + 1))
+
+        var spec = TokenizerSpec(source: path)
+        spec.cls = ("<s>", nil)
+        spec.sep = ("</s>", nil)
+        spec.pad = ("<pad>", nil)
+        try TokenizerFiles.readPostProcessor(root["post_processor"], into: &spec, path: path)
+        if let name = root["padding"]?["pad_token"]?.string { spec.pad = (name, nil) }
+        func id(_ wrap: (token: String, id: Int32?), _ role: String) throws(ModelLoadError) -> Int32 {
+            if let stated = wrap.id { return stated }
+            guard let found = resolved.first(where: { $0.content == wrap.token })?.id ?? ids[ArraySlice(Array(wrap.token.utf8))] else {
+                throw .malformed(path, "has no \"\(wrap.token)\" token to \(role) a sequence with")
+            }
+            return found
+        }
+        clsID = try id(spec.cls, "start")
+        sepID = try id(spec.sep, "end")
+        padID = (try? id(spec.pad, "pad")) ?? 0
+    }
+
+    private static func normalizerSteps(_ value: JSONValue?, path: String) throws(ModelLoadError) -> [NormalizerStep] {
+        guard let value, !value.isNull else { return [] }
+        let type = value["type"]?.string ?? "(no type)"
+        switch type {
+        case "Sequence":
+            guard case .array(let steps)? = value["normalizers"] else {
+                throw .malformed(path, "normalizer (Sequence) has no normalizers list")
+            }
+            var result: [NormalizerStep] = []
+            for step in steps { result += try normalizerSteps(step, path: path) }
+            return result
+        case "Precompiled":
+            guard let encoded = value["precompiled_charsmap"]?.string, let blob = Data(base64Encoded: encoded) else {
+                throw .malformed(path, "normalizer (Precompiled) has no base64 precompiled_charsmap")
+            }
+            do {
+                return [.precompiled(try PrecompiledCharsmap(blob: [UInt8](blob)))]
+            } catch {
+                throw .malformed(path, "normalizer (Precompiled) holds a precompiled_charsmap that is not SentencePiece's")
+            }
+        case "Strip":
+            return [.strip(left: value["strip_left"]?.bool ?? false, right: value["strip_right"]?.bool ?? false)]
+        case "Replace":
+            let content = value["content"]?.string ?? ""
+            if let literal = value["pattern"]?["String"]?.string, !literal.isEmpty {
+                return [.replace(pattern: literal, content: content)]
+            }
+            // SentencePiece's converters use one expression: runs of spaces.
+            if let expression = value["pattern"]?["Regex"]?.string, expression.hasPrefix(" {"), expression.hasSuffix(",}"),
+               let minimum = Int(expression.dropFirst(2).dropLast(2)), minimum >= 1 {
+                return [.replaceSpaceRuns(minimum: minimum, content: content)]
+            }
+            throw .unsupported(path, "has a Replace normalizer with a pattern other than a string or \" {n,}\"; it is not supported")
+        default:
+            throw .unsupported(path, "uses a \(type) normalizer with its Unigram model; only Precompiled, Strip and Replace are supported")
+        }
+    }
+
+    /// `Metaspace`, alone or after `WhitespaceSplit` (as transformers 5 writes XLM-RoBERTa's).
+    private static func preTokenizer(_ value: JSONValue?, path: String) throws(ModelLoadError) -> (Bool, Metaspace) {
+        if let value, value["type"]?.string == "Sequence", case .array(let steps)? = value["pretokenizers"], steps.count == 2,
+           steps[0]["type"]?.string == "WhitespaceSplit" {
+            return (true, try metaspace(steps[1], path: path))
+        }
+        return (false, try metaspace(value, path: path))
+    }
+
+    private static func metaspace(_ value: JSONValue?, path: String) throws(ModelLoadError) -> Metaspace {
+        guard let value, value["type"]?.string == "Metaspace" else {
+            throw .unsupported(path, "uses a \(value?["type"]?.string ?? "missing") pre-tokenizer with its Unigram model; only Metaspace, alone or after WhitespaceSplit (XLM-RoBERTa's), is supported")
+        }
+        var settings = Metaspace()
+        if let replacement = value["replacement"]?.string {
+            guard replacement.unicodeScalars.count == 1, let scalar = replacement.unicodeScalars.first else {
+                throw .malformed(path, "pre_tokenizer.replacement is not one character")
+            }
+            settings.replacement = scalar
+        }
+        if let scheme = value["prepend_scheme"]?.string {
+            guard ["always", "first", "never"].contains(scheme) else {
+                throw .unsupported(path, "pre_tokenizer.prepend_scheme \"\(scheme)\" is not always, first or never")
+            }
+            settings.prependScheme = scheme
+        } else if let prefix = value["add_prefix_space"]?.bool {
+            settings.prependScheme = prefix ? "always" : "never"
+        }
+        settings.splits = value["split"]?.bool ?? true
+        return settings
+    }
+
+    /// The piece with this id (an added token's content for an id past the pieces).
+    func token(forID id: Int32) -> String? {
+        pieces.indices.contains(Int(id)) ? pieces[Int(id)] : addedTokenList.first(where: { $0.id == id })?.content
+    }
+
+    /// The id of this exact piece or added token.
+    func id(forToken token: String) -> Int32? {
+        addedTokenList.first(where: { $0.content == token })?.id ?? idsByPiece[ArraySlice(Array(token.utf8))]
+    }
+
+    /// Ids with `<s>` first and `</s>` last, at most `maxLength` (at least 2) in all.
+    func encode(_ text: String, maxLength: Int) -> [Int32] {
+        let budget = max(maxLength, 2) - 2
+        var ids: [Int32] = [clsID]
+        var text = text
+        text.withUTF8 { bytes in
+            var position = 0
+            while ids.count - 1 < budget {
+                let match = addedTokens.firstMatch(in: bytes, from: position, end: bytes.count)
+                let end = match?.start ?? bytes.count
+                if end > position {
+                    let segment = String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<end]), as: UTF8.self)
+                    appendPieces(of: segment, first: position == 0, to: &ids, budget: budget + 1)
+                }
+                guard let match, ids.count - 1 < budget else { break }
+                ids.append(match.id)
+                position = match.end
+            }
+        }
+        if ids.count - 1 > budget { ids.removeLast(ids.count - 1 - budget) }
+        ids.append(sepID)
+        return ids
+    }
+
+    /// One stretch between added tokens: normalised, split at whitespace where the pipeline does,
+    /// each part cut into words at each "▁", each word's pieces. Scalar by scalar, as `tokenizers`
+    /// works on characters, not on graphemes.
+    private func appendPieces(of segment: String, first: Bool, to ids: inout [Int32], budget: Int) {
+        let scalars = Array(normalize(segment).unicodeScalars)
+        let parts = splitsAtWhitespace ? scalars.split(whereSeparator: \.properties.isWhitespace) : [scalars[...]]
+        for (index, part) in parts.enumerated() where !part.isEmpty && ids.count < budget {
+            appendWords(of: part, first: first && index == 0, to: &ids, budget: budget)
+        }
+    }
+
+    /// Metaspace: spaces as "▁", one before the text as the scheme says, a word at each "▁".
+    private func appendWords(of part: ArraySlice<Unicode.Scalar>, first: Bool, to ids: inout [Int32], budget: Int) {
+        let marker = metaspace.replacement
+        var scalars = part.map { $0 == " " ? marker : $0 }
+        let prepends = metaspace.prependScheme == "always" || metaspace.prependScheme == "first" && first
+        if prepends, scalars.first != marker { scalars.insert(marker, at: 0) }
+        var start = 0
+        func appendWord(_ end: Int) {
+            var bytes: [UInt8] = []
+            for scalar in scalars[start..<end] { bytes.append(contentsOf: String(scalar).utf8) }
+            viterbi(bytes, into: &ids)
+        }
+        if metaspace.splits {
+            // Each marker starts a word (`MergedWithNext`).
+            for index in scalars.indices where scalars[index] == marker && index > start && ids.count < budget {
+                appendWord(index)
+                start = index
+            }
+        }
+        if start < scalars.count, ids.count < budget { appendWord(scalars.count) }
+    }
+
+    /// The normaliser steps in order.
+    private func normalize(_ segment: String) -> String {
+        var text = segment
+        for step in normalizer {
+            switch step {
+            case .precompiled(let charsmap):
+                text = charsmap.normalize(text)
+            case .strip(let left, let right):
+                var scalars = Substring(text).unicodeScalars[...]
+                if left { while let first = scalars.first, first.properties.isWhitespace { scalars.removeFirst() } }
+                if right { while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() } }
+                text = String(String.UnicodeScalarView(scalars))
+            case .replaceSpaceRuns(let minimum, let content):
+                var result = ""
+                var run = 0
+                for scalar in text.unicodeScalars {
+                    if scalar == " " {
+                        run += 1
+                        continue
+                    }
+                    if run > 0 { result += run >= minimum ? content : String(repeating: " ", count: run) }
+                    run = 0
+                    result.unicodeScalars.append(scalar)
+                }
+                if run > 0 { result += run >= minimum ? content : String(repeating: " ", count: run) }
+                text = result
+            case .replace(let pattern, let content):
+                text = text.replacingOccurrences(of: pattern, with: content, options: .literal)
+            }
+        }
+        return text
+    }
+
+    /// The best segmentation of `word` into pieces by total score (`tokenizers`' `encode_optimized`:
+    /// the first of equal scores kept), unknown characters scoring `unknownScore` and fused with
+    /// their unknown neighbours into one token.
+    private func viterbi(_ word: [UInt8], into ids: inout [Int32]) {
+        let count = word.count
+        var best = [(score: Double, start: Int, id: Int32)?](repeating: nil, count: count + 1)
+        best[0] = (0, 0, -1)
+        var start = 0
+        while start < count {
+            let here = best[start]?.score ?? 0
+            let characterLength = Self.utf8Length(leading: word[start])
+            var hasSingle = false
+            for length in 1...min(longestPiece, count - start) {
+                guard let id = idsByPiece[word[start..<start + length]] else { continue }
+                let candidate = here + scores[Int(id)]
+                if best[start + length] == nil || candidate > best[start + length]!.score {
+                    best[start + length] = (candidate, start, id)
+                }
+                if length == characterLength { hasSingle = true }
+            }
+            if !hasSingle {
+                let end = min(start + characterLength, count)
+                let candidate = here + unknownScore
+                if best[end] == nil || candidate > best[end]!.score { best[end] = (candidate, start, unknownID) }
+            }
+            start += characterLength
+        }
+        var tokens: [Int32] = []
+        var unknownEnd: Int?
+        var end = count
+        while end > 0, let node = best[end] {
+            if node.id == unknownID {
+                if unknownEnd == nil { unknownEnd = end }
+            } else {
+                if let fusedEnd = unknownEnd {
+                    tokens.append(idsByPiece[word[end..<fusedEnd]] ?? unknownID)
+                    unknownEnd = nil
+                }
+                tokens.append(node.id)
+            }
+            end = node.start
+        }
+        if let fusedEnd = unknownEnd { tokens.append(idsByPiece[word[0..<fusedEnd]] ?? unknownID) }
+        ids.append(contentsOf: tokens.reversed())
+    }
+
+    private static func utf8Length(leading byte: UInt8) -> Int {
+        byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4
+    }
+}
