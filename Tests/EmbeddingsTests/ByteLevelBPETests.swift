@@ -25,27 +25,6 @@ import Testing
             """
     }
 
-    private func jsonString(_ text: String) -> String {
-        String(data: try! JSONSerialization.data(withJSONObject: text, options: .fragmentsAllowed), encoding: .utf8)!
-    }
-
-    private func tokenizer(_ json: String) throws -> Tokenizer {
-        let folder = try TemporaryFolder()
-        try folder.write("tokenizer.json", json)
-        return try Tokenizer(modelDirectory: folder.url)
-    }
-
-    private func loadProblem(_ json: String) -> String? {
-        do {
-            _ = try tokenizer(json)
-            return nil
-        } catch let error as ModelLoadError {
-            return error.problem
-        } catch {
-            return "\(error)"
-        }
-    }
-
     private func words(_ text: String) -> [String] {
         var text = text
         return text.withUTF8 { bytes in
@@ -67,7 +46,7 @@ import Testing
     @Test func mergesApplyLowestRankFirstAndSpecialsWrapTheText() throws {
         let space = String(ByteLevelBPETokenizer.byteCharacters[0x20])
         // "Ġt" before "he", then "Ġt"+"he" is not a merge: " the" stays two tokens; "th" loses to "he".
-        let tokenizer = try tokenizer(tokenizerJSON(extra: [space + "t", "he", "th", space + "the"],
+        let tokenizer = try tokenizer(fromJSON: tokenizerJSON(extra: [space + "t", "he", "th", space + "the"],
                                                     merges: [space + " t", "h e", "t h", space + "t he"]))
         let ids = tokenizer.encode("the the", maxLength: 100)
         let names = ids.map { tokenizer.token(forID: $0) ?? "?" }
@@ -81,14 +60,14 @@ import Testing
     }
 
     @Test func whatCannotBeRunExactlyIsRefusedNamingIt() {
-        #expect(loadProblem(tokenizerJSON(model: #", "dropout": 0.1"#))?.contains("dropout") == true)
-        #expect(loadProblem(tokenizerJSON(model: ###", "continuing_subword_prefix": "##""###))?.contains("continuing_subword_prefix") == true)
-        #expect(loadProblem(tokenizerJSON(normalizer: #"{"type": "NFC"}"#))?.contains("NFC normalizer") == true)
-        #expect(loadProblem(tokenizerJSON(preTokenizer: #"{"type": "Metaspace"}"#))?.contains("Metaspace pre-tokenizer") == true)
-        #expect(loadProblem(tokenizerJSON(merges: ["q z9"]))?.contains("model.merges[0]") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(model: #", "dropout": 0.1"#))?.contains("dropout") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(model: ###", "continuing_subword_prefix": "##""###))?.contains("continuing_subword_prefix") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(normalizer: #"{"type": "NFC"}"#))?.contains("NFC normalizer") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(preTokenizer: #"{"type": "Metaspace"}"#))?.contains("Metaspace pre-tokenizer") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(merges: ["q z9"]))?.contains("model.merges[0]") == true)
         let withoutByte = tokenizerJSON().replacingOccurrences(of: #""A": "#, with: #""not-A": "#)
-        #expect(loadProblem(withoutByte)?.contains("the byte 65") == true)
-        #expect(loadProblem(#"{"model": {"type": "WordLevel", "vocab": {}}}"#)?.contains("WordLevel") == true)
+        #expect(loadProblem(tokenizerJSON: withoutByte)?.contains("the byte 65") == true)
+        #expect(loadProblem(tokenizerJSON: #"{"model": {"type": "WordLevel", "vocab": {}}}"#)?.contains("WordLevel") == true)
     }
 
     @Test func vocabJSONAndMergesWithoutTokenizerJSONAreRefused() throws {

@@ -9,18 +9,11 @@ import Testing
 /// for each text as a query and as a passage.
 @Suite("sentence-transformers settings")
 struct EmbedderSettingsTests {
-    struct Expected {
-        let text: String
-        let work: EmbeddingWork
-        let inputIDs: [Int32]
-        let embedding: [Float]
-    }
-
     static let variants = ["cls-query-instruction", "mean-e5-prefixes", "max-st6-unnormalized", "mean-sqrt-len",
                            "weightedmean", "lasttoken", "prompt-excluded", "default-prompt-lowercased"]
 
     /// The real model folder with the variant's settings files in place of its own.
-    private func model(_ variant: String) throws -> (TemporaryFolder, [Expected]) {
+    private func model(_ variant: String) throws -> (TemporaryFolder, [ExpectedEmbedding]) {
         let fixtures = try #require(Bundle.module.url(forResource: "Fixtures/settings/\(variant)", withExtension: nil))
         let folder = try TemporaryFolder()
         try folder.copyModel(from: try realModelDirectory(),
@@ -47,15 +40,7 @@ struct EmbedderSettingsTests {
             config["strip_accents"] = change["strip_accents"]
             try folder.write("tokenizer_config.json", try JSONSerialization.data(withJSONObject: config))
         }
-        let lines = try String(contentsOf: fixtures.appendingPathComponent("expected.jsonl"), encoding: .utf8)
-        let expected = try lines.split(separator: "\n").map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return Expected(
-                text: try #require(object["text"] as? String),
-                work: try #require(object["work"] as? String) == "query" ? .queries : .passages,
-                inputIDs: try #require(object["input_ids"] as? [Int]).map { Int32($0) },
-                embedding: try #require(object["embedding"] as? [Double]).map { Float($0) })
-        }
+        let expected = try ExpectedEmbedding.read(fixtures.appendingPathComponent("expected.jsonl"))
         return (folder, expected)
     }
 

@@ -9,27 +9,11 @@ import Testing
 /// GPU path's host emulation.
 @Suite("transformer families")
 struct FamilyFixtureTests {
-    struct Expected {
-        let text: String
-        let work: EmbeddingWork
-        let inputIDs: [Int32]
-        let embedding: [Float]
-    }
-
     static let families = ["bert-cls", "bert-mean-e5", "roberta-bpe", "xlmr-unigram", "xlmr-unigram-hub"]
 
-    private func fixture(_ family: String) throws -> (URL, [Expected]) {
+    private func fixture(_ family: String) throws -> (URL, [ExpectedEmbedding]) {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures/families/\(family)", withExtension: nil))
-        let lines = try String(contentsOf: folder.appendingPathComponent("expected.jsonl"), encoding: .utf8)
-        let expected = try lines.split(separator: "\n").map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return Expected(
-                text: try #require(object["text"] as? String),
-                work: try #require(object["work"] as? String) == "query" ? .queries : .passages,
-                inputIDs: try #require(object["input_ids"] as? [Int]).map { Int32($0) },
-                embedding: try #require(object["embedding"] as? [Double]).map { Float($0) })
-        }
-        return (folder, expected)
+        return (folder, try ExpectedEmbedding.read(folder.appendingPathComponent("expected.jsonl")))
     }
 
     @Test("token ids and vectors as sentence-transformers gives them", arguments: families)

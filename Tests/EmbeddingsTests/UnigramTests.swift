@@ -23,31 +23,10 @@ import Testing
             """
     }
 
-    private func jsonString(_ text: String) -> String {
-        String(data: try! JSONSerialization.data(withJSONObject: text, options: .fragmentsAllowed), encoding: .utf8)!
-    }
-
-    private func tokenizer(_ json: String) throws -> Tokenizer {
-        let folder = try TemporaryFolder()
-        try folder.write("tokenizer.json", json)
-        return try Tokenizer(modelDirectory: folder.url)
-    }
-
-    private func loadProblem(_ json: String) -> String? {
-        do {
-            _ = try tokenizer(json)
-            return nil
-        } catch let error as ModelLoadError {
-            return error.problem
-        } catch {
-            return "\(error)"
-        }
-    }
-
     static let pieces: [(String, Double)] = [("<unk>", 0), ("▁", -1), ("a", -2), ("b", -2), ("ab", -3.5), ("▁a", -2.5)]
 
     @Test func theBestPathWinsTheFirstOfEqualOnesIsKeptAndUnknownRunsAreOneToken() throws {
-        let tokenizer = try tokenizer(tokenizerJSON(pieces: Self.pieces))
+        let tokenizer = try tokenizer(fromJSON: tokenizerJSON(pieces: Self.pieces))
         #expect(tokenizer.kind == "Unigram")
         // "▁ab": "▁a" + "b" and "▁" + "ab" both score -4.5; the one Viterbi found first, "▁" + "ab", stays.
         #expect(tokenizer.encode("ab", maxLength: 10) == [6, 1, 4, 7])
@@ -60,8 +39,8 @@ import Testing
     }
 
     @Test func whitespaceSplitDropsTheSpacesAndEachWordGetsItsMarker() throws {
-        let plain = try tokenizer(tokenizerJSON(pieces: Self.pieces))
-        let split = try tokenizer(tokenizerJSON(pieces: Self.pieces, preTokenizer: #"""
+        let plain = try tokenizer(fromJSON: tokenizerJSON(pieces: Self.pieces))
+        let split = try tokenizer(fromJSON: tokenizerJSON(pieces: Self.pieces, preTokenizer: #"""
             {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"},
              {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}]}
             """#))
@@ -77,7 +56,7 @@ import Testing
              {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "▁"},
              {"type": "Replace", "pattern": {"String": "c"}, "content": "b"}]}
             """#
-        let tokenizer = try tokenizer(tokenizerJSON(pieces: Self.pieces, normalizer: steps))
+        let tokenizer = try tokenizer(fromJSON: tokenizerJSON(pieces: Self.pieces, normalizer: steps))
         // "c" reads as "b"; the trailing spaces go; the run of two spaces is one "▁".
         #expect(tokenizer.encode("a  c  ", maxLength: 10) == [6, 5, 1, 3, 7])
     }
@@ -95,14 +74,14 @@ import Testing
     }
 
     @Test func whatCannotBeRunExactlyIsRefusedNamingIt() {
-        #expect(loadProblem(tokenizerJSON(pieces: Self.pieces, model: #", "byte_fallback": true"#))?.contains("byte_fallback") == true)
-        #expect(loadProblem(tokenizerJSON(pieces: Self.pieces, normalizer: #"{"type": "NFD"}"#))?.contains("NFD normalizer") == true)
-        #expect(loadProblem(tokenizerJSON(pieces: Self.pieces,
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(pieces: Self.pieces, model: #", "byte_fallback": true"#))?.contains("byte_fallback") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(pieces: Self.pieces, normalizer: #"{"type": "NFD"}"#))?.contains("NFD normalizer") == true)
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(pieces: Self.pieces,
                                           normalizer: #"{"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "}"#))?
             .contains("Replace") == true)
-        #expect(loadProblem(tokenizerJSON(pieces: Self.pieces, preTokenizer: #"{"type": "ByteLevel"}"#))?
+        #expect(loadProblem(tokenizerJSON: tokenizerJSON(pieces: Self.pieces, preTokenizer: #"{"type": "ByteLevel"}"#))?
             .contains("ByteLevel pre-tokenizer") == true)
         let noUnknown = tokenizerJSON(pieces: Self.pieces).replacingOccurrences(of: #""unk_id": 0, "#, with: "")
-        #expect(loadProblem(noUnknown)?.contains("unk_id") == true)
+        #expect(loadProblem(tokenizerJSON: noUnknown)?.contains("unk_id") == true)
     }
 }

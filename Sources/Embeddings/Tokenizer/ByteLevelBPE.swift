@@ -8,9 +8,7 @@ import StrictJSON
 ///
 /// Immutable, so `encode` may be called from any number of threads at once.
 struct ByteLevelBPETokenizer: Sendable {
-    let clsID: Int32
-    let sepID: Int32
-    let padID: Int32
+    let frame: SequenceFrame
     let vocabularySize: Int
     /// Tokens by id, for reports and tests.
     private let tokensByID: [Int32: String]
@@ -25,8 +23,6 @@ struct ByteLevelBPETokenizer: Sendable {
     private let splitsWords: Bool
     /// A word that is a token whole skips the merges (`ignore_merges`).
     private let ignoresMerges: Bool
-    private let addedTokens: AddedTokenMatcher
-    private let addedTokenList: [ResolvedAddedToken]
 
     /// GPT-2's map from bytes to printable characters: the printable Latin-1 bytes stand for
     /// themselves, the others (controls, space, soft hyphen) for U+0100 onwards in byte order.
@@ -108,39 +104,13 @@ struct ByteLevelBPETokenizer: Sendable {
         self.merges = merges
 
         // Without a normaliser the normalised text is the text: every added token is matched in it.
-        let added = try TokenizerFiles.readAddedTokens(root["added_tokens"], path: path)
-        var nextID = Int32(idsByToken.count)
-        var resolved: [ResolvedAddedToken] = []
-        for token in added where !resolved.contains(where: { $0.content == token.content }) {
-            let id = idsByToken[token.content] ?? { defer { nextID += 1 }; return nextID }()
-            resolved.append(ResolvedAddedToken(content: token.content, id: id, normalized: token.normalized,
-                                               lstrip: token.lstrip, rstrip: token.rstrip))
-        }
-        addedTokenList = resolved
-        addedTokens = AddedTokenMatcher(resolved.map { (Array($0.content.utf8), $0.id, $0.lstrip, $0.rstrip) })
+        frame = try SequenceFrame(json: root, path: path, vocabularyID: { idsByToken[$0] }, firstFreeID: Int32(idsByToken.count))
         var tokensByID: [Int32: String] = [:]
         for (token, id) in idsByToken { tokensByID[id] = token }
-        for token in resolved { tokensByID[token.id] = token.content }
+        for token in frame.addedTokens { tokensByID[token.id] = token.content }
         self.tokensByID = tokensByID
         self.idsByToken = idsByToken
         vocabularySize = Int((tokensByID.keys.max() ?? -1) + 1)
-
-        var spec = TokenizerSpec(source: path)
-        spec.cls = ("<s>", nil)
-        spec.sep = ("</s>", nil)
-        spec.pad = ("<pad>", nil)
-        try TokenizerFiles.readPostProcessor(root["post_processor"], into: &spec, path: path)
-        if let name = root["padding"]?["pad_token"]?.string { spec.pad = (name, nil) }
-        func id(_ wrap: (token: String, id: Int32?), _ role: String) throws(ModelLoadError) -> Int32 {
-            if let stated = wrap.id { return stated }
-            guard let found = resolved.first(where: { $0.content == wrap.token })?.id ?? idsByToken[wrap.token] else {
-                throw .malformed(path, "has no \"\(wrap.token)\" token to \(role) a sequence with")
-            }
-            return found
-        }
-        clsID = try id(spec.cls, "start")
-        sepID = try id(spec.sep, "end")
-        padID = (try? id(spec.pad, "pad")) ?? 0
     }
 
     /// The token with this id.
@@ -148,31 +118,12 @@ struct ByteLevelBPETokenizer: Sendable {
 
     /// The id of this exact token.
     func id(forToken token: String) -> Int32? {
-        addedTokenList.first(where: { $0.content == token })?.id ?? idsByToken[token]
+        frame.addedID(of: token) ?? idsByToken[token]
     }
 
-    /// Ids with `<s>` first and `</s>` last, at most `maxLength` (at least 2) in all: the text's
-    /// tokens are cut to `maxLength - 2`.
+    /// Ids with `<s>` first and `</s>` last, at most `maxLength` (at least 2) in all.
     func encode(_ text: String, maxLength: Int) -> [Int32] {
-        let budget = max(maxLength, 2) - 2
-        var ids: [Int32] = [clsID]
-        var text = text
-        text.withUTF8 { bytes in
-            var position = 0
-            while ids.count - 1 < budget {
-                let match = addedTokens.firstMatch(in: bytes, from: position, end: bytes.count)
-                let end = match?.start ?? bytes.count
-                if end > position {
-                    appendWords(of: UnsafeBufferPointer(rebasing: bytes[position..<end]), to: &ids, budget: budget + 1)
-                }
-                guard let match, ids.count - 1 < budget else { break }
-                ids.append(match.id)
-                position = match.end
-            }
-        }
-        if ids.count - 1 > budget { ids.removeLast(ids.count - 1 - budget) }
-        ids.append(sepID)
-        return ids
+        frame.encode(text, maxLength: maxLength) { segment, _, ids, budget in appendWords(of: segment, to: &ids, budget: budget) }
     }
 
     /// One stretch between added tokens: split into words, each word's bytes merged.

@@ -58,8 +58,8 @@ public struct Tokenizer: Sendable {
     public var padID: Int32 {
         switch model {
         case .wordPiece(let tokenizer): tokenizer.padID
-        case .byteLevelBPE(let tokenizer): tokenizer.padID
-        case .unigram(let tokenizer): tokenizer.padID
+        case .byteLevelBPE(let tokenizer): tokenizer.frame.padID
+        case .unigram(let tokenizer): tokenizer.frame.padID
         }
     }
 

@@ -10,9 +10,7 @@ import StrictJSON
 ///
 /// Immutable, so `encode` may be called from any number of threads at once.
 struct UnigramTokenizer: Sendable {
-    let clsID: Int32
-    let sepID: Int32
-    let padID: Int32
+    let frame: SequenceFrame
     let vocabularySize: Int
     private let pieces: [String]
     /// Each piece's UTF-8 bytes to its id (the first of equal pieces, as `tokenizers` keeps).
@@ -26,8 +24,6 @@ struct UnigramTokenizer: Sendable {
     /// Whether words are first split at whitespace, which is dropped (`WhitespaceSplit`).
     private let splitsAtWhitespace: Bool
     private let metaspace: Metaspace
-    private let addedTokens: AddedTokenMatcher
-    private let addedTokenList: [ResolvedAddedToken]
 
     /// One step of the normaliser sequence.
     enum NormalizerStep: Sendable {
@@ -99,38 +95,12 @@ struct UnigramTokenizer: Sendable {
             (splitsAtWhitespace, metaspace) = try Self.preTokenizer(root["pre_tokenizer"], path: path)
         }
 
-        // Ids of added tokens as `tokenizers` gives them: a piece's own id, else the next free one.
-        let added = try TokenizerFiles.readAddedTokens(root["added_tokens"], path: path)
-        var nextID = Int32(pieces.count)
-        var resolved: [ResolvedAddedToken] = []
-        for token in added where !resolved.contains(where: { $0.content == token.content }) {
-            let id = ids[ArraySlice(Array(token.content.utf8))] ?? { defer { nextID += 1 }; return nextID }()
-            resolved.append(ResolvedAddedToken(content: token.content, id: id, normalized: token.normalized,
-                                               lstrip: token.lstrip, rstrip: token.rstrip))
-        }
-        if let normalized = resolved.first(where: \.normalized), !normalizer.isEmpty {
+        frame = try SequenceFrame(json: root, path: path, vocabularyID: { ids[ArraySlice(Array($0.utf8))] },
+                                  firstFreeID: Int32(pieces.count))
+        if let normalized = frame.addedTokens.first(where: \.normalized), !normalizer.isEmpty {
             throw .unsupported(path, "added token \"\(normalized.content)\" is matched after normalisation, which this tokenizer does not implement")
         }
-        addedTokenList = resolved
-        addedTokens = AddedTokenMatcher(resolved.map { (Array($0.content.utf8), $0.id, $0.lstrip, $0.rstrip) })
-        vocabularySize = max(pieces.count, Int((resolved.map(\.id).max() ?? -1) + 1))
-
-        var spec = TokenizerSpec(source: path)
-        spec.cls = ("<s>", nil)
-        spec.sep = ("</s>", nil)
-        spec.pad = ("<pad>", nil)
-        try TokenizerFiles.readPostProcessor(root["post_processor"], into: &spec, path: path)
-        if let name = root["padding"]?["pad_token"]?.string { spec.pad = (name, nil) }
-        func id(_ wrap: (token: String, id: Int32?), _ role: String) throws(ModelLoadError) -> Int32 {
-            if let stated = wrap.id { return stated }
-            guard let found = resolved.first(where: { $0.content == wrap.token })?.id ?? ids[ArraySlice(Array(wrap.token.utf8))] else {
-                throw .malformed(path, "has no \"\(wrap.token)\" token to \(role) a sequence with")
-            }
-            return found
-        }
-        clsID = try id(spec.cls, "start")
-        sepID = try id(spec.sep, "end")
-        padID = (try? id(spec.pad, "pad")) ?? 0
+        vocabularySize = max(pieces.count, Int((frame.addedTokens.map(\.id).max() ?? -1) + 1))
     }
 
     private static func normalizerSteps(_ value: JSONValue?, path: String) throws(ModelLoadError) -> [NormalizerStep] {
@@ -205,36 +175,19 @@ struct UnigramTokenizer: Sendable {
 
     /// The piece with this id (an added token's content for an id past the pieces).
     func token(forID id: Int32) -> String? {
-        pieces.indices.contains(Int(id)) ? pieces[Int(id)] : addedTokenList.first(where: { $0.id == id })?.content
+        pieces.indices.contains(Int(id)) ? pieces[Int(id)] : frame.addedTokens.first(where: { $0.id == id })?.content
     }
 
     /// The id of this exact piece or added token.
     func id(forToken token: String) -> Int32? {
-        addedTokenList.first(where: { $0.content == token })?.id ?? idsByPiece[ArraySlice(Array(token.utf8))]
+        frame.addedID(of: token) ?? idsByPiece[ArraySlice(Array(token.utf8))]
     }
 
     /// Ids with `<s>` first and `</s>` last, at most `maxLength` (at least 2) in all.
     func encode(_ text: String, maxLength: Int) -> [Int32] {
-        let budget = max(maxLength, 2) - 2
-        var ids: [Int32] = [clsID]
-        var text = text
-        text.withUTF8 { bytes in
-            var position = 0
-            while ids.count - 1 < budget {
-                let match = addedTokens.firstMatch(in: bytes, from: position, end: bytes.count)
-                let end = match?.start ?? bytes.count
-                if end > position {
-                    let segment = String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<end]), as: UTF8.self)
-                    appendPieces(of: segment, first: position == 0, to: &ids, budget: budget + 1)
-                }
-                guard let match, ids.count - 1 < budget else { break }
-                ids.append(match.id)
-                position = match.end
-            }
+        frame.encode(text, maxLength: maxLength) { segment, first, ids, budget in
+            appendPieces(of: String(decoding: segment, as: UTF8.self), first: first, to: &ids, budget: budget)
         }
-        if ids.count - 1 > budget { ids.removeLast(ids.count - 1 - budget) }
-        ids.append(sepID)
-        return ids
     }
 
     /// One stretch between added tokens: normalised, split at whitespace where the pipeline does,
