@@ -184,7 +184,7 @@ FAMILIES["xlmr-unigram-hub"] = {"tokenizer": unigram_tokenizer, "model": xlmr_mo
 def hub_style(tokenizer_json: Path) -> None:
     """The normaliser and pre-tokenizer the Hub's XLM-RoBERTa and multilingual-e5 files carry (older
     converters wrote them): Precompiled, then runs of spaces made one; Metaspace with
-    add_prefix_space. transformers 5 does not run them: its XLMRobertaTokenizer keeps the charsmap
+    add_prefix_space; and <mask> matched in the normalised text. transformers 5 does not run them: its XLMRobertaTokenizer keeps the charsmap
     and puts its own pipeline around it, and that is what sentence-transformers computes with."""
     state = json.loads(tokenizer_json.read_text(encoding="utf-8"))
     charsmap = state["normalizer"]
@@ -193,6 +193,10 @@ def hub_style(tokenizer_json: Path) -> None:
         charsmap, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
     state["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True,
                               "prepend_scheme": "always"}
+    # The Hub's files match <mask> in the normalised text.
+    for token in state["added_tokens"]:
+        if token["content"] == "<mask>":
+            token["normalized"] = True
     tokenizer_json.write_text(json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8")
 
 

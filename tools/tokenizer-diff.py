@@ -218,7 +218,8 @@ def fragment(rng):
     if kind == 24:  # literal special tokens, near misses
         return rng.choice(["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[mask]", "[Mask]", "[CLS", "CLS]", "[[MASK]]",
                            "[MASK][MASK]", "a[SEP]b", "x[UNK]y", "[MÁSK]", "[ MASK ]", "［MASK］", "[MASK]\u0301",
-                           "\u0301[MASK]"])
+                           "\u0301[MASK]", "<s>", "</s>", "<pad>", "<unk>", " <mask>", "  <mask> ", "a<mask>b", "<MASK>",
+                           "＜ｍａｓｋ＞", "<mask>\u0301", "\t<mask>", "<s><mask></s>"])
     if kind == 25:
         return rng.choice(["https://example.com/a?b=c&d=e#f", "user.name+tag@example.co.uk", "C:\\Program Files\\x.exe",
                            "let x: [Int] = [1, 2, 3]", "SELECT * FROM t WHERE a <> 'b';", "def f(x): return x**2",

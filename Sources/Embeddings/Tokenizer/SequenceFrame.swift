@@ -1,20 +1,29 @@
 import StrictJSON
 
 /// What the byte-level BPE and Unigram tokenizers share around their model, read from a
-/// `tokenizer.json`: the added tokens, matched in the raw text before the model sees it, and the
-/// start and end tokens the post-processor puts around a sequence.
+/// `tokenizer.json`: the added tokens, and the start and end tokens the post-processor puts around
+/// a sequence.
+///
+/// As `tokenizers` does: the added tokens with `normalized: false` are matched in the raw text;
+/// each stretch between them is normalised, and the added tokens with `normalized: true`
+/// (RoBERTa's and XLM-RoBERTa's `<mask>` in the Hub's files) are matched in that, their own
+/// content normalised too; the model gets the stretches between those.
 struct SequenceFrame: Sendable {
     let clsID: Int32
     let sepID: Int32
     let padID: Int32
     /// The added tokens with the ids `tokenizers` gives them: the vocabulary's own, else the next free one.
     let addedTokens: [ResolvedAddedToken]
-    private let matcher: AddedTokenMatcher
+    private let rawMatcher: AddedTokenMatcher
+    private let normalizedMatcher: AddedTokenMatcher
+    private let normalize: @Sendable (String) -> String
 
     /// - Parameters:
     ///   - vocabularyID: a token's id in the model's vocabulary.
     ///   - firstFreeID: the id the first added token outside the vocabulary gets.
-    init(json root: JSONValue, path: String, vocabularyID: (String) -> Int32?, firstFreeID: Int32) throws(ModelLoadError) {
+    ///   - normalize: the tokenizer's normaliser (none: the text as it is).
+    init(json root: JSONValue, path: String, vocabularyID: (String) -> Int32?, firstFreeID: Int32,
+         normalize: @escaping @Sendable (String) -> String = { $0 }) throws(ModelLoadError) {
         var nextID = firstFreeID
         var resolved: [ResolvedAddedToken] = []
         for token in try TokenizerFiles.readAddedTokens(root["added_tokens"], path: path)
@@ -24,7 +33,11 @@ struct SequenceFrame: Sendable {
                                                lstrip: token.lstrip, rstrip: token.rstrip))
         }
         addedTokens = resolved
-        matcher = AddedTokenMatcher(resolved.map { (Array($0.content.utf8), $0.id, $0.lstrip, $0.rstrip) })
+        rawMatcher = AddedTokenMatcher(resolved.filter { !$0.normalized }.map { (Array($0.content.utf8), $0.id, $0.lstrip, $0.rstrip) })
+        normalizedMatcher = AddedTokenMatcher(resolved.filter(\.normalized).map {
+            (Array(normalize($0.content).utf8), $0.id, $0.lstrip, $0.rstrip)
+        })
+        self.normalize = normalize
 
         var spec = TokenizerSpec(source: path)
         spec.cls = ("<s>", nil)
@@ -49,29 +62,41 @@ struct SequenceFrame: Sendable {
 
     /// Ids with the start token first and the end token last, at most `maxLength` (at least 2) in
     /// all: the text's tokens are cut to `maxLength - 2`. `appendSegment` appends the model's ids for
-    /// each stretch of text between added tokens (told whether it starts the text); it may stop once
-    /// the ids reach the budget it is given, and what it appends past it is cut.
+    /// each stretch of normalised text between added tokens (told whether it starts the text); it
+    /// may stop once the ids reach the budget it is given, and what it appends past it is cut.
     func encode(_ text: String, maxLength: Int,
-                appendSegment: (_ segment: UnsafeBufferPointer<UInt8>, _ first: Bool, _ ids: inout [Int32], _ budget: Int) -> Void)
+                appendSegment: (_ normalized: UnsafeBufferPointer<UInt8>, _ first: Bool, _ ids: inout [Int32], _ budget: Int) -> Void)
         -> [Int32] {
         let budget = max(maxLength, 2) - 2
         var ids: [Int32] = [clsID]
         var text = text
         text.withUTF8 { bytes in
-            var position = 0
-            while ids.count - 1 < budget {
-                let match = matcher.firstMatch(in: bytes, from: position, end: bytes.count)
-                let end = match?.start ?? bytes.count
-                if end > position {
-                    appendSegment(UnsafeBufferPointer(rebasing: bytes[position..<end]), position == 0, &ids, budget + 1)
+            split(bytes, on: rawMatcher, ids: &ids, budget: budget) { segment, segmentStart, ids in
+                var normalized = normalize(String(decoding: segment, as: UTF8.self))
+                normalized.withUTF8 { normalized in
+                    split(normalized, on: normalizedMatcher, ids: &ids, budget: budget) { piece, pieceStart, ids in
+                        appendSegment(piece, segmentStart == 0 && pieceStart == 0, &ids, budget + 1)
+                    }
                 }
-                guard let match, ids.count - 1 < budget else { break }
-                ids.append(match.id)
-                position = match.end
             }
         }
         if ids.count - 1 > budget { ids.removeLast(ids.count - 1 - budget) }
         ids.append(sepID)
         return ids
+    }
+
+    /// Appends the ids of `matcher`'s tokens in `bytes`, and hands each stretch between them (with
+    /// where it starts) to `between`, until the ids hold `budget` besides the start token.
+    private func split(_ bytes: UnsafeBufferPointer<UInt8>, on matcher: AddedTokenMatcher, ids: inout [Int32], budget: Int,
+                       between: (_ stretch: UnsafeBufferPointer<UInt8>, _ start: Int, _ ids: inout [Int32]) -> Void) {
+        var position = 0
+        while ids.count - 1 < budget {
+            let match = matcher.firstMatch(in: bytes, from: position, end: bytes.count)
+            let end = match?.start ?? bytes.count
+            if end > position { between(UnsafeBufferPointer(rebasing: bytes[position..<end]), position, &ids) }
+            guard let match, ids.count - 1 < budget else { break }
+            ids.append(match.id)
+            position = match.end
+        }
     }
 }

@@ -95,11 +95,9 @@ struct UnigramTokenizer: Sendable {
             (splitsAtWhitespace, metaspace) = try Self.preTokenizer(root["pre_tokenizer"], path: path)
         }
 
+        let steps = normalizer
         frame = try SequenceFrame(json: root, path: path, vocabularyID: { ids[ArraySlice(Array($0.utf8))] },
-                                  firstFreeID: Int32(pieces.count))
-        if let normalized = frame.addedTokens.first(where: \.normalized), !normalizer.isEmpty {
-            throw .unsupported(path, "added token \"\(normalized.content)\" is matched after normalisation, which this tokenizer does not implement")
-        }
+                                  firstFreeID: Int32(pieces.count), normalize: { Self.normalize($0, steps: steps) })
         vocabularySize = max(pieces.count, Int((frame.addedTokens.map(\.id).max() ?? -1) + 1))
     }
 
@@ -185,16 +183,16 @@ struct UnigramTokenizer: Sendable {
 
     /// Ids with `<s>` first and `</s>` last, at most `maxLength` (at least 2) in all.
     func encode(_ text: String, maxLength: Int) -> [Int32] {
-        frame.encode(text, maxLength: maxLength) { segment, first, ids, budget in
-            appendPieces(of: String(decoding: segment, as: UTF8.self), first: first, to: &ids, budget: budget)
+        frame.encode(text, maxLength: maxLength) { normalized, first, ids, budget in
+            appendPieces(of: String(decoding: normalized, as: UTF8.self), first: first, to: &ids, budget: budget)
         }
     }
 
-    /// One stretch between added tokens: normalised, split at whitespace where the pipeline does,
+    /// One normalised stretch between added tokens: split at whitespace where the pipeline does,
     /// each part cut into words at each "▁", each word's pieces. Scalar by scalar, as `tokenizers`
     /// works on characters, not on graphemes.
     private func appendPieces(of segment: String, first: Bool, to ids: inout [Int32], budget: Int) {
-        let scalars = Array(normalize(segment).unicodeScalars)
+        let scalars = Array(segment.unicodeScalars)
         let parts = splitsAtWhitespace ? scalars.split(whereSeparator: \.properties.isWhitespace) : [scalars[...]]
         for (index, part) in parts.enumerated() where !part.isEmpty && ids.count < budget {
             appendWords(of: part, first: first && index == 0, to: &ids, budget: budget)
@@ -223,10 +221,10 @@ struct UnigramTokenizer: Sendable {
         if start < scalars.count, ids.count < budget { appendWord(scalars.count) }
     }
 
-    /// The normaliser steps in order.
-    private func normalize(_ segment: String) -> String {
+    /// `segment` through the normaliser `steps` in order.
+    private static func normalize(_ segment: String, steps: [NormalizerStep]) -> String {
         var text = segment
-        for step in normalizer {
+        for step in steps {
             switch step {
             case .precompiled(let charsmap):
                 text = charsmap.normalize(text)
