@@ -150,6 +150,8 @@ def main() -> None:
                 # Only texts that stayed one passage (mcp-rag cuts an API's passages by words) and
                 # whose passage is the text as written (no leading or trailing blanks).
                 pairs = [(stored[entry["text"]], entry["embedding"]) for entry in golden if entry["text"] in stored]
+                if not pairs:
+                    raise SystemExit("no golden text stayed one passage: nothing to compare")
                 lowest = min(cosine(ours, theirs) for ours, theirs in pairs)
                 results["infinity_cross_check"] = {"texts": len(pairs), "of": len(golden), "lowest_cosine": lowest}
                 print(f"infinity: {len(pairs)} of {len(golden)} golden texts, lowest cosine against "

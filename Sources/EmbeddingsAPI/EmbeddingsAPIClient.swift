@@ -30,16 +30,18 @@ public final class EmbeddingsAPIClient: Sendable {
         SecretRedactor.register(configuration.secrets)
     }
 
-    /// One unit vector per text, in order, in requests of at most `batchSize` texts. Every vector
-    /// has the same width; the first batch's decides it unless `dimension` is given.
-    public func embed(_ texts: [String], for purpose: Purpose, dimension: Int? = nil) throws(EmbeddingsAPIError) -> [[Float]] {
+    /// One unit vector per text, in order, in requests of at most `batchSize` texts, each allowed
+    /// `timeout` (default: the configured request timeout). Every vector has the same width; the
+    /// first batch's decides it unless `dimension` is given.
+    public func embed(_ texts: [String], for purpose: Purpose, dimension: Int? = nil,
+                      timeout: Duration? = nil) throws(EmbeddingsAPIError) -> [[Float]] {
         var vectors: [[Float]] = []
         vectors.reserveCapacity(texts.count)
         var width = dimension
         var start = 0
         while start < texts.count {
             let batch = Array(texts[start..<min(start + configuration.batchSize, texts.count)])
-            let answer = try send(batch, for: purpose)
+            let answer = try send(batch, for: purpose, timeout: timeout)
             let parsed = try EmbeddingsAnswer.vectors(in: answer, count: batch.count, dimension: width, server: server)
             width = parsed.first?.count
             vectors += parsed
@@ -49,7 +51,7 @@ public final class EmbeddingsAPIClient: Sendable {
     }
 
     /// The request for `texts`, sent, its answer's body when the status is success.
-    private func send(_ texts: [String], for purpose: Purpose) throws(EmbeddingsAPIError) -> Data {
+    private func send(_ texts: [String], for purpose: Purpose, timeout: Duration?) throws(EmbeddingsAPIError) -> Data {
         let prefix = purpose == .query ? configuration.queryPrefix : configuration.passagePrefix
         var body: [String: Any] = [
             "model": configuration.model, "input": prefix.isEmpty ? texts : texts.map { prefix + $0 },
@@ -61,9 +63,10 @@ public final class EmbeddingsAPIClient: Sendable {
         }
         var headers = [(name: "Content-Type", value: "application/json"), (name: "Accept", value: "application/json")]
         if let key = configuration.key { headers.append((name: "Authorization", value: "Bearer \(key)")) }
-        let request = HTTPRequest(method: .post, url: configuration.endpoint, headers: headers, body: json)
+        let request = HTTPRequest(method: .post, url: configuration.endpoint, headers: headers, body: json, timeout: timeout)
         let response: HTTPResponse
         do {
+            // Held for the request: the embedding thread is the one caller once the server runs.
             response = try connection.withLock { connection throws(HTTPError) in
                 if connection == nil {
                     connection = try HTTPConnection(connectTimeout: configuration.connectTimeout,
@@ -135,7 +138,8 @@ enum EmbeddingsAnswer {
                 guard value.isFinite else { throw malformed("a vector holding \(value)") }
                 squares += value * value
             }
-            guard squares > 0, squares.isFinite else { throw malformed("a zero vector") }
+            guard squares.isFinite else { throw malformed("a vector too long to scale to unit length") }
+            guard squares > 0 else { throw malformed("a zero vector") }
             let scale = 1 / squares.squareRoot()
             vectors[index] = item.embedding.map { $0 * scale }
         }

@@ -45,6 +45,11 @@ public struct EmbeddingsAPIConfiguration: Sendable, Equatable, CustomStringConve
         guard !model.isEmpty, model.utf8.count <= 256, !model.contains(where: \.isNewline) else {
             throw .configuration("MCP_RAG_EMBEDDINGS_MODEL must name the server's model (at most 256 bytes, one line)")
         }
+        if let key {
+            guard !key.isEmpty, !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " }) else {
+                throw .configuration("MCP_RAG_EMBEDDINGS_KEY must be one word without spaces or control characters (a line break copied with it?)")
+            }
+        }
         var path = components.path
         while path.hasSuffix("/") { path.removeLast() }
         if !path.hasSuffix("/embeddings") { path += path.hasSuffix("/v1") ? "/embeddings" : "/v1/embeddings" }

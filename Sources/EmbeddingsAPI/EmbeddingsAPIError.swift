@@ -48,7 +48,7 @@ public struct EmbeddingsAPIError: Error, CustomStringConvertible, Sendable, Equa
         let said = detail.isEmpty ? "HTTP \(status)" : "HTTP \(status): \(detail)"
         switch status {
         case 401, 403:
-            return Self(kind: .authentication, message: "the embeddings API at \(server) refused the key (\(said)); set MCP_RAG_EMBEDDINGS_KEY")
+            return Self(kind: .authentication, message: "the embeddings API at \(server) refused the key (\(said)); check MCP_RAG_EMBEDDINGS_KEY and that it may use the model")
         case 408, 429, 500...:
             return Self(kind: .server, message: "the embeddings API at \(server) failed (\(said))")
         default:

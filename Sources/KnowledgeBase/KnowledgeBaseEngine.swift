@@ -15,7 +15,8 @@ import Telemetry
 /// The parts of an open knowledge base: store, tracker, cache, model, and the services over them.
 ///
 /// Only `KnowledgeBase` (the entrance) and the benchmarks reach it. Opening is quick (the SQLite
-/// file and its vectors); the model loads on its own thread once `embeddings.start()` is called.
+/// file and its vectors; with an embeddings API, one request of at most 10 s for its width); the
+/// model loads on its own thread once `embeddings.start()` is called.
 package final class KnowledgeBaseEngine: Sendable {
     package let configuration: KnowledgeBaseConfiguration
     /// The process's start (uptime nanoseconds), for `uptime_s`.
@@ -193,7 +194,9 @@ package final class KnowledgeBaseEngine: Sendable {
         let client = EmbeddingsAPIClient(configuration: api)
         let breaker = CircuitBreaker(name: "embeddings", configuration: .init(
             failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration))
-        let width = Result { try client.embed(["the width of this model's vectors"], for: .passage)[0].count }
+        // A short timeout of its own: the knowledge base waits for this before it opens, and a
+        // server still loading its model should not hold keyword search back for a minute.
+        let width = Result { try client.embed(["the width of this model's vectors"], for: .passage, timeout: .seconds(10))[0].count }
         switch width {
         case .success(let dimension):
             logger.info("embeddings come from an API", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.dimension": "\(dimension)"])

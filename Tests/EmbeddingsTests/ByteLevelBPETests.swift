@@ -59,7 +59,34 @@ import Testing
         #expect(tokenizer.kind == "BPE" && tokenizer.padID == 1 && !tokenizer.lowercases)
     }
 
+    @Test func repeatedPairsMergeLeftFirstAndAWordWithoutSpacesCostsItsLength() throws {
+        let tokenizer = try tokenizer(fromJSON: tokenizerJSON(extra: ["aa", "aaaa"], merges: ["a a", "aa aa"]))
+        let names = { (text: String) in tokenizer.encode(text, maxLength: 100).dropFirst().dropLast().map { tokenizer.token(forID: $0) ?? "?" } }
+        #expect(names("aaa") == ["aa", "a"])
+        #expect(names("aaaaa") == ["aaaa", "a"])
+        #expect(names("aaaaaa") == ["aaaa", "aa"])
+        // Half a million letters in one word: merged in O(n log n), so this returns (quadratic
+        // merging would not, in any test's lifetime).
+        let long = tokenizer.encode(String(repeating: "a", count: 500_001), maxLength: .max)
+        #expect(long.count == 125_001 + 2)
+    }
+
+    @Test func aRobertaTokenizerClassGetsTransformersPipelineNotTheFiles() throws {
+        let folder = try TemporaryFolder()
+        let space = String(ByteLevelBPETokenizer.byteCharacters[0x20])
+        // The file says no prefix space and has a normaliser; transformers 5 reads neither for RobertaTokenizer.
+        try folder.write("tokenizer.json", tokenizerJSON(extra: [space + "a"], merges: [space + " a"], normalizer: #"{"type": "NFC"}"#))
+        try folder.write("tokenizer_config.json", #"{"tokenizer_class": "RobertaTokenizer", "add_prefix_space": true}"#)
+        let tokenizer = try Tokenizer(modelDirectory: folder.url)
+        #expect(tokenizer.encode("a", maxLength: 10).map { tokenizer.token(forID: $0) ?? "?" } == ["<s>", space + "a", "</s>"])
+        try folder.write("tokenizer_config.json", #"{"tokenizer_class": "RobertaTokenizer"}"#)
+        let plain = try Tokenizer(modelDirectory: folder.url)
+        #expect(plain.encode("a", maxLength: 10).map { plain.token(forID: $0) ?? "?" } == ["<s>", "a", "</s>"])
+    }
+
     @Test func whatCannotBeRunExactlyIsRefusedNamingIt() {
+        let outside = tokenizerJSON().replacingOccurrences(of: #""cls": ["<s>", 0]"#, with: #""cls": ["<s>", 99999]"#)
+        #expect(loadProblem(tokenizerJSON: outside)?.contains("99999") == true)
         #expect(loadProblem(tokenizerJSON: tokenizerJSON(model: #", "dropout": 0.1"#))?.contains("dropout") == true)
         #expect(loadProblem(tokenizerJSON: tokenizerJSON(model: ###", "continuing_subword_prefix": "##""###))?.contains("continuing_subword_prefix") == true)
         #expect(loadProblem(tokenizerJSON: tokenizerJSON(normalizer: #"{"type": "NFC"}"#))?.contains("NFC normalizer") == true)

@@ -30,3 +30,18 @@ struct ClientErrorTests {
         #expect("\(failure)".contains("SELCT"), "the log keeps the statement")
     }
 }
+
+@Suite struct IngestStoppedTests {
+    struct Refusal: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    @Test func theMessageSaysWhetherTheSameIngestWillFinishIt() {
+        let away = IngestStopped(filesWritten: 3, reason: Refusal(description: "no connection"), passesOnItsOwn: true)
+        #expect(away.description.contains("3 files were written") && away.description.contains("once the API answers"))
+        let refused = IngestStopped(filesWritten: 0, reason: Refusal(description: "HTTP 413"), passesOnItsOwn: false)
+        #expect(refused.description.contains("would refuse the same passages again"))
+        #expect(refused.description.contains("MCP_RAG_EMBEDDINGS_BATCH") && !refused.description.contains("once the API answers"))
+        #expect(ClientError(refused).code == .unavailable)
+    }
+}

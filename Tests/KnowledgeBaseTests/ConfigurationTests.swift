@@ -28,6 +28,11 @@ import Testing
             "MCP_RAG_EMBEDDINGS_BATCH": "8", "MCP_RAG_EMBEDDINGS_TIMEOUT_MS": "1500",
         ])
         let api = try #require(configured.embeddingsAPI)
+        // A line break copied with the key (an env file with CRLF endings) is not part of it.
+        let crlf = try KnowledgeBaseConfiguration.fromEnvironment([
+            "HOME": "/home/u", "MCP_RAG_EMBEDDINGS_URL": "http://h", "MCP_RAG_EMBEDDINGS_MODEL": "m", "MCP_RAG_EMBEDDINGS_KEY": "sk-2\r\n",
+        ])
+        #expect(crlf.embeddingsAPI?.key == "sk-2")
         #expect(api.endpoint == "http://localhost:11434/v1/embeddings" && api.model == "nomic-embed-text" && api.key == "sk-1")
         // The prefixes keep their trailing space.
         #expect(api.queryPrefix == "search_query: " && api.passagePrefix == "search_document: ")
@@ -37,6 +42,8 @@ import Testing
             (["MCP_RAG_EMBEDDINGS_URL": "http://h"], "needs MCP_RAG_EMBEDDINGS_MODEL"),
             (["MCP_RAG_EMBEDDINGS_URL": "http://h", "MCP_RAG_EMBEDDINGS_MODEL": "m", "MCP_RAG_EMBEDDINGS_BATCH": "0"],
              "MCP_RAG_EMBEDDINGS_BATCH=0"),
+            (["MCP_RAG_EMBEDDINGS_URL": "http://h", "MCP_RAG_EMBEDDINGS_MODEL": "m", "MCP_RAG_EMBEDDINGS_KEY": "sk-1\rX"],
+             "control characters"),
         ] {
             #expect {
                 try KnowledgeBaseConfiguration.fromEnvironment(environment.merging(["HOME": "/home/u"]) { $1 })

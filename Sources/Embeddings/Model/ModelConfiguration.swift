@@ -149,10 +149,10 @@ public struct ModelConfiguration: Sendable, Equatable {
         } else {
             // RoBERTa's embeddings take padding_idx from pad_token_id (1 in every published model).
             let padding = (config["pad_token_id"] as? Int) ?? 1
-            guard padding >= 0, padding + 1 < maxPositions else {
+            guard padding >= 0, padding < maxPositions - 1, let paddingID = Int32(exactly: padding) else {
                 throw ModelLoadError.malformed(configPath, "pad_token_id \(padding) leaves no position rows after it")
             }
-            positions = PositionCounting(firstRow: padding + 1, paddingID: Int32(padding))
+            positions = PositionCounting(firstRow: padding + 1, paddingID: paddingID)
         }
         typeVocabularySize = (config["type_vocab_size"] as? Int) ?? 2
         layerNormEpsilon = Float((config["layer_norm_eps"] as? Double) ?? 1e-12)
@@ -164,7 +164,8 @@ public struct ModelConfiguration: Sendable, Equatable {
         }
 
         let settings = try SentenceTransformerSettings(directory: directory)
-        // sentence-transformers caps the length at the rows the positions can reach, as here.
+        // Without max_seq_length, sentence-transformers reads as far as the positions reach; one
+        // past them is cut there (sentence-transformers would fail on a text that long).
         let reachable = maxPositions - positions.firstRow
         maxSequenceLength = min(settings.maxSequenceLength ?? reachable, reachable)
         guard maxSequenceLength >= 2 else {

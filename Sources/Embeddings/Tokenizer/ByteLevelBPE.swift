@@ -38,9 +38,18 @@ struct ByteLevelBPETokenizer: Sendable {
         }
     }()
 
+    /// How transformers 5 builds the pipeline around a `RobertaTokenizer`'s files: no normaliser,
+    /// `ByteLevel` with `add_prefix_space` from `tokenizer_config.json` (default false) and GPT-2's
+    /// split, whatever the file's normaliser and pre-tokenizer say; sentence-transformers 6
+    /// tokenises with that, so mcp-rag does too.
+    struct TransformersPipeline: Sendable {
+        var addPrefixSpace: Bool
+    }
+
     /// Reads the BPE model, pre-tokenizer, post-processor and added tokens of a `tokenizer.json`
-    /// already parsed; refuses what it cannot run exactly, naming it.
-    init(json root: JSONValue, path: String) throws(ModelLoadError) {
+    /// already parsed (with `pipeline`, transformers 5's normaliser and pre-tokenizer instead of
+    /// the file's); refuses what it cannot run exactly, naming it.
+    init(json root: JSONValue, path: String, pipeline: TransformersPipeline? = nil) throws(ModelLoadError) {
         let model = root["model"] ?? .null
         if let dropout = model["dropout"], !dropout.isNull, dropout.integer != 0 {
             throw .unsupported(path, "sets BPE dropout, which makes tokenisation random; only dropout null is supported")
@@ -53,16 +62,22 @@ struct ByteLevelBPETokenizer: Sendable {
         if model["byte_fallback"]?.bool == true {
             throw .unsupported(path, "sets model.byte_fallback, which byte-level BPE never needs; it is not supported")
         }
-        if let normalizer = root["normalizer"], !normalizer.isNull {
-            throw .unsupported(path, "has a \(normalizer["type"]?.string ?? "(no type)") normalizer before its BPE model; only none (RoBERTa's) is supported")
+        if let pipeline {
+            addPrefixSpace = pipeline.addPrefixSpace
+            splitsWords = true
+            ignoresMerges = false
+        } else {
+            if let normalizer = root["normalizer"], !normalizer.isNull {
+                throw .unsupported(path, "has a \(normalizer["type"]?.string ?? "(no type)") normalizer before its BPE model; only none (RoBERTa's) is supported")
+            }
+            let preTokenizer = root["pre_tokenizer"] ?? .null
+            guard preTokenizer["type"]?.string == "ByteLevel" else {
+                throw .unsupported(path, "uses a \(preTokenizer["type"]?.string ?? "missing") pre-tokenizer with its BPE model; only ByteLevel (RoBERTa's) is supported")
+            }
+            addPrefixSpace = preTokenizer["add_prefix_space"]?.bool ?? true
+            splitsWords = preTokenizer["use_regex"]?.bool ?? true
+            ignoresMerges = model["ignore_merges"]?.bool ?? false
         }
-        let preTokenizer = root["pre_tokenizer"] ?? .null
-        guard preTokenizer["type"]?.string == "ByteLevel" else {
-            throw .unsupported(path, "uses a \(preTokenizer["type"]?.string ?? "missing") pre-tokenizer with its BPE model; only ByteLevel (RoBERTa's) is supported")
-        }
-        addPrefixSpace = preTokenizer["add_prefix_space"]?.bool ?? true
-        splitsWords = preTokenizer["use_regex"]?.bool ?? true
-        ignoresMerges = model["ignore_merges"]?.bool ?? false
 
         guard case .object(let entries)? = model["vocab"], !entries.isEmpty else {
             throw .malformed(path, "has no model.vocab object mapping each token to its id")
@@ -99,7 +114,8 @@ struct ByteLevelBPETokenizer: Sendable {
                 throw .malformed(path, "model.merges[\(rank)] is not two tokens of the vocabulary whose join is one too")
             }
             let key = UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))
-            if merges[key] == nil { merges[key] = (Int32(rank), merged) }
+            // A pair listed twice keeps its last rank, as `tokenizers` collects them into a map.
+            merges[key] = (Int32(rank), merged)
         }
         self.merges = merges
 
@@ -141,22 +157,44 @@ struct ByteLevelBPETokenizer: Sendable {
     /// A word's tokens: its bytes' characters, merged pair by pair, the lowest-ranked pair first
     /// (the leftmost of equals), as long as a merge applies.
     private func appendTokens(of word: UnsafeBufferPointer<UInt8>, to ids: inout [Int32]) {
+        guard !word.isEmpty else { return }
         if ignoresMerges, let whole = idsByToken[String(String.UnicodeScalarView(word.map { Self.byteCharacters[Int($0)] }))] {
             ids.append(whole)
             return
         }
+        // The symbols as a linked list, and the candidate merges in a heap by (rank, position), as
+        // `tokenizers` merges: a candidate is passed over unless the pair now at its position merges
+        // into the same token (its test for an expired entry). O(n log n) in the word's length, so a
+        // megabyte without a space costs little more than its size.
         var symbols = word.map { byteIDs[Int($0)] }
-        while symbols.count > 1 {
-            var best: (index: Int, rank: Int32, id: Int32)?
-            for index in 0..<symbols.count - 1 {
-                let key = UInt64(UInt32(symbols[index])) << 32 | UInt64(UInt32(symbols[index + 1]))
-                if let merge = merges[key], merge.rank < (best?.rank ?? .max) { best = (index, merge.rank, merge.id) }
-            }
-            guard let best else { break }
-            symbols[best.index] = best.id
-            symbols.remove(at: best.index + 1)
+        var next = Array(1...symbols.count)
+        var previous = Array(-1..<(symbols.count - 1))
+        var alive = [Bool](repeating: true, count: symbols.count)
+        var heap = MergeHeap()
+        func merge(at left: Int) -> (rank: Int32, id: Int32)? {
+            let right = next[left]
+            guard right < symbols.count else { return nil }
+            return merges[UInt64(UInt32(symbols[left])) << 32 | UInt64(UInt32(symbols[right]))]
         }
-        ids.append(contentsOf: symbols)
+        func queue(_ left: Int) {
+            if let merge = merge(at: left) { heap.push(.init(rank: merge.rank, position: left, id: merge.id)) }
+        }
+        for index in symbols.indices.dropLast() { queue(index) }
+        while let top = heap.pop() {
+            guard alive[top.position], merge(at: top.position)?.id == top.id else { continue }
+            let right = next[top.position]
+            symbols[top.position] = top.id
+            alive[right] = false
+            next[top.position] = next[right]
+            if next[right] < symbols.count { previous[next[right]] = top.position }
+            if previous[top.position] >= 0 { queue(previous[top.position]) }
+            queue(top.position)
+        }
+        var index = 0
+        while index < symbols.count {
+            ids.append(symbols[index])
+            index = next[index]
+        }
     }
 }
 
@@ -225,5 +263,48 @@ enum GPT2Split {
             i = end
         }
         return words
+    }
+}
+
+/// The candidate merges of one word, lowest (rank, position) first: the order `tokenizers` applies them in.
+private struct MergeHeap {
+    struct Candidate {
+        var rank: Int32
+        var position: Int
+        /// The token the pair merges into.
+        var id: Int32
+
+        func precedes(_ other: Candidate) -> Bool { rank != other.rank ? rank < other.rank : position < other.position }
+    }
+
+    private var items: [Candidate] = []
+
+    mutating func push(_ candidate: Candidate) {
+        items.append(candidate)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].precedes(items[parent]) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Candidate? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        guard !items.isEmpty else { return first }
+        items[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count, items[left].precedes(items[smallest]) { smallest = left }
+            if right < items.count, items[right].precedes(items[smallest]) { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return first
     }
 }

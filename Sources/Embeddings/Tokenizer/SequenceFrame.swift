@@ -45,8 +45,14 @@ struct SequenceFrame: Sendable {
         spec.pad = ("<pad>", nil)
         try TokenizerFiles.readPostProcessor(root["post_processor"], into: &spec, path: path)
         if let name = root["padding"]?["pad_token"]?.string { spec.pad = (name, nil) }
+        let knownIDs = max(nextID, (resolved.map(\.id).max() ?? -1) + 1)
         func id(_ wrap: (token: String, id: Int32?), _ role: String) throws(ModelLoadError) -> Int32 {
-            if let stated = wrap.id { return stated }
+            if let stated = wrap.id {
+                guard stated >= 0 && stated < knownIDs else {
+                    throw .malformed(path, "gives \"\(wrap.token)\" the id \(stated), outside the vocabulary's \(knownIDs) ids")
+                }
+                return stated
+            }
             guard let found = resolved.first(where: { $0.content == wrap.token })?.id ?? vocabularyID(wrap.token) else {
                 throw .malformed(path, "has no \"\(wrap.token)\" token to \(role) a sequence with")
             }

@@ -65,11 +65,16 @@ enum TokenizerFiles {
         let vocabText = directory.appendingPathComponent("vocab.txt")
         if fileManager.fileExists(atPath: tokenizerJSON.path) {
             let root = try parseJSON(try readBytes(tokenizerJSON), path: tokenizerJSON.path)
+            let declared = try declaredClass(directory: directory)
             switch root["model"]?["type"]?.string {
-            case "BPE": return .byteLevelBPE(try ByteLevelBPETokenizer(json: root, path: tokenizerJSON.path))
+            case "BPE":
+                let pipeline = declared.flatMap { ["RobertaTokenizer", "RobertaTokenizerFast"].contains($0.name)
+                    ? ByteLevelBPETokenizer.TransformersPipeline(addPrefixSpace: $0.addPrefixSpace ?? false) : nil }
+                return .byteLevelBPE(try ByteLevelBPETokenizer(json: root, path: tokenizerJSON.path, pipeline: pipeline))
             case "Unigram":
-                return .unigram(try UnigramTokenizer(json: root, path: tokenizerJSON.path,
-                                                     pipeline: try transformersPipeline(directory: directory)))
+                let pipeline = declared.flatMap { ["XLMRobertaTokenizer", "XLMRobertaTokenizerFast"].contains($0.name)
+                    ? UnigramTokenizer.TransformersPipeline(addPrefixSpace: $0.addPrefixSpace ?? true) : nil }
+                return .unigram(try UnigramTokenizer(json: root, path: tokenizerJSON.path, pipeline: pipeline))
             default: break
             }
             return .wordPiece(try wordPieceSpec(root, path: tokenizerJSON.path))
@@ -90,18 +95,19 @@ enum TokenizerFiles {
         throw .notFound(directory.path, "has neither tokenizer.json nor vocab.txt; copy the model's tokenizer files into this folder")
     }
 
-    /// transformers 5 builds an `XLMRobertaTokenizer`'s normaliser and pre-tokenizer itself, from
-    /// the file's charsmap and `add_prefix_space` (default true) in `tokenizer_config.json`;
-    /// sentence-transformers 6 tokenises with that. Nil for any other class: the file's own.
-    private static func transformersPipeline(directory: URL) throws(ModelLoadError) -> UnigramTokenizer.TransformersPipeline? {
+    /// The tokenizer class `tokenizer_config.json` names, and its `add_prefix_space`. transformers 5
+    /// builds the normaliser and pre-tokenizer of some classes itself (RoBERTa's, XLM-RoBERTa's),
+    /// from these and not from `tokenizer.json`; sentence-transformers 6 tokenises with that.
+    private static func declaredClass(directory: URL) throws(ModelLoadError) -> (name: String, addPrefixSpace: Bool?)? {
         let url = directory.appendingPathComponent("tokenizer_config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let config = try parseJSON(try readBytes(url), path: url.path)
-        guard let name = config["tokenizer_class"]?.string, ["XLMRobertaTokenizer", "XLMRobertaTokenizerFast"].contains(name) else {
-            return nil
+        guard let name = config["tokenizer_class"]?.string else { return nil }
+        if let value = config["add_prefix_space"], !value.isNull {
+            guard let flag = value.bool else { throw .malformed(url.path, "add_prefix_space is \(value.typeName), expected true or false") }
+            return (name, flag)
         }
-        return UnigramTokenizer.TransformersPipeline(
-            addPrefixSpace: try flag(config, "add_prefix_space", default: true, path: url.path, field: "add_prefix_space"))
+        return (name, nil)
     }
 
     private static func readBytes(_ url: URL) throws(ModelLoadError) -> [UInt8] {

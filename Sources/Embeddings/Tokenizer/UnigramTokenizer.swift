@@ -13,7 +13,7 @@ struct UnigramTokenizer: Sendable {
     let frame: SequenceFrame
     let vocabularySize: Int
     private let pieces: [String]
-    /// Each piece's UTF-8 bytes to its id (the first of equal pieces, as `tokenizers` keeps).
+    /// Each piece's UTF-8 bytes to its id.
     private let idsByPiece: [ArraySlice<UInt8>: Int32]
     private let scores: [Double]
     private let longestPiece: Int
@@ -72,8 +72,8 @@ struct UnigramTokenizer: Sendable {
             }
             pieces.append(piece)
             scores.append(score)
-            let key = ArraySlice(Array(piece.utf8))
-            if ids[key] == nil { ids[key] = Int32(index) }
+            // A piece listed twice keeps its last id, as `tokenizers` builds its map.
+            ids[ArraySlice(Array(piece.utf8))] = Int32(index)
         }
         guard let unknown = model["unk_id"]?.integer, pieces.indices.contains(unknown) else {
             throw .malformed(path, "has no model.unk_id inside its vocabulary; Unigram needs one for what no piece spells")
@@ -81,13 +81,12 @@ struct UnigramTokenizer: Sendable {
         self.pieces = pieces
         self.scores = scores
         idsByPiece = ids
-        longestPiece = pieces.map(\.utf8.count).max() ?? 1
+        longestPiece = max(1, pieces.map(\.utf8.count).max() ?? 1)
         unknownID = Int32(unknown)
         unknownScore = (scores.min() ?? 0) - 10
         if let pipeline {
-            normalizer = try Self.normalizerSteps(root["normalizer"], path: path).filter {
-                if case .precompiled = $0 { true } else { false }
-            }
+            // Only the charsmap is taken from the file; its other steps are not run, so not checked.
+            normalizer = try Self.precompiledSteps(root["normalizer"], path: path)
             splitsAtWhitespace = true
             metaspace = Metaspace(prependScheme: pipeline.addPrefixSpace ? "always" : "never")
         } else {
@@ -99,6 +98,20 @@ struct UnigramTokenizer: Sendable {
         frame = try SequenceFrame(json: root, path: path, vocabularyID: { ids[ArraySlice(Array($0.utf8))] },
                                   firstFreeID: Int32(pieces.count), normalize: { Self.normalize($0, steps: steps) })
         vocabularySize = max(pieces.count, Int((frame.addedTokens.map(\.id).max() ?? -1) + 1))
+    }
+
+    /// The `Precompiled` steps of a normaliser, alone or in a sequence.
+    private static func precompiledSteps(_ value: JSONValue?, path: String) throws(ModelLoadError) -> [NormalizerStep] {
+        guard let value, !value.isNull else { return [] }
+        switch value["type"]?.string {
+        case "Precompiled": return try normalizerSteps(value, path: path)
+        case "Sequence":
+            guard case .array(let steps)? = value["normalizers"] else { return [] }
+            var result: [NormalizerStep] = []
+            for step in steps { result += try precompiledSteps(step, path: path) }
+            return result
+        default: return []
+        }
     }
 
     private static func normalizerSteps(_ value: JSONValue?, path: String) throws(ModelLoadError) -> [NormalizerStep] {

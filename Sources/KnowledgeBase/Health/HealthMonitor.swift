@@ -234,8 +234,13 @@ public struct HealthMonitor: Sendable {
             }
             let source = api == nil ? "loaded from \(model.location)" : "the embeddings API at \(model.location)"
             guard deep else {
-                return DependencyHealth(status: .healthy, detail: source, circuitBreaker: api?.breaker.snapshot.state.rawValue,
-                                        facts: facts)
+                // One snapshot for the status and the facts, so that they agree.
+                let breaker = api?.breaker.snapshot
+                if let breaker, breaker.state == .open {
+                    return DependencyHealth(status: .degraded, detail: "\(source) keeps failing, so queries fall back to keyword search "
+                                            + "until its circuit breaker's next trial", circuitBreaker: breaker.state.rawValue, facts: facts)
+                }
+                return DependencyHealth(status: .healthy, detail: source, circuitBreaker: breaker?.state.rawValue, facts: facts)
             }
             let start = DispatchTime.now().uptimeNanoseconds
             do {

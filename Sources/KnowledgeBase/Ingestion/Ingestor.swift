@@ -82,8 +82,10 @@ public final class Ingestor: Sendable {
                 if pending.isFull { embedded += try await flush(&pending, into: &report) }
             }
             embedded += try await flush(&pending, into: &report)
-        } catch let error where error is EmbeddingsAPIError || error is CircuitOpenError {
-            throw IngestStopped(filesWritten: report.filesWritten, reason: error)
+        } catch let error as EmbeddingsAPIError {
+            throw IngestStopped(filesWritten: report.filesWritten, reason: error, passesOnItsOwn: error.isTransient)
+        } catch let error as CircuitOpenError {
+            throw IngestStopped(filesWritten: report.filesWritten, reason: error, passesOnItsOwn: true)
         }
         report.chunksEmbedded = embedded
         if request.pruneMissing {
@@ -173,15 +175,25 @@ public final class Ingestor: Sendable {
 public struct IngestStopped: Error, CustomStringConvertible, Sendable {
     public let filesWritten: Int
     public let reason: String
+    /// Whether the failure passes on its own (the API away, overloaded), so that the same ingest
+    /// later finishes; else the API refused what it was sent and would refuse it again.
+    public let passesOnItsOwn: Bool
 
-    init(filesWritten: Int, reason: any Error) {
+    init(filesWritten: Int, reason: any Error, passesOnItsOwn: Bool) {
         self.filesWritten = filesWritten
         self.reason = String(describing: reason)
+        self.passesOnItsOwn = passesOnItsOwn
     }
 
     public var description: String {
-        "the ingest stopped: \(reason). \(filesWritten) files were written before it did and the others are unchanged; "
-            + "run the same ingest again once the API answers to finish it (files already written cost one read)"
+        let kept = "\(filesWritten) files were written before it did and the others are unchanged"
+        if passesOnItsOwn {
+            return "the ingest stopped: \(reason). \(kept); run the same ingest again once the API answers to finish it "
+                + "(files already written cost one read)"
+        }
+        return "the ingest stopped: \(reason). \(kept); the API would refuse the same passages again: fix what it says "
+            + "(its key, its model, or its input limit: a smaller MCP_RAG_EMBEDDINGS_BATCH, or a server that truncates long "
+            + "input), then run the same ingest again"
     }
 }
 

@@ -201,7 +201,8 @@ extension KnowledgeBaseConfiguration {
         do {
             // The prefixes as written: their trailing space ("query: ") is part of them.
             return try EmbeddingsAPIConfiguration(
-                url: url, model: model, key: reader.string("MCP_RAG_EMBEDDINGS_KEY"),
+                url: url, model: model,
+                key: reader.environment["MCP_RAG_EMBEDDINGS_KEY"]?.trimmingCharacters(in: .whitespacesAndNewlines).nonEmpty,
                 queryPrefix: reader.environment["MCP_RAG_EMBEDDINGS_QUERY_PREFIX"] ?? "",
                 passagePrefix: reader.environment["MCP_RAG_EMBEDDINGS_PASSAGE_PREFIX"] ?? "",
                 sendsInputType: sendsInputType, batchSize: batch, requestTimeout: .milliseconds(milliseconds))
@@ -254,4 +255,9 @@ extension KnowledgeBaseConfiguration {
     public func locateModel() throws -> URL {
         try ModelLocator(explicitDirectory: modelDirectory, dataDirectory: dataDirectory).locate()
     }
+}
+
+extension String {
+    /// The string, or nil when it is empty.
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
 }
