@@ -29,6 +29,7 @@ package struct APIEmbeddingModel: EmbeddingModel {
     package var normalizes: Bool { true }
     package var local: SentenceEmbedder? { nil }
     package var passageWindow: Int { Self.windowWords }
+    package var bulkJobSize: Int? { client.configuration.batchSize }
 
     package func passageChunker(fillingWindow: Bool) -> Chunker {
         Chunker(tokenCount: WordCount.count, targetTokens: fillingWindow ? Self.windowWords : 200,

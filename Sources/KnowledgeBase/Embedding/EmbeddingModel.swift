@@ -15,6 +15,9 @@ package protocol EmbeddingModel: Sendable {
     var backendName: String { get }
     /// Whether its vectors have unit length.
     var normalizes: Bool { get }
+    /// The most passages one job on the embedding thread takes (an API's request); nil: any number
+    /// in one pass.
+    var bulkJobSize: Int? { get }
     /// The longest passage it embeds whole, in the chunker's tokens.
     var passageWindow: Int { get }
     /// Cuts documents into passages it embeds whole; `fillingWindow` fills each up to the window
@@ -31,6 +34,7 @@ extension SentenceEmbedder: EmbeddingModel {
     package var backendName: String { backend.name }
     package var normalizes: Bool { configuration.normalize }
     package var local: SentenceEmbedder? { self }
+    package var bulkJobSize: Int? { nil }
 
     package func passageChunker(fillingWindow: Bool) -> Chunker {
         fillingWindow

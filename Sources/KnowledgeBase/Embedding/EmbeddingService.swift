@@ -192,16 +192,24 @@ package final class EmbeddingService: Sendable {
             }
         case .bulk:
             let metrics = self.metrics
-            // Waits between attempts here, off the embedding thread, so queries go on meanwhile.
-            return try await retry.run(isRetryable: { ($0 as? EmbeddingsAPIError)?.isTransient ?? false }) { _ in
-                try await onEmbeddingThread(priority: .bulk) { model in
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    let vectors = try model.embed(texts, work: .passages)
-                    metrics.embedded(texts: texts.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
-                                     forQuery: false)
-                    return vectors
+            // One job per request of an API, so that a query waits for one request at most.
+            let size = try await model().bulkJobSize ?? texts.count
+            var vectors: [[Float]] = []
+            vectors.reserveCapacity(texts.count)
+            for offset in stride(from: 0, to: texts.count, by: max(size, 1)) {
+                let part = Array(texts[offset..<min(offset + max(size, 1), texts.count)])
+                // Waits between attempts here, off the embedding thread, so queries go on meanwhile.
+                vectors += try await retry.run(isRetryable: { ($0 as? EmbeddingsAPIError)?.isTransient ?? false }) { _ in
+                    try await onEmbeddingThread(priority: .bulk) { model in
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        let vectors = try model.embed(part, work: .passages)
+                        metrics.embedded(texts: part.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
+                                         forQuery: false)
+                        return vectors
+                    }
                 }
             }
+            return vectors
         }
     }
 
