@@ -228,14 +228,14 @@ public struct HealthMonitor: Sendable {
             var facts = ["backend": model.backendName, "model": model.name, "dimension": String(model.dimension),
                          "load_ms": String(format: "%.1f", embeddings.loadMilliseconds)]
             let api = model as? APIEmbeddingModel
-            if let api {
+            // One snapshot for the facts and the status, so that they agree.
+            let breaker = api?.breaker.snapshot
+            if let breaker {
                 facts["endpoint"] = model.location
-                facts.merge(Self.breakerFacts(api.breaker.snapshot)) { $1 }
+                facts.merge(Self.breakerFacts(breaker)) { $1 }
             }
             let source = api == nil ? "loaded from \(model.location)" : "the embeddings API at \(model.location)"
             guard deep else {
-                // One snapshot for the status and the facts, so that they agree.
-                let breaker = api?.breaker.snapshot
                 if let breaker, breaker.state == .open {
                     return DependencyHealth(status: .degraded, detail: "\(source) keeps failing, so queries fall back to keyword search "
                                             + "until its circuit breaker's next trial", circuitBreaker: breaker.state.rawValue, facts: facts)
