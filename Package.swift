@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
@@ -52,6 +53,18 @@ let package = Package(
             name: "CCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
+        ),
+        // poppler's GLib interface, for the text of PDF files (Debian: libpoppler-glib-dev).
+        .systemLibrary(
+            name: "CPoppler",
+            pkgConfig: "poppler-glib",
+            providers: [.apt(["libpoppler-glib-dev"])]
+        ),
+        // libxml2, for the XML inside Word files and for HTML (Debian: libxml2-dev).
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
         ),
         // Kernels compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time (Swift
         // cannot target one function at a CPU feature): the small-row matrix product against
@@ -153,12 +166,19 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The text of documents in binary and markup formats (PDF through poppler, Word through
+        // ZIPFoundation and libxml2), within limits on size, pages and nesting.
+        .target(
+            name: "DocumentFormats",
+            dependencies: ["CPoppler", "CLibXML2", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         // Configuration, loading and chunking documents, ingestion, the query service, health,
         // retrieval evaluation on BEIR-layout benchmarks.
         .target(
             name: "KnowledgeBase",
             dependencies: [
                 "Telemetry",
+                "DocumentFormats",
                 "Storage",
                 "EmbeddedVectors",
                 "SQLiteLedger",
@@ -279,6 +299,7 @@ let package = Package(
             dependencies: ["StrictJSON"]
         ),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"]),
+        .testTarget(name: "DocumentFormatsTests", dependencies: ["DocumentFormats", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "EmbeddingsAPITests", dependencies: ["EmbeddingsAPI"]),
         .testTarget(
             name: "StorageTests",

@@ -15,9 +15,11 @@ public struct ChromaPassage: Sendable, Equatable {
     public var contentHash: String
     /// When this passage was written.
     public var ingestedAt: Date
+    /// Its page in a paged document (PDF); nil in any other (and then absent from the metadata).
+    public var page: Int?
 
     public init(source: String, heading: String, technology: String, text: String, ordinal: Int, contentHash: String,
-                ingestedAt: Date) {
+                ingestedAt: Date, page: Int? = nil) {
         self.source = source
         self.heading = heading
         self.technology = technology
@@ -25,12 +27,17 @@ public struct ChromaPassage: Sendable, Equatable {
         self.ordinal = ordinal
         self.contentHash = contentHash
         self.ingestedAt = ingestedAt
+        self.page = page
     }
 
     /// The record's metadata (the text travels as its document).
     var metadata: [String: Any] {
-        ["source": source, "heading": heading, "technology": technology, "ordinal": ordinal, "content_hash": contentHash,
-         "ingested_at": ingestedAt.timeIntervalSince1970]
+        var fields: [String: Any] = [
+            "source": source, "heading": heading, "technology": technology, "ordinal": ordinal, "content_hash": contentHash,
+            "ingested_at": ingestedAt.timeIntervalSince1970,
+        ]
+        if let page { fields["page"] = page }
+        return fields
     }
 
     /// The passage of a record read back, nil when the record lacks any part of it (one written
@@ -42,7 +49,7 @@ public struct ChromaPassage: Sendable, Equatable {
               let contentHash = fields["content_hash"] as? String,
               let ingestedAt = (fields["ingested_at"] as? NSNumber)?.doubleValue else { return nil }
         self.init(source: source, heading: heading, technology: technology, text: text, ordinal: ordinal,
-                  contentHash: contentHash, ingestedAt: Date(timeIntervalSince1970: ingestedAt))
+                  contentHash: contentHash, ingestedAt: Date(timeIntervalSince1970: ingestedAt), page: fields["page"] as? Int)
     }
 }
 
@@ -81,9 +88,11 @@ public struct ChromaSourceEntry: Sendable, Equatable {
     public var removed: Bool
     /// When the entry was written, by the writer's clock: what followers ask for changes after.
     public var changedAt: Date
+    /// Its page count when it is a paged document (PDF).
+    public var pages: Int?
 
     public init(source: String, technology: String, contentHash: String, chunkCount: Int, ingestedAt: Date,
-                removed: Bool, changedAt: Date) {
+                removed: Bool, changedAt: Date, pages: Int? = nil) {
         self.source = source
         self.technology = technology
         self.contentHash = contentHash
@@ -91,6 +100,7 @@ public struct ChromaSourceEntry: Sendable, Equatable {
         self.ingestedAt = ingestedAt
         self.removed = removed
         self.changedAt = changedAt
+        self.pages = pages
     }
 
     /// The tombstone of `source`, written at `changedAt`.
@@ -103,9 +113,12 @@ public struct ChromaSourceEntry: Sendable, Equatable {
     var id: String { SHA256.hex(SHA256.hash(Array(source.utf8))) }
 
     var metadata: [String: Any] {
-        ["source": source, "technology": technology, "content_hash": contentHash, "chunk_count": chunkCount,
-         "ingested_at": ingestedAt.timeIntervalSince1970, "removed": removed,
-         "changed_at": changedAt.timeIntervalSince1970]
+        var fields: [String: Any] = [
+            "source": source, "technology": technology, "content_hash": contentHash, "chunk_count": chunkCount,
+            "ingested_at": ingestedAt.timeIntervalSince1970, "removed": removed, "changed_at": changedAt.timeIntervalSince1970,
+        ]
+        if let pages { fields["pages"] = pages }
+        return fields
     }
 
     init?(metadata: Any?) {
@@ -116,7 +129,7 @@ public struct ChromaSourceEntry: Sendable, Equatable {
               let changedAt = (fields["changed_at"] as? NSNumber)?.doubleValue else { return nil }
         self.init(source: source, technology: technology, contentHash: contentHash, chunkCount: chunkCount,
                   ingestedAt: Date(timeIntervalSince1970: ingestedAt), removed: removed,
-                  changedAt: Date(timeIntervalSince1970: changedAt))
+                  changedAt: Date(timeIntervalSince1970: changedAt), pages: fields["pages"] as? Int)
     }
 }
 

@@ -56,7 +56,8 @@ public final class ChromaVectorStore: VectorSearch {
         // Chroma's cosine distance is 1 − cosine similarity; scores are similarities, as the embedded store's.
         return hits.map { hit in
             let passage = hit.passage.map {
-                StoredChunk(id: hit.id, source: $0.source, heading: $0.heading, technology: $0.technology, text: $0.text)
+                StoredChunk(id: hit.id, source: $0.source, heading: $0.heading, technology: $0.technology, text: $0.text,
+                            page: $0.page)
             }
             return ScoredChunk(id: hit.id, score: 1 - hit.distance, passage: passage)
         }
@@ -127,7 +128,8 @@ public final class ChromaVectorStore: VectorSearch {
                 while index < changes.count,
                       case .upsert(let vector, let chunk, let ordinal, let contentHash, let ingestedAt) = changes[index].operation {
                     let passage = ChromaPassage(source: chunk.source, heading: chunk.heading, technology: chunk.technology,
-                                                text: chunk.text, ordinal: ordinal, contentHash: contentHash, ingestedAt: ingestedAt)
+                                                text: chunk.text, ordinal: ordinal, contentHash: contentHash, ingestedAt: ingestedAt,
+                                                page: chunk.page)
                     records.append(ChromaRecord(id: chunk.id, embedding: vector, passage: passage))
                     index += 1
                 }
@@ -145,7 +147,8 @@ public final class ChromaVectorStore: VectorSearch {
                 while index < changes.count, case .source(let record) = changes[index].operation {
                     entries.append(record.map {
                         ChromaSourceEntry(source: $0.source, technology: $0.technology, contentHash: $0.contentHash,
-                                          chunkCount: $0.chunkCount, ingestedAt: $0.ingestedAt, removed: false, changedAt: now)
+                                          chunkCount: $0.chunkCount, ingestedAt: $0.ingestedAt, removed: false, changedAt: now,
+                                          pages: $0.pages)
                     } ?? .removal(of: changes[index].subject, at: now))
                     index += 1
                 }

@@ -106,7 +106,7 @@ public final class CollectionFollower: Sendable {
             return try await BlockingExecutor.run { try store.applyReplicatedRemoval(entry.source) } != nil
         }
         let chunks = passages.map { ReplicatedChunk(id: $0.key, heading: $0.value.heading, text: $0.value.text,
-                                                    ordinal: $0.value.ordinal) }
+                                                    ordinal: $0.value.ordinal, page: $0.value.page) }
             .sorted { ($0.ordinal, $0.id) < ($1.ordinal, $1.id) }
         // Fewer or more passages than the entry counts: a writer is still sending a newer version.
         // The copy is taken as it is, without the entry's hash, so that the next catch-up that
@@ -120,7 +120,7 @@ public final class CollectionFollower: Sendable {
         }
         let record = SourceRecord(source: entry.source, technology: entry.technology,
                                   contentHash: complete ? entry.contentHash : "", chunkCount: chunks.count,
-                                  ingestedAt: entry.ingestedAt)
+                                  ingestedAt: entry.ingestedAt, pages: entry.pages)
         return try await BlockingExecutor.run { try store.applyReplicatedSource(record, chunks: chunks) } != nil
     }
 

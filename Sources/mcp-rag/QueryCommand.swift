@@ -45,7 +45,8 @@ struct QueryCommand: AsyncParsableCommand {
         // Passages and names come from the files: their control characters are shown, never obeyed.
         for result in response.results {
             let heading = result.heading.isEmpty ? "" : " — \(TerminalText.escapingControls(result.heading))"
-            print("\(result.rank). \(TerminalText.escapingControls(result.source))\(heading)  "
+            let page = result.page.map { ", page \($0)" } ?? ""
+            print("\(result.rank). \(TerminalText.escapingControls(result.source))\(page)\(heading)  "
                 + "[\(result.technology), score \(String(format: "%.4f", result.score))]")
             print(TerminalText.escapingControls(result.text, keepingLineBreaks: true)
                 .split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))

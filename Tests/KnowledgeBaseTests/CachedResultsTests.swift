@@ -11,6 +11,8 @@ import Testing
                     score: -1.5e-300, rank: 2),
         QueryResult(id: "c3", text: String(repeating: "long text ", count: 20_000), source: "s", heading: "h",
                     technology: "general", score: .greatestFiniteMagnitude, rank: 3),
+        QueryResult(id: "c4", text: "on a page", source: "/docs/manual.pdf", heading: "Manual", technology: "docs",
+                    score: 0.5, rank: 4, page: 312),
     ]
 
     @Test func resultsRoundTripExactly() {
@@ -30,14 +32,14 @@ import Testing
         #expect(CachedResults.decode(encoded.dropLast()) == nil, "truncated")
         #expect(CachedResults.decode(encoded + [0]) == nil, "trailing bytes")
         // A count or length far beyond the data.
-        #expect(CachedResults.decode(Data([1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])) == nil)
-        #expect(CachedResults.decode(Data([1, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])) == nil)
+        #expect(CachedResults.decode(Data([CachedResults.format, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])) == nil)
+        #expect(CachedResults.decode(Data([CachedResults.format, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])) == nil)
         // Invalid UTF-8 in a field.
-        #expect(CachedResults.decode(Data([1, 1, 1, 0xC3])) == nil)
+        #expect(CachedResults.decode(Data([CachedResults.format, 1, 1, 0xC3])) == nil)
     }
 
     /// Where the fields of `CachedResults.encode(results)` lie, from the documented layout: each
-    /// string's bytes (after its length) and each score's eight bytes.
+    /// string's bytes (after its length) and each score's eight bytes (after the page's varint).
     private func layout(of results: [QueryResult]) -> (strings: [Range<Int>], scores: [Range<Int>]) {
         func varintSize(_ value: Int) -> Int { value < 0x80 ? 1 : 1 + varintSize(value >> 7) }
         var offset = 1 + varintSize(results.count)
@@ -48,6 +50,7 @@ import Testing
                 strings.append(offset..<offset + field.utf8.count)
                 offset += field.utf8.count
             }
+            offset += varintSize(result.page ?? 0)
             scores.append(offset..<offset + 8)
             offset += 8
         }

@@ -28,6 +28,28 @@ import Testing
         return best
     }
 
+    @Test func pdfPassagesStayOnTheirPageAndSayWhichUnderTheTitle() {
+        let long = Self.sentences(40, tag: "p").joined(separator: " ")
+        let document = LoadedDocument(kind: .pdf, text: "", pages: ["First page.", "  \n", long, "Last page."],
+                                      title: "Manual")
+        let chunks = chunker.chunks(of: document)
+        #expect(chunks.first == TextChunk(heading: "Manual", text: "First page.", ordinal: 0, page: 1))
+        #expect(chunks.last == TextChunk(heading: "Manual", text: "Last page.", ordinal: chunks.count - 1, page: 4))
+        let third = chunks.filter { $0.page == 3 }
+        #expect(third.count > 1, "a long page is cut into several passages")
+        #expect(third.allSatisfy { !$0.text.contains("First page") && !$0.text.contains("Last page") })
+        #expect(!chunks.contains { $0.page == 2 }, "a blank page has no passage")
+        #expect(chunks.map(\.ordinal) == Array(0..<chunks.count))
+    }
+
+    @Test func wordSectionsAreTakenAsTheFileWasRead() {
+        let sections = [DocumentSection(headingPath: ["Guide"], text: "# words, not a heading\n\n```not a fence"),
+                        DocumentSection(headingPath: ["Guide", "Install"], text: "- step one")]
+        let chunks = chunker.chunks(of: LoadedDocument(kind: .docx, text: "", sections: sections))
+        #expect(chunks == [TextChunk(heading: "Guide", text: "# words, not a heading\n\n```not a fence", ordinal: 0),
+                           TextChunk(heading: "Guide > Install", text: "- step one", ordinal: 1)])
+    }
+
     @Test func shortSectionIsOneChunk() {
         let chunks = chunker.chunks(of: markdown("# Title\n\n\nOne line.\n\n"))
         #expect(chunks == [TextChunk(heading: "Title", text: "One line.", ordinal: 0)])

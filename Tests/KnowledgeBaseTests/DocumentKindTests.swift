@@ -14,6 +14,10 @@ import Testing
         #expect(DocumentKind(fileName: "index.html") == .html)
         #expect(DocumentKind(fileName: "index.HTM") == .html)
         #expect(DocumentKind(fileName: "index.xhtml") == .html)
+        #expect(DocumentKind(fileName: "paper.pdf") == .pdf)
+        #expect(DocumentKind(fileName: "PAPER.PDF") == .pdf)
+        #expect(DocumentKind(fileName: "report.docx") == .docx)
+        #expect(DocumentKind.pdf.isBinaryFormat && DocumentKind.docx.isBinaryFormat && !DocumentKind.html.isBinaryFormat)
     }
 
     @Test func noExtensionIsText() {
@@ -45,7 +49,7 @@ import Testing
 
     @Test func unsupported() {
         #expect(DocumentKind(fileName: "photo.png") == nil)
-        #expect(DocumentKind(fileName: "paper.pdf") == nil)
+        #expect(DocumentKind(fileName: "old.doc") == nil)
         #expect(DocumentKind(fileName: "archive.tar.gz") == nil)
         #expect(DocumentKind(fileName: "notes.md.bak") == nil)
         // A dot-file's name after the dot is its extension.

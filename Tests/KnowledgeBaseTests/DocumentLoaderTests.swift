@@ -31,6 +31,20 @@ import Testing
         #expect(SkipReason.binary(offset: 100_000).description.contains("offset 100000"))
     }
 
+    @Test func pdfAndWordAreReadByTheirLibrariesNotAsText() {
+        // Their bytes hold NULs and are not UTF-8: what decides is the library's reading.
+        let broken: [UInt8] = Array("%PDF-1.7\n".utf8) + [0, 0xFF, 0xFE] + Array("no objects".utf8)
+        guard case .skipped(.unreadable(.damaged)) = loader.load(bytes: broken, kind: .pdf) else {
+            Issue.record("a broken PDF is skipped as damaged")
+            return
+        }
+        guard case .skipped(.unreadable(.damaged)) = loader.load(bytes: [0x50, 0x4B, 0, 0], kind: .docx) else {
+            Issue.record("a broken zip is skipped as damaged")
+            return
+        }
+        #expect(SkipReason.unreadable(.encrypted).description == "encrypted PDF (it needs a password to open)")
+    }
+
     @Test func invalidUTF8IsSkippedWithItsOffset() throws {
         let folder = try TemporaryFolder()
         // "café" in Latin-1: é is the lone byte 0xE9.

@@ -84,7 +84,7 @@ import TestSupport
             let path = directory.appendingPathComponent("kb.sqlite").path
             let writer = try SQLiteConnection(path: path)
             try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
-            try writer.execute("INSERT INTO sources VALUES ('s', 't', 'h', 0, 0)")
+            try writer.execute("INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at) VALUES ('s', 't', 'h', 0, 0)")
             var generator = SeededGenerator(seed: 7)
             let insert = try writer.prepare(
                 "INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES (?1, 's', ?2, 't', ?3, 0, x'00000000')")

@@ -2,12 +2,13 @@ import Foundation
 
 /// The compact form query results take in a result cache (in memory or in Redis).
 ///
-/// Layout: a format byte (1), the result count, then per result its id, text, source, heading and
-/// technology (each a length and UTF-8 bytes) and its score (the Float64's bits, little-endian).
-/// Counts and lengths are LEB128 varints; ranks are positions, so they are not stored. About a third
+/// Layout: a format byte (2), the result count, then per result its id, text, source, heading and
+/// technology (each a length and UTF-8 bytes), its page (0 for none) and its score (the Float64's
+/// bits, little-endian). Counts, lengths and pages are LEB128 varints; ranks are positions, so they
+/// are not stored. About a third
 /// smaller than JSON and several times faster to decode, which is most of a cache hit's cost.
 enum CachedResults {
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
 
     static func encode(_ results: [QueryResult]) -> Data {
         var bytes: [UInt8] = [format]
@@ -18,6 +19,7 @@ enum CachedResults {
                 appendVarint(field.utf8.count, to: &bytes)
                 bytes.append(contentsOf: field.utf8)
             }
+            appendVarint(result.page ?? 0, to: &bytes)
             withUnsafeBytes(of: result.score.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
         }
         return Data(bytes)
@@ -33,10 +35,11 @@ enum CachedResults {
             results.reserveCapacity(count)
             for index in 0..<count {
                 guard let id = reader.string(), let text = reader.string(), let source = reader.string(),
-                      let heading = reader.string(), let technology = reader.string(), let bits = reader.uint64()
+                      let heading = reader.string(), let technology = reader.string(), let page = reader.varint(),
+                      let bits = reader.uint64()
                 else { return nil }
                 results.append(QueryResult(id: id, text: text, source: source, heading: heading, technology: technology,
-                                           score: Double(bitPattern: bits), rank: index + 1))
+                                           score: Double(bitPattern: bits), rank: index + 1, page: page == 0 ? nil : page))
             }
             return reader.atEnd ? results : nil
         }

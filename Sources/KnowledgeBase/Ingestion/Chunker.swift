@@ -8,12 +8,15 @@ public struct TextChunk: Sendable, Equatable {
     public var text: String
     /// The chunk's position in its document, from 0.
     public var ordinal: Int
+    /// The page it is on, from 1, in a paged document (PDF); nil in any other.
+    public var page: Int?
 
     /// A chunk with the given fields.
-    public init(heading: String, text: String, ordinal: Int) {
+    public init(heading: String, text: String, ordinal: Int, page: Int? = nil) {
         self.heading = heading
         self.text = text
         self.ordinal = ordinal
+        self.page = page
     }
 }
 
@@ -72,6 +75,16 @@ public struct Chunker: Sendable {
     /// The chunks of `document`, numbered from 0 in document order.
     public func chunks(of document: LoadedDocument) -> [TextChunk] {
         var result: [TextChunk] = []
+        if document.kind == .pdf {
+            // One page at a time, so a passage never spans two pages and each knows its page.
+            let heading = document.title
+            for (index, page) in document.pages.enumerated() {
+                for text in chunkTexts(ofSection: page, kind: .pdf) {
+                    result.append(TextChunk(heading: heading, text: text, ordinal: result.count, page: index + 1))
+                }
+            }
+            return result
+        }
         for section in SectionSplitter.sections(of: document) {
             let heading = section.heading
             for text in chunkTexts(ofSection: section.text, kind: document.kind) {
@@ -336,7 +349,7 @@ public struct Chunker: Sendable {
             switch kind {
             case .markdown, .mdx, .html: self = .markdown
             case .restructuredText: self = .restructuredText
-            case .text: self = .text
+            case .text, .pdf, .docx: self = .text
             case .sourceCode: self = .sourceCode
             }
         }

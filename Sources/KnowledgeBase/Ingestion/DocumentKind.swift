@@ -14,6 +14,18 @@ public enum DocumentKind: Sendable, Hashable {
     case html
     /// Source code in the named language ("swift", "python", …): one section, split at lines.
     case sourceCode(language: String)
+    /// PDF: its text layer, page by page; a passage never spans two pages.
+    case pdf
+    /// A Word document (Office Open XML), turned into Markdown-like text when loaded.
+    case docx
+
+    /// True for the formats read from their bytes by a library (not decoded as text).
+    public var isBinaryFormat: Bool {
+        switch self {
+        case .pdf, .docx: true
+        default: false
+        }
+    }
 
     /// The kind for a file name, from its extension (case-insensitive); `nil` when the type is not
     /// supported.
@@ -52,6 +64,10 @@ public enum DocumentKind: Sendable, Hashable {
             self = .restructuredText
         case "html", "htm", "xhtml":
             self = .html
+        case "pdf":
+            self = .pdf
+        case "docx":
+            self = .docx
         default:
             guard let language = Self.sourceLanguages[ext] else { return nil }
             self = .sourceCode(language: language)

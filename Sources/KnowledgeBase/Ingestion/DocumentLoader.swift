@@ -1,3 +1,4 @@
+import DocumentFormats
 import Foundation
 
 #if canImport(Glibc)
@@ -14,12 +15,23 @@ public struct LoadedDocument: Sendable, Equatable {
     public var kind: DocumentKind
     /// The text: valid Unicode, LF line ends, no byte-order mark. For HTML, the Markdown-like text
     /// the page was turned into; for MDX, the Markdown without its top-level `import`/`export` lines.
+    /// Empty for a PDF or Word file, whose text is in `pages` or `sections`.
     public var text: String
+    /// A PDF's text, one element per page; empty for every other kind.
+    public var pages: [String]
+    /// A Word file's sections under the headings its styles mark; empty for every other kind.
+    public var sections: [DocumentSection]
+    /// The title from the document's metadata (PDF, Word); empty when it has none.
+    public var title: String
 
     /// A document of `kind` with `text` as it stands (no normalisation is applied here).
-    public init(kind: DocumentKind, text: String) {
+    public init(kind: DocumentKind, text: String, pages: [String] = [], sections: [DocumentSection] = [],
+                title: String = "") {
         self.kind = kind
         self.text = text
+        self.pages = pages
+        self.sections = sections
+        self.title = title
     }
 }
 
@@ -40,6 +52,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case changedWhileReading
     /// The ingest was cancelled while this file was being read.
     case cancelled
+    /// A PDF or Word file whose text cannot be read: encrypted, scanned, damaged, or past a limit.
+    case unreadable(FormatRefusal)
 
     /// A short phrase for the skipped-file report ("binary content (…)").
     public var description: String {
@@ -58,6 +72,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
             "changed while being read (a link or folder was swapped in), or leads outside the allowed folders"
         case .notUTF8(let offset):
             "not UTF-8 text (invalid byte sequence at offset \(offset))"
+        case .unreadable(let refusal):
+            refusal.description
         }
     }
 }
@@ -129,10 +145,13 @@ public struct DocumentLoader: Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Files larger than this many bytes are skipped.
         public var maxFileBytes: Int
+        /// What reading one PDF or Word file may cost (text, pages, bytes unpacked, XML depth).
+        public var formatLimits: FormatLimits
 
         /// - Parameter maxFileBytes: the size limit; 10 MiB by default.
-        public init(maxFileBytes: Int = 10 * 1024 * 1024) {
+        public init(maxFileBytes: Int = 10 * 1024 * 1024, formatLimits: FormatLimits = FormatLimits()) {
             self.maxFileBytes = maxFileBytes
+            self.formatLimits = formatLimits
         }
     }
 
@@ -190,6 +209,9 @@ public struct DocumentLoader: Sendable {
         guard bytes.count <= configuration.maxFileBytes else {
             return .skipped(.tooLarge(bytes: bytes.count, limit: configuration.maxFileBytes))
         }
+        if kind.isBinaryFormat {
+            return extract(Array(bytes), kind: kind, stopIf: shouldStop)
+        }
         if let nul = bytes.firstIndex(of: 0) {
             return .skipped(.binary(offset: bytes.distance(from: bytes.startIndex, to: nul)))
         }
@@ -214,6 +236,27 @@ public struct DocumentLoader: Sendable {
             text = decoded
         }
         return .loaded(LoadedDocument(kind: kind, text: text))
+    }
+
+    /// The text of a PDF or Word file, through its library (see `DocumentFormats`).
+    private func extract(_ bytes: [UInt8], kind: DocumentKind, stopIf shouldStop: () -> Bool) -> DocumentLoadOutcome {
+        do throws(FormatRefusal) {
+            let extracted = switch kind {
+            case .pdf: try PDFText.extract(bytes, limits: configuration.formatLimits, stopIf: shouldStop)
+            default: try DOCXText.extract(bytes, limits: configuration.formatLimits, stopIf: shouldStop)
+            }
+            switch extracted.layout {
+            case .pages(let pages):
+                return .loaded(LoadedDocument(kind: kind, text: "", pages: pages, title: extracted.title))
+            case .sections(let sections):
+                let sections = sections.map { DocumentSection(headingPath: $0.headingPath, text: $0.text) }
+                return .loaded(LoadedDocument(kind: kind, text: "", sections: sections, title: extracted.title))
+            }
+        } catch .cancelled {
+            return .skipped(.cancelled)
+        } catch {
+            return .skipped(.unreadable(error))
+        }
     }
 
     /// `bytes` with CRLF and lone CR turned into LF.

@@ -30,7 +30,7 @@ struct PreparedFile: Sendable {
                 throw IngestInconsistency("chunk \(draft.chunk.ordinal) of \(source.source) was never embedded")
             }
             return ChunkRecord(id: draft.id, source: source.source, heading: draft.chunk.heading, technology: source.technology,
-                               text: draft.chunk.text, ordinal: draft.chunk.ordinal, vector: vector)
+                               text: draft.chunk.text, ordinal: draft.chunk.ordinal, vector: vector, page: draft.chunk.page)
         }
         return (source, chunks)
     }
@@ -145,13 +145,14 @@ struct FilePreparer: Sendable {
         var chunks = chunker.chunks(of: document)
         if !headingWhenNone.isEmpty {
             chunks = chunks.map { TextChunk(heading: $0.heading.isEmpty ? headingWhenNone : $0.heading, text: $0.text,
-                                            ordinal: $0.ordinal) }
+                                            ordinal: $0.ordinal, page: $0.page) }
         }
-        return try prepare(source: source, chunks: chunks, contentHash: contentHash)
+        let pages = document.kind == .pdf ? document.pages.count : nil
+        return try prepare(source: source, chunks: chunks, contentHash: contentHash, pages: pages)
     }
 
     /// The drafts of `chunks`, with the vectors they already have.
-    private func prepare(source: String, chunks: [TextChunk], contentHash: String) throws -> Outcome {
+    private func prepare(source: String, chunks: [TextChunk], contentHash: String, pages: Int? = nil) throws -> Outcome {
         guard !chunks.isEmpty else { return .skipped("no text to index") }
         let ids = ChunkID.make(source: source, chunks: chunks)
         let drafts = zip(ids, chunks).map { id, chunk in
@@ -161,7 +162,7 @@ struct FilePreparer: Sendable {
         // so vectors are reused and only the rows are rewritten.
         let known = try store.existingVectors(ids: ids)
         let record = SourceRecord(source: source, technology: technology, contentHash: contentHash,
-                                  chunkCount: drafts.count, ingestedAt: Date())
+                                  chunkCount: drafts.count, ingestedAt: Date(), pages: pages)
         return .ready(PreparedFile(source: record, drafts: drafts, vectors: known))
     }
 }

@@ -51,6 +51,13 @@ public enum SectionSplitter {
             sections = restructuredTextSections(document.text)
         case .text, .sourceCode:
             sections = [DocumentSection(headingPath: [], text: document.text)]
+        case .docx:
+            // Split when the file was read, by the headings its styles mark.
+            sections = document.sections
+        case .pdf:
+            // Each page is a section of its own, under the document's title (see `Chunker`).
+            let title = document.title.isEmpty ? [] : [document.title]
+            sections = document.pages.map { DocumentSection(headingPath: title, text: $0) }
         }
         return sections.filter { !$0.text.allSatisfy(\.isWhitespace) }
     }

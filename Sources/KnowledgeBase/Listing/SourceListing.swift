@@ -44,9 +44,11 @@ public struct SourceListing: Sendable, Encodable, Equatable {
         public var technology: String
         public var chunks: Int
         public var ingestedAt: Date
+        /// Its page count when it is a PDF; absent otherwise.
+        public var pages: Int?
 
         enum CodingKeys: String, CodingKey {
-            case source, technology, chunks
+            case source, technology, chunks, pages
             case ingestedAt = "ingested_at"
         }
     }
@@ -106,7 +108,7 @@ public struct SourceListing: Sendable, Encodable, Equatable {
             technologies: technologies.kept, technologiesOmitted: technologies.omitted,
             folders: folders.kept, foldersOmitted: folders.omitted,
             sources: page.kept.map { Source(source: $0.source, technology: $0.technology, chunks: $0.chunkCount,
-                                            ingestedAt: $0.ingestedAt) },
+                                            ingestedAt: $0.ingestedAt, pages: $0.pages) },
             nextCursor: more ? page.kept.last.map { SourceCursor.encode($0.source) } : nil)
     }
 

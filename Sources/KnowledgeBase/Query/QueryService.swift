@@ -134,7 +134,8 @@ public final class QueryService: Sendable {
             // A chunk removed between search and lookup is simply left out.
             guard let chunk = hit.passage ?? chunks[hit.id] else { continue }
             results.append(QueryResult(id: chunk.id, text: chunk.text, source: chunk.source, heading: chunk.heading,
-                                       technology: chunk.technology, score: hit.score, rank: results.count + 1))
+                                       technology: chunk.technology, score: hit.score, rank: results.count + 1,
+                                       page: chunk.page))
         }
         return results
     }

@@ -52,6 +52,8 @@ public struct QueryResult: Sendable, Codable, Equatable {
     public var score: Double
     /// Position in the answer, from 1.
     public var rank: Int
+    /// The page it is on, from 1, when its source is a PDF; absent otherwise.
+    public var page: Int?
 }
 
 /// An answer, as `query_knowledge_base` returns it.

@@ -41,6 +41,7 @@ struct ListSourcesTool: RagTool {
                     "technology": Schema.string("Its label."),
                     "chunks": Schema.integer("Passages stored for it."),
                     "ingested_at": Schema.string("When it was last written (ISO 8601)."),
+                    "pages": Schema.integer("Its page count, for a PDF."),
                 ], required: ["source", "technology", "chunks", "ingested_at"]), "This page, by path."),
                 "next_cursor": Schema.string("Present when more files follow: pass it as cursor."),
             ], required: ["total_sources", "total_chunks", "technologies", "technologies_omitted", "folders",

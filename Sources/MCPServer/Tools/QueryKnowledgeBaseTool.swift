@@ -11,7 +11,7 @@ struct QueryKnowledgeBaseTool: RagTool {
             title: "Search the knowledge base",
             description: """
                 Search the user's ingested documents for passages relevant to a question or keywords. \
-                Returns the best passages with their source file, heading and score. Use it before answering \
+                Returns the best passages with their source file, heading, page (PDFs) and score. Use it before answering \
                 questions about the user's own documentation, code or notes.
                 """,
             inputSchema: Schema.object([
@@ -38,6 +38,7 @@ struct QueryKnowledgeBaseTool: RagTool {
             "technology": Schema.string("Its technology label."),
             "score": Schema.number("Cosine similarity (semantic), BM25 (keyword) or fused rank score (hybrid); higher is better."),
             "rank": Schema.integer("Position from 1."),
+            "page": Schema.integer("The page it is on, from 1, when the file is a PDF."),
         ], required: ["id", "text", "source", "heading", "technology", "score", "rank"]), "Best first."),
         "took_ms": Schema.number("Time spent answering, in milliseconds."),
         "cache_hit": Schema.boolean("Whether the answer came from the result cache."),

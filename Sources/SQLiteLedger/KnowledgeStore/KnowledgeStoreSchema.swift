@@ -1,7 +1,7 @@
 /// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
 public enum KnowledgeStoreSchema {
     /// The schema version this build writes and reads.
-    static let version = 5
+    static let version = 6
 
     /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
     /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
@@ -133,6 +133,19 @@ public enum KnowledgeStoreSchema {
         CREATE INDEX vector_outbox_by_subject ON vector_outbox(chunk_id);
         """ + outboxTriggers
 
+    /// Version 6: pages. A passage of a paged document (PDF) records its page, and the source its
+    /// page count; both are NULL for every other document. A page is filterable metadata in the
+    /// remote store, so a passage whose page changes (a page inserted before it) is sent again.
+    static let version6 = """
+        ALTER TABLE chunks ADD COLUMN page INTEGER;
+        ALTER TABLE sources ADD COLUMN pages INTEGER;
+        DROP TRIGGER chunks_outbox_update;
+        CREATE TRIGGER chunks_outbox_update AFTER UPDATE OF vector, technology, source, page ON chunks
+            WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
+            INSERT INTO vector_outbox(chunk_id, op) VALUES (new.id, 'upsert');
+        END;
+        """
+
     /// The triggers that fill the outbox once it is on: every change to a chunk's vector or
     /// filterable metadata, by any process.
     static let outboxTriggers = """
@@ -155,7 +168,7 @@ public enum KnowledgeStoreSchema {
     public static let journalKeep = 200_000
 
     /// The steps from each version to the next: `migrations[n]` takes a database from version n to n + 1.
-    static let migrations = [version1, version2, version3, version4, version5]
+    static let migrations = [version1, version2, version3, version4, version5, version6]
 
     /// Creates the schema in a new database, brings an older one up to date, or checks an existing
     /// one: its version must not be newer and its vector dimension must match. `path` only serves the error messages.

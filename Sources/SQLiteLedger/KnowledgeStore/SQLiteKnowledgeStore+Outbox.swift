@@ -56,7 +56,7 @@ extension SQLiteKnowledgeStore {
         try reader.withLock { connection in
             let select = try connection.cached("""
                 SELECT o.seq, o.chunk_id, o.op, c.vector, c.source, c.heading, c.technology, c.text, c.ordinal,
-                       s.source, s.technology, s.content_hash, s.chunk_count, s.ingested_at
+                       s.source, s.technology, s.content_hash, s.chunk_count, s.ingested_at, s.pages, c.page
                 FROM vector_outbox o
                 LEFT JOIN chunks c ON o.op = 'upsert' AND c.id = o.chunk_id
                 LEFT JOIN sources s ON s.source = (CASE o.op WHEN 'source' THEN o.chunk_id ELSE c.source END)
@@ -75,7 +75,8 @@ extension SQLiteKnowledgeStore {
                         operation = .nothingToSend
                     } else {
                         let chunk = StoredChunk(id: select.string(at: 1), source: select.string(at: 4), heading: select.string(at: 5),
-                                                technology: select.string(at: 6), text: select.string(at: 7))
+                                                technology: select.string(at: 6), text: select.string(at: 7),
+                                                page: select.optionalInt(at: 15))
                         operation = .upsert(vector: select.floats(at: 3), chunk: chunk, ordinal: select.int(at: 8),
                                             contentHash: source?.contentHash ?? "",
                                             ingestedAt: source?.ingestedAt ?? Date(timeIntervalSince1970: 0))

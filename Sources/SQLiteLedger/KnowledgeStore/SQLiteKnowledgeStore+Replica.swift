@@ -7,12 +7,14 @@ public struct ReplicatedChunk: Sendable, Equatable {
     public var heading: String
     public var text: String
     public var ordinal: Int
+    public var page: Int?
 
-    public init(id: String, heading: String, text: String, ordinal: Int) {
+    public init(id: String, heading: String, text: String, ordinal: Int, page: Int? = nil) {
         self.id = id
         self.heading = heading
         self.text = text
         self.ordinal = ordinal
+        self.page = page
     }
 }
 
@@ -28,7 +30,7 @@ extension SQLiteKnowledgeStore {
     public func applyReplicatedSource(_ record: SourceRecord, chunks: [ReplicatedChunk]) throws -> ReplaceOutcome? {
         let records = chunks.map {
             ChunkRecord(id: $0.id, source: record.source, heading: $0.heading, technology: record.technology, text: $0.text,
-                        ordinal: $0.ordinal, vector: [])
+                        ordinal: $0.ordinal, vector: [], page: $0.page)
         }
         return try writer.withLock { connection in
             let written: (change: SourceChange, span: JournalSpan)? = try connection.transaction {

@@ -120,17 +120,18 @@ extension SQLiteKnowledgeStore {
         // ON CONFLICT DO UPDATE, not INSERT OR REPLACE: a replace deletes the old row first, and the
         // cascade would take every chunk of the source with it.
         let upsert = try connection.cached("""
-            INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at)
-            VALUES (?1, ?2, ?3, ?4, ?5)
+            INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at, pages)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             ON CONFLICT(source) DO UPDATE SET technology = excluded.technology,
                 content_hash = excluded.content_hash, chunk_count = excluded.chunk_count,
-                ingested_at = excluded.ingested_at
+                ingested_at = excluded.ingested_at, pages = excluded.pages
             """)
         try upsert.bind(record.source, at: 1)
         try upsert.bind(record.technology, at: 2)
         try upsert.bind(record.contentHash, at: 3)
         try upsert.bind(chunks.count, at: 4)
         try upsert.bind(record.ingestedAt.timeIntervalSince1970, at: 5)
+        try upsert.bind(record.pages, at: 6)
         try upsert.run()
 
         var change = SourceChange(technology: record.technology)
@@ -146,9 +147,15 @@ extension SQLiteKnowledgeStore {
         // so that they can be sent again (relabelled, say).
         let withoutVector = Set(try chunkIDs(of: record.source, withoutVector: true, on: connection))
         let setVector = try connection.cached("UPDATE chunks SET vector = ?2 WHERE id = ?1")
+        let setPage = try connection.cached("UPDATE chunks SET page = ?2 WHERE id = ?1 AND page IS NOT ?2")
         for chunk in chunks {
             if stored.contains(chunk.id) {
                 change.unchanged += 1
+                // Ids do not hold the page: text that moved to another page keeps its vector,
+                // and its row learns the new page.
+                try setPage.bind(chunk.id, at: 1)
+                try setPage.bind(chunk.page, at: 2)
+                try setPage.run()
                 if withoutVector.contains(chunk.id) && !chunk.vector.isEmpty {
                     try setVector.bind(chunk.id, at: 1)
                     try setVector.bind(floats: chunk.vector, at: 2)
@@ -176,8 +183,8 @@ extension SQLiteKnowledgeStore {
 
     private static func insert(_ chunk: ChunkRecord, on connection: SQLiteConnection) throws {
         let insert = try connection.cached("""
-            INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector, page)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             """)
         try insert.bind(chunk.id, at: 1)
         try insert.bind(chunk.source, at: 2)
@@ -186,6 +193,7 @@ extension SQLiteKnowledgeStore {
         try insert.bind(chunk.text, at: 5)
         try insert.bind(chunk.ordinal, at: 6)
         try insert.bind(floats: chunk.vector, at: 7)
+        try insert.bind(chunk.page, at: 8)
         try insert.run()
     }
 

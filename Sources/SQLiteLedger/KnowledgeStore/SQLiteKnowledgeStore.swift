@@ -119,7 +119,7 @@ public final class SQLiteKnowledgeStore: Sendable {
     public func source(_ source: String) throws -> SourceRecord? {
         try reader.withLock { connection in
             let select = try connection.cached("""
-                SELECT source, technology, content_hash, chunk_count, ingested_at FROM sources WHERE source = ?1
+                SELECT source, technology, content_hash, chunk_count, ingested_at, pages FROM sources WHERE source = ?1
                 """)
             try select.bind(source, at: 1)
             defer { select.reset() }
@@ -131,7 +131,7 @@ public final class SQLiteKnowledgeStore: Sendable {
     public func listSources() throws -> [SourceRecord] {
         try reader.withLock { connection in
             let select = try connection.cached("""
-                SELECT source, technology, content_hash, chunk_count, ingested_at FROM sources ORDER BY source
+                SELECT source, technology, content_hash, chunk_count, ingested_at, pages FROM sources ORDER BY source
                 """)
             var records: [SourceRecord] = []
             try select.forEachRow { records.append(Self.sourceRecord(from: select)) }
@@ -149,12 +149,13 @@ public final class SQLiteKnowledgeStore: Sendable {
         }
     }
 
-    /// The record in the five columns of `row` from `first` on: source, technology, content_hash,
-    /// chunk_count, ingested_at.
+    /// The record in the six columns of `row` from `first` on: source, technology, content_hash,
+    /// chunk_count, ingested_at, pages.
     static func sourceRecord(from row: SQLiteStatement, at first: Int32 = 0) -> SourceRecord {
         SourceRecord(source: row.string(at: first), technology: row.string(at: first + 1),
                      contentHash: row.string(at: first + 2), chunkCount: row.int(at: first + 3),
-                     ingestedAt: Date(timeIntervalSince1970: row.double(at: first + 4)))
+                     ingestedAt: Date(timeIntervalSince1970: row.double(at: first + 4)),
+                     pages: row.optionalInt(at: first + 5))
     }
 
     // MARK: chunks
@@ -200,14 +201,14 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// The stored chunks among `ids` (missing ids are left out), by id.
     public func chunks(ids: [String]) throws -> [String: StoredChunk] {
         try reader.withLock { connection in
-            let select = try connection.cached("SELECT id, source, heading, technology, text FROM chunks WHERE id = ?1")
+            let select = try connection.cached("SELECT id, source, heading, technology, text, page FROM chunks WHERE id = ?1")
             var found: [String: StoredChunk] = [:]
             for id in ids where found[id] == nil {
                 try select.bind(id, at: 1)
                 try select.forEachRow {
                     found[id] = StoredChunk(id: select.string(at: 0), source: select.string(at: 1),
                                             heading: select.string(at: 2), technology: select.string(at: 3),
-                                            text: select.string(at: 4))
+                                            text: select.string(at: 4), page: select.optionalInt(at: 5))
                 }
             }
             return found

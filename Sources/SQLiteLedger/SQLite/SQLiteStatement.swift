@@ -43,6 +43,11 @@ final class SQLiteStatement {
         if let value { try bind(value, at: index) } else { try bindNull(at: index) }
     }
 
+    /// Binds `value`, or NULL when it is nil, to parameter `index` (1-based).
+    func bind(_ value: Int?, at index: Int32) throws {
+        if let value { try bind(value, at: index) } else { try bindNull(at: index) }
+    }
+
     /// Binds the raw bytes of `floats` (native byte order, 4 bytes each) as a blob to parameter `index`.
     func bind(floats: [Float], at index: Int32) throws {
         let code = floats.withUnsafeBytes { bytes in
@@ -104,6 +109,11 @@ final class SQLiteStatement {
     /// Column `index` (0-based) of the current row as an integer.
     func int(at index: Int32) -> Int {
         Int(sqlite3_column_int64(handle, index))
+    }
+
+    /// Column `index` (0-based) of the current row as an integer, nil when it is NULL.
+    func optionalInt(at index: Int32) -> Int? {
+        isNull(at: index) ? nil : int(at: index)
     }
 
     /// Column `index` (0-based) of the current row as a double.

@@ -17,9 +17,11 @@ public struct ChunkRecord: Sendable, Equatable {
     public var ordinal: Int
     /// The unit-length embedding of `text`.
     public var vector: [Float]
+    /// The page it is on, from 1, in a paged document (PDF); nil in any other.
+    public var page: Int?
 
     public init(id: String, source: String, heading: String, technology: String, text: String, ordinal: Int,
-                vector: [Float]) {
+                vector: [Float], page: Int? = nil) {
         self.id = id
         self.source = source
         self.heading = heading
@@ -27,6 +29,7 @@ public struct ChunkRecord: Sendable, Equatable {
         self.text = text
         self.ordinal = ordinal
         self.vector = vector
+        self.page = page
     }
 }
 
@@ -42,13 +45,17 @@ public struct SourceRecord: Sendable, Equatable {
     public var chunkCount: Int
     /// When it was last (re)written.
     public var ingestedAt: Date
+    /// Its number of pages when it is a paged document (PDF); nil otherwise.
+    public var pages: Int?
 
-    public init(source: String, technology: String, contentHash: String, chunkCount: Int, ingestedAt: Date) {
+    public init(source: String, technology: String, contentHash: String, chunkCount: Int, ingestedAt: Date,
+                pages: Int? = nil) {
         self.source = source
         self.technology = technology
         self.contentHash = contentHash
         self.chunkCount = chunkCount
         self.ingestedAt = ingestedAt
+        self.pages = pages
     }
 }
 
@@ -59,13 +66,16 @@ public struct StoredChunk: Sendable, Equatable {
     public var heading: String
     public var technology: String
     public var text: String
+    /// Its page in a paged document (PDF), from 1; nil in any other.
+    public var page: Int?
 
-    public init(id: String, source: String, heading: String, technology: String, text: String) {
+    public init(id: String, source: String, heading: String, technology: String, text: String, page: Int? = nil) {
         self.id = id
         self.source = source
         self.heading = heading
         self.technology = technology
         self.text = text
+        self.page = page
     }
 }
 

@@ -1,0 +1,4 @@
+#include <libxml/parser.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/xmlreader.h>
+#include <libxml/xmlerror.h>

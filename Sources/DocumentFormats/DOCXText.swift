@@ -1,0 +1,389 @@
+/// The text of a Word document (`.docx`, Office Open XML) in sections under its headings: the zip
+/// read by ZIPFoundation, its XML parts streamed through libxml2.
+///
+/// - Paragraphs in a heading style (`Title`, `Heading 1`…`9`, or any style or paragraph with an
+///   outline level) start sections; a heading's path holds the headings above it (the title first).
+///   A document without a Title paragraph has its title from its properties (`docProps/core.xml`)
+///   above every heading.
+/// - List paragraphs (numbered or bulleted, directly or by their style) become "- " lines; table
+///   rows become one line each, cells apart by " | ".
+/// - A footnote or endnote stays with the paragraph that cites it: "[n]" where it is cited, and
+///   "[n] its text" right after the paragraph.
+/// - Deleted text (tracked changes), field codes and the fallback copies of drawings are left
+///   out; text boxes follow the paragraph they are anchored in.
+public enum DOCXText {
+    public static func extract(_ bytes: [UInt8], limits: FormatLimits = FormatLimits(),
+                               stopIf shouldStop: () -> Bool = { false }) throws(FormatRefusal) -> ExtractedDocument {
+        let zip = try ZipParts(bytes, limits: limits)
+        let bodyPart = "word/document.xml"
+        guard let body = try zip.bytes(of: bodyPart) else { throw .missingPart(bodyPart) }
+        let styles = try zip.bytes(of: "word/styles.xml").map { bytes throws(FormatRefusal) in
+            try WordStyles(XMLStream(bytes, part: "word/styles.xml"))
+        } ?? WordStyles()
+        var notes: [String: String] = [:]
+        for (part, element) in [("word/footnotes.xml", "footnote"), ("word/endnotes.xml", "endnote")] {
+            guard let bytes = try zip.bytes(of: part) else { continue }
+            let texts = try WordNotes.read(XMLStream(bytes, part: part), element: element,
+                                           limits: limits)
+            for (id, text) in texts { notes[element + ":" + id] = text }
+        }
+        let title = try zip.bytes(of: "docProps/core.xml").map { bytes throws(FormatRefusal) in
+            try coreTitle(XMLStream(bytes, part: "docProps/core.xml"))
+        } ?? ""
+        var writer = WordBodyWriter(styles: styles, notes: notes, limits: limits)
+        try writer.read(XMLStream(body, part: bodyPart), stopIf: shouldStop)
+        var sections = writer.finish()
+        if !writer.sawTitleParagraph && !title.isEmpty {
+            let heading = title.oneLine
+            sections = sections.map { ExtractedDocument.Section(headingPath: [heading] + $0.headingPath, text: $0.text) }
+        }
+        return ExtractedDocument(title: title, layout: .sections(sections))
+    }
+
+    /// `dc:title` of the package's core properties, trimmed.
+    static func coreTitle(_ stream: XMLStream) throws(FormatRefusal) -> String {
+        var inTitle = false
+        var title = ""
+        while let node = try stream.next() {
+            switch node {
+            case .start(let name, let namespace, let isEmpty):
+                inTitle = name == "title" && namespace == "http://purl.org/dc/elements/1.1/" && !isEmpty
+            case .end:
+                if inTitle { return title.trimmingWhitespace }
+            case .text(let text):
+                if inTitle { title += text }
+            }
+        }
+        return title.trimmingWhitespace
+    }
+}
+
+/// WordprocessingML's namespaces: the transitional one every editor writes, and ISO strict's.
+enum WordML {
+    static func contains(_ namespace: String) -> Bool {
+        namespace == "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+            || namespace == "http://purl.oclc.org/ooxml/wordprocessingml/main"
+    }
+
+    static let markupCompatibility = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+}
+
+/// The outline level of each paragraph style: 0 for a title, n for heading n; nil for body text.
+struct WordStyles {
+    private struct Style {
+        var level: Int?
+        var isList = false
+        var basedOn: String?
+    }
+
+    private var styles: [String: Style] = [:]
+
+    init() {}
+
+    init(_ stream: XMLStream) throws(FormatRefusal) {
+        var current: (id: String, style: Style)?
+        while let node = try stream.next() {
+            switch node {
+            case .start(let name, let namespace, _) where WordML.contains(namespace):
+                switch name {
+                case "style":
+                    if let id = stream.attribute("styleId", namespace: namespace),
+                       stream.attribute("type", namespace: namespace) ?? "paragraph" == "paragraph" {
+                        current = (id, Style())
+                    } else {
+                        current = nil
+                    }
+                case "name":
+                    let value = (stream.attribute("val", namespace: namespace) ?? "").lowercased()
+                    // An outline level stated in the style wins over what its name suggests.
+                    if value == "title", current?.style.level == nil {
+                        current?.style.level = 0
+                    } else if value.hasPrefix("heading "), let level = Int(value.dropFirst(8)), (1...9).contains(level),
+                              current?.style.level == nil {
+                        current?.style.level = level
+                    }
+                case "outlineLvl":
+                    if let value = stream.attribute("val", namespace: namespace).flatMap(Int.init) {
+                        current?.style.level = (0...8).contains(value) ? value + 1 : nil
+                    }
+                case "basedOn":
+                    current?.style.basedOn = stream.attribute("val", namespace: namespace)
+                case "numPr":
+                    current?.style.isList = true
+                default:
+                    break
+                }
+            case .end(let name, let namespace) where name == "style" && WordML.contains(namespace):
+                if let (id, style) = current { styles[id] = style }
+                current = nil
+            default:
+                break
+            }
+        }
+    }
+
+    /// The style's level, or that of the style it is based on (a chain of at most 16).
+    func level(of styleID: String) -> Int? {
+        firstInChain(from: styleID) { $0.level }
+    }
+
+    /// True when the style, or one it is based on, numbers or bullets its paragraphs.
+    func isList(_ styleID: String) -> Bool {
+        firstInChain(from: styleID) { $0.isList ? true : nil } ?? false
+    }
+
+    private func firstInChain<T>(from styleID: String, _ value: (Style) -> T?) -> T? {
+        var id: String? = styleID
+        for _ in 0..<16 {
+            guard let name = id, let style = styles[name] else { return nil }
+            if let found = value(style) { return found }
+            id = style.basedOn
+        }
+        return nil
+    }
+}
+
+/// The footnotes or endnotes of a document by id, each one paragraph of text.
+enum WordNotes {
+    static func read(_ stream: XMLStream, element: String, limits: FormatLimits) throws(FormatRefusal) -> [String: String] {
+        var notes: [String: String] = [:]
+        var current: String?
+        var text = ""
+        var textDepth = 0
+        var bytes = 0
+        while let node = try stream.next() {
+            switch node {
+            case .start(let name, let namespace, let isEmpty) where WordML.contains(namespace):
+                switch name {
+                case element:
+                    // Separators (w:type="separator" and the like) are layout, not notes.
+                    let isNote = stream.attribute("type", namespace: namespace) == nil
+                    current = isNote ? stream.attribute("id", namespace: namespace) : nil
+                    text = ""
+                case "t" where !isEmpty: textDepth += 1
+                case "tab": text += "\t"
+                case "br", "cr": text += " "
+                case "p" where !text.isEmpty && !isEmpty: text += " "
+                default: break
+                }
+            case .end(let name, let namespace) where WordML.contains(namespace):
+                if name == "t" { textDepth -= 1 }
+                if name == element, let id = current {
+                    let note = text.trimmingWhitespace
+                    bytes += note.utf8.count
+                    guard bytes <= limits.maxTextBytes else { throw .tooMuchText(limit: limits.maxTextBytes) }
+                    if !note.isEmpty { notes[id] = note }
+                    current = nil
+                }
+            case .text(let value) where textDepth > 0 && current != nil:
+                text += value
+            default:
+                break
+            }
+        }
+        return notes
+    }
+}
+
+/// Writes `word/document.xml`'s body as Markdown-like text (see `DOCXText`).
+struct WordBodyWriter {
+    private struct Paragraph {
+        var text = ""
+        /// 0 for a title, n for heading n, nil for body text.
+        var level: Int?
+        var isListItem = false
+        /// Notes cited in it, as "[n] text" lines, written after it.
+        var notes: [String] = []
+        /// Blocks anchored in it (text boxes), written after it.
+        var anchored: [String] = []
+    }
+
+    let styles: WordStyles
+    let notes: [String: String]
+    let limits: FormatLimits
+
+    private(set) var sawTitleParagraph = false
+    private var sections: [ExtractedDocument.Section] = []
+    /// The headings above the text being written, with their levels (0 for the title).
+    private var headings: [(level: Int, text: String)] = []
+    /// The blocks of the current section.
+    private var blocks: [String] = []
+    private var textBytes = 0
+    private var paragraphs: [Paragraph] = []
+    private var textDepth = 0
+    /// Depth inside an element left out with its content (`mc:Fallback`), 0 outside one.
+    private var skipDepth = 0
+    private var tableDepth = 0
+    private var row: [String] = []
+    private var cell = ""
+    private var tableRows: [String] = []
+    private var notesCited = 0
+
+    init(styles: WordStyles, notes: [String: String], limits: FormatLimits) {
+        self.styles = styles
+        self.notes = notes
+        self.limits = limits
+    }
+
+    mutating func read(_ stream: XMLStream, stopIf shouldStop: () -> Bool) throws(FormatRefusal) {
+        var nodes = 0
+        while let node = try stream.next() {
+            nodes += 1
+            if nodes & 0xFFFF == 0 && shouldStop() { throw .cancelled }
+            if skipDepth > 0 {
+                switch node {
+                case .start(_, _, let isEmpty): if !isEmpty { skipDepth += 1 }
+                case .end: skipDepth -= 1
+                case .text: break
+                }
+                continue
+            }
+            switch node {
+            case .start(let name, let namespace, let isEmpty):
+                if name == "Fallback" && namespace == WordML.markupCompatibility {
+                    if !isEmpty { skipDepth = 1 }
+                } else if WordML.contains(namespace) {
+                    try start(name, namespace: namespace, isEmpty: isEmpty, stream: stream)
+                }
+            case .end(let name, let namespace) where WordML.contains(namespace):
+                try end(name)
+            case .text(let value) where textDepth > 0 && !paragraphs.isEmpty:
+                paragraphs[paragraphs.count - 1].text += value
+            default:
+                break
+            }
+        }
+    }
+
+    private mutating func start(_ name: String, namespace: String, isEmpty: Bool, stream: XMLStream) throws(FormatRefusal) {
+        switch name {
+        case "p":
+            paragraphs.append(Paragraph())
+            if isEmpty { try end("p") }
+        case "pStyle":
+            guard let id = stream.attribute("val", namespace: namespace), !paragraphs.isEmpty else { break }
+            if let level = styles.level(of: id) { setLevel(level) }
+            if styles.isList(id) { paragraphs[paragraphs.count - 1].isListItem = true }
+        case "outlineLvl":
+            if let value = stream.attribute("val", namespace: namespace).flatMap(Int.init), (0...8).contains(value) {
+                setLevel(value + 1)
+            }
+        case "numPr":
+            if !paragraphs.isEmpty { paragraphs[paragraphs.count - 1].isListItem = true }
+        case "t":
+            if !isEmpty { textDepth += 1 }
+        case "tab", "ptab":
+            append("\t")
+        case "br", "cr":
+            append("\n")
+        case "noBreakHyphen":
+            append("-")
+        case "footnoteReference", "endnoteReference":
+            let kind = name == "footnoteReference" ? "footnote" : "endnote"
+            guard let id = stream.attribute("id", namespace: namespace), let note = notes[kind + ":" + id],
+                  !paragraphs.isEmpty else { break }
+            notesCited += 1
+            append("[\(notesCited)]")
+            paragraphs[paragraphs.count - 1].notes.append("[\(notesCited)] " + note)
+        case "tbl":
+            tableDepth += 1
+        case "tr" where tableDepth == 1:
+            row = []
+        case "tc" where tableDepth == 1:
+            cell = ""
+        default:
+            break
+        }
+    }
+
+    private mutating func end(_ name: String) throws(FormatRefusal) {
+        switch name {
+        case "t":
+            textDepth -= 1
+        case "p":
+            guard let paragraph = paragraphs.popLast() else { return }
+            if !paragraphs.isEmpty {
+                let block = rendered(paragraph)
+                if !block.isEmpty { paragraphs[paragraphs.count - 1].anchored.append(block) }
+            } else if tableDepth > 0 {
+                let flat = rendered(paragraph).oneLine
+                if !flat.isEmpty { cell += (cell.isEmpty ? "" : " ") + flat }
+            } else {
+                try write(paragraph)
+            }
+        case "tc" where tableDepth == 1:
+            row.append(cell.trimmingWhitespace)
+        case "tr" where tableDepth == 1:
+            if row.contains(where: { !$0.isEmpty }) { tableRows.append(row.joined(separator: " | ")) }
+        case "tbl":
+            tableDepth -= 1
+            if tableDepth == 0 {
+                try write(tableRows.joined(separator: "\n"))
+                tableRows = []
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func setLevel(_ level: Int) {
+        guard !paragraphs.isEmpty else { return }
+        paragraphs[paragraphs.count - 1].level = level
+    }
+
+    private mutating func append(_ text: String) {
+        guard !paragraphs.isEmpty else { return }
+        paragraphs[paragraphs.count - 1].text += text
+    }
+
+    /// The sections written; call once, after `read`.
+    mutating func finish() -> [ExtractedDocument.Section] {
+        closeSection()
+        return sections
+    }
+
+    /// The paragraph's text, with its notes and anchored blocks after it, apart by blank lines;
+    /// a heading paragraph's text alone, its notes and anchored blocks then open its section.
+    private func rendered(_ paragraph: Paragraph, includingText: Bool = true) -> String {
+        let text = paragraph.text.trimmingWhitespace
+        var parts: [String] = []
+        if includingText && !text.isEmpty { parts.append(paragraph.isListItem ? "- " + text : text) }
+        return (parts + paragraph.notes + paragraph.anchored).joined(separator: "\n\n")
+    }
+
+    /// Writes a paragraph of the body: a heading closes the section before it and opens its own.
+    private mutating func write(_ paragraph: Paragraph) throws(FormatRefusal) {
+        let text = paragraph.text.trimmingWhitespace
+        if let level = paragraph.level, !text.isEmpty {
+            if level == 0 { sawTitleParagraph = true }
+            closeSection()
+            while let last = headings.last, last.level >= level { headings.removeLast() }
+            headings.append((level, text.oneLine))
+            try write(rendered(paragraph, includingText: false))
+        } else {
+            try write(rendered(paragraph))
+        }
+    }
+
+    private mutating func write(_ block: String) throws(FormatRefusal) {
+        guard !block.isEmpty else { return }
+        textBytes += block.utf8.count + 2
+        guard textBytes <= limits.maxTextBytes else { throw .tooMuchText(limit: limits.maxTextBytes) }
+        blocks.append(block)
+    }
+
+    private mutating func closeSection() {
+        if !blocks.isEmpty {
+            sections.append(ExtractedDocument.Section(headingPath: headings.map(\.text), text: blocks.joined(separator: "\n\n")))
+        }
+        blocks = []
+    }
+}
+
+extension String {
+    /// Runs of whitespace and line breaks made one space, none at the ends (a heading or a table
+    /// cell is one line).
+    var oneLine: String {
+        split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}

@@ -1,0 +1,130 @@
+import CLibXML2
+
+/// An XML part read as a stream of nodes through libxml2's `xmlTextReader`: memory stays that of
+/// one node, whatever the part's size, and no entity, DTD or network access is ever involved.
+///
+/// A part that declares a document type is refused before libxml2 sees it (its entities are what
+/// XML bombs and external-entity reads are made of, and no Office part has one); nesting is
+/// limited by libxml2 itself (`XMLStream.maxDepth` levels, without `XML_PARSE_HUGE`).
+final class XMLStream {
+    enum Node: Equatable {
+        case start(name: String, namespace: String, isEmpty: Bool)
+        case end(name: String, namespace: String)
+        /// Character data (text, CDATA, whitespace that matters).
+        case text(String)
+    }
+
+    /// How deep libxml2 lets elements nest when `XML_PARSE_HUGE` is off.
+    static let maxDepth = 256
+
+    private let reader: xmlTextReaderPtr
+    private let part: String
+    /// The bytes libxml2 reads from, kept alive as long as the reader.
+    private let bytes: [UInt8]
+
+    /// A stream over `bytes`, the part named `part` (for the errors).
+    init(_ bytes: [UInt8], part: String) throws(FormatRefusal) {
+        LibXML2.initialise()
+        if Self.declaresDocumentType(bytes) { throw .declaresDocumentType(part: part) }
+        self.bytes = bytes
+        self.part = part
+        // NONET: never fetch; no NOENT, DTDLOAD or HUGE: entities stay references, the default
+        // limits of libxml2 stay on; NOERROR/NOWARNING: errors are raised here, not printed.
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
+            | XML_PARSE_NOCDATA.rawValue)
+        let made = self.bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                xmlReaderForMemory($0, Int32(buffer.count), nil, "UTF-8", options)
+            }
+        }
+        guard let made else { throw .malformedXML(part: part, message: "libxml2 could not start reading it") }
+        reader = made
+    }
+
+    deinit { xmlFreeTextReader(reader) }
+
+    /// The next node that matters (elements, their ends and character data), or nil at the end.
+    func next() throws(FormatRefusal) -> Node? {
+        while true {
+            let status = xmlTextReaderRead(reader)
+            if status == 0 { return nil }
+            guard status == 1 else { throw LibXML2.lastError(part: part) }
+            let type = xmlTextReaderNodeType(reader)
+            switch type {
+            case Int32(XML_READER_TYPE_ELEMENT.rawValue):
+                return .start(name: string(xmlTextReaderConstLocalName(reader)),
+                              namespace: string(xmlTextReaderConstNamespaceUri(reader)),
+                              isEmpty: xmlTextReaderIsEmptyElement(reader) == 1)
+            case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
+                return .end(name: string(xmlTextReaderConstLocalName(reader)),
+                            namespace: string(xmlTextReaderConstNamespaceUri(reader)))
+            case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue),
+                 Int32(XML_READER_TYPE_SIGNIFICANT_WHITESPACE.rawValue):
+                return .text(string(xmlTextReaderConstValue(reader)))
+            case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue), Int32(XML_READER_TYPE_ENTITY_REFERENCE.rawValue):
+                throw .declaresDocumentType(part: part)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// The value of the current element's attribute `name` in `namespace` (an empty namespace
+    /// for an unprefixed attribute); nil when it has none.
+    func attribute(_ name: String, namespace: String) -> String? {
+        let found = namespace.isEmpty ? xmlTextReaderMoveToAttribute(reader, name)
+            : xmlTextReaderMoveToAttributeNs(reader, name, namespace)
+        guard found == 1 else { return nil }
+        defer { xmlTextReaderMoveToElement(reader) }
+        return string(xmlTextReaderConstValue(reader))
+    }
+
+    private func string(_ pointer: UnsafePointer<xmlChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(cString: pointer)
+    }
+
+    /// True when `<!DOCTYPE` or `<!ENTITY` occurs anywhere in `bytes`: looked for before parsing,
+    /// so not even the declarations of an entity bomb are read.
+    static func declaresDocumentType(_ bytes: [UInt8]) -> Bool {
+        let markers: [[UInt8]] = [Array("<!DOCTYPE".utf8), Array("<!ENTITY".utf8)]
+        var index = 0
+        let count = bytes.count
+        while index + 1 < count {
+            if bytes[index] == UInt8(ascii: "<") && bytes[index + 1] == UInt8(ascii: "!") {
+                for marker in markers where index + marker.count <= count {
+                    if bytes[index..<index + marker.count].elementsEqual(marker) { return true }
+                }
+            }
+            index += 1
+        }
+        return false
+    }
+}
+
+/// libxml2's process-wide setup and its last error.
+enum LibXML2 {
+    private static let initialised: Bool = {
+        xmlInitParser()
+        return true
+    }()
+
+    /// Initialises libxml2 once, as it asks before it is used from several threads.
+    static func initialise() {
+        _ = initialised
+    }
+
+    /// The refusal for the last error libxml2 raised on this thread, reading `part`.
+    static func lastError(part: String) -> FormatRefusal {
+        guard let error = xmlGetLastError(), let message = error.pointee.message else {
+            return .malformedXML(part: part, message: "a parse error")
+        }
+        let text = String(cString: message).trimmingWhitespace
+        // libxml2 gives its nesting limit no error code of its own.
+        if error.pointee.code == Int32(XML_ERR_INTERNAL_ERROR.rawValue) && text.hasPrefix("Excessive depth") {
+            return .nestedTooDeep(part: part, limit: XMLStream.maxDepth)
+        }
+        let line = error.pointee.line
+        return .malformedXML(part: part, message: line > 0 ? "\(text) (line \(line))" : text)
+    }
+}
