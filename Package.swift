@@ -19,7 +19,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
@@ -59,6 +58,13 @@ let package = Package(
             name: "CPoppler",
             pkgConfig: "poppler-glib",
             providers: [.apt(["libpoppler-glib-dev"])]
+        ),
+        // libzip, for the zip a Word file is (Debian: libzip-dev): it checks an archive's structure
+        // before reading it, where ZIPFoundation traps on offsets that point past the end.
+        .systemLibrary(
+            name: "CLibZip",
+            pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"])]
         ),
         // libxml2, for the XML inside Word files and for HTML (Debian: libxml2-dev).
         .systemLibrary(
@@ -167,10 +173,10 @@ let package = Package(
             ]
         ),
         // The text of documents in binary and markup formats (PDF through poppler, Word through
-        // ZIPFoundation and libxml2), within limits on size, pages and nesting.
+        // libzip and libxml2, HTML through libxml2), within limits on size, pages and nesting.
         .target(
             name: "DocumentFormats",
-            dependencies: ["CPoppler", "CLibXML2", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["CPoppler", "CLibXML2", "CLibZip"]
         ),
         // Configuration, loading and chunking documents, ingestion, the query service, health,
         // retrieval evaluation on BEIR-layout benchmarks.
@@ -299,7 +305,7 @@ let package = Package(
             dependencies: ["StrictJSON"]
         ),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"]),
-        .testTarget(name: "DocumentFormatsTests", dependencies: ["DocumentFormats", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "DocumentFormatsTests", dependencies: ["DocumentFormats", "CLibZip"]),
         .testTarget(name: "EmbeddingsAPITests", dependencies: ["EmbeddingsAPI"]),
         .testTarget(
             name: "StorageTests",
@@ -308,8 +314,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime", "Digests", "Telemetry",
-                           "TestSupport"]
+            dependencies: ["KnowledgeBase", "DocumentFormats", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime",
+                           "Digests", "Telemetry", "TestSupport"]
         ),
         .testTarget(
             name: "TelemetryTests",

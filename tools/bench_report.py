@@ -151,6 +151,21 @@ def redis_section(figures: dict) -> tuple[list[str], list[str]]:
     return lines, []
 
 
+def documents_section(figures: dict) -> tuple[list[str], list[str]]:
+    lines = ["## Reading documents (`mcp-rag bench documents`, `tools/bench_documents.py`)", ""]
+    documents = figures.get("documents")
+    if not documents:
+        return lines + missing(figures, "documents"), []
+    lines += [f"Files made from SciFact's abstracts (8 a file), extracted and chunked in memory, best of "
+              f"{documents['rounds']} rounds; embedding the same passages: "
+              f"{number(documents['embeddingPassagesPerSecond'])} passages/s ({documents['embeddingBackend']}).", ""]
+    lines += table(["format", "files", "pages", "passages", "files/s", "pages/s", "embedding ÷ extraction"],
+                   [[row["format"], str(row["files"]), str(row["pages"]), str(row["passages"]), number(row["filesPerSecond"]),
+                     number(row["pagesPerSecond"]) if row["pages"] else "–", number(row["embeddingOverExtraction"]) + "×"]
+                    for row in documents["formats"]])
+    return lines + [""], []
+
+
 def scale_section(figures: dict) -> tuple[list[str], list[str]]:
     lines = ["## The embedded store at scale (`mcp-rag bench search --keep`)", ""]
     scale = figures.get("scale")
@@ -282,7 +297,7 @@ def write_report(figures: dict, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = machine_section(figures)
     plots: list[str] = []
-    for section in (embedding_section, server_section, http_section, redis_section, scale_section):
+    for section in (embedding_section, documents_section, server_section, http_section, redis_section, scale_section):
         text, drawn = section(figures)
         lines += text
         plots += drawn

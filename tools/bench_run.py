@@ -20,11 +20,12 @@ import tempfile
 import traceback
 from pathlib import Path
 
+import bench_documents
 import bench_http
 import bench_server
 from bench_scale import scale_point
 
-STEPS = ("embedding", "server", "http", "redis", "scale")
+STEPS = ("embedding", "documents", "server", "http", "redis", "scale")
 GPU_DEVICES = ("cuda", "hip")
 
 
@@ -91,6 +92,12 @@ def scifact_knowledge_base(arguments, scratch: Path) -> tuple[Path, Path, str, d
         say("ingesting SciFact (about 6 minutes on two cores)")
         ingested = bench_server.ingest(arguments.binary, dataset, data, model, scratch)
     return dataset, data, model, ingested
+
+
+def documents(arguments, scratch: Path) -> dict:
+    """PDF, Word and HTML files made from SciFact, extracted and chunked, against embedding them."""
+    folder = bench_documents.make_folder(Path(arguments.dataset), scratch / "documents", 60)
+    return bench_documents.bench(arguments.binary, folder)
 
 
 def server(arguments, scratch: Path) -> dict:
@@ -162,7 +169,8 @@ def main() -> int:
     figures: dict = {"taken": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                      "version": version, "commit": commit, "machine": machine(), "skipped": {}}
     failed = False
-    runners = {"embedding": embedding, "server": server, "http": http, "redis": redis, "scale": scale}
+    runners = {"embedding": embedding, "documents": documents, "server": server, "http": http, "redis": redis,
+               "scale": scale}
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
         for step in STEPS:
             if step in arguments.skip:

@@ -1,5 +1,5 @@
 /// The text of a Word document (`.docx`, Office Open XML) in sections under its headings: the zip
-/// read by ZIPFoundation, its XML parts streamed through libxml2.
+/// read by libzip, its XML parts streamed through libxml2.
 ///
 /// - Paragraphs in a heading style (`Title`, `Heading 1`…`9`, or any style or paragraph with an
 ///   outline level) start sections; a heading's path holds the headings above it (the title first).
@@ -15,29 +15,35 @@ public enum DOCXText {
     public static func extract(_ bytes: [UInt8], limits: FormatLimits = FormatLimits(),
                                stopIf shouldStop: () -> Bool = { false }) throws(FormatRefusal) -> ExtractedDocument {
         let zip = try ZipParts(bytes, limits: limits)
-        let bodyPart = "word/document.xml"
+        // The package says where its parts are (Word Online names its body document2.xml); the
+        // usual names serve a package without the relationships.
+        let packageRelations = try WordRelations.read(zip, of: "")
+        let bodyPart = packageRelations.target(ofType: "officeDocument") ?? "word/document.xml"
         guard let body = try zip.bytes(of: bodyPart) else { throw .missingPart(bodyPart) }
-        let styles = try zip.bytes(of: "word/styles.xml").map { bytes throws(FormatRefusal) in
-            try WordStyles(XMLStream(bytes, part: "word/styles.xml"))
+        let bodyRelations = try WordRelations.read(zip, of: bodyPart)
+        let stylesPart = bodyRelations.target(ofType: "styles") ?? "word/styles.xml"
+        let styles = try zip.bytes(of: stylesPart).map { bytes throws(FormatRefusal) in
+            try WordStyles(XMLStream(bytes, part: stylesPart))
         } ?? WordStyles()
         var notes: [String: String] = [:]
-        for (part, element) in [("word/footnotes.xml", "footnote"), ("word/endnotes.xml", "endnote")] {
+        for element in ["footnote", "endnote"] {
+            let part = bodyRelations.target(ofType: element + "s") ?? "word/\(element)s.xml"
             guard let bytes = try zip.bytes(of: part) else { continue }
-            let texts = try WordNotes.read(XMLStream(bytes, part: part), element: element,
-                                           limits: limits)
+            let texts = try WordNotes.read(XMLStream(bytes, part: part), element: element, limits: limits)
             for (id, text) in texts { notes[element + ":" + id] = text }
         }
-        let title = try zip.bytes(of: "docProps/core.xml").map { bytes throws(FormatRefusal) in
-            try coreTitle(XMLStream(bytes, part: "docProps/core.xml"))
+        let corePart = packageRelations.target(ofType: "metadata/core-properties") ?? "docProps/core.xml"
+        let title = try zip.bytes(of: corePart).map { bytes throws(FormatRefusal) in
+            try coreTitle(XMLStream(bytes, part: corePart))
         } ?? ""
         var writer = WordBodyWriter(styles: styles, notes: notes, limits: limits)
         try writer.read(XMLStream(body, part: bodyPart), stopIf: shouldStop)
         var sections = writer.finish()
         if !writer.sawTitleParagraph && !title.isEmpty {
-            let heading = title.oneLine
+            let heading = title.asHeading
             sections = sections.map { ExtractedDocument.Section(headingPath: [heading] + $0.headingPath, text: $0.text) }
         }
-        return ExtractedDocument(title: title, layout: .sections(sections))
+        return ExtractedDocument(title: title.asHeading, layout: .sections(sections))
     }
 
     /// `dc:title` of the package's core properties, trimmed.
@@ -157,7 +163,8 @@ enum WordNotes {
                 switch name {
                 case element:
                     // Separators (w:type="separator" and the like) are layout, not notes.
-                    let isNote = stream.attribute("type", namespace: namespace) == nil
+                    let type = stream.attribute("type", namespace: namespace)
+                    let isNote = type == nil || type == "normal"
                     current = isNote ? stream.attribute("id", namespace: namespace) : nil
                     text = ""
                 case "t" where !isEmpty: textDepth += 1
@@ -211,7 +218,14 @@ struct WordBodyWriter {
     private var textBytes = 0
     private var paragraphs: [Paragraph] = []
     private var textDepth = 0
-    /// Depth inside an element left out with its content (`mc:Fallback`), 0 outside one.
+    /// What is left out with its content: the old side of tracked changes (deleted and moved-away
+    /// text, earlier paragraph and run properties, which would otherwise win over the current ones).
+    static let leftOut: Set<String> = [
+        "del", "moveFrom", "pPrChange", "rPrChange", "tblPrChange", "trPrChange", "tcPrChange", "sectPrChange",
+        "numberingChange",
+    ]
+
+    /// Depth inside an element left out with its content (`mc:Fallback`, `leftOut`), 0 outside one.
     private var skipDepth = 0
     private var tableDepth = 0
     private var row: [String] = []
@@ -240,7 +254,8 @@ struct WordBodyWriter {
             }
             switch node {
             case .start(let name, let namespace, let isEmpty):
-                if name == "Fallback" && namespace == WordML.markupCompatibility {
+                if (name == "Fallback" && namespace == WordML.markupCompatibility)
+                    || (WordML.contains(namespace) && WordBodyWriter.leftOut.contains(name)) {
                     if !isEmpty { skipDepth = 1 }
                 } else if WordML.contains(namespace) {
                     try start(name, namespace: namespace, isEmpty: isEmpty, stream: stream)
@@ -283,9 +298,12 @@ struct WordBodyWriter {
             guard let id = stream.attribute("id", namespace: namespace), let note = notes[kind + ":" + id],
                   !paragraphs.isEmpty else { break }
             notesCited += 1
+            let line = "[\(notesCited)] " + note
+            // Charged as it is cited: one long note cited many times in one paragraph is text too.
+            try charge(line.utf8.count)
             append("[\(notesCited)]")
-            paragraphs[paragraphs.count - 1].notes.append("[\(notesCited)] " + note)
-        case "tbl":
+            paragraphs[paragraphs.count - 1].notes.append(line)
+        case "tbl" where !isEmpty:
             tableDepth += 1
         case "tr" where tableDepth == 1:
             row = []
@@ -358,7 +376,10 @@ struct WordBodyWriter {
             if level == 0 { sawTitleParagraph = true }
             closeSection()
             while let last = headings.last, last.level >= level { headings.removeLast() }
-            headings.append((level, text.oneLine))
+            let heading = text.asHeading
+            // Every passage of the section carries the path: charged once per section.
+            try charge(headings.reduce(heading.utf8.count) { $0 + $1.text.utf8.count + 3 })
+            headings.append((level, heading))
             try write(rendered(paragraph, includingText: false))
         } else {
             try write(rendered(paragraph))
@@ -367,9 +388,14 @@ struct WordBodyWriter {
 
     private mutating func write(_ block: String) throws(FormatRefusal) {
         guard !block.isEmpty else { return }
-        textBytes += block.utf8.count + 2
-        guard textBytes <= limits.maxTextBytes else { throw .tooMuchText(limit: limits.maxTextBytes) }
+        try charge(block.utf8.count + 2)
         blocks.append(block)
+    }
+
+    /// Counts `bytes` of output against `FormatLimits.maxTextBytes`.
+    private mutating func charge(_ bytes: Int) throws(FormatRefusal) {
+        textBytes += bytes
+        guard textBytes <= limits.maxTextBytes else { throw .tooMuchText(limit: limits.maxTextBytes) }
     }
 
     private mutating func closeSection() {
@@ -381,9 +407,60 @@ struct WordBodyWriter {
 }
 
 extension String {
-    /// Runs of whitespace and line breaks made one space, none at the ends (a heading or a table
-    /// cell is one line).
+    /// Runs of whitespace and line breaks made one space, none at the ends (a table cell is one line).
     var oneLine: String {
         split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    /// One line of at most `ExtractedDocument.maxHeadingCharacters` characters: a heading (or a
+    /// title) heads every passage under it, so a huge one would be stored, indexed and embedded
+    /// again with each.
+    var asHeading: String {
+        String(oneLine.prefix(ExtractedDocument.maxHeadingCharacters))
+    }
+}
+
+/// A part's relationships (`_rels/….rels`): which part plays which role, by the end of its type.
+struct WordRelations {
+    private var targets: [String: String] = [:]
+
+    static let namespace = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+    /// The relationships of `part` ("" for the package's own), with targets resolved to part names;
+    /// none when the package has no such file.
+    static func read(_ zip: ZipParts, of part: String) throws(FormatRefusal) -> WordRelations {
+        let folder = part.split(separator: "/").dropLast().joined(separator: "/")
+        let name = part.split(separator: "/").last.map(String.init) ?? ""
+        let path = (folder.isEmpty ? "" : folder + "/") + "_rels/" + name + ".rels"
+        var relations = WordRelations()
+        guard let bytes = try zip.bytes(of: path) else { return relations }
+        let stream = try XMLStream(bytes, part: path)
+        while let node = try stream.next() {
+            guard case .start("Relationship", Self.namespace, _) = node, stream.attribute("TargetMode", namespace: "") != "External",
+                  let type = stream.attribute("Type", namespace: ""), let target = stream.attribute("Target", namespace: "")
+            else { continue }
+            let resolved = target.hasPrefix("/") ? String(target.dropFirst()) : Self.resolve(target, in: folder)
+            // The type's last words name the role (…/relationships/officeDocument, …/styles).
+            for role in ["officeDocument", "styles", "footnotes", "endnotes", "metadata/core-properties"]
+            where type.hasSuffix("/" + role) && relations.targets[role] == nil {
+                relations.targets[role] = resolved
+            }
+        }
+        return relations
+    }
+
+    func target(ofType role: String) -> String? { targets[role] }
+
+    /// `target` relative to `folder`, with `..` and `.` resolved; never above the package's root.
+    static func resolve(_ target: String, in folder: String) -> String {
+        var parts = folder.split(separator: "/").map(String.init)
+        for piece in target.split(separator: "/") {
+            switch piece {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(String(piece))
+            }
+        }
+        return parts.joined(separator: "/")
     }
 }

@@ -21,6 +21,10 @@ public struct ExtractedDocument: Sendable, Equatable {
         }
     }
 
+    /// The most characters a title or heading keeps (the rest is cut): each heads every passage
+    /// below it.
+    public static let maxHeadingCharacters = 256
+
     /// The document's title from its metadata; empty when it has none.
     public var title: String
     public var layout: Layout

@@ -51,8 +51,8 @@ public enum PDFText {
         guard pages.contains(where: { $0.contains { !$0.isWhitespace } }) else {
             throw .noTextLayer(pages: count)
         }
-        // A title is one line: it heads every passage.
-        let title = takeString(poppler_document_get_title(document)).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        // A title is one short line: it heads every passage.
+        let title = takeString(poppler_document_get_title(document)).asHeading
         return ExtractedDocument(title: title, layout: .pages(pages))
     }
 

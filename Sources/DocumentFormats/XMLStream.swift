@@ -17,31 +17,45 @@ final class XMLStream {
     /// How deep libxml2 lets elements nest when `XML_PARSE_HUGE` is off.
     static let maxDepth = 256
 
+    /// The longest tag read: libxml2 2.9 checks an element's attributes against each other in
+    /// quadratic time, so a tag of a million attributes would hold a thread for hours.
+    static let maxTagBytes = 64 << 10
+
     private let reader: xmlTextReaderPtr
     private let part: String
-    /// The bytes libxml2 reads from, kept alive as long as the reader.
-    private let bytes: [UInt8]
+    /// The bytes libxml2 reads from (it does not copy them), freed after the reader.
+    private let storage: UnsafeMutableBufferPointer<CChar>
 
     /// A stream over `bytes`, the part named `part` (for the errors).
     init(_ bytes: [UInt8], part: String) throws(FormatRefusal) {
         LibXML2.initialise()
-        if Self.declaresDocumentType(bytes) { throw .declaresDocumentType(part: part) }
-        self.bytes = bytes
+        switch Self.scan(bytes) {
+        case .declaresDocumentType: throw .declaresDocumentType(part: part)
+        case .longTag: throw .malformedXML(part: part, message: "a tag longer than \(Self.maxTagBytes) bytes")
+        case nil: break
+        }
+        guard bytes.count < Int32.max else { throw .malformedXML(part: part, message: "larger than libxml2 reads") }
         self.part = part
+        let storage = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(1, bytes.count))
+        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(storage).copyMemory(from: $0) }
+        self.storage = storage
         // NONET: never fetch; no NOENT, DTDLOAD or HUGE: entities stay references, the default
         // limits of libxml2 stay on; NOERROR/NOWARNING: errors are raised here, not printed.
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
             | XML_PARSE_NOCDATA.rawValue)
-        let made = self.bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                xmlReaderForMemory($0, Int32(buffer.count), nil, "UTF-8", options)
-            }
+        guard let made = xmlReaderForMemory(storage.baseAddress, Int32(bytes.count), nil, "UTF-8", options) else {
+            storage.deallocate()
+            throw .malformedXML(part: part, message: "libxml2 could not start reading it")
         }
-        guard let made else { throw .malformedXML(part: part, message: "libxml2 could not start reading it") }
         reader = made
+        // An error raised while reading must not be mistaken for one an earlier part left.
+        xmlResetLastError()
     }
 
-    deinit { xmlFreeTextReader(reader) }
+    deinit {
+        xmlFreeTextReader(reader)
+        storage.deallocate()
+    }
 
     /// The next node that matters (elements, their ends and character data), or nil at the end.
     func next() throws(FormatRefusal) -> Node? {
@@ -84,21 +98,36 @@ final class XMLStream {
         return String(cString: pointer)
     }
 
-    /// True when `<!DOCTYPE` or `<!ENTITY` occurs anywhere in `bytes`: looked for before parsing,
-    /// so not even the declarations of an entity bomb are read.
-    static func declaresDocumentType(_ bytes: [UInt8]) -> Bool {
+    enum Finding {
+        case declaresDocumentType
+        case longTag
+    }
+
+    /// What makes `bytes` unfit to parse, looked for before libxml2 reads a byte: `<!DOCTYPE` or
+    /// `<!ENTITY` anywhere (so not even the declarations of an entity bomb are read), or a tag
+    /// longer than `maxTagBytes`. Linear.
+    static func scan(_ bytes: [UInt8]) -> Finding? {
         let markers: [[UInt8]] = [Array("<!DOCTYPE".utf8), Array("<!ENTITY".utf8)]
-        var index = 0
         let count = bytes.count
-        while index + 1 < count {
-            if bytes[index] == UInt8(ascii: "<") && bytes[index + 1] == UInt8(ascii: "!") {
-                for marker in markers where index + marker.count <= count {
-                    if bytes[index..<index + marker.count].elementsEqual(marker) { return true }
+        var tagStart: Int?
+        var index = 0
+        while index < count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "<") {
+                if index + 1 < count, bytes[index + 1] == UInt8(ascii: "!") {
+                    for marker in markers where index + marker.count <= count {
+                        if bytes[index..<index + marker.count].elementsEqual(marker) { return .declaresDocumentType }
+                    }
                 }
+                tagStart = index
+            } else if byte == UInt8(ascii: ">") {
+                tagStart = nil
+            } else if let start = tagStart, index - start > maxTagBytes {
+                return .longTag
             }
             index += 1
         }
-        return false
+        return nil
     }
 }
 

@@ -7,8 +7,8 @@ import KnowledgeBase
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure speed: embedding (the default), what Redis adds to a query, or search at scale.",
-        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self, SearchBenchCommand.self],
+        abstract: "Measure speed: embedding (the default), what Redis adds to a query, search at scale, or reading documents.",
+        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self, SearchBenchCommand.self, DocumentBenchCommand.self],
         defaultSubcommand: EmbeddingBenchCommand.self
     )
 }
@@ -81,5 +81,53 @@ struct EmbeddingBenchCommand: ParsableCommand {
         lines.append("model load: \(f(r.modelLoadMilliseconds)) ms")
         lines.append("peak RSS: \(f(r.peakResidentMegabytes)) MB")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// `mcp-rag bench documents FOLDER`: PDF, Word and HTML files turned into passages, against embedding them.
+struct DocumentBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "documents",
+        abstract: "Measure document reading: files and pages per second extracted and chunked per format, against the time embedding them takes."
+    )
+
+    @OptionGroup var model: ModelOptions
+
+    @Argument(help: "A folder of documents (tools/bench_documents.py makes one).")
+    var folder: String
+
+    @Option(help: "Rounds of extraction per format; the best is kept.")
+    var rounds = 3
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be in 1...100.") }
+    }
+
+    func run() throws {
+        var benchmark = DocumentBenchmark()
+        benchmark.rounds = rounds
+        let report: DocumentBenchmarkReport
+        do {
+            report = try benchmark.run(folder: URL(fileURLWithPath: folder), model: model.selection())
+        } catch let error as ConfigurationError {
+            throw CLIError(error.description)
+        }
+        if json {
+            try printJSON(report)
+            return
+        }
+        func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        print("mcp-rag bench documents — best of \(report.rounds) rounds; embedding \(f(report.embeddingPassagesPerSecond)) passages/s (\(report.embeddingBackend))")
+        print("format  files  pages  passages  text MB  seconds  files/s  pages/s  embedding ÷ extraction")
+        for format in report.formats {
+            let columns = [format.format, "\(format.files)", "\(format.pages)", "\(format.passages)",
+                           f(Double(format.textBytes) / 1e6, 2), f(format.seconds, 3), f(format.filesPerSecond),
+                           format.pages > 0 ? f(format.pagesPerSecond) : "–", f(format.embeddingOverExtraction) + "×"]
+            let widths = [8, 7, 7, 10, 9, 9, 9, 9, 0]
+            print(zip(columns, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined())
+        }
     }
 }

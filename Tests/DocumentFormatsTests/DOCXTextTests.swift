@@ -1,6 +1,6 @@
+import CLibZip
 import Foundation
 import Testing
-import ZIPFoundation
 @testable import DocumentFormats
 
 /// Word files assembled here part by part (the XML a word processor writes, cut down to what
@@ -9,16 +9,32 @@ import ZIPFoundation
 @Suite struct DOCXTextTests {
     static let w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
-    /// A .docx holding `parts` (path → XML), zipped with deflate as Word does.
+    struct ZipWriteFailed: Error {}
+
+    /// A .docx holding `parts` (path → XML), zipped by libzip with deflate as Word does.
     static func docx(_ parts: [String: String]) throws -> [UInt8] {
-        let archive = try Archive(data: Data(), accessMode: .create)
-        for (path, xml) in parts.sorted(by: { $0.key < $1.key }) {
-            let data = Data(xml.utf8)
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) {
-                position, size in data.subdata(in: Int(position)..<Int(position) + size)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("docx-\(UUID().uuidString).zip").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var code: Int32 = 0
+        guard let archive = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &code) else { throw ZipWriteFailed() }
+        // libzip reads the buffers when the archive is closed.
+        var buffers: [UnsafeMutableRawBufferPointer] = []
+        defer { buffers.forEach { $0.deallocate() } }
+        for (name, xml) in parts.sorted(by: { $0.key < $1.key }) {
+            let bytes = Array(xml.utf8)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
+            bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            buffers.append(buffer)
+            guard let source = zip_source_buffer(archive, buffer.baseAddress, zip_uint64_t(bytes.count), 0) else {
+                throw ZipWriteFailed()
+            }
+            let index = zip_file_add(archive, name, source, zip_flags_t(ZIP_FL_OVERWRITE))
+            guard index >= 0, zip_set_file_compression(archive, zip_uint64_t(index), ZIP_CM_DEFLATE, 9) == 0 else {
+                throw ZipWriteFailed()
             }
         }
-        return [UInt8](archive.data ?? Data())
+        guard zip_close(archive) == 0, let data = FileManager.default.contents(atPath: path) else { throw ZipWriteFailed() }
+        return [UInt8](data)
     }
 
     static func body(_ paragraphs: String) -> String {
@@ -86,7 +102,7 @@ import ZIPFoundation
                                                     + Self.paragraph("Replace them.")),
                      "word/styles.xml": Self.styles, "docProps/core.xml": core]
         let document = try DOCXText.extract(Self.docx(parts))
-        #expect(document.title == "Pump\n Manual")
+        #expect(document.title == "Pump Manual")
         #expect(document.layout == .sections([.init(headingPath: ["Pump Manual"], text: "Before."),
                                               .init(headingPath: ["Pump Manual", "Seals"], text: "Replace them.")]))
     }
@@ -125,7 +141,7 @@ import ZIPFoundation
         let footnotes = """
             <w:footnotes xmlns:w="\(Self.w)">
               <w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>
-              <w:footnote w:id="2"><w:p><w:r><w:t>Measured at 20 °C.</w:t></w:r></w:p><w:p><w:r><w:t>See annex.</w:t></w:r></w:p></w:footnote>
+              <w:footnote w:type="normal" w:id="2"><w:p><w:r><w:t>Measured at 20 °C.</w:t></w:r></w:p><w:p><w:r><w:t>See annex.</w:t></w:r></w:p></w:footnote>
             </w:footnotes>
             """
         let endnotes = """
@@ -152,6 +168,9 @@ import ZIPFoundation
 
     @Test func deletionsFieldCodesAndFallbacksAreLeftOutTextBoxesFollowTheirAnchor() throws {
         let xml = Self.body("""
+            <w:tbl/>\
+            <w:p><w:pPr><w:pStyle w:val="Normal"/><w:pPrChange w:id="1"><w:pPr><w:pStyle w:val="Heading1"/></w:pPr>\
+            </w:pPrChange></w:pPr><w:moveFrom><w:r><w:t>Moved away.</w:t></w:r></w:moveFrom><w:r><w:t>Once a heading.</w:t></w:r></w:p>\
             <w:p><w:r><w:t>Kept</w:t></w:r><w:del><w:r><w:delText> deleted</w:delText></w:r></w:del>\
             <w:r><w:instrText> PAGE \\* MERGEFORMAT </w:instrText></w:r><w:r><w:t xml:space="preserve"> text.</w:t></w:r>\
             <w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent>\
@@ -159,11 +178,52 @@ import ZIPFoundation
             <mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>Boxed note.</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback>\
             </mc:AlternateContent></w:r></w:p>
             """)
-        let sections = try Self.sections(["word/document.xml": xml])
-        #expect(sections.map(\.text) == ["Kept text.\n\nBoxed note."])
+        let sections = try Self.sections(["word/document.xml": xml, "word/styles.xml": Self.styles])
+        #expect(sections == [.init(headingPath: [], text: "Once a heading.\n\nKept text.\n\nBoxed note.")])
+    }
+
+    @Test func partsAreFoundThroughTheRelationships() throws {
+        let rels = """
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">\
+            <Relationship Id="r1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" \
+            Target="word/document2.xml"/><Relationship Id="r2" Target="https://example.com/" TargetMode="External" \
+            Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"/></Relationships>
+            """
+        let bodyRels = """
+            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">\
+            <Relationship Id="r1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" \
+            Target="../custom/./styles9.xml"/></Relationships>
+            """
+        let sections = try Self.sections([
+            "_rels/.rels": rels, "word/_rels/document2.xml.rels": bodyRels, "custom/styles9.xml": Self.styles,
+            "word/document2.xml": Self.body(Self.paragraph("Online", style: "Heading1") + Self.paragraph("Saved by Word Online.")),
+        ])
+        #expect(sections == [.init(headingPath: ["Online"], text: "Saved by Word Online.")])
+        #expect(WordRelations.resolve("../../../x.xml", in: "word") == "x.xml", "never above the package's root")
+    }
+
+    @Test func headingsAndTitlesAreOneShortLine() throws {
+        let long = String(repeating: "Very long heading ", count: 100)
+        let sections = try Self.sections(["word/document.xml": Self.body(Self.paragraph(long, style: "Heading1")
+                                                                         + Self.paragraph("Body.")),
+                                          "word/styles.xml": Self.styles])
+        #expect(sections.first?.headingPath.first?.count == ExtractedDocument.maxHeadingCharacters)
     }
 
     @Test func hostilePartsAreRefusedWithTheirReason() throws {
+        let manyAttributes = "<w:document xmlns:w=\"\(Self.w)\"><w:body "
+            + (0..<20_000).map { "a\($0)=\"1\"" }.joined(separator: " ") + "/></w:document>"
+        #expect(throws: FormatRefusal.malformedXML(part: "word/document.xml", message: "a tag longer than 65536 bytes")) {
+            try Self.sections(["word/document.xml": manyAttributes])
+        }
+        // A note cited over and over in one paragraph is text like any other.
+        let notes = "<w:footnotes xmlns:w=\"\(Self.w)\"><w:footnote w:id=\"1\"><w:p><w:r><w:t>"
+            + String(repeating: "n", count: 10_000) + "</w:t></w:r></w:p></w:footnote></w:footnotes>"
+        let citations = Self.body("<w:p>" + String(repeating: "<w:r><w:footnoteReference w:id=\"1\"/></w:r>", count: 200) + "</w:p>")
+        #expect(throws: FormatRefusal.tooMuchText(limit: 1 << 20)) {
+            try DOCXText.extract(Self.docx(["word/document.xml": citations, "word/footnotes.xml": notes]),
+                                 limits: FormatLimits(maxTextBytes: 1 << 20))
+        }
         let laughs = """
             <?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>\
             <w:document xmlns:w="\(Self.w)"><w:body><w:p><w:r><w:t>&lol2;</w:t></w:r></w:p></w:body></w:document>
@@ -215,13 +275,34 @@ import ZIPFoundation
     }
 
     @Test func notAZipOrABrokenOneIsDamaged() throws {
-        for bytes in [Array("plain text, not a zip".utf8), Array(try Self.docx(["word/document.xml": Self.body("")]).dropLast(30))] {
+        let whole = try Self.docx(["word/document.xml": Self.body(Self.paragraph("text"))])
+        // The central directory's offset (in the last record, 16 bytes in) pointed past the end, as
+        // a crafted file would: read out of bounds, it would crash the server.
+        var pastTheEnd = whole
+        let record = pastTheEnd.count - 22
+        #expect(pastTheEnd[record..<record + 4] == [0x50, 0x4B, 0x05, 0x06])
+        for (offset, byte) in [0xF0, 0xFF, 0xFF, 0x7F].enumerated() { pastTheEnd[record + 16 + offset] = UInt8(byte) }
+        // An entry's local header moved past the end, in the central directory (42 bytes into its record).
+        var entryPastTheEnd = whole
+        let central = try #require(Self.find([0x50, 0x4B, 0x01, 0x02], in: whole))
+        for (offset, byte) in [0x00, 0x00, 0x00, 0x70].enumerated() { entryPastTheEnd[central + 42 + offset] = UInt8(byte) }
+        var shortened = whole
+        shortened.removeLast(30)
+        for (name, bytes) in [("text", Array("plain text, not a zip".utf8)), ("shortened", shortened),
+                              ("directory past the end", pastTheEnd), ("entry past the end", entryPastTheEnd)] {
             let refusal = try #require(throws: FormatRefusal.self) { try DOCXText.extract(bytes) }
             guard case .damaged = refusal else {
-                Issue.record("expected damaged, got \(refusal)")
+                Issue.record("\(name): expected damaged, got \(refusal)")
                 continue
             }
         }
+        // An empty file is an empty zip to libzip: it holds no document.
+        #expect(throws: FormatRefusal.missingPart("word/document.xml")) { try DOCXText.extract([]) }
+    }
+
+    static func find(_ needle: [UInt8], in bytes: [UInt8]) -> Int? {
+        guard bytes.count >= needle.count else { return nil }
+        return (0...(bytes.count - needle.count)).first { bytes[$0..<$0 + needle.count].elementsEqual(needle) }
     }
 
     @Test func aLongDocumentStopsWhenAsked() throws {

@@ -1,3 +1,4 @@
+import DocumentFormats
 import Embeddings
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import DocumentFormats
 import TestSupport
 import Testing
 @testable import KnowledgeBase

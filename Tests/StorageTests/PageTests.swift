@@ -61,6 +61,15 @@ import TestSupport
                 return
             }
             #expect(source.pages == 3)
+            // The same pages again: the passages are not sent again, only the source's entry.
+            try store.acknowledgeVectorChanges(through: changes.last?.sequence ?? 0)
+            _ = try store.replaceSource(Self.record(second, pages: 3, hash: "h3"), chunks: second)
+            let again = try store.pendingVectorChanges(limit: 10)
+            #expect(again.count == 1)
+            guard case .source = again.first?.operation else {
+                Issue.record("only the source entry is queued")
+                return
+            }
         }
     }
 

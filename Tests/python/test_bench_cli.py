@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 
 def test_bench_json_reports_every_figure(binary, model_dir):
@@ -88,3 +89,32 @@ def test_bench_search_refuses_sizes_it_cannot_measure(binary):
     result = subprocess.run([binary, "bench", "search", "--chunks", "1000,abc"], capture_output=True, timeout=60)
     assert result.returncode != 0
     assert "--chunks" in result.stderr.decode()
+
+
+def test_bench_documents_reads_every_format_it_is_given(binary, model_dir, tmp_path):
+    """`tools/bench_documents.py` makes PDF, Word and HTML files from a BEIR corpus; `mcp-rag bench
+    documents` reads them all and compares with embedding."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import bench_documents
+
+    dataset = tmp_path / "corpus"
+    dataset.mkdir()
+    with open(dataset / "corpus.jsonl", "w", encoding="utf-8") as corpus:
+        for n in range(16):
+            corpus.write(json.dumps({"_id": str(n), "title": f"Finding {n} on enzyme kinetics",
+                                     "text": f"Abstract {n}. " + "The enzyme binds its substrate in two steps. " * 20}) + "\n")
+    folder = bench_documents.make_folder(dataset, tmp_path / "documents", 2)
+    assert sorted(path.suffix for path in folder.iterdir()) == [".docx", ".docx", ".html", ".html", ".pdf", ".pdf"]
+    report = subprocess.run([binary, "bench", "documents", str(folder), "--rounds", "1", "--json", "--model-dir",
+                             str(model_dir)], capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    figures = json.loads(report.stdout)
+    formats = {row["format"]: row for row in figures["formats"]}
+    assert set(formats) == {"pdf", "docx", "html"}
+    for row in formats.values():
+        assert row["files"] == 2 and row["skipped"] == 0 and row["passages"] >= 2, row
+        assert row["seconds"] > 0 and row["embeddingOverExtraction"] > 0
+    # Two abstracts a page: at least four pages a file.
+    assert formats["pdf"]["pages"] >= 8 and formats["docx"]["pages"] == 0
+    assert figures["embeddingPassagesPerSecond"] > 0 and figures["rounds"] == 1

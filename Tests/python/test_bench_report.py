@@ -48,6 +48,9 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     for device in ("cuda", "hip"):
         backend = figures["embedding"][device]
         assert backend.get("backend") == device or "cannot serve" in backend["unavailable"], backend
+    # Documents: each format made from the dataset, read, and set against embedding.
+    documents = {row["format"]: row for row in figures["documents"]["formats"]}
+    assert set(documents) == {"pdf", "docx", "html"} and all(row["passages"] > 0 for row in documents.values())
     # HTTP: each level's queries answered, p50 within p99, the stdio baseline, a session's memory.
     http = figures["http"]
     assert sorted(http["http"], key=int) == ["1", "4", "16", "64"]
@@ -85,6 +88,7 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
             "| server RSS MiB | of it mapped MiB |") in report
     assert "## The MCP server on SciFact" in report and "Not measured: left out with --skip." in report
     assert "Tracking adds" in report
+    assert "## Reading documents" in report and "| pdf |" in report
     assert "| HTTP, 16 clients |" in report and "| stdio, 1 client |" in report
     plots = {name for name in os.listdir(folder) if name.endswith(".png")}
     assert plots == {"embedding_throughput.png", "scale_latency.png", "scale_memory.png"}

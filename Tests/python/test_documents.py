@@ -144,12 +144,14 @@ async def test_pdf_and_word_files_answer_with_their_page_and_section(binary, mod
         assert "encrypted PDF" in skipped.pop("locked.pdf")
         assert "no text layer on any of its 2 pages" in skipped.pop("scanned.pdf")
         assert "damaged" in skipped.pop("truncated.pdf")
-        assert "not a zip" in skipped.pop("empty.docx")
+        assert "no word/document.xml inside" in skipped.pop("empty.docx")
         assert "declares a document type" in skipped.pop("laughs.docx")
         assert "nests XML elements deeper than 256 levels" in skipped.pop("deep.docx")
         assert "unpacks to more than 268435456 bytes (at word/document.xml)" in skipped.pop("bomb.docx")
-        # Sizes that lie change nothing: what is counted is what comes out.
-        assert "unpacks to more than 268435456 bytes" in skipped.pop("hidden-bomb.docx")
+        # Sizes that lie change nothing: libzip finds them inconsistent, or the budget counts what
+        # comes out; memory stays bounded either way (below).
+        hidden = skipped.pop("hidden-bomb.docx")
+        assert "unpacks to more than 268435456 bytes" in hidden or "damaged" in hidden, hidden
         assert skipped == {}
 
         answer = structured(await session.call_tool("query_knowledge_base", {"query": "flange bolt torque", "n_results": 3}))
@@ -191,16 +193,25 @@ async def test_a_pdf_changed_around_its_passages_keeps_them_and_their_new_pages(
     docs.mkdir()
     manual = write_pdf(docs / "manual.pdf")
     data = tmp_path / "data"
+    question = {"query": "flange bolt torque", "n_results": 1}
     async with connected(server_parameters(binary, data, model_dir, allowed_roots=[docs])) as (session, _):
         structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "plant"}))
         before = dict(read_store(data, "SELECT id, page FROM chunks"))
+        assert structured(await session.call_tool("query_knowledge_base", question))["results"][0]["page"] == 3
+        # A blank page in front: every passage the same, one page later; the cached answer goes.
+        write_pdf(manual, pages=[""] + PAGES)
+        report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "plant"}))
+        assert report["chunks_added"] == 0 and report["chunks_unchanged"] == 3 and report["chunks_embedded"] == 0, report
+        after = dict(read_store(data, "SELECT id, page FROM chunks"))
+        assert after == {chunk: page + 1 for chunk, page in before.items()}, (before, after)
+        answer = structured(await session.call_tool("query_knowledge_base", question))
+        assert answer["results"][0]["page"] == 4 and not answer["cache_hit"], answer
+        # A page of text in front: one passage more, the others keep their vectors.
         write_pdf(manual, pages=["Preface.\nSafety first: isolate the pump before any work."] + PAGES)
         report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "plant"}))
-        assert report["chunks_added"] == 1 and report["chunks_unchanged"] == 3, report
-        after = dict(read_store(data, "SELECT id, page FROM chunks"))
-        assert all(after[chunk] == page + 1 for chunk, page in before.items()), (before, after)
-        answer = structured(await session.call_tool("query_knowledge_base", {"query": "flange bolt torque", "n_results": 1}))
-        assert answer["results"][0]["page"] == 4
+        assert report["chunks_added"] == 1 and report["chunks_unchanged"] == 3 and report["chunks_embedded"] == 1, report
+        sources = structured(await session.call_tool("list_sources", {}))["sources"]
+        assert sources[0]["pages"] == 4
 
 
 async def test_pages_travel_through_chroma_to_a_process_that_never_read_the_pdf(binary, model_dir, tmp_path):

@@ -110,13 +110,13 @@ public final class Ingestor: Sendable {
     }
 
     /// Embeds and writes the pending files; returns chunks embedded. Cached answers are dropped
-    /// after each write that changed chunks, so none outlives the text it came from, even when the
-    /// ingest is cancelled or fails later.
+    /// after each write that changed a source (its chunks, their label or their pages), so none
+    /// outlives what it came from, even when the ingest is cancelled or fails later.
     private func flush(_ pending: inout PendingWrites, into report: inout IngestReport) async throws -> Int {
         let remoteVectors = self.remoteVectors
         let outcome = try await pending.flush(embeddings: embeddings, store: store,
                                               storedElsewhere: remoteVectors.map { remote in { await remote.storedVectors(ids: $0) } })
-        if outcome.chunks.added + outcome.chunks.removed > 0 { await cache.removeAll() }
+        if outcome.sourcesWritten > 0 { await cache.removeAll() }
         try await syncRemoteVectors()
         report.filesWritten += outcome.sourcesWritten
         report.chunksAdded += outcome.chunks.added

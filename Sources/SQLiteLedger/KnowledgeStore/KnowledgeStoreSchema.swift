@@ -134,11 +134,16 @@ public enum KnowledgeStoreSchema {
         """ + outboxTriggers
 
     /// Version 6: pages. A passage of a paged document (PDF) records its page, and the source its
-    /// page count; both are NULL for every other document. A page is filterable metadata in the
-    /// remote store, so a passage whose page changes (a page inserted before it) is sent again.
+    /// page count; both are NULL for every other document. A page is metadata the remote store
+    /// returns, so a passage whose page changes (a page inserted before it) is sent again; and the
+    /// journal carries the change, so other processes drop the answers they cached with the old page.
     static let version6 = """
         ALTER TABLE chunks ADD COLUMN page INTEGER;
         ALTER TABLE sources ADD COLUMN pages INTEGER;
+        DROP TRIGGER chunks_journal_update;
+        CREATE TRIGGER chunks_journal_update AFTER UPDATE OF vector, technology, page ON chunks BEGIN
+            INSERT INTO chunk_journal(chunk_id) VALUES (new.id);
+        END;
         DROP TRIGGER chunks_outbox_update;
         CREATE TRIGGER chunks_outbox_update AFTER UPDATE OF vector, technology, source, page ON chunks
             WHEN (SELECT value FROM meta WHERE key = 'vector_outbox') = 'on' BEGIN
