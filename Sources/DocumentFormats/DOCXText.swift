@@ -201,6 +201,9 @@ struct WordBodyWriter {
         var isListItem = false
         /// Notes cited in it, as "[n] text" lines, written after it.
         var notes: [String] = []
+        /// Their bytes: a note cited over and over multiplies itself, so they are checked against
+        /// the text limit as they grow (the paragraph is charged when it is written).
+        var noteBytes = 0
         /// Blocks anchored in it (text boxes), written after it.
         var anchored: [String] = []
     }
@@ -299,8 +302,10 @@ struct WordBodyWriter {
                   !paragraphs.isEmpty else { break }
             notesCited += 1
             let line = "[\(notesCited)] " + note
-            // Charged as it is cited: one long note cited many times in one paragraph is text too.
-            try charge(line.utf8.count)
+            paragraphs[paragraphs.count - 1].noteBytes += line.utf8.count
+            guard textBytes + paragraphs[paragraphs.count - 1].noteBytes <= limits.maxTextBytes else {
+                throw .tooMuchText(limit: limits.maxTextBytes)
+            }
             append("[\(notesCited)]")
             paragraphs[paragraphs.count - 1].notes.append(line)
         case "tbl" where !isEmpty:

@@ -19,6 +19,26 @@ func axisVector(_ axis: Int, tilt: Float = 0) -> [Float] {
     return vector.map { $0 / norm }
 }
 
+/// Writes at `path` a knowledge store as schema `version` made it: the source old.md with one chunk,
+/// `old`, of `text`; `sql` runs after the source is in and before the chunk is (to switch on what
+/// its triggers should see). For the tests of each upgrade.
+func writeOldStore(at path: String, version: Int, text: String, sql: String = "") throws {
+    let old = try SQLiteConnection(path: path)
+    for step in KnowledgeStoreSchema.migrations.prefix(version) { try old.execute(step) }
+    try old.execute("""
+        INSERT INTO meta VALUES ('dimension', '\(testDimension)');
+        INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at) VALUES ('old.md', 'swift', 'h', 1, 0);
+        \(sql)
+        PRAGMA user_version = \(version);
+        """)
+    let insert = try old.prepare("""
+        INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES ('old', 'old.md', '', 'swift', ?2, 0, ?1)
+        """)
+    try insert.bind(floats: axisVector(0), at: 1)
+    try insert.bind(text, at: 2)
+    try insert.run()
+}
+
 /// A chunk of `source` whose id is `id`, with `text` and a vector along `axis`.
 func makeChunk(_ id: String, source: String = "guide.md", technology: String = "swift", text: String = "",
                heading: String = "", ordinal: Int = 0, axis: Int = 0) -> ChunkRecord {

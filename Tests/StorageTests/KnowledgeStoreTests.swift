@@ -142,18 +142,7 @@ import TestSupport
     @Test func version1StoreIsUpgradedInPlace() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path
-            do {
-                let old = try SQLiteConnection(path: path)
-                try old.execute(KnowledgeStoreSchema.version1)
-                try old.execute("""
-                    INSERT INTO meta VALUES ('dimension', '\(testDimension)');
-                    INSERT INTO sources VALUES ('old.md', 'swift', 'h', 1, 0);
-                    PRAGMA user_version = 1;
-                    """)
-                let insert = try old.prepare("INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES ('old', 'old.md', '', 'swift', 'an ocelot from before', 0, ?1)")
-                try insert.bind(floats: axisVector(0), at: 1)
-                try insert.run()
-            }
+            try writeOldStore(at: path, version: 1, text: "an ocelot from before")
             let store = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             #expect(try store.keywordSearch("ocelot", limit: 5, technology: nil).map(\.id) == ["old"])
             let check = try SQLiteConnection(path: path, readOnly: true)

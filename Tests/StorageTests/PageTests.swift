@@ -76,18 +76,7 @@ import TestSupport
     @Test func aVersion5StoreGainsPagesWithoutLosingAnything() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path
-            do {
-                let old = try SQLiteConnection(path: path)
-                for step in KnowledgeStoreSchema.migrations.prefix(5) { try old.execute(step) }
-                try old.execute("""
-                    INSERT INTO meta VALUES ('dimension', '\(testDimension)');
-                    INSERT INTO sources VALUES ('old.md', 'swift', 'h', 1, 0);
-                    PRAGMA user_version = 5;
-                    """)
-                let insert = try old.prepare("INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES ('old', 'old.md', '', 'swift', 'an ocelot', 0, ?1)")
-                try insert.bind(floats: axisVector(0), at: 1)
-                try insert.run()
-            }
+            try writeOldStore(at: path, version: 5, text: "an ocelot")
             let store = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             #expect(try store.keywordSearch("ocelot", limit: 5, technology: nil).map(\.id) == ["old"])
             #expect(try store.chunks(ids: ["old"])["old"] == StoredChunk(id: "old", source: "old.md", heading: "",
@@ -96,6 +85,16 @@ import TestSupport
             let chunks = [Self.paged("p", page: 4)]
             _ = try store.replaceSource(Self.record(chunks, pages: 9), chunks: chunks)
             #expect(try store.chunks(ids: ["p"])["p"]?.page == 4)
+            // The upgraded triggers send a page change to the remote store.
+            _ = try store.bindVectorTarget("chroma")
+            try store.acknowledgeVectorChanges(through: try store.pendingVectorChanges(limit: 10).last?.sequence ?? 0)
+            let moved = [Self.paged("p", page: 5)]
+            _ = try store.replaceSource(Self.record(moved, pages: 9, hash: "h2"), chunks: moved)
+            let sent = try store.pendingVectorChanges(limit: 10).compactMap { change -> Int? in
+                if case .upsert(_, let passage, _, _, _) = change.operation { return passage.page }
+                return nil
+            }
+            #expect(sent == [5])
             #expect(try store.integrityCheck() == "ok")
         }
     }

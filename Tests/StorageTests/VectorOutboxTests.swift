@@ -22,20 +22,10 @@ import TestSupport
     @Test func anOutboxWaitingInAVersion4FileIsKeptInOrderByTheUpgrade() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path
-            do {
-                let old = try SQLiteConnection(path: path)
-                for step in KnowledgeStoreSchema.migrations.prefix(4) { try old.execute(step) }
-                try old.execute("""
-                    INSERT INTO meta VALUES ('dimension', '\(testDimension)');
-                    INSERT INTO sources VALUES ('old.md', 'swift', 'h', 1, 0);
-                    UPDATE meta SET value = 'on' WHERE key = 'vector_outbox';
-                    INSERT INTO vector_outbox(seq, chunk_id, op) VALUES (7, 'gone-before', 'delete');
-                    PRAGMA user_version = 4;
-                    """)
-                let insert = try old.prepare("INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES ('old', 'old.md', '', 'swift', 'text', 0, ?1)")
-                try insert.bind(floats: axisVector(0), at: 1)
-                try insert.run()
-            }
+            try writeOldStore(at: path, version: 4, text: "text", sql: """
+                UPDATE meta SET value = 'on' WHERE key = 'vector_outbox';
+                INSERT INTO vector_outbox(seq, chunk_id, op) VALUES (7, 'gone-before', 'delete');
+                """)
             let store = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             #expect(try operations(store) == ["delete gone-before", "upsert old old.md swift"])
             #expect(try store.pendingVectorChanges(limit: 1).first?.sequence == 7)
