@@ -81,9 +81,9 @@ public struct DocumentBenchmark: Sendable {
                 filesPerSecond: Double(documents.count) / best, pagesPerSecond: Double(figures.pages) / best,
                 embeddingOverExtraction: 0))
         }
-        let step = max(1, sample.count / embeddingSample)
+        let step = max(1, (sample.count + embeddingSample - 1) / embeddingSample)
         let rate = try passagesPerSecond(stride(from: 0, to: sample.count, by: step).map { sample[$0] }, embedder: embedder)
-        for index in formats.indices {
+        for index in formats.indices where rate > 0 && formats[index].seconds > 0 {
             formats[index].embeddingOverExtraction = Double(formats[index].passages) / rate / formats[index].seconds
         }
         return DocumentBenchmarkReport(formats: formats, embeddingPassagesPerSecond: rate,

@@ -7,8 +7,8 @@
 ///   above every heading.
 /// - List paragraphs (numbered or bulleted, directly or by their style) become "- " lines; table
 ///   rows become one line each, cells apart by " | ".
-/// - A footnote or endnote stays with the paragraph that cites it: "[n]" where it is cited, and
-///   "[n] its text" right after the paragraph.
+/// - A footnote or endnote stays with the paragraph that first cites it: "[n]" where it is cited,
+///   and "[n] its text" right after the paragraph.
 /// - Deleted text (tracked changes), field codes and the fallback copies of drawings are left
 ///   out; text boxes follow the paragraph they are anchored in.
 public enum DOCXText {
@@ -18,8 +18,13 @@ public enum DOCXText {
         // The package says where its parts are (Word Online names its body document2.xml); the
         // usual names serve a package without the relationships.
         let packageRelations = try WordRelations.read(zip, of: "")
-        let bodyPart = packageRelations.target(ofType: "officeDocument") ?? "word/document.xml"
-        guard let body = try zip.bytes(of: bodyPart) else { throw .missingPart(bodyPart) }
+        var bodyPart = packageRelations.target(ofType: "officeDocument") ?? "word/document.xml"
+        var found = try zip.bytes(of: bodyPart)
+        if found == nil && bodyPart != "word/document.xml" {
+            bodyPart = "word/document.xml"
+            found = try zip.bytes(of: bodyPart)
+        }
+        guard let body = found else { throw .missingPart(bodyPart) }
         let bodyRelations = try WordRelations.read(zip, of: bodyPart)
         let stylesPart = bodyRelations.target(ofType: "styles") ?? "word/styles.xml"
         let styles = try zip.bytes(of: stylesPart).map { bytes throws(FormatRefusal) in
@@ -90,8 +95,11 @@ struct WordStyles {
         var current: (id: String, style: Style)?
         while let node = try stream.next() {
             switch node {
-            case .start(let name, let namespace, _) where WordML.contains(namespace):
+            case .start(let name, let namespace, let isEmpty) where WordML.contains(namespace):
                 switch name {
+                case _ where WordBodyWriter.leftOut.contains(name):
+                    // The old side of a tracked change to the style.
+                    if !isEmpty { try stream.skipElement() }
                 case "style":
                     if let id = stream.attribute("styleId", namespace: namespace),
                        stream.attribute("type", namespace: namespace) ?? "paragraph" == "paragraph" {
@@ -161,6 +169,8 @@ enum WordNotes {
             switch node {
             case .start(let name, let namespace, let isEmpty) where WordML.contains(namespace):
                 switch name {
+                case _ where WordBodyWriter.leftOut.contains(name):
+                    if !isEmpty { try stream.skipElement() }
                 case element:
                     // Separators (w:type="separator" and the like) are layout, not notes.
                     let type = stream.attribute("type", namespace: namespace)
@@ -199,11 +209,8 @@ struct WordBodyWriter {
         /// 0 for a title, n for heading n, nil for body text.
         var level: Int?
         var isListItem = false
-        /// Notes cited in it, as "[n] text" lines, written after it.
+        /// Notes first cited in it, as "[n] text" lines, written after it.
         var notes: [String] = []
-        /// Their bytes: a note cited over and over multiplies itself, so they are checked against
-        /// the text limit as they grow (the paragraph is charged when it is written).
-        var noteBytes = 0
         /// Blocks anchored in it (text boxes), written after it.
         var anchored: [String] = []
     }
@@ -228,13 +235,13 @@ struct WordBodyWriter {
         "numberingChange",
     ]
 
-    /// Depth inside an element left out with its content (`mc:Fallback`, `leftOut`), 0 outside one.
-    private var skipDepth = 0
     private var tableDepth = 0
     private var row: [String] = []
     private var cell = ""
     private var tableRows: [String] = []
-    private var notesCited = 0
+    /// The number each note got where it was first cited: a note cited again is "[n]" alone, so
+    /// no note's text is written twice (citing one note a million times multiplies nothing).
+    private var noteNumbers: [String: Int] = [:]
 
     init(styles: WordStyles, notes: [String: String], limits: FormatLimits) {
         self.styles = styles
@@ -247,19 +254,11 @@ struct WordBodyWriter {
         while let node = try stream.next() {
             nodes += 1
             if nodes & 0xFFFF == 0 && shouldStop() { throw .cancelled }
-            if skipDepth > 0 {
-                switch node {
-                case .start(_, _, let isEmpty): if !isEmpty { skipDepth += 1 }
-                case .end: skipDepth -= 1
-                case .text: break
-                }
-                continue
-            }
             switch node {
             case .start(let name, let namespace, let isEmpty):
                 if (name == "Fallback" && namespace == WordML.markupCompatibility)
                     || (WordML.contains(namespace) && WordBodyWriter.leftOut.contains(name)) {
-                    if !isEmpty { skipDepth = 1 }
+                    if !isEmpty { try stream.skipElement() }
                 } else if WordML.contains(namespace) {
                     try start(name, namespace: namespace, isEmpty: isEmpty, stream: stream)
                 }
@@ -300,14 +299,15 @@ struct WordBodyWriter {
             let kind = name == "footnoteReference" ? "footnote" : "endnote"
             guard let id = stream.attribute("id", namespace: namespace), let note = notes[kind + ":" + id],
                   !paragraphs.isEmpty else { break }
-            notesCited += 1
-            let line = "[\(notesCited)] " + note
-            paragraphs[paragraphs.count - 1].noteBytes += line.utf8.count
-            guard textBytes + paragraphs[paragraphs.count - 1].noteBytes <= limits.maxTextBytes else {
-                throw .tooMuchText(limit: limits.maxTextBytes)
+            let key = kind + ":" + id
+            if let number = noteNumbers[key] {
+                append("[\(number)]")
+                break
             }
-            append("[\(notesCited)]")
-            paragraphs[paragraphs.count - 1].notes.append(line)
+            let number = noteNumbers.count + 1
+            noteNumbers[key] = number
+            append("[\(number)]")
+            paragraphs[paragraphs.count - 1].notes.append("[\(number)] " + note)
         case "tbl" where !isEmpty:
             tableDepth += 1
         case "tr" where tableDepth == 1:

@@ -72,8 +72,10 @@ public enum FormatRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// An XML part declares a document type: no Office format does, and its entities are how XML
     /// bombs and external-entity reads work, so it is not parsed.
     case declaresDocumentType(part: String)
-    /// An XML part nested deeper than libxml2 allows (`limit` levels).
+    /// An XML part (or an HTML page) nested deeper than `limit` levels.
     case nestedTooDeep(part: String, limit: Int)
+    /// A tag of more than `limit` attributes (libxml2 would compare them pairwise).
+    case tooManyAttributes(part: String, limit: Int)
     /// An XML part that is not well-formed; libxml2's words.
     case malformedXML(part: String, message: String)
     /// The ingest was cancelled while the document was being read.
@@ -98,7 +100,9 @@ public enum FormatRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .declaresDocumentType(let part):
             "\(part) declares a document type (DTD), which no Office file does: not parsed, as XML entity bombs need one"
         case .nestedTooDeep(let part, let limit):
-            "\(part) nests XML elements deeper than \(limit) levels"
+            "\(part) nests elements deeper than \(limit) levels"
+        case .tooManyAttributes(let part, let limit):
+            "\(part) has a tag of more than \(limit) attributes"
         case .malformedXML(let part, let message):
             "\(part) is not well-formed XML: \(message)"
         case .cancelled:

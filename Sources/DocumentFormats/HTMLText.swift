@@ -11,31 +11,69 @@ import CLibXML2
 ///
 /// The parser is libxml2's, with SAX callbacks: no tree is built, so memory stays that of the
 /// output, and a cancelled ingest stops the parser from inside a callback. It recovers from
-/// malformed markup as libxml2 does (unclosed elements closed; an invalid character reference, or a
-/// tag whose quoted attribute never ends, dropped), never fetches anything and never expands an
-/// entity beyond HTML's own.
+/// malformed markup as libxml2 does (unclosed elements closed; an invalid character reference, or
+/// a tag whose quoted attribute never ends, dropped; a block inside a heading ends the heading),
+/// never fetches anything and never expands an entity beyond HTML's own. What libxml2 2.9 would
+/// take hours over (a tag of many attributes, deep nesting with unmatched end tags) is refused first.
 public enum HTMLText {
-    /// The Markdown-like text of an HTML document or fragment.
+    /// How deep elements may nest: libxml2's HTML parser has no limit of its own, and scans its
+    /// whole stack for each end tag that matches nothing.
+    public static let maxDepth = 256
+
+    /// The Markdown-like text of an HTML document or fragment; empty for a page refused as hostile.
     public static func markdown(fromHTML html: String) -> String {
-        markdown(fromHTML: html, stopIf: { false }) ?? ""
+        (try? markdown(fromHTML: html, stopIf: { false })) ?? ""
     }
 
-    /// The Markdown-like text, or nil when `stopIf` said so (it is asked every 64 KiB of input), so
-    /// that cancelling an ingest takes effect inside a large page.
-    public static func markdown(fromHTML html: String, stopIf shouldStop: () -> Bool) -> String? {
+    /// The Markdown-like text; `stopIf` is asked every 64 KiB read, so that cancelling an ingest
+    /// takes effect inside a large page.
+    ///
+    /// - Throws: `.cancelled` when `stopIf` said so; `.tooManyAttributes` or `.nestedTooDeep` for
+    ///   a page libxml2 would take hours over.
+    public static func markdown(fromHTML html: String, stopIf shouldStop: () -> Bool) throws(FormatRefusal) -> String {
         LibXML2.initialise()
-        var html = html
-        return html.withUTF8 { bytes -> String? in
-            guard !bytes.isEmpty else { return "" }
-            return withoutActuallyEscaping(shouldStop) { shouldStop in
-                convert(bytes, stopIf: shouldStop)
+        let page = prepared(Array(html.utf8))
+        let result: Result<String, FormatRefusal> = page.withUnsafeBufferPointer { bytes in
+            if MarkupScan.scan(bytes, declarations: false) == .tooManyAttributes {
+                return .failure(.tooManyAttributes(part: "the page", limit: MarkupScan.maxAttributes))
             }
+            guard !bytes.isEmpty else { return .success("") }
+            return withoutActuallyEscaping(shouldStop) { shouldStop in convert(bytes, stopIf: shouldStop) }
         }
+        return try result.get()
     }
 
-    private static func convert(_ bytes: UnsafeBufferPointer<UInt8>, stopIf shouldStop: @escaping () -> Bool) -> String? {
+    /// The page as libxml2 should read it: downlevel-revealed conditional comments (`<![if …]>`,
+    /// `<![endif]>`, which Word's web pages are full of) and CDATA, which browsers drop, removed; C0
+    /// controls (a form feed between two words) made spaces, where libxml2 would drop them and
+    /// join the words.
+    static func prepared(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "<"), index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "!"),
+               bytes[index + 2] == UInt8(ascii: "[") {
+                var end = index + 3
+                while end + 1 < bytes.count, !(bytes[end] == UInt8(ascii: "]") && bytes[end + 1] == UInt8(ascii: ">")) {
+                    end += 1
+                }
+                index = end + 2
+                continue
+            }
+            out.append(byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D ? UInt8(ascii: " ") : byte)
+            index += 1
+        }
+        return out
+    }
+
+    private static func convert(_ bytes: UnsafeBufferPointer<UInt8>,
+                                stopIf shouldStop: @escaping () -> Bool) -> Result<String, FormatRefusal> {
         let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-        guard bytes.count < Int32.max, let parser = htmlCreateMemoryParserCtxt(base, Int32(bytes.count)) else { return "" }
+        guard bytes.count < Int32.max, let parser = htmlCreateMemoryParserCtxt(base, Int32(bytes.count)) else {
+            return .failure(.tooMuchText(limit: Int(Int32.max)))
+        }
         defer { htmlFreeParserCtxt(parser) }
         let writer = MarkdownWriter(parser: parser, stopIf: shouldStop)
         // The page is UTF-8 whatever its <meta charset> says: it was decoded as such when read.
@@ -64,7 +102,10 @@ public enum HTMLText {
         parser.pointee.sax.pointee = handler
         parser.pointee.userData = Unmanaged.passUnretained(writer).toOpaque()
         _ = htmlParseDocument(parser)
-        return withExtendedLifetime(writer) { writer.stopped ? nil : writer.finish() }
+        return withExtendedLifetime(writer) {
+            if let refusal = writer.refusal { return .failure(refusal) }
+            return .success(writer.finish())
+        }
     }
 }
 
@@ -74,7 +115,8 @@ private final class MarkdownWriter {
     let shouldStop: () -> Bool
     /// Where in the parser's copy of the input `shouldStop` is asked next.
     var nextCheck = 0
-    private(set) var stopped = false
+    /// Why the parser was stopped; nil while it runs.
+    private(set) var refusal: FormatRefusal?
 
     var out: [UInt8] = []
     /// Whitespace was seen since the last text byte; it becomes one space before the next text.
@@ -108,15 +150,17 @@ private final class MarkdownWriter {
 
     /// Asks `shouldStop` every 64 KiB of input the parser reads, and stops the parser when it says so.
     func checkForStop() {
-        guard !stopped, let input = parser.pointee.input, let cursor = input.pointee.cur, let base = input.pointee.base
-        else { return }
+        guard refusal == nil, let input = parser.pointee.input, let cursor = input.pointee.cur,
+              let base = input.pointee.base else { return }
         let offset = cursor - base
         guard offset >= nextCheck else { return }
         nextCheck = offset + (64 << 10)
-        if shouldStop() {
-            stopped = true
-            xmlStopParser(parser)
-        }
+        if shouldStop() { stop(.cancelled) }
+    }
+
+    func stop(_ reason: FormatRefusal) {
+        refusal = reason
+        xmlStopParser(parser)
     }
 
     func finish() -> String {
@@ -128,7 +172,11 @@ private final class MarkdownWriter {
     // MARK: Elements
 
     func start(_ tag: String, attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
-        guard !stopped else { return }
+        guard refusal == nil else { return }
+        guard parser.pointee.nameNr <= HTMLText.maxDepth else {
+            stop(.nestedTooDeep(part: "the page", limit: HTMLText.maxDepth))
+            return
+        }
         if skipDepth > 0 || Self.droppedElements.contains(tag) {
             skipDepth += 1
             return

@@ -3,9 +3,10 @@ import CLibXML2
 /// An XML part read as a stream of nodes through libxml2's `xmlTextReader`: memory stays that of
 /// one node, whatever the part's size, and no entity, DTD or network access is ever involved.
 ///
-/// A part that declares a document type is refused before libxml2 sees it (its entities are what
-/// XML bombs and external-entity reads are made of, and no Office part has one); nesting is
-/// limited by libxml2 itself (`XMLStream.maxDepth` levels, without `XML_PARSE_HUGE`).
+/// A part that declares a document type (its entities are what XML bombs and external-entity reads
+/// are made of, and no Office part has one) or has a tag of too many attributes is refused before
+/// libxml2 sees it (`MarkupScan`); nesting is limited by libxml2 itself (`XMLStream.maxDepth`
+/// levels, without `XML_PARSE_HUGE`).
 final class XMLStream {
     enum Node: Equatable {
         case start(name: String, namespace: String, isEmpty: Bool)
@@ -17,21 +18,19 @@ final class XMLStream {
     /// How deep libxml2 lets elements nest when `XML_PARSE_HUGE` is off.
     static let maxDepth = 256
 
-    /// The longest tag read: libxml2 2.9 checks an element's attributes against each other in
-    /// quadratic time, so a tag of a million attributes would hold a thread for hours.
-    static let maxTagBytes = 64 << 10
-
     private let reader: xmlTextReaderPtr
     private let part: String
+    /// `skipElement` left the reader on the node after the element: `next` returns it first.
+    private var positioned = false
     /// The bytes libxml2 reads from (it does not copy them), freed after the reader.
     private let storage: UnsafeMutableBufferPointer<CChar>
 
     /// A stream over `bytes`, the part named `part` (for the errors).
     init(_ bytes: [UInt8], part: String) throws(FormatRefusal) {
         LibXML2.initialise()
-        switch Self.scan(bytes) {
+        switch bytes.withUnsafeBufferPointer({ MarkupScan.scan($0, declarations: true) }) {
         case .declaresDocumentType: throw .declaresDocumentType(part: part)
-        case .longTag: throw .malformedXML(part: part, message: "a tag longer than \(Self.maxTagBytes) bytes")
+        case .tooManyAttributes: throw .tooManyAttributes(part: part, limit: MarkupScan.maxAttributes)
         case nil: break
         }
         guard bytes.count < Int32.max else { throw .malformedXML(part: part, message: "larger than libxml2 reads") }
@@ -60,7 +59,8 @@ final class XMLStream {
     /// The next node that matters (elements, their ends and character data), or nil at the end.
     func next() throws(FormatRefusal) -> Node? {
         while true {
-            let status = xmlTextReaderRead(reader)
+            let status = positioned ? 1 : xmlTextReaderRead(reader)
+            positioned = false
             if status == 0 { return nil }
             guard status == 1 else { throw LibXML2.lastError(part: part) }
             let type = xmlTextReaderNodeType(reader)
@@ -83,6 +83,16 @@ final class XMLStream {
         }
     }
 
+    /// Passes over the content of the element just started, up to and with its end: `next`
+    /// returns what follows it.
+    func skipElement() throws(FormatRefusal) {
+        switch xmlTextReaderNext(reader) {
+        case 1: positioned = true
+        case 0: break
+        default: throw LibXML2.lastError(part: part)
+        }
+    }
+
     /// The value of the current element's attribute `name` in `namespace` (an empty namespace
     /// for an unprefixed attribute); nil when it has none.
     func attribute(_ name: String, namespace: String) -> String? {
@@ -96,38 +106,6 @@ final class XMLStream {
     private func string(_ pointer: UnsafePointer<xmlChar>?) -> String {
         guard let pointer else { return "" }
         return String(cString: pointer)
-    }
-
-    enum Finding {
-        case declaresDocumentType
-        case longTag
-    }
-
-    /// What makes `bytes` unfit to parse, looked for before libxml2 reads a byte: `<!DOCTYPE` or
-    /// `<!ENTITY` anywhere (so not even the declarations of an entity bomb are read), or a tag
-    /// longer than `maxTagBytes`. Linear.
-    static func scan(_ bytes: [UInt8]) -> Finding? {
-        let markers: [[UInt8]] = [Array("<!DOCTYPE".utf8), Array("<!ENTITY".utf8)]
-        let count = bytes.count
-        var tagStart: Int?
-        var index = 0
-        while index < count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "<") {
-                if index + 1 < count, bytes[index + 1] == UInt8(ascii: "!") {
-                    for marker in markers where index + marker.count <= count {
-                        if bytes[index..<index + marker.count].elementsEqual(marker) { return .declaresDocumentType }
-                    }
-                }
-                tagStart = index
-            } else if byte == UInt8(ascii: ">") {
-                tagStart = nil
-            } else if let start = tagStart, index - start > maxTagBytes {
-                return .longTag
-            }
-            index += 1
-        }
-        return nil
     }
 }
 

@@ -41,7 +41,8 @@ final class ZipParts {
 
     /// The bytes of the part at `path`; nil when the package has no such part.
     func bytes(of path: String) throws(FormatRefusal) -> [UInt8]? {
-        let index = zip_name_locate(archive, path, 0)
+        // Part names are case-insensitive in a package (OPC).
+        let index = zip_name_locate(archive, path, zip_flags_t(ZIP_FL_NOCASE))
         guard index >= 0 else { return nil }
         var info = zip_stat_t()
         zip_stat_init(&info)

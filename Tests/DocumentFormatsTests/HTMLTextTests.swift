@@ -104,6 +104,7 @@ import Testing
         #expect(convert("<") == "<")
         #expect(convert("&") == "&")
         #expect(convert("</p></div></pre></code></h1>text") == "text")
+        #expect(convert("a</p>b") == "a\n\nb")
         // Every prefix of a messy document converts without trapping.
         let messy = "<div a='1' b=\"2>\"><h1>T&amp;<x</h1><pre>c<!--d--></pre><script>s</scr"
         for length in 0...messy.count {
@@ -111,7 +112,7 @@ import Testing
         }
     }
 
-    @Test func hostileMarkupIsConvertedInOnePass() {
+    @Test func hostileMarkupIsConvertedInOnePass() throws {
         // Shapes that made the hand-written scanner this replaced read the rest of the page again
         // at every `<` (800 KB took 105 s): tags with no `>` after them, inside a dropped element
         // and out of it, and quoted values that hide every `>`. 2 MB each; quadratic, they would
@@ -123,23 +124,47 @@ import Testing
         for html in shapes {
             #expect(convert(html).utf8.count < 16)
         }
-        // `=` where a name belongs ends the tag at the `>` in the quotes; the quote after it is text.
-        let quotes = convert(String(repeating: "<a='>'", count: size / 6))
-        #expect(quotes.utf8.count == size / 6 && quotes.allSatisfy { $0 == "'" })
+        // Quoted `>` everywhere: read as one tag of ever more attributes, refused before libxml2 sees it.
+        #expect(throws: FormatRefusal.tooManyAttributes(part: "the page", limit: 1024)) {
+            try HTMLText.markdown(fromHTML: String(repeating: "<a='>'", count: size / 6), stopIf: { false })
+        }
         // A tag that never ends is dropped with the rest of the input, as browsers do.
         #expect(convert("<p>before</p><a href=x") == "before")
     }
 
-    @Test func aConversionStopsWhenAskedInsideThePage() {
+    @Test func aConversionStopsWhenAskedInsideThePage() throws {
         let page = String(repeating: "<p>paragraph</p>", count: 100_000)  // 1.6 MB
         var asked = 0
-        let stopped = HTMLText.markdown(fromHTML: page, stopIf: {
-            asked += 1
-            return asked == 3
-        })
-        #expect(stopped == nil)
+        #expect(throws: FormatRefusal.cancelled) {
+            try HTMLText.markdown(fromHTML: page, stopIf: {
+                asked += 1
+                return asked == 3
+            })
+        }
         #expect(asked == 3)
-        #expect(HTMLText.markdown(fromHTML: page, stopIf: { false })?.hasPrefix("paragraph") == true)
+        #expect(try HTMLText.markdown(fromHTML: page, stopIf: { false }).hasPrefix("paragraph"))
+    }
+
+    @Test func pagesLibxml2WouldTakeHoursOnAreRefused() {
+        // libxml2 2.9 compares a tag's attributes pairwise, and scans its whole stack for each end
+        // tag that matches nothing: both quadratic, neither cancellable. Small here; the same
+        // shapes at 10 MB take hours.
+        let attributes = "<p " + (0..<5_000).map { "a\($0)" }.joined(separator: " ") + ">text</p>"
+        #expect(throws: FormatRefusal.tooManyAttributes(part: "the page", limit: 1024)) {
+            try HTMLText.markdown(fromHTML: attributes, stopIf: { false })
+        }
+        let deep = String(repeating: "<span>", count: 5_000) + String(repeating: "</i>", count: 5_000)
+        #expect(throws: FormatRefusal.nestedTooDeep(part: "the page", limit: 256)) {
+            try HTMLText.markdown(fromHTML: deep, stopIf: { false })
+        }
+        #expect(convert(String(repeating: "<div>", count: 200) + "deep enough" + String(repeating: "</div>", count: 200))
+            == "deep enough")
+    }
+
+    @Test func wordsConditionalCommentsAndControlsDoNotReachTheText() {
+        // Word's "Save as Web Page" wraps list bullets in downlevel-revealed conditional comments.
+        let word = "<p><![if !supportLists]><span>·</span><![endif]>First item</p><p>page\u{0C}break</p>"
+        #expect(convert(word) == "·First item\n\npage break")
     }
 
     @Test func runsOfBlankLinesCollapse() {

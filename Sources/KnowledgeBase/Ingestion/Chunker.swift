@@ -75,20 +75,10 @@ public struct Chunker: Sendable {
     /// The chunks of `document`, numbered from 0 in document order.
     public func chunks(of document: LoadedDocument) -> [TextChunk] {
         var result: [TextChunk] = []
-        if document.kind == .pdf {
-            // One page at a time, so a passage never spans two pages and each knows its page.
-            let heading = document.title
-            for (index, page) in document.pages.enumerated() {
-                for text in chunkTexts(ofSection: page, kind: .pdf) {
-                    result.append(TextChunk(heading: heading, text: text, ordinal: result.count, page: index + 1))
-                }
-            }
-            return result
-        }
         for section in SectionSplitter.sections(of: document) {
             let heading = section.heading
             for text in chunkTexts(ofSection: section.text, kind: document.kind) {
-                result.append(TextChunk(heading: heading, text: text, ordinal: result.count))
+                result.append(TextChunk(heading: heading, text: text, ordinal: result.count, page: section.page))
             }
         }
         return result

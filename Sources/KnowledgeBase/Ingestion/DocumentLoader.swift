@@ -52,7 +52,7 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case changedWhileReading
     /// The ingest was cancelled while this file was being read.
     case cancelled
-    /// A PDF or Word file whose text cannot be read: encrypted, scanned, damaged, or past a limit.
+    /// A PDF, Word or HTML file whose text cannot be read: encrypted, scanned, damaged, or past a limit.
     case unreadable(FormatRefusal)
 
     /// A short phrase for the skipped-file report ("binary content (…)").
@@ -145,7 +145,7 @@ public struct DocumentLoader: Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Files larger than this many bytes are skipped.
         public var maxFileBytes: Int
-        /// What reading one PDF or Word file may cost (text, pages, bytes unpacked, XML depth).
+        /// What reading one PDF or Word file may cost (text, pages, bytes unpacked).
         public var formatLimits: FormatLimits
 
         /// - Parameter maxFileBytes: the size limit; 10 MiB by default.
@@ -228,8 +228,13 @@ public struct DocumentLoader: Sendable {
         let text: String
         switch kind {
         case .html:
-            guard let converted = HTMLText.markdown(fromHTML: decoded, stopIf: shouldStop) else { return .skipped(.cancelled) }
-            text = converted
+            do throws(FormatRefusal) {
+                text = try HTMLText.markdown(fromHTML: decoded, stopIf: shouldStop)
+            } catch .cancelled {
+                return .skipped(.cancelled)
+            } catch {
+                return .skipped(.unreadable(error))
+            }
         case .mdx:
             text = MDX.strippingModuleLines(decoded)
         default:

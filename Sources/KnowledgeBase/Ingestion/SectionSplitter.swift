@@ -6,11 +6,14 @@ public struct DocumentSection: Sendable, Equatable {
     public var headingPath: [String]
     /// The section's lines, as written (not trimmed), without the heading line itself.
     public var text: String
+    /// The page the section is, from 1, in a paged document (PDF: a section per page); nil in any other.
+    public var page: Int?
 
-    /// A section under `headingPath` holding `text`.
-    public init(headingPath: [String], text: String) {
+    /// A section under `headingPath` holding `text`, on `page` when the document has pages.
+    public init(headingPath: [String], text: String, page: Int? = nil) {
         self.headingPath = headingPath
         self.text = text
+        self.page = page
     }
 
     /// The heading path joined with " > ", e.g. "Install > Linux > Debian".
@@ -33,6 +36,8 @@ public struct DocumentSection: Sendable, Equatable {
 ///   punctuation character at least as long as the title; levels are assigned in the order each
 ///   adornment style first appears, as docutils does.
 /// - Plain text and source code: one section with an empty heading path.
+/// - PDF: a section per page, under the document's title; Word: the sections its heading styles
+///   marked when the file was read.
 ///
 /// Sections without any non-blank text (a heading directly followed by another) are left out; their
 /// titles still appear in the paths of the sections below them.
@@ -55,9 +60,9 @@ public enum SectionSplitter {
             // Split when the file was read, by the headings its styles mark.
             sections = document.sections
         case .pdf:
-            // Each page is a section of its own, under the document's title (see `Chunker`).
+            // Each page is a section of its own, so a passage never spans two pages.
             let title = document.title.isEmpty ? [] : [document.title]
-            sections = document.pages.map { DocumentSection(headingPath: title, text: $0) }
+            sections = document.pages.enumerated().map { DocumentSection(headingPath: title, text: $1, page: $0 + 1) }
         }
         return sections.filter { !$0.text.allSatisfy(\.isWhitespace) }
     }
