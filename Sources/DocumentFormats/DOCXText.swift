@@ -77,6 +77,22 @@ enum WordML {
     }
 
     static let markupCompatibility = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+    /// What is left out with its content: the old side of tracked changes (deleted and moved-away
+    /// text, earlier paragraph and run properties, which would otherwise win over the current ones).
+    static let leftOut: Set<String> = [
+        "del", "moveFrom", "pPrChange", "rPrChange", "tblPrChange", "trPrChange", "tcPrChange", "sectPrChange",
+        "numberingChange",
+    ]
+
+    /// Passes over the element `name` starts when it is one `leftOut` (`namespace` being a `w:` one);
+    /// true when it was, so the reader goes on to what follows it.
+    static func skipsOldSide(_ name: String, namespace: String, isEmpty: Bool,
+                             in stream: XMLStream) throws(FormatRefusal) -> Bool {
+        guard contains(namespace), leftOut.contains(name) else { return false }
+        if !isEmpty { try stream.skipElement() }
+        return true
+    }
 }
 
 /// The outline level of each paragraph style: 0 for a title, n for heading n; nil for body text.
@@ -96,10 +112,8 @@ struct WordStyles {
         while let node = try stream.next() {
             switch node {
             case .start(let name, let namespace, let isEmpty) where WordML.contains(namespace):
+                if try WordML.skipsOldSide(name, namespace: namespace, isEmpty: isEmpty, in: stream) { continue }
                 switch name {
-                case _ where WordBodyWriter.leftOut.contains(name):
-                    // The old side of a tracked change to the style.
-                    if !isEmpty { try stream.skipElement() }
                 case "style":
                     if let id = stream.attribute("styleId", namespace: namespace),
                        stream.attribute("type", namespace: namespace) ?? "paragraph" == "paragraph" {
@@ -168,9 +182,8 @@ enum WordNotes {
         while let node = try stream.next() {
             switch node {
             case .start(let name, let namespace, let isEmpty) where WordML.contains(namespace):
+                if try WordML.skipsOldSide(name, namespace: namespace, isEmpty: isEmpty, in: stream) { continue }
                 switch name {
-                case _ where WordBodyWriter.leftOut.contains(name):
-                    if !isEmpty { try stream.skipElement() }
                 case element:
                     // Separators (w:type="separator" and the like) are layout, not notes.
                     let type = stream.attribute("type", namespace: namespace)
@@ -228,12 +241,6 @@ struct WordBodyWriter {
     private var textBytes = 0
     private var paragraphs: [Paragraph] = []
     private var textDepth = 0
-    /// What is left out with its content: the old side of tracked changes (deleted and moved-away
-    /// text, earlier paragraph and run properties, which would otherwise win over the current ones).
-    static let leftOut: Set<String> = [
-        "del", "moveFrom", "pPrChange", "rPrChange", "tblPrChange", "trPrChange", "tcPrChange", "sectPrChange",
-        "numberingChange",
-    ]
 
     private var tableDepth = 0
     private var row: [String] = []
@@ -256,8 +263,9 @@ struct WordBodyWriter {
             if nodes & 0xFFFF == 0 && shouldStop() { throw .cancelled }
             switch node {
             case .start(let name, let namespace, let isEmpty):
-                if (name == "Fallback" && namespace == WordML.markupCompatibility)
-                    || (WordML.contains(namespace) && WordBodyWriter.leftOut.contains(name)) {
+                if try WordML.skipsOldSide(name, namespace: namespace, isEmpty: isEmpty, in: stream) {
+                    continue
+                } else if name == "Fallback" && namespace == WordML.markupCompatibility {
                     if !isEmpty { try stream.skipElement() }
                 } else if WordML.contains(namespace) {
                     try start(name, namespace: namespace, isEmpty: isEmpty, stream: stream)
