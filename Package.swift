@@ -178,6 +178,9 @@ let package = Package(
             name: "DocumentFormats",
             dependencies: ["CPoppler", "CLibXML2", "CLibZip"]
         ),
+        // Folder trees watched (inotify) for `serve --watch`: the changed paths in settled batches,
+        // and the lock that lets one process of a data folder watch.
+        .target(name: "FolderWatch"),
         // Configuration, loading and chunking documents, ingestion, the query service, health,
         // retrieval evaluation on BEIR-layout benchmarks.
         .target(
@@ -185,6 +188,7 @@ let package = Package(
             dependencies: [
                 "Telemetry",
                 "DocumentFormats",
+                "FolderWatch",
                 "Storage",
                 "EmbeddedVectors",
                 "SQLiteLedger",
@@ -307,6 +311,7 @@ let package = Package(
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub"]),
         .testTarget(name: "DocumentFormatsTests", dependencies: ["DocumentFormats", "CLibZip"]),
         .testTarget(name: "EmbeddingsAPITests", dependencies: ["EmbeddingsAPI"]),
+        .testTarget(name: "FolderWatchTests", dependencies: ["FolderWatch"]),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "HTTPClient", "CKernels", "Digests",
@@ -314,7 +319,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "DocumentFormats", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime",
+            dependencies: ["KnowledgeBase", "DocumentFormats", "FolderWatch", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime",
                            "Digests", "Telemetry", "TestSupport"]
         ),
         .testTarget(

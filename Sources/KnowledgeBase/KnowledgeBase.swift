@@ -23,7 +23,9 @@ public final class KnowledgeBase: Service, Sendable {
     private let warmsCache: Bool
     private let closing = Mutex<Task<Void, Never>?>(nil)
     /// Ingests and removals, one at a time.
-    private let writers = WriterTurns()
+    let writers = WriterTurns()
+    /// Keeps the ingested folders in sync, when the configuration asks (`serve --watch`).
+    let folderSync: FolderSync?
     /// What the knowledge base counts and times (queries, their stages, ingests).
     public let metrics: RagMetrics
 
@@ -37,6 +39,8 @@ public final class KnowledgeBase: Service, Sendable {
         self.startedAt = startedAt
         self.metrics = metrics
         warmsCache = warmCache
+        folderSync = configuration.watchFolders
+            ? FolderSync(lockPath: configuration.watchLockPath, folderLimit: configuration.watchFolderLimit, logger: logger) : nil
         BlockingExecutor.configure(threads: configuration.blockingThreads)
         opening = Task {
             do {
@@ -103,6 +107,7 @@ public final class KnowledgeBase: Service, Sendable {
             group.addTask { await engine.sendOutbox() }
             group.addTask { await engine.followCollection() }
             if warmsCache { group.addTask { await engine.warmCache() } }
+            if let folderSync { group.addTask { await self.watchFolders(folderSync, engine: engine) } }
             try? await gracefulShutdown()
             group.cancelAll()
         }
@@ -152,7 +157,14 @@ public final class KnowledgeBase: Service, Sendable {
     public func health(level: HealthLevel) async -> HealthReport {
         if level == .liveness { return HealthMonitor.liveness(startedAt: startedAt) }
         do {
-            return try await engine().health.report(level: level)
+            var report = try await engine().health.report(level: level)
+            if let folderSync {
+                let (dependency, folders) = folderSync.health()
+                report.dependencies["folder_watch"] = dependency
+                report.watchedFolders = folders
+                report.status = HealthStatus.overall(report.dependencies.values.map(\.status))
+            }
+            return report
         } catch {
             return HealthMonitor.unopened(level: level, startedAt: startedAt, reason: ClientError(error).message)
         }
@@ -224,7 +236,12 @@ public final class KnowledgeBase: Service, Sendable {
         }
         let report: IngestReport
         do {
-            report = try await writers.run { try await engine.ingestor.ingest(request, progress: progress) }
+            report = try await writers.run {
+                let report = try await engine.ingestor.ingest(request, progress: progress)
+                try await Self.recordFolders(of: request, confined: reach == .allowedRoots, in: engine)
+                return report
+            }
+            folderSync?.foldersChanged()
         } catch {
             // Another process re-embedded the store with another model: say so from now on.
             engine.modelState.note(error)
@@ -262,8 +279,14 @@ public final class KnowledgeBase: Service, Sendable {
         let path = reach == .allowedRoots ? try engine.allowedRoots.check(source, mustExist: false) : source
         // What another process ingested a moment ago is removable here too.
         await engine.catchUpWithCollection()
-        let removal = try await writers.run { try await engine.ingestor.remove(path) }
-        guard !removal.sources.isEmpty else {
+        let store = engine.store
+        let (removal, foldersForgotten) = try await writers.run {
+            let removal = try await engine.ingestor.remove(path)
+            // Its folder, or those inside it, are no longer kept in sync.
+            return (removal, try await BlockingExecutor.run { try store.forgetFolders(under: path) })
+        }
+        if foldersForgotten > 0 { folderSync?.foldersChanged() }
+        guard !removal.sources.isEmpty || foldersForgotten > 0 else {
             throw InvalidRequest("\(source) is not in the knowledge base; list_sources shows what is")
         }
         return SourceRemoval(sources: removal.sources, chunks: removal.chunks)

@@ -28,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("read-only"), help: "Serve only the tools that read: nothing can be ingested or removed (also MCP_RAG_READ_ONLY=1).")
     var readOnly = false
 
+    @Flag(help: "Keep every ingested folder in sync while serving: files saved, deleted or renamed there are read or forgotten within seconds (also MCP_RAG_WATCH=1).")
+    var watch = false
+
     /// How long a graceful shutdown may take before what still runs is cancelled: the calls in
     /// flight answer in milliseconds (long ones are stopped), then buffered counts are written
     /// (up to 2 s) and a vector snapshot being written is finished.
@@ -46,7 +49,9 @@ struct ServeCommand: AsyncParsableCommand {
         let readOnly = try self.readOnly || Self.flag(environment["MCP_RAG_READ_ONLY"], variable: "MCP_RAG_READ_ONLY")
         // Recorded only where something serves them: otherwise swift-metrics' no-op handlers cost nothing.
         let exposition = MetricsExposition()
-        let knowledgeBase = KnowledgeBase(configuration: try options.configuration(), logger: logger, startedAt: startedAt,
+        var configuration = try options.configuration()
+        if watch { configuration.watchFolders = true }
+        let knowledgeBase = KnowledgeBase(configuration: configuration, logger: logger, startedAt: startedAt,
                                           metrics: plan.servesHTTP ? exposition.metrics : .disabled)
         let server = MCPRagServer(knowledgeBase: knowledgeBase, readOnly: readOnly, logger: logger)
         // Shut down in the reverse order: the transport first (no new calls; those in flight

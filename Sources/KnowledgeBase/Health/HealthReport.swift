@@ -105,6 +105,9 @@ public struct HealthReport: Sendable, Codable, Equatable {
     /// model that failed leaves keyword search, and a dependency that fails degrades the answers,
     /// so neither makes the server unready). Nil for liveness, which does not look.
     public var ready: Bool? = nil
+    /// With `serve --watch`: every folder kept in sync and its state (the `folder_watch` dependency
+    /// has the totals). Nil otherwise.
+    public var watchedFolders: [WatchedFolderHealth]? = nil
 
     enum CodingKeys: String, CodingKey {
         case status, level
@@ -112,5 +115,6 @@ public struct HealthReport: Sendable, Codable, Equatable {
         case version
         case durationMs = "duration_ms"
         case dependencies, process, ready
+        case watchedFolders = "watched_folders"
     }
 }

@@ -76,10 +76,11 @@ struct FilePreparer: Sendable {
         return chunk.text
     }
 
-    /// Reads `path` (absolute and resolved) from one descriptor, confined to `roots` when given.
+    /// Reads `path` (absolute and resolved) from one descriptor, confined to `roots` when given;
+    /// a file renamed from `formerPath` takes the vectors of the passages it still shares with it.
     /// Blocking: call it off the cooperative pool.
-    func prepare(_ path: String, confinedTo roots: AllowedRoots?, cancellation: CancellationFlag = CancellationFlag()) throws
-        -> Outcome
+    func prepare(_ path: String, confinedTo roots: AllowedRoots?, formerPath: String? = nil,
+                 cancellation: CancellationFlag = CancellationFlag()) throws -> Outcome
     {
         let url = URL(fileURLWithPath: path)
         guard let kind = DocumentKind(url: url) else {
@@ -101,7 +102,7 @@ struct FilePreparer: Sendable {
         }
         // Code has no headings; the file name is what a reader would look for.
         let heading = if case .sourceCode = kind { url.lastPathComponent } else { "" }
-        return try prepare(source: path, document: document, contentHash: hash, headingWhenNone: heading)
+        return try prepare(source: path, document: document, contentHash: hash, headingWhenNone: heading, formerSource: formerPath)
     }
 
     /// How a text held in memory becomes chunks.
@@ -141,18 +142,21 @@ struct FilePreparer: Sendable {
 
     /// Chunks `document`, giving chunks without a heading `headingWhenNone`.
     private func prepare(source: String, document: LoadedDocument, contentHash: String,
-                         headingWhenNone: String) throws -> Outcome {
+                         headingWhenNone: String, formerSource: String? = nil) throws -> Outcome {
         var chunks = chunker.chunks(of: document)
         if !headingWhenNone.isEmpty {
             chunks = chunks.map { TextChunk(heading: $0.heading.isEmpty ? headingWhenNone : $0.heading, text: $0.text,
                                             ordinal: $0.ordinal, page: $0.page) }
         }
         let pages = document.kind == .pdf ? document.pages.count : nil
-        return try prepare(source: source, chunks: chunks, contentHash: contentHash, pages: pages)
+        return try prepare(source: source, chunks: chunks, contentHash: contentHash, pages: pages, formerSource: formerSource)
     }
 
-    /// The drafts of `chunks`, with the vectors they already have.
-    private func prepare(source: String, chunks: [TextChunk], contentHash: String, pages: Int? = nil) throws -> Outcome {
+    /// The drafts of `chunks`, with the vectors they already have: stored under their ids, or,
+    /// for a file renamed from `formerSource`, under the ids the same passages had there (ids
+    /// include the source's name; the text embedded, heading and passage, is the same).
+    private func prepare(source: String, chunks: [TextChunk], contentHash: String, pages: Int? = nil,
+                         formerSource: String? = nil) throws -> Outcome {
         guard !chunks.isEmpty else { return .skipped("no text to index") }
         let ids = ChunkID.make(source: source, chunks: chunks)
         let drafts = zip(ids, chunks).map { id, chunk in
@@ -160,7 +164,14 @@ struct FilePreparer: Sendable {
         }
         // A label change keeps every chunk's text but not its id (ids do not include the label),
         // so vectors are reused and only the rows are rewritten.
-        let known = try store.existingVectors(ids: ids)
+        var known = try store.existingVectors(ids: ids)
+        if let formerSource, known.count < ids.count {
+            let formerIDs = ChunkID.make(source: formerSource, chunks: chunks)
+            let former = try store.existingVectors(ids: formerIDs)
+            for (id, formerID) in zip(ids, formerIDs) where known[id] == nil {
+                if let vector = former[formerID] { known[id] = vector }
+            }
+        }
         let record = SourceRecord(source: source, technology: technology, contentHash: contentHash,
                                   chunkCount: drafts.count, ingestedAt: Date(), pages: pages)
         return .ready(PreparedFile(source: record, drafts: drafts, vectors: known))

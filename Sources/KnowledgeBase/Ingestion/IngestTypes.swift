@@ -11,6 +11,11 @@ public struct IngestRequest: Sendable {
     /// When set (MCP calls), every file found must resolve inside these roots: a symlink in an
     /// allowed folder pointing elsewhere is skipped, not followed out.
     public var allowedRoots: AllowedRoots?
+    /// Folders (real paths) the walk does not enter: watched folders of their own, with their own label.
+    public var excludedFolders: Set<String> = []
+    /// The path a file had before a rename, when known (a watched folder saw it move): its
+    /// passages' vectors are taken from there rather than embedded again.
+    public var formerPath: @Sendable (String) -> String? = { _ in nil }
 
     public init(paths: [String], technology: String, pruneMissing: Bool = true, allowedRoots: AllowedRoots? = nil) {
         self.paths = paths

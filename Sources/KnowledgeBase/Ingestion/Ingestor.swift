@@ -50,7 +50,7 @@ public final class Ingestor: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         if let mismatch = modelState.current { throw mismatch }
         let technology = try TechnologyLabel.validate(request.technology)
-        let walker = FileWalker(maxFiles: maxFiles, roots: request.allowedRoots)
+        let walker = FileWalker(maxFiles: maxFiles, roots: request.allowedRoots, excluded: request.excludedFolders)
         let listing = try await BlockingExecutor.run { try walker.walk(request.paths) }
         let files = listing.files
         let preparer = FilePreparer(store: store, technology: technology, maxFileBytes: maxFileBytes,
@@ -67,7 +67,10 @@ public final class Ingestor: Sendable {
                 await progress(IngestProgress(filesDone: index, filesTotal: files.count, chunksEmbedded: embedded, currentFile: path))
                 let cancellation = CancellationFlag()
                 let outcome = try await withTaskCancellationHandler {
-                    try await BlockingExecutor.run { try preparer.prepare(path, confinedTo: request.allowedRoots, cancellation: cancellation) }
+                    try await BlockingExecutor.run {
+                        try preparer.prepare(path, confinedTo: request.allowedRoots, formerPath: request.formerPath(path),
+                                             cancellation: cancellation)
+                    }
                 } onCancel: {
                     cancellation.set()
                 }

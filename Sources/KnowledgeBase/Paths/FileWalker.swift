@@ -33,10 +33,13 @@ public struct FileWalker: Sendable {
     public var maxFiles: Int
     /// When set (MCP calls), symlinks leading outside these roots are not followed.
     public var roots: AllowedRoots?
+    /// Folders (real paths) not entered: watched folders of their own inside the one walked.
+    public var excluded: Set<String>
 
-    public init(maxFiles: Int, roots: AllowedRoots? = nil) {
+    public init(maxFiles: Int, roots: AllowedRoots? = nil, excluded: Set<String> = []) {
         self.maxFiles = maxFiles
         self.roots = roots
+        self.excluded = excluded
     }
 
     /// The files under `paths` (files given directly are kept even if hidden).
@@ -142,7 +145,8 @@ public struct FileWalker: Sendable {
                 guard fstatat(descriptor, text, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // gone since listed
                 switch entry.st_mode & S_IFMT {
                 case S_IFREG: try add(path)
-                case S_IFDIR: subfolders.append(path)
+                case S_IFDIR where !walker.excluded.contains(path): subfolders.append(path)
+                case S_IFDIR: continue
                 case S_IFLNK: try follow(link: path, into: &subfolders)
                 case let type:
                     skip(path, "not a regular file (\(Self.describe(type)))")

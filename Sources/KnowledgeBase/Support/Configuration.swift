@@ -62,6 +62,14 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var gpuLibrarySearch = LibrarySearch()
     /// Where compiled GPU kernels are kept between runs.
     public var kernelCache = KernelCache.standard()
+    /// Whether a server keeps the ingested folders in sync while it runs (`serve --watch`, `MCP_RAG_WATCH`).
+    public var watchFolders = false
+    /// The most folders one process watches (`MCP_RAG_WATCH_FOLDER_LIMIT`); nil for as many as the
+    /// system's inotify limit allows, which every program of the user shares.
+    public var watchFolderLimit: Int?
+
+    /// The lock file that lets one process of those sharing the data folder watch its folders.
+    public var watchLockPath: String { dataDirectory.appendingPathComponent("watch.lock").path }
 
     /// The SQLite file inside the data folder.
     public var databasePath: String { dataDirectory.appendingPathComponent("knowledge.sqlite3").path }
@@ -119,6 +127,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
             ?? configuration.maxFilesPerIngest
         configuration.vectorSnapshots.minimumRows = try reader.integer("MCP_RAG_SNAPSHOT_MIN_CHUNKS", in: 1...Int(Int32.max))
             ?? configuration.vectorSnapshots.minimumRows
+        configuration.watchFolders = try reader.flag("MCP_RAG_WATCH") ?? configuration.watchFolders
+        configuration.watchFolderLimit = try reader.integer("MCP_RAG_WATCH_FOLDER_LIMIT", in: 1...10_000_000)
         if let url = reader.string("REDIS_URL") { try configuration.useRedis(url: url) }
         if let prefix = environment["MCP_RAG_REDIS_PREFIX"] {
             guard prefix.utf8.count <= 128, !prefix.contains(where: { $0.isWhitespace || $0.isNewline }) else {
@@ -232,6 +242,16 @@ fileprivate struct EnvironmentReader {
             throw ConfigurationError("\(name)=\(text) is not a whole number between \(range.lowerBound) and \(range.upperBound)")
         }
         return value
+    }
+
+    /// A yes/no variable: 1, true, yes, or 0, false, no; nil when unset.
+    func flag(_ name: String) throws -> Bool? {
+        switch string(name)?.lowercased() {
+        case nil: nil
+        case "1", "true", "yes": true
+        case "0", "false", "no": false
+        case let other?: throw ConfigurationError("\(name)=\(other) must be 1 or 0 (true or false)")
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 /// The knowledge store's tables, and their creation and versioning through `PRAGMA user_version`.
 public enum KnowledgeStoreSchema {
     /// The schema version this build writes and reads.
-    static let version = 6
+    static let version = 7
 
     /// Version 1. `chunks` names its rowid so the FTS5 external-content table can point at it
     /// (`content_rowid`) and stays valid across VACUUM. The FTS index holds only the tokens, not a
@@ -151,6 +151,19 @@ public enum KnowledgeStoreSchema {
         END;
         """
 
+    /// Version 7: the folders people ingested, kept so that `serve --watch` knows what to keep in
+    /// sync. Paths are this machine's, so the table never reaches the remote store or the journal.
+    /// `confined` says the folder came through a client of the server, whose files must stay inside
+    /// the allowed folders; the command line's own user reads anywhere.
+    static let version7 = """
+        CREATE TABLE folders (
+            path TEXT PRIMARY KEY,
+            technology TEXT NOT NULL,
+            confined INTEGER NOT NULL,
+            recorded_at REAL NOT NULL
+        );
+        """
+
     /// The triggers that fill the outbox once it is on: every change to a chunk's vector or
     /// filterable metadata, by any process.
     static let outboxTriggers = """
@@ -173,7 +186,7 @@ public enum KnowledgeStoreSchema {
     public static let journalKeep = 200_000
 
     /// The steps from each version to the next: `migrations[n]` takes a database from version n to n + 1.
-    static let migrations = [version1, version2, version3, version4, version5, version6]
+    static let migrations = [version1, version2, version3, version4, version5, version6, version7]
 
     /// Creates the schema in a new database, brings an older one up to date, or checks an existing
     /// one: its version must not be newer and its vector dimension must match. `path` only serves the error messages.

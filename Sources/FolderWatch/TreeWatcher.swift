@@ -1,0 +1,384 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Watches folder trees and leaves the paths that change in a `ChangeQueue`.
+///
+/// On Linux through inotify, one watch per folder (inotify does not watch a tree), on a thread of
+/// its own that blocks in `poll`. A folder created or moved into a tree is watched at once and
+/// named as changed, so the files written into it before its watch existed are read with it. A
+/// root that disappears is named as changed (its files leave) and looked for every second; when it
+/// is back, it is watched and read again. A root newly given is read in full once watched, which
+/// is also how changes made while nothing watched are caught up. When the kernel's event queue
+/// overflows, every root is read again.
+///
+/// Hidden names (starting with ".") and `ignoredFolderNames` are never watched or named, as the
+/// ingest's walk never enters them. Links are not followed.
+public final class TreeWatcher: Sendable {
+    /// What to watch and how far.
+    public struct Configuration: Sendable {
+        /// Folder names never entered (besides hidden ones).
+        public var ignoredFolderNames: Set<[UInt8]>
+        /// The most folders this process watches; nil for as many as the kernel allows.
+        public var folderLimit: Int?
+
+        public init(ignoredFolderNames: Set<[UInt8]> = [], folderLimit: Int? = nil) {
+            self.ignoredFolderNames = ignoredFolderNames
+            self.folderLimit = folderLimit
+        }
+    }
+
+    /// What the watcher covers now.
+    public struct Status: Sendable, Equatable {
+        /// Folders with a watch.
+        public var watchedFolders = 0
+        /// Roots that do not exist (looked for every second).
+        public var missingRoots: [String] = []
+        /// Folders left without a watch because a limit was reached: changes there are not seen.
+        public var unwatchedFolders = 0
+        /// Which limit, and what to do, in words; nil while every folder is watched.
+        public var limitWarning: String?
+
+        public init() {}
+
+        init(watchedFolders: Int, missingRoots: [String], unwatchedFolders: Int, limitWarning: String?) {
+            self.watchedFolders = watchedFolders
+            self.missingRoots = missingRoots
+            self.unwatchedFolders = unwatchedFolders
+            self.limitWarning = limitWarning
+        }
+    }
+
+    private struct Shared {
+        /// Roots given and not yet taken up by the thread.
+        var wantedRoots: [String]?
+        var stopped = false
+        var started = false
+        var status = Status()
+    }
+
+    private let queue: ChangeQueue
+    private let configuration: Configuration
+    private let shared = Mutex(Shared())
+    #if os(Linux)
+    private let descriptor: Int32
+    #endif
+
+    /// A watcher leaving changes in `queue`; throws when the system gives no watcher (the limit
+    /// of inotify instances reached, or a platform without one).
+    public init(queue: ChangeQueue, configuration: Configuration) throws {
+        self.queue = queue
+        self.configuration = configuration
+        #if os(Linux)
+        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard descriptor >= 0 else {
+            let reason = errno == EMFILE
+                ? "the limit of inotify instances is reached (fs.inotify.max_user_instances): raise it with sysctl, or close other watchers"
+                : String(cString: strerror(errno))
+            throw WatchUnavailable("inotify cannot be started: \(reason)")
+        }
+        #else
+        throw WatchUnavailable("watching folders is only built for Linux (inotify) so far")
+        #endif
+    }
+
+    deinit {
+        #if os(Linux)
+        if !shared.withLock({ $0.started }) { close(descriptor) }
+        #endif
+    }
+
+    /// Watches exactly `roots` from now on (real paths of folders).
+    public func watch(roots: [String]) {
+        shared.withLock { $0.wantedRoots = roots }
+    }
+
+    /// What is watched now.
+    public var status: Status { shared.withLock { $0.status } }
+
+    /// Starts the watching thread.
+    public func start() {
+        #if os(Linux)
+        let begin = shared.withLock { shared in
+            defer { shared.started = true }
+            return !shared.started
+        }
+        guard begin else { return }
+        let thread = Thread { [self] in
+            var table = WatchTable(descriptor: descriptor, configuration: configuration)
+            run(&table)
+            close(descriptor)
+        }
+        thread.name = "mcp-rag folder watch"
+        thread.start()
+        #endif
+    }
+
+    /// Stops the thread (within half a second), which closes the inotify descriptor.
+    public func stop() {
+        shared.withLock { $0.stopped = true }
+    }
+
+    #if os(Linux)
+    private func run(_ table: inout WatchTable) {
+        var lastTick = DispatchTime.now().uptimeNanoseconds
+        while true {
+            let (roots, stopped) = shared.withLock { shared in
+                defer { shared.wantedRoots = nil }
+                return (shared.wantedRoots, shared.stopped)
+            }
+            if stopped { return }
+            if let roots { table.setRoots(roots) }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let ticks = now - lastTick >= 1_000_000_000
+            if ticks {
+                lastTick = now
+                table.lookForMissingRoots()
+            }
+            publish(&table)
+            if ticks { queue.tick() }
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&entry, 1, 500) > 0 { table.readEvents() }
+            publish(&table)
+        }
+    }
+
+    /// Makes the table's status visible, then the changes it noted: whoever takes a batch sees
+    /// the status as it was when the batch's changes were seen.
+    private func publish(_ table: inout WatchTable) {
+        let status = table.status
+        shared.withLock { $0.status = status }
+        guard !table.noted.isEmpty else { return }
+        let noted = table.noted
+        table.noted = FolderChanges()
+        queue.add { $0.merge(noted) }
+    }
+    #endif
+}
+
+/// Why no watcher could be started.
+public struct WatchUnavailable: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+#if os(Linux)
+/// The watches and the paths they stand for; only the watching thread touches it.
+private struct WatchTable {
+    let descriptor: Int32
+    let configuration: TreeWatcher.Configuration
+    var pathOfWatch: [Int32: String] = [:]
+    var watchOfPath: [String: Int32] = [:]
+    var roots: Set<String> = []
+    var missing: Set<String> = []
+    var unwatched = 0
+    var limitWarning: String?
+    /// Changes seen and not yet handed to the queue.
+    var noted = FolderChanges()
+
+    static let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY
+        | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+
+    init(descriptor: Int32, configuration: TreeWatcher.Configuration) {
+        self.descriptor = descriptor
+        self.configuration = configuration
+    }
+
+    var status: TreeWatcher.Status {
+        TreeWatcher.Status(watchedFolders: watchOfPath.count, missingRoots: missing.sorted(), unwatchedFolders: unwatched,
+                           limitWarning: limitWarning)
+    }
+
+    /// Watches the new roots (and reads them in full), lets the ones no longer given go.
+    mutating func setRoots(_ wanted: [String]) {
+        let wanted = Set(wanted)
+        for gone in roots.subtracting(wanted) {
+            missing.remove(gone)
+            for (path, watch) in watchOfPath where Self.isPath(path, inside: gone)
+                && !wanted.contains(where: { Self.isPath(path, inside: $0) }) {
+                inotify_rm_watch(descriptor, watch)
+                forget(path: path, watch: watch)
+            }
+        }
+        for root in wanted.subtracting(roots).sorted() {
+            if Self.isFolder(root) {
+                addTree(root)
+                noted.note(root, .folder)
+            } else {
+                missing.insert(root)
+            }
+        }
+        roots = wanted
+    }
+
+    /// Roots that were missing and are back: watched and read in full.
+    mutating func lookForMissingRoots() {
+        for root in missing.sorted() where Self.isFolder(root) {
+            missing.remove(root)
+            addTree(root)
+            noted.note(root, .folder)
+        }
+    }
+
+    /// Watches `top` and every folder below it that is not hidden or ignored, without recursion.
+    mutating func addTree(_ top: String) {
+        var pending = [top]
+        while let folder = pending.popLast() {
+            guard watchFolder(folder) else { continue }
+            pending.append(contentsOf: subfolders(of: folder))
+        }
+    }
+
+    /// Adds one folder's watch; false when it has none (gone, unreadable, or a limit reached).
+    private mutating func watchFolder(_ folder: String) -> Bool {
+        if let limit = configuration.folderLimit, watchOfPath[folder] == nil, watchOfPath.count >= limit {
+            noteUnwatched(folder, "MCP_RAG_WATCH_FOLDER_LIMIT (\(limit) folders) is reached")
+            return false
+        }
+        let watch = inotify_add_watch(descriptor, folder, Self.mask)
+        guard watch >= 0 else {
+            if errno == ENOSPC {
+                let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+                noteUnwatched(folder, "the system's inotify watch limit (fs.inotify.max_user_watches = \(limit), shared by "
+                    + "every program of this user) is reached; raise it (sudo sysctl fs.inotify.max_user_watches=524288)")
+            }
+            return false
+        }
+        if let old = watchOfPath[folder], old != watch { pathOfWatch[old] = nil }
+        pathOfWatch[watch] = folder
+        watchOfPath[folder] = watch
+        return true
+    }
+
+    private mutating func noteUnwatched(_ folder: String, _ reason: String) {
+        unwatched += 1
+        if limitWarning == nil {
+            limitWarning = "\(reason): changes in folders beyond it (the first: \(folder)) are not seen until mcp-rag restarts "
+                + "with room for them; an ingest of those folders still reads them"
+        }
+    }
+
+    /// The folders directly inside `folder` to watch.
+    private func subfolders(of folder: String) -> [String] {
+        guard let directory = opendir(folder) else { return [] }
+        defer { closedir(directory) }
+        var found: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            guard isWatchable(name), let text = String(validating: name, as: UTF8.self) else { continue }
+            let path = Self.join(folder, text)
+            switch Int(entry.pointee.d_type) {
+            case Int(DT_DIR): found.append(path)
+            case Int(DT_UNKNOWN):
+                var status = stat()
+                if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { found.append(path) }
+            default: break
+            }
+        }
+        return found
+    }
+
+    private func isWatchable(_ name: [UInt8]) -> Bool {
+        !name.isEmpty && name.first != UInt8(ascii: ".") && !configuration.ignoredFolderNames.contains(name)
+    }
+
+    /// Reads what inotify has and notes the paths it names.
+    mutating func readEvents() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // A bounded number of reads, so that a stream of events that never pauses still lets the
+        // thread hand over what it has and look at its roots.
+        for _ in 0..<64 {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { return }
+            var events: [(watch: Int32, mask: UInt32, cookie: UInt32, name: [UInt8])] = []
+            buffer.withUnsafeBytes { raw in
+                var offset = 0
+                while offset + 16 <= count {
+                    let watch = raw.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                    let mask = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                    let cookie = raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
+                    let length = Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    let name = Array(raw[(offset + 16)..<min(offset + 16 + length, count)].prefix(while: { $0 != 0 }))
+                    events.append((watch, mask, cookie, name))
+                    offset += 16 + length
+                }
+            }
+            var movedAway: [UInt32: (path: String, kind: FolderChanges.Kind)] = [:]
+            for event in events { handle(event.watch, event.mask, event.cookie, event.name, movedAway: &movedAway) }
+        }
+    }
+
+    private mutating func handle(_ watch: Int32, _ mask: UInt32, _ cookie: UInt32, _ name: [UInt8],
+                                 movedAway: inout [UInt32: (path: String, kind: FolderChanges.Kind)]) {
+        if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            // Events were lost: only reading everything again is sure to see them.
+            let roots = self.roots.subtracting(missing)
+            for root in roots { noted.note(root, .folder) }
+            return
+        }
+        guard let folder = pathOfWatch[watch] else { return }
+        if mask & UInt32(IN_IGNORED) != 0 {
+            forget(path: folder, watch: watch)
+            return
+        }
+        if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+            // Inner folders are named by their parent's event; a root has no watched parent.
+            guard roots.contains(folder) else { return }
+            removeTree(folder)
+            missing.insert(folder)
+            noted.note(folder, .folder)
+            return
+        }
+        guard isWatchable(name), let text = String(validating: name, as: UTF8.self) else { return }
+        let path = Self.join(folder, text)
+        let kind: FolderChanges.Kind = mask & UInt32(IN_ISDIR) != 0 ? .folder : .file
+        if kind == .folder {
+            if mask & UInt32(IN_MOVED_FROM) != 0 {
+                // Its watches would go on naming the old paths.
+                removeTree(path)
+            } else if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
+                addTree(path)
+            }
+        }
+        if mask & UInt32(IN_MOVED_FROM) != 0 { movedAway[cookie] = (path, kind) }
+        if mask & UInt32(IN_MOVED_TO) != 0, let old = movedAway.removeValue(forKey: cookie) {
+            noted.noteRename(from: old.path, to: path, kind)
+        } else {
+            noted.note(path, kind)
+        }
+    }
+
+    /// Drops the watches of `top` and of every folder below it.
+    private mutating func removeTree(_ top: String) {
+        for (path, watch) in watchOfPath where Self.isPath(path, inside: top) {
+            inotify_rm_watch(descriptor, watch)
+            forget(path: path, watch: watch)
+        }
+    }
+
+    private mutating func forget(path: String, watch: Int32) {
+        if pathOfWatch[watch] == path { pathOfWatch[watch] = nil }
+        if watchOfPath[path] == watch { watchOfPath[path] = nil }
+    }
+
+    static func isFolder(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    static func isPath(_ path: String, inside folder: String) -> Bool {
+        let path = Array(path.utf8), folder = Array(folder.utf8)
+        guard path.starts(with: folder) else { return false }
+        return path.count == folder.count || folder.last == UInt8(ascii: "/") || path[folder.count] == UInt8(ascii: "/")
+    }
+}
+#endif

@@ -1,0 +1,243 @@
+import Dispatch
+import FolderWatch
+import Foundation
+import Logging
+import SQLiteLedger
+import Synchronization
+
+/// Keeps the ingested folders in sync while a server runs (`serve --watch`).
+///
+/// Of the processes sharing a data folder, the one holding its watch lock watches; the others
+/// wait for the lock (a second apart) and meanwhile see the holder's writes as they see any other
+/// process's. The holder watches every recorded folder (`FolderRecord`: each folder ingested),
+/// reads them in full once at start (catching up on what changed while nothing watched: an
+/// unchanged file costs one read), then applies each settled batch of changes through the
+/// knowledge base in one writer's turn. A batch that fails (the embeddings API away) is put back
+/// and tried again, later and later, so nothing is lost. The recorded folders are read again after
+/// every ingest here and every two seconds (another process may have ingested a folder).
+final class FolderSync: Sendable {
+    /// What one applied batch did.
+    struct Outcome: Sendable {
+        var filesWritten = 0
+        var sourcesRemoved = 0
+        var passagesAdded = 0
+    }
+
+    /// Where the watching stands.
+    enum Phase: Sendable, Equatable {
+        case starting
+        /// Another process holds the lock (its process id, when it wrote one).
+        case waitingForLock(holder: Int32?)
+        case watching
+        /// No watcher could be made: why.
+        case unavailable(String)
+    }
+
+    private struct State {
+        var phase = Phase.starting
+        var folders: [FolderRecord] = []
+        /// Recorded folders not watched here, and why.
+        var refused: [String: String] = [:]
+        var watcher = TreeWatcher.Status()
+        var syncs = 0
+        var inFlight = 0
+        var lastSync: (at: Date, outcome: Outcome, seconds: Double)?
+        var lastError: String?
+        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let queue = ChangeQueue()
+    private let lock: WatchLock
+    private let watcherConfiguration: TreeWatcher.Configuration
+    private let state = Mutex(State())
+    private let reloadWanted = Atomic<Bool>(false)
+    private let logger: Logger
+
+    init(lockPath: String, folderLimit: Int?, logger: Logger) {
+        lock = WatchLock(path: lockPath)
+        watcherConfiguration = TreeWatcher.Configuration(ignoredFolderNames: FileWalker.skippedFolders, folderLimit: folderLimit)
+        self.logger = logger
+    }
+
+    /// Asks for the recorded folders to be read again (an ingest recorded one).
+    func foldersChanged() {
+        reloadWanted.store(true, ordering: .relaxed)
+        queue.tick()
+    }
+
+    /// Batches applied so far.
+    var syncCount: Int { state.withLock { $0.syncs } }
+
+    /// Returns once more than `count` batches have been applied (or at once if they have).
+    func waitForSync(after count: Int) async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state in
+                if state.syncs > count { return true }
+                state.syncWaiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Watches until cancelled. `folders` reads the recorded folders; `apply` applies a batch.
+    func run(allowedRoots: AllowedRoots, folders: @escaping @Sendable () async throws -> [FolderRecord],
+             apply: @escaping @Sendable (FolderChanges, [FolderRecord]) async throws -> Outcome) async {
+        var announcedWait = false
+        while !lock.tryAcquire() {
+            let holder = lock.holder()
+            state.withLock { $0.phase = .waitingForLock(holder: holder) }
+            if !announcedWait {
+                logger.info("another process watches this data folder's folders; this one takes over if it ends",
+                            metadata: ["rag.watch.holder": "\(holder.map(String.init) ?? "unknown")"])
+                announcedWait = true
+            }
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+        }
+        defer { lock.release() }
+        let watcher: TreeWatcher
+        do {
+            watcher = try TreeWatcher(queue: queue, configuration: watcherConfiguration)
+        } catch {
+            state.withLock { $0.phase = .unavailable("\(error)") }
+            logger.warning("folders cannot be watched", metadata: ["rag.watch.error": "\(error)"])
+            return
+        }
+        watcher.start()
+        defer { watcher.stop() }
+        state.withLock { $0.phase = .watching }
+        var watched = await reload(watcher, allowedRoots: allowedRoots, folders: folders)
+        var lastReload = DispatchTime.now().uptimeNanoseconds
+        var failures = 0
+        for await _ in queue.wakeups {
+            let status = watcher.status
+            state.withLock { $0.watcher = status }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if reloadWanted.exchange(false, ordering: .relaxed) || now - lastReload >= 2_000_000_000 {
+                watched = await reload(watcher, allowedRoots: allowedRoots, folders: folders)
+                lastReload = now
+            }
+            guard let changes = await queue.settled() else { continue }
+            state.withLock { $0.inFlight = changes.count }
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                let outcome = try await apply(changes, watched)
+                failures = 0
+                finished(outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            } catch {
+                queue.putBack(changes)
+                state.withLock {
+                    $0.inFlight = 0
+                    $0.lastError = "\(error)"
+                }
+                if Task.isCancelled { break }
+                failures += 1
+                let delay = min(60, 1 << min(failures - 1, 6))
+                logger.warning("watched changes could not be applied; they are tried again", metadata: [
+                    "rag.watch.error": "\(error)", "rag.watch.pending": "\(changes.count)", "rag.watch.retry_s": "\(delay)",
+                ])
+                do { try await Task.sleep(for: .seconds(delay)) } catch { break }
+            }
+        }
+    }
+
+    private func finished(_ outcome: Outcome, seconds: Double) {
+        let waiters = state.withLock { state in
+            state.inFlight = 0
+            state.syncs += 1
+            state.lastSync = (Date(), outcome, seconds)
+            state.lastError = nil
+            defer { state.syncWaiters.removeAll() }
+            return state.syncWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+        if outcome.filesWritten + outcome.sourcesRemoved > 0 {
+            logger.info("watched folders synced", metadata: [
+                "rag.watch.written": "\(outcome.filesWritten)", "rag.watch.removed": "\(outcome.sourcesRemoved)",
+                "rag.watch.seconds": "\(seconds)",
+            ])
+        }
+    }
+
+    /// Reads the recorded folders and watches those this process may read; returns them.
+    private func reload(_ watcher: TreeWatcher, allowedRoots: AllowedRoots,
+                        folders: @Sendable () async throws -> [FolderRecord]) async -> [FolderRecord] {
+        guard let records = try? await folders() else { return state.withLock { $0.folders } }
+        var refused: [String: String] = [:]
+        let usable = records.filter { record in
+            guard record.confined, !allowedRoots.contains(record.path) else { return true }
+            refused[record.path] = "not watched: a client ingested it, and it is outside the allowed folders now"
+            return false
+        }
+        watcher.watch(roots: usable.map(\.path))
+        state.withLock { state in
+            state.folders = records
+            state.refused = refused
+        }
+        return usable
+    }
+
+    /// The watch's part of `health_check`: its state as a dependency, and each folder's.
+    func health() -> (DependencyHealth, [WatchedFolderHealth]) {
+        let pending = queue.count
+        return state.withLock { state in
+            var facts: [String: String] = [
+                "folders": "\(state.folders.count)", "pending": "\(pending + state.inFlight)", "syncs": "\(state.syncs)",
+                "watched_subfolders": "\(state.watcher.watchedFolders)",
+            ]
+            if let last = state.lastSync {
+                facts["last_sync"] = ISO8601DateFormatter().string(from: last.at)
+                facts["last_sync_files_written"] = "\(last.outcome.filesWritten)"
+                facts["last_sync_sources_removed"] = "\(last.outcome.sourcesRemoved)"
+                facts["last_sync_seconds"] = String(format: "%.3f", last.seconds)
+            }
+            if let error = state.lastError { facts["last_error"] = error }
+            let missing = Set(state.watcher.missingRoots)
+            let folders = state.folders.map { record -> WatchedFolderHealth in
+                let folderState = switch state.phase {
+                case .watching:
+                    state.refused[record.path] ?? (missing.contains(record.path)
+                        ? "missing: its files left the knowledge base; it is read again when it is back" : "watching")
+                case .waitingForLock(let holder): "watched by another process (\(holder.map { "pid \($0)" } ?? "unknown"))"
+                case .starting: "starting"
+                case .unavailable: "not watched"
+                }
+                return WatchedFolderHealth(path: record.path, label: record.technology, state: folderState)
+            }
+            let dependency: DependencyHealth
+            switch state.phase {
+            case .starting:
+                facts["watching"] = "no"
+                dependency = DependencyHealth(status: .healthy, detail: "starting to watch", facts: facts)
+            case .waitingForLock(let holder):
+                facts["watching"] = "no"
+                dependency = DependencyHealth(status: .healthy, detail: "another process (\(holder.map { "pid \($0)" } ?? "unknown")) "
+                    + "watches this data folder's folders; this one sees its writes, and takes over if it ends", facts: facts)
+            case .unavailable(let reason):
+                facts["watching"] = "no"
+                dependency = DependencyHealth(status: .degraded, detail: "folders are not watched: \(reason)", facts: facts)
+            case .watching:
+                facts["watching"] = "yes"
+                if let warning = state.watcher.limitWarning {
+                    facts["unwatched_subfolders"] = "\(state.watcher.unwatchedFolders)"
+                    dependency = DependencyHealth(status: .degraded, detail: warning, facts: facts)
+                } else if let error = state.lastError {
+                    dependency = DependencyHealth(status: .degraded, detail: "the last changes could not be applied and are "
+                        + "tried again: \(error)", facts: facts)
+                } else {
+                    dependency = DependencyHealth(status: .healthy, detail: "\(state.folders.count - state.refused.count) folders "
+                        + "kept in sync", facts: facts)
+                }
+            }
+            return (dependency, folders)
+        }
+    }
+}
+
+/// A recorded folder as `health_check` shows it.
+public struct WatchedFolderHealth: Sendable, Codable, Equatable {
+    public var path: String
+    public var label: String
+    /// "watching", "missing: …", "not watched: …", or who watches it.
+    public var state: String
+}

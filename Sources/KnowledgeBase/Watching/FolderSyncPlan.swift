@@ -1,0 +1,59 @@
+import FolderWatch
+import Foundation
+import SQLiteLedger
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What one batch of folder changes asks of the knowledge base, per watched folder: the paths to
+/// read (files written, folders created or moved in) and the paths to forget (gone).
+///
+/// A path belongs to the deepest watched folder holding it, whose label it takes; that folder's
+/// reading does not enter the watched folders inside it, which have labels of their own.
+struct FolderSyncPlan: Equatable {
+    struct Part: Equatable {
+        let folder: FolderRecord
+        /// Files and folders to ingest, in the order the batch gave them.
+        var ingest: [String] = []
+        /// Paths gone: the source of that name, or every source under it.
+        var forget: [String] = []
+        /// Watched folders inside this one.
+        var excluded: Set<String> = []
+    }
+
+    var parts: [Part] = []
+
+    var isEmpty: Bool { parts.allSatisfy { $0.ingest.isEmpty && $0.forget.isEmpty } }
+
+    /// The plan for `changes` under `folders`, looking at each path's type now (`type` gives
+    /// `stat`'s file-type bits, 0 when the path is gone). Files of kinds the knowledge base does
+    /// not read are left out here: an editor's swap and backup files would each be a warning.
+    static func make(_ changes: FolderChanges, folders: [FolderRecord],
+                     type: (String) -> mode_t = FileWalker.type(of:)) -> FolderSyncPlan {
+        // Deepest first, so the first holder found is the owner.
+        let owners = folders.sorted { $0.path.utf8.count > $1.path.utf8.count }
+        var parts: [String: Part] = [:]
+        let (changedFolders, changedFiles) = changes.reduced()
+        for path in changedFolders + changedFiles {
+            guard let owner = owners.first(where: { PathBytes.isInside(path, $0.path) }) else { continue }
+            var part = parts[owner.path] ?? Part(folder: owner, excluded: Set(folders.map(\.path).filter {
+                $0 != owner.path && PathBytes.isInside($0, owner.path)
+            }))
+            switch type(path) {
+            case S_IFDIR:
+                part.ingest.append(path)
+            case S_IFREG:
+                if DocumentKind(url: URL(fileURLWithPath: path)) != nil { part.ingest.append(path) }
+            case 0:
+                part.forget.append(path)
+            default:
+                break
+            }
+            parts[owner.path] = part
+        }
+        return FolderSyncPlan(parts: parts.values.sorted { $0.folder.path.utf8.lexicographicallyPrecedes($1.folder.path.utf8) })
+    }
+}

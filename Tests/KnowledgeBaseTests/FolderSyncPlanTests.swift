@@ -1,0 +1,45 @@
+import FolderWatch
+import Foundation
+@testable import KnowledgeBase
+import SQLiteLedger
+import Testing
+
+/// How a batch of changed paths becomes ingests and removals: each path under its deepest watched
+/// folder, read if there and forgotten if gone, files the knowledge base does not read left out,
+/// inner watched folders excluded from the outer one's walk. The disk is described, not touched.
+@Suite struct FolderSyncPlanTests {
+    @Test func eachPathGoesToItsDeepestFolder() {
+        let folders = [FolderRecord(path: "/kb", technology: "docs", confined: false),
+                       FolderRecord(path: "/kb/api", technology: "api", confined: true),
+                       FolderRecord(path: "/other", technology: "other", confined: false)]
+        var changes = FolderChanges()
+        changes.note("/kb/guide.md", .file)
+        changes.note("/kb/guide.md~", .file)  // an editor's backup: not a kind that is read
+        changes.note("/kb/gone.md", .file)
+        changes.note("/kb/new", .folder)
+        changes.note("/kb/new/inside.md", .file)  // read with its folder
+        changes.note("/kb/api/ref.md", .file)
+        changes.note("/elsewhere/x.md", .file)  // no watched folder holds it
+        let types: [String: mode_t] = ["/kb/guide.md": S_IFREG, "/kb/guide.md~": S_IFREG, "/kb/new": S_IFDIR,
+                                       "/kb/new/inside.md": S_IFREG, "/kb/api/ref.md": S_IFREG, "/elsewhere/x.md": S_IFREG]
+        let plan = FolderSyncPlan.make(changes, folders: folders) { types[$0] ?? 0 }
+        #expect(plan.parts.map(\.folder.path) == ["/kb", "/kb/api"])
+        #expect(plan.parts[0].ingest == ["/kb/new", "/kb/guide.md"])
+        #expect(plan.parts[0].forget == ["/kb/gone.md"])
+        #expect(plan.parts[0].excluded == ["/kb/api"])
+        #expect(plan.parts[1].ingest == ["/kb/api/ref.md"] && plan.parts[1].forget.isEmpty && plan.parts[1].excluded.isEmpty)
+        #expect(!plan.isEmpty)
+    }
+
+    @Test func aWatchedFolderGoneIsForgottenWhole() {
+        let folders = [FolderRecord(path: "/kb", technology: "docs", confined: false)]
+        var changes = FolderChanges()
+        changes.note("/kb", .folder)
+        changes.note("/kb/a.md", .file)
+        let plan = FolderSyncPlan.make(changes, folders: folders) { _ in 0 }
+        #expect(plan.parts.map(\.forget) == [["/kb"]])
+        var nothing = FolderChanges()
+        nothing.note("/kb/socket", .file)
+        #expect(FolderSyncPlan.make(nothing, folders: folders) { _ in S_IFSOCK }.isEmpty)
+    }
+}
