@@ -324,7 +324,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry", "HTTPEndpoints"]
+            dependencies: ["Telemetry", "HTTPEndpoints", "KnowledgeBase"]
         ),
         .testTarget(
             name: "MCPServerTests",

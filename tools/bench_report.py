@@ -166,6 +166,25 @@ def documents_section(figures: dict) -> tuple[list[str], list[str]]:
     return lines + [""], []
 
 
+def watch_section(figures: dict) -> tuple[list[str], list[str]]:
+    lines = ["## Watched folders (`mcp-rag bench watch`)", ""]
+    watch = figures.get("watch")
+    if not watch:
+        return lines + missing(figures, "watch"), []
+    lines += [f"A file saved in a watched folder until a keyword query finds its passage, {watch['saves']} saves one "
+              f"at a time (changes rest 200 ms before a batch is taken); then {watch['burst_files']:,} files written "
+              "at once, as a checkout writes them.", ""]
+    lines += table(["measure", "value"], [
+        ["saved → searchable, p50", f"{number(watch['save_to_searchable_p50_ms'])} ms"],
+        ["saved → searchable, p90", f"{number(watch['save_to_searchable_p90_ms'])} ms"],
+        ["saved → searchable, max", f"{number(watch['save_to_searchable_max_ms'])} ms"],
+        [f"burst of {watch['burst_files']:,} files, all searchable",
+         f"{number(watch['burst_seconds'])} s ({number(watch['burst_files_per_second'])} files/s) in "
+         f"{watch['burst_batches']} batches"],
+    ])
+    return lines + [""], []
+
+
 def scale_section(figures: dict) -> tuple[list[str], list[str]]:
     lines = ["## The embedded store at scale (`mcp-rag bench search --keep`)", ""]
     scale = figures.get("scale")
@@ -297,7 +316,7 @@ def write_report(figures: dict, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = machine_section(figures)
     plots: list[str] = []
-    for section in (embedding_section, documents_section, server_section, http_section, redis_section, scale_section):
+    for section in (embedding_section, documents_section, watch_section, server_section, http_section, redis_section, scale_section):
         text, drawn = section(figures)
         lines += text
         plots += drawn

@@ -25,7 +25,7 @@ import bench_http
 import bench_server
 from bench_scale import scale_point
 
-STEPS = ("embedding", "documents", "server", "http", "redis", "scale")
+STEPS = ("embedding", "documents", "watch", "server", "http", "redis", "scale")
 GPU_DEVICES = ("cuda", "hip")
 
 
@@ -100,6 +100,15 @@ def documents(arguments, scratch: Path) -> dict:
     return bench_documents.bench(arguments.binary, folder)
 
 
+def watch(arguments, scratch: Path) -> dict:
+    """`mcp-rag bench watch`: a file saved in a watched folder to its passage searchable, then a burst."""
+    process = subprocess.run([arguments.binary, "bench", "watch", "--saves", "20", "--burst", str(arguments.watch_burst),
+                              "--json"], capture_output=True, text=True)
+    if process.returncode != 0:
+        raise RuntimeError(process.stderr.strip().splitlines()[-1] if process.stderr.strip() else "bench watch failed")
+    return json.loads(process.stdout)
+
+
 def server(arguments, scratch: Path) -> dict:
     """tools/bench-server's figures: startup, ingestion, queries embedded, through Chroma and Redis."""
     dataset, data, model, ingested = scifact_knowledge_base(arguments, scratch)
@@ -156,6 +165,7 @@ def main() -> int:
     parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
     parser.add_argument("--http-queries", type=int, default=bench_http.QUERIES_PER_LEVEL,
                         help="queries per level of the HTTP step")
+    parser.add_argument("--watch-burst", type=int, default=1000, help="files written at once in the watch step")
     parser.add_argument("--reuse", help="keep the ingested SciFact knowledge base in this folder and reuse it")
     parser.add_argument("--redis-url")
     parser.add_argument("--chroma-url")
@@ -169,7 +179,7 @@ def main() -> int:
     figures: dict = {"taken": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                      "version": version, "commit": commit, "machine": machine(), "skipped": {}}
     failed = False
-    runners = {"embedding": embedding, "documents": documents, "server": server, "http": http, "redis": redis,
+    runners = {"embedding": embedding, "documents": documents, "watch": watch, "server": server, "http": http, "redis": redis,
                "scale": scale}
     with tempfile.TemporaryDirectory(prefix="mcp-rag-bench-") as scratch:
         for step in STEPS:

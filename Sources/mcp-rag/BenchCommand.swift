@@ -7,8 +7,9 @@ import KnowledgeBase
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure speed: embedding (the default), what Redis adds to a query, search at scale, or reading documents.",
-        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self, SearchBenchCommand.self, DocumentBenchCommand.self],
+        abstract: "Measure speed: embedding (the default), what Redis adds to a query, search at scale, reading documents, or watched folders.",
+        subcommands: [EmbeddingBenchCommand.self, RedisBenchCommand.self, SearchBenchCommand.self, DocumentBenchCommand.self,
+                      WatchBenchCommand.self],
         defaultSubcommand: EmbeddingBenchCommand.self
     )
 }
@@ -128,6 +129,60 @@ struct DocumentBenchCommand: ParsableCommand {
                            format.pages > 0 ? f(format.pagesPerSecond) : "–", f(format.embeddingOverExtraction) + "×"]
             let widths = [8, 7, 7, 10, 9, 9, 9, 9, 0]
             print(zip(columns, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined())
+        }
+    }
+}
+
+/// `mcp-rag bench watch`: from a file saved in a watched folder to its passage found, and a burst.
+struct WatchBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Measure watched folders: the time from a file saved to its passage searchable, and a burst of files.",
+        discussion: "Runs in a knowledge base and a folder of its own (both temporary), watching as `serve --watch` does."
+    )
+
+    @OptionGroup var options: KnowledgeBaseOptions
+
+    @Option(help: "Files saved one at a time, each waited for.")
+    var saves = 20
+
+    @Option(help: "Files written at once afterwards (0: none).")
+    var burst = 500
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...10_000).contains(saves) else { throw ValidationError("--saves must be between 1 and 10000.") }
+        guard (0...100_000).contains(burst) else { throw ValidationError("--burst must be between 0 and 100000.") }
+    }
+
+    func run() async throws {
+        var (configuration, temporary) = try options.scratchConfiguration(prefix: "mcp-rag-bench-watch", alwaysTemporary: true)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mcp-rag-bench-watched-\(UUID().uuidString)")
+        defer {
+            if let temporary { try? FileManager.default.removeItem(at: temporary) }
+            try? FileManager.default.removeItem(at: folder)
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        configuration.watchFolders = true
+        configuration.warmTopQueries = 0
+        let benchmark = WatchBenchmark(saves: saves, burstFiles: burst)
+        let real = folder.resolvingSymlinksInPath()
+        let report = try await options.withKnowledgeBase(configuration, logger: options.reportLogger()) {
+            try await benchmark.run(on: $0, folder: real)
+        }
+        if json {
+            try printJSON(report)
+            return
+        }
+        func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        print("mcp-rag bench watch")
+        print("saved → searchable (\(report.saves) saves): p50 \(f(report.saveToSearchableP50Ms)) ms, "
+            + "p90 \(f(report.saveToSearchableP90Ms)) ms, max \(f(report.saveToSearchableMaxMs)) ms")
+        if report.burstFiles > 0 {
+            print("burst of \(report.burstFiles) files: all searchable in \(f(report.burstSeconds, 2)) s "
+                + "(\(f(report.burstFilesPerSecond)) files/s), in \(report.burstBatches) batches")
         }
     }
 }

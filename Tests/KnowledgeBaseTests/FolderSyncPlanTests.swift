@@ -25,10 +25,22 @@ import Testing
         let plan = FolderSyncPlan.make(changes, folders: folders) { types[$0] ?? 0 }
         #expect(plan.parts.map(\.folder.path) == ["/kb", "/kb/api"])
         #expect(plan.parts[0].ingest == ["/kb/new", "/kb/guide.md"])
-        #expect(plan.parts[0].forget == ["/kb/gone.md"])
+        #expect(plan.parts[0].forgetFiles == ["/kb/gone.md"] && plan.parts[0].forgetFolders.isEmpty)
         #expect(plan.parts[0].excluded == ["/kb/api"])
-        #expect(plan.parts[1].ingest == ["/kb/api/ref.md"] && plan.parts[1].forget.isEmpty && plan.parts[1].excluded.isEmpty)
+        #expect(plan.parts[1].ingest == ["/kb/api/ref.md"] && plan.parts[1].forgetFiles.isEmpty && plan.parts[1].excluded.isEmpty)
         #expect(!plan.isEmpty)
+    }
+
+    @Test func aFolderReadAgainReadsTheWatchedFoldersInsideItUnderTheirOwnLabels() {
+        let folders = [FolderRecord(path: "/kb", technology: "docs", confined: false),
+                       FolderRecord(path: "/kb/area/api", technology: "api", confined: false)]
+        var changes = FolderChanges()
+        changes.note("/kb", .folder)  // the catch-up at start, which names each root
+        changes.note("/kb/area/api", .folder)
+        let plan = FolderSyncPlan.make(changes, folders: folders) { _ in S_IFDIR }
+        #expect(plan.parts.map(\.folder.path) == ["/kb", "/kb/area/api"])
+        #expect(plan.parts[0].ingest == ["/kb"] && plan.parts[0].excluded == ["/kb/area/api"])
+        #expect(plan.parts[1].ingest == ["/kb/area/api"])
     }
 
     @Test func aWatchedFolderGoneIsForgottenWhole() {
@@ -37,7 +49,7 @@ import Testing
         changes.note("/kb", .folder)
         changes.note("/kb/a.md", .file)
         let plan = FolderSyncPlan.make(changes, folders: folders) { _ in 0 }
-        #expect(plan.parts.map(\.forget) == [["/kb"]])
+        #expect(plan.parts.map(\.forgetFolders) == [["/kb"]] && plan.parts.map(\.forgetFiles) == [[]])
         var nothing = FolderChanges()
         nothing.note("/kb/socket", .file)
         #expect(FolderSyncPlan.make(nothing, folders: folders) { _ in S_IFSOCK }.isEmpty)

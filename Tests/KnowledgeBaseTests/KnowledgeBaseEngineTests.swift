@@ -46,6 +46,26 @@ import Testing
         #expect(runtime.store.chunkCount() == first.chunksAdded)
     }
 
+    @Test func aRenamedFileKeepsItsVectorsButACodeFileIsEmbeddedAgain() async throws {
+        let runtime = try runtime()
+        try write("tool.swift", "func rotateKeys() {\n    // every night\n}\n")
+        _ = try await ingest(runtime)
+        let old = docs.appendingPathComponent("a.md").path, new = docs.appendingPathComponent("renamed.md").path
+        try FileManager.default.moveItem(atPath: old, toPath: new)
+        var request = IngestRequest(paths: [new], technology: "demo", pruneMissing: false)
+        request.formerPath = { $0 == new ? old : nil }
+        let renamed = try await runtime.ingestor.ingest(request)
+        // Ids include the path, so every passage is new; none went through the model.
+        #expect(renamed.filesWritten == 1 && renamed.chunksAdded >= 1 && renamed.chunksEmbedded == 0)
+        // A code file's passages are headed by its file name, so what the model reads changed.
+        let code = docs.appendingPathComponent("tool.swift").path, moved = docs.appendingPathComponent("tools.swift").path
+        try FileManager.default.moveItem(atPath: code, toPath: moved)
+        request = IngestRequest(paths: [moved], technology: "demo", pruneMissing: false)
+        request.formerPath = { $0 == moved ? code : nil }
+        let movedCode = try await runtime.ingestor.ingest(request)
+        #expect(movedCode.chunksAdded == 1 && movedCode.chunksEmbedded == 1)
+    }
+
     @Test func aChangedFileReplacesOnlyItsChangedChunks() async throws {
         let runtime = try runtime()
         let first = try await ingest(runtime)

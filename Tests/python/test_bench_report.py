@@ -36,7 +36,8 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     # A BEIR dataset of a dozen documents for the HTTP step, and few queries per level.
     dataset = write_dataset(tmp_path / "dataset")
     run = bench(binary, model_dir, tmp_path / "report", "--sizes", "1000,3000", "--seconds", "0.1", "--skip", "server",
-                "--redis-url", os.environ["MCP_RAG_TEST_REDIS_URL"], "--dataset", str(dataset), "--http-queries", "32")
+                "--redis-url", os.environ["MCP_RAG_TEST_REDIS_URL"], "--dataset", str(dataset), "--http-queries", "32",
+                "--watch-burst", "40")
     assert run.returncode == 0, run.stderr
     folder = tmp_path / "report"
     figures = json.loads((folder / "figures.json").read_text())
@@ -51,6 +52,10 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     # Documents: each format made from the dataset, read, and set against embedding.
     documents = {row["format"]: row for row in figures["documents"]["formats"]}
     assert set(documents) == {"pdf", "docx", "html"} and all(row["passages"] > 0 for row in documents.values())
+    # Watched folders: every save found, the burst taken in fewer batches than files.
+    watch = figures["watch"]
+    assert watch["saves"] == 20 and 0 < watch["save_to_searchable_p50_ms"] <= watch["save_to_searchable_max_ms"]
+    assert watch["burst_files"] == 40 and 1 <= watch["burst_batches"] < 40, watch
     # HTTP: each level's queries answered, p50 within p99, the stdio baseline, a session's memory.
     http = figures["http"]
     assert sorted(http["http"], key=int) == ["1", "4", "16", "64"]
@@ -89,6 +94,7 @@ def test_a_run_measures_each_step_and_writes_tables_and_plots(binary, model_dir,
     assert "## The MCP server on SciFact" in report and "Not measured: left out with --skip." in report
     assert "Tracking adds" in report
     assert "## Reading documents" in report and "| pdf |" in report
+    assert "## Watched folders" in report and "saved → searchable, p50" in report
     assert "| HTTP, 16 clients |" in report and "| stdio, 1 client |" in report
     plots = {name for name in os.listdir(folder) if name.endswith(".png")}
     assert plots == {"embedding_throughput.png", "scale_latency.png", "scale_memory.png"}

@@ -92,8 +92,9 @@ public final class Ingestor: Sendable {
         }
         report.chunksEmbedded = embedded
         if request.pruneMissing {
-            for path in request.paths where FileWalker.type(of: path) == S_IFDIR {
-                let removal = try await remove(under: PathBytes.resolve(path) ?? path, onlyMissing: true)
+            let folders = request.paths.filter { FileWalker.type(of: $0) == S_IFDIR }.map { PathBytes.resolve($0) ?? $0 }
+            if !folders.isEmpty {
+                let removal = try await remove(under: folders, onlyMissing: true)
                 report.sourcesRemoved += removal.sources
                 report.chunksRemoved += removal.chunks
             }
@@ -136,16 +137,35 @@ public final class Ingestor: Sendable {
             try await syncRemoteVectors()
             return ([path], removed)
         }
-        return try await remove(under: path, onlyMissing: false)
+        return try await remove(under: [path], onlyMissing: false)
     }
 
-    /// Removes the sources below the folder `folder` (only those whose files are gone, if asked).
-    private func remove(under folder: String, onlyMissing: Bool) async throws -> (sources: [String], chunks: Int) {
+    /// Forgets the sources of `files` (each by its name) and every source under `folders`, reading
+    /// the list of sources once at most: a batch of thousands of deleted files must not read it
+    /// thousands of times. Returns the sources removed.
+    func forget(files: [String], folders: [String]) async throws -> [String] {
+        let store = self.store
+        var removed = try await BlockingExecutor.run {
+            try files.filter { try store.removeSource($0) != nil }
+        }
+        if !folders.isEmpty {
+            removed += try await remove(under: folders, onlyMissing: false, dropsCache: false).sources
+        }
+        if !removed.isEmpty {
+            await cache.removeAll()
+            try await syncRemoteVectors()
+        }
+        return removed
+    }
+
+    /// Removes the sources below any of `folders` (only those whose files are gone, if asked).
+    private func remove(under folders: [String], onlyMissing: Bool,
+                        dropsCache: Bool = true) async throws -> (sources: [String], chunks: Int) {
         let store = self.store
         let result = try await BlockingExecutor.run { () -> (sources: [String], chunks: Int) in
             var removed: [String] = []
             var chunks = 0
-            for source in try store.listSources() where PathBytes.isInside(source.source, folder) {
+            for source in try store.listSources() where folders.contains(where: { PathBytes.isInside(source.source, $0) }) {
                 if onlyMissing && FileManager.default.fileExists(atPath: source.source) { continue }
                 if let count = try store.removeSource(source.source) {
                     removed.append(source.source)
@@ -154,7 +174,7 @@ public final class Ingestor: Sendable {
             }
             return (removed, chunks)
         }
-        if !result.sources.isEmpty {
+        if !result.sources.isEmpty && dropsCache {
             await cache.removeAll()
             try await syncRemoteVectors()
         }

@@ -109,9 +109,15 @@ final class FolderSync: Sendable {
         var watched = await reload(watcher, allowedRoots: allowedRoots, folders: folders)
         var lastReload = DispatchTime.now().uptimeNanoseconds
         var failures = 0
+        var overflows = 0
         for await _ in queue.wakeups {
             let status = watcher.status
             state.withLock { $0.watcher = status }
+            if status.overflows > overflows {
+                overflows = status.overflows
+                logger.notice("the kernel's queue of file events overflowed; the watched folders are read again",
+                              metadata: ["rag.watch.overflows": "\(overflows)"])
+            }
             let now = DispatchTime.now().uptimeNanoseconds
             if reloadWanted.exchange(false, ordering: .relaxed) || now - lastReload >= 2_000_000_000 {
                 watched = await reload(watcher, allowedRoots: allowedRoots, folders: folders)
@@ -183,7 +189,7 @@ final class FolderSync: Sendable {
         return state.withLock { state in
             var facts: [String: String] = [
                 "folders": "\(state.folders.count)", "pending": "\(pending + state.inFlight)", "syncs": "\(state.syncs)",
-                "watched_subfolders": "\(state.watcher.watchedFolders)",
+                "watched_subfolders": "\(state.watcher.watchedFolders)", "event_overflows": "\(state.watcher.overflows)",
             ]
             if let last = state.lastSync {
                 facts["last_sync"] = ISO8601DateFormatter().string(from: last.at)

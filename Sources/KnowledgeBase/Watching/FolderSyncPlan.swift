@@ -18,15 +18,17 @@ struct FolderSyncPlan: Equatable {
         let folder: FolderRecord
         /// Files and folders to ingest, in the order the batch gave them.
         var ingest: [String] = []
-        /// Paths gone: the source of that name, or every source under it.
-        var forget: [String] = []
+        /// Files gone: the source of that name.
+        var forgetFiles: [String] = []
+        /// Folders gone: every source under them.
+        var forgetFolders: [String] = []
         /// Watched folders inside this one.
         var excluded: Set<String> = []
     }
 
     var parts: [Part] = []
 
-    var isEmpty: Bool { parts.allSatisfy { $0.ingest.isEmpty && $0.forget.isEmpty } }
+    var isEmpty: Bool { parts.allSatisfy { $0.ingest.isEmpty && $0.forgetFiles.isEmpty && $0.forgetFolders.isEmpty } }
 
     /// The plan for `changes` under `folders`, looking at each path's type now (`type` gives
     /// `stat`'s file-type bits, 0 when the path is gone). Files of kinds the knowledge base does
@@ -36,23 +38,33 @@ struct FolderSyncPlan: Equatable {
         // Deepest first, so the first holder found is the owner.
         let owners = folders.sorted { $0.path.utf8.count > $1.path.utf8.count }
         var parts: [String: Part] = [:]
+        func part(of owner: FolderRecord) -> Part {
+            parts[owner.path] ?? Part(folder: owner, excluded: Set(folders.map(\.path).filter {
+                $0 != owner.path && PathBytes.isInside($0, owner.path)
+            }))
+        }
         let (changedFolders, changedFiles) = changes.reduced()
         for path in changedFolders + changedFiles {
             guard let owner = owners.first(where: { PathBytes.isInside(path, $0.path) }) else { continue }
-            var part = parts[owner.path] ?? Part(folder: owner, excluded: Set(folders.map(\.path).filter {
-                $0 != owner.path && PathBytes.isInside($0, owner.path)
-            }))
+            var ownersPart = part(of: owner)
             switch type(path) {
             case S_IFDIR:
-                part.ingest.append(path)
+                ownersPart.ingest.append(path)
+                // The watched folders inside it changed with it; each is read under its own label.
+                for inner in folders where inner.path != owner.path && inner.path != path
+                    && PathBytes.isInside(inner.path, path) && type(inner.path) == S_IFDIR {
+                    var innerPart = part(of: inner)
+                    innerPart.ingest.append(inner.path)
+                    parts[inner.path] = innerPart
+                }
             case S_IFREG:
-                if DocumentKind(url: URL(fileURLWithPath: path)) != nil { part.ingest.append(path) }
+                if DocumentKind(url: URL(fileURLWithPath: path)) != nil { ownersPart.ingest.append(path) }
             case 0:
-                part.forget.append(path)
+                if changes.paths[path] == .folder { ownersPart.forgetFolders.append(path) } else { ownersPart.forgetFiles.append(path) }
             default:
                 break
             }
-            parts[owner.path] = part
+            parts[owner.path] = ownersPart
         }
         return FolderSyncPlan(parts: parts.values.sorted { $0.folder.path.utf8.lexicographicallyPrecedes($1.folder.path.utf8) })
     }

@@ -26,6 +26,14 @@ extension KnowledgeBase {
         }
     }
 
+    /// Watched batches applied so far; nil when this knowledge base does not watch (for `mcp-rag bench watch`).
+    package var watchedSyncCount: Int? { folderSync?.syncCount }
+
+    /// Returns once more than `count` watched batches have been applied (at once without a watch).
+    package func waitForWatchedSync(after count: Int) async {
+        await folderSync?.waitForSync(after: count)
+    }
+
     /// Keeps the recorded folders in sync until cancelled (see `FolderSync`).
     func watchFolders(_ sync: FolderSync, engine: KnowledgeBaseEngine) async {
         let store = engine.store
@@ -59,9 +67,7 @@ extension KnowledgeBase {
                     outcome.passagesAdded += report.chunksAdded
                     outcome.sourcesRemoved += report.sourcesRemoved.count
                 }
-                for path in part.forget {
-                    outcome.sourcesRemoved += try await ingestor.remove(path).sources.count
-                }
+                outcome.sourcesRemoved += try await ingestor.forget(files: part.forgetFiles, folders: part.forgetFolders).count
             }
             return outcome
         }
