@@ -104,6 +104,8 @@ public struct DocumentBenchmark: Sendable {
         switch kind {
         case .pdf: "pdf"
         case .docx: "docx"
+        case .odt: "odt"
+        case .epub: "epub"
         case .html: "html"
         case .markdown, .mdx: "markdown"
         case .restructuredText: "rst"

@@ -233,12 +233,7 @@ struct WordBodyWriter {
     let limits: FormatLimits
 
     private(set) var sawTitleParagraph = false
-    private var sections: [ExtractedDocument.Section] = []
-    /// The headings above the text being written, with their levels (0 for the title).
-    private var headings: [(level: Int, text: String)] = []
-    /// The blocks of the current section.
-    private var blocks: [String] = []
-    private var textBytes = 0
+    private var output: SectionWriter
     private var paragraphs: [Paragraph] = []
     private var textDepth = 0
 
@@ -254,6 +249,7 @@ struct WordBodyWriter {
         self.styles = styles
         self.notes = notes
         self.limits = limits
+        output = SectionWriter(limits: limits)
     }
 
     mutating func read(_ stream: XMLStream, stopIf shouldStop: () -> Bool) throws(FormatRefusal) {
@@ -349,7 +345,7 @@ struct WordBodyWriter {
         case "tbl":
             tableDepth -= 1
             if tableDepth == 0 {
-                try write(tableRows.joined(separator: "\n"))
+                try output.write(tableRows.joined(separator: "\n"))
                 tableRows = []
             }
         default:
@@ -369,8 +365,7 @@ struct WordBodyWriter {
 
     /// The sections written; call once, after `read`.
     mutating func finish() -> [ExtractedDocument.Section] {
-        closeSection()
-        return sections
+        output.finish()
     }
 
     /// The paragraph's text, with its notes and anchored blocks after it, apart by blank lines;
@@ -387,35 +382,11 @@ struct WordBodyWriter {
         let text = paragraph.text.trimmingWhitespace
         if let level = paragraph.level, !text.isEmpty {
             if level == 0 { sawTitleParagraph = true }
-            closeSection()
-            while let last = headings.last, last.level >= level { headings.removeLast() }
-            let heading = text.asHeading
-            // Every passage of the section carries the path: charged once per section.
-            try charge(headings.reduce(heading.utf8.count) { $0 + $1.text.utf8.count + 3 })
-            headings.append((level, heading))
-            try write(rendered(paragraph, includingText: false))
+            try output.startSection(level: level, heading: text)
+            try output.write(rendered(paragraph, includingText: false))
         } else {
-            try write(rendered(paragraph))
+            try output.write(rendered(paragraph))
         }
-    }
-
-    private mutating func write(_ block: String) throws(FormatRefusal) {
-        guard !block.isEmpty else { return }
-        try charge(block.utf8.count + 2)
-        blocks.append(block)
-    }
-
-    /// Counts `bytes` of output against `FormatLimits.maxTextBytes`.
-    private mutating func charge(_ bytes: Int) throws(FormatRefusal) {
-        textBytes += bytes
-        guard textBytes <= limits.maxTextBytes else { throw .tooMuchText(limit: limits.maxTextBytes) }
-    }
-
-    private mutating func closeSection() {
-        if !blocks.isEmpty {
-            sections.append(ExtractedDocument.Section(headingPath: headings.map(\.text), text: blocks.joined(separator: "\n\n")))
-        }
-        blocks = []
     }
 }
 

@@ -7,6 +7,9 @@ public struct ExtractedDocument: Sendable, Equatable {
         /// Sections under their headings, in order (Word): paragraphs apart by blank lines, list
         /// items as "- " lines, table rows as lines with cells apart by " | ".
         case sections([Section])
+        /// The Markdown-like text of each chapter, in reading order (EPUB: each XHTML chapter
+        /// through `HTMLText`), for the section splitter to split at its headings.
+        case chapters([String])
     }
 
     /// The text under one heading, up to the next.

@@ -5,8 +5,9 @@ import Synchronization
 ///
 /// A batch is taken once the changes have settled: nothing new for `quiet`, or `longest` since its
 /// first change, whichever comes first. An editor's save (a temporary file written, renamed over
-/// the old one) is one batch, a `git checkout` of thousands of files is one batch, and a file
-/// written without pause for minutes is still picked up every `longest`.
+/// the old one) is one batch, a `git checkout` of thousands of files written within `longest` is
+/// one batch, and changes that never rest (a build writing file after file) are still taken every
+/// `longest`.
 public final class ChangeQueue: Sendable {
     /// How long the changes must rest before they are taken.
     public let quiet: Duration

@@ -178,16 +178,20 @@ private struct WatchTable {
     var watchOfPath: [String: Int32] = [:]
     var roots: Set<String> = []
     var missing: Set<String> = []
-    var unwatched = 0
-    var limitWarning: String?
+    /// Each watched root's identity when it was watched: a root whose path now names another
+    /// folder (its parent renamed, a mount over it) is watched again from its path.
+    var rootIdentity: [String: FolderIdentity] = [:]
+    /// Folders left without a watch by a limit, and the first limit's words.
+    var unwatched: Set<String> = []
+    var limitReason: String?
     /// Changes seen and not yet handed to the queue.
     var noted = FolderChanges()
     /// Times the kernel's event queue overflowed.
     var overflows = 0
 
-    /// A file counts as changed once its writer closes it (or it is moved in): not at its creation
-    /// nor at each write, which would read it half written and, in a burst, fill the kernel's
-    /// queue (16,384 events by default) three times as fast.
+    /// A file counts as changed once its writer closes it (or it is moved in or out, or deleted):
+    /// not at its creation nor at each write, when it may be half written. `IN_CREATE` is for
+    /// folders, which are watched as soon as they appear.
     static let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE
         | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
@@ -197,54 +201,98 @@ private struct WatchTable {
     }
 
     var status: TreeWatcher.Status {
-        TreeWatcher.Status(watchedFolders: watchOfPath.count, missingRoots: missing.sorted(), unwatchedFolders: unwatched,
-                           limitWarning: limitWarning, overflows: overflows)
+        let warning = unwatched.min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).map { first in
+            "\(limitReason ?? "a watch limit is reached"): changes in folders beyond it (the first: \(first)) are not seen "
+                + "until mcp-rag restarts with room for them; an ingest of those folders still reads them"
+        }
+        return TreeWatcher.Status(watchedFolders: watchOfPath.count, missingRoots: missing.sorted(), unwatchedFolders: unwatched.count,
+                                  limitWarning: warning, overflows: overflows)
+    }
+
+    /// A folder's device and inode.
+    struct FolderIdentity: Equatable {
+        let device: UInt64
+        let inode: UInt64
+
+        /// The identity of the folder at `path` itself (a link is not followed); nil when it is no folder.
+        init?(_ path: String) {
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else { return nil }
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
     }
 
     /// Watches the new roots (and reads them in full), lets the ones no longer given go.
     mutating func setRoots(_ wanted: [String]) {
         let wanted = Set(wanted)
+        let added = wanted.subtracting(roots)
         for gone in roots.subtracting(wanted) {
             missing.remove(gone)
+            rootIdentity[gone] = nil
             for (path, watch) in watchOfPath where Self.isPath(path, inside: gone)
                 && !wanted.contains(where: { Self.isPath(path, inside: $0) }) {
                 inotify_rm_watch(descriptor, watch)
                 forget(path: path, watch: watch)
             }
-        }
-        for root in wanted.subtracting(roots).sorted() {
-            if Self.isFolder(root) {
-                addTree(root)
-                noted.note(root, .folder)
-            } else {
-                missing.insert(root)
-            }
+            unwatched = unwatched.filter { !Self.isPath($0, inside: gone) }
         }
         roots = wanted
+        for root in added.sorted() { watchRoot(root) }
     }
 
-    /// Roots that were missing and are back: watched and read in full.
+    /// Watches `root` and reads it in full; a root that is not a folder (or cannot be watched) is
+    /// looked for again every second.
+    private mutating func watchRoot(_ root: String) {
+        guard let identity = FolderIdentity(root), addTree(root) else {
+            missing.insert(root)
+            return
+        }
+        missing.remove(root)
+        rootIdentity[root] = identity
+        noted.note(root, .folder)
+    }
+
+    /// Once a second: roots missing and now back are watched and read in full; roots whose path
+    /// names another folder than the one watched (or none) are dropped, read again and looked for.
     mutating func lookForMissingRoots() {
-        for root in missing.sorted() where Self.isFolder(root) {
-            missing.remove(root)
-            addTree(root)
-            noted.note(root, .folder)
+        for (root, identity) in rootIdentity where FolderIdentity(root) != identity {
+            dropRoot(root)
+        }
+        for root in missing.sorted() {
+            watchRoot(root)
         }
     }
 
-    /// Watches `top` and every folder below it that is not hidden or ignored, without recursion.
-    mutating func addTree(_ top: String) {
-        var pending = [top]
+    /// `root` no longer names what is watched: its watches go, its files are read again (gone, they
+    /// leave), and it is looked for.
+    private mutating func dropRoot(_ root: String) {
+        removeTree(root)
+        // Roots inside it lost their watches with it.
+        for inner in rootIdentity.keys where Self.isPath(inner, inside: root) {
+            rootIdentity[inner] = nil
+            missing.insert(inner)
+        }
+        noted.note(root, .folder)
+    }
+
+    /// Watches `top` and every folder below it that is not hidden or ignored, without recursion;
+    /// false when `top` itself could not be watched.
+    @discardableResult
+    mutating func addTree(_ top: String) -> Bool {
+        guard watchFolder(top) else { return false }
+        var pending = subfolders(of: top)
         while let folder = pending.popLast() {
             guard watchFolder(folder) else { continue }
             pending.append(contentsOf: subfolders(of: folder))
         }
+        return true
     }
 
     /// Adds one folder's watch; false when it has none (gone, unreadable, or a limit reached).
     private mutating func watchFolder(_ folder: String) -> Bool {
         if let limit = configuration.folderLimit, watchOfPath[folder] == nil, watchOfPath.count >= limit {
-            noteUnwatched(folder, "MCP_RAG_WATCH_FOLDER_LIMIT (\(limit) folders) is reached")
+            noteUnwatched(folder, "MCP_RAG_WATCH_FOLDER_LIMIT (\(limit) folders) is reached; raise it")
             return false
         }
         let watch = inotify_add_watch(descriptor, folder, Self.mask)
@@ -257,6 +305,9 @@ private struct WatchTable {
             }
             return false
         }
+        unwatched.remove(folder)
+        // The same folder under another path (its parent moved unseen): the live path wins.
+        if let stale = pathOfWatch[watch], stale != folder { watchOfPath[stale] = nil }
         if let old = watchOfPath[folder], old != watch { pathOfWatch[old] = nil }
         pathOfWatch[watch] = folder
         watchOfPath[folder] = watch
@@ -264,11 +315,8 @@ private struct WatchTable {
     }
 
     private mutating func noteUnwatched(_ folder: String, _ reason: String) {
-        unwatched += 1
-        if limitWarning == nil {
-            limitWarning = "\(reason): changes in folders beyond it (the first: \(folder)) are not seen until mcp-rag restarts "
-                + "with room for them; an ingest of those folders still reads them"
-        }
+        unwatched.insert(folder)
+        if limitReason == nil { limitReason = reason }
     }
 
     /// The folders directly inside `folder` to watch.
@@ -298,6 +346,8 @@ private struct WatchTable {
     /// Reads what inotify has and notes the paths it names.
     mutating func readEvents() {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // The two halves of a rename are queued together, but a read may end between them.
+        var movedAway: [UInt32: (path: String, kind: FolderChanges.Kind)] = [:]
         // A bounded number of reads, so that a stream of events that never pauses still lets the
         // thread hand over what it has and look at its roots.
         for _ in 0..<64 {
@@ -316,7 +366,6 @@ private struct WatchTable {
                     offset += 16 + length
                 }
             }
-            var movedAway: [UInt32: (path: String, kind: FolderChanges.Kind)] = [:]
             for event in events { handle(event.watch, event.mask, event.cookie, event.name, movedAway: &movedAway) }
         }
     }
@@ -324,30 +373,44 @@ private struct WatchTable {
     private mutating func handle(_ watch: Int32, _ mask: UInt32, _ cookie: UInt32, _ name: [UInt8],
                                  movedAway: inout [UInt32: (path: String, kind: FolderChanges.Kind)]) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            // Events were lost: only reading everything again is sure to see them.
+            // Events were lost, folders created among them too: only watching everything again and
+            // reading everything again is sure to see them.
             overflows += 1
-            let roots = self.roots.subtracting(missing)
-            for root in roots { noted.note(root, .folder) }
+            for (path, watch) in watchOfPath {
+                inotify_rm_watch(descriptor, watch)
+                forget(path: path, watch: watch)
+            }
+            rootIdentity = [:]
+            for root in roots.sorted() { watchRoot(root) }
             return
         }
         guard let folder = pathOfWatch[watch] else { return }
         if mask & UInt32(IN_IGNORED) != 0 {
             forget(path: folder, watch: watch)
+            // A root's watch gone (deleted, unmounted): its files are read again, and it is looked for.
+            if rootIdentity[folder] != nil { dropRoot(folder) }
             return
         }
         if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
             // Inner folders are named by their parent's event; a root has no watched parent.
-            guard roots.contains(folder) else { return }
-            removeTree(folder)
-            missing.insert(folder)
-            noted.note(folder, .folder)
+            if rootIdentity[folder] != nil { dropRoot(folder) }
             return
         }
         guard isWatchable(name), let text = String(validating: name, as: UTF8.self) else { return }
         let path = Self.join(folder, text)
         let kind: FolderChanges.Kind = mask & UInt32(IN_ISDIR) != 0 ? .folder : .file
-        // A file created is named when its writer closes it.
-        if kind == .file && mask & UInt32(IN_CREATE) != 0 { return }
+        // A file created is named when its writer closes it; a link made (`ln`, `ln -s`) is never
+        // written, so it is named now.
+        if kind == .file && mask & UInt32(IN_CREATE) != 0 {
+            var status = stat()
+            guard lstat(path, &status) == 0 else { return }
+            switch status.st_mode & S_IFMT {
+            case S_IFLNK: noted.note(path, Self.isFolder(path) ? .folder : .file)
+            case S_IFREG where status.st_nlink > 1: noted.note(path, .file)
+            default: break
+            }
+            return
+        }
         if kind == .folder {
             if mask & UInt32(IN_MOVED_FROM) != 0 {
                 // Its watches would go on naming the old paths.
@@ -370,6 +433,7 @@ private struct WatchTable {
             inotify_rm_watch(descriptor, watch)
             forget(path: path, watch: watch)
         }
+        unwatched = unwatched.filter { !Self.isPath($0, inside: top) }
     }
 
     private mutating func forget(path: String, watch: Int32) {

@@ -30,7 +30,8 @@ public final class WatchLock: Sendable {
     public func tryAcquire() -> Bool {
         descriptor.withLock { held in
             if held != nil { return true }
-            let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            // Not through a link: the holder writes into the file it opens.
+            let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard opened >= 0 else { return false }
             guard flock(opened, LOCK_EX | LOCK_NB) == 0 else {
                 close(opened)

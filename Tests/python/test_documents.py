@@ -1,6 +1,7 @@
-"""PDF and Word files through the MCP server (issue 29): files written by the libraries people make
-them with (fpdf2, python-docx), answers from the right page and section, and hostile or unreadable
-files skipped with their reason while the server keeps serving."""
+"""PDF, Word, OpenDocument and EPUB files through the MCP server (issue 29): files written by the
+libraries people make them with (fpdf2, python-docx, odfpy, EbookLib), answers from the right page
+and section, and hostile or unreadable files skipped with their reason while the server keeps
+serving."""
 
 from __future__ import annotations
 
@@ -242,3 +243,96 @@ async def test_pages_travel_through_chroma_to_a_process_that_never_read_the_pdf(
             assert [(entry["source"], entry.get("pages")) for entry in sources] == [(str(docs / "manual.pdf"), 3)]
     finally:
         drop_chroma_collection(url, collection)
+
+
+def write_odt(path):
+    """An OpenDocument text as LibreOffice writes one, through odfpy: a title, headings, a list, a
+    table and a footnote."""
+    from odf import dc
+    from odf.opendocument import OpenDocumentText
+    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.text import H, List, ListItem, Note, NoteBody, NoteCitation, P
+
+    document = OpenDocumentText()
+    document.meta.addElement(dc.Title(text="Boiler Handbook"))
+    document.text.addElement(H(outlinelevel=1, text="Commissioning"))
+    first = P(text="Bleed the radiators before the first firing")
+    note = Note(noteclass="footnote", id="ftn1")
+    note.addElement(NoteCitation(text="1"))
+    body = NoteBody()
+    body.addElement(P(text="Use the square key from the accessory bag."))
+    note.addElement(body)
+    first.addElement(note)
+    first.addText(".")
+    document.text.addElement(first)
+    steps = List()
+    item = ListItem()
+    item.addElement(P(text="Check the expansion vessel pressure."))
+    steps.addElement(item)
+    document.text.addElement(steps)
+    document.text.addElement(H(outlinelevel=2, text="Fault codes"))
+    table = Table(name="codes")
+    table.addElement(TableColumn(numbercolumnsrepeated=2))
+    for code, meaning in (("Code", "Meaning"), ("F28", "ignition lockout after five attempts")):
+        row = TableRow()
+        for text in (code, meaning):
+            cell = TableCell()
+            cell.addElement(P(text=text))
+            row.addElement(cell)
+        table.addElement(row)
+    document.text.addElement(table)
+    document.save(str(path))
+    return path
+
+
+def write_epub(path):
+    """An EPUB 3 book through EbookLib: two chapters, in a spine order that is not the files' order."""
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("mcp-rag-test-book")
+    book.set_title("The Lighthouse Keeper")
+    book.set_language("en")
+    second = epub.EpubHtml(title="Storms", file_name="a_storms.xhtml", lang="en")
+    second.content = "<h1>Storms</h1><p>During the equinox gales the keeper trimmed the wick every hour.</p>"
+    first = epub.EpubHtml(title="Arrival", file_name="b_arrival.xhtml", lang="en")
+    first.content = ("<h1>Arrival</h1><p>The relief boat landed the new keeper on the north jetty.</p>"
+                     "<h2>Provisions</h2><ul><li>paraffin for the lamp</li></ul>")
+    for chapter in (first, second):
+        book.add_item(chapter)
+    book.toc = (first, second)
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", first, second]
+    epub.write_epub(str(path), book)
+    return path
+
+
+async def test_opendocument_and_epub_files_answer_from_their_sections(binary, model_dir, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_odt(docs / "handbook.odt")
+    book = write_epub(docs / "keeper.epub")
+    whole = book.read_bytes()
+    (docs / "torn.epub").write_bytes(whole[: len(whole) // 2])
+    async with connected(server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[docs])) as (session, _):
+        report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "library"}))
+        assert report["files_written"] == 2, report
+        [(torn, reason)] = [(entry["path"], entry["reason"]) for entry in report["files_skipped"]]
+        assert torn.endswith("torn.epub") and "damaged" in reason, reason
+
+        async def best(query):
+            return structured(await session.call_tool("query_knowledge_base", {"query": query, "n_results": 1}))["results"][0]
+
+        code = await best("what does fault F28 mean")
+        assert code["source"] == str(docs / "handbook.odt") and code["heading"] == "Boiler Handbook > Commissioning > Fault codes"
+        assert "F28 | ignition lockout after five attempts" in code["text"]
+        bleed = await best("bleeding radiators before firing")
+        assert bleed["heading"] == "Boiler Handbook > Commissioning"
+        assert "[1] Use the square key from the accessory bag." in bleed["text"], bleed["text"]
+        assert "- Check the expansion vessel pressure." in bleed["text"]
+
+        wick = await best("how often was the wick trimmed in gales")
+        assert wick["source"] == str(docs / "keeper.epub") and wick["heading"] == "The Lighthouse Keeper > Storms", wick
+        provisions = await best("paraffin for the lamp")
+        assert provisions["heading"] == "The Lighthouse Keeper > Arrival > Provisions"

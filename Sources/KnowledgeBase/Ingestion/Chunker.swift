@@ -337,9 +337,9 @@ public struct Chunker: Sendable {
 
         init(_ kind: DocumentKind) {
             switch kind {
-            case .markdown, .mdx, .html: self = .markdown
+            case .markdown, .mdx, .html, .epub: self = .markdown
             case .restructuredText: self = .restructuredText
-            case .text, .pdf, .docx: self = .text
+            case .text, .pdf, .docx, .odt: self = .text
             case .sourceCode: self = .sourceCode
             }
         }

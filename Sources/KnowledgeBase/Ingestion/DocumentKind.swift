@@ -16,13 +16,17 @@ public enum DocumentKind: Sendable, Hashable {
     case sourceCode(language: String)
     /// PDF: its text layer, page by page; a passage never spans two pages.
     case pdf
-    /// A Word document (Office Open XML), turned into Markdown-like text when loaded.
+    /// A Word document (Office Open XML), read into sections under its headings.
     case docx
+    /// An OpenDocument text (LibreOffice), read into sections under its headings.
+    case odt
+    /// An EPUB book: its chapters in reading order, each turned into Markdown-like text as HTML is.
+    case epub
 
     /// True for the formats read from their bytes by a library (not decoded as text).
     public var isBinaryFormat: Bool {
         switch self {
-        case .pdf, .docx: true
+        case .pdf, .docx, .odt, .epub: true
         default: false
         }
     }
@@ -68,6 +72,10 @@ public enum DocumentKind: Sendable, Hashable {
             self = .pdf
         case "docx":
             self = .docx
+        case "odt":
+            self = .odt
+        case "epub":
+            self = .epub
         default:
             guard let language = Self.sourceLanguages[ext] else { return nil }
             self = .sourceCode(language: language)

@@ -19,9 +19,9 @@ public struct LoadedDocument: Sendable, Equatable {
     public var text: String
     /// A PDF's text, one element per page; empty for every other kind.
     public var pages: [String]
-    /// A Word file's sections under the headings its styles mark; empty for every other kind.
+    /// A Word, OpenDocument or EPUB file's sections under their headings; empty for every other kind.
     public var sections: [DocumentSection]
-    /// The title from the document's metadata (PDF, Word); empty when it has none.
+    /// The title from the document's metadata (PDF, Word, OpenDocument, EPUB); empty when it has none.
     public var title: String
 
     /// A document of `kind` with `text` as it stands (no normalisation is applied here).
@@ -243,18 +243,27 @@ public struct DocumentLoader: Sendable {
         return .loaded(LoadedDocument(kind: kind, text: text))
     }
 
-    /// The text of a PDF or Word file, through its library (see `DocumentFormats`).
+    /// The text of a PDF, Word, OpenDocument or EPUB file, through its library (see `DocumentFormats`).
     private func extract(_ bytes: [UInt8], kind: DocumentKind, stopIf shouldStop: () -> Bool) -> DocumentLoadOutcome {
         do throws(FormatRefusal) {
+            let limits = configuration.formatLimits
             let extracted = switch kind {
-            case .pdf: try PDFText.extract(bytes, limits: configuration.formatLimits, stopIf: shouldStop)
-            default: try DOCXText.extract(bytes, limits: configuration.formatLimits, stopIf: shouldStop)
+            case .pdf: try PDFText.extract(bytes, limits: limits, stopIf: shouldStop)
+            case .odt: try ODTText.extract(bytes, limits: limits, stopIf: shouldStop)
+            case .epub: try EPUBText.extract(bytes, limits: limits, stopIf: shouldStop)
+            default: try DOCXText.extract(bytes, limits: limits, stopIf: shouldStop)
             }
             switch extracted.layout {
             case .pages(let pages):
                 return .loaded(LoadedDocument(kind: kind, text: "", pages: pages, title: extracted.title))
             case .sections(let sections):
                 let sections = sections.map { DocumentSection(headingPath: $0.headingPath, text: $0.text) }
+                return .loaded(LoadedDocument(kind: kind, text: "", sections: sections, title: extracted.title))
+            case .chapters(let chapters):
+                // Each chapter at its own headings (HTML's: no setext), under the book's title.
+                let title = extracted.title.isEmpty ? [] : [extracted.title]
+                let sections = chapters.flatMap { SectionSplitter.markdownSections($0, setext: false, frontMatter: false) }
+                    .map { DocumentSection(headingPath: title + $0.headingPath, text: $0.text) }
                 return .loaded(LoadedDocument(kind: kind, text: "", sections: sections, title: extracted.title))
             }
         } catch .cancelled {

@@ -56,8 +56,8 @@ public enum SectionSplitter {
             sections = restructuredTextSections(document.text)
         case .text, .sourceCode:
             sections = [DocumentSection(headingPath: [], text: document.text)]
-        case .docx:
-            // Split when the file was read, by the headings its styles mark.
+        case .docx, .odt, .epub:
+            // Split when the file was read: by the headings its styles mark, or each chapter at its headings.
             sections = document.sections
         case .pdf:
             // Each page is a section of its own, so a passage never spans two pages.

@@ -12,15 +12,34 @@ import Synchronization
 /// process's. The holder watches every recorded folder (`FolderRecord`: each folder ingested),
 /// reads them in full once at start (catching up on what changed while nothing watched: an
 /// unchanged file costs one read), then applies each settled batch of changes through the
-/// knowledge base in one writer's turn. A batch that fails (the embeddings API away) is put back
-/// and tried again, later and later, so nothing is lost. The recorded folders are read again after
-/// every ingest here and every two seconds (another process may have ingested a folder).
+/// knowledge base in one writer's turn. A batch that fails for a reason that passes (the embeddings
+/// API away) is put back and tried again, later and later, so nothing is lost; a path that cannot be
+/// read is left out, with its reason in `health_check`, and the rest applies. The recorded folders
+/// are read again after every ingest here and every two seconds (another process may have ingested
+/// a folder).
 final class FolderSync: Sendable {
     /// What one applied batch did.
     struct Outcome: Sendable {
         var filesWritten = 0
         var sourcesRemoved = 0
         var passagesAdded = 0
+        /// Paths left out, each with why (a folder that cannot be read, one past the file limit).
+        var problems: [String] = []
+
+        mutating func add(_ report: IngestReport) {
+            filesWritten += report.filesWritten
+            passagesAdded += report.chunksAdded
+            sourcesRemoved += report.sourcesRemoved.count
+        }
+    }
+
+    /// The recorded folders, and those this process may not read, by path, with why.
+    struct Folders: Sendable {
+        var records: [FolderRecord] = []
+        var refused: [String: String] = [:]
+
+        /// The folders this process watches.
+        var usable: [FolderRecord] { records.filter { refused[$0.path] == nil } }
     }
 
     /// Where the watching stands.
@@ -35,9 +54,9 @@ final class FolderSync: Sendable {
 
     private struct State {
         var phase = Phase.starting
-        var folders: [FolderRecord] = []
-        /// Recorded folders not watched here, and why.
-        var refused: [String: String] = [:]
+        var folders = Folders()
+        /// Set once `run` has ended: nothing waits for a sync any more.
+        var ended = false
         var watcher = TreeWatcher.Status()
         var syncs = 0
         var inFlight = 0
@@ -72,7 +91,7 @@ final class FolderSync: Sendable {
     func waitForSync(after count: Int) async {
         await withCheckedContinuation { continuation in
             let resumeNow = state.withLock { state in
-                if state.syncs > count { return true }
+                if state.syncs > count || state.ended { return true }
                 state.syncWaiters.append(continuation)
                 return false
             }
@@ -81,12 +100,25 @@ final class FolderSync: Sendable {
     }
 
     /// Watches until cancelled. `folders` reads the recorded folders; `apply` applies a batch.
-    func run(allowedRoots: AllowedRoots, folders: @escaping @Sendable () async throws -> [FolderRecord],
-             apply: @escaping @Sendable (FolderChanges, [FolderRecord]) async throws -> Outcome) async {
+    func run(folders: @escaping @Sendable () async throws -> Folders,
+             apply: @escaping @Sendable (FolderChanges) async throws -> Outcome) async {
+        defer {
+            let waiters = state.withLock { state in
+                state.ended = true
+                defer { state.syncWaiters.removeAll() }
+                return state.syncWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
         var announcedWait = false
         while !lock.tryAcquire() {
             let holder = lock.holder()
-            state.withLock { $0.phase = .waitingForLock(holder: holder) }
+            // For health_check, which lists the folders and who watches them.
+            let read = try? await folders()
+            state.withLock { state in
+                state.phase = .waitingForLock(holder: holder)
+                if let read { state.folders = read }
+            }
             if !announcedWait {
                 logger.info("another process watches this data folder's folders; this one takes over if it ends",
                             metadata: ["rag.watch.holder": "\(holder.map(String.init) ?? "unknown")"])
@@ -106,7 +138,7 @@ final class FolderSync: Sendable {
         watcher.start()
         defer { watcher.stop() }
         state.withLock { $0.phase = .watching }
-        var watched = await reload(watcher, allowedRoots: allowedRoots, folders: folders)
+        await reload(watcher, folders: folders)
         var lastReload = DispatchTime.now().uptimeNanoseconds
         var failures = 0
         var overflows = 0
@@ -120,14 +152,14 @@ final class FolderSync: Sendable {
             }
             let now = DispatchTime.now().uptimeNanoseconds
             if reloadWanted.exchange(false, ordering: .relaxed) || now - lastReload >= 2_000_000_000 {
-                watched = await reload(watcher, allowedRoots: allowedRoots, folders: folders)
+                await reload(watcher, folders: folders)
                 lastReload = now
             }
             guard let changes = await queue.settled() else { continue }
             state.withLock { $0.inFlight = changes.count }
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                let outcome = try await apply(changes, watched)
+                let outcome = try await apply(changes)
                 failures = 0
                 finished(outcome, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             } catch {
@@ -152,11 +184,16 @@ final class FolderSync: Sendable {
             state.inFlight = 0
             state.syncs += 1
             state.lastSync = (Date(), outcome, seconds)
-            state.lastError = nil
+            state.lastError = outcome.problems.first.map { first in
+                "\(outcome.problems.count) path\(outcome.problems.count == 1 ? " was" : "s were") left out; the first: \(first)"
+            }
             defer { state.syncWaiters.removeAll() }
             return state.syncWaiters
         }
         for waiter in waiters { waiter.resume() }
+        for problem in outcome.problems {
+            logger.warning("a watched path was left out", metadata: ["rag.watch.problem": "\(problem)"])
+        }
         if outcome.filesWritten + outcome.sourcesRemoved > 0 {
             logger.info("watched folders synced", metadata: [
                 "rag.watch.written": "\(outcome.filesWritten)", "rag.watch.removed": "\(outcome.sourcesRemoved)",
@@ -165,22 +202,12 @@ final class FolderSync: Sendable {
         }
     }
 
-    /// Reads the recorded folders and watches those this process may read; returns them.
-    private func reload(_ watcher: TreeWatcher, allowedRoots: AllowedRoots,
-                        folders: @Sendable () async throws -> [FolderRecord]) async -> [FolderRecord] {
-        guard let records = try? await folders() else { return state.withLock { $0.folders } }
-        var refused: [String: String] = [:]
-        let usable = records.filter { record in
-            guard record.confined, !allowedRoots.contains(record.path) else { return true }
-            refused[record.path] = "not watched: a client ingested it, and it is outside the allowed folders now"
-            return false
-        }
-        watcher.watch(roots: usable.map(\.path))
-        state.withLock { state in
-            state.folders = records
-            state.refused = refused
-        }
-        return usable
+    /// Reads the recorded folders and watches those this process may read (the last ones read
+    /// stay watched when the store cannot be read).
+    private func reload(_ watcher: TreeWatcher, folders: @Sendable () async throws -> Folders) async {
+        guard let read = try? await folders() else { return }
+        watcher.watch(roots: read.usable.map(\.path))
+        state.withLock { $0.folders = read }
     }
 
     /// The watch's part of `health_check`: its state as a dependency, and each folder's.
@@ -188,7 +215,7 @@ final class FolderSync: Sendable {
         let pending = queue.count
         return state.withLock { state in
             var facts: [String: String] = [
-                "folders": "\(state.folders.count)", "pending": "\(pending + state.inFlight)", "syncs": "\(state.syncs)",
+                "folders": "\(state.folders.records.count)", "pending": "\(pending + state.inFlight)", "syncs": "\(state.syncs)",
                 "watched_subfolders": "\(state.watcher.watchedFolders)", "event_overflows": "\(state.watcher.overflows)",
             ]
             if let last = state.lastSync {
@@ -199,10 +226,10 @@ final class FolderSync: Sendable {
             }
             if let error = state.lastError { facts["last_error"] = error }
             let missing = Set(state.watcher.missingRoots)
-            let folders = state.folders.map { record -> WatchedFolderHealth in
+            let folders = state.folders.records.map { record -> WatchedFolderHealth in
                 let folderState = switch state.phase {
                 case .watching:
-                    state.refused[record.path] ?? (missing.contains(record.path)
+                    state.folders.refused[record.path] ?? (missing.contains(record.path)
                         ? "missing: its files left the knowledge base; it is read again when it is back" : "watching")
                 case .waitingForLock(let holder): "watched by another process (\(holder.map { "pid \($0)" } ?? "unknown"))"
                 case .starting: "starting"
@@ -228,11 +255,11 @@ final class FolderSync: Sendable {
                     facts["unwatched_subfolders"] = "\(state.watcher.unwatchedFolders)"
                     dependency = DependencyHealth(status: .degraded, detail: warning, facts: facts)
                 } else if let error = state.lastError {
-                    dependency = DependencyHealth(status: .degraded, detail: "the last changes could not be applied and are "
-                        + "tried again: \(error)", facts: facts)
+                    dependency = DependencyHealth(status: .degraded, detail: "the last changes were not all applied: \(error)",
+                                                  facts: facts)
                 } else {
-                    dependency = DependencyHealth(status: .healthy, detail: "\(state.folders.count - state.refused.count) folders "
-                        + "kept in sync", facts: facts)
+                    dependency = DependencyHealth(status: .healthy, detail: "\(state.folders.usable.count) folders kept in sync",
+                                                  facts: facts)
                 }
             }
             return (dependency, folders)

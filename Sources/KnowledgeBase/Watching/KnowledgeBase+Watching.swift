@@ -36,36 +36,64 @@ extension KnowledgeBase {
 
     /// Keeps the recorded folders in sync until cancelled (see `FolderSync`).
     func watchFolders(_ sync: FolderSync, engine: KnowledgeBaseEngine) async {
-        let store = engine.store
-        await sync.run(allowedRoots: engine.allowedRoots,
-                       folders: { try await BlockingExecutor.run { try store.folders() } },
-                       apply: { [self] changes, folders in try await applyFolderChanges(changes, folders: folders, engine: engine) })
+        await sync.run(folders: { try await Self.watchableFolders(engine) },
+                       apply: { [self] changes in try await applyFolderChanges(changes, engine: engine) })
     }
 
-    /// Applies one settled batch of changes under the watched `folders` in one writer's turn: the
-    /// files and folders that are there are ingested under their folder's label (a renamed file
-    /// keeps its vectors), those gone are forgotten.
-    func applyFolderChanges(_ changes: FolderChanges, folders: [FolderRecord],
-                            engine: KnowledgeBaseEngine) async throws -> FolderSync.Outcome {
-        let plan = try await BlockingExecutor.run { FolderSyncPlan.make(changes, folders: folders) }
-        guard !plan.isEmpty else { return FolderSync.Outcome() }
+    /// The recorded folders, and those of them this process may not read, with why: a folder a
+    /// client ingested is read only while it is inside the allowed folders.
+    static func watchableFolders(_ engine: KnowledgeBaseEngine) async throws -> FolderSync.Folders {
+        let store = engine.store
+        let records = try await BlockingExecutor.run { try store.folders() }
+        var refused: [String: String] = [:]
+        for record in records where record.confined && !engine.allowedRoots.contains(record.path) {
+            refused[record.path] = "not watched: a client ingested it, and it is outside the allowed folders now"
+        }
+        return FolderSync.Folders(records: records, refused: refused)
+    }
+
+    /// Applies one settled batch of changes in one writer's turn: the files and folders that are
+    /// there are ingested under the label of the watched folder holding them (a renamed file keeps
+    /// its vectors), those gone are forgotten. The folders are read inside the turn, so a removal or
+    /// an ingest that came first is seen.
+    ///
+    /// A failure that passes (the embeddings API away, the model still loading) throws, and the batch
+    /// is tried again; a path that cannot be read (a folder of another user, one past the file limit)
+    /// is left out with its reason in the outcome, and the rest of the batch applies.
+    func applyFolderChanges(_ changes: FolderChanges, engine: KnowledgeBaseEngine) async throws -> FolderSync.Outcome {
         let ingestor = engine.ingestor
         let allowedRoots = engine.allowedRoots
         let outcome = try await writers.run { () -> FolderSync.Outcome in
+            let folders = try await Self.watchableFolders(engine).usable
+            let plan = try await BlockingExecutor.run { FolderSyncPlan.make(changes, folders: folders) }
             var outcome = FolderSync.Outcome()
             for part in plan.parts {
+                var request = IngestRequest(paths: [], technology: part.folder.technology, pruneMissing: true,
+                                            allowedRoots: part.folder.confined ? allowedRoots : nil)
+                request.excludedFolders = part.excluded
+                request.formerPath = { changes.formerPath(of: $0) }
                 var start = 0
                 while start < part.ingest.count {
                     let paths = Array(part.ingest[start..<min(start + Self.filesPerWatchedIngest, part.ingest.count)])
                     start += paths.count
-                    var request = IngestRequest(paths: paths, technology: part.folder.technology, pruneMissing: true,
-                                                allowedRoots: part.folder.confined ? allowedRoots : nil)
-                    request.excludedFolders = part.excluded
-                    request.formerPath = { changes.formerPath(of: $0) }
-                    let report = try await ingestor.ingest(request)
-                    outcome.filesWritten += report.filesWritten
-                    outcome.passagesAdded += report.chunksAdded
-                    outcome.sourcesRemoved += report.sourcesRemoved.count
+                    do {
+                        request.paths = paths
+                        outcome.add(try await ingestor.ingest(request))
+                    } catch where !Self.passesOnItsOwn(error) {
+                        // One path at a time, so one that cannot be read holds none of the others back.
+                        for path in paths {
+                            request.paths = [path]
+                            do {
+                                outcome.add(try await ingestor.ingest(request))
+                            } catch where !Self.passesOnItsOwn(error) {
+                                if FileWalker.type(of: path) == 0 {
+                                    outcome.sourcesRemoved += try await ingestor.forget(files: [path], folders: [path]).count
+                                } else {
+                                    outcome.problems.append("\(path): \(error)")
+                                }
+                            }
+                        }
+                    }
                 }
                 outcome.sourcesRemoved += try await ingestor.forget(files: part.forgetFiles, folders: part.forgetFolders).count
             }
@@ -73,5 +101,14 @@ extension KnowledgeBase {
         }
         metrics.ingested(files: outcome.filesWritten, passages: outcome.passagesAdded)
         return outcome
+    }
+
+    /// Whether `error` passes on its own, so the batch is worth trying again as it is.
+    static func passesOnItsOwn(_ error: any Error) -> Bool {
+        switch error {
+        case let stopped as IngestStopped: stopped.passesOnItsOwn
+        case is EmbeddingUnavailable, is CancellationError: true
+        default: false
+        }
     }
 }

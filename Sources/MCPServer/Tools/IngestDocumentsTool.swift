@@ -12,7 +12,7 @@ struct IngestDocumentsTool: RagTool {
             name: Self.name,
             title: "Ingest documents",
             description: """
-                Add or update files and folders (markdown, text, reStructuredText, HTML, PDF, Word .docx, source code) in the knowledge base \
+                Add or update files and folders (markdown, text, reStructuredText, HTML, PDF, Word .docx, OpenDocument .odt, EPUB, source code) in the knowledge base \
                 under a technology label. Unchanged files are skipped; changed ones replaced; files deleted from an \
                 ingested folder are removed. Only paths inside the folders the user allowed can be read.
                 """,
