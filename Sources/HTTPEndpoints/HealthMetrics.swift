@@ -3,8 +3,8 @@ import Resilience
 import Telemetry
 
 /// Sets the metrics that are read rather than recorded (readiness, each dependency's status, the
-/// circuit breakers, the Redis tracker's buffer, Chroma's outbox, the embedding backend, the
-/// process's memory and CPU) from a readiness report, before each exposition.
+/// circuit breakers, the Redis tracker's buffer, Chroma's outbox, the watched folders' changes, the
+/// embedding backend, the process's memory and CPU) from a readiness report, before each exposition.
 ///
 /// An actor: two scrapes at once must not both add the same growth to a total.
 actor HealthMetrics {
@@ -45,6 +45,14 @@ actor HealthMetrics {
         if let vectors = report.dependencies["vector_store"]?.facts, vectors["backend"] == "chroma",
            let pending = vectors["pending"].flatMap(Double.init) {
             exposition.gauge(MetricCatalog.outboxPending).set(to: pending)
+        }
+        // With `--watch`, from the process that watches.
+        if let watch = report.dependencies["folder_watch"]?.facts, watch["watching"] == "yes" {
+            if let pending = watch["pending"].flatMap(Double.init) { exposition.gauge(MetricCatalog.watchPending).set(to: pending) }
+            if let syncs = watch["syncs"].flatMap(Double.init) { grow(MetricCatalog.watchBatches, labels: [], to: syncs) }
+            if let overflows = watch["event_overflows"].flatMap(Double.init) {
+                grow(MetricCatalog.watchOverflows, labels: [], to: overflows)
+            }
         }
         if let backend = report.dependencies["embedding_model"]?.facts["backend"] {
             backends.insert(backend)

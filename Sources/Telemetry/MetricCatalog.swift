@@ -27,6 +27,9 @@ public struct MetricCatalog: Sendable, Hashable {
     public static let trackerBuffered = MetricCatalog(name: "mcp_rag_tracker_buffered_queries", help: "Query counts waiting in this process for Redis.")
     public static let trackerDropped = MetricCatalog(name: "mcp_rag_tracker_dropped_total", help: "Query counts dropped because the buffer for Redis was full.")
     public static let outboxPending = MetricCatalog(name: "mcp_rag_vector_outbox_pending", help: "Changes to the vectors waiting to be sent to Chroma.")
+    public static let watchPending = MetricCatalog(name: "mcp_rag_watch_pending_changes", help: "Changed paths in the watched folders not yet applied (serve --watch).")
+    public static let watchBatches = MetricCatalog(name: "mcp_rag_watch_batches_total", help: "Batches of changes in the watched folders applied (serve --watch).")
+    public static let watchOverflows = MetricCatalog(name: "mcp_rag_watch_event_overflows_total", help: "Times the kernel's queue of file events overflowed and the watched folders were read again.")
     public static let vectorBytes = MetricCatalog(name: "mcp_rag_vector_index_bytes", help: "Bytes the vector index takes in memory, its mapped snapshot file included.")
     public static let embeddedTexts = MetricCatalog(name: "mcp_rag_embedded_texts_total", help: "Texts the embedding model has embedded, by work (query, bulk).")
     public static let embeddingSeconds = MetricCatalog(name: "mcp_rag_embedding_seconds_total", help: "Seconds the embedding model has spent embedding, by work (query, bulk); texts over seconds is its measured rate.")
@@ -36,7 +39,7 @@ public struct MetricCatalog: Sendable, Hashable {
     public static let all: [MetricCatalog] = [
         toolCalls, toolCallDuration, queryDuration, queryStageDuration, cacheRequests, ingestedFiles, ingestedPassages,
         ready, dependencyStatus, breakerState, breakerOpened, embeddingBackend, residentMemory, cpuSeconds,
-        openFileDescriptors, trackerBuffered, trackerDropped, outboxPending, vectorBytes, embeddedTexts, embeddingSeconds,
+        openFileDescriptors, trackerBuffered, trackerDropped, outboxPending, watchPending, watchBatches, watchOverflows, vectorBytes, embeddedTexts, embeddingSeconds,
         embeddingPasses, httpSessions,
     ]
 

@@ -75,6 +75,32 @@ import Testing
         #expect(watcher.status.missingRoots.isEmpty)
     }
 
+    @Test func linksMadeInAFolderAreNamedAndARootWhoseParentMovesIsLookedForAgain() async throws {
+        let top = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: top) }
+        let root = top + "/notes"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
+        try write("# Target", to: top + "/target.md")
+        let queue = ChangeQueue(quiet: .milliseconds(50), longest: .seconds(1))
+        let watcher = try TreeWatcher(queue: queue, configuration: .init())
+        watcher.start()
+        defer { watcher.stop() }
+        watcher.watch(roots: [root])
+        _ = await changes(naming: root, from: queue)
+
+        // A link is never written and closed: it is named when made.
+        try FileManager.default.createSymbolicLink(atPath: root + "/linked.md", withDestinationPath: top + "/target.md")
+        #expect(await changes(naming: root + "/linked.md", from: queue).paths[root + "/linked.md"] == .file)
+        #expect(link(top + "/target.md", root + "/hard.md") == 0)
+        #expect(await changes(naming: root + "/hard.md", from: queue).paths[root + "/hard.md"] == .file)
+
+        // The root's parent renamed: no event names the root, but its path no longer holds it.
+        try FileManager.default.moveItem(atPath: top, toPath: top + "-moved")
+        defer { try? FileManager.default.removeItem(atPath: top + "-moved") }
+        #expect(await changes(naming: root, from: queue).paths[root] == .folder)
+        #expect(watcher.status.missingRoots == [root])
+    }
+
     @Test func aFolderLimitReachedIsAWarningNamingTheFirstFolderLeftOut() async throws {
         let root = try makeFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }

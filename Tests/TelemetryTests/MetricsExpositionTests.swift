@@ -62,6 +62,9 @@ import Testing
             "vector_store": DependencyHealth(status: .healthy, detail: "Chroma",
                                              facts: ["backend": "chroma", "pending": String(opened + 1)]),
             "embedding_model": DependencyHealth(status: .healthy, detail: "loaded", facts: ["backend": backend]),
+            "folder_watch": DependencyHealth(status: .healthy, detail: "watching", facts: [
+                "watching": "yes", "pending": String(opened * 5), "syncs": String(opened * 2), "event_overflows": String(opened - 2),
+            ]),
         ], process: ProcessHealth(residentBytes: 1000, peakResidentBytes: 2000, cpuSeconds: cpu, openFileDescriptors: 7,
                                   vectorBytes: 300, vectorMappedBytes: 0, cacheBytes: 0))
         report.ready = ready
@@ -83,6 +86,8 @@ import Testing
         #expect(samples(exposition, "process_open_fds") == ["process_open_fds 7.0"])
         #expect(samples(exposition, "mcp_rag_tracker_buffered_queries") == ["mcp_rag_tracker_buffered_queries 20.0"])
         #expect(samples(exposition, "mcp_rag_vector_outbox_pending") == ["mcp_rag_vector_outbox_pending 3.0"])
+        #expect(samples(exposition, "mcp_rag_watch_pending_changes") == ["mcp_rag_watch_pending_changes 10.0"])
+        #expect(samples(exposition, "mcp_rag_watch_batches_total") == ["mcp_rag_watch_batches_total 4.0"])
 
         // Totals grow by what their readings grew by; the backend no longer serving reads 0.
         await health.update(from: report(ready: false, breaker: "closed", opened: 3, backend: "cuda", cpu: 2.0))
@@ -91,6 +96,8 @@ import Testing
             == [#"mcp_rag_circuit_breaker_opened_total{dependency="query_tracker"} 3.0"#])
         #expect(samples(exposition, "process_cpu_seconds_total") == ["process_cpu_seconds_total 2.0"])
         #expect(samples(exposition, "mcp_rag_tracker_dropped_total") == ["mcp_rag_tracker_dropped_total 3.0"])
+        #expect(samples(exposition, "mcp_rag_watch_batches_total") == ["mcp_rag_watch_batches_total 6.0"])
+        #expect(samples(exposition, "mcp_rag_watch_event_overflows_total") == ["mcp_rag_watch_event_overflows_total 1.0"])
         #expect(samples(exposition, "mcp_rag_tracker_buffered_queries") == ["mcp_rag_tracker_buffered_queries 30.0"])
         #expect(samples(exposition, "mcp_rag_embedding_backend_info").sorted() == [
             #"mcp_rag_embedding_backend_info{backend="cpu"} 0.0"#, #"mcp_rag_embedding_backend_info{backend="cuda"} 1.0"#,

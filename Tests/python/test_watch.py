@@ -200,8 +200,8 @@ async def test_one_server_of_a_data_folder_watches_and_another_takes_over_when_i
     async with anyio.create_task_group() as group:
         group.start_soon(first_server)
         await first_watches.wait()
-        # The variable turns the watch on as the flag does.
-        params = server_parameters(binary, data, model_dir, extra_env={"MCP_RAG_WATCH": "1"})
+        # The variable turns the watch on as the flag does; this one reads at most 5 files an ingest.
+        params = server_parameters(binary, data, model_dir, extra_env={"MCP_RAG_WATCH": "1", "MCP_RAG_MAX_FILES": "5"})
         async with connected(params) as (second, _):
             async def waits():
                 health = await watch(second)
@@ -213,6 +213,21 @@ async def test_one_server_of_a_data_folder_watches_and_another_takes_over_when_i
             await settled(second)
             (docs / "two.md").write_text("# Two\n\nThe second note is about tugboat engines.\n")
             await until(finds(second, "tugboat engines", docs / "two.md"), "the second server took over")
+
+            # A folder that cannot be read (here, past the file limit) is left out with its reason;
+            # the rest of its batch is applied.
+            (docs / "crowd").mkdir()
+            for index in range(6):
+                (docs / "crowd" / f"c{index}.md").write_text(f"# Crowd {index}\n\nCrowd note {index}.\n")
+            (docs / "three.md").write_text("# Three\n\nThe third note is about dredger buckets.\n")
+            await until(finds(second, "dredger buckets", docs / "three.md"), "the rest of the batch")
+
+            async def left_out():
+                detail = (await watch(second))["dependencies"]["folder_watch"]
+                return detail["status"] == "degraded" and detail
+            detail = await until(left_out, "the folder left out is reported")
+            assert f"{docs / 'crowd'}: more than 5 files to ingest" in detail["facts"]["last_error"], detail
+            assert not any("/crowd/" in source for source in await sources(second))
 
 
 async def test_changes_made_while_no_server_ran_are_caught_up_and_kill_9_mid_sync_loses_nothing(binary, model_dir, tmp_path):
