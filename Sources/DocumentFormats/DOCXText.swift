@@ -238,9 +238,7 @@ struct WordBodyWriter {
     private var textDepth = 0
 
     private var tableDepth = 0
-    private var row: [String] = []
-    private var cell = ""
-    private var tableRows: [String] = []
+    private var table = TableText()
     /// The number each note got where it was first cited: a note cited again is "[n]" alone, so
     /// no note's text is written twice (citing one note a million times multiplies nothing).
     private var noteNumbers: [String: Int] = [:]
@@ -315,9 +313,9 @@ struct WordBodyWriter {
         case "tbl" where !isEmpty:
             tableDepth += 1
         case "tr" where tableDepth == 1:
-            row = []
+            table.startRow()
         case "tc" where tableDepth == 1:
-            cell = ""
+            table.startCell()
         default:
             break
         }
@@ -333,21 +331,17 @@ struct WordBodyWriter {
                 let block = rendered(paragraph)
                 if !block.isEmpty { paragraphs[paragraphs.count - 1].anchored.append(block) }
             } else if tableDepth > 0 {
-                let flat = rendered(paragraph).oneLine
-                if !flat.isEmpty { cell += (cell.isEmpty ? "" : " ") + flat }
+                table.add(rendered(paragraph))
             } else {
                 try write(paragraph)
             }
         case "tc" where tableDepth == 1:
-            row.append(cell.trimmingWhitespace)
+            table.endCell()
         case "tr" where tableDepth == 1:
-            if row.contains(where: { !$0.isEmpty }) { tableRows.append(row.joined(separator: " | ")) }
+            table.endRow()
         case "tbl":
             tableDepth -= 1
-            if tableDepth == 0 {
-                try output.write(tableRows.joined(separator: "\n"))
-                tableRows = []
-            }
+            if tableDepth == 0 { try output.write(table.finish()) }
         default:
             break
         }

@@ -64,9 +64,7 @@ struct OpenDocumentBodyWriter {
     private var notes: [Note] = []
     private var listDepth = 0
     private var tableDepth = 0
-    private var row: [String] = []
-    private var cell = ""
-    private var tableRows: [String] = []
+    private var table = TableText()
 
     init(limits: FormatLimits) {
         output = SectionWriter(limits: limits)
@@ -176,8 +174,7 @@ struct OpenDocumentBodyWriter {
         if !paragraphs.isEmpty {
             if !rendered.isEmpty { paragraphs[paragraphs.count - 1].after.append(rendered) }
         } else if tableDepth > 0 {
-            let flat = rendered.oneLine
-            if !flat.isEmpty { cell += (cell.isEmpty ? "" : " ") + flat }
+            table.add(rendered)
         } else if let level = paragraph.level, !text.isEmpty {
             try output.startSection(level: level, heading: text)
             try output.write(paragraph.after.joined(separator: "\n\n"))
@@ -189,8 +186,8 @@ struct OpenDocumentBodyWriter {
     private mutating func startTable(_ name: String) {
         switch name {
         case "table": tableDepth += 1
-        case "table-row" where tableDepth == 1: row = []
-        case "table-cell" where tableDepth == 1: cell = ""
+        case "table-row" where tableDepth == 1: table.startRow()
+        case "table-cell" where tableDepth == 1: table.startCell()
         default: break
         }
     }
@@ -198,15 +195,12 @@ struct OpenDocumentBodyWriter {
     private mutating func endTable(_ name: String) throws(FormatRefusal) {
         switch name {
         case "table-cell" where tableDepth == 1:
-            row.append(cell.trimmingWhitespace)
+            table.endCell()
         case "table-row" where tableDepth == 1:
-            if row.contains(where: { !$0.isEmpty }) { tableRows.append(row.joined(separator: " | ")) }
+            table.endRow()
         case "table":
             tableDepth = max(0, tableDepth - 1)
-            if tableDepth == 0 {
-                try output.write(tableRows.joined(separator: "\n"))
-                tableRows = []
-            }
+            if tableDepth == 0 { try output.write(table.finish()) }
         default:
             break
         }

@@ -51,3 +51,32 @@ struct SectionWriter {
         blocks = []
     }
 }
+
+/// A table being read: each cell's paragraphs on one line, written as one line per row with the
+/// cells apart by " | " (rows without text left out). A table nested in a cell goes into that cell.
+struct TableText {
+    private var row: [String] = []
+    private var cell = ""
+    private var rows: [String] = []
+
+    mutating func startRow() { row = [] }
+    mutating func startCell() { cell = "" }
+
+    /// Adds a paragraph's text to the current cell.
+    mutating func add(_ text: String) {
+        let flat = text.oneLine
+        if !flat.isEmpty { cell += (cell.isEmpty ? "" : " ") + flat }
+    }
+
+    mutating func endCell() { row.append(cell.trimmingWhitespace) }
+
+    mutating func endRow() {
+        if row.contains(where: { !$0.isEmpty }) { rows.append(row.joined(separator: " | ")) }
+    }
+
+    /// The table's text; the next table starts empty.
+    mutating func finish() -> String {
+        defer { rows = [] }
+        return rows.joined(separator: "\n")
+    }
+}

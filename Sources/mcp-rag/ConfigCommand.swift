@@ -23,6 +23,9 @@ struct ConfigCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "A data folder to pin in the entry.")
     var dataDirectory: String?
 
+    @Flag(help: "An entry whose server keeps the ingested folders in sync (serve --watch).")
+    var watch = false
+
     @Option(name: .customLong("http"), help: ArgumentHelp(
         "The entry for a server already serving MCP over HTTP at URL (e.g. http://10.0.0.5:8765/mcp). When it needs a token "
             + "(MCP_RAG_HTTP_TOKEN or --http-token-file set here), the entry refers to it without printing it.",
@@ -35,8 +38,8 @@ struct ConfigCommand: ParsableCommand {
 
     func run() throws {
         if let httpURL {
-            guard allowedRoots.isEmpty, dataDirectory == nil else {
-                throw ValidationError("--allow-root and --data-dir are the server's settings; with --http, set them where it runs")
+            guard allowedRoots.isEmpty, dataDirectory == nil, !watch else {
+                throw ValidationError("--allow-root, --data-dir and --watch are the server's settings; with --http, set them where it runs")
             }
             let withToken = try BearerToken.configured(file: tokenFile, environment: ProcessInfo.processInfo.environment) != nil
             try Self.printEntry(remoteEntry(url: try Self.endpoint(httpURL), withToken: withToken))
@@ -53,7 +56,7 @@ struct ConfigCommand: ParsableCommand {
         let roots = allowedRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if !roots.isEmpty { environment["MCP_RAG_ALLOWED_ROOTS"] = roots.joined(separator: ":") }
         if let dataDirectory { environment["MCP_RAG_DATA_DIR"] = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path }
-        var server: [String: Any] = ["command": Self.executablePath(), "args": ["serve"]]
+        var server: [String: Any] = ["command": Self.executablePath(), "args": watch ? ["serve", "--watch"] : ["serve"]]
         if !environment.isEmpty { server["env"] = environment }
         if client == .gemini {
             // Gemini CLI's default tool timeout is ten minutes; ingesting a large folder can take longer.

@@ -651,6 +651,13 @@ def test_config_data_dir_is_pinned_in_the_entry(binary, tmp_path):
     assert entry["env"] == {"MCP_RAG_DATA_DIR": str(tmp_path / "kb")}
 
 
+def test_config_watch_asks_the_server_to_keep_the_folders_in_sync(binary, tmp_path):
+    entry = config_entry(binary, clean_env(tmp_path, None), "claude", "--watch")
+    assert entry["args"] == ["serve", "--watch"]
+    refused = run(binary, "config", "claude", "--watch", "--http", "http://10.0.0.5:8765/mcp", env=clean_env(tmp_path, None))
+    assert refused.returncode != 0 and "--watch are the server's settings" in refused.stderr
+
+
 def test_config_says_where_to_merge_it_on_stderr(binary, tmp_path):
     result = run(binary, "config", "gemini", env=clean_env(tmp_path, None))
     assert result.returncode == 0
