@@ -71,7 +71,9 @@ struct PackageDocument {
                 title += text
             case .start("item", EPUBText.packageNamespace, _):
                 guard let id = stream.attribute("id", namespace: ""), let href = stream.attribute("href", namespace: "") else { break }
-                manifest[id] = (href, stream.attribute("media-type", namespace: "") ?? "")
+                // EPUB 3's navigation document repeats the chapters' titles: not a chapter, even in the spine.
+                let isNavigation = (stream.attribute("properties", namespace: "") ?? "").split(separator: " ").contains("nav")
+                manifest[id] = (href, isNavigation ? "" : stream.attribute("media-type", namespace: "") ?? "")
             case .start("itemref", EPUBText.packageNamespace, _):
                 if let id = stream.attribute("idref", namespace: "") { spine.append(id) }
             default:

@@ -90,15 +90,21 @@ struct OpenDocumentBodyWriter {
                 }
             case .end(let name, ODTText.text) where inBody:
                 try end(name)
-            case .start(let name, ODTText.table, _) where inBody:
-                startTable(name)
+            case .start(let name, ODTText.table, let isEmpty) where inBody:
+                // An empty cell still holds its column; an empty table or row holds nothing.
+                if !isEmpty {
+                    startTable(name)
+                } else if name == "table-cell" && tableDepth == 1 {
+                    table.startCell()
+                    table.endCell()
+                }
             case .end(let name, ODTText.table) where inBody:
                 try endTable(name)
             case .text(let value) where inBody:
                 if let last = notes.indices.last, notes[last].inCitation {
                     notes[last].citation += value
                 } else {
-                    append(value)
+                    try append(value)
                 }
             default:
                 break
@@ -126,11 +132,11 @@ struct OpenDocumentBodyWriter {
         case "s":
             // Runs of spaces are one element with a count.
             let count = stream.attribute("c", namespace: ODTText.text).flatMap(Int.init) ?? 1
-            append(String(repeating: " ", count: min(max(count, 1), 64)))
+            try append(String(repeating: " ", count: min(max(count, 1), 64)))
         case "tab":
-            append(" ")
+            try append(" ")
         case "line-break":
-            append("\n")
+            try append("\n")
         case "note":
             if !isEmpty { notes.append(Note(paragraphsBefore: paragraphs.count)) }
         case "note-citation":
@@ -206,8 +212,13 @@ struct OpenDocumentBodyWriter {
         }
     }
 
-    private mutating func append(_ text: String) {
+    /// Adds to the open paragraph, which may not grow past the text limit before it is written
+    /// (a run of `text:s` elements writes more than it reads).
+    private mutating func append(_ text: String) throws(FormatRefusal) {
         guard !paragraphs.isEmpty else { return }
         paragraphs[paragraphs.count - 1].text += text
+        guard paragraphs[paragraphs.count - 1].text.utf8.count <= output.limits.maxTextBytes else {
+            throw .tooMuchText(limit: output.limits.maxTextBytes)
+        }
     }
 }

@@ -12,6 +12,20 @@ final class ZipParts {
     private let storage: UnsafeMutableRawBufferPointer
     private var budget: Int
     private let limit: Int
+    /// Each entry's index by its lower-cased name (the first of names that differ only in case):
+    /// libzip finds a name case-insensitively by comparing it with every entry, so a book naming
+    /// thousands of parts would cost entries × parts comparisons.
+    private lazy var indexByName: [String: Int64] = {
+        var index: [String: Int64] = [:]
+        let count = zip_get_num_entries(archive, 0)
+        guard count > 0 else { return index }
+        for entry in 0..<count {
+            guard let name = zip_get_name(archive, zip_uint64_t(entry), 0) else { continue }
+            let key = String(cString: name).lowercased()
+            if index[key] == nil { index[key] = entry }
+        }
+        return index
+    }()
 
     init(_ bytes: [UInt8], limits: FormatLimits) throws(FormatRefusal) {
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
@@ -42,8 +56,7 @@ final class ZipParts {
     /// The bytes of the part at `path`; nil when the package has no such part.
     func bytes(of path: String) throws(FormatRefusal) -> [UInt8]? {
         // Part names are case-insensitive in a package (OPC).
-        let index = zip_name_locate(archive, path, zip_flags_t(ZIP_FL_NOCASE))
-        guard index >= 0 else { return nil }
+        guard let index = indexByName[path.lowercased()] else { return nil }
         var info = zip_stat_t()
         zip_stat_init(&info)
         guard zip_stat_index(archive, zip_uint64_t(index), 0, &info) == 0 else {

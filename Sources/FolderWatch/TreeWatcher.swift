@@ -373,15 +373,16 @@ private struct WatchTable {
     private mutating func handle(_ watch: Int32, _ mask: UInt32, _ cookie: UInt32, _ name: [UInt8],
                                  movedAway: inout [UInt32: (path: String, kind: FolderChanges.Kind)]) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            // Events were lost, folders created among them too: only watching everything again and
-            // reading everything again is sure to see them.
+            // Events were lost, folders created among them too: every tree is walked again (a folder
+            // already watched keeps its watch, a new one gets one) and read again. No watch is
+            // removed here: each removal queues an event of its own, and thousands of them could
+            // overflow the queue again.
             overflows += 1
-            for (path, watch) in watchOfPath {
-                inotify_rm_watch(descriptor, watch)
-                forget(path: path, watch: watch)
+            for (path, watch) in watchOfPath where FolderIdentity(path) == nil { forget(path: path, watch: watch) }
+            for root in roots.sorted() where rootIdentity[root] != nil {
+                addTree(root)
+                noted.note(root, .folder)
             }
-            rootIdentity = [:]
-            for root in roots.sorted() { watchRoot(root) }
             return
         }
         guard let folder = pathOfWatch[watch] else { return }

@@ -61,6 +61,22 @@ import Testing
         #expect(throws: FormatRefusal.tooMuchText(limit: 100)) {
             try ODTText.extract(Self.odt("<text:p>\(String(repeating: "words ", count: 40))</text:p>"), limits: limits)
         }
+        // Spaces written by count grow a paragraph faster than its XML: checked as it grows.
+        #expect(throws: FormatRefusal.tooMuchText(limit: 100)) {
+            try ODTText.extract(Self.odt("<text:p>\(String(repeating: "<text:s text:c=\"64\"/>", count: 3))</text:p>"), limits: limits)
+        }
+    }
+
+    @Test func anEmptyCellKeepsItsColumnAndAnEmptyTableHoldsNothing() throws {
+        let body = """
+            <table:table/><table:table><table:table-row><table:table-cell/><table:table-cell><text:p>right</text:p>\
+            </table:table-cell></table:table-row></table:table><text:p>after the table</text:p>
+            """
+        guard case .sections(let sections) = try ODTText.extract(Self.odt(body)).layout else {
+            Issue.record("an OpenDocument text has sections")
+            return
+        }
+        #expect(sections.map(\.text) == [" | right\n\nafter the table"])
     }
 
     static func epub(chapters: [(name: String, html: String)], title: String = "A Book", spineOrder: [String]? = nil) throws -> [UInt8] {
@@ -101,6 +117,24 @@ import Testing
         #expect(texts.count == 2)
         #expect(texts[0].contains("# Arrival") && texts[0].contains("Land was sighted.") && !texts[0].contains("x()"))
         #expect(texts[1].contains("# Departure") && texts[1].contains("## The crew") && texts[1].contains("- a cook"))
+    }
+
+    @Test func theNavigationDocumentIsNoChapter() throws {
+        var parts = [
+            "META-INF/container.xml": "<container xmlns=\"urn:oasis:names:tc:opendocument:xmlns:container\"><rootfiles>"
+                + "<rootfile full-path=\"book.opf\" media-type=\"application/oebps-package+xml\"/></rootfiles></container>",
+            "book.opf": "<package xmlns=\"http://www.idpf.org/2007/opf\"><manifest>"
+                + "<item id=\"nav\" href=\"nav.xhtml\" media-type=\"application/xhtml+xml\" properties=\"nav\"/>"
+                + "<item id=\"one\" href=\"one.xhtml\" media-type=\"application/xhtml+xml\"/></manifest>"
+                + "<spine><itemref idref=\"nav\"/><itemref idref=\"one\"/></spine></package>",
+        ]
+        parts["nav.xhtml"] = "<html><body><nav><ol><li>Chapter One</li></ol></nav></body></html>"
+        parts["one.xhtml"] = "<html><body><h1>Chapter One</h1><p>It begins.</p></body></html>"
+        guard case .chapters(let chapters) = try EPUBText.extract(DOCXTextTests.docx(parts)).layout else {
+            Issue.record("an EPUB has chapters")
+            return
+        }
+        #expect(chapters.count == 1 && chapters[0].contains("It begins."))
     }
 
     @Test func anEPUBWithoutItsPackageIsRefused() throws {

@@ -16,6 +16,10 @@ public struct IngestRequest: Sendable {
     /// The path a file had before a rename, when known (a watched folder saw it move): its
     /// passages' vectors are taken from there rather than embedded again.
     public var formerPath: @Sendable (String) -> String? = { _ in nil }
+    /// When the remote vector store does not take the vectors, go on: the changes are saved and a
+    /// running server sends them once it answers. For a watched folder's ingest, which nobody
+    /// waits on; an ingest someone asked for says instead that the vectors wait.
+    public var sendsVectorsLater = false
 
     public init(paths: [String], technology: String, pruneMissing: Bool = true, allowedRoots: AllowedRoots? = nil) {
         self.paths = paths

@@ -82,9 +82,9 @@ public final class Ingestor: Sendable {
                 case .ready(let file):
                     pending.append(file)
                 }
-                if pending.isFull { embedded += try await flush(&pending, into: &report) }
+                if pending.isFull { embedded += try await flush(&pending, into: &report, sendsVectorsLater: request.sendsVectorsLater) }
             }
-            embedded += try await flush(&pending, into: &report)
+            embedded += try await flush(&pending, into: &report, sendsVectorsLater: request.sendsVectorsLater)
         } catch let error as EmbeddingsAPIError {
             throw IngestStopped(filesWritten: report.filesWritten, reason: error, passesOnItsOwn: error.isTransient)
         } catch let error as CircuitOpenError {
@@ -116,12 +116,13 @@ public final class Ingestor: Sendable {
     /// Embeds and writes the pending files; returns chunks embedded. Cached answers are dropped
     /// after each write that changed a source (its chunks, their label or their pages), so none
     /// outlives what it came from, even when the ingest is cancelled or fails later.
-    private func flush(_ pending: inout PendingWrites, into report: inout IngestReport) async throws -> Int {
+    private func flush(_ pending: inout PendingWrites, into report: inout IngestReport,
+                       sendsVectorsLater: Bool) async throws -> Int {
         let remoteVectors = self.remoteVectors
         let outcome = try await pending.flush(embeddings: embeddings, store: store,
                                               storedElsewhere: remoteVectors.map { remote in { await remote.storedVectors(ids: $0) } })
         if outcome.sourcesWritten > 0 { await cache.removeAll() }
-        try await syncRemoteVectors()
+        try await syncRemoteVectors(orLater: sendsVectorsLater)
         report.filesWritten += outcome.sourcesWritten
         report.chunksAdded += outcome.chunks.added
         report.chunksRemoved += outcome.chunks.removed
@@ -153,7 +154,7 @@ public final class Ingestor: Sendable {
         }
         if !removed.isEmpty {
             await cache.removeAll()
-            try await syncRemoteVectors()
+            try await syncRemoteVectors(orLater: true)
         }
         return removed
     }
@@ -182,13 +183,16 @@ public final class Ingestor: Sendable {
     }
 
     /// Sends what the store's outbox holds to the remote vector store, if there is one; its failure
-    /// says what was kept and how to finish.
-    private func syncRemoteVectors() async throws {
+    /// says what was kept and how to finish, or with `orLater`, is logged: a running server sends
+    /// what waits once the store answers.
+    private func syncRemoteVectors(orLater: Bool = false) async throws {
         guard let remoteVectors else { return }
         do {
             _ = try await remoteVectors.sync()
         } catch {
-            throw VectorStoreUnavailable(pending: await remoteVectors.pendingCount(), underlying: error)
+            let unavailable = VectorStoreUnavailable(pending: await remoteVectors.pendingCount(), underlying: error)
+            guard orLater else { throw unavailable }
+            logger.warning("vectors wait for the vector store", metadata: ["rag.chroma.error": "\(unavailable.underlying)"])
         }
     }
 }

@@ -71,6 +71,7 @@ extension KnowledgeBase {
                 var request = IngestRequest(paths: [], technology: part.folder.technology, pruneMissing: true,
                                             allowedRoots: part.folder.confined ? allowedRoots : nil)
                 request.excludedFolders = part.excluded
+                request.sendsVectorsLater = true
                 request.formerPath = { changes.formerPath(of: $0) }
                 var start = 0
                 while start < part.ingest.count {
@@ -81,18 +82,23 @@ extension KnowledgeBase {
                         outcome.add(try await ingestor.ingest(request))
                     } catch where !Self.passesOnItsOwn(error) {
                         // One path at a time, so one that cannot be read holds none of the others back.
+                        var vanished: [String] = []
                         for path in paths {
                             request.paths = [path]
                             do {
                                 outcome.add(try await ingestor.ingest(request))
                             } catch where !Self.passesOnItsOwn(error) {
                                 if FileWalker.type(of: path) == 0 {
-                                    outcome.sourcesRemoved += try await ingestor.forget(files: [path], folders: [path]).count
+                                    vanished.append(path)
                                 } else {
                                     outcome.problems.append("\(path): \(error)")
                                 }
                             }
                         }
+                        // Gone since the batch was planned: forgotten as the plan forgets.
+                        let folders = vanished.filter { changes.paths[$0] == .folder }
+                        let files = vanished.filter { changes.paths[$0] != .folder }
+                        outcome.sourcesRemoved += try await ingestor.forget(files: files, folders: folders).count
                     }
                 }
                 outcome.sourcesRemoved += try await ingestor.forget(files: part.forgetFiles, folders: part.forgetFolders).count
@@ -103,10 +109,13 @@ extension KnowledgeBase {
         return outcome
     }
 
-    /// Whether `error` passes on its own, so the batch is worth trying again as it is.
+    /// Whether `error` passes on its own, so the batch is worth trying again as it is: the
+    /// embeddings API away, the model still loading, the store held by another process's writer
+    /// past the busy timeout, shutting down.
     static func passesOnItsOwn(_ error: any Error) -> Bool {
         switch error {
         case let stopped as IngestStopped: stopped.passesOnItsOwn
+        case let store as SQLiteError: store.isBusy
         case is EmbeddingUnavailable, is CancellationError: true
         default: false
         }
