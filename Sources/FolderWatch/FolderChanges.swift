@@ -3,7 +3,10 @@
 /// A path is only named here; what happened to it is read from the disk when the batch is applied
 /// (it may have changed again since), so a file written ten times is one entry, and a file created
 /// and deleted within a batch is one entry that finds nothing.
-public struct FolderChanges: Sendable, Equatable {
+///
+/// Paths are told apart by their bytes, as the file system tells them: "café" precomposed and
+/// decomposed are two files, although Swift's strings compare them equal.
+public struct FolderChanges: Sendable {
     /// What kind of thing a path was when the event named it.
     public enum Kind: Sendable, Equatable {
         case file
@@ -11,51 +14,59 @@ public struct FolderChanges: Sendable, Equatable {
         case folder
     }
 
-    /// Each changed path, with its kind (a folder wins over a file of the same name).
-    public private(set) var paths: [String: Kind] = [:]
-    /// Renames seen (new path → old path), of files and folders, so that a moved file's passages
-    /// keep their vectors.
-    public private(set) var renames: [String: String] = [:]
+    /// A path's bytes, the key of everything here.
+    private struct Key: Hashable, Sendable {
+        let bytes: [UInt8]
+
+        init(_ path: String) { bytes = Array(path.utf8) }
+        init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
+    }
+
+    private var entries: [Key: (path: String, kind: Kind)] = [:]
+    /// Renames seen, by the new path: the old path, so that a moved file's passages keep their vectors.
+    private var renames: [Key: String] = [:]
 
     public init() {}
 
-    public var isEmpty: Bool { paths.isEmpty }
+    public var isEmpty: Bool { entries.isEmpty }
     /// How many paths wait.
-    public var count: Int { paths.count }
+    public var count: Int { entries.count }
 
-    /// Notes that `path` changed.
+    /// What `path` was when it changed; nil when it did not.
+    public func kind(of path: String) -> Kind? { entries[Key(path)]?.kind }
+
+    /// Each changed path with its kind (for looking at; paths that differ only in their Unicode
+    /// form share a key here).
+    public var paths: [String: Kind] {
+        Dictionary(entries.values.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Notes that `path` changed (a folder stays a folder when a file of its name is noted).
     public mutating func note(_ path: String, _ kind: Kind) {
-        if paths[path] != .folder { paths[path] = kind }
+        let key = Key(path)
+        if entries[key]?.kind != .folder { entries[key] = (path, kind) }
     }
 
     /// Notes that `old` was renamed to `new` (both are noted as changed too).
     public mutating func noteRename(from old: String, to new: String, _ kind: Kind) {
         note(old, kind)
         note(new, kind)
-        renames[new] = old
+        renames[Key(new)] = old
     }
 
     /// Adds `other`'s changes to these.
     public mutating func merge(_ other: FolderChanges) {
-        for (path, kind) in other.paths { note(path, kind) }
+        for entry in other.entries.values { note(entry.path, entry.kind) }
         renames.merge(other.renames) { _, newer in newer }
     }
 
-    /// The paths to look at: folders first, then files, each sorted, without anything inside a
-    /// changed folder (reading the folder again covers it).
+    /// The paths to look at: folders first, then files, each sorted by their bytes, without
+    /// anything inside a changed folder (reading the folder again covers it).
     public func reduced() -> (folders: [String], files: [String]) {
-        let folders = Set(paths.compactMap { $0.value == .folder ? $0.key : nil })
-        func coveredByAFolder(_ path: String) -> Bool {
-            var bytes = Substring(path)
-            while let slash = bytes.lastIndex(of: "/"), slash > bytes.startIndex {
-                bytes = bytes[..<slash]
-                if folders.contains(String(bytes)) { return true }
-            }
-            return false
-        }
+        let folders = Set(entries.compactMap { $0.value.kind == .folder ? $0.key : nil })
         var keptFolders: [String] = [], keptFiles: [String] = []
-        for (path, kind) in paths where !coveredByAFolder(path) {
-            if kind == .folder { keptFolders.append(path) } else { keptFiles.append(path) }
+        for (key, entry) in entries where !Self.prefixes(of: key.bytes).contains(where: { folders.contains(Key($0)) }) {
+            if entry.kind == .folder { keptFolders.append(entry.path) } else { keptFiles.append(entry.path) }
         }
         let byBytes: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return (keptFolders.sorted(by: byBytes), keptFiles.sorted(by: byBytes))
@@ -64,12 +75,22 @@ public struct FolderChanges: Sendable, Equatable {
     /// The path `path` had before the renames of this batch, if one of them moved it (or a folder
     /// above it).
     public func formerPath(of path: String) -> String? {
-        if let old = renames[path] { return old }
-        var prefix = Substring(path)
-        while let slash = prefix.lastIndex(of: "/"), slash > prefix.startIndex {
-            prefix = prefix[..<slash]
-            if let old = renames[String(prefix)] { return old + path.dropFirst(prefix.count) }
+        let bytes = Array(path.utf8)
+        if let old = renames[Key(bytes[...])] { return old }
+        for prefix in Self.prefixes(of: bytes) {
+            if let old = renames[Key(prefix)] { return String(decoding: Array(old.utf8) + bytes[prefix.count...], as: UTF8.self) }
         }
         return nil
+    }
+
+    /// The folders above `path`, innermost first ("/a/b/c" → "/a/b", "/a"), as byte slices.
+    private static func prefixes(of path: [UInt8]) -> [ArraySlice<UInt8>] {
+        var found: [ArraySlice<UInt8>] = []
+        var end = path.endIndex
+        while let slash = path[..<end].lastIndex(of: UInt8(ascii: "/")), slash > path.startIndex {
+            found.append(path[..<slash])
+            end = slash
+        }
+        return found
     }
 }

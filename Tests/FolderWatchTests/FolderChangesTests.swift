@@ -17,6 +17,17 @@ import Testing
         #expect(reduced.files == ["/docs/a.md", "/docs/subway.md"])
     }
 
+    @Test func namesAreToldApartByTheirBytes() {
+        var changes = FolderChanges()
+        let composed = "/docs/caf\u{E9}.md", decomposed = "/docs/cafe\u{301}.md"
+        #expect(composed == decomposed)  // equal as Swift strings, two files on disk
+        changes.noteRename(from: composed, to: decomposed, .file)
+        #expect(changes.count == 2)
+        #expect(changes.reduced().files.count == 2)
+        #expect(changes.formerPath(of: decomposed).map { Array($0.utf8) } == Array(composed.utf8))
+        #expect(changes.formerPath(of: composed) == nil)
+    }
+
     @Test func renamesAreFollowedThroughTheirFolders() {
         var changes = FolderChanges()
         changes.noteRename(from: "/docs/old.md", to: "/docs/new.md", .file)

@@ -60,7 +60,7 @@ struct FolderSyncPlan: Equatable {
             case S_IFREG:
                 if DocumentKind(url: URL(fileURLWithPath: path)) != nil { ownersPart.ingest.append(path) }
             case 0:
-                if changes.paths[path] == .folder { ownersPart.forgetFolders.append(path) } else { ownersPart.forgetFiles.append(path) }
+                if changes.kind(of: path) == .folder { ownersPart.forgetFolders.append(path) } else { ownersPart.forgetFiles.append(path) }
             default:
                 break
             }

@@ -96,8 +96,8 @@ extension KnowledgeBase {
                             }
                         }
                         // Gone since the batch was planned: forgotten as the plan forgets.
-                        let folders = vanished.filter { changes.paths[$0] == .folder }
-                        let files = vanished.filter { changes.paths[$0] != .folder }
+                        let folders = vanished.filter { changes.kind(of: $0) == .folder }
+                        let files = vanished.filter { changes.kind(of: $0) != .folder }
                         outcome.sourcesRemoved += try await ingestor.forget(files: files, folders: folders).count
                     }
                 }
