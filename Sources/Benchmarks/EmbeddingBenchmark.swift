@@ -117,8 +117,8 @@ public struct EmbeddingBenchmark: Sendable {
             gemm: gemm, gemmGFLOPS: gemmFlops / gemmSeconds / 1e9,
             throughput: throughput,
             singleQueryTokens: queryTokens,
-            singleQueryP50Milliseconds: percentile(latencies, 0.50),
-            singleQueryP99Milliseconds: percentile(latencies, 0.99),
+            singleQueryP50Milliseconds: nearestRank(latencies, 0.50),
+            singleQueryP99Milliseconds: nearestRank(latencies, 0.99),
             tokenizerTokensPerSecond: tokenizerRate,
             peakResidentMegabytes: peakResidentMegabytes())
     }
@@ -182,10 +182,6 @@ public struct EmbeddingBenchmark: Sendable {
         }
     }
 
-    private func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-    }
 }
 
 /// The process's peak resident memory so far, in megabytes.

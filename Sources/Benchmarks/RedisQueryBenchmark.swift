@@ -16,11 +16,8 @@ public struct RedisQueryBenchmark: Sendable {
 
         init(_ nanoseconds: [UInt64]) {
             let sorted = nanoseconds.sorted().map { Double($0) / 1e6 }
-            func percentile(_ fraction: Double) -> Double {
-                sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-            }
-            p50Ms = percentile(0.5)
-            p99Ms = percentile(0.99)
+            p50Ms = nearestRank(sorted, 0.5)
+            p99Ms = nearestRank(sorted, 0.99)
             samples = sorted.count
         }
 

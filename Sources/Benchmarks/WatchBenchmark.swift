@@ -79,10 +79,7 @@ public struct WatchBenchmark: Sendable {
         }
         let burstSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let sorted = latencies.sorted()
-        func percentile(_ fraction: Double) -> Double {
-            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-        }
-        return Report(saves: saves, saveToSearchableP50Ms: percentile(0.5), saveToSearchableP90Ms: percentile(0.9),
+        return Report(saves: saves, saveToSearchableP50Ms: nearestRank(sorted, 0.5), saveToSearchableP90Ms: nearestRank(sorted, 0.9),
                       saveToSearchableMaxMs: sorted.last ?? 0, burstFiles: burstFiles, burstBatches: count - before,
                       burstSeconds: burstSeconds, burstFilesPerSecond: burstSeconds > 0 ? Double(burstFiles) / burstSeconds : 0)
     }

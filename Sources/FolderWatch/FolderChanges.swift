@@ -35,12 +35,6 @@ public struct FolderChanges: Sendable {
     /// What `path` was when it changed; nil when it did not.
     public func kind(of path: String) -> Kind? { entries[Key(path)]?.kind }
 
-    /// Each changed path with its kind (for looking at; paths that differ only in their Unicode
-    /// form share a key here).
-    public var paths: [String: Kind] {
-        Dictionary(entries.values.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
-    }
-
     /// Notes that `path` changed (a folder stays a folder when a file of its name is noted).
     public mutating func note(_ path: String, _ kind: Kind) {
         let key = Key(path)

@@ -46,7 +46,12 @@ struct ServeCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         // Checked before anything starts, so a bad address, token or limit is an error at once.
         let plan = try http.plan(environment: environment)
-        let readOnly = try self.readOnly || Self.flag(environment["MCP_RAG_READ_ONLY"], variable: "MCP_RAG_READ_ONLY")
+        let readOnly: Bool
+        do {
+            readOnly = try self.readOnly || KnowledgeBaseConfiguration.flag("MCP_RAG_READ_ONLY", in: environment) ?? false
+        } catch {
+            throw ValidationError("\(error)")
+        }
         // Recorded only where something serves them: otherwise swift-metrics' no-op handlers cost nothing.
         let exposition = MetricsExposition()
         var configuration = try options.configuration()
@@ -91,14 +96,5 @@ struct ServeCommand: AsyncParsableCommand {
     private static func ending(_ service: some Service, _ name: String) -> ServiceGroupConfiguration.ServiceConfiguration {
         .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
               failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name)
-    }
-
-    /// A yes/no variable: 1, true, yes, or 0, false, no, or unset.
-    private static func flag(_ value: String?, variable: String) throws -> Bool {
-        switch value?.trimmingCharacters(in: .whitespaces).lowercased() {
-        case nil, "", "0", "false", "no": false
-        case "1", "true", "yes": true
-        default: throw ValidationError("\(variable) must be 1 or 0 (true or false)")
-        }
     }
 }

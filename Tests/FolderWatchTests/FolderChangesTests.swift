@@ -35,7 +35,7 @@ import Testing
         #expect(changes.formerPath(of: "/docs/new.md") == "/docs/old.md")
         #expect(changes.formerPath(of: "/docs/final/deep/c.md") == "/docs/drafts/deep/c.md")
         #expect(changes.formerPath(of: "/docs/finale.md") == nil)
-        #expect(changes.paths["/docs/old.md"] == .file && changes.paths["/docs/final"] == .folder)
+        #expect(changes.kind(of: "/docs/old.md") == .file && changes.kind(of: "/docs/final") == .folder)
 
         var later = FolderChanges()
         later.note("/docs/x.md", .file)

@@ -17,7 +17,7 @@ import Testing
         for await _ in queue.wakeups {
             guard let batch = await queue.settled() else { continue }
             seen.merge(batch)
-            if seen.paths[path] != nil { return seen }
+            if seen.kind(of: path) != nil { return seen }
         }
         return seen
     }
@@ -35,10 +35,10 @@ import Testing
         defer { watcher.stop() }
         watcher.watch(roots: [root])
         // A root newly watched is read in full.
-        #expect(await changes(naming: root, from: queue).paths[root] == .folder)
+        #expect(await changes(naming: root, from: queue).kind(of: root) == .folder)
 
         try write("# A", to: root + "/a.md")
-        #expect(await changes(naming: root + "/a.md", from: queue).paths[root + "/a.md"] == .file)
+        #expect(await changes(naming: root + "/a.md", from: queue).kind(of: root + "/a.md") == .file)
 
         // Hidden files and ignored folders are never named; what comes after them is.
         try FileManager.default.createDirectory(atPath: root + "/node_modules", withIntermediateDirectories: false)
@@ -47,16 +47,16 @@ import Testing
         try FileManager.default.createDirectory(atPath: root + "/sub", withIntermediateDirectories: false)
         try write("# B", to: root + "/sub/b.md")
         let afterHidden = await changes(naming: root + "/sub", from: queue)
-        #expect(afterHidden.paths[root + "/.a.md.swp"] == nil && afterHidden.paths[root + "/node_modules"] == nil)
-        #expect(afterHidden.paths[root + "/sub"] == .folder)
+        #expect(afterHidden.kind(of: root + "/.a.md.swp") == nil && afterHidden.kind(of: root + "/node_modules") == nil)
+        #expect(afterHidden.kind(of: root + "/sub") == .folder)
         // The new folder is watched: a file written in it later is named.
         try write("# C", to: root + "/sub/c.md")
-        #expect(await changes(naming: root + "/sub/c.md", from: queue).paths[root + "/sub/c.md"] == .file)
+        #expect(await changes(naming: root + "/sub/c.md", from: queue).kind(of: root + "/sub/c.md") == .file)
 
         try FileManager.default.moveItem(atPath: root + "/a.md", toPath: root + "/renamed.md")
         let renamed = await changes(naming: root + "/renamed.md", from: queue)
         #expect(renamed.formerPath(of: root + "/renamed.md") == root + "/a.md")
-        #expect(renamed.paths[root + "/a.md"] == .file)
+        #expect(renamed.kind(of: root + "/a.md") == .file)
 
         // A folder moved within the tree: its files are named under the new path from then on.
         try FileManager.default.moveItem(atPath: root + "/sub", toPath: root + "/moved")
@@ -64,14 +64,14 @@ import Testing
         #expect(moved.formerPath(of: root + "/moved/b.md") == root + "/sub/b.md")
         try write("# C again", to: root + "/moved/c.md")
         let inMoved = await changes(naming: root + "/moved/c.md", from: queue)
-        #expect(inMoved.paths[root + "/sub/c.md"] == nil)
+        #expect(inMoved.kind(of: root + "/sub/c.md") == nil)
 
         // The root deleted, then made again: named both times.
         try FileManager.default.removeItem(atPath: root)
-        #expect(await changes(naming: root, from: queue).paths[root] == .folder)
+        #expect(await changes(naming: root, from: queue).kind(of: root) == .folder)
         #expect(watcher.status.missingRoots == [root])
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
-        #expect(await changes(naming: root, from: queue).paths[root] == .folder)
+        #expect(await changes(naming: root, from: queue).kind(of: root) == .folder)
         #expect(watcher.status.missingRoots.isEmpty)
     }
 
@@ -90,14 +90,14 @@ import Testing
 
         // A link is never written and closed: it is named when made.
         try FileManager.default.createSymbolicLink(atPath: root + "/linked.md", withDestinationPath: top + "/target.md")
-        #expect(await changes(naming: root + "/linked.md", from: queue).paths[root + "/linked.md"] == .file)
+        #expect(await changes(naming: root + "/linked.md", from: queue).kind(of: root + "/linked.md") == .file)
         #expect(link(top + "/target.md", root + "/hard.md") == 0)
-        #expect(await changes(naming: root + "/hard.md", from: queue).paths[root + "/hard.md"] == .file)
+        #expect(await changes(naming: root + "/hard.md", from: queue).kind(of: root + "/hard.md") == .file)
 
         // The root's parent renamed: no event names the root, but its path no longer holds it.
         try FileManager.default.moveItem(atPath: top, toPath: top + "-moved")
         defer { try? FileManager.default.removeItem(atPath: top + "-moved") }
-        #expect(await changes(naming: root, from: queue).paths[root] == .folder)
+        #expect(await changes(naming: root, from: queue).kind(of: root) == .folder)
         #expect(watcher.status.missingRoots == [root])
     }
 

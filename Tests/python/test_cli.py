@@ -658,6 +658,14 @@ def test_config_watch_asks_the_server_to_keep_the_folders_in_sync(binary, tmp_pa
     assert refused.returncode != 0 and "--watch are the server's settings" in refused.stderr
 
 
+@pytest.mark.parametrize("variable", ["MCP_RAG_READ_ONLY", "MCP_RAG_WATCH"])
+def test_a_yes_no_variable_that_is_neither_is_an_error_naming_it(binary, tmp_path, variable):
+    result = subprocess.run([binary, "serve"], input="", capture_output=True, text=True, timeout=30,
+                            env={**clean_env(tmp_path, None), variable: "maybe"})
+    assert result.returncode != 0 and result.stdout == ""
+    assert f"{variable}=maybe must be 1 or 0 (true or false)" in result.stderr
+
+
 def test_config_says_where_to_merge_it_on_stderr(binary, tmp_path):
     result = run(binary, "config", "gemini", env=clean_env(tmp_path, None))
     assert result.returncode == 0

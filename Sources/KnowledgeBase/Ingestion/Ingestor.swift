@@ -134,8 +134,7 @@ public final class Ingestor: Sendable {
     public func remove(_ path: String) async throws -> (sources: [String], chunks: Int) {
         let store = self.store
         if let removed = try await BlockingExecutor.run({ try store.removeSource(path) }) {
-            await cache.removeAll()
-            try await syncRemoteVectors()
+            try await afterRemoving([path])
             return ([path], removed)
         }
         return try await remove(under: [path], onlyMissing: false)
@@ -149,21 +148,22 @@ public final class Ingestor: Sendable {
         var removed = try await BlockingExecutor.run {
             try files.filter { try store.removeSource($0) != nil }
         }
-        if !folders.isEmpty {
-            removed += try await remove(under: folders, onlyMissing: false, dropsCache: false).sources
-        }
-        if !removed.isEmpty {
-            await cache.removeAll()
-            try await syncRemoteVectors(orLater: true)
-        }
+        if !folders.isEmpty { removed += try await removeSources(under: folders, onlyMissing: false).sources }
+        try await afterRemoving(removed, sendingLater: true)
         return removed
     }
 
     /// Removes the sources below any of `folders` (only those whose files are gone, if asked).
-    private func remove(under folders: [String], onlyMissing: Bool,
-                        dropsCache: Bool = true) async throws -> (sources: [String], chunks: Int) {
+    private func remove(under folders: [String], onlyMissing: Bool) async throws -> (sources: [String], chunks: Int) {
+        let result = try await removeSources(under: folders, onlyMissing: onlyMissing)
+        try await afterRemoving(result.sources)
+        return result
+    }
+
+    /// The store's part of `remove(under:onlyMissing:)`: the sources removed and their chunks.
+    private func removeSources(under folders: [String], onlyMissing: Bool) async throws -> (sources: [String], chunks: Int) {
         let store = self.store
-        let result = try await BlockingExecutor.run { () -> (sources: [String], chunks: Int) in
+        return try await BlockingExecutor.run { () -> (sources: [String], chunks: Int) in
             var removed: [String] = []
             var chunks = 0
             for source in try store.listSources() where folders.contains(where: { PathBytes.isInside(source.source, $0) }) {
@@ -175,11 +175,14 @@ public final class Ingestor: Sendable {
             }
             return (removed, chunks)
         }
-        if !result.sources.isEmpty && dropsCache {
-            await cache.removeAll()
-            try await syncRemoteVectors()
-        }
-        return result
+    }
+
+    /// After sources were removed (none: nothing to do): cached answers are dropped and the remote
+    /// vector store is told (see `syncRemoteVectors` for `sendingLater`).
+    private func afterRemoving(_ sources: [String], sendingLater: Bool = false) async throws {
+        guard !sources.isEmpty else { return }
+        await cache.removeAll()
+        try await syncRemoteVectors(orLater: sendingLater)
     }
 
     /// Sends what the store's outbox holds to the remote vector store, if there is one; its failure

@@ -244,18 +244,23 @@ fileprivate struct EnvironmentReader {
         return value
     }
 
-    /// A yes/no variable: 1, true, yes, or 0, false, no; nil when unset.
     func flag(_ name: String) throws -> Bool? {
-        switch string(name)?.lowercased() {
-        case nil: nil
+        try KnowledgeBaseConfiguration.flag(name, in: environment)
+    }
+}
+
+extension KnowledgeBaseConfiguration {
+    /// The yes/no variable `name` of `environment`: 1, true or yes, or 0, false or no (any case,
+    /// blanks around ignored); nil when unset or empty. Throws `ConfigurationError` naming it otherwise.
+    public static func flag(_ name: String, in environment: [String: String]) throws -> Bool? {
+        switch environment[name]?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case nil, "": nil
         case "1", "true", "yes": true
         case "0", "false", "no": false
         case let other?: throw ConfigurationError("\(name)=\(other) must be 1 or 0 (true or false)")
         }
     }
-}
 
-extension KnowledgeBaseConfiguration {
     /// Keeps query statistics and the result cache in the Redis server at `url`
     /// (`redis://[:password@]host[:port][/db]`, `rediss://` or `unix://`); throws
     /// `ConfigurationError` saying what is wrong with it.
