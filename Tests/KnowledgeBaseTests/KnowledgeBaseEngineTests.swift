@@ -2,6 +2,8 @@ import Embeddings
 import Foundation
 @testable import KnowledgeBase
 import Logging
+import SQLiteLedger
+import Storage
 import Synchronization
 import Telemetry
 import Testing
@@ -103,6 +105,32 @@ import Testing
         let removal = try await runtime.ingestor.remove(try #require(PathBytes.resolve(docs.path)))
         #expect(removal.sources.count == 1 && removal.chunks >= 1)
         #expect(runtime.store.chunkCount() == 0)
+    }
+
+    /// Writes `count` one-passage sources straight to the store, one transaction each (as an ingest
+    /// of as many files would): each adds a b-tree to the keyword index.
+    private func writeSources(_ count: Int, from first: Int, into store: SQLiteKnowledgeStore) throws {
+        var vector = [Float](repeating: 0, count: store.dimension)
+        vector[0] = 1
+        for number in first..<(first + count) {
+            let source = "/elsewhere/s\(number).md"
+            let chunk = ChunkRecord(id: "s\(number)", source: source, heading: "", technology: "demo",
+                                    text: "note \(number) about topic \(number % 17)", ordinal: 0, vector: vector)
+            _ = try store.replaceSource(SourceRecord(source: source, technology: "demo", contentHash: "h\(number)",
+                                                     chunkCount: 1, ingestedAt: Date()), chunks: [chunk])
+        }
+    }
+
+    @Test func ingestsAndRemovalsMergeTheKeywordIndexOnceEnoughTextChanged() async throws {
+        let runtime = try runtime()
+        try writeSources(300, from: 0, into: runtime.store)
+        _ = try await ingest(runtime)
+        // The ingest merged it: nothing changed since.
+        #expect(try runtime.store.compactKeywordIndex() == .notDue)
+        try writeSources(300, from: 300, into: runtime.store)
+        #expect(try await runtime.ingestor.remove("/elsewhere/s0.md").chunks == 1)
+        #expect(try runtime.store.compactKeywordIndex() == .notDue)
+        #expect(try runtime.store.keywordSearch("topic", limit: 1_000, technology: nil).count == 599)
     }
 
     @Test func anIngestInvalidatesCachedAnswers() async throws {

@@ -99,6 +99,7 @@ public final class Ingestor: Sendable {
                 report.chunksRemoved += removal.chunks
             }
         }
+        await compactKeywordIndex()
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         await progress(IngestProgress(filesDone: files.count, filesTotal: files.count, chunksEmbedded: embedded, currentFile: nil))
         logger.info("ingest finished", metadata: [
@@ -182,7 +183,31 @@ public final class Ingestor: Sendable {
     private func afterRemoving(_ sources: [String], sendingLater: Bool = false) async throws {
         guard !sources.isEmpty else { return }
         await cache.removeAll()
+        await compactKeywordIndex()
         try await syncRemoteVectors(orLater: sendingLater)
+    }
+
+    /// Merges the keyword index when enough text changed (see `SQLiteKnowledgeStore.compactKeywordIndex`).
+    /// The change itself is saved already: a failure costs only keyword search speed, so it is logged;
+    /// cancelling stops the merge between steps, and the next change goes on with it.
+    private func compactKeywordIndex() async {
+        let store = self.store
+        let cancellation = CancellationFlag()
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let outcome = try await withTaskCancellationHandler {
+                try await BlockingExecutor.run { try store.compactKeywordIndex(shouldStop: { cancellation.isSet }) }
+            } onCancel: {
+                cancellation.set()
+            }
+            guard outcome != .notDue else { return }
+            logger.info("keyword index compacted", metadata: [
+                "rag.fts.outcome": "\(outcome)",
+                "rag.fts.seconds": "\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)",
+            ])
+        } catch {
+            logger.warning("the keyword index was not compacted; searches stay correct, if slower", metadata: ["rag.fts.error": "\(error)"])
+        }
     }
 
     /// Sends what the store's outbox holds to the remote vector store, if there is one; its failure

@@ -14,15 +14,26 @@ public enum RankFusion {
     /// `rankings` fused, best first, with the fused score; ties go to the smaller id so results
     /// are deterministic.
     public static func reciprocalRank(_ rankings: [[ScoredChunk]], k: Double = defaultK) -> [ScoredChunk] {
-        var scores: [String: Double] = [:]
-        var passages: [String: StoredChunk] = [:]
+        // One entry per chunk, found by id; sorted in place, so no chunk (with its passage, when it
+        // came with one) is copied after it is taken in.
+        var fused: [ScoredChunk] = []
+        var entry: [String: Int] = [:]
+        let count = rankings.reduce(0) { $0 + $1.count }
+        fused.reserveCapacity(count)
+        entry.reserveCapacity(count)
         for ranking in rankings {
             for (index, hit) in ranking.enumerated() {
-                scores[hit.id, default: 0] += 1 / (k + Double(index + 1))
-                if let passage = hit.passage { passages[hit.id] = passage }
+                let share = 1 / (k + Double(index + 1))
+                guard let at = entry[hit.id] else {
+                    entry[hit.id] = fused.count
+                    fused.append(ScoredChunk(id: hit.id, score: share, passage: hit.passage))
+                    continue
+                }
+                fused[at].score += share
+                if let passage = hit.passage { fused[at].passage = passage }
             }
         }
-        return scores.map { ScoredChunk(id: $0.key, score: $0.value, passage: passages[$0.key]) }
-            .sorted(by: ScoredChunk.ranksBefore)
+        fused.sort(by: ScoredChunk.ranksBefore)
+        return fused
     }
 }
