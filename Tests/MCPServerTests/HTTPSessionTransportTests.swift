@@ -3,6 +3,7 @@ import KnowledgeBase
 import Logging
 import MCP
 @testable import MCPServer
+import Synchronization
 import Testing
 
 /// One HTTP session's transport: each POST gets its own request's answer, progress travels in the
@@ -72,6 +73,76 @@ import Testing
         let closed = await alsoWaiting.value
         #expect(closed.status == 404 && body(closed).contains("initialize a new one"))
         #expect(try await incoming.next() == nil, "the router's input ends with the session")
+    }
+
+    @Test func notificationsTheRouterHasNotReadAreBounded() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        for _ in 0..<HTTPSessionTransport.maxQueuedMessages {
+            #expect(await transport.exchange(notification, envelope: envelope).status == 202)
+        }
+        let refused = await transport.exchange(notification, envelope: envelope)
+        #expect(refused.status == 429 && refused.headers["Retry-After"] != nil && body(refused).contains("wait to be read"))
+        // A request is refused too while the queue is full, and nothing of it is queued.
+        let (request, requestEnvelope) = call(1)
+        #expect(await transport.exchange(request, envelope: requestEnvelope).status == 429)
+        // Each message the router takes makes room for one more.
+        #expect(try await incoming.next() == notification)
+        #expect(await transport.exchange(notification, envelope: envelope).status == 202)
+        #expect(await transport.exchange(notification, envelope: envelope).status == 429)
+        for _ in 0..<HTTPSessionTransport.maxQueuedMessages {
+            #expect(try await incoming.next() == notification)
+        }
+        let answered = Task { await transport.exchange(request, envelope: requestEnvelope) }
+        #expect(try await incoming.next() == request)
+        try await transport.send(Data(#"{"id":1,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(1))
+        #expect(await answered.value.status == 200)
+    }
+
+    @Test func theRouterReadsAheadOfTheSDKByABoundedCount() async throws {
+        let notification = Data(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
+        let (messages, input) = AsyncThrowingStream<Data, Error>.makeStream()
+        for _ in 0..<1_000 { input.yield(notification) }
+        input.finish()
+        let client = CountingTransport(messages)
+        let router = ToolCallRouter(inner: client, toolList: Data(#"{"tools":[]}"#.utf8), logger: Logger(label: "test"),
+                                    handler: { _ in throw CancellationError() })
+        try await router.connect()
+        // However the threads run, the router never holds more than its queue for the SDK and the
+        // message in its hand: the rest waits in the client's input.
+        let ahead = ToolCallRouter.maxQueuedForServer + 1
+        var toSDK = router.receive().makeAsyncIterator()
+        for taken in 1...1_000 {
+            #expect(try await toSDK.next() == notification)
+            let read = client.taken.load(ordering: .relaxed)
+            guard read <= taken + ahead else {
+                Issue.record("the router read \(read) messages while the SDK took \(taken)")
+                break
+            }
+        }
+        await router.disconnect()
+    }
+
+    @Test func aSessionWhoseSDKTakesNothingIsRefusedThenTakenAgain() async throws {
+        let transport = transport()
+        let router = ToolCallRouter(inner: transport, toolList: Data(#"{"tools":[]}"#.utf8), logger: Logger(label: "test"),
+                                    handler: { _ in throw CancellationError() })
+        try await router.connect()
+        let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        let most = HTTPSessionTransport.maxQueuedMessages + ToolCallRouter.maxQueuedForServer + 1
+        var accepted = 0
+        while accepted <= most, await transport.exchange(notification, envelope: envelope).status == 202 {
+            accepted += 1
+        }
+        #expect(accepted >= HTTPSessionTransport.maxQueuedMessages && accepted <= most)
+        // Once the SDK takes them all, the session takes messages again.
+        var toSDK = router.receive().makeAsyncIterator()
+        for _ in 0..<min(accepted, most) {
+            #expect(try await toSDK.next() == notification)
+        }
+        #expect(await transport.exchange(notification, envelope: envelope).status == 202)
+        await router.disconnect()
     }
 
     @Test func progressTravelsInTheRequestsOwnEventStream() async throws {
@@ -199,5 +270,24 @@ import Testing
         #expect(!JSONNesting.exceeds(3, in: Data(#"{"a":[{"b":"\"[[[["}]}"#.utf8)))
         #expect(JSONNesting.exceeds(64, in: Data(String(repeating: "[", count: 10_000).utf8)))
         #expect(!JSONNesting.exceeds(64, in: Data(String(repeating: "[]", count: 10_000).utf8)))
+    }
+}
+
+/// A client's input given in advance, counting the messages its consumer has taken.
+private actor CountingTransport: Transport {
+    nonisolated let logger = Logger(label: "test")
+    private let messages: AsyncThrowingStream<Data, Error>
+    nonisolated let taken = Atomic<Int>(0)
+
+    init(_ messages: AsyncThrowingStream<Data, Error>) {
+        self.messages = messages
+    }
+
+    func connect() async throws {}
+    func disconnect() async {}
+    func send(_ data: Data) async throws {}
+
+    nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
+        ConsumedMessages.stream(of: messages) { [self] in taken.add(1, ordering: .relaxed) }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+import Synchronization
 
 /// One MCP session's end of the Streamable HTTP transport (protocol 2025-11-25): the POSTs of the
 /// session hand their messages to the router in the order they arrive, and each POST of a request
@@ -19,8 +20,14 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
     /// ingest reports every file): beyond this the oldest progress goes, since a later event says
     /// more. The answer, always the newest, is never dropped.
     static let eventBuffer = 256
+    /// Messages handed to the router and not yet taken by it. Requests are bounded by
+    /// `maxRequestsInFlight`; this bounds notifications too, so that a client posting them faster
+    /// than the router reads them is answered 429 instead of piling them up in memory.
+    static let maxQueuedMessages = 64
     private let incoming: AsyncThrowingStream<Data, Error>
     private let incomingContinuation: AsyncThrowingStream<Data, Error>.Continuation
+    /// Of `incoming`, the messages not taken yet: counted in here, counted out by `receive()`'s stream.
+    private nonisolated let queued = Atomic<Int>(0)
     /// The POSTs waiting for their request's answer.
     private var waiting: [ID: Waiter] = [:]
     /// Which request each progress token belongs to, for the requests answered with events.
@@ -64,8 +71,13 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         lastActivity = .now
         if let closedBecause { return Self.refusal(closedBecause, session: sessionID) }
         if !takingRequests && envelope.isRequest { return Self.refusal(.serverShuttingDown, session: sessionID) }
+        guard queued.load(ordering: .relaxed) < Self.maxQueuedMessages else {
+            return .refusal(429, "Too many messages of this session wait to be read (\(Self.maxQueuedMessages)); "
+                + "send more once they are", id: envelope.isRequest ? envelope.id : nil, session: sessionID,
+                extraHeaders: ["Retry-After": "1"])
+        }
         guard envelope.isRequest, let id = envelope.id else {
-            incomingContinuation.yield(message)
+            enqueue(message)
             return .accepted(session: sessionID)
         }
         guard waiting[id] == nil, !abandoned.contains(id) else {
@@ -88,7 +100,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
             }
             waiting[id] = .events(continuation, token)
             progressRequests[token] = id
-            incomingContinuation.yield(message)
+            enqueue(message)
             return HTTPAnswer(status: 200, headers: [
                 HTTPHeaderName.contentType: HTTPAnswer.eventStreamContentType, HTTPHeaderName.sessionID: sessionID,
                 HTTPHeaderName.cacheControl: "no-cache",
@@ -96,7 +108,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         }
         return await withCheckedContinuation { continuation in
             waiting[id] = .json(continuation)
-            incomingContinuation.yield(message)
+            enqueue(message)
         }
     }
 
@@ -129,8 +141,16 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         abandoned.removeAll()
     }
 
+    /// The session's messages, for the one consumer (the router): each one taken leaves the count
+    /// of those waiting.
     nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
-        incoming
+        ConsumedMessages.stream(of: incoming) { [self] in queued.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Hands `message` to the router, counting it as waiting.
+    private func enqueue(_ message: Data) {
+        queued.add(1, ordering: .relaxed)
+        incomingContinuation.yield(message)
     }
 
     /// For `Transport`'s sake: the router always says which request an answer is for (the other `send`).
@@ -190,7 +210,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         cancellation.append(contentsOf: #","requestId":"#.utf8)
         JSONWriter.appendID(id, to: &cancellation)
         cancellation.append(contentsOf: "}}".utf8)
-        incomingContinuation.yield(Data(cancellation))
+        enqueue(Data(cancellation))
     }
 
     private static func refusal(_ reason: Closing, session: String) -> HTTPAnswer {

@@ -91,8 +91,8 @@ public actor StdioLineTransport: Transport, OutputLossReporting {
 
     /// The messages read, for one consumer: each one taken frees a place for the reader.
     public nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
-        let source = ConsumedLines(iterator: messages.makeAsyncIterator(), readAhead: readAhead)
-        return AsyncThrowingStream(unfolding: { try await source.next() })
+        let readAhead = self.readAhead
+        return ConsumedMessages.stream(of: messages) { readAhead.signal() }
     }
 
     /// Returns when stdout is a pipe or socket whose reading end has closed (the client died or
@@ -137,26 +137,6 @@ public actor StdioLineTransport: Transport, OutputLossReporting {
                 offset += written
             }
         }
-    }
-}
-
-/// The reader's lines as the one consumer takes them, each one taken giving its place back.
-///
-/// `@unchecked Sendable`: `iterator` is used by the single task that consumes `receive()`'s stream
-/// (the router's pump), one `next()` at a time, as an AsyncIterator requires anyway.
-private final class ConsumedLines: @unchecked Sendable {
-    private var iterator: AsyncThrowingStream<Data, Error>.AsyncIterator
-    private let readAhead: DispatchSemaphore
-
-    init(iterator: AsyncThrowingStream<Data, Error>.AsyncIterator, readAhead: DispatchSemaphore) {
-        self.iterator = iterator
-        self.readAhead = readAhead
-    }
-
-    func next() async throws -> Data? {
-        let line = try await iterator.next()
-        if line != nil { readAhead.signal() }
-        return line
     }
 }
 

@@ -56,6 +56,14 @@ actor ToolCallRouter: Transport {
     private var callSlotWaiters: [CheckedContinuation<Void, Never>] = []
     /// Calls running at once; the next waits (and with it the reading of input) for one to end.
     static let maxCallsInFlight = 128
+    /// Messages handed to the SDK and not yet taken by it (it handles a notification before taking
+    /// the next); the pump waits while this many do, and with it the reading of input, so that a
+    /// client sending notifications faster than they are handled fills its own pipe, or is answered
+    /// 429 over HTTP, instead of filling memory.
+    static let maxQueuedForServer = 16
+    private var queuedForServer = 0
+    /// The pump, waiting for the SDK to take a message.
+    private var serverQueueWaiter: CheckedContinuation<Void, Never>?
 
     /// `toolList` is `tools/list`'s result as `encodedToolList(_:)` wrote it: one copy for every
     /// session of a server.
@@ -123,7 +131,9 @@ actor ToolCallRouter: Transport {
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
-        toServer
+        ConsumedMessages.stream(of: toServer) { [weak self] in
+            Task { await self?.serverTookMessage() }
+        }
     }
 
     /// Begins a graceful shutdown: no more requests are read; the stream to the SDK ends once the
@@ -206,8 +216,19 @@ actor ToolCallRouter: Transport {
             // cancelled would never be answered, leaving its id booked (and over HTTP its POST waiting).
             break
         default:
+            while queuedForServer >= Self.maxQueuedForServer && !finished && !shuttingDown {
+                await withCheckedContinuation { serverQueueWaiter = $0 }
+            }
+            queuedForServer += 1
             toServerContinuation.yield(message)
         }
+    }
+
+    /// The SDK took a message handed to it.
+    private func serverTookMessage() {
+        queuedForServer -= 1
+        serverQueueWaiter?.resume()
+        serverQueueWaiter = nil
     }
 
     private func answer(_ id: ID, _ answer: Data) async {
@@ -327,10 +348,12 @@ actor ToolCallRouter: Transport {
         finish(throwing: nil)
     }
 
-    /// Lets the pump go on when it waits for a place for a call: nothing more will run.
+    /// Lets the pump go on when it waits for a place for a call, or for the SDK: nothing more will run.
     private func releaseWaiters() {
         callSlotWaiters.forEach { $0.resume() }
         callSlotWaiters.removeAll()
+        serverQueueWaiter?.resume()
+        serverQueueWaiter = nil
     }
 
     private func finishIfDrained() {
