@@ -14,7 +14,7 @@ struct UnigramTokenizer: Sendable {
     let vocabularySize: Int
     private let pieces: [String]
     /// Each piece's UTF-8 bytes to its id.
-    private let idsByPiece: [ArraySlice<UInt8>: Int32]
+    private let vocabulary: VocabularyTable
     private let scores: [Double]
     private let longestPiece: Int
     private let unknownID: Int32
@@ -63,7 +63,8 @@ struct UnigramTokenizer: Sendable {
         }
         var pieces: [String] = []
         var scores: [Double] = []
-        var ids: [ArraySlice<UInt8>: Int32] = [:]
+        var arena: [UInt8] = []
+        var spans: [(offset: Int, length: Int, id: Int32)] = []
         pieces.reserveCapacity(entries.count)
         for (index, entry) in entries.enumerated() {
             guard case .array(let pair) = entry, pair.count == 2, let piece = pair[0].string,
@@ -72,16 +73,18 @@ struct UnigramTokenizer: Sendable {
             }
             pieces.append(piece)
             scores.append(score)
-            // A piece listed twice keeps its last id, as `tokenizers` builds its map.
-            ids[ArraySlice(Array(piece.utf8))] = Int32(index)
+            spans.append((arena.count, piece.utf8.count, Int32(index)))
+            arena.append(contentsOf: piece.utf8)
         }
+        // A piece listed twice keeps its last id, as `tokenizers` builds its map.
+        let vocabulary = VocabularyTable(arena: arena, tokens: spans, continuingSubwordPrefix: nil)
         guard let unknown = model["unk_id"]?.integer, pieces.indices.contains(unknown) else {
             throw .malformed(path, "has no model.unk_id inside its vocabulary; Unigram needs one for what no piece spells")
         }
         self.pieces = pieces
         self.scores = scores
-        idsByPiece = ids
-        longestPiece = max(1, pieces.map(\.utf8.count).max() ?? 1)
+        self.vocabulary = vocabulary
+        longestPiece = max(1, vocabulary.maxKeyLength.wordStart)
         unknownID = Int32(unknown)
         unknownScore = (scores.min() ?? 0) - 10
         if let pipeline {
@@ -95,7 +98,7 @@ struct UnigramTokenizer: Sendable {
         }
 
         let steps = normalizer
-        frame = try SequenceFrame(json: root, path: path, vocabularyID: { ids[ArraySlice(Array($0.utf8))] },
+        frame = try SequenceFrame(json: root, path: path, vocabularyID: { vocabulary.id(forToken: $0) },
                                   firstFreeID: Int32(pieces.count), normalize: { Self.normalize($0, steps: steps) })
         vocabularySize = max(pieces.count, Int((frame.addedTokens.map(\.id).max() ?? -1) + 1))
     }
@@ -191,7 +194,7 @@ struct UnigramTokenizer: Sendable {
 
     /// The id of this exact piece or added token.
     func id(forToken token: String) -> Int32? {
-        frame.addedID(of: token) ?? idsByPiece[ArraySlice(Array(token.utf8))]
+        frame.addedID(of: token) ?? vocabulary.id(forToken: token)
     }
 
     /// Ids with `<s>` first and `</s>` last, at most `maxLength` (at least 2) in all.
@@ -270,29 +273,41 @@ struct UnigramTokenizer: Sendable {
     /// The best segmentation of `word` into pieces by total score (`tokenizers`' `encode_optimized`:
     /// the first of equal scores kept), unknown characters scoring `unknownScore` and fused with
     /// their unknown neighbours into one token.
+    ///
+    /// The pieces starting at each position are found with one hash step per byte (see
+    /// `VocabularyTable`): O(n × longest piece) for a word of n bytes. Hashing each candidate anew
+    /// was O(n × longest piece²), seconds for a long run without spaces.
     private func viterbi(_ word: [UInt8], into ids: inout [Int32]) {
         let count = word.count
+        guard count > 0 else { return }
         var best = [(score: Double, start: Int, id: Int32)?](repeating: nil, count: count + 1)
         best[0] = (0, 0, -1)
-        var start = 0
-        while start < count {
-            let here = best[start]?.score ?? 0
-            let characterLength = Self.utf8Length(leading: word[start])
-            var hasSingle = false
-            for length in 1...min(longestPiece, count - start) {
-                guard let id = idsByPiece[word[start..<start + length]] else { continue }
-                let candidate = here + scores[Int(id)]
-                if best[start + length] == nil || candidate > best[start + length]!.score {
-                    best[start + length] = (candidate, start, id)
+        vocabulary.withLookup { lookup in
+            word.withUnsafeBufferPointer { bytes in
+                var start = 0
+                while start < count {
+                    let here = best[start]?.score ?? 0
+                    let characterLength = Self.utf8Length(leading: bytes[start])
+                    var hasSingle = false
+                    var hash = VocabularyTable.wordStartSeed
+                    for length in 1...min(longestPiece, count - start) {
+                        hash = (hash ^ UInt64(bytes[start + length - 1])) &* VocabularyTable.prime
+                        let id = lookup.find(hash: hash, key: bytes.baseAddress! + start, length: length, kind: .wordStart)
+                        guard id >= 0 else { continue }
+                        let candidate = here + scores[Int(id)]
+                        if best[start + length] == nil || candidate > best[start + length]!.score {
+                            best[start + length] = (candidate, start, id)
+                        }
+                        if length == characterLength { hasSingle = true }
+                    }
+                    if !hasSingle {
+                        let end = min(start + characterLength, count)
+                        let candidate = here + unknownScore
+                        if best[end] == nil || candidate > best[end]!.score { best[end] = (candidate, start, unknownID) }
+                    }
+                    start += characterLength
                 }
-                if length == characterLength { hasSingle = true }
             }
-            if !hasSingle {
-                let end = min(start + characterLength, count)
-                let candidate = here + unknownScore
-                if best[end] == nil || candidate > best[end]!.score { best[end] = (candidate, start, unknownID) }
-            }
-            start += characterLength
         }
         var tokens: [Int32] = []
         var unknownEnd: Int?
@@ -302,15 +317,21 @@ struct UnigramTokenizer: Sendable {
                 if unknownEnd == nil { unknownEnd = end }
             } else {
                 if let fusedEnd = unknownEnd {
-                    tokens.append(idsByPiece[word[end..<fusedEnd]] ?? unknownID)
+                    tokens.append(pieceID(word[end..<fusedEnd]))
                     unknownEnd = nil
                 }
                 tokens.append(node.id)
             }
             end = node.start
         }
-        if let fusedEnd = unknownEnd { tokens.append(idsByPiece[word[0..<fusedEnd]] ?? unknownID) }
+        if let fusedEnd = unknownEnd { tokens.append(pieceID(word[0..<fusedEnd])) }
         ids.append(contentsOf: tokens.reversed())
+    }
+
+    /// The id of the piece spelled by `bytes`, the unknown token's when none is.
+    private func pieceID(_ bytes: ArraySlice<UInt8>) -> Int32 {
+        guard bytes.count <= longestPiece else { return unknownID }
+        return vocabulary.id(forToken: String(decoding: bytes, as: UTF8.self)) ?? unknownID
     }
 
     private static func utf8Length(leading byte: UInt8) -> Int {

@@ -1,12 +1,14 @@
 import Foundation
 
-/// The WordPiece vocabulary as an open-addressing hash table keyed by UTF-8 byte slices.
+/// A vocabulary (WordPiece's, Unigram's pieces) as an open-addressing hash table keyed by UTF-8
+/// byte slices.
 ///
-/// Word pieces are looked up straight from the word buffer, without making a `String`. A token that
-/// starts with the continuing-subword prefix ("##") is stored a second time under the key "what
-/// follows the prefix" in the continuation kind, so a continuation lookup never builds "##" + piece.
-/// Hashes are FNV-1a, which extends one byte at a time: the greedy longest-match search hashes each
-/// prefix of the remaining word once and then probes from the longest down.
+/// Pieces are looked up straight from the word buffer, without making a `String`. For WordPiece, a
+/// token that starts with the continuing-subword prefix ("##") is stored a second time under the key
+/// "what follows the prefix" in the continuation kind, so a continuation lookup never builds "##" +
+/// piece. Hashes are FNV-1a, which extends one byte at a time: a search hashes each prefix of the
+/// remaining word once (WordPiece's greedy longest match, Unigram's lattice), so finding every piece
+/// that starts at a position costs one step per byte, not a hash of each candidate anew.
 struct VocabularyTable: Sendable {
     /// Which of the two key spaces a lookup is in.
     enum Kind: Int {
@@ -46,7 +48,8 @@ struct VocabularyTable: Sendable {
     /// Builds the table from tokens given as byte ranges into `arena`, in file order.
     ///
     /// A token listed twice keeps its last id, as Hugging Face's and transformers' loaders do.
-    init(arena: [UInt8], tokens: [(offset: Int, length: Int, id: Int32)], continuingSubwordPrefix: [UInt8]) {
+    /// Without a `continuingSubwordPrefix` (Unigram) there is only the word-start kind.
+    init(arena: [UInt8], tokens: [(offset: Int, length: Int, id: Int32)], continuingSubwordPrefix: [UInt8]?) {
         self.arena = arena
         var capacity = 16
         while capacity < tokens.count * 4 { capacity <<= 1 }  // room for both kinds at load <= 0.5
@@ -59,7 +62,6 @@ struct VocabularyTable: Sendable {
         var maxContinuation = 0
         var distinct = 0
         var maxID: Int32 = -1
-        let prefix = continuingSubwordPrefix
         arena.withUnsafeBufferPointer { bytes in
             for token in tokens {
                 maxID = max(maxID, token.id)
@@ -67,7 +69,7 @@ struct VocabularyTable: Sendable {
                     distinct += 1
                 }
                 maxStart = max(maxStart, token.length)
-                guard token.length > prefix.count else { continue }
+                guard let prefix = continuingSubwordPrefix, token.length > prefix.count else { continue }
                 var hasPrefix = true
                 for k in 0..<prefix.count where bytes[token.offset + k] != prefix[k] {
                     hasPrefix = false

@@ -30,7 +30,11 @@ extension SQLiteKnowledgeStore {
     /// as `optimize` does, but a bounded amount at a time) in its own transaction; the index is one
     /// b-tree when a step changes nothing. `shouldStop` is asked before each step.
     public func compactKeywordIndex(whenDue: Bool = true, shouldStop: () -> Bool = { false }) throws -> KeywordIndexCompaction {
-        if whenDue, try !writer.withLock({ try Self.compactionIsDue(on: $0) }) { return .notDue }
+        if whenDue {
+            // From memory where the vectors are kept: a count(*) reads an index of every passage.
+            let passages = chunkCount()
+            guard try writer.withLock({ try Self.compactionIsDue(on: $0, passages: passages) }) else { return .notDue }
+        }
         var steps = 0
         while !shouldStop() {
             let merged = try writer.withLock { connection in
@@ -52,13 +56,13 @@ extension SQLiteKnowledgeStore {
         return .interrupted(steps: steps)
     }
 
-    /// Whether enough text changed since the last compaction (see `compactKeywordIndex`).
-    private static func compactionIsDue(on connection: SQLiteConnection) throws -> Bool {
+    /// Whether enough text changed since the last compaction, `passages` being stored (see
+    /// `compactKeywordIndex`).
+    private static func compactionIsDue(on connection: SQLiteConnection, passages: Int) throws -> Bool {
         let changed = try connection.scalarInt("""
             SELECT CAST(now.value AS INTEGER) - COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'text_version_compacted'), 0)
             FROM meta AS now WHERE now.key = 'text_version'
             """) ?? 0
-        let passages = try connection.scalarInt("SELECT count(*) FROM chunks") ?? 0
         return changed >= max(256, passages / 8)
     }
 }
