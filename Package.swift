@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "Storage",
                 "EmbeddedVectors",
+                "BytePaths",
                 "CSQLite",
                 "CFTSRank",
                 "Blocking",
@@ -178,9 +179,12 @@ let package = Package(
             name: "DocumentFormats",
             dependencies: ["CPoppler", "CLibXML2", "CLibZip"]
         ),
+        // Paths as the bytes the kernel sees: compared, split and joined without Unicode's
+        // canonical equivalence, which would make two folders one.
+        .target(name: "BytePaths"),
         // Folder trees watched (inotify) for `serve --watch`: the changed paths in settled batches,
         // and the lock that lets one process of a data folder watch.
-        .target(name: "FolderWatch"),
+        .target(name: "FolderWatch", dependencies: ["BytePaths"]),
         // Configuration, loading and chunking documents, ingestion, the query service, health,
         // retrieval evaluation on BEIR-layout benchmarks.
         .target(
@@ -189,6 +193,7 @@ let package = Package(
                 "Telemetry",
                 "DocumentFormats",
                 "FolderWatch",
+                "BytePaths",
                 "Storage",
                 "EmbeddedVectors",
                 "SQLiteLedger",
@@ -319,7 +324,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "DocumentFormats", "FolderWatch", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime",
+            dependencies: ["KnowledgeBase", "BytePaths", "DocumentFormats", "FolderWatch", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime",
                            "Digests", "Telemetry", "TestSupport"]
         ),
         .testTarget(

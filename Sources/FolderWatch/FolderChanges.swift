@@ -1,3 +1,5 @@
+import BytePaths
+
 /// The paths that changed under the watched folders since the last batch, each once.
 ///
 /// A path is only named here; what happened to it is read from the disk when the batch is applied
@@ -15,12 +17,7 @@ public struct FolderChanges: Sendable {
     }
 
     /// A path's bytes, the key of everything here.
-    private struct Key: Hashable, Sendable {
-        let bytes: [UInt8]
-
-        init(_ path: String) { bytes = Array(path.utf8) }
-        init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
-    }
+    private typealias Key = PathKey
 
     private var entries: [Key: (path: String, kind: Kind)] = [:]
     /// Renames seen, by the new path: the old path, so that a moved file's passages keep their vectors.

@@ -1,3 +1,4 @@
+import BytePaths
 import Dispatch
 import Foundation
 import Synchronization
@@ -174,15 +175,17 @@ public struct WatchUnavailable: Error, CustomStringConvertible, Sendable {
 private struct WatchTable {
     let descriptor: Int32
     let configuration: TreeWatcher.Configuration
-    var pathOfWatch: [Int32: String] = [:]
-    var watchOfPath: [String: Int32] = [:]
-    var roots: Set<String> = []
-    var missing: Set<String> = []
+    // Paths are keyed by their bytes (`PathKey`): two folders whose names differ only in Unicode
+    // form are two folders.
+    var pathOfWatch: [Int32: PathKey] = [:]
+    var watchOfPath: [PathKey: Int32] = [:]
+    var roots: Set<PathKey> = []
+    var missing: Set<PathKey> = []
     /// Each watched root's identity when it was watched: a root whose path now names another
     /// folder (its parent renamed, a mount over it) is watched again from its path.
-    var rootIdentity: [String: FolderIdentity] = [:]
+    var rootIdentity: [PathKey: FolderIdentity] = [:]
     /// Folders left without a watch by a limit, and the first limit's words.
-    var unwatched: Set<String> = []
+    var unwatched: Set<PathKey> = []
     var limitReason: String?
     /// Changes seen and not yet handed to the queue.
     var noted = FolderChanges()
@@ -201,11 +204,12 @@ private struct WatchTable {
     }
 
     var status: TreeWatcher.Status {
-        let warning = unwatched.min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).map { first in
+        let warning = unwatched.min(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }).map { first in
             "\(limitReason ?? "a watch limit is reached"): changes in folders beyond it (the first: \(first)) are not seen "
                 + "until mcp-rag restarts with room for them; an ingest of those folders still reads them"
         }
-        return TreeWatcher.Status(watchedFolders: watchOfPath.count, missingRoots: missing.sorted(), unwatchedFolders: unwatched.count,
+        return TreeWatcher.Status(watchedFolders: watchOfPath.count, missingRoots: Self.sorted(missing).map(\.path),
+                                  unwatchedFolders: unwatched.count,
                                   limitWarning: warning, overflows: overflows)
     }
 
@@ -225,55 +229,60 @@ private struct WatchTable {
 
     /// Watches the new roots (and reads them in full), lets the ones no longer given go.
     mutating func setRoots(_ wanted: [String]) {
-        let wanted = Set(wanted)
+        let wanted = Set(wanted.map(PathKey.init))
         let added = wanted.subtracting(roots)
         for gone in roots.subtracting(wanted) {
             missing.remove(gone)
             rootIdentity[gone] = nil
-            for (path, watch) in watchOfPath where Self.isPath(path, inside: gone)
-                && !wanted.contains(where: { Self.isPath(path, inside: $0) }) {
+            for (path, watch) in watchOfPath where PathBytes.isInside(path.path, gone.path)
+                && !wanted.contains(where: { PathBytes.isInside(path.path, $0.path) }) {
                 inotify_rm_watch(descriptor, watch)
                 forget(path: path, watch: watch)
             }
-            unwatched = unwatched.filter { !Self.isPath($0, inside: gone) }
+            unwatched = unwatched.filter { !PathBytes.isInside($0.path, gone.path) }
         }
         roots = wanted
-        for root in added.sorted() { watchRoot(root) }
+        for root in Self.sorted(added) { watchRoot(root) }
+    }
+
+    /// `paths` in the order of their bytes.
+    private static func sorted(_ paths: Set<PathKey>) -> [PathKey] {
+        paths.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     /// Watches `root` and reads it in full; a root that is not a folder (or cannot be watched) is
     /// looked for again every second.
-    private mutating func watchRoot(_ root: String) {
-        guard let identity = FolderIdentity(root), addTree(root) else {
+    private mutating func watchRoot(_ root: PathKey) {
+        guard let identity = FolderIdentity(root.path), addTree(root.path) else {
             missing.insert(root)
             return
         }
         missing.remove(root)
         rootIdentity[root] = identity
-        noted.note(root, .folder)
+        noted.note(root.path, .folder)
     }
 
     /// Once a second: roots missing and now back are watched and read in full; roots whose path
     /// names another folder than the one watched (or none) are dropped, read again and looked for.
     mutating func lookForMissingRoots() {
-        for (root, identity) in rootIdentity where FolderIdentity(root) != identity {
+        for (root, identity) in rootIdentity where FolderIdentity(root.path) != identity {
             dropRoot(root)
         }
-        for root in missing.sorted() {
+        for root in Self.sorted(missing) {
             watchRoot(root)
         }
     }
 
     /// `root` no longer names what is watched: its watches go, its files are read again (gone, they
     /// leave), and it is looked for.
-    private mutating func dropRoot(_ root: String) {
-        removeTree(root)
+    private mutating func dropRoot(_ root: PathKey) {
+        removeTree(root.path)
         // Roots inside it lost their watches with it.
-        for inner in rootIdentity.keys where Self.isPath(inner, inside: root) {
+        for inner in rootIdentity.keys where PathBytes.isInside(inner.path, root.path) {
             rootIdentity[inner] = nil
             missing.insert(inner)
         }
-        noted.note(root, .folder)
+        noted.note(root.path, .folder)
     }
 
     /// Watches `top` and every folder below it that is not hidden or ignored, without recursion;
@@ -290,12 +299,13 @@ private struct WatchTable {
     }
 
     /// Adds one folder's watch; false when it has none (gone, unreadable, or a limit reached).
-    private mutating func watchFolder(_ folder: String) -> Bool {
+    private mutating func watchFolder(_ path: String) -> Bool {
+        let folder = PathKey(path)
         if let limit = configuration.folderLimit, watchOfPath[folder] == nil, watchOfPath.count >= limit {
             noteUnwatched(folder, "MCP_RAG_WATCH_FOLDER_LIMIT (\(limit) folders) is reached; raise it")
             return false
         }
-        let watch = inotify_add_watch(descriptor, folder, Self.mask)
+        let watch = inotify_add_watch(descriptor, path, Self.mask)
         guard watch >= 0 else {
             if errno == ENOSPC {
                 let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
@@ -314,7 +324,7 @@ private struct WatchTable {
         return true
     }
 
-    private mutating func noteUnwatched(_ folder: String, _ reason: String) {
+    private mutating func noteUnwatched(_ folder: PathKey, _ reason: String) {
         unwatched.insert(folder)
         if limitReason == nil { limitReason = reason }
     }
@@ -327,7 +337,7 @@ private struct WatchTable {
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
             guard isWatchable(name), let text = String(validating: name, as: UTF8.self) else { continue }
-            let path = Self.join(folder, text)
+            let path = PathBytes.join(folder, text)
             switch Int(entry.pointee.d_type) {
             case Int(DT_DIR): found.append(path)
             case Int(DT_UNKNOWN):
@@ -378,27 +388,28 @@ private struct WatchTable {
             // removed here: each removal queues an event of its own, and thousands of them could
             // overflow the queue again.
             overflows += 1
-            for (path, watch) in watchOfPath where FolderIdentity(path) == nil { forget(path: path, watch: watch) }
-            for root in roots.sorted() where rootIdentity[root] != nil {
-                addTree(root)
-                noted.note(root, .folder)
+            for (path, watch) in watchOfPath where FolderIdentity(path.path) == nil { forget(path: path, watch: watch) }
+            for root in Self.sorted(roots) where rootIdentity[root] != nil {
+                addTree(root.path)
+                noted.note(root.path, .folder)
             }
             return
         }
-        guard let folder = pathOfWatch[watch] else { return }
+        guard let folderKey = pathOfWatch[watch] else { return }
+        let folder = folderKey.path
         if mask & UInt32(IN_IGNORED) != 0 {
-            forget(path: folder, watch: watch)
+            forget(path: folderKey, watch: watch)
             // A root's watch gone (deleted, unmounted): its files are read again, and it is looked for.
-            if rootIdentity[folder] != nil { dropRoot(folder) }
+            if rootIdentity[folderKey] != nil { dropRoot(folderKey) }
             return
         }
         if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
             // Inner folders are named by their parent's event; a root has no watched parent.
-            if rootIdentity[folder] != nil { dropRoot(folder) }
+            if rootIdentity[folderKey] != nil { dropRoot(folderKey) }
             return
         }
         guard isWatchable(name), let text = String(validating: name, as: UTF8.self) else { return }
-        let path = Self.join(folder, text)
+        let path = PathBytes.join(folder, text)
         let kind: FolderChanges.Kind = mask & UInt32(IN_ISDIR) != 0 ? .folder : .file
         // A file created is named when its writer closes it; a link made (`ln`, `ln -s`) is never
         // written, so it is named now.
@@ -430,14 +441,14 @@ private struct WatchTable {
 
     /// Drops the watches of `top` and of every folder below it.
     private mutating func removeTree(_ top: String) {
-        for (path, watch) in watchOfPath where Self.isPath(path, inside: top) {
+        for (path, watch) in watchOfPath where PathBytes.isInside(path.path, top) {
             inotify_rm_watch(descriptor, watch)
             forget(path: path, watch: watch)
         }
-        unwatched = unwatched.filter { !Self.isPath($0, inside: top) }
+        unwatched = unwatched.filter { !PathBytes.isInside($0.path, top) }
     }
 
-    private mutating func forget(path: String, watch: Int32) {
+    private mutating func forget(path: PathKey, watch: Int32) {
         if pathOfWatch[watch] == path { pathOfWatch[watch] = nil }
         if watchOfPath[path] == watch { watchOfPath[path] = nil }
     }
@@ -445,16 +456,6 @@ private struct WatchTable {
     static func isFolder(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
-    }
-
-    static func join(_ folder: String, _ name: String) -> String {
-        folder.hasSuffix("/") ? folder + name : folder + "/" + name
-    }
-
-    static func isPath(_ path: String, inside folder: String) -> Bool {
-        let path = Array(path.utf8), folder = Array(folder.utf8)
-        guard path.starts(with: folder) else { return false }
-        return path.count == folder.count || folder.last == UInt8(ascii: "/") || path[folder.count] == UInt8(ascii: "/")
     }
 }
 #endif

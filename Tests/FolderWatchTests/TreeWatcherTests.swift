@@ -118,4 +118,23 @@ import Testing
         #expect(status.unwatchedFolders == 3)
         #expect(status.limitWarning?.contains("MCP_RAG_WATCH_FOLDER_LIMIT (2 folders) is reached") == true)
     }
+
+    @Test func foldersWhoseNamesDifferOnlyInUnicodeFormAreTwoFolders() async throws {
+        let root = try makeFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // "café" precomposed and decomposed: one name to Swift's strings, two folders on disk.
+        let composed = root + "/caf\u{E9}", decomposed = root + "/cafe\u{301}"
+        #expect(mkdir(composed, 0o755) == 0 && mkdir(decomposed, 0o755) == 0)
+        let queue = ChangeQueue(quiet: .milliseconds(50), longest: .seconds(1))
+        let watcher = try TreeWatcher(queue: queue, configuration: .init(ignoredFolderNames: []))
+        watcher.start()
+        defer { watcher.stop() }
+        watcher.watch(roots: [root])
+        _ = await changes(naming: root, from: queue)
+        #expect(watcher.status.watchedFolders == 3)
+        for folder in [composed, decomposed] {
+            try write("# x", to: folder + "/x.md")
+            #expect(await changes(naming: folder + "/x.md", from: queue).kind(of: folder + "/x.md") == .file)
+        }
+    }
 }

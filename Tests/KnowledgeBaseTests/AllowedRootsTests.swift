@@ -1,3 +1,4 @@
+import BytePaths
 import Foundation
 @testable import KnowledgeBase
 import Testing

@@ -1,3 +1,4 @@
+import BytePaths
 import Embeddings
 import Foundation
 @testable import KnowledgeBase

@@ -124,6 +124,25 @@ import Testing
         await router.disconnect()
     }
 
+    @Test(.timeLimit(.minutes(1))) func aShutdownEndsTheSDKsInputThoughItTookNothing() async throws {
+        let notification = Data(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
+        let (messages, input) = AsyncThrowingStream<Data, Error>.makeStream()
+        for _ in 0..<1_000 { input.yield(notification) }
+        let router = ToolCallRouter(inner: CountingTransport(messages), toolList: Data(#"{"tools":[]}"#.utf8),
+                                    logger: Logger(label: "test"), handler: { _ in throw CancellationError() })
+        try await router.connect()
+        await router.shutDown()
+        // What was handed over before the shutdown is still there, and then the input ends.
+        var handed = 0
+        for try await message in router.receive() {
+            #expect(message == notification)
+            handed += 1
+        }
+        #expect(handed <= ToolCallRouter.maxQueuedForServer)
+        input.finish()
+        await router.disconnect()
+    }
+
     @Test func aSessionWhoseSDKTakesNothingIsRefusedThenTakenAgain() async throws {
         let transport = transport()
         let router = ToolCallRouter(inner: transport, toolList: Data(#"{"tools":[]}"#.utf8), logger: Logger(label: "test"),

@@ -89,6 +89,41 @@ import TestSupport
         }
     }
 
+    @Test func anIndexNeverMergedIsDueOnceItHolds256Passages() throws {
+        try withStore { store, path in
+            var generator = SeededGenerator(seed: 5)
+            try Self.writeSources(256, into: store, &generator)
+            // As a store an earlier build made: few changes counted, and never merged.
+            let connection = try SQLiteConnection(path: path)
+            try connection.execute("UPDATE meta SET value = '10' WHERE key = 'text_version'")
+            #expect(try store.compactKeywordIndex() != .notDue)
+        }
+    }
+
+    @Test func aMergeOfManyStepsStopsBetweenThemAndGoesOnLater() throws {
+        try withStore { store, path in
+            var generator = SeededGenerator(seed: 13)
+            try Self.writeSources(300, into: store, &generator)
+            let before = try Self.rankings(store)
+            var steps = 0
+            let stopped = try store.compactKeywordIndex(stepPages: 1, shouldStop: {
+                steps += 1
+                return steps > 2
+            })
+            #expect(stopped == .interrupted(steps: 2))
+            // Half merged: searches answer as before, and nothing is broken.
+            #expect(try Self.rankings(store) == before)
+            #expect(try store.integrityCheck() == "ok")
+            let outcome = try store.compactKeywordIndex(stepPages: 1)
+            guard case .merged(let more) = outcome, more >= 1 else {
+                Issue.record("an interrupted compaction is still due, got \(outcome)")
+                return
+            }
+            #expect(try Self.indexIsOneBTree(path))
+            #expect(try Self.rankings(store) == before)
+        }
+    }
+
     @Test func stopsWhenAskedAndGoesOnAtTheNextCompaction() throws {
         try withStore { store, path in
             var generator = SeededGenerator(seed: 3)

@@ -52,7 +52,8 @@ struct VocabularyTable: Sendable {
     init(arena: [UInt8], tokens: [(offset: Int, length: Int, id: Int32)], continuingSubwordPrefix: [UInt8]?) {
         self.arena = arena
         var capacity = 16
-        while capacity < tokens.count * 4 { capacity <<= 1 }  // room for both kinds at load <= 0.5
+        // Room for each kind's keys at a load of at most 0.5.
+        while capacity < tokens.count * (continuingSubwordPrefix == nil ? 2 : 4) { capacity <<= 1 }
         var bits: UInt64 = 0
         while (1 << bits) < capacity { bits += 1 }
         let shift = 64 - bits

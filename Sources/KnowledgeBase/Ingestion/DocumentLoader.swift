@@ -1,3 +1,4 @@
+import BytePaths
 import DocumentFormats
 import Foundation
 

@@ -1,4 +1,5 @@
 import Blocking
+import BytePaths
 import Chroma
 import Dispatch
 import Embeddings
@@ -183,8 +184,9 @@ public final class Ingestor: Sendable {
     private func afterRemoving(_ sources: [String], sendingLater: Bool = false) async throws {
         guard !sources.isEmpty else { return }
         await cache.removeAll()
-        await compactKeywordIndex()
+        // The remote store first: until it hears, its searches still find what was removed.
         try await syncRemoteVectors(orLater: sendingLater)
+        await compactKeywordIndex()
     }
 
     /// Merges the keyword index when enough text changed (see `SQLiteKnowledgeStore.compactKeywordIndex`).
@@ -200,11 +202,16 @@ public final class Ingestor: Sendable {
             } onCancel: {
                 cancellation.set()
             }
-            guard outcome != .notDue else { return }
-            logger.info("keyword index compacted", metadata: [
-                "rag.fts.outcome": "\(outcome)",
-                "rag.fts.seconds": "\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)",
-            ])
+            let seconds = "\(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)"
+            switch outcome {
+            case .notDue:
+                break
+            case .merged(let steps):
+                logger.info("keyword index compacted", metadata: ["rag.fts.steps": "\(steps)", "rag.fts.seconds": "\(seconds)"])
+            case .interrupted(let steps):
+                logger.info("keyword index compaction stopped; the next change goes on with it",
+                            metadata: ["rag.fts.steps": "\(steps)", "rag.fts.seconds": "\(seconds)"])
+            }
         } catch {
             logger.warning("the keyword index was not compacted; searches stay correct, if slower", metadata: ["rag.fts.error": "\(error)"])
         }

@@ -1,3 +1,4 @@
+import BytePaths
 import Foundation
 
 /// The folders an MCP client may make mcp-rag read (ingest) or forget (remove).

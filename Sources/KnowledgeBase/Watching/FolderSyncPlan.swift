@@ -1,3 +1,4 @@
+import BytePaths
 import FolderWatch
 import Foundation
 import SQLiteLedger

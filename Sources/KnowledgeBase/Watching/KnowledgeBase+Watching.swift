@@ -1,4 +1,5 @@
 import Blocking
+import BytePaths
 import FolderWatch
 import Foundation
 import SQLiteLedger

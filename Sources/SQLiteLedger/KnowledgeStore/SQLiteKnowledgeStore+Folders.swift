@@ -1,3 +1,4 @@
+import BytePaths
 import Foundation
 
 /// A folder someone ingested, which `serve --watch` keeps in sync.
@@ -66,7 +67,7 @@ extension SQLiteKnowledgeStore {
         var inside: [String] = []
         try select.forEachRow {
             let recorded = select.string(at: 0)
-            if isPath(recorded, inside: path) { inside.append(recorded) }
+            if PathBytes.isInside(recorded, path) { inside.append(recorded) }
         }
         let delete = try connection.cached("DELETE FROM folders WHERE path = ?1")
         for recorded in inside {
@@ -75,12 +76,5 @@ extension SQLiteKnowledgeStore {
             try delete.run()
         }
         return inside.count
-    }
-
-    /// Whether `path` is `folder` or below it, compared as bytes.
-    static func isPath(_ path: String, inside folder: String) -> Bool {
-        let path = Array(path.utf8), folder = Array(folder.utf8)
-        guard path.starts(with: folder) else { return false }
-        return path.count == folder.count || folder.last == UInt8(ascii: "/") || path[folder.count] == UInt8(ascii: "/")
     }
 }
