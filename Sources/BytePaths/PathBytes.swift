@@ -116,6 +116,10 @@ public struct PathKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static func == (first: PathKey, second: PathKey) -> Bool { first.bytes == second.bytes }
-    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
     public var description: String { path }
+}
+
+extension PathKey: ExpressibleByStringLiteral {
+    public init(stringLiteral path: String) { self.init(path) }
 }

@@ -229,7 +229,7 @@ private struct WatchTable {
 
     /// Watches the new roots (and reads them in full), lets the ones no longer given go.
     mutating func setRoots(_ wanted: [String]) {
-        let wanted = Set(wanted.map(PathKey.init))
+        let wanted = Set(wanted.map { PathKey($0) })
         let added = wanted.subtracting(roots)
         for gone in roots.subtracting(wanted) {
             missing.remove(gone)

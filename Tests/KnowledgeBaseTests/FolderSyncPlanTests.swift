@@ -1,3 +1,4 @@
+import BytePaths
 import FolderWatch
 import Foundation
 @testable import KnowledgeBase
@@ -29,6 +30,32 @@ import Testing
         #expect(plan.parts[0].excluded == ["/kb/api"])
         #expect(plan.parts[1].ingest == ["/kb/api/ref.md"] && plan.parts[1].forgetFiles.isEmpty && plan.parts[1].excluded.isEmpty)
         #expect(!plan.isEmpty)
+    }
+
+    @Test func watchedFoldersWhoseNamesAreOnlyCanonicallyEquivalentAreTwoFolders() {
+        // "café" precomposed and decomposed: equal as Swift strings, two folders on disk.
+        let composed = "/kb/caf\u{E9}", decomposed = "/kb/cafe\u{301}"
+        let same = { (first: [String], second: [String]) in first.elementsEqual(second) { $0.utf8.elementsEqual($1.utf8) } }
+        let type = { (path: String) -> mode_t in path.hasSuffix(".md") ? S_IFREG : S_IFDIR }
+        let folders = [FolderRecord(path: "/kb", technology: "docs", confined: false),
+                       FolderRecord(path: composed, technology: "composed", confined: false)]
+        var changes = FolderChanges()
+        changes.note(composed + "/a.md", .file)
+        changes.note(decomposed + "/b.md", .file)
+        let plan = FolderSyncPlan.make(changes, folders: folders, type: type)
+        #expect(plan.parts.map(\.folder.technology) == ["docs", "composed"])
+        // The decomposed folder is the outer one's, and its walk skips only the composed one.
+        #expect(same(plan.parts[0].ingest, [decomposed + "/b.md"]) && same(plan.parts[1].ingest, [composed + "/a.md"]))
+        #expect(plan.parts[0].excluded == [PathKey(composed)])
+
+        // Both watched, each with its label; the outer folder read again skips both.
+        var again = FolderChanges()
+        again.note("/kb", .folder)
+        let both = folders + [FolderRecord(path: decomposed, technology: "decomposed", confined: false)]
+        let twoPlans = FolderSyncPlan.make(again, folders: both, type: type)
+        #expect(twoPlans.parts.map(\.folder.technology) == ["docs", "decomposed", "composed"])
+        #expect(twoPlans.parts[0].excluded == [PathKey(composed), PathKey(decomposed)])
+        #expect(same(twoPlans.parts[1].ingest, [decomposed]) && same(twoPlans.parts[2].ingest, [composed]))
     }
 
     @Test func aFolderReadAgainReadsTheWatchedFoldersInsideItUnderTheirOwnLabels() {

@@ -1,3 +1,4 @@
+import BytePaths
 import Foundation
 
 /// What to ingest.
@@ -12,7 +13,7 @@ public struct IngestRequest: Sendable {
     /// allowed folder pointing elsewhere is skipped, not followed out.
     public var allowedRoots: AllowedRoots?
     /// Folders (real paths) the walk does not enter: watched folders of their own, with their own label.
-    public var excludedFolders: Set<String> = []
+    public var excludedFolders: Set<PathKey> = []
     /// The path a file had before a rename, when known (a watched folder saw it move): its
     /// passages' vectors are taken from there rather than embedded again.
     public var formerPath: @Sendable (String) -> String? = { _ in nil }

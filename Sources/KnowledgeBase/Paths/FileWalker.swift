@@ -34,10 +34,11 @@ public struct FileWalker: Sendable {
     public var maxFiles: Int
     /// When set (MCP calls), symlinks leading outside these roots are not followed.
     public var roots: AllowedRoots?
-    /// Folders (real paths) not entered: watched folders of their own inside the one walked.
-    public var excluded: Set<String>
+    /// Folders (real paths) not entered: watched folders of their own inside the one walked. By
+    /// their bytes: a folder whose name is only canonically equivalent is entered.
+    public var excluded: Set<PathKey>
 
-    public init(maxFiles: Int, roots: AllowedRoots? = nil, excluded: Set<String> = []) {
+    public init(maxFiles: Int, roots: AllowedRoots? = nil, excluded: Set<PathKey> = []) {
         self.maxFiles = maxFiles
         self.roots = roots
         self.excluded = excluded
@@ -146,7 +147,7 @@ public struct FileWalker: Sendable {
                 guard fstatat(descriptor, text, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // gone since listed
                 switch entry.st_mode & S_IFMT {
                 case S_IFREG: try add(path)
-                case S_IFDIR where !walker.excluded.contains(path): subfolders.append(path)
+                case S_IFDIR where !walker.excluded.contains(PathKey(path)): subfolders.append(path)
                 case S_IFDIR: continue
                 case S_IFLNK: try follow(link: path, into: &subfolders)
                 case let type:

@@ -1,3 +1,4 @@
+import BytePaths
 import Dispatch
 import FolderWatch
 import Foundation
@@ -36,10 +37,10 @@ final class FolderSync: Sendable {
     /// The recorded folders, and those this process may not read, by path, with why.
     struct Folders: Sendable {
         var records: [FolderRecord] = []
-        var refused: [String: String] = [:]
+        var refused: [PathKey: String] = [:]
 
         /// The folders this process watches.
-        var usable: [FolderRecord] { records.filter { refused[$0.path] == nil } }
+        var usable: [FolderRecord] { records.filter { refused[PathKey($0.path)] == nil } }
     }
 
     /// Where the watching stands.
@@ -225,11 +226,11 @@ final class FolderSync: Sendable {
                 facts["last_sync_seconds"] = String(format: "%.3f", last.seconds)
             }
             if let error = state.lastError { facts["last_error"] = error }
-            let missing = Set(state.watcher.missingRoots)
+            let missing = Set(state.watcher.missingRoots.map { PathKey($0) })
             let folders = state.folders.records.map { record -> WatchedFolderHealth in
                 let folderState = switch state.phase {
                 case .watching:
-                    state.folders.refused[record.path] ?? (missing.contains(record.path)
+                    state.folders.refused[PathKey(record.path)] ?? (missing.contains(PathKey(record.path))
                         ? "missing: its files left the knowledge base; it is read again when it is back" : "watching")
                 case .waitingForLock(let holder): "watched by another process (\(holder.map { "pid \($0)" } ?? "unknown"))"
                 case .starting: "starting"

@@ -24,7 +24,7 @@ struct FolderSyncPlan: Equatable {
         /// Folders gone: every source under them.
         var forgetFolders: [String] = []
         /// Watched folders inside this one.
-        var excluded: Set<String> = []
+        var excluded: Set<PathKey> = []
     }
 
     var parts: [Part] = []
@@ -38,11 +38,11 @@ struct FolderSyncPlan: Equatable {
                      type: (String) -> mode_t = FileWalker.type(of:)) -> FolderSyncPlan {
         // Deepest first, so the first holder found is the owner.
         let owners = folders.sorted { $0.path.utf8.count > $1.path.utf8.count }
-        var parts: [String: Part] = [:]
+        var parts: [PathKey: Part] = [:]
         func part(of owner: FolderRecord) -> Part {
-            parts[owner.path] ?? Part(folder: owner, excluded: Set(folders.map(\.path).filter {
-                $0 != owner.path && PathBytes.isInside($0, owner.path)
-            }))
+            parts[PathKey(owner.path)] ?? Part(folder: owner, excluded: Set(folders.map(\.path).filter {
+                !PathBytes.same($0, owner.path) && PathBytes.isInside($0, owner.path)
+            }.map { PathKey($0) }))
         }
         let (changedFolders, changedFiles) = changes.reduced()
         for path in changedFolders + changedFiles {
@@ -52,11 +52,11 @@ struct FolderSyncPlan: Equatable {
             case S_IFDIR:
                 ownersPart.ingest.append(path)
                 // The watched folders inside it changed with it; each is read under its own label.
-                for inner in folders where inner.path != owner.path && inner.path != path
+                for inner in folders where !PathBytes.same(inner.path, owner.path) && !PathBytes.same(inner.path, path)
                     && PathBytes.isInside(inner.path, path) && type(inner.path) == S_IFDIR {
                     var innerPart = part(of: inner)
                     innerPart.ingest.append(inner.path)
-                    parts[inner.path] = innerPart
+                    parts[PathKey(inner.path)] = innerPart
                 }
             case S_IFREG:
                 if DocumentKind(url: URL(fileURLWithPath: path)) != nil { ownersPart.ingest.append(path) }
@@ -65,7 +65,7 @@ struct FolderSyncPlan: Equatable {
             default:
                 break
             }
-            parts[owner.path] = ownersPart
+            parts[PathKey(owner.path)] = ownersPart
         }
         return FolderSyncPlan(parts: parts.values.sorted { $0.folder.path.utf8.lexicographicallyPrecedes($1.folder.path.utf8) })
     }

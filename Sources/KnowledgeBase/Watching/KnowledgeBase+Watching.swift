@@ -46,9 +46,9 @@ extension KnowledgeBase {
     static func watchableFolders(_ engine: KnowledgeBaseEngine) async throws -> FolderSync.Folders {
         let store = engine.store
         let records = try await BlockingExecutor.run { try store.folders() }
-        var refused: [String: String] = [:]
+        var refused: [PathKey: String] = [:]
         for record in records where record.confined && !engine.allowedRoots.contains(record.path) {
-            refused[record.path] = "not watched: a client ingested it, and it is outside the allowed folders now"
+            refused[PathKey(record.path)] = "not watched: a client ingested it, and it is outside the allowed folders now"
         }
         return FolderSync.Folders(records: records, refused: refused)
     }
