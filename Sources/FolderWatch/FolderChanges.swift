@@ -16,12 +16,10 @@ public struct FolderChanges: Sendable {
         case folder
     }
 
-    /// A path's bytes, the key of everything here.
-    private typealias Key = PathKey
-
-    private var entries: [Key: (path: String, kind: Kind)] = [:]
+    /// Each changed path, by its bytes, with its kind.
+    private var entries: [PathKey: Kind] = [:]
     /// Renames seen, by the new path: the old path, so that a moved file's passages keep their vectors.
-    private var renames: [Key: String] = [:]
+    private var renames: [PathKey: String] = [:]
 
     public init() {}
 
@@ -30,34 +28,34 @@ public struct FolderChanges: Sendable {
     public var count: Int { entries.count }
 
     /// What `path` was when it changed; nil when it did not.
-    public func kind(of path: String) -> Kind? { entries[Key(path)]?.kind }
+    public func kind(of path: String) -> Kind? { entries[PathKey(path)] }
 
     /// Notes that `path` changed (a folder stays a folder when a file of its name is noted).
     public mutating func note(_ path: String, _ kind: Kind) {
-        let key = Key(path)
-        if entries[key]?.kind != .folder { entries[key] = (path, kind) }
+        let key = PathKey(path)
+        if entries[key] != .folder { entries[key] = kind }
     }
 
     /// Notes that `old` was renamed to `new` (both are noted as changed too).
     public mutating func noteRename(from old: String, to new: String, _ kind: Kind) {
         note(old, kind)
         note(new, kind)
-        renames[Key(new)] = old
+        renames[PathKey(new)] = old
     }
 
     /// Adds `other`'s changes to these.
     public mutating func merge(_ other: FolderChanges) {
-        for entry in other.entries.values { note(entry.path, entry.kind) }
+        for (key, kind) in other.entries { note(key.path, kind) }
         renames.merge(other.renames) { _, newer in newer }
     }
 
     /// The paths to look at: folders first, then files, each sorted by their bytes, without
     /// anything inside a changed folder (reading the folder again covers it).
     public func reduced() -> (folders: [String], files: [String]) {
-        let folders = Set(entries.compactMap { $0.value.kind == .folder ? $0.key : nil })
+        let folders = Set(entries.compactMap { $0.value == .folder ? $0.key : nil })
         var keptFolders: [String] = [], keptFiles: [String] = []
-        for (key, entry) in entries where !Self.prefixes(of: key.bytes).contains(where: { folders.contains(Key($0)) }) {
-            if entry.kind == .folder { keptFolders.append(entry.path) } else { keptFiles.append(entry.path) }
+        for (key, kind) in entries where !Self.prefixes(of: key.bytes).contains(where: { folders.contains(PathKey($0)) }) {
+            if kind == .folder { keptFolders.append(key.path) } else { keptFiles.append(key.path) }
         }
         let byBytes: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return (keptFolders.sorted(by: byBytes), keptFiles.sorted(by: byBytes))
@@ -67,9 +65,9 @@ public struct FolderChanges: Sendable {
     /// above it).
     public func formerPath(of path: String) -> String? {
         let bytes = Array(path.utf8)
-        if let old = renames[Key(bytes[...])] { return old }
+        if let old = renames[PathKey(bytes[...])] { return old }
         for prefix in Self.prefixes(of: bytes) {
-            if let old = renames[Key(prefix)] { return String(decoding: Array(old.utf8) + bytes[prefix.count...], as: UTF8.self) }
+            if let old = renames[PathKey(prefix)] { return String(decoding: Array(old.utf8) + bytes[prefix.count...], as: UTF8.self) }
         }
         return nil
     }

@@ -100,15 +100,21 @@ import Testing
         #expect(await answered.value.status == 200)
     }
 
+    /// A router in front of `inner`, reading it, with no tools and no SDK behind it.
+    private func connectedRouter(over inner: any Transport) async throws -> ToolCallRouter {
+        let router = ToolCallRouter(inner: inner, toolList: Data(#"{"tools":[]}"#.utf8), logger: Logger(label: "test"),
+                                    handler: { _ in throw CancellationError() })
+        try await router.connect()
+        return router
+    }
+
     @Test func theRouterReadsAheadOfTheSDKByABoundedCount() async throws {
         let notification = Data(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
         let (messages, input) = AsyncThrowingStream<Data, Error>.makeStream()
         for _ in 0..<1_000 { input.yield(notification) }
         input.finish()
         let client = CountingTransport(messages)
-        let router = ToolCallRouter(inner: client, toolList: Data(#"{"tools":[]}"#.utf8), logger: Logger(label: "test"),
-                                    handler: { _ in throw CancellationError() })
-        try await router.connect()
+        let router = try await connectedRouter(over: client)
         // However the threads run, the router never holds more than its queue for the SDK and the
         // message in its hand: the rest waits in the client's input.
         let ahead = ToolCallRouter.maxQueuedForServer + 1
@@ -128,9 +134,7 @@ import Testing
         let notification = Data(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
         let (messages, input) = AsyncThrowingStream<Data, Error>.makeStream()
         for _ in 0..<1_000 { input.yield(notification) }
-        let router = ToolCallRouter(inner: CountingTransport(messages), toolList: Data(#"{"tools":[]}"#.utf8),
-                                    logger: Logger(label: "test"), handler: { _ in throw CancellationError() })
-        try await router.connect()
+        let router = try await connectedRouter(over: CountingTransport(messages))
         await router.shutDown()
         // What was handed over before the shutdown is still there, and then the input ends.
         var handed = 0
@@ -145,9 +149,7 @@ import Testing
 
     @Test func aSessionWhoseSDKTakesNothingIsRefusedThenTakenAgain() async throws {
         let transport = transport()
-        let router = ToolCallRouter(inner: transport, toolList: Data(#"{"tools":[]}"#.utf8), logger: Logger(label: "test"),
-                                    handler: { _ in throw CancellationError() })
-        try await router.connect()
+        let router = try await connectedRouter(over: transport)
         let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         let most = HTTPSessionTransport.maxQueuedMessages + ToolCallRouter.maxQueuedForServer + 1
         var accepted = 0

@@ -381,7 +381,7 @@ struct WordPieceSink: PreTokenSink {
             var hash = VocabularyTable.seed(kind)
             var k = start
             while k < limit {
-                hash = (hash ^ UInt64(word[k])) &* VocabularyTable.prime
+                hash = VocabularyTable.hash(hash, extendedBy: word[k])
                 k += 1
                 prefixHashes[k] = hash
             }

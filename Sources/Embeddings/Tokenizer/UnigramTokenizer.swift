@@ -291,7 +291,7 @@ struct UnigramTokenizer: Sendable {
                     var hasSingle = false
                     var hash = VocabularyTable.wordStartSeed
                     for length in 1...min(longestPiece, count - start) {
-                        hash = (hash ^ UInt64(bytes[start + length - 1])) &* VocabularyTable.prime
+                        hash = VocabularyTable.hash(hash, extendedBy: bytes[start + length - 1])
                         let id = lookup.find(hash: hash, key: bytes.baseAddress! + start, length: length, kind: .wordStart)
                         guard id >= 0 else { continue }
                         let candidate = here + scores[Int(id)]
@@ -331,7 +331,7 @@ struct UnigramTokenizer: Sendable {
     /// The id of the piece spelled by `bytes`, the unknown token's when none is.
     private func pieceID(_ bytes: ArraySlice<UInt8>) -> Int32 {
         guard bytes.count <= longestPiece else { return unknownID }
-        return vocabulary.id(forToken: String(decoding: bytes, as: UTF8.self)) ?? unknownID
+        return vocabulary.id(forBytes: bytes) ?? unknownID
     }
 
     private static func utf8Length(leading byte: UInt8) -> Int {

@@ -45,6 +45,11 @@ struct VocabularyTable: Sendable {
     @inline(__always)
     static func seed(_ kind: Kind) -> UInt64 { kind == .wordStart ? wordStartSeed : continuationSeed }
 
+    /// `hash` (FNV-1a) extended by one more byte of the key: how every key's hash is built, so that
+    /// a search can hash each prefix of a word once.
+    @inline(__always)
+    static func hash(_ hash: UInt64, extendedBy byte: UInt8) -> UInt64 { (hash ^ UInt64(byte)) &* prime }
+
     /// Builds the table from tokens given as byte ranges into `arena`, in file order.
     ///
     /// A token listed twice keeps its last id, as Hugging Face's and transformers' loaders do.
@@ -100,7 +105,7 @@ struct VocabularyTable: Sendable {
         offset: Int, length: Int, kind: Kind, id: Int32
     ) -> Bool {
         var hash = seed(kind)
-        for k in offset..<(offset + length) { hash = (hash ^ UInt64(bytes[k])) &* prime }
+        for k in offset..<(offset + length) { hash = Self.hash(hash, extendedBy: bytes[k]) }
         let lengthAndKind = UInt32(length) | (kind == .continuation ? 0x8000_0000 : 0)
         let mask = slots.count - 1
         var index = Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> shift)
@@ -135,9 +140,12 @@ struct VocabularyTable: Sendable {
 
     /// The id of a whole token (as listed in the vocabulary), if present.
     func id(forToken token: String) -> Int32? {
-        let bytes = Array(token.utf8)
-        var hash = Self.wordStartSeed
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* Self.prime }
+        id(forBytes: Array(token.utf8)[...])
+    }
+
+    /// The id of the whole token spelled by `bytes`, if present.
+    func id(forBytes bytes: ArraySlice<UInt8>) -> Int32? {
+        let hash = bytes.reduce(Self.wordStartSeed) { Self.hash($0, extendedBy: $1) }
         let id = bytes.withUnsafeBufferPointer { key in
             withLookup { $0.find(hash: hash, key: key.baseAddress, length: key.count, kind: .wordStart) }
         }
