@@ -70,13 +70,18 @@ public struct JSONReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    /// True reads a `\uD800`-style escape without its other half as U+FFFD instead of refusing it.
+    private let replacesLoneSurrogates: Bool
     /// Deep enough for any tokenizer file, shallow enough that hostile nesting cannot overflow the stack.
-    private static let maxDepth = 128
+    public static let maxDepth = 128
 
-    /// Parses a complete document.
-    public static func parse(_ data: [UInt8]) throws(JSONReadError) -> JSONValue {
+    /// Parses a complete document. A `\uXXXX` escape that is half a UTF-16 surrogate pair without
+    /// its other half is valid JSON syntax but no character: it is refused, or read as U+FFFD when
+    /// `replacingLoneSurrogates` (for a reader that must still find, say, the id of a message that
+    /// it will refuse).
+    public static func parse(_ data: [UInt8], replacingLoneSurrogates: Bool = false) throws(JSONReadError) -> JSONValue {
         let result: Result<JSONValue, JSONReadError> = data.withUnsafeBufferPointer { buffer in
-            var reader = JSONReader(bytes: buffer)
+            var reader = JSONReader(bytes: buffer, replacesLoneSurrogates: replacingLoneSurrogates)
             do throws(JSONReadError) {
                 reader.skipBOMAndWhitespace()
                 let value = try reader.parseValue()
@@ -92,8 +97,9 @@ public struct JSONReader {
         return try result.get()
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, replacesLoneSurrogates: Bool) {
         self.bytes = bytes
+        self.replacesLoneSurrogates = replacesLoneSurrogates
     }
 
     private mutating func skipBOMAndWhitespace() {
@@ -250,25 +256,32 @@ public struct JSONReader {
             case UInt8(ascii: "r"): buffer.append(0x0D)
             case UInt8(ascii: "t"): buffer.append(0x09)
             case UInt8(ascii: "u"):
-                var value = try parseHex4()
-                if value >= 0xD800 && value < 0xDC00 {
-                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                        throw fail("a lone UTF-16 surrogate escape")
-                    }
-                    index += 2
-                    let low = try parseHex4()
-                    guard low >= 0xDC00 && low < 0xE000 else { throw fail("a lone UTF-16 surrogate escape") }
-                    value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-                } else if value >= 0xDC00 && value < 0xE000 {
-                    throw fail("a lone UTF-16 surrogate escape")
+                let value = try parseHex4()
+                let scalar: Unicode.Scalar
+                if value >= 0xD800 && value < 0xDC00, let low = lowSurrogateEscape() {
+                    scalar = Unicode.Scalar(0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00))!
+                } else if let plain = Unicode.Scalar(value) {
+                    scalar = plain
+                } else {
+                    // Either half of a pair alone (Unicode.Scalar takes no surrogate).
+                    guard replacesLoneSurrogates else { throw fail("a lone UTF-16 surrogate escape") }
+                    scalar = "\u{FFFD}"
                 }
-                guard let scalar = Unicode.Scalar(value) else { throw fail("an invalid \\u escape") }
                 UTF8.encode(scalar) { buffer.append($0) }
             default:
                 throw fail("an unknown escape sequence")
             }
         }
         throw fail("the document ends inside a string")
+    }
+
+    /// The low half of a surrogate pair when a `\uXXXX` escape spelling one comes next (and is
+    /// then read), or nil (and nothing is read).
+    private mutating func lowSurrogateEscape() -> UInt32? {
+        guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+              let low = HexDigit.value(of: bytes[(index + 2)..<(index + 6)]), low >= 0xDC00 && low < 0xE000 else { return nil }
+        index += 6
+        return low
     }
 
     private mutating func parseHex4() throws(JSONReadError) -> UInt32 {

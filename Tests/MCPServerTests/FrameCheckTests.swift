@@ -62,6 +62,39 @@ import Testing
         }
     }
 
+    @Test func integerIdsAreReadExactlyPastWhatADoubleHolds() {
+        // 2^53 + 1: a Double would round it to 2^53, and the answer would name another request.
+        let big = 9_007_199_254_740_993
+        let frames: [(String, ID)] = [
+            (#"{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}"#, .number(big)),
+            (#"{"jsonrpc":"2.0","id":-9007199254740993,"method":"tools/call","params":{"name":"x"}}"#, .number(-big)),
+            // JSON has one number type: 7.0 is the integer 7, as JSONDecoder reads an Int.
+            (#"{"jsonrpc":"2.0","id":7.0,"method":"ping"}"#, .number(7)),
+        ]
+        for (text, expected) in frames {
+            #expect(IncomingFrame.read(Data(text.utf8)).requestID == expected, "\(text)")
+        }
+        guard case .cancellation(let cancelled) = IncomingFrame.read(Data(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9007199254740993}}"#.utf8)) else {
+            Issue.record("a cancellation of a large id was not recognised")
+            return
+        }
+        #expect(cancelled == .number(big))
+        // Past Int64 no id is exact: refused, not rounded.
+        guard case .reject(-32600, _, nil) = IncomingFrame.read(Data(#"{"jsonrpc":"2.0","id":1e30,"method":"ping"}"#.utf8)) else {
+            Issue.record("an id past Int64 was taken")
+            return
+        }
+    }
+
+    @Test func nestingPastTheReadersDepthIsRefusedAsSuch() {
+        let deep = #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"# + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}}"
+        guard case .reject(let code, let message, _) = check(deep) else {
+            Issue.record("a frame nested 200 deep passed")
+            return
+        }
+        #expect(code == -32600 && message.contains("nests objects and arrays more than 128 deep"), "\(message)")
+    }
+
     @Test func theLedgerRefusesAnIdInFlightAndDrainsOnceInputEndsAndAllIsAnswered() {
         var ledger = RequestLedger()
         let first = ledger.begin(.number(1)), second = ledger.begin(.string("1")), again = ledger.begin(.number(1))

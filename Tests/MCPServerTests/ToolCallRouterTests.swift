@@ -24,6 +24,27 @@ import Testing
         #expect(named == .string("a"))
     }
 
+    @Test func argumentsAreReadAsTheJSONTheyAre() {
+        // The SDK's own decoding read a string shaped like a data URL as binary data, which the
+        // tools then refused as "not a string".
+        let text = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query_knowledge_base","#
+            + #""arguments":{"query":"data:text/plain;base64,SGVsbG8=","n_results":5.0,"deep":{"a":[1,2.5,null,true]}},"#
+            + #""_meta":{"progressToken":"t1"}}}"#
+        guard case .call(_, let parameters) = kind(text) else {
+            Issue.record("the call was not taken")
+            return
+        }
+        #expect(parameters.arguments?["query"] == .string("data:text/plain;base64,SGVsbG8="))
+        #expect(parameters.arguments?["n_results"] == .int(5))
+        #expect(parameters.arguments?["deep"] == .object(["a": .array([.int(1), .double(2.5), .null, .bool(true)])]))
+        #expect(parameters._meta?.progressToken == .string("t1"))
+        guard case .malformedCall(_, let problem) = kind(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":5}}"#) else {
+            Issue.record("a call with a number for _meta was taken")
+            return
+        }
+        #expect(problem.contains("\"_meta\" must be an object"))
+    }
+
     @Test func malformedCallsAreAnsweredAsSuch() {
         for text in [#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"arguments":{}}}"#,
                      #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":5}}"#,

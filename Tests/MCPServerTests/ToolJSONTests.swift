@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+@testable import KnowledgeBase
 @testable import MCPServer
 import TestSupport
 import Testing
@@ -30,6 +31,47 @@ import Testing
             let value = randomValue(depth: 0)
             let (text, read) = try ToolJSON.encode(value)
             #expect(read == value, "\(text)")
+        }
+    }
+}
+
+/// `query_knowledge_base`'s answer is written by hand for speed; it must say exactly what
+/// JSONEncoder would, for any passages.
+@Suite struct QueryAnswerJSONTests {
+    @Test func writesWhatJSONEncoderWrites() throws {
+        var generator = SeededGenerator(seed: 29)
+        let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{01}", "\u{1F}",
+                                     "é", "中", "😀", "\u{7F}", "\u{2028}", "<", "&"]
+        func text() -> String {
+            String((0..<Int.random(in: 0..<40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+        }
+        func number() -> Double {
+            switch Int.random(in: 0..<6, using: &generator) {
+            case 0: Double(Int.random(in: -1000...1000, using: &generator))
+            case 1: Double.random(in: 0..<1, using: &generator)
+            case 2: Double.random(in: -1e-6..<1e-6, using: &generator)
+            case 3: Double.random(in: 1e15..<1e25, using: &generator)
+            case 4: 1 / Double(Int.random(in: 60...200, using: &generator))
+            default: Double.random(in: -50..<50, using: &generator)
+            }
+        }
+        for round in 0..<300 {
+            let results = (0..<Int.random(in: 0..<6, using: &generator)).map { rank in
+                QueryResult(id: text(), text: text(), source: text(), heading: text(), technology: text(), score: number(),
+                            rank: rank + 1, page: Bool.random(using: &generator) ? Int.random(in: 1...9999, using: &generator) : nil)
+            }
+            let response = QueryResponse(query: text(), mode: SearchMode.allCases.randomElement(using: &generator)!, results: results,
+                                         tookMs: number(), cacheHit: Bool.random(using: &generator), degraded: Bool.random(using: &generator),
+                                         degradedReason: Bool.random(using: &generator) ? text() : nil)
+            let written = ToolOutput(query: response).json
+            let encoded = try ToolJSON.bytes(response)
+            #expect(written == encoded, "round \(round): \(String(decoding: written, as: UTF8.self))")
+        }
+        // Not finite: JSONEncoder is set to write these as strings.
+        for value in [Double.infinity, -Double.infinity, Double.nan] {
+            let response = QueryResponse(query: "q", mode: .hybrid, results: [], tookMs: value, cacheHit: false, degraded: false,
+                                         degradedReason: nil)
+            #expect(ToolOutput(query: response).json == (try ToolJSON.bytes(response)), "\(value)")
         }
     }
 }

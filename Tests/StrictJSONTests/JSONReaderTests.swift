@@ -47,4 +47,12 @@ import Testing
             try JSONReader.parse([UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\"")])
         }
     }
+
+    @Test func replacesLoneSurrogatesOnlyWhenAsked() throws {
+        for (text, read) in [(#""\ud800""#, "\u{FFFD}"), (#""a\udc00b""#, "a\u{FFFD}b"), (#""\uD83D\u0041""#, "\u{FFFD}A"),
+                             (#""\ud83d\ude00\ud800""#, "😀\u{FFFD}"), (#""\udc00\ud83d\ude00""#, "\u{FFFD}😀")] {
+            #expect(throws: JSONReadError.self, "\(text)") { try self.read(text) }
+            #expect(try JSONReader.parse(Array(text.utf8), replacingLoneSurrogates: true).string == read, "\(text)")
+        }
+    }
 }

@@ -206,7 +206,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         abandoned.insert(id)
         var cancellation: [UInt8] = []
         cancellation.append(contentsOf: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"reason":"#.utf8)
-        JSONWriter.appendString(Array("the client closed the request's event stream".utf8), to: &cancellation)
+        JSONWriter.appendString("the client closed the request's event stream", to: &cancellation)
         cancellation.append(contentsOf: #","requestId":"#.utf8)
         JSONWriter.appendID(id, to: &cancellation)
         cancellation.append(contentsOf: "}}".utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import StrictJSON
 
 /// One frame from the client, read once: checked as JSON-RPC 2.0 with MCP's (2025-11-25)
 /// narrowing of it (an id is a string or an integer, never null; no batches) and sorted into
@@ -12,9 +13,11 @@ import MCP
 /// requests by id can only do that with the right id, and a person reading the error with the
 /// right code.
 ///
-/// Why once: one `JSONDecoder` pass reads the envelope and, for the messages the router answers,
-/// their parameters (a tool call's name and arguments); only what goes on to the SDK (initialize,
-/// ping, notifications) is decoded again, by the SDK.
+/// Why the strict reader: one pass over the bytes (a few µs for a tool call) gives the envelope
+/// and a tool call's arguments. The SDK's own decoding of a tool call's `Value`s took 0.3 ms, as it
+/// tries a regular expression on every string, and read a string that looks like a `data:` URL as
+/// binary data, which no tool argument is. Only what goes on to the SDK (initialize, ping,
+/// notifications) is decoded again, by the SDK.
 enum IncomingFrame {
     /// To be answered with this error and not acted on.
     case reject(code: Int, message: String, id: ID?)
@@ -40,23 +43,41 @@ enum IncomingFrame {
     }
 
     static func read(_ message: Data) -> IncomingFrame {
-        // JSON-RPC text is UTF-8; Foundation's reader would quietly replace bad bytes in a string.
-        guard String(validating: message, as: UTF8.self) != nil else { return notJSON }
-        switch JSONRPCEnvelope.firstByte(of: message) {
-        case UInt8(ascii: "{"):
-            guard let frame = try? JSONDecoder().decode(Fields.self, from: message) else { return notJSON }
-            return frame.sorted(lonelySurrogate: JSONEscapes.firstLoneSurrogate(in: message))
-        case UInt8(ascii: "["):
-            guard (try? JSONSerialization.jsonObject(with: message)) != nil else { return notJSON }
+        guard JSONRPCEnvelope.firstByte(of: message) != nil else {
+            return .reject(code: -32600, message: "Invalid Request: an empty message", id: nil)
+        }
+        let bytes = [UInt8](message)
+        let document: JSONValue
+        do {
+            document = try JSONReader.parse(bytes)
+        } catch {
+            return unreadable(bytes)
+        }
+        switch document {
+        case .object: return Envelope(document: document, bytes: bytes).sorted()
+        case .array:
             return .reject(code: -32600, message: "Invalid Request: MCP has no batches (protocol 2025-11-25); "
                 + "send each request as a message of its own", id: nil)
-        case nil:
-            return .reject(code: -32600, message: "Invalid Request: an empty message", id: nil)
         default:
             // A number, string, true, false or null: JSON, but not a request.
-            guard (try? JSONSerialization.jsonObject(with: message, options: .fragmentsAllowed)) != nil else { return notJSON }
             return .reject(code: -32600, message: "Invalid Request: a request is a JSON object", id: nil)
         }
+    }
+
+    /// Why `bytes`, which the strict reader refused, cannot be acted on: JSON only but for a
+    /// lone surrogate escape (a parse error naming it, under the request's id when it has a
+    /// usable one), too deeply nested, or not JSON at all.
+    private static func unreadable(_ bytes: [UInt8]) -> IncomingFrame {
+        if let escape = JSONEscapes.firstLoneSurrogate(in: Data(bytes)),
+           let document = try? JSONReader.parse(bytes, replacingLoneSurrogates: true) {
+            return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
+                + "without its other half, which is no character", id: Envelope.identifier(document["id"], bytes: bytes).id)
+        }
+        if JSONNesting.exceeds(JSONReader.maxDepth, in: Data(bytes)) {
+            return .reject(code: -32600, message: "Invalid Request: the message nests objects and arrays more than "
+                + "\(JSONReader.maxDepth) deep", id: nil)
+        }
+        return notJSON
     }
 
     private static let notJSON = IncomingFrame.reject(code: -32700, message: "Parse error: the message is not valid JSON in UTF-8",
@@ -86,179 +107,155 @@ enum IncomingFrame {
     }
 }
 
-/// What one decoding pass reads from a JSON object frame. JSONDecoder skips what no key asks
-/// for, so a frame's unrelated parts cost nothing but the scan.
-private struct Fields: Decodable {
-    let version: String?
-    let method: String?
-    let id: ID?
-    /// Whether it has a result or an error: what makes it an answer.
-    let isAnswer: Bool
-    /// Whether an `id` is there but neither a string, an integer nor null.
-    let hasUnusableID: Bool
-    /// Whether `id` is null, which JSON-RPC allows and MCP does not.
-    let hasNullID: Bool
-    /// Whether `method` is there but not a string.
-    let hasUnusableMethod: Bool
-    /// A `tools/call` request's parameters, or what is wrong with them.
-    let call: Result<CallTool.Parameters, CallProblem>?
-    /// What is wrong with a `tools/list` request's parameters, if anything.
-    let listProblem: String?
-    /// `params.requestId` of a cancellation.
-    let cancelledRequest: ID?
-    /// Whether a message for the SDK has params its `Value` cannot hold (a number such as 1e999):
-    /// the SDK would answer it under an id of its own making, never under the request's.
-    let hasUnreadableParams: Bool
+/// A JSON object frame's members, sorted into a verdict.
+private struct Envelope {
+    /// The frame read (an object); of duplicate keys the last wins.
+    let document: JSONValue
+    /// The frame as it came, for the rare id that a Double cannot hold exactly.
+    let bytes: [UInt8]
 
-    private enum Keys: String, CodingKey { case jsonrpc, method, id, result, error, params }
-    private enum CancelledKeys: String, CodingKey { case requestId }
+    /// What an `id` (or a cancellation's `requestId`) holds.
+    enum Identifier {
+        case absent, null, unusable
+        case usable(ID)
 
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: Keys.self)
-        version = try? container.decode(String.self, forKey: .jsonrpc)
-        method = try? container.decode(String.self, forKey: .method)
-        id = try? container.decode(ID.self, forKey: .id)
-        hasNullID = container.contains(.id) && ((try? container.decodeNil(forKey: .id)) ?? false)
-        hasUnusableID = id == nil && container.contains(.id) && !hasNullID
-        hasUnusableMethod = method == nil && container.contains(.method)
-        isAnswer = container.contains(.result) || container.contains(.error)
-        let isRequest = id != nil && !isAnswer
-        switch method {
-        case CallTool.name where isRequest:
-            do {
-                call = .success(try container.decode(CallTool.Parameters.self, forKey: .params))
-            } catch {
-                call = .failure(CallProblem(container.superDecoderIfPresent(forKey: .params)))
-            }
-            (listProblem, cancelledRequest) = (nil, nil)
-        case ListTools.name where isRequest:
-            listProblem = ListToolsProblem.describe(container.superDecoderIfPresent(forKey: .params))
-            (call, cancelledRequest) = (nil, nil)
-        case "notifications/cancelled":
-            let params = try? container.nestedContainer(keyedBy: CancelledKeys.self, forKey: .params)
-            cancelledRequest = try? params?.decode(ID.self, forKey: .requestId)
-            (call, listProblem) = (nil, nil)
-        default:
-            (call, listProblem, cancelledRequest) = (nil, nil, nil)
-        }
-        let forTheSDK = !isAnswer && method != CallTool.name && method != ListTools.name
-        hasUnreadableParams = forTheSDK && container.contains(.params)
-            && (try? container.decode(Value.self, forKey: .params)) == nil
+        var id: ID? { if case .usable(let id) = self { id } else { nil } }
     }
 
-    /// The frame's verdict; `lonelySurrogate` is the first `\uD8xx`-style escape without its other
-    /// half, which is valid JSON syntax but no character (Foundation's decoder fails on it deep
-    /// inside the SDK).
-    func sorted(lonelySurrogate: String?) -> IncomingFrame {
-        let usableID = hasUnusableID ? nil : id
-        if let escape = lonelySurrogate {
-            return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
-                + "without its other half, which is no character", id: usableID)
+    /// `value` as a JSON-RPC id: a string, or a number with a whole value (1.0 is 1, as JSONDecoder
+    /// reads an Int). A Double holds integers exactly up to 2^53; beyond that the literal is read
+    /// again by JSONDecoder, which reads an Int64 exactly (clients numbering from a clock do that).
+    static func identifier(_ value: JSONValue?, bytes: [UInt8], inParams: Bool = false) -> Identifier {
+        switch value {
+        case nil: return .absent
+        case .null: return .null
+        case .string(let text): return .usable(.string(text))
+        case .number(let number) where number.magnitude < 0x1p53:
+            return Int(exactly: number).map { .usable(.number($0)) } ?? .unusable
+        case .number:
+            let exact = try? JSONDecoder().decode(ExactIDs.self, from: Data(bytes))
+            return (inParams ? exact?.requestID : exact?.id).map { .usable($0) } ?? .unusable
+        default: return .unusable
         }
-        if isAnswer { return .other(requestID: nil) }
-        if version != "2.0" {
+    }
+
+    func sorted() -> IncomingFrame {
+        let id = Self.identifier(document["id"], bytes: bytes)
+        if document["result"] != nil || document["error"] != nil { return .other(requestID: nil) }
+        let usableID = id.id
+        guard case .string("2.0")? = document["jsonrpc"] else {
             return .reject(code: -32600, message: "Invalid Request: \"jsonrpc\" must be \"2.0\"", id: usableID)
         }
-        if hasUnusableID {
-            return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or an integer", id: nil)
-        }
-        if hasNullID {
+        switch id {
+        case .unusable: return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or an integer", id: nil)
+        case .null:
             return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or an integer, not null "
                 + "(a notification has no \"id\" at all)", id: nil)
+        case .absent, .usable: break
         }
-        guard let method else {
-            return .reject(code: -32600, message: hasUnusableMethod
-                ? "Invalid Request: \"method\" must be a string" : "Invalid Request: no \"method\"", id: usableID)
+        guard let methodValue = document["method"] else {
+            return .reject(code: -32600, message: "Invalid Request: no \"method\"", id: usableID)
         }
-        if hasUnreadableParams {
+        guard case .string(let method) = methodValue else {
+            return .reject(code: -32600, message: "Invalid Request: \"method\" must be a string", id: usableID)
+        }
+        let params = document["params"]
+        // The SDK would answer params its `Value` cannot hold (a number such as 1e999) under an id
+        // of its own making, never under the request's.
+        if method != CallTool.name && method != ListTools.name, let params, Self.firstUnreadableNumber(in: params, path: []) != nil {
             return .reject(code: -32602, message: "Invalid params: they hold a number outside the range of a 64-bit float "
-                + "(such as 1e999)", id: id)
+                + "(such as 1e999)", id: usableID)
         }
-        guard let id else {
-            if method == "notifications/cancelled", let cancelledRequest { return .cancellation(cancelledRequest) }
+        guard let id = usableID else {
+            if method == "notifications/cancelled",
+               case .usable(let request) = Self.identifier(params?["requestId"], bytes: bytes, inParams: true) {
+                return .cancellation(request)
+            }
             return .other(requestID: nil)
         }
-        switch call {
-        case .success(let parameters): return .call(id, parameters)
-        case .failure(let problem): return .malformedCall(id, problem.description)
-        case nil: break
-        }
-        if method == ListTools.name { return .listTools(id, problem: listProblem) }
-        return .other(requestID: id)
-    }
-}
-
-/// What is wrong with a `tools/call`'s parameters that the SDK's types refuse.
-private struct CallProblem: Error, CustomStringConvertible {
-    let description: String
-
-    static let shape = "tools/call needs params with \"name\" (a string) and optionally \"arguments\" (an object)"
-
-    private enum ParamsKeys: String, CodingKey { case name, arguments }
-
-    /// Looks into `params` (nil when the frame has none) for the first thing wrong.
-    init(_ params: Decoder?) {
-        guard let params = try? params?.container(keyedBy: ParamsKeys.self),
-              (try? params.decode(String.self, forKey: .name)) != nil, params.contains(.arguments)
-        else {
-            description = Self.shape
-            return
-        }
-        guard (try? params.nestedContainer(keyedBy: AnyKey.self, forKey: .arguments)) != nil else {
-            description = "tools/call's \"arguments\" must be an object"
-            return
-        }
-        do {
-            _ = try params.decode([String: Value].self, forKey: .arguments)
-            description = Self.shape
-        } catch let DecodingError.dataCorrupted(context) {
-            description = Self.unreadable(context)
-        } catch let DecodingError.typeMismatch(_, context) {
-            description = Self.unreadable(context)
-        } catch {
-            description = "tools/call's arguments cannot be read: \(error)"
+        switch method {
+        case CallTool.name: return Self.call(id, params)
+        case ListTools.name: return .listTools(id, problem: Self.listProblem(params))
+        default: return .other(requestID: id)
         }
     }
 
-    /// Names the argument that could not become a value. The frame has passed as UTF-8 JSON
-    /// without lone surrogates, so what is left is a number past a 64-bit float's range.
-    private static func unreadable(_ context: DecodingError.Context) -> String {
-        let path = context.codingPath.drop { $0.stringValue != "arguments" }.dropFirst().map(\.stringValue).filter { !$0.isEmpty }
-        let place = path.isEmpty ? "tools/call's arguments" : "the argument \"\(path.joined(separator: "."))\""
-        return "\(place) cannot be read: it holds a number outside the range of a 64-bit float (such as 1e999)"
+    /// The path (keys and indices) to the first number past a 64-bit float's range, or nil.
+    private static func firstUnreadableNumber(in value: JSONValue, path: [String]) -> [String]? {
+        switch value {
+        case .number(let number): return number.isFinite ? nil : path
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                if let found = firstUnreadableNumber(in: element, path: path + [String(index)]) { return found }
+            }
+            return nil
+        case .object(let members):
+            for (key, member) in members {
+                if let found = firstUnreadableNumber(in: member, path: path + [key]) { return found }
+            }
+            return nil
+        default: return nil
+        }
+    }
+
+    static let callShape = "tools/call needs params with \"name\" (a string) and optionally \"arguments\" (an object)"
+
+    /// A `tools/call` request's parameters as the SDK's type, or what is wrong with them.
+    private static func call(_ id: ID, _ params: JSONValue?) -> IncomingFrame {
+        guard case .string(let name)? = params?["name"] else {
+            return .malformedCall(id, callShape)
+        }
+        var arguments: [String: Value]?
+        switch params?["arguments"] {
+        case nil, .null?: arguments = nil
+        case .object(let members)?:
+            if let path = firstUnreadableNumber(in: .object(members), path: []) {
+                let place = path.isEmpty ? "tools/call's arguments" : "the argument \"\(path.joined(separator: "."))\""
+                return .malformedCall(id, "\(place) cannot be read: it holds a number outside the range of a 64-bit float (such as 1e999)")
+            }
+            arguments = Dictionary(members.map { ($0.key, ToolJSON.value(of: $0.value)) }, uniquingKeysWith: { _, last in last })
+        default: return .malformedCall(id, "tools/call's \"arguments\" must be an object")
+        }
+        var meta: Metadata?
+        switch params?["_meta"] {
+        case nil, .null?: meta = nil
+        case .object(let members)?:
+            guard firstUnreadableNumber(in: .object(members), path: []) == nil else { return .malformedCall(id, callShape) }
+            // Set whole: Metadata's initializer would drop a progress token given among the other fields.
+            var fields = Metadata()
+            fields.fields = Dictionary(members.map { ($0.key, ToolJSON.value(of: $0.value)) }, uniquingKeysWith: { _, last in last })
+            meta = fields
+        default: return .malformedCall(id, "tools/call's \"_meta\" must be an object")
+        }
+        return .call(id, CallTool.Parameters(name: name, arguments: arguments, meta: meta))
+    }
+
+    /// What is wrong with a `tools/list` request's parameters, if anything.
+    private static func listProblem(_ params: JSONValue?) -> String? {
+        switch params {
+        case nil, .null?: return nil
+        case .object?:
+            switch params?["cursor"] {
+            case nil, .null?: return nil
+            // The list is one page and its answers carry no nextCursor: no cursor is valid.
+            case .string?: return "invalid cursor: the tool list has a single page, so no cursor is needed"
+            default: return "tools/list's \"cursor\" must be a string from an earlier answer's nextCursor"
+            }
+        default: return "tools/list's params must be an object"
+        }
     }
 }
 
-/// What is wrong with a `tools/list` request's parameters, if anything.
-private enum ListToolsProblem {
-    private enum ParamsKeys: String, CodingKey { case cursor }
-
-    /// `params` is nil when the frame has none.
-    static func describe(_ params: Decoder?) -> String? {
-        guard let params, !((try? params.singleValueContainer().decodeNil()) ?? false) else { return nil }
-        guard let container = try? params.container(keyedBy: ParamsKeys.self) else {
-            return "tools/list's params must be an object"
-        }
-        guard container.contains(.cursor), !((try? container.decodeNil(forKey: .cursor)) ?? false) else { return nil }
-        guard (try? container.decode(String.self, forKey: .cursor)) != nil else {
-            return "tools/list's \"cursor\" must be a string from an earlier answer's nextCursor"
-        }
-        // The list is one page and its answers carry no nextCursor: no cursor is valid.
-        return "invalid cursor: the tool list has a single page, so no cursor is needed"
-    }
-}
-
-/// Any key, for looking into an object without naming its keys.
-private struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-private extension KeyedDecodingContainer {
-    /// A decoder for the value under `key`, or nil when the key is absent.
-    func superDecoderIfPresent(forKey key: Key) -> Decoder? {
-        contains(key) ? try? superDecoder(forKey: key) : nil
+/// The ids of a frame as JSONDecoder reads them, for an integer past 2^53.
+private struct ExactIDs: Decodable {
+    struct RequestID: Decodable { let requestId: ID? }
+    let id: ID?
+    let params: RequestID?
+    var requestID: ID? { params?.requestId }
+    private enum Keys: String, CodingKey { case id, params }
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        id = try? container.decode(ID.self, forKey: .id)
+        params = try? container.decode(RequestID.self, forKey: .params)
     }
 }

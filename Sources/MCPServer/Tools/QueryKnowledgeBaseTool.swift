@@ -55,6 +55,6 @@ struct QueryKnowledgeBaseTool: RagTool {
             limit: try arguments.integer("n_results", default: 5),
             technology: try arguments.string("technology_filter"),
             mode: try arguments.choice("mode", default: SearchMode.default))
-        return try ToolOutput(try await context.knowledgeBase.query(request))
+        return ToolOutput(query: try await context.knowledgeBase.query(request))
     }
 }
