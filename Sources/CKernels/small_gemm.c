@@ -45,8 +45,8 @@ void CKernels_pack_panels(const float *w, int n, int k, float *packed) {
 static inline int block_start(int m, int blocks, int b) { return (int)((long)m * b / blocks); }
 
 // Runs CALL(n) for each block of the `m` rows of `x`, with `in` and `o` pointing at the block's
-// first input and output row and `n` its row count as a literal, so that every call site inlines
-// a copy of the block kernel specialised for that count.
+// first input and output row, `first` true for the first block, and `n` its row count as a
+// literal, so that every call site inlines a copy of the block kernel specialised for that count.
 #define FOR_EACH_ROW_BLOCK(m, k, x, out, ldy, CALL)                                          \
     do {                                                                                     \
         int blocks_ = ((m) + ROWS - 1) / ROWS;                                               \
@@ -54,6 +54,8 @@ static inline int block_start(int m, int blocks, int b) { return (int)((long)m *
             int r_ = block_start((m), blocks_, b_);                                          \
             const float *in = (x) + (size_t)r_ * (k);                                        \
             float *o = (out) + (size_t)r_ * (ldy);                                           \
+            int first = b_ == 0;                                                             \
+            (void)first;                                                                     \
             switch (block_start((m), blocks_, b_ + 1) - r_) {                                \
             case 6: CALL(6); break;                                                          \
             case 5: CALL(5); break;                                                          \
@@ -67,14 +69,20 @@ static inline int block_start(int m, int blocks, int b) { return (int)((long)m *
 
 // One block of up to ROWS rows against one panel. `rows` is a compile-time constant at each call
 // site below, so the compiler unrolls the row loops and keeps everything in registers.
+//
+// `ahead`, when not NULL, is the next panel: a line of it is prefetched into L2 at each step.
+// A query's weights (42 MB for MiniLM) come from memory, and a panel's first row block waited for
+// them while the blocks after it, reading the panel from cache, left memory idle; fetched during
+// the current panel, the next one is in L2 when its first block starts.
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-block(const float *x, int rows, int k, const float *panel, float *y, int ldy) {
+block(const float *x, int rows, int k, const float *panel, const float *ahead, float *y, int ldy) {
     __m256 acc[ROWS][2];
     for (int r = 0; r < ROWS; r++) {
         acc[r][0] = _mm256_setzero_ps();
         acc[r][1] = _mm256_setzero_ps();
     }
     for (int i = 0; i < k; i++) {
+        if (ahead) _mm_prefetch((const char *)(ahead + (size_t)i * CKernels_PANEL), _MM_HINT_T1);
         __m256 b0 = _mm256_loadu_ps(panel + (size_t)i * CKernels_PANEL);
         __m256 b1 = _mm256_loadu_ps(panel + (size_t)i * CKernels_PANEL + 8);
         for (int r = 0; r < ROWS; r++) {
@@ -98,7 +106,8 @@ multiply_avx2(const float *x, int m, int k, const float *packed, int panel_begin
     for (int p = panel_begin; p < panel_end; p++) {
         const float *panel = packed + (size_t)p * k * CKernels_PANEL;
         float *out = y + (size_t)p * CKernels_PANEL;
-#define BLOCK_AVX2(n) block(in, n, k, panel, o, ldy)
+        const float *next = p + 1 < panel_end ? panel + (size_t)k * CKernels_PANEL : NULL;
+#define BLOCK_AVX2(n) block(in, n, k, panel, first ? next : NULL, o, ldy)
         FOR_EACH_ROW_BLOCK(m, k, x, out, ldy, BLOCK_AVX2);
 #undef BLOCK_AVX2
     }
