@@ -64,7 +64,8 @@ public final class QueryService: Sendable {
     public func query(_ request: QueryRequest) async throws -> QueryResponse {
         let start = DispatchTime.now().uptimeNanoseconds
         let request = try Self.validate(request)
-        await followOtherWriters()
+        let timings = StageTimings()
+        await timings.measure("catch_up") { await followOtherWriters() }
         let key = cacheKey(request)
         if cacheEnabled && request.useCache, let cached = await cache.value(forKey: key, now: Date()),
            let results = CachedResults.decode(cached) {
@@ -74,7 +75,6 @@ public final class QueryService: Sendable {
                                  tookMs: Self.milliseconds(since: start), cacheHit: true, degraded: false, degradedReason: nil)
         }
 
-        let timings = StageTimings()
         let (ranked, mode, degradedReason) = try await rank(request, timings: timings)
         let results = try await timings.measure("resolve") { try await resolve(ranked) }
         if degradedReason == nil && cacheEnabled {
