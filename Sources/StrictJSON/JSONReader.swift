@@ -18,6 +18,13 @@ public enum JSONValue: Sendable {
         return members.last(where: { $0.key == key })?.value
     }
 
+    /// The first value stored under `key` when this is an object: how Foundation's JSONDecoder
+    /// reads a key given twice, for a reader that must agree with one.
+    public func firstValue(forKey key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first(where: { $0.key == key })?.value
+    }
+
     /// The string, if this is one.
     public var string: String? {
         if case .string(let value) = self { return value }
@@ -61,6 +68,8 @@ public struct JSONReadError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// The byte where reading stopped.
     public let offset: Int
+    /// Whether the document was refused for nesting deeper than `JSONReader.maxDepth`.
+    public internal(set) var isTooDeep = false
 
     public var description: String { "\(message) at byte \(offset)" }
 }
@@ -146,7 +155,11 @@ public struct JSONReader {
 
     private mutating func enter() throws(JSONReadError) {
         depth += 1
-        guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth) levels") }
+        guard depth <= Self.maxDepth else {
+            var error = fail("nesting deeper than \(Self.maxDepth) levels")
+            error.isTooDeep = true
+            throw error
+        }
     }
 
     private mutating func parseObject() throws(JSONReadError) -> JSONValue {

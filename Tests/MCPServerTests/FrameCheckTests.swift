@@ -86,6 +86,43 @@ import Testing
         }
     }
 
+    @Test func ofAKeyGivenTwiceTheFirstCountsAsForTheSDK() {
+        // The SDK (through JSONDecoder) answers the first id: the router must book the same one.
+        #expect(IncomingFrame.read(Data(#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#.utf8)).requestID == .number(1))
+        let call = #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"q","arguments":{"q":"a","q":"b","x":1,"x":1e999}}}"#
+        guard case .call(_, let parameters) = IncomingFrame.read(Data(call.utf8)) else {
+            Issue.record("a call whose second duplicate holds 1e999 was not taken")
+            return
+        }
+        #expect(parameters.arguments?["q"] == .string("a") && parameters.arguments?["x"] == .int(1))
+    }
+
+    @Test func whatIsNotJSONIsAParseErrorEvenWhereFoundationWouldNotLook() {
+        // JSONDecoder lets these pass where it reads nothing; they are not JSON (RFC 8259).
+        for text in [#"{"jsonrpc":"2.0","id":1,"method":"ping",}"#, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"q\":\"a\tb\"}}",
+                     #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"n":01}}"#, "\u{FEFF}" + #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+                     String(repeating: "[", count: 100)] {
+            #expect(check(text) == .reject(code: -32700, message: "Parse error: the message is not valid JSON in UTF-8", id: nil),
+                    "\(text.prefix(60))")
+        }
+        // A lone surrogate in the id itself leaves no id to answer under.
+        guard case .reject(-32700, _, nil) = IncomingFrame.read(Data(#"{"jsonrpc":"2.0","id":"a\ud800","method":"ping"}"#.utf8)) else {
+            Issue.record("an id holding a lone surrogate was answered under")
+            return
+        }
+    }
+
+    @Test func wholeNumbersPastWhatADoubleHoldsReachTheToolsExactly() {
+        let text = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"q","arguments":{"n":9007199254740993},"#
+            + #""_meta":{"progressToken":9007199254740993}}}"#
+        guard case .call(_, let parameters) = IncomingFrame.read(Data(text.utf8)) else {
+            Issue.record("the call was not taken")
+            return
+        }
+        #expect(parameters.arguments?["n"] == .int(9_007_199_254_740_993))
+        #expect(parameters._meta?.progressToken == .integer(9_007_199_254_740_993))
+    }
+
     @Test func nestingPastTheReadersDepthIsRefusedAsSuch() {
         let deep = #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"# + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}}"
         guard case .reject(let code, let message, _) = check(deep) else {

@@ -25,6 +25,7 @@ import Testing
         #expect(number(numbers[4]) == 0.01)
         #expect(numbers[5].bool == true && numbers[6].bool == false && numbers[7].isNull)
         #expect(document["d"]?.string == "last", "the last of duplicate keys wins")
+        #expect(document.firstValue(forKey: "d")?.string == "", "unless the first is asked for")
         // Beyond Int64: read as the nearest Double, not refused.
         #expect(number(try read("12345678901234567890")) == 1.2345678901234567e19)
     }
@@ -42,6 +43,19 @@ import Testing
                    "[1] x", String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)]
         for text in bad {
             #expect(throws: JSONReadError.self, "\(text.prefix(40))") { try read(text) }
+        }
+        // Nesting past the limit is told apart from other faults.
+        do {
+            _ = try read(String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000))
+            Issue.record("nesting 1,000 deep was read")
+        } catch {
+            #expect((error as? JSONReadError)?.isTooDeep == true)
+        }
+        do {
+            _ = try read("[1,]")
+            Issue.record("a trailing comma was read")
+        } catch {
+            #expect((error as? JSONReadError)?.isTooDeep == false)
         }
         #expect(throws: JSONReadError.self, "invalid UTF-8 in a string") {
             try JSONReader.parse([UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\"")])

@@ -103,6 +103,9 @@ async def test_requests_that_break_the_rules_get_the_status_that_says_so(server)
         ({"Mcp-Session-Id": session}, [{"jsonrpc": "2.0", "id": 4, "method": "ping"}], None, 400),
         # Not a request, not a notification, not an answer: refused on its own POST, whatever its id.
         ({"Mcp-Session-Id": session}, {"jsonrpc": "2.0", "id": 5}, None, 400),
+        # Not JSON, though a lenient reader finds its id: refused on its POST, not left waiting.
+        ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":9,"method":"ping",}', 400),
+        ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":10,"method":"ping","params":{"q":"a\tb"}}', 400),
     ]
     for headers, body, raw, status in cases:
         answer = post(server, body, headers, raw)

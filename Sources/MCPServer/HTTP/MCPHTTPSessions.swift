@@ -105,11 +105,13 @@ public actor MCPHTTPSessions: Service {
             }
             return .refusal(400, code: -32700, "Parse error: the message is not valid JSON in UTF-8", session: sessionID)
         }
-        if !envelope.isRequest, case .reject(let code, let message, _) = IncomingFrame.read(body) {
+        if case .reject(let code, let message, let id) = IncomingFrame.read(body), !envelope.isRequest || id != envelope.id {
             // Refused on its own POST: the router's answer to it would carry an id (perhaps of a
-            // request in flight) that no POST of it waits for. Requests are checked by the router,
-            // whose answer goes to their own POST.
-            return .refusal(400, code: code, message, session: sessionID)
+            // request in flight) that no POST of it waits for. A request whose id the router reads
+            // as this POST's (a 1e999 among its params, say) is refused by the router, whose answer
+            // goes to this POST; one whose id it cannot read (Foundation's reader, here, lets a
+            // trailing comma or a raw tab pass that the router's refuses) would leave it waiting.
+            return .refusal(400, code: code, message, id: envelope.isRequest ? id : nil, session: sessionID)
         }
         let initializing = envelope.isRequest && envelope.method == Initialize.name
         if let refusal = checks.validate(request, context: context(request, sessionID: sessionID, initializing: initializing)) {

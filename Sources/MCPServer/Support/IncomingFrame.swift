@@ -46,12 +46,15 @@ enum IncomingFrame {
         guard JSONRPCEnvelope.firstByte(of: message) != nil else {
             return .reject(code: -32600, message: "Invalid Request: an empty message", id: nil)
         }
+        // JSON-RPC text starts with its value; the HTTP transport, which reads the envelope
+        // first, takes no byte-order mark either.
+        guard !message.starts(with: [0xEF, 0xBB, 0xBF]) else { return notJSON }
         let bytes = [UInt8](message)
         let document: JSONValue
         do {
             document = try JSONReader.parse(bytes)
         } catch {
-            return unreadable(bytes)
+            return unreadable(bytes, error)
         }
         switch document {
         case .object: return Envelope(document: document, bytes: bytes).sorted()
@@ -64,18 +67,22 @@ enum IncomingFrame {
         }
     }
 
-    /// Why `bytes`, which the strict reader refused, cannot be acted on: JSON only but for a
-    /// lone surrogate escape (a parse error naming it, under the request's id when it has a
-    /// usable one), too deeply nested, or not JSON at all.
-    private static func unreadable(_ bytes: [UInt8]) -> IncomingFrame {
-        if let escape = JSONEscapes.firstLoneSurrogate(in: Data(bytes)),
-           let document = try? JSONReader.parse(bytes, replacingLoneSurrogates: true) {
-            return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
-                + "without its other half, which is no character", id: Envelope.identifier(document["id"], bytes: bytes).id)
-        }
-        if JSONNesting.exceeds(JSONReader.maxDepth, in: Data(bytes)) {
+    /// Why `bytes`, which the strict reader refused with `error`, cannot be acted on: JSON but for
+    /// a lone surrogate escape (a parse error naming it, under the request's id when it has a
+    /// usable one), nested too deeply, or not JSON at all. What Foundation's reader lets pass
+    /// unread (a trailing comma, a raw tab in a string) is not JSON and is refused here.
+    private static func unreadable(_ bytes: [UInt8], _ error: JSONReadError) -> IncomingFrame {
+        if error.isTooDeep {
             return .reject(code: -32600, message: "Invalid Request: the message nests objects and arrays more than "
                 + "\(JSONReader.maxDepth) deep", id: nil)
+        }
+        if let escape = JSONEscapes.firstLoneSurrogate(in: Data(bytes)),
+           let document = try? JSONReader.parse(bytes, replacingLoneSurrogates: true) {
+            var id = Envelope.identifier(document.firstValue(forKey: "id"), bytes: bytes).id
+            // An id holding the escape itself is no id the client could match.
+            if case .string(let text)? = id, text.unicodeScalars.contains("\u{FFFD}") { id = nil }
+            return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
+                + "without its other half, which is no character", id: id)
         }
         return notJSON
     }
@@ -108,8 +115,12 @@ enum IncomingFrame {
 }
 
 /// A JSON object frame's members, sorted into a verdict.
+///
+/// Of a key given twice the first counts, here and in every object of the frame: Foundation's
+/// JSONDecoder reads them so, and with it the SDK (which answers the requests the router leaves it)
+/// and the HTTP transport (which files a POST under its request's id).
 private struct Envelope {
-    /// The frame read (an object); of duplicate keys the last wins.
+    /// The frame read (an object).
     let document: JSONValue
     /// The frame as it came, for the rare id that a Double cannot hold exactly.
     let bytes: [UInt8]
@@ -140,10 +151,10 @@ private struct Envelope {
     }
 
     func sorted() -> IncomingFrame {
-        let id = Self.identifier(document["id"], bytes: bytes)
-        if document["result"] != nil || document["error"] != nil { return .other(requestID: nil) }
+        let id = Self.identifier(document.firstValue(forKey: "id"), bytes: bytes)
+        if document.firstValue(forKey: "result") != nil || document.firstValue(forKey: "error") != nil { return .other(requestID: nil) }
         let usableID = id.id
-        guard case .string("2.0")? = document["jsonrpc"] else {
+        guard case .string("2.0")? = document.firstValue(forKey: "jsonrpc") else {
             return .reject(code: -32600, message: "Invalid Request: \"jsonrpc\" must be \"2.0\"", id: usableID)
         }
         switch id {
@@ -153,13 +164,13 @@ private struct Envelope {
                 + "(a notification has no \"id\" at all)", id: nil)
         case .absent, .usable: break
         }
-        guard let methodValue = document["method"] else {
+        guard let methodValue = document.firstValue(forKey: "method") else {
             return .reject(code: -32600, message: "Invalid Request: no \"method\"", id: usableID)
         }
         guard case .string(let method) = methodValue else {
             return .reject(code: -32600, message: "Invalid Request: \"method\" must be a string", id: usableID)
         }
-        let params = document["params"]
+        let params = document.firstValue(forKey: "params")
         // The SDK would answer params its `Value` cannot hold (a number such as 1e999) under an id
         // of its own making, never under the request's.
         if method != CallTool.name && method != ListTools.name, let params, Self.firstUnreadableNumber(in: params, path: []) != nil {
@@ -168,16 +179,22 @@ private struct Envelope {
         }
         guard let id = usableID else {
             if method == "notifications/cancelled",
-               case .usable(let request) = Self.identifier(params?["requestId"], bytes: bytes, inParams: true) {
+               case .usable(let request) = Self.identifier(params?.firstValue(forKey: "requestId"), bytes: bytes, inParams: true) {
                 return .cancellation(request)
             }
             return .other(requestID: nil)
         }
         switch method {
-        case CallTool.name: return Self.call(id, params)
+        case CallTool.name: return Self.call(id, params, bytes: bytes)
         case ListTools.name: return .listTools(id, problem: Self.listProblem(params))
         default: return .other(requestID: id)
         }
+    }
+
+    /// The members of an object that count: the first of each key.
+    private static func counted(_ members: [(key: String, value: JSONValue)]) -> [(key: String, value: JSONValue)] {
+        var seen: Set<String> = []
+        return members.filter { seen.insert($0.key).inserted }
     }
 
     /// The path (keys and indices) to the first number past a 64-bit float's range, or nil.
@@ -190,7 +207,7 @@ private struct Envelope {
             }
             return nil
         case .object(let members):
-            for (key, member) in members {
+            for (key, member) in counted(members) {
                 if let found = firstUnreadableNumber(in: member, path: path + [key]) { return found }
             }
             return nil
@@ -198,34 +215,55 @@ private struct Envelope {
         }
     }
 
+    /// Whether `value` holds a whole number past 2^53, which a Double may have rounded.
+    private static func holdsInexactInteger(_ value: JSONValue) -> Bool {
+        switch value {
+        case .number(let number): number.isFinite && number.magnitude >= 0x1p53 && number == number.rounded()
+        case .array(let elements): elements.contains(where: holdsInexactInteger)
+        case .object(let members): counted(members).contains { holdsInexactInteger($0.value) }
+        default: false
+        }
+    }
+
+    /// The value of each counted member, as the SDK's `Value`.
+    private static func values(_ members: [(key: String, value: JSONValue)]) -> [String: Value] {
+        Dictionary(uniqueKeysWithValues: counted(members).map { ($0.key, ToolJSON.value(of: $0.value)) })
+    }
+
     static let callShape = "tools/call needs params with \"name\" (a string) and optionally \"arguments\" (an object)"
 
     /// A `tools/call` request's parameters as the SDK's type, or what is wrong with them.
-    private static func call(_ id: ID, _ params: JSONValue?) -> IncomingFrame {
-        guard case .string(let name)? = params?["name"] else {
+    private static func call(_ id: ID, _ params: JSONValue?, bytes: [UInt8]) -> IncomingFrame {
+        guard case .string(let name)? = params?.firstValue(forKey: "name") else {
             return .malformedCall(id, callShape)
         }
         var arguments: [String: Value]?
-        switch params?["arguments"] {
+        switch params?.firstValue(forKey: "arguments") {
         case nil, .null?: arguments = nil
         case .object(let members)?:
             if let path = firstUnreadableNumber(in: .object(members), path: []) {
                 let place = path.isEmpty ? "tools/call's arguments" : "the argument \"\(path.joined(separator: "."))\""
                 return .malformedCall(id, "\(place) cannot be read: it holds a number outside the range of a 64-bit float (such as 1e999)")
             }
-            arguments = Dictionary(members.map { ($0.key, ToolJSON.value(of: $0.value)) }, uniquingKeysWith: { _, last in last })
+            arguments = values(members)
         default: return .malformedCall(id, "tools/call's \"arguments\" must be an object")
         }
         var meta: Metadata?
-        switch params?["_meta"] {
+        switch params?.firstValue(forKey: "_meta") {
         case nil, .null?: meta = nil
         case .object(let members)?:
             guard firstUnreadableNumber(in: .object(members), path: []) == nil else { return .malformedCall(id, callShape) }
             // Set whole: Metadata's initializer would drop a progress token given among the other fields.
             var fields = Metadata()
-            fields.fields = Dictionary(members.map { ($0.key, ToolJSON.value(of: $0.value)) }, uniquingKeysWith: { _, last in last })
+            fields.fields = values(members)
             meta = fields
         default: return .malformedCall(id, "tools/call's \"_meta\" must be an object")
+        }
+        // A whole number past 2^53 (a progress token numbered from a clock, say) is read again by
+        // the SDK's own types, which read an Int64 exactly, slowly but rarely.
+        if let params, holdsInexactInteger(params),
+           let exact = try? JSONDecoder().decode(ExactParameters.self, from: Data(bytes)).params {
+            return .call(id, exact)
         }
         return .call(id, CallTool.Parameters(name: name, arguments: arguments, meta: meta))
     }
@@ -235,7 +273,7 @@ private struct Envelope {
         switch params {
         case nil, .null?: return nil
         case .object?:
-            switch params?["cursor"] {
+            switch params?.firstValue(forKey: "cursor") {
             case nil, .null?: return nil
             // The list is one page and its answers carry no nextCursor: no cursor is valid.
             case .string?: return "invalid cursor: the tool list has a single page, so no cursor is needed"
@@ -244,6 +282,11 @@ private struct Envelope {
         default: return "tools/list's params must be an object"
         }
     }
+}
+
+/// A tool call's parameters as the SDK's types read them, for a whole number past 2^53.
+private struct ExactParameters: Decodable {
+    let params: CallTool.Parameters
 }
 
 /// The ids of a frame as JSONDecoder reads them, for an integer past 2^53.

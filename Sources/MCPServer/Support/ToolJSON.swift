@@ -41,8 +41,9 @@ enum ToolJSON {
         case .string(let text): .string(text)
         case .array(let elements): .array(elements.map(value(of:)))
         case .object(let members):
-            // The last of duplicate keys wins, as the reader's subscript has it.
-            .object(Dictionary(members.map { ($0.key, value(of: $0.value)) }, uniquingKeysWith: { _, last in last }))
+            // The first of duplicate keys wins, as Foundation's JSONDecoder (and so the SDK) reads
+            // a client's frame; JSONEncoder's output has none.
+            .object(Dictionary(members.map { ($0.key, value(of: $0.value)) }, uniquingKeysWith: { first, _ in first }))
         }
     }
 }

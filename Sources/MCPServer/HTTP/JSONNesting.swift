@@ -4,8 +4,7 @@ import Foundation
 ///
 /// Why before any parsing: Foundation's reader and the SDK's `Value` descend recursively, so a
 /// body of 100,000 opening brackets costs stack and time before it is refused, and MCP's messages
-/// nest a few levels deep. A POST that nests deeper than the limit is refused unread; a frame that
-/// the router's reader refused is checked with it to say so when nesting was the reason.
+/// nest a few levels deep. A POST that nests deeper than the limit is refused unread.
 enum JSONNesting {
     /// Whether `text` opens more than `limit` objects or arrays inside one another (brackets inside
     /// strings do not count; the text need not be valid JSON).
