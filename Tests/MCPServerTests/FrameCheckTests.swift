@@ -98,29 +98,52 @@ import Testing
     }
 
     @Test func whatIsNotJSONIsAParseErrorEvenWhereFoundationWouldNotLook() {
-        // JSONDecoder lets these pass where it reads nothing; they are not JSON (RFC 8259).
+        // Not JSON (RFC 8259), though JSONDecoder lets the first three pass where it reads nothing.
         for text in [#"{"jsonrpc":"2.0","id":1,"method":"ping",}"#, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"q\":\"a\tb\"}}",
                      #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"n":01}}"#, "\u{FEFF}" + #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
                      String(repeating: "[", count: 100)] {
             #expect(check(text) == .reject(code: -32700, message: "Parse error: the message is not valid JSON in UTF-8", id: nil),
                     "\(text.prefix(60))")
         }
-        // A lone surrogate in the id itself leaves no id to answer under.
+        // A lone surrogate in the id itself leaves no id to answer under; one elsewhere does not.
         guard case .reject(-32700, _, nil) = IncomingFrame.read(Data(#"{"jsonrpc":"2.0","id":"a\ud800","method":"ping"}"#.utf8)) else {
             Issue.record("an id holding a lone surrogate was answered under")
             return
         }
+        let elsewhere = #"{"jsonrpc":"2.0","id":"a\ufffd","method":"ping","params":{"q":"\ud800"}}"#
+        guard case .reject(-32700, _, .string("a\u{FFFD}")?) = IncomingFrame.read(Data(elsewhere.utf8)) else {
+            Issue.record("an id holding U+FFFD itself was dropped")
+            return
+        }
     }
 
-    @Test func wholeNumbersPastWhatADoubleHoldsReachTheToolsExactly() {
-        let text = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"q","arguments":{"n":9007199254740993},"#
+    @Test func aProgressTokenPastWhatADoubleHoldsIsTheClientsOwn() {
+        let text = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"q","arguments":{"q":"data:text/plain,hi"},"#
             + #""_meta":{"progressToken":9007199254740993}}}"#
         guard case .call(_, let parameters) = IncomingFrame.read(Data(text.utf8)) else {
             Issue.record("the call was not taken")
             return
         }
-        #expect(parameters.arguments?["n"] == .int(9_007_199_254_740_993))
         #expect(parameters._meta?.progressToken == .integer(9_007_199_254_740_993))
+        #expect(parameters.arguments?["q"] == .string("data:text/plain,hi"))
+    }
+
+    /// The router books the id that JSONDecoder (the HTTP transport's envelope, and the SDK) reads,
+    /// for every frame the router takes as a request.
+    @Test func theRouterAndJSONDecoderReadTheSameId() {
+        let ids = [#"1"#, #"7.0"#, #"1e2"#, #"1e-400"#, #"-0"#, #"9007199254740993"#, #"-9223372036854775808"#, #""a\"b\\c\u00e9""#,
+                   #""\ud83d\ude00""#, #""""#, #"null"#, #"1.5"#, #"1e30"#, #"true"#, #"[1]"#, #"{}"#]
+        for id in ids {
+            for text in [#"{"jsonrpc":"2.0","id":"# + id + #","method":"ping"}"#,
+                         #"{"jsonrpc":"2.0","id":"# + id + #","id":3,"method":"tools/call","params":{"name":"q"}}"#] {
+                let frame = IncomingFrame.read(Data(text.utf8))
+                guard case .reject = frame else {
+                    let envelope = JSONRPCEnvelope.single(in: Data(text.utf8))
+                    #expect(envelope?.isRequest == true && frame.requestID == envelope?.id, "\(text)")
+                    continue
+                }
+            }
+        }
     }
 
     @Test func nestingPastTheReadersDepthIsRefusedAsSuch() {

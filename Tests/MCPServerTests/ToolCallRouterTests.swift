@@ -72,6 +72,27 @@ import Testing
         #expect(request == .number(5))
     }
 
+    @Test func answersFromTheClientAreIgnoredAsNoRequestAwaitsThem() {
+        // Handed to the SDK, the malformed ones were answered under their id, which may be a call's
+        // still running: its own answer was then dropped.
+        for text in [#"{"jsonrpc":"2.0","id":4,"result":{}}"#, #"{"jsonrpc":"2.0","id":5,"error":null}"#,
+                     #"{"jsonrpc":"2.0","id":5,"method":"ping","error":null}"#, #"{"id":5,"result":1e999}"#] {
+            guard case .ignored = kind(text) else {
+                Issue.record("not ignored: \(text)")
+                continue
+            }
+        }
+    }
+
+    @Test func aToolCallWithoutAnIdIsCheckedBeforeTheSDKHasIt() {
+        // The SDK would answer it under an id of its own making.
+        guard case .reject(-32602, _, nil) = kind(#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"q","arguments":{"n":1e999}}}"#)
+        else {
+            Issue.record("a tools/call notification holding 1e999 went to the SDK")
+            return
+        }
+    }
+
     @Test func cancellationsNameTheirRequest() {
         guard case .cancellation(let id) = kind(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"r1"}}"#) else {
             Issue.record("a cancellation was not recognised")
@@ -122,7 +143,6 @@ import Testing
             // A notification named tools/call has no id: there is nobody to answer.
             (#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#, nil),
             (#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#, nil),
-            (#"{"jsonrpc":"2.0","id":4,"result":{}}"#, nil),
         ]
         for (text, expected) in others {
             guard case .other(let id) = kind(text) else {

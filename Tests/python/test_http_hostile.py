@@ -106,6 +106,10 @@ async def test_requests_that_break_the_rules_get_the_status_that_says_so(server)
         # Not JSON, though a lenient reader finds its id: refused on its POST, not left waiting.
         ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":9,"method":"ping",}', 400),
         ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":10,"method":"ping","params":{"q":"a\tb"}}', 400),
+        ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":"a\\ud800","method":"ping"}', 400),
+        ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":11,"method":"ping","params":{"q":"\xc3\x28"}}', 400),
+        # JSONDecoder reads a null id as "" where MCP allows none.
+        ({"Mcp-Session-Id": session}, None, b'{"jsonrpc":"2.0","id":null,"method":"ping"}', 400),
     ]
     for headers, body, raw, status in cases:
         answer = post(server, body, headers, raw)

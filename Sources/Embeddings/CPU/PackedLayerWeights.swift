@@ -1,10 +1,17 @@
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One layer's four matrices re-laid out for the CKernels small-row kernel: panels of 16 output columns,
 /// each stored input-major, so the kernel reads every weight exactly once per call.
 ///
 /// Holding these beside the originals costs as much memory again as the encoder layers (42 MB for
 /// MiniLM); in exchange a single query no longer pays OpenBLAS's repacking on every call.
+///
+/// Every layer's matrices lie in one region asked of the kernel in 2 MiB pages: a query streams all
+/// of them from memory, and in 4 KiB pages (10,000 for MiniLM, five times what the TLB holds) each
+/// page's first read waited for a page-table walk.
 struct PackedLayerWeights: Sendable {
     static let panelWidth = Int(CKernels_PANEL)
 
@@ -20,6 +27,10 @@ struct PackedLayerWeights: Sendable {
         guard CKernels_small_gemm_available() == 1,
               [c.hiddenSize, 3 * c.hiddenSize, c.intermediateSize].allSatisfy({ $0 % panelWidth == 0 })
         else { return nil }
+        let shapes = [(rows: 3 * c.hiddenSize, columns: c.hiddenSize), (rows: c.hiddenSize, columns: c.hiddenSize),
+                      (rows: c.intermediateSize, columns: c.hiddenSize), (rows: c.hiddenSize, columns: c.intermediateSize)]
+        let layerFloats = shapes.reduce(0) { $0 + $1.rows * $1.columns }
+        let region = HugePageRegion(bytes: layerFloats * weights.layers.count * MemoryLayout<Float>.stride)
         var packed = [PackedLayerWeights?](repeating: nil, count: weights.layers.count)
         let workers = min(pool.threadCount, weights.layers.count)
         packed.withUnsafeMutableBufferPointer { slots in
@@ -28,21 +39,40 @@ struct PackedLayerWeights: Sendable {
                 var index = worker
                 while index < weights.layers.count {
                     let layer = weights.layers[index]
-                    base[index] = PackedLayerWeights(
-                        qkv: packMatrix(layer.qkvWeight, rows: 3 * c.hiddenSize, columns: c.hiddenSize),
-                        attentionOutput: packMatrix(layer.attentionOutputWeight, rows: c.hiddenSize, columns: c.hiddenSize),
-                        intermediate: packMatrix(layer.intermediateWeight, rows: c.intermediateSize, columns: c.hiddenSize),
-                        output: packMatrix(layer.outputWeight, rows: c.hiddenSize, columns: c.intermediateSize))
+                    var next = region.floats + index * layerFloats
+                    func pack(_ matrix: FloatTensor, _ shape: (rows: Int, columns: Int)) -> FloatTensor {
+                        CKernels_pack_panels(matrix.pointer, Int32(shape.rows), Int32(shape.columns), next)
+                        defer { next += shape.rows * shape.columns }
+                        return FloatTensor(mapped: next, count: shape.rows * shape.columns, owner: region)
+                    }
+                    base[index] = PackedLayerWeights(qkv: pack(layer.qkvWeight, shapes[0]),
+                                                     attentionOutput: pack(layer.attentionOutputWeight, shapes[1]),
+                                                     intermediate: pack(layer.intermediateWeight, shapes[2]),
+                                                     output: pack(layer.outputWeight, shapes[3]))
                     index += workers
                 }
             }
         }
         return packed.compactMap { $0 }
     }
+}
 
-    private static func packMatrix(_ matrix: FloatTensor, rows: Int, columns: Int) -> FloatTensor {
-        FloatTensor(copying: rows * columns) { out in
-            CKernels_pack_panels(matrix.pointer, Int32(rows), Int32(columns), out)
-        }
+/// Memory aligned to 2 MiB and marked for transparent huge pages (Linux's `MADV_HUGEPAGE`, which
+/// takes effect where the system's setting is `madvise` or `always`; elsewhere it is plain memory).
+final class HugePageRegion: @unchecked Sendable {
+    let floats: UnsafeMutablePointer<Float>
+
+    init(bytes: Int) {
+        let pageBytes = 2 << 20
+        var pointer: UnsafeMutableRawPointer?
+        // Out of memory here is out of memory anywhere: Swift's own allocations trap the same way.
+        precondition(posix_memalign(&pointer, pageBytes, max(bytes, 1)) == 0 && pointer != nil,
+                     "cannot allocate \(bytes) bytes for the packed weights")
+        #if os(Linux)
+        _ = madvise(pointer, bytes, MADV_HUGEPAGE)
+        #endif
+        floats = pointer!.bindMemory(to: Float.self, capacity: bytes / MemoryLayout<Float>.stride)
     }
+
+    deinit { free(floats) }
 }

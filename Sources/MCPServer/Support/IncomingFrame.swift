@@ -29,6 +29,10 @@ enum IncomingFrame {
     case listTools(ID, problem: String?)
     /// `notifications/cancelled` for the request with this id.
     case cancellation(ID)
+    /// An answer (a result or an error) from the client: this server sends the client no
+    /// requests, so none is awaited. Handed to the SDK, one it could not read as an answer it
+    /// answered itself, under that id (perhaps the id of a call still running).
+    case ignored
     /// Anything else: the SDK's to answer (with the id of the request it is, if it is one).
     case other(requestID: ID?)
 
@@ -38,7 +42,7 @@ enum IncomingFrame {
         switch self {
         case .call(let id, _), .malformedCall(let id, _), .listTools(let id, _): id
         case .other(let id): id
-        case .reject, .cancellation: nil
+        case .reject, .cancellation, .ignored: nil
         }
     }
 
@@ -79,8 +83,9 @@ enum IncomingFrame {
         if let escape = JSONEscapes.firstLoneSurrogate(in: Data(bytes)),
            let document = try? JSONReader.parse(bytes, replacingLoneSurrogates: true) {
             var id = Envelope.identifier(document.firstValue(forKey: "id"), bytes: bytes).id
-            // An id holding the escape itself is no id the client could match.
-            if case .string(let text)? = id, text.unicodeScalars.contains("\u{FFFD}") { id = nil }
+            // An id holding the escape itself is no id the client could match: Foundation's reader
+            // fails on just those.
+            if case .string? = id, JSONRPCEnvelope.single(in: Data(bytes))?.id == nil { id = nil }
             return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
                 + "without its other half, which is no character", id: id)
         }
@@ -152,7 +157,7 @@ private struct Envelope {
 
     func sorted() -> IncomingFrame {
         let id = Self.identifier(document.firstValue(forKey: "id"), bytes: bytes)
-        if document.firstValue(forKey: "result") != nil || document.firstValue(forKey: "error") != nil { return .other(requestID: nil) }
+        if document.firstValue(forKey: "result") != nil || document.firstValue(forKey: "error") != nil { return .ignored }
         let usableID = id.id
         guard case .string("2.0")? = document.firstValue(forKey: "jsonrpc") else {
             return .reject(code: -32600, message: "Invalid Request: \"jsonrpc\" must be \"2.0\"", id: usableID)
@@ -173,7 +178,8 @@ private struct Envelope {
         let params = document.firstValue(forKey: "params")
         // The SDK would answer params its `Value` cannot hold (a number such as 1e999) under an id
         // of its own making, never under the request's.
-        if method != CallTool.name && method != ListTools.name, let params, Self.firstUnreadableNumber(in: params, path: []) != nil {
+        let forTheSDK = usableID == nil || (method != CallTool.name && method != ListTools.name)
+        if forTheSDK, let params, Self.firstUnreadableNumber(in: params, path: []) != nil {
             return .reject(code: -32602, message: "Invalid params: they hold a number outside the range of a 64-bit float "
                 + "(such as 1e999)", id: usableID)
         }
@@ -215,16 +221,6 @@ private struct Envelope {
         }
     }
 
-    /// Whether `value` holds a whole number past 2^53, which a Double may have rounded.
-    private static func holdsInexactInteger(_ value: JSONValue) -> Bool {
-        switch value {
-        case .number(let number): number.isFinite && number.magnitude >= 0x1p53 && number == number.rounded()
-        case .array(let elements): elements.contains(where: holdsInexactInteger)
-        case .object(let members): counted(members).contains { holdsInexactInteger($0.value) }
-        default: false
-        }
-    }
-
     /// The value of each counted member, as the SDK's `Value`.
     private static func values(_ members: [(key: String, value: JSONValue)]) -> [String: Value] {
         Dictionary(uniqueKeysWithValues: counted(members).map { ($0.key, ToolJSON.value(of: $0.value)) })
@@ -259,11 +255,11 @@ private struct Envelope {
             meta = fields
         default: return .malformedCall(id, "tools/call's \"_meta\" must be an object")
         }
-        // A whole number past 2^53 (a progress token numbered from a clock, say) is read again by
-        // the SDK's own types, which read an Int64 exactly, slowly but rarely.
-        if let params, holdsInexactInteger(params),
-           let exact = try? JSONDecoder().decode(ExactParameters.self, from: Data(bytes)).params {
-            return .call(id, exact)
+        // A progress token numbered past 2^53 (from a clock, say) is read again by JSONDecoder,
+        // which reads an Int64 exactly: progress must name the very token the client sent.
+        if meta != nil, case .number(let token)? = params?.firstValue(forKey: "_meta")?.firstValue(forKey: "progressToken"),
+           token.magnitude >= 0x1p53 {
+            meta?.fields["progressToken"] = (try? JSONDecoder().decode(ExactProgressToken.self, from: Data(bytes)))?.value
         }
         return .call(id, CallTool.Parameters(name: name, arguments: arguments, meta: meta))
     }
@@ -284,9 +280,16 @@ private struct Envelope {
     }
 }
 
-/// A tool call's parameters as the SDK's types read them, for a whole number past 2^53.
-private struct ExactParameters: Decodable {
-    let params: CallTool.Parameters
+/// A tool call's progress token as JSONDecoder reads it, for a number past 2^53; nil when it is
+/// no integer (1e30), as the SDK would have it.
+private struct ExactProgressToken: Decodable {
+    let value: Value?
+    private enum Keys: String, CodingKey { case params, _meta, progressToken }
+    init(from decoder: Decoder) throws {
+        let meta = try decoder.container(keyedBy: Keys.self).nestedContainer(keyedBy: Keys.self, forKey: .params)
+            .nestedContainer(keyedBy: Keys.self, forKey: ._meta)
+        value = (try? meta.decode(Int.self, forKey: .progressToken)).map(Value.int)
+    }
 }
 
 /// The ids of a frame as JSONDecoder reads them, for an integer past 2^53.

@@ -215,6 +215,8 @@ actor ToolCallRouter: Transport {
             // Not a call: the SDK answers its own requests (initialize, ping) at once, and one it
             // cancelled would never be answered, leaving its id booked (and over HTTP its POST waiting).
             break
+        case .ignored:
+            break
         default:
             while queuedForServer >= Self.maxQueuedForServer && !finished && !shuttingDown {
                 await withCheckedContinuation { serverQueueWaiter = $0 }
