@@ -59,20 +59,34 @@ struct PackedLayerWeights: Sendable {
 
 /// Memory aligned to 2 MiB and marked for transparent huge pages (Linux's `MADV_HUGEPAGE`, which
 /// takes effect where the system's setting is `madvise` or `always`; elsewhere it is plain memory).
+///
+/// Mapped fresh rather than taken from malloc: pages already touched (malloc reuses what was freed,
+/// and its threshold for mapping grows with what it unmapped) stay 4 KiB pages.
 final class HugePageRegion: @unchecked Sendable {
+    static let pageBytes = 2 << 20
+
     let floats: UnsafeMutablePointer<Float>
+    private let base: UnsafeMutableRawPointer
+    private let length: Int
 
     init(bytes: Int) {
-        let pageBytes = 2 << 20
-        var pointer: UnsafeMutableRawPointer?
+        let page = Self.pageBytes
+        length = (max(bytes, 1) + page - 1) / page * page
+        // One page more than needed, so that an aligned start lies inside; the slack is given back.
+        let mapped = mmap(nil, length + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         // Out of memory here is out of memory anywhere: Swift's own allocations trap the same way.
-        precondition(posix_memalign(&pointer, pageBytes, max(bytes, 1)) == 0 && pointer != nil,
-                     "cannot allocate \(bytes) bytes for the packed weights")
+        guard let mapped, mapped != MAP_FAILED else { fatalError("cannot map \(bytes) bytes for the packed weights") }
+        let start = UInt(bitPattern: mapped)
+        let aligned = (start + UInt(page) - 1) / UInt(page) * UInt(page)
+        let head = Int(aligned - start)
+        if head > 0 { munmap(mapped, head) }
+        if page - head > 0 { munmap(mapped + head + length, page - head) }
+        base = mapped + head
         #if os(Linux)
-        _ = madvise(pointer, bytes, MADV_HUGEPAGE)
+        _ = madvise(base, length, MADV_HUGEPAGE)
         #endif
-        floats = pointer!.bindMemory(to: Float.self, capacity: bytes / MemoryLayout<Float>.stride)
+        floats = base.bindMemory(to: Float.self, capacity: length / MemoryLayout<Float>.stride)
     }
 
-    deinit { free(floats) }
+    deinit { munmap(base, length) }
 }
