@@ -119,11 +119,11 @@ enum JSONWriter {
     }
 
     /// A number as JSONEncoder writes it: the shortest text that reads back as the same Double,
-    /// without a trailing ".0"; a value that is not finite as ToolJSON's encoder names it ("inf",
-    /// "-inf", "nan"), a string.
+    /// without a trailing ".0"; a value that is not finite as ToolJSON's encoder names it, a string.
     static func appendNumber(_ number: Double, to bytes: inout [UInt8]) {
         guard number.isFinite else {
-            appendString(number.isNaN ? "nan" : number < 0 ? "-inf" : "inf", to: &bytes)
+            appendString(number.isNaN ? ToolJSON.NotFinite.nan
+                         : number < 0 ? ToolJSON.NotFinite.negativeInfinity : ToolJSON.NotFinite.positiveInfinity, to: &bytes)
             return
         }
         var text = number.description
