@@ -77,21 +77,39 @@ ALWAYS_INLINE void bias_gelu_body(float *data, int rows, int columns, int stride
     }
 }
 
+// Rows are walked in chunks of 16 values, each chunk's loop of a fixed length that the compiler
+// turns into whole vectors (one for AVX-512, two for AVX2). A loop over the whole row was vectorised
+// 64 values at a time only, with the rest (all of a short row) and the running maximum left scalar:
+// 2.8 times slower on 240-value rows with AVX-512. The sum keeps a partial per lane, added in order.
+#define CHUNK 16
+
 ALWAYS_INLINE void exp_rows_body(float *data, int rows, int columns, float *inverse_sums) {
+    int whole = columns - columns % CHUNK;
     for (int r = 0; r < rows; r++) {
         float *line = data + (long)r * columns;
+        float maxima[CHUNK];
+        for (int j = 0; j < CHUNK; j++) maxima[j] = -__builtin_inff();
+        for (int c = 0; c < whole; c += CHUNK) {
+            for (int j = 0; j < CHUNK; j++) maxima[j] = line[c + j] > maxima[j] ? line[c + j] : maxima[j];
+        }
         float maximum = -__builtin_inff();
-        for (int c = 0; c < columns; c++) maximum = __builtin_fmaxf(maximum, line[c]);
-        float sum = 0;
-        {
-            // The sum may be taken in any order: that lets the compiler keep a partial sum per lane.
-#pragma clang fp reassociate(on)
-            for (int c = 0; c < columns; c++) {
-                float value = exp_approx(line[c] - maximum);
-                line[c] = value;
-                sum += value;
+        for (int j = 0; j < CHUNK; j++) maximum = maxima[j] > maximum ? maxima[j] : maximum;
+        for (int c = whole; c < columns; c++) maximum = line[c] > maximum ? line[c] : maximum;
+        float sums[CHUNK] = {0};
+        for (int c = 0; c < whole; c += CHUNK) {
+            for (int j = 0; j < CHUNK; j++) {
+                float value = exp_approx(line[c + j] - maximum);
+                line[c + j] = value;
+                sums[j] += value;
             }
         }
+        float sum = 0;
+        for (int c = whole; c < columns; c++) {
+            float value = exp_approx(line[c] - maximum);
+            line[c] = value;
+            sum += value;
+        }
+        for (int j = 0; j < CHUNK; j++) sum += sums[j];
         inverse_sums[r] = 1.0f / sum;
     }
 }

@@ -69,6 +69,41 @@ struct EmbedderSettingsTests {
         }
     }
 
+    @Test("pooled from one row, the last layer computed for that row alone gives the same vectors",
+          arguments: ["cls-query-instruction", "lasttoken", "cls-after-excluded-instruction"])
+    func lastLayerForThePooledRowsAlone(_ variant: String) throws {
+        let excludesPrompt = variant == "cls-after-excluded-instruction"
+        let (folder, expected) = try model(excludesPrompt ? "cls-query-instruction" : variant)
+        if excludesPrompt {
+            // CLS pooling that skips the query's instruction reads the first row after it.
+            try folder.write("1_Pooling/config.json", #"{"embedding_dimension":384,"pooling_mode":"cls","include_prompt":false}"#)
+        }
+        let embedder = try SentenceEmbedder(directory: folder.url, threads: 2)
+        #expect([PoolingMode.cls, .lastToken].contains(embedder.configuration.pooling))
+        if excludesPrompt { #expect(embedder.configuration.prompts.tokensExcludedFromPooling(for: .queries) > 1) }
+        for smallRowKernel in [true, false] {
+            let full = CPUBertEncoder(weights: embedder.weights, threadCount: 2, smallRowKernel: smallRowKernel,
+                                      lastLayerPooledRowsOnly: false)
+            let pooledOnly = CPUBertEncoder(weights: embedder.weights, threadCount: 2, smallRowKernel: smallRowKernel)
+            #expect(pooledOnly.lastLayerPooledRowsOnly && !full.lastLayerPooledRowsOnly)
+            for work in [EmbeddingWork.queries, .passages] {
+                // Texts of many lengths in one call, so that the pooled rows are gathered from a
+                // pass of several sequences; and each alone.
+                let texts = expected.map(\.text) + ["a", String(repeating: "word ", count: 300)]
+                let ids = embedder.tokenizeAll(texts, for: work)
+                let together = (pooledOnly.encode(ids, work: work), full.encode(ids, work: work))
+                let alone = ids.map { (pooledOnly.encode([$0], work: work)[0], full.encode([$0], work: work)[0]) }
+                for (index, text) in texts.enumerated() {
+                    let label = "\(variant), \(work), kernel \(smallRowKernel): \(text.prefix(30).debugDescription)"
+                    for (ours, reference) in [(together.0[index], together.1[index]), alone[index]] {
+                        #expect(ours.count == reference.count && !ours.isEmpty, "\(label)")
+                        #expect(maxAbsDifference(ours, reference) <= 2e-6, "\(label): \(maxAbsDifference(ours, reference))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("prompts: a query's instruction, e5's two prefixes, a default, or none")
     func promptsAreResolved() throws {
         let expectations: [(String, String, String)] = [

@@ -58,7 +58,13 @@ struct SmallGEMMTests {
 struct KernelVariantTests {
     @Test("baseline, AVX2 and AVX-512 element-wise kernels compute the same values")
     func elementWise() {
-        let columns = 77
+        // Rows shorter than the softmax's 16-value chunks, with a tail, and of whole chunks.
+        for columns in [7, 77, 240] {
+            elementWise(columns: columns)
+        }
+    }
+
+    private func elementWise(columns: Int) {
         let rows = 9
         let input = (0..<(rows * columns)).map { Float(sin(Double($0) * 0.37)) * 9 }
         let bias = (0..<columns).map { Float($0) * 0.01 - 0.3 }
@@ -71,6 +77,16 @@ struct KernelVariantTests {
             var sums = [Float](repeating: 0, count: rows)
             VectorMath.exponentiateRows(&softmax, rows: rows, columns: columns, inverseSums: &sums, instructionSet: level)
             results.append(gelu + softmax + sums)
+            // Each row, scaled by its factor, is the softmax computed in double precision.
+            for row in 0..<rows {
+                let values = input[(row * columns)..<((row + 1) * columns)].map(Double.init)
+                let largest = values.max()!
+                let total = values.reduce(0) { $0 + exp($1 - largest) }
+                let worst = (0..<columns).map { column in
+                    abs(Double(softmax[row * columns + column] * sums[row]) - exp(values[column] - largest) / total)
+                }.max()!
+                #expect(worst <= 1e-6, "level \(level), \(columns) columns, row \(row): \(worst)")
+            }
         }
         for other in results.dropFirst() {
             let worst = zip(results[0], other).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? .nan
