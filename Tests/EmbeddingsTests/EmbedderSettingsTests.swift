@@ -85,12 +85,14 @@ struct EmbedderSettingsTests {
             let full = CPUBertEncoder(weights: embedder.weights, threadCount: 2, smallRowKernel: smallRowKernel,
                                       lastLayerPooledRowsOnly: false)
             let pooledOnly = CPUBertEncoder(weights: embedder.weights, threadCount: 2, smallRowKernel: smallRowKernel)
-            #expect(pooledOnly.lastLayerPooledRowsOnly && !full.lastLayerPooledRowsOnly)
             for work in [EmbeddingWork.queries, .passages] {
                 // Texts of many lengths in one call, so that the pooled rows are gathered from a
                 // pass of several sequences; and each alone.
                 let texts = expected.map(\.text) + ["a", String(repeating: "word ", count: 300)]
                 let ids = embedder.tokenizeAll(texts, for: work)
+                let pooledFrom = embedder.configuration.prompts.tokensExcludedFromPooling(for: work)
+                #expect(pooledOnly.lastLayerRows(of: ids, pooledFrom: pooledFrom)?.count == ids.count)
+                #expect(full.lastLayerRows(of: ids, pooledFrom: pooledFrom) == nil)
                 let together = (pooledOnly.encode(ids, work: work), full.encode(ids, work: work))
                 let alone = ids.map { (pooledOnly.encode([$0], work: work)[0], full.encode([$0], work: work)[0]) }
                 for (index, text) in texts.enumerated() {
@@ -98,6 +100,10 @@ struct EmbedderSettingsTests {
                     for (ours, reference) in [(together.0[index], together.1[index]), alone[index]] {
                         #expect(ours.count == reference.count && !ours.isEmpty, "\(label)")
                         #expect(maxAbsDifference(ours, reference) <= 2e-6, "\(label): \(maxAbsDifference(ours, reference))")
+                    }
+                    if work == .queries && pooledOnly.packedLayers != nil {
+                        // Queries stay row-stable: the same bits alone as with other queries.
+                        #expect(together.0[index] == alone[index].0, "\(label): batched")
                     }
                 }
             }

@@ -64,6 +64,24 @@ struct KernelVariantTests {
         }
     }
 
+    @Test("the softmax's maximum is taken over the whole row, its last values included")
+    func softmaxMaximum() {
+        // Two peaks at the row's end: read against a maximum that missed them, both would pass
+        // exp's range and weigh the same, though one is e¹⁰ times the other.
+        for columns in [7, 77, 240] {
+            for level: Int32 in [0, 1, 2] {
+                var row = [Float](repeating: -100, count: columns)
+                row[columns - 1] = 100
+                row[columns - 2] = 90
+                var sum: Float = 0
+                VectorMath.exponentiateRows(&row, rows: 1, columns: columns, inverseSums: &sum, instructionSet: level)
+                let top = Double(row[columns - 1] * sum), second = Double(row[columns - 2] * sum)
+                #expect(abs(top - 1 / (1 + exp(-10))) <= 1e-6, "level \(level), \(columns) columns: \(top)")
+                #expect(abs(second - exp(-10) / (1 + exp(-10))) <= 1e-6, "level \(level), \(columns) columns: \(second)")
+            }
+        }
+    }
+
     private func elementWise(columns: Int) {
         let rows = 9
         let input = (0..<(rows * columns)).map { Float(sin(Double($0) * 0.37)) * 9 }

@@ -119,11 +119,7 @@ final class CPUBertEncoder: @unchecked Sendable {
 
         embed(sequences, offsets: offsets, into: hidden)
         let packed = rowStable || tokenCount <= Self.smallPassRows ? packedLayers : nil
-        // Where the pooling reads one row of each sequence, the last layer needs every row's keys
-        // and values but computes the rest (attention, its projection, the feed-forward) for that
-        // row alone: three quarters of the last layer's work saved, and the same vectors.
-        let oneRowEach = sequences.compactMap { pooledRow(tokens: $0.count, pooledFrom: pooledFrom) }
-        let pooledRows = lastLayerPooledRowsOnly && oneRowEach.count == sequences.count ? oneRowEach : nil
+        let pooledRows = lastLayerRows(of: sequences, pooledFrom: pooledFrom)
         var rows = tokenCount
         for (index, layer) in weights.layers.enumerated() {
             let small = packed?[index]
@@ -156,6 +152,18 @@ final class CPUBertEncoder: @unchecked Sendable {
         return zip(sequences, offsets).map { sequence, offset in
             sentenceVector(hidden + offset * h, tokens: sequence.count, pooledFrom: pooledFrom)
         }
+    }
+
+    /// The row of each sequence that the last layer computes alone, or nil when it computes them all.
+    ///
+    /// Where the pooling reads one row of each sequence, the last layer needs every row's keys and
+    /// values but computes the rest (attention, its projection, the feed-forward) for that row alone:
+    /// three quarters of the last layer's work saved, and the same vectors to rounding (the scores
+    /// of one row are summed in another order than those of many).
+    func lastLayerRows(of sequences: [[Int32]], pooledFrom: Int) -> [Int]? {
+        guard lastLayerPooledRowsOnly else { return nil }
+        let rows = sequences.compactMap { pooledRow(tokens: $0.count, pooledFrom: pooledFrom) }
+        return rows.count == sequences.count ? rows : nil
     }
 
     /// Moves row `sources[i]` of `matrix` to row i, for each i in order. Each source is at or after
