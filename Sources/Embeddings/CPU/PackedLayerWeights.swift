@@ -80,7 +80,8 @@ final class HugePageRegion: @unchecked Sendable {
         let aligned = (start + UInt(page) - 1) / UInt(page) * UInt(page)
         let head = Int(aligned - start)
         if head > 0 { munmap(mapped, head) }
-        if page - head > 0 { munmap(mapped + head + length, page - head) }
+        // Never empty: the head is less than a page.
+        munmap(mapped + head + length, page - head)
         base = mapped + head
         #if os(Linux)
         _ = madvise(base, length, MADV_HUGEPAGE)
