@@ -68,7 +68,7 @@ public struct JSONReadError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// The byte where reading stopped.
     public let offset: Int
-    /// Whether the document was refused for nesting deeper than `JSONReader.maxDepth`.
+    /// Whether the document was refused for nesting deeper than the reader's depth limit.
     public internal(set) var isTooDeep = false
 
     public var description: String { "\(message) at byte \(offset)" }
@@ -79,6 +79,7 @@ public struct JSONReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    private let maxDepth: Int
     /// True reads a `\uD800`-style escape without its other half as U+FFFD instead of refusing it.
     private let replacesLoneSurrogates: Bool
     /// Deep enough for any tokenizer file, shallow enough that hostile nesting cannot overflow the stack.
@@ -87,10 +88,14 @@ public struct JSONReader {
     /// Parses a complete document. A `\uXXXX` escape that is half a UTF-16 surrogate pair without
     /// its other half is valid JSON syntax but no character: it is refused, or read as U+FFFD when
     /// `replacingLoneSurrogates` (for a reader that must still find, say, the id of a message that
-    /// it will refuse).
-    public static func parse(_ data: [UInt8], replacingLoneSurrogates: Bool = false) throws(JSONReadError) -> JSONValue {
+    /// it will refuse). Objects and arrays nested more than `maxDepth` deep are refused
+    /// (`isTooDeep`) as soon as the reader meets the first one past it; a limit above
+    /// `JSONReader.maxDepth` is taken as that.
+    public static func parse(_ data: [UInt8], replacingLoneSurrogates: Bool = false,
+                             maxDepth: Int = JSONReader.maxDepth) throws(JSONReadError) -> JSONValue {
         let result: Result<JSONValue, JSONReadError> = data.withUnsafeBufferPointer { buffer in
-            var reader = JSONReader(bytes: buffer, replacesLoneSurrogates: replacingLoneSurrogates)
+            var reader = JSONReader(bytes: buffer, replacesLoneSurrogates: replacingLoneSurrogates,
+                                    maxDepth: min(maxDepth, JSONReader.maxDepth))
             do throws(JSONReadError) {
                 reader.skipBOMAndWhitespace()
                 let value = try reader.parseValue()
@@ -106,9 +111,10 @@ public struct JSONReader {
         return try result.get()
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, replacesLoneSurrogates: Bool) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, replacesLoneSurrogates: Bool, maxDepth: Int) {
         self.bytes = bytes
         self.replacesLoneSurrogates = replacesLoneSurrogates
+        self.maxDepth = maxDepth
     }
 
     private mutating func skipBOMAndWhitespace() {
@@ -155,8 +161,8 @@ public struct JSONReader {
 
     private mutating func enter() throws(JSONReadError) {
         depth += 1
-        guard depth <= Self.maxDepth else {
-            var error = fail("nesting deeper than \(Self.maxDepth) levels")
+        guard depth <= maxDepth else {
+            var error = fail("nesting deeper than \(maxDepth) levels")
             error.isTooDeep = true
             throw error
         }

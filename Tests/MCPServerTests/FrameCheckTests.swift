@@ -128,7 +128,7 @@ import Testing
         #expect(parameters.arguments?["q"] == .string("data:text/plain,hi"))
     }
 
-    /// The router books the id that JSONDecoder (the HTTP transport's envelope, and the SDK) reads,
+    /// The router books the id that JSONDecoder (and with it the SDK, which answers what it is handed) reads,
     /// for every frame the router takes as a request.
     @Test func theRouterAndJSONDecoderReadTheSameId() {
         let ids = [#"1"#, #"7.0"#, #"1e2"#, #"1e-400"#, #"-0"#, #"9007199254740993"#, #"-9223372036854775808"#, #""a\"b\\c\u00e9""#,
@@ -137,7 +137,7 @@ import Testing
             for text in [#"{"jsonrpc":"2.0","id":"# + id + #","method":"ping"}"#,
                          #"{"jsonrpc":"2.0","id":"# + id + #","id":3,"method":"tools/call","params":{"name":"q"}}"#] {
                 let frame = IncomingFrame.read(Data(text.utf8))
-                guard case .reject = frame else {
+                guard frame.refusal != nil else {
                     let envelope = JSONRPCEnvelope.single(in: Data(text.utf8))
                     #expect(envelope?.isRequest == true && frame.requestID == envelope?.id, "\(text)")
                     continue
@@ -153,6 +153,44 @@ import Testing
             return
         }
         #expect(code == -32600 && message.contains("nests objects and arrays more than 128 deep"), "\(message)")
+    }
+
+    @Test func aTransportMaySetALowerDepth() {
+        let nested = #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"# + String(repeating: "[", count: 62)
+            + String(repeating: "]", count: 62) + "}}"
+        guard case .other(_, .number(1)?) = IncomingFrame.read(Data(nested.utf8), maxDepth: 64) else {
+            Issue.record("a frame nested 64 deep was refused under a limit of 64")
+            return
+        }
+        guard case .reject(-32600, let message, nil) = IncomingFrame.read(Data(nested.utf8), maxDepth: 63) else {
+            Issue.record("a frame nested 64 deep passed a limit of 63")
+            return
+        }
+        #expect(message.contains("more than 63 deep"), "\(message)")
+    }
+
+    @Test func aRequestRefusedIsAnsweredUnderItsIdAndWhatIsNoRequestIsNot() {
+        // A method and a usable id make a request: refused, it is answered under that id (over
+        // HTTP in its POST's own answer), and booked nowhere.
+        for (text, expected) in [(#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, ID.number(1)),
+                                 (#"{"jsonrpc":"2.0","id":"p","method":"ping","params":{"x":[1e999]}}"#, ID.string("p"))] {
+            let frame = IncomingFrame.read(Data(text.utf8))
+            guard case .refusedRequest(let id, _, _) = frame else {
+                Issue.record("not a refused request: \(text)")
+                continue
+            }
+            #expect(id == expected && frame.answeredID == expected && frame.requestID == nil, "\(text)")
+        }
+        // No method, or no usable id: no request, refused as such (its id given where one is read).
+        for (text, expected) in [(#"{"jsonrpc":"1.0","id":1}"#, ID?.some(.number(1))), (#"{"jsonrpc":"2.0","id":5}"#, .number(5)),
+                                 (#"{"jsonrpc":"2.0","id":5,"method":7}"#, .number(5)), (#"{"jsonrpc":"1.0","method":"ping"}"#, nil)] {
+            let frame = IncomingFrame.read(Data(text.utf8))
+            guard case .reject(-32600, _, let id) = frame else {
+                Issue.record("not refused as no request: \(text)")
+                continue
+            }
+            #expect(id == expected && frame.answeredID == nil, "\(text)")
+        }
     }
 
     @Test func theLedgerRefusesAnIdInFlightAndDrainsOnceInputEndsAndAllIsAnswered() {

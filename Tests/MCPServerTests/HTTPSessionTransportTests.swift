@@ -13,12 +13,13 @@ import Testing
         HTTPSessionTransport(sessionID: "s1", maxRequestsInFlight: maxInFlight, logger: Logger(label: "test"))
     }
 
-    private func message(_ text: String) -> (Data, JSONRPCEnvelope) {
+    /// A message and its reading, as a POST hands them to the transport.
+    private func message(_ text: String) -> (Data, IncomingFrame) {
         let data = Data(text.utf8)
-        return (data, JSONRPCEnvelope.single(in: data)!)
+        return (data, IncomingFrame.read(data))
     }
 
-    private func call(_ id: Int, progress: String? = nil) -> (Data, JSONRPCEnvelope) {
+    private func call(_ id: Int, progress: String? = nil) -> (Data, IncomingFrame) {
         let meta = progress.map { #","_meta":{"progressToken":"\#($0)"}"# } ?? ""
         return message(#"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"health_check"\#(meta)}}"#)
     }
@@ -31,11 +32,11 @@ import Testing
     @Test func eachPostGetsTheAnswerAddressedToItsRequest() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
-        let (first, firstEnvelope) = call(1)
-        let (second, secondEnvelope) = call(2)
-        let one = Task { await transport.exchange(first, envelope: firstEnvelope) }
+        let (first, firstFrame) = call(1)
+        let (second, secondFrame) = call(2)
+        let one = Task { await transport.exchange(first, frame: firstFrame) }
         #expect(try await incoming.next() == first)
-        let two = Task { await transport.exchange(second, envelope: secondEnvelope) }
+        let two = Task { await transport.exchange(second, frame: secondFrame) }
         #expect(try await incoming.next() == second)
         // Answered out of order: each POST still gets its own.
         try await transport.send(Data(#"{"id":2,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(2))
@@ -46,8 +47,8 @@ import Testing
         #expect(answerOne.headers[HTTPHeaderName.sessionID] == "s1")
         #expect(answerOne.headers[HTTPHeaderName.contentType] == "application/json")
 
-        let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-        let accepted = await transport.exchange(notification, envelope: envelope)
+        let (notification, frame) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        let accepted = await transport.exchange(notification, frame: frame)
         #expect(accepted.status == 202)
         #expect(try await incoming.next() == notification)
     }
@@ -55,16 +56,16 @@ import Testing
     @Test func aRepeatedIdAndTooManyInFlightAreRefused() async throws {
         let transport = transport(maxInFlight: 2)
         var incoming = transport.receive().makeAsyncIterator()
-        let (first, firstEnvelope) = call(1)
-        let waiting = Task { await transport.exchange(first, envelope: firstEnvelope) }
+        let (first, firstFrame) = call(1)
+        let waiting = Task { await transport.exchange(first, frame: firstFrame) }
         _ = try await incoming.next()
-        let again = await transport.exchange(first, envelope: firstEnvelope)
+        let again = await transport.exchange(first, frame: firstFrame)
         #expect(again.status == 400 && body(again).contains("still in flight"))
-        let (second, secondEnvelope) = call(2)
-        let alsoWaiting = Task { await transport.exchange(second, envelope: secondEnvelope) }
+        let (second, secondFrame) = call(2)
+        let alsoWaiting = Task { await transport.exchange(second, frame: secondFrame) }
         _ = try await incoming.next()
-        let (third, thirdEnvelope) = call(3)
-        let refused = await transport.exchange(third, envelope: thirdEnvelope)
+        let (third, thirdFrame) = call(3)
+        let refused = await transport.exchange(third, frame: thirdFrame)
         #expect(refused.status == 429 && refused.headers["Retry-After"] != nil)
         // A request that will get no answer (cancelled) frees its POST with 202.
         await transport.requestEndedWithoutAnswer(.number(1))
@@ -78,23 +79,23 @@ import Testing
     @Test func notificationsTheRouterHasNotReadAreBounded() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
-        let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        let (notification, frame) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         for _ in 0..<HTTPSessionTransport.maxQueuedMessages {
-            #expect(await transport.exchange(notification, envelope: envelope).status == 202)
+            #expect(await transport.exchange(notification, frame: frame).status == 202)
         }
-        let refused = await transport.exchange(notification, envelope: envelope)
+        let refused = await transport.exchange(notification, frame: frame)
         #expect(refused.status == 429 && refused.headers["Retry-After"] != nil && body(refused).contains("wait to be read"))
         // A request is refused too while the queue is full, and nothing of it is queued.
-        let (request, requestEnvelope) = call(1)
-        #expect(await transport.exchange(request, envelope: requestEnvelope).status == 429)
+        let (request, requestFrame) = call(1)
+        #expect(await transport.exchange(request, frame: requestFrame).status == 429)
         // Each message the router takes makes room for one more.
         #expect(try await incoming.next() == notification)
-        #expect(await transport.exchange(notification, envelope: envelope).status == 202)
-        #expect(await transport.exchange(notification, envelope: envelope).status == 429)
+        #expect(await transport.exchange(notification, frame: frame).status == 202)
+        #expect(await transport.exchange(notification, frame: frame).status == 429)
         for _ in 0..<HTTPSessionTransport.maxQueuedMessages {
             #expect(try await incoming.next() == notification)
         }
-        let answered = Task { await transport.exchange(request, envelope: requestEnvelope) }
+        let answered = Task { await transport.exchange(request, frame: requestFrame) }
         #expect(try await incoming.next() == request)
         try await transport.send(Data(#"{"id":1,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(1))
         #expect(await answered.value.status == 200)
@@ -150,10 +151,10 @@ import Testing
     @Test func aSessionWhoseSDKTakesNothingIsRefusedThenTakenAgain() async throws {
         let transport = transport()
         let router = try await connectedRouter(over: transport)
-        let (notification, envelope) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        let (notification, frame) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         let most = HTTPSessionTransport.maxQueuedMessages + ToolCallRouter.maxQueuedForServer + 1
         var accepted = 0
-        while accepted <= most, await transport.exchange(notification, envelope: envelope).status == 202 {
+        while accepted <= most, await transport.exchange(notification, frame: frame).status == 202 {
             accepted += 1
         }
         #expect(accepted >= HTTPSessionTransport.maxQueuedMessages && accepted <= most)
@@ -162,15 +163,15 @@ import Testing
         for _ in 0..<min(accepted, most) {
             #expect(try await toSDK.next() == notification)
         }
-        #expect(await transport.exchange(notification, envelope: envelope).status == 202)
+        #expect(await transport.exchange(notification, frame: frame).status == 202)
         await router.disconnect()
     }
 
     @Test func progressTravelsInTheRequestsOwnEventStream() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
-        let (request, envelope) = call(5, progress: "p5")
-        let answer = await transport.exchange(request, envelope: envelope)
+        let (request, frame) = call(5, progress: "p5")
+        let answer = await transport.exchange(request, frame: frame)
         #expect(answer.status == 200 && answer.headers[HTTPHeaderName.contentType] == "text/event-stream")
         guard case .events(let events) = answer.body else {
             Issue.record("a request asking for progress was not answered with events")
@@ -190,8 +191,8 @@ import Testing
     @Test func progressAClientDoesNotReadIsBoundedAndTheAnswerAlwaysComes() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
-        let (request, envelope) = call(7, progress: "p7")
-        let answer = await transport.exchange(request, envelope: envelope)
+        let (request, frame) = call(7, progress: "p7")
+        let answer = await transport.exchange(request, frame: frame)
         _ = try await incoming.next()
         guard case .events(let events) = answer.body else {
             Issue.record("no event stream")
@@ -214,8 +215,8 @@ import Testing
     @Test func aClientThatClosesTheEventStreamCancelsTheCall() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
-        let (request, envelope) = call(9, progress: "p9")
-        let answer = await transport.exchange(request, envelope: envelope)
+        let (request, frame) = call(9, progress: "p9")
+        let answer = await transport.exchange(request, frame: frame)
         _ = try await incoming.next()
         guard case .events(let events) = answer.body else {
             Issue.record("no event stream")
@@ -230,10 +231,10 @@ import Testing
         }
         #expect(id == .number(9))
         // Until the router ends the call, its id is not free for a new request.
-        let reused = await transport.exchange(request, envelope: envelope)
+        let reused = await transport.exchange(request, frame: frame)
         #expect(reused.status == 400 && body(reused).contains("still in flight"))
         await transport.requestEndedWithoutAnswer(.number(9))
-        let fresh = Task { await transport.exchange(request, envelope: envelope) }
+        let fresh = Task { await transport.exchange(request, frame: frame) }
         #expect(try await incoming.next() == request)
         try await transport.send(Data(#"{"id":9,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(9))
         #expect(await fresh.value.status == 200)
@@ -242,12 +243,12 @@ import Testing
     @Test func aServerShuttingDownAnswersWhatRunsAndRefusesNewRequests() async throws {
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
-        let (first, firstEnvelope) = call(1)
-        let running = Task { await transport.exchange(first, envelope: firstEnvelope) }
+        let (first, firstFrame) = call(1)
+        let running = Task { await transport.exchange(first, frame: firstFrame) }
         _ = try await incoming.next()
         await transport.stopTakingRequests()
-        let (second, secondEnvelope) = call(2)
-        let refused = await transport.exchange(second, envelope: secondEnvelope)
+        let (second, secondFrame) = call(2)
+        let refused = await transport.exchange(second, frame: secondFrame)
         #expect(refused.status == 503 && body(refused).contains("shutting down"))
         try await transport.send(Data(#"{"id":1,"jsonrpc":"2.0","result":{}}"#.utf8), answering: .number(1))
         #expect(await running.value.status == 200)
@@ -275,22 +276,52 @@ import Testing
     }
 
     @Test func envelopesCarryTheirProgressToken() {
-        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":7}}}"#).1.progressToken
-            == .integer(7))
-        #expect(message(#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"a","progress":1}}"#).1
+        // What the transport reads of the progress notifications it sends.
+        func envelope(_ text: String) -> JSONRPCEnvelope? { JSONRPCEnvelope.single(in: Data(text.utf8)) }
+        #expect(envelope(#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"a","progress":1}}"#)?
             .progressToken == .string("a"))
-        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).1.progressToken == nil)
-        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).1.isRequest)
-        #expect(!message(#"{"jsonrpc":"2.0","id":1,"result":{}}"#).1.isRequest)
+        #expect(envelope(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":7}}}"#)?.progressToken
+            == .integer(7))
+        #expect(envelope(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)?.progressToken == nil)
+        #expect(envelope(#"{"jsonrpc":"2.0","id":1,"result":{}}"#)?.isRequest == false)
+        // What a POST reads of the messages it takes: the calls that ask for progress.
+        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"q","_meta":{"progressToken":7}}}"#).1
+            .progressToken == .integer(7))
+        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"q"}}"#).1.progressToken == nil)
+        #expect(message(#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).1.isInitialize)
+        #expect(!message(#"{"jsonrpc":"2.0","method":"initialize","params":{}}"#).1.isInitialize)
     }
 
-    @Test func nestingIsCountedOutsideStrings() {
-        let quoted = Data(#"{"a":[1,{"b":"[[[[{{{{"}]}"#.utf8)
-        #expect(JSONNesting.exceeds(2, in: quoted) && !JSONNesting.exceeds(3, in: quoted))
-        #expect(JSONNesting.exceeds(2, in: Data(#"{"a":[{"b":1}]}"#.utf8)))
-        #expect(!JSONNesting.exceeds(3, in: Data(#"{"a":[{"b":"\"[[[["}]}"#.utf8)))
-        #expect(JSONNesting.exceeds(64, in: Data(String(repeating: "[", count: 10_000).utf8)))
-        #expect(!JSONNesting.exceeds(64, in: Data(String(repeating: "[]", count: 10_000).utf8)))
+    @Test func aRequestRefusedOnReadingIsAnsweredInItsPostAndNeverQueued() async throws {
+        let transport = transport()
+        var incoming = transport.receive().makeAsyncIterator()
+        for (text, id) in [(#"{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":1e999}}"#, ID.number(8)),
+                           (#"{"jsonrpc":"1.0","id":"r","method":"ping"}"#, ID.string("r"))] {
+            let (data, frame) = message(text)
+            guard case .refusedRequest = frame else {
+                Issue.record("not a refused request: \(text)")
+                continue
+            }
+            let answer = await transport.exchange(data, frame: frame)
+            let read = JSONRPCEnvelope.single(in: Data(body(answer).utf8))
+            #expect(answer.status == 200 && read?.isAnswer == true && read?.id == id, "\(body(answer))")
+            #expect(body(answer).contains(#""error":{"code":"#), "\(body(answer))")
+        }
+        // Nothing reached the router: the next message it takes is the next one posted.
+        let (notification, frame) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        #expect(await transport.exchange(notification, frame: frame).status == 202)
+        #expect(try await incoming.next() == notification)
+    }
+
+    @Test func theRouterTakesTheReadingItIsHandedAndDoesNotReadAgain() async throws {
+        let transport = transport()
+        let router = try await connectedRouter(over: transport)
+        // A call's bytes, handed over with the reading of a tools/list request of the same id:
+        // read again, they would start the call, which this router's handler cancels (202, no answer).
+        let (bytes, _) = call(3)
+        let answer = await transport.exchange(bytes, frame: .listTools(.number(3), problem: nil))
+        #expect(answer.status == 200 && body(answer).contains(#""tools":[]"#), "\(body(answer))")
+        await router.disconnect()
     }
 }
 

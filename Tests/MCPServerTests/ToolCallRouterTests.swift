@@ -59,13 +59,13 @@ import Testing
 
     @Test func paramsTheSDKCannotHoldAreRefusedUnderTheRequestsId() {
         // The SDK would answer these under an id of its own making, leaving the request unanswered.
-        guard case .reject(let code, let message, let id) = kind(#"{"jsonrpc":"2.0","id":4,"method":"ping","params":{"x":1e999}}"#)
+        guard case .refusedRequest(let id, let code, let message) = kind(#"{"jsonrpc":"2.0","id":4,"method":"ping","params":{"x":1e999}}"#)
         else {
             Issue.record("a ping with 1e999 went to the SDK")
             return
         }
         #expect(code == -32602 && id == .number(4) && message.contains("1e999"))
-        guard case .other(let request) = kind(#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":1e300}}"#) else {
+        guard case .other(_, let request) = kind(#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":1e300}}"#) else {
             Issue.record("a readable ping was refused")
             return
         }
@@ -145,7 +145,7 @@ import Testing
             (#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#, nil),
         ]
         for (text, expected) in others {
-            guard case .other(let id) = kind(text) else {
+            guard case .other(_, let id) = kind(text) else {
                 Issue.record("taken from the SDK: \(text)")
                 continue
             }
@@ -153,7 +153,7 @@ import Testing
         }
         // What is not a JSON-RPC 2.0 request reaches neither the router's tools nor the SDK.
         for text in [#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"x"}}"#, "not json", ""] {
-            guard case .reject = kind(text) else {
+            guard kind(text).refusal != nil else {
                 Issue.record("not rejected: \(text)")
                 continue
             }

@@ -62,6 +62,22 @@ import Testing
         }
     }
 
+    @Test func takesALowerDepthLimitAndNeverAHigherOne() throws {
+        func nested(_ depth: Int) -> [UInt8] { Array((String(repeating: "[", count: depth) + String(repeating: "]", count: depth)).utf8) }
+        // Objects count as arrays do, and brackets inside strings not at all.
+        #expect(try JSONReader.parse(Array(#"{"a":[{"b":"[[[["}]}"#.utf8), maxDepth: 3).isNull == false)
+        #expect(throws: JSONReadError.self) { try JSONReader.parse(Array(#"{"a":[{"b":1}]}"#.utf8), maxDepth: 2) }
+        #expect(try JSONReader.parse(nested(64), maxDepth: 64).isNull == false)
+        do {
+            _ = try JSONReader.parse(nested(65), maxDepth: 64)
+            Issue.record("nesting 65 deep was read under a limit of 64")
+        } catch {
+            #expect(error.isTooDeep && error.message.contains("64"), "\(error)")
+        }
+        // The reader's own limit bounds its recursion, whatever is asked.
+        #expect(throws: JSONReadError.self) { try JSONReader.parse(nested(JSONReader.maxDepth + 1), maxDepth: 100_000) }
+    }
+
     @Test func replacesLoneSurrogatesOnlyWhenAsked() throws {
         for (text, read) in [(#""\ud800""#, "\u{FFFD}"), (#""a\udc00b""#, "a\u{FFFD}b"), (#""\uD83D\u0041""#, "\u{FFFD}A"),
                              (#""\ud83d\ude00\ud800""#, "😀\u{FFFD}"), (#""\udc00\ud83d\ude00""#, "\u{FFFD}😀")] {

@@ -12,7 +12,7 @@ import Synchronization
 /// in the session for replay, so a session grows with each answer for as long as it lives; it
 /// answers every request with an event stream; and it sends progress to the session's GET stream
 /// rather than to the request's own. Here a session holds only the requests in flight.
-actor HTTPSessionTransport: AnswerAddressedTransport {
+actor HTTPSessionTransport: AnswerAddressedTransport, FrameReadingTransport {
     nonisolated let logger: Logger
     nonisolated let sessionID: String
     private let maxRequestsInFlight: Int
@@ -24,9 +24,9 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
     /// `maxRequestsInFlight`; this bounds notifications too, so that a client posting them faster
     /// than the router reads them is answered 429 instead of piling them up in memory.
     static let maxQueuedMessages = 64
-    private let incoming: AsyncThrowingStream<Data, Error>
-    private let incomingContinuation: AsyncThrowingStream<Data, Error>.Continuation
-    /// Of `incoming`, the messages not taken yet: counted in here, counted out by `receive()`'s stream.
+    private let incoming: AsyncThrowingStream<ReadMessage, Error>
+    private let incomingContinuation: AsyncThrowingStream<ReadMessage, Error>.Continuation
+    /// Of `incoming`, the messages not taken yet: counted in here, counted out by `receiveRead()`'s stream.
     private nonisolated let queued = Atomic<Int>(0)
     /// The POSTs waiting for their request's answer.
     private var waiting: [ID: Waiter] = [:]
@@ -65,19 +65,24 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         return true
     }
 
-    /// Takes one POSTed message, `envelope` its reading: a request's answer when it comes, 202 for
-    /// anything else.
-    func exchange(_ message: Data, envelope: JSONRPCEnvelope) async -> HTTPAnswer {
+    /// Takes one POSTed message, `frame` its reading (not a `.reject`: the POST refuses those
+    /// itself): a request's answer when it comes, 202 for anything else.
+    func exchange(_ message: Data, frame: IncomingFrame) async -> HTTPAnswer {
         lastActivity = .now
+        let request = frame.answeredID
         if let closedBecause { return Self.refusal(closedBecause, session: sessionID) }
-        if !takingRequests && envelope.isRequest { return Self.refusal(.serverShuttingDown, session: sessionID) }
+        if !takingRequests && request != nil { return Self.refusal(.serverShuttingDown, session: sessionID) }
+        if case .refusedRequest(let id, let code, let text) = frame {
+            // Answered here: the router would only answer it the same, and books nothing for it.
+            return .json(IncomingFrame.errorAnswer(code: code, message: text, id: id), session: sessionID)
+        }
         guard queued.load(ordering: .relaxed) < Self.maxQueuedMessages else {
             return .refusal(429, "Too many messages of this session wait to be read (\(Self.maxQueuedMessages)); "
-                + "send more once they are", id: envelope.isRequest ? envelope.id : nil, session: sessionID,
-                extraHeaders: ["Retry-After": "1"])
+                + "send more once they are", id: request, session: sessionID, extraHeaders: ["Retry-After": "1"])
         }
-        guard envelope.isRequest, let id = envelope.id else {
-            enqueue(message)
+        let read = ReadMessage(bytes: message, frame: frame)
+        guard let id = request else {
+            enqueue(read)
             return .accepted(session: sessionID)
         }
         guard waiting[id] == nil, !abandoned.contains(id) else {
@@ -89,7 +94,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
                 + "wait for an answer before sending more", id: id, session: sessionID,
                 extraHeaders: ["Retry-After": "1"])
         }
-        if let token = envelope.progressToken, progressRequests[token] == nil {
+        if let token = frame.progressToken, progressRequests[token] == nil {
             let (events, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .bufferingNewest(Self.eventBuffer))
             // A client that closes the stream before the answer abandons the request (the way
             // clients cancel over HTTP): the call is cancelled as a `notifications/cancelled` would.
@@ -100,7 +105,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
             }
             waiting[id] = .events(continuation, token)
             progressRequests[token] = id
-            enqueue(message)
+            enqueue(read)
             return HTTPAnswer(status: 200, headers: [
                 HTTPHeaderName.contentType: HTTPAnswer.eventStreamContentType, HTTPHeaderName.sessionID: sessionID,
                 HTTPHeaderName.cacheControl: "no-cache",
@@ -108,7 +113,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         }
         return await withCheckedContinuation { continuation in
             waiting[id] = .json(continuation)
-            enqueue(message)
+            enqueue(read)
         }
     }
 
@@ -141,14 +146,20 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         abandoned.removeAll()
     }
 
-    /// The session's messages, for the one consumer (the router): each one taken leaves the count
-    /// of those waiting.
-    nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
+    /// The session's messages with their reading, for the one consumer (the router): each one
+    /// taken leaves the count of those waiting.
+    nonisolated func receiveRead() -> AsyncThrowingStream<ReadMessage, Error> {
         ConsumedMessages.stream(of: incoming) { [self] in queued.subtract(1, ordering: .relaxed) }
     }
 
+    /// The session's messages as they came, for a consumer that reads them itself (taking them
+    /// the same way).
+    nonisolated func receive() -> AsyncThrowingStream<Data, Error> {
+        ConsumedMessages.stream(of: incoming, taken: { [self] in queued.subtract(1, ordering: .relaxed) }, output: { $0.bytes })
+    }
+
     /// Hands `message` to the router, counting it as waiting.
-    private func enqueue(_ message: Data) {
+    private func enqueue(_ message: ReadMessage) {
         queued.add(1, ordering: .relaxed)
         incomingContinuation.yield(message)
     }
@@ -210,7 +221,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport {
         cancellation.append(contentsOf: #","requestId":"#.utf8)
         JSONWriter.appendID(id, to: &cancellation)
         cancellation.append(contentsOf: "}}".utf8)
-        enqueue(Data(cancellation))
+        enqueue(ReadMessage(bytes: Data(cancellation), frame: .cancellation(id)))
     }
 
     private static func refusal(_ reason: Closing, session: String) -> HTTPAnswer {

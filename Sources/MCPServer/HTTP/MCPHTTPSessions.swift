@@ -26,7 +26,8 @@ public actor MCPHTTPSessions: Service {
         public var maxSessions: Int
         public var idleTimeout: Duration
         public var maxRequestsInFlightPerSession: Int
-        /// Objects and arrays nested deeper than this are refused before parsing.
+        /// Objects and arrays nested deeper than this are refused as soon as the reader meets one
+        /// (at most `JSONReader.maxDepth`, the reader's own limit).
         public var maxJSONNesting: Int
 
         public init(maxSessions: Int = 256, idleTimeout: Duration = .seconds(30 * 60), maxRequestsInFlightPerSession: Int = 16,
@@ -95,25 +96,13 @@ public actor MCPHTTPSessions: Service {
         guard let body = request.body, !body.isEmpty else {
             return .refusal(400, code: -32700, "Parse error: the request has no body; POST one JSON-RPC message")
         }
-        guard !JSONNesting.exceeds(policy.maxJSONNesting, in: body) else {
-            return .refusal(400, "Invalid Request: the message nests objects and arrays more than \(policy.maxJSONNesting) deep")
+        // Read once, here: the session's router takes this reading with the message.
+        let frame = IncomingFrame.read(body, maxDepth: policy.maxJSONNesting)
+        if case .reject(let code, let message, let id) = frame {
+            // No request (not JSON, a batch, no method…): refused on its own POST.
+            return .refusal(400, code: code, message, id: id, session: sessionID)
         }
-        guard let envelope = JSONRPCEnvelope.single(in: body) else {
-            // Not one JSON object: the router's reader says exactly what is wrong.
-            if case .reject(let code, let message, let id) = IncomingFrame.read(body) {
-                return .refusal(400, code: code, message, id: id, session: sessionID)
-            }
-            return .refusal(400, code: -32700, "Parse error: the message is not valid JSON in UTF-8", session: sessionID)
-        }
-        if case .reject(let code, let message, let id) = IncomingFrame.read(body), !envelope.isRequest || id != envelope.id {
-            // Refused on its own POST: the router's answer to it would carry an id (perhaps of a
-            // request in flight) that no POST of it waits for. A request whose id the router reads
-            // as this POST's (a 1e999 among its params, say) is refused by the router, whose answer
-            // goes to this POST; one whose id it cannot read (Foundation's reader, here, lets a
-            // trailing comma or a raw tab pass that the router's refuses) would leave it waiting.
-            return .refusal(400, code: code, message, id: envelope.isRequest ? id : nil, session: sessionID)
-        }
-        let initializing = envelope.isRequest && envelope.method == Initialize.name
+        let initializing = frame.isInitialize
         if let refusal = checks.validate(request, context: context(request, sessionID: sessionID, initializing: initializing)) {
             return HTTPAnswer(refusal)
         }
@@ -130,7 +119,7 @@ public actor MCPHTTPSessions: Service {
             case .failure(let refusal): return refusal.answer
             }
         }
-        return await transport.exchange(body, envelope: envelope)
+        return await transport.exchange(body, frame: frame)
     }
 
     private nonisolated func context(_ request: HTTPRequest, sessionID: String?, initializing: Bool) -> HTTPValidationContext {

@@ -19,8 +19,12 @@ import StrictJSON
 /// binary data, which no tool argument is. Only what goes on to the SDK (initialize, ping,
 /// notifications) is decoded again, by the SDK.
 enum IncomingFrame {
-    /// To be answered with this error and not acted on.
+    /// To be answered with this error and not acted on: no request (not JSON, no method, a batch…),
+    /// its id given where one could be read.
     case reject(code: Int, message: String, id: ID?)
+    /// A request (a method and a usable id) refused before anyone acts on it: answered with this
+    /// error under its id, and never booked.
+    case refusedRequest(ID, code: Int, message: String)
     /// A `tools/call` request whose parameters the SDK's types accept.
     case call(ID, CallTool.Parameters)
     /// A `tools/call` request with this id whose parameters are not a tool call's, and why.
@@ -34,31 +38,61 @@ enum IncomingFrame {
     /// answered itself, under that id (perhaps the id of a call still running).
     case ignored
     /// Anything else: the SDK's to answer (with the id of the request it is, if it is one).
-    case other(requestID: ID?)
+    case other(method: String, requestID: ID?)
 
     /// The id of the request this is, which must be answered once (rejected frames are answered
     /// at once and booked nowhere).
     var requestID: ID? {
         switch self {
         case .call(let id, _), .malformedCall(let id, _), .listTools(let id, _): id
-        case .other(let id): id
-        case .reject, .cancellation, .ignored: nil
+        case .other(_, let id): id
+        case .reject, .refusedRequest, .cancellation, .ignored: nil
         }
     }
 
-    static func read(_ message: Data) -> IncomingFrame {
+    /// The id of the request this is, booked or refused: the request a transport that answers
+    /// each request in its own response (HTTP) waits to answer.
+    var answeredID: ID? {
+        if case .refusedRequest(let id, _, _) = self { return id }
+        return requestID
+    }
+
+    /// The error to answer with at once, and the id to answer under, when the frame is refused.
+    var refusal: (code: Int, message: String, id: ID?)? {
+        switch self {
+        case .reject(let code, let message, let id): (code, message, id)
+        case .refusedRequest(let id, let code, let message): (code, message, id)
+        default: nil
+        }
+    }
+
+    /// Whether this is an `initialize` request, the one that opens a session.
+    var isInitialize: Bool {
+        if case .other(Initialize.name, _?) = self { return true }
+        return false
+    }
+
+    /// The progress token of a tool call that asks for progress.
+    var progressToken: ProgressToken? {
+        if case .call(_, let parameters) = self { return parameters._meta?.progressToken }
+        return nil
+    }
+
+    /// Reads `message`, refusing objects and arrays nested more than `maxDepth` deep (at most
+    /// `JSONReader.maxDepth`) as soon as the reader meets one.
+    static func read(_ message: Data, maxDepth: Int = JSONReader.maxDepth) -> IncomingFrame {
         guard JSONRPCEnvelope.firstByte(of: message) != nil else {
             return .reject(code: -32600, message: "Invalid Request: an empty message", id: nil)
         }
-        // JSON-RPC text starts with its value; the HTTP transport, which reads the envelope
-        // first, takes no byte-order mark either.
+        // JSON-RPC text starts with its value (the reader would skip a byte-order mark, as files
+        // may begin with one).
         guard !message.starts(with: [0xEF, 0xBB, 0xBF]) else { return notJSON }
         let bytes = [UInt8](message)
         let document: JSONValue
         do {
-            document = try JSONReader.parse(bytes)
+            document = try JSONReader.parse(bytes, maxDepth: maxDepth)
         } catch {
-            return unreadable(bytes, error)
+            return unreadable(bytes, error, maxDepth: min(maxDepth, JSONReader.maxDepth))
         }
         switch document {
         case .object: return Envelope(document: document, bytes: bytes).sorted()
@@ -75,13 +109,13 @@ enum IncomingFrame {
     /// a lone surrogate escape (a parse error naming it, under the request's id when it has a
     /// usable one), nested too deeply, or not JSON at all. What Foundation's reader lets pass
     /// unread (a trailing comma, a raw tab in a string) is not JSON and is refused here.
-    private static func unreadable(_ bytes: [UInt8], _ error: JSONReadError) -> IncomingFrame {
+    private static func unreadable(_ bytes: [UInt8], _ error: JSONReadError, maxDepth: Int) -> IncomingFrame {
         if error.isTooDeep {
             return .reject(code: -32600, message: "Invalid Request: the message nests objects and arrays more than "
-                + "\(JSONReader.maxDepth) deep", id: nil)
+                + "\(maxDepth) deep", id: nil)
         }
         if let escape = JSONEscapes.firstLoneSurrogate(in: Data(bytes)),
-           let document = try? JSONReader.parse(bytes, replacingLoneSurrogates: true) {
+           let document = try? JSONReader.parse(bytes, replacingLoneSurrogates: true, maxDepth: maxDepth) {
             var id = Envelope.identifier(document.firstValue(forKey: "id"), bytes: bytes).id
             // An id holding the escape itself is no id the client could match: Foundation's reader
             // fails on just those.
@@ -122,8 +156,7 @@ enum IncomingFrame {
 /// A JSON object frame's members, sorted into a verdict.
 ///
 /// Of a key given twice the first counts, here and in every object of the frame: Foundation's
-/// JSONDecoder reads them so, and with it the SDK (which answers the requests the router leaves it)
-/// and the HTTP transport (which files a POST under its request's id).
+/// JSONDecoder reads them so, and with it the SDK, which answers the requests the router leaves it.
 private struct Envelope {
     /// The frame read (an object).
     let document: JSONValue
@@ -159,8 +192,14 @@ private struct Envelope {
         let id = Self.identifier(document.firstValue(forKey: "id"), bytes: bytes)
         if document.firstValue(forKey: "result") != nil || document.firstValue(forKey: "error") != nil { return .ignored }
         let usableID = id.id
+        let methodValue = document.firstValue(forKey: "method")
+        /// A frame with a method and a usable id is a request, and its refusal answers it.
+        func refuse(code: Int, _ message: String) -> IncomingFrame {
+            if let usableID, case .string? = methodValue { return .refusedRequest(usableID, code: code, message: message) }
+            return .reject(code: code, message: message, id: usableID)
+        }
         guard case .string("2.0")? = document.firstValue(forKey: "jsonrpc") else {
-            return .reject(code: -32600, message: "Invalid Request: \"jsonrpc\" must be \"2.0\"", id: usableID)
+            return refuse(code: -32600, "Invalid Request: \"jsonrpc\" must be \"2.0\"")
         }
         switch id {
         case .unusable: return .reject(code: -32600, message: "Invalid Request: \"id\" must be a string or an integer", id: nil)
@@ -169,7 +208,7 @@ private struct Envelope {
                 + "(a notification has no \"id\" at all)", id: nil)
         case .absent, .usable: break
         }
-        guard let methodValue = document.firstValue(forKey: "method") else {
+        guard let methodValue else {
             return .reject(code: -32600, message: "Invalid Request: no \"method\"", id: usableID)
         }
         guard case .string(let method) = methodValue else {
@@ -180,20 +219,19 @@ private struct Envelope {
         // of its own making, never under the request's.
         let forTheSDK = usableID == nil || (method != CallTool.name && method != ListTools.name)
         if forTheSDK, let params, Self.firstUnreadableNumber(in: params, path: []) != nil {
-            return .reject(code: -32602, message: "Invalid params: they hold a number outside the range of a 64-bit float "
-                + "(such as 1e999)", id: usableID)
+            return refuse(code: -32602, "Invalid params: they hold a number outside the range of a 64-bit float (such as 1e999)")
         }
         guard let id = usableID else {
             if method == "notifications/cancelled",
                case .usable(let request) = Self.identifier(params?.firstValue(forKey: "requestId"), bytes: bytes, inParams: true) {
                 return .cancellation(request)
             }
-            return .other(requestID: nil)
+            return .other(method: method, requestID: nil)
         }
         switch method {
         case CallTool.name: return Self.call(id, params, bytes: bytes)
         case ListTools.name: return .listTools(id, problem: Self.listProblem(params))
-        default: return .other(requestID: id)
+        default: return .other(method: method, requestID: id)
         }
     }
 

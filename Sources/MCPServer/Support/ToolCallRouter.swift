@@ -91,11 +91,19 @@ actor ToolCallRouter: Transport {
     func connect() async throws {
         try await inner.connect()
         guard pump == nil else { return }
-        let messages = await inner.receive()
+        // Read in the pump, off the actor; a transport that read its messages already hands their reading over.
+        let read = (inner as? any FrameReadingTransport)?.receiveRead()
+        let messages = read == nil ? await inner.receive() : nil
         pump = Task { [weak self] in
             do {
-                for try await message in messages {
-                    await self?.route(message)
+                if let read {
+                    for try await message in read {
+                        await self?.route(message.bytes, frame: message.frame)
+                    }
+                } else if let messages {
+                    for try await message in messages {
+                        await self?.route(message, frame: IncomingFrame.read(message))
+                    }
                 }
                 await self?.inputEnded()
             } catch {
@@ -156,17 +164,13 @@ actor ToolCallRouter: Transport {
     /// Handles one message. The pump awaits it, so that answers the router gives itself are written
     /// (or fail) before the next message is read, and no more than `maxCallsInFlight` calls run:
     /// a client that sends without reading what comes back is held by its own full pipe.
-    private func route(_ message: Data) async {
+    private func route(_ message: Data, frame: IncomingFrame) async {
         guard !shuttingDown else {
             // Over stdio nobody waits for the request; over HTTP its POST does.
-            if inner is any AnswerAddressedTransport, let envelope = JSONRPCEnvelope.single(in: message), envelope.isRequest,
-               let id = envelope.id {
-                await unanswered(id)
-            }
+            if let id = frame.answeredID { await unanswered(id) }
             return
         }
-        let frame = IncomingFrame.read(message)
-        if case .reject(let code, let text, let id) = frame {
+        if let (code, text, id) = frame.refusal {
             await deliver(IncomingFrame.errorAnswer(code: code, message: text, id: id), answering: id, closing: nil)
             return
         }
@@ -388,6 +392,21 @@ protocol AnswerAddressedTransport: Transport {
     /// The request `id` will get no answer: the client cancelled it, or it was read as the server
     /// began to shut down.
     func requestEndedWithoutAnswer(_ id: ID) async
+}
+
+/// A transport that reads each message it takes (`IncomingFrame.read`) before the router has it,
+/// to decide how to take it (HTTP: which request a POST waits for, whether it opens a session),
+/// and hands that reading on, so that a message is read once.
+protocol FrameReadingTransport: Transport {
+    /// The messages for the router, each with its reading. Its one consumer takes either this
+    /// stream or `receive()`, never both.
+    nonisolated func receiveRead() -> AsyncThrowingStream<ReadMessage, Error>
+}
+
+/// A message as it came and its one reading.
+struct ReadMessage: Sendable {
+    let bytes: Data
+    let frame: IncomingFrame
 }
 
 /// A transport that can tell when the client stops being able to read what is sent.
