@@ -73,3 +73,22 @@ void CKernels_dot_i8(int isa, const int8_t *rows, long begin, long end, int dime
 #endif
     dot_i8_baseline(rows, begin, end, dimension, query, out);
 }
+
+// How many rows ahead of its product a picked row is fetched: enough to cover a miss to memory
+// (a few hundred ns) with the products of the rows between (a few tens of ns each).
+#define PICKED_AHEAD 8
+
+static inline void fetch_row(const int8_t *row, int dimension) {
+    for (int byte = 0; byte < dimension; byte += 64) __builtin_prefetch(row + byte, 0, 0);
+    // The row's last byte may sit on one more line than its 64-byte steps from the first reach.
+    __builtin_prefetch(row + dimension - 1, 0, 0);
+}
+
+void CKernels_dot_i8_picked(int isa, const int8_t *rows, const long *picked, long count, int dimension,
+                            const int8_t *query, int32_t *out) {
+    for (long i = 0; i < count && i < PICKED_AHEAD; i++) fetch_row(rows + picked[i] * (long)dimension, dimension);
+    for (long i = 0; i < count; i++) {
+        if (i + PICKED_AHEAD < count) fetch_row(rows + picked[i + PICKED_AHEAD] * (long)dimension, dimension);
+        CKernels_dot_i8(isa, rows + picked[i] * (long)dimension, 0, 1, dimension, query, out + i);
+    }
+}

@@ -38,9 +38,6 @@ struct TopKSelector<Element> {
         heap.sorted(by: isBetter)
     }
 
-    /// The elements kept, in no particular order.
-    var keptInAnyOrder: [Element] { heap }
-
     // Heap order: no child is worse than its parent, so the root is the worst kept.
     private mutating func siftUp(from start: Int) {
         var child = start

@@ -239,8 +239,8 @@ public final class VectorIndex {
         // Only which rows pass matters, not their order; in row order their int8 codes are read
         // forward through the file.
         let candidates = snapshotTechnology.withUnsafeBufferPointer {
-            Int8Scan.kept(limit: firstPass, scores: rough, technology: $0, wanted: wanted, isBefore: <)
-        }.sorted()
+            Int8Scan.kept(limit: firstPass, scores: rough, technology: $0, wanted: wanted)
+        }
         let scores = Int8Scan.similarities(of: candidates, codes: snapshot.codes, scales: snapshot.scales, dimension: dimension,
                                            query: queryCodes, queryScale: queryScale, instructionSet: instructionSet)
         var selector = TopKSelector<Int>(capacity: limit) { first, second in

@@ -59,6 +59,12 @@ void CKernels_exp_rows(int isa, float *data, int rows, int columns, float *inver
 /// let callers split one scan over threads.
 void CKernels_dot_i8(int isa, const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out);
 
+/// `out[i] = Σ_j rows[picked[i]][j] · query[j]` for `0 ≤ i < count`: `CKernels_dot_i8` for a few
+/// rows here and there (a first pass's candidates), each fetched from memory a few rows ahead of
+/// its product, as no hardware prefetcher guesses where the next one is.
+void CKernels_dot_i8_picked(int isa, const int8_t *rows, const long *picked, long count, int dimension,
+                            const int8_t *query, int32_t *out);
+
 // MARK: 4-bit vectors
 
 /// `out[r] = (Σ_j low(rows[r][j]) · query_low[j] + high(rows[r][j]) · query_high[j] − offset)
