@@ -109,7 +109,7 @@ enum Int8Scan {
         let lowest = wanted ?? 0, highest = wanted ?? Int32.max
         return scores.withUnsafeBufferPointer { scores in
             func takesPart(_ row: Int) -> Bool { technology[row] >= lowest && technology[row] <= highest }
-            // A NaN score ranks below every other, as in `best`, whose order never puts one first.
+            // A NaN score ranks as -infinity: `best`'s order has no place for one.
             func value(_ row: Int) -> Float { scores[row].isNaN ? -.infinity : scores[row] }
             // From every `step`-th row: the rank where the limit-th best falls among them,
             // lowered by several standard deviations.

@@ -10,8 +10,9 @@ import Testing
         case reject(code: Int, message: String, id: ID?)
     }
 
+    /// Whether the frame is refused on reading (a request so refused keeps its id), and how.
     private func check(_ text: String) -> Verdict {
-        if case .reject(let code, let message, let id) = IncomingFrame.read(Data(text.utf8)) {
+        if let (code, message, id) = IncomingFrame.read(Data(text.utf8)).refusal {
             return .reject(code: code, message: message, id: id)
         }
         return .pass
@@ -111,7 +112,7 @@ import Testing
             return
         }
         let elsewhere = #"{"jsonrpc":"2.0","id":"a\ufffd","method":"ping","params":{"q":"\ud800"}}"#
-        guard case .reject(-32700, _, .string("a\u{FFFD}")?) = IncomingFrame.read(Data(elsewhere.utf8)) else {
+        guard case .refusedRequest(.string("a\u{FFFD}"), -32700, _) = IncomingFrame.read(Data(elsewhere.utf8)) else {
             Issue.record("an id holding U+FFFD itself was dropped")
             return
         }

@@ -296,7 +296,8 @@ import Testing
         let transport = transport()
         var incoming = transport.receive().makeAsyncIterator()
         for (text, id) in [(#"{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":1e999}}"#, ID.number(8)),
-                           (#"{"jsonrpc":"1.0","id":"r","method":"ping"}"#, ID.string("r"))] {
+                           (#"{"jsonrpc":"1.0","id":"r","method":"ping"}"#, ID.string("r")),
+                           (#"{"jsonrpc":"2.0","id":3,"method":"ping","params":{"q":"\ud800"}}"#, ID.number(3))] {
             let (data, frame) = message(text)
             guard case .refusedRequest = frame else {
                 Issue.record("not a refused request: \(text)")
@@ -307,6 +308,10 @@ import Testing
             #expect(answer.status == 200 && read?.isAnswer == true && read?.id == id, "\(body(answer))")
             #expect(body(answer).contains(#""error":{"code":"#), "\(body(answer))")
         }
+        // What is no request, should a caller hand it over, is refused on its POST with no answer
+        // to wait for.
+        let refused = await transport.exchange(Data(#"{"jsonrpc":"2.0","id":1}"#.utf8), frame: .reject(code: -32600, message: "no method", id: .number(1)))
+        #expect(refused.status == 400)
         // Nothing reached the router: the next message it takes is the next one posted.
         let (notification, frame) = message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         #expect(await transport.exchange(notification, frame: frame).status == 202)

@@ -123,10 +123,16 @@ async def test_requests_that_break_the_rules_get_the_status_that_says_so(server)
     # Params the SDK could not read are refused under the request's own id, in its POST's answer.
     unreadable = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"2.0","id":8,"method":"ping","params":{"x":1e999}}')
     assert unreadable.status_code == 200 and unreadable.json()["id"] == 8 and error_of(unreadable)["code"] == -32602
-    # So is a request of another JSON-RPC version; what is no request at all is refused with 400.
+    # So are a request of another JSON-RPC version and one holding half a surrogate pair; what is no
+    # request at all is refused with 400.
     other_version = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"1.0","id":12,"method":"ping"}')
     assert other_version.status_code == 200 and other_version.json()["id"] == 12, other_version.text
     assert error_of(other_version)["code"] == -32600 and "2.0" in error_of(other_version)["message"]
+    half = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"2.0","id":14,"method":"ping","params":{"q":"\\ud800"}}')
+    assert half.status_code == 200 and half.json()["id"] == 14 and error_of(half)["code"] == -32700, half.text
+    # Without a session such a request (an initialize, say) is refused with its own reason.
+    refused_initialize = post(server, None, {}, b'{"jsonrpc":"1.0","id":1,"method":"initialize","params":{}}')
+    assert refused_initialize.status_code == 400 and "2.0" in error_of(refused_initialize)["message"], refused_initialize.text
     # Nesting is refused at the HTTP endpoint's own limit, 64, before anything deeper is read.
     nested = b'{"jsonrpc":"2.0","id":13,"method":"ping","params":{"x":' + b"[" * 63 + b"]" * 63 + b"}}"
     assert post(server, None, {"Mcp-Session-Id": session}, nested).status_code == 400

@@ -1,6 +1,6 @@
 import MCP
 
-/// The checks every request to the MCP endpoint passes before its message is read, from the SDK's
+/// The checks every request to the MCP endpoint passes before its message is acted on, from the SDK's
 /// validators: `Origin` and `Host` (DNS rebinding: a page in a browser must not reach a server on
 /// the user's own machine), `Accept` (the client takes JSON and event streams, as the
 /// specification requires), `Content-Type`, and `MCP-Protocol-Version`.

@@ -5,8 +5,9 @@ import Synchronization
 
 /// One MCP session's end of the Streamable HTTP transport (protocol 2025-11-25): the POSTs of the
 /// session hand their messages to the router in the order they arrive, and each POST of a request
-/// waits here for that request's answer. A request that asks for progress is answered with a
-/// stream of server-sent events (its progress, then its answer); any other with one JSON object.
+/// waits here for that request's answer. A tool call that asks for progress is answered with a
+/// stream of server-sent events (its progress, then its answer); any other request with one JSON
+/// object (nothing else reports progress).
 ///
 /// Why not the SDK's `StatefulHTTPServerTransport` (0.12.1): it keeps every message it ever sent
 /// in the session for replay, so a session grows with each answer for as long as it lives; it
@@ -65,16 +66,22 @@ actor HTTPSessionTransport: AnswerAddressedTransport, FrameReadingTransport {
         return true
     }
 
-    /// Takes one POSTed message, `frame` its reading (not a `.reject`: the POST refuses those
-    /// itself): a request's answer when it comes, 202 for anything else.
+    /// Takes one POSTed message, `frame` its reading: a request's answer when it comes, 202 for
+    /// anything else.
     func exchange(_ message: Data, frame: IncomingFrame) async -> HTTPAnswer {
         lastActivity = .now
         let request = frame.answeredID
         if let closedBecause { return Self.refusal(closedBecause, session: sessionID) }
         if !takingRequests && request != nil { return Self.refusal(.serverShuttingDown, session: sessionID) }
-        if case .refusedRequest(let id, let code, let text) = frame {
-            // Answered here: the router would only answer it the same, and books nothing for it.
+        // Refused on reading: answered here (the router would only answer the same, and books
+        // nothing for it), never queued, where an answer under its id could reach another POST.
+        switch frame {
+        case .refusedRequest(let id, let code, let text):
             return .json(IncomingFrame.errorAnswer(code: code, message: text, id: id), session: sessionID)
+        case .reject(let code, let text, let id):
+            return .refusal(400, code: code, text, id: id, session: sessionID)
+        default:
+            break
         }
         guard queued.load(ordering: .relaxed) < Self.maxQueuedMessages else {
             return .refusal(429, "Too many messages of this session wait to be read (\(Self.maxQueuedMessages)); "

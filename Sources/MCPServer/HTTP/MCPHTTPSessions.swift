@@ -106,6 +106,10 @@ public actor MCPHTTPSessions: Service {
         if let refusal = checks.validate(request, context: context(request, sessionID: sessionID, initializing: initializing)) {
             return HTTPAnswer(refusal)
         }
+        if sessionID == nil, case .refusedRequest(let id, let code, let message) = frame {
+            // Perhaps an initialize the reading refused: its own error says more than "no session".
+            return .refusal(400, code: code, message, id: id)
+        }
         let transport: HTTPSessionTransport
         if initializing && sessionID == nil {
             switch await open() {

@@ -106,8 +106,8 @@ enum IncomingFrame {
     }
 
     /// Why `bytes`, which the strict reader refused with `error`, cannot be acted on: JSON but for
-    /// a lone surrogate escape (a parse error naming it, under the request's id when it has a
-    /// usable one), nested too deeply, or not JSON at all. What Foundation's reader lets pass
+    /// a lone surrogate escape (a parse error naming it, under the request's id when it is a
+    /// request with a usable one), nested too deeply, or not JSON at all. What Foundation's reader lets pass
     /// unread (a trailing comma, a raw tab in a string) is not JSON and is refused here.
     private static func unreadable(_ bytes: [UInt8], _ error: JSONReadError, maxDepth: Int) -> IncomingFrame {
         if error.isTooDeep {
@@ -120,8 +120,12 @@ enum IncomingFrame {
             // An id holding the escape itself is no id the client could match: Foundation's reader
             // fails on just those.
             if case .string? = id, JSONRPCEnvelope.single(in: Data(bytes))?.id == nil { id = nil }
-            return .reject(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
-                + "without its other half, which is no character", id: id)
+            let message = "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair without its other half, "
+                + "which is no character"
+            if let id, case .string? = document.firstValue(forKey: "method") {
+                return .refusedRequest(id, code: -32700, message: message)
+            }
+            return .reject(code: -32700, message: message, id: id)
         }
         return notJSON
     }
