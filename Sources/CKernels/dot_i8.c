@@ -57,21 +57,22 @@ static void dot_i8_baseline(const int8_t *rows, long begin, long end, int dimens
     }
 }
 
-void CKernels_dot_i8(int isa, const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+typedef void (*dot_i8_kernel)(const int8_t *, long, long, int, const int8_t *, int32_t *);
+
+/// The kernel for `isa` (see `CKernels_isa`), chosen once per call rather than once per row.
+static dot_i8_kernel dot_i8_for(int isa) {
 #if defined(__x86_64__) || defined(__i386__)
     int level = CKernels_usable_isa(isa);
-    if (level >= 2 && __builtin_cpu_supports("avx512bw")) {
-        dot_i8_avx512(rows, begin, end, dimension, query, out);
-        return;
-    }
-    if (level >= 1) {
-        dot_i8_avx2(rows, begin, end, dimension, query, out);
-        return;
-    }
+    if (level >= 2 && __builtin_cpu_supports("avx512bw")) return dot_i8_avx512;
+    if (level >= 1) return dot_i8_avx2;
 #else
     (void)isa;
 #endif
-    dot_i8_baseline(rows, begin, end, dimension, query, out);
+    return dot_i8_baseline;
+}
+
+void CKernels_dot_i8(int isa, const int8_t *rows, long begin, long end, int dimension, const int8_t *query, int32_t *out) {
+    dot_i8_for(isa)(rows, begin, end, dimension, query, out);
 }
 
 // How many rows ahead of its product a picked row is fetched: enough to cover a miss to memory
@@ -86,9 +87,10 @@ static inline void fetch_row(const int8_t *row, int dimension) {
 
 void CKernels_dot_i8_picked(int isa, const int8_t *rows, const long *picked, long count, int dimension,
                             const int8_t *query, int32_t *out) {
+    dot_i8_kernel kernel = dot_i8_for(isa);
     for (long i = 0; i < count && i < PICKED_AHEAD; i++) fetch_row(rows + picked[i] * (long)dimension, dimension);
     for (long i = 0; i < count; i++) {
         if (i + PICKED_AHEAD < count) fetch_row(rows + picked[i + PICKED_AHEAD] * (long)dimension, dimension);
-        CKernels_dot_i8(isa, rows + picked[i] * (long)dimension, 0, 1, dimension, query, out + i);
+        kernel(rows + picked[i] * (long)dimension, 0, 1, dimension, query, out + i);
     }
 }

@@ -120,14 +120,17 @@ enum IncomingFrame {
             // An id holding the escape itself is no id the client could match: Foundation's reader
             // fails on just those.
             if case .string? = id, JSONRPCEnvelope.single(in: Data(bytes))?.id == nil { id = nil }
-            let message = "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair without its other half, "
-                + "which is no character"
-            if let id, case .string? = document.firstValue(forKey: "method") {
-                return .refusedRequest(id, code: -32700, message: message)
-            }
-            return .reject(code: -32700, message: message, id: id)
+            return refused(code: -32700, message: "Parse error: the message holds \(escape), half of a UTF-16 surrogate pair "
+                + "without its other half, which is no character", id: id, method: document.firstValue(forKey: "method"))
         }
         return notJSON
+    }
+
+    /// A frame refused with this error: a request, answered under its id, when it names a method
+    /// (a string) and has a usable `id`; otherwise no request.
+    fileprivate static func refused(code: Int, message: String, id: ID?, method: JSONValue?) -> IncomingFrame {
+        if let id, case .string? = method { return .refusedRequest(id, code: code, message: message) }
+        return .reject(code: code, message: message, id: id)
     }
 
     private static let notJSON = IncomingFrame.reject(code: -32700, message: "Parse error: the message is not valid JSON in UTF-8",
@@ -197,10 +200,8 @@ private struct Envelope {
         if document.firstValue(forKey: "result") != nil || document.firstValue(forKey: "error") != nil { return .ignored }
         let usableID = id.id
         let methodValue = document.firstValue(forKey: "method")
-        /// A frame with a method and a usable id is a request, and its refusal answers it.
         func refuse(code: Int, _ message: String) -> IncomingFrame {
-            if let usableID, case .string? = methodValue { return .refusedRequest(usableID, code: code, message: message) }
-            return .reject(code: code, message: message, id: usableID)
+            IncomingFrame.refused(code: code, message: message, id: usableID, method: methodValue)
         }
         guard case .string("2.0")? = document.firstValue(forKey: "jsonrpc") else {
             return refuse(code: -32600, "Invalid Request: \"jsonrpc\" must be \"2.0\"")
