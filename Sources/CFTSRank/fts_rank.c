@@ -9,16 +9,37 @@
 // rankings do not change when the faster function replaces it.
 static const double k1 = 1.2;
 static const double b = 0.75;
-// Rows beyond this rowid are not cached: it bounds the cache at 64 MiB whatever the rowids are.
+// Rows beyond this rowid are not cached: it bounds a connection's row lengths at 64 MiB and
+// rag_bm25_top's sums at 144 MiB whatever the rowids are (the store's rowids count up from 1).
 static const int64_t max_cached_rowid = (int64_t)1 << 24;
 
-/// Per connection: the token count of each row read so far, + 1 (0: not read yet), by rowid.
+/// rag_bm25_top's running sums by rowid, kept for the connection's lifetime: a query allocates
+/// nothing once they have grown to its rows (allocated per query, a large table cost a page fault
+/// for each of their pages, and hashing each row a tenth of the function's time).
+typedef struct {
+    /// scores[rowid] is the current query's sum for that row where written[rowid] is 1.
+    double *scores;
+    unsigned char *written;
+    int64_t capacity;
+    /// The rowids written by the current query, in the order first written: the next query
+    /// clears their flags.
+    sqlite3_int64 *touched;
+    size_t touched_count;
+    size_t touched_capacity;
+} RowScores;
+
+/// Per connection: the token count of each row read so far, + 1 (0: not read yet), by rowid;
+/// and rag_bm25_top's scratch memory.
 typedef struct {
     uint32_t *lengths;
     int64_t capacity;
     /// The text version the lengths were read at; another value drops them all.
     sqlite3_int64 text_version;
-} LengthCache;
+    RowScores sums;
+    /// One phrase's matched rows (see PhraseScan), reused from query to query.
+    struct PhraseHit *hits;
+    size_t hit_capacity;
+} ConnectionCache;
 
 /// Per query (FTS5 auxiliary data): the IDF of each phrase and the mean row length.
 typedef struct {
@@ -35,8 +56,12 @@ static void free_statistics(void *pointer) {
 }
 
 static void free_cache(void *pointer) {
-    LengthCache *cache = pointer;
+    ConnectionCache *cache = pointer;
     free(cache->lengths);
+    free(cache->sums.scores);
+    free(cache->sums.written);
+    free(cache->sums.touched);
+    free(cache->hits);
     free(cache);
 }
 
@@ -124,7 +149,7 @@ static int query_statistics(const Fts5ExtensionApi *api, Fts5Context *fts, Query
 }
 
 /// The current row's length in tokens (all columns), from the cache when it has it.
-static int row_length(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCache *cache, int *length) {
+static int row_length(const Fts5ExtensionApi *api, Fts5Context *fts, ConnectionCache *cache, int *length) {
     sqlite3_int64 rowid = api->xRowid(fts);
     int cacheable = rowid >= 0 && rowid < max_cached_rowid;
     if (cacheable && rowid < cache->capacity && cache->lengths[rowid] != 0) {
@@ -148,7 +173,7 @@ static int row_length(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCache
 }
 
 /// Drops the cached lengths if the text changed since they were read.
-static void revalidate(LengthCache *cache, sqlite3_int64 text_version) {
+static void revalidate(ConnectionCache *cache, sqlite3_int64 text_version) {
     if (text_version != cache->text_version && cache->capacity > 0) {
         memset(cache->lengths, 0, (size_t)cache->capacity * sizeof(uint32_t));
     }
@@ -161,7 +186,7 @@ static void rag_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
         sqlite3_result_error(context, "rag_bm25 needs the text version after the table", -1);
         return;
     }
-    LengthCache *cache = api->xUserData(fts);
+    ConnectionCache *cache = api->xUserData(fts);
     int first_row = api->xGetAuxdata(fts, 0) == NULL;
     QueryStatistics *statistics = NULL;
     int rc = query_statistics(api, fts, &statistics);
@@ -191,8 +216,9 @@ static void rag_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
 
 // ---- rag_bm25_top: the best rows of an OR query, scored phrase by phrase ----
 
-/// Rowid → score, open addressing with linear probing (rowids are spread too thinly over their
-/// range for an array indexed by rowid).
+/// Rowid → score for rowids outside the range the per-connection arrays cover (negative, or
+/// from max_cached_rowid up): open addressing with linear probing. The knowledge store's rowids
+/// count up from 1, so this only serves tables it did not fill.
 typedef struct {
     sqlite3_int64 *rowids;
     double *scores;
@@ -251,39 +277,83 @@ static int table_add(ScoreTable *table, sqlite3_int64 rowid, double score) {
     return SQLITE_OK;
 }
 
+/// Starts a query's sums: the rows the last query wrote (whether or not it finished) count as
+/// unwritten again.
+static void sums_begin(RowScores *sums) {
+    for (size_t index = 0; index < sums->touched_count; index++) sums->written[sums->touched[index]] = 0;
+    sums->touched_count = 0;
+}
+
+/// Grows the arrays to cover `rowid` (below max_cached_rowid), doubling.
+static int sums_reserve(RowScores *sums, sqlite3_int64 rowid) {
+    if (rowid < sums->capacity) return SQLITE_OK;
+    int64_t capacity = sums->capacity ? sums->capacity : 1024;
+    while (capacity <= rowid) capacity *= 2;
+    // Either array may have grown when the other fails: capacity stays what both hold.
+    double *scores = realloc(sums->scores, (size_t)capacity * sizeof(double));
+    if (scores) sums->scores = scores;
+    unsigned char *written = scores ? realloc(sums->written, (size_t)capacity) : NULL;
+    if (!written) return SQLITE_NOMEM;
+    sums->written = written;
+    memset(written + sums->capacity, 0, (size_t)(capacity - sums->capacity));
+    sums->capacity = capacity;
+    return SQLITE_OK;
+}
+
+/// Adds `score` to the row's total, which starts from 0.0 (see table_add): in the arrays for
+/// rowids they cover, in `spill` for the others.
+static int sums_add(RowScores *sums, ScoreTable *spill, sqlite3_int64 rowid, double score) {
+    if (rowid < 0 || rowid >= max_cached_rowid) return table_add(spill, rowid, score);
+    int rc = sums_reserve(sums, rowid);
+    if (rc != SQLITE_OK) return rc;
+    if (!sums->written[rowid]) {
+        if (sums->touched_count == sums->touched_capacity) {
+            size_t capacity = sums->touched_capacity ? sums->touched_capacity * 2 : 1024;
+            sqlite3_int64 *grown = realloc(sums->touched, capacity * sizeof *grown);
+            if (!grown) return SQLITE_NOMEM;
+            sums->touched = grown;
+            sums->touched_capacity = capacity;
+        }
+        sums->touched[sums->touched_count++] = rowid;
+        sums->written[rowid] = 1;
+        sums->scores[rowid] = 0.0;
+    }
+    sums->scores[rowid] += score;
+    return SQLITE_OK;
+}
+
 /// One matched row of one phrase: its weighted term frequency and its length in tokens.
-typedef struct {
+typedef struct PhraseHit {
     sqlite3_int64 rowid;
     double frequency;
     int length;
 } PhraseHit;
 
-/// What the xQueryPhrase callback fills in for one phrase.
+/// What the xQueryPhrase callback fills in for one phrase; its hits buffer is the connection's.
 typedef struct {
-    LengthCache *cache;
+    ConnectionCache *cache;
     sqlite3_value **weights;
     int weight_count;
-    PhraseHit *hits;
     size_t count;
-    size_t capacity;
 } PhraseScan;
 
 static int collect_hit(const Fts5ExtensionApi *api, Fts5Context *fts, void *pointer) {
     PhraseScan *scan = pointer;
-    if (scan->count == scan->capacity) {
-        size_t capacity = scan->capacity ? scan->capacity * 2 : 256;
-        PhraseHit *grown = realloc(scan->hits, capacity * sizeof *grown);
+    ConnectionCache *cache = scan->cache;
+    if (scan->count == cache->hit_capacity) {
+        size_t capacity = cache->hit_capacity ? cache->hit_capacity * 2 : 256;
+        PhraseHit *grown = realloc(cache->hits, capacity * sizeof *grown);
         if (!grown) return SQLITE_NOMEM;
-        scan->hits = grown;
-        scan->capacity = capacity;
+        cache->hits = grown;
+        cache->hit_capacity = capacity;
     }
     // The callback's context is a query of this phrase alone: it is phrase 0 there.
     double frequency = 0;
     int rc = phrase_frequency(api, fts, 0, scan->weights, scan->weight_count, &frequency);
     int length = 0;
-    if (rc == SQLITE_OK) rc = row_length(api, fts, scan->cache, &length);
+    if (rc == SQLITE_OK) rc = row_length(api, fts, cache, &length);
     if (rc != SQLITE_OK) return rc;
-    scan->hits[scan->count++] = (PhraseHit){api->xRowid(fts), frequency, length};
+    cache->hits[scan->count++] = (PhraseHit){api->xRowid(fts), frequency, length};
     return SQLITE_OK;
 }
 
@@ -292,7 +362,8 @@ typedef struct {
     double score;
 } ScoredRow;
 
-/// Whether `a` ranks below `b`: a lower score, or the same score and a larger rowid.
+/// Whether `a` ranks below `b`: a lower score, or the same score and a larger rowid. A total
+/// order, so the best rows do not depend on the order they are offered in.
 static int ranks_below(ScoredRow a, ScoredRow b) {
     return a.score < b.score || (a.score == b.score && a.rowid > b.rowid);
 }
@@ -327,13 +398,13 @@ static int best_first(const void *a, const void *b) {
     return ranks_below(y, x) ? -1 : ranks_below(x, y) ? 1 : 0;
 }
 
-/// Scores every row of every phrase into `table` (see rag_bm25_top).
-static int score_phrases(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCache *cache, sqlite3_value **weights,
-                         int weight_count, ScoreTable *table) {
+/// Scores every row of every phrase into the connection's sums and `spill` (see rag_bm25_top).
+static int score_phrases(const Fts5ExtensionApi *api, Fts5Context *fts, ConnectionCache *cache, sqlite3_value **weights,
+                         int weight_count, ScoreTable *spill) {
     sqlite3_int64 rows = 0;
     double mean = 1;
     int rc = table_totals(api, fts, &rows, &mean);
-    PhraseScan scan = {cache, weights, weight_count, NULL, 0, 0};
+    PhraseScan scan = {cache, weights, weight_count, 0};
     int phrases = api->xPhraseCount(fts);
     for (int phrase = 0; rc == SQLITE_OK && phrase < phrases; phrase++) {
         scan.count = 0;
@@ -341,11 +412,10 @@ static int score_phrases(const Fts5ExtensionApi *api, Fts5Context *fts, LengthCa
         if (rc != SQLITE_OK) break;
         double idf = inverse_document_frequency(rows, (sqlite3_int64)scan.count);
         for (size_t hit = 0; rc == SQLITE_OK && hit < scan.count; hit++) {
-            PhraseHit row = scan.hits[hit];
-            rc = table_add(table, row.rowid, term_score(idf, row.frequency, length_normaliser(row.length, mean)));
+            PhraseHit row = cache->hits[hit];
+            rc = sums_add(&cache->sums, spill, row.rowid, term_score(idf, row.frequency, length_normaliser(row.length, mean)));
         }
     }
-    free(scan.hits);
     return rc;
 }
 
@@ -356,25 +426,31 @@ static void rag_bm25_top(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_
         return;
     }
     // Everything is done on the query's first row; its caller asks for no more.
-    LengthCache *cache = api->xUserData(fts);
+    ConnectionCache *cache = api->xUserData(fts);
     revalidate(cache, sqlite3_value_int64(arguments[0]));
     sqlite3_int64 wanted = sqlite3_value_int64(arguments[1]);
     int limit = wanted <= 0 ? 0 : wanted > 100000 ? 100000 : (int)wanted;
 
-    ScoreTable table = {0};
-    int rc = score_phrases(api, fts, cache, arguments + 2, argument_count - 2, &table);
+    RowScores *sums = &cache->sums;
+    sums_begin(sums);
+    ScoreTable spill = {0};
+    int rc = score_phrases(api, fts, cache, arguments + 2, argument_count - 2, &spill);
     ScoredRow *best = rc == SQLITE_OK ? malloc((size_t)(limit > 0 ? limit : 1) * sizeof *best) : NULL;
     if (rc == SQLITE_OK && !best) rc = SQLITE_NOMEM;
     if (rc != SQLITE_OK) {
-        free_table(&table);
+        free_table(&spill);
         sqlite3_result_error_code(context, rc);
         return;
     }
     int size = 0;
-    for (size_t slot = 0; limit > 0 && slot < table.capacity; slot++) {
-        if (table.used[slot]) heap_offer(best, &size, limit, (ScoredRow){table.rowids[slot], table.scores[slot]});
+    for (size_t index = 0; limit > 0 && index < sums->touched_count; index++) {
+        sqlite3_int64 rowid = sums->touched[index];
+        heap_offer(best, &size, limit, (ScoredRow){rowid, sums->scores[rowid]});
     }
-    free_table(&table);
+    for (size_t slot = 0; limit > 0 && slot < spill.capacity; slot++) {
+        if (spill.used[slot]) heap_offer(best, &size, limit, (ScoredRow){spill.rowids[slot], spill.scores[slot]});
+    }
+    free_table(&spill);
     qsort(best, (size_t)size, sizeof *best, best_first);
     sqlite3_result_blob(context, best, size * (int)sizeof *best, free);
 }
@@ -390,7 +466,7 @@ int CFTSRank_register(sqlite3 *db) {
     if (rc != SQLITE_OK) return rc;
     if (!api || api->iVersion < 2) return SQLITE_ERROR;
 
-    LengthCache *cache = calloc(1, sizeof *cache);
+    ConnectionCache *cache = calloc(1, sizeof *cache);
     if (!cache) return SQLITE_NOMEM;
     // Once registered, the cache belongs to FTS5, which calls free_cache when the connection
     // closes; a failed registration leaves it with us.

@@ -125,6 +125,40 @@ import TestSupport
         }
     }
 
+    /// rag_bm25_top sums rows by rowid in arrays up to rowid 2^24 and in a hash table beyond
+    /// (and below 0): a query whose rows fall on both sides must still pick exactly rag_bm25's best.
+    @Test func agreesForRowidsBeyondItsArrays() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("kb.sqlite").path
+            let writer = try SQLiteConnection(path: path)
+            try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
+            try writer.execute("INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at) VALUES ('s', 't', 'h', 0, 0)")
+            var generator = SeededGenerator(seed: 11)
+            let insert = try writer.prepare("""
+                INSERT INTO chunks(rowid, id, source, heading, technology, text, ordinal, vector)
+                VALUES (?1, ?2, 's', ?3, 't', ?4, 0, x'00000000')
+                """)
+            let edge = 1 << 24
+            let rowids = Array(-40 ... -1) + Array(0..<60) + Array(edge - 40 ..< edge + 40) + Array((1 << 40)..<(1 << 40) + 40)
+            try writer.transaction {
+                for rowid in rowids {
+                    try insert.bind(rowid, at: 1)
+                    try insert.bind("c\(rowid)", at: 2)
+                    try insert.bind(Self.randomText(&generator, words: 0...3), at: 3)
+                    try insert.bind(Self.randomText(&generator, words: 1...120), at: 4)
+                    try insert.run()
+                }
+            }
+            let reader = try SQLiteConnection(path: path, readOnly: true)
+            try reader.registerRankingFunction()
+            let best = try Self.top(reader, "\"w0\"", limit: rowids.count).map(\.0)
+            // The rows of the common word come from both the arrays and the table.
+            #expect(best.contains { $0 < 0 } && best.contains { (0..<edge).contains($0) } && best.contains { $0 >= edge })
+            try Self.expectAgreement(reader, "rowids on both sides")
+            try Self.expectAgreement(reader, "again, the arrays reused")
+        }
+    }
+
     @Test func registersOnAReadOnlyConnectionTwice() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path
