@@ -10,10 +10,12 @@
 static const double k1 = 1.2;
 static const double b = 0.75;
 // Rows beyond this rowid are not cached: it bounds a connection's row lengths at 64 MiB and
-// rag_bm25_top's sums at 144 MiB whatever the rowids are (the store's rowids count up from 1).
+// rag_bm25_top's sums at 272 MiB whatever the rowids are (the store's rowids count up from 1, and
+// a store of that many rows holds tens of GB of vectors).
 static const int64_t max_cached_rowid = (int64_t)1 << 24;
 
-/// rag_bm25_top's running sums by rowid, kept for the connection's lifetime: a query allocates
+/// rag_bm25_top's running sums by rowid (17 bytes a row at most: a score, a flag, an entry in the
+/// list of rows written), kept for the connection's lifetime: a query allocates
 /// nothing once they have grown to its rows (allocated per query, a large table cost a page fault
 /// for each of their pages, and hashing each row a tenth of the function's time).
 typedef struct {
@@ -36,7 +38,8 @@ typedef struct {
     /// The text version the lengths were read at; another value drops them all.
     sqlite3_int64 text_version;
     RowScores sums;
-    /// One phrase's matched rows (see PhraseScan), reused from query to query.
+    /// One phrase's matched rows (see PhraseScan), reused from query to query: it keeps the size
+    /// of the most rows one phrase matched (24 bytes each).
     struct PhraseHit *hits;
     size_t hit_capacity;
 } ConnectionCache;

@@ -139,7 +139,9 @@ import TestSupport
                 VALUES (?1, ?2, 's', ?3, 't', ?4, 0, x'00000000')
                 """)
             let edge = 1 << 24
-            let rowids = Array(-40 ... -1) + Array(0..<60) + Array(edge - 40 ..< edge + 40) + Array((1 << 40)..<(1 << 40) + 40)
+            // Past 1,024 rows in the arrays, so that they (and the list of rows written) grow in the
+            // middle of a query, from rows already summed.
+            let rowids = Array(-40 ... -1) + Array(0..<1100) + Array(edge - 40 ..< edge + 40) + Array((1 << 40)..<(1 << 40) + 40)
             try writer.transaction {
                 for rowid in rowids {
                     try insert.bind(rowid, at: 1)
@@ -151,9 +153,13 @@ import TestSupport
             }
             let reader = try SQLiteConnection(path: path, readOnly: true)
             try reader.registerRankingFunction()
-            let best = try Self.top(reader, "\"w0\"", limit: rowids.count).map(\.0)
-            // The rows of the common word come from both the arrays and the table.
-            #expect(best.contains { $0 < 0 } && best.contains { (0..<edge).contains($0) } && best.contains { $0 >= edge })
+            // The connection's first query: its arrays grow while it sums.
+            let best = try Self.top(reader, "\"w0\" OR \"w1\"", limit: rowids.count)
+            let expected = try Self.sortedByRagBM25(reader, "\"w0\" OR \"w1\"", limit: rowids.count)
+            #expect(best.map(\.0) == expected.map(\.0))
+            #expect(best.map(\.1) == expected.map(\.1))
+            // The rows of the common words come from both the arrays and the table.
+            #expect(best.contains { $0.0 < 0 } && best.contains { (1024..<edge).contains($0.0) } && best.contains { $0.0 >= edge })
             try Self.expectAgreement(reader, "rowids on both sides")
             try Self.expectAgreement(reader, "again, the arrays reused")
         }

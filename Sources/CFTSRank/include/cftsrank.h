@@ -20,7 +20,7 @@
 /// in native byte order, best first, ties by smaller rowid; run it with `LIMIT 1`. It walks each
 /// phrase's rows once (xQueryPhrase) instead of letting FTS5 merge the phrases and visiting
 /// every phrase of every matched row, which is several times faster when many rows match. Its
-/// sums are kept by rowid in arrays the connection keeps between queries (up to 9 bytes a row).
+/// sums are kept by rowid in arrays the connection keeps between queries (up to 17 bytes a row).
 /// Also registered here, sharing the row lengths.
 int CFTSRank_register(sqlite3 *db);
 
