@@ -79,23 +79,34 @@ import TestSupport
         }
     }
 
+    /// A store at `path` with a chunk of random heading and text for each of `rowids` (nil: the
+    /// next rowid), written through the knowledge store's schema; its writing connection, and the
+    /// statement that inserts a chunk (rowid, id, heading, text).
+    private static func filledStore(_ path: String, rowids: [Int?], seed: UInt64) throws -> (SQLiteConnection, SQLiteStatement) {
+        let writer = try SQLiteConnection(path: path)
+        try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
+        try writer.execute("INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at) VALUES ('s', 't', 'h', 0, 0)")
+        var generator = SeededGenerator(seed: seed)
+        let insert = try writer.prepare("""
+            INSERT INTO chunks(rowid, id, source, heading, technology, text, ordinal, vector)
+            VALUES (?1, ?2, 's', ?3, 't', ?4, 0, x'00000000')
+            """)
+        try writer.transaction {
+            for (index, rowid) in rowids.enumerated() {
+                try insert.bind(rowid, at: 1)
+                try insert.bind("c\(index)", at: 2)
+                try insert.bind(randomText(&generator, words: 0...3), at: 3)
+                try insert.bind(randomText(&generator, words: 1...120), at: 4)
+                try insert.run()
+            }
+        }
+        return (writer, insert)
+    }
+
     @Test func agreesWithBuiltInBM25AcrossWrites() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path
-            let writer = try SQLiteConnection(path: path)
-            try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
-            try writer.execute("INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at) VALUES ('s', 't', 'h', 0, 0)")
-            var generator = SeededGenerator(seed: 7)
-            let insert = try writer.prepare(
-                "INSERT INTO chunks(id, source, heading, technology, text, ordinal, vector) VALUES (?1, 's', ?2, 't', ?3, 0, x'00000000')")
-            try writer.transaction {
-                for row in 0..<300 {
-                    try insert.bind("c\(row)", at: 1)
-                    try insert.bind(Self.randomText(&generator, words: 0...3), at: 2)
-                    try insert.bind(Self.randomText(&generator, words: 1...120), at: 3)
-                    try insert.run()
-                }
-            }
+            let (writer, insert) = try Self.filledStore(path, rowids: Array(repeating: nil, count: 300), seed: 7)
             let reader = try SQLiteConnection(path: path, readOnly: true)
             try reader.registerRankingFunction()
             try Self.expectAgreement(reader, "fresh")
@@ -110,9 +121,10 @@ import TestSupport
             try Self.expectAgreement(reader, "after another connection's update")
             try writer.execute("DELETE FROM chunks WHERE rowid = (SELECT max(rowid) FROM chunks)")
             // The deleted last rowid is reused by this insert, with a different length.
-            try insert.bind("reused", at: 1)
-            try insert.bind("", at: 2)
-            try insert.bind("w0 w3 w17 w39 w38 w20", at: 3)
+            try insert.bindNull(at: 1)
+            try insert.bind("reused", at: 2)
+            try insert.bind("", at: 3)
+            try insert.bind("w0 w3 w17 w39 w38 w20", at: 4)
             try insert.run()
             try Self.expectAgreement(reader, "after a rowid was reused")
 
@@ -130,27 +142,11 @@ import TestSupport
     @Test func agreesForRowidsBeyondItsArrays() throws {
         try withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("kb.sqlite").path
-            let writer = try SQLiteConnection(path: path)
-            try KnowledgeStoreSchema.prepare(writer, dimension: 1, path: path)
-            try writer.execute("INSERT INTO sources(source, technology, content_hash, chunk_count, ingested_at) VALUES ('s', 't', 'h', 0, 0)")
-            var generator = SeededGenerator(seed: 11)
-            let insert = try writer.prepare("""
-                INSERT INTO chunks(rowid, id, source, heading, technology, text, ordinal, vector)
-                VALUES (?1, ?2, 's', ?3, 't', ?4, 0, x'00000000')
-                """)
             let edge = 1 << 24
             // Past 1,024 rows in the arrays, so that they (and the list of rows written) grow in the
             // middle of a query, from rows already summed.
             let rowids = Array(-40 ... -1) + Array(0..<1100) + Array(edge - 40 ..< edge + 40) + Array((1 << 40)..<(1 << 40) + 40)
-            try writer.transaction {
-                for rowid in rowids {
-                    try insert.bind(rowid, at: 1)
-                    try insert.bind("c\(rowid)", at: 2)
-                    try insert.bind(Self.randomText(&generator, words: 0...3), at: 3)
-                    try insert.bind(Self.randomText(&generator, words: 1...120), at: 4)
-                    try insert.run()
-                }
-            }
+            _ = try Self.filledStore(path, rowids: rowids, seed: 11)
             let reader = try SQLiteConnection(path: path, readOnly: true)
             try reader.registerRankingFunction()
             // The connection's first query: its arrays grow while it sums.
