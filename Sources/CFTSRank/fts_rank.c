@@ -14,6 +14,11 @@ static const double b = 0.75;
 // a store of that many rows holds tens of GB of vectors).
 static const int64_t max_cached_rowid = (int64_t)1 << 24;
 
+/// Whether the per-connection arrays (row lengths, rag_bm25_top's sums) hold `rowid`'s entry.
+static int cached_rowid(sqlite3_int64 rowid) {
+    return rowid >= 0 && rowid < max_cached_rowid;
+}
+
 /// rag_bm25_top's running sums by rowid (17 bytes a row at most: a score, a flag, an entry in the
 /// list of rows written), kept for the connection's lifetime: a query allocates
 /// nothing once they have grown to its rows (allocated per query, a large table cost a page fault
@@ -154,7 +159,7 @@ static int query_statistics(const Fts5ExtensionApi *api, Fts5Context *fts, Query
 /// The current row's length in tokens (all columns), from the cache when it has it.
 static int row_length(const Fts5ExtensionApi *api, Fts5Context *fts, ConnectionCache *cache, int *length) {
     sqlite3_int64 rowid = api->xRowid(fts);
-    int cacheable = rowid >= 0 && rowid < max_cached_rowid;
+    int cacheable = cached_rowid(rowid);
     if (cacheable && rowid < cache->capacity && cache->lengths[rowid] != 0) {
         *length = (int)(cache->lengths[rowid] - 1);
         return SQLITE_OK;
@@ -306,7 +311,7 @@ static int sums_reserve(RowScores *sums, sqlite3_int64 rowid) {
 /// Adds `score` to the row's total, which starts from 0.0 (see table_add): in the arrays for
 /// rowids they cover, in `spill` for the others.
 static int sums_add(RowScores *sums, ScoreTable *spill, sqlite3_int64 rowid, double score) {
-    if (rowid < 0 || rowid >= max_cached_rowid) return table_add(spill, rowid, score);
+    if (!cached_rowid(rowid)) return table_add(spill, rowid, score);
     int rc = sums_reserve(sums, rowid);
     if (rc != SQLITE_OK) return rc;
     if (!sums->written[rowid]) {
