@@ -237,6 +237,7 @@ let package = Package(
                 "SQLiteLedger",
                 "Redis",
                 "Blocking",
+                "CKernels",
                 "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Dispatch
 import Embeddings
@@ -41,6 +42,11 @@ public struct EmbeddingBenchmarkReport: Sendable, Codable {
     public var gemm: [GEMMResult]
     /// The FLOP-weighted sgemm rate over the layer shapes: what the dense layers could reach.
     public var gemmGFLOPS: Double
+    /// mcp-rag's packed kernel ("packed AVX-512") where it computes the CPU's products of batches
+    /// because its vectors are wider than OpenBLAS's kernels; nil where OpenBLAS computes them.
+    public var packedBatchKernel: String?
+    /// That kernel's FLOP-weighted rate over the layer shapes; nil where OpenBLAS computes batches.
+    public var packedBatchKernelGFLOPS: Double?
     public var throughput: [ThroughputResult]
     public var singleQueryTokens: Int
     public var singleQueryP50Milliseconds: Double
@@ -78,13 +84,16 @@ public struct EmbeddingBenchmark: Sendable {
         } catch let error as ModelLoadError {
             throw ConfigurationError(error.description)
         }
-        let threadCount = (cpuEmbedder.backend as? CPUBackend)?.threadCount ?? 1
+        let cpuBackend = cpuEmbedder.backend as? CPUBackend
+        let threadCount = cpuBackend?.threadCount ?? 1
         let embedder = try model.onDevice(cpuEmbedder)
         let cost = ModelCost(configuration: embedder.configuration)
 
-        let gemm = measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount)
-        let gemmFlops = gemm.reduce(0.0) { $0 + 2 * Double($1.m * $1.k * $1.n) }
-        let gemmSeconds = gemm.reduce(0.0) { $0 + 2 * Double($1.m * $1.k * $1.n) / ($1.gflops * 1e9) }
+        let gemm = measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount, packed: false)
+        let packedBatchKernel = cpuBackend?.packedBatchKernel
+        let packedGEMM = packedBatchKernel.map { _ in
+            measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount, packed: true)
+        }
 
         let generator = BenchmarkTexts(tokenizer: embedder.tokenizer, maxLength: embedder.configuration.maxSequenceLength)
         var throughput: [ThroughputResult] = []
@@ -114,7 +123,8 @@ public struct EmbeddingBenchmark: Sendable {
             backend: embedder.backend.name, threads: threadCount,
             blasCore: BLASKernels.current, blasCoreReplaced: BLASKernels.replaced,
             modelLoadMilliseconds: embedder.loadSeconds * 1000,
-            gemm: gemm, gemmGFLOPS: gemmFlops / gemmSeconds / 1e9,
+            gemm: gemm, gemmGFLOPS: weightedRate(gemm),
+            packedBatchKernel: packedBatchKernel, packedBatchKernelGFLOPS: packedGEMM.map(weightedRate),
             throughput: throughput,
             singleQueryTokens: queryTokens,
             singleQueryP50Milliseconds: nearestRank(latencies, 0.50),
@@ -154,19 +164,33 @@ public struct EmbeddingBenchmark: Sendable {
         return best
     }
 
-    /// sgemm on the four dense shapes of a layer, split across threads exactly as the encoder splits them.
-    private func measureGEMM(configuration c: ModelConfiguration, rows: Int, threads: Int) -> [GEMMResult] {
+    /// The FLOP-weighted rate over `shapes`: each shape's FLOPs over the time it takes.
+    private func weightedRate(_ shapes: [GEMMResult]) -> Double {
+        let flops = shapes.reduce(0.0) { $0 + 2 * Double($1.m * $1.k * $1.n) }
+        let seconds = shapes.reduce(0.0) { $0 + 2 * Double($1.m * $1.k * $1.n) / ($1.gflops * 1e9) }
+        return flops / seconds / 1e9
+    }
+
+    /// The rate of OpenBLAS's sgemm, or of the packed kernel when `packed`, on the four dense shapes
+    /// of a layer for `rows` rows, split across `threads` exactly as the encoder splits them.
+    private func measureGEMM(configuration c: ModelConfiguration, rows: Int, threads: Int, packed: Bool) -> [GEMMResult] {
         let shapes = [(c.hiddenSize, 3 * c.hiddenSize), (c.hiddenSize, c.hiddenSize),
                       (c.hiddenSize, c.intermediateSize), (c.intermediateSize, c.hiddenSize)]
         let pool = WorkerPool(threadCount: threads)
         return shapes.map { k, n in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+            let panels = UnsafeMutablePointer<Float>.allocate(capacity: packed ? n * k : 0)
             let out = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
-            defer { a.deallocate(); b.deallocate(); out.deallocate() }
+            defer { a.deallocate(); b.deallocate(); panels.deallocate(); out.deallocate() }
             for i in 0..<(rows * k) { a[i] = Float(i % 7) * 0.01 }
             for i in 0..<(n * k) { b[i] = Float(i % 5) * 0.01 }
+            if packed { CKernels_pack_panels(b, Int32(n), Int32(k), panels) }
             let run = {
+                if packed {
+                    PackedProduct.multiply(a, rows: rows, inputs: k, packed: panels, outputs: n, into: out, pool: pool)
+                    return
+                }
                 pool.run(parts: threads) { part in
                     let range = partRange(part, of: threads, count: rows, alignment: 1)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), Int32(n), Int32(k),

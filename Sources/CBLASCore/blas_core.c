@@ -17,11 +17,15 @@ static int is_one_of(const char *name, const char *const *names, size_t count) {
     return 0;
 }
 
+int CBLASCore_core_level(const char *name) {
+    if (!name) return -1;
+    if (is_one_of(name, avx512_families, sizeof avx512_families / sizeof *avx512_families)) return 2;
+    if (is_one_of(name, avx2_families, sizeof avx2_families / sizeof *avx2_families)) return 1;
+    return -1;
+}
+
 const char *CBLASCore_better_core(const char *current, int level) {
-    if (!current) return NULL;
-    size_t avx512 = sizeof avx512_families / sizeof *avx512_families;
-    size_t avx2 = sizeof avx2_families / sizeof *avx2_families;
-    if (is_one_of(current, avx512_families, avx512) || is_one_of(current, avx2_families, avx2)) return NULL;
+    if (!current || CBLASCore_core_level(current) >= 0) return NULL;
     // SkylakeX, not Cooperlake: the same sgemm kernels, and the family every AVX-512 CPU runs.
     if (level >= 2) return "SkylakeX";
     if (level == 1) return "Haswell";

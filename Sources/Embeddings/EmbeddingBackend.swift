@@ -46,6 +46,10 @@ public struct CPUBackend: EmbeddingBackend {
     /// The number of worker threads the matrix products are split across.
     public var threadCount: Int { encoder.threadCount }
 
+    /// The packed kernel that computes the matrix products of batches (passages) as it does
+    /// queries' ("packed AVX-512"), or nil where batches go through OpenBLAS.
+    public var packedBatchKernel: String? { encoder.packedBatchKernel }
+
     public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
         return encoder.encode(sequences, work: work)

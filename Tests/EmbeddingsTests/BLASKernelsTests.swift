@@ -24,6 +24,27 @@ import Testing
         #expect(better(nil, 2) == nil)
     }
 
+    @Test func familiesAreRankedByTheirWidestVectors() {
+        func level(_ name: String?) -> Int32 { CBLASCore_core_level(name) }
+        for family in ["SkylakeX", "Cooperlake", "SapphireRapids", "skylakex"] {
+            #expect(level(family) == 2, "\(family)")
+        }
+        for family in ["Haswell", "Zen", "ZEN"] {
+            #expect(level(family) == 1, "\(family)")
+        }
+        // Not known here: nothing is decided from its width.
+        for family in ["Prescott", "Sandybridge", "NeoverseN1", "unknown", ""] {
+            #expect(level(family) == -1, "\(family)")
+        }
+        #expect(level(nil) == -1)
+        // The process's own family, named on the same scale where it is known.
+        if let vectorLevel = BLASKernels.vectorLevel {
+            #expect(Int32(vectorLevel) == level(BLASKernels.current))
+        } else {
+            #expect(level(BLASKernels.current) == -1)
+        }
+    }
+
     /// What OPENBLAS_CORETYPE said when this process started (nil when unset): the correction runs
     /// at load time, so each of the two tests below can run only in a process started one way.
     fileprivate static let chosenKernels = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]

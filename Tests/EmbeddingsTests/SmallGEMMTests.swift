@@ -44,11 +44,46 @@ struct SmallGEMMTests {
     @Test("a single query and the same text inside a large batch embed alike (packed kernel vs OpenBLAS)")
     func pathsAgree() throws {
         let embedder = try SentenceEmbedder(directory: try realModelDirectory())
+        let viaOpenBLAS = CPUBertEncoder(weights: embedder.weights, threadCount: 2, batchKernel: .openBLAS)
+        #expect(!viaOpenBLAS.batchesUsePackedKernel)
         let query = "How do I configure the connection pool timeout for Redis?"
         let filler = (0..<40).map { "filler text number \($0) about something else entirely" }
         let alone = try embedder.embedBlocking([query])[0]
-        let batched = try embedder.embedBlocking(filler + [query]).last!
+        let batched = viaOpenBLAS.encode((filler + [query]).map { embedder.tokenize($0) }).last!
         #expect(maxAbsDifference(alone, batched) <= 1e-5)
+    }
+
+    @Test("batches go through the packed kernel only where its vectors are wider than OpenBLAS's kernels")
+    func batchKernelChoice() {
+        #expect(CPUBertEncoder.packedKernelIsWider(packedLevel: 2, blasLevel: 1))
+        #expect(!CPUBertEncoder.packedKernelIsWider(packedLevel: 2, blasLevel: 2))
+        #expect(!CPUBertEncoder.packedKernelIsWider(packedLevel: 1, blasLevel: 1))
+        #expect(!CPUBertEncoder.packedKernelIsWider(packedLevel: 1, blasLevel: 2))
+        // A family not known here is left to OpenBLAS.
+        #expect(!CPUBertEncoder.packedKernelIsWider(packedLevel: 2, blasLevel: nil))
+    }
+
+    @Test("passages batched through the packed kernel: each the same bit for bit as alone, and as OpenBLAS's to rounding",
+          .enabled(if: CKernels_small_gemm_available() == 1, "the CPU lacks AVX2/FMA, so the kernel is never used"))
+    func packedBatches() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory())
+        let packed = CPUBertEncoder(weights: embedder.weights, threadCount: 2, batchKernel: .packed)
+        let viaOpenBLAS = CPUBertEncoder(weights: embedder.weights, threadCount: 2, batchKernel: .openBLAS)
+        #expect(packed.batchesUsePackedKernel && packed.packedBatchKernel != nil)
+        #expect(viaOpenBLAS.packedBatchKernel == nil)
+        let cases = try goldenCases()
+        let sequences = cases.map(\.inputIDs)
+        // One pass far past a small pass, so that without the choice it would go through OpenBLAS.
+        #expect(sequences.reduce(0) { $0 + $1.count } > 4 * CPUBertEncoder.smallPassRows)
+        let together = packed.encode(sequences)
+        let reference = viaOpenBLAS.encode(sequences)
+        for (index, golden) in cases.enumerated() {
+            let label = golden.text.prefix(40).debugDescription
+            // Compared as their largest difference, which the report shows, rather than as arrays.
+            #expect(maxAbsDifference(together[index], packed.encode([golden.inputIDs])[0]) == 0, "\(label)")
+            #expect(maxAbsDifference(together[index], reference[index]) <= 1e-5, "\(label)")
+            #expect(cosine(together[index], golden.embedding) >= 0.99999, "\(label)")
+        }
     }
 }
 

@@ -5,6 +5,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def test_bench_json_reports_every_figure(binary, model_dir):
     result = subprocess.run(
@@ -38,6 +40,32 @@ def test_bench_table_names_the_blas_kernels(binary, model_dir):
     assert "OpenBLAS core" in text.splitlines()[0]
     for label in ("sgemm", "32 tokens", "240 tokens", "single query", "tokenizer", "model load", "peak RSS"):
         assert label in text
+
+
+def test_bench_names_the_kernel_batches_use_when_openblas_runs_narrower_vectors(binary, model_dir):
+    """With OpenBLAS told to use its AVX2 kernels, an AVX-512 CPU's batches go through mcp-rag's
+    packed AVX-512 kernel, and the report says so with that kernel's rate; elsewhere OpenBLAS keeps
+    them and the report names no other kernel."""
+    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    if "avx2" not in flags or "fma" not in flags:
+        pytest.skip("OpenBLAS's Haswell kernels need AVX2 and FMA")
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    result = subprocess.run([binary, "bench", "--seconds", "0.3", "--model-dir", str(model_dir)],
+                            capture_output=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    text = result.stdout.decode()
+    result = subprocess.run([binary, "bench", "--json", "--seconds", "0.3", "--model-dir", str(model_dir)],
+                            capture_output=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["blasCore"] == "Haswell"
+    if "avx512f" in flags:
+        assert report["packedBatchKernel"] == "packed AVX-512"
+        assert report["packedBatchKernelGFLOPS"] > 0
+        assert "batches: the packed AVX-512 kernel" in text and "packed AVX-512, weighted" in text
+    else:
+        assert "packedBatchKernel" not in report and "packedBatchKernelGFLOPS" not in report
+        assert "batches:" not in text
 
 
 def test_bench_rejects_bad_options(binary):

@@ -17,6 +17,10 @@ extern "C" {
 /// are replaced: a choice OpenBLAS made knowingly among modern ones is left alone.
 const char *CBLASCore_better_core(const char *current, int level);
 
+/// The vector level of OpenBLAS's kernel family `name` on the same scale (2: AVX-512, 1: AVX2 and
+/// FMA), or -1 for a family not known here.
+int CBLASCore_core_level(const char *name);
+
 /// The vector level of this CPU, as `CBLASCore_better_core` takes it.
 int CBLASCore_cpu_level(void);
 

@@ -24,18 +24,35 @@ import Foundation
 /// call, as does everything else in the pass (attention per sequence, LayerNorm and bias per row),
 /// so a query's vector is the same bit for bit alone or batched with other clients' queries.
 /// OpenBLAS may block a product differently for another row count. The price is small: on 1,024-row
-/// passes the packed kernel ran 5–8% slower than OpenBLAS, which is why ingestion keeps OpenBLAS.
+/// passes the packed kernel ran 5–8% slower than OpenBLAS's kernels of the same vector width, which
+/// is why other batches (passages) keep OpenBLAS, unless the packed kernel's vectors are wider than
+/// those of the kernels OpenBLAS runs (``BatchKernel``).
 ///
 /// `@unchecked Sendable`: the weights are immutable, and the mutable scratch memory is only touched
 /// while `lock` is held, so one pass runs at a time.
 final class CPUBertEncoder: @unchecked Sendable {
+    /// Which kernel computes the products of passes that need not be row-stable (passages) and
+    /// hold more than ``smallPassRows`` tokens.
+    enum BatchKernel: Sendable {
+        /// OpenBLAS's sgemm.
+        case openBLAS
+        /// The packed kernel, which queries use.
+        case packed
+        /// The packed kernel where its vectors are wider than those of the kernel family OpenBLAS
+        /// runs (an AVX-512 CPU whose OpenBLAS was told to use its AVX2 kernels, as with
+        /// `OPENBLAS_CORETYPE=Haswell`: twice the rate, measured), else OpenBLAS.
+        case widest
+    }
+
     let weights: BertWeights
     let threadCount: Int
     /// The layers' matrices in CKernels's panel layout; nil where the CPU lacks AVX2 and FMA.
     let packedLayers: [PackedLayerWeights]?
     /// Passes with at most this many tokens use the packed kernel (measured faster than OpenBLAS
-    /// up to 64 rows; kept lower so batches always go through OpenBLAS).
+    /// up to 64 rows; kept lower so that batches go where ``batchesUsePackedKernel`` says).
     static let smallPassRows = 32
+    /// Whether batch passes (see ``BatchKernel``) use the packed kernel.
+    let batchesUsePackedKernel: Bool
     /// Upper bound on the tokens stacked into one pass: large enough for efficient GEMMs, small
     /// enough that the scratch buffers (about 15 KB per token) stay in the tens of megabytes.
     let maxTokensPerPass: Int
@@ -51,8 +68,9 @@ final class CPUBertEncoder: @unchecked Sendable {
     ///   (tests turn it off to check the OpenBLAS path gives the same vectors).
     /// - Parameter lastLayerPooledRowsOnly: see the property (tests turn it off to check that the
     ///   vectors are the same).
+    /// - Parameter batchKernel: see ``BatchKernel`` (tests choose each to compare them).
     init(weights: BertWeights, threadCount: Int, maxTokensPerPass: Int = 2048, smallRowKernel: Bool = true,
-         lastLayerPooledRowsOnly: Bool = true) {
+         lastLayerPooledRowsOnly: Bool = true, batchKernel: BatchKernel = .widest) {
         self.weights = weights
         self.lastLayerPooledRowsOnly = lastLayerPooledRowsOnly
         self.threadCount = max(1, threadCount)
@@ -60,6 +78,26 @@ final class CPUBertEncoder: @unchecked Sendable {
         openblas_set_num_threads(1)
         pool = WorkerPool(threadCount: self.threadCount)
         packedLayers = smallRowKernel ? PackedLayerWeights.pack(weights, pool: pool) : nil
+        switch batchKernel {
+        case .openBLAS: batchesUsePackedKernel = false
+        case .packed: batchesUsePackedKernel = packedLayers != nil
+        case .widest:
+            batchesUsePackedKernel = packedLayers != nil
+                && Self.packedKernelIsWider(packedLevel: Int(CKernels_isa()), blasLevel: BLASKernels.vectorLevel)
+        }
+    }
+
+    /// Whether the packed kernel, at CKernels's level `packedLevel`, uses wider vectors than
+    /// OpenBLAS's kernel family at `blasLevel` (nil: a family not known, which is left to OpenBLAS).
+    static func packedKernelIsWider(packedLevel: Int, blasLevel: Int?) -> Bool {
+        guard let blasLevel else { return false }
+        return packedLevel > blasLevel
+    }
+
+    /// The packed kernel batch passes use, for reports ("packed AVX-512"); nil when they use OpenBLAS.
+    var packedBatchKernel: String? {
+        guard batchesUsePackedKernel else { return nil }
+        return CKernels_isa() >= 2 ? "packed AVX-512" : "packed AVX2"
     }
 
     deinit {
@@ -118,7 +156,7 @@ final class CPUBertEncoder: @unchecked Sendable {
         }
 
         embed(sequences, offsets: offsets, into: hidden)
-        let packed = rowStable || tokenCount <= Self.smallPassRows ? packedLayers : nil
+        let packed = rowStable || tokenCount <= Self.smallPassRows || batchesUsePackedKernel ? packedLayers : nil
         let pooledRows = lastLayerRows(of: sequences, pooledFrom: pooledFrom)
         var rows = tokenCount
         for (index, layer) in weights.layers.enumerated() {
@@ -204,18 +242,10 @@ final class CPUBertEncoder: @unchecked Sendable {
         gelu: Bool
     ) {
         if let packed {
-            // Whole pairs of panels per part (the AVX-512 kernel computes two at a time), and a
-            // few parts per thread, so that a thread that gets no core for a while delays little.
-            let panels = outputs / PackedLayerWeights.panelWidth
-            let parts = threadCount == 1 ? 1 : min(4 * threadCount, max(1, panels / 2))
-            pool.run(parts: parts) { part in
-                let range = partRange(part, of: parts, count: panels, alignment: 2)
-                guard !range.isEmpty else { return }
-                CKernels_small_gemm(CKernels_isa(), input, Int32(rows), Int32(inputs), packed.pointer,
-                                    Int32(range.lowerBound), Int32(range.upperBound), output, Int32(outputs))
-                let columns = range.lowerBound * PackedLayerWeights.panelWidth
-                VectorMath.addBias(output + columns, rows: rows, columns: range.count * PackedLayerWeights.panelWidth,
-                                   stride: outputs, bias: bias + columns, gelu: gelu)
+            PackedProduct.multiply(input, rows: rows, inputs: inputs, packed: packed.pointer, outputs: outputs,
+                                   into: output, pool: pool) { columns in
+                VectorMath.addBias(output + columns.lowerBound, rows: rows, columns: columns.count, stride: outputs,
+                                   bias: bias + columns.lowerBound, gelu: gelu)
             }
             return
         }
