@@ -40,7 +40,8 @@ public struct EmbeddingBenchmarkReport: Sendable, Codable {
     public var blasCoreReplaced: String?
     public var modelLoadMilliseconds: Double
     public var gemm: [GEMMResult]
-    /// The FLOP-weighted sgemm rate over the layer shapes: what the dense layers could reach.
+    /// The FLOP-weighted sgemm rate over the layer shapes: what the dense layers could reach where
+    /// OpenBLAS computes them.
     public var gemmGFLOPS: Double
     /// mcp-rag's packed kernel ("packed AVX-512") where it computes the CPU's products of batches
     /// because its vectors are wider than OpenBLAS's kernels; nil where OpenBLAS computes them.
@@ -90,7 +91,8 @@ public struct EmbeddingBenchmark: Sendable {
         let cost = ModelCost(configuration: embedder.configuration)
 
         let gemm = measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount, packed: false)
-        let packedBatchKernel = cpuBackend?.packedBatchKernel
+        // Only where the CPU runs the batches being measured: a GPU's are its own.
+        let packedBatchKernel = (embedder.backend as? CPUBackend)?.packedBatchKernel
         let packedGEMM = packedBatchKernel.map { _ in
             measureGEMM(configuration: embedder.configuration, rows: 2048, threads: threadCount, packed: true)
         }

@@ -54,8 +54,9 @@ struct EmbeddingBenchCommand: ParsableCommand {
 
     /// sentence-transformers 6.2 (PyTorch 2.15, 2 threads, fp32) on the project's 2-core Zen 5
     /// machines, for comparison: `tools/bench_models.py --only minilm` (SciFact passages cut to 32
-    /// and 240 word pieces, best of two rounds, 2026-12-07) and 600 encodes of the query below.
-    /// Other hosts differ; tools/bench_models.py measures both engines in one run.
+    /// and 240 word pieces, best of two rounds, 2026-12-07), and the p50 of 600 `encode` calls on
+    /// the query below. Other hosts differ, which is why the table names the host; the script
+    /// measures both engines in one run on any host.
     static let referenceSentencesPerSecond = [32: 268.0, 240: 31.0]
     static let referenceQueryMilliseconds = 6.9
 
@@ -74,7 +75,7 @@ struct EmbeddingBenchCommand: ParsableCommand {
             lines.append("  \(kernel), weighted".padding(toLength: 32, withPad: " ", startingAt: 0) + f(rate))
         }
         lines.append("")
-        lines.append("throughput    batch  sentences/s  tokens/s   GFLOP/s  % of kernel  vs sentence-transformers")
+        lines.append("throughput    batch  sentences/s  tokens/s   GFLOP/s  % of kernel  vs sentence-transformers on Zen 5")
         for t in r.throughput {
             let reference = referenceSentencesPerSecond[t.tokensPerText].map { f(t.sentencesPerSecond / $0, 2) + "×" } ?? "–"
             lines.append("  \(t.tokensPerText) tokens".padding(toLength: 14, withPad: " ", startingAt: 0)
@@ -87,7 +88,7 @@ struct EmbeddingBenchCommand: ParsableCommand {
         }
         lines.append("")
         lines.append("single query (\(r.singleQueryTokens) tokens): p50 \(f(r.singleQueryP50Milliseconds, 2)) ms, p99 \(f(r.singleQueryP99Milliseconds, 2)) ms"
-            + " (sentence-transformers: \(f(referenceQueryMilliseconds)) ms)")
+            + " (sentence-transformers on Zen 5: \(f(referenceQueryMilliseconds)) ms)")
         lines.append("tokenizer: \(f(r.tokenizerTokensPerSecond / 1e6, 2)) M tokens/s on one thread")
         lines.append("model load: \(f(r.modelLoadMilliseconds)) ms")
         lines.append("peak RSS: \(f(r.peakResidentMegabytes)) MB")

@@ -2,16 +2,17 @@ import COpenBLAS
 import CKernels
 import Foundation
 
-/// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for the matrix products of batches,
-/// the vectorised kernels of ``VectorMath`` (and CKernels) for the rest.
+/// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for the matrix products of batches
+/// (unless its kernels are narrower than CKernels's packed kernel, see ``BatchKernel``), the
+/// vectorised kernels of ``VectorMath`` (and CKernels) for the rest.
 ///
 /// Sequences are *packed*, not padded: the tokens of every sequence in a pass are stacked into one
 /// `[tokens × hidden]` matrix for the dense layers, and attention runs per sequence. No compute is
 /// spent on padding, no mask is needed, and a text's embedding cannot depend on its neighbours.
 ///
 /// Parallelism is ours, not OpenBLAS's: OpenBLAS is set to one thread and each step is split
-/// across the `threadCount` threads of a ``WorkerPool`` (products by rows for large passes, by
-/// output columns for single queries). That keeps the bias, GELU and LayerNorm work on the same
+/// across the `threadCount` threads of a ``WorkerPool`` (OpenBLAS's products by rows for large
+/// passes, by output columns for single queries; the packed kernel's by output columns). That keeps the bias, GELU and LayerNorm work on the same
 /// threads and caches as the product that fed it, and avoids OpenBLAS's spinning workers
 /// competing with ours between calls.
 ///
@@ -40,7 +41,7 @@ final class CPUBertEncoder: @unchecked Sendable {
         case packed
         /// The packed kernel where its vectors are wider than those of the kernel family OpenBLAS
         /// runs (an AVX-512 CPU whose OpenBLAS was told to use its AVX2 kernels, as with
-        /// `OPENBLAS_CORETYPE=Haswell`: twice the rate, measured), else OpenBLAS.
+        /// `OPENBLAS_CORETYPE=Haswell`: twice the rate on a Zen 5 host), else OpenBLAS.
         case widest
     }
 
@@ -48,8 +49,9 @@ final class CPUBertEncoder: @unchecked Sendable {
     let threadCount: Int
     /// The layers' matrices in CKernels's panel layout; nil where the CPU lacks AVX2 and FMA.
     let packedLayers: [PackedLayerWeights]?
-    /// Passes with at most this many tokens use the packed kernel (measured faster than OpenBLAS
-    /// up to 64 rows; kept lower so that batches go where ``batchesUsePackedKernel`` says).
+    /// Passes with at most this many tokens use the packed kernel whatever OpenBLAS runs: it was
+    /// measured faster than OpenBLAS up to 64 rows, where OpenBLAS's repacking of the weights
+    /// outweighs the arithmetic; the bound is kept below that.
     static let smallPassRows = 32
     /// Whether batch passes (see ``BatchKernel``) use the packed kernel.
     let batchesUsePackedKernel: Bool

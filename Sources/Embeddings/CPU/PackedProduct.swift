@@ -14,6 +14,7 @@ package enum PackedProduct {
         into output: UnsafeMutablePointer<Float>, pool: WorkerPool, finish: (_ columns: Range<Int>) -> Void = { _ in }
     ) {
         let width = Int(CKernels_PANEL)
+        precondition(outputs % width == 0, "\(outputs) output columns are not whole panels of \(width)")
         let panels = outputs / width
         let parts = pool.threadCount == 1 ? 1 : min(4 * pool.threadCount, max(1, panels / 2))
         pool.run(parts: parts) { part in
