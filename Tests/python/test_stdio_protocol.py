@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import threading
+from pathlib import Path
+
+import pytest
 
 
 def spawn(binary, model_dir, tmp_path):
@@ -66,6 +69,43 @@ def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
     assert answers[7]["error"]["code"] == -32602 and "name" in answers[7]["error"]["message"]
     assert answers[6]["result"]["structuredContent"]["status"] == "healthy"
     assert any(b"embedding model ready" in line for line in stderr_lines), "logs did not reach stderr"
+
+
+def test_the_ready_log_names_the_kernel_that_computes_batches(binary, model_dir, tmp_path):
+    """Told to use OpenBLAS's AVX2 kernels, a server on an AVX-512 CPU computes batches with its
+    packed AVX-512 kernel, and says which in the line that reports the model ready."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    if "avx2" not in flags or "fma" not in flags:
+        pytest.skip("OpenBLAS's Haswell kernels need AVX2 and FMA")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "MCP_RAG_MODEL_DIR": str(model_dir),
+           "MCP_RAG_LOG_LEVEL": "info", "OPENBLAS_CORETYPE": "Haswell"}
+    process = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    ready, seen = [], threading.Event()
+
+    def read_logs():
+        for line in process.stderr:
+            if b"embedding model ready" in line:
+                ready.append(line.decode())
+                seen.set()
+
+    threading.Thread(target=read_logs, daemon=True).start()
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "query_knowledge_base", "arguments": {"query": "anything"}}},
+    ]
+    process.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+    process.stdin.flush()
+    # The process stays up (stdin open) until the model has loaded and said so.
+    assert seen.wait(timeout=120), "the model never reported ready"
+    process.stdin.close()
+    assert process.wait(timeout=30) == 0
+    expected = "packed AVX-512" if "avx512f" in flags else "OpenBLAS Haswell"
+    assert f"rag.model.batch_kernel={expected}" in ready[0], ready[0]
 
 
 def initialize_with(binary, model_dir, tmp_path, version):

@@ -265,9 +265,17 @@ package final class EmbeddingService: Sendable {
         }
         loadTimes.withLock { $0.end = DispatchTime.now().uptimeNanoseconds }
         if let correction = BLASKernels.correction { logger.notice("\(correction)") }
-        logger.info("embedding model ready", metadata: [
+        var ready: Logger.Metadata = [
             "rag.model.path": "\(embedder.location)", "rag.model.load_ms": "\(Int(loadMilliseconds))",
-        ])
+        ]
+        // The server's backend starts as the CPU's inside an AcceleratedBackend (a GPU may replace it later).
+        let backend = embedder.local.map { ($0.backend as? AcceleratedBackend)?.serving ?? $0.backend }
+        if let cpu = backend as? CPUBackend {
+            // What computes ingestion's matrix products: the figure to compare when one machine
+            // ingests much faster than another.
+            ready["rag.model.batch_kernel"] = "\(cpu.packedBatchKernel ?? "OpenBLAS \(BLASKernels.current)")"
+        }
+        logger.info("embedding model ready", metadata: ready)
         let waiters = state.withLock { state in
             state.status = .ready(embedder)
             defer { state.loadWaiters = [] }
