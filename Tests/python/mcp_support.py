@@ -11,6 +11,12 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 
+def cpu_flags() -> set[str]:
+    """This CPU's feature flags as /proc/cpuinfo lists them (none where it has no `flags` line)."""
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    return set(next((line for line in lines if line.startswith("flags")), "").split())
+
+
 def command_env(home: Path, model_dir: Path, **extra: str) -> dict[str, str]:
     """A minimal environment for running the binary from a test: PATH, a HOME of the test's own,
     the model, and `extra` (mcp-rag's settings); nothing else leaks in from the caller's."""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mcp_support import cpu_flags
+
 
 def test_bench_json_reports_every_figure(binary, model_dir):
     result = subprocess.run(
@@ -46,8 +48,7 @@ def test_bench_names_the_kernel_batches_use_when_openblas_runs_narrower_vectors(
     """With OpenBLAS told to use its AVX2 kernels, an AVX-512 CPU's batches go through mcp-rag's
     packed AVX-512 kernel, and the report says so with that kernel's rate; elsewhere OpenBLAS keeps
     them and the report names no other kernel."""
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    flags = cpu_flags()
     if "avx2" not in flags or "fma" not in flags:
         pytest.skip("OpenBLAS's Haswell kernels need AVX2 and FMA")
     env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}

@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
+
+from mcp_support import command_env, cpu_flags
 
 
 def spawn(binary, model_dir, tmp_path):
@@ -74,13 +75,11 @@ def test_stdout_carries_only_json_rpc(binary, model_dir, tmp_path):
 def test_the_ready_log_names_the_kernel_that_computes_batches(binary, model_dir, tmp_path):
     """Told to use OpenBLAS's AVX2 kernels, a server on an AVX-512 CPU computes batches with its
     packed AVX-512 kernel, and says which in the line that reports the model ready."""
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    flags = cpu_flags()
     if "avx2" not in flags or "fma" not in flags:
         pytest.skip("OpenBLAS's Haswell kernels need AVX2 and FMA")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-           "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "MCP_RAG_MODEL_DIR": str(model_dir),
-           "MCP_RAG_LOG_LEVEL": "info", "OPENBLAS_CORETYPE": "Haswell"}
+    env = command_env(tmp_path, model_dir, MCP_RAG_DATA_DIR=str(tmp_path / "data"), MCP_RAG_LOG_LEVEL="info",
+                      OPENBLAS_CORETYPE="Haswell")
     process = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     ready, seen = [], threading.Event()
 

@@ -28,6 +28,9 @@ public final class AcceleratedBackend: EmbeddingBackend, Sendable {
 }
 
 extension SentenceEmbedder {
+    /// The backend running its passes now: an ``AcceleratedBackend``'s current one, else its own.
+    public var servingBackend: any EmbeddingBackend { (backend as? AcceleratedBackend)?.serving ?? backend }
+
     /// The same model and tokenizer with `backend` running the forward pass.
     public func replacingBackend(_ backend: any EmbeddingBackend) -> SentenceEmbedder {
         SentenceEmbedder(directory: directory, configuration: configuration, tokenizer: tokenizer, weights: weights,

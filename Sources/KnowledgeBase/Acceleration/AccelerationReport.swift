@@ -97,7 +97,7 @@ extension KnowledgeBaseEngine {
                 queryTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
             queryTimes.sort()
-            let serving = (embedder.backend as? AcceleratedBackend)?.serving ?? embedder.backend
+            let serving = embedder.servingBackend
             let cpuThreads = ((serving as? FailoverBackend)?.fallback ?? serving) as? CPUBackend
             measurement = .init(backend: embedder.backend.name, threads: cpuThreads?.threadCount ?? 1, batchSize: shape.texts,
                                 tokensPerText: shape.tokens, sentencesPerSecond: Double(shape.texts) / best,

@@ -268,9 +268,8 @@ package final class EmbeddingService: Sendable {
         var ready: Logger.Metadata = [
             "rag.model.path": "\(embedder.location)", "rag.model.load_ms": "\(Int(loadMilliseconds))",
         ]
-        // The server's backend starts as the CPU's inside an AcceleratedBackend (a GPU may replace it later).
-        let backend = embedder.local.map { ($0.backend as? AcceleratedBackend)?.serving ?? $0.backend }
-        if let cpu = backend as? CPUBackend {
+        // Just loaded, the server's passes run on the CPU (a GPU may take over later).
+        if let cpu = embedder.local?.servingBackend as? CPUBackend {
             // What computes ingestion's matrix products: the figure to compare when one machine
             // ingests much faster than another.
             ready["rag.model.batch_kernel"] = "\(cpu.packedBatchKernel ?? "OpenBLAS \(BLASKernels.current)")"
