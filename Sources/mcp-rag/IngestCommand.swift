@@ -35,6 +35,10 @@ struct IngestCommand: AsyncParsableCommand {
         let report: IngestReport
         let (paths, technology, pruneMissing) = (self.paths, self.technology, !noPrune)
         do {
+            // Before the knowledge base opens: a mistyped path or label creates no data folder,
+            // loads no model, and the error is all that stderr shows.
+            _ = try TechnologyLabel.validate(technology)
+            try FileWalker.checkGiven(paths)
             report = try await options.withKnowledgeBase(logger: options.logger()) { knowledgeBase in
                 try await knowledgeBase.ingest(paths: paths, technology: technology, reach: .anywhere,
                                                pruneMissing: pruneMissing) { bar.update($0) }

@@ -30,6 +30,9 @@ struct QueryCommand: AsyncParsableCommand {
         let request = QueryRequest(query: text, limit: count, technology: technology, mode: mode, useCache: false)
         let response: QueryResponse
         do {
+            // Before the knowledge base opens, so a bad request loads no model and the error is all
+            // that stderr shows.
+            _ = try QueryService.validate(request)
             response = try await options.withKnowledgeBase(logger: options.logger()) { try await $0.query(request) }
         } catch let error as InvalidRequest {
             throw CLIError(error.description)

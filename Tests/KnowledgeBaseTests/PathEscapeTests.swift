@@ -179,6 +179,21 @@ import Testing
         #expect(reasons["caf\u{FFFD}.md"]?.contains("not valid UTF-8") == true)
     }
 
+    @Test func pathsGivenAreCheckedAsTheWalkChecksThem() throws {
+        let tree = try Tree()
+        try tree.folder("docs")
+        try tree.file("docs/a.md", "text")
+        try #require(mkfifo(tree.path("pipe"), 0o600) == 0)
+        let ingestable = [tree.path("docs"), tree.path("docs/a.md")]
+        try FileWalker.checkGiven(ingestable)
+        for bad in [tree.path("missing"), tree.path("pipe")] {
+            let checked = #expect(throws: InvalidRequest.self) { try FileWalker.checkGiven(ingestable + [bad]) }
+            let walked = #expect(throws: InvalidRequest.self) { try FileWalker(maxFiles: 50).walk(ingestable + [bad]) }
+            #expect(checked?.description == walked?.description)
+            #expect(checked?.description.hasPrefix(bad) == true)
+        }
+    }
+
     @Test func aDeepChainOfFoldersIsWalkedWholeOrSaysWhereItStopped() throws {
         let tree = try Tree()
         try tree.folder("deep")

@@ -408,13 +408,16 @@ def test_a_new_label_rewrites_the_files_under_it(binary, ingest_setup):
     (["{missing}", "--technology", "notes"], ["does not exist"]),
     (["{docs}", "--technology", "bad\tlabel"], ["technology", "control", "U+0009"]),
     (["{docs}"], ["--technology"]),
+    (["{docs}", "/dev/null", "--technology", "notes"], ["/dev/null", "not a regular file or folder"]),
     (["--technology", "notes"], ["<paths>"]),
-], ids=["missing-path", "bad-label", "no-label", "no-path"])
+], ids=["missing-path", "bad-label", "no-label", "not-a-file", "no-path"])
 def test_ingest_refuses_bad_input(binary, ingest_setup, tmp_path, args, phrases):
     env, docs, data, _ = ingest_setup
     args = [a.format(missing=tmp_path / "nope", docs=docs) for a in args]
     result = run(binary, "ingest", *args, "--data-dir", str(data), "--json", env=env)
     assert_refused(result, *phrases)
+    # Refused before anything opened: no model load racing the error onto stderr, no folder made.
+    assert not data.exists(), "a refused ingest created the knowledge base"
 
 
 def test_ingest_without_a_model_fails_and_says_why(binary, ingest_setup, tmp_path):
@@ -548,10 +551,14 @@ def test_query_without_a_model_answers_from_keywords_and_says_so(binary, knowled
     (["zebrafish", "-n", "five"], "five"),
     (["zebrafish", "--mode", "fuzzy"], "provide one of 'hybrid', 'semantic' or 'keyword'"),
 ], ids=["empty", "blank", "n-0", "n-51", "n-negative", "n-not-a-number", "unknown-mode"])
-def test_query_refuses_bad_input(binary, knowledge_base, args, phrase):
+def test_query_refuses_bad_input(binary, knowledge_base, tmp_path, args, phrase):
     kb = knowledge_base
     result = run(binary, "query", *args, "--json", "--data-dir", str(kb["data"]), env=kb["env"])
     assert_refused(result, phrase)
+    # Refused before a knowledge base opens: none is made where there was none.
+    fresh = tmp_path / "fresh"
+    assert_refused(run(binary, "query", *args, "--json", "--data-dir", str(fresh), env=kb["env"]), phrase)
+    assert not fresh.exists(), "a refused query created a knowledge base"
 
 
 # --- settings refused at startup ---------------------------------------------------------------
