@@ -1,8 +1,9 @@
 """The HTTP step of tools/bench: SciFact's test queries through `mcp-rag serve --http` at 1, 4, 16 and
 64 concurrent clients (each its own MCP session), the same queries through one stdio session, and
-what 100 open sessions cost in memory. Both transports are driven by thin raw JSON-RPC clients (httpx,
-and pipes), so that on a two-core machine the client takes as little as it can of the CPU the
-server needs; the result cache is off, so every query is searched.
+what 100 open sessions cost in memory. The HTTP load comes from one curl process (`--parallel`,
+keeping as many requests in flight as the level has clients) and stdio's from raw pipes, so that on
+a two-core machine the clients take as little as they can of the CPU the server needs; the result
+cache is off, so every query is searched.
 
     .venv/bin/python tools/bench_http.py --binary .build/release/mcp-rag --data KNOWLEDGE_BASE [--json FILE]
 """
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -74,32 +76,56 @@ async def http_session(client: httpx.AsyncClient, server: HTTPServer) -> dict[st
     return headers
 
 
-async def http_level(server: HTTPServer, texts: list[str], clients: int, queries: int = QUERIES_PER_LEVEL) -> dict:
+def curl_config(url: str, transfers: list[tuple[dict[str, str], Path, Path]]) -> str:
+    """A curl config sending each (headers, body file, answer file) as one POST, every answer to its
+    file, and for each a line "STATUS SECONDS" on stdout. Paths and headers here hold no quotes."""
+    blocks = []
+    for headers, body, answer in transfers:
+        lines = [f'url = "{url}"', *(f'header = "{name}: {value}"' for name, value in headers.items()),
+                 f'data-binary = "@{body}"', f'output = "{answer}"', r'write-out = "%{http_code} %{time_total}\n"']
+        blocks.append("\n".join(lines))
+    return "\nnext\n".join(blocks) + "\n"
+
+
+async def http_level(server: HTTPServer, texts: list[str], clients: int, scratch: Path,
+                     queries: int = QUERIES_PER_LEVEL) -> dict:
     """The level's latencies and throughput, the server's CPU time per query, and how many queries
-    shared each forward pass."""
+    shared each forward pass. The queries go round the level's sessions, and curl keeps `clients`
+    of them in flight until all are answered: a POST answered, the next one goes."""
     per_client = max(1, queries // clients)
-    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=120) as client:
         sessions = [await http_session(client, server) for _ in range(clients)]
-        latencies: list[float] = []
+    folder = Path(tempfile.mkdtemp(prefix=f"level-{clients}-", dir=scratch))
+    transfers = []
+    for index in range(per_client * clients):
+        body, answer = folder / f"{index}.request.json", folder / f"{index}.answer.json"
+        body.write_text(json.dumps(call(index + 2, texts[index % len(texts)])))
+        transfers.append((sessions[index % clients], body, answer))
+    config = folder / "curl.config"
+    config.write_text(curl_config(server.url, transfers))
 
-        async def run(number: int, headers: dict[str, str]) -> None:
-            for index in range(per_client):
-                query = texts[(number * per_client + index) % len(texts)]
-                start = time.perf_counter()
-                answer = await client.post(server.url, json=call(index + 2, query), headers=headers)
-                latencies.append((time.perf_counter() - start) * 1e3)
-                result = answer.json()["result"]
-                assert not result["isError"], result
-
-        cpu_before, (texts_before, passes_before) = cpu_seconds(server.process.pid), query_passes(server)
-        start = time.perf_counter()
-        await asyncio.gather(*(run(number, headers) for number, headers in enumerate(sessions)))
-        seconds = time.perf_counter() - start
-        cpu = cpu_seconds(server.process.pid) - cpu_before
-        texts_embedded, passes = (after - before for after, before in zip(query_passes(server), (texts_before, passes_before)))
+    cpu_before, (texts_before, passes_before) = cpu_seconds(server.process.pid), query_passes(server)
+    start = time.perf_counter()
+    curl = await asyncio.create_subprocess_exec(
+        "curl", "--silent", "--show-error", "--parallel", "--parallel-immediate", "--parallel-max", str(clients),
+        "--max-time", "120", "--config", str(config), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    output, errors = await curl.communicate()
+    seconds = time.perf_counter() - start
+    cpu = cpu_seconds(server.process.pid) - cpu_before
+    texts_embedded, passes = (after - before for after, before in zip(query_passes(server), (texts_before, passes_before)))
+    lines = output.decode().split()
+    if curl.returncode != 0 or len(lines) != 2 * len(transfers):
+        raise RuntimeError(f"curl exited {curl.returncode}: {errors.decode()[-2000:]}")
+    statuses, latencies = lines[0::2], [float(value) * 1e3 for value in lines[1::2]]
+    if set(statuses) != {"200"}:
+        raise RuntimeError(f"HTTP statuses other than 200: {sorted(set(statuses))}")
+    for _, _, answer in transfers:
+        result = json.loads(answer.read_text())["result"]
+        assert not result["isError"], result
+    async with httpx.AsyncClient(timeout=60) as client:
         for headers in sessions:
             await client.delete(server.url, headers=headers)
+    shutil.rmtree(folder)
     return summary(latencies, seconds) | {"server_cpu_ms_per_query": 1e3 * cpu / len(latencies),
                                           "queries_per_pass": texts_embedded / passes if passes else None}
 
@@ -163,9 +189,9 @@ async def figures(binary: str, dataset: Path, data: Path, model: str, scratch: P
                         env={"MCP_RAG_DATA_DIR": str(data), "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_LOG_LEVEL": "warning"})
     try:
         server.wait_ready()
-        await http_level(server, texts, 4, queries)  # warm-up: the model's buffers, the store's pages
+        await http_level(server, texts, 4, scratch, queries)  # warm-up: the model's buffers, the store's pages
         for clients in levels:
-            results["http"][str(clients)] = await http_level(server, texts, clients, queries)
+            results["http"][str(clients)] = await http_level(server, texts, clients, scratch, queries)
         results["memory"] = await session_memory(server)
     finally:
         server.stop()

@@ -123,8 +123,9 @@ def http_section(figures: dict) -> tuple[list[str], list[str]]:
                 number(shared, 1) if shared is not None else ""]
     rows = [row("stdio, 1 client", http["stdio"])]
     rows += [row(f"HTTP, {clients} client{'s' if clients != '1' else ''}", level) for clients, level in http["http"].items()]
-    lines += ["SciFact's test queries, hybrid, result cache off, each client its own session (raw JSON-RPC clients "
-              "in one Python process on the same machine). Server CPU: the server process's CPU time over the "
+    lines += ["SciFact's test queries, hybrid, result cache off, each client its own session (one curl process "
+              "keeping as many requests in flight as there are clients, on the same machine; stdio through raw "
+              "pipes). Server CPU: the server process's CPU time over the "
               "level, per query; queries per pass: how many shared each forward pass of the model.", ""]
     lines += table(["transport", "queries/s", "client p50 ms", "client p99 ms", "server CPU ms/query", "queries per pass"], rows)
     memory = http["memory"]
