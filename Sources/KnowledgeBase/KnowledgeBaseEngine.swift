@@ -130,8 +130,8 @@ package final class KnowledgeBaseEngine: Sendable {
             logger.info("query statistics and the result cache are in Redis", metadata: ["rag.redis": "\(endpoint)"])
         } else {
             redis = nil
-            tracker = try SQLiteQueryTracker(path: configuration.databasePath, retention: configuration.trackingRetention,
-                                             logger: logger)
+            tracker = try SQLiteQueryTracker(path: configuration.queryStatisticsPath, movedFrom: configuration.databasePath,
+                                             retention: configuration.trackingRetention, logger: logger)
             cache = MemoryResultCache(capacity: configuration.cacheCapacity, timeToLive: max(configuration.cacheTimeToLive, 1))
         }
         // An API's width is known from its answer or from the store's record of it.

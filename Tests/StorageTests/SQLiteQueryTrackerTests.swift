@@ -101,16 +101,46 @@ import Testing
         }
     }
 
-    @Test func survivesReopeningAndSharesTheStoreFile() throws {
+    @Test func survivesReopening() throws {
         try withTracker { tracker, path in
-            try tracker.track(query: "shared file", technologyFilter: nil, at: start)
-            let store = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
+            try tracker.track(query: "kept", technologyFilter: nil, at: start)
+            let reopened = try SQLiteQueryTracker(path: path, logger: quietLogger)
+            try reopened.track(query: "Kept", technologyFilter: nil, at: start + 1)
+            #expect(try reopened.totals(now: start + 2) == (1, 2))
+        }
+    }
+
+    /// Before statistics had a file of their own they were a table of the knowledge base's file:
+    /// an opening moves them, once, and leaves the knowledge base whole.
+    @Test func countsInTheKnowledgeBaseFileAreMovedOnce() throws {
+        try withTemporaryDirectory { directory in
+            let knowledge = directory.appendingPathComponent("knowledge.sqlite3").path
+            let statistics = directory.appendingPathComponent("queries.sqlite3").path
+            let store = try SQLiteKnowledgeStore(path: knowledge, dimension: testDimension, logger: quietLogger)
             let chunks = [makeChunk("a", text: "shared file contents")]
             _ = try store.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
-            try tracker.track(query: "Shared  file", technologyFilter: nil, at: start + 1)
+            do {
+                let former = try SQLiteQueryTracker(path: knowledge, logger: quietLogger)
+                for offset in [0.0, 1, 2] { try former.track(query: "moved", technologyFilter: "t", at: start + offset) }
+                try former.track(query: "once", technologyFilter: nil, at: start + 3)
+            }
+            let expected = [TrackedQuery(query: "moved", count: 3, lastAccessed: start + 2, technologyFilter: "t"),
+                            TrackedQuery(query: "once", count: 1, lastAccessed: start + 3, technologyFilter: nil)]
 
-            let reopened = try SQLiteQueryTracker(path: path, logger: quietLogger)
-            #expect(try reopened.totals(now: start + 2) == (1, 2))
+            let tracker = try SQLiteQueryTracker(path: statistics, movedFrom: knowledge, logger: quietLogger)
+            #expect(try tracker.topQueries(limit: 10, now: start + 4) == expected)
+            #expect(try SQLiteConnection(path: knowledge, readOnly: true)
+                .scalarInt("SELECT count(*) FROM sqlite_master WHERE name LIKE 'query_stats%'") == 0)
+            // Opened again, nothing more to move: nothing counted twice.
+            let again = try SQLiteQueryTracker(path: statistics, movedFrom: knowledge, logger: quietLogger)
+            #expect(try again.totals(now: start + 4) == (2, 4))
+            // A move stopped between its two commits left the rows in both files: kept once.
+            do {
+                let former = try SQLiteQueryTracker(path: knowledge, logger: quietLogger)
+                for offset in [0.0, 1, 2] { try former.track(query: "moved", technologyFilter: "t", at: start + offset) }
+            }
+            #expect(try SQLiteQueryTracker(path: statistics, movedFrom: knowledge, logger: quietLogger)
+                .topQueries(limit: 10, now: start + 4) == expected)
             #expect(try store.keywordSearch("shared", limit: 1, technology: nil).map(\.id) == ["a"])
             #expect(try store.integrityCheck() == "ok")
         }

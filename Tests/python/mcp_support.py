@@ -161,10 +161,11 @@ def check_store(data_dir: Path) -> dict:
         connection.close()
 
 
-def read_store(data_dir: Path, sql: str) -> list[tuple]:
-    """The rows of `sql` run on the knowledge base, opened read-only with Python's own sqlite3."""
+def read_store(data_dir: Path, sql: str, file: str = "knowledge.sqlite3") -> list[tuple]:
+    """The rows of `sql` run on the knowledge base (or `file`, another SQLite file of the data
+    folder), opened read-only with Python's own sqlite3."""
     import sqlite3
-    connection = sqlite3.connect(f"file:{knowledge_base_file(data_dir)}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"file:{data_dir / file}?mode=ro", uri=True)
     try:
         return connection.execute(sql).fetchall()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import anyio
 import jsonschema
@@ -10,7 +11,7 @@ import pytest
 from mcp import types
 from mcp.shared.exceptions import MCPError
 
-from mcp_support import connected, error_text, server_parameters, structured, write_corpus
+from mcp_support import connected, error_text, read_store, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
 
@@ -201,6 +202,27 @@ async def test_answers_stay_small_on_a_big_knowledge_base(binary, model_dir, tmp
 
         bad = await session.call_tool("list_sources", {"cursor": "not-a-cursor"})
         assert "cursor" in error_text(bad)
+
+
+async def test_query_counts_kept_in_the_knowledge_base_file_are_moved_to_their_own(params, docs, tmp_path):
+    """Older versions counted queries in a table of knowledge.sqlite3; they now have queries.sqlite3,
+    so that a query's count does not empty the page cache the keyword search reads through."""
+    import sqlite3
+    async with connected(params) as (session, _):
+        structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
+    data = tmp_path / "data"
+    (data / "queries.sqlite3").unlink()
+    with sqlite3.connect(data / "knowledge.sqlite3") as former:
+        former.execute("CREATE TABLE query_stats (normalized TEXT PRIMARY KEY, query TEXT NOT NULL, "
+                       "count INTEGER NOT NULL, last_accessed REAL NOT NULL, technology_filter TEXT)")
+        former.execute("INSERT INTO query_stats VALUES ('quokka habits', 'Quokka habits', 7, ?, 'zoo')", (time.time(),))
+    former.close()
+    async with connected(params) as (session, _):
+        structured(await session.call_tool("query_knowledge_base", {"query": "quokka habits"}))
+        stats = structured(await session.call_tool("get_cache_warming_stats", {"top_n": 5}))
+    assert stats["top_queries"][0]["query"] == "quokka habits" and stats["top_queries"][0]["count"] == 8, stats
+    assert read_store(data, "SELECT count(*) FROM sqlite_master WHERE name = 'query_stats'") == [(0,)]
+    assert read_store(data, "SELECT sum(count) FROM query_stats", file="queries.sqlite3") == [(8,)]
 
 
 async def test_every_tool_answers(params, docs):

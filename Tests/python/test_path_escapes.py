@@ -122,5 +122,5 @@ async def test_limits_count_scalars_and_labels_refuse_nul(binary, model_dir, tmp
         # The filter that matches is still found, so the refusals above are about the input alone.
         found = structured(await session.call_tool("query_knowledge_base", {"query": "walrus", "technology_filter": "t1"}))
         assert found["results"], found
-    stored = read_store(tmp_path / "data", "SELECT query FROM query_stats")
+    stored = read_store(tmp_path / "data", "SELECT query FROM query_stats", file="queries.sqlite3")
     assert all(len(row[0].encode()) < 10_000 for row in stored), [len(row[0]) for row in stored]

@@ -74,6 +74,9 @@ public struct KnowledgeBaseConfiguration: Sendable {
     /// The SQLite file inside the data folder.
     public var databasePath: String { dataDirectory.appendingPathComponent("knowledge.sqlite3").path }
 
+    /// The SQLite file of the query statistics, when Redis does not keep them.
+    public var queryStatisticsPath: String { dataDirectory.appendingPathComponent("queries.sqlite3").path }
+
     public init(dataDirectory: URL, modelDirectory: String? = nil, allowedRoots: [URL] = [],
                 embeddingThreads: Int? = nil, cacheCapacity: Int = 1024, cacheTimeToLive: TimeInterval = 600,
                 warmTopQueries: Int = 50, maxFileBytes: Int = 10 << 20, maxFilesPerIngest: Int = 10_000,

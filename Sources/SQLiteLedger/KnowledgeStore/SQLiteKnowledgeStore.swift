@@ -48,6 +48,11 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// Where snapshot files are written, one at a time.
     let snapshotQueue = DispatchQueue(label: "mcp-rag.vector-snapshot", qos: .utility)
 
+    /// The reading connection's page cache, in KiB (SQLite's default is 2 MiB). Keyword searches
+    /// and the passages of answers read through it; at the default, a busy server read most pages
+    /// of a keyword search from the file again for every query. Filled only as pages are read.
+    static let readerCacheKibibytes = 32 * 1024
+
     /// Opens the store at `path` (creating the file and its folder if missing) for vectors of
     /// `dimension` floats: maps the snapshot file of its vectors when there is a usable one,
     /// otherwise loads every stored vector into memory (and writes the file in the background
@@ -66,6 +71,7 @@ public final class SQLiteKnowledgeStore: Sendable {
         // Opened after the writer, which has created the file and switched it to WAL.
         let reader = try SQLiteConnection(path: path, readOnly: true)
         try reader.registerRankingFunction()
+        try reader.execute("PRAGMA cache_size = -\(Self.readerCacheKibibytes)")
         let watcher = try SQLiteConnection(path: path, readOnly: true)
         let storeID = try KnowledgeStoreSchema.storeID(on: reader)
         let snapshotPath = Self.snapshotPath(for: path)

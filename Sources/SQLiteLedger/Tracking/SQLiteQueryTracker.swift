@@ -2,7 +2,11 @@ import Foundation
 import Logging
 import Storage
 
-/// Query statistics kept in a table of the knowledge base's SQLite file, on a connection of their own.
+/// Query statistics kept in an SQLite file of their own, beside the knowledge base's.
+///
+/// Why not a table of the knowledge base's file: every query adds a count, and in WAL mode each
+/// commit to a file empties the page cache of every other connection to it, so the next keyword
+/// search read its pages from the file again (190 KB a query on SciFact).
 ///
 /// Queries are merged by their `QueryNormalizer.normalize` form. Entries not asked within
 /// `retention` are left out of every report however long they stay in the table; `track` deletes
@@ -26,13 +30,15 @@ public final class SQLiteQueryTracker: QueryTracker {
     }
 
     /// Opens the statistics in the database at `path` (creating the file, its folder and the
-    /// table if missing), counting entries for `retention` seconds after their last use.
-    public init(path: String, retention: TimeInterval = 30 * 86400, logger: Logger) throws {
+    /// table if missing), counting entries for `retention` seconds after their last use. Counts
+    /// still in the table of an older file, `movedFrom` (the knowledge base's, where they were
+    /// kept before), are moved here first.
+    public init(path: String, movedFrom former: String? = nil, retention: TimeInterval = 30 * 86400,
+                logger: Logger) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let connection = try SQLiteConnection(path: path)
-        // Not part of the knowledge store's versioned schema: the tracker may open the file
-        // first or alone, and one table with IF NOT EXISTS needs no migration.
+        // One table with IF NOT EXISTS: no versioned schema to migrate.
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS query_stats (
                 normalized TEXT PRIMARY KEY,
@@ -43,9 +49,51 @@ public final class SQLiteQueryTracker: QueryTracker {
             );
             CREATE INDEX IF NOT EXISTS query_stats_by_last_accessed ON query_stats(last_accessed);
             """)
+        if let former, FileManager.default.fileExists(atPath: former) {
+            do {
+                let moved = try Self.moveCounts(from: former, into: connection)
+                if moved > 0 { logger.info("query statistics moved to their own file", metadata: ["rag.tracker.queries": "\(moved)"]) }
+            } catch {
+                // The old counts stay where they were, unused; counting goes on here.
+                logger.warning("query statistics could not be moved to their own file", metadata: [
+                    "rag.tracker.from": "\(former)", "rag.tracker.error": "\(error)",
+                ])
+            }
+        }
         self.retention = retention
         self.logger = logger
         self.state = Locked(State(connection: connection))
+    }
+
+    /// Copies the rows of `former`'s `query_stats` table into `connection`'s and drops that table;
+    /// returns how many rows there were (0 when there was no such table).
+    ///
+    /// Looked for without a lock first: once moved, openings never write to `former`. The move is
+    /// one transaction over both files, whose write locks it takes at its start, so that two
+    /// processes opening the data folder at once move the rows once. In WAL mode a transaction
+    /// over two files is atomic in each, not across them: after a crash between the two commits,
+    /// the next opening finds the rows copied already and keeps them (`DO NOTHING`) rather than
+    /// counting them twice.
+    static func moveCounts(from former: String, into connection: SQLiteConnection) throws -> Int {
+        let attach = try connection.prepare("ATTACH DATABASE ?1 AS former")
+        try attach.bind(former, at: 1)
+        try attach.run()
+        defer { try? connection.execute("DETACH DATABASE former") }
+        let formerTable = "SELECT count(*) FROM former.sqlite_master WHERE type = 'table' AND name = 'query_stats'"
+        guard try connection.scalarInt(formerTable) ?? 0 > 0 else { return 0 }
+        return try connection.transaction {
+            // Another process may have moved them since.
+            guard try connection.scalarInt(formerTable) ?? 0 > 0 else { return 0 }
+            let rows = try connection.scalarInt("SELECT count(*) FROM former.query_stats") ?? 0
+            // "WHERE true": without a WHERE, SQLite would read ON CONFLICT as part of the SELECT's join.
+            try connection.execute("""
+                INSERT INTO main.query_stats(normalized, query, count, last_accessed, technology_filter)
+                    SELECT normalized, query, count, last_accessed, technology_filter FROM former.query_stats WHERE true
+                    ON CONFLICT(normalized) DO NOTHING;
+                DROP TABLE former.query_stats;
+                """)
+            return rows
+        }
     }
 
     /// Records one use of `query` at `date`; blank queries are ignored.
