@@ -185,6 +185,45 @@ struct KernelVariantTests {
         }
     }
 
+    @Test("a batch of queries is split into one pass a thread only with two sequences a thread and even groups")
+    func splitChoice() {
+        #expect(CPUBertEncoder.split([20, 20, 20, 20], threads: 1) == nil)
+        #expect(CPUBertEncoder.split([20, 20, 20], threads: 2) == nil)
+        // One long query among short ones: its thread would work alone at the end.
+        #expect(CPUBertEncoder.split([200, 10, 10, 10], threads: 2) == nil)
+        let lengths = [31, 5, 12, 19, 8, 22, 14, 3, 27]
+        for threads in [2, 3, 4] {
+            let groups = CPUBertEncoder.split(lengths, threads: threads)
+            #expect(groups?.count == threads)
+            guard let groups else { continue }
+            // Every sequence in exactly one group, the largest group within 60% of the tokens.
+            #expect(groups.flatMap { $0 }.sorted() == Array(lengths.indices))
+            let tokens = groups.map { $0.reduce(0) { $0 + lengths[$1] } }
+            #expect(Double(tokens.max()!) <= 0.6 * Double(lengths.reduce(0, +)))
+        }
+    }
+
+    @Test("queries split into passes side by side: each the same bit for bit as alone and as on one thread",
+          .enabled(if: CKernels_small_gemm_available() == 1, "the CPU lacks AVX2/FMA: queries go through OpenBLAS"))
+    func splitQueryBatches() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory())
+        let twoThreads = CPUBertEncoder(weights: embedder.weights, threadCount: 2)
+        let oneThread = CPUBertEncoder(weights: embedder.weights, threadCount: 1)
+        // Queries of a few dozen word pieces, together in one pass of two threads, which splits them.
+        let cases = try goldenCases().filter { $0.inputIDs.count <= 64 }
+        let sequences = cases.map(\.inputIDs)
+        #expect(sequences.reduce(0) { $0 + $1.count } <= twoThreads.maxTokensPerPass)
+        #expect(CPUBertEncoder.split(sequences.map(\.count), threads: 2)?.count == 2)
+        let split = twoThreads.encode(sequences, work: .queries)
+        let unsplit = oneThread.encode(sequences, work: .queries)
+        for (index, golden) in cases.enumerated() {
+            let label = golden.text.prefix(40).debugDescription
+            #expect(maxAbsDifference(split[index], unsplit[index]) == 0, "\(label)")
+            #expect(maxAbsDifference(split[index], twoThreads.encode([golden.inputIDs], work: .queries)[0]) == 0, "\(label)")
+            #expect(cosine(split[index], golden.embedding) >= 0.99999, "\(label)")
+        }
+    }
+
     @Test("the AVX2 small-row kernel agrees with the AVX-512 one",
           .enabled(if: CKernels_small_gemm_available() == 1, "the CPU lacks AVX2/FMA, so the kernel is never used"))
     func smallGEMMVariants() throws {
