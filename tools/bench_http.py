@@ -78,11 +78,13 @@ async def http_session(client: httpx.AsyncClient, server: HTTPServer) -> dict[st
 
 def curl_config(url: str, transfers: list[tuple[dict[str, str], Path, Path]]) -> str:
     """A curl config sending each (headers, body file, answer file) as one POST, every answer to its
-    file, and for each a line "STATUS SECONDS" on stdout. Paths and headers here hold no quotes."""
+    file, and for each a line "STATUS SECONDS" on stdout. Options hold for one transfer (`next`
+    starts the next), so each block has its own time limit. Paths and headers here hold no quotes."""
     blocks = []
     for headers, body, answer in transfers:
         lines = [f'url = "{url}"', *(f'header = "{name}: {value}"' for name, value in headers.items()),
-                 f'data-binary = "@{body}"', f'output = "{answer}"', r'write-out = "%{http_code} %{time_total}\n"']
+                 f'data-binary = "@{body}"', f'output = "{answer}"', "max-time = 120",
+                 r'write-out = "%{http_code} %{time_total}\n"']
         blocks.append("\n".join(lines))
     return "\nnext\n".join(blocks) + "\n"
 
@@ -91,7 +93,8 @@ async def http_level(server: HTTPServer, texts: list[str], clients: int, scratch
                      queries: int = QUERIES_PER_LEVEL) -> dict:
     """The level's latencies and throughput, the server's CPU time per query, and how many queries
     shared each forward pass. The queries go round the level's sessions, and curl keeps `clients`
-    of them in flight until all are answered: a POST answered, the next one goes."""
+    of them in flight until all are answered: a POST answered, the next one goes (so a session
+    whose POST is slow may briefly have two in flight, as a client that pipelines would)."""
     per_client = max(1, queries // clients)
     async with httpx.AsyncClient(timeout=120) as client:
         sessions = [await http_session(client, server) for _ in range(clients)]
@@ -104,28 +107,30 @@ async def http_level(server: HTTPServer, texts: list[str], clients: int, scratch
     config = folder / "curl.config"
     config.write_text(curl_config(server.url, transfers))
 
-    cpu_before, (texts_before, passes_before) = cpu_seconds(server.process.pid), query_passes(server)
-    start = time.perf_counter()
-    curl = await asyncio.create_subprocess_exec(
-        "curl", "--silent", "--show-error", "--parallel", "--parallel-immediate", "--parallel-max", str(clients),
-        "--max-time", "120", "--config", str(config), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    output, errors = await curl.communicate()
-    seconds = time.perf_counter() - start
-    cpu = cpu_seconds(server.process.pid) - cpu_before
-    texts_embedded, passes = (after - before for after, before in zip(query_passes(server), (texts_before, passes_before)))
-    lines = output.decode().split()
-    if curl.returncode != 0 or len(lines) != 2 * len(transfers):
-        raise RuntimeError(f"curl exited {curl.returncode}: {errors.decode()[-2000:]}")
-    statuses, latencies = lines[0::2], [float(value) * 1e3 for value in lines[1::2]]
-    if set(statuses) != {"200"}:
-        raise RuntimeError(f"HTTP statuses other than 200: {sorted(set(statuses))}")
-    for _, _, answer in transfers:
-        result = json.loads(answer.read_text())["result"]
-        assert not result["isError"], result
-    async with httpx.AsyncClient(timeout=60) as client:
-        for headers in sessions:
-            await client.delete(server.url, headers=headers)
-    shutil.rmtree(folder)
+    try:
+        cpu_before, (texts_before, passes_before) = cpu_seconds(server.process.pid), query_passes(server)
+        start = time.perf_counter()
+        curl = await asyncio.create_subprocess_exec(
+            "curl", "--silent", "--show-error", "--parallel", "--parallel-immediate", "--parallel-max", str(clients),
+            "--config", str(config), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        output, errors = await curl.communicate()
+        seconds = time.perf_counter() - start
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+        texts_embedded, passes = (after - before for after, before in zip(query_passes(server), (texts_before, passes_before)))
+        lines = output.decode().split()
+        if curl.returncode != 0 or len(lines) != 2 * len(transfers):
+            raise RuntimeError(f"curl exited {curl.returncode}: {errors.decode()[-2000:]}")
+        statuses, latencies = lines[0::2], [float(value) * 1e3 for value in lines[1::2]]
+        if set(statuses) != {"200"}:
+            raise RuntimeError(f"HTTP statuses other than 200: {sorted(set(statuses))}")
+        for _, _, answer in transfers:
+            result = json.loads(answer.read_text())["result"]
+            assert not result["isError"], result
+    finally:
+        async with httpx.AsyncClient(timeout=60) as client:
+            for headers in sessions:
+                await client.delete(server.url, headers=headers)
+        shutil.rmtree(folder)
     return summary(latencies, seconds) | {"server_cpu_ms_per_query": 1e3 * cpu / len(latencies),
                                           "queries_per_pass": texts_embedded / passes if passes else None}
 

@@ -134,13 +134,15 @@ import Testing
             // Opened again, nothing more to move: nothing counted twice.
             let again = try SQLiteQueryTracker(path: statistics, movedFrom: knowledge, logger: quietLogger)
             #expect(try again.totals(now: start + 4) == (2, 4))
-            // A move stopped between its two commits left the rows in both files: kept once.
+            // An older version still running goes on counting in the old table: added at the next opening.
             do {
-                let former = try SQLiteQueryTracker(path: knowledge, logger: quietLogger)
-                for offset in [0.0, 1, 2] { try former.track(query: "moved", technologyFilter: "t", at: start + offset) }
+                let older = try SQLiteQueryTracker(path: knowledge, logger: quietLogger)
+                for offset in [5.0, 6] { try older.track(query: "Moved", technologyFilter: nil, at: start + offset) }
             }
             #expect(try SQLiteQueryTracker(path: statistics, movedFrom: knowledge, logger: quietLogger)
-                .topQueries(limit: 10, now: start + 4) == expected)
+                .topQueries(limit: 10, now: start + 7) == [
+                    TrackedQuery(query: "Moved", count: 5, lastAccessed: start + 6, technologyFilter: nil), expected[1],
+                ])
             #expect(try store.keywordSearch("shared", limit: 1, technology: nil).map(\.id) == ["a"])
             #expect(try store.integrityCheck() == "ok")
         }

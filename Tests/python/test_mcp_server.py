@@ -211,7 +211,8 @@ async def test_query_counts_kept_in_the_knowledge_base_file_are_moved_to_their_o
     async with connected(params) as (session, _):
         structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))
     data = tmp_path / "data"
-    (data / "queries.sqlite3").unlink()
+    for name in ("queries.sqlite3", "queries.sqlite3-wal", "queries.sqlite3-shm"):
+        (data / name).unlink(missing_ok=True)
     with sqlite3.connect(data / "knowledge.sqlite3") as former:
         former.execute("CREATE TABLE query_stats (normalized TEXT PRIMARY KEY, query TEXT NOT NULL, "
                        "count INTEGER NOT NULL, last_accessed REAL NOT NULL, technology_filter TEXT)")

@@ -15,7 +15,7 @@ import Foundation
 /// passes, by output columns for single queries; the packed kernel's by output columns). That keeps the bias, GELU and LayerNorm work on the same
 /// threads and caches as the product that fed it, and avoids OpenBLAS's spinning workers
 /// competing with ours between calls. A batch of queries with at least two a thread is instead cut
-/// into one group a thread, each group a pass of its own on one thread (``split(_:threads:maxShare:)``).
+/// into one group a thread, each group a pass of its own on one thread (``split(_:threads:maxImbalance:)``).
 ///
 /// Passes of at most ``smallPassRows`` tokens (a single query) use ``PackedLayerWeights`` and the
 /// CKernels small-row kernel instead: OpenBLAS repacks all 42 MB of weights on every call, which for a
@@ -63,7 +63,7 @@ final class CPUBertEncoder: @unchecked Sendable {
     private let lock = NSLock()
     /// The scratch and threads of a pass that spreads each step over every thread.
     private let whole: PassLane
-    /// One lane per thread for the passes of a split batch (see ``split(_:threads:maxShare:)``): each its
+    /// One lane per thread for the passes of a split batch (see ``split(_:threads:maxImbalance:)``): each its
     /// own scratch, each step run on the one thread that runs the lane's pass.
     private let split: [PassLane]
 
@@ -158,14 +158,15 @@ final class CPUBertEncoder: @unchecked Sendable {
     ///
     /// Why: one pass spread over the threads hands each of its ~30 steps from thread to thread, and
     /// on a server busy with many clients a step waits whenever the thread posting it has no core;
-    /// passes side by side hand nothing over (16 HTTP clients on two cores: 468–470 → 495–497
+    /// passes side by side hand nothing over (16 HTTP clients on two cores: 466–469 → 486–492
     /// queries/s). With fewer sequences the groups come out uneven and the thread of the largest
-    /// works alone at the end (4 clients, 1.7 queries a pass, were 1–2% slower split). A query's
-    /// vector is the same either way: the packed kernel computes each row alike however its
-    /// columns are split among threads, as does everything else in the pass. Groups are filled
-    /// longest sequence first, each into the group with the fewest tokens, and kept only when the
-    /// largest holds at most `maxShare` of the tokens.
-    static func split(_ lengths: [Int], threads: Int, maxShare: Double = 0.6) -> [[Int]]? {
+    /// works alone at the end (4 clients, 1.7 queries a pass, were 1–2% slower when passes of two
+    /// were split). A query's vector is the same either way: the packed kernel computes each row
+    /// alike however its columns are split among threads, as does everything else in the pass.
+    /// Groups are filled longest sequence first, each into the group with the fewest tokens, and
+    /// kept only when the largest holds at most `maxImbalance` times the average (on two threads,
+    /// 60% of the tokens).
+    static func split(_ lengths: [Int], threads: Int, maxImbalance: Double = 1.2) -> [[Int]]? {
         guard threads > 1, lengths.count >= 2 * threads else { return nil }
         var groups = [[Int]](repeating: [], count: threads)
         var tokens = [Int](repeating: 0, count: threads)
@@ -174,8 +175,8 @@ final class CPUBertEncoder: @unchecked Sendable {
             groups[lightest].append(index)
             tokens[lightest] += lengths[index]
         }
-        let total = tokens.reduce(0, +)
-        guard Double(tokens.max()!) <= maxShare * Double(total) else { return nil }
+        let average = Double(tokens.reduce(0, +)) / Double(threads)
+        guard Double(tokens.max()!) <= maxImbalance * average else { return nil }
         return groups
     }
 

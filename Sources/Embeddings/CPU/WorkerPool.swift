@@ -42,7 +42,8 @@ package final class WorkerPool: Sendable {
     /// thread and the workers, and returns when all are done. `thread` (`0..<threadCount`, 0 the
     /// caller) says which thread runs the part, for per-thread scratch memory: two parts never run
     /// at once on one thread. A single part runs inline. Not reentrant: one caller at a time (the
-    /// encoder's lock guarantees it).
+    /// encoder's lock guarantees it), except for a pool of one thread, which runs every part
+    /// inline, touches no shared state, and so may be called from several threads at once.
     package func run(parts: Int, _ body: (_ part: Int, _ thread: Int) -> Void) {
         if parts <= 1 || threadCount == 1 {
             for part in 0..<max(parts, 0) { body(part, 0) }

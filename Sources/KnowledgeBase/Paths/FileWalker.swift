@@ -48,29 +48,40 @@ public struct FileWalker: Sendable {
     public func walk(_ paths: [String]) throws -> Listing {
         var walk = Walk(walker: self)
         for path in paths {
-            let (resolved, type) = try Self.given(path)
+            let resolved = try Self.resolved(path)
             guard walk.allows(resolved) else {
                 walk.skip(path, "outside the allowed folders")
                 continue
             }
-            if type == S_IFREG { try walk.add(resolved) } else { try walk.enter(resolved, given: true) }
+            if try Self.walkableType(of: resolved, given: path) == S_IFREG {
+                try walk.add(resolved)
+            } else {
+                try walk.enter(resolved, given: true)
+            }
         }
         return walk.listing()
     }
 
-    /// Throws the error a walk of `paths` would stop at first, if one names nothing to walk: a
-    /// path that does not exist, or that is neither a regular file nor a folder. For the command
-    /// line, which checks its arguments before it opens (and so creates) a knowledge base.
+    /// Throws the error a walk of `paths` (with no allowed roots) would stop at first, if one names
+    /// nothing to walk: a path that does not exist, or that is neither a regular file nor a folder.
+    /// For the command line, which checks its arguments before it opens (and so creates) a
+    /// knowledge base.
     public static func checkGiven(_ paths: [String]) throws {
-        for path in paths { _ = try given(path) }
+        for path in paths { _ = try walkableType(of: resolved(path), given: path) }
     }
 
-    /// `path` resolved, with its file type (a regular file or a folder), or why it cannot be walked.
-    private static func given(_ path: String) throws -> (resolved: String, type: mode_t) {
+    /// `path` with its links resolved, or the error that it does not exist.
+    private static func resolved(_ path: String) throws -> String {
         guard let resolved = PathBytes.resolve(path) else { throw InvalidRequest("\(path) does not exist") }
+        return resolved
+    }
+
+    /// The file type of `resolved` (`path` resolved): a regular file or a folder, or the error
+    /// that it is neither.
+    private static func walkableType(of resolved: String, given path: String) throws -> mode_t {
         let type = Self.type(of: resolved)
         guard type == S_IFREG || type == S_IFDIR else { throw InvalidRequest("\(path) is not a regular file or folder") }
-        return (resolved, type)
+        return type
     }
 
     /// The file type bits of `path` (symlinks followed), or 0 if it cannot be read.

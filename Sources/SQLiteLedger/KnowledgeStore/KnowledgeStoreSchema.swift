@@ -52,8 +52,8 @@ public enum KnowledgeStoreSchema {
 
     /// Version 2: `meta.text_version` counts every change to the indexed text, by any process, in
     /// the same transaction as the change. Keyword search passes it to `rag_bm25`, which keeps
-    /// row lengths in memory only while it stays the same (query statistics, which share the
-    /// file, do not count as changes).
+    /// row lengths in memory only while it stays the same (query statistics, kept in this file by
+    /// older versions, do not count as changes).
     static let version2 = """
         INSERT OR IGNORE INTO meta(key, value) VALUES ('text_version', '0');
         DROP TRIGGER chunks_fts_insert;

@@ -51,7 +51,7 @@ public final class SQLiteQueryTracker: QueryTracker {
             """)
         if let former, FileManager.default.fileExists(atPath: former) {
             do {
-                let moved = try Self.moveCounts(from: former, into: connection)
+                let moved = try Self.moveCounts(from: former, into: connection, logger: logger)
                 if moved > 0 { logger.info("query statistics moved to their own file", metadata: ["rag.tracker.queries": "\(moved)"]) }
             } catch {
                 // The old counts stay where they were, unused; counting goes on here.
@@ -65,20 +65,29 @@ public final class SQLiteQueryTracker: QueryTracker {
         self.state = Locked(State(connection: connection))
     }
 
-    /// Copies the rows of `former`'s `query_stats` table into `connection`'s and drops that table;
+    /// Adds the rows of `former`'s `query_stats` table to `connection`'s and drops that table;
     /// returns how many rows there were (0 when there was no such table).
     ///
     /// Looked for without a lock first: once moved, openings never write to `former`. The move is
     /// one transaction over both files, whose write locks it takes at its start, so that two
-    /// processes opening the data folder at once move the rows once. In WAL mode a transaction
-    /// over two files is atomic in each, not across them: after a crash between the two commits,
-    /// the next opening finds the rows copied already and keeps them (`DO NOTHING`) rather than
-    /// counting them twice.
-    static func moveCounts(from former: String, into connection: SQLiteConnection) throws -> Int {
+    /// processes opening the data folder at once move the rows once. Rows of a query counted in
+    /// both files are merged (counts added, the later use's display form and filter kept): an
+    /// older version still running on the data folder re-creates the old table and goes on
+    /// counting there, and those counts are moved at the next opening, not lost. In WAL mode a
+    /// transaction over two files is atomic in each, not across them: a crash between the two
+    /// commits would count the moved rows twice at the next opening.
+    static func moveCounts(from former: String, into connection: SQLiteConnection, logger: Logger) throws -> Int {
         let attach = try connection.prepare("ATTACH DATABASE ?1 AS former")
         try attach.bind(former, at: 1)
         try attach.run()
-        defer { try? connection.execute("DETACH DATABASE former") }
+        defer {
+            do {
+                try connection.execute("DETACH DATABASE former")
+            } catch {
+                // Left attached, the old file stays open on this connection: harmless, but worth a trace.
+                logger.debug("the knowledge base's file stayed attached to the statistics", metadata: ["rag.tracker.error": "\(error)"])
+            }
+        }
         let formerTable = "SELECT count(*) FROM former.sqlite_master WHERE type = 'table' AND name = 'query_stats'"
         guard try connection.scalarInt(formerTable) ?? 0 > 0 else { return 0 }
         return try connection.transaction {
@@ -89,7 +98,12 @@ public final class SQLiteQueryTracker: QueryTracker {
             try connection.execute("""
                 INSERT INTO main.query_stats(normalized, query, count, last_accessed, technology_filter)
                     SELECT normalized, query, count, last_accessed, technology_filter FROM former.query_stats WHERE true
-                    ON CONFLICT(normalized) DO NOTHING;
+                    ON CONFLICT(normalized) DO UPDATE SET
+                        count = count + excluded.count,
+                        query = CASE WHEN excluded.last_accessed >= last_accessed THEN excluded.query ELSE query END,
+                        technology_filter = CASE WHEN excluded.last_accessed >= last_accessed
+                            THEN excluded.technology_filter ELSE technology_filter END,
+                        last_accessed = max(last_accessed, excluded.last_accessed);
                 DROP TABLE former.query_stats;
                 """)
             return rows
