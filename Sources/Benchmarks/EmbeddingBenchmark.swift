@@ -85,8 +85,7 @@ public struct EmbeddingBenchmark: Sendable {
         } catch let error as ModelLoadError {
             throw ConfigurationError(error.description)
         }
-        let cpuBackend = cpuEmbedder.backend as? CPUBackend
-        let threadCount = cpuBackend?.threadCount ?? 1
+        let threadCount = (cpuEmbedder.backend as? CPUBackend)?.threadCount ?? 1
         let embedder = try model.onDevice(cpuEmbedder)
         let cost = ModelCost(configuration: embedder.configuration)
 

@@ -161,11 +161,12 @@ def check_store(data_dir: Path) -> dict:
         connection.close()
 
 
-def read_store(data_dir: Path, sql: str, file: str = "knowledge.sqlite3") -> list[tuple]:
+def read_store(data_dir: Path, sql: str, file: str | None = None) -> list[tuple]:
     """The rows of `sql` run on the knowledge base (or `file`, another SQLite file of the data
     folder), opened read-only with Python's own sqlite3."""
     import sqlite3
-    connection = sqlite3.connect(f"file:{data_dir / file}?mode=ro", uri=True)
+    path = knowledge_base_file(data_dir) if file is None else data_dir / file
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return connection.execute(sql).fetchall()
     finally:

@@ -12,9 +12,9 @@ import Foundation
 ///
 /// Parallelism is ours, not OpenBLAS's: OpenBLAS is set to one thread and each step is split
 /// across the `threadCount` threads of a ``WorkerPool`` (OpenBLAS's products by rows for large
-/// passes, by output columns for single queries; the packed kernel's by output columns). That keeps the bias, GELU and LayerNorm work on the same
-/// threads and caches as the product that fed it, and avoids OpenBLAS's spinning workers
-/// competing with ours between calls. A batch of queries with at least two a thread is instead cut
+/// passes, by output columns for single queries; the packed kernel's by output columns). That
+/// keeps the bias, GELU and LayerNorm work on the same threads and caches as the product that fed
+/// it, and avoids OpenBLAS's spinning workers competing with ours between calls. A batch of queries with at least two a thread is instead cut
 /// into one group a thread, each group a pass of its own on one thread (``split(_:threads:maxImbalance:)``).
 ///
 /// Passes of at most ``smallPassRows`` tokens (a single query) use ``PackedLayerWeights`` and the
@@ -109,10 +109,6 @@ final class CPUBertEncoder: @unchecked Sendable {
     var packedBatchKernel: String? {
         guard batchesUsePackedKernel else { return nil }
         return CKernels_isa() >= 2 ? "packed AVX-512" : "packed AVX2"
-    }
-
-    deinit {
-        ([whole] + split).forEach { $0.scratch.release() }
     }
 
     /// Sentence vectors for already tokenised sequences (each at most `maxPositions` long, at
@@ -487,7 +483,7 @@ private final class PassLane {
 }
 
 /// Scratch memory for one pass, grown on demand and reused: allocation per pass would cost more
-/// than a short query's whole forward pass.
+/// than a short query's whole forward pass. Freed with the lane that holds it.
 private final class Scratch {
     var capacity = 0
     var hidden: UnsafeMutablePointer<Float>?
@@ -529,7 +525,7 @@ private final class Scratch {
         rowSums = []
     }
 
-    func release() {
+    deinit {
         releaseActivations()
         releaseAttention()
     }

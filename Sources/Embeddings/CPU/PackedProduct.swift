@@ -13,7 +13,7 @@ package enum PackedProduct {
         _ input: UnsafePointer<Float>, rows: Int, inputs: Int, packed: UnsafePointer<Float>, outputs: Int,
         into output: UnsafeMutablePointer<Float>, pool: WorkerPool, finish: (_ columns: Range<Int>) -> Void = { _ in }
     ) {
-        let width = Int(CKernels_PANEL)
+        let width = PackedLayerWeights.panelWidth
         precondition(outputs % width == 0, "\(outputs) output columns are not whole panels of \(width)")
         let panels = outputs / width
         let parts = pool.threadCount == 1 ? 1 : min(4 * pool.threadCount, max(1, panels / 2))
