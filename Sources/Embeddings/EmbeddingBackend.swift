@@ -11,9 +11,22 @@ public protocol EmbeddingBackend: Sendable {
     /// One vector per sequence, in order. Each sequence starts with `[CLS]`, ends with `[SEP]` and
     /// is no longer than the model's `maxSequenceLength`.
     func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]]
+    /// How many calls of ``embedQueries(tokenized:lane:)`` may run at once, each in a lane of its
+    /// own (`0..<queryLanes`); 1 where calls take turns.
+    var queryLanes: Int { get }
+    /// Vectors for queries, bit for bit those of `embed(tokenized:work: .queries)`, computed on the
+    /// calling thread alone in `lane`'s memory, so that calls in different lanes run side by side.
+    func embedQueries(tokenized sequences: [[Int32]], lane: Int) throws -> [[Float]]
 }
 
 extension EmbeddingBackend {
+    /// One lane: a backend that runs one pass at a time (a GPU's) or spreads it over every core.
+    public var queryLanes: Int { 1 }
+
+    public func embedQueries(tokenized sequences: [[Int32]], lane: Int) throws -> [[Float]] {
+        try embed(tokenized: sequences, work: .queries)
+    }
+
     /// Vectors for passages (``EmbeddingWork/passages``).
     public func embed(tokenized sequences: [[Int32]]) throws -> [[Float]] {
         try embed(tokenized: sequences, work: .passages)
@@ -53,6 +66,14 @@ public struct CPUBackend: EmbeddingBackend {
     public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
         return encoder.encode(sequences, work: work)
+    }
+
+    /// One lane a thread (see ``CPUBertEncoder/encodeQueries(_:lane:)``).
+    public var queryLanes: Int { encoder.lanes }
+
+    public func embedQueries(tokenized sequences: [[Int32]], lane: Int) throws -> [[Float]] {
+        try EmbeddingInputError.validate(sequences, configuration: encoder.weights.configuration)
+        return encoder.encodeQueries(sequences, lane: lane)
     }
 }
 

@@ -84,6 +84,15 @@ public final class SentenceEmbedder: Sendable {
         try backend.embed(tokenized: tokenizeAll(texts, for: work), work: work)
     }
 
+    /// How many calls of ``embedQueriesBlocking(_:lane:)`` may run at once (its backend's lanes).
+    public var queryLanes: Int { backend.queryLanes }
+
+    /// `embedBlocking(texts, work: .queries)`'s vectors, computed on the calling thread alone in
+    /// `lane`'s memory (`0..<queryLanes`): calls in different lanes run side by side.
+    public func embedQueriesBlocking(_ texts: [String], lane: Int) throws -> [[Float]] {
+        try backend.embedQueries(tokenized: tokenizeAll(texts, for: .queries), lane: lane)
+    }
+
     /// Token ids for each text as the model reads it for `work`: the work's prompt first.
     public func tokenizeAll(_ texts: [String], for work: EmbeddingWork) -> [[Int32]] {
         let prompt = configuration.prompts.prompt(for: work)

@@ -125,6 +125,41 @@ private struct DeviceLost: Error, CustomStringConvertible {
     }
 }
 
+/// A backend with lanes that records which lane each query pass ran in.
+private final class LanedBackend: EmbeddingBackend, Sendable {
+    let name = "cpu"
+    let queryLanes = 2
+    let lanesUsed = Mutex<[Int?]>([])
+
+    func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
+        lanesUsed.withLock { $0.append(nil) }
+        return sequences.map(ScriptedBackend.reference)
+    }
+
+    func embedQueries(tokenized sequences: [[Int32]], lane: Int) throws -> [[Float]] {
+        lanesUsed.withLock { $0.append(lane) }
+        return sequences.map(ScriptedBackend.reference)
+    }
+}
+
+@Suite struct AcceleratedBackendTests {
+    @Test func lanesAreTheServingBackendsAndALaneBeyondThemIsAnOrdinaryPass() throws {
+        let cpu = LanedBackend()
+        let accelerated = AcceleratedBackend(initial: cpu)
+        #expect(accelerated.queryLanes == 2)
+        _ = try accelerated.embedQueries(tokenized: [[101, 5, 102]], lane: 1)
+        #expect(cpu.lanesUsed.withLock { $0 } == [1])
+        // A GPU behind its failover has one lane; a caller that counted two before it came still
+        // gets its vectors, through an ordinary pass.
+        let gpu = FailoverBackend(primary: ScriptedBackend(name: "cuda", transform: { $0.map { -$0 } }), fallback: cpu)
+        accelerated.install(gpu)
+        #expect(accelerated.queryLanes == 1)
+        let vectors = try accelerated.embedQueries(tokenized: [[101, 5, 102]], lane: 1)
+        #expect(vectors[0] == ScriptedBackend.reference([101, 5, 102]).map { -$0 }, "the GPU computed it")
+        #expect(cpu.lanesUsed.withLock { $0 } == [1])
+    }
+}
+
 @Suite struct ParallelTokenizationTests {
     @Test func aLargeBatchTokenisedOnSeveralThreadsGivesTheSameIdsInOrder() throws {
         let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 1)

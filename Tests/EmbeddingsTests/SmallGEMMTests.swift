@@ -1,6 +1,7 @@
 import COpenBLAS
 import CKernels
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Embeddings
@@ -222,6 +223,34 @@ struct KernelVariantTests {
             #expect(maxAbsDifference(split[index], unsplit[index]) == 0, "\(label)")
             #expect(maxAbsDifference(split[index], twoThreads.encode([golden.inputIDs], work: .queries)[0]) == 0, "\(label)")
             #expect(cosine(split[index], golden.embedding) >= 0.99999, "\(label)")
+        }
+    }
+
+    @Test("query passes in lanes side by side: each the same bit for bit as in a pass over every thread",
+          .enabled(if: CKernels_small_gemm_available() == 1, "the CPU lacks AVX2/FMA: queries go through OpenBLAS"))
+    func queryLanes() throws {
+        let embedder = try SentenceEmbedder(directory: try realModelDirectory())
+        let encoder = CPUBertEncoder(weights: embedder.weights, threadCount: 3)
+        #expect(encoder.lanes == 3)
+        #expect(CPUBertEncoder(weights: embedder.weights, threadCount: 3, smallRowKernel: false).lanes == 1,
+                "OpenBLAS is left to one caller at a time")
+        let cases = try goldenCases()
+        let sequences = cases.map(\.inputIDs)
+        let whole = encoder.encode(sequences, work: .queries)
+        // Every lane embeds every sequence, over and over, all lanes at once.
+        let byLane = Mutex<[Int: [[[Float]]]]>([:])
+        DispatchQueue.concurrentPerform(iterations: encoder.lanes) { lane in
+            let passes = (0..<3).map { _ in encoder.encodeQueries(sequences, lane: lane) }
+            byLane.withLock { $0[lane] = passes }
+        }
+        let results = byLane.withLock { $0 }
+        #expect(results.count == encoder.lanes)
+        for (lane, passes) in results {
+            for vectors in passes {
+                for (index, golden) in cases.enumerated() {
+                    #expect(vectors[index] == whole[index], "lane \(lane): \(golden.text.prefix(40).debugDescription)")
+                }
+            }
         }
     }
 

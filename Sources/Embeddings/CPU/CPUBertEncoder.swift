@@ -30,9 +30,13 @@ import Foundation
 /// is why other batches (passages) keep OpenBLAS, unless the packed kernel's vectors are wider than
 /// those of the kernels OpenBLAS runs (``BatchKernel``).
 ///
-/// `@unchecked Sendable`: the weights are immutable, and the mutable scratch memory is only touched
-/// while `lock` is held, so one `encode` runs at a time; the passes of a split batch run side by
-/// side inside it, each with a lane (scratch) of its own.
+/// Several callers may each run query passes on one thread of their own, side by side, through
+/// ``encodeQueries(_:lane:)``: a server with queries queued keeps every core busy that way, each
+/// pass handing nothing over between threads.
+///
+/// `@unchecked Sendable`: the weights are immutable, and each lane's scratch memory is only touched
+/// while that lane's lock is held: `encode(_:work:)` holds every lock (its passes spread over all
+/// threads, and the passes of a split batch use the lanes), `encodeQueries(_:lane:)` its lane's.
 final class CPUBertEncoder: @unchecked Sendable {
     /// Which kernel computes the products of passes that need not be row-stable (passages) and
     /// hold more than ``smallPassRows`` tokens.
@@ -60,12 +64,16 @@ final class CPUBertEncoder: @unchecked Sendable {
     /// Upper bound on the tokens stacked into one pass: large enough for efficient GEMMs, small
     /// enough that the scratch buffers (about 15 KB per token) stay in the tens of megabytes.
     let maxTokensPerPass: Int
+    /// Held by a pass over every thread (with every lane's lock).
     private let lock = NSLock()
     /// The scratch and threads of a pass that spreads each step over every thread.
     private let whole: PassLane
-    /// One lane per thread for the passes of a split batch (see ``split(_:threads:maxImbalance:)``): each its
-    /// own scratch, each step run on the one thread that runs the lane's pass.
+    /// One lane per thread for the passes of a split batch (see ``split(_:threads:maxImbalance:)``)
+    /// and for callers' one-thread passes (``encodeQueries(_:lane:)``): each its own scratch, each
+    /// step run on the one thread that runs the lane's pass.
     private let split: [PassLane]
+    /// `laneLocks[i]` is held while `split[i]` runs a pass.
+    private let laneLocks: [NSLock]
 
     /// Whether the last layer computes only the rows the pooling reads, where it reads one row per
     /// sequence (CLS or last-token pooling).
@@ -88,6 +96,7 @@ final class CPUBertEncoder: @unchecked Sendable {
         // A pool of one thread has no threads of its own: it runs each step where it is called.
         let onCaller = WorkerPool(threadCount: 1)
         split = self.threadCount > 1 ? (0..<self.threadCount).map { _ in PassLane(pool: onCaller) } : []
+        laneLocks = split.map { _ in NSLock() }
         packedLayers = smallRowKernel ? PackedLayerWeights.pack(weights, pool: pool) : nil
         switch batchKernel {
         case .openBLAS: batchesUsePackedKernel = false
@@ -112,14 +121,47 @@ final class CPUBertEncoder: @unchecked Sendable {
     }
 
     /// Sentence vectors for already tokenised sequences (each at most `maxPositions` long, at
-    /// least one token, starting with `work`'s prompt), in input order. Queries are row-stable:
-    /// each vector does not depend on the other sequences of the call (see the type's notes), where
-    /// the packed kernel can run.
+    /// least one token, starting with `work`'s prompt), in input order, each step of a pass spread
+    /// over every thread. Queries are row-stable: each vector does not depend on the other
+    /// sequences of the call (see the type's notes), where the packed kernel can run.
     func encode(_ sequences: [[Int32]], work: EmbeddingWork = .passages) -> [[Float]] {
         let rowStable = work == .queries
         let pooledFrom = weights.configuration.prompts.tokensExcludedFromPooling(for: work)
         lock.lock()
-        defer { lock.unlock() }
+        laneLocks.forEach { $0.lock() }
+        defer {
+            laneLocks.reversed().forEach { $0.unlock() }
+            lock.unlock()
+        }
+        return inPasses(sequences) { pass, tokens in
+            if rowStable, packedLayers != nil, let groups = Self.split(pass.map { $0.count }, threads: split.count) {
+                return runSplit(groups, of: pass, pooledFrom: pooledFrom)
+            }
+            return runPass(pass, tokenCount: tokens, rowStable: rowStable, pooledFrom: pooledFrom, on: whole)
+        }
+    }
+
+    /// How many callers may run ``encodeQueries(_:lane:)`` at once: one a thread, where queries
+    /// run through the packed kernel (OpenBLAS is left to one caller at a time); else 1.
+    var lanes: Int { packedLayers != nil ? max(split.count, 1) : 1 }
+
+    /// `encode(_:work: .queries)`, every pass on the calling thread alone, in `lane`'s scratch
+    /// (`0..<lanes`): calls in different lanes run side by side, and a call waits while a pass
+    /// over every thread runs. The vectors are the same bit for bit.
+    func encodeQueries(_ sequences: [[Int32]], lane: Int) -> [[Float]] {
+        precondition((0..<lanes).contains(lane), "lane \(lane) outside 0..<\(lanes)")
+        guard lanes > 1 else { return encode(sequences, work: .queries) }
+        let pooledFrom = weights.configuration.prompts.tokensExcludedFromPooling(for: .queries)
+        laneLocks[lane].lock()
+        defer { laneLocks[lane].unlock() }
+        return inPasses(sequences) { pass, tokens in
+            runPass(pass, tokenCount: tokens, rowStable: true, pooledFrom: pooledFrom, on: split[lane])
+        }
+    }
+
+    /// `sequences` cut into passes of at most ``maxTokensPerPass`` tokens, each computed by `run`
+    /// (a pass's sequences and its token count), the vectors back in input order.
+    private func inPasses(_ sequences: [[Int32]], _ run: (_ pass: [[Int32]], _ tokens: Int) -> [[Float]]) -> [[Float]] {
         var results = [[Float]](repeating: [], count: sequences.count)
         // Longest first: the passes then hold sequences of similar length, which balances the
         // attention work between threads.
@@ -132,15 +174,9 @@ final class CPUBertEncoder: @unchecked Sendable {
                 tokens += sequences[order[end]].count
                 end += 1
             }
-            let pass = Array(order[start..<end])
-            if rowStable, packedLayers != nil, let groups = Self.split(pass.map { sequences[$0].count }, threads: split.count) {
-                runSplit(groups.map { $0.map { pass[$0] } }, of: sequences, pooledFrom: pooledFrom, into: &results)
-            } else {
-                let vectors = runPass(pass.map { sequences[$0] }, tokenCount: tokens, rowStable: rowStable,
-                                      pooledFrom: pooledFrom, on: whole)
-                for (offset, index) in pass.enumerated() {
-                    results[index] = vectors[offset]
-                }
+            let pass = order[start..<end]
+            for (index, vector) in zip(pass, run(pass.map { sequences[$0] }, tokens)) {
+                results[index] = vector
             }
             start = end
         }
@@ -177,8 +213,8 @@ final class CPUBertEncoder: @unchecked Sendable {
     }
 
     /// Each group of `sequences` (by index) in a pass of its own, side by side on the pool's
-    /// threads, each vector into `results` at its sequence's index.
-    private func runSplit(_ groups: [[Int]], of sequences: [[Int32]], pooledFrom: Int, into results: inout [[Float]]) {
+    /// threads; the vectors in the order of `sequences`.
+    private func runSplit(_ groups: [[Int]], of sequences: [[Int32]], pooledFrom: Int) -> [[Float]] {
         let split = self.split
         var vectors = [[[Float]]](repeating: [], count: groups.count)
         vectors.withUnsafeMutableBufferPointer { vectors in
@@ -188,9 +224,11 @@ final class CPUBertEncoder: @unchecked Sendable {
                                         pooledFrom: pooledFrom, on: split[thread])
             }
         }
+        var results = [[Float]](repeating: [], count: sequences.count)
         for (group, groupVectors) in zip(groups, vectors) {
             for (index, vector) in zip(group, groupVectors) { results[index] = vector }
         }
+        return results
     }
 
     // MARK: one pass

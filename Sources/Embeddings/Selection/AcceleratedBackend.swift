@@ -25,6 +25,17 @@ public final class AcceleratedBackend: EmbeddingBackend, Sendable {
     public func embed(tokenized sequences: [[Int32]], work: EmbeddingWork) throws -> [[Float]] {
         try serving.embed(tokenized: sequences, work: work)
     }
+
+    public var queryLanes: Int { serving.queryLanes }
+
+    /// In the serving backend's lane, or through its `embed` where it has fewer lanes (a GPU
+    /// installed since the caller counted them).
+    public func embedQueries(tokenized sequences: [[Int32]], lane: Int) throws -> [[Float]] {
+        let backend = serving
+        return lane < backend.queryLanes
+            ? try backend.embedQueries(tokenized: sequences, lane: lane)
+            : try backend.embed(tokenized: sequences, work: .queries)
+    }
 }
 
 extension SentenceEmbedder {

@@ -25,8 +25,22 @@ package protocol EmbeddingModel: Sendable {
     func passageChunker(fillingWindow: Bool) -> Chunker
     /// One vector per text, in order, each with `work`'s prompt.
     func embed(_ texts: [String], work: EmbeddingWork) throws -> [[Float]]
+    /// How many calls of ``embedQueries(_:lane:)`` may run at once; 1 where calls take turns.
+    var queryLanes: Int { get }
+    /// `embed(texts, work: .queries)`'s vectors, computed in lane `lane` (`0..<queryLanes`):
+    /// calls in different lanes run side by side.
+    func embedQueries(_ texts: [String], lane: Int) throws -> [[Float]]
     /// The model run in this process, for what only it has (a GPU backend, its tokenizer); nil for an API.
     var local: SentenceEmbedder? { get }
+}
+
+extension EmbeddingModel {
+    /// One lane: an API's requests take turns.
+    package var queryLanes: Int { 1 }
+
+    package func embedQueries(_ texts: [String], lane: Int) throws -> [[Float]] {
+        try embed(texts, work: .queries)
+    }
 }
 
 extension SentenceEmbedder: EmbeddingModel {
@@ -44,5 +58,9 @@ extension SentenceEmbedder: EmbeddingModel {
 
     package func embed(_ texts: [String], work: EmbeddingWork) throws -> [[Float]] {
         try embedBlocking(texts, work: work)
+    }
+
+    package func embedQueries(_ texts: [String], lane: Int) throws -> [[Float]] {
+        try embedQueriesBlocking(texts, lane: lane)
     }
 }
