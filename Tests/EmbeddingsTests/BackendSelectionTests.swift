@@ -158,6 +158,17 @@ private final class LanedBackend: EmbeddingBackend, Sendable {
         #expect(vectors[0] == ScriptedBackend.reference([101, 5, 102]).map { -$0 }, "the GPU computed it")
         #expect(cpu.lanesUsed.withLock { $0 } == [1])
     }
+
+    @Test func aFailedGPUGivesTheCPUsLanesBack() throws {
+        let cpu = LanedBackend()
+        let gpu = FailoverBackend(primary: ScriptedBackend(name: "cuda", fail: DeviceLost()), fallback: cpu)
+        #expect(gpu.queryLanes == 1)
+        _ = try gpu.embedQueries(tokenized: [[101, 5, 102]], lane: 0)
+        #expect(gpu.failed != nil && cpu.lanesUsed.withLock { $0 } == [nil], "the failed pass moved to the CPU")
+        #expect(gpu.queryLanes == 2)
+        _ = try gpu.embedQueries(tokenized: [[101, 5, 102]], lane: 1)
+        #expect(cpu.lanesUsed.withLock { $0 } == [nil, 1])
+    }
 }
 
 @Suite struct ParallelTokenizationTests {

@@ -105,6 +105,27 @@ struct EmbeddingScheduleTests {
         #expect(seen.mostAtOnce == 2, "the lanes ran side by side")
         #expect(seen.lanes == [0, 1])
     }
+
+    @Test("stopped while a job has the model to itself and another waits, every thread ends")
+    func everyThreadEnds() async throws {
+        let freed = DispatchSemaphore(value: 0)
+        do {
+            let embeddings = EmbeddingService(logger: Logger(label: "test")) { TwoLaneModel(onFree: { freed.signal() }) }
+            embeddings.start()
+            _ = try await embeddings.model()
+            // Thread 0 holds the model alone; thread 1, woken by stop(), can only wait again.
+            let gate = await EmbeddingThreadGate.holding(embeddings)
+            let queued = Task.immediate { try await embeddings.onEmbeddingThread(priority: .bulk) { _ in "ran" } }
+            embeddings.stop()
+            try await gate.open()
+            #expect(try await queued.value == "ran", "a job queued before stop() still runs")
+        }
+        // The threads hold the service, which holds the model: it is freed once every thread ended.
+        let ended = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: freed.wait(timeout: .now() + 10) == .success) }
+        }
+        #expect(ended, "every embedding thread ended")
+    }
 }
 
 /// A model with two lanes whose lane passes wait (up to ten seconds) until both lanes are inside:
@@ -118,6 +139,15 @@ private final class TwoLaneModel: EmbeddingModel, Sendable {
 
     let seen = Mutex(Seen())
     private let bothInside = DispatchSemaphore(value: 0)
+    private let onFree: @Sendable () -> Void
+
+    init(onFree: @escaping @Sendable () -> Void = {}) {
+        self.onFree = onFree
+    }
+
+    deinit {
+        onFree()
+    }
 
     static func vector(_ text: String) -> [Float] { [Float(text.count), 1] }
 

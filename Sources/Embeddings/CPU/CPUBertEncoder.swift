@@ -142,7 +142,9 @@ final class CPUBertEncoder: @unchecked Sendable {
     }
 
     /// How many callers may run ``encodeQueries(_:lane:)`` at once: one a thread, where queries
-    /// run through the packed kernel (OpenBLAS is left to one caller at a time); else 1.
+    /// run through the packed kernel; else 1 (a CPU without AVX2 and FMA runs their products
+    /// through OpenBLAS, and one-thread passes were not measured against passes over every
+    /// thread there).
     var lanes: Int { packedLayers != nil ? max(split.count, 1) : 1 }
 
     /// `encode(_:work: .queries)`, every pass on the calling thread alone, in `lane`'s scratch

@@ -53,4 +53,12 @@ public final class FailoverBackend: EmbeddingBackend, Sendable {
         }
         return try fallback.embed(tokenized: sequences, work: work)
     }
+
+    /// One lane while the primary (a GPU) serves; the fallback's once it failed.
+    public var queryLanes: Int { failed == nil ? 1 : fallback.queryLanes }
+
+    public func embedQueries(tokenized sequences: [[Int32]], lane: Int) throws -> [[Float]] {
+        guard failed != nil, lane < fallback.queryLanes else { return try embed(tokenized: sequences, work: .queries) }
+        return try fallback.embedQueries(tokenized: sequences, lane: lane)
+    }
 }

@@ -47,7 +47,7 @@ package final class EmbeddingService: Sendable {
         }
     }
 
-    /// Work for the embedding thread: done with the model, or told why there is none.
+    /// Work for the embedding threads: done with the model, or told why there is none.
     private struct Job {
         /// Finds the job again when its caller is cancelled.
         let id: UInt64
@@ -112,7 +112,7 @@ package final class EmbeddingService: Sendable {
         func plan(thread: Int, lanes: Int, waiting: Waiting) -> Plan {
             if aloneRunning { return .wait }
             if waiting.otherJobFirst { return lanesRunning == 0 ? .interactiveJob : .wait }
-            if waiting.queryTexts > 0 {
+            if waiting.queryJobs > 0 {
                 // One job of many texts too: its pass is cut into one a thread (`CPUBertEncoder.split`).
                 if lanesRunning == 0, lanes == 1 || waiting.queryTexts < 2 * lanes || waiting.queryJobs == 1 {
                     return .queries(texts: EmbeddingService.maxQueriesPerPass, lane: nil)
@@ -192,8 +192,17 @@ package final class EmbeddingService: Sendable {
             }
             schedule.mark(plan, starting: true)
             waitingThreads[thread] = plan == .wait
-            // Queries left beside a lane's share: another lane may take its own.
-            if case .queries(_, lane: .some) = plan, interactive.first?.work.queryTexts != nil { wakeOne() }
+            switch plan {
+            case .queries(_, lane: .some) where interactive.first?.work.queryTexts != nil:
+                // Queries left beside a lane's share: another lane may take its own.
+                wakeOne()
+            case .stop:
+                // Another thread may have gone back to waiting on stop()'s signal (a job ran alone
+                // then): each thread that stops wakes the next, so that all end.
+                wakeOne()
+            default:
+                break
+            }
             return (plan, jobs)
         }
 
@@ -325,7 +334,7 @@ package final class EmbeddingService: Sendable {
             vectors.reserveCapacity(texts.count)
             for offset in stride(from: 0, to: texts.count, by: max(size, 1)) {
                 let part = Array(texts[offset..<min(offset + max(size, 1), texts.count)])
-                // Waits between attempts here, off the embedding thread, so queries go on meanwhile.
+                // Waits between attempts here, off the embedding threads, so queries go on meanwhile.
                 vectors += try await retry.run(isRetryable: { ($0 as? EmbeddingsAPIError)?.isTransient ?? false }) { _ in
                     try await onEmbeddingThread(priority: .bulk) { model in
                         let start = DispatchTime.now().uptimeNanoseconds
@@ -366,7 +375,9 @@ package final class EmbeddingService: Sendable {
                     case .interactive: state.interactive.append(job)
                     case .bulk: state.bulk.append(job)
                     }
-                    state.wakeOne()
+                    // While a job has the model to itself a woken thread could only wait again, on a
+                    // core that job uses: the thread running it plans again when it is done.
+                    if !state.schedule.aloneRunning { state.wakeOne() }
                     return nil
                 }
                 if let refusal { continuation.resume(throwing: refusal) }
@@ -421,7 +432,7 @@ package final class EmbeddingService: Sendable {
     /// Thread `thread`'s loop: does what the schedule gives it until the service stops.
     private func serve(_ embedder: any EmbeddingModel, thread: Int, wakeup: DispatchSemaphore) {
         while true {
-            let (plan, jobs) = state.withLock { $0.next(thread: thread, lanes: embedder.queryLanes) }
+            let (plan, jobs) = state.withLock { $0.next(thread: thread, lanes: max(embedder.queryLanes, 1)) }
             switch plan {
             case .stop: return
             case .wait:
