@@ -104,6 +104,50 @@ struct KernelVariantTests {
         }
     }
 
+    @Test("attention for one head is softmax(scale · Q Kᵀ) V at every level, each row the same alone as with the others",
+          arguments: [(m: 1, n: 1, d: 32), (m: 7, n: 7, d: 32), (m: 32, n: 32, d: 32), (m: 61, n: 61, d: 64),
+                      (m: 1, n: 77, d: 32), (m: 13, n: 40, d: 24), (m: 9, n: 240, d: 80)])
+    func attentionKernel(shape: (m: Int, n: Int, d: Int)) {
+        let (m, n, d) = shape
+        // Queries, keys and values interleaved in rows of a wider matrix, as in a layer's QKV output.
+        let stride = 3 * d + 5
+        let rows = max(m, n)
+        let qkv = (0..<(rows * stride)).map { Float(sin(Double($0) * 0.61)) * 2 }
+        let scale = 1 / Float(d).squareRoot()
+        // The reference in double precision.
+        var expected = [Double](repeating: 0, count: m * d)
+        for i in 0..<m {
+            let scores = (0..<n).map { j in
+                Double(scale) * (0..<d).reduce(0.0) { $0 + Double(qkv[i * stride + $1]) * Double(qkv[j * stride + d + $1]) }
+            }
+            let largest = scores.max()!
+            let weights = scores.map { exp($0 - largest) }
+            let total = weights.reduce(0, +)
+            for c in 0..<d {
+                expected[i * d + c] = (0..<n).reduce(0.0) { $0 + weights[$1] * Double(qkv[$1 * stride + 2 * d + c]) } / total
+            }
+        }
+        var scratch = [Float](repeating: .nan, count: CKernels_attention_scratch(Int32(m), Int32(n), Int32(d)))
+        for level: Int32 in [0, 1, 2] {
+            var out = [Float](repeating: .nan, count: m * d)
+            qkv.withUnsafeBufferPointer { qkv in
+                let base = qkv.baseAddress!
+                CKernels_attention(level, base, Int32(m), base + d, base + 2 * d, Int32(stride), Int32(n), Int32(d), scale,
+                                   &scratch, &out, Int32(d))
+            }
+            let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+            #expect(worst <= 1e-5, "level \(level), \(m)×\(n)×\(d): \(worst)")
+            // The last row alone (the pooled row of the last layer) gives the same bits.
+            var last = [Float](repeating: .nan, count: d)
+            qkv.withUnsafeBufferPointer { qkv in
+                let base = qkv.baseAddress!
+                CKernels_attention(level, base + (m - 1) * stride, 1, base + d, base + 2 * d, Int32(stride), Int32(n), Int32(d),
+                                   scale, &scratch, &last, Int32(d))
+            }
+            #expect(last == Array(out[((m - 1) * d)...]), "level \(level), \(m)×\(n)×\(d)")
+        }
+    }
+
     @Test("the softmax's maximum is taken over the whole row, its last values included")
     func softmaxMaximum() {
         // Two peaks at the row's end: read against a maximum that missed them, both would pass

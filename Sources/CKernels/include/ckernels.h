@@ -52,6 +52,19 @@ void CKernels_bias_gelu(int isa, float *data, int rows, int columns, int stride,
 /// normalises it to a softmax.
 void CKernels_exp_rows(int isa, float *data, int rows, int columns, float *inverse_sums);
 
+// MARK: attention
+
+/// One attention head of one sequence: for each of the `m` query rows `q[i]` (`d` values, row
+/// stride `stride`), `out[i] = softmax(scale · q[i] · Kᵀ) · V` over the `n` rows of `k` and `v`
+/// (the same width and stride), into rows of stride `out_stride`. `scratch` holds at least
+/// `CKernels_attention_scratch(m, n, d)` floats. Each row's result does not depend on `m` or on
+/// the other rows.
+void CKernels_attention(int isa, const float *q, int m, const float *k, const float *v, int stride, int n, int d,
+                        float scale, float *scratch, float *out, int out_stride);
+
+/// The floats of scratch `CKernels_attention` needs for `m` query rows over `n` keys `d` wide.
+long CKernels_attention_scratch(int m, int n, int d);
+
 // MARK: int8 vectors
 
 /// `out[r] = Σ_i rows[r][i] · query[i]` for `begin ≤ r < end`, exactly, in int32: the dot products

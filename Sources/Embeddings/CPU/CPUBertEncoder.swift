@@ -3,8 +3,9 @@ import CKernels
 import Foundation
 
 /// The BERT forward pass on the CPU: OpenBLAS `cblas_sgemm` for the matrix products of batches
-/// (unless its kernels are narrower than CKernels's packed kernel, see ``BatchKernel``), the
-/// vectorised kernels of ``VectorMath`` (and CKernels) for the rest.
+/// (unless its kernels are narrower than CKernels's packed kernel, see ``BatchKernel``), one
+/// CKernels call per head of each sequence for attention (`CKernels_attention`), the vectorised
+/// kernels of ``VectorMath`` (and CKernels) for the rest.
 ///
 /// Sequences are *packed*, not padded: the tokens of every sequence in a pass are stacked into one
 /// `[tokens × hidden]` matrix for the dense layers, and attention runs per sequence. No compute is
@@ -393,44 +394,27 @@ final class CPUBertEncoder: @unchecked Sendable {
         let stride = 3 * h
         let scale = 1 / Float(d).squareRoot()
         let items = sequences.count * c.headCount
-        let scores = scratch.scores
-        let scoreCapacity = scratch.scoreCapacity
-        let rowSums = scratch.rowSums
+        let buffers = scratch.attention
+        let capacity = scratch.attentionCapacity
+        let isa = CKernels_isa()
         // One part per head of each sequence. Parts are claimed from the last down, so part p
         // does item `items - 1 - p`: the longest sequences (they come first) are done first and
         // the short ones fill in at the end, which balances the threads.
         lane.pool.run(parts: items) { part, thread in
             let item = items - 1 - part
-            let buffer = scores[thread]
-            let sums = rowSums[thread]
             let sequence = item / c.headCount
             let head = item % c.headCount
             let length = sequences[sequence].count
-            // Guaranteed by the backend's input validation (length ≤ maxPositions).
-            precondition(length * length <= scoreCapacity, "attention scratch too small")
             let base = qkv + offsets[sequence] * stride + head * d
-            let n = Int32(length)
-            if let onlyRows {
-                // One query row: its scores against every key, then their weighted sum of the values.
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, Int32(d), scale, base + h, Int32(stride),
-                            base + onlyRows[sequence] * stride, 1, 0, buffer, 1)
-                VectorMath.exponentiateRows(buffer, rows: 1, columns: length, inverseSums: sums)
-                let output = context + sequence * h + head * d
-                cblas_sgemv(CblasRowMajor, CblasTrans, n, Int32(d), 1, base + 2 * h, Int32(stride), buffer, 1,
-                            0, output, 1)
-                VectorMath.scale(output, count: d, by: sums[0])
-                return
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d),
-                        scale, base, Int32(stride), base + h, Int32(stride), 0, buffer, n)
-            VectorMath.exponentiateRows(buffer, rows: length, columns: length, inverseSums: sums)
-            let output = context + offsets[sequence] * h + head * d
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n,
-                        1, buffer, n, base + 2 * h, Int32(stride), 0, output, Int32(h))
-            // The softmax's normalisation, applied to d values per row instead of length.
-            for row in 0..<length {
-                VectorMath.scale(output + row * h, count: d, by: sums[row])
-            }
+            // Every query row, or only the one the pooling reads (its context row is its sequence's index).
+            let (queries, rows, output) = onlyRows.map { rows in
+                (base + rows[sequence] * stride, 1, context + sequence * h + head * d)
+            } ?? (base, length, context + offsets[sequence] * h + head * d)
+            // Guaranteed by the backend's input validation (length ≤ maxPositions).
+            precondition(CKernels_attention_scratch(Int32(rows), Int32(length), Int32(d)) <= capacity,
+                         "attention scratch too small")
+            CKernels_attention(isa, queries, Int32(rows), base + h, base + 2 * h, Int32(stride), Int32(length),
+                               Int32(d), scale, buffers[thread], output, Int32(h))
         }
     }
 
@@ -531,18 +515,16 @@ private final class Scratch {
     var context: UnsafeMutablePointer<Float>?
     var projected: UnsafeMutablePointer<Float>?
     var intermediate: UnsafeMutablePointer<Float>?
-    /// One `maxPositions²` score matrix per worker thread.
-    var scores: [UnsafeMutablePointer<Float>] = []
-    /// One `maxPositions` vector of softmax normalisers per worker thread.
-    var rowSums: [UnsafeMutablePointer<Float>] = []
-    var scoreCapacity = 0
+    /// One attention scratch per worker thread, for the longest sequence (`CKernels_attention`).
+    var attention: [UnsafeMutablePointer<Float>] = []
+    var attentionCapacity = 0
 
     func reserve(tokens: Int, limit: Int, configuration c: ModelConfiguration, threads: Int) {
-        if scores.count != threads {
+        if attention.count != threads {
             releaseAttention()
-            scoreCapacity = c.maxPositions * c.maxPositions
-            scores = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: scoreCapacity) }
-            rowSums = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: c.maxPositions) }
+            let longest = Int32(c.maxPositions)
+            attentionCapacity = CKernels_attention_scratch(longest, longest, Int32(c.headSize))
+            attention = (0..<threads).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: attentionCapacity) }
         }
         guard tokens > capacity else { return }
         releaseActivations()
@@ -560,9 +542,8 @@ private final class Scratch {
     }
 
     func releaseAttention() {
-        (scores + rowSums).forEach { $0.deallocate() }
-        scores = []
-        rowSums = []
+        attention.forEach { $0.deallocate() }
+        attention = []
     }
 
     deinit {
