@@ -15,9 +15,10 @@
 
 // A block computes up to MAX_ROWS rows of queries (and of outputs) together, so that each load of
 // keys or values serves them all, and one vector of 16 columns (one AVX-512 register, two AVX2
-// ones: the compiler splits a vector type wider than the target's registers). Each variant picks
-// its rows so that the accumulators fill its registers without spilling and are enough to keep
-// both FMA units busy: 8 with AVX-512 (8 of 32 registers), 4 with AVX2 (8 of 16).
+// ones, four SSE ones: the compiler splits a vector type wider than the target's registers). Each
+// variant picks its rows so that the accumulators fill its registers without spilling and are
+// enough to keep both FMA units busy: 8 with AVX-512 (8 of 32 registers), 4 with AVX2 (8 of 16),
+// 2 with baseline SSE (8 of 16).
 #define MAX_ROWS 8
 #define COLUMNS 16
 
@@ -129,7 +130,7 @@ __attribute__((target("avx512f"))) static void attention_avx512 ATTENTION_PARAME
 __attribute__((target("avx2,fma"))) static void attention_avx2 ATTENTION_PARAMETERS {
     attention_body(q, m, k, v, stride, n, d, scale, scratch, out, out_stride, 4);
 }
-static void attention_base ATTENTION_PARAMETERS { attention_body(q, m, k, v, stride, n, d, scale, scratch, out, out_stride, 4); }
+static void attention_base ATTENTION_PARAMETERS { attention_body(q, m, k, v, stride, n, d, scale, scratch, out, out_stride, 2); }
 #else
 #define attention_body(...) attention_body(__VA_ARGS__, 4)
 #endif

@@ -100,6 +100,9 @@ struct EmbedderSettingsTests {
                     for (ours, reference) in [(together.0[index], together.1[index]), alone[index]] {
                         #expect(ours.count == reference.count && !ours.isEmpty, "\(label)")
                         #expect(maxAbsDifference(ours, reference) <= 2e-6, "\(label): \(maxAbsDifference(ours, reference))")
+                        if work == .queries && pooledOnly.packedLayers != nil {
+                            #expect(ours == reference, "\(label): the pooled row alone, bit for bit")
+                        }
                     }
                     if work == .queries && pooledOnly.packedLayers != nil {
                         // Queries stay row-stable: the same bits alone as with other queries.

@@ -127,16 +127,27 @@ struct KernelVariantTests {
                 expected[i * d + c] = (0..<n).reduce(0.0) { $0 + weights[$1] * Double(qkv[$1 * stride + 2 * d + c]) } / total
             }
         }
-        var scratch = [Float](repeating: .nan, count: CKernels_attention_scratch(Int32(m), Int32(n), Int32(d)))
+        // Scratch and output with guard values around what the kernel may write: output rows wider
+        // than a head (other heads' columns lie between), and floats past the scratch's stated size.
+        let sentinel: Float = 7
+        let scratchSize = CKernels_attention_scratch(Int32(m), Int32(n), Int32(d))
+        var scratch = [Float](repeating: .nan, count: scratchSize + 16)
+        let outStride = d + 3
         for level: Int32 in [0, 1, 2] {
-            var out = [Float](repeating: .nan, count: m * d)
+            for index in scratchSize..<scratch.count { scratch[index] = sentinel }
+            var out = [Float](repeating: sentinel, count: m * outStride)
             qkv.withUnsafeBufferPointer { qkv in
                 let base = qkv.baseAddress!
                 CKernels_attention(level, base, Int32(m), base + d, base + 2 * d, Int32(stride), Int32(n), Int32(d), scale,
-                                   &scratch, &out, Int32(d))
+                                   &scratch, &out, Int32(outStride))
             }
-            let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
-            #expect(worst <= 1e-5, "level \(level), \(m)×\(n)×\(d): \(worst)")
+            let label = "level \(level), \(m)×\(n)×\(d)"
+            let rows = (0..<m).map { Array(out[($0 * outStride)..<($0 * outStride + d)]) }
+            let errors = rows.enumerated().flatMap { i, row in row.enumerated().map { abs(Double($1) - expected[i * d + $0]) } }
+            #expect(errors.allSatisfy { $0 <= 1e-5 }, "\(label): \(errors.max() ?? .nan)")
+            #expect((0..<m).allSatisfy { out[($0 * outStride + d)..<(($0 + 1) * outStride)].allSatisfy { $0 == sentinel } },
+                    "\(label): written past a row's head")
+            #expect(scratch[scratchSize...].allSatisfy { $0 == sentinel }, "\(label): written past the scratch")
             // The last row alone (the pooled row of the last layer) gives the same bits.
             var last = [Float](repeating: .nan, count: d)
             qkv.withUnsafeBufferPointer { qkv in
@@ -144,7 +155,7 @@ struct KernelVariantTests {
                 CKernels_attention(level, base + (m - 1) * stride, 1, base + d, base + 2 * d, Int32(stride), Int32(n), Int32(d),
                                    scale, &scratch, &last, Int32(d))
             }
-            #expect(last == Array(out[((m - 1) * d)...]), "level \(level), \(m)×\(n)×\(d)")
+            #expect(last == rows[m - 1], "\(label)")
         }
     }
 

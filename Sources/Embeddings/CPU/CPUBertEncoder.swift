@@ -297,8 +297,9 @@ final class CPUBertEncoder: @unchecked Sendable {
     ///
     /// Where the pooling reads one row of each sequence, the last layer needs every row's keys and
     /// values but computes the rest (attention, its projection, the feed-forward) for that row alone:
-    /// three quarters of the last layer's work saved, and the same vectors to rounding (the scores
-    /// of one row are summed in another order than those of many).
+    /// three quarters of the last layer's work saved. The vectors are the same bit for bit where the
+    /// products are row-stable (queries through the packed kernel: attention computes each row
+    /// alike however many share the call), and to rounding where OpenBLAS blocks them by row count.
     func lastLayerRows(of sequences: [[Int32]], pooledFrom: Int) -> [Int]? {
         guard lastLayerPooledRowsOnly else { return nil }
         let rows = sequences.compactMap { pooledRow(tokens: $0.count, pooledFrom: pooledFrom) }

@@ -25,31 +25,14 @@ enum VectorMath {
     // MARK: softmax
 
     /// The first two thirds of a softmax: each row becomes `exp(x − max(row))`, and `inverseSums[row]`
-    /// receives the factor that would normalise it.
-    ///
-    /// Attention applies that factor to the (much narrower) product of the row with V instead of to
-    /// the row itself, which saves a full pass over the scores. `instructionSet` as for `addBias`.
+    /// receives the factor that would normalise it. The kernel `CKernels_attention` runs on its
+    /// scores (where the factor is applied to the much narrower product of the row with V instead
+    /// of to the row itself), here for its tests. `instructionSet` as for `addBias`.
     static func exponentiateRows(
         _ data: UnsafeMutablePointer<Float>, rows: Int, columns: Int, inverseSums: UnsafeMutablePointer<Float>,
         instructionSet: Int32 = CKernels_isa()
     ) {
         CKernels_exp_rows(instructionSet, data, Int32(rows), Int32(columns), inverseSums)
-    }
-
-    /// Multiplies `count` values by `factor`, in place.
-    static func scale(_ data: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
-        let vectorEnd = count - count % lanes
-        let factors = Vector(repeating: factor)
-        var index = 0
-        while index < vectorEnd {
-            let value = UnsafeRawPointer(data + index).loadUnaligned(as: Vector.self) * factors
-            UnsafeMutableRawPointer(data + index).storeBytes(of: value, as: Vector.self)
-            index += lanes
-        }
-        while index < count {
-            data[index] *= factor
-            index += 1
-        }
     }
 
     // MARK: LayerNorm
