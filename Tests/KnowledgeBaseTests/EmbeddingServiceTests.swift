@@ -30,7 +30,9 @@ struct EmbeddingScheduleTests {
     func queuedQueriesGoToLanes() {
         let idle = Schedule()
         #expect(idle.plan(thread: 0, lanes: 2, waiting: queries(4)) == .queries(texts: 2, lane: 0))
-        #expect(idle.plan(thread: 1, lanes: 2, waiting: queries(9)) == .queries(texts: 5, lane: 1))
+        // A long queue: half an even share, but at least a few queries a pass.
+        #expect(idle.plan(thread: 1, lanes: 2, waiting: queries(9)) == .queries(texts: 4, lane: 1))
+        #expect(idle.plan(thread: 1, lanes: 2, waiting: queries(24)) == .queries(texts: 6, lane: 1))
         #expect(idle.plan(thread: 2, lanes: 4, waiting: queries(9)) == .queries(texts: 3, lane: 2))
         #expect(idle.plan(thread: 0, lanes: 2, waiting: queries(500)) == .queries(texts: most, lane: 0))
         // Beside a lane that runs, even one query takes a lane: a pass over every thread would wait for it.
