@@ -264,12 +264,7 @@ package final class EmbeddingService: Sendable {
             return !state.started
         }
         guard first else { return }
-        let wakeup = DispatchSemaphore(value: 0)
-        state.withLock { state in
-            state.wakeups = [wakeup]
-            state.waitingThreads = [false]
-        }
-        startThread(named: "mcp-rag.embedder") { [self] in run(wakeup: wakeup) }
+        startThread(named: "mcp-rag.embedder") { [self] in run() }
     }
 
     private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
@@ -399,7 +394,9 @@ package final class EmbeddingService: Sendable {
     }
 
     /// Loads the model, starts a thread for each further lane it has, and serves as thread 0.
-    private func run(wakeup: DispatchSemaphore) {
+    ///
+    /// Until the threads have their semaphores none needs a signal: each plans before it first waits.
+    private func run() {
         loadTimes.withLock { $0.start = DispatchTime.now().uptimeNanoseconds }
         let embedder: any EmbeddingModel
         do {
@@ -423,7 +420,7 @@ package final class EmbeddingService: Sendable {
         }
         logger.info("embedding model ready", metadata: ready)
         let lanes = embedder.queryLanes
-        let wakeups = [wakeup] + (1..<max(lanes, 1)).map { _ in DispatchSemaphore(value: 0) }
+        let wakeups = (0..<max(lanes, 1)).map { _ in DispatchSemaphore(value: 0) }
         let waiters = state.withLock { state in
             state.status = .ready(embedder)
             state.wakeups = wakeups
@@ -437,7 +434,7 @@ package final class EmbeddingService: Sendable {
                 serve(embedder, thread: thread, wakeup: wakeups[thread])
             }
         }
-        serve(embedder, thread: 0, wakeup: wakeup)
+        serve(embedder, thread: 0, wakeup: wakeups[0])
     }
 
     /// Thread `thread`'s loop: does what the schedule gives it until the service stops.
