@@ -201,7 +201,7 @@ public final class KnowledgeBase: Service, Sendable {
             do {
                 try await follower.catchUp()
             } catch {
-                throw ClientError(.unavailable, "the Chroma collection could not be copied: \(error)")
+                throw ClientError(.unavailable, "the Chroma collection could not be copied: \(ClientError(error).message)")
             }
         }
         return RetrievalEvaluation(store: engine.store, vectors: engine.remoteVectors, embeddings: engine.embeddings,
@@ -300,7 +300,7 @@ public final class KnowledgeBase: Service, Sendable {
         do {
             return try await remote.sync()
         } catch {
-            throw ClientError(.unavailable, "Chroma did not take the changes (\(await remote.pendingCount()) wait): \(error)")
+            throw ClientError(.unavailable, "Chroma did not take the changes (\(await remote.pendingCount()) wait): \(ClientError(error).message)")
         }
     }
 
@@ -320,7 +320,7 @@ public final class KnowledgeBase: Service, Sendable {
                     let removed = try await redis.run { try $0.deleteKeys(prefix: prefix) }
                     deletion.deleted = "\(removed) keys under \(prefix)"
                 } catch {
-                    deletion.error = "\(error)"
+                    deletion.error = ClientError(error).message
                 }
             }
             deletions.append(deletion)
@@ -336,7 +336,7 @@ public final class KnowledgeBase: Service, Sendable {
                     try await client.deleteCollection()
                     deletion.deleted = "the collection \(client.configuration.name(of: .passages))"
                 } catch {
-                    deletion.error = "\(error)"
+                    deletion.error = ClientError(error).message
                 }
             }
             deletions.append(deletion)

@@ -29,6 +29,18 @@ struct ClientErrorTests {
         }
         #expect("\(failure)".contains("SELCT"), "the log keeps the statement")
     }
+
+    @Test func anErrorOfAnUnexpectedTypeIsNotQuoted() {
+        // A wrapper's text may quote what it wraps (a statement, a path, a key): only its type is named.
+        struct Wrapper: Error, CustomStringConvertible {
+            var description: String { "while running DELETE FROM chunks WHERE source = '/secret/plan.md'" }
+        }
+        let client = ClientError(Wrapper())
+        #expect(client.code == .internalFailure && client.message.contains("Wrapper"))
+        for leak in ["DELETE", "chunks", "/secret"] {
+            #expect(!client.message.contains(leak), "\(leak) reached the client: \(client.message)")
+        }
+    }
 }
 
 @Suite struct IngestStoppedTests {

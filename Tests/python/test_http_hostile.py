@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import anyio
 import httpx
@@ -80,6 +81,30 @@ async def test_without_the_token_nothing_is_served(server):
     assert httpx.get(server.base + "/readyz", timeout=30).json() == {"status": "ready"}
     assert TOKEN not in server.log()
     await still_serves(server)
+
+
+def test_a_store_that_cannot_be_read_is_alive_but_not_ready(binary, model_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    unreadable = b"this is not a database, " * 512
+    (data / "knowledge.sqlite3").write_bytes(unreadable)
+    server = HTTPServer(binary, model_dir, tmp_path, env={"MCP_RAG_DATA_DIR": str(data)})
+    try:
+        live = None
+        deadline = time.monotonic() + 120
+        while live is None and time.monotonic() < deadline:
+            assert server.process.poll() is None, f"the server exited: {server.log()[-3000:]}"
+            try:
+                live = httpx.get(server.base + "/livez", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert live is not None and live.status_code == 200 and live.json() == {"status": "alive"}
+        ready = httpx.get(server.base + "/readyz", timeout=30)
+        assert ready.status_code == 503 and ready.json() == {"status": "not ready"}, ready.text
+        assert sample(server.metrics(), "mcp_rag_ready ") == 0
+    finally:
+        server.stop()
+    assert (data / "knowledge.sqlite3").read_bytes() == unreadable, "the unreadable file is left as it was"
 
 
 async def test_requests_that_break_the_rules_get_the_status_that_says_so(server):
@@ -246,4 +271,5 @@ def test_a_server_without_a_token_refuses_what_a_proxy_forwards(binary, model_di
         assert httpx.post(server.url, json=INITIALIZE, headers=server.headers(), timeout=30).status_code == 200
     finally:
         server.stop()
+
 

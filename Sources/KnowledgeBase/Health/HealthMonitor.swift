@@ -35,8 +35,11 @@ public struct HealthMonitor: Sendable {
         let uptime = Double(start - startedAt) / 1e9
         guard level != .liveness else { return Self.liveness(startedAt: startedAt) }
         var dependencies: [String: DependencyHealth] = [:]
-        dependencies["vector_store"] = await vectorStore()
-        if let remoteVectors, dependencies["vector_store"]?.status == .healthy {
+        let ledger = await vectorStore()
+        // Readiness follows the ledger, which keyword answers read: Chroma failing only degrades them.
+        let ledgerReads = ledger.status == .healthy
+        dependencies["vector_store"] = ledger
+        if let remoteVectors, ledgerReads {
             dependencies["vector_store"] = await chroma(remoteVectors)
         }
         if let redis {
@@ -64,7 +67,7 @@ public struct HealthMonitor: Sendable {
                                    cpuSeconds: process.cpuSeconds, openFileDescriptors: process.openFileDescriptors,
                                    vectorBytes: vectorBytes.0, vectorMappedBytes: vectorBytes.1,
                                    cacheBytes: cacheStatistics.bytes),
-            ready: dependencies["vector_store"]?.status == .healthy && !embeddings.status.isLoading)
+            ready: ledgerReads && !embeddings.status.isLoading)
     }
 
     /// The liveness answer: the process runs; nothing else is looked at.
@@ -141,7 +144,7 @@ public struct HealthMonitor: Sendable {
                                     facts: ["backend": tracker.backendName])
         } catch {
             return DependencyHealth(status: .degraded, latencyMs: milliseconds(since: start),
-                                    detail: "\(tracker.backendName) tracking fails (queries still answer): \(error)",
+                                    detail: "\(tracker.backendName) tracking fails (queries still answer): \(ClientError(error).message)",
                                     facts: ["backend": tracker.backendName])
         }
     }
@@ -259,7 +262,7 @@ public struct HealthMonitor: Sendable {
                 // An API that is away degrades answers to keywords, as Chroma does; a model here
                 // that fails is a fault.
                 return DependencyHealth(status: api == nil ? .unhealthy : .degraded, latencyMs: milliseconds(since: start),
-                                        detail: "embedding a probe text failed, so queries fall back to keyword search: \(error)",
+                                        detail: "embedding a probe text failed, so queries fall back to keyword search: \(ClientError(error).message)",
                                         circuitBreaker: api?.breaker.snapshot.state.rawValue, facts: facts)
             }
         }
@@ -304,13 +307,13 @@ public struct HealthMonitor: Sendable {
                 if let vector { semantic = try await vectors.nearest(to: vector, limit: 1, technology: nil) }
             } catch where vectors.vectorBackend.isRemote {
                 return DependencyHealth(status: .degraded, latencyMs: milliseconds(since: start),
-                                        detail: "keyword search answered; semantic search in Chroma did not: \(error)")
+                                        detail: "keyword search answered; semantic search in Chroma did not: \(ClientError(error).message)")
             }
             return DependencyHealth(status: .healthy, latencyMs: milliseconds(since: start),
                                     detail: "semantic and keyword search answered (\(semantic.count + keyword.count) hits)")
         } catch {
             return DependencyHealth(status: .unhealthy, latencyMs: milliseconds(since: start),
-                                    detail: "a probe search failed: \(error)")
+                                    detail: "a probe search failed: \(ClientError(error).message)")
         }
     }
 

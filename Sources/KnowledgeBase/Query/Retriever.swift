@@ -71,7 +71,7 @@ struct Retriever: Sendable {
         guard mode != .keyword else { return Ranking(hits: Array(try await keywordRanking().prefix(limit)), mode: .keyword) }
         /// The answer when semantic search cannot be had: keyword search alone, saying why.
         func keywordOnly(_ error: any Error, keyword: [ScoredChunk]?) async throws -> Ranking {
-            let reason = "semantic search is unavailable (\(error)); these results come from keyword search alone"
+            let reason = "semantic search is unavailable (\(ClientError(error).message)); these results come from keyword search alone"
             let keyword = if let keyword { keyword } else { try await keywordRanking() }
             return Ranking(hits: Array(keyword.prefix(limit)), mode: .keyword, degradedReason: reason)
         }

@@ -1,6 +1,8 @@
 import Chroma
+import EmbeddedVectors
 import Embeddings
 import EmbeddingsAPI
+import FolderWatch
 import Redis
 import Resilience
 import SQLiteLedger
@@ -48,7 +50,16 @@ public struct ClientError: Error, CustomStringConvertible, Sendable, Equatable {
         case let error as SQLiteError:
             self.init(.internalFailure, "the knowledge base's SQLite file failed (\(error.summary)); the server's log has the details")
         case let error as KnowledgeStoreError: self.init(.internalFailure, error.description)
-        default: self.init(.internalFailure, "the request failed: \(error)")
+        case let error as ConfigurationError: self.init(.invalidRequest, error.description)
+        case let error as EmbeddingInputError: self.init(.invalidRequest, error.description)
+        case let error as DocumentLoadError: self.init(.invalidRequest, error.description)
+        case let error as DataDirectoryError: self.init(.unavailable, error.description)
+        case let error as GPUBackendError: self.init(.unavailable, error.description)
+        case let error as WatchUnavailable: self.init(.unavailable, error.description)
+        case let error as VectorSnapshotError: self.init(.internalFailure, error.description)
+        case let error as IngestInconsistency: self.init(.internalFailure, error.description)
+        // Anything else is unexpected, and its text could carry internals: the log has it.
+        default: self.init(.internalFailure, "the request failed (\(type(of: error))); the server's log has the details")
         }
     }
 

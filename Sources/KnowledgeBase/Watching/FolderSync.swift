@@ -132,7 +132,7 @@ final class FolderSync: Sendable {
         do {
             watcher = try TreeWatcher(queue: queue, configuration: watcherConfiguration)
         } catch {
-            state.withLock { $0.phase = .unavailable("\(error)") }
+            state.withLock { $0.phase = .unavailable(ClientError(error).message) }
             logger.warning("folders cannot be watched", metadata: ["rag.watch.error": "\(error)"])
             return
         }
@@ -167,7 +167,7 @@ final class FolderSync: Sendable {
                 queue.putBack(changes)
                 state.withLock {
                     $0.inFlight = 0
-                    $0.lastError = "\(error)"
+                    $0.lastError = ClientError(error).message
                 }
                 if Task.isCancelled { break }
                 failures += 1

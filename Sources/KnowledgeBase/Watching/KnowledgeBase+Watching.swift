@@ -92,7 +92,7 @@ extension KnowledgeBase {
                                 if FileWalker.type(of: path) == 0 {
                                     vanished.append(path)
                                 } else {
-                                    outcome.problems.append("\(path): \(error)")
+                                    outcome.problems.append("\(path): \(ClientError(error).message)")
                                 }
                             }
                         }
