@@ -60,7 +60,9 @@ public struct HTTPEndpoint: Sendable {
                 ? Self.statusAnswer(.ok, "ready") : Self.statusAnswer(.serviceUnavailable, "not ready")
         }
         router.get("metrics") { request, _ in
-            if let refusal = Self.unauthorized(request, token: token) { return refusal }
+            if let refusal = Self.unauthorized(request, token: token) ?? Self.fromAnotherSite(request, token: token) {
+                return refusal
+            }
             await health.update(from: knowledgeBase.health(level: .readiness))
             return Response(status: .ok, headers: [.contentType: MetricsExposition.contentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition.text())))
@@ -95,6 +97,27 @@ public struct HTTPEndpoint: Sendable {
         return Response(status: .unauthorized,
                         headers: [.wwwAuthenticate: #"Bearer realm="mcp-rag""#, .contentType: "text/plain; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: "a bearer token is required\n")))
+    }
+
+    /// Without a token the server listens on a loopback address, which a page in a browser can still
+    /// reach by DNS rebinding: its requests name the page's host, or carry its origin. Those are
+    /// refused (421 and 403, as `/mcp` answers them); programs name this machine and send no origin.
+    static func fromAnotherSite(_ request: Request, token: BearerToken?) -> Response? {
+        guard token == nil else { return nil }
+        if let authority = request.head.authority, !ListenAddress.namesLoopback(authority: authority) {
+            return plainRefusal(.misdirectedRequest, "this server answers only requests that name this machine\n")
+        }
+        if let origin = request.headers[.origin] {
+            let authority = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? origin
+            if !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) || !ListenAddress.namesLoopback(authority: authority) {
+                return plainRefusal(.forbidden, "pages from another site may not read this server\n")
+            }
+        }
+        return nil
+    }
+
+    private static func plainRefusal(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// What reverse proxies add to the requests they forward.

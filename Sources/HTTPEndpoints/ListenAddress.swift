@@ -33,9 +33,24 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// True for addresses only this machine can reach: 127.0.0.0/8, ::1 and localhost. Any other
     /// address may be reachable from the network, which mcp-rag serves only with a token.
-    public var isLoopback: Bool {
-        let octets = host.split(separator: ".")
-        return host == "localhost" || host == "::1" || (octets.count == 4 && octets[0] == "127")
+    public var isLoopback: Bool { Self.isLoopback(host: host) }
+
+    /// Whether `host` (a name or an address, IPv6 without brackets) can only be this machine.
+    static func isLoopback(host: String) -> Bool {
+        // Four numbers: a name such as 127.evil.example.com is not an address.
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+        return host.lowercased() == "localhost" || host == "::1"
+            || (octets.count == 4 && octets[0] == 127 && !octets.contains(nil))
+    }
+
+    /// Whether the authority `text` (`HOST`, `HOST:PORT` or `[IPv6]:PORT`, as in a `Host` header
+    /// or an origin without its scheme) names this machine.
+    static func namesLoopback(authority text: String) -> Bool {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return false }
+            return isLoopback(host: String(text[text.index(after: text.startIndex)..<close]))
+        }
+        return isLoopback(host: String(text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]))
     }
 
     public var description: String {

@@ -1,4 +1,4 @@
-import HTTPEndpoints
+@testable import HTTPEndpoints
 import Testing
 
 @Suite struct EndpointSettingsTests {
@@ -11,6 +11,18 @@ import Testing
         #expect(try !ListenAddress(parsing: "0.0.0.0:9464").isLoopback)
         #expect(try !ListenAddress(parsing: "192.168.1.5:9464").isLoopback)
         #expect(try !ListenAddress(parsing: "127.example.com:9464").isLoopback)
+        #expect(try !ListenAddress(parsing: "127.a.example.com:9464").isLoopback, "four labels, but not four numbers")
+        #expect(try !ListenAddress(parsing: "127.0.0.256:9464").isLoopback)
+    }
+
+    @Test func aRequestNamesThisMachineOnlyByALoopbackNameOrAddress() {
+        for authority in ["localhost", "LOCALHOST:9464", "127.0.0.1:9464", "127.1.2.3", "[::1]:9464", "[::1]"] {
+            #expect(ListenAddress.namesLoopback(authority: authority), "\(authority)")
+        }
+        for authority in ["evil.example:9464", "localhost.evil.example:80", "127.a.evil.example:80", "[::2]:9464",
+                          "[::1", "", "0.0.0.0:9464", "127.0.0.1.evil.example"] {
+            #expect(!ListenAddress.namesLoopback(authority: authority), "\(authority)")
+        }
         for bad in ["", ":9464", "host:", "host:0", "host:65536", "host:http", "[::1]9464", "a b:1"] {
             #expect(throws: ListenAddressError.self, "\(bad)") { try ListenAddress(parsing: bad) }
         }

@@ -273,3 +273,22 @@ def test_a_server_without_a_token_refuses_what_a_proxy_forwards(binary, model_di
         server.stop()
 
 
+
+def test_a_server_without_a_token_serves_its_metrics_to_no_other_site(binary, model_dir, tmp_path):
+    # DNS rebinding: a page on evil.example that resolves its name to 127.0.0.1 sends its own name
+    # in Host, and its origin; without a token, nothing else stops it from reading /metrics.
+    server = HTTPServer(binary, model_dir, tmp_path, token=None, env={"MCP_RAG_DATA_DIR": str(tmp_path / "data")})
+    try:
+        server.wait_ready()
+        metrics = server.base + "/metrics"
+        for headers, status in [({"Host": f"evil.example:{server.port}"}, 421),
+                                ({"Host": f"127.a.evil.example:{server.port}"}, 421),
+                                ({"Origin": f"http://evil.example:{server.port}"}, 403),
+                                ({"Origin": "null"}, 403)]:
+            answer = httpx.get(metrics, headers=headers, timeout=30)
+            assert answer.status_code == status and "mcp_rag" not in answer.text, (headers, answer.status_code)
+        assert httpx.get(metrics, headers={"Host": f"localhost:{server.port}"}, timeout=30).status_code == 200
+        assert httpx.get(metrics, headers={"Origin": f"http://127.0.0.1:{server.port}"}, timeout=30).status_code == 200
+        assert "mcp_rag_ready 1" in httpx.get(metrics, timeout=30).text
+    finally:
+        server.stop()
