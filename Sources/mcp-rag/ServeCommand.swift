@@ -32,9 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
     var watch = false
 
     /// How long a graceful shutdown may take before what still runs is cancelled: the calls in
-    /// flight answer in milliseconds (long ones are stopped), then buffered counts are written
-    /// (up to 2 s) and a vector snapshot being written is finished.
-    static let shutdownLimit = Duration.seconds(30)
+    /// flight answer in milliseconds (long ones are stopped; HTTP sessions get 5 s), then buffered
+    /// counts are written (up to 2 s) and a vector snapshot being written is finished. Under the
+    /// 10 s that service managers and container platforms commonly give before they kill.
+    static let shutdownLimit = Duration.seconds(9)
 
     func run() async throws {
         if selftest {

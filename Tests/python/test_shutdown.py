@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 
@@ -101,16 +102,23 @@ def test_a_signal_during_queries_answers_every_started_call_and_keeps_every_coun
     process.stdin.flush()
     answers.wait_for(lambda messages: "ingest" in answers_to(messages, "ingest"))
 
-    # Fifty distinct queries at once; the signal comes once the first few are answered.
-    process.stdin.write(b"".join(frame(tool_call(f"q{i}", "query_knowledge_base", {"query": f"topic {i} of the notes"}))
+    # Fifty distinct queries at once; the signal comes once the first few are answered. Each is long
+    # (about 200 word pieces), so that the rest are still being answered when the signal arrives.
+    filler = " ".join(f"detail{j} of the storage layer" for j in range(40))
+    process.stdin.write(b"".join(frame(tool_call(f"q{i}", "query_knowledge_base",
+                                                 {"query": f"topic {i} of the notes, {filler}"}))
                                  for i in range(QUERIES)))
     process.stdin.flush()
     answers.wait_for(lambda messages: len(answers_to(messages, "q")) >= 5)
     process.send_signal(signal_number)
+    with answers.changed:
+        answered_before_the_signal = len(answers_to(answers.messages, "q"))
     messages = answers.wait_closed()
     assert process.wait(timeout=60) == 0, "a graceful shutdown exits 0"
 
     answered = answers_to(messages, "q")
+    assert len(answered) > answered_before_the_signal, \
+        f"all {len(answered)} answers came before the signal: nothing was in flight"
     ids = [m["id"] for m in messages if isinstance(m.get("id"), str) and m["id"].startswith("q")]
     assert len(ids) == len(set(ids)), "an id answered twice"
     assert all("result" in m and not m["result"].get("isError") for m in answered.values()), \
@@ -124,6 +132,13 @@ def test_a_signal_during_queries_answers_every_started_call_and_keeps_every_coun
     # Every answered query was counted, none twice, though the process ended right after.
     assert counted_queries(binary, model_dir, tmp_path, redis_url) == len(answered)
     assert check_store(tmp_path / "data")["sources"] == 40
+    if tracker == "sqlite":
+        # The counts written on the way out left their own file whole too.
+        connection = sqlite3.connect(tmp_path / "data" / "queries.sqlite3")
+        try:
+            assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            connection.close()
 
 
 def test_sigterm_during_an_ingest_stops_it_with_an_answer_and_keeps_what_was_written(binary, model_dir, tmp_path):

@@ -54,8 +54,9 @@ public actor MCPHTTPSessions: Service {
     /// Sessions being started: counted against the cap while `open()` waits for them.
     private var opening = 0
     private var shuttingDown = false
-    /// How long a graceful shutdown waits for a session's calls before it stops the session anyway.
-    static let shutdownPatience = Duration.seconds(10)
+    /// How long a graceful shutdown waits for a session's calls before it stops the session anyway:
+    /// short enough that the whole shutdown, with the counts written after it, ends within 10 s.
+    static let shutdownPatience = Duration.seconds(5)
 
     /// `checks` vets each request's headers (see `HTTPRequestChecks`).
     public init(server: MCPRagServer, policy: Policy, checks: any HTTPRequestValidationPipeline, metrics: RagMetrics,
