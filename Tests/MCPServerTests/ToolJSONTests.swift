@@ -62,7 +62,8 @@ import Testing
             }
             let response = QueryResponse(query: text(), mode: SearchMode.allCases.randomElement(using: &generator)!, results: results,
                                          tookMs: number(), cacheHit: Bool.random(using: &generator), degraded: Bool.random(using: &generator),
-                                         degradedReason: Bool.random(using: &generator) ? text() : nil)
+                                         degradedReason: Bool.random(using: &generator) ? text() : nil,
+                                         resultsOmitted: Bool.random(using: &generator) ? Int.random(in: 1...49, using: &generator) : nil)
             let written = ToolOutput(query: response).json
             let encoded = try ToolJSON.bytes(response)
             #expect(written == encoded, "round \(round): \(String(decoding: written, as: UTF8.self))")
@@ -73,5 +74,39 @@ import Testing
                                          degradedReason: nil)
             #expect(ToolOutput(query: response).json == (try ToolJSON.bytes(response)), "\(value)")
         }
+    }
+
+    /// The bytes `json` takes in a tools/call answer: as structured content, and again as text, where
+    /// each quote and backslash gains a backslash.
+    private func answerBytes(_ json: [UInt8]) -> Int {
+        2 * json.count + json.filter { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }.count
+    }
+
+    @Test func aQueryAnswerKeepsTheBestPassagesThatFitIn64KB() throws {
+        func passage(_ rank: Int, bytes: Int) -> QueryResult {
+            QueryResult(id: String(repeating: "f", count: 32), text: String(repeating: "a \"quoted\" word ", count: bytes / 17),
+                        source: "/home/someone/notes/file\(rank).md", heading: "Install > Linux", technology: "docs",
+                        score: 0.5, rank: rank, page: nil)
+        }
+        let big = QueryResponse(query: "how do I install it", mode: .hybrid, results: (1...50).map { passage($0, bytes: 4_000) },
+                                tookMs: 3, cacheHit: false, degraded: false, degradedReason: nil)
+        let capped = big.cappedForAnswer()
+        #expect(capped.results.count > 1 && capped.results.count < 50)
+        #expect(capped.results == Array(big.results.prefix(capped.results.count)), "the best ones, in order")
+        #expect(capped.resultsOmitted == 50 - capped.results.count)
+        let written = ToolOutput(query: capped).json
+        #expect(answerBytes(written) + 200 < AnswerBudget.answerBytes, "\(answerBytes(written)) bytes")
+        // Close to the budget: no more than two more passages would have fitted.
+        #expect(answerBytes(written) + 3 * answerBytes(ToolOutput(query: QueryResponse(
+            query: "", mode: .hybrid, results: [big.results[0]], tookMs: 0, cacheHit: false, degraded: false)).json) / 2
+            > AnswerBudget.answerBytes)
+
+        let small = QueryResponse(query: "q", mode: .keyword, results: (1...5).map { passage($0, bytes: 800) }, tookMs: 1,
+                                  cacheHit: true, degraded: false)
+        #expect(small.cappedForAnswer() == small && small.cappedForAnswer().resultsOmitted == nil)
+        let huge = QueryResponse(query: "q", mode: .keyword, results: [passage(1, bytes: 200_000), passage(2, bytes: 10)],
+                                 tookMs: 1, cacheHit: false, degraded: false)
+        #expect(huge.cappedForAnswer().results.count == 1 && huge.cappedForAnswer().resultsOmitted == 1,
+                "the first passage is kept whatever its size")
     }
 }

@@ -159,7 +159,8 @@ def answer_bytes(result) -> int:
 
 async def test_answers_stay_small_on_a_big_knowledge_base(binary, model_dir, tmp_path):
     """A knowledge base of many files with long paths, and an ingest that skips many more: every answer
-    stays under 64 KB; list_sources summarises, then pages through every file exactly once."""
+    stays under 64 KB; list_sources summarises, then pages through every file exactly once; long
+    passages, a folder removed and long tracked queries are cut with a count of what was left out."""
     root = tmp_path / "kb"
     deep = "section-" + "d" * 180
     paths = []
@@ -174,12 +175,17 @@ async def test_answers_stay_small_on_a_big_knowledge_base(binary, model_dir, tmp
     blobs.mkdir()
     for index in range(1500):
         (blobs / f"blob-{index:04d}-{'b' * 60}.bin").write_bytes(b"\0" * 8)
+    long = root / "long"
+    long.mkdir()
+    for index in range(30):
+        sentences = " ".join(f"The \"zebrafish\" fin {index}-{n} regrows after injury." for n in range(200))
+        (long / f"fins-{index}.md").write_text(f"# Fins {index}\n\n{sentences}\n", encoding="utf-8")
     params = server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[root])
     async with connected(params) as (session, _):
         ingest = await session.call_tool("ingest_documents", {"paths": [str(root)], "technology": "Big KB"})
         report = structured(ingest)
         assert answer_bytes(ingest) < 64_000, answer_bytes(ingest)
-        assert report["files_written"] == 1200
+        assert report["files_written"] == 1230
         assert len(report["files_skipped"]) + report["files_skipped_omitted"] == 1500
         assert 0 < len(report["files_skipped"]) <= 100
 
@@ -188,20 +194,47 @@ async def test_answers_stay_small_on_a_big_knowledge_base(binary, model_dir, tmp
             result = await session.call_tool("list_sources", {"cursor": cursor} if cursor else {})
             page = structured(result)
             assert answer_bytes(result) < 64_000, answer_bytes(result)
-            assert page["total_sources"] == 1200 and page["total_chunks"] >= 1200
-            assert [(t["name"], t["sources"]) for t in page["technologies"]] == [("Big KB", 1200)]
+            assert page["total_sources"] == 1230 and page["total_chunks"] >= 1230
+            assert [(t["name"], t["sources"]) for t in page["technologies"]] == [("Big KB", 1230)]
             assert [(f["name"].rsplit("/", 1)[1], f["sources"]) for f in page["folders"]] == [
-                ("alpha", 400), ("beta", 400), ("gamma", 400)]
+                ("alpha", 400), ("beta", 400), ("gamma", 400), ("long", 30)]
             listed += [source["source"] for source in page["sources"]]
             pages += 1
             cursor = page.get("next_cursor")
             if not cursor:
                 break
         assert pages > 1
+        paths += [str(path) for path in long.iterdir()]
         assert listed == sorted(paths, key=lambda p: p.encode()), "every file once, in path order"
 
         bad = await session.call_tool("list_sources", {"cursor": "not-a-cursor"})
         assert "cursor" in error_text(bad)
+
+        # Fifty passages of about 4 KB: the best ones that fit, and a count of the rest.
+        for mode in ("hybrid", "semantic", "keyword"):
+            result = await session.call_tool("query_knowledge_base", {"query": "zebrafish fin regrows", "n_results": 50, "mode": mode})
+            answer = structured(result)
+            assert answer_bytes(result) < 64_000, (mode, answer_bytes(result))
+            assert 1 < len(answer["results"]) < 50 and len(answer["results"]) + answer["results_omitted"] == 50, mode
+            assert [r["rank"] for r in answer["results"]] == list(range(1, len(answer["results"]) + 1))
+        few = structured(await session.call_tool("query_knowledge_base", {"query": "zebrafish fin regrows", "n_results": 3}))
+        assert len(few["results"]) == 3 and "results_omitted" not in few
+
+        # Long queries, asked and counted: the most asked that fit.
+        for index in range(40):
+            structured(await session.call_tool("query_knowledge_base", {"query": f"fin {index} " + "regrowth " * 400, "mode": "keyword"}))
+        result = await session.call_tool("get_cache_warming_stats", {"top_n": 1000})
+        stats = structured(result)
+        assert answer_bytes(result) < 64_000, answer_bytes(result)
+        assert len(stats["top_queries"]) + stats["top_queries_omitted"] == stats["total_unique_queries"]
+        assert stats["top_queries_omitted"] > 0
+
+        # A folder of 400 files removed: the first paths, and how many more.
+        result = await session.call_tool("remove_source", {"source": str(root / "alpha")})
+        removed = structured(result)
+        assert answer_bytes(result) < 64_000, answer_bytes(result)
+        assert 0 < len(removed["removed_sources"]) <= 100
+        assert len(removed["removed_sources"]) + removed["removed_sources_omitted"] == 400
 
 
 async def test_query_counts_kept_in_the_knowledge_base_file_are_moved_to_their_own(params, docs, tmp_path):

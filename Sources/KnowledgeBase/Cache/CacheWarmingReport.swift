@@ -51,6 +51,8 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
     /// True when the statistics could not be read (the figures above are then zero).
     public var degraded: Bool
     public var degradedReason: String?
+    /// Top queries left out to keep an assistant's answer small (`cappedForAnswer`); nil when none were.
+    public var topQueriesOmitted: Int?
 
     enum CodingKeys: String, CodingKey {
         case totalUniqueQueries = "total_unique_queries"
@@ -58,6 +60,20 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
         case topQueries = "top_queries"
         case cache, backend, tracking, degraded
         case degradedReason = "degraded_reason"
+        case topQueriesOmitted = "top_queries_omitted"
+    }
+
+    /// The report with as many of the top queries, most asked first, as fit in the bytes the lists of
+    /// an answer share (`AnswerBudget`): a thousand queries of up to 4 KB each would be megabytes.
+    public func cappedForAnswer() -> CacheWarmingReport {
+        let kept = AnswerBudget.prefix(topQueries, maxBytes: AnswerBudget.listBytes) {
+            AnswerBudget.twiceWritten($0.query) / 2 + ($0.technologyFilter?.utf8.count ?? 0) + 100
+        }
+        guard kept.omitted > 0 else { return self }
+        var capped = self
+        capped.topQueries = kept.kept
+        capped.topQueriesOmitted = kept.omitted
+        return capped
     }
 }
 

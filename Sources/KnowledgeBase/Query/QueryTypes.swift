@@ -67,6 +67,9 @@ public struct QueryResponse: Sendable, Codable, Equatable {
     public var degraded: Bool
     /// Why the answer is degraded; nil when it is not.
     public var degradedReason: String?
+    /// Passages found but left out to keep an assistant's answer small (`cappedForAnswer`); nil
+    /// when none were.
+    public var resultsOmitted: Int?
 
     enum CodingKeys: String, CodingKey {
         case query, mode, results
@@ -74,6 +77,25 @@ public struct QueryResponse: Sendable, Codable, Equatable {
         case cacheHit = "cache_hit"
         case degraded
         case degradedReason = "degraded_reason"
+        case resultsOmitted = "results_omitted"
+    }
+
+    /// The answer with as many passages, best first, as fit in `AnswerBudget.answerBytes` once it is
+    /// written twice (structured content, and its text escaped inside the message), and the count
+    /// of those left out: fifty passages of 4 KB would be 400 KB. The first passage is always kept.
+    public func cappedForAnswer(maxBytes: Int = AnswerBudget.answerBytes) -> QueryResponse {
+        // The rest of the answer, and per passage its field names, numbers and punctuation.
+        let fixed = AnswerBudget.twiceWritten(query) + AnswerBudget.twiceWritten(degradedReason ?? "") + 400
+        let kept = AnswerBudget.prefix(results, maxBytes: maxBytes - fixed) { result in
+            AnswerBudget.twiceWritten(result.text) + AnswerBudget.twiceWritten(result.heading)
+                + AnswerBudget.twiceWritten(result.source) + AnswerBudget.twiceWritten(result.technology)
+                + AnswerBudget.twiceWritten(result.id) + 260
+        }
+        guard kept.omitted > 0 else { return self }
+        var capped = self
+        capped.results = kept.kept
+        capped.resultsOmitted = kept.omitted
+        return capped
     }
 }
 

@@ -5,6 +5,8 @@
 /// the message, which adds a backslash before each quote), so the lists of one answer share
 /// `listBytes`, under two fifths of the 64 KB.
 public enum AnswerBudget {
+    /// The most bytes one answer takes, both copies and the message around them.
+    public static let answerBytes = 64_000
     /// Bytes that every capped list of one answer shares.
     public static let listBytes = 24_000
 
@@ -22,5 +24,17 @@ public enum AnswerBudget {
             kept += 1
         }
         return (Array(items.prefix(kept)), items.count - kept)
+    }
+
+    /// The bytes `text` takes in an answer, at most: in the structured content a quote or backslash
+    /// gains a backslash and a control character becomes up to six bytes; in the text copy, where
+    /// that JSON is escaped once more, each of those backslashes and quotes gains one again.
+    public static func twiceWritten(_ text: String) -> Int {
+        var escaped = 0
+        var control = 0
+        for byte in text.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            if byte < 0x20 { control += 1 } else { escaped += 1 }
+        }
+        return 2 * text.utf8.count + 4 * escaped + 12 * control
     }
 }

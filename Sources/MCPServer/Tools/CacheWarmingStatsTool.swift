@@ -26,7 +26,8 @@ struct CacheWarmingStatsTool: RagTool {
                     "count": Schema.integer("Times asked."),
                     "last_accessed": Schema.string("When last asked (ISO 8601)."),
                     "technology_filter": Schema.string("The filter it was last asked with."),
-                ], required: ["query", "count", "last_accessed"]), "Most asked first."),
+                ], required: ["query", "count", "last_accessed"]), "Most asked first (as many as fit; see top_queries_omitted)."),
+                "top_queries_omitted": Schema.integer("Top queries left out to keep the answer short; ask for fewer with top_n."),
                 "cache": Schema.object([
                     "backend": Schema.string("Where results are cached."),
                     "enabled": Schema.boolean("Whether the cache is on."),
@@ -57,6 +58,6 @@ struct CacheWarmingStatsTool: RagTool {
         guard Self.topRange.contains(top) else {
             throw InvalidRequest("top_n must be between \(Self.topRange.lowerBound) and \(Self.topRange.upperBound); got \(top)")
         }
-        return try ToolOutput(try await context.knowledgeBase.cacheWarmingReport(top: top))
+        return try ToolOutput(try await context.knowledgeBase.cacheWarmingReport(top: top).cappedForAnswer())
     }
 }

@@ -33,6 +33,7 @@ extension ToolOutput {
             writer.close()
         }
         writer.bytes.append(UInt8(ascii: "]"))
+        if let omitted = response.resultsOmitted { writer.key("results_omitted"); writer.integer(omitted) }
         writer.key("took_ms"); writer.number(response.tookMs)
         writer.close()
         json = writer.bytes

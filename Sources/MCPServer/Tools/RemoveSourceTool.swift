@@ -7,13 +7,18 @@ struct RemoveSourceTool: RagTool {
 
     struct Output: Encodable {
         let removedSources: [String]
+        let removedSourcesOmitted: Int
         let chunksRemoved: Int
 
         enum CodingKeys: String, CodingKey {
             case removedSources = "removed_sources"
+            case removedSourcesOmitted = "removed_sources_omitted"
             case chunksRemoved = "chunks_removed"
         }
     }
+
+    /// Paths listed at most: a folder of thousands of files would otherwise fill the assistant's context.
+    static let maxListed = 100
 
     var definition: Tool {
         Tool(
@@ -30,15 +35,21 @@ struct RemoveSourceTool: RagTool {
             annotations: .init(title: "Remove a source", readOnlyHint: false, destructiveHint: true, idempotentHint: true,
                                openWorldHint: false),
             outputSchema: Schema.object([
-                "removed_sources": Schema.array(Schema.string("A path."), "Sources removed."),
+                "removed_sources": Schema.array(Schema.string("A path."),
+                                                "Sources removed (the first ones; see removed_sources_omitted)."),
+                "removed_sources_omitted": Schema.integer("Removed sources not listed, to keep the answer short."),
                 "chunks_removed": Schema.integer("Passages deleted."),
-            ], required: ["removed_sources", "chunks_removed"], additional: true))
+            ], required: ["removed_sources", "removed_sources_omitted", "chunks_removed"], additional: true))
     }
 
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
         let arguments = try ToolArguments(arguments, tool: Self.name, allowed: ["source"])
         let source = try arguments.string("source", required: true, maxLength: IngestDocumentsTool.maxPathLength) ?? ""
         let removal = try await context.knowledgeBase.remove(source: source)
-        return try ToolOutput(Output(removedSources: removal.sources, chunksRemoved: removal.chunks))
+        let listed = AnswerBudget.prefix(removal.sources, maxItems: Self.maxListed, maxBytes: AnswerBudget.listBytes) {
+            $0.utf8.count + 4
+        }
+        return try ToolOutput(Output(removedSources: listed.kept, removedSourcesOmitted: listed.omitted,
+                                     chunksRemoved: removal.chunks))
     }
 }
