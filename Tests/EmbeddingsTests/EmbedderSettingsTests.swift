@@ -130,4 +130,20 @@ struct EmbedderSettingsTests {
             #expect(configuration.prompts.passage == passage, "\(variant)")
         }
     }
+
+    @Test("a folder without modules.json is run as sentence-transformers runs it: mean pooling, no Normalize")
+    func aPlainTransformersFolderIsNotNormalised() throws {
+        let folder = try TemporaryFolder()
+        try folder.copyModel(from: try realModelDirectory(), excluding: ["modules.json", "1_Pooling"])
+        let embedder = try SentenceEmbedder(directory: folder.url, threads: 2)
+        #expect(!embedder.configuration.normalize && embedder.configuration.pooling == .mean)
+        let vector = try embedder.embedBlocking(["a plain transformers folder"], work: .passages)[0]
+        let norm = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(abs(norm - 1) > 0.01, "the mean of the token vectors, as it is: \(norm)")
+        // The same model with its modules: the same direction, at unit length.
+        let normalised = try SentenceEmbedder(directory: try realModelDirectory(), threads: 2)
+            .embedBlocking(["a plain transformers folder"], work: .passages)[0]
+        let cosine = zip(vector, normalised).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / norm
+        #expect(abs(cosine - 1) < 1e-5)
+    }
 }

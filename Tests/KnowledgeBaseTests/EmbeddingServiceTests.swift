@@ -101,7 +101,7 @@ struct EmbeddingScheduleTests {
         }
         try await gate.open()
         for (answer, question) in zip(answers, questions) {
-            #expect(try await answer.value == [TwoLaneModel.vector(question)])
+            #expect(try await answer.value == EmbeddingService.unitLength([TwoLaneModel.vector(question)], from: model))
         }
         let seen = model.seen.withLock { $0 }
         #expect(seen.mostAtOnce == 2, "the lanes ran side by side")
@@ -127,6 +127,39 @@ struct EmbeddingScheduleTests {
             DispatchQueue.global().async { continuation.resume(returning: freed.wait(timeout: .now() + 10) == .success) }
         }
         #expect(ended, "every embedding thread ended")
+    }
+}
+
+@Suite("Embedding service: unit vectors")
+struct UnitVectorTests {
+    /// A model that gives every text the vector (3, 4), or one already of unit length.
+    private struct FixedModel: EmbeddingModel {
+        let normalizes: Bool
+        let vector: [Float]
+        var name: String { "fixed" }
+        var location: String { "memory" }
+        var dimension: Int { 2 }
+        var backendName: String { "test" }
+        var bulkJobSize: Int? { nil }
+        var passageWindow: Int { 256 }
+        var local: SentenceEmbedder? { nil }
+        func passageChunker(fillingWindow: Bool) -> Chunker { Chunker(tokenCount: { $0.count }) }
+        func embed(_ texts: [String], work: EmbeddingWork) throws -> [[Float]] { texts.map { _ in vector } }
+    }
+
+    @Test("a model that does not normalise gets unit vectors, for queries and passages; one that does is left as it is")
+    func vectorsHaveUnitLength() async throws {
+        for (model, expected) in [(FixedModel(normalizes: false, vector: [3, 4]), [Float(0.6), 0.8]),
+                                  (FixedModel(normalizes: false, vector: [0, 0]), [0, 0]),
+                                  // Already unit length to float precision: kept bit for bit.
+                                  (FixedModel(normalizes: false, vector: [0.6, 0.8000001]), [0.6, 0.8000001]),
+                                  (FixedModel(normalizes: true, vector: [3, 4]), [3, 4])] {
+            let embeddings = EmbeddingService(logger: Logger(label: "test")) { model }
+            embeddings.start()
+            defer { embeddings.stop() }
+            #expect(try await embeddings.embed(["a question"], priority: .interactive) == [expected], "\(model)")
+            #expect(try await embeddings.embed(["a passage", "another"], priority: .bulk) == [expected, expected], "\(model)")
+        }
     }
 }
 

@@ -67,8 +67,9 @@ struct SentenceTransformerSettings: Equatable {
                 throw ModelLoadError.unsupported(modulesPath, "no Pooling module: the model gives token vectors, not sentence vectors")
             }
         }
-        // Without modules.json (rare for sentence-transformers folders) the MiniLM layout is assumed:
-        // mean pooling, normalised.
+        // Without modules.json (a plain transformers folder) sentence-transformers runs the transformer
+        // and mean pooling, nothing more: no Normalize.
+        if modules == nil { normalize = false }
 
         let poolingPath = directory.appendingPathComponent(Self.poolingFolder(modules)).appendingPathComponent("config.json").path
         if let pooling = try ModelFiles.readJSONObject(poolingPath, required: false) {

@@ -26,6 +26,7 @@ package struct APIEmbeddingModel: EmbeddingModel {
     package var name: String { client.configuration.model }
     package var location: String { client.configuration.endpoint }
     package var backendName: String { "api" }
+    /// The client scales every vector it is sent to unit length.
     package var normalizes: Bool { true }
     package var local: SentenceEmbedder? { nil }
     package var passageWindow: Int { Self.windowWords }

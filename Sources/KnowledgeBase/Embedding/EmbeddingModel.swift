@@ -13,7 +13,7 @@ package protocol EmbeddingModel: Sendable {
     var dimension: Int { get }
     /// What computes the vectors: `cpu`, `cuda`, `hip`, or `api`.
     var backendName: String { get }
-    /// Whether its vectors have unit length.
+    /// Whether its vectors have unit length (the service scales them where not).
     var normalizes: Bool { get }
     /// The most passages one job on the embedding thread takes (an API's request); nil: any number
     /// in one pass.

@@ -344,7 +344,7 @@ package final class EmbeddingService: Sendable {
                 vectors += try await retry.run(isRetryable: { ($0 as? EmbeddingsAPIError)?.isTransient ?? false }) { _ in
                     try await onEmbeddingThread(priority: .bulk) { model in
                         let start = DispatchTime.now().uptimeNanoseconds
-                        let vectors = try model.embed(part, work: .passages)
+                        let vectors = Self.unitLength(try model.embed(part, work: .passages), from: model)
                         metrics.embedded(texts: part.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - start,
                                          forQuery: false)
                         return vectors
@@ -467,7 +467,8 @@ package final class EmbeddingService: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let vectors: [[Float]]
         do {
-            vectors = try lane.map { try embedder.embedQueries(texts, lane: $0) } ?? embedder.embed(texts, work: .queries)
+            vectors = Self.unitLength(try lane.map { try embedder.embedQueries(texts, lane: $0) } ?? embedder.embed(texts, work: .queries),
+                                      from: embedder)
         } catch {
             jobs.forEach { $0.fail(error) }
             return
@@ -478,6 +479,20 @@ package final class EmbeddingService: Sendable {
             guard case .queries(let own, let deliver) = job.work else { continue }
             deliver(Array(vectors[offset..<offset + own.count]))
             offset += own.count
+        }
+    }
+
+    /// `vectors` at unit length where `model` does not promise it (a folder without a Normalize
+    /// module): the knowledge base ranks by cosine similarity computed as a dot product, in its own
+    /// index and in Chroma's cosine space alike. A vector already of unit length to float precision is
+    /// kept as it is, and a zero vector stays zero.
+    static func unitLength(_ vectors: [[Float]], from model: any EmbeddingModel) -> [[Float]] {
+        guard !model.normalizes else { return vectors }
+        return vectors.map { vector in
+            let squares = vector.reduce(0.0) { $0 + Double($1) * Double($1) }
+            guard squares > 0, abs(squares - 1) > 1e-6 else { return vector }
+            let scale = Float(1 / squares.squareRoot())
+            return vector.map { $0 * scale }
         }
     }
 

@@ -250,8 +250,8 @@ public struct HealthMonitor: Sendable {
                 let vector = try await embeddings.embed([Self.probeText], priority: .interactive)[0]
                 let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 facts["probe_norm"] = String(format: "%.4f", norm)
-                // Unit length where the model normalises; finite and not zero either way.
-                let unit = !model.normalizes || abs(norm - 1) < 1e-3
+                // The service scales every vector to unit length; finite and not zero either way.
+                let unit = abs(norm - 1) < 1e-3
                 let healthy = unit && norm > 0 && vector.allSatisfy(\.isFinite)
                 return DependencyHealth(status: healthy ? .healthy : .unhealthy, latencyMs: milliseconds(since: start),
                                         detail: healthy ? "embedded a probe text (\(source))"
