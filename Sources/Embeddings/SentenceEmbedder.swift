@@ -24,7 +24,10 @@ public final class SentenceEmbedder: Sendable {
 
     /// The model's name: its Hugging Face repository (`owner/name`) for a snapshot in the Hugging
     /// Face cache, else its folder's name.
-    public var name: String {
+    public var name: String { Self.name(of: directory) }
+
+    /// The name of the model in `directory` (see `name`), without loading it.
+    public static func name(of directory: URL) -> String {
         let parts = directory.standardizedFileURL.pathComponents
         if parts.count >= 3, parts[parts.count - 2] == "snapshots", parts[parts.count - 3].hasPrefix("models--") {
             return String(parts[parts.count - 3].dropFirst("models--".count)).replacingOccurrences(of: "--", with: "/")

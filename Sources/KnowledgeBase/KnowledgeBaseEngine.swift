@@ -93,21 +93,24 @@ package final class KnowledgeBaseEngine: Sendable {
                 logger.warning("the embeddings API gave no vector; the knowledge base's record gives its width",
                                metadata: ["rag.embeddings.error": "\(source.problem ?? "")"])
             } else {
+                let recordedName = try store.embeddingModelName()
                 vectorsFromAnotherModel = VectorsFromAnotherModel(
-                    recorded: try store.embeddingModel().map { "fingerprint \($0)" } ?? "none recorded",
+                    recorded: try store.embeddingModel().map { VectorsFromAnotherModel.naming(recordedName, fingerprint: $0) }
+                        ?? "none recorded",
                     loaded: "the API's model \(api.model), whose width is unknown as the API gave no vector", modelPath: modelPath)
             }
         }
         // A store that has met no model yet (new, or older than the record) takes this one's.
-        if vectorsFromAnotherModel == nil, let fingerprint, case let recorded = try store.adoptEmbeddingModel(fingerprint),
-           recorded != fingerprint {
+        if vectorsFromAnotherModel == nil, let fingerprint,
+           case let recorded = try store.adoptEmbeddingModel(fingerprint, name: source.name), recorded != fingerprint {
             vectorsFromAnotherModel = VectorsFromAnotherModel(
-                recorded: "fingerprint \(recorded)", loaded: "fingerprint \(fingerprint)", modelPath: modelPath)
+                recorded: VectorsFromAnotherModel.naming(try store.embeddingModelName(), fingerprint: recorded),
+                loaded: VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint), modelPath: modelPath)
         }
         if let vectorsFromAnotherModel {
             logger.warning("semantic search is off", metadata: ["rag.model.mismatch": "\(vectorsFromAnotherModel)"])
         }
-        modelState = VectorModelState(vectorsFromAnotherModel, loaded: fingerprint, modelPath: modelPath)
+        modelState = VectorModelState(vectorsFromAnotherModel, loaded: fingerprint, loadedName: source.name, modelPath: modelPath)
         modelFingerprint = fingerprint
         self.store = store
         // Chroma's collections are the recorded model's: the vectors this folder holds and sends are
@@ -162,6 +165,8 @@ package final class KnowledgeBaseEngine: Sendable {
         var fingerprint: String?
         /// Its folder or endpoint, for messages.
         var location: String
+        /// Its name for people (repository, folder or the API's model), recorded with its vectors.
+        var name: String?
         /// Why dimension and fingerprint are unknown, for an API.
         var problem: String?
         /// Loads it (on the embedding thread), given the width of its vectors where the store's record
@@ -181,6 +186,7 @@ package final class KnowledgeBaseEngine: Sendable {
             dimension: try? ModelConfiguration(directory: directory.get()).hiddenSize,
             fingerprint: (try? directory.get()).flatMap(ModelFingerprint.of(directory:)),
             location: (try? directory.get().path) ?? "no model",
+            name: (try? directory.get()).map(SentenceEmbedder.name(of:)),
             load: { _ in
                 // The CPU serves from the first query; the accelerator may install a GPU later.
                 let embedder = try SentenceEmbedder(directory: directory.get(), threads: threads)
@@ -202,10 +208,10 @@ package final class KnowledgeBaseEngine: Sendable {
             logger.info("embeddings come from an API", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.dimension": "\(dimension)"])
             let model = APIEmbeddingModel(client: client, breaker: breaker, dimension: dimension)
             return ModelSource(dimension: dimension, fingerprint: api.fingerprint(dimension: dimension), location: api.description,
-                               load: { _ in model })
+                               name: api.model, load: { _ in model })
         case .failure(let error):
             logger.warning("the embeddings API gives no vector", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.error": "\(error)"])
-            return ModelSource(location: api.description, problem: "\(error)", load: { recordedWidth in
+            return ModelSource(location: api.description, name: api.model, problem: "\(error)", load: { recordedWidth in
                 guard let recordedWidth else {
                     throw EmbeddingUnavailable(reason: "the embeddings API \(api) gave no vector when mcp-rag started (\(error)), "
                         + "so the width of its vectors is not known here: restart mcp-rag once it answers")

@@ -186,7 +186,12 @@ import Testing
         _ = try await other.embeddings.model()
         let answer = try await other.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
         #expect(answer.degraded && answer.mode == .keyword)
-        #expect(answer.degradedReason?.contains("made by another embedding model") == true)
+        let reason = try #require(answer.degradedReason)
+        #expect(reason.contains("made by another embedding model"))
+        // Both models by name, so that a person knows which to go back to.
+        let recorded = try runtime().store.embeddingModelName()
+        #expect(recorded != nil && recorded != "cls-model")
+        #expect(reason.contains("model (\(recorded ?? "?"), fingerprint ") && reason.contains("loads (cls-model, fingerprint "), "\(reason)")
         #expect(answer.results.first?.source.hasSuffix("/b.txt") == true, "keyword search still answers")
         await #expect(throws: VectorsFromAnotherModel.self) { _ = try await ingest(other) }
         let health = await other.health.report(level: .readiness)

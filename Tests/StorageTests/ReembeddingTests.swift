@@ -11,7 +11,7 @@ import Testing
             let server = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             let chunks = (0..<5).map { makeChunk("c\($0)", ordinal: $0, axis: $0) }
             _ = try server.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
-            #expect(try server.adoptEmbeddingModel("old-model") == "old-model")
+            #expect(try server.adoptEmbeddingModel("old-model", name: "acme/old") == "old-model")
             let reembedder = try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             try body(server, reembedder, path)
         }
@@ -40,20 +40,22 @@ import Testing
             #expect(try reembedder.passagesToReembed(after: first[0].rowid, limit: 1).map(\.passage.id) == ["c1"])
             try reembedder.stage(first.map { (id: $0.passage.id, vector: axisVector(7)) }, model: "new-model",
                                  dimension: testDimension)
-            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension) == false)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension) == false)
             #expect(try reembedder.embeddingModel() == "old-model")
+            #expect(try reembedder.embeddingModelName() == "acme/old")
             #expect(try server.semanticSearch(vector: axisVector(3), limit: 1, technology: nil).map(\.id) == ["c3"])
 
             #expect(try stageAll(reembedder, axis: 7) == 3)
             // A passage the server writes meanwhile needs its new vector too before the swap.
             let late = [makeChunk("late", source: "late.md", axis: 2)]
             _ = try server.replaceSource(makeRecord("late.md", chunks: late), chunks: late)
-            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension) == false)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension) == false)
             #expect(try reembedder.passagesToReembed(after: 0, limit: 10).map(\.passage.id) == ["late"])
             #expect(try stageAll(reembedder, axis: 7) == 1)
-            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension))
 
             #expect(try reembedder.embeddingModel() == "new-model")
+            #expect(try reembedder.embeddingModelName() == "acme/new-model", "the name moves with the fingerprint")
             #expect(try reembedder.reembeddingUnderWay() == nil)
             #expect(try reembedder.existingVectors(ids: ["c0", "late"]).values.allSatisfy { $0 == axisVector(7) })
         }
@@ -63,7 +65,7 @@ import Testing
         try withTwo { server, reembedder, _ in
             _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
             _ = try stageAll(reembedder, axis: 7)
-            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension))
 
             #expect(server.hasChangesFromOtherWriters())
             #expect(throws: KnowledgeStoreError.self) { try server.catchUpWithOtherWriters() }
@@ -96,8 +98,8 @@ import Testing
                 try reembedder.stage([(id: "c1", vector: axisVector(2))], model: "new-model", dimension: testDimension)
             }
             #expect(try stageAll(other, model: "third-model", axis: 3) == 5)
-            #expect(throws: KnowledgeStoreError.self) { try reembedder.finishReembedding(model: "new-model", dimension: testDimension) }
-            #expect(try other.finishReembedding(model: "third-model", dimension: testDimension))
+            #expect(throws: KnowledgeStoreError.self) { try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension) }
+            #expect(try other.finishReembedding(model: "third-model", name: "acme/third-model", dimension: testDimension))
             #expect(try other.embeddingModel() == "third-model")
         }
     }
@@ -107,7 +109,7 @@ import Testing
             #expect(try server.bindVectorTarget("chroma old-collection") == 6)  // five passages and their source
             _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
             _ = try stageAll(reembedder, axis: 7)
-            #expect(try reembedder.finishReembedding(model: "new-model", dimension: testDimension))
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension))
             let pending = try reembedder.pendingVectorChanges(limit: 100)
             #expect(!pending.contains { if case .upsert = $0.operation { true } else { false } })
             // The next process with Chroma binds the new model's collection and queues everything for it.
@@ -119,7 +121,7 @@ import Testing
         try withTwo { _, reembedder, path in
             _ = try reembedder.beginReembedding(model: "wide-model", dimension: 2 * testDimension)
             #expect(try stageAll(reembedder, model: "wide-model", axis: 1, dimension: 2 * testDimension) == 5)
-            #expect(try reembedder.finishReembedding(model: "wide-model", dimension: 2 * testDimension))
+            #expect(try reembedder.finishReembedding(model: "wide-model", name: "acme/wide-model", dimension: 2 * testDimension))
             #expect(throws: KnowledgeStoreError.dimensionMismatch(stored: 2 * testDimension, loaded: testDimension, path: path)) {
                 try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             }

@@ -86,7 +86,8 @@ struct Reembedder {
                 total = max(total, embedded)
                 await progress(ReembedProgress(embedded: embedded, total: total))
             }
-            if try await BlockingExecutor.run({ try store.finishReembedding(model: fingerprint, dimension: dimension) }) {
+            let name = embedder.name
+            if try await BlockingExecutor.run({ try store.finishReembedding(model: fingerprint, name: name, dimension: dimension) }) {
                 break
             }
         }

@@ -11,9 +11,9 @@ public final class VectorModelState: Sendable {
     private let loaded: String
     private let modelPath: String
 
-    public init(_ initial: VectorsFromAnotherModel? = nil, loaded: String? = nil, modelPath: String = "") {
+    public init(_ initial: VectorsFromAnotherModel? = nil, loaded: String? = nil, loadedName: String? = nil, modelPath: String = "") {
         mismatch = Mutex(initial)
-        self.loaded = loaded.map { "fingerprint \($0)" } ?? "no model"
+        self.loaded = loaded.map { VectorsFromAnotherModel.naming(loadedName, fingerprint: $0) } ?? "no model"
         self.modelPath = modelPath
     }
 

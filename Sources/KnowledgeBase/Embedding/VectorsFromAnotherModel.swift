@@ -12,6 +12,11 @@ public struct VectorsFromAnotherModel: Error, CustomStringConvertible, Sendable,
     /// it loads, the vectors were right until then).
     public var reembeddedWhileRunning = false
 
+    /// How a message names a model: its name where it is known, and its fingerprint.
+    public static func naming(_ name: String?, fingerprint: String) -> String {
+        name.map { "\($0), fingerprint \(fingerprint)" } ?? "fingerprint \(fingerprint)"
+    }
+
     public var description: String {
         let advice = reembeddedWhileRunning
             ? "another process re-embedded it while this one ran (or, still empty, took it for its own model): "

@@ -5,9 +5,16 @@ extension SQLiteKnowledgeStore {
         try reader.withLock { try KnowledgeStoreSchema.metaValue("embedding_model", on: $0) }
     }
 
-    /// Records `fingerprint` as what made the stored vectors, unless another model is recorded and
-    /// passages are stored (an empty store takes whichever model opens it); the one recorded.
-    public func adoptEmbeddingModel(_ fingerprint: String) throws -> String {
+    /// The name of the model that made the stored vectors (its repository, folder or API model), for
+    /// people: recorded beside the fingerprint since names were; nil before.
+    public func embeddingModelName() throws -> String? {
+        try reader.withLock { try KnowledgeStoreSchema.metaValue("embedding_model_name", on: $0) }
+    }
+
+    /// Records `fingerprint` (and `name`) as what made the stored vectors, unless another model is
+    /// recorded and passages are stored (an empty store takes whichever model opens it); the
+    /// fingerprint recorded.
+    public func adoptEmbeddingModel(_ fingerprint: String, name: String?) throws -> String {
         try writer.withLock { connection in
             try connection.transaction {
                 let empty = try connection.scalarInt("SELECT NOT EXISTS (SELECT 1 FROM chunks)") == 1
@@ -17,9 +24,21 @@ extension SQLiteKnowledgeStore {
                 try insert.bind(fingerprint, at: 1)
                 try insert.run()
                 let recorded = try KnowledgeStoreSchema.metaValue("embedding_model", on: connection) ?? fingerprint
-                if recorded == fingerprint { adoptedModel.withLock { $0 = fingerprint } }
+                if recorded == fingerprint {
+                    adoptedModel.withLock { $0 = fingerprint }
+                    try Self.recordModelName(name, on: connection)
+                }
                 return recorded
             }
+        }
+    }
+
+    /// Sets the recorded model's name to `name`; nil forgets it (a name that no longer fits).
+    static func recordModelName(_ name: String?, on connection: SQLiteConnection) throws {
+        if let name {
+            try KnowledgeStoreSchema.setMetaValue("embedding_model_name", to: name, on: connection)
+        } else {
+            try connection.execute("DELETE FROM meta WHERE key = 'embedding_model_name'")
         }
     }
 

@@ -93,7 +93,7 @@ extension SQLiteKnowledgeStore {
     /// collection, which the next process that opens the folder with Chroma binds (and fills),
     /// and the upserts still waiting for the old model's collection are dropped with the old
     /// vectors they would have read.
-    public func finishReembedding(model: String, dimension: Int) throws -> Bool {
+    public func finishReembedding(model: String, name: String?, dimension: Int) throws -> Bool {
         try writer.withLock { connection in
             try connection.transaction {
                 try Self.requireReembedding(model: model, dimension: dimension, on: connection)
@@ -119,6 +119,7 @@ extension SQLiteKnowledgeStore {
                     DELETE FROM reembedding;
                     """)
                 try KnowledgeStoreSchema.setMetaValue("embedding_model", to: model, on: connection)
+                try Self.recordModelName(name, on: connection)
                 try KnowledgeStoreSchema.setMetaValue("dimension", to: String(dimension), on: connection)
                 return true
             }
