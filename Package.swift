@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own dependencies, named because HTTPEndpoints uses their types directly.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
@@ -112,11 +115,7 @@ let package = Package(
         // and the masking of secrets in URLs.
         .target(
             name: "Storage",
-            dependencies: [
-                "Blocking",
-                "Digests",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["Blocking", "StrictJSON"]
         ),
         // The embedded vector index: int8 codes for the scans and float32 vectors for the exact
         // scores, in memory or in the snapshot file (with its 4-bit codes), and the scans.
@@ -132,7 +131,6 @@ let package = Package(
                 "CSQLite",
                 "CFTSRank",
                 "Blocking",
-                "Digests",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -142,7 +140,6 @@ let package = Package(
             dependencies: [
                 "Storage",
                 "CHiredis",
-                "Blocking",
                 "Digests",
                 "Resilience",
                 .product(name: "Logging", package: "swift-log"),
@@ -160,7 +157,6 @@ let package = Package(
                 "Blocking",
                 "Digests",
                 "Resilience",
-                "StrictJSON",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -200,7 +196,6 @@ let package = Package(
                 "Redis",
                 "Chroma",
                 "Blocking",
-                "COpenBLAS",
                 "Digests",
                 "Resilience",
                 "Embeddings",
@@ -263,6 +258,8 @@ let package = Package(
                 "Resilience",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -321,12 +318,12 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "HTTPClient", "CKernels", "Digests",
-                           "TestSupport"]
+                           "Blocking", "CSQLite", "Resilience", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "KnowledgeBaseTests",
-            dependencies: ["KnowledgeBase", "BytePaths", "DocumentFormats", "FolderWatch", "Storage", "SQLiteLedger", "Redis", "Chroma", "Embeddings", "GPURuntime",
-                           "Digests", "Telemetry", "TestSupport"]
+            dependencies: ["KnowledgeBase", "BytePaths", "DocumentFormats", "FolderWatch", "Storage", "SQLiteLedger", "Redis", "Embeddings", "GPURuntime",
+                           "Digests", "Telemetry", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TelemetryTests",
@@ -334,7 +331,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MCPServerTests",
-            dependencies: ["MCPServer", "KnowledgeBase", "TestSupport", .product(name: "MCP", package: "swift-sdk")]
+            dependencies: ["MCPServer", "KnowledgeBase", "TestSupport", .product(name: "MCP", package: "swift-sdk"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

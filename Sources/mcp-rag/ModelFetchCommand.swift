@@ -1,6 +1,6 @@
 import ArgumentParser
-import Embeddings
 import Foundation
+import KnowledgeBase
 import ModelHub
 import Synchronization
 
@@ -40,7 +40,7 @@ struct ModelFetchCommand: ParsableCommand {
             throw CLIError(error.description)
         }
         line.finish()
-        let model = ModelLocator.inspect(fetched.folder, name: fetched.repository)
+        let model = ModelSelection.inspect(fetched.folder, name: fetched.repository)
         let commit = String(fetched.commit.prefix(12))
         let fresh = fetched.downloadedBytes > 0 ? "\(Self.megabytes(fetched.downloadedBytes)) MB downloaded" : "all already in the cache"
         print("Fetched \(fetched.repository) at \(commit) (\(fetched.revision)): \(fetched.fileCount) files, "

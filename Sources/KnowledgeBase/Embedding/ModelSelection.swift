@@ -48,6 +48,11 @@ public struct ModelSelection: Sendable {
         }
     }
 
+    /// The model folder `folder` (one just fetched), checked as the server would check it, under `name`.
+    public static func inspect(_ folder: URL, name: String) -> InstalledModel {
+        ModelLocator.inspect(folder, name: name)
+    }
+
     /// The model, loaded and moved to the device asked for; a folder it cannot load or a GPU that
     /// cannot serve is a `ConfigurationError` saying why, never a silent CPU run.
     public func load() throws -> TextEmbedder {
