@@ -33,8 +33,11 @@ actor HealthMetrics {
                         .set(to: state == candidate ? 1 : 0)
                 }
             }
-            if let opened = dependency.facts["breaker_opened"].flatMap(Double.init) {
-                grow(MetricCatalog.breakerOpened, labels: [("dependency", name)], to: opened)
+            for (fact, state) in [("breaker_opened", CircuitBreaker.State.open), ("breaker_half_opened", .halfOpen),
+                                  ("breaker_closed", .closed)] {
+                if let times = dependency.facts[fact].flatMap(Double.init) {
+                    grow(MetricCatalog.breakerTransitions, labels: [("dependency", name), ("to", state.rawValue)], to: times)
+                }
             }
         }
         // The figures a dependency reports only with Redis (the tracker's buffer) or Chroma (the outbox).

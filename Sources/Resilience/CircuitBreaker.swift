@@ -40,6 +40,10 @@ public final class CircuitBreaker: Sendable {
         public var nextTrialIn: Duration?
         /// Times the breaker has opened since it was made.
         public var timesOpened: Int
+        /// Times it let a trial call through after a pause (open → half-open), and times it closed
+        /// again (the dependency answered after failures had opened it).
+        public var timesHalfOpened = 0
+        public var timesClosed = 0
     }
 
     /// The dependency's name, for error messages ("redis", "chroma").
@@ -55,9 +59,12 @@ public final class CircuitBreaker: Sendable {
         var trialInFlight = false
         var lastError: String?
         var timesOpened = 0
+        var timesHalfOpened = 0
+        var timesClosed = 0
 
         /// The dependency answered: calls go through again and the failure count starts over.
         mutating func close() {
+            if state != .closed { timesClosed += 1 }
             state = .closed
             consecutiveFailures = 0
         }
@@ -81,7 +88,8 @@ public final class CircuitBreaker: Sendable {
                 if remaining > .zero { nextTrialIn = remaining } else { state = .halfOpen }
             }
             return Snapshot(state: state, consecutiveFailures: inner.consecutiveFailures, lastError: inner.lastError,
-                            nextTrialIn: nextTrialIn, timesOpened: inner.timesOpened)
+                            nextTrialIn: nextTrialIn, timesOpened: inner.timesOpened, timesHalfOpened: inner.timesHalfOpened,
+                            timesClosed: inner.timesClosed)
         }
     }
 
@@ -125,6 +133,7 @@ public final class CircuitBreaker: Sendable {
                 let remaining = inner.openedAt + configuration.openDuration - now
                 if remaining > .zero { return .refused(remaining, lastError: inner.lastError) }
                 inner.state = .halfOpen
+                inner.timesHalfOpened += 1
                 inner.trialInFlight = true
                 return .admitted(trial: true)
             case .halfOpen:

@@ -19,7 +19,7 @@ public struct MetricCatalog: Sendable, Hashable {
     public static let ready = MetricCatalog(name: "mcp_rag_ready", help: "1 when the server is ready to answer queries (healthy or degraded), 0 when not.")
     public static let dependencyStatus = MetricCatalog(name: "mcp_rag_dependency_status", help: "1 for each dependency's current status (healthy, degraded, unhealthy, not_configured), 0 for the others.")
     public static let breakerState = MetricCatalog(name: "mcp_rag_circuit_breaker_state", help: "1 for each circuit breaker's current state (closed, half_open, open), 0 for the others.")
-    public static let breakerOpened = MetricCatalog(name: "mcp_rag_circuit_breaker_opened_total", help: "Times each circuit breaker has opened since the server started.")
+    public static let breakerTransitions = MetricCatalog(name: "mcp_rag_circuit_breaker_transitions_total", help: "Times each circuit breaker moved to a state (to: open, half_open, closed) since the server started.")
     public static let embeddingBackend = MetricCatalog(name: "mcp_rag_embedding_backend_info", help: "The embedding backend serving queries (label backend), always 1.")
     public static let residentMemory = MetricCatalog(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
     public static let cpuSeconds = MetricCatalog(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
@@ -38,7 +38,7 @@ public struct MetricCatalog: Sendable, Hashable {
 
     public static let all: [MetricCatalog] = [
         toolCalls, toolCallDuration, queryDuration, queryStageDuration, cacheRequests, ingestedFiles, ingestedPassages,
-        ready, dependencyStatus, breakerState, breakerOpened, embeddingBackend, residentMemory, cpuSeconds,
+        ready, dependencyStatus, breakerState, breakerTransitions, embeddingBackend, residentMemory, cpuSeconds,
         openFileDescriptors, trackerBuffered, trackerDropped, outboxPending, watchPending, watchBatches, watchOverflows, vectorBytes, embeddedTexts, embeddingSeconds,
         embeddingPasses, httpSessions,
     ]

@@ -66,6 +66,10 @@ private struct BadRequest: Error {}
         #expect(breaker.snapshot.state == .closed)
         #expect(breaker.snapshot.consecutiveFailures == 0)
         #expect(breaker.snapshot.lastError == nil)
+        // Each move counted once: opened, a trial let through, closed again.
+        #expect(breaker.snapshot.timesOpened == 1 && breaker.snapshot.timesHalfOpened == 1 && breaker.snapshot.timesClosed == 1)
+        try breaker.run {}
+        #expect(breaker.snapshot.timesClosed == 1, "a success while closed is no transition")
     }
 
     @Test func aFailedTrialOpensItForAnotherPause() {
@@ -76,6 +80,7 @@ private struct BadRequest: Error {}
         #expect(breaker.snapshot.state == .open)
         #expect(breaker.snapshot.nextTrialIn == .seconds(10))
         #expect(breaker.snapshot.timesOpened == 2)
+        #expect(breaker.snapshot.timesHalfOpened == 1 && breaker.snapshot.timesClosed == 0)
         #expect(fail(breaker) is CircuitOpenError)
     }
 

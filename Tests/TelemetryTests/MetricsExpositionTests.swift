@@ -57,7 +57,8 @@ import Testing
     private func report(ready: Bool, breaker: String, opened: Int, backend: String, cpu: Double) -> HealthReport {
         var report = HealthReport(status: .healthy, level: .readiness, uptimeS: 1, version: "test", durationMs: 0, dependencies: [
             "query_tracker": DependencyHealth(status: .degraded, detail: "Redis", circuitBreaker: breaker,
-                                              facts: ["breaker_opened": String(opened), "pending": String(opened * 10),
+                                              facts: ["breaker_opened": String(opened), "breaker_half_opened": String(opened - 1),
+                                                      "breaker_closed": String(opened - 1), "pending": String(opened * 10),
                                                       "dropped": String(opened)]),
             "vector_store": DependencyHealth(status: .healthy, detail: "Chroma",
                                              facts: ["backend": "chroma", "pending": String(opened + 1)]),
@@ -92,8 +93,11 @@ import Testing
         // Totals grow by what their readings grew by; the backend no longer serving reads 0.
         await health.update(from: report(ready: false, breaker: "closed", opened: 3, backend: "cuda", cpu: 2.0))
         #expect(samples(exposition, "mcp_rag_ready") == ["mcp_rag_ready 0.0"])
-        #expect(samples(exposition, "mcp_rag_circuit_breaker_opened_total")
-            == [#"mcp_rag_circuit_breaker_opened_total{dependency="query_tracker"} 3.0"#])
+        #expect(samples(exposition, "mcp_rag_circuit_breaker_transitions_total").sorted() == [
+            #"mcp_rag_circuit_breaker_transitions_total{dependency="query_tracker",to="closed"} 2.0"#,
+            #"mcp_rag_circuit_breaker_transitions_total{dependency="query_tracker",to="half_open"} 2.0"#,
+            #"mcp_rag_circuit_breaker_transitions_total{dependency="query_tracker",to="open"} 3.0"#,
+        ])
         #expect(samples(exposition, "process_cpu_seconds_total") == ["process_cpu_seconds_total 2.0"])
         #expect(samples(exposition, "mcp_rag_tracker_dropped_total") == ["mcp_rag_tracker_dropped_total 3.0"])
         #expect(samples(exposition, "mcp_rag_watch_batches_total") == ["mcp_rag_watch_batches_total 6.0"])

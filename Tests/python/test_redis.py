@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from mcp_support import command_env, connected, server_parameters, structured, write_corpus
+from mcp_support import command_env, connected, free_port, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
 
@@ -77,8 +78,22 @@ async def test_two_processes_add_up_their_counts_and_share_the_cache(binary, dat
 async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive_after_restart(
         binary, data_dir, model_dir, redis_server):
     prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    metrics_port = free_port()
     params = redis_params(binary, data_dir, model_dir, redis_server.url, prefix,
-                          MCP_RAG_BREAKER_OPEN_SECONDS="2", MCP_RAG_REDIS_TIMEOUT_MS="300")
+                          MCP_RAG_BREAKER_OPEN_SECONDS="2", MCP_RAG_REDIS_TIMEOUT_MS="300",
+                          MCP_RAG_METRICS=f"127.0.0.1:{metrics_port}")
+
+    def breaker_series() -> dict[str, float]:
+        """The tracker breaker's series on /metrics, by their labels."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as answer:
+            text = answer.read().decode()
+        series = {}
+        for line in text.splitlines():
+            if line.startswith("mcp_rag_circuit_breaker_") and 'dependency="query_tracker"' in line:
+                name, value = line.rsplit(" ", 1)
+                series[name] = float(value)
+        return series
+
     burst = 200
     async with connected(params) as (session, _):
         for index in range(burst):
@@ -94,6 +109,11 @@ async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive
         assert tracker["status"] == "degraded", tracker
         assert tracker["circuit_breaker"] in ("open", "half_open"), tracker
         assert int(tracker["facts"]["breaker_opened"]) >= 1
+        # The operator sees it too: the state, and the transition, on /metrics.
+        down = breaker_series()
+        assert down['mcp_rag_circuit_breaker_transitions_total{dependency="query_tracker",to="open"}'] >= 1, down
+        assert (down['mcp_rag_circuit_breaker_state{dependency="query_tracker",state="open"}']
+                + down['mcp_rag_circuit_breaker_state{dependency="query_tracker",state="half_open"}']) == 1, down
         assert int(tracker["facts"]["pending"]) > 0, "the counts since the kill are buffered"
         assert "last_error" in tracker["facts"] and "127.0.0.1" in tracker["facts"]["last_error"]
         stats = structured(await session.call_tool("get_cache_warming_stats", {}))
@@ -117,6 +137,10 @@ async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive
         tracker = health["dependencies"]["query_tracker"]
         assert tracker["status"] == "healthy" and tracker["circuit_breaker"] == "closed", tracker
         assert tracker["facts"]["pending"] == "0"
+        up = breaker_series()
+        assert up['mcp_rag_circuit_breaker_state{dependency="query_tracker",state="closed"}'] == 1, up
+        assert up['mcp_rag_circuit_breaker_transitions_total{dependency="query_tracker",to="half_open"}'] >= 1, up
+        assert up['mcp_rag_circuit_breaker_transitions_total{dependency="query_tracker",to="closed"}'] >= 1, up
         stats = structured(await session.call_tool("get_cache_warming_stats", {"top_n": 20}))
         assert stats["degraded"] is False and stats["tracking"]["pending"] == 0
         assert stats["total_unique_queries"] == 20

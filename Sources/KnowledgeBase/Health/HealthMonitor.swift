@@ -117,7 +117,8 @@ public struct HealthMonitor: Sendable {
         var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe.pending),
                      "collection": configuration.name(of: .passages),
                      "ledger_chunks": String(await ledgerChunks),
-                     "breaker_opened": String(probe.breaker.timesOpened)]
+                     "breaker_opened": String(probe.breaker.timesOpened),
+                     "breaker_half_opened": String(probe.breaker.timesHalfOpened), "breaker_closed": String(probe.breaker.timesClosed)]
         facts["server_version"] = probe.version
         facts["count"] = probe.count.map(String.init)
         facts["last_error"] = probe.breaker.lastError
@@ -203,7 +204,8 @@ public struct HealthMonitor: Sendable {
 
     /// A circuit breaker's count of failures and openings, its last error and its next trial.
     private static func breakerFacts(_ breaker: CircuitBreaker.Snapshot) -> [String: String] {
-        var facts = ["breaker_failures": String(breaker.consecutiveFailures), "breaker_opened": String(breaker.timesOpened)]
+        var facts = ["breaker_failures": String(breaker.consecutiveFailures), "breaker_opened": String(breaker.timesOpened),
+                     "breaker_half_opened": String(breaker.timesHalfOpened), "breaker_closed": String(breaker.timesClosed)]
         facts["last_error"] = breaker.lastError
         if let wait = breaker.nextTrialIn { facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds) }
         return facts
