@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 
 import anyio
@@ -289,6 +290,10 @@ def test_a_server_without_a_token_serves_its_metrics_to_no_other_site(binary, mo
             assert answer.status_code == status and "mcp_rag" not in answer.text, (headers, answer.status_code)
         assert httpx.get(metrics, headers={"Host": f"localhost:{server.port}"}, timeout=30).status_code == 200
         assert httpx.get(metrics, headers={"Origin": f"http://127.0.0.1:{server.port}"}, timeout=30).status_code == 200
-        assert "mcp_rag_ready 1" in httpx.get(metrics, timeout=30).text
+        exposition = httpx.get(metrics, timeout=30).text
+        assert "mcp_rag_ready 1" in exposition and "mcp_rag_http_sessions_open " in exposition
+        # Prometheus' own linter on what the HTTP server exposes (the stdio endpoint's is checked in test_metrics).
+        check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         server.stop()

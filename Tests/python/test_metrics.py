@@ -5,6 +5,7 @@ the token rule."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -123,6 +124,7 @@ scrape_configs:
     try:
         with errlog:
             async with connected(params, errlog) as (session, _):
+                structured(await session.call_tool("ingest_documents", {"paths": [str(notes)], "technology": "notes"}))
                 structured(await session.call_tool("query_knowledge_base", {"query": "what do the notes say"}))
                 found = wait_until(lambda: series('mcp_rag_tool_calls_total{tool="query_knowledge_base"}'),
                                    "Prometheus to scrape the tool calls")
@@ -140,6 +142,13 @@ scrape_configs:
                 for expression in expressions:
                     status, _, body = get(api + urllib.request.quote(expression))
                     assert status == 200 and json.loads(body)["status"] == "success", (expression, body)
+                # ... and names series the server has: a misspelt name would evaluate, to nothing.
+                exposed = {line.split("{")[0].split(" ")[0] for line in get(f"http://127.0.0.1:{port}/metrics", TOKEN)[2].splitlines()
+                           if line and not line.startswith("#")}
+                named = {name for expression in expressions for name in re.findall(r"\b(?:mcp_rag|process)_[a-z_]+", expression)}
+                # Two exist only elsewhere: sessions with `serve --http`, breakers with Redis or Chroma.
+                elsewhere = {"mcp_rag_http_sessions_open", "mcp_rag_circuit_breaker_state"}
+                assert named and named <= exposed | elsewhere, sorted(named - exposed - elsewhere)
         assert TOKEN not in (tmp_path / "stderr.log").read_text(), "the token never reaches the log"
     finally:
         prometheus.terminate()
