@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import anyio
 import httpx
 import pytest
 
-from http_support import TOKEN, HTTPServer, http_session, sample
-from mcp_support import command_env, connected, server_parameters, structured, write_corpus
+from http_support import INITIALIZE, TOKEN, HTTPServer, http_session, sample
+from mcp_support import command_env, connected, free_port, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
 
@@ -240,6 +241,45 @@ def test_an_http_server_that_must_not_start_says_why(binary, model_dir, tmp_path
                                 stdin=subprocess.DEVNULL)
         assert result.returncode != 0 and reason in result.stderr, (args, result.stderr)
         assert result.stdout == ""
+
+
+def test_the_http_settings_are_read_from_the_environment_too(binary, model_dir, tmp_path):
+    """MCP_RAG_HTTP and its companions, as a container or a systemd unit sets them, with no flag."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = command_env(tmp_path, model_dir, MCP_RAG_DATA_DIR=str(tmp_path / "data"), MCP_RAG_HTTP=f"127.0.0.1:{port}",
+                      MCP_RAG_HTTP_MAX_SESSIONS="2", MCP_RAG_HTTP_SESSION_IDLE="600",
+                      MCP_RAG_HTTP_ALLOWED_ORIGINS="http://app.example, https://docs.example:8443")
+    process = subprocess.Popen([binary, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=(tmp_path / "stderr.log").open("wb"))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "stderr.log").read_text()
+            try:
+                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        opened = [httpx.post(base + "/mcp", json=INITIALIZE, headers={**headers, "Origin": origin}, timeout=30)
+                  for origin in ["http://app.example", "https://docs.example:8443"]]
+        assert [answer.status_code for answer in opened] == [200, 200], "the origins the variable allows"
+        refused = httpx.post(base + "/mcp", json=INITIALIZE, headers={**headers, "Origin": "http://evil.example"}, timeout=30)
+        assert refused.status_code == 403
+        full = httpx.post(base + "/mcp", json=INITIALIZE, headers=headers, timeout=30)
+        assert full.status_code == 503 and "Retry-After" in full.headers, "two sessions at most"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # A bad value names the variable, and nothing starts.
+    for name, value in [("MCP_RAG_HTTP", "127.0.0.1:http"), ("MCP_RAG_HTTP_MAX_SESSIONS", "0"),
+                        ("MCP_RAG_HTTP_SESSION_IDLE", "forever")]:
+        bad = command_env(tmp_path, model_dir, MCP_RAG_DATA_DIR=str(tmp_path / "other"), MCP_RAG_HTTP=f"127.0.0.1:{port}")
+        bad[name] = value
+        result = subprocess.run([binary, "serve"], env=bad, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert result.returncode != 0 and name in result.stderr, (name, result.stderr)
+        assert not (tmp_path / "other").exists()
 
 
 def test_config_for_a_remote_server_refers_to_the_token_without_printing_it(binary, tmp_path):
