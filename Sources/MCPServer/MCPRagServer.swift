@@ -142,7 +142,7 @@ public struct MCPRagServer: Sendable {
             let failure = ClientError(error)
             logger.info("tool call failed", metadata: ["rag.tool": "\(params.name)", "rag.tool.error": "\(error)",
                                                        "rag.tool.code": "\(failure.code.rawValue)"])
-            return .failure(Self.message(for: failure))
+            return .failure(Self.message(for: failure), code: failure.code)
         }
     }
 

@@ -185,10 +185,16 @@ import Testing
             let decoded = try JSONDecoder().decode(Response<CallTool>.self, from: data)
             #expect(decoded.id == id)
         }
-        let failure = ToolAnswer.failure("No \"such\" file.\n").response(id: .number(1))
+        let failure = ToolAnswer.failure("No \"such\" file.\n", code: .invalidRequest).response(id: .number(1))
         let decoded = try JSONDecoder().decode(Response<CallTool>.self, from: failure)
         let result = try decoded.result.get()
         #expect(result.isError == true && result.structuredContent == nil)
+        #expect(result._meta?[ToolAnswer.errorCodeKey] == .string("invalid_request"), "the code, for programs")
+        // Written as the SDK writes the same result (keys sorted).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let sdk = try encoder.encode(ToolAnswer.failure("No \"such\" file.\n", code: .invalidRequest).result())
+        #expect(String(decoding: failure, as: UTF8.self).contains(String(decoding: sdk, as: UTF8.self)))
         guard case .text(let text, _, _) = try #require(result.content.first) else {
             Issue.record("not a text item")
             return

@@ -315,8 +315,11 @@ async def test_every_tool_answers(params, docs):
 ])
 async def test_bad_arguments_are_tool_errors(params, arguments, fragment):
     async with connected(params) as (session, _):
-        message = error_text(await session.call_tool("query_knowledge_base", arguments))
+        result = await session.call_tool("query_knowledge_base", arguments)
+        message = error_text(result)
         assert fragment in message, message
+        # The kind of failure, for programs: change the request and ask again.
+        assert result.meta == {"mcp-rag/error": "invalid_request"}, result.meta
         # The server is still there and answers.
         structured(await session.call_tool("health_check", {"level": "liveness"}))
 
@@ -371,8 +374,10 @@ async def test_ingest_is_confined_to_allowed_roots(binary, model_dir, tmp_path, 
     (docs / "link.md").symlink_to(outside)
     async with connected(server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[docs])) as (session, _):
         for path in [str(outside), str(docs / ".." / "secret.md"), str(docs / "link.md"), "/proc/self/environ", "/etc/passwd"]:
-            message = error_text(await session.call_tool("ingest_documents", {"paths": [path], "technology": "x"}))
+            result = await session.call_tool("ingest_documents", {"paths": [path], "technology": "x"})
+            message = error_text(result)
             assert "outside the allowed folders" in message or "never ingested" in message, message
+            assert result.meta == {"mcp-rag/error": "invalid_request"}, result.meta
         assert error_text(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "bad\u202elabel"}))
         # A folder walk follows the symlink to its target, which is outside: it must not be read either.
         report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "zoo"}))

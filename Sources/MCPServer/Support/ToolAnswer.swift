@@ -1,26 +1,39 @@
 import Foundation
+import KnowledgeBase
 import MCP
 
-/// What a tool call answers: its output, or a sentence saying why it failed.
+/// What a tool call answers: its output, or a sentence saying why it failed with the failure's
+/// code (`ClientError.Code`) in the result's `_meta`, under `errorCodeKey`, for programs to act on.
 ///
 /// The router writes it straight into the JSON-RPC answer: the output's JSON is the structured
 /// content as it is and, as a JSON string, the text content, so an answer is encoded once and never
 /// parsed back (through `Value`, a 30-passage answer was encoded, read and encoded again).
 enum ToolAnswer: Sendable {
     case output(ToolOutput)
-    case failure(String)
+    case failure(String, code: ClientError.Code)
 
-    /// `{"id":…,"jsonrpc":"2.0","result":{"content":[{"text":…,"type":"text"}],"isError":…,
+    /// Where a failed call's code is, in the result's `_meta` (MCP's rule: a prefix of our own).
+    static let errorCodeKey = "mcp-rag/error"
+
+    /// `{"id":…,"jsonrpc":"2.0","result":{"_meta":…,"content":[{"text":…,"type":"text"}],"isError":…,
     /// "structuredContent":…}}`, keys sorted like every other answer.
     func response(id: ID) -> Data {
         var bytes: [UInt8] = []
-        let (text, structured): ([UInt8], [UInt8]?) = switch self {
-        case .output(let output): (output.json, output.json)
-        case .failure(let message): (Array(message.utf8), nil)
+        let (text, structured, code): ([UInt8], [UInt8]?, ClientError.Code?) = switch self {
+        case .output(let output): (output.json, output.json, nil)
+        case .failure(let message, let code): (Array(message.utf8), nil, code)
         }
         bytes.reserveCapacity(2 * text.count + 160)
         JSONWriter.appendResultOpening(id: id, to: &bytes)
-        bytes.append(contentsOf: #"{"content":[{"text":"#.utf8)
+        bytes.append(UInt8(ascii: "{"))
+        if let code {
+            bytes.append(contentsOf: #""_meta":{"#.utf8)
+            JSONWriter.appendString(Self.errorCodeKey, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            JSONWriter.appendString(code.rawValue, to: &bytes)
+            bytes.append(contentsOf: "},".utf8)
+        }
+        bytes.append(contentsOf: #""content":[{"text":"#.utf8)
         JSONWriter.appendString(text, to: &bytes)
         bytes.append(contentsOf: #","type":"text"}],"isError":"#.utf8)
         if let structured {
@@ -39,8 +52,9 @@ enum ToolAnswer: Sendable {
         case .output(let output):
             CallTool.Result(content: [.text(text: output.text, annotations: nil, _meta: nil)],
                             structuredContent: .some(try ToolJSON.value(ofJSON: output.json)), isError: false)
-        case .failure(let message):
-            CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true)
+        case .failure(let message, let code):
+            CallTool.Result(content: [.text(text: message, annotations: nil, _meta: nil)], isError: true,
+                            _meta: Metadata(additionalFields: [Self.errorCodeKey: .string(code.rawValue)]))
         }
     }
 }

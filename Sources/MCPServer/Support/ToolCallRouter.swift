@@ -250,7 +250,7 @@ actor ToolCallRouter: Transport {
             await unanswered(id)
             return
         }
-        await answer(id, ToolAnswer.failure(Self.stoppedText).response(id: id))
+        await answer(id, ToolAnswer.failure(Self.stoppedText, code: .unavailable).response(id: id))
     }
 
     static let stoppedText = "The server is shutting down, so this call stopped before it finished; what an ingest had "
