@@ -92,7 +92,9 @@ extension KnowledgeBase {
                                 if FileWalker.type(of: path) == 0 {
                                     vanished.append(path)
                                 } else {
-                                    outcome.problems.append("\(path): \(ClientError(error).message)")
+                                    // A refusal in its own words: these are no tool call's arguments.
+                                    let reason = (error as? InvalidRequest)?.description ?? ClientError(error).message
+                                    outcome.problems.append("\(path): \(reason)")
                                 }
                             }
                         }
