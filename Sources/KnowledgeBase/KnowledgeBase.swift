@@ -228,7 +228,9 @@ public final class KnowledgeBase: Service, Sendable {
         let request: IngestRequest
         switch reach {
         case .allowedRoots:
-            let resolved = try paths.map { try engine.allowedRoots.check($0) }
+            // Resolving a path reads the file system (symlinks, a network mount): off the cooperative pool.
+            let roots = engine.allowedRoots
+            let resolved = try await BlockingExecutor.run { try paths.map { try roots.check($0) } }
             request = IngestRequest(paths: resolved, technology: technology, pruneMissing: pruneMissing,
                                     allowedRoots: engine.allowedRoots)
         case .anywhere:

@@ -85,7 +85,7 @@ public final class RetrievalEvaluation: Sendable {
         }
         try await flush()
         await progress(dataset.documents.count, dataset.documents.count)
-        figures.chunks = store.chunkCount()
+        figures.chunks = try await BlockingExecutor.run { [store] in store.chunkCount() }
         figures.seconds = Self.seconds(since: start)
         return figures
     }
