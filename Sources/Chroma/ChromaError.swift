@@ -22,6 +22,8 @@ public struct ChromaError: Error, CustomStringConvertible, Sendable, Equatable {
         case server
         /// The answer was not what the API returns.
         case unexpectedReply
+        /// The collection is still being sent this folder's vectors, so it holds only part of them.
+        case filling
     }
 
     public let kind: Kind

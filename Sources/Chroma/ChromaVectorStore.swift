@@ -5,6 +5,7 @@ import Logging
 import Resilience
 import SQLiteLedger
 import Storage
+import Synchronization
 
 /// Semantic search in Chroma, and this process's writes sent there through the store's outbox.
 ///
@@ -29,6 +30,8 @@ public final class ChromaVectorStore: VectorSearch {
     private let logger: Logger
     /// One sync at a time: two would send the same rows.
     private let syncs = SyncQueue()
+    /// Set once the collection has every vector the folder held when it was bound to it.
+    private let filled = Atomic(false)
     /// Changes sent, or vectors read, per round trip.
     static let batchSize = 256
 
@@ -51,7 +54,21 @@ public final class ChromaVectorStore: VectorSearch {
             + " (passages and sources)"
     }
 
+    /// The `limit` passages nearest `vector`. Throws `ChromaError.filling` while the collection is still
+    /// being sent the vectors the folder held when it was bound to it (Chroma newly configured, or a
+    /// re-embedding's new model): it would answer from part of them, as if the rest did not exist.
     public func nearest(to vector: [Float], limit: Int, technology: String?) async throws -> [ScoredChunk] {
+        if !filled.load(ordering: .relaxed) {
+            let store = self.store
+            let remaining = try await BlockingExecutor.run { try store.vectorBackfillRemaining() }
+            guard remaining == 0 else {
+                throw ChromaError(kind: .filling, message: """
+                    Chroma's collection \(client.configuration.name(of: .passages)) is still being sent this knowledge base's \
+                    vectors (\(remaining) to go)
+                    """)
+            }
+            filled.store(true, ordering: .relaxed)
+        }
         let hits = try await breaker.guardingChroma { try await client.query(vector, limit: limit, filter: technology.map(ChromaFilter.technology)) }
         // Chroma's cosine distance is 1 − cosine similarity; scores are similarities, as the embedded store's.
         return hits.map { hit in

@@ -80,9 +80,16 @@ import TestSupport
             _ = try other.replaceSource(makeRecord("other.md", chunks: chunk), chunks: chunk)
             #expect(try operations(store).suffix(2) == ["upsert z other.md swift", "source other.md swift 1"])
 
-            // Bound to another collection: the queue starts over with everything stored.
+            // Bound to another collection: the queue starts over with everything stored, and until
+            // that is sent the new collection holds only part of the folder.
             #expect(try store.bindVectorTarget("chroma two") == 2)
             #expect(try operations(store) == ["upsert z other.md swift", "source other.md swift 1"])
+            #expect(try store.vectorBackfillRemaining() == 2)
+            let later = [makeChunk("y", source: "later.md")]
+            _ = try store.replaceSource(makeRecord("later.md", chunks: later), chunks: later)
+            #expect(try store.vectorBackfillRemaining() == 2, "what is written afterwards is not part of the backfill")
+            try store.acknowledgeVectorChanges(through: try store.pendingVectorChanges(limit: 2)[1].sequence)
+            #expect(try store.vectorBackfillRemaining() == 0 && store.pendingVectorChangeCount() == 2)
         }
     }
 }
@@ -143,6 +150,22 @@ import TestSupport
         #expect(try await chroma.client.count() == 6)
         #expect(try await chroma.client.sources(changedSince: nil).filter(\.removed).map(\.source) == ["a.md"],
                 "a removal leaves a tombstone")
+        try await chroma.client.deleteCollection()
+    }
+
+    @Test func aCollectionStillBeingFilledIsNotSearched() async throws {
+        let (store, directory) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A knowledge base filled before Chroma was configured: binding queues all of it.
+        let chunks = (0..<4).map { makeChunk("c\($0)", ordinal: $0, axis: $0) }
+        _ = try store.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
+        let chroma = try remote(store, collection: "test-\(UUID().uuidString.prefix(8).lowercased())")
+        #expect(try store.bindVectorTarget(chroma.target) == 5)
+        let refusal = try await #require(throws: ChromaError.self) { try await chroma.nearest(to: axisVector(2), limit: 1, technology: nil) }
+        #expect(refusal.kind == .filling && refusal.description.contains("5 to go"), "\(refusal)")
+        #expect(chroma.breaker.snapshot.consecutiveFailures == 0, "Chroma did nothing wrong")
+        #expect(try await chroma.sync() == 5)
+        #expect(try await chroma.nearest(to: axisVector(2), limit: 1, technology: nil).map(\.id) == ["c2"])
         try await chroma.client.deleteCollection()
     }
 

@@ -27,7 +27,8 @@ extension SQLiteKnowledgeStore {
     /// Binds this data folder to the remote vector store named `target` (its URL, tenant, database
     /// and collection). When it was bound to another one, or to none, every stored chunk is queued
     /// for upload first, so a knowledge base filled before Chroma was configured (or for another
-    /// collection) is complete there too. Returns how many chunks were queued that way.
+    /// collection) is complete there too; until those are sent, `vectorBackfillRemaining` counts
+    /// them. Returns how many chunks were queued that way.
     public func bindVectorTarget(_ target: String) throws -> Int {
         try writer.withLock { connection in
             try connection.transaction {
@@ -45,8 +46,23 @@ extension SQLiteKnowledgeStore {
                     INSERT INTO vector_outbox(chunk_id, op) SELECT source, 'source' FROM sources ORDER BY source;
                     """)
                 try KnowledgeStoreSchema.setMetaValue("vector_target", to: target, on: connection)
+                try connection.execute("""
+                    INSERT OR REPLACE INTO meta(key, value)
+                    SELECT 'vector_backfill_through', coalesce(max(seq), 0) FROM vector_outbox
+                    """)
                 return try connection.scalarInt("SELECT count(*) FROM vector_outbox") ?? 0
             }
+        }
+    }
+
+    /// Changes still to send of those `bindVectorTarget` queued when it bound the folder to its
+    /// target: while any is left, the target holds only part of this folder's vectors.
+    public func vectorBackfillRemaining() throws -> Int {
+        try reader.withLock { connection in
+            try connection.scalarInt("""
+                SELECT count(*) FROM vector_outbox
+                WHERE seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'vector_backfill_through')
+                """) ?? 0
         }
     }
 
