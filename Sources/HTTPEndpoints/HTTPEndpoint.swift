@@ -19,7 +19,12 @@ import Telemetry
 ///
 /// The probes say nothing but the status, so they need no token. With a token configured, `/mcp`
 /// and `/metrics` answer only a request that carries it (401 with `WWW-Authenticate` otherwise);
-/// without one the server may listen on a loopback address only, and refuses what a proxy forwards.
+/// without one the server may listen on a loopback address only, and refuses what a proxy forwards
+/// (`AccessMiddleware.swift`; the routes below say which need the token).
+///
+/// The router is tested through the real binary (`Tests/python/test_http_*.py`, with the official MCP
+/// client and raw sockets), not with HummingbirdTesting's `app.test(.live)`, which would bring
+/// AsyncHTTPClient and BoringSSL into the build for what those tests already cover.
 public struct HTTPEndpoint: Sendable {
     public let address: ListenAddress
     private let token: BearerToken?
@@ -31,6 +36,12 @@ public struct HTTPEndpoint: Sendable {
         maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 100)
     /// A connection that sends nothing (not even the rest of its headers) for this long is closed.
     static let idleTimeout = TimeAmount.seconds(30)
+    /// A request's head must arrive within this of the connection opening or of the previous answer
+    /// (see `RequestHeadDeadline`).
+    static let requestHeadLimit = TimeAmount.seconds(10)
+    /// Connections open at once at most: past it new ones wait in the kernel's queue until one
+    /// closes, so stalled clients cannot use up the process's file descriptors.
+    static let maxConnections = 512
 
     /// The endpoint on `address`; throws when `address` is not a loopback address and there is
     /// no `token`, before anything starts.
@@ -52,6 +63,7 @@ public struct HTTPEndpoint: Sendable {
         let token = self.token
         let health = HealthMetrics(exposition: exposition)
         let router = Router()
+        // The probes answer whoever reaches the address: they say nothing but the status.
         router.get("livez") { _, _ in
             Self.statusAnswer(.ok, "alive")
         }
@@ -59,71 +71,30 @@ public struct HTTPEndpoint: Sendable {
             await knowledgeBase.health(level: .readiness).ready == true
                 ? Self.statusAnswer(.ok, "ready") : Self.statusAnswer(.serviceUnavailable, "not ready")
         }
-        router.get("metrics") { request, _ in
-            if let refusal = Self.unauthorized(request, token: token) ?? Self.fromAnotherSite(request, token: token) {
-                return refusal
-            }
+        // Everything else needs the token; without one, only this machine may ask, never through a proxy.
+        let guarded = router.group().add(middleware: TokenMiddleware(token: token))
+        guarded.group().add(middleware: SameMachineMiddleware(token: token)).get("metrics") { _, _ in
             await health.update(from: knowledgeBase.health(level: .readiness))
             return Response(status: .ok, headers: [.contentType: MetricsExposition.contentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition.text())))
         }
         if let sessions {
+            // Host and Origin are the sessions' own checks here (`HTTPRequestChecks`), with the allowed origins.
             let answer: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
-                if let refusal = Self.unauthorized(request, token: token) { return refusal }
                 let (headers, body) = try await Self.headersAndBody(of: request)
                 return Self.response(await sessions.handle(method: request.method.rawValue, headers: headers, body: body))
             }
             for method in [HTTPRequest.Method.post, .get, .delete, .put, .patch] {
-                router.on("mcp", method: method, use: answer)
+                guarded.on("mcp", method: method, use: answer)
             }
         }
-        return Application(router: router,
-                           server: .http1(configuration: .init(idleTimeout: Self.idleTimeout, httpDecoderConfiguration: Self.headerLimits)),
-                           configuration: .init(address: .hostname(address.host, port: address.port), serverName: "mcp-rag"),
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestHeadDeadline(limit: Self.requestHeadLimit)],
+                                               idleTimeout: Self.idleTimeout, httpDecoderConfiguration: Self.headerLimits)
+        return Application(router: router, server: .http1(configuration: http1),
+                           configuration: .init(address: .hostname(address.host, port: address.port), serverName: "mcp-rag",
+                                                availableConnectionsDelegate: .maximum(Self.maxConnections, logger: logger)),
                            logger: logger)
     }
-
-    /// 401 with `WWW-Authenticate` when a token is configured and `request` does not carry it; 403
-    /// for a request a proxy forwarded when there is no token (a loopback server behind a proxy
-    /// is reachable from wherever the proxy is, so it must have one).
-    private static func unauthorized(_ request: Request, token: BearerToken?) -> Response? {
-        guard let token else {
-            guard forwardedHeaders.contains(where: { request.headers[$0] != nil }) else { return nil }
-            return Response(status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: "this request came through a proxy: a server "
-                                + "behind a proxy needs a token (MCP_RAG_HTTP_TOKEN or --http-token-file)\n")))
-        }
-        guard !token.accepts(authorization: request.headers[.authorization]) else { return nil }
-        return Response(status: .unauthorized,
-                        headers: [.wwwAuthenticate: #"Bearer realm="mcp-rag""#, .contentType: "text/plain; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: "a bearer token is required\n")))
-    }
-
-    /// Without a token the server listens on a loopback address, which a page in a browser can still
-    /// reach by DNS rebinding: its requests name the page's host, or carry its origin. Those are
-    /// refused (421 and 403, as `/mcp` answers them); programs name this machine and send no origin.
-    static func fromAnotherSite(_ request: Request, token: BearerToken?) -> Response? {
-        guard token == nil else { return nil }
-        if let authority = request.head.authority, !ListenAddress.namesLoopback(authority: authority) {
-            return plainRefusal(.misdirectedRequest, "this server answers only requests that name this machine\n")
-        }
-        if let origin = request.headers[.origin] {
-            let authority = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? origin
-            if !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) || !ListenAddress.namesLoopback(authority: authority) {
-                return plainRefusal(.forbidden, "pages from another site may not read this server\n")
-            }
-        }
-        return nil
-    }
-
-    private static func plainRefusal(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
-    }
-
-    /// What reverse proxies add to the requests they forward.
-    private static let forwardedHeaders: [HTTPField.Name] = [
-        HTTPField.Name("Forwarded")!, HTTPField.Name("X-Forwarded-For")!, HTTPField.Name("X-Real-IP")!,
-    ]
 
     /// `request`'s headers (repeated ones joined with commas) and body, read up to `maxBodyBytes`
     /// (413 beyond).

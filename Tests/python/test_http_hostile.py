@@ -202,6 +202,31 @@ async def test_slow_clients_do_not_hold_up_the_others(server):
             connection.close()
 
 
+def test_a_client_that_trickles_its_headers_is_cut_off(server):
+    """One header byte a second never lets the connection go idle, so only the deadline on the whole
+    head (10 s) ends it: the server closes the connection while the client is still writing."""
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    connection.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    closed_after = None
+    try:
+        for sent in range(1, 40):
+            try:
+                connection.sendall(b"a")
+                # Nothing is owed yet, so anything read means the server is done with the connection.
+                connection.settimeout(1.0)
+                if connection.recv(1024) == b"":
+                    closed_after = sent
+                    break
+            except socket.timeout:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = sent
+                break
+    finally:
+        connection.close()
+    assert closed_after is not None and closed_after < 30, "the trickling client was never cut off"
+
+
 async def test_a_thousand_abandoned_sessions_are_capped_and_cost_little_memory(server, report_figure):
     # The sessions earlier tests left open, closed (the client's DELETE) or still counted.
     already = sessions_open(server)
