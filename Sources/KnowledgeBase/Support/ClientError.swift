@@ -13,6 +13,12 @@ import SQLiteLedger
 /// the transports answer alike, metrics can count outcomes by code, and nothing internal leaks:
 /// a SQLite failure says which part failed and SQLite's code, never the statement that failed
 /// (the full error goes to the log).
+///
+/// Unlike the conventions' errors (a private code enum behind static members), `Code` is public:
+/// it is what programs read from a failed call (`_meta` `mcp-rag/error`), and the metrics count by it.
+/// The errors it is made from keep the conventions' form where they have kinds of their own
+/// (`SQLiteError` with SQLite's code, `ChromaError`, `KnowledgeStoreError`); a type that is one kind
+/// of failure (`InvalidRequest`) carries only its sentence.
 public struct ClientError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The kinds of failure, as a client sees them.
     public enum Code: String, Sendable, CaseIterable {
