@@ -110,7 +110,8 @@ import Testing
 
     @Test(arguments: ["MCP_RAG_CACHE_TTL=-1", "MCP_RAG_THREADS=zero", "MCP_RAG_CACHE_SIZE=0", "MCP_RAG_MAX_FILES=1e9",
                       "MCP_RAG_REDIS_TIMEOUT_MS=0", "MCP_RAG_BREAKER_FAILURES=many", "MCP_RAG_BREAKER_OPEN_SECONDS=-3",
-                      "MCP_RAG_REDIS_PREFIX=has space", "MCP_RAG_BLOCKING_THREADS=0", "MCP_RAG_BLOCKING_THREADS=1025"])
+                      "MCP_RAG_REDIS_PREFIX=has space", "MCP_RAG_BLOCKING_THREADS=0", "MCP_RAG_BLOCKING_THREADS=1025",
+                      "MCP_RAG_MAX_ANSWER_KB=8", "MCP_RAG_MAX_ANSWER_KB=lots"])
     func malformedValuesAreErrorsNamingTheVariable(_ assignment: String) {
         let parts = assignment.split(separator: "=").map(String.init)
         do {

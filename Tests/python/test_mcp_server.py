@@ -229,6 +229,13 @@ async def test_answers_stay_small_on_a_big_knowledge_base(binary, model_dir, tmp
         assert len(stats["top_queries"]) + stats["top_queries_omitted"] == stats["total_unique_queries"]
         assert stats["top_queries_omitted"] > 0
 
+        # A server told to allow larger answers sends all fifty.
+        larger = server_parameters(binary, tmp_path / "data", model_dir, allowed_roots=[root],
+                                   extra_env={"MCP_RAG_MAX_ANSWER_KB": "512"})
+        async with connected(larger) as (other, _):
+            whole = structured(await other.call_tool("query_knowledge_base", {"query": "zebrafish fin regrows", "n_results": 50}))
+        assert len(whole["results"]) == 50 and "results_omitted" not in whole
+
         # A folder of 400 files removed: the first paths, and how many more.
         result = await session.call_tool("remove_source", {"source": str(root / "alpha")})
         removed = structured(result)

@@ -34,6 +34,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
     public var maxFileBytes: Int
     /// An ingest touching more files than this is refused before it starts.
     public var maxFilesPerIngest: Int
+    /// The most bytes a query's answer to an assistant takes (see `QueryResponse.cappedForAnswer`).
+    public var maxAnswerBytes = AnswerBudget.answerBytes
     /// Tracked queries not asked for this long are forgotten.
     public var trackingRetention: TimeInterval
     /// Where query statistics and the result cache live when they are shared (`REDIS_URL`); nil
@@ -128,6 +130,8 @@ public struct KnowledgeBaseConfiguration: Sendable {
         configuration.maxFileBytes = try reader.integer("MCP_RAG_MAX_FILE_BYTES", in: 1...(1 << 34)) ?? configuration.maxFileBytes
         configuration.maxFilesPerIngest = try reader.integer("MCP_RAG_MAX_FILES", in: 1...10_000_000)
             ?? configuration.maxFilesPerIngest
+        configuration.maxAnswerBytes = try reader.integer("MCP_RAG_MAX_ANSWER_KB", in: 16...16_384).map { $0 * 1000 }
+            ?? configuration.maxAnswerBytes
         configuration.vectorSnapshots.minimumRows = try reader.integer("MCP_RAG_SNAPSHOT_MIN_CHUNKS", in: 1...Int(Int32.max))
             ?? configuration.vectorSnapshots.minimumRows
         configuration.watchFolders = try reader.flag("MCP_RAG_WATCH") ?? configuration.watchFolders

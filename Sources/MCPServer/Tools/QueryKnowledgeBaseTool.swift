@@ -41,7 +41,7 @@ struct QueryKnowledgeBaseTool: RagTool {
             "page": Schema.integer("The page it is on, from 1, when the file is a PDF."),
         ], required: ["id", "text", "source", "heading", "technology", "score", "rank"]), "Best first."),
         "results_omitted": Schema.integer(
-            "Passages found but left out to keep the answer under 64 KB; ask for fewer, or narrow with technology_filter."),
+            "Passages found but left out to keep the answer small (64 KB unless the server says otherwise); ask for fewer, or narrow with technology_filter."),
         "took_ms": Schema.number("Time spent answering, in milliseconds."),
         "cache_hit": Schema.boolean("Whether the answer came from the result cache."),
         "degraded": Schema.boolean("True when part of the search was unavailable."),
@@ -57,6 +57,7 @@ struct QueryKnowledgeBaseTool: RagTool {
             limit: try arguments.integer("n_results", default: 5),
             technology: try arguments.string("technology_filter"),
             mode: try arguments.choice("mode", default: SearchMode.default))
-        return ToolOutput(query: try await context.knowledgeBase.query(request).cappedForAnswer())
+        let maxBytes = context.knowledgeBase.configuration.maxAnswerBytes
+        return ToolOutput(query: try await context.knowledgeBase.query(request).cappedForAnswer(maxBytes: maxBytes))
     }
 }
