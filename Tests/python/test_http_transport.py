@@ -265,6 +265,9 @@ def test_the_http_settings_are_read_from_the_environment_too(binary, model_dir, 
         opened = [httpx.post(base + "/mcp", json=INITIALIZE, headers={**headers, "Origin": origin}, timeout=30)
                   for origin in ["http://app.example", "https://docs.example:8443"]]
         assert [answer.status_code for answer in opened] == [200, 200], "the origins the variable allows"
+        # The protocol revision the issue names, negotiated as the client asked.
+        assert opened[0].headers["content-type"].startswith("application/json")
+        assert opened[0].json()["result"]["protocolVersion"] == "2025-11-25"
         refused = httpx.post(base + "/mcp", json=INITIALIZE, headers={**headers, "Origin": "http://evil.example"}, timeout=30)
         assert refused.status_code == 403
         full = httpx.post(base + "/mcp", json=INITIALIZE, headers=headers, timeout=30)
