@@ -4,8 +4,8 @@ import Storage
 
 /// Where models come from and where they go, from the environment as huggingface_hub reads it:
 /// the Hub at `HF_ENDPOINT` (default https://huggingface.co), a token from `HF_TOKEN`, else the
-/// file `HF_TOKEN_PATH`, else `$HF_HOME/token`, and the cache under `HF_HOME` (see
-/// `ModelLocator.hubDirectory`).
+/// file `HF_TOKEN_PATH`, else `token` in Hugging Face's folder (`HF_HOME`...), and the cache where
+/// huggingface_hub keeps it (`HF_HUB_CACHE`...; see `ModelLocator.hubDirectory`).
 public struct HubSettings: Sendable {
     public static let defaultEndpoint = "https://huggingface.co"
 
@@ -31,16 +31,16 @@ public struct HubSettings: Sendable {
         } catch {
             throw ModelFetchError(error.description)
         }
-        token = Self.token(environment: environment, hubDirectory: locator.hubDirectory)
+        token = Self.token(environment: environment, huggingFaceHome: locator.huggingFaceHome)
         SecretRedactor.register(token)
     }
 
-    private static func token(environment: [String: String], hubDirectory: URL) -> String? {
+    private static func token(environment: [String: String], huggingFaceHome: URL) -> String? {
         if let token = environment["HF_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty {
             return token
         }
         let file = environment["HF_TOKEN_PATH"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? hubDirectory.deletingLastPathComponent().appendingPathComponent("token")
+            ?? huggingFaceHome.appendingPathComponent("token")
         let token = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         return token?.isEmpty == false ? token : nil
     }

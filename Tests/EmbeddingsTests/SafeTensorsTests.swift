@@ -216,6 +216,22 @@ struct ModelLocatorTests {
         #expect(try SentenceEmbedder(directory: real, threads: 1).name == real.lastPathComponent)
     }
 
+    @Test("the Hugging Face cache is where huggingface_hub would look: HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, ~/.cache")
+    func hubCacheLocation() throws {
+        func hub(_ environment: [String: String]) throws -> String {
+            try ModelLocator(environment: environment.merging(["HOME": "/home/u", "MCP_RAG_DATA_DIR": "/data"]) { $1 })
+                .hubDirectory.path
+        }
+        #expect(try hub([:]) == "/home/u/.cache/huggingface/hub")
+        #expect(try hub(["XDG_CACHE_HOME": "/xdg"]) == "/xdg/huggingface/hub")
+        #expect(try hub(["XDG_CACHE_HOME": "/xdg", "HF_HOME": "/hf"]) == "/hf/hub")
+        #expect(try hub(["HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/old"]) == "/old")
+        #expect(try hub(["HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/old", "HF_HUB_CACHE": "/new"]) == "/new")
+        #expect(try hub(["HF_HOME": "", "HF_HUB_CACHE": ""]) == "/home/u/.cache/huggingface/hub", "empty is unset")
+        #expect(try ModelLocator(environment: ["HOME": "/home/u", "MCP_RAG_DATA_DIR": "/data", "HF_HUB_CACHE": "/new"])
+            .huggingFaceHome.path == "/home/u/.cache/huggingface", "the token stays in Hugging Face's own folder")
+    }
+
     @Test("an explicit folder that is wrong is reported, not skipped")
     func explicitMissing() throws {
         let root = try TemporaryFolder()

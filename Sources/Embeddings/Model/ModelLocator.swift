@@ -82,12 +82,24 @@ public struct ModelLocator: Sendable {
         return candidates
     }
 
-    /// The Hugging Face cache's `hub` folder: `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+    /// Hugging Face's own folder, as huggingface_hub finds it: `HF_HOME`, else
+    /// `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`.
+    public var huggingFaceHome: URL {
+        if let hfHome = setting("HF_HOME") { return URL(fileURLWithPath: hfHome) }
+        if let cache = setting("XDG_CACHE_HOME") { return URL(fileURLWithPath: cache).appendingPathComponent("huggingface") }
+        return homeDirectory().appendingPathComponent(".cache/huggingface")
+    }
+
+    /// The Hugging Face cache's `hub` folder, as huggingface_hub finds it: `HF_HUB_CACHE` (or its
+    /// older name `HUGGINGFACE_HUB_CACHE`), else `hub` in `huggingFaceHome`.
     public var hubDirectory: URL {
-        if let hfHome = environment["HF_HOME"], !hfHome.isEmpty {
-            return URL(fileURLWithPath: hfHome).appendingPathComponent("hub")
-        }
-        return homeDirectory().appendingPathComponent(".cache/huggingface/hub")
+        if let hub = setting("HF_HUB_CACHE") ?? setting("HUGGINGFACE_HUB_CACHE") { return URL(fileURLWithPath: hub) }
+        return huggingFaceHome.appendingPathComponent("hub")
+    }
+
+    /// The variable `name`, unless unset or empty (as huggingface_hub treats an empty one).
+    private func setting(_ name: String) -> String? {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Where the cache keeps `repository` (`owner/name`): `models--owner--name`.
