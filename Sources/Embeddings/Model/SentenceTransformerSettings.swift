@@ -62,6 +62,13 @@ struct SentenceTransformerSettings: Equatable {
                 throw ModelLoadError.unsupported(
                     modulesPath, "modules \(names) are not a Transformer followed by Pooling and perhaps Normalize")
             }
+            // Older sentence-transformers saved the transformer in a folder of its own (`0_Transformer`);
+            // mcp-rag reads it from the model folder itself, so such a layout would fail later, and less clearly.
+            if let path = modules.first?["path"] as? String, !path.isEmpty {
+                throw ModelLoadError.unsupported(
+                    modulesPath, "the Transformer module is in the folder '\(path)': mcp-rag reads the transformer's config, "
+                        + "weights and tokenizer from the model folder itself, as sentence-transformers 2 and later save them")
+            }
             normalize = names.contains("Normalize")
             if !names.contains("Pooling") {
                 throw ModelLoadError.unsupported(modulesPath, "no Pooling module: the model gives token vectors, not sentence vectors")
