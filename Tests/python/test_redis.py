@@ -75,6 +75,45 @@ async def test_two_processes_add_up_their_counts_and_share_the_cache(binary, dat
     assert 29 * 86_400 < ttl <= 30 * 86_400
 
 
+async def test_processes_with_different_models_never_share_a_cached_answer(
+        binary, model_dir, tmp_path, redis_server):
+    """Two knowledge bases on one Redis prefix, embedded by two models of the same width (MiniLM,
+    and MiniLM pooled by its CLS token): an answer one caches is never the other's, for the same query."""
+    other_model = tmp_path / "cls-model"
+    for path in model_dir.resolve().rglob("*"):
+        target = other_model / path.relative_to(model_dir.resolve())
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.relative_to(model_dir.resolve()) != Path("1_Pooling/config.json"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+    pooling.update({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    (other_model / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    notes = write_corpus(tmp_path / "notes", 6)[0].parent
+    folders = {}
+    for name, model in [("mean", model_dir), ("cls", other_model)]:
+        folders[name] = tmp_path / f"data-{name}"
+        result = subprocess.run([binary, "ingest", str(notes), "--technology", "notes", "--data-dir", str(folders[name])],
+                                env=command_env(tmp_path, model), capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, result.stderr
+    question = "how does the storage layer handle a case"
+    async with connected(redis_params(binary, folders["mean"], model_dir, redis_server.url, prefix)) as (mean, _):
+        first = await ask(mean, question)
+        again = await ask(mean, question)
+    assert first["cache_hit"] is False and again["cache_hit"] is True, "the cache works for one model"
+    async with connected(redis_params(binary, folders["cls"], other_model, redis_server.url, prefix)) as (cls, _):
+        other = await ask(cls, question)
+        other_again = await ask(cls, question)
+    assert other["cache_hit"] is False, "the other model's cached answer was served"
+    assert other_again["cache_hit"] is True and not other["degraded"]
+    # Both entries are there, side by side under the one prefix.
+    assert len([key for key in redis_server.cli("KEYS", prefix + "*").split() if "result" in key]) >= 2
+
+
 async def test_killing_redis_mid_burst_fails_no_query_and_buffered_counts_arrive_after_restart(
         binary, data_dir, model_dir, redis_server):
     prefix = f"t-{uuid.uuid4().hex[:8]}:"
