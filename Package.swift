@@ -329,7 +329,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry", "HTTPEndpoints", "KnowledgeBase"]
+            dependencies: ["Telemetry", "HTTPEndpoints", "KnowledgeBase",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                           .product(name: "HTTPTypes", package: "swift-http-types")]
         ),
         .testTarget(
             name: "MCPServerTests",

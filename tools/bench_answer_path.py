@@ -73,7 +73,7 @@ def measure(binary: str, data: str, queries: list[str], size: int, stages: bool,
     for text in queries[:30]:
         answer = query(text)
         assert "result" in answer and not answer["result"]["isError"], answer
-    times, took, cut = [], [], 0
+    times, took, answers_cut = [], [], 0
     for text in queries:
         start = time.perf_counter()
         answer = query(text)
@@ -81,13 +81,13 @@ def measure(binary: str, data: str, queries: list[str], size: int, stages: bool,
         content = answer["result"]["structuredContent"]
         # Passages past what an answer may take are counted, not sent (none with the limit above).
         assert len(content["results"]) + content.get("results_omitted", 0) == size, answer
-        cut += "results_omitted" in content
+        answers_cut += "results_omitted" in content
         took.append(content["took_ms"])
     server.stdin.close()
     server.wait(timeout=30)
     (p50, p99), (server_p50, server_p99) = percentiles(times), percentiles(took)
     result = {"mode": mode, "n_results": size, "queries": len(times), "p50_ms": p50, "p99_ms": p99,
-              "server_p50_ms": server_p50, "server_p99_ms": server_p99, "answers_cut_to_64kb": cut}
+              "server_p50_ms": server_p50, "server_p99_ms": server_p99, "answers_cut": answers_cut}
     if log:
         log.close()
         result["stages_p50_p99_ms"] = stage_times(Path(log.name), skip=30)

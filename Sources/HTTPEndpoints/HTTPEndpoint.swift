@@ -34,7 +34,8 @@ public struct HTTPEndpoint: Sendable {
     /// Limits on a request's headers (a request over them gets 400 and its connection closes).
     static let headerLimits = HTTP1Channel.Configuration.DecoderConfiguration(
         maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 100)
-    /// A connection that sends nothing (not even the rest of its headers) for this long is closed.
+    /// A connection that sends nothing for this long is closed. Between requests the request-head
+    /// limit below comes first: a kept-alive connection is closed 10 s after its last answer.
     static let idleTimeout = TimeAmount.seconds(30)
     /// A request's head must arrive within this of the connection opening or of the previous answer
     /// (see `RequestHeadDeadline`).

@@ -2,12 +2,14 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Closes a connection whose next request's head (the request line and every header) has not
-/// arrived within `limit` of the connection opening or of the previous answer ending.
+/// arrived within `limit` of the connection opening or of its last answer having been written.
 ///
 /// Hummingbird's idle timeout starts over at every byte read, so a client that sends one header
 /// byte at a time, just under it, holds its connection as long as it likes ("slow loris"); this
-/// deadline does not move. A request being answered has none (an ingest's event stream may run
-/// for minutes), and the next one's starts when its answer ends.
+/// deadline does not move. While a request is being answered there is none (an ingest's event
+/// stream may run for minutes), and a client that sent its next request before the answer ended
+/// (pipelining) is answering-in-progress too: the deadline starts only once no request is left
+/// unanswered, and once the answer's last bytes are written, so a slow reader is not cut off mid-answer.
 ///
 /// One per connection, on its event loop: the state is only touched there.
 final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
@@ -18,6 +20,8 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let limit: TimeAmount
     private var deadline: Scheduled<Void>?
+    /// Requests whose head has arrived and whose answer has not been written to the end.
+    private var unanswered = 0
 
     init(limit: TimeAmount) {
         self.limit = limit
@@ -42,13 +46,32 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { stop() }
+        if case .head = unwrapInboundIn(data) {
+            unanswered += 1
+            stop()
+        }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { start(context) }
-        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        // An answer without a request (a 400 for a head that could not be read) leaves the count at 0.
+        unanswered = max(unanswered - 1, 0)
+        guard unanswered == 0 else {
+            context.write(data, promise: promise)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        if let promise { written.futureResult.cascade(to: promise) }
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        written.futureResult.whenSuccess {
+            // Unless the next request arrived while the end was being written.
+            if bound.value.handler.unanswered == 0 { bound.value.handler.start(bound.value.context) }
+        }
+        context.write(data, promise: written)
     }
 
     private func start(_ context: ChannelHandlerContext) {

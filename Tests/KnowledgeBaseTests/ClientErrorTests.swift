@@ -28,6 +28,9 @@ struct ClientErrorTests {
             #expect(!client.message.contains(leak), "\(leak) reached the client: \(client.message)")
         }
         #expect("\(failure)".contains("SELCT"), "the log keeps the statement")
+        // Nor through an ingest whose vectors wait because the outbox failed.
+        let waiting = ClientError(VectorStoreUnavailable(pending: 2, underlying: failure))
+        #expect(waiting.message.contains("SQLite error 1") && !waiting.message.contains("SELCT"), "\(waiting.message)")
     }
 
     @Test func anErrorOfAnUnexpectedTypeIsNotQuoted() {

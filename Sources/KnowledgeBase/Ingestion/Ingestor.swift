@@ -226,8 +226,9 @@ public final class Ingestor: Sendable {
             _ = try await remoteVectors.sync()
         } catch {
             let unavailable = VectorStoreUnavailable(pending: await remoteVectors.pendingCount(), underlying: error)
+            // The log has the whole error; the client, its words for it.
+            logger.warning("vectors wait for the vector store", metadata: ["rag.chroma.error": "\(error)"])
             guard orLater else { throw unavailable }
-            logger.warning("vectors wait for the vector store", metadata: ["rag.chroma.error": "\(unavailable.underlying)"])
         }
     }
 }
@@ -266,7 +267,8 @@ public struct VectorStoreUnavailable: Error, CustomStringConvertible, Sendable {
 
     init(pending: Int, underlying: any Error) {
         self.pending = pending
-        self.underlying = String(describing: underlying)
+        // Its client's words: a SQLite failure of the outbox must not quote its statement.
+        self.underlying = ClientError(underlying).message
     }
 
     public var description: String {

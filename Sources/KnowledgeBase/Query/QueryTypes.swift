@@ -84,8 +84,9 @@ public struct QueryResponse: Sendable, Codable, Equatable {
     /// written twice (structured content, and its text escaped inside the message), and the count
     /// of those left out: fifty passages of 4 KB would be 400 KB. The first passage is always kept.
     public func cappedForAnswer(maxBytes: Int = AnswerBudget.answerBytes) -> QueryResponse {
-        // The rest of the answer, and per passage its field names, numbers and punctuation.
-        let fixed = AnswerBudget.twiceWritten(query) + AnswerBudget.twiceWritten(degradedReason ?? "") + 400
+        // The rest of the answer (the JSON-RPC envelope and its id, the other fields, an event
+        // stream's framing), and per passage its field names, numbers and punctuation.
+        let fixed = AnswerBudget.twiceWritten(query) + AnswerBudget.twiceWritten(degradedReason ?? "") + 700
         let kept = AnswerBudget.prefix(results, maxBytes: maxBytes - fixed) { result in
             AnswerBudget.twiceWritten(result.text) + AnswerBudget.twiceWritten(result.heading)
                 + AnswerBudget.twiceWritten(result.source) + AnswerBudget.twiceWritten(result.technology)
