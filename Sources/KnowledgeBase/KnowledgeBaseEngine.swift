@@ -107,6 +107,19 @@ package final class KnowledgeBaseEngine: Sendable {
                 recorded: VectorsFromAnotherModel.naming(try store.embeddingModelName(), fingerprint: recorded),
                 loaded: VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint), modelPath: modelPath)
         }
+        // An earlier mcp-rag stored a model's vectors at their own length where the model has no
+        // Normalize module; the embedding service now scales them, and the two would not rank alike
+        // in the embedded index (Chroma compares directions alone).
+        if vectorsFromAnotherModel == nil, let fingerprint, try !store.hasUnitVectors() {
+            if source.normalizes != false || configuration.chroma != nil || store.chunkCount() == 0 {
+                try store.markUnitVectors()
+            } else {
+                let name = VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint)
+                vectorsFromAnotherModel = VectorsFromAnotherModel(
+                    recorded: "\(name), its vectors stored at their own length by an earlier mcp-rag",
+                    loaded: "\(name), its vectors scaled to unit length", modelPath: modelPath)
+            }
+        }
         if let vectorsFromAnotherModel {
             logger.warning("semantic search is off", metadata: ["rag.model.mismatch": "\(vectorsFromAnotherModel)"])
         }
@@ -167,6 +180,9 @@ package final class KnowledgeBaseEngine: Sendable {
         var location: String
         /// Its name for people (repository, folder or the API's model), recorded with its vectors.
         var name: String?
+        /// Whether it gives unit vectors itself (nil: not known). The embedding service scales those
+        /// of a model that does not.
+        var normalizes: Bool?
         /// Why dimension and fingerprint are unknown, for an API.
         var problem: String?
         /// Loads it (on the embedding thread), given the width of its vectors where the store's record
@@ -187,6 +203,7 @@ package final class KnowledgeBaseEngine: Sendable {
             fingerprint: (try? directory.get()).flatMap(ModelFingerprint.of(directory:)),
             location: (try? directory.get().path) ?? "no model",
             name: (try? directory.get()).map(SentenceEmbedder.name(of:)),
+            normalizes: (try? ModelConfiguration(directory: directory.get()))?.normalize,
             load: { _ in
                 // The CPU serves from the first query; the accelerator may install a GPU later.
                 let embedder = try SentenceEmbedder(directory: directory.get(), threads: threads)
@@ -208,10 +225,10 @@ package final class KnowledgeBaseEngine: Sendable {
             logger.info("embeddings come from an API", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.dimension": "\(dimension)"])
             let model = APIEmbeddingModel(client: client, breaker: breaker, dimension: dimension)
             return ModelSource(dimension: dimension, fingerprint: api.fingerprint(dimension: dimension), location: api.description,
-                               name: api.model, load: { _ in model })
+                               name: api.model, normalizes: true, load: { _ in model })
         case .failure(let error):
             logger.warning("the embeddings API gives no vector", metadata: ["rag.embeddings": "\(api)", "rag.embeddings.error": "\(error)"])
-            return ModelSource(location: api.description, name: api.model, problem: "\(error)", load: { recordedWidth in
+            return ModelSource(location: api.description, name: api.model, normalizes: true, problem: "\(error)", load: { recordedWidth in
                 guard let recordedWidth else {
                     throw EmbeddingUnavailable(reason: "the embeddings API \(api) gave no vector when mcp-rag started (\(error)), "
                         + "so the width of its vectors is not known here: restart mcp-rag once it answers")

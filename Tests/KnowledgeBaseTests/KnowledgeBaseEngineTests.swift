@@ -3,7 +3,7 @@ import Embeddings
 import Foundation
 @testable import KnowledgeBase
 import Logging
-import SQLiteLedger
+@testable import SQLiteLedger
 import Storage
 import Synchronization
 import Telemetry
@@ -163,12 +163,19 @@ import Testing
 
     /// The real model's files, linked into a folder of its own, with `config.json` or the pooling
     /// settings replaced: another model as far as the knowledge base can tell.
-    private func otherModel(named name: String, pooling: String? = nil, hiddenSize: Int? = nil) throws -> URL {
+    private func otherModel(named name: String, pooling: String? = nil, hiddenSize: Int? = nil, normalize: Bool = true) throws -> URL {
         let real = try realModelDirectory()
         let other = folder.url.appendingPathComponent(name)
         let manager = FileManager.default
         try manager.createDirectory(at: other.appendingPathComponent("1_Pooling"), withIntermediateDirectories: true)
-        for file in try manager.contentsOfDirectory(atPath: real.path) where !["1_Pooling", "config.json"].contains(file) {
+        if !normalize {
+            try Data("""
+                [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                 {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+                """.utf8).write(to: other.appendingPathComponent("modules.json"))
+        }
+        let replaced = ["1_Pooling", "config.json"] + (normalize ? [] : ["modules.json"])
+        for file in try manager.contentsOfDirectory(atPath: real.path) where !replaced.contains(file) {
             try manager.createSymbolicLink(at: other.appendingPathComponent(file), withDestinationURL: real.appendingPathComponent(file))
         }
         var config = try #require(try JSONSerialization.jsonObject(
@@ -201,6 +208,41 @@ import Testing
         let again = try runtime()
         let fine = try await again.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
         #expect(!fine.degraded && fine.mode == .hybrid)
+    }
+
+    @Test func vectorsAnEarlierVersionStoredAtTheirOwnLengthAreEmbeddedAgain() async throws {
+        // A model without Normalize: this version stores its vectors scaled to unit length.
+        let raw = try otherModel(named: "raw-model", normalize: false).path
+        let first = try runtime(modelDirectory: raw)
+        _ = try await ingest(first)
+        #expect(try first.store.hasUnitVectors(), "a new store is marked when it first meets this version")
+        let fine = try await first.queries.query(QueryRequest(query: "parking permits", mode: .semantic, useCache: false))
+        #expect(!fine.degraded && fine.mode == .semantic)
+        // As an earlier version left it: no mark (its vectors were at their own length).
+        let sqlite = try SQLiteConnection(path: folder.url.appendingPathComponent("data/knowledge.sqlite3").path)
+        try sqlite.execute("DELETE FROM meta WHERE key = 'unit_vectors'")
+        let earlier = try runtime(modelDirectory: raw)
+        let answer = try await earlier.queries.query(QueryRequest(query: "parking permits", mode: .semantic, useCache: false))
+        #expect(answer.degraded && answer.mode == .keyword)
+        #expect(answer.degradedReason?.contains("stored at their own length by an earlier mcp-rag") == true, "\(answer)")
+        await #expect(throws: VectorsFromAnotherModel.self) { _ = try await ingest(earlier) }
+        // reembed is the cure, though the model is the same.
+        let report = try await Reembedder(store: earlier.store, embeddings: earlier.embeddings,
+                                          fingerprint: try #require(earlier.modelFingerprint)).run { _ in }
+        #expect(!report.alreadyDone && report.passages >= 2)
+        let after = try runtime(modelDirectory: raw)
+        let healed = try await after.queries.query(QueryRequest(query: "parking permits", mode: .semantic, useCache: false))
+        #expect(!healed.degraded && healed.mode == .semantic && healed.results.first?.source.hasSuffix("/b.txt") == true)
+        #expect(try after.store.hasUnitVectors())
+    }
+
+    @Test func aStoreOfAModelThatNormalisesIsMarkedWithoutEmbeddingAgain() async throws {
+        _ = try await ingest(try runtime())
+        let sqlite = try SQLiteConnection(path: folder.url.appendingPathComponent("data/knowledge.sqlite3").path)
+        try sqlite.execute("DELETE FROM meta WHERE key = 'unit_vectors'")
+        let again = try runtime()
+        #expect(again.modelState.current == nil)
+        #expect(try again.store.hasUnitVectors(), "its vectors were unit vectors already")
     }
 
     @Test func anEmptyKnowledgeBaseTakesWhicheverModelOpensIt() async throws {

@@ -51,7 +51,9 @@ struct Reembedder {
         var report = ReembedReport(model: embedder.name, modelFingerprint: fingerprint, dimension: dimension, passages: 0,
                                    resumed: 0, longerThanWindow: 0, window: embedder.passageWindow, alreadyDone: false,
                                    seconds: 0)
-        if try await BlockingExecutor.run({ try store.embeddingModel() }) == fingerprint, store.dimension == dimension {
+        // The same model, but vectors an earlier mcp-rag stored at their own length, are embedded again too.
+        if try await BlockingExecutor.run({ try store.embeddingModel() == fingerprint && store.hasUnitVectors() }),
+           store.dimension == dimension {
             // Staged vectors of a run for another model, abandoned, have nothing left to replace.
             if try await BlockingExecutor.run({ try store.reembeddingUnderWay() }) != nil {
                 try await BlockingExecutor.run { try store.abandonReembedding() }

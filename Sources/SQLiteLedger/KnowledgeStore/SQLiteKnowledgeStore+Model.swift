@@ -33,6 +33,19 @@ extension SQLiteKnowledgeStore {
         }
     }
 
+    /// Whether every stored vector is known to have unit length: recorded once a store has met an
+    /// mcp-rag that scales the vectors of a model without a Normalize module (earlier ones stored
+    /// those at their own length, and the two would not rank alike).
+    public func hasUnitVectors() throws -> Bool {
+        try reader.withLock { try KnowledgeStoreSchema.metaValue("unit_vectors", on: $0) } == "1"
+    }
+
+    /// Records that every stored vector has unit length (a store with none yet, or whose model
+    /// normalises its vectors, or re-embedded).
+    public func markUnitVectors() throws {
+        try writer.withLock { try KnowledgeStoreSchema.setMetaValue("unit_vectors", to: "1", on: $0) }
+    }
+
     /// Sets the recorded model's name to `name`; nil forgets it (a name that no longer fits).
     static func recordModelName(_ name: String?, on connection: SQLiteConnection) throws {
         if let name {
