@@ -195,15 +195,16 @@ package final class KnowledgeBaseEngine: Sendable {
     private static func folderModel(_ configuration: KnowledgeBaseConfiguration) -> ModelSource {
         let directory = Result { try configuration.locateModel() }
         let threads = configuration.embeddingThreads
-        // The store needs the vector width before the model is loaded; config.json is tiny. The
-        // fingerprint is what the files compute, not the folder's name: it keys cached answers (two
-        // models never share them) and is recorded with the vectors the model makes.
+        // The store needs the vector width before the model is loaded; its settings files are tiny.
+        // The fingerprint is what the files compute, not the folder's name: it keys cached answers
+        // (two models never share them) and is recorded with the vectors the model makes.
+        let settings = try? ModelConfiguration(directory: directory.get())
         return ModelSource(
-            dimension: try? ModelConfiguration(directory: directory.get()).hiddenSize,
+            dimension: settings?.hiddenSize,
             fingerprint: (try? directory.get()).flatMap(ModelFingerprint.of(directory:)),
             location: (try? directory.get().path) ?? "no model",
             name: (try? directory.get()).map(SentenceEmbedder.name(of:)),
-            normalizes: (try? ModelConfiguration(directory: directory.get()))?.normalize,
+            normalizes: settings?.normalize,
             load: { _ in
                 // The CPU serves from the first query; the accelerator may install a GPU later.
                 let embedder = try SentenceEmbedder(directory: directory.get(), threads: threads)
