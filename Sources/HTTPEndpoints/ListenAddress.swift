@@ -36,7 +36,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var isLoopback: Bool { Self.isLoopback(host: host) }
 
     /// Whether `host` (a name or an address, IPv6 without brackets) can only be this machine.
-    static func isLoopback(host: String) -> Bool {
+    public static func isLoopback(host: String) -> Bool {
         // Four numbers: a name such as 127.evil.example.com is not an address.
         let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
         return host.lowercased() == "localhost" || host == "::1"

@@ -42,12 +42,17 @@ struct ConfigCommand: ParsableCommand {
                 throw ValidationError("--allow-root, --data-dir and --watch are the server's settings; with --http, set them where it runs")
             }
             let withToken = try BearerToken.configured(file: tokenFile, environment: ProcessInfo.processInfo.environment) != nil
-            try Self.printEntry(remoteEntry(url: try Self.endpoint(httpURL), withToken: withToken))
+            let url = try Self.endpoint(httpURL)
+            try Self.printEntry(remoteEntry(url: url, withToken: withToken))
             var note = "# Merge this into \(Self.settingsFile(for: client)).\n"
             if withToken {
                 note += client == .gemini
                     ? "# Gemini CLI reads the token from MCP_RAG_HTTP_TOKEN in its own environment: set it there.\n"
                     : "# Replace <TOKEN> with the server's token (it is not printed); the entry runs the mcp-remote bridge (Node.js).\n"
+            } else if let host = URLComponents(string: url)?.host, !ListenAddress.isLoopback(host: host) {
+                // A server on another machine serves only with a token: an entry without one would be refused.
+                note += "# No token here (MCP_RAG_HTTP_TOKEN or --http-token-file), so this entry sends none; a server on "
+                    + "\(host) needs one: set it and run this again.\n"
             }
             FileHandle.standardError.write(Data(note.utf8))
             return

@@ -107,7 +107,7 @@ async def test_32_clients_asking_50_questions_each_get_the_stdio_answers(binary,
             # Each client asks the questions in an order of its own.
             for question in QUESTIONS[number % len(QUESTIONS):] + QUESTIONS[:number % len(QUESTIONS)]:
                 answer = structured(await session.call_tool("query_knowledge_base", {"query": question}))
-                assert answer["results"] == expected[question], question
+                assert answer["results"] and answer["results"] == expected[question], question
                 answered.append(question)
 
     async with anyio.create_task_group() as group:
@@ -300,6 +300,15 @@ def test_config_for_a_remote_server_refers_to_the_token_without_printing_it(bina
     assert entry["command"] == "npx" and "https://kb.example.com/mcp" in entry["args"]
     assert entry["env"] == {"MCP_RAG_AUTHORIZATION": "Bearer <TOKEN>"}
     assert TOKEN not in gemini.stdout + gemini.stderr + claude.stdout + claude.stderr
+    # Without a token here, the entry for another machine's server says it will be refused.
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    untokened = subprocess.run([binary, "config", "gemini", "--http", "http://10.1.2.3:8765"], env=bare,
+                               capture_output=True, text=True, timeout=60)
+    assert untokened.returncode == 0 and "headers" not in json.loads(untokened.stdout)["mcpServers"]["mcp-rag"]
+    assert "needs one" in untokened.stderr, untokened.stderr
+    local = subprocess.run([binary, "config", "gemini", "--http", "http://127.0.0.1:8765"], env=bare,
+                           capture_output=True, text=True, timeout=60)
+    assert local.returncode == 0 and "needs one" not in local.stderr, "a loopback server needs no token"
     bad = subprocess.run([binary, "config", "gemini", "--http", "file:///etc/passwd"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "not the URL of a server" in bad.stderr
