@@ -114,15 +114,11 @@ public struct HealthMonitor: Sendable {
         async let ledgerChunks = (try? await BlockingExecutor.run { store.chunkCount() }) ?? 0
         let probe = await remote.probe()
         let configuration = remote.client.configuration
-        var facts = ["backend": "chroma", "endpoint": configuration.description, "pending": String(probe.pending),
-                     "collection": configuration.name(of: .passages),
-                     "ledger_chunks": String(await ledgerChunks),
-                     "breaker_opened": String(probe.breaker.timesOpened),
-                     "breaker_half_opened": String(probe.breaker.timesHalfOpened), "breaker_closed": String(probe.breaker.timesClosed)]
+        var facts = Self.breakerFacts(probe.breaker)
+        facts.merge(["backend": "chroma", "endpoint": configuration.description, "pending": String(probe.pending),
+                     "collection": configuration.name(of: .passages), "ledger_chunks": String(await ledgerChunks)]) { $1 }
         facts["server_version"] = probe.version
         facts["count"] = probe.count.map(String.init)
-        facts["last_error"] = probe.breaker.lastError
-        if let wait = probe.breaker.nextTrialIn { facts["next_trial_in_s"] = String(format: "%.1f", wait.seconds) }
         let detail: String
         if let error = probe.error {
             detail = "Chroma at \(configuration.baseURL) is unavailable, so queries answer from the keyword index "
