@@ -90,11 +90,12 @@ public struct IngestReport: Sendable, Codable, Equatable {
     /// `mcp-rag ingest --json`, and the server's log (a warning per skipped file), list them all.
     public func cappedForAnswer(maxItems: Int = 100) -> IngestReport {
         var capped = self
+        // Paths count with their escaping: a name may hold quotes, backslashes or control characters.
         let skipped = AnswerBudget.prefix(filesSkipped, maxItems: maxItems, maxBytes: AnswerBudget.listBytes * 3 / 4) {
-            $0.path.utf8.count + $0.reason.utf8.count + 30
+            AnswerBudget.twiceWritten($0.path) / 2 + $0.reason.utf8.count + 30
         }
         let removed = AnswerBudget.prefix(sourcesRemoved, maxItems: maxItems, maxBytes: AnswerBudget.listBytes / 4) {
-            $0.utf8.count + 4
+            AnswerBudget.twiceWritten($0) / 2 + 4
         }
         capped.filesSkipped = skipped.kept
         capped.filesSkippedOmitted += skipped.omitted

@@ -98,7 +98,9 @@ public struct SourceListing: Sendable, Encodable, Equatable {
         let after = matching.drop { !start.utf8.isEmpty && !start.utf8.lexicographicallyPrecedes($0.source.utf8) }
         // Two thirds of the budget for the page, a sixth for each summary.
         let page = AnswerBudget.prefix(Array(after.prefix(request.limit)),
-                                       maxBytes: AnswerBudget.listBytes * 2 / 3) { $0.source.utf8.count + $0.technology.utf8.count + 90 }
+                                       maxBytes: AnswerBudget.listBytes * 2 / 3) {
+            AnswerBudget.twiceWritten($0.source) / 2 + $0.technology.utf8.count + 90
+        }
         let technologies = AnswerBudget.prefix(groups(matching, by: { $0.technology }), maxItems: maxGroups,
                                                maxBytes: AnswerBudget.listBytes / 6, bytes: \.approximateBytes)
         let folders = AnswerBudget.prefix(groups(matching, by: folderKey(commonFolder(matching))), maxItems: maxGroups,
