@@ -43,7 +43,12 @@ extension SQLiteKnowledgeStore {
     /// Records that every stored vector has unit length (a store with none yet, or whose model
     /// normalises its vectors, or re-embedded).
     public func markUnitVectors() throws {
-        try writer.withLock { try KnowledgeStoreSchema.setMetaValue("unit_vectors", to: "1", on: $0) }
+        try writer.withLock { try Self.markUnitVectors(on: $0) }
+    }
+
+    /// `markUnitVectors` inside the caller's transaction.
+    static func markUnitVectors(on connection: SQLiteConnection) throws {
+        try KnowledgeStoreSchema.setMetaValue("unit_vectors", to: "1", on: connection)
     }
 
     /// Sets the recorded model's name to `name`; nil forgets it (a name that no longer fits).

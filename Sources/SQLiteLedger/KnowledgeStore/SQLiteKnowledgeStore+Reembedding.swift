@@ -120,7 +120,7 @@ extension SQLiteKnowledgeStore {
                     """)
                 try KnowledgeStoreSchema.setMetaValue("embedding_model", to: model, on: connection)
                 try Self.recordModelName(name, on: connection)
-                try KnowledgeStoreSchema.setMetaValue("unit_vectors", to: "1", on: connection)
+                try Self.markUnitVectors(on: connection)
                 try KnowledgeStoreSchema.setMetaValue("dimension", to: String(dimension), on: connection)
                 return true
             }
