@@ -140,6 +140,7 @@ let package = Package(
             name: "Redis",
             dependencies: [
                 "Storage",
+                "Blocking",
                 "CHiredis",
                 "Digests",
                 "Resilience",
@@ -329,7 +330,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry", "HTTPEndpoints", "KnowledgeBase",
+            dependencies: ["Telemetry", "HTTPEndpoints", "KnowledgeBase", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                            .product(name: "HTTPTypes", package: "swift-http-types")]

@@ -126,7 +126,7 @@ public struct RedisQueryBenchmark: Sendable {
             let elapsed = try await time { _ = try await runtime.queries.query(request(index, tracked: track, cached: false)) }
             if track { tracked.append(elapsed) } else { untracked.append(elapsed) }
         }
-        tracker.flush(timeout: 10)
+        await tracker.flush(timeout: .seconds(10))
         let written = try await BlockingExecutor.run { try tracker.totals(now: Date()).total } - before
 
         let redisHits = try await cacheHits(runtime.queries)

@@ -52,11 +52,10 @@ public enum BlockingExecutor {
     }
 
     /// Returns once no job is left, those submitted before the call included: at shutdown, so that
-    /// work started without waiting (a query's count) is not lost when the process ends.
+    /// work started without waiting (a query's count, a snapshot file) is not lost when the process
+    /// ends. Returns early when the task is cancelled (a shutdown out of time).
     public static func drain() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            pool.notifyWhenIdle { done.resume() }
-        }
+        await waitForCallback { pool.notifyWhenIdle($0) }
     }
 }
 

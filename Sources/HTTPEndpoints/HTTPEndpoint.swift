@@ -40,6 +40,9 @@ public struct HTTPEndpoint: Sendable {
     /// A request's head must arrive within this of the connection opening or of the previous answer
     /// (see `RequestHeadDeadline`).
     static let requestHeadLimit = TimeAmount.seconds(10)
+    /// How long one readiness check answers `/readyz` and `/metrics` (see `SharedProbe`): a
+    /// second, well under any probe or scrape interval.
+    static let readinessMaxAge = Duration.seconds(1)
     /// Connections open at once at most: past it new ones wait in the kernel's queue until one
     /// closes, so stalled clients cannot use up the process's file descriptors.
     static let maxConnections = 512
@@ -63,19 +66,20 @@ public struct HTTPEndpoint: Sendable {
                         logger: Logger) -> some Service {
         let token = self.token
         let health = HealthMetrics(exposition: exposition)
+        let readiness = SharedProbe(maxAge: Self.readinessMaxAge) { await knowledgeBase.health(level: .readiness) }
         let router = Router()
         // The probes answer whoever reaches the address: they say nothing but the status.
         router.get("livez") { _, _ in
             Self.statusAnswer(.ok, "alive")
         }
         router.get("readyz") { _, _ in
-            await knowledgeBase.health(level: .readiness).ready == true
+            await readiness.value().ready == true
                 ? Self.statusAnswer(.ok, "ready") : Self.statusAnswer(.serviceUnavailable, "not ready")
         }
         // Everything else needs the token; without one, only this machine may ask, never through a proxy.
         let guarded = router.group().add(middleware: TokenMiddleware(token: token))
         guarded.group().add(middleware: SameMachineMiddleware(token: token)).get("metrics") { _, _ in
-            await health.update(from: knowledgeBase.health(level: .readiness))
+            await health.update(from: readiness.value())
             return Response(status: .ok, headers: [.contentType: MetricsExposition.contentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition.text())))
         }

@@ -3,25 +3,27 @@ import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import Telemetry
 
 /// A knowledge base: the one entrance for the MCP server, the command line and the self-test.
 ///
-/// Made, it starts opening its data folder in the background (a server answers `initialize`
-/// meanwhile); every call waits for that and throws a `ClientError` saying why when it failed.
-/// As a `Service`, its `run()` owns the background work (choosing CPU or GPU once the model has
-/// loaded, sending Chroma its outbox, warming the cache) and, at shutdown, closes: a vector
-/// snapshot being written is finished, buffered query counts are written, the embedding thread
-/// ends. Run it in a `ServiceGroup` after the transport that calls it, so it closes only once the
-/// calls in flight have answered; one-shot commands use `withRunning`.
+/// A `Service`: its `run()` opens the data folder (a server answers `initialize` meanwhile; every
+/// call waits for the opening and throws a `ClientError` saying why when it failed), loads the
+/// model, and owns the background work as child tasks (choosing CPU or GPU once the model has
+/// loaded, sending Chroma its outbox, following its collection, warming the cache, writing query
+/// counts to Redis, writing vector snapshots, keeping folders in sync). At a graceful shutdown it
+/// closes: the blocking work started has run, a vector snapshot being written is finished,
+/// buffered query counts are written, the embedding threads end. Run it in a `ServiceGroup` after
+/// the transport that calls it, so it closes only once the calls in flight have answered;
+/// one-shot commands use `withRunning`.
 public final class KnowledgeBase: Service, Sendable {
     public let configuration: KnowledgeBaseConfiguration
     /// The process's start (uptime nanoseconds), for `uptime_s`.
     public let startedAt: UInt64
-    private let opening: Task<KnowledgeBaseEngine, Error>
+    private let logger: Logger
+    /// The engine once `run()` has opened it, or why it could not.
+    private let opened = Settlement<KnowledgeBaseEngine>()
     private let warmsCache: Bool
-    private let closing = Mutex<Task<Void, Never>?>(nil)
     /// Ingests and removals, one at a time.
     let writers = WriterTurns()
     /// Keeps the ingested folders in sync, when the configuration asks (`serve --watch`).
@@ -29,64 +31,54 @@ public final class KnowledgeBase: Service, Sendable {
     /// What the knowledge base counts and times (queries, their stages, ingests).
     public let metrics: RagMetrics
 
-    /// Starts opening the knowledge base in `configuration.dataDirectory` (creating it if needed)
-    /// and loading its model. When `warmCache`, `run()` answers the most asked queries into the
-    /// result cache once the model is ready. `metrics` receives what it counts and times.
+    /// A knowledge base in `configuration.dataDirectory` (created if needed), opened by `run()`.
+    /// When `warmCache`, `run()` answers the most asked queries into the result cache once the
+    /// model is ready. `metrics` receives what it counts and times.
     public init(configuration: KnowledgeBaseConfiguration, logger: Logger,
                 startedAt: UInt64 = DispatchTime.now().uptimeNanoseconds, warmCache: Bool = true,
                 metrics: RagMetrics = .disabled) {
         self.configuration = configuration
         self.startedAt = startedAt
+        self.logger = logger
         self.metrics = metrics
         warmsCache = warmCache
         folderSync = configuration.watchFolders
             ? FolderSync(lockPath: configuration.watchLockPath, folderLimit: configuration.watchFolderLimit, logger: logger) : nil
         BlockingExecutor.configure(threads: configuration.blockingThreads)
-        opening = Task {
-            do {
-                let engine = try await BlockingExecutor.run {
-                    try KnowledgeBaseEngine(configuration: configuration, logger: logger, startedAt: startedAt, metrics: metrics)
-                }
-                engine.embeddings.start()
-                return engine
-            } catch {
-                logger.error("the knowledge base could not be opened", metadata: ["rag.store.error": "\(error)"])
-                throw error
-            }
-        }
     }
 
     /// Opens `configuration`'s knowledge base, runs `body` with it while its background work runs,
-    /// then closes it: for commands that do one thing and end. Throws a `ClientError` when the
-    /// knowledge base cannot be opened.
+    /// then shuts it down gracefully: for commands that do one thing and end. Throws a
+    /// `ClientError` when the knowledge base cannot be opened.
     public static func withRunning<T: Sendable>(configuration: KnowledgeBaseConfiguration, logger: Logger,
                                                 _ body: @Sendable (KnowledgeBase) async throws -> T) async throws -> T {
         let knowledgeBase = KnowledgeBase(configuration: configuration, logger: logger, warmCache: false)
-        do {
-            _ = try await knowledgeBase.engine()
-        } catch {
-            await knowledgeBase.close()
-            throw error
-        }
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await knowledgeBase.run() }
+        // A group of its own, so that the end of `body` is a graceful shutdown, as a signal is to a server.
+        var lifecycleLogger = logger
+        lifecycleLogger.logLevel = max(logger.logLevel, .notice)
+        let group = ServiceGroup(services: [knowledgeBase], logger: lifecycleLogger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
             let result: Result<T, Error>
             do {
+                _ = try await knowledgeBase.engine()
                 result = .success(try await body(knowledgeBase))
             } catch {
                 result = .failure(error)
             }
-            // Cancelling `run()` is its shutdown: it closes before returning.
-            group.cancelAll()
-            try? await group.waitForAll()
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
             return try result.get()
         }
     }
 
-    /// The open engine; throws a `ClientError` saying why the knowledge base could not be opened.
+    /// The open engine, waiting for `run()` to open it; throws a `ClientError` saying why the
+    /// knowledge base could not be opened.
     package func engine() async throws -> KnowledgeBaseEngine {
         do {
-            return try await opening.value
+            return try await opened.value
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw ClientError(.unavailable, "the knowledge base could not be opened: \(ClientError(error).message)")
         }
@@ -94,40 +86,41 @@ public final class KnowledgeBase: Service, Sendable {
 
     // MARK: - Lifecycle
 
-    /// Runs the background work until a graceful shutdown (or cancellation), then closes.
+    /// Opens the knowledge base and runs its background work until a graceful shutdown, then
+    /// closes it. Cancelled instead (a group that gave up waiting), it stops at once: what was
+    /// being written may be lost, as on a crash, and the next opening recovers.
     public func run() async throws {
-        guard let engine = try? await opening.value else {
+        let engine: KnowledgeBaseEngine
+        do {
+            let (configuration, logger, startedAt, metrics) = (configuration, logger, startedAt, metrics)
+            engine = try await BlockingExecutor.run {
+                try KnowledgeBaseEngine(configuration: configuration, logger: logger, startedAt: startedAt, metrics: metrics)
+            }
+            opened.settle(.success(engine))
+        } catch {
+            logger.error("the knowledge base could not be opened", metadata: ["rag.store.error": "\(error)"])
+            opened.settle(.failure(error))
             // Nothing to run; the calls keep answering why it could not be opened.
             try? await gracefulShutdown()
             return
         }
+        engine.embeddings.start()
         let warmsCache = self.warmsCache && engine.configuration.warmTopQueries > 0
-        await withDiscardingTaskGroup { group in
-            group.addTask { await engine.selectAccelerator() }
-            group.addTask { await engine.sendOutbox() }
-            group.addTask { await engine.followCollection() }
-            if warmsCache { group.addTask { await engine.warmCache() } }
-            if let folderSync { group.addTask { await self.watchFolders(folderSync, engine: engine) } }
-            try? await gracefulShutdown()
-            group.cancelAll()
-        }
-        await close()
-    }
-
-    /// Finishes what must not be lost (a snapshot being written, buffered query counts) and stops
-    /// the embedding thread. `run()` does this at its end; later calls wait for the first.
-    func close() async {
-        let opening = self.opening
-        let task = closing.withLock { closing in
-            if let closing { return closing }
-            let task = Task<Void, Never> {
-                guard let engine = try? await opening.value else { return }
-                await engine.close()
+        await withDiscardingTaskGroup { owned in
+            // Work that ends when `close()` tells it to, having written what it holds: not
+            // cancelled at shutdown, so that nothing buffered is lost.
+            owned.addTask { await engine.writeInBackground() }
+            await withDiscardingTaskGroup { group in
+                group.addTask { await engine.selectAccelerator() }
+                group.addTask { await engine.sendOutbox() }
+                group.addTask { await engine.followCollection() }
+                if warmsCache { group.addTask { await engine.warmCache() } }
+                if let folderSync { group.addTask { await self.watchFolders(folderSync, engine: engine) } }
+                try? await gracefulShutdown()
+                group.cancelAll()
             }
-            closing = task
-            return task
+            await engine.close()
         }
-        await task.value
     }
 
     // MARK: - Reading

@@ -264,19 +264,25 @@ package final class KnowledgeBaseEngine: Sendable {
         return RedisDependency(pool: pool, breaker: breaker)
     }
 
-    /// Stops what the engine runs on threads of its own once nothing can be lost: the blocking work
-    /// already started has run, a vector snapshot file being written is finished (so the next
-    /// opening maps it rather than removing a partial one), and what tracking still holds is
-    /// written (waiting up to `timeout`), so the last queries' counts stay.
-    func close(timeout: TimeInterval = 2) async {
+    /// Stops the engine's background work once nothing can be lost: the blocking work already
+    /// started has run (a vector snapshot file being written included, so the next opening maps
+    /// it rather than removing a partial one), what tracking still holds is written (waiting up to
+    /// `timeout`), so the last queries' counts stay, and the embedding threads have ended.
+    func close(timeout: Duration = .seconds(2)) async {
         // Counts started without waiting (see `QueryService`) are written before the tracker closes.
         await BlockingExecutor.drain()
-        let store = self.store
-        _ = try? await BlockingExecutor.run { store.waitForSnapshot() }
         if let buffered = tracker as? BufferedQueryTracker {
-            _ = try? await BlockingExecutor.run { buffered.close(timeout: timeout) }
+            await buffered.close(timeout: timeout)
         }
-        embeddings.stop()
+        await embeddings.stop()
+    }
+
+    /// Work the engine does in the background until `close()`: writing buffered query counts to
+    /// Redis. Ends once `close()` has written what they hold, or at once when cancelled.
+    func writeInBackground() async {
+        if let buffered = tracker as? BufferedQueryTracker {
+            await buffered.runWriter()
+        }
     }
 
     /// Once the model has loaded, lets the accelerator choose CPU or GPU: on the embedding thread at

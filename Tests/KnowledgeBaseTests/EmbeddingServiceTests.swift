@@ -91,7 +91,6 @@ struct EmbeddingScheduleTests {
         let model = TwoLaneModel()
         let embeddings = EmbeddingService(logger: Logger(label: "test")) { model }
         embeddings.start()
-        defer { embeddings.stop() }
         _ = try await embeddings.model()
         let gate = await EmbeddingThreadGate.holding(embeddings)
         let questions = ["a", "bb", "ccc", "dddd"]
@@ -106,6 +105,7 @@ struct EmbeddingScheduleTests {
         let seen = model.seen.withLock { $0 }
         #expect(seen.mostAtOnce == 2, "the lanes ran side by side")
         #expect(seen.lanes == [0, 1])
+        await embeddings.stop()
     }
 
     @Test("stopped while a job has the model to itself and another waits, every thread ends")
@@ -118,9 +118,14 @@ struct EmbeddingScheduleTests {
             // Thread 0 holds the model alone; thread 1, woken by stop(), can only wait again.
             let gate = await EmbeddingThreadGate.holding(embeddings)
             let queued = Task.immediate { try await embeddings.onEmbeddingThread(priority: .bulk) { _ in "ran" } }
-            embeddings.stop()
+            // Task.immediate: stop() has been asked when the call returns; it returns once every thread ended.
+            let stopped = Task.immediate { await embeddings.stop() }
             try await gate.open()
             #expect(try await queued.value == "ran", "a job queued before stop() still runs")
+            await stopped.value
+            await #expect(throws: EmbeddingUnavailable.self, "jobs asked for after stop() fail") {
+                try await embeddings.onEmbeddingThread(priority: .bulk) { _ in "late" }
+            }
         }
         // The threads hold the service, which holds the model: it is freed once every thread ended.
         let ended = await withCheckedContinuation { continuation in
@@ -156,9 +161,9 @@ struct UnitVectorTests {
                                   (FixedModel(normalizes: true, vector: [3, 4]), [3, 4])] {
             let embeddings = EmbeddingService(logger: Logger(label: "test")) { model }
             embeddings.start()
-            defer { embeddings.stop() }
             #expect(try await embeddings.embed(["a question"], priority: .interactive) == [expected], "\(model)")
             #expect(try await embeddings.embed(["a passage", "another"], priority: .bulk) == [expected, expected], "\(model)")
+            await embeddings.stop()
         }
     }
 }

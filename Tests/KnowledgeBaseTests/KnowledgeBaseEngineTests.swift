@@ -302,7 +302,6 @@ import Testing
             try SentenceEmbedder(directory: try realModelDirectory())
         }
         embeddings.start()
-        defer { embeddings.stop() }
         let embedder = try await embeddings.model()
         let lanes = try #require(embedder.local).queryLanes
         let topics = ["where are invoices kept?", "parking permits", "key rotation",
@@ -339,6 +338,7 @@ import Testing
         }
         // Fewer than two a lane: one pass over every thread.
         #expect(try await askTogether(questions[..<max(1, 2 * lanes - 1)]) == 1)
+        await embeddings.stop()
     }
 
     @Test func cacheWarmingAnswersTheTopQueriesWithoutCountingThem() async throws {

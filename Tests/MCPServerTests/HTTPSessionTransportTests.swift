@@ -67,9 +67,18 @@ import Testing
         let (third, thirdFrame) = call(3)
         let refused = await transport.exchange(third, frame: thirdFrame)
         #expect(refused.status == 429 && refused.headers["Retry-After"] != nil)
-        // A request that will get no answer (cancelled) frees its POST with 202.
+        // A request that will get no answer (cancelled) frees its POST with an event stream that
+        // ends without a message: a request's POST is answered with JSON or events, never 202.
         await transport.requestEndedWithoutAnswer(.number(1))
-        #expect(await waiting.value.status == 202)
+        let ended = await waiting.value
+        #expect(ended.status == 200 && ended.headers[HTTPHeaderName.contentType] == HTTPAnswer.eventStreamContentType)
+        guard case .events(let events) = ended.body else {
+            Issue.record("not an event stream: \(ended.body)")
+            return
+        }
+        var messages = 0
+        for await _ in events { messages += 1 }
+        #expect(messages == 0, "nothing is sent for a cancelled request")
         await transport.close(because: .sessionEnded)
         let closed = await alsoWaiting.value
         #expect(closed.status == 404 && body(closed).contains("initialize a new one"))

@@ -39,7 +39,7 @@ private final class RecordingTracker: BatchQueryTracker {
     /// The batch id of each write attempted, in order.
     var attemptIDs: [String] { state.withLock { $0.attemptIDs } }
 
-    func track(_ uses: [QueryUse], batch id: String) throws {
+    func track(_ uses: [QueryUse], batch id: String) async throws {
         try state.withLock { state in
             state.attempts += 1
             state.attemptIDs.append(id)
@@ -53,7 +53,7 @@ private final class RecordingTracker: BatchQueryTracker {
     }
 
     func track(query: String, technologyFilter: String?, at date: Date) throws {
-        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)], batch: UUID().uuidString)
+        Issue.record("the buffer writes batches, never single uses")
     }
 
     func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
@@ -79,46 +79,55 @@ private final class PauseWatcher: Sendable {
 
 @Suite struct BufferedQueryTrackerTests {
     private let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    /// How long an outcome may take to arrive: the writer is a task, and in a test process whose
+    /// other tests block the cooperative pool's threads (synchronous tests, forward passes) it can
+    /// wait its turn for many seconds. In a server nothing blocks that pool.
+    private static let patience: TimeInterval = 120
     /// Pauses short enough that recovery is quick, so the tests wait on outcomes, not on clocks.
     private let quickBackoff = RetryPolicy(initialDelay: .milliseconds(5), maxDelay: .milliseconds(20))
 
+    /// A tracker over `inner` with its writer running, as the knowledge base's `run()` runs it; the
+    /// writer ends when the test closes the tracker.
     private func makeTracker(_ inner: RecordingTracker, capacity: Int = 10_000,
                              breaker: CircuitBreaker = CircuitBreaker(name: "test"),
                              backoff: RetryPolicy? = nil, pauses: PauseWatcher = PauseWatcher()) -> BufferedQueryTracker {
-        BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: backoff ?? quickBackoff,
-                             readPatience: 1, logger: logger, pauseKept: { pauses.record() })
+        let tracker = BufferedQueryTracker(inner: inner, breaker: breaker, capacity: capacity, backoff: backoff ?? quickBackoff,
+                                           readPatience: 1, logger: logger, pauseKept: { pauses.record() })
+        Task { await tracker.runWriter() }
+        return tracker
     }
 
     private func uses(_ count: Int, from start: Int = 0) -> [String] { (start..<start + count).map { "query \($0)" } }
 
-    @Test func everyUseIsWrittenInOrderInBatches() throws {
+    @Test func everyUseIsWrittenInOrderInBatches() async throws {
         let inner = RecordingTracker()
         let tracker = makeTracker(inner)
         let queries = uses(1_000)
         for query in queries { try tracker.track(query: query, technologyFilter: nil, at: Date()) }
-        #expect(tracker.flush(timeout: 10))
+        #expect(await tracker.flush(timeout: .seconds(Self.patience)))
         #expect(inner.written.map(\.query) == queries)
         // Sent as they accumulated, but never more than a batch per round trip.
         #expect(inner.batches >= queries.count / BufferedQueryTracker.batchLimit)
         #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
-        tracker.close(timeout: 1)
+        await tracker.close(timeout: .seconds(1))
     }
 
-    @Test func blankQueriesAreNotBuffered() throws {
+    @Test func blankQueriesAreNotBuffered() async throws {
         let inner = RecordingTracker()
         let tracker = makeTracker(inner)
         try tracker.track(query: " \n\t ", technologyFilter: nil, at: Date())
         #expect(tracker.backlog.pending == 0)
         #expect(inner.attempts == 0)
+        await tracker.close(timeout: .seconds(0))
     }
 
-    @Test func usesWaitWhileTheTrackerFailsAndArriveWhenItReturns() throws {
+    @Test func usesWaitWhileTheTrackerFailsAndArriveWhenItReturns() async throws {
         let inner = RecordingTracker()
         inner.failing = true
         let tracker = makeTracker(inner)
         let queries = uses(50)
         for query in queries { try tracker.track(query: query, technologyFilter: "docs", at: Date()) }
-        #expect(!tracker.flush(timeout: 10), "a failed write ends the wait early")
+        #expect(await tracker.flush(timeout: .seconds(Self.patience)) == false, "a failed write ends the wait early")
         let backlog = tracker.backlog
         #expect(backlog.pending == 50)
         #expect(backlog.lastError == "the server went away")
@@ -126,34 +135,34 @@ private final class PauseWatcher: Sendable {
 
         inner.failing = false
         try tracker.track(query: "query 50", technologyFilter: nil, at: Date())
-        #expect(eventually { tracker.flush(timeout: 0.05) })
+        #expect(await eventuallyAsync(timeout: Self.patience) { await tracker.flush(timeout: .milliseconds(50)) })
         #expect(inner.written.map(\.query) == queries + ["query 50"], "nothing lost, order kept")
         #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
-        tracker.close(timeout: 1)
+        await tracker.close(timeout: .seconds(1))
     }
 
-    @Test func aBatchWhoseReplyWasLostIsSentAgainUnderItsIDAndCountsOnce() throws {
+    @Test func aBatchWhoseReplyWasLostIsSentAgainUnderItsIDAndCountsOnce() async throws {
         let inner = RecordingTracker()
         inner.losesReplies = true
         let tracker = makeTracker(inner)
         let first = uses(3)
         for query in first { try tracker.track(query: query, technologyFilter: nil, at: Date()) }
-        #expect(!tracker.flush(timeout: 10), "the write was applied, but its reply never came")
+        #expect(await tracker.flush(timeout: .seconds(Self.patience)) == false, "the write was applied, but its reply never came")
         let failedID = try #require(inner.attemptIDs.first)
         // Queued meanwhile: sent after the failed batch, in a batch of its own.
         try tracker.track(query: "later", technologyFilter: nil, at: Date())
         inner.losesReplies = false
-        #expect(eventually { tracker.flush(timeout: 0.05) })
+        #expect(await eventuallyAsync(timeout: Self.patience) { await tracker.flush(timeout: .milliseconds(50)) })
         let ids = inner.attemptIDs
         let resent = ids.prefix { $0 == failedID }
         #expect(resent.count >= 2, "sent again under the same id: \(ids)")
         #expect(ids.dropFirst(resent.count).allSatisfy { $0 != failedID })
         #expect(inner.written.map(\.query) == first + ["later"], "each use once, in order")
         #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
-        tracker.close(timeout: 1)
+        await tracker.close(timeout: .seconds(1))
     }
 
-    @Test func aFullBufferDropsTheOldestAndCountsThem() throws {
+    @Test func aFullBufferDropsTheOldestAndCountsThem() async throws {
         let inner = RecordingTracker()
         inner.failing = true
         let tracker = makeTracker(inner, capacity: 5)
@@ -161,31 +170,31 @@ private final class PauseWatcher: Sendable {
         #expect(tracker.backlog.pending == 5)
         #expect(tracker.backlog.dropped == 3)
         inner.failing = false
-        #expect(eventually { tracker.flush(timeout: 0.05) })
+        #expect(await eventuallyAsync(timeout: Self.patience) { await tracker.flush(timeout: .milliseconds(50)) })
         #expect(inner.written.map(\.query) == uses(5, from: 3), "the newest five were kept")
         #expect(tracker.backlog.dropped == 3)
-        tracker.close(timeout: 1)
+        await tracker.close(timeout: .seconds(1))
     }
 
-    @Test func failuresOpenTheBreakerAndItsTrialBringsTheCountsBack() throws {
+    @Test func failuresOpenTheBreakerAndItsTrialBringsTheCountsBack() async throws {
         let inner = RecordingTracker()
         inner.failing = true
         let breaker = CircuitBreaker(name: "recording", configuration: .init(failureThreshold: 3, openDuration: .milliseconds(50)))
         let tracker = makeTracker(inner, breaker: breaker)
         try tracker.track(query: "kept", technologyFilter: nil, at: Date())
-        #expect(eventually { breaker.snapshot.timesOpened >= 1 })
+        #expect(await eventuallyAsync(timeout: Self.patience) { breaker.snapshot.timesOpened >= 1 })
         // While open, reads fail fast with the breaker's refusal (or the failure itself during a trial).
         #expect(throws: (any Error).self) { try tracker.totals(now: Date()) }
 
         inner.failing = false
-        #expect(eventually { tracker.flush(timeout: 0.05) }, "the writer's own trial closed the breaker; no query had to")
+        #expect(await eventuallyAsync(timeout: Self.patience) { await tracker.flush(timeout: .milliseconds(50)) }, "the writer's own trial closed the breaker; no query had to")
         #expect(breaker.snapshot.state == .closed)
         #expect(inner.written.map(\.query) == ["kept"])
         #expect(try tracker.totals(now: Date()) == (unique: 1, total: 1))
-        tracker.close(timeout: 1)
+        await tracker.close(timeout: .seconds(1))
     }
 
-    @Test func theServerAnsweringAnotherCallerEndsTheWritersPause() throws {
+    @Test func theServerAnsweringAnotherCallerEndsTheWritersPause() async throws {
         let inner = RecordingTracker()
         inner.failing = true
         // A pause far longer than the test, and a breaker that stays closed: only recovery ends it.
@@ -194,22 +203,22 @@ private final class PauseWatcher: Sendable {
         let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)),
                                   pauses: pauses)
         try tracker.track(query: "kept", technologyFilter: nil, at: Date())
-        #expect(eventually { tracker.backlog.lastError != nil })
+        #expect(await eventuallyAsync(timeout: Self.patience) { tracker.backlog.lastError != nil })
         inner.failing = false
         // The writer looks whether the server answers others every recoveryCheckInterval: two
         // looks begun after the server came back, each ending in a pause kept.
         let before = pauses.count
-        #expect(eventually { pauses.count >= before + 2 }, "the writer woke during its pause and kept it")
+        #expect(await eventuallyAsync(timeout: Self.patience) { pauses.count >= before + 2 }, "the writer woke during its pause and kept it")
         #expect(inner.attempts == 1, "nobody has seen the server answer yet: the writer keeps its pause")
 
         // A read through the same breaker (as the result cache or health_check would make) succeeds.
         _ = try tracker.totals(now: Date())
-        #expect(eventually { inner.written.map(\.query) == ["kept"] }, "the writer noticed and sent what it held")
+        #expect(await eventuallyAsync(timeout: Self.patience) { inner.written.map(\.query) == ["kept"] }, "the writer noticed and sent what it held")
         #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
-        tracker.close(timeout: 1)
+        await tracker.close(timeout: .seconds(1))
     }
 
-    @Test func aRefusalThatIsNoOutageKeepsTheWritersPause() throws {
+    @Test func aRefusalThatIsNoOutageKeepsTheWritersPause() async throws {
         let inner = RecordingTracker()
         // An error reply: the server answers, so the breaker counts no failure, and an early retry
         // would only be refused again.
@@ -219,24 +228,24 @@ private final class PauseWatcher: Sendable {
         let tracker = makeTracker(inner, breaker: breaker, backoff: RetryPolicy(initialDelay: .seconds(600), maxDelay: .seconds(600)),
                                   pauses: pauses)
         try tracker.track(query: "kept", technologyFilter: nil, at: Date())
-        #expect(eventually { tracker.backlog.lastError != nil })
+        #expect(await eventuallyAsync(timeout: Self.patience) { tracker.backlog.lastError != nil })
         #expect(breaker.snapshot.consecutiveFailures == 0, "the server answered: the breaker saw no outage")
         // The writer's first look after the failure, then one it is woken for by a new use: the
         // server answers the breaker both times, and the pause is kept all the same.
-        #expect(eventually { pauses.count >= 1 }, "the writer kept its pause after the failure")
+        #expect(await eventuallyAsync(timeout: Self.patience) { pauses.count >= 1 }, "the writer kept its pause after the failure")
         let before = pauses.count
         try tracker.track(query: "later", technologyFilter: nil, at: Date())
-        #expect(eventually { pauses.count > before }, "woken by the new use, the writer kept its pause")
+        #expect(await eventuallyAsync(timeout: Self.patience) { pauses.count > before }, "woken by the new use, the writer kept its pause")
         #expect(inner.attempts == 1)
         #expect(tracker.backlog.pending == 2)
-        tracker.close(timeout: 0)
+        await tracker.close(timeout: .seconds(0))
     }
 
-    @Test func closingStopsTheWriterAndLaterUsesAreIgnored() throws {
+    @Test func closingStopsTheWriterAndLaterUsesAreIgnored() async throws {
         let inner = RecordingTracker()
         let tracker = makeTracker(inner)
         try tracker.track(query: "before", technologyFilter: nil, at: Date())
-        tracker.close(timeout: 5)
+        await tracker.close(timeout: .seconds(5))
         #expect(inner.written.map(\.query) == ["before"])
         try tracker.track(query: "after", technologyFilter: nil, at: Date())
         #expect(tracker.backlog.pending == 0)

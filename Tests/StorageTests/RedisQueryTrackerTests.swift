@@ -34,15 +34,15 @@ import Testing
         #expect(totals.unique == 3 && totals.total == 4)
     }
 
-    @Test func aBatchSentAgainUnderItsIDCountsOnce() throws {
+    @Test func aBatchSentAgainUnderItsIDCountsOnce() async throws {
         let uses = ["alpha", "beta", "alpha"].map { QueryUse(query: $0, technologyFilter: nil, date: Date()) }
-        try tracker.track(uses, batch: "b1")
-        try tracker.track(uses, batch: "b1")
-        try tracker.track(Array(uses.prefix(1)), batch: "b1")
+        try await tracker.track(uses, batch: "b1")
+        try await tracker.track(uses, batch: "b1")
+        try await tracker.track(Array(uses.prefix(1)), batch: "b1")
         #expect(try tracker.totals(now: Date()) == (unique: 2, total: 3))
         #expect(try tracker.topQueries(limit: 1, now: Date()).first?.count == 2)
         // Another id is another batch; the mark expires after a day.
-        try tracker.track(Array(uses.prefix(1)), batch: "b2")
+        try await tracker.track(Array(uses.prefix(1)), batch: "b2")
         #expect(try tracker.totals(now: Date()) == (unique: 2, total: 4))
         let ttl = try send(["TTL", tracker.batchKey("b1")]).number ?? -1
         #expect(ttl > 0 && ttl <= RedisQueryTracker.batchMemory)

@@ -1,3 +1,4 @@
+import Blocking
 import Dispatch
 import Embeddings
 import EmbeddingsAPI
@@ -157,6 +158,10 @@ package final class EmbeddingService: Sendable {
         var started = false
         /// `stop()` was called: the threads end once the queued jobs are done.
         var stopping = false
+        /// The service's threads that have not ended yet.
+        var threadsRunning = 0
+        /// `stop()` callers waiting for the threads to end.
+        var stopWaiters: [@Sendable () -> Void] = []
         var lastID: UInt64 = 0
         var schedule = Schedule()
         /// One semaphore a serving thread, signalled when it waits and there may be work for it.
@@ -267,21 +272,40 @@ package final class EmbeddingService: Sendable {
         startThread(named: "mcp-rag.embedder") { [self] in run() }
     }
 
+    /// Starts a thread of the service, counted until it ends (`stop()` waits for that).
     private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
+        state.withLock { $0.threadsRunning += 1 }
+        let thread = Thread { [self] in
+            body()
+            let waiters = state.withLock { state -> [@Sendable () -> Void] in
+                state.threadsRunning -= 1
+                guard state.threadsRunning == 0 else { return [] }
+                defer { state.stopWaiters = [] }
+                return state.stopWaiters
+            }
+            waiters.forEach { $0() }
+        }
         thread.name = name
         thread.stackSize = 8 << 20
         thread.start()
     }
 
-    /// Lets the embedding threads end (and free the model) once the jobs already queued are done;
-    /// jobs asked for afterwards fail. Called when the knowledge base closes.
-    package func stop() {
+    /// Lets the embedding threads end once the jobs already queued are done (a model still
+    /// loading finishes loading first), and returns when they have, or when the caller is
+    /// cancelled; jobs asked for afterwards fail. Called when the knowledge base closes.
+    package func stop() async {
         let wakeups = state.withLock { state in
             state.stopping = true
             return state.wakeups
         }
         wakeups.forEach { $0.signal() }
+        await waitForCallback { ended in
+            let running = state.withLock { state in
+                if state.threadsRunning > 0 { state.stopWaiters.append(ended) }
+                return state.threadsRunning > 0
+            }
+            if !running { ended() }
+        }
     }
 
     /// The current loading status.

@@ -113,10 +113,7 @@ actor HTTPSessionTransport: AnswerAddressedTransport, FrameReadingTransport {
             waiting[id] = .events(continuation, token)
             progressRequests[token] = id
             enqueue(read)
-            return HTTPAnswer(status: 200, headers: [
-                HTTPHeaderName.contentType: HTTPAnswer.eventStreamContentType, HTTPHeaderName.sessionID: sessionID,
-                HTTPHeaderName.cacheControl: "no-cache",
-            ], body: .events(events))
+            return Self.eventStream(events, session: sessionID)
         }
         return await withCheckedContinuation { continuation in
             waiting[id] = .json(continuation)
@@ -207,14 +204,29 @@ actor HTTPSessionTransport: AnswerAddressedTransport, FrameReadingTransport {
     func requestEndedWithoutAnswer(_ id: ID) async {
         switch waiting.removeValue(forKey: id) {
         case .json(let continuation):
-            let reason = closedBecause ?? (takingRequests ? nil : .serverShuttingDown)
-            continuation.resume(returning: reason.map { Self.refusal($0, session: sessionID) } ?? .accepted(session: sessionID))
+            if let reason = closedBecause ?? (takingRequests ? nil : .serverShuttingDown) {
+                continuation.resume(returning: Self.refusal(reason, session: sessionID))
+            } else {
+                // Cancelled: no answer is sent for it, yet a POST of a request is answered with JSON
+                // or an event stream, so it gets a stream that ends without one.
+                let (events, ended) = AsyncStream<Data>.makeStream()
+                ended.finish()
+                continuation.resume(returning: Self.eventStream(events, session: sessionID))
+            }
         case .events(let continuation, let token):
             progressRequests[token] = nil
             continuation.finish()
         case nil:
             abandoned.remove(id)
         }
+    }
+
+    /// A 200 answer of server-sent `events`.
+    private static func eventStream(_ events: AsyncStream<Data>, session: String) -> HTTPAnswer {
+        HTTPAnswer(status: 200, headers: [
+            HTTPHeaderName.contentType: HTTPAnswer.eventStreamContentType, HTTPHeaderName.sessionID: session,
+            HTTPHeaderName.cacheControl: "no-cache",
+        ], body: .events(events))
     }
 
     /// The client stopped reading the events of request `id` before its answer.

@@ -1,12 +1,14 @@
+import Blocking
 import Foundation
 import Logging
 import Resilience
 import Storage
 
-/// Puts a remote tracker (Redis) behind a bounded buffer, a writer thread and a circuit breaker, so
-/// that tracking never slows or fails a query.
+/// Puts a remote tracker (Redis) behind a bounded buffer, a writer and a circuit breaker, so that
+/// tracking never slows or fails a query.
 ///
-/// `track` only appends to the buffer. One writer thread sends what has accumulated, up to
+/// `track` only appends to the buffer. One writer, `runWriter()` (a child task of the knowledge
+/// base's `run()`; each write on the blocking executor), sends what has accumulated, up to
 /// `batchLimit` uses per round trip, through the breaker, each batch under an id of its own. A
 /// failed write keeps its batch whole, to be sent first and under the same id (so a batch that was
 /// applied as its connection broke counts once, see `BatchQueryTracker`), and waits: until the
@@ -54,11 +56,15 @@ public final class BufferedQueryTracker: QueryTracker {
         }
         buffer = TrackingBuffer(capacity: capacity, backoff: backoff, logger: logger, pauseKept: pauseKept,
                                 dependencyAnswers: dependencyAnswers) { [inner, breaker] uses, id in
-            try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.track(uses, batch: id) }
+            try await breaker.run(isFailure: RedisDependency.countsAsOutage) { try await inner.track(uses, batch: id) }
         }
     }
 
     deinit { buffer.stop() }
+
+    /// Sends what is buffered as it comes, until `close` (or `stop`) ends it, or at once when the
+    /// task is cancelled. Uses are only written while this runs.
+    public func runWriter() async { await buffer.runWriter() }
 
     public func track(query: String, technologyFilter: String?, at date: Date) throws {
         guard !QueryNormalizer.normalize(query).isEmpty else { return }
@@ -80,23 +86,27 @@ public final class BufferedQueryTracker: QueryTracker {
     /// `track` appends to the buffer and returns.
     public var tracksWithoutBlocking: Bool { true }
 
-    /// Waits up to `timeout` for every use accepted so far to be written; true when they were.
-    /// Returns early, false, when a write fails meanwhile: the server is not taking them now.
+    /// Waits up to `timeout` (on the blocking executor) for every use accepted so far to be
+    /// written; true when they were. Returns early, false, when a write fails meanwhile: the
+    /// server is not taking them now.
     @discardableResult
-    public func flush(timeout: TimeInterval) -> Bool { buffer.waitUntilWritten(timeout: timeout) }
+    public func flush(timeout: Duration) async -> Bool {
+        let buffer = self.buffer
+        return (try? await BlockingExecutor.run { buffer.waitUntilWritten(timeout: timeout.seconds) }) ?? false
+    }
 
     /// Makes a last attempt to write what is buffered (waiting up to `timeout`), then stops the
     /// writer. Uses still buffered after that are lost, and logged as such.
-    public func close(timeout: TimeInterval) {
-        buffer.waitUntilWritten(timeout: timeout)
+    public func close(timeout: Duration) async {
+        await flush(timeout: timeout)
         buffer.stop()
     }
 }
 
-/// The buffer and writer thread behind `BufferedQueryTracker`.
+/// The buffer and writer behind `BufferedQueryTracker`.
 ///
 /// `@unchecked Sendable`: every stored property that changes is read and written only while
-/// `condition` is locked; the condition is also how the writer sleeps and how readers wait.
+/// `condition` is locked; the condition is also how synchronous readers wait for writes.
 final class TrackingBuffer: @unchecked Sendable {
     /// How often a writer pausing after an outage looks whether the server answers others again.
     static let recoveryCheckInterval: TimeInterval = 0.25
@@ -104,13 +114,13 @@ final class TrackingBuffer: @unchecked Sendable {
     private let capacity: Int
     private let backoff: RetryPolicy
     private let logger: Logger
-    private let write: @Sendable ([QueryUse], String) throws -> Void
+    private let write: @Sendable ([QueryUse], String) async throws -> Void
     /// Batch ids are this and a sequence number: unique across processes sharing the server.
     private let batchPrefix = UUID().uuidString
     /// Whether the server has answered someone since the last failure counted against it.
     private let dependencyAnswers: @Sendable () -> Bool
-    /// Called on the writer thread, with `condition` locked, each time the writer wakes during a
-    /// pause and keeps pausing (the server not yet seen answering, or the failure no outage).
+    /// Called with `condition` locked each time the writer wakes during a pause and keeps pausing
+    /// (the server not yet seen answering, or the failure no outage).
     private let pauseKept: @Sendable () -> Void
     private let condition = NSCondition()
 
@@ -133,12 +143,15 @@ final class TrackingBuffer: @unchecked Sendable {
     /// Whether the pause before `nextAttempt` may end early, when `dependencyAnswers` turns true.
     /// False when it was already true as the write failed: that failure was no outage.
     private var pauseEndsOnRecovery = false
-    private var writerStarted = false
     private var stopping = false
+    /// The writer, while it waits for something to change (see `wake`).
+    private var writerWaiting: CheckedContinuation<Void, Never>?
+    /// Something changed while the writer was not waiting: its next wait returns at once.
+    private var wakePending = false
 
     init(capacity: Int, backoff: RetryPolicy, logger: Logger, pauseKept: @escaping @Sendable () -> Void = {},
          dependencyAnswers: @escaping @Sendable () -> Bool = { false },
-         write: @escaping @Sendable ([QueryUse], String) throws -> Void) {
+         write: @escaping @Sendable ([QueryUse], String) async throws -> Void) {
         self.capacity = max(1, capacity)
         self.backoff = backoff
         self.logger = logger
@@ -154,12 +167,7 @@ final class TrackingBuffer: @unchecked Sendable {
         queue.append(use)
         accepted += 1
         dropOverflow()
-        if !writerStarted {
-            writerStarted = true
-            let thread = Thread { [self] in writerLoop() }
-            thread.name = "mcp-rag.tracking"
-            thread.start()
-        }
+        wake()
         condition.broadcast()
     }
 
@@ -169,6 +177,8 @@ final class TrackingBuffer: @unchecked Sendable {
         return TrackingBacklog(pending: queue.count + inFlight + (retry?.uses.count ?? 0), dropped: dropped, lastError: lastError)
     }
 
+    /// Blocks until every use accepted so far is written, a write fails, the buffer stops or
+    /// `timeout` passes; true when they were written.
     @discardableResult
     func waitUntilWritten(timeout: TimeInterval) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
@@ -188,6 +198,7 @@ final class TrackingBuffer: @unchecked Sendable {
         condition.lock()
         stopping = true
         let lost = queue.count + (retry?.uses.count ?? 0)
+        wake()
         condition.broadcast()
         condition.unlock()
         if lost > 0 {
@@ -215,14 +226,46 @@ final class TrackingBuffer: @unchecked Sendable {
         settled += removed
     }
 
-    private func writerLoop() {
+    /// What the writer does next.
+    private enum Step {
+        /// Nothing to write: wait until something changes.
+        case wait
+        /// Paused after a failed write: wait until something changes or `until`.
+        case pause(until: Date)
+        case write(id: String, uses: [QueryUse])
+        case stop
+    }
+
+    /// The writer's loop: one step at a time until `stop()`, or cancellation.
+    func runWriter() async {
+        while !Task.isCancelled {
+            switch nextStep() {
+            case .stop:
+                return
+            case .wait:
+                await waitForChange(until: nil)
+            case .pause(let until):
+                await waitForChange(until: until)
+            case .write(let id, let uses):
+                let outcome: Result<Void, any Error>
+                do {
+                    try await write(uses, id)
+                    outcome = .success(())
+                } catch {
+                    outcome = .failure(error)
+                }
+                record(outcome, id: id, uses: uses)
+            }
+        }
+    }
+
+    /// Decides the writer's next step, with what it writes taken out of the queue.
+    private func nextStep() -> Step {
         condition.lock()
         defer { condition.unlock() }
-        while !stopping {
-            if queue.isEmpty && retry == nil {
-                condition.wait()
-                continue
-            }
+        while true {
+            if stopping { return .stop }
+            if queue.isEmpty && retry == nil { return .wait }
             if let nextAttempt, nextAttempt > Date() {
                 if pauseEndsOnRecovery && dependencyAnswers() {
                     self.nextAttempt = nil
@@ -230,40 +273,89 @@ final class TrackingBuffer: @unchecked Sendable {
                 }
                 pauseKept()
                 let wake = pauseEndsOnRecovery ? min(nextAttempt, Date(timeIntervalSinceNow: Self.recoveryCheckInterval)) : nextAttempt
-                _ = condition.wait(until: wake)
-                continue
+                return .pause(until: wake)
             }
             let (id, batch) = retry ?? nextBatch()
             retry = nil
             inFlight = batch.count
-            condition.unlock()
-            let outcome = Result { try write(batch, id) }
-            condition.lock()
-            inFlight = 0
-            switch outcome {
-            case .success:
-                if consecutiveFailures > 0 {
-                    logger.notice("query tracking recovered: buffered uses are being written",
-                                  metadata: ["rag.tracker.pending": "\(queue.count + batch.count)"])
-                }
-                settled += batch.count
-                consecutiveFailures = 0
-                nextAttempt = nil
-                lastError = nil
-            case .failure(let error):
-                retry = (id, batch)
-                dropOverflow()
-                consecutiveFailures += 1
-                failureEpoch += 1
-                lastError = String(describing: error)
-                nextAttempt = Date().addingTimeInterval(pause(after: error).seconds)
-                pauseEndsOnRecovery = !dependencyAnswers()
-                if consecutiveFailures == 1 {
-                    logger.warning("query tracking is buffering: the tracker does not answer",
-                                   metadata: ["rag.tracker.error": "\(error)"])
+            return .write(id: id, uses: batch)
+        }
+    }
+
+    /// Books a write's outcome.
+    private func record(_ outcome: Result<Void, any Error>, id: String, uses batch: [QueryUse]) {
+        condition.lock()
+        defer { condition.unlock() }
+        inFlight = 0
+        switch outcome {
+        case .success:
+            if consecutiveFailures > 0 {
+                logger.notice("query tracking recovered: buffered uses are being written",
+                              metadata: ["rag.tracker.pending": "\(queue.count + batch.count)"])
+            }
+            settled += batch.count
+            consecutiveFailures = 0
+            nextAttempt = nil
+            lastError = nil
+        case .failure(let error):
+            retry = (id, batch)
+            dropOverflow()
+            consecutiveFailures += 1
+            failureEpoch += 1
+            lastError = String(describing: error)
+            nextAttempt = Date().addingTimeInterval(pause(after: error).seconds)
+            pauseEndsOnRecovery = !dependencyAnswers()
+            if consecutiveFailures == 1 {
+                logger.warning("query tracking is buffering: the tracker does not answer",
+                               metadata: ["rag.tracker.error": "\(error)"])
+            }
+        }
+        condition.broadcast()
+    }
+
+    /// Wakes the writer if it waits, or makes its next wait return at once. `condition` locked.
+    private func wake() {
+        if let waiting = writerWaiting {
+            writerWaiting = nil
+            waiting.resume()
+        } else {
+            wakePending = true
+        }
+    }
+
+    /// Returns when something changes (`wake`), at `until` when given, or when the task is cancelled.
+    private func waitForChange(until: Date?) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForWake() }
+            if let until {
+                group.addTask { try? await Task.sleep(for: .seconds(max(0, until.timeIntervalSinceNow))) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForWake() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                condition.lock()
+                defer { condition.unlock() }
+                // Checked under the lock the cancellation handler takes: a handler that ran before
+                // this found nothing to resume, and this sees the cancellation.
+                if wakePending || Task.isCancelled {
+                    wakePending = false
+                    continuation.resume()
+                } else {
+                    writerWaiting = continuation
                 }
             }
-            condition.broadcast()
+        } onCancel: {
+            condition.lock()
+            defer { condition.unlock() }
+            if let waiting = writerWaiting {
+                writerWaiting = nil
+                waiting.resume()
+            }
         }
     }
 

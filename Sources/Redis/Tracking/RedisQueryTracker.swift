@@ -33,17 +33,25 @@ public final class RedisQueryTracker: BatchQueryTracker {
 
     /// Records one use of `query` in one round trip; a blank query is ignored. Blocking.
     public func track(query: String, technologyFilter: String?, at date: Date) throws {
-        try track([QueryUse(query: query, technologyFilter: technologyFilter, date: date)], batch: UUID().uuidString)
+        guard let command = recordingCommand([QueryUse(query: query, technologyFilter: technologyFilter, date: date)],
+                                             batch: UUID().uuidString) else { return }
+        try Self.check([pool.withConnection { try $0.send(command) }])
     }
 
     /// Records every use in `uses` in one round trip, unless batch `id` was recorded in the last
-    /// `batchMemory`; blank queries are ignored. Blocking.
+    /// `batchMemory`; blank queries are ignored. The connection is taken before a blocking thread.
     ///
     /// One script does it all, atomically: it marks the batch as recorded (`SET NX`) and counts
     /// its uses only if the mark was not there, so a batch sent again after its reply was lost
     /// (applied, then the connection broke) changes nothing, and the counts every process shares
     /// are neither lost nor doubled.
-    public func track(_ uses: [QueryUse], batch id: String) throws {
+    public func track(_ uses: [QueryUse], batch id: String) async throws {
+        guard let command = recordingCommand(uses, batch: id) else { return }
+        try Self.check([await pool.run { try $0.send(command) }])
+    }
+
+    /// The script call that records `uses` as batch `id`; nil when every query is blank.
+    private func recordingCommand(_ uses: [QueryUse], batch id: String) -> [String]? {
         var keys = [batchKey(id), frequencyKey, totalKey]
         var arguments = [String(Int(retention.rounded(.up))), String(Int(Self.batchMemory))]
         for use in uses {
@@ -52,9 +60,8 @@ public final class RedisQueryTracker: BatchQueryTracker {
             keys.append(metaKey(normalized: normalized))
             arguments += [normalized, QueryNormalizer.displayForm(use.query), Self.format(use.date), use.technologyFilter ?? ""]
         }
-        guard keys.count > 3 else { return }
-        let reply = try pool.withConnection { try $0.send(["EVAL", Self.recordBatch, String(keys.count)] + keys + arguments) }
-        try Self.check([reply])
+        guard keys.count > 3 else { return nil }
+        return ["EVAL", Self.recordBatch, String(keys.count)] + keys + arguments
     }
 
     /// How long a recorded batch's id is remembered, in seconds. The buffer retries a failed batch

@@ -1,3 +1,4 @@
+import Blocking
 import EmbeddedVectors
 import Foundation
 
@@ -111,17 +112,13 @@ extension SQLiteKnowledgeStore {
 
     // MARK: writing the file
 
-    /// Writes the snapshot file in the background when the policy says it is due and no write is
-    /// under way. Called after each change to the vectors in memory.
+    /// Writes the snapshot file in the background, on the blocking executor (whose `drain()` at
+    /// shutdown waits for it), when the policy says it is due and no write is under way. Called
+    /// after each change to the vectors in memory.
     func scheduleSnapshotIfDue() {
-        guard snapshotIsDue else { return }
-        let start = snapshotWork.withLock { busy in
-            defer { busy = true }
-            return !busy
-        }
-        guard start else { return }
-        snapshotQueue.async { [self] in
-            defer { snapshotWork.withLock { $0 = false } }
+        guard snapshotIsDue, snapshotTurn.take(waiting: false) else { return }
+        BlockingExecutor.detach { [self] in
+            defer { snapshotTurn.release() }
             do {
                 _ = try refreshSnapshot()
             } catch {
@@ -142,13 +139,15 @@ extension SQLiteKnowledgeStore {
     @discardableResult
     public func writeSnapshot() throws -> Bool {
         guard keepsVectorIndex else { return false }
-        return try snapshotQueue.sync { try refreshSnapshot(evenIfNotDue: true) }
+        _ = snapshotTurn.take(waiting: true)
+        defer { snapshotTurn.release() }
+        return try refreshSnapshot(evenIfNotDue: true)
     }
 
     /// Waits for a snapshot file being written in the background, so a process about to exit does
     /// not leave it half-written (a temporary file the next opening removes).
     public func waitForSnapshot() {
-        snapshotQueue.sync {}
+        snapshotTurn.waitUntilFree()
     }
 
     /// Adopts a newer snapshot another process wrote when there is one; then writes one if still
@@ -219,5 +218,37 @@ extension SQLiteKnowledgeStore {
                 unlink(folder.appendingPathComponent(name).path)
             }
         }
+    }
+}
+
+/// Whose turn it is to write a snapshot file: at most one write is queued or running.
+///
+/// `@unchecked Sendable`: `busy` is read and written only with `condition` locked.
+final class SnapshotTurn: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var busy = false
+
+    /// Takes the turn: at once, false when it is taken (`waiting` false), or once it is free.
+    func take(waiting: Bool) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if busy && !waiting { return false }
+        while busy { condition.wait() }
+        busy = true
+        return true
+    }
+
+    func release() {
+        condition.lock()
+        busy = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Returns once no write is queued or running.
+    func waitUntilFree() {
+        condition.lock()
+        while busy { condition.wait() }
+        condition.unlock()
     }
 }

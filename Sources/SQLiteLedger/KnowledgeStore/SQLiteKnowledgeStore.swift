@@ -43,10 +43,9 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// The model this process's vectors come from, once `adoptEmbeddingModel` found it recorded:
     /// writes and catch-ups check the record still names it (see `checkEmbeddingModel`).
     let adoptedModel = Locked<String?>(nil)
-    /// True while a snapshot write is queued or running, so at most one is.
-    let snapshotWork = Locked(false)
-    /// Where snapshot files are written, one at a time.
-    let snapshotQueue = DispatchQueue(label: "mcp-rag.vector-snapshot", qos: .utility)
+    /// Snapshot files are written one at a time, in the background on the blocking executor; this
+    /// says whether a write is queued or running (see `SnapshotTurn`).
+    let snapshotTurn = SnapshotTurn()
 
     /// The reading connection's page cache, in KiB (SQLite's default is 2 MiB). Keyword searches
     /// and the passages of answers read through it; at the default, a busy server read most pages

@@ -42,7 +42,8 @@ public struct QueryUse: Sendable, Equatable {
 public protocol BatchQueryTracker: QueryTracker {
     /// Records `uses` unless a batch of this `id` was recorded already: a batch sent again after a
     /// failure (its first sending may have been applied as the connection broke) counts once.
-    func track(_ uses: [QueryUse], batch id: String) throws
+    /// Its blocking work runs on the blocking executor.
+    func track(_ uses: [QueryUse], batch id: String) async throws
 }
 
 /// Tracking work held back because the backend could not take it.

@@ -1,0 +1,32 @@
+@testable import HTTPEndpoints
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite struct SharedProbeTests {
+    @Test func callersWhileAProbeRunsShareItAndAYoungAnswerServesLaterOnes() async {
+        let runs = Atomic<Int>(0)
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let probe = SharedProbe(maxAge: .seconds(3600)) { () -> Int in
+            let run = runs.add(1, ordering: .relaxed).newValue
+            for await _ in gate { break }
+            return run
+        }
+        async let first = probe.value()
+        #expect(await eventuallyAsync { runs.load(ordering: .relaxed) == 1 }, "the first caller runs the probe")
+        async let second = probe.value()
+        async let third = probe.value()
+        #expect(await eventuallyAsync { await probe.waitingCallers == 2 })
+        open.yield()
+        #expect(await [first, second, third] == [1, 1, 1])
+        #expect(await probe.value() == 1, "an answer younger than maxAge serves without a probe")
+        #expect(runs.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func anAnswerOlderThanMaxAgeIsProbedAgain() async {
+        let runs = Atomic<Int>(0)
+        let probe = SharedProbe(maxAge: .zero) { runs.add(1, ordering: .relaxed).newValue }
+        #expect(await probe.value() == 1)
+        #expect(await probe.value() == 2)
+    }
+}
