@@ -8,8 +8,9 @@ actor SharedProbe<Value: Sendable> {
     private let maxAge: Duration
     private let probe: @Sendable () async -> Value
     private var last: (value: Value, at: ContinuousClock.Instant)?
-    /// Callers waiting for the probe that runs now; nil while none runs.
-    private var waiting: [CheckedContinuation<Value, Never>]?
+    /// The probe that runs now. A task of its own, not the first caller's: a caller that goes away
+    /// (its connection closed) must not cut short the answer the others wait for.
+    private var running: Task<Value, Never>?
 
     init(maxAge: Duration, _ probe: @escaping @Sendable () async -> Value) {
         self.maxAge = maxAge
@@ -17,21 +18,23 @@ actor SharedProbe<Value: Sendable> {
     }
 
     /// The last answer while it is younger than `maxAge`, else the answer of the probe that runs
-    /// now, or of one this call runs.
+    /// now, or of one this call starts.
     func value() async -> Value {
         if let last, last.at.duration(to: .now) < maxAge { return last.value }
-        if waiting != nil {
-            return await withCheckedContinuation { waiting?.append($0) }
+        if let running {
+            waitingCallers += 1
+            defer { waitingCallers -= 1 }
+            return await running.value
         }
-        waiting = []
-        let value = await probe()
+        let probe = self.probe
+        let task = Task { await probe() }
+        running = task
+        let value = await task.value
         last = (value, .now)
-        let callers = waiting ?? []
-        waiting = nil
-        callers.forEach { $0.resume(returning: value) }
+        running = nil
         return value
     }
 
-    /// Callers waiting for the probe that runs now (for tests).
-    var waitingCallers: Int { waiting?.count ?? 0 }
+    /// Callers waiting for the probe another caller started (for tests).
+    private(set) var waitingCallers = 0
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GPURuntime
 import Testing
 
 @testable import Embeddings
@@ -65,6 +66,23 @@ struct EmbedderSettingsTests {
                 #expect(cosine(vector, item.embedding) >= 0.99999, "\(label): cosine \(cosine(vector, item.embedding))")
                 let scale = item.embedding.map(abs).max() ?? 1
                 #expect(maxAbsDifference(vector, item.embedding) <= 1e-5 * max(1, scale), "\(label): values")
+            }
+        }
+    }
+
+    @Test("the GPU path's host emulation pools as sentence-transformers does", arguments: variants)
+    func gpuPathMatchesSentenceTransformers(_ variant: String) throws {
+        let (folder, expected) = try model(variant)
+        let embedder = try SentenceEmbedder(directory: folder.url, threads: 2)
+        let gpu = try GPUBackend(weights: embedder.weights, device: HostComputeDevice(), maxTokensPerPass: 600)
+        for work in [EmbeddingWork.queries, .passages] {
+            let cases = expected.filter { $0.work == work }
+            let vectors = try gpu.embed(tokenized: cases.map(\.inputIDs), work: work)
+            for (vector, item) in zip(vectors, cases) {
+                let label = "\(variant), \(work): \(item.text.prefix(30).debugDescription)"
+                #expect(cosine(vector, item.embedding) >= 0.99999, "\(label): cosine \(cosine(vector, item.embedding))")
+                let scale = item.embedding.map(abs).max() ?? 1
+                #expect(maxAbsDifference(vector, item.embedding) <= 1e-4 * max(1, scale), "\(label): values")
             }
         }
     }

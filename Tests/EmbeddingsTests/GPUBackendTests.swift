@@ -31,6 +31,27 @@ import Testing
         #expect(device.launches.withLock { $0["rag_attention"] ?? 0 } >= 6 * 2, "more than one pass ran")
     }
 
+    @Test("every pooling sentence-transformers defines, normalised or not, as the CPU encoder computes it",
+          arguments: [PoolingMode.mean, .cls, .max, .meanSqrtLength, .weightedMean, .lastToken], [true, false])
+    func everyPoolingMatchesTheCPUEncoder(_ pooling: PoolingMode, _ normalize: Bool) throws {
+        let folder = try realModelDirectory()
+        var configuration = try ModelConfiguration(directory: folder)
+        configuration.pooling = pooling
+        configuration.normalize = normalize
+        let weights = try BertWeights(file: try SafeTensorsFile(path: folder.appendingPathComponent("model.safetensors").path),
+                                      configuration: configuration)
+        let sequences = Array(try goldenCases().prefix(12)).map(\.inputIDs)
+        let device = HostComputeDevice()
+        let vectors = try GPUBackend(weights: weights, device: device, maxTokensPerPass: 300).embed(tokenized: sequences)
+        let reference = try CPUBackend(weights: weights, threads: 2).embed(tokenized: sequences, work: .passages)
+        for (index, (vector, expected)) in zip(vectors, reference).enumerated() {
+            let norms = (vector.reduce(0) { $0 + $1 * $1 }.squareRoot(), expected.reduce(0) { $0 + $1 * $1 }.squareRoot())
+            #expect(cosine(vector, expected) >= 0.99999, "case \(index): cosine \(cosine(vector, expected))")
+            #expect(abs(norms.0 - norms.1) <= 1e-4 * norms.1, "case \(index): lengths \(norms)")
+        }
+        #expect(device.launches.withLock { $0["rag_pool"] ?? 0 } >= 1)
+    }
+
     @Test func queriesRunAPassEachSoTheirVectorsDoNotDependOnTheirBatch() throws {
         let embedder = try SentenceEmbedder(directory: try realModelDirectory(), threads: 2)
         let sequences = Array(try goldenCases().prefix(6)).map(\.inputIDs)

@@ -156,13 +156,31 @@ final class HostComputeDevice: ComputeDevice, @unchecked Sendable {
                     }
                 }
             }
-        case "rag_mean_pool_normalize":
-            let (hidden, lengths, L, width, out) = (p(0), ints(1), int(2), int(3), p(4))
+        case "rag_pool":
+            let (hidden, lengths, L, width, mode, excluded, normalize, out) =
+                (p(0), ints(1), int(2), int(3), int(4), int(5), int(6) == 1, p(7))
             for b in 0..<grid.x {
                 let length = Int(lengths[b])
-                let mean = (0..<width).map { c in (0..<length).reduce(Float(0)) { $0 + hidden[(b * L + $1) * width + c] } / Float(length) }
-                let norm = max(mean.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
-                for c in 0..<width { out[b * width + c] = mean[c] / norm }
+                let first = min(excluded, length - 1)
+                let value = { (i: Int, c: Int) in hidden[(b * L + i) * width + c] }
+                let pooled: [Float] = (0..<width).map { c in
+                    switch mode {
+                    case 1: return value(first, c)
+                    case 5: return value(length - 1, c)
+                    case 2: return (first..<length).reduce(-Float.greatestFiniteMagnitude) { max($0, value($1, c)) }
+                    default:
+                        var (sum, total) = (Float(0), Float(0))
+                        for i in first..<length {
+                            let weight: Float = mode == 4 ? Float(i + 1) : 1
+                            sum += weight * value(i, c)
+                            total += weight
+                        }
+                        let count = Float(length - first)
+                        return mode == 0 ? sum / count : mode == 3 ? sum / count.squareRoot() : sum / total
+                    }
+                }
+                let inverse = normalize ? 1 / max(pooled.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12) : 1
+                for c in 0..<width { out[b * width + c] = pooled[c] * inverse }
             }
         default:
             throw failure("the host device has no emulation of \(kernel)")

@@ -100,7 +100,8 @@ import TestSupport
         let now = Date()
         async let writer: Void = tracker.runWriter()
         for index in 0..<600 { try tracker.track(query: "Query \(index % 3)", technologyFilter: nil, at: now) }
-        // Reads wait for this process's buffered uses, so a report right after the queries shows them.
+        // Once this process's buffered uses are written, a report right after the queries shows them.
+        await tracker.waitForPendingUses()
         let (totals, top) = try await BlockingExecutor.run { (try tracker.totals(now: now), try tracker.topQueries(limit: 3, now: now)) }
         #expect(totals == (unique: 3, total: 600))
         #expect(top.map(\.count) == [200, 200, 200])

@@ -23,6 +23,25 @@ import TestSupport
         #expect(runs.load(ordering: .relaxed) == 1)
     }
 
+    @Test func aCallerThatGoesAwayDoesNotCutTheProbeShortForTheOthers() async {
+        let started = Atomic<Int>(0)
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        // Waiting on the gate ends early if the probe's task is cancelled: it then answers true.
+        let probe = SharedProbe(maxAge: .seconds(3600)) { () -> Bool in
+            started.add(1, ordering: .relaxed)
+            for await _ in gate { break }
+            return Task.isCancelled
+        }
+        let first = Task { await probe.value() }
+        #expect(await eventuallyAsync { started.load(ordering: .relaxed) == 1 })
+        async let second = probe.value()
+        #expect(await eventuallyAsync { await probe.waitingCallers == 1 })
+        first.cancel()
+        open.yield()
+        #expect(await second == false, "the probe ran to its end for the caller still waiting")
+        #expect(await first.value == false)
+    }
+
     @Test func anAnswerOlderThanMaxAgeIsProbedAgain() async {
         let runs = Atomic<Int>(0)
         let probe = SharedProbe(maxAge: .zero) { runs.add(1, ordering: .relaxed).newValue }

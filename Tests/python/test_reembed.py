@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import pty
+import re
 import signal
 import sqlite3
 import struct
@@ -130,6 +132,58 @@ def test_a_reembed_killed_half_way_leaves_the_old_vectors_in_use_and_resumes(bin
     assert all(new_vectors[key] != old_vectors[key] for key in old_vectors)
     assert staged() == 0
     check_store(data)
+
+
+def test_reembed_draws_its_progress_on_a_terminal_and_nowhere_else(binary, model_dir, tmp_path):
+    """On a terminal, stderr shows one line redrawn in place (carriage return, erase line) with a
+    bar and the passages done, up to all of them, then cleared; stdout has the report. When stderr is
+    no terminal (a log file, a pipe), none of that is written."""
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    sections = [f"## Section {n}\n\nThe ferry {n} leaves pier {n % 11} at {n % 24} o'clock." for n in range(400)]
+    (docs / "ferries.md").write_text("# Ferries\n\n" + "\n\n".join(sections), encoding="utf-8")
+    env = clean_env(tmp_path, model_dir)
+    e5_env = {**env, "MCP_RAG_MODEL_DIR": str(e5_shaped_model(model_dir, tmp_path / "e5-shaped"))}
+    run_json(binary, "ingest", str(docs), "--technology", "notes", "--data-dir", str(data), env=env, timeout=300)
+    passages = len(read_store(data, "SELECT id FROM chunks"))
+
+    terminal, stderr_side = pty.openpty()
+    process = subprocess.Popen([binary, "reembed", "--data-dir", str(data)], env=e5_env, stdout=subprocess.PIPE,
+                               stderr=stderr_side)
+    os.close(stderr_side)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(terminal)
+    stdout = process.stdout.read().decode()
+    assert process.wait(timeout=60) == 0, drawn.decode(errors="replace")
+    assert f"Re-embedded {passages} passages" in stdout, stdout
+
+    text = drawn.decode()
+    redraw = "\r\x1b[K"
+    frames = text.split(redraw)[1:]
+    steps = []
+    for frame in frames:
+        match = re.match(r"([█░]{30}) (\d+)/(\d+) passages re-embedded", frame)
+        if match:
+            bar, done, total = match.groups()
+            assert int(total) == passages and bar.count("█") == 30 * int(done) // passages, frame
+            steps.append(int(done))
+    assert steps and steps == sorted(steps), steps
+    assert steps[-1] == passages, steps
+    assert text.rstrip("\r\n").endswith(redraw), "the line is cleared at the end"
+
+    # Back to MiniLM, with stderr a pipe: the same work, no bar.
+    done = subprocess.run([binary, "reembed", "--data-dir", str(data)], env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"Re-embedded {passages} passages" in done.stdout.decode()
+    assert b"\x1b[K" not in done.stderr and "░".encode() not in done.stderr, done.stderr.decode()
 
 
 async def test_with_chroma_the_old_collection_keeps_the_old_vectors_and_the_new_model_gets_its_own(

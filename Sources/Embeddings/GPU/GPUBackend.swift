@@ -21,18 +21,11 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
 
     /// Uploads `weights` to `device`.
     ///
-    /// - Throws: ``GPUBackendError`` for a model the kernels do not cover (CLS pooling, vectors not
-    ///   normalised, rows wider than ``EncoderKernels/maxWidth``), or the device's error.
+    /// - Throws: ``GPUBackendError`` for a model the kernels do not cover (rows wider than
+    ///   ``EncoderKernels/maxWidth``), or the device's error.
     public init(weights: BertWeights, device: any ComputeDevice, precision: GPUPrecision = .fp32,
                 maxTokensPerPass: Int = 16_384) throws {
         let c = weights.configuration
-        guard c.pooling == .mean, c.normalize else {
-            throw GPUBackendError("the GPU kernels pool by mean and normalise; this model wants \(c.pooling) pooling"
-                + (c.normalize ? "" : " without normalisation") + ", so it runs on the CPU")
-        }
-        guard c.prompts.tokensExcludedFromPooling(for: .queries) == 0, c.prompts.tokensExcludedFromPooling(for: .passages) == 0 else {
-            throw GPUBackendError("the GPU kernels pool every token; this model leaves its prompt out of the pooling, so it runs on the CPU")
-        }
         guard c.hiddenSize <= EncoderKernels.maxWidth, c.hiddenSize % c.headCount == 0 else {
             throw GPUBackendError("a hidden size of \(c.hiddenSize) is outside what the GPU kernels handle (at most \(EncoderKernels.maxWidth))")
         }
@@ -58,15 +51,15 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
             let longest = sequences[order[start]].count
             let count = work == .queries ? 1 : min(order.count - start, max(1, maxTokensPerPass / longest))
             let pass = order[start..<start + count]
-            let vectors = try runPass(pass.map { sequences[$0] }, length: longest)
+            let vectors = try runPass(pass.map { sequences[$0] }, length: longest, work: work)
             for (offset, index) in pass.enumerated() { results[index] = vectors[offset] }
             start += count
         }
         return results
     }
 
-    /// One pass of `sequences` padded to `length`.
-    private func runPass(_ sequences: [[Int32]], length: Int) throws -> [[Float]] {
+    /// One pass of `sequences` padded to `length`, pooled as `work` is.
+    private func runPass(_ sequences: [[Int32]], length: Int, work: EmbeddingWork) throws -> [[Float]] {
         let c = configuration
         let h = c.hiddenSize, batch = sequences.count, rows = batch * length
         let headDim = h / c.headCount
@@ -129,12 +122,27 @@ public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
                 .pointer(layer.outputNormWeight), .pointer(layer.outputNormBias), .float(epsilon), .int32(width),
             ])
         }
-        try device.launch("rag_mean_pool_normalize", grid: (batch, 1, 1), sharedBytes: 0, [
-            .pointer(scratch.hidden), .pointer(scratch.lengths), .int32(L), .int32(width), .pointer(scratch.pooled),
+        try device.launch("rag_pool", grid: (batch, 1, 1), sharedBytes: 0, [
+            .pointer(scratch.hidden), .pointer(scratch.lengths), .int32(L), .int32(width), .int32(Self.poolingMode(c.pooling)),
+            .int32(Int32(c.prompts.tokensExcludedFromPooling(for: work))), .int32(c.normalize ? 1 : 0), .pointer(scratch.pooled),
         ])
         var pooled = [Float](repeating: 0, count: batch * h)
         try pooled.withUnsafeMutableBytes { try device.download(from: scratch.pooled, into: $0) }
         return (0..<batch).map { Array(pooled[$0 * h..<($0 + 1) * h]) }
+    }
+}
+
+extension GPUBackend {
+    /// `pooling` as `rag_pool`'s `mode` argument.
+    static func poolingMode(_ pooling: PoolingMode) -> Int32 {
+        switch pooling {
+        case .mean: 0
+        case .cls: 1
+        case .max: 2
+        case .meanSqrtLength: 3
+        case .weightedMean: 4
+        case .lastToken: 5
+        }
     }
 }
 

@@ -14,7 +14,7 @@ public enum EncoderKernels {
 
     /// The kernels' entry points, as `cuModuleGetFunction` / `hipModuleGetFunction` name them.
     public static let functionNames = [
-        "rag_embed_layernorm", "rag_add_bias", "rag_to_half", "rag_bias_gelu", "rag_bias_residual_layernorm", "rag_attention", "rag_mean_pool_normalize",
+        "rag_embed_layernorm", "rag_add_bias", "rag_to_half", "rag_bias_gelu", "rag_bias_residual_layernorm", "rag_attention", "rag_pool",
     ]
 
     /// The source. `LayerNorm` and pooling keep the CPU encoder's order of operations (mean, then
@@ -173,20 +173,44 @@ public enum EncoderKernels {
         }
     }
 
-    // Grid (B). The mean of each sequence's real token rows, scaled to unit length.
-    extern "C" __global__ void rag_mean_pool_normalize(const float* hidden, const int* lengths, int L, int width, float* out) {
+    // Grid (B). Each sequence's sentence vector from its real token rows, as sentence-transformers'
+    // `Pooling` computes it: `mode` 0 the mean, 1 the row `first` (CLS), 2 the largest value of each
+    // column, 3 the sum over the square root of the count, 4 the mean weighted by position (counted
+    // from 1 at the sequence's first token), 5 the last row. Rows before `first` (a prompt the model
+    // leaves out of its pooling) are skipped; a sequence that is nothing but its prompt pools its
+    // last row. Scaled to unit length when `normalize` is 1.
+    extern "C" __global__ void rag_pool(const float* hidden, const int* lengths, int L, int width, int mode, int excluded,
+                                        int normalize, float* out) {
         __shared__ float scratch[RAG_THREADS];
         const int b = blockIdx.x, length = lengths[b];
+        const int first = excluded < length - 1 ? excluded : length - 1;
         float values[RAG_MAX_PER_THREAD];
         float squares = 0.0f;
         for (int k = 0, c = threadIdx.x; c < width; ++k, c += RAG_THREADS) {
-            float sum = 0.0f;
-            for (int i = 0; i < length; ++i) sum += hidden[((long)b * L + i) * width + c];
-            values[k] = sum / (float)length;
-            squares += values[k] * values[k];
+            const float* column = hidden + (long)b * L * width + c;
+            float value;
+            if (mode == 1) {
+                value = column[(long)first * width];
+            } else if (mode == 5) {
+                value = column[(long)(length - 1) * width];
+            } else if (mode == 2) {
+                value = RAG_NEG_HUGE;
+                for (int i = first; i < length; ++i) value = fmaxf(value, column[(long)i * width]);
+            } else {
+                float sum = 0.0f, total = 0.0f;
+                for (int i = first; i < length; ++i) {
+                    const float weight = mode == 4 ? (float)(i + 1) : 1.0f;
+                    sum += weight * column[(long)i * width];
+                    total += weight;
+                }
+                const float count = (float)(length - first);
+                value = mode == 0 ? sum / count : mode == 3 ? sum / sqrtf(count) : sum / total;
+            }
+            values[k] = value;
+            squares += value * value;
         }
         const float norm = sqrtf(rag_block_sum(squares, scratch));
-        const float inverse = 1.0f / fmaxf(norm, 1e-12f);
+        const float inverse = normalize ? 1.0f / fmaxf(norm, 1e-12f) : 1.0f;
         for (int k = 0, c = threadIdx.x; c < width; ++k, c += RAG_THREADS) out[(long)b * width + c] = values[k] * inverse;
     }
     """#

@@ -180,6 +180,8 @@ public final class QueryService: Sendable {
     /// next includes them.
     func countsWritten() async {
         await countsInFlight.settled()
+        // A buffered tracker (Redis) has them once its writer has sent them.
+        await tracker.waitForPendingUses()
     }
 
     /// The cache key: everything that changes the answer.

@@ -19,9 +19,9 @@ import Storage
 /// the buffer while the writer slept out a long backoff. A full buffer drops its oldest uses and
 /// counts them.
 ///
-/// Reads (`topQueries`, `totals`) first give the writer a moment to send what is buffered, so a
-/// report shows this process's own recent queries; they go through the breaker and throw when the
-/// server is unavailable.
+/// Before a report reads (`topQueries`, `totals`), `waitForPendingUses()` gives the writer a
+/// moment to send what is buffered, without holding a thread, so a report shows this process's own
+/// recent queries; reads go through the breaker and throw when the server is unavailable.
 public final class BufferedQueryTracker: QueryTracker {
     /// Uses held while the server is unavailable.
     public static let defaultCapacity = 10_000
@@ -72,13 +72,16 @@ public final class BufferedQueryTracker: QueryTracker {
     }
 
     public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
-        _ = buffer.waitUntilWritten(timeout: readPatience)
-        return try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.topQueries(limit: limit, now: now) }
+        try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.topQueries(limit: limit, now: now) }
     }
 
     public func totals(now: Date) throws -> (unique: Int, total: Int) {
-        _ = buffer.waitUntilWritten(timeout: readPatience)
-        return try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.totals(now: now) }
+        try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.totals(now: now) }
+    }
+
+    /// Waits up to the read patience for the uses accepted so far to be written.
+    public func waitForPendingUses() async {
+        await flush(timeout: .seconds(readPatience))
     }
 
     public var backlog: TrackingBacklog { buffer.backlog }
@@ -86,17 +89,17 @@ public final class BufferedQueryTracker: QueryTracker {
     /// `track` appends to the buffer and returns.
     public var tracksWithoutBlocking: Bool { true }
 
-    /// Waits up to `timeout` (on the blocking executor) for every use accepted so far to be
-    /// written; true when they were. Returns early, false, when a write fails meanwhile: the
-    /// server is not taking them now.
+    /// Waits up to `timeout`, holding no thread, for every use accepted so far to be written; true
+    /// when they were. Returns early, false, when a write fails meanwhile (the server is not taking
+    /// them now), the writer stops, or the task is cancelled.
     @discardableResult
     public func flush(timeout: Duration) async -> Bool {
-        let buffer = self.buffer
-        return (try? await BlockingExecutor.run { buffer.waitUntilWritten(timeout: timeout.seconds) }) ?? false
+        await buffer.waitUntilWritten(timeout: timeout)
     }
 
-    /// Makes a last attempt to write what is buffered (waiting up to `timeout`), then stops the
-    /// writer. Uses still buffered after that are lost, and logged as such.
+    /// Makes a last attempt to write what is buffered (waiting up to `timeout`, or not at all when
+    /// the task is cancelled), then stops the writer. Uses still buffered after that are lost, and
+    /// logged as such.
     public func close(timeout: Duration) async {
         await flush(timeout: timeout)
         buffer.stop()
@@ -106,7 +109,7 @@ public final class BufferedQueryTracker: QueryTracker {
 /// The buffer and writer behind `BufferedQueryTracker`.
 ///
 /// `@unchecked Sendable`: every stored property that changes is read and written only while
-/// `condition` is locked; the condition is also how synchronous readers wait for writes.
+/// `lock` is held.
 final class TrackingBuffer: @unchecked Sendable {
     /// How often a writer pausing after an outage looks whether the server answers others again.
     static let recoveryCheckInterval: TimeInterval = 0.25
@@ -119,12 +122,12 @@ final class TrackingBuffer: @unchecked Sendable {
     private let batchPrefix = UUID().uuidString
     /// Whether the server has answered someone since the last failure counted against it.
     private let dependencyAnswers: @Sendable () -> Bool
-    /// Called with `condition` locked each time the writer wakes during a pause and keeps pausing
+    /// Called with `lock` held each time the writer wakes during a pause and keeps pausing
     /// (the server not yet seen answering, or the failure no outage).
     private let pauseKept: @Sendable () -> Void
-    private let condition = NSCondition()
+    private let lock = NSLock()
 
-    // Guarded by `condition`.
+    // Guarded by `lock`.
     private var queue: [QueryUse] = []
     /// The batch whose write failed, sent again first and under the same id; the oldest uses held.
     private var retry: (id: String, uses: [QueryUse])?
@@ -148,6 +151,9 @@ final class TrackingBuffer: @unchecked Sendable {
     private var writerWaiting: CheckedContinuation<Void, Never>?
     /// Something changed while the writer was not waiting: its next wait returns at once.
     private var wakePending = false
+    /// Callers of `waitUntilWritten` waiting: the uses before `target`, the failures counted when
+    /// they began, and how to tell them.
+    private var writtenWaiters: [(target: Int, epoch: Int, done: @Sendable () -> Void)] = []
 
     init(capacity: Int, backoff: RetryPolicy, logger: Logger, pauseKept: @escaping @Sendable () -> Void = {},
          dependencyAnswers: @escaping @Sendable () -> Bool = { false },
@@ -161,46 +167,74 @@ final class TrackingBuffer: @unchecked Sendable {
     }
 
     func append(_ use: QueryUse) {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard !stopping else { return }
         queue.append(use)
         accepted += 1
         dropOverflow()
         wake()
-        condition.broadcast()
+        notifyWaiters()
     }
 
     var backlog: TrackingBacklog {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return TrackingBacklog(pending: queue.count + inFlight + (retry?.uses.count ?? 0), dropped: dropped, lastError: lastError)
     }
 
-    /// Blocks until every use accepted so far is written, a write fails, the buffer stops or
-    /// `timeout` passes; true when they were written.
-    @discardableResult
-    func waitUntilWritten(timeout: TimeInterval) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        let target = accepted
-        // Already failing: the next write waits out a pause, so waiting for it would only be slower.
-        if nextAttempt != nil { return settled >= target }
-        let epoch = failureEpoch
-        while settled < target && failureEpoch == epoch && !stopping {
-            if !condition.wait(until: deadline) { break }
+    /// Returns once every use accepted before the call is written, a write fails, the buffer stops,
+    /// `timeout` passes or the task is cancelled, holding no thread meanwhile; true when they were
+    /// written.
+    func waitUntilWritten(timeout: Duration) async -> Bool {
+        let (target, epoch) = locked { (accepted, failureEpoch) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await waitForCallback { done in
+                    let now = self.locked { () -> Bool in
+                        // Already failing: the next write waits out a pause, so waiting would only be slower.
+                        if self.writeWaitEnds(target: target, epoch: epoch) || self.nextAttempt != nil { return true }
+                        self.writtenWaiters.append((target, epoch, done))
+                        return false
+                    }
+                    if now { done() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
-        return settled >= target
+        return locked { settled >= target }
+    }
+
+    /// Whether a wait for the uses before `target` ends: they are settled, a write failed since
+    /// `epoch`, or the buffer stops. `lock` held.
+    private func writeWaitEnds(target: Int, epoch: Int) -> Bool {
+        settled >= target || failureEpoch != epoch || stopping
+    }
+
+    /// Tells the waiters whose wait ended. `lock` held.
+    private func notifyWaiters() {
+        writtenWaiters.removeAll { waiter in
+            guard writeWaitEnds(target: waiter.target, epoch: waiter.epoch) else { return false }
+            waiter.done()
+            return true
+        }
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
     }
 
     func stop() {
-        condition.lock()
+        lock.lock()
         stopping = true
         let lost = queue.count + (retry?.uses.count ?? 0)
         wake()
-        condition.broadcast()
-        condition.unlock()
+        notifyWaiters()
+        lock.unlock()
         if lost > 0 {
             logger.warning("query tracking stopped with uses not written", metadata: ["rag.tracker.lost": "\(lost)"])
         }
@@ -254,6 +288,15 @@ final class TrackingBuffer: @unchecked Sendable {
                 } catch {
                     outcome = .failure(error)
                 }
+                if case .failure = outcome, Task.isCancelled {
+                    // Stopped by a shutdown out of time, not refused by the server: kept to be
+                    // counted as lost, not as a failure.
+                    locked {
+                        inFlight = 0
+                        retry = (id, uses)
+                    }
+                    return
+                }
                 record(outcome, id: id, uses: uses)
             }
         }
@@ -261,8 +304,8 @@ final class TrackingBuffer: @unchecked Sendable {
 
     /// Decides the writer's next step, with what it writes taken out of the queue.
     private func nextStep() -> Step {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         while true {
             if stopping { return .stop }
             if queue.isEmpty && retry == nil { return .wait }
@@ -284,8 +327,8 @@ final class TrackingBuffer: @unchecked Sendable {
 
     /// Books a write's outcome.
     private func record(_ outcome: Result<Void, any Error>, id: String, uses batch: [QueryUse]) {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         inFlight = 0
         switch outcome {
         case .success:
@@ -310,10 +353,10 @@ final class TrackingBuffer: @unchecked Sendable {
                                metadata: ["rag.tracker.error": "\(error)"])
             }
         }
-        condition.broadcast()
+        notifyWaiters()
     }
 
-    /// Wakes the writer if it waits, or makes its next wait return at once. `condition` locked.
+    /// Wakes the writer if it waits, or makes its next wait return at once. `lock` held.
     private func wake() {
         if let waiting = writerWaiting {
             writerWaiting = nil
@@ -338,8 +381,8 @@ final class TrackingBuffer: @unchecked Sendable {
     private func waitForWake() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                condition.lock()
-                defer { condition.unlock() }
+                lock.lock()
+                defer { lock.unlock() }
                 // Checked under the lock the cancellation handler takes: a handler that ran before
                 // this found nothing to resume, and this sees the cancellation.
                 if wakePending || Task.isCancelled {
@@ -350,8 +393,8 @@ final class TrackingBuffer: @unchecked Sendable {
                 }
             }
         } onCancel: {
-            condition.lock()
-            defer { condition.unlock() }
+            lock.lock()
+            defer { lock.unlock() }
             if let waiting = writerWaiting {
                 writerWaiting = nil
                 waiting.resume()

@@ -135,7 +135,8 @@ extension SQLiteKnowledgeStore {
     /// Brings the snapshot file up to date with the vectors in memory now, whatever the policy
     /// says: adopts a newer file another process wrote, then writes one if vectors are still
     /// outside it. Returns false when nothing was written (nothing outside, or the journal entry
-    /// the vectors reflect has already been trimmed). Waits for a write under way.
+    /// the vectors reflect has already been trimmed). Waits for a write under way, so it is not
+    /// for a blocking-executor job (the write it waits for may be queued behind it).
     @discardableResult
     public func writeSnapshot() throws -> Bool {
         guard keepsVectorIndex else { return false }
@@ -145,7 +146,8 @@ extension SQLiteKnowledgeStore {
     }
 
     /// Waits for a snapshot file being written in the background, so a process about to exit does
-    /// not leave it half-written (a temporary file the next opening removes).
+    /// not leave it half-written (a temporary file the next opening removes). Not for a
+    /// blocking-executor job, as `writeSnapshot()`; `BlockingExecutor.drain()` waits for it too.
     public func waitForSnapshot() {
         snapshotTurn.waitUntilFree()
     }

@@ -1,3 +1,4 @@
+import Blocking
 import CSQLite
 import EmbeddedVectors
 import Foundation
@@ -46,6 +47,10 @@ public final class SQLiteKnowledgeStore: Sendable {
     /// Snapshot files are written one at a time, in the background on the blocking executor; this
     /// says whether a write is queued or running (see `SnapshotTurn`).
     let snapshotTurn = SnapshotTurn()
+    /// The executor thread a snapshot write takes, added for this store (nil when it keeps no
+    /// vectors): a write lasts seconds on a large store, and the SQLite reads of queries must not
+    /// wait behind it.
+    private let snapshotThread: ThreadReservation?
 
     /// The reading connection's page cache, in KiB (SQLite's default is 2 MiB). Keyword searches
     /// and the passages of answers read through it; at the default, a busy server read most pages
@@ -94,6 +99,7 @@ public final class SQLiteKnowledgeStore: Sendable {
         self.storeID = storeID
         self.snapshotPolicy = snapshotPolicy
         self.keepsVectorIndex = keepsVectorIndex
+        snapshotThread = keepsVectorIndex ? BlockingExecutor.reserve(threads: 1) : nil
         logger.debug("knowledge store opened", metadata: [
             "rag.store.path": "\(path)", "rag.store.chunks": "\(index.count)",
             "rag.store.vector_bytes": "\(index.memoryBytes)", "rag.store.vectors_from": "\(origin)",

@@ -18,11 +18,15 @@ public protocol QueryTracker: Sendable {
     /// True when `track` only hands the use over (it never waits on a disk or a network), so a
     /// caller may call it inline instead of on a thread of its own.
     var tracksWithoutBlocking: Bool { get }
+    /// Returns once the uses handed over so far can be read by reports, or after the tracker's
+    /// patience; at once for a tracker that records them as they come.
+    func waitForPendingUses() async
 }
 
 extension QueryTracker {
     public var backlog: TrackingBacklog { TrackingBacklog() }
     public var tracksWithoutBlocking: Bool { false }
+    public func waitForPendingUses() async {}
 }
 
 /// One use of a query, as a tracker records it.
