@@ -233,7 +233,6 @@ let package = Package(
                 "Storage",
                 "SQLiteLedger",
                 "Redis",
-                "Blocking",
                 "CKernels",
                 "COpenBLAS",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,3 @@
-import Blocking
 import Dispatch
 import Foundation
 import KnowledgeBase
@@ -118,7 +117,7 @@ public struct RedisQueryBenchmark: Sendable {
 
         // Warm-up, then tracked and untracked queries interleaved, so drift affects both alike.
         for index in 0..<20 { _ = try await runtime.queries.query(request(index, tracked: false, cached: false)) }
-        let before = try await BlockingExecutor.run { try tracker.totals(now: Date()).total }
+        let before = try await tracker.reportTotals(now: Date()).total
         var untracked: [UInt64] = []
         var tracked: [UInt64] = []
         for index in 0..<queries {
@@ -127,7 +126,7 @@ public struct RedisQueryBenchmark: Sendable {
             if track { tracked.append(elapsed) } else { untracked.append(elapsed) }
         }
         await tracker.flush(timeout: .seconds(10))
-        let written = try await BlockingExecutor.run { try tracker.totals(now: Date()).total } - before
+        let written = try await tracker.reportTotals(now: Date()).total - before
 
         let redisHits = try await cacheHits(runtime.queries)
         let memoryQueries = QueryService(store: runtime.store, embeddings: runtime.embeddings, tracker: runtime.tracker,

@@ -57,6 +57,9 @@ public struct FormatLimits: Sendable, Equatable {
 }
 
 /// Why a document's text was not read: the file is skipped with this reason and the ingest goes on.
+///
+/// A public enum, not the conventions' struct with a private code: the ingest report and the tests
+/// compare its cases, each a reason a person acts on differently (encrypted, no text layer, damaged, too large).
 public enum FormatRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// A PDF that needs a password to open.
     case encrypted

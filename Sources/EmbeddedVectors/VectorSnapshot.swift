@@ -227,6 +227,10 @@ public final class VectorSnapshot: @unchecked Sendable {
 
 /// Why a snapshot file could not be used. A store that meets one loads its vectors from SQLite
 /// instead and writes a new file.
+///
+/// A public enum, not the conventions' struct with a private code: the store matches its cases (a
+/// file that is absent, `unreadable` with ENOENT, is no problem to log), and they follow the file
+/// format, which this module alone defines.
 public enum VectorSnapshotError: Error, CustomStringConvertible {
     case unreadable(path: String, errno: Int32)
     case unwritable(path: String, errno: Int32)

@@ -6,6 +6,8 @@ import Foundation
 /// mcp-rag links nothing GPU-related at build time: the same binary runs where no GPU runtime is
 /// installed, and finds ROCm or CUDA where one is. Every failure to open or resolve becomes a
 /// ``LibraryLoadError`` whose text says what is missing, never a crash.
+///
+/// `@unchecked Sendable`: the handle and path are set once; `dlsym` may be called from any thread.
 public final class DynamicLibrary: @unchecked Sendable {
     /// The path or name it was opened by.
     public let path: String
@@ -69,6 +71,10 @@ public final class DynamicLibrary: @unchecked Sendable {
 }
 
 /// Why a GPU library could not be used.
+///
+/// A public enum, not the conventions' struct with a private code: the probe matches its cases (a
+/// library simply absent is no problem to report, one that lacks functions is), and there are only
+/// these two.
 public enum LibraryLoadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// None of the names loaded; `failures` holds the loader's messages other than "not found".
     case notFound(names: [String], failures: [String])

@@ -29,13 +29,13 @@ public enum GPUProbe {
     }
 
     /// The libraries of a usable runtime, for building its backend.
-    public enum Loaded: @unchecked Sendable {
+    public enum Loaded: Sendable {
         case cuda(driver: CUDADriverAPI, compiler: NVRTCAPI, blas: CUBLASAPI, device: GPUDeviceInfo)
         case hip(runtime: HIPRuntimeAPI, compiler: HIPRTCAPI, blas: HIPBLASAPI, device: GPUDeviceInfo)
     }
 
     /// A probe's report and, when usable, what it loaded.
-    public struct Outcome: @unchecked Sendable {
+    public struct Outcome: Sendable {
         public var runtime: Runtime
         public var loaded: Loaded?
     }

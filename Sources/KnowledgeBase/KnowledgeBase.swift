@@ -271,7 +271,9 @@ public final class KnowledgeBase: Service, Sendable {
     /// files on disk are not touched. Throws `InvalidRequest` when nothing by that path is stored.
     public func remove(source: String, reach: Reach = .allowedRoots) async throws -> SourceRemoval {
         let engine = try await engine()
-        let path = reach == .allowedRoots ? try engine.allowedRoots.check(source, mustExist: false) : source
+        let roots = engine.allowedRoots
+        // Resolving a path reads the file system (symlinks, a network mount): off the cooperative pool.
+        let path = reach == .allowedRoots ? try await BlockingExecutor.run { try roots.check(source, mustExist: false) } : source
         // What another process ingested a moment ago is removable here too.
         await engine.catchUpWithCollection()
         let store = engine.store

@@ -62,6 +62,9 @@ struct PackedLayerWeights: Sendable {
 ///
 /// Mapped fresh rather than taken from malloc: pages already touched (malloc reuses what was freed,
 /// and its threshold for mapping grows with what it unmapped) stay 4 KiB pages.
+///
+/// `@unchecked Sendable`: the mapping is made in `init` and freed in `deinit`; the floats are
+/// written while the weights are packed, before the region is shared, and only read afterwards.
 final class HugePageRegion: @unchecked Sendable {
     static let pageBytes = 2 << 20
 

@@ -7,6 +7,9 @@ import GPURuntime
 ///
 /// A batch is sorted by length and cut into passes of at most `maxTokensPerPass` padded tokens;
 /// sequences of like length share a pass, so little work goes to padding.
+///
+/// `@unchecked Sendable`: the scratch buffers, the one thing that changes, and every use of the
+/// device are behind `lock`; the weights in device memory are written once, in `init`.
 public final class GPUBackend: EmbeddingBackend, @unchecked Sendable {
     /// "cuda" or "hip", with "-fp16" in the fp16 mode.
     public var name: String { device.runtime.rawValue + (precision == .fp16 ? "-fp16" : "") }

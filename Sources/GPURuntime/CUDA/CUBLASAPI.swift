@@ -4,6 +4,10 @@ import Foundation
 ///
 /// Only the v2 API is bound, by its exported `_v2` names where cublas_v2.h renames them; the
 /// unsuffixed `cublasSgemm` is the legacy API with different arguments.
+///
+/// `@unchecked Sendable`: every stored property is a `let` (the library, and C function pointers
+/// looked up once). A cuBLAS handle is used by one thread at a time: its device's user serialises
+/// calls (`GPUBackend`'s lock).
 public struct CUBLASAPI: @unchecked Sendable {
     public let library: DynamicLibrary
     let cublasCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Int32

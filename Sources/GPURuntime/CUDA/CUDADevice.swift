@@ -2,6 +2,9 @@ import Foundation
 
 /// A ``ComputeDevice`` on an NVIDIA GPU: the device's primary context, one stream, a cuBLAS handle
 /// on that stream, and the encoder kernels loaded from a cubin.
+///
+/// `@unchecked Sendable`: its stored properties are set once, in `init`; the context, stream and
+/// handle are used by one thread at a time, as its user serialises its calls (`GPUBackend`'s lock).
 public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public let runtime = GPURuntimeKind.cuda
     public let info: GPUDeviceInfo

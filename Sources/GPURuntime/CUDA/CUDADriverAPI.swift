@@ -8,6 +8,9 @@ import Foundation
 /// with a macro are resolved by their versioned names (`cuMemAlloc_v2`): the unsuffixed exports
 /// are the legacy 32-bit entry points. Contexts are the device's primary context, which cuBLAS
 /// shares, rather than `cuCtxCreate`, whose export changed in CUDA 13.
+///
+/// `@unchecked Sendable`: every stored property is a `let` (the library, and C function pointers
+/// looked up once), and the library allows its functions to be called from any thread.
 public struct CUDADriverAPI: @unchecked Sendable {
     public typealias Device = Int32
     public typealias DevicePointer = UInt64

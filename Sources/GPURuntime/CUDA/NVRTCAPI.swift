@@ -3,6 +3,9 @@ import Foundation
 /// NVRTC, NVIDIA's run-time CUDA C++ compiler (`libnvrtc.so.13` or `.12`, from the CUDA toolkit
 /// or the `nvidia-cuda-nvrtc` Python wheel): turns the kernel source into a cubin for the device
 /// found, so no compiled GPU code ships with mcp-rag.
+///
+/// `@unchecked Sendable`: every stored property is a `let` (the library, and C function pointers
+/// looked up once), and the library allows its functions to be called from any thread.
 public struct NVRTCAPI: @unchecked Sendable {
     public let library: DynamicLibrary
     /// (major, minor), e.g. (13, 0).

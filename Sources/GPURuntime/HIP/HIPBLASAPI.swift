@@ -4,6 +4,10 @@ import Foundation
 ///
 /// Its operation values are rocBLAS's (111, 112), not cuBLAS's (0, 1); passing CUDA's gives
 /// HIPBLAS_STATUS_INVALID_ENUM.
+///
+/// `@unchecked Sendable`: every stored property is a `let` (the library, and C function pointers
+/// looked up once). A hipBLAS handle is used by one thread at a time: its device's user serialises
+/// calls (`GPUBackend`'s lock).
 public struct HIPBLASAPI: @unchecked Sendable {
     public let library: DynamicLibrary
     let hipblasCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Int32

@@ -2,6 +2,9 @@ import Foundation
 
 /// A ``ComputeDevice`` on an AMD GPU: device 0, one stream, a hipBLAS handle on that stream, and
 /// the encoder kernels loaded from a code object.
+///
+/// `@unchecked Sendable`: its stored properties are set once, in `init`; the stream and handle are
+/// used by one thread at a time, as its user serialises its calls (`GPUBackend`'s lock).
 public final class HIPDevice: ComputeDevice, @unchecked Sendable {
     public let runtime = GPURuntimeKind.hip
     public let info: GPUDeviceInfo

@@ -2,6 +2,9 @@ import Foundation
 
 /// hiprtc, ROCm's run-time compiler (`libhiprtc.so.7`, `.6`; in ROCm 5 it lives in libamdhip64):
 /// turns the kernel source into a code object for the device's gfx architecture.
+///
+/// `@unchecked Sendable`: every stored property is a `let` (the library, and C function pointers
+/// looked up once), and the library allows its functions to be called from any thread.
 public struct HIPRTCAPI: @unchecked Sendable {
     public let library: DynamicLibrary
     let hiprtcCreateProgram: @convention(c) (

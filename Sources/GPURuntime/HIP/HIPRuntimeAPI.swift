@@ -6,6 +6,9 @@ import Foundation
 /// Signatures are hip_runtime_api.h's (ROCm 5 and 6, x86_64). Device pointers are `void*` in C
 /// and a UInt64 here: both travel in one integer register, and the GPU code shares one device
 /// pointer type with CUDA's.
+///
+/// `@unchecked Sendable`: every stored property is a `let` (the library, and C function pointers
+/// looked up once), and the library allows its functions to be called from any thread.
 public struct HIPRuntimeAPI: @unchecked Sendable {
     public typealias DevicePointer = UInt64
     public let library: DynamicLibrary

@@ -1,4 +1,3 @@
-import Blocking
 import Dispatch
 import Foundation
 import Logging
@@ -54,7 +53,7 @@ public final class CacheWarmer: Sendable {
         let top: [TrackedQuery]
         do {
             top = try await retry.run(isRetryable: { ($0 as? RedisError)?.isTransient ?? false }) { _ in
-                try await BlockingExecutor.run { try tracker.topQueries(limit: limit, now: Date()) }
+                try await tracker.reportTopQueries(limit: limit, now: Date())
             }
         } catch {
             logger.warning("cache warming skipped: the top queries could not be read", metadata: ["rag.warm.error": "\(error)"])

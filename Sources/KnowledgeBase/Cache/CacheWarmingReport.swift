@@ -1,4 +1,3 @@
-import Blocking
 import Foundation
 import Storage
 
@@ -84,10 +83,8 @@ extension KnowledgeBaseEngine {
         let tracker = self.tracker
         await queries.countsWritten()
         let read = await Result(awaiting: {
-            try await BlockingExecutor.run {
-                let now = Date()
-                return (try tracker.topQueries(limit: top, now: now), try tracker.totals(now: now))
-            }
+            let now = Date()
+            return (try await tracker.reportTopQueries(limit: top, now: now), try await tracker.reportTotals(now: now))
         })
         let (queries, totals) = (try? read.get()) ?? ([], (unique: 0, total: 0))
         let statistics = await cache.statistics()

@@ -55,11 +55,16 @@ public struct HealthMonitor: Sendable {
         if level == .deep, dependencies["vector_store"]?.status == .healthy {
             dependencies["search"] = await searchProbe()
         }
-        let process = ProcessStatistics.current()
         let cacheStatistics = await cache.statistics()
-        // The vectors' lock is held through a whole scan: read their sizes off the cooperative pool.
+        // Off the cooperative pool: the process's figures are read from /proc, and the vectors'
+        // lock is held through a whole scan.
         let store = self.store
-        let vectorBytes = (try? await BlockingExecutor.run { (store.vectorMemoryBytes, store.vectorMappedBytes) }) ?? (0, 0)
+        let figures = try? await BlockingExecutor.run {
+            (ProcessStatistics.current(), (store.vectorMemoryBytes, store.vectorMappedBytes))
+        }
+        // `run` throws only what its body throws: this never happens.
+        let (process, vectorBytes) = figures ?? (ProcessStatistics(residentBytes: 0, peakResidentBytes: 0, cpuSeconds: 0,
+                                                                     openFileDescriptors: -1), (0, 0))
         return HealthReport(
             status: HealthStatus.overall(dependencies.values.map(\.status)), level: level, uptimeS: uptime,
             version: MCPRagVersion.current, durationMs: milliseconds(since: start), dependencies: dependencies,
@@ -135,7 +140,7 @@ public struct HealthMonitor: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let tracker = self.tracker
         do {
-            let totals = try await BlockingExecutor.run { try tracker.totals(now: Date()) }
+            let totals = try await tracker.reportTotals(now: Date())
             return DependencyHealth(status: .healthy, latencyMs: milliseconds(since: start),
                                     detail: "\(tracker.backendName): \(totals.unique) distinct queries tracked",
                                     facts: ["backend": tracker.backendName])

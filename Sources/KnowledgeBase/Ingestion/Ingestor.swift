@@ -93,7 +93,11 @@ public final class Ingestor: Sendable {
         }
         report.chunksEmbedded = embedded
         if request.pruneMissing {
-            let folders = request.paths.filter { FileWalker.type(of: $0) == S_IFDIR }.map { PathBytes.resolve($0) ?? $0 }
+            // File-system reads (a network mount may be slow): off the cooperative pool.
+            let paths = request.paths
+            let folders = try await BlockingExecutor.run {
+                paths.filter { FileWalker.type(of: $0) == S_IFDIR }.map { PathBytes.resolve($0) ?? $0 }
+            }
             if !folders.isEmpty {
                 let removal = try await remove(under: folders, onlyMissing: true)
                 report.sourcesRemoved += removal.sources

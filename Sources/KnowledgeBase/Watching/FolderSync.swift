@@ -1,3 +1,4 @@
+import Blocking
 import BytePaths
 import Dispatch
 import FolderWatch
@@ -112,8 +113,10 @@ final class FolderSync: Sendable {
             for waiter in waiters { waiter.resume() }
         }
         var announcedWait = false
-        while !lock.tryAcquire() {
-            let holder = lock.holder()
+        // The lock file's calls and the watcher's start read and write files: off the cooperative pool.
+        let lock = self.lock
+        while !((try? await BlockingExecutor.run { lock.tryAcquire() }) ?? false) {
+            let holder = try? await BlockingExecutor.run { lock.holder() }
             // For health_check, which lists the folders and who watches them.
             let read = try? await folders()
             state.withLock { state in
@@ -130,7 +133,8 @@ final class FolderSync: Sendable {
         defer { lock.release() }
         let watcher: TreeWatcher
         do {
-            watcher = try TreeWatcher(queue: queue, configuration: watcherConfiguration)
+            let (queue, configuration) = (self.queue, watcherConfiguration)
+            watcher = try await BlockingExecutor.run { try TreeWatcher(queue: queue, configuration: configuration) }
         } catch {
             state.withLock { $0.phase = .unavailable(ClientError(error).message) }
             logger.warning("folders cannot be watched", metadata: ["rag.watch.error": "\(error)"])

@@ -89,7 +89,7 @@ extension KnowledgeBase {
                             do {
                                 outcome.add(try await ingestor.ingest(request))
                             } catch where !Self.passesOnItsOwn(error) {
-                                if FileWalker.type(of: path) == 0 {
+                                if try await BlockingExecutor.run({ FileWalker.type(of: path) }) == 0 {
                                     vanished.append(path)
                                 } else {
                                     // A refusal in its own words: these are no tool call's arguments.

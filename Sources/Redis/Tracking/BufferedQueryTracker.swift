@@ -79,6 +79,14 @@ public final class BufferedQueryTracker: QueryTracker {
         try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.totals(now: now) }
     }
 
+    public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
+        try await breaker.run(isFailure: RedisDependency.countsAsOutage) { try await inner.reportTopQueries(limit: limit, now: now) }
+    }
+
+    public func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
+        try await breaker.run(isFailure: RedisDependency.countsAsOutage) { try await inner.reportTotals(now: now) }
+    }
+
     /// Waits up to the read patience for the uses accepted so far to be written.
     public func waitForPendingUses() async {
         await flush(timeout: .seconds(readPatience))

@@ -92,48 +92,65 @@ public final class RedisQueryTracker: BatchQueryTracker {
 
     /// The `limit` most asked queries whose hashes have not expired, in two round trips. Blocking.
     public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
+        try pool.withConnection { try topQueries(limit: limit, on: $0) }
+    }
+
+    public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
+        try await pool.run { try self.topQueries(limit: limit, on: $0) }
+    }
+
+    /// `topQueries` on `connection`.
+    private func topQueries(limit: Int, on connection: RedisConnection) throws -> [TrackedQuery] {
         guard limit > 0 else { return [] }
-        return try pool.withConnection { connection in
-            var found: [TrackedQuery] = []
-            var start = 0
-            // Expired members are skipped, so read on until `limit` live ones are found or the set ends.
-            while found.count < limit {
-                let page = max(limit - found.count, 16)
-                let ranked = try connection.send(["ZREVRANGE", frequencyKey, String(start), String(start + page - 1), "WITHSCORES"])
-                try Self.check([ranked])
-                let flat = ranked.elements ?? []
-                let members = stride(from: 0, to: flat.count - 1, by: 2).compactMap { index -> (String, Int)? in
-                    guard let member = flat[index].text, let score = flat[index + 1].number else { return nil }
-                    return (member, Int(score))
-                }
-                guard !members.isEmpty else { break }
-                let metas = try connection.pipeline(members.map { ["HMGET", metaKey(normalized: $0.0), "query", "last_accessed",
-                                                                   "technology_filter"] })
-                try Self.check(metas)
-                var expired: [String] = []
-                for ((member, count), meta) in zip(members, metas) {
-                    let fields = meta.elements ?? []
-                    guard fields.count == 3, let shown = fields[0].text, let last = fields[1].text.flatMap(Double.init) else {
-                        expired.append(member)
-                        continue
-                    }
-                    let filter = fields[2].text.flatMap { $0.isEmpty ? nil : $0 }
-                    found.append(TrackedQuery(query: shown, count: count, lastAccessed: Date(timeIntervalSince1970: last),
-                                              technologyFilter: filter))
-                }
-                if !expired.isEmpty { try Self.check([try connection.send(["ZREM", frequencyKey] + expired)]) }
-                start += members.count - expired.count
-                if members.count < page { break }
+        var found: [TrackedQuery] = []
+        var start = 0
+        // Expired members are skipped, so read on until `limit` live ones are found or the set ends.
+        while found.count < limit {
+            let page = max(limit - found.count, 16)
+            let ranked = try connection.send(["ZREVRANGE", frequencyKey, String(start), String(start + page - 1), "WITHSCORES"])
+            try Self.check([ranked])
+            let flat = ranked.elements ?? []
+            let members = stride(from: 0, to: flat.count - 1, by: 2).compactMap { index -> (String, Int)? in
+                guard let member = flat[index].text, let score = flat[index + 1].number else { return nil }
+                return (member, Int(score))
             }
-            // Redis orders ties by member text; the protocol wants the most recent first.
-            return Array(found.sorted { ($0.count, $0.lastAccessed) > ($1.count, $1.lastAccessed) }.prefix(limit))
+            guard !members.isEmpty else { break }
+            let metas = try connection.pipeline(members.map { ["HMGET", metaKey(normalized: $0.0), "query", "last_accessed",
+                                                               "technology_filter"] })
+            try Self.check(metas)
+            var expired: [String] = []
+            for ((member, count), meta) in zip(members, metas) {
+                let fields = meta.elements ?? []
+                guard fields.count == 3, let shown = fields[0].text, let last = fields[1].text.flatMap(Double.init) else {
+                    expired.append(member)
+                    continue
+                }
+                let filter = fields[2].text.flatMap { $0.isEmpty ? nil : $0 }
+                found.append(TrackedQuery(query: shown, count: count, lastAccessed: Date(timeIntervalSince1970: last),
+                                          technologyFilter: filter))
+            }
+            if !expired.isEmpty { try Self.check([try connection.send(["ZREM", frequencyKey] + expired)]) }
+            start += members.count - expired.count
+            if members.count < page { break }
         }
+        // Redis orders ties by member text; the protocol wants the most recent first.
+        return Array(found.sorted { ($0.count, $0.lastAccessed) > ($1.count, $1.lastAccessed) }.prefix(limit))
     }
 
     /// Distinct queries (`ZCARD`) and the count of all tracked queries. Blocking.
     public func totals(now: Date) throws -> (unique: Int, total: Int) {
-        let replies = try pool.withConnection { try $0.pipeline([["ZCARD", frequencyKey], ["GET", totalKey]]) }
-        try Self.check(replies)
+        try Self.totals(from: pool.withConnection { try $0.pipeline(totalsCommands) })
+    }
+
+    public func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
+        let commands = totalsCommands
+        return try Self.totals(from: await pool.run { try $0.pipeline(commands) })
+    }
+
+    private var totalsCommands: [[String]] { [["ZCARD", frequencyKey], ["GET", totalKey]] }
+
+    private static func totals(from replies: [RedisReply]) throws -> (unique: Int, total: Int) {
+        try check(replies)
         return (Int(replies[0].number ?? 0), Int(replies[1].number ?? 0))
     }
 

@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 
 /// Counts the queries people ask, for `get_cache_warming_stats` and for warming the result cache.
@@ -21,12 +22,25 @@ public protocol QueryTracker: Sendable {
     /// Returns once the uses handed over so far can be read by reports, or after the tracker's
     /// patience; at once for a tracker that records them as they come.
     func waitForPendingUses() async
+    /// `topQueries` from async code: on the blocking executor, and for a network tracker only
+    /// once it holds a connection, so that a server that hangs holds none of the executor's threads.
+    func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery]
+    /// `totals` from async code, as `reportTopQueries`.
+    func reportTotals(now: Date) async throws -> (unique: Int, total: Int)
 }
 
 extension QueryTracker {
     public var backlog: TrackingBacklog { TrackingBacklog() }
     public var tracksWithoutBlocking: Bool { false }
     public func waitForPendingUses() async {}
+
+    public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
+        try await BlockingExecutor.run { try self.topQueries(limit: limit, now: now) }
+    }
+
+    public func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
+        try await BlockingExecutor.run { try self.totals(now: now) }
+    }
 }
 
 /// One use of a query, as a tracker records it.

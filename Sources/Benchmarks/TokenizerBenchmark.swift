@@ -1,3 +1,4 @@
+import Embeddings
 import Foundation
 
 /// How fast one thread tokenises: the figures `mcp-rag bench` reports.
