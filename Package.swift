@@ -92,8 +92,8 @@ let package = Package(
         // GPU runtimes (ROCm HIP, CUDA) loaded with dlopen at run time: nothing GPU-related is
         // linked, so one binary runs with or without them.
         .target(name: "GPURuntime"),
-        // The bounded set of threads every blocking C call (SQLite, hiredis, libcurl) runs on, and
-        // the connection slots network clients await before they take one.
+        // The bounded set of threads every blocking C call (SQLite, hiredis, libcurl) runs on, the
+        // connection slots network clients await before they take one, and their connection pools.
         .target(name: "Blocking"),
         // SHA-256 (content hashes, chunk ids) and SHA-1 (Redis key names) over libcrypto.
         .target(name: "Digests", dependencies: ["CCrypto"]),
@@ -112,12 +112,13 @@ let package = Package(
             ]
         ),
         // What the stores share: the records they keep, the query-tracker, result-cache and
-        // vector-search protocols, the in-memory result cache, a pool of blocking connections,
-        // and the masking of secrets in URLs.
+        // vector-search protocols, the in-memory result cache.
         .target(
             name: "Storage",
-            dependencies: ["Blocking", "StrictJSON"]
+            dependencies: ["Blocking"]
         ),
+        // Secrets taken out of text that came from a remote answer, before it becomes a message.
+        .target(name: "Redaction", dependencies: ["StrictJSON"]),
         // The embedded vector index: int8 codes for the scans and float32 vectors for the exact
         // scores, in memory or in the snapshot file (with its 4-bit codes), and the scans.
         .target(name: "EmbeddedVectors", dependencies: ["Storage", "CKernels"]),
@@ -141,6 +142,7 @@ let package = Package(
             dependencies: [
                 "Storage",
                 "Blocking",
+                "Redaction",
                 "CHiredis",
                 "Digests",
                 "Resilience",
@@ -148,7 +150,7 @@ let package = Package(
             ]
         ),
         // An HTTP client over libcurl: requests answered in memory, and resumable downloads into files.
-        .target(name: "HTTPClient", dependencies: ["CCurl", "Storage"]),
+        .target(name: "HTTPClient", dependencies: ["CCurl", "Redaction"]),
         // The Chroma client, and semantic search in Chroma fed from the ledger's outbox.
         .target(
             name: "Chroma",
@@ -157,6 +159,7 @@ let package = Package(
                 "SQLiteLedger",
                 "HTTPClient",
                 "Blocking",
+                "Redaction",
                 "Digests",
                 "Resilience",
                 .product(name: "Logging", package: "swift-log"),
@@ -193,6 +196,7 @@ let package = Package(
                 "FolderWatch",
                 "BytePaths",
                 "Storage",
+                "Redaction",
                 "EmbeddedVectors",
                 "SQLiteLedger",
                 "Redis",
@@ -209,9 +213,9 @@ let package = Package(
             ]
         ),
         // An OpenAI-compatible embeddings API (`/v1/embeddings`) as the knowledge base's model.
-        .target(name: "EmbeddingsAPI", dependencies: ["HTTPClient", "Digests", "Storage"]),
+        .target(name: "EmbeddingsAPI", dependencies: ["HTTPClient", "Digests", "Redaction"]),
         // `mcp-rag model fetch`: models downloaded from the Hugging Face Hub into its cache, checked.
-        .target(name: "ModelHub", dependencies: ["HTTPClient", "Embeddings", "Digests", "Storage"]),
+        .target(name: "ModelHub", dependencies: ["HTTPClient", "Embeddings", "Digests", "Redaction"]),
         // The MCP tools (schemas, annotations, handlers) over the official Swift SDK.
         .target(
             name: "MCPServer",
@@ -319,7 +323,7 @@ let package = Package(
         .testTarget(name: "FolderWatchTests", dependencies: ["FolderWatch"]),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "HTTPClient", "CKernels", "Digests",
+            dependencies: ["Storage", "EmbeddedVectors", "SQLiteLedger", "Redis", "Chroma", "HTTPClient", "CKernels", "Digests", "Redaction",
                            "Blocking", "CSQLite", "Resilience", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -1,5 +1,7 @@
+import Blocking
 import Foundation
 import HTTPClient
+import Redaction
 import Storage
 import Synchronization
 

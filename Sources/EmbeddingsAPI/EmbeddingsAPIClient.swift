@@ -1,6 +1,6 @@
 import Foundation
 import HTTPClient
-import Storage
+import Redaction
 import Synchronization
 
 /// A client of an OpenAI-compatible embeddings endpoint: texts in, unit vectors out.

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import Redaction
 
 /// Why the embeddings API gave no vectors. The message names the server, never the key, and what
 /// the server said passes through `SecretRedactor` (a server or proxy may repeat the key).

@@ -1,6 +1,6 @@
 import CCurl
 import Foundation
-import Storage
+import Redaction
 
 /// An HTTP request as `HTTPConnection` sends it.
 public struct HTTPRequest: Sendable {

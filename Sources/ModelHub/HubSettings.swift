@@ -1,6 +1,6 @@
 import Embeddings
 import Foundation
-import Storage
+import Redaction
 
 /// Where models come from and where they go, from the environment as huggingface_hub reads it:
 /// the Hub at `HF_ENDPOINT` (default https://huggingface.co), a token from `HF_TOKEN`, else the

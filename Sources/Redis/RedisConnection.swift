@@ -1,5 +1,6 @@
 import CHiredis
 import Foundation
+import Redaction
 import Storage
 
 /// One connection to Redis, logged in and on its database.

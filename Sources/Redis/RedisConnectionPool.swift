@@ -1,4 +1,5 @@
-import Storage
+import Blocking
+import Redaction
 /// A few Redis connections, each lent to one caller at a time; the blocking hiredis calls run on
 /// threads the pool reserves in `BlockingExecutor` (see `BlockingPool`).
 public final class RedisConnectionPool: Sendable {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Redaction
 import Resilience
 import Storage
 

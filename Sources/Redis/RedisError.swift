@@ -1,3 +1,4 @@
+import Redaction
 import Storage
 /// Why a Redis call failed. The message never holds the password: it is passed through
 /// `SecretRedactor` when the error is made, as it may quote the server (an error reply, hiredis's

@@ -1,4 +1,5 @@
 import CHiredis
+import Redaction
 import Storage
 
 /// A Redis answer, copied out of hiredis's reply tree (which is freed at once).

@@ -1,6 +1,7 @@
 @testable import Chroma
 import Foundation
 @testable import HTTPClient
+@testable import Redaction
 @testable import Redis
 @testable import Storage
 import Testing

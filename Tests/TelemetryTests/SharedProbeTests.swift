@@ -4,6 +4,10 @@ import Testing
 import TestSupport
 
 @Suite struct SharedProbeTests {
+    /// How long a task may take to get its turn: in a test process whose other tests block the
+    /// cooperative pool's threads, many seconds.
+    private static let patience: Double = 120
+
     @Test func callersWhileAProbeRunsShareItAndAYoungAnswerServesLaterOnes() async {
         let runs = Atomic<Int>(0)
         let (gate, open) = AsyncStream<Void>.makeStream()
@@ -13,10 +17,10 @@ import TestSupport
             return run
         }
         async let first = probe.value()
-        #expect(await eventuallyAsync { runs.load(ordering: .relaxed) == 1 }, "the first caller runs the probe")
+        #expect(await eventuallyAsync(timeout: Self.patience) { runs.load(ordering: .relaxed) == 1 }, "the first caller runs the probe")
         async let second = probe.value()
         async let third = probe.value()
-        #expect(await eventuallyAsync { await probe.waitingCallers == 2 })
+        #expect(await eventuallyAsync(timeout: Self.patience) { await probe.waitingCallers == 2 })
         open.yield()
         #expect(await [first, second, third] == [1, 1, 1])
         #expect(await probe.value() == 1, "an answer younger than maxAge serves without a probe")
@@ -33,9 +37,9 @@ import TestSupport
             return Task.isCancelled
         }
         let first = Task { await probe.value() }
-        #expect(await eventuallyAsync { started.load(ordering: .relaxed) == 1 })
+        #expect(await eventuallyAsync(timeout: Self.patience) { started.load(ordering: .relaxed) == 1 })
         async let second = probe.value()
-        #expect(await eventuallyAsync { await probe.waitingCallers == 1 })
+        #expect(await eventuallyAsync(timeout: Self.patience) { await probe.waitingCallers == 1 })
         first.cancel()
         open.yield()
         #expect(await second == false, "the probe ran to its end for the caller still waiting")

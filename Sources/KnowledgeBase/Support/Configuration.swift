@@ -4,6 +4,7 @@ import Embeddings
 import EmbeddingsAPI
 import Foundation
 import GPURuntime
+import Redaction
 import Redis
 import SQLiteLedger
 import Storage

@@ -1,8 +1,7 @@
-import Blocking
+@testable import Blocking
 import Dispatch
 import Synchronization
 import Testing
-@testable import Storage
 
 private struct Busy: Error {}
 

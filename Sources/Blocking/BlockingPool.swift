@@ -1,4 +1,3 @@
-import Blocking
 import Synchronization
 
 /// A few connections of a blocking client library (hiredis, libcurl), each lent to one caller at a
