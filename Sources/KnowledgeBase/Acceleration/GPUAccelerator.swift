@@ -13,7 +13,7 @@ import Synchronization
 /// `MCP_RAG_DEVICE=cpu` skips all of it; `cuda` or `hip` insists on that runtime (if it is not
 /// usable, or its vectors disagree, the CPU serves and the reason is reported as an error in
 /// `health_check` and `verify_gpu_acceleration`).
-public final class GPUAccelerator: Sendable {
+package final class GPUAccelerator: Sendable {
     /// Where the choice stands, for reports.
     public struct State: Sendable {
         public var preference: DevicePreference
