@@ -38,6 +38,12 @@ struct HTTPOptions: ParsableArguments {
         valueName: "SECONDS"))
     var sessionIdleSeconds: Double?
 
+    @Option(name: .customLong("max-in-flight"), help: ArgumentHelp(
+        "With --http: requests one session may have in flight; one more is answered 429 (also "
+            + "MCP_RAG_HTTP_MAX_IN_FLIGHT; default 16).",
+        valueName: "N"))
+    var maxInFlight: Int?
+
     @Option(name: .customLong("allowed-origin"), help: ArgumentHelp(
         "With --http: a web origin (scheme://host[:port]) whose pages may call the server (repeatable; also "
             + "MCP_RAG_HTTP_ALLOWED_ORIGINS, comma-separated). Other origins get 403.",
@@ -70,6 +76,10 @@ struct HTTPOptions: ParsableArguments {
             guard let count = Int(text), (1...100_000).contains(count) else { throw ValidationError("a number from 1 to 100000") }
             return count
         }
+        let inFlight = try setting(maxInFlight.map(String.init), "--max-in-flight", environment, "MCP_RAG_HTTP_MAX_IN_FLIGHT") { text in
+            guard let count = Int(text), (1...1024).contains(count) else { throw ValidationError("a number from 1 to 1024") }
+            return count
+        }
         let idle = try setting(sessionIdleSeconds.map { "\($0)" }, "--session-idle", environment, "MCP_RAG_HTTP_SESSION_IDLE") { text in
             guard let seconds = Double(text), seconds >= 1, seconds <= 7 * 86_400 else {
                 throw ValidationError("a number of seconds from 1 to 604800")
@@ -81,8 +91,8 @@ struct HTTPOptions: ParsableArguments {
         } ?? []
         let origins = try (allowedOrigins.isEmpty ? environmentOrigins : allowedOrigins).map(Self.origin)
         guard let http else {
-            guard sessions == nil, idle == nil, origins.isEmpty else {
-                throw ValidationError("--max-sessions, --session-idle and --allowed-origin apply only with --http")
+            guard sessions == nil, inFlight == nil, idle == nil, origins.isEmpty else {
+                throw ValidationError("--max-sessions, --max-in-flight, --session-idle and --allowed-origin apply only with --http")
             }
             return Plan(mode: try metrics.map { .stdioWithMetrics(try HTTPEndpoint(address: $0, token: token)) } ?? .stdio)
         }
@@ -91,6 +101,7 @@ struct HTTPOptions: ParsableArguments {
         }
         var policy = MCPHTTPSessions.Policy()
         if let sessions { policy.maxSessions = sessions }
+        if let inFlight { policy.maxRequestsInFlightPerSession = inFlight }
         if let idle { policy.idleTimeout = .milliseconds(Int64(idle * 1000)) }
         return Plan(mode: .http(try HTTPEndpoint(address: http, token: token), policy, allowedOrigins: origins))
     }

@@ -35,9 +35,9 @@ pytestmark = pytest.mark.anyio
 
 # Texts holding this word wait at the gate; nothing else does.
 MARKER = "quokkagate"
-# The limit the server applies (MCPHTTPSessions.Policy.maxRequestsInFlightPerSession): not configurable
-# from the command line or the environment, so the test fills all 16 places.
-IN_FLIGHT_LIMIT = 16
+# The requests one session may have in flight when nothing else is configured
+# (MCPHTTPSessions.Policy.maxRequestsInFlightPerSession).
+DEFAULT_IN_FLIGHT_LIMIT = 16
 
 
 class GatingProxy:
@@ -227,13 +227,15 @@ def cancelled_ingests(server: HTTPServer) -> float:
     return sample(exposition, prefix) if prefix in exposition else 0
 
 
-async def test_a_session_with_16_requests_in_flight_is_refused_a_17th_with_429_until_they_answer(
-        binary, model_dir, tmp_path, gated_api, notes):
+@pytest.mark.parametrize("args, limit", [([], DEFAULT_IN_FLIGHT_LIMIT), (["--max-in-flight", "3"], 3)],
+                         ids=["default", "configured"])
+async def test_a_session_with_its_limit_of_requests_in_flight_is_refused_one_more_with_429_until_they_answer(
+        binary, model_dir, tmp_path, gated_api, notes, args, limit):
     """A client that sends requests without waiting for their answers must not pile up work in the
-    server: past 16 in flight, its session is answered 429 with Retry-After and a JSON-RPC error that
-    names the limit, while other sessions are served as usual, and once its calls have answered the
-    session is served again."""
-    server = gated_server(binary, model_dir, tmp_path, gated_api)
+    server: past its limit in flight (16, or `--max-in-flight`), its session is answered 429 with
+    Retry-After and a JSON-RPC error that names the limit, while other sessions are served as usual,
+    and once its calls have answered the session is served again."""
+    server = gated_server(binary, model_dir, tmp_path, gated_api, args=args)
     try:
         async with http_session(server.url) as setup:
             assert structured(await setup.call_tool("ingest_documents", {"paths": [str(notes)], "technology": "notes"}))[
@@ -241,11 +243,11 @@ async def test_a_session_with_16_requests_in_flight_is_refused_a_17th_with_429_u
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=120, limits=limits) as client, AsyncExitStack() as streams:
             session = await open_session(client, server)
-            # Sixteen queries that ask for progress, so that each POST is answered at once with an
-            # event stream that carries its answer later; the first holds the gate (and with it the
-            # embedding thread), the others wait behind it.
+            # As many queries as the limit, each asking for progress, so that each POST is answered at
+            # once with an event stream that carries its answer later; the first holds the gate (and
+            # with it the embedding thread), the others wait behind it.
             in_flight = []
-            for number in range(IN_FLIGHT_LIMIT):
+            for number in range(limit):
                 body = tool_call(number + 1, "query_knowledge_base", {"query": f"{MARKER} storage layer case {number}"},
                                  progress=f"query-{number}")
                 response = await streams.enter_async_context(client.stream("POST", server.url, json=body, headers=session))
@@ -261,7 +263,7 @@ async def test_a_session_with_16_requests_in_flight_is_refused_a_17th_with_429_u
             assert refused.headers["content-type"].startswith("application/json")
             error = refused.json()
             assert error["jsonrpc"] == "2.0" and error["id"] == 100, error
-            assert f"Too many requests in flight in this session ({IN_FLIGHT_LIMIT})" in error["error"]["message"], error
+            assert f"Too many requests in flight in this session ({limit})" in error["error"]["message"], error
             # A notification takes no place of a request: still accepted.
             assert (await client.post(server.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
                                       headers=session)).status_code == 202
@@ -270,9 +272,9 @@ async def test_a_session_with_16_requests_in_flight_is_refused_a_17th_with_429_u
             async with http_session(server.url) as other:
                 assert structured(await other.call_tool("list_sources", {}))["total_sources"] == 4
                 await other.send_ping()
-            assert gated_api.holding() >= 1, "the sixteen were in flight throughout"
+            assert gated_api.holding() >= 1, "every one of them was in flight throughout"
 
-            # Once the gate opens, each of the sixteen gets its answer in its own stream ...
+            # Once the gate opens, each of them gets its answer in its own stream ...
             gated_api.release()
             with anyio.fail_after(120):
                 for number, response in enumerate(in_flight):

@@ -235,6 +235,8 @@ def test_an_http_server_that_must_not_start_says_why(binary, model_dir, tmp_path
         (["--http", "127.0.0.1:99999"], "--http"),
         (["--http", "127.0.0.1:8765", "--allowed-origin", "evil.example"], "not a web origin"),
         (["--max-sessions", "5"], "only with --http"),
+        (["--max-in-flight", "4"], "only with --http"),
+        (["--http", "127.0.0.1:8765", "--max-in-flight", "0"], "--max-in-flight"),
     ]
     for args, reason in cases:
         result = subprocess.run([binary, "serve", *args], env=env, capture_output=True, text=True, timeout=60,
@@ -277,7 +279,7 @@ def test_the_http_settings_are_read_from_the_environment_too(binary, model_dir, 
         process.wait(timeout=30)
     # A bad value names the variable, and nothing starts.
     for name, value in [("MCP_RAG_HTTP", "127.0.0.1:http"), ("MCP_RAG_HTTP_MAX_SESSIONS", "0"),
-                        ("MCP_RAG_HTTP_SESSION_IDLE", "forever")]:
+                        ("MCP_RAG_HTTP_MAX_IN_FLIGHT", "2000"), ("MCP_RAG_HTTP_SESSION_IDLE", "forever")]:
         bad = command_env(tmp_path, model_dir, MCP_RAG_DATA_DIR=str(tmp_path / "other"), MCP_RAG_HTTP=f"127.0.0.1:{port}")
         bad[name] = value
         result = subprocess.run([binary, "serve"], env=bad, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
