@@ -66,7 +66,7 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
     /// an answer share (`AnswerBudget`): a thousand queries of up to 4 KB each would be megabytes.
     public func cappedForAnswer() -> CacheWarmingReport {
         let kept = AnswerBudget.prefix(topQueries, maxBytes: AnswerBudget.listBytes) {
-            AnswerBudget.twiceWritten($0.query) / 2 + ($0.technologyFilter?.utf8.count ?? 0) + 100
+            AnswerBudget.perCopy($0.query) + ($0.technologyFilter?.utf8.count ?? 0) + 100
         }
         guard kept.omitted > 0 else { return self }
         var capped = self

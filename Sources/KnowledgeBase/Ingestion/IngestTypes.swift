@@ -92,10 +92,10 @@ public struct IngestReport: Sendable, Codable, Equatable {
         var capped = self
         // Paths count with their escaping: a name may hold quotes, backslashes or control characters.
         let skipped = AnswerBudget.prefix(filesSkipped, maxItems: maxItems, maxBytes: AnswerBudget.listBytes * 3 / 4) {
-            AnswerBudget.twiceWritten($0.path) / 2 + $0.reason.utf8.count + 30
+            AnswerBudget.perCopy($0.path) + $0.reason.utf8.count + 30
         }
         let removed = AnswerBudget.prefix(sourcesRemoved, maxItems: maxItems, maxBytes: AnswerBudget.listBytes / 4) {
-            AnswerBudget.twiceWritten($0) / 2 + 4
+            AnswerBudget.perCopy($0) + 4
         }
         capped.filesSkipped = skipped.kept
         capped.filesSkippedOmitted += skipped.omitted

@@ -99,7 +99,7 @@ public struct SourceListing: Sendable, Encodable, Equatable {
         // Two thirds of the budget for the page, a sixth for each summary.
         let page = AnswerBudget.prefix(Array(after.prefix(request.limit)),
                                        maxBytes: AnswerBudget.listBytes * 2 / 3) {
-            AnswerBudget.twiceWritten($0.source) / 2 + $0.technology.utf8.count + 90
+            AnswerBudget.perCopy($0.source) + $0.technology.utf8.count + 90
         }
         let technologies = AnswerBudget.prefix(groups(matching, by: { $0.technology }), maxItems: maxGroups,
                                                maxBytes: AnswerBudget.listBytes / 6, bytes: \.approximateBytes)

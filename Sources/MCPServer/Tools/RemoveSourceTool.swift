@@ -47,7 +47,7 @@ struct RemoveSourceTool: RagTool {
         let source = try arguments.string("source", required: true, maxLength: IngestDocumentsTool.maxPathLength) ?? ""
         let removal = try await context.knowledgeBase.remove(source: source)
         let listed = AnswerBudget.prefix(removal.sources, maxItems: Self.maxListed, maxBytes: AnswerBudget.listBytes) {
-            AnswerBudget.twiceWritten($0) / 2 + 4
+            AnswerBudget.perCopy($0) + 4
         }
         return try ToolOutput(Output(removedSources: listed.kept, removedSourcesOmitted: listed.omitted,
                                      chunksRemoved: removal.chunks))
