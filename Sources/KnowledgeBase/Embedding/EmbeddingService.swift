@@ -154,7 +154,6 @@ package final class EmbeddingService: Sendable {
         var status: Status = .loading
         var interactive: [Job] = []
         var bulk: [Job] = []
-        var loadWaiters: [(id: UInt64, continuation: CheckedContinuation<any EmbeddingModel, Error>)] = []
         var started = false
         /// `stop()` was called: the threads end once the queued jobs are done.
         var stopping = false
@@ -244,6 +243,8 @@ package final class EmbeddingService: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The model once loaded, or why it could not be: what `model()` waits for.
+    private let loaded = Settlement<any EmbeddingModel>()
     private let load: @Sendable () throws -> any EmbeddingModel
     private let logger: Logger
     private let metrics: RagMetrics
@@ -322,29 +323,7 @@ package final class EmbeddingService: Sendable {
     /// The loaded model, waiting for loading to finish; throws the loading error if it failed, and
     /// `CancellationError` when the caller is cancelled while waiting.
     package func model() async throws -> any EmbeddingModel {
-        let id = state.withLock { $0.nextID() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let immediate: Result<any EmbeddingModel, Error>? = state.withLock { state in
-                    switch state.status {
-                    case .ready(let embedder): return .success(embedder)
-                    case .failed(let message): return .failure(EmbeddingUnavailable(reason: message))
-                    case .loading:
-                        // Checked under the lock the cancellation handler takes too: a handler that
-                        // ran before this found nothing to remove, and this sees the cancellation.
-                        if Task.isCancelled { return .failure(CancellationError()) }
-                        state.loadWaiters.append((id, continuation))
-                        return nil
-                    }
-                }
-                if let immediate { continuation.resume(with: immediate) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state in
-                state.loadWaiters.firstIndex { $0.id == id }.map { state.loadWaiters.remove(at: $0) }
-            }
-            waiter?.continuation.resume(throwing: CancellationError())
-        }
+        try await loaded.value
     }
 
     /// Unit vectors for `texts`, computed in priority order on the service's thread. Interactive
@@ -445,14 +424,12 @@ package final class EmbeddingService: Sendable {
         logger.info("embedding model ready", metadata: ready)
         let lanes = embedder.queryLanes
         let wakeups = (0..<max(lanes, 1)).map { _ in DispatchSemaphore(value: 0) }
-        let waiters = state.withLock { state in
+        state.withLock { state in
             state.status = .ready(embedder)
             state.wakeups = wakeups
             state.waitingThreads = wakeups.map { _ in false }
-            defer { state.loadWaiters = [] }
-            return state.loadWaiters
         }
-        waiters.forEach { $0.continuation.resume(returning: embedder) }
+        loaded.settle(.success(embedder))
         for thread in wakeups.indices.dropFirst() {
             startThread(named: "mcp-rag.embedder.\(thread)") { [self] in
                 serve(embedder, thread: thread, wakeup: wakeups[thread])
@@ -522,18 +499,17 @@ package final class EmbeddingService: Sendable {
 
     private func failEverything(_ message: String) {
         loadTimes.withLock { $0.end = DispatchTime.now().uptimeNanoseconds }
-        let (jobs, waiters) = state.withLock { state in
+        let jobs = state.withLock { state in
             state.status = .failed(message)
             defer {
                 state.interactive = []
                 state.bulk = []
-                state.loadWaiters = []
             }
-            return (state.interactive + state.bulk, state.loadWaiters)
+            return state.interactive + state.bulk
         }
         let error = EmbeddingUnavailable(reason: message)
         jobs.forEach { $0.fail(error) }
-        waiters.forEach { $0.continuation.resume(throwing: error) }
+        loaded.settle(.failure(error))
     }
 }
 

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A result that one party settles once and any number of tasks await: the knowledge base's
-/// opening, which `run()` performs and every call waits for.
+/// opening, which `run()` performs and every call waits for; the embedding model's loading.
 ///
 /// Not a `Task`: the work that settles it belongs to whoever runs it (a service's `run()`), so
 /// it is cancelled and awaited with that, rather than living on by itself.
