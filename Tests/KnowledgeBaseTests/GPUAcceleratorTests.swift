@@ -1,4 +1,4 @@
-@testable import Embeddings
+import Embeddings
 import Foundation
 import GPURuntime
 import Logging
@@ -70,22 +70,5 @@ import TestSupport
         #expect(configuration.device == .hip && configuration.gpuLibrarySearch.directories == ["/opt/rocm/lib"])
         #expect(configuration.kernelCache.directory?.path == "/tmp/c/mcp-rag/kernels")
         #expect(throws: ConfigurationError.self) { try KnowledgeBaseConfiguration.fromEnvironment(["MCP_RAG_DEVICE": "gpu"]) }
-    }
-    @Test func theReportAnswersInTheFormTheProbeAndTheSelectorDescribe() throws {
-        // The report's own types stand for GPURuntime's and Embeddings': same fields, same JSON.
-        let device = GPUDeviceInfo(name: "NVIDIA H100", architecture: "sm_90", memoryBytes: 80 << 30, computeUnits: 132,
-                                   warpSize: 32, driverVersion: "13.0", compilerVersion: nil, libraries: ["libcuda.so.1"])
-        var withRuntime = device
-        withRuntime.runtimeVersion = "cuBLAS 13.1.0"
-        let runtimes = [GPUProbe.Runtime(name: "cuda", library: "libcuda.so.1", usable: true, reason: "found", device: withRuntime),
-                        GPUProbe.Runtime(name: "hip", library: nil, usable: false, reason: "not installed")]
-        let trials = [BackendSelector.Trial(backend: "cpu", sentencesPerSecond: 600, maxAbsDifference: 0, minCosine: 1,
-                                            correct: true, note: nil, candidate: nil),
-                      BackendSelector.Trial(backend: "cuda", sentencesPerSecond: nil, maxAbsDifference: nil, minCosine: nil,
-                                            correct: false, note: "failed", candidate: 0)]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        #expect(try encoder.encode(runtimes.map { AccelerationReport.Runtime($0) }) == encoder.encode(runtimes))
-        #expect(try encoder.encode(trials.map { AccelerationReport.Trial($0) }) == encoder.encode(trials))
     }
 }

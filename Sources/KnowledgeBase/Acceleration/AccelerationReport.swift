@@ -25,85 +25,18 @@ public struct AccelerationReport: Sendable, Codable, Equatable {
         }
     }
 
-    /// A GPU runtime as the probe found it. The report's own type, so that the knowledge base
-    /// defines what `verify_gpu_acceleration` answers (made from GPURuntime's `GPUProbe.Runtime`).
-    public struct Runtime: Sendable, Codable, Equatable {
-        /// "hip" or "cuda".
-        public var name: String
-        /// The driver library that was opened, if one was.
-        public var library: String?
-        /// Whether everything the GPU backend needs is there: driver, device, compiler, BLAS.
-        public var usable: Bool
-        /// Why not, or what was found, in words.
-        public var reason: String
-        /// The device, once the driver answered.
-        public var device: Device?
-    }
-
-    /// A GPU as its driver describes it.
-    public struct Device: Sendable, Codable, Equatable {
-        public var name: String
-        /// What the kernels are compiled for: "sm_90" on NVIDIA, "gfx1100" on AMD.
-        public var architecture: String
-        public var memoryBytes: Int
-        /// Streaming multiprocessors (NVIDIA) or compute units (AMD).
-        public var computeUnits: Int
-        /// 32 on NVIDIA and RDNA, 64 on AMD's CDNA and GCN.
-        public var warpSize: Int
-        /// The driver's version, e.g. "13.0" (CUDA) or "6.2" (HIP).
-        public var driverVersion: String
-        /// The runtime compiler's version; nil where it does not say (hiprtc).
-        public var compilerVersion: String?
-        /// The runtime libraries' version: "HIP 6.2.41134" or "cuBLAS 13.1.0".
-        public var runtimeVersion: String?
-        /// The libraries that would be used, in the order driver, compiler, BLAS.
-        public var libraries: [String]
-
-        enum CodingKeys: String, CodingKey {
-            case name, architecture, libraries
-            case memoryBytes = "memory_bytes"
-            case computeUnits = "compute_units"
-            case warpSize = "warp_size"
-            case driverVersion = "driver_version"
-            case compilerVersion = "compiler_version"
-            case runtimeVersion = "runtime_version"
-        }
-    }
-
-    /// One backend in the startup benchmark (made from Embeddings' `BackendSelector.Trial`).
-    public struct Trial: Sendable, Codable, Equatable {
-        public var backend: String
-        /// Texts per second on the batch (best of the timed runs); nil when it failed.
-        public var sentencesPerSecond: Double?
-        /// Largest difference of any component from the CPU's vector; 0 for the CPU itself.
-        public var maxAbsDifference: Double?
-        /// Smallest cosine similarity of a vector with the CPU's.
-        public var minCosine: Double?
-        /// Whether the vectors agree with the CPU's closely enough to serve.
-        public var correct: Bool
-        /// Why it was not chosen, or its error; nil for the chosen one.
-        public var note: String?
-
-        enum CodingKeys: String, CodingKey {
-            case backend, correct, note
-            case sentencesPerSecond = "sentences_per_second"
-            case maxAbsDifference = "max_abs_difference"
-            case minCosine = "min_cosine"
-        }
-    }
-
     public var selectedBackend: String
     public var gpuAvailable: Bool
     /// `MCP_RAG_DEVICE`: auto, cpu, hip or cuda.
     public var devicePreference: String
-    public var runtimes: [Runtime]
+    public var runtimes: [GPUProbe.Runtime]
     /// The serving backend timed now, when it is the CPU; nil when no benchmark was asked for.
     public var cpu: Measurement?
     /// The same when a GPU serves.
     public var gpu: Measurement?
     /// The startup benchmark (64 texts of 128 word pieces) per backend, the CPU first, with each
     /// GPU's agreement with the CPU's vectors; empty when no GPU could be compared.
-    public var startupBenchmark: [Trial]
+    public var startupBenchmark: [BackendSelector.Trial]
     /// The best GPU's sentences/s over the CPU's in the startup benchmark; nil without both.
     public var speedup: Double?
     /// How the GPU kernels were obtained, when a GPU serves.
@@ -181,32 +114,10 @@ extension KnowledgeBaseEngine {
         let failureText = failure?.summary
         return AccelerationReport(
             selectedBackend: embedder.backend.name, gpuAvailable: state.runtimes.contains(where: \.usable),
-            devicePreference: state.preference.rawValue, runtimes: state.runtimes.map { AccelerationReport.Runtime($0) },
-            cpu: onGPU ? nil : measurement, gpu: onGPU ? measurement : nil, startupBenchmark: state.trials.map { AccelerationReport.Trial($0) },
+            devicePreference: state.preference.rawValue, runtimes: state.runtimes,
+            cpu: onGPU ? nil : measurement, gpu: onGPU ? measurement : nil, startupBenchmark: state.trials,
             speedup: cpuSpeed.flatMap { cpu in bestGPU.map { $0 / cpu } }, kernelCache: onGPU ? kernels : nil,
             error: state.error ?? failureText,
             detail: state.settled ? state.reason : "the GPU is still being probed; embeddings run on the \(embedder.backend.name) meanwhile")
-    }
-}
-
-extension AccelerationReport.Runtime {
-    init(_ runtime: GPUProbe.Runtime) {
-        self.init(name: runtime.name, library: runtime.library, usable: runtime.usable, reason: runtime.reason,
-                  device: runtime.device.map { AccelerationReport.Device($0) })
-    }
-}
-
-extension AccelerationReport.Device {
-    init(_ device: GPUDeviceInfo) {
-        self.init(name: device.name, architecture: device.architecture, memoryBytes: device.memoryBytes,
-                  computeUnits: device.computeUnits, warpSize: device.warpSize, driverVersion: device.driverVersion,
-                  compilerVersion: device.compilerVersion, runtimeVersion: device.runtimeVersion, libraries: device.libraries)
-    }
-}
-
-extension AccelerationReport.Trial {
-    init(_ trial: BackendSelector.Trial) {
-        self.init(backend: trial.backend, sentencesPerSecond: trial.sentencesPerSecond, maxAbsDifference: trial.maxAbsDifference,
-                  minCosine: trial.minCosine, correct: trial.correct, note: trial.note)
     }
 }
