@@ -196,21 +196,16 @@ final class TrackingBuffer: @unchecked Sendable {
     /// written.
     func waitUntilWritten(timeout: Duration) async -> Bool {
         let (target, epoch) = locked { (accepted, failureEpoch) }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await waitForCallback { done in
-                    let now = self.locked { () -> Bool in
-                        // Already failing: the next write waits out a pause, so waiting would only be slower.
-                        if self.writeWaitEnds(target: target, epoch: epoch) || self.nextAttempt != nil { return true }
-                        self.writtenWaiters.append((target, epoch, done))
-                        return false
-                    }
-                    if now { done() }
+        await Self.wait(atMost: timeout) {
+            await waitForCallback { done in
+                let now = self.locked { () -> Bool in
+                    // Already failing: the next write waits out a pause, so waiting would only be slower.
+                    if self.writeWaitEnds(target: target, epoch: epoch) || self.nextAttempt != nil { return true }
+                    self.writtenWaiters.append((target, epoch, done))
+                    return false
                 }
+                if now { done() }
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
         }
         return locked { settled >= target }
     }
@@ -376,11 +371,14 @@ final class TrackingBuffer: @unchecked Sendable {
 
     /// Returns when something changes (`wake`), at `until` when given, or when the task is cancelled.
     private func waitForChange(until: Date?) async {
+        await Self.wait(atMost: until.map { .seconds(max(0, $0.timeIntervalSinceNow)) }) { await self.waitForWake() }
+    }
+
+    /// Runs `wait` until it returns or, when `timeout` is given, until that passes (then it is cancelled).
+    private static func wait(atMost timeout: Duration?, _ wait: @escaping @Sendable () async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForWake() }
-            if let until {
-                group.addTask { try? await Task.sleep(for: .seconds(max(0, until.timeIntervalSinceNow))) }
-            }
+            group.addTask { await wait() }
+            if let timeout { group.addTask { try? await Task.sleep(for: timeout) } }
             await group.next()
             group.cancelAll()
         }
