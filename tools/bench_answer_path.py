@@ -8,7 +8,7 @@ may take 256 KB (`MCP_RAG_MAX_ANSWER_KB`), so each carries every passage asked f
 
 --data is a data folder holding SciFact, as `tools/bench-server --reuse DIR` leaves it. The first 30
 queries warm the server up (model loaded, pages in) and are not counted. MCP_RAG_MODEL_DIR names the
-model, as for the tests."""
+model, as for the tests; left unset, the one `tools/quickstart` installed."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bench_server import model_dir
 
 
 def test_queries(dataset: Path) -> list[str]:
@@ -45,7 +47,7 @@ def stage_times(log: Path, skip: int) -> dict:
 
 def measure(binary: str, data: str, queries: list[str], size: int, stages: bool, mode: str) -> dict:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "MCP_RAG_DATA_DIR": data,
-           "MCP_RAG_MODEL_DIR": os.environ["MCP_RAG_MODEL_DIR"], "MCP_RAG_LOG_LEVEL": "debug" if stages else "error",
+           "MCP_RAG_MODEL_DIR": model_dir(), "MCP_RAG_LOG_LEVEL": "debug" if stages else "error",
            "MCP_RAG_CACHE_TTL": "0", "MCP_RAG_WARM_TOP": "0",
            # Every answer whole, as the answers these figures were first measured on (30 SciFact
            # passages take about 62 KB, and half of them would be cut at the default 64).

@@ -7,7 +7,8 @@ ingest's own time and the time from the ingest's answer to the first hit, p50 an
 
     .venv/bin/python tools/bench_shared_visibility.py --binary .build/release/mcp-rag --chroma http://127.0.0.1:8000 [--rounds 20]
 
-MCP_RAG_MODEL_DIR names the model, as for the tests. The collection is made for the run and deleted."""
+MCP_RAG_MODEL_DIR names the model, as for the tests (left unset, the one `tools/quickstart` installed).
+The collection is made for the run and deleted."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ from pathlib import Path
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from bench_server import model_dir
+
 
 def parameters(binary: str, data: Path, roots: Path, chroma: str, collection: str, follow_ms: int) -> StdioServerParameters:
     return StdioServerParameters(command=binary, args=["serve"], env={
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-        "MCP_RAG_DATA_DIR": str(data), "MCP_RAG_MODEL_DIR": os.environ["MCP_RAG_MODEL_DIR"],
+        "MCP_RAG_DATA_DIR": str(data), "MCP_RAG_MODEL_DIR": model_dir(),
         "MCP_RAG_ALLOWED_ROOTS": str(roots), "MCP_RAG_LOG_LEVEL": "warning", "MCP_RAG_CACHE_TTL": "0",
         "CHROMA_URL": chroma, "CHROMA_COLLECTION": collection, "MCP_RAG_CHROMA_FOLLOW_MS": str(follow_ms)})
 
