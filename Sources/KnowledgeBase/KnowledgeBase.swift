@@ -154,7 +154,9 @@ public final class KnowledgeBase: Service, Sendable {
             if let folderSync {
                 let (dependency, folders) = folderSync.health()
                 report.dependencies["folder_watch"] = dependency
-                report.watchedFolders = folders
+                let listed = WatchedFolderHealth.listed(folders)
+                report.watchedFolders = listed.kept
+                report.watchedFoldersOmitted = listed.omitted > 0 ? listed.omitted : nil
                 report.status = HealthStatus.overall(report.dependencies.values.map(\.status))
             }
             return report

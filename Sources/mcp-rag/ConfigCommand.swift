@@ -43,8 +43,17 @@ struct ConfigCommand: ParsableCommand {
             }
             let withToken = try BearerToken.configured(file: tokenFile, environment: ProcessInfo.processInfo.environment) != nil
             let url = try Self.endpoint(httpURL)
-            try Self.printEntry(remoteEntry(url: url, withToken: withToken))
+            let plainHost = Self.plainHTTPHost(url)
+            let plainToAnotherMachine = plainHost.map { !ListenAddress.isLoopback(host: $0) } ?? false
+            // mcp-remote's own rule: plain HTTP only to localhost and 127.0.0.1, unless allowed.
+            let allowHTTP = plainHost.map { !["localhost", "127.0.0.1"].contains($0.lowercased()) } ?? false
+            try Self.printEntry(remoteEntry(url: url, withToken: withToken, allowHTTP: allowHTTP))
             var note = "# Merge this into \(Self.settingsFile(for: client)).\n"
+            if plainToAnotherMachine {
+                note += "# \(url) is plain HTTP to another machine: the questions, " + (withToken ? "the answers and the token" : "and the answers")
+                    + " cross the network unencrypted. Serve it behind TLS "
+                    + "(docs/operations.md) and give its https:// URL where the network is not yours.\n"
+            }
             if withToken {
                 note += client == .gemini
                     ? "# Gemini CLI reads the token from MCP_RAG_HTTP_TOKEN in its own environment: set it there.\n"
@@ -61,6 +70,8 @@ struct ConfigCommand: ParsableCommand {
         let roots = allowedRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if !roots.isEmpty { environment["MCP_RAG_ALLOWED_ROOTS"] = roots.joined(separator: ":") }
         if let dataDirectory { environment["MCP_RAG_DATA_DIR"] = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path }
+        let model = modelEnvironment(ProcessInfo.processInfo.environment)
+        environment.merge(model.entries) { _, carried in carried }
         var server: [String: Any] = ["command": Self.executablePath(), "args": watch ? ["serve", "--watch"] : ["serve"]]
         if !environment.isEmpty { server["env"] = environment }
         if client == .gemini {
@@ -68,7 +79,46 @@ struct ConfigCommand: ParsableCommand {
             server["timeout"] = 600_000
         }
         try Self.printEntry(server)
-        FileHandle.standardError.write(Data("# Merge this into \(Self.settingsFile(for: client)).\n".utf8))
+        var note = "# Merge this into \(Self.settingsFile(for: client)).\n"
+        if !model.entries.isEmpty {
+            note += "# The entry carries this shell's choice of model (\(model.entries.keys.sorted().joined(separator: ", "))), "
+                + "so the assistant's server embeds as the knowledge base was embedded here.\n"
+        }
+        if model.keyPlaceholder {
+            note += "# Replace <KEY> with the embeddings API's key (it is not printed).\n"
+        }
+        FileHandle.standardError.write(Data(note.utf8))
+    }
+
+    /// The settings of `environment` that choose the embedding model, for a local entry: a client
+    /// starts the server with its own environment, and a server on another model than the one the
+    /// knowledge base was built with answers by keywords alone. Folders are made absolute. The
+    /// API's key is never printed: Gemini CLI expands `${VARIABLES}` in its settings, so its entry
+    /// names the variable; Claude Desktop does not, so its entry holds a placeholder to fill in.
+    private func modelEnvironment(_ environment: [String: String]) -> (entries: [String: String], keyPlaceholder: Bool) {
+        var entries: [String: String] = [:]
+        for name in Self.modelSettings {
+            guard let value = environment[name], !value.isEmpty else { continue }
+            entries[name] = Self.folderSettings.contains(name) ? URL(fileURLWithPath: value).standardizedFileURL.path : value
+        }
+        guard environment["MCP_RAG_EMBEDDINGS_KEY"]?.isEmpty == false else { return (entries, false) }
+        entries["MCP_RAG_EMBEDDINGS_KEY"] = client == .gemini ? "${MCP_RAG_EMBEDDINGS_KEY}" : "<KEY>"
+        return (entries, client == .claude)
+    }
+
+    /// What chooses the model, and where a Hugging Face model is found (the key aside).
+    private static let modelSettings = [
+        "MCP_RAG_MODEL", "MCP_RAG_MODEL_DIR", "HF_HOME", "HF_HUB_CACHE",
+        "MCP_RAG_EMBEDDINGS_URL", "MCP_RAG_EMBEDDINGS_MODEL", "MCP_RAG_EMBEDDINGS_INPUT_TYPE",
+        "MCP_RAG_EMBEDDINGS_QUERY_PREFIX", "MCP_RAG_EMBEDDINGS_PASSAGE_PREFIX",
+        "MCP_RAG_EMBEDDINGS_BATCH", "MCP_RAG_EMBEDDINGS_TIMEOUT_MS",
+    ]
+    private static let folderSettings: Set = ["MCP_RAG_MODEL_DIR", "HF_HOME", "HF_HUB_CACHE"]
+
+    /// The host of a plain `http://` URL; nil for https.
+    private static func plainHTTPHost(_ url: String) -> String? {
+        guard let parts = URLComponents(string: url), parts.scheme?.lowercased() == "http" else { return nil }
+        return parts.host
     }
 
     /// The entry for a server at `url`. Gemini CLI speaks Streamable HTTP itself (`httpUrl`) and
@@ -76,19 +126,23 @@ struct ConfigCommand: ParsableCommand {
     /// takes remote servers only as connectors added in its settings, so its entry runs the
     /// documented bridge, mcp-remote, which sends the header it is given; Claude Desktop does not
     /// expand variables, so the token is a placeholder to fill in.
-    private func remoteEntry(url: String, withToken: Bool) -> [String: Any] {
+    private func remoteEntry(url: String, withToken: Bool, allowHTTP: Bool) -> [String: Any] {
         switch client {
         case .gemini:
             var server: [String: Any] = ["httpUrl": url, "timeout": 600_000]
             if withToken { server["headers"] = ["Authorization": "Bearer ${MCP_RAG_HTTP_TOKEN}"] }
             return server
         case .claude:
-            var server: [String: Any] = ["command": "npx", "args": ["-y", "mcp-remote", url]]
+            var arguments = ["-y", "mcp-remote", url]
+            var server: [String: Any] = [:]
             if withToken {
                 // No space after the colon: Claude Desktop on Windows splits arguments on spaces.
-                server["args"] = ["-y", "mcp-remote", url, "--header", "Authorization:${MCP_RAG_AUTHORIZATION}"]
+                arguments += ["--header", "Authorization:${MCP_RAG_AUTHORIZATION}"]
                 server["env"] = ["MCP_RAG_AUTHORIZATION": "Bearer <TOKEN>"]
             }
+            if allowHTTP { arguments.append("--allow-http") }
+            server["command"] = "npx"
+            server["args"] = arguments
             return server
         }
     }

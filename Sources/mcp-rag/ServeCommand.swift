@@ -75,8 +75,8 @@ struct ServeCommand: AsyncParsableCommand {
                                         "metrics on \(endpoint.address)"))
             services.append(Self.ending(StdioServerService(server: server), "MCP over stdio"))
         case .http(let endpoint, let policy, let origins):
-            let checks = HTTPRequestChecks.pipeline(port: endpoint.address.port, loopback: endpoint.address.isLoopback,
-                                                    allowedOrigins: origins)
+            let checks = HTTPRequestChecks.pipeline(authority: endpoint.address.description, port: endpoint.address.port,
+                                                    loopback: endpoint.address.isLoopback, allowedOrigins: origins)
             let sessions = MCPHTTPSessions(server: server, policy: policy, checks: checks, metrics: exposition.metrics, logger: logger)
             services.append(Self.ending(endpoint.service(knowledgeBase: knowledgeBase, exposition: exposition, sessions: sessions,
                                                          logger: logger), "MCP over HTTP on \(endpoint.address)"))

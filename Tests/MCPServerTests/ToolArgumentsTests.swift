@@ -22,6 +22,15 @@ import Testing
         #expect(text.contains("no argument \"nn\"") && text.contains("takes n"))
     }
 
+    @Test func thousandsOfLongUnknownNamesMakeAShortError() {
+        var values: [String: Value] = [:]
+        for index in 0..<3_000 { values[String(format: "%04d", index) + String(repeating: "x", count: 90)] = 1 }
+        let text = message { _ = try ToolArguments(values, tool: "t", allowed: ["n"]) }
+        #expect(text.utf8.count < 400, "\(text.utf8.count) bytes")
+        #expect(text.contains("\"0000\(String(repeating: "x", count: 60))…\"") && text.contains("and 2997 more"))
+        #expect(!text.contains("0003"), "only the first three are named")
+    }
+
     @Test func integersAcceptWholeDoublesOnly() throws {
         #expect(try arguments(["n": 7]).integer("n", default: 1) == 7)
         #expect(try arguments(["n": 7.0]).integer("n", default: 1) == 7)

@@ -29,7 +29,8 @@ class HTTPServer:
     def __init__(self, binary: str, model_dir: Path, folder: Path, *, args: list[str] | None = None,
                  env: dict[str, str] | None = None, host: str = "127.0.0.1", token: str | None = TOKEN):
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        # A wildcard address is reached on 127.0.0.1; any other through the address itself.
+        self.base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.port}"
         self.url = self.base + "/mcp"
         self.token = token
         self.stderr_path = folder / f"http-server-{self.port}.stderr"

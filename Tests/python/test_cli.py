@@ -21,7 +21,7 @@ def clean_env(tmp: Path, model_dir: Path | None) -> dict[str, str]:
     MCP_RAG_DATA_DIR points at a folder no test uses, so nothing can land in the user's real data
     folder even where a command is run without --data-dir.
     """
-    drop = {"REDIS_URL", "CHROMA_URL", "XDG_DATA_HOME", "HF_HOME"}
+    drop = {"REDIS_URL", "CHROMA_URL", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_RAG_") and k not in drop}
     (tmp / "home").mkdir(parents=True, exist_ok=True)
     (tmp / "scratch").mkdir(parents=True, exist_ok=True)
@@ -671,6 +671,24 @@ def test_a_yes_no_variable_that_is_neither_is_an_error_naming_it(binary, tmp_pat
                             env={**clean_env(tmp_path, None), variable: "maybe"})
     assert result.returncode != 0 and result.stdout == ""
     assert f"{variable}=maybe must be 1 or 0 (true or false)" in result.stderr
+
+
+@pytest.mark.parametrize("client", ["claude", "gemini"])
+def test_config_carries_the_model_chosen_here_and_never_the_key(binary, tmp_path, client):
+    """A client starts the server with its own environment: an entry without this shell's model
+    would serve a knowledge base built with bge on MiniLM, by keywords alone."""
+    key = "sk-" + "k" * 40
+    env = {**clean_env(tmp_path, None), "MCP_RAG_MODEL": "BAAI/bge-small-en-v1.5", "HF_HOME": "hf",
+           "MCP_RAG_EMBEDDINGS_URL": "http://127.0.0.1:9/v1", "MCP_RAG_EMBEDDINGS_MODEL": "e5",
+           "MCP_RAG_EMBEDDINGS_KEY": key}
+    result = subprocess.run([binary, "config", client], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    carried = json.loads(result.stdout)["mcpServers"]["mcp-rag"]["env"]
+    assert carried == {"MCP_RAG_MODEL": "BAAI/bge-small-en-v1.5", "HF_HOME": str(tmp_path / "hf"),
+                       "MCP_RAG_EMBEDDINGS_URL": "http://127.0.0.1:9/v1", "MCP_RAG_EMBEDDINGS_MODEL": "e5",
+                       "MCP_RAG_EMBEDDINGS_KEY": "${MCP_RAG_EMBEDDINGS_KEY}" if client == "gemini" else "<KEY>"}
+    assert key not in result.stdout + result.stderr
+    assert "MCP_RAG_MODEL" in result.stderr and ("<KEY>" in result.stderr) == (client == "claude")
 
 
 def test_config_says_where_to_merge_it_on_stderr(binary, tmp_path):

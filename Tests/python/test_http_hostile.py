@@ -300,6 +300,23 @@ def test_a_server_without_a_token_refuses_what_a_proxy_forwards(binary, model_di
 
 
 
+def test_a_server_on_another_loopback_address_answers_requests_that_name_it(binary, model_dir, tmp_path):
+    # 127.0.0.2 is this machine too: requests naming it (as every client of that address does) are
+    # served on /mcp as on /metrics, and other names still refused.
+    server = HTTPServer(binary, model_dir, tmp_path, host="127.0.0.2", token=None,
+                        env={"MCP_RAG_DATA_DIR": str(tmp_path / "data")})
+    try:
+        server.wait_ready()
+        own = {"Host": f"127.0.0.2:{server.port}", "Origin": f"http://127.0.0.2:{server.port}"}
+        answer = httpx.post(server.url, json=INITIALIZE, headers=server.headers(**own), timeout=30)
+        assert answer.status_code == 200 and "mcp-session-id" in answer.headers, (answer.status_code, answer.text)
+        assert httpx.get(server.base + "/metrics", headers=own, timeout=30).status_code == 200
+        for headers, status in [({"Host": f"evil.example:{server.port}"}, 421), ({"Origin": "http://evil.example"}, 403)]:
+            assert httpx.post(server.url, json=INITIALIZE, headers=server.headers(**headers), timeout=30).status_code == status
+    finally:
+        server.stop()
+
+
 def test_a_server_without_a_token_serves_its_metrics_to_no_other_site(binary, model_dir, tmp_path):
     # DNS rebinding: a page on evil.example that resolves its name to 127.0.0.1 sends its own name
     # in Host, and its origin; without a token, nothing else stops it from reading /metrics.

@@ -314,3 +314,12 @@ def test_config_for_a_remote_server_refers_to_the_token_without_printing_it(bina
     bad = subprocess.run([binary, "config", "gemini", "--http", "file:///etc/passwd"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "not the URL of a server" in bad.stderr
+    # mcp-remote takes plain HTTP only to localhost and 127.0.0.1 unless told --allow-http; the
+    # note says what crosses the network unencrypted.
+    for url, allowed, warned in [("http://10.1.2.3:8765/mcp", True, True), ("http://127.0.0.2:8765/mcp", True, False),
+                                 ("http://127.0.0.1:8765/mcp", False, False), ("https://kb.example.com/mcp", False, False)]:
+        plain = subprocess.run([binary, "config", "claude", "--http", url], env=env, capture_output=True, text=True, timeout=60)
+        assert plain.returncode == 0, plain.stderr
+        arguments = json.loads(plain.stdout)["mcpServers"]["mcp-rag"]["args"]
+        assert arguments[:3] == ["-y", "mcp-remote", url] and ("--allow-http" in arguments) == allowed, (url, arguments)
+        assert ("unencrypted" in plain.stderr) == warned and ("the token" in plain.stderr) == warned, (url, plain.stderr)

@@ -10,6 +10,7 @@ the watcher applied."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -280,3 +281,33 @@ async def test_changes_made_while_no_server_ran_are_caught_up_and_kill_9_mid_syn
     counts = check_store(data)
     assert counts["sources"] == files + 3
     assert counts["chunks"] == files + 3
+
+
+async def test_health_lists_the_folders_that_need_attention_first_and_stays_small(binary, model_dir, tmp_path):
+    """Six hundred recorded folders with long paths: `health_check` lists those that need attention
+    first (one deleted while no server ran), as many as fit, and counts the rest; the answer stays
+    under 64 KB."""
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    folders = []
+    for index in range(600):
+        folder = docs / f"project-{index:03d}-{'p' * 200}"
+        folder.mkdir(parents=True)
+        (folder / "note.md").write_text(f"# Project {index}\n\nProject {index} ships on a Tuesday.\n")
+        folders.append(folder)
+    done = subprocess.run([binary, "ingest", *map(str, folders), "--technology", "projects", "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=600, env=command_env(tmp_path, model_dir))
+    assert done.returncode == 0, done.stderr
+    gone = folders[417]
+    shutil.rmtree(gone)
+    async with connected(watching_server(binary, data, model_dir, allowed_roots=[docs])) as (session, _):
+        await settled(session)  # the deleted folder's file taken out of the knowledge base
+        result = await session.call_tool("health_check", {})
+        size = len(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True)).encode())
+        assert size < 64_000, size
+        health = structured(result)
+        listed = health["watched_folders"]
+        assert facts(health)["folders"] == "600"
+        assert 10 < len(listed) < 600 and len(listed) + health["watched_folders_omitted"] == 600
+        assert listed[0]["path"] == str(gone) and listed[0]["state"].startswith("missing"), listed[0]
+        assert all(folder["state"] == "watching" for folder in listed[1:])
+        assert len({folder["path"] for folder in listed}) == len(listed)

@@ -105,9 +105,11 @@ public struct HealthReport: Sendable, Codable, Equatable {
     /// model that failed leaves keyword search, and a dependency that fails degrades the answers,
     /// so neither makes the server unready). Nil for liveness, which does not look.
     public var ready: Bool? = nil
-    /// With `serve --watch`: every folder kept in sync and its state (the `folder_watch` dependency
-    /// has the totals). Nil otherwise.
+    /// With `serve --watch`: the folders kept in sync and their states, those that need attention
+    /// first, as many as fit in an answer (the `folder_watch` dependency has the totals). Nil otherwise.
     public var watchedFolders: [WatchedFolderHealth]? = nil
+    /// Folders left out of `watchedFolders` to keep the answer short; nil when none were.
+    public var watchedFoldersOmitted: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case status, level
@@ -116,5 +118,6 @@ public struct HealthReport: Sendable, Codable, Equatable {
         case durationMs = "duration_ms"
         case dependencies, process, ready
         case watchedFolders = "watched_folders"
+        case watchedFoldersOmitted = "watched_folders_omitted"
     }
 }

@@ -235,7 +235,7 @@ final class FolderSync: Sendable {
                 let folderState = switch state.phase {
                 case .watching:
                     state.folders.refused[PathKey(record.path)] ?? (missing.contains(PathKey(record.path))
-                        ? "missing: its files left the knowledge base; it is read again when it is back" : "watching")
+                        ? "missing: its files left the knowledge base; it is read again when it is back" : WatchedFolderHealth.watching)
                 case .waitingForLock(let holder): "watched by another process (\(holder.map { "pid \($0)" } ?? "unknown"))"
                 case .starting: "starting"
                 case .unavailable: "not watched"
@@ -278,4 +278,18 @@ public struct WatchedFolderHealth: Sendable, Codable, Equatable {
     public var label: String
     /// "watching", "missing: …", "not watched: …", or who watches it.
     public var state: String
+
+    static let watching = "watching"
+
+    /// The folders a `health_check` answer lists: those that need attention first (so that what
+    /// is left out, when the last one listed is watched, is watched too), as many as fit in the
+    /// answer's share of `AnswerBudget`, and how many were left out. A data folder can record
+    /// thousands of folders.
+    static func listed(_ folders: [WatchedFolderHealth]) -> (kept: [WatchedFolderHealth], omitted: Int) {
+        let needAttention = folders.filter { $0.state != watching }
+        let ordered = needAttention + folders.filter { $0.state == watching }
+        return AnswerBudget.prefix(ordered, maxBytes: AnswerBudget.listBytes) {
+            AnswerBudget.perCopy($0.path) + AnswerBudget.perCopy($0.label) + AnswerBudget.perCopy($0.state) + 40
+        }
+    }
 }

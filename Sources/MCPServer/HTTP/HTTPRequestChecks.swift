@@ -5,15 +5,18 @@ import MCP
 /// the user's own machine), `Accept` (the client takes JSON and event streams, as the
 /// specification requires), `Content-Type`, and `MCP-Protocol-Version`.
 public enum HTTPRequestChecks {
-    /// The checks for a server on `port`. On a loopback address only `localhost`, `127.0.0.1` and
-    /// `[::1]` may be named in `Host`, and pages only from them (plus `allowedOrigins`) may call;
-    /// elsewhere a bearer token guards the server, so `Host` is what the operator's names make it
-    /// and only `allowedOrigins` may send an `Origin`.
-    public static func pipeline(port: Int, loopback: Bool, allowedOrigins: [String]) -> any HTTPRequestValidationPipeline {
+    /// The checks for a server listening on `authority` (`HOST:PORT`, `[IPv6]:PORT`). On a loopback
+    /// address only `localhost`, `127.0.0.1`, `[::1]` and the address it listens on (another of
+    /// 127.0.0.0/8) may be named in `Host`, and pages only from them (plus `allowedOrigins`) may
+    /// call; elsewhere a bearer token guards the server, so `Host` is what the operator's names
+    /// make it and only `allowedOrigins` may send an `Origin`.
+    public static func pipeline(authority: String, port: Int, loopback: Bool,
+                                allowedOrigins: [String]) -> any HTTPRequestValidationPipeline {
         let origins: any HTTPRequestValidator
         if loopback {
             let local = OriginValidator.localhost(port: port)
-            origins = OriginValidator(allowedHosts: local.allowedHosts, allowedOrigins: local.allowedOrigins + allowedOrigins)
+            origins = OriginValidator(allowedHosts: local.allowedHosts + [authority],
+                                      allowedOrigins: local.allowedOrigins + ["http://\(authority)"] + allowedOrigins)
         } else {
             origins = OriginAllowList(allowedOrigins: allowedOrigins)
         }

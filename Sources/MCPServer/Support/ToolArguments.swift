@@ -16,9 +16,17 @@ struct ToolArguments {
         self.tool = tool
         let unknown = self.values.keys.filter { !allowed.contains($0) }.sorted()
         guard unknown.isEmpty else {
-            throw InvalidRequest("\(tool) has no argument \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")); "
-                + "it takes \(allowed.sorted().joined(separator: ", "))")
+            throw InvalidRequest("\(tool) has no argument \(Self.named(unknown)); it takes \(allowed.sorted().joined(separator: ", "))")
         }
+    }
+
+    /// The first few of `names`, each cut short, and how many more: a call may send thousands of
+    /// long names, and the error goes back to the model that sent them.
+    private static func named(_ names: [String]) -> String {
+        let shown = names.prefix(3).map { name in
+            "\"\(name.count > 64 ? name.prefix(64) + "…" : Substring(name))\""
+        }.joined(separator: ", ")
+        return names.count > 3 ? "\(shown) and \(names.count - 3) more" : shown
     }
 
     /// A string argument; nil when absent (or null) and not required. `maxLength` is for the

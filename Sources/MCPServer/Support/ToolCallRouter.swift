@@ -201,8 +201,8 @@ actor ToolCallRouter: Transport {
                     await self?.cancelled(id)
                     return
                 } catch {
-                    let failure = Response<CallTool>(id: id, error: error as? MCPError ?? .internalError("\(error)"))
                     guard let self else { return }
+                    let failure = Response<CallTool>(id: id, error: self.protocolError(error))
                     answer = await self.encoded(failure)
                 }
                 await self?.answer(id, answer)
@@ -262,6 +262,15 @@ actor ToolCallRouter: Transport {
         stoppedByShutdown.remove(id)
         calls[id] = nil
         if !callSlotWaiters.isEmpty { callSlotWaiters.removeFirst().resume() }
+    }
+
+    /// The JSON-RPC error for a call whose handler threw: the SDK's own errors as they are; any
+    /// other is unexpected, and its text could carry internals, so it goes to the log and the
+    /// client learns only its kind.
+    private nonisolated func protocolError(_ error: any Error) -> MCPError {
+        if let error = error as? MCPError { return error }
+        logger.error("a tool call failed outside its tool", metadata: ["rag.error": "\(error)"])
+        return .internalError("the call failed (\(type(of: error))); the server's log has the details")
     }
 
     private func encoded<M: MCP.Method>(_ response: Response<M>) -> Data {

@@ -47,6 +47,14 @@ struct HealthCheckTool: RagTool {
             "cache_bytes": Schema.integer("Memory held by cached results."),
         ], additional: true),
         "ready": Schema.boolean("Whether queries can be answered now (the store reads, the model is not still loading); absent for liveness."),
+        "watched_folders": Schema.array(Schema.object([
+            "path": Schema.string("The folder."),
+            "label": Schema.string("Its technology label."),
+            "state": Schema.string("watching, missing, not watched (with the reason), or who watches it."),
+        ], required: ["path", "label", "state"], additional: true),
+            "With serve --watch: the folders kept in sync, those that need attention first."),
+        "watched_folders_omitted": Schema.integer(
+            "Folders not listed in watched_folders, to keep the answer short: watched, when the last one listed is."),
     ], required: ["status", "level", "uptime_s", "version", "duration_ms", "dependencies"], additional: true)
 
     func call(_ arguments: [String: Value]?, context: ToolContext) async throws -> ToolOutput {
