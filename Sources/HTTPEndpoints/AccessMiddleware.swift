@@ -19,9 +19,13 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
             return plainRefusal(.forbidden, "this request came through a proxy: a server behind a proxy needs a token "
                 + "(MCP_RAG_HTTP_TOKEN or --http-token-file)\n")
         }
-        guard token.accepts(authorization: request.headers[.authorization]) else {
-            var refusal = plainRefusal(.unauthorized, "a bearer token is required\n")
-            refusal.headers[.wwwAuthenticate] = #"Bearer realm="mcp-rag""#
+        let authorization = request.headers[.authorization]
+        guard token.accepts(authorization: authorization) else {
+            // RFC 6750: a request that sent a bearer token learns that it was not accepted; one that
+            // sent none gets the bare challenge.
+            let sentOne = authorization.map { $0.lowercased().hasPrefix("bearer ") } ?? false
+            var refusal = plainRefusal(.unauthorized, sentOne ? "this bearer token is not accepted\n" : "a bearer token is required\n")
+            refusal.headers[.wwwAuthenticate] = sentOne ? #"Bearer realm="mcp-rag", error="invalid_token""# : #"Bearer realm="mcp-rag""#
             return refusal
         }
         return try await next(request, context)

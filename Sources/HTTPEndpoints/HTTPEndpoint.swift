@@ -38,8 +38,10 @@ public struct HTTPEndpoint: Sendable {
     /// limit below comes first: a kept-alive connection is closed 10 s after its last answer.
     static let idleTimeout = TimeAmount.seconds(30)
     /// A request's head must arrive within this of the connection opening or of the previous answer
-    /// (see `RequestHeadDeadline`).
+    /// (see `RequestDeadline`).
     static let requestHeadLimit = TimeAmount.seconds(10)
+    /// And its body within this of its head: `maxBodyBytes` at 35 KB/s.
+    static let requestBodyLimit = TimeAmount.seconds(30)
     /// How long one readiness check answers `/readyz` and `/metrics` (see `SharedProbe`): a
     /// second, well under any probe or scrape interval.
     static let readinessMaxAge = Duration.seconds(1)
@@ -93,7 +95,9 @@ public struct HTTPEndpoint: Sendable {
                 guarded.on("mcp", method: method, use: answer)
             }
         }
-        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestHeadDeadline(limit: Self.requestHeadLimit)],
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [
+            RequestDeadline(headLimit: Self.requestHeadLimit, bodyLimit: Self.requestBodyLimit),
+        ],
                                                idleTimeout: Self.idleTimeout, httpDecoderConfiguration: Self.headerLimits)
         return Application(router: router, server: .http1(configuration: http1),
                            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "mcp-rag",
@@ -115,7 +119,7 @@ public struct HTTPEndpoint: Sendable {
         if request.method == .post {
             do {
                 body = Data(buffer: try await request.body.collect(upTo: maxBodyBytes))
-            } catch let error as HTTPError where error.status == .contentTooLarge {
+            } catch is NIOTooManyBytesError {
                 throw HTTPError(.contentTooLarge, message: "the request body is over \(maxBodyBytes) bytes")
             }
         }

@@ -20,7 +20,7 @@ public struct MetricCatalog: Sendable, Hashable {
     public static let dependencyStatus = MetricCatalog(name: "mcp_rag_dependency_status", help: "1 for each dependency's current status (healthy, degraded, unhealthy, not_configured), 0 for the others.")
     public static let breakerState = MetricCatalog(name: "mcp_rag_circuit_breaker_state", help: "1 for each circuit breaker's current state (closed, half_open, open), 0 for the others.")
     public static let breakerTransitions = MetricCatalog(name: "mcp_rag_circuit_breaker_transitions_total", help: "Times each circuit breaker moved to a state (to: open, half_open, closed) since the server started.")
-    public static let embeddingBackend = MetricCatalog(name: "mcp_rag_embedding_backend_info", help: "The embedding backend serving queries (label backend), always 1.")
+    public static let embeddingBackend = MetricCatalog(name: "mcp_rag_embedding_backend_info", help: "1 for the embedding backend serving queries (label backend), 0 for one that served earlier in this process.")
     public static let residentMemory = MetricCatalog(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
     public static let cpuSeconds = MetricCatalog(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
     public static let openFileDescriptors = MetricCatalog(name: "process_open_fds", help: "Number of open file descriptors.")

@@ -14,10 +14,12 @@ public final class MetricsExposition: Sendable {
     /// The content type of `text()`: Prometheus' text format, version 0.0.4.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// Upper bounds of the duration histograms: queries take milliseconds, ingests and benchmarks
-    /// seconds, so the buckets start at a millisecond.
+    /// Upper bounds of the duration histograms: a query's fusion or a cached answer takes
+    /// microseconds, its embedding milliseconds, an ingest seconds, so the buckets run from 10 µs to
+    /// 30 s (a quantile is read between two bounds: one that falls in a wide first bucket is a guess).
     static let durationBuckets: [Duration] = [
-        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
+        .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
         .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
     ]

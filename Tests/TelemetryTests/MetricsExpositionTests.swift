@@ -19,6 +19,8 @@ import Testing
         metrics.query(mode: "hybrid", nanoseconds: 7_000_000, cacheHit: false)
         metrics.query(mode: "hybrid", nanoseconds: 100_000, cacheHit: true)
         metrics.queryStage("embedding", nanoseconds: 4_000_000)
+        metrics.queryStage("fusion", nanoseconds: 8_000)
+        metrics.queryStage("fusion", nanoseconds: 30_000)
         metrics.ingested(files: 3, passages: 12)
         let text = String(decoding: exposition.text(), as: UTF8.self)
         for metric in [MetricCatalog.toolCalls, .toolCallDuration, .queryDuration, .queryStageDuration, .cacheRequests,
@@ -40,6 +42,13 @@ import Testing
         #expect(buckets.contains(#"mcp_rag_query_duration_seconds_bucket{mode="hybrid",le="0.005"} 1"#))
         #expect(buckets.contains(#"mcp_rag_query_duration_seconds_bucket{mode="hybrid",le="0.01"} 2"#))
         #expect(samples(exposition, "mcp_rag_query_duration_seconds_count") == [#"mcp_rag_query_duration_seconds_count{mode="hybrid"} 2"#])
+        // Stages of microseconds fall in buckets of their own, so their quantiles can be read.
+        let stages = samples(exposition, "mcp_rag_query_stage_duration_seconds_bucket").filter { $0.contains("fusion") }
+        #expect(stages.prefix(3) == [
+            #"mcp_rag_query_stage_duration_seconds_bucket{stage="fusion",le="0.00001"} 1"#,
+            #"mcp_rag_query_stage_duration_seconds_bucket{stage="fusion",le="0.000025"} 1"#,
+            #"mcp_rag_query_stage_duration_seconds_bucket{stage="fusion",le="0.00005"} 2"#,
+        ], "\(stages)")
     }
 
     @Test func anIngestThatStoredNothingAddsNoSeries() {

@@ -76,6 +76,9 @@ async def test_without_the_token_nothing_is_served(server):
         answer = httpx.post(url, json=INITIALIZE, headers=merged, timeout=30)
         assert answer.status_code == 401, (headers, url, answer.status_code)
         assert answer.headers["www-authenticate"].startswith("Bearer")
+        # RFC 6750: a token sent and refused is named invalid; no token, no error code.
+        sent = (headers.get("Authorization") or "").startswith("Bearer ")
+        assert ('error="invalid_token"' in answer.headers["www-authenticate"]) == sent, answer.headers["www-authenticate"]
         assert "mcp-session-id" not in answer.headers and "serverInfo" not in answer.text
     assert httpx.get(server.base + "/metrics", timeout=30).status_code == 401
     # The probes reveal nothing but the status, so they need no token.
@@ -167,7 +170,7 @@ async def test_requests_that_break_the_rules_get_the_status_that_says_so(server)
     # A body over 1 MiB is refused unread.
     huge = post(server, None, {"Mcp-Session-Id": session}, b'{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":"'
                 + b"a" * (2 << 20) + b'"}}')
-    assert huge.status_code == 413
+    assert huge.status_code == 413 and "over 1048576 bytes" in huge.text, huge.text
 
     # No stream of the server's own messages to open; other methods are not served.
     get = httpx.get(server.url, headers=server.headers(**{"Mcp-Session-Id": session}), timeout=30)
@@ -225,6 +228,32 @@ def test_a_client_that_trickles_its_headers_is_cut_off(server):
     finally:
         connection.close()
     assert closed_after is not None and closed_after < 30, "the trickling client was never cut off"
+
+
+def test_a_client_that_trickles_its_body_is_cut_off(server):
+    """A whole head (with the token), then the body one byte a second: the deadline on the body
+    (30 s after the head) ends it, so a token holder cannot hold connections either."""
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {server.token}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n")
+    connection.sendall(head.encode())
+    closed_after = None
+    try:
+        for sent in range(1, 90):
+            try:
+                connection.sendall(b" ")
+                connection.settimeout(1.0)
+                if connection.recv(1024) == b"":
+                    closed_after = sent
+                    break
+            except socket.timeout:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = sent
+                break
+    finally:
+        connection.close()
+    assert closed_after is not None and 20 < closed_after < 60, f"cut off after {closed_after} bytes"
 
 
 async def test_a_thousand_abandoned_sessions_are_capped_and_cost_little_memory(server, report_figure):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from http_support import sample
+from http_support import HTTPServer, sample
 from mcp_support import command_env, connected, free_port, server_parameters, structured, write_corpus
 
 pytestmark = pytest.mark.anyio
@@ -97,7 +97,10 @@ async def test_the_probes_and_the_exposition_follow_what_the_session_did(binary,
 
 
 async def test_a_real_prometheus_scrapes_the_series(binary, model_dir, tmp_path):
+    """Prometheus scrapes a stdio server's `--metrics` endpoint and a `serve --http` server's
+    `/metrics`, each with its token."""
     port, prometheus_port = free_port(), free_port()
+    http_server = HTTPServer(binary, model_dir, tmp_path, env={"MCP_RAG_DATA_DIR": str(tmp_path / "http-data")})
     config = tmp_path / "prometheus.yml"
     config.write_text(f"""
 global:
@@ -108,6 +111,11 @@ scrape_configs:
       credentials: {TOKEN}
     static_configs:
       - targets: ["127.0.0.1:{port}"]
+  - job_name: mcp-rag-http
+    authorization:
+      credentials: {http_server.token}
+    static_configs:
+      - targets: ["127.0.0.1:{http_server.port}"]
 """)
     prometheus = subprocess.Popen(
         ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
@@ -142,17 +150,26 @@ scrape_configs:
                 for expression in expressions:
                     status, _, body = get(api + urllib.request.quote(expression))
                     assert status == 200 and json.loads(body)["status"] == "success", (expression, body)
-                # ... and names series the server has: a misspelt name would evaluate, to nothing.
-                exposed = {line.split("{")[0].split(" ")[0] for line in get(f"http://127.0.0.1:{port}/metrics", TOKEN)[2].splitlines()
-                           if line and not line.startswith("#")}
+                # The HTTP server's sessions, read through Prometheus: the one opened here.
+                http_server.wait_ready()
+                http_server.session_id()
+                opened = wait_until(lambda: series('mcp_rag_http_sessions_open{job="mcp-rag-http"} >= 1'),
+                                    "Prometheus to scrape the HTTP server's open session")
+                assert opened[0]["metric"]["instance"] == f"127.0.0.1:{http_server.port}"
+                # ... and names series the servers have: a misspelt name would evaluate, to nothing.
+                exposed = {line.split("{")[0].split(" ")[0]
+                           for text in (get(f"http://127.0.0.1:{port}/metrics", TOKEN)[2], http_server.metrics())
+                           for line in text.splitlines() if line and not line.startswith("#")}
                 named = {name for expression in expressions for name in re.findall(r"\b(?:mcp_rag|process)_[a-z_]+", expression)}
-                # Two exist only elsewhere: sessions with `serve --http`, breakers with Redis or Chroma.
-                elsewhere = {"mcp_rag_http_sessions_open", "mcp_rag_circuit_breaker_state"}
+                # One exists only elsewhere: breakers, with Redis or Chroma (test_redis, test_chroma).
+                elsewhere = {"mcp_rag_circuit_breaker_state"}
                 assert named and named <= exposed | elsewhere, sorted(named - exposed - elsewhere)
         assert TOKEN not in (tmp_path / "stderr.log").read_text(), "the token never reaches the log"
+        assert http_server.token not in http_server.log()
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=30)
+        http_server.stop()
 
 
 async def test_metrics_need_the_token_and_the_probes_do_not(binary, model_dir, tmp_path):

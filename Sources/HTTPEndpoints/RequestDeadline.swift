@@ -1,38 +1,41 @@
 import NIOCore
 import NIOHTTPTypes
 
-/// Closes a connection whose next request's head (the request line and every header) has not
-/// arrived within `limit` of the connection opening or of its last answer having been written.
+/// Closes a connection whose next request does not arrive in time: its head (the request line and
+/// every header) within `headLimit` of the connection opening or of its last answer having been
+/// written, and its body within `bodyLimit` of its head.
 ///
-/// Hummingbird's idle timeout starts over at every byte read, so a client that sends one header
-/// byte at a time, just under it, holds its connection as long as it likes ("slow loris"); this
-/// deadline does not move. While a request is being answered there is none (an ingest's event
-/// stream may run for minutes), and a client that sent its next request before the answer ended
-/// (pipelining) is answering-in-progress too: the deadline starts only once no request is left
-/// unanswered, and once the answer's last bytes are written, so a slow reader is not cut off mid-answer.
+/// Hummingbird's idle timeout starts over at every byte read, so a client that sends one byte at a
+/// time, just under it, holds its connection as long as it likes ("slow loris"); these deadlines do
+/// not move. While a request is being answered there is none (an ingest's event stream may run for
+/// minutes), and a client that sent its next request before the answer ended (pipelining) is
+/// answering-in-progress too: the head's deadline starts only once no request is left unanswered,
+/// and once the answer's last bytes are written, so a slow reader is not cut off mid-answer.
 ///
 /// One per connection, on its event loop: the state is only touched there.
-final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let limit: TimeAmount
+    private let headLimit: TimeAmount
+    private let bodyLimit: TimeAmount
     private var deadline: Scheduled<Void>?
     /// Requests whose head has arrived and whose answer has not been written to the end.
     private var unanswered = 0
 
-    init(limit: TimeAmount) {
-        self.limit = limit
+    init(headLimit: TimeAmount, bodyLimit: TimeAmount) {
+        self.headLimit = headLimit
+        self.bodyLimit = bodyLimit
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { start(context) }
+        if context.channel.isActive { start(context, headLimit) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        start(context)
+        start(context, headLimit)
         context.fireChannelActive()
     }
 
@@ -46,9 +49,16 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
+        switch unwrapInboundIn(data) {
+        case .head:
             unanswered += 1
-            stop()
+            start(context, bodyLimit)
+        case .end:
+            // Unless the request was answered before its body ended (a 401 or a 413 does not wait
+            // for it): then the next head's deadline runs already.
+            if unanswered > 0 { stop() }
+        case .body:
+            break
         }
         context.fireChannelRead(data)
     }
@@ -69,12 +79,13 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         written.futureResult.whenSuccess {
             // Unless the next request arrived while the end was being written.
-            if bound.value.handler.unanswered == 0 { bound.value.handler.start(bound.value.context) }
+            if bound.value.handler.unanswered == 0 { bound.value.handler.start(bound.value.context, bound.value.handler.headLimit) }
         }
         context.write(data, promise: written)
     }
 
-    private func start(_ context: ChannelHandlerContext) {
+    /// Replaces the deadline there is with one `limit` from now.
+    private func start(_ context: ChannelHandlerContext, _ limit: TimeAmount) {
         stop()
         let context = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.value.eventLoop.scheduleTask(in: limit) {
