@@ -45,6 +45,16 @@ public final class SentenceEmbedder: Sendable {
     /// Loads the model in `directory` with a CPU backend using `threads` workers (default: all cores).
     public convenience init(directory: URL, threads: Int? = nil) throws {
         let start = DispatchTime.now().uptimeNanoseconds
+        let (configuration, tokenizer, weights) = try Self.parts(of: directory)
+        let backend = CPUBackend(weights: weights, threads: threads)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        self.init(directory: directory, configuration: configuration, tokenizer: tokenizer, weights: weights,
+                  backend: backend, loadSeconds: seconds)
+    }
+
+    /// The model in `directory` read and checked (settings, tokenizer, weights), short of the
+    /// backend that runs it: what loading it would refuse, this refuses with the same reason.
+    static func parts(of directory: URL) throws -> (ModelConfiguration, Tokenizer, BertWeights) {
         var configuration = try ModelConfiguration(directory: directory)
         let tokenizer = try Tokenizer(modelDirectory: directory)
         let settings = configuration
@@ -57,10 +67,7 @@ public final class SentenceEmbedder: Sendable {
                 directory.path,
                 "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's embedding table only \(configuration.vocabularySize)")
         }
-        let backend = CPUBackend(weights: weights, threads: threads)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        self.init(directory: directory, configuration: configuration, tokenizer: tokenizer, weights: weights,
-                  backend: backend, loadSeconds: seconds)
+        return (configuration, tokenizer, weights)
     }
 
     /// Assembles an embedder from parts already loaded.

@@ -80,9 +80,13 @@ package final class KnowledgeBaseEngine: Sendable {
             // a model the width was a guess, and the missing model is what answers will say.
             guard let stored = error.storedDimension else { throw error }
             store = try openStore(dimension: stored)
-            if fingerprint != nil {
+            if let fingerprint {
+                // The record names the model that made them (a store older than it does not).
+                let recorded = try store.embeddingModel().map { VectorsFromAnotherModel.naming(try store.embeddingModelName(), fingerprint: $0) }
                 vectorsFromAnotherModel = VectorsFromAnotherModel(
-                    recorded: "vectors of \(stored) dimensions", loaded: "\(dimension) dimensions", modelPath: modelPath)
+                    recorded: (recorded.map { "\($0), " } ?? "") + "vectors of \(stored) dimensions",
+                    loaded: VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint) + ", \(dimension) dimensions",
+                    modelPath: modelPath)
             }
         }
         // An API that did not answer at startup is known by the store's record, if it made its vectors.

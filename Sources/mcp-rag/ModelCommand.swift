@@ -33,9 +33,11 @@ struct ModelListCommand: ParsableCommand {
     func run() throws {
         let models: [InstalledModel]
         let selection: ModelSelection
+        let api: (model: String, endpoint: String)?
         do {
+            api = try KnowledgeBaseConfiguration.fromEnvironment().embeddingsAPI.map { ($0.model, $0.endpoint) }
             selection = try ModelSelection(modelDirectory: modelDirectory, threads: nil, device: nil)
-            models = try selection.installedModels()
+            models = try selection.installedModels(servedByAPI: api != nil)
         } catch let error as ConfigurationError {
             throw CLIError(error.description)
         }
@@ -43,8 +45,15 @@ struct ModelListCommand: ParsableCommand {
             try printJSON(models)
             return
         }
+        if let api {
+            // The API embeds; the folders are what would serve without it.
+            print("Served by the embeddings API: model \(api.model) at \(api.endpoint) (MCP_RAG_EMBEDDINGS_URL).")
+            if !models.isEmpty { print("Without it, a server would load one of these:\n") }
+        }
         guard !models.isEmpty else {
-            print("No model found. Fetch all-MiniLM-L6-v2 with tools/fetch-model, or download one into the Hugging Face cache.")
+            if api == nil {
+                print("No model found. Fetch all-MiniLM-L6-v2 with tools/fetch-model, or download one into the Hugging Face cache.")
+            }
             return
         }
         for model in models {
@@ -61,6 +70,7 @@ struct ModelListCommand: ParsableCommand {
                 print("    " + details.joined(separator: ", "))
             }
         }
+        if api != nil { return }
         if !models.contains(where: \.serves) {
             let reason: String
             do {
@@ -68,7 +78,8 @@ struct ModelListCommand: ParsableCommand {
             } catch {
                 reason = "\(error)"
             }
-            print("\nNone of these would serve: \(reason).")
+            // The reason may end a sentence of its own.
+            print("\nNone of these would serve: \(reason.hasSuffix(".") ? String(reason.dropLast()) : reason).")
         } else {
             print("\n* serves")
         }

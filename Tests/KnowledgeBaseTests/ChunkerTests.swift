@@ -358,6 +358,12 @@ private func joinsAsSentences(_ paragraph: Int) -> Bool { paragraph % 2 == 0 }
         ("naïve café", 2),
         ("emoji 🎉 here", 3),
         ("line\nbreak\ttab", 3),
+        // Runs of letters with no break cost a piece every ten letters.
+        ("internationalization", 2),
+        (String(repeating: "a", count: 3_000), 300),
+        // Scripts written without spaces: a letter each, as the ideographs.
+        ("ภาษาไทยไม่มีช่องว่าง", 20),
+        ("カタカナとひらがな", 9),
     ])
     func wordsAndMarksAreCountedAsAPreTokenizerSplits(text: String, count: Int) {
         #expect(WordCount.count(text) == count)

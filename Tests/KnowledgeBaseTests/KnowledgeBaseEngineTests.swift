@@ -262,7 +262,10 @@ import Testing
         let wide = try runtime(modelDirectory: try otherModel(named: "wide-model", hiddenSize: 768).path)
         let answer = try await wide.queries.query(QueryRequest(query: "parking permits", mode: .semantic, useCache: false))
         #expect(answer.degraded && answer.mode == .keyword)
-        #expect(answer.degradedReason?.contains("vectors of 384 dimensions") == true)
+        let reason = answer.degradedReason ?? ""
+        #expect(reason.contains("vectors of 384 dimensions") && reason.contains("768 dimensions"), "\(reason)")
+        // Both models by name: the one the store records, and the one loaded.
+        #expect(reason.contains("(all-MiniLM-L6-v2, fingerprint ") && reason.contains("loads (wide-model, fingerprint "), "\(reason)")
         #expect(answer.results.first?.source.hasSuffix("/b.txt") == true)
     }
 

@@ -189,3 +189,36 @@ def test_a_model_named_by_its_repository_is_found_in_the_hugging_face_cache(bina
     missing = run_embed(binary, ['"x"'], env=env)
     assert missing.returncode != 0
     assert b"mcp-rag model fetch acme/not-downloaded" in missing.stderr
+
+
+def test_model_list_shows_what_would_serve_and_only_folders_it_can_run_as_runnable(binary, model_dir, tmp_path):
+    """The folder MCP_RAG_MODEL_DIR chooses serves though it lies outside every folder searched; a
+    folder whose tokenizer mcp-rag cannot run is listed with the reason embedding gives; with an
+    embeddings API set, no folder serves and the list says the API does."""
+    chosen = e5_shaped_model(model_dir, tmp_path / "elsewhere" / "e5-shaped")
+    data = tmp_path / "data"
+    wordlevel = data / "models" / "wordlevel"
+    wordlevel.mkdir(parents=True)
+    for name in ["config.json", "model.safetensors"]:
+        (wordlevel / name).symlink_to(model_dir / name)
+    vocabulary = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "hello": 4}
+    (wordlevel / "tokenizer.json").write_text(json.dumps({
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+        "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None,
+        "model": {"type": "WordLevel", "vocab": vocabulary, "unk_token": "[UNK]"}}))
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "MCP_RAG_DATA_DIR": str(data),
+           "MCP_RAG_MODEL_DIR": str(chosen)}
+
+    listed = subprocess.run([binary, "model", "list", "--json"], capture_output=True, env=env, timeout=60)
+    assert listed.returncode == 0, listed.stderr.decode()
+    models = {model["name"]: model for model in json.loads(listed.stdout)}
+    assert models["e5-shaped"]["serves"] and models["e5-shaped"]["source"] == "chosen folder"
+    refused = run_embed(binary, ['"hello"'], "--model-dir", str(wordlevel), env=env)
+    assert refused.returncode != 0 and b"WordLevel" in refused.stderr
+    assert not models["wordlevel"]["serves"] and "WordLevel" in models["wordlevel"]["problem"], models["wordlevel"]
+
+    env.update({"MCP_RAG_EMBEDDINGS_URL": "http://127.0.0.1:9/v1", "MCP_RAG_EMBEDDINGS_MODEL": "e5-served"})
+    served = subprocess.run([binary, "model", "list", "--json"], capture_output=True, env=env, timeout=60)
+    assert served.returncode == 0 and not any(model["serves"] for model in json.loads(served.stdout))
+    text = subprocess.run([binary, "model", "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert "Served by the embeddings API: model e5-served" in text.stdout and "* serves" not in text.stdout

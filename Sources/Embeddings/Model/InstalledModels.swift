@@ -6,7 +6,8 @@ public struct InstalledModel: Sendable, Equatable, Codable {
     /// those in a data folder.
     public let name: String
     public let path: String
-    /// Where it was found: `data folder`, `default data folder` or `Hugging Face cache`.
+    /// Where it was found: `data folder`, `default data folder`, `Hugging Face cache`, or `chosen
+    /// folder` (`--model-dir`, `MCP_RAG_MODEL_DIR`).
     public let source: String
     /// Why mcp-rag cannot run it; nil when it can.
     public let problem: String?
@@ -24,9 +25,10 @@ public struct InstalledModel: Sendable, Equatable, Codable {
 extension ModelLocator {
     /// Every model folder in the data folders' `models/` and in the Hugging Face cache, each checked
     /// as the server would check it (its settings read, its weights and tokenizer present), in
-    /// the order the locator searches.
-    public func installedModels() -> [InstalledModel] {
-        let serving = (try? locate())?.standardizedFileURL.path
+    /// the order the locator searches. With `localModelServes` false (an embeddings API serves)
+    /// none of them is marked as serving.
+    public func installedModels(localModelServes: Bool = true) -> [InstalledModel] {
+        let serving = localModelServes ? (try? locate())?.standardizedFileURL.path : nil
         var found: [(name: String, url: URL, source: String)] = []
         for (folder, source) in zip(dataModelFolders(), ["data folder", "default data folder"]) {
             let entries = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
@@ -44,6 +46,11 @@ extension ModelLocator {
                 found.append((repository, snapshot, "Hugging Face cache"))
             }
         }
+        // A folder chosen by --model-dir or MCP_RAG_MODEL_DIR may lie outside every place searched.
+        if let serving, !found.contains(where: { $0.url.standardizedFileURL.path == serving }) {
+            let url = URL(fileURLWithPath: serving)
+            found.insert((url.lastPathComponent, url, "chosen folder"), at: 0)
+        }
         return found.map { name, url, source in
             Self.inspect(url, name: name, source: source, serves: url.standardizedFileURL.path == serving)
         }
@@ -58,8 +65,8 @@ extension ModelLocator {
         FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path)
     }
 
-    /// The model folder `url` checked as the server would check it (its settings read, its weights
-    /// and tokenizer present).
+    /// The model folder `url` checked as the server would load it: its settings, tokenizer and
+    /// weights read, so a folder listed as runnable is one the server runs.
     public static func inspect(_ url: URL, name: String, source: String = "Hugging Face cache",
                                serves: Bool = false) -> InstalledModel {
         func entry(problem: String?, _ c: ModelConfiguration? = nil) -> InstalledModel {
@@ -67,21 +74,15 @@ extension ModelLocator {
                            pooling: c?.pooling.rawValue, maxSequenceLength: c?.maxSequenceLength,
                            queryPrompt: c?.prompts.query, passagePrompt: c?.prompts.passage, serves: serves)
         }
-        let configuration: ModelConfiguration
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) else {
+            return entry(problem: "no model.safetensors (mcp-rag reads safetensors weights only)")
+        }
         do {
-            configuration = try ModelConfiguration(directory: url)
+            return entry(problem: nil, try SentenceEmbedder.parts(of: url).0)
         } catch let error as ModelLoadError {
             return entry(problem: error.description)
         } catch {
             return entry(problem: "\(error)")
         }
-        let manager = FileManager.default
-        guard manager.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) else {
-            return entry(problem: "no model.safetensors (mcp-rag reads safetensors weights only)")
-        }
-        guard ["tokenizer.json", "vocab.txt"].contains(where: { manager.fileExists(atPath: url.appendingPathComponent($0).path) }) else {
-            return entry(problem: "no tokenizer.json or vocab.txt")
-        }
-        return entry(problem: nil, configuration)
     }
 }

@@ -48,6 +48,13 @@ struct SentenceTransformerSettings: Equatable {
                     throw ModelLoadError.malformed(modulesPath, "a module without a 'type'")
                 }
                 let name = String(type.split(separator: ".").last ?? "")
+                // A module of another package (remote code, as jina-embeddings-v3's `custom_st.Transformer`)
+                // may share a name with sentence-transformers' own and compute something else.
+                guard type.hasPrefix("sentence_transformers.") else {
+                    throw ModelLoadError.unsupported(
+                        modulesPath, "the module '\(type)' is not one of sentence-transformers' own (it needs the model's "
+                            + "own code), and mcp-rag would not compute this model's vectors exactly")
+                }
                 guard Self.knownModules.contains(name) else {
                     throw ModelLoadError.unsupported(
                         modulesPath, "the module '\(type)' is not supported: mcp-rag runs Transformer, Pooling and Normalize "

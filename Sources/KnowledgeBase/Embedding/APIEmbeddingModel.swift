@@ -46,29 +46,50 @@ package struct APIEmbeddingModel: EmbeddingModel {
 }
 
 /// Counts words and punctuation marks, as a BERT-style pre-tokenizer splits text: runs of letters
-/// and digits are one word each, every other visible character (and every CJK ideograph, written
-/// without spaces) one on its own.
+/// and digits are one word each (and one more for every further `lettersPerExtraToken` letters, as
+/// a tokenizer cuts a long run into pieces), every other visible character one on its own. So is
+/// each letter of the scripts written without spaces between words (CJK ideographs, kana, Thai,
+/// Lao, Khmer, Myanmar): a sentence of them would otherwise count as one word, and its chunk reach
+/// thousands of tokens.
 enum WordCount {
+    /// Few words of the languages written with spaces run longer; a run of letters with no break
+    /// (an identifier, a digest, a word of a script counted as words) costs a tokenizer a piece
+    /// for every few letters.
+    static let lettersPerExtraToken = 10
+
     static func count(_ text: String) -> Int {
         var count = 0
-        var inWord = false
+        var run = 0
         for scalar in text.unicodeScalars {
             let properties = scalar.properties
             if properties.isWhitespace || properties.generalCategory == .control || properties.generalCategory == .format {
-                inWord = false
-            } else if properties.isIdeographic {
+                run = 0
+            } else if properties.isIdeographic || isWrittenWithoutSpaces(scalar) {
                 // Before the test for digits: some ideographs are numbers too (京, ten quadrillion).
                 count += 1
-                inWord = false
+                run = 0
             } else if properties.isAlphabetic || properties.numericType != nil
                         || properties.generalCategory == .nonspacingMark || properties.generalCategory == .spacingMark {
-                if !inWord { count += 1 }
-                inWord = true
+                if run % lettersPerExtraToken == 0 { count += 1 }
+                run += 1
             } else {
                 count += 1
-                inWord = false
+                run = 0
             }
         }
         return count
+    }
+
+    /// Letters of the scripts that do not separate words with spaces, beside the ideographs.
+    private static func isWrittenWithoutSpaces(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0E00...0x0EFF,  // Thai, Lao
+             0x1000...0x109F,  // Myanmar
+             0x1780...0x17FF,  // Khmer
+             0x3040...0x30FF, 0x31F0...0x31FF, 0xFF66...0xFF9F:  // hiragana, katakana, half-width katakana
+            true
+        default:
+            false
+        }
     }
 }

@@ -38,11 +38,12 @@ public struct ModelSelection: Sendable {
         }
     }
 
-    /// Every model folder on this machine (data folders, Hugging Face cache), checked as the server
-    /// would check it, and which one it would load.
-    public func installedModels() throws -> [InstalledModel] {
+    /// Every model folder on this machine (data folders, Hugging Face cache, the folder chosen),
+    /// checked as the server would load it, and which one it would load: none when an embeddings
+    /// API embeds instead (`servedByAPI`).
+    public func installedModels(servedByAPI: Bool) throws -> [InstalledModel] {
         do {
-            return try ModelLocator(explicitDirectory: modelDirectory).installedModels()
+            return try ModelLocator(explicitDirectory: modelDirectory).installedModels(localModelServes: !servedByAPI)
         } catch {
             throw ConfigurationError(error.description)
         }
