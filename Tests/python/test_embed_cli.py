@@ -217,6 +217,18 @@ def test_model_list_shows_what_would_serve_and_only_folders_it_can_run_as_runnab
     assert refused.returncode != 0 and b"WordLevel" in refused.stderr
     assert not models["wordlevel"]["serves"] and "WordLevel" in models["wordlevel"]["problem"], models["wordlevel"]
 
+    # A data folder's model is chosen by the name the list gives it.
+    e5_shaped_model(model_dir, data / "models" / "e5-here")
+    named = {**env, "MCP_RAG_MODEL": "e5-here"}
+    del named["MCP_RAG_MODEL_DIR"]
+    listed = {model["name"]: model for model in json.loads(subprocess.run(
+        [binary, "model", "list", "--json"], capture_output=True, env=named, timeout=60).stdout)}
+    assert listed["e5-here"]["serves"] and listed["e5-here"]["queryPrompt"] == "query: "
+    unknown = run_embed(binary, ['"x"'], env={**named, "MCP_RAG_MODEL": "not-here"})
+    assert unknown.returncode != 0 and b"no model folder in" in unknown.stderr
+    refused = run_embed(binary, ['"x"'], env={**named, "MCP_RAG_MODEL": "../models/e5-here"})
+    assert refused.returncode != 0 and b"owner/name" in refused.stderr
+
     env.update({"MCP_RAG_EMBEDDINGS_URL": "http://127.0.0.1:9/v1", "MCP_RAG_EMBEDDINGS_MODEL": "e5-served"})
     served = subprocess.run([binary, "model", "list", "--json"], capture_output=True, env=env, timeout=60)
     assert served.returncode == 0 and not any(model["serves"] for model in json.loads(served.stdout))

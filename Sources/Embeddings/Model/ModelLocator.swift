@@ -129,9 +129,19 @@ public struct ModelLocator: Sendable {
     /// The model `repository` names, from the Hugging Face cache (for the default model, the data
     /// folders' copies first, as without the variable).
     private func locate(repository: String) throws -> URL {
+        // A bare name is a folder of the data folders' `models/`, as `mcp-rag model list` names them.
+        if Self.isFolderName(repository) {
+            let folders = dataFolderCandidates().map { $0.deletingLastPathComponent().appendingPathComponent(repository) }
+            if let found = folders.first(where: Self.holdsModel) { return found }
+            throw ModelLoadError.notFound(
+                folders[0].path, "\(Self.repositoryVariable) names \(repository), which is no model folder in "
+                    + folders.map { $0.deletingLastPathComponent().path }.joined(separator: " or ")
+                    + "; a Hugging Face model is named owner/name (e.g. BAAI/bge-small-en-v1.5)")
+        }
         guard Self.isRepositoryName(repository) else {
             throw ModelLoadError.notFound(repository, "\(Self.repositoryVariable) must name a Hugging Face repository as "
-                + "owner/name (e.g. BAAI/bge-small-en-v1.5), with letters, digits and . _ - only")
+                + "owner/name (e.g. BAAI/bge-small-en-v1.5), or a model folder of the data folder's models/, "
+                + "with letters, digits and . _ - only")
         }
         let candidates = (repository == Self.defaultRepository ? dataFolderCandidates() : []) + hubSnapshots(of: repository)
         if let found = candidates.first(where: Self.holdsModel) { return found }
@@ -146,10 +156,13 @@ public struct ModelLocator: Sendable {
     /// step out of the cache folder.
     public static func isRepositoryName(_ text: String) -> Bool {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        return parts.count == 2 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 96 && !part.hasPrefix(".") && !part.contains("--")
-                && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
-        }
+        return parts.count == 2 && parts.allSatisfy { part in isFolderName(part) && !part.contains("--") }
+    }
+
+    /// Whether `text` is one folder's name that cannot step out of the folder holding it.
+    static func isFolderName(_ text: some StringProtocol) -> Bool {
+        !text.isEmpty && text.count <= 96 && !text.hasPrefix(".")
+            && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
     }
 
     private func requireModel(at path: String, source: String) throws -> URL {
