@@ -1,6 +1,6 @@
 """Reference vectors for the sentence-transformers settings mcp-rag reads (pooling modes in both
 config forms, Normalize or not, prompts for queries and passages, a prompt left out of the pooling,
-do_lower_case), computed by sentence-transformers itself on all-MiniLM-L6-v2's weights with each
+do_lower_case, tokenizer files that disagree), computed by sentence-transformers itself on all-MiniLM-L6-v2's weights with each
 variant's settings files. Writes Tests/EmbeddingsTests/Fixtures/settings/<variant>/: the settings
 files, and expected.jsonl (each text's work, token ids and vector). EmbedderSettingsTests lays each
 variant over the real model folder and checks mcp-rag's ids and vectors against these.
@@ -9,7 +9,7 @@ Needs PyTorch and sentence-transformers, in a virtual environment of their own (
 
     python3 -m venv .venv-fixtures
     .venv-fixtures/bin/pip install -r tools/requirements-fixtures.txt
-    .venv-fixtures/bin/python tools/make_settings_fixtures.py --model-dir MODEL_DIR
+    .venv-fixtures/bin/python tools/make_settings_fixtures.py --model-dir MODEL_DIR [--only VARIANT ...]
 """
 
 from __future__ import annotations
@@ -69,12 +69,24 @@ VARIANTS = {
     "prompt-excluded": {
         "modules": MINI_LM_MODULES, "pooling": {"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": False},
         "prompts": {"query": "Find the passage that answers: ", "document": "", "passage": "Passage: "}},
-    # A default prompt for everything, and do_lower_case over a tokenizer that keeps case.
+    # A default prompt for everything, and do_lower_case over a tokenizer that keeps case (in both
+    # the files that describe it).
     "default-prompt-lowercased": {
         "modules": MINI_LM_MODULES, "pooling": legacy_pooling("mean"),
         "prompts": {"everything": "Text: "}, "default_prompt_name": "everything",
         "sbert": {"max_seq_length": 128, "do_lower_case": True},
-        "tokenizer_normalizer": {"lowercase": False, "strip_accents": False}},
+        "tokenizer": {"tokenizer_json": {"lowercase": False, "strip_accents": False},
+                      "tokenizer_config": {"do_lower_case": False, "strip_accents": False}}},
+    # The two tokenizer files disagree: transformers builds BERT's normaliser from
+    # tokenizer_config.json. It says keep case and accents; tokenizer.json says lower-case.
+    "tokenizer-config-keeps-case": {
+        "modules": MINI_LM_MODULES, "pooling": legacy_pooling("mean"),
+        "tokenizer": {"tokenizer_config": {"do_lower_case": False, "strip_accents": False}}},
+    # tokenizer.json keeps case, tokenizer_config.json is silent: transformers' defaults lower-case.
+    "tokenizer-config-silent": {
+        "modules": MINI_LM_MODULES, "pooling": legacy_pooling("mean"),
+        "tokenizer": {"tokenizer_json": {"lowercase": False, "strip_accents": False},
+                      "tokenizer_config": {"do_lower_case": None, "strip_accents": None, "tokenize_chinese_chars": None}}},
 }
 
 
@@ -89,8 +101,8 @@ def settings_files(variant: dict) -> dict[str, str]:
     if "prompts" in variant:
         files["config_sentence_transformers.json"] = json.dumps(
             {"prompts": variant["prompts"], "default_prompt_name": variant.get("default_prompt_name")}, indent=2)
-    if "tokenizer_normalizer" in variant:
-        files["variant.json"] = json.dumps({"tokenizer_normalizer": variant["tokenizer_normalizer"]}, indent=2)
+    if "tokenizer" in variant:
+        files["variant.json"] = json.dumps(variant["tokenizer"], indent=2)
     return files
 
 
@@ -111,25 +123,37 @@ def lay_out(model_dir: Path, variant: dict, folder: Path) -> None:
     for name, text in settings_files(variant).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text + "\n")
-    if "tokenizer_normalizer" in variant:
-        # A tokenizer that keeps case, in both the files that describe it.
-        change = variant["tokenizer_normalizer"]
+    change = variant.get("tokenizer", {})
+    if "tokenizer_json" in change:
+        # tokenizer.json's normaliser, changed.
         tokenizer = json.loads((folder / "tokenizer.json").read_text())
-        tokenizer["normalizer"].update(change)
+        tokenizer["normalizer"].update(change["tokenizer_json"])
         (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    if "tokenizer_config" in change:
+        # tokenizer_config.json's settings, changed; null takes the setting out.
         config = json.loads((folder / "tokenizer_config.json").read_text())
-        config.update({"do_lower_case": change["lowercase"], "strip_accents": change["strip_accents"]})
+        for key, value in change["tokenizer_config"].items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
         (folder / "tokenizer_config.json").write_text(json.dumps(config))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", required=True, help="the all-MiniLM-L6-v2 folder tools/fetch-model installed")
+    parser.add_argument("--only", action="append", choices=sorted(VARIANTS), help="make this variant alone (repeatable)")
     arguments = parser.parse_args()
     torch.set_num_threads(1)
     model_dir = Path(arguments.model_dir)
-    shutil.rmtree(FIXTURES, ignore_errors=True)
-    for name, variant in VARIANTS.items():
+    chosen = arguments.only or list(VARIANTS)
+    for name in chosen if arguments.only else []:
+        shutil.rmtree(FIXTURES / name, ignore_errors=True)
+    if not arguments.only:
+        shutil.rmtree(FIXTURES, ignore_errors=True)
+    for name in chosen:
+        variant = VARIANTS[name]
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             lay_out(model_dir, variant, folder)

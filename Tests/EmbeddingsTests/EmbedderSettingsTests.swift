@@ -11,7 +11,8 @@ import Testing
 @Suite("sentence-transformers settings")
 struct EmbedderSettingsTests {
     static let variants = ["cls-query-instruction", "mean-e5-prefixes", "max-st6-unnormalized", "mean-sqrt-len",
-                           "weightedmean", "lasttoken", "prompt-excluded", "default-prompt-lowercased"]
+                           "weightedmean", "lasttoken", "prompt-excluded", "default-prompt-lowercased",
+                           "tokenizer-config-keeps-case", "tokenizer-config-silent"]
 
     /// The real model folder with the variant's settings files in place of its own.
     private func model(_ variant: String) throws -> (TemporaryFolder, [ExpectedEmbedding]) {
@@ -26,20 +27,27 @@ struct EmbedderSettingsTests {
         }
         let variantFile = fixtures.appendingPathComponent("variant.json")
         if FileManager.default.fileExists(atPath: variantFile.path) {
-            // A tokenizer that keeps case, in both files that describe it (as the script does).
-            let variantJSON = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: variantFile)) as? [String: Any])
-            let change = try #require(variantJSON["tokenizer_normalizer"] as? [String: Bool])
-            var tokenizer = try #require(try JSONSerialization.jsonObject(
-                with: Data(contentsOf: folder.url.appendingPathComponent("tokenizer.json"))) as? [String: Any])
-            var normalizer = try #require(tokenizer["normalizer"] as? [String: Any])
-            change.forEach { normalizer[$0.key] = $0.value }
-            tokenizer["normalizer"] = normalizer
-            try folder.write("tokenizer.json", try JSONSerialization.data(withJSONObject: tokenizer))
-            var config = try #require(try JSONSerialization.jsonObject(
-                with: Data(contentsOf: folder.url.appendingPathComponent("tokenizer_config.json"))) as? [String: Any])
-            config["do_lower_case"] = change["lowercase"]
-            config["strip_accents"] = change["strip_accents"]
-            try folder.write("tokenizer_config.json", try JSONSerialization.data(withJSONObject: config))
+            // The tokenizer files changed as the script changes them: tokenizer.json's normaliser,
+            // and tokenizer_config.json's settings (null takes one out).
+            let change = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: variantFile)) as? [String: Any])
+            func edit(_ name: String, _ body: (inout [String: Any]) throws -> Void) throws {
+                var object = try #require(try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: folder.url.appendingPathComponent(name))) as? [String: Any])
+                try body(&object)
+                try folder.write(name, try JSONSerialization.data(withJSONObject: object))
+            }
+            if let normalizerChange = change["tokenizer_json"] as? [String: Any] {
+                try edit("tokenizer.json") { tokenizer in
+                    var normalizer = try #require(tokenizer["normalizer"] as? [String: Any])
+                    normalizerChange.forEach { normalizer[$0.key] = $0.value }
+                    tokenizer["normalizer"] = normalizer
+                }
+            }
+            if let configChange = change["tokenizer_config"] as? [String: Any] {
+                try edit("tokenizer_config.json") { config in
+                    configChange.forEach { config[$0.key] = $0.value is NSNull ? nil : $0.value }
+                }
+            }
         }
         let expected = try ExpectedEmbedding.read(fixtures.appendingPathComponent("expected.jsonl"))
         return (folder, expected)

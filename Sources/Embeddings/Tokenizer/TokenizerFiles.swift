@@ -65,7 +65,7 @@ enum TokenizerFiles {
         let vocabText = directory.appendingPathComponent("vocab.txt")
         if fileManager.fileExists(atPath: tokenizerJSON.path) {
             let root = try parseJSON(try readBytes(tokenizerJSON), path: tokenizerJSON.path)
-            let declared = try declaredClass(directory: directory)
+            let declared = try declaredTokenizer(directory: directory)
             switch root["model"]?["type"]?.string {
             case "BPE":
                 let pipeline = declared.flatMap { ["RobertaTokenizer", "RobertaTokenizerFast"].contains($0.name)
@@ -77,7 +77,17 @@ enum TokenizerFiles {
                 return .unigram(try UnigramTokenizer(json: root, path: tokenizerJSON.path, pipeline: pipeline))
             default: break
             }
-            return .wordPiece(try wordPieceSpec(root, path: tokenizerJSON.path))
+            // BERT's class (named, or chosen by transformers from config.json's model_type when
+            // none is): transformers builds its normaliser from tokenizer_config.json (defaults
+            // where it is silent) and its pre-tokenizer itself, whatever tokenizer.json holds.
+            let isBERT: Bool
+            if let name = declared?.name {
+                isBERT = ["BertTokenizer", "BertTokenizerFast"].contains(name)
+            } else {
+                isBERT = try modelType(directory: directory) == "bert"
+            }
+            let normalizer = isBERT ? try bertNormalizer(config: declared?.config, path: declared?.path ?? "") : nil
+            return .wordPiece(try wordPieceSpec(root, path: tokenizerJSON.path, transformersNormalizer: normalizer))
         }
         if fileManager.fileExists(atPath: vocabText.path) {
             return .wordPiece(try readVocabText(vocabText, config: directory.appendingPathComponent("tokenizer_config.json")))
@@ -95,19 +105,45 @@ enum TokenizerFiles {
         throw .notFound(directory.path, "has neither tokenizer.json nor vocab.txt; copy the model's tokenizer files into this folder")
     }
 
-    /// The tokenizer class `tokenizer_config.json` names, and its `add_prefix_space`. transformers 5
-    /// builds the normaliser and pre-tokenizer of some classes itself (RoBERTa's, XLM-RoBERTa's),
-    /// from these and not from `tokenizer.json`; sentence-transformers 6 tokenises with that.
-    private static func declaredClass(directory: URL) throws(ModelLoadError) -> (name: String, addPrefixSpace: Bool?)? {
+    /// What `tokenizer_config.json` says: the tokenizer class it names, its `add_prefix_space`, and
+    /// the file itself. transformers 5 builds the normaliser and pre-tokenizer of some classes
+    /// itself (BERT's, RoBERTa's, XLM-RoBERTa's), from these and not from `tokenizer.json`;
+    /// sentence-transformers 6 tokenises with that. Nil without the file.
+    private static func declaredTokenizer(directory: URL) throws(ModelLoadError)
+        -> (name: String?, addPrefixSpace: Bool?, config: JSONValue, path: String)? {
         let url = directory.appendingPathComponent("tokenizer_config.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let config = try parseJSON(try readBytes(url), path: url.path)
-        guard let name = config["tokenizer_class"]?.string else { return nil }
+        var addPrefixSpace: Bool?
         if let value = config["add_prefix_space"], !value.isNull {
             guard let flag = value.bool else { throw .malformed(url.path, "add_prefix_space is \(value.typeName), expected true or false") }
-            return (name, flag)
+            addPrefixSpace = flag
         }
-        return (name, nil)
+        return (config["tokenizer_class"]?.string, addPrefixSpace, config, url.path)
+    }
+
+    /// `config.json`'s `model_type`, which picks the tokenizer class where none is named.
+    private static func modelType(directory: URL) throws(ModelLoadError) -> String? {
+        let url = directory.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try parseJSON(try readBytes(url), path: url.path)["model_type"]?.string
+    }
+
+    /// The normaliser BERT's tokenizer class builds from `tokenizer_config.json` (`config`; nil
+    /// when there is none): `do_lower_case` (default true), `strip_accents` (default: as
+    /// lower-casing), `tokenize_chinese_chars` (default true), `clean_text` (default true).
+    private static func bertNormalizer(config: JSONValue?, path: String) throws(ModelLoadError) -> BertNormalizerOptions {
+        guard let config else { return BertNormalizerOptions(cleanText: true, handleChineseChars: true, stripAccents: nil, lowercase: true) }
+        var stripAccents: Bool?
+        if let strip = config["strip_accents"], !strip.isNull {
+            guard let value = strip.bool else { throw .malformed(path, "strip_accents is \(strip.typeName), expected true, false or null") }
+            stripAccents = value
+        }
+        return BertNormalizerOptions(
+            cleanText: try flag(config, "clean_text", default: true, path: path, field: "clean_text"),
+            handleChineseChars: try flag(config, "tokenize_chinese_chars", default: true, path: path, field: "tokenize_chinese_chars"),
+            stripAccents: stripAccents,
+            lowercase: try flag(config, "do_lower_case", default: true, path: path, field: "do_lower_case"))
     }
 
     private static func readBytes(_ url: URL) throws(ModelLoadError) -> [UInt8] {
@@ -137,8 +173,10 @@ enum TokenizerFiles {
         try wordPieceSpec(try parseJSON(try readBytes(url), path: url.path), path: url.path)
     }
 
-    /// The WordPiece tokenizer a parsed `tokenizer.json` describes.
-    static func wordPieceSpec(_ root: JSONValue, path: String) throws(ModelLoadError) -> TokenizerSpec {
+    /// The WordPiece tokenizer a parsed `tokenizer.json` describes; with `transformersNormalizer`
+    /// (BERT's class), that normaliser and BERT's pre-tokenizer in place of the file's.
+    static func wordPieceSpec(_ root: JSONValue, path: String,
+                              transformersNormalizer: BertNormalizerOptions? = nil) throws(ModelLoadError) -> TokenizerSpec {
         var spec = TokenizerSpec(source: path)
 
         guard let model = root["model"], case .object = model else {
@@ -178,8 +216,12 @@ enum TokenizerFiles {
             spec.maxInputCharsPerWord = limit
         }
 
-        spec.normalizer = try readNormalizer(root["normalizer"], path: path)
-        try checkPreTokenizer(root["pre_tokenizer"], path: path)
+        if let transformersNormalizer {
+            spec.normalizer = transformersNormalizer
+        } else {
+            spec.normalizer = try readNormalizer(root["normalizer"], path: path)
+            try checkPreTokenizer(root["pre_tokenizer"], path: path)
+        }
         spec.addedTokens = try readAddedTokens(root["added_tokens"], path: path)
         try readPostProcessor(root["post_processor"], into: &spec, path: path)
         // Only the pad token's name is taken from `padding`; its length and strategy are the caller's.
@@ -320,30 +362,21 @@ enum TokenizerFiles {
         spec.arena = bytes
         spec.tokens = lines
 
-        var lowercase = true
-        var stripAccents: Bool?
-        var chinese = true
-        var clean = true
         var names = ["unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"]
         var extra: [String] = []
         var declared: [AddedToken] = []
+        var config: JSONValue?
         if FileManager.default.fileExists(atPath: configURL.path) {
             let configPath = configURL.path
-            let config = try parseJSON(try readBytes(configURL), path: configPath)
-            lowercase = try flag(config, "do_lower_case", default: true, path: configPath, field: "do_lower_case")
-            chinese = try flag(config, "tokenize_chinese_chars", default: true, path: configPath, field: "tokenize_chinese_chars")
-            clean = try flag(config, "clean_text", default: true, path: configPath, field: "clean_text")
-            if let strip = config["strip_accents"], !strip.isNull {
-                guard let value = strip.bool else { throw .malformed(configPath, "strip_accents is \(strip.typeName), expected true, false or null") }
-                stripAccents = value
-            }
+            let parsed = try parseJSON(try readBytes(configURL), path: configPath)
+            config = parsed
             for key in Array(names.keys) {
-                if let value = config[key], let name = value.string ?? value["content"]?.string { names[key] = name }
+                if let value = parsed[key], let name = value.string ?? value["content"]?.string { names[key] = name }
             }
-            if case .array(let items)? = config["additional_special_tokens"] {
+            if case .array(let items)? = parsed["additional_special_tokens"] {
                 extra = items.compactMap { $0.string ?? $0["content"]?.string }
             }
-            if case .object(let entries)? = config["added_tokens_decoder"] {
+            if case .object(let entries)? = parsed["added_tokens_decoder"] {
                 for (key, item) in entries.sorted(by: { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }) {
                     guard let content = item["content"]?.string else {
                         throw .malformed(configPath, "added_tokens_decoder entry \"\(key)\" has no string \"content\"")
@@ -357,7 +390,7 @@ enum TokenizerFiles {
                 }
             }
         }
-        spec.normalizer = BertNormalizerOptions(cleanText: clean, handleChineseChars: chinese, stripAccents: stripAccents, lowercase: lowercase)
+        spec.normalizer = try bertNormalizer(config: config, path: configURL.path)
         spec.unknownToken = names["unk_token"] ?? "[UNK]"
         spec.cls = (names["cls_token"] ?? "[CLS]", nil)
         spec.sep = (names["sep_token"] ?? "[SEP]", nil)
