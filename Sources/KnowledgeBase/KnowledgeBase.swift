@@ -161,13 +161,18 @@ public final class KnowledgeBase: Service, Sendable {
             }
             return report
         } catch {
-            return HealthMonitor.unopened(level: level, startedAt: startedAt, reason: ClientError(error).message)
+            return await HealthMonitor.unopened(level: level, startedAt: startedAt, reason: ClientError(error).message)
         }
     }
 
-    /// The `top` most asked queries, with totals and the result cache's figures.
+    /// The `top` most asked queries (`CacheWarmingReport.topRange`), with totals and the result
+    /// cache's figures.
     public func cacheWarmingReport(top: Int) async throws -> CacheWarmingReport {
-        try await engine().cacheWarmingReport(top: top)
+        guard CacheWarmingReport.topRange.contains(top) else {
+            throw InvalidRequest("top_n must be between \(CacheWarmingReport.topRange.lowerBound) and "
+                + "\(CacheWarmingReport.topRange.upperBound); got \(top)")
+        }
+        return try await engine().cacheWarmingReport(top: top)
     }
 
     /// What the accelerator chose and why (once it has), and with `runBenchmark` the serving

@@ -28,9 +28,12 @@ import Testing
         // Begun after the report asked: must not hold it up.
         let later = counts.begin()
         counts.finish(second)
-        await Task.yield()
-        #expect(!settled.isRaised, "the first count is still being written")
+        // Still registered, so not resumed: `finish` releases a report, synchronously, only once
+        // every count begun before it has finished.
+        #expect(counts.waiting == 1, "the first count is still being written")
+        #expect(!settled.isRaised)
         counts.finish(first)
+        #expect(counts.waiting == 0)
         await report.value
         #expect(settled.isRaised)
         counts.finish(later)

@@ -62,6 +62,9 @@ public struct CacheWarmingReport: Sendable, Codable, Equatable {
         case topQueriesOmitted = "top_queries_omitted"
     }
 
+    /// How many top queries a report may be asked for.
+    public static let topRange = 1...1000
+
     /// The report with as many of the top queries, most asked first, as fit in the bytes the lists of
     /// an answer share (`AnswerBudget`): a thousand queries of up to 4 KB each would be megabytes.
     public func cappedForAnswer() -> CacheWarmingReport {

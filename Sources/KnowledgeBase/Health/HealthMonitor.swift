@@ -63,8 +63,7 @@ public struct HealthMonitor: Sendable {
             (ProcessStatistics.current(), (store.vectorMemoryBytes, store.vectorMappedBytes))
         }
         // `run` throws only what its body throws: this never happens.
-        let (process, vectorBytes) = figures ?? (ProcessStatistics(residentBytes: 0, peakResidentBytes: 0, cpuSeconds: 0,
-                                                                     openFileDescriptors: -1), (0, 0))
+        let (process, vectorBytes) = figures ?? (.unread, (0, 0))
         return HealthReport(
             status: HealthStatus.overall(dependencies.values.map(\.status)), level: level, uptimeS: uptime,
             version: MCPRagVersion.current, durationMs: milliseconds(since: start), dependencies: dependencies,
@@ -83,8 +82,10 @@ public struct HealthMonitor: Sendable {
     }
 
     /// The report when the knowledge base could not even be opened: unhealthy, with the reason.
-    public static func unopened(level: HealthLevel, startedAt: UInt64, reason: String) -> HealthReport {
-        let process = ProcessStatistics.current()
+    public static func unopened(level: HealthLevel, startedAt: UInt64, reason: String) async -> HealthReport {
+        // /proc is read on the blocking executor, as every file is; `run` throws only what its
+        // body throws, so the zeros are never used.
+        let process = (try? await BlockingExecutor.run { ProcessStatistics.current() }) ?? .unread
         return HealthReport(
             status: .unhealthy, level: level, uptimeS: Double(DispatchTime.now().uptimeNanoseconds - startedAt) / 1e9,
             version: MCPRagVersion.current, durationMs: 0,

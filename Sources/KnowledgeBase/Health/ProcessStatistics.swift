@@ -18,6 +18,9 @@ public struct ProcessStatistics: Sendable, Codable, Equatable {
         case openFileDescriptors = "open_file_descriptors"
     }
 
+    /// Figures that could not be read: none counted.
+    static let unread = ProcessStatistics(residentBytes: 0, peakResidentBytes: 0, cpuSeconds: 0, openFileDescriptors: -1)
+
     /// The current figures.
     public static func current() -> ProcessStatistics {
         var usage = rusage()

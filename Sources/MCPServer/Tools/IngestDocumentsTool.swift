@@ -35,10 +35,12 @@ struct IngestDocumentsTool: RagTool {
             "path": Schema.string("The file."),
             "reason": Schema.string("Why it was skipped."),
         ], required: ["path", "reason"]), "Files left out (the first ones; see files_skipped_omitted)."),
-        "files_skipped_omitted": Schema.integer("Skipped files not listed, to keep the answer short."),
+        "files_skipped_omitted": Schema.integer(
+            "Skipped files not listed, to keep the answer short; `mcp-rag ingest` with the same paths lists every one."),
         "sources_removed": Schema.array(Schema.string("A path."),
                                         "Sources removed because their files are gone (the first ones; see sources_removed_omitted)."),
-        "sources_removed_omitted": Schema.integer("Removed sources not listed, to keep the answer short."),
+        "sources_removed_omitted": Schema.integer(
+            "Removed sources not listed, to keep the answer short; list_sources shows what the knowledge base still holds."),
         "chunks_added": Schema.integer("Passages written."),
         "chunks_removed": Schema.integer("Passages deleted."),
         "chunks_unchanged": Schema.integer("Passages kept as they were."),

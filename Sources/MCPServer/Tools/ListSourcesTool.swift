@@ -33,9 +33,11 @@ struct ListSourcesTool: RagTool {
                 "total_sources": Schema.integer("Files matching the filter."),
                 "total_chunks": Schema.integer("Their passages."),
                 "technologies": Schema.array(group("The label."), "Per technology label, by label."),
-                "technologies_omitted": Schema.integer("Labels left out of that list."),
+                "technologies_omitted": Schema.integer(
+                    "Labels left out of that list to keep the answer short; each file's label is in sources, page by page."),
                 "folders": Schema.array(group("The folder."), "Per folder under the one holding every file, by path."),
-                "folders_omitted": Schema.integer("Folders left out of that list."),
+                "folders_omitted": Schema.integer(
+                    "Folders left out of that list to keep the answer short; a technology_filter summarises fewer, and sources lists every file, page by page."),
                 "sources": Schema.array(Schema.object([
                     "source": Schema.string("The file path."),
                     "technology": Schema.string("Its label."),

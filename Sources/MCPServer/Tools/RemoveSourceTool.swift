@@ -37,7 +37,8 @@ struct RemoveSourceTool: RagTool {
             outputSchema: Schema.object([
                 "removed_sources": Schema.array(Schema.string("A path."),
                                                 "Sources removed (the first ones; see removed_sources_omitted)."),
-                "removed_sources_omitted": Schema.integer("Removed sources not listed, to keep the answer short."),
+                "removed_sources_omitted": Schema.integer(
+                    "Removed sources not listed, to keep the answer short; list_sources shows what the knowledge base still holds."),
                 "chunks_removed": Schema.integer("Passages deleted."),
             ], required: ["removed_sources", "removed_sources_omitted", "chunks_removed"], additional: true))
     }
