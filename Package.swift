@@ -113,10 +113,7 @@ let package = Package(
         ),
         // What the stores share: the records they keep, the query-tracker, result-cache and
         // vector-search protocols, the in-memory result cache.
-        .target(
-            name: "Storage",
-            dependencies: ["Blocking"]
-        ),
+        .target(name: "Storage"),
         // Secrets taken out of text that came from a remote answer, before it becomes a message.
         .target(name: "Redaction", dependencies: ["StrictJSON"]),
         // The embedded vector index: int8 codes for the scans and float32 vectors for the exact

@@ -48,15 +48,6 @@ public final class BlockingPool<Connection: Sendable>: Sendable {
         }
     }
 
-    /// Runs `body` with a connection on the calling thread (which must be allowed to block, and
-    /// should be a thread of the caller's own: one of the executor's would be held while it waits),
-    /// waiting for one up to `patience` (the pool's own when nil).
-    public func withConnection<T>(patience: Duration? = nil, _ body: (Connection) throws -> T) throws -> T {
-        guard slots.takeBlocking(patience: patience ?? self.patience) else { throw busy() }
-        defer { slots.give() }
-        return try lend(body)
-    }
-
     /// Callers waiting for a connection now.
     var waitingForConnection: Int { slots.waiting }
     /// The threads the pool added to the executor.

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// A count of connections that may be lent, taken in the order asked for, with a limit on how long
@@ -52,25 +51,6 @@ public final class ConnectionSlots: Sendable {
             }
             return answer
         }
-    }
-
-    /// Takes a slot on the calling thread (which must be allowed to block), waiting up to
-    /// `patience`; false when none came in time.
-    public func takeBlocking(patience: Duration) -> Bool {
-        guard let waiter = queueUnlessFree() else { return true }
-        let answered = DispatchSemaphore(value: 0)
-        let answer = Mutex(false)
-        waiter.listen { granted in
-            answer.withLock { $0 = granted }
-            answered.signal()
-        }
-        let deadline = DispatchTime.now() + .nanoseconds(Int(patience / .nanoseconds(1)))
-        if answered.wait(timeout: deadline) == .timedOut {
-            withdraw(waiter)
-            // Answered now: by the withdrawal, or by a slot given just before it.
-            answered.wait()
-        }
-        return answer.withLock { $0 }
     }
 
     /// Gives a slot back: to the longest waiting caller, or to the count.

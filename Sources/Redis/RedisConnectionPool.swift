@@ -44,12 +44,6 @@ public final class RedisConnectionPool: Sendable {
         try await pool.run(body)
     }
 
-    /// Runs `body` with a connection on the calling thread, which must be allowed to block (a
-    /// blocking-executor thread: the tracker's reports).
-    public func withConnection<T>(_ body: (RedisConnection) throws -> T) throws -> T {
-        try pool.withConnection(body)
-    }
-
     /// Closes the idle connections (those lent out close when they come back broken or at deinit).
     public func closeIdle() {
         pool.closeIdle()

@@ -1,5 +1,4 @@
 @testable import Blocking
-import Dispatch
 import Foundation
 import Synchronization
 import Testing
@@ -42,7 +41,7 @@ import Testing
     @Test func freeSlotsAreTakenAtOnceAndGivenBack() async {
         let slots = ConnectionSlots(2)
         #expect(await slots.take(patience: .seconds(60)))
-        #expect(slots.takeBlocking(patience: .seconds(60)))
+        #expect(await slots.take(patience: .seconds(60)))
         #expect(slots.free == 0)
         slots.give()
         slots.give()
@@ -61,7 +60,6 @@ import Testing
         let slots = ConnectionSlots(1)
         #expect(await slots.take(patience: .seconds(60)))
         #expect(await slots.take(patience: .milliseconds(50)) == false)
-        #expect(slots.takeBlocking(patience: .milliseconds(50)) == false)
         #expect(slots.waiting == 0, "a waiter that gave up leaves the queue")
         slots.give()
         #expect(slots.free == 1, "and takes nothing with it")
@@ -77,22 +75,6 @@ import Testing
         #expect(slots.waiting == 0)
         slots.give()
         #expect(slots.free == 1)
-    }
-
-    @Test func aThreadThatMayBlockGetsTheSlotWhenItIsGiven() async {
-        let slots = ConnectionSlots(1)
-        #expect(await slots.take(patience: .seconds(60)))
-        let answer = Mutex<Bool?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            answer.withLock { $0 = slots.takeBlocking(patience: .seconds(600)) }
-            done.signal()
-        }
-        await untilWaiting(slots, 1)
-        slots.give()
-        #expect(done.wait(timeout: .now() + 60) == .success)
-        #expect(answer.withLock { $0 } == true)
-        #expect(slots.free == 0, "the slot went to the waiter, not back to the count")
     }
 
     @Test func manyWaitersFromAsyncCodeHoldNoThread() async {

@@ -351,7 +351,7 @@ import Testing
         try runtime.tracker.track(query: "key rotation", technologyFilter: "demo", at: Date())
         await runtime.warmer.warm()
         #expect(runtime.warmer.current.warmed == 2)
-        #expect(try runtime.tracker.totals(now: Date()).total == 2)
+        #expect(try await runtime.tracker.reportTotals(now: Date()).total == 2)
         #expect(try await runtime.queries.query(QueryRequest(query: "Parking  permits")).cacheHit)
         let report = await runtime.cacheWarmingReport(top: 5)
         #expect(report.cache.warmed == 2 && report.cache.lastWarmAt != nil)

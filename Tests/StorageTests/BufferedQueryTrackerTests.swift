@@ -52,16 +52,12 @@ private final class RecordingTracker: BatchQueryTracker {
         }
     }
 
-    func track(query: String, technologyFilter: String?, at date: Date) throws {
-        Issue.record("the buffer writes batches, never single uses")
-    }
-
-    func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
+    func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
         if failing { throw Refused() }
         return []
     }
 
-    func totals(now: Date) throws -> (unique: Int, total: Int) {
+    func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
         if failing { throw Refused() }
         return (Set(written.map { QueryNormalizer.normalize($0.query) }).count, written.count)
     }
@@ -184,13 +180,13 @@ private final class PauseWatcher: Sendable {
         try tracker.track(query: "kept", technologyFilter: nil, at: Date())
         #expect(await eventuallyAsync(timeout: Self.patience) { breaker.snapshot.timesOpened >= 1 })
         // While open, reads fail fast with the breaker's refusal (or the failure itself during a trial).
-        #expect(throws: (any Error).self) { try tracker.totals(now: Date()) }
+        await #expect(throws: (any Error).self) { try await tracker.reportTotals(now: Date()) }
 
         inner.failing = false
         #expect(await eventuallyAsync(timeout: Self.patience) { await tracker.flush(timeout: .milliseconds(50)) }, "the writer's own trial closed the breaker; no query had to")
         #expect(breaker.snapshot.state == .closed)
         #expect(inner.written.map(\.query) == ["kept"])
-        #expect(try tracker.totals(now: Date()) == (unique: 1, total: 1))
+        #expect(try await tracker.reportTotals(now: Date()) == (unique: 1, total: 1))
         await tracker.close(timeout: .seconds(1))
     }
 
@@ -212,7 +208,7 @@ private final class PauseWatcher: Sendable {
         #expect(inner.attempts == 1, "nobody has seen the server answer yet: the writer keeps its pause")
 
         // A read through the same breaker (as the result cache or health_check would make) succeeds.
-        _ = try tracker.totals(now: Date())
+        _ = try await tracker.reportTotals(now: Date())
         #expect(await eventuallyAsync(timeout: Self.patience) { inner.written.map(\.query) == ["kept"] }, "the writer noticed and sent what it held")
         #expect(tracker.backlog == TrackingBacklog(pending: 0, dropped: 0, lastError: nil))
         await tracker.close(timeout: .seconds(1))

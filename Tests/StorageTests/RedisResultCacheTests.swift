@@ -102,7 +102,7 @@ import TestSupport
         for index in 0..<600 { try tracker.track(query: "Query \(index % 3)", technologyFilter: nil, at: now) }
         // Once this process's buffered uses are written, a report right after the queries shows them.
         await tracker.waitForPendingUses()
-        let (totals, top) = try await BlockingExecutor.run { (try tracker.totals(now: now), try tracker.topQueries(limit: 3, now: now)) }
+        let (totals, top) = (try await tracker.reportTotals(now: now), try await tracker.reportTopQueries(limit: 3, now: now))
         #expect(totals == (unique: 3, total: 600))
         #expect(top.map(\.count) == [200, 200, 200])
         await tracker.close(timeout: .seconds(1))

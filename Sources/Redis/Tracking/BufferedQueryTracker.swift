@@ -71,14 +71,6 @@ public final class BufferedQueryTracker: QueryTracker {
         buffer.append(QueryUse(query: query, technologyFilter: technologyFilter, date: date))
     }
 
-    public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
-        try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.topQueries(limit: limit, now: now) }
-    }
-
-    public func totals(now: Date) throws -> (unique: Int, total: Int) {
-        try breaker.run(isFailure: RedisDependency.countsAsOutage) { try inner.totals(now: now) }
-    }
-
     public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
         try await breaker.run(isFailure: RedisDependency.countsAsOutage) { try await inner.reportTopQueries(limit: limit, now: now) }
     }

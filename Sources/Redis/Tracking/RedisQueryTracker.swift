@@ -31,13 +31,6 @@ public final class RedisQueryTracker: BatchQueryTracker {
     var totalKey: String { prefix + "query_total" }
     func metaKey(normalized: String) -> String { prefix + "query_meta:" + SHA1.hex(Array(normalized.utf8)) }
 
-    /// Records one use of `query` in one round trip; a blank query is ignored. Blocking.
-    public func track(query: String, technologyFilter: String?, at date: Date) throws {
-        guard let command = recordingCommand([QueryUse(query: query, technologyFilter: technologyFilter, date: date)],
-                                             batch: UUID().uuidString) else { return }
-        try Self.check([pool.withConnection { try $0.send(command) }])
-    }
-
     /// Records every use in `uses` in one round trip, unless batch `id` was recorded in the last
     /// `batchMemory`; blank queries are ignored. The connection is taken before a blocking thread.
     ///
@@ -90,16 +83,12 @@ public final class RedisQueryTracker: BatchQueryTracker {
         return uses
         """
 
-    /// The `limit` most asked queries whose hashes have not expired, in two round trips. Blocking.
-    public func topQueries(limit: Int, now: Date) throws -> [TrackedQuery] {
-        try pool.withConnection { try topQueries(limit: limit, on: $0) }
-    }
-
+    /// The `limit` most asked queries whose hashes have not expired, in two round trips.
     public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
         try await pool.run { try self.topQueries(limit: limit, on: $0) }
     }
 
-    /// `topQueries` on `connection`.
+    /// `reportTopQueries` on `connection`.
     private func topQueries(limit: Int, on connection: RedisConnection) throws -> [TrackedQuery] {
         guard limit > 0 else { return [] }
         var found: [TrackedQuery] = []
@@ -137,11 +126,7 @@ public final class RedisQueryTracker: BatchQueryTracker {
         return Array(found.sorted { ($0.count, $0.lastAccessed) > ($1.count, $1.lastAccessed) }.prefix(limit))
     }
 
-    /// Distinct queries (`ZCARD`) and the count of all tracked queries. Blocking.
-    public func totals(now: Date) throws -> (unique: Int, total: Int) {
-        try Self.totals(from: pool.withConnection { try $0.pipeline(totalsCommands) })
-    }
-
+    /// Distinct queries (`ZCARD`) and the count of all tracked queries.
     public func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
         let commands = totalsCommands
         return try Self.totals(from: await pool.run { try $0.pipeline(commands) })

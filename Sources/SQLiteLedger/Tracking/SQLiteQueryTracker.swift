@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Logging
 import Storage
@@ -168,6 +169,14 @@ public final class SQLiteQueryTracker: QueryTracker {
             }
             return queries
         }
+    }
+
+    public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
+        try await BlockingExecutor.run { try self.topQueries(limit: limit, now: now) }
+    }
+
+    public func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
+        try await BlockingExecutor.run { try self.totals(now: now) }
     }
 
     /// Unique queries and the sum of their counts, not expired at `now`.

@@ -1,19 +1,16 @@
-import Blocking
 import Foundation
 
 /// Counts the queries people ask, for `get_cache_warming_stats` and for warming the result cache.
 ///
-/// Implementations are synchronous and thread-safe; callers run them off Swift's cooperative pool.
-/// Entries not asked for `retention` (30 days by default) expire.
+/// Implementations are thread-safe. `track` may block (a local file); callers run it off Swift's
+/// cooperative pool unless `tracksWithoutBlocking`. Reports are async: a tracker does its blocking
+/// reads on the blocking executor, a network one only once it holds a connection. Entries not
+/// asked for `retention` (30 days by default) expire.
 public protocol QueryTracker: Sendable {
     /// A short name for reports ("sqlite", "redis").
     var backendName: String { get }
     /// Records one use of `query` (any form; it is normalised with `QueryNormalizer`) at `date`.
     func track(query: String, technologyFilter: String?, at date: Date) throws
-    /// The `limit` most asked queries not expired at `now`, most asked first (ties: most recent first).
-    func topQueries(limit: Int, now: Date) throws -> [TrackedQuery]
-    /// Unique queries and the sum of their counts, not expired at `now`.
-    func totals(now: Date) throws -> (unique: Int, total: Int)
     /// Uses accepted but not yet recorded where reports read them; nothing for a local tracker.
     var backlog: TrackingBacklog { get }
     /// True when `track` only hands the use over (it never waits on a disk or a network), so a
@@ -22,10 +19,9 @@ public protocol QueryTracker: Sendable {
     /// Returns once the uses handed over so far can be read by reports, or after the tracker's
     /// patience; at once for a tracker that records them as they come.
     func waitForPendingUses() async
-    /// `topQueries` from async code: on the blocking executor, and for a network tracker only
-    /// once it holds a connection, so that a server that hangs holds none of the executor's threads.
+    /// The `limit` most asked queries not expired at `now`, most asked first (ties: most recent first).
     func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery]
-    /// `totals` from async code, as `reportTopQueries`.
+    /// Unique queries and the sum of their counts, not expired at `now`.
     func reportTotals(now: Date) async throws -> (unique: Int, total: Int)
 }
 
@@ -33,14 +29,6 @@ extension QueryTracker {
     public var backlog: TrackingBacklog { TrackingBacklog() }
     public var tracksWithoutBlocking: Bool { false }
     public func waitForPendingUses() async {}
-
-    public func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery] {
-        try await BlockingExecutor.run { try self.topQueries(limit: limit, now: now) }
-    }
-
-    public func reportTotals(now: Date) async throws -> (unique: Int, total: Int) {
-        try await BlockingExecutor.run { try self.totals(now: now) }
-    }
 }
 
 /// One use of a query, as a tracker records it.
@@ -56,12 +44,19 @@ public struct QueryUse: Sendable, Equatable {
     }
 }
 
-/// A tracker that records many uses in one call (one round trip to a server), each batch once.
-public protocol BatchQueryTracker: QueryTracker {
+/// A tracker that records many uses in one call (one round trip to a server), each batch once:
+/// what `BufferedQueryTracker` writes its buffer to.
+public protocol BatchQueryTracker: Sendable {
+    /// A short name for reports ("redis").
+    var backendName: String { get }
     /// Records `uses` unless a batch of this `id` was recorded already: a batch sent again after a
     /// failure (its first sending may have been applied as the connection broke) counts once.
     /// Its blocking work runs on the blocking executor.
     func track(_ uses: [QueryUse], batch id: String) async throws
+    /// As `QueryTracker.reportTopQueries`.
+    func reportTopQueries(limit: Int, now: Date) async throws -> [TrackedQuery]
+    /// As `QueryTracker.reportTotals`.
+    func reportTotals(now: Date) async throws -> (unique: Int, total: Int)
 }
 
 /// Tracking work held back because the backend could not take it.
