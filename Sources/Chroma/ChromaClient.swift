@@ -16,6 +16,8 @@ public final class ChromaClient: Sendable {
     private let pool: BlockingPool<HTTPConnection>
     /// The metadata key naming the model whose vectors a collection holds (its fingerprint).
     public static let modelKey = "mcp_rag_model"
+    /// The metadata key naming the digest of that model's weights (see `ChromaConfiguration.weights`).
+    public static let weightsKey = "mcp_rag_weights"
     /// The ids of the passages collection and of its sources manifest, once found or created.
     private let collectionIDs = Mutex<[ChromaCollection: String]>([:])
 
@@ -69,19 +71,38 @@ public final class ChromaClient: Sendable {
         try await ensure("/api/v2/tenants/\(tenant)", create: "/api/v2/tenants", name: tenant, what: "tenant")
         try await ensure("/api/v2/tenants/\(tenant)/databases/\(database)", create: "/api/v2/tenants/\(tenant)/databases",
                    name: database, what: "database")
+        var metadata: [String: Any] = [:]
+        if let model = configuration.model { metadata[Self.modelKey] = model }
+        if let weights = configuration.weights { metadata[Self.weightsKey] = weights }
         var body: [String: Any] = ["name": name, "get_or_create": true, "configuration": ["hnsw": ["space": "cosine"]]]
-        if let model = configuration.model { body["metadata"] = [Self.modelKey: model] }
+        if !metadata.isEmpty { body["metadata"] = metadata }
         let answer = try await call(.post, "/api/v2/tenants/\(tenant)/databases/\(database)/collections", body: body,
                                     doing: "opening the collection \(name)", timeout: configuration.readTimeout)
         guard let object = answer as? [String: Any], let id = object["id"] as? String else { throw unexpected("the collection", answer) }
         // The name says which model; the metadata is checked too, so a collection made by hand (or
         // renamed) under this name with another model's vectors is never written to or searched.
-        if let model = configuration.model, let holds = (object["metadata"] as? [String: Any])?[Self.modelKey] as? String,
-           holds != model {
+        let held = object["metadata"] as? [String: Any] ?? [:]
+        if let model = configuration.model, let holds = held[Self.modelKey] as? String, holds != model {
             throw ChromaError(kind: .badRequest, message: """
                 the Chroma collection \(name) holds the vectors of the model \(holds), not of \(model) that this \
                 knowledge base's vectors come from; remove it or name another base in CHROMA_COLLECTION
                 """)
+        }
+        if let weights = configuration.weights {
+            if let holds = held[Self.weightsKey] as? String, holds != weights {
+                throw ChromaError(kind: .badRequest, message: """
+                    the Chroma collection \(name) holds the vectors of a model with other weights (\(holds), not \(weights)) \
+                    though the same fingerprint, a fine-tune of it or its original: use the model that made them, \
+                    or name another base in CHROMA_COLLECTION
+                    """)
+            }
+            if held[Self.weightsKey] == nil {
+                // A collection older than the digest takes it from the first process that knows it.
+                // Chroma replaces the whole metadata, so what it held goes back with it.
+                let update: [String: Any] = ["new_metadata": held.merging(metadata) { old, _ in old }]
+                _ = try await call(.put, "/api/v2/tenants/\(tenant)/databases/\(database)/collections/\(id)", body: update,
+                                   doing: "recording the model's weights on the collection \(name)", timeout: configuration.readTimeout)
+            }
         }
         if collection == .passages,
            let space = ((object["configuration_json"] as? [String: Any])?["hnsw"] as? [String: Any])?["space"] as? String,

@@ -23,6 +23,10 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
     /// own (`<collection>-<model>`), so two models' vectors never meet in one. Nil: the base name
     /// alone (a client that writes no vectors, or a knowledge base older than the model's record).
     public var model: String?
+    /// The digest of every tensor of that model's weights (`ModelFingerprint.weightsDigest`), kept
+    /// in the collections' metadata: a fine-tune that shares the fingerprint never writes to or
+    /// searches the model's collections. Nil: not checked (an API's model, an older record).
+    public var weights: String?
     public var connectTimeout: Duration
     /// For one write (an upload, a deletion), the answer included.
     public var requestTimeout: Duration
@@ -80,12 +84,13 @@ public struct ChromaConfiguration: Sendable, Equatable, CustomStringConvertible 
     static let modelSuffixLength = 17
 
     /// This configuration for the collections of the model `fingerprint` (16 hex digits).
-    public func holding(model fingerprint: String) throws(ChromaError) -> ChromaConfiguration {
+    public func holding(model fingerprint: String, weights: String? = nil) throws(ChromaError) -> ChromaConfiguration {
         guard fingerprint.utf8.count == Self.modelSuffixLength - 1, Self.isValidName(fingerprint) else {
             throw ChromaError.configuration("the model's fingerprint \(fingerprint.debugDescription) cannot name a Chroma collection")
         }
         var configuration = self
         configuration.model = fingerprint
+        configuration.weights = weights
         return configuration
     }
 

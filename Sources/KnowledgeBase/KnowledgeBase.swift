@@ -270,7 +270,8 @@ public final class KnowledgeBase: Service, Sendable {
         } catch let error as EmbeddingUnavailable {
             throw ClientError(.unavailable, "\(error); nothing can be embedded without the model")
         }
-        let reembedder = Reembedder(store: engine.store, embeddings: engine.embeddings, fingerprint: fingerprint)
+        let reembedder = Reembedder(store: engine.store, embeddings: engine.embeddings, fingerprint: fingerprint,
+                                    weights: engine.modelWeights)
         return try await writers.run { try await reembedder.run(progress: progress) }
     }
 

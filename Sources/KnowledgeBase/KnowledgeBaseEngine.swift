@@ -42,6 +42,8 @@ package final class KnowledgeBaseEngine: Sendable {
     let modelState: VectorModelState
     /// What the model's files compute (`ModelFingerprint`); nil without a model.
     package let modelFingerprint: String?
+    /// The digest of every tensor of the model's weights; nil without a model, or for an API's.
+    package let modelWeights: String?
     private let logger: Logger
 
     /// Opens the knowledge base in `configuration.dataDirectory`, creating it if needed.
@@ -111,6 +113,17 @@ package final class KnowledgeBaseEngine: Sendable {
                 recorded: VectorsFromAnotherModel.naming(try store.embeddingModelName(), fingerprint: recorded),
                 loaded: VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint), modelPath: modelPath)
         }
+        // The same fingerprint, but other weights inside: a fine-tune merged into some layers leaves
+        // the files the fingerprint samples as they were.
+        if vectorsFromAnotherModel == nil, let fingerprint, let weights = source.weights,
+           case let recorded = try store.adoptEmbeddingModelWeights(weights), recorded != weights {
+            let name = VectorsFromAnotherModel.naming(try store.embeddingModelName(), fingerprint: fingerprint)
+            vectorsFromAnotherModel = VectorsFromAnotherModel(
+                recorded: "\(name), weights \(recorded)",
+                loaded: VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint)
+                    + ", weights \(weights): the same settings, other weights (a fine-tune of it?)",
+                modelPath: modelPath)
+        }
         // An earlier mcp-rag stored a model's vectors at their own length where the model has no
         // Normalize module; the embedding service now scales them, and the two would not rank alike
         // in the embedded index (Chroma compares directions alone).
@@ -129,13 +142,14 @@ package final class KnowledgeBaseEngine: Sendable {
         }
         modelState = VectorModelState(vectorsFromAnotherModel, loaded: fingerprint, loadedName: source.name, modelPath: modelPath)
         modelFingerprint = fingerprint
+        modelWeights = source.weights
         self.store = store
         // Chroma's collections are the recorded model's: the vectors this folder holds and sends are
         // that model's, even while another model is loaded (which searches none of them). Vectors
         // of another width and no record (a store older than the record) keep the plain name.
         let recorded = try store.embeddingModel()
         remoteVectors = try Self.chromaStore(configuration, model: recorded ?? (vectorsFromAnotherModel == nil ? fingerprint : nil),
-                                             store: store, logger: logger)
+                                             weights: try store.embeddingModelWeights(), store: store, logger: logger)
         follower = remoteVectors.map {
             CollectionFollower(client: $0.client, breaker: $0.breaker, store: store, logger: logger)
         }
@@ -180,6 +194,8 @@ package final class KnowledgeBaseEngine: Sendable {
         var dimension: Int?
         /// What it computes (`ModelFingerprint`, or the API's); nil when it cannot be known yet.
         var fingerprint: String?
+        /// A digest of every tensor of its weights (`ModelFingerprint.weightsDigest`); nil for an API.
+        var weights: String? = nil
         /// Its folder or endpoint, for messages.
         var location: String
         /// Its name for people (repository, folder or the API's model), recorded with its vectors.
@@ -206,6 +222,7 @@ package final class KnowledgeBaseEngine: Sendable {
         return ModelSource(
             dimension: settings?.hiddenSize,
             fingerprint: (try? directory.get()).flatMap(ModelFingerprint.of(directory:)),
+            weights: (try? directory.get()).flatMap(ModelFingerprint.weightsDigest(directory:)),
             location: (try? directory.get().path) ?? "no model",
             name: (try? directory.get()).map(SentenceEmbedder.name(of:)),
             normalizes: settings?.normalize,
@@ -245,10 +262,10 @@ package final class KnowledgeBaseEngine: Sendable {
 
     /// The Chroma store for `configuration`, with the data folder bound to its collection (which
     /// queues every stored chunk when the folder was not bound to it before).
-    private static func chromaStore(_ configuration: KnowledgeBaseConfiguration, model: String?, store: SQLiteKnowledgeStore,
-                                    logger: Logger) throws -> ChromaVectorStore? {
+    private static func chromaStore(_ configuration: KnowledgeBaseConfiguration, model: String?, weights: String?,
+                                    store: SQLiteKnowledgeStore, logger: Logger) throws -> ChromaVectorStore? {
         guard var chroma = configuration.chroma else { return nil }
-        if let model { chroma = try chroma.holding(model: model) }
+        if let model { chroma = try chroma.holding(model: model, weights: weights) }
         let breaker = CircuitBreaker(name: "chroma", configuration: .init(
             failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration))
         let remote = ChromaVectorStore(client: ChromaClient(configuration: chroma), breaker: breaker, store: store, logger: logger)

@@ -57,5 +57,41 @@ struct ModelFingerprintTests {
     @Test func noWeightsNoFingerprint() throws {
         let root = try TemporaryFolder()
         #expect(ModelFingerprint.of(directory: root.url) == nil)
+        #expect(ModelFingerprint.weightsDigest(directory: root.url) == nil)
+    }
+
+    /// Three tensors of `tensorBytes` each; `middle` fills the second, the one a fine-tune changes.
+    private func makeLayeredModel(at folder: URL, tensorBytes: Int, middle: UInt8) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data("{\"hidden_size\": 4}".utf8).write(to: folder.appendingPathComponent("config.json"))
+        let names = ["a.embeddings", "b.layer.query", "c.layer.output"]
+        let entries = names.enumerated().map { index, name in
+            "\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(tensorBytes / 4)],\"data_offsets\":[\(index * tensorBytes),\((index + 1) * tensorBytes)]}"
+        }
+        let header = Data("{\(entries.joined(separator: ","))}".utf8)
+        var file = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Data($0) }
+        file.append(header)
+        file.append(Data(repeating: 1, count: tensorBytes))
+        file.append(Data(repeating: middle, count: tensorBytes))
+        file.append(Data(repeating: 3, count: tensorBytes))
+        try file.write(to: folder.appendingPathComponent("model.safetensors"))
+    }
+
+    @Test func aTensorChangedInTheMiddleOfTheFileChangesTheWeightsDigestNotTheFingerprint() throws {
+        // A fine-tune merged into one layer: the file's first and last MiB are as they were.
+        let root = try TemporaryFolder()
+        let (base, tuned) = (root.url.appendingPathComponent("base"), root.url.appendingPathComponent("tuned"))
+        try makeLayeredModel(at: base, tensorBytes: 2 << 20, middle: 2)
+        try makeLayeredModel(at: tuned, tensorBytes: 2 << 20, middle: 9)
+        #expect(ModelFingerprint.of(directory: base) == ModelFingerprint.of(directory: tuned), "the sampled ends agree")
+        let digest = try #require(ModelFingerprint.weightsDigest(directory: base))
+        #expect(digest.count == 16)
+        #expect(ModelFingerprint.weightsDigest(directory: tuned) != digest)
+        let copy = root.url.appendingPathComponent("elsewhere/copy")
+        try makeLayeredModel(at: copy, tensorBytes: 2 << 20, middle: 2)
+        #expect(ModelFingerprint.weightsDigest(directory: copy) == digest, "the same files, wherever they are")
+        let small = root.url.appendingPathComponent("small")
+        try makeLayeredModel(at: small, tensorBytes: 400, middle: 2)
+        #expect(ModelFingerprint.weightsDigest(directory: small) != nil, "tensors smaller than the samples")
     }
 }

@@ -186,6 +186,50 @@ import Testing
         return other
     }
 
+    /// The real model with one layer's query weights scaled by 1.01, as a fine-tune merged into
+    /// that layer leaves them: the weights file's first and last MiB, which the fingerprint
+    /// samples, are as they were.
+    private func fineTunedModel(named name: String) throws -> URL {
+        let real = try realModelDirectory()
+        let tuned = folder.url.appendingPathComponent(name)
+        let manager = FileManager.default
+        try manager.createDirectory(at: tuned, withIntermediateDirectories: true)
+        for file in try manager.contentsOfDirectory(atPath: real.path) where file != "model.safetensors" {
+            try manager.createSymbolicLink(at: tuned.appendingPathComponent(file), withDestinationURL: real.appendingPathComponent(file))
+        }
+        var weights = try Data(contentsOf: real.appendingPathComponent("model.safetensors"))
+        let headerLength = Int(weights.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        let header = try #require(try JSONSerialization.jsonObject(with: weights.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+        let name = try #require(header.keys.first { $0.hasSuffix("encoder.layer.2.attention.self.query.weight") })
+        let offsets = try #require((header[name] as? [String: Any])?["data_offsets"] as? [Int])
+        let (start, end) = (8 + headerLength + offsets[0], 8 + headerLength + offsets[1])
+        #expect(start > 1 << 20 && end < weights.count - (1 << 20), "inside the part the fingerprint does not read")
+        weights.withUnsafeMutableBytes { bytes in
+            for offset in stride(from: start, to: end, by: 4) {
+                let value = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                bytes.storeBytes(of: (value * 1.01).bitPattern.littleEndian, toByteOffset: offset, as: UInt32.self)
+            }
+        }
+        try weights.write(to: tuned.appendingPathComponent("model.safetensors"))
+        return tuned
+    }
+
+    @Test func aFineTuneWithTheSameFingerprintIsStillAnotherModel() async throws {
+        _ = try await ingest(try runtime())
+        let tuned = try fineTunedModel(named: "tuned-model")
+        #expect(ModelFingerprint.of(directory: tuned) == ModelFingerprint.of(directory: try realModelDirectory()))
+        let other = try runtime(modelDirectory: tuned.path)
+        let answer = try await other.queries.query(QueryRequest(query: "parking permits", mode: .hybrid, useCache: false))
+        #expect(answer.degraded && answer.mode == .keyword)
+        let reason = try #require(answer.degradedReason)
+        #expect(reason.contains("made by another embedding model") && reason.contains("other weights"), "\(reason)")
+        await #expect(throws: VectorsFromAnotherModel.self) { _ = try await ingest(other) }
+        // The model that made them still searches them.
+        let again = try runtime()
+        #expect(again.modelState.current == nil)
+        #expect(try again.store.embeddingModelWeights() == again.modelWeights && again.modelWeights != nil)
+    }
+
     @Test func vectorsOfAnotherModelTurnSemanticSearchOffAndIngestsAway() async throws {
         _ = try await ingest(try runtime())
         // The same weights pooled by CLS: vectors of the same width, from another model.
@@ -228,7 +272,7 @@ import Testing
         await #expect(throws: VectorsFromAnotherModel.self) { _ = try await ingest(earlier) }
         // reembed is the cure, though the model is the same.
         let report = try await Reembedder(store: earlier.store, embeddings: earlier.embeddings,
-                                          fingerprint: try #require(earlier.modelFingerprint)).run { _ in }
+                                          fingerprint: try #require(earlier.modelFingerprint), weights: earlier.modelWeights).run { _ in }
         #expect(!report.alreadyDone && report.passages >= 2)
         let after = try runtime(modelDirectory: raw)
         let healed = try await after.queries.query(QueryRequest(query: "parking permits", mode: .semantic, useCache: false))

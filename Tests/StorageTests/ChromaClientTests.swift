@@ -213,6 +213,24 @@ func record(_ id: String, _ embedding: [Float], source: String, technology: Stri
         #expect(throws: ChromaError.self) { try ChromaConfiguration(url: "http://h:1", collection: String(repeating: "a", count: 488)) }
     }
 
+    @Test func aCollectionKeepsTheWeightsOfItsModelAndRefusesOthers() async throws {
+        let base = try ChromaConfiguration(url: try ChromaTestServer.url, collection: "test-\(UUID().uuidString.prefix(8).lowercased())")
+        let model = "0123456789abcdef"
+        // Made before the weights were recorded: the first client that knows them records them,
+        // and keeps the model's own record.
+        let older = ChromaClient(configuration: try base.holding(model: model))
+        try await older.upsert([record("a", vector(0), source: "/a.md", technology: "docs")])
+        let first = ChromaClient(configuration: try base.holding(model: model, weights: "1111111111111111"))
+        #expect(try await first.count() == 1)
+        let tuned = ChromaClient(configuration: try base.holding(model: model, weights: "2222222222222222"))
+        let refusal = try await #require(throws: ChromaError.self) { _ = try await tuned.count() }
+        #expect(refusal.kind == .badRequest && refusal.message.contains("other weights"), "\(refusal)")
+        // Another client of the same model and weights reads on (test_chroma checks the metadata).
+        let another = ChromaClient(configuration: try base.holding(model: model, weights: "1111111111111111"))
+        #expect(try await another.count() == 1)
+        try await first.deleteCollection()
+    }
+
     @Test func namesFollowChromasRulesAndTheTokenIsNeverShown() async throws {
         for bad in ["ab", "-starts-with-dash", "has space", "ends.", String(repeating: "a", count: 513), "slash/name"] {
             #expect(throws: ChromaError.self) { try ChromaConfiguration(url: "http://h:1", collection: bad) }

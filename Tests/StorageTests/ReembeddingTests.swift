@@ -40,7 +40,7 @@ import Testing
             #expect(try reembedder.passagesToReembed(after: first[0].rowid, limit: 1).map(\.passage.id) == ["c1"])
             try reembedder.stage(first.map { (id: $0.passage.id, vector: axisVector(7)) }, model: "new-model",
                                  dimension: testDimension)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension) == false)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension) == false)
             #expect(try reembedder.embeddingModel() == "old-model")
             #expect(try reembedder.embeddingModelName() == "acme/old")
             #expect(try server.semanticSearch(vector: axisVector(3), limit: 1, technology: nil).map(\.id) == ["c3"])
@@ -49,13 +49,15 @@ import Testing
             // A passage the server writes meanwhile needs its new vector too before the swap.
             let late = [makeChunk("late", source: "late.md", axis: 2)]
             _ = try server.replaceSource(makeRecord("late.md", chunks: late), chunks: late)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension) == false)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension) == false)
             #expect(try reembedder.passagesToReembed(after: 0, limit: 10).map(\.passage.id) == ["late"])
             #expect(try stageAll(reembedder, axis: 7) == 1)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension))
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: "0123456789abcdef",
+                                                     dimension: testDimension))
 
             #expect(try reembedder.embeddingModel() == "new-model")
             #expect(try reembedder.embeddingModelName() == "acme/new-model", "the name moves with the fingerprint")
+            #expect(try reembedder.embeddingModelWeights() == "0123456789abcdef", "and so does the weights' digest")
             #expect(try reembedder.reembeddingUnderWay() == nil)
             #expect(try reembedder.existingVectors(ids: ["c0", "late"]).values.allSatisfy { $0 == axisVector(7) })
         }
@@ -65,7 +67,7 @@ import Testing
         try withTwo { server, reembedder, _ in
             _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
             _ = try stageAll(reembedder, axis: 7)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension))
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension))
 
             #expect(server.hasChangesFromOtherWriters())
             #expect(throws: KnowledgeStoreError.self) { try server.catchUpWithOtherWriters() }
@@ -98,8 +100,8 @@ import Testing
                 try reembedder.stage([(id: "c1", vector: axisVector(2))], model: "new-model", dimension: testDimension)
             }
             #expect(try stageAll(other, model: "third-model", axis: 3) == 5)
-            #expect(throws: KnowledgeStoreError.self) { try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension) }
-            #expect(try other.finishReembedding(model: "third-model", name: "acme/third-model", dimension: testDimension))
+            #expect(throws: KnowledgeStoreError.self) { try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension) }
+            #expect(try other.finishReembedding(model: "third-model", name: "acme/third-model", weights: nil, dimension: testDimension))
             #expect(try other.embeddingModel() == "third-model")
         }
     }
@@ -109,7 +111,7 @@ import Testing
             #expect(try server.bindVectorTarget("chroma old-collection") == 6)  // five passages and their source
             _ = try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
             _ = try stageAll(reembedder, axis: 7)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", dimension: testDimension))
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension))
             let pending = try reembedder.pendingVectorChanges(limit: 100)
             #expect(!pending.contains { if case .upsert = $0.operation { true } else { false } })
             // The next process with Chroma binds the new model's collection and queues everything for it.
@@ -121,7 +123,7 @@ import Testing
         try withTwo { _, reembedder, path in
             _ = try reembedder.beginReembedding(model: "wide-model", dimension: 2 * testDimension)
             #expect(try stageAll(reembedder, model: "wide-model", axis: 1, dimension: 2 * testDimension) == 5)
-            #expect(try reembedder.finishReembedding(model: "wide-model", name: "acme/wide-model", dimension: 2 * testDimension))
+            #expect(try reembedder.finishReembedding(model: "wide-model", name: "acme/wide-model", weights: nil, dimension: 2 * testDimension))
             #expect(throws: KnowledgeStoreError.dimensionMismatch(stored: 2 * testDimension, loaded: testDimension, path: path)) {
                 try SQLiteKnowledgeStore(path: path, dimension: testDimension, logger: quietLogger)
             }

@@ -199,6 +199,8 @@ def test_each_model_has_its_own_collection_and_a_folder_opened_with_another_mode
             for name, collection in found.items():
                 assert collection.metadata["mcp_rag_model"] == name.removeprefix(base + "-")
                 assert len(name.removeprefix(base + "-")) == 16
+                # The digest of the model's weights beside it (a fine-tune shares the fingerprint).
+                assert len(collection.metadata["mcp_rag_weights"]) == 16, collection.metadata
             return {name: collection.count() for name, collection in found.items()}
 
         before = counts()

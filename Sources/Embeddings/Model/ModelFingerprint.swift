@@ -8,8 +8,11 @@ import Foundation
 /// SHA-256 over the files that decide the vectors: `config.json`, the tokenizer's files, the
 /// pooling and sentence-transformers settings, and `model.safetensors`' size, header (every tensor's
 /// name, type, shape and offsets) and the first and last MiB of its data. Reading the whole weights
-/// file would cost a tenth of a second at every start; fine-tuning changes every tensor, so the
-/// sampled bytes already tell two models apart.
+/// file would cost a tenth of a second at every start. A full fine-tune changes every tensor, so
+/// the sampled ends tell it apart; one merged into a few layers may not change them, and
+/// `weightsDigest`, which samples every tensor, tells that one apart. The fingerprint names Chroma
+/// collections and keys cached answers, so it stays what knowledge bases recorded; the weights'
+/// digest is recorded beside it.
 public enum ModelFingerprint {
     /// Bytes of the weights read from each end.
     static let sampledBytes = 1 << 20
@@ -47,6 +50,46 @@ public enum ModelFingerprint {
         if tailStart < size {
             guard (try? weights.seek(toOffset: tailStart)) != nil, let tail = try? weights.readToEnd() else { return nil }
             tail.withUnsafeBytes { hasher.update($0) }
+        }
+        return SHA256.hex(hasher.finalize().prefix(8))
+    }
+
+    /// Bytes read from each end and from the middle of every tensor by `weightsDigest`.
+    static let tensorSampleBytes = 4 << 10
+
+    /// 16 hex digits over every tensor of `model.safetensors`: its name and bytes from its start,
+    /// middle and end (the whole of a small one). The fingerprint samples the file's two ends
+    /// only, and a fine-tune merged into some layers (LoRA's query and value weights, say) leaves
+    /// them as they were; it changes every value of the tensors it touches, so a sample of each
+    /// tells the two apart, at a read of a few hundred KB. Nil when the weights cannot be read.
+    public static func weightsDigest(directory: URL) -> String? {
+        guard let file = FileHandle(forReadingAtPath: directory.appendingPathComponent("model.safetensors").path) else {
+            return nil
+        }
+        defer { try? file.close() }
+        guard let prefix = try? file.read(upToCount: 8), prefix.count == 8 else { return nil }
+        let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength < 100 << 20, let header = try? file.read(upToCount: Int(headerLength)),
+              header.count == Int(headerLength),
+              let tensors = (try? JSONSerialization.jsonObject(with: header)) as? [String: Any]
+        else { return nil }
+        let dataStart = 8 + headerLength
+        var hasher = SHA256()
+        for name in tensors.keys.sorted() where name != "__metadata__" {
+            guard let offsets = (tensors[name] as? [String: Any])?["data_offsets"] as? [Int], offsets.count == 2,
+                  offsets[0] >= 0, offsets[1] >= offsets[0] else { return nil }
+            hasher.update(name.utf8)
+            hasher.update(CollectionOfOne(0))
+            let (start, length) = (offsets[0], offsets[1] - offsets[0])
+            let sample = tensorSampleBytes
+            let ranges = length <= 3 * sample
+                ? [start..<(start + length)]
+                : [start..<(start + sample), (start + length / 2)..<(start + length / 2 + sample), (start + length - sample)..<(start + length)]
+            for range in ranges {
+                guard (try? file.seek(toOffset: dataStart + UInt64(range.lowerBound))) != nil,
+                      let bytes = try? file.read(upToCount: range.count), bytes.count == range.count else { return nil }
+                bytes.withUnsafeBytes { hasher.update($0) }
+            }
         }
         return SHA256.hex(hasher.finalize().prefix(8))
     }

@@ -40,19 +40,23 @@ struct Reembedder {
     let store: SQLiteKnowledgeStore
     let embeddings: EmbeddingService
     let fingerprint: String
+    /// The digest of the model's weights, recorded with its fingerprint; nil for an API's model.
+    let weights: String?
     /// Passages embedded per batch: one committed transaction each.
     static let batchSize = 128
 
     func run(progress: @escaping @Sendable (ReembedProgress) async -> Void) async throws -> ReembedReport {
         let started = DispatchTime.now().uptimeNanoseconds
         let embedder = try await embeddings.model()
-        let store = self.store, fingerprint = self.fingerprint, dimension = embedder.dimension
+        let store = self.store, fingerprint = self.fingerprint, weights = self.weights, dimension = embedder.dimension
         let chunker = embedder.passageChunker(fillingWindow: false)
         var report = ReembedReport(model: embedder.name, modelFingerprint: fingerprint, dimension: dimension, passages: 0,
                                    resumed: 0, longerThanWindow: 0, window: embedder.passageWindow, alreadyDone: false,
                                    seconds: 0)
         // The same model, but vectors an earlier mcp-rag stored at their own length, are embedded again too.
-        if try await BlockingExecutor.run({ try store.embeddingModel() == fingerprint && store.hasUnitVectors() }),
+        if try await BlockingExecutor.run({
+            try store.embeddingModel() == fingerprint && store.embeddingModelWeights() == weights && store.hasUnitVectors()
+        }),
            store.dimension == dimension {
             // Staged vectors of a run for another model, abandoned, have nothing left to replace.
             if try await BlockingExecutor.run({ try store.reembeddingUnderWay() }) != nil {
@@ -89,7 +93,7 @@ struct Reembedder {
                 await progress(ReembedProgress(embedded: embedded, total: total))
             }
             let name = embedder.name
-            if try await BlockingExecutor.run({ try store.finishReembedding(model: fingerprint, name: name, dimension: dimension) }) {
+            if try await BlockingExecutor.run({ try store.finishReembedding(model: fingerprint, name: name, weights: weights, dimension: dimension) }) {
                 break
             }
         }

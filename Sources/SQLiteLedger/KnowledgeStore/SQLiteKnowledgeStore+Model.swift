@@ -33,6 +33,39 @@ extension SQLiteKnowledgeStore {
         }
     }
 
+    /// The digest of every tensor of the weights that made the stored vectors
+    /// (`ModelFingerprint.weightsDigest`): nil for an API's model, and for a store older than it.
+    public func embeddingModelWeights() throws -> String? {
+        try reader.withLock { try KnowledgeStoreSchema.metaValue("embedding_model_weights", on: $0) }
+    }
+
+    /// Records `weights` as the digest of the weights that made the stored vectors, unless another
+    /// is recorded and passages are stored (as `adoptEmbeddingModel`: an empty store takes
+    /// whichever model opens it, and a store older than the record takes it from the model it
+    /// recorded); the digest recorded.
+    public func adoptEmbeddingModelWeights(_ weights: String) throws -> String {
+        try writer.withLock { connection in
+            try connection.transaction {
+                let empty = try connection.scalarInt("SELECT NOT EXISTS (SELECT 1 FROM chunks)") == 1
+                let insert = try connection.cached(empty
+                    ? "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedding_model_weights', ?1)"
+                    : "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedding_model_weights', ?1)")
+                try insert.bind(weights, at: 1)
+                try insert.run()
+                return try KnowledgeStoreSchema.metaValue("embedding_model_weights", on: connection) ?? weights
+            }
+        }
+    }
+
+    /// Sets the recorded weights digest to `weights`; nil forgets it (an API's model has none).
+    static func recordModelWeights(_ weights: String?, on connection: SQLiteConnection) throws {
+        if let weights {
+            try KnowledgeStoreSchema.setMetaValue("embedding_model_weights", to: weights, on: connection)
+        } else {
+            try connection.execute("DELETE FROM meta WHERE key = 'embedding_model_weights'")
+        }
+    }
+
     /// Whether every stored vector is known to have unit length: recorded once a store has met an
     /// mcp-rag that scales the vectors of a model without a Normalize module (earlier ones stored
     /// those at their own length, and the two would not rank alike).

@@ -85,15 +85,15 @@ extension SQLiteKnowledgeStore {
         }
     }
 
-    /// Swaps the staged vectors in, with `model` and `dimension` recorded, in one transaction, when
-    /// every passage has one; false (nothing changed) when some passage still lacks one (written
-    /// by another process meanwhile): stage those and call again.
+    /// Swaps the staged vectors in, with `model` (its `name`, its `weights` digest) and `dimension`
+    /// recorded, in one transaction, when every passage has one; false (nothing changed) when some
+    /// passage still lacks one (written by another process meanwhile): stage those and call again.
     ///
     /// The swap leaves nothing for Chroma to send: the new vectors belong in the new model's
     /// collection, which the next process that opens the folder with Chroma binds (and fills),
     /// and the upserts still waiting for the old model's collection are dropped with the old
     /// vectors they would have read.
-    public func finishReembedding(model: String, name: String?, dimension: Int) throws -> Bool {
+    public func finishReembedding(model: String, name: String?, weights: String?, dimension: Int) throws -> Bool {
         try writer.withLock { connection in
             try connection.transaction {
                 try Self.requireReembedding(model: model, dimension: dimension, on: connection)
@@ -120,6 +120,7 @@ extension SQLiteKnowledgeStore {
                     """)
                 try KnowledgeStoreSchema.setMetaValue("embedding_model", to: model, on: connection)
                 try Self.recordModelName(name, on: connection)
+                try Self.recordModelWeights(weights, on: connection)
                 try Self.markUnitVectors(on: connection)
                 try KnowledgeStoreSchema.setMetaValue("dimension", to: String(dimension), on: connection)
                 return true
