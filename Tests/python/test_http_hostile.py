@@ -205,26 +205,29 @@ async def test_slow_clients_do_not_hold_up_the_others(server):
             connection.close()
 
 
+def trickle(connection: socket.socket, byte: bytes, most: int) -> int | None:
+    """Sends `byte` once a second, up to `most` times; how many went before the server closed the
+    connection (nothing is owed, so anything read means it is done with it), or None."""
+    for sent in range(1, most):
+        try:
+            connection.sendall(byte)
+            connection.settimeout(1.0)
+            if connection.recv(1024) == b"":
+                return sent
+        except socket.timeout:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return sent
+    return None
+
+
 def test_a_client_that_trickles_its_headers_is_cut_off(server):
     """One header byte a second never lets the connection go idle, so only the deadline on the whole
     head (10 s) ends it: the server closes the connection while the client is still writing."""
     connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     connection.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-    closed_after = None
     try:
-        for sent in range(1, 40):
-            try:
-                connection.sendall(b"a")
-                # Nothing is owed yet, so anything read means the server is done with the connection.
-                connection.settimeout(1.0)
-                if connection.recv(1024) == b"":
-                    closed_after = sent
-                    break
-            except socket.timeout:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                closed_after = sent
-                break
+        closed_after = trickle(connection, b"a", 40)
     finally:
         connection.close()
     assert closed_after is not None and closed_after < 30, "the trickling client was never cut off"
@@ -237,20 +240,8 @@ def test_a_client_that_trickles_its_body_is_cut_off(server):
     head = (f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {server.token}\r\n"
             "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n")
     connection.sendall(head.encode())
-    closed_after = None
     try:
-        for sent in range(1, 90):
-            try:
-                connection.sendall(b" ")
-                connection.settimeout(1.0)
-                if connection.recv(1024) == b"":
-                    closed_after = sent
-                    break
-            except socket.timeout:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                closed_after = sent
-                break
+        closed_after = trickle(connection, b" ", 90)
     finally:
         connection.close()
     assert closed_after is not None and 20 < closed_after < 60, f"cut off after {closed_after} bytes"

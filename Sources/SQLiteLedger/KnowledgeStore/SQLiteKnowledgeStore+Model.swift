@@ -17,13 +17,7 @@ extension SQLiteKnowledgeStore {
     public func adoptEmbeddingModel(_ fingerprint: String, name: String?) throws -> String {
         try writer.withLock { connection in
             try connection.transaction {
-                let empty = try connection.scalarInt("SELECT NOT EXISTS (SELECT 1 FROM chunks)") == 1
-                let insert = try connection.cached(empty
-                    ? "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedding_model', ?1)"
-                    : "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedding_model', ?1)")
-                try insert.bind(fingerprint, at: 1)
-                try insert.run()
-                let recorded = try KnowledgeStoreSchema.metaValue("embedding_model", on: connection) ?? fingerprint
+                let recorded = try Self.adopt("embedding_model", fingerprint, on: connection)
                 if recorded == fingerprint {
                     adoptedModel.withLock { $0 = fingerprint }
                     try Self.recordModelName(name, on: connection)
@@ -45,16 +39,21 @@ extension SQLiteKnowledgeStore {
     /// recorded); the digest recorded.
     public func adoptEmbeddingModelWeights(_ weights: String) throws -> String {
         try writer.withLock { connection in
-            try connection.transaction {
-                let empty = try connection.scalarInt("SELECT NOT EXISTS (SELECT 1 FROM chunks)") == 1
-                let insert = try connection.cached(empty
-                    ? "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedding_model_weights', ?1)"
-                    : "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedding_model_weights', ?1)")
-                try insert.bind(weights, at: 1)
-                try insert.run()
-                return try KnowledgeStoreSchema.metaValue("embedding_model_weights", on: connection) ?? weights
-            }
+            try connection.transaction { try Self.adopt("embedding_model_weights", weights, on: connection) }
         }
+    }
+
+    /// Sets meta `key` to `value` unless it holds another and passages are stored; what it holds
+    /// then. Inside the caller's transaction.
+    private static func adopt(_ key: String, _ value: String, on connection: SQLiteConnection) throws -> String {
+        let empty = try connection.scalarInt("SELECT NOT EXISTS (SELECT 1 FROM chunks)") == 1
+        let insert = try connection.cached(empty
+            ? "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)"
+            : "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)")
+        try insert.bind(key, at: 1)
+        try insert.bind(value, at: 2)
+        try insert.run()
+        return try KnowledgeStoreSchema.metaValue(key, on: connection) ?? value
     }
 
     /// Sets the recorded weights digest to `weights`; nil forgets it (an API's model has none).
