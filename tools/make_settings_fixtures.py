@@ -82,11 +82,13 @@ VARIANTS = {
     "tokenizer-config-keeps-case": {
         "modules": MINI_LM_MODULES, "pooling": legacy_pooling("mean"),
         "tokenizer": {"tokenizer_config": {"do_lower_case": False, "strip_accents": False}}},
-    # tokenizer.json keeps case, tokenizer_config.json is silent: transformers' defaults lower-case.
+    # tokenizer.json keeps case, tokenizer_config.json is silent and names no class (transformers
+    # takes BERT's from config.json's model_type): transformers' defaults lower-case.
     "tokenizer-config-silent": {
         "modules": MINI_LM_MODULES, "pooling": legacy_pooling("mean"),
         "tokenizer": {"tokenizer_json": {"lowercase": False, "strip_accents": False},
-                      "tokenizer_config": {"do_lower_case": None, "strip_accents": None, "tokenize_chinese_chars": None}}},
+                      "tokenizer_config": {"do_lower_case": None, "strip_accents": None, "tokenize_chinese_chars": None,
+                                           "tokenizer_class": None}}},
 }
 
 

@@ -24,6 +24,8 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private var deadline: Scheduled<Void>?
     /// Requests whose head has arrived and whose answer has not been written to the end.
     private var unanswered = 0
+    /// Whether the last request's body has not ended yet.
+    private var receivingBody = false
 
     init(headLimit: TimeAmount, bodyLimit: TimeAmount) {
         self.headLimit = headLimit
@@ -52,8 +54,12 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head:
             unanswered += 1
-            start(context, bodyLimit)
+            receivingBody = true
+            // A request pipelined behind one still being answered gets its body's deadline when
+            // that answer ends: until then its body may wait, unread, behind the answer.
+            if unanswered == 1 { start(context, bodyLimit) }
         case .end:
+            receivingBody = false
             // Unless the request was answered before its body ended (a 401 or a 413 does not wait
             // for it): then the next head's deadline runs already.
             if unanswered > 0 { stop() }
@@ -70,7 +76,7 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // An answer without a request (a 400 for a head that could not be read) leaves the count at 0.
         unanswered = max(unanswered - 1, 0)
-        guard unanswered == 0 else {
+        guard limitAfterAnswer != nil else {
             context.write(data, promise: promise)
             return
         }
@@ -78,10 +84,18 @@ final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         if let promise { written.futureResult.cascade(to: promise) }
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         written.futureResult.whenSuccess {
-            // Unless the next request arrived while the end was being written.
-            if bound.value.handler.unanswered == 0 { bound.value.handler.start(bound.value.context, bound.value.handler.headLimit) }
+            // As it stands then: the next request may have arrived while the end was being written.
+            if let limit = bound.value.handler.limitAfterAnswer { bound.value.handler.start(bound.value.context, limit) }
         }
         context.write(data, promise: written)
+    }
+
+    /// The deadline that runs once an answer's end is written: the next head's when nothing is
+    /// left unanswered, or the body's of the one request left when its body waited behind that
+    /// answer. None with more left: the next answer is under way.
+    private var limitAfterAnswer: TimeAmount? {
+        if unanswered == 0 { return headLimit }
+        return unanswered == 1 && receivingBody ? bodyLimit : nil
     }
 
     /// Replaces the deadline there is with one `limit` from now.

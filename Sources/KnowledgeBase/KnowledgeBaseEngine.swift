@@ -118,11 +118,13 @@ package final class KnowledgeBaseEngine: Sendable {
         if vectorsFromAnotherModel == nil, let fingerprint, let weights = source.weights,
            case let recorded = try store.adoptEmbeddingModelWeights(weights), recorded != weights {
             let name = VectorsFromAnotherModel.naming(try store.embeddingModelName(), fingerprint: fingerprint)
-            vectorsFromAnotherModel = VectorsFromAnotherModel(
+            var mismatch = VectorsFromAnotherModel(
                 recorded: "\(name), weights \(recorded)",
                 loaded: VectorsFromAnotherModel.naming(source.name, fingerprint: fingerprint)
                     + ", weights \(weights): the same settings, other weights (a fine-tune of it?)",
                 modelPath: modelPath)
+            mismatch.otherWeightsOnly = true
+            vectorsFromAnotherModel = mismatch
         }
         // An earlier mcp-rag stored a model's vectors at their own length where the model has no
         // Normalize module; the embedding service now scales them, and the two would not rank alike

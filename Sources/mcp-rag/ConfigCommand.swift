@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HTTPEndpoints
+import KnowledgeBase
 
 /// `mcp-rag config claude | gemini`: a ready `mcpServers` entry naming this binary, or with
 /// `--http URL` one for a server that serves MCP over HTTP.
@@ -100,6 +101,13 @@ struct ConfigCommand: ParsableCommand {
         for name in Self.modelSettings {
             guard let value = environment[name], !value.isEmpty else { continue }
             entries[name] = Self.folderSettings.contains(name) ? URL(fileURLWithPath: value).standardizedFileURL.path : value
+        }
+        // A folder of the data folder's models/ named by itself would be looked for in the client's
+        // data folder: the entry names the folder.
+        if let name = entries["MCP_RAG_MODEL"], !name.contains("/"), entries["MCP_RAG_MODEL_DIR"] == nil,
+           let folder = try? ModelSelection().locate() {
+            entries["MCP_RAG_MODEL"] = nil
+            entries["MCP_RAG_MODEL_DIR"] = folder.path
         }
         guard environment["MCP_RAG_EMBEDDINGS_KEY"]?.isEmpty == false else { return (entries, false) }
         entries["MCP_RAG_EMBEDDINGS_KEY"] = client == .gemini ? "${MCP_RAG_EMBEDDINGS_KEY}" : "<KEY>"

@@ -224,6 +224,13 @@ import Testing
         let reason = try #require(answer.degradedReason)
         #expect(reason.contains("made by another embedding model") && reason.contains("other weights"), "\(reason)")
         await #expect(throws: VectorsFromAnotherModel.self) { _ = try await ingest(other) }
+        #expect(reason.contains("a knowledge base of its own") && !reason.contains("reembed"), "\(reason)")
+        // reembed cannot move the knowledge base over: everything that names it goes by the fingerprint.
+        let refusal = await #expect(throws: ClientError.self) {
+            _ = try await Reembedder(store: other.store, embeddings: other.embeddings, fingerprint: try #require(other.modelFingerprint),
+                                     weights: other.modelWeights).run { _ in }
+        }
+        #expect(refusal?.code == .invalidRequest && refusal?.message.contains("other weights") == true)
         // The model that made them still searches them.
         let again = try runtime()
         #expect(again.modelState.current == nil)

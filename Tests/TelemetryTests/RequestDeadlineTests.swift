@@ -93,6 +93,20 @@ import Testing
         #expect(channel.isActive, "the request is whole and being answered")
     }
 
+    @Test func aPipelinedBodyWaitsForTheAnswerAheadOfItBeforeItsDeadlineRuns() throws {
+        let channel = try connection()
+        try request(channel)
+        // The next request's head, its body held back behind the first answer (an event stream).
+        try channel.writeInbound(head())
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive, "the first answer is still being written")
+        try answer(channel)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "30 s after the answer ahead of it, with its body unfinished")
+    }
+
     @Test func aRequestAnsweredBeforeItsBodyEndedLeavesTheNextHeadsDeadlineRunning() throws {
         let channel = try connection()
         try channel.writeInbound(head())

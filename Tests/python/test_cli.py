@@ -689,6 +689,15 @@ def test_config_carries_the_model_chosen_here_and_never_the_key(binary, tmp_path
                        "MCP_RAG_EMBEDDINGS_KEY": "${MCP_RAG_EMBEDDINGS_KEY}" if client == "gemini" else "<KEY>"}
     assert key not in result.stdout + result.stderr
     assert "MCP_RAG_MODEL" in result.stderr and ("<KEY>" in result.stderr) == (client == "claude")
+    # A model of the data folder's models/, named by its folder: the entry names the folder itself,
+    # as the client's server has its own data folder.
+    folder = tmp_path / "data" / "models" / "my-tune"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    local = subprocess.run([binary, "config", client], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                           env={**clean_env(tmp_path, None), "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "MCP_RAG_MODEL": "my-tune"})
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout)["mcpServers"]["mcp-rag"]["env"] == {"MCP_RAG_MODEL_DIR": str(folder)}
 
 
 def test_config_says_where_to_merge_it_on_stderr(binary, tmp_path):

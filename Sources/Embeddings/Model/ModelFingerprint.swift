@@ -85,7 +85,7 @@ public enum ModelFingerprint {
             let ranges = length <= 3 * sample
                 ? [start..<(start + length)]
                 : [start..<(start + sample), (start + length / 2)..<(start + length / 2 + sample), (start + length - sample)..<(start + length)]
-            for range in ranges {
+            for range in ranges where !range.isEmpty {
                 guard (try? file.seek(toOffset: dataStart + UInt64(range.lowerBound))) != nil,
                       let bytes = try? file.read(upToCount: range.count), bytes.count == range.count else { return nil }
                 bytes.withUnsafeBytes { hasher.update($0) }

@@ -131,7 +131,7 @@ enum TokenizerFiles {
 
     /// The normaliser BERT's tokenizer class builds from `tokenizer_config.json` (`config`; nil
     /// when there is none): `do_lower_case` (default true), `strip_accents` (default: as
-    /// lower-casing), `tokenize_chinese_chars` (default true), `clean_text` (default true).
+    /// lower-casing), `tokenize_chinese_chars` (default true); text cleaning always.
     private static func bertNormalizer(config: JSONValue?, path: String) throws(ModelLoadError) -> BertNormalizerOptions {
         guard let config else { return BertNormalizerOptions(cleanText: true, handleChineseChars: true, stripAccents: nil, lowercase: true) }
         var stripAccents: Bool?
@@ -140,7 +140,7 @@ enum TokenizerFiles {
             stripAccents = value
         }
         return BertNormalizerOptions(
-            cleanText: try flag(config, "clean_text", default: true, path: path, field: "clean_text"),
+            cleanText: true,
             handleChineseChars: try flag(config, "tokenize_chinese_chars", default: true, path: path, field: "tokenize_chinese_chars"),
             stripAccents: stripAccents,
             lowercase: try flag(config, "do_lower_case", default: true, path: path, field: "do_lower_case"))

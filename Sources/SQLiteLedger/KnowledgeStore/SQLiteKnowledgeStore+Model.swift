@@ -17,7 +17,10 @@ extension SQLiteKnowledgeStore {
     public func adoptEmbeddingModel(_ fingerprint: String, name: String?) throws -> String {
         try writer.withLock { connection in
             try connection.transaction {
+                let before = try KnowledgeStoreSchema.metaValue("embedding_model", on: connection)
                 let recorded = try Self.adopt("embedding_model", fingerprint, on: connection)
+                // An empty store taken over by another model forgets the last one's weights.
+                if before != recorded { try Self.recordModelWeights(nil, on: connection) }
                 if recorded == fingerprint {
                     adoptedModel.withLock { $0 = fingerprint }
                     try Self.recordModelName(name, on: connection)
