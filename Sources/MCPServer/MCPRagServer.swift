@@ -116,7 +116,7 @@ public struct MCPRagServer: Sendable {
             knowledgeBase.metrics.toolCall("unknown", outcome: .error, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             // A protocol error, as the MCP specification asks for unknown tools.
             if withheld.contains(params.name) {
-                throw MCPError.invalidParams("\(params.name) is not served: this server is read-only (--read-only), so nothing "
+                throw MCPError.invalidParams("\(params.name) is not served: this server is read-only (--read-only or MCP_RAG_READ_ONLY), so nothing "
                     + "can be ingested or removed through it")
             }
             throw MCPError.invalidParams("Unknown tool: \(params.name.prefix(200)); tools/list shows the \(tools.count) tools")

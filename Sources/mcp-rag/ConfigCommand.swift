@@ -21,7 +21,7 @@ struct ConfigCommand: ParsableCommand {
     @Option(name: .customLong("allow-root"), help: "A folder the assistant may ingest from (repeatable).")
     var allowedRoots: [String] = []
 
-    @Option(name: .customLong("data-dir"), help: "A data folder to pin in the entry.")
+    @Option(name: .customLong("data-dir"), help: "A data folder to pin in the entry (default: MCP_RAG_DATA_DIR, when set).")
     var dataDirectory: String?
 
     @Flag(help: "An entry whose server keeps the ingested folders in sync (serve --watch).")
@@ -70,7 +70,11 @@ struct ConfigCommand: ParsableCommand {
         var environment: [String: String] = [:]
         let roots = allowedRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if !roots.isEmpty { environment["MCP_RAG_ALLOWED_ROOTS"] = roots.joined(separator: ":") }
-        if let dataDirectory { environment["MCP_RAG_DATA_DIR"] = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path }
+        // The data folder this shell uses, unless another is named: a client starts the server with
+        // its own environment, and the default folder would be an empty knowledge base.
+        if let folder = dataDirectory ?? ProcessInfo.processInfo.environment["MCP_RAG_DATA_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            environment["MCP_RAG_DATA_DIR"] = URL(fileURLWithPath: folder).standardizedFileURL.path
+        }
         let model = modelEnvironment(ProcessInfo.processInfo.environment)
         environment.merge(model.entries) { _, carried in carried }
         var server: [String: Any] = ["command": Self.executablePath(), "args": watch ? ["serve", "--watch"] : ["serve"]]

@@ -9,7 +9,7 @@ import KnowledgeBase
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Add or update files and folders in the knowledge base (markdown, mdx, text, rst, html, PDF, Word, source code)."
+        abstract: "Add or update files and folders in the knowledge base (markdown, mdx, text, rst, html, PDF, Word, OpenDocument, EPUB, source code)."
     )
 
     @OptionGroup var options: KnowledgeBaseOptions

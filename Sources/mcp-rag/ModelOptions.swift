@@ -7,7 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("model-dir"), help: "A sentence-transformers model folder (default: MCP_RAG_MODEL_DIR, then the Hugging Face repository MCP_RAG_MODEL names, then the data folder, then the Hugging Face cache).")
     var modelDirectory: String?
 
-    @Option(help: "Worker threads for the CPU backend (default: every core).")
+    @Option(help: "Worker threads for the CPU backend (default: MCP_RAG_THREADS, else every core).")
     var threads: Int?
 
     @Option(help: "cpu, or cuda / hip to run on that GPU (default: MCP_RAG_DEVICE; auto means the CPU here, as only the server benchmarks the two).")
@@ -22,12 +22,24 @@ struct ModelOptions: ParsableArguments {
 
     /// What these options name; --device wins over MCP_RAG_DEVICE.
     func selection() throws -> ModelSelection {
+        let threads = try threadCount()
         do {
             return try ModelSelection(modelDirectory: modelDirectory, threads: threads,
                                       device: device ?? ProcessInfo.processInfo.environment[ModelSelection.deviceVariable])
         } catch {
             throw ValidationError(device == nil ? "\(ModelSelection.deviceVariable): \(error)" : "--device: \(error)")
         }
+    }
+
+    /// --threads, else MCP_RAG_THREADS, read as the server reads it.
+    private func threadCount() throws -> Int? {
+        if let threads { return threads }
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = environment["MCP_RAG_THREADS"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard let value = Int(text), (1...1024).contains(value) else {
+            throw ValidationError("MCP_RAG_THREADS=\(text.prefix(40)) is not a whole number between 1 and 1024")
+        }
+        return value
     }
 
     /// Loads the model on the device asked for, turning what stops it into a message for the user.

@@ -589,6 +589,13 @@ def test_an_empty_data_dir_variable_is_refused_rather_than_the_default_folder_us
 # --- config -----------------------------------------------------------------------------------
 
 
+def config_env(tmp: Path) -> dict[str, str]:
+    """`clean_env` without a data folder: `config` writes nothing, and pins the shell's data folder."""
+    env = clean_env(tmp, None)
+    del env["MCP_RAG_DATA_DIR"]
+    return env
+
+
 def config_entry(binary: str, env: dict[str, str], *args: str, cwd: Path | None = None) -> dict:
     result = run(binary, "config", *args, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr
@@ -599,7 +606,7 @@ def config_entry(binary: str, env: dict[str, str], *args: str, cwd: Path | None 
 
 @pytest.mark.parametrize("client", ["claude", "gemini"])
 def test_config_names_this_binary_and_serve(binary, tmp_path, client):
-    entry = config_entry(binary, clean_env(tmp_path, None), client)
+    entry = config_entry(binary, config_env(tmp_path), client)
     command = entry["command"]
     assert os.path.isabs(command)
     assert os.path.isfile(command) and os.access(command, os.X_OK)
@@ -617,7 +624,7 @@ def test_config_command_resolves_a_symlinked_binary(binary, tmp_path, client):
     link = tmp_path / "bin" / "mcp-rag"
     link.parent.mkdir()
     link.symlink_to(os.path.realpath(binary))
-    entry = config_entry(str(link), clean_env(tmp_path, None), client)
+    entry = config_entry(str(link), config_env(tmp_path), client)
     assert entry["command"] == os.path.realpath(binary)
 
 
@@ -628,7 +635,7 @@ def test_config_allow_root_is_absolute_and_resolved(binary, tmp_path, client):
     notes.mkdir()
     code.mkdir(parents=True)
     # A relative path from another folder, and one with `..`.
-    entry = config_entry(binary, clean_env(tmp_path, None), client, "--allow-root", "notes",
+    entry = config_entry(binary, config_env(tmp_path), client, "--allow-root", "notes",
                          "--allow-root", str(tmp_path / "work" / ".." / "work" / "code"), cwd=tmp_path)
     assert entry["args"] == ["serve"]
     roots = entry["env"]["MCP_RAG_ALLOWED_ROOTS"].split(":")
@@ -644,7 +651,7 @@ def test_config_allow_root_through_a_symlink_names_the_folder_meant(binary, tmp_
     (tmp_path / "link").symlink_to(target)
     (tmp_path / "notes").mkdir()  # the folder a lexical `..` would wrongly land on
     given = [tmp_path / "link" / ".." / "notes", tmp_path / "link"]
-    entry = config_entry(binary, clean_env(tmp_path, None), "claude",
+    entry = config_entry(binary, config_env(tmp_path), "claude",
                          "--allow-root", str(given[0]), "--allow-root", str(given[1]))
     roots = entry["env"]["MCP_RAG_ALLOWED_ROOTS"].split(":")
     assert len(roots) == 2 and all(os.path.isabs(root) for root in roots)
@@ -654,12 +661,12 @@ def test_config_allow_root_through_a_symlink_names_the_folder_meant(binary, tmp_
 
 
 def test_config_data_dir_is_pinned_in_the_entry(binary, tmp_path):
-    entry = config_entry(binary, clean_env(tmp_path, None), "gemini", "--data-dir", "kb", cwd=tmp_path)
+    entry = config_entry(binary, config_env(tmp_path), "gemini", "--data-dir", "kb", cwd=tmp_path)
     assert entry["env"] == {"MCP_RAG_DATA_DIR": str(tmp_path / "kb")}
 
 
 def test_config_watch_asks_the_server_to_keep_the_folders_in_sync(binary, tmp_path):
-    entry = config_entry(binary, clean_env(tmp_path, None), "claude", "--watch")
+    entry = config_entry(binary, config_env(tmp_path), "claude", "--watch")
     assert entry["args"] == ["serve", "--watch"]
     refused = run(binary, "config", "claude", "--watch", "--http", "http://10.0.0.5:8765/mcp", env=clean_env(tmp_path, None))
     assert refused.returncode != 0 and "--watch are the server's settings" in refused.stderr
@@ -670,7 +677,18 @@ def test_a_yes_no_variable_that_is_neither_is_an_error_naming_it(binary, tmp_pat
     result = subprocess.run([binary, "serve"], input="", capture_output=True, text=True, timeout=30,
                             env={**clean_env(tmp_path, None), variable: "maybe"})
     assert result.returncode != 0 and result.stdout == ""
-    assert f"{variable}=maybe must be 1 or 0 (true or false)" in result.stderr
+    assert f"{variable}=maybe must be 1 or 0 (true or false" in result.stderr
+    # on and off are yes and no, as elsewhere.
+    accepted = subprocess.run([binary, "serve"], input="", capture_output=True, text=True, timeout=60,
+                              env={**clean_env(tmp_path, None), variable: "on"})
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_embed_reads_the_thread_count_the_server_reads(binary, model_dir, tmp_path):
+    bad = run(binary, "embed", "--text", "hi", env={**clean_env(tmp_path, model_dir), "MCP_RAG_THREADS": "abc"})
+    assert bad.returncode != 0 and "MCP_RAG_THREADS=abc is not a whole number between 1 and 1024" in bad.stderr
+    good = run(binary, "embed", "--text", "hi", env={**clean_env(tmp_path, model_dir), "MCP_RAG_THREADS": "1"})
+    assert good.returncode == 0 and json.loads(good.stdout)["input_ids"], good.stderr
 
 
 @pytest.mark.parametrize("client", ["claude", "gemini"])
@@ -678,7 +696,7 @@ def test_config_carries_the_model_chosen_here_and_never_the_key(binary, tmp_path
     """A client starts the server with its own environment: an entry without this shell's model
     would serve a knowledge base built with bge on MiniLM, by keywords alone."""
     key = "sk-" + "k" * 40
-    env = {**clean_env(tmp_path, None), "MCP_RAG_MODEL": "BAAI/bge-small-en-v1.5", "HF_HOME": "hf",
+    env = {**config_env(tmp_path), "MCP_RAG_MODEL": "BAAI/bge-small-en-v1.5", "HF_HOME": "hf",
            "MCP_RAG_EMBEDDINGS_URL": "http://127.0.0.1:9/v1", "MCP_RAG_EMBEDDINGS_MODEL": "e5",
            "MCP_RAG_EMBEDDINGS_KEY": key}
     result = subprocess.run([binary, "config", client], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
@@ -697,7 +715,17 @@ def test_config_carries_the_model_chosen_here_and_never_the_key(binary, tmp_path
     local = subprocess.run([binary, "config", client], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                            env={**clean_env(tmp_path, None), "MCP_RAG_DATA_DIR": str(tmp_path / "data"), "MCP_RAG_MODEL": "my-tune"})
     assert local.returncode == 0, local.stderr
-    assert json.loads(local.stdout)["mcpServers"]["mcp-rag"]["env"] == {"MCP_RAG_MODEL_DIR": str(folder)}
+    assert json.loads(local.stdout)["mcpServers"]["mcp-rag"]["env"] == {
+        "MCP_RAG_MODEL_DIR": str(folder), "MCP_RAG_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_config_pins_the_data_folder_this_shell_uses(binary, tmp_path):
+    """A knowledge base kept in MCP_RAG_DATA_DIR: the assistant's server must open that one, not an
+    empty default folder. --data-dir names another."""
+    env = {**config_env(tmp_path), "MCP_RAG_DATA_DIR": "kb"}
+    assert config_entry(binary, env, "claude", cwd=tmp_path)["env"] == {"MCP_RAG_DATA_DIR": str(tmp_path / "kb")}
+    assert config_entry(binary, env, "gemini", "--data-dir", "other", cwd=tmp_path)["env"] == {
+        "MCP_RAG_DATA_DIR": str(tmp_path / "other")}
 
 
 def test_config_says_where_to_merge_it_on_stderr(binary, tmp_path):

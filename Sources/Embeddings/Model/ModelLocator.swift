@@ -56,7 +56,9 @@ public struct ModelLocator: Sendable {
         throw ModelLoadError.notFound(
             candidates.first?.path ?? dataDirectory.path,
             "no all-MiniLM-L6-v2 model found. Looked in: \(candidates.map(\.path).joined(separator: ", ")). "
-                + "Fetch it with `\(Self.fetchCommand)` (puts it in \(dataDirectory.appendingPathComponent("models").path)), "
+                + "Fetch it with `\(Self.fetchCommand)` from mcp-rag's repository (puts it in "
+                + "\(dataDirectory.appendingPathComponent("models").path)) or `mcp-rag model fetch \(Self.defaultRepository)` "
+                + "(puts it in the Hugging Face cache), "
                 + "or point --model-dir or MCP_RAG_MODEL_DIR at a sentence-transformers folder.")
     }
 

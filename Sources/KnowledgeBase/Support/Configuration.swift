@@ -263,9 +263,9 @@ extension KnowledgeBaseConfiguration {
     public static func flag(_ name: String, in environment: [String: String]) throws -> Bool? {
         switch environment[name]?.trimmingCharacters(in: .whitespaces).lowercased() {
         case nil, "": nil
-        case "1", "true", "yes": true
-        case "0", "false", "no": false
-        case let other?: throw ConfigurationError("\(name)=\(other) must be 1 or 0 (true or false)")
+        case "1", "true", "yes", "on": true
+        case "0", "false", "no", "off": false
+        case let other?: throw ConfigurationError("\(name)=\(other) must be 1 or 0 (true or false, yes or no, on or off)")
         }
     }
 
