@@ -3,7 +3,8 @@ import NIOHTTPTypes
 
 /// Closes a connection whose next request does not arrive in time: its head (the request line and
 /// every header) within `headLimit` of the connection opening or of its last answer having been
-/// written, and its body within `bodyLimit` of its head.
+/// written, and its body within `bodyLimit` of its head (of the end of the answer ahead of it, for a
+/// request pipelined behind one).
 ///
 /// Hummingbird's idle timeout starts over at every byte read, so a client that sends one byte at a
 /// time, just under it, holds its connection as long as it likes ("slow loris"); these deadlines do

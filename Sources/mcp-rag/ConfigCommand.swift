@@ -72,10 +72,12 @@ struct ConfigCommand: ParsableCommand {
         if !roots.isEmpty { environment["MCP_RAG_ALLOWED_ROOTS"] = roots.joined(separator: ":") }
         // The data folder this shell uses, unless another is named: a client starts the server with
         // its own environment, and the default folder would be an empty knowledge base.
-        if let folder = dataDirectory ?? ProcessInfo.processInfo.environment["MCP_RAG_DATA_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        let shellFolder = ProcessInfo.processInfo.environment["MCP_RAG_DATA_DIR"]
+            .flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        if let folder = dataDirectory ?? shellFolder {
             environment["MCP_RAG_DATA_DIR"] = URL(fileURLWithPath: folder).standardizedFileURL.path
         }
-        let model = modelEnvironment(ProcessInfo.processInfo.environment)
+        let model = modelEnvironment(ProcessInfo.processInfo.environment, dataDirectory: environment["MCP_RAG_DATA_DIR"])
         environment.merge(model.entries) { _, carried in carried }
         var server: [String: Any] = ["command": Self.executablePath(), "args": watch ? ["serve", "--watch"] : ["serve"]]
         if !environment.isEmpty { server["env"] = environment }
@@ -100,16 +102,19 @@ struct ConfigCommand: ParsableCommand {
     /// knowledge base was built with answers by keywords alone. Folders are made absolute. The
     /// API's key is never printed: Gemini CLI expands `${VARIABLES}` in its settings, so its entry
     /// names the variable; Claude Desktop does not, so its entry holds a placeholder to fill in.
-    private func modelEnvironment(_ environment: [String: String]) -> (entries: [String: String], keyPlaceholder: Bool) {
+    private func modelEnvironment(_ environment: [String: String],
+                                  dataDirectory: String?) -> (entries: [String: String], keyPlaceholder: Bool) {
         var entries: [String: String] = [:]
         for name in Self.modelSettings {
             guard let value = environment[name], !value.isEmpty else { continue }
             entries[name] = Self.folderSettings.contains(name) ? URL(fileURLWithPath: value).standardizedFileURL.path : value
         }
-        // A folder of the data folder's models/ named by itself would be looked for in the client's
-        // data folder: the entry names the folder.
+        // A folder of the data folder's models/ named by itself: the entry names the folder, found
+        // as the entry's server would find it (in the data folder the entry pins).
+        var selection = try? ModelSelection()
+        selection?.dataDirectory = dataDirectory
         if let name = entries["MCP_RAG_MODEL"], !name.contains("/"), entries["MCP_RAG_MODEL_DIR"] == nil,
-           let folder = try? ModelSelection().locate() {
+           let folder = try? selection?.locate() {
             entries["MCP_RAG_MODEL"] = nil
             entries["MCP_RAG_MODEL_DIR"] = folder.path
         }
@@ -118,14 +123,16 @@ struct ConfigCommand: ParsableCommand {
         return (entries, client == .claude)
     }
 
-    /// What chooses the model, and where a Hugging Face model is found (the key aside).
+    /// What chooses the model, and where the data folder's and a Hugging Face model are found (the
+    /// key aside).
     private static let modelSettings = [
-        "MCP_RAG_MODEL", "MCP_RAG_MODEL_DIR", "HF_HOME", "HF_HUB_CACHE",
+        "MCP_RAG_MODEL", "MCP_RAG_MODEL_DIR", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME",
         "MCP_RAG_EMBEDDINGS_URL", "MCP_RAG_EMBEDDINGS_MODEL", "MCP_RAG_EMBEDDINGS_INPUT_TYPE",
         "MCP_RAG_EMBEDDINGS_QUERY_PREFIX", "MCP_RAG_EMBEDDINGS_PASSAGE_PREFIX",
         "MCP_RAG_EMBEDDINGS_BATCH", "MCP_RAG_EMBEDDINGS_TIMEOUT_MS",
     ]
-    private static let folderSettings: Set = ["MCP_RAG_MODEL_DIR", "HF_HOME", "HF_HUB_CACHE"]
+    private static let folderSettings: Set = ["MCP_RAG_MODEL_DIR", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
+                                              "XDG_CACHE_HOME"]
 
     /// The host of a plain `http://` URL; nil for https.
     private static func plainHTTPHost(_ url: String) -> String? {

@@ -93,5 +93,8 @@ struct ModelFingerprintTests {
         let small = root.url.appendingPathComponent("small")
         try makeLayeredModel(at: small, tensorBytes: 400, middle: 2)
         #expect(ModelFingerprint.weightsDigest(directory: small) != nil, "tensors smaller than the samples")
+        let empty = root.url.appendingPathComponent("empty")
+        try makeLayeredModel(at: empty, tensorBytes: 0, middle: 2)
+        #expect(ModelFingerprint.weightsDigest(directory: empty) != nil, "tensors of no values (shape [0])")
     }
 }

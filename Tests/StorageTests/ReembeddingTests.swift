@@ -18,14 +18,14 @@ import Testing
     }
 
     /// Stages a vector along `axis` for every passage still without one, two at a time, for `model`.
-    private func stageAll(_ store: SQLiteKnowledgeStore, model: String = "new-model", axis: Int,
+    private func stageAll(_ store: SQLiteKnowledgeStore, model: String = "new-model", weights: String? = nil, axis: Int,
                           dimension: Int = testDimension) throws -> Int {
         var staged = 0
         var after = 0
         while case let batch = try store.passagesToReembed(after: after, limit: 2), let last = batch.last {
             after = last.rowid
             let vector = axisVector(axis) + [Float](repeating: 0, count: dimension - testDimension)
-            try store.stage(batch.map { (id: $0.passage.id, vector: vector) }, model: model, dimension: dimension)
+            try store.stage(batch.map { (id: $0.passage.id, vector: vector) }, model: model, weights: weights, dimension: dimension)
             staged += batch.count
         }
         return staged
@@ -33,31 +33,32 @@ import Testing
 
     @Test func theNewVectorsReplaceTheOldOnlyWhenEveryPassageHasOne() throws {
         try withTwo { server, reembedder, _ in
-            #expect(try reembedder.beginReembedding(model: "new-model", dimension: testDimension)
+            let weights = "0123456789abcdef"
+            #expect(try reembedder.beginReembedding(model: "new-model", weights: weights, dimension: testDimension)
                 == ReembeddingState(staged: 0, total: 5))
             let first = try reembedder.passagesToReembed(after: 0, limit: 2)
             #expect(first.map(\.passage.id) == ["c0", "c1"])
             #expect(try reembedder.passagesToReembed(after: first[0].rowid, limit: 1).map(\.passage.id) == ["c1"])
-            try reembedder.stage(first.map { (id: $0.passage.id, vector: axisVector(7)) }, model: "new-model",
+            try reembedder.stage(first.map { (id: $0.passage.id, vector: axisVector(7)) }, model: "new-model", weights: weights,
                                  dimension: testDimension)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension) == false)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: weights, dimension: testDimension) == false)
             #expect(try reembedder.embeddingModel() == "old-model")
             #expect(try reembedder.embeddingModelName() == "acme/old")
             #expect(try server.semanticSearch(vector: axisVector(3), limit: 1, technology: nil).map(\.id) == ["c3"])
 
-            #expect(try stageAll(reembedder, axis: 7) == 3)
+            #expect(try stageAll(reembedder, weights: weights, axis: 7) == 3)
             // A passage the server writes meanwhile needs its new vector too before the swap.
             let late = [makeChunk("late", source: "late.md", axis: 2)]
             _ = try server.replaceSource(makeRecord("late.md", chunks: late), chunks: late)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: nil, dimension: testDimension) == false)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: weights, dimension: testDimension) == false)
             #expect(try reembedder.passagesToReembed(after: 0, limit: 10).map(\.passage.id) == ["late"])
-            #expect(try stageAll(reembedder, axis: 7) == 1)
-            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: "0123456789abcdef",
+            #expect(try stageAll(reembedder, weights: weights, axis: 7) == 1)
+            #expect(try reembedder.finishReembedding(model: "new-model", name: "acme/new-model", weights: weights,
                                                      dimension: testDimension))
 
             #expect(try reembedder.embeddingModel() == "new-model")
             #expect(try reembedder.embeddingModelName() == "acme/new-model", "the name moves with the fingerprint")
-            #expect(try reembedder.embeddingModelWeights() == "0123456789abcdef", "and so does the weights' digest")
+            #expect(try reembedder.embeddingModelWeights() == weights, "and so does the weights' digest")
             #expect(try reembedder.reembeddingUnderWay() == nil)
             #expect(try reembedder.existingVectors(ids: ["c0", "late"]).values.allSatisfy { $0 == axisVector(7) })
         }
@@ -81,6 +82,41 @@ import Testing
             let more = [makeChunk("more", source: "more.md", axis: 4)]
             #expect(throws: KnowledgeStoreError.self) { try server.replaceSource(makeRecord("more.md", chunks: more), chunks: more) }
             #expect(try reembedder.chunks(ids: ["more"]).isEmpty)
+        }
+    }
+
+    @Test func theWeightsDigestIsKeptWithItsModelAndForgottenWithIt() throws {
+        try withTemporaryDirectory { directory in
+            let store = try SQLiteKnowledgeStore(path: directory.appendingPathComponent("kb.sqlite").path,
+                                                 dimension: testDimension, logger: quietLogger)
+            // Empty: whichever model opens it takes it, and another model's weights go with it.
+            #expect(try store.adoptEmbeddingModel("model-a", name: "a") == "model-a")
+            #expect(try store.adoptEmbeddingModelWeights("aaaaaaaaaaaaaaaa") == "aaaaaaaaaaaaaaaa")
+            #expect(try store.adoptEmbeddingModel("model-a", name: "a") == "model-a")
+            #expect(try store.embeddingModelWeights() == "aaaaaaaaaaaaaaaa", "the same model keeps its weights")
+            #expect(try store.adoptEmbeddingModel("api-model", name: "api") == "api-model")
+            #expect(try store.embeddingModelWeights() == nil, "an API's model has none")
+            // With passages stored, the first weights recorded stay.
+            let chunks = [makeChunk("c0", ordinal: 0, axis: 0)]
+            _ = try store.replaceSource(makeRecord(chunks: chunks), chunks: chunks)
+            #expect(try store.adoptEmbeddingModelWeights("bbbbbbbbbbbbbbbb") == "bbbbbbbbbbbbbbbb")
+            #expect(try store.adoptEmbeddingModelWeights("cccccccccccccccc") == "bbbbbbbbbbbbbbbb")
+        }
+    }
+
+    @Test func aRunForTheSameFingerprintWithOtherWeightsStartsOver() throws {
+        // Two fine-tunes of one model can share a fingerprint: a run one began is not the other's.
+        try withTwo { _, reembedder, _ in
+            _ = try reembedder.beginReembedding(model: "new-model", weights: "aaaaaaaaaaaaaaaa", dimension: testDimension)
+            try reembedder.stage([(id: "c0", vector: axisVector(1))], model: "new-model", weights: "aaaaaaaaaaaaaaaa",
+                                 dimension: testDimension)
+            #expect(try reembedder.beginReembedding(model: "new-model", weights: "aaaaaaaaaaaaaaaa", dimension: testDimension).staged == 1)
+            #expect(try reembedder.beginReembedding(model: "new-model", weights: "bbbbbbbbbbbbbbbb", dimension: testDimension).staged == 0)
+            #expect(throws: KnowledgeStoreError.self) {
+                try reembedder.stage([(id: "c1", vector: axisVector(2))], model: "new-model", weights: "aaaaaaaaaaaaaaaa",
+                                     dimension: testDimension)
+            }
+            #expect(try reembedder.reembeddingUnderWay()?.model == "new-model")
         }
     }
 

@@ -21,7 +21,7 @@ def clean_env(tmp: Path, model_dir: Path | None) -> dict[str, str]:
     MCP_RAG_DATA_DIR points at a folder no test uses, so nothing can land in the user's real data
     folder even where a command is run without --data-dir.
     """
-    drop = {"REDIS_URL", "CHROMA_URL", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE"}
+    drop = {"REDIS_URL", "CHROMA_URL", "XDG_DATA_HOME", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_RAG_") and k not in drop}
     (tmp / "home").mkdir(parents=True, exist_ok=True)
     (tmp / "scratch").mkdir(parents=True, exist_ok=True)
@@ -726,6 +726,14 @@ def test_config_pins_the_data_folder_this_shell_uses(binary, tmp_path):
     assert config_entry(binary, env, "claude", cwd=tmp_path)["env"] == {"MCP_RAG_DATA_DIR": str(tmp_path / "kb")}
     assert config_entry(binary, env, "gemini", "--data-dir", "other", cwd=tmp_path)["env"] == {
         "MCP_RAG_DATA_DIR": str(tmp_path / "other")}
+    # A model named by its folder is found in the data folder the entry pins, as its server would.
+    for folder in ("kb", "other"):
+        (tmp_path / folder / "models" / "tune").mkdir(parents=True)
+        (tmp_path / folder / "models" / "tune" / "config.json").write_text("{}")
+    pinned = config_entry(binary, {**env, "MCP_RAG_MODEL": "tune"}, "claude", "--data-dir", "other", cwd=tmp_path)["env"]
+    assert pinned["MCP_RAG_MODEL_DIR"] == str(tmp_path / "other" / "models" / "tune"), pinned
+    blank = config_entry(binary, {**config_env(tmp_path), "MCP_RAG_DATA_DIR": "  "}, "claude", cwd=tmp_path)
+    assert "env" not in blank, "a blank folder is none (the server refuses it)"
 
 
 def test_config_says_where_to_merge_it_on_stderr(binary, tmp_path):

@@ -13,6 +13,8 @@ public struct ModelSelection: Sendable {
     public var modelDirectory: String?
     /// CPU worker threads; nil uses every core.
     public var threads: Int?
+    /// The data folder whose `models/` is searched; nil: the environment's, as the server finds it.
+    public var dataDirectory: String?
     /// Where it runs: cpu, or cuda / hip for that GPU; auto means the CPU here, as only the server
     /// benchmarks the two.
     public var device: DevicePreference
@@ -32,7 +34,8 @@ public struct ModelSelection: Sendable {
     /// The model folder; throws `ConfigurationError` listing the folders searched when none holds one.
     public func locate() throws -> URL {
         do {
-            return try ModelLocator(explicitDirectory: modelDirectory).locate()
+            return try ModelLocator(explicitDirectory: modelDirectory,
+                                    dataDirectory: dataDirectory.map { URL(fileURLWithPath: $0) }).locate()
         } catch let error as ModelLoadError {
             throw ConfigurationError(error.description)
         }

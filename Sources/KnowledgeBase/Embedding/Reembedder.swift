@@ -75,7 +75,7 @@ struct Reembedder {
             report.alreadyDone = true
             return report
         }
-        let begun = try await BlockingExecutor.run { try store.beginReembedding(model: fingerprint, dimension: dimension) }
+        let begun = try await BlockingExecutor.run { try store.beginReembedding(model: fingerprint, weights: weights, dimension: dimension) }
         report.resumed = begun.staged
         var embedded = begun.staged
         // Counted once: passages written meanwhile only ever raise it, and `embedded` says by how much.
@@ -97,7 +97,7 @@ struct Reembedder {
                 report.longerThanWindow += texts.count { chunker.tokenCount($0) > chunker.maxTokens }
                 let vectors = try await embeddings.embed(texts, priority: .bulk)
                 let staged = zip(passages, vectors).map { (id: $0.id, vector: $1) }
-                try await BlockingExecutor.run { try store.stage(staged, model: fingerprint, dimension: dimension) }
+                try await BlockingExecutor.run { try store.stage(staged, model: fingerprint, weights: weights, dimension: dimension) }
                 embedded += passages.count
                 total = max(total, embedded)
                 await progress(ReembedProgress(embedded: embedded, total: total))

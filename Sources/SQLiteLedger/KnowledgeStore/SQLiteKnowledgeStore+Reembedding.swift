@@ -20,9 +20,10 @@ public struct ReembeddingState: Sendable, Equatable {
 /// (`checkEmbeddingModel`). This store object is stale after `finishReembedding` returns true: its
 /// dimension and vectors are the old ones; open the store again to use it.
 extension SQLiteKnowledgeStore {
-    /// Prepares staging for `model` (a fingerprint) with vectors of `dimension` floats. Staged
-    /// vectors of another model or width (a run for another model, abandoned) are dropped first.
-    public func beginReembedding(model: String, dimension: Int) throws -> ReembeddingState {
+    /// Prepares staging for `model` (a fingerprint; its `weights` digest, for a local model) with
+    /// vectors of `dimension` floats. Staged vectors of another model, weights or width (a run for
+    /// another model, abandoned) are dropped first.
+    public func beginReembedding(model: String, weights: String? = nil, dimension: Int) throws -> ReembeddingState {
         try writer.withLock { connection in
             try connection.transaction {
                 try connection.execute("""
@@ -31,7 +32,7 @@ extension SQLiteKnowledgeStore {
                         vector BLOB NOT NULL
                     ) WITHOUT ROWID
                     """)
-                let target = "\(model)/\(dimension)"
+                let target = Self.reembeddingTarget(model: model, weights: weights, dimension: dimension)
                 if try KnowledgeStoreSchema.metaValue("reembedding_target", on: connection) != target {
                     try connection.execute("DELETE FROM reembedding")
                     try KnowledgeStoreSchema.setMetaValue("reembedding_target", to: target, on: connection)
@@ -68,13 +69,13 @@ extension SQLiteKnowledgeStore {
     /// Stages `vectors`, the run for `model` at `dimension` floats, in one transaction. Throws
     /// `reembeddingMismatch` when the vectors have another width, or when another run (for another
     /// model) has begun since: two runs never mix their vectors.
-    public func stage(_ vectors: [(id: String, vector: [Float])], model: String, dimension: Int) throws {
+    public func stage(_ vectors: [(id: String, vector: [Float])], model: String, weights: String? = nil, dimension: Int) throws {
         for (id, vector) in vectors where vector.count != dimension {
             throw KnowledgeStoreError.reembeddingMismatch("chunk \(id) got \(vector.count) values, expected \(dimension)")
         }
         try writer.withLock { connection in
             try connection.transaction {
-                try Self.requireReembedding(model: model, dimension: dimension, on: connection)
+                try Self.requireReembedding(model: model, weights: weights, dimension: dimension, on: connection)
                 let insert = try connection.cached("INSERT OR REPLACE INTO reembedding(chunk_id, vector) VALUES (?1, ?2)")
                 for (id, vector) in vectors {
                     try insert.bind(id, at: 1)
@@ -96,7 +97,7 @@ extension SQLiteKnowledgeStore {
     public func finishReembedding(model: String, name: String?, weights: String?, dimension: Int) throws -> Bool {
         try writer.withLock { connection in
             try connection.transaction {
-                try Self.requireReembedding(model: model, dimension: dimension, on: connection)
+                try Self.requireReembedding(model: model, weights: weights, dimension: dimension, on: connection)
                 let missing = try connection.scalarInt("""
                     SELECT EXISTS (SELECT 1 FROM chunks c WHERE length(c.vector) > 0
                                    AND NOT EXISTS (SELECT 1 FROM reembedding r WHERE r.chunk_id = c.id))
@@ -141,12 +142,18 @@ extension SQLiteKnowledgeStore {
     }
 
     /// Throws unless the staging is the run for `model` at `dimension`.
-    private static func requireReembedding(model: String, dimension: Int, on connection: SQLiteConnection) throws {
+    private static func requireReembedding(model: String, weights: String?, dimension: Int, on connection: SQLiteConnection) throws {
         let target = try KnowledgeStoreSchema.metaValue("reembedding_target", on: connection)
-        guard target == "\(model)/\(dimension)" else {
+        guard target == reembeddingTarget(model: model, weights: weights, dimension: dimension) else {
             throw KnowledgeStoreError.reembeddingMismatch(
                 "another re-embedding (\(target ?? "none")) has begun since this one (\(model), \(dimension) dimensions)")
         }
+    }
+
+    /// What a run is for: `fingerprint/dimension`, then `/weights` for a local model, so that two
+    /// models sharing a fingerprint never mix their vectors in one run either.
+    private static func reembeddingTarget(model: String, weights: String?, dimension: Int) -> String {
+        "\(model)/\(dimension)" + (weights.map { "/\($0)" } ?? "")
     }
 
     /// The model a re-embedding under way is for (its fingerprint) and how far it is; nil when none is.
