@@ -63,33 +63,20 @@ public enum ModelFingerprint {
     /// them as they were; it changes every value of the tensors it touches, so a sample of each
     /// tells the two apart, at a read of a few hundred KB. Nil when the weights cannot be read.
     public static func weightsDigest(directory: URL) -> String? {
-        guard let file = FileHandle(forReadingAtPath: directory.appendingPathComponent("model.safetensors").path) else {
+        // The header read and checked as loading reads it; only the sampled pages of the mapping are touched.
+        guard let weights = try? SafeTensorsFile(path: directory.appendingPathComponent("model.safetensors").path) else {
             return nil
         }
-        defer { try? file.close() }
-        guard let prefix = try? file.read(upToCount: 8), prefix.count == 8 else { return nil }
-        let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength < 100 << 20, let header = try? file.read(upToCount: Int(headerLength)),
-              header.count == Int(headerLength),
-              let tensors = (try? JSONSerialization.jsonObject(with: header)) as? [String: Any]
-        else { return nil }
-        let dataStart = 8 + headerLength
         var hasher = SHA256()
-        for name in tensors.keys.sorted() where name != "__metadata__" {
-            guard let offsets = (tensors[name] as? [String: Any])?["data_offsets"] as? [Int], offsets.count == 2,
-                  offsets[0] >= 0, offsets[1] >= offsets[0] else { return nil }
+        for (name, tensor) in weights.tensors.sorted(by: { $0.key < $1.key }) {
             hasher.update(name.utf8)
             hasher.update(CollectionOfOne(0))
-            let (start, length) = (offsets[0], offsets[1] - offsets[0])
+            let (start, length) = (tensor.dataRange.lowerBound, tensor.dataRange.count)
             let sample = tensorSampleBytes
             let ranges = length <= 3 * sample
                 ? [start..<(start + length)]
                 : [start..<(start + sample), (start + length / 2)..<(start + length / 2 + sample), (start + length - sample)..<(start + length)]
-            for range in ranges where !range.isEmpty {
-                guard (try? file.seek(toOffset: dataStart + UInt64(range.lowerBound))) != nil,
-                      let bytes = try? file.read(upToCount: range.count), bytes.count == range.count else { return nil }
-                bytes.withUnsafeBytes { hasher.update($0) }
-            }
+            for range in ranges { hasher.update(weights.bytes(in: range)) }
         }
         return SHA256.hex(hasher.finalize().prefix(8))
     }

@@ -90,6 +90,12 @@ public struct SafeTensorsFile: Sendable {
     /// The path the file was opened from.
     public var path: String { file.path }
 
+    /// The bytes of `range` of the data section (a sub-range of a tensor's `dataRange`), as mapped.
+    public func bytes(in range: Range<Int>) -> UnsafeRawBufferPointer {
+        precondition(range.lowerBound >= 0 && range.upperBound <= file.count - dataStart, "outside the data section")
+        return UnsafeRawBufferPointer(start: file.bytes + dataStart + range.lowerBound, count: range.count)
+    }
+
     /// A tensor as `Float`s, checked against the expected shape.
     ///
     /// F32 data that is suitably aligned is returned as a view into the mapping (no copy);
