@@ -220,13 +220,14 @@ package final class KnowledgeBaseEngine: Sendable {
         // The store needs the vector width before the model is loaded; its settings files are tiny.
         // The fingerprint is what the files compute, not the folder's name: it keys cached answers
         // (two models never share them) and is recorded with the vectors the model makes.
-        let settings = try? ModelConfiguration(directory: directory.get())
+        let folder = try? directory.get()
+        let settings = folder.flatMap { try? ModelConfiguration(directory: $0) }
         return ModelSource(
             dimension: settings?.hiddenSize,
-            fingerprint: (try? directory.get()).flatMap(ModelFingerprint.of(directory:)),
-            weights: (try? directory.get()).flatMap(ModelFingerprint.weightsDigest(directory:)),
-            location: (try? directory.get().path) ?? "no model",
-            name: (try? directory.get()).map(SentenceEmbedder.name(of:)),
+            fingerprint: folder.flatMap(ModelFingerprint.of(directory:)),
+            weights: folder.flatMap(ModelFingerprint.weightsDigest(directory:)),
+            location: folder?.path ?? "no model",
+            name: folder.map(SentenceEmbedder.name(of:)),
             normalizes: settings?.normalize,
             load: { _ in
                 // The CPU serves from the first query; the accelerator may install a GPU later.

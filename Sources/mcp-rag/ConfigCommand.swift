@@ -105,9 +105,9 @@ struct ConfigCommand: ParsableCommand {
     private func modelEnvironment(_ environment: [String: String],
                                   dataDirectory: String?) -> (entries: [String: String], keyPlaceholder: Bool) {
         var entries: [String: String] = [:]
-        for name in Self.modelSettings {
+        for name in Self.carriedSettings {
             guard let value = environment[name], !value.isEmpty else { continue }
-            entries[name] = Self.folderSettings.contains(name) ? URL(fileURLWithPath: value).standardizedFileURL.path : value
+            entries[name] = Self.carriedFolders.contains(name) ? URL(fileURLWithPath: value).standardizedFileURL.path : value
         }
         // A folder of the data folder's models/ named by itself: the entry names the folder, found
         // as the entry's server would find it (in the data folder the entry pins).
@@ -123,15 +123,15 @@ struct ConfigCommand: ParsableCommand {
         return (entries, client == .claude)
     }
 
-    /// What chooses the model, and where the data folder's and a Hugging Face model are found (the
-    /// key aside).
-    private static let modelSettings = [
+    /// What chooses the model, and where the data folder's and a Hugging Face model are found, as
+    /// a local entry carries them (the key aside).
+    private static let carriedSettings = [
         "MCP_RAG_MODEL", "MCP_RAG_MODEL_DIR", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME",
         "MCP_RAG_EMBEDDINGS_URL", "MCP_RAG_EMBEDDINGS_MODEL", "MCP_RAG_EMBEDDINGS_INPUT_TYPE",
         "MCP_RAG_EMBEDDINGS_QUERY_PREFIX", "MCP_RAG_EMBEDDINGS_PASSAGE_PREFIX",
         "MCP_RAG_EMBEDDINGS_BATCH", "MCP_RAG_EMBEDDINGS_TIMEOUT_MS",
     ]
-    private static let folderSettings: Set = ["MCP_RAG_MODEL_DIR", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
+    private static let carriedFolders: Set = ["MCP_RAG_MODEL_DIR", "XDG_DATA_HOME", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
                                               "XDG_CACHE_HOME"]
 
     /// The host of a plain `http://` URL; nil for https.

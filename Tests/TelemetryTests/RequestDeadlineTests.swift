@@ -24,6 +24,15 @@ import Testing
         try channel.writeInbound(HTTPRequestPart.end(nil))
     }
 
+    /// Open until a second before `seconds` from now, closed at `seconds`.
+    private func expectClosed(_ channel: EmbeddedChannel, after seconds: Int64, _ why: Comment,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        channel.embeddedEventLoop.advanceTime(by: .seconds(seconds - 1))
+        #expect(channel.isActive, "still open a second before: \(why)", sourceLocation: sourceLocation)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, why, sourceLocation: sourceLocation)
+    }
+
     private func answer(_ channel: EmbeddedChannel) throws {
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
         try channel.writeOutbound(HTTPResponsePart.end(nil))
@@ -31,10 +40,7 @@ import Testing
 
     @Test func aHeadThatDoesNotComeInTimeClosesTheConnection() throws {
         let channel = try connection()
-        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        #expect(!channel.isActive, "10 s after opening, with no request head")
+        expectClosed(channel, after: 10, "10 s after opening, with no request head")
     }
 
     @Test func noDeadlineWhileAnsweringAndTheNextHeadHasItsOwn() throws {
@@ -43,10 +49,7 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
         #expect(channel.isActive, "a long answer (an event stream) is not cut off")
         try answer(channel)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        #expect(!channel.isActive, "10 s after the answer, with no next request")
+        expectClosed(channel, after: 10, "10 s after the answer, with no next request")
     }
 
     @Test func aPipelinedRequestIsAnsweredWithoutADeadline() throws {
@@ -101,10 +104,7 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
         #expect(channel.isActive, "the first answer is still being written")
         try answer(channel)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
-        #expect(!channel.isActive, "30 s after the answer ahead of it, with its body unfinished")
+        expectClosed(channel, after: 30, "30 s after the answer ahead of it, with its body unfinished")
     }
 
     @Test func aRequestAnsweredBeforeItsBodyEndedLeavesTheNextHeadsDeadlineRunning() throws {

@@ -53,21 +53,20 @@ struct Reembedder {
         var report = ReembedReport(model: embedder.name, modelFingerprint: fingerprint, dimension: dimension, passages: 0,
                                    resumed: 0, longerThanWindow: 0, window: embedder.passageWindow, alreadyDone: false,
                                    seconds: 0)
+        let recorded = try await BlockingExecutor.run {
+            (model: try store.embeddingModel(), weights: try store.embeddingModelWeights(), unitVectors: try store.hasUnitVectors())
+        }
         // A model that shares the recorded fingerprint but not its weights: the store's Chroma
         // collections, its re-embedding run and the running servers' checks all go by the
         // fingerprint, so the new vectors could not be told from the old.
-        let recordedWeights = try await BlockingExecutor.run { try store.embeddingModel() == fingerprint ? store.embeddingModelWeights() : nil }
-        if let recordedWeights, let weights, recordedWeights != weights {
+        if recorded.model == fingerprint, let recordedWeights = recorded.weights, let weights, recordedWeights != weights {
             throw ClientError(.invalidRequest, "the loaded model has the fingerprint \(fingerprint) of the model that made this "
                 + "knowledge base's vectors, but other weights (weights \(weights), not \(recordedWeights)): re-embedding would "
                 + "leave the two indistinguishable. Give the loaded model a knowledge base of its own (another data folder, "
                 + "and another CHROMA_COLLECTION with Chroma), or go back to the model that made them")
         }
         // The same model, but vectors an earlier mcp-rag stored at their own length, are embedded again too.
-        if try await BlockingExecutor.run({
-            try store.embeddingModel() == fingerprint && store.embeddingModelWeights() == weights && store.hasUnitVectors()
-        }),
-           store.dimension == dimension {
+        if recorded.model == fingerprint, recorded.weights == weights, recorded.unitVectors, store.dimension == dimension {
             // Staged vectors of a run for another model, abandoned, have nothing left to replace.
             if try await BlockingExecutor.run({ try store.reembeddingUnderWay() }) != nil {
                 try await BlockingExecutor.run { try store.abandonReembedding() }
